@@ -1,0 +1,150 @@
+// One validated configuration: an optional YAML file plus environment variables, read
+// once and handed down. No other module reads process.env.
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError } from './errors.js';
+import { defaultPolicyDir } from './paths.js';
+
+const qualityGatesSchema = z
+  .object({
+    minAuc: z.number().min(0).max(1).default(0.82),
+    maxCalibrationError: z.number().min(0).max(1).default(0.05),
+    maxP99LatencyMs: z.number().positive().default(50),
+    /** Demographic-parity gap as a fraction: 0.05 is five points. */
+    maxParityGap: z.number().min(0).max(1).default(0.05),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    /** Data directory: audit log, runs, the local lab. */
+    home: z.string().min(1).default('.mlops-agent'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    llm: z
+      .object({
+        /** `auto`: Gemini when a key is set, else an OpenAI-compatible endpoint when set, else the runbook. */
+        provider: z.enum(['auto', 'gemini', 'openai', 'runbook']).default('auto'),
+        geminiApiKey: z.string().min(1).optional(),
+        geminiModel: z.string().min(1).default('gemini-2.5-flash'),
+        geminiBaseUrl: z.string().url().optional(),
+        openaiBaseUrl: z.string().url().optional(),
+        openaiApiKey: z.string().min(1).optional(),
+        openaiModel: z.string().min(1).default('llama3.1'),
+        /** Per request. */
+        timeoutMs: z.number().int().positive().default(60_000),
+        /** Retries of 429, 5xx and timeouts, with exponential backoff. */
+        maxRetries: z.number().int().min(0).max(10).default(3),
+        retryBaseDelayMs: z.number().int().min(0).default(500),
+      })
+      .strict()
+      .default({}),
+    loop: z
+      .object({
+        maxSteps: z.number().int().positive().default(20),
+        maxWallMs: z.number().int().positive().default(15 * 60_000),
+        maxTokens: z.number().int().positive().default(200_000),
+        /** The same call with the same arguments is refused after this many times in one run. */
+        maxRepeatedCalls: z.number().int().positive().default(2),
+      })
+      .strict()
+      .default({}),
+    policy: z
+      .object({
+        files: z.array(z.string().min(1)).min(1).default([join(defaultPolicyDir, 'default.yaml')]),
+        /** Decisions of these are recorded beside the enforced ones and change nothing. */
+        shadowFiles: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({}),
+    audit: z
+      .object({
+        /** Default: <home>/audit.jsonl */
+        file: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    qualityGates: qualityGatesSchema.default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema> & { auditFile: string; configFile: string | null };
+export type QualityGates = z.infer<typeof qualityGatesSchema>;
+
+/** Environment variables and the config key each sets. */
+const ENV_KEYS: Record<string, string[]> = {
+  MLOPS_AGENT_HOME: ['home'],
+  MLOPS_AGENT_LOG_LEVEL: ['logLevel'],
+  MLOPS_AGENT_LLM: ['llm', 'provider'],
+  GEMINI_API_KEY: ['llm', 'geminiApiKey'],
+  GEMINI_MODEL: ['llm', 'geminiModel'],
+  GEMINI_BASE_URL: ['llm', 'geminiBaseUrl'],
+  OPENAI_BASE_URL: ['llm', 'openaiBaseUrl'],
+  OPENAI_API_KEY: ['llm', 'openaiApiKey'],
+  OPENAI_MODEL: ['llm', 'openaiModel'],
+  MLOPS_AGENT_AUDIT_FILE: ['audit', 'file'],
+};
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Explicit file (also MLOPS_AGENT_CONFIG); otherwise ./mlops-agent.yaml when present. */
+  file?: string;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.file ?? env.MLOPS_AGENT_CONFIG;
+  const candidate = explicit ? resolve(cwd, explicit) : join(cwd, 'mlops-agent.yaml');
+  let raw: Record<string, unknown> = {};
+  let configFile: string | null = null;
+  if (existsSync(candidate)) {
+    configFile = candidate;
+    try {
+      raw = (parseYaml(readFileSync(candidate, 'utf8')) ?? {}) as Record<string, unknown>;
+    } catch (err) {
+      throw new UserError(`config file ${candidate} is not valid YAML: ${(err as Error).message}`, { code: 'config_invalid', cause: err });
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new UserError(`config file ${candidate} must hold a mapping of keys, not ${Array.isArray(raw) ? 'a list' : typeof raw}`, { code: 'config_invalid' });
+    }
+  } else if (explicit) {
+    throw new UserError(`config file ${candidate} does not exist (set by ${options.file ? '--config' : 'MLOPS_AGENT_CONFIG'})`, { code: 'config_invalid' });
+  }
+  for (const [name, path] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, value);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      const fromEnv = Object.entries(ENV_KEYS).find(([, p]) => p.join('.') === key)?.[0];
+      return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}`;
+    });
+    throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, { code: 'config_invalid' });
+  }
+  const config = parsed.data;
+  const home = isAbsolute(config.home) ? config.home : resolve(cwd, config.home);
+  return {
+    ...config,
+    home,
+    policy: {
+      files: config.policy.files.map((f) => resolve(cwd, f)),
+      shadowFiles: config.policy.shadowFiles.map((f) => resolve(cwd, f)),
+    },
+    auditFile: config.audit.file ? resolve(cwd, config.audit.file) : join(home, 'audit.jsonl'),
+    configFile,
+  };
+}

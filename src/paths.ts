@@ -1,0 +1,20 @@
+// Where the package's own files (policies/, prompts/) are, whether run from src via tsx
+// or from dist after the build.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findPackageRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'mlops-agent') return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find the mlops-agent package root above ${start}`);
+    dir = parent;
+  }
+}
+
+export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+export const defaultPolicyDir = join(packageRoot, 'policies');
+export const promptsDir = join(packageRoot, 'prompts');

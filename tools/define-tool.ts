@@ -1,0 +1,75 @@
+// A tool is defined once: its zod schemas are the single source of its shape, and the
+// JSON Schema, Gemini declarations and MCP listing are all derived from this object.
+import type { z } from 'zod';
+import type { Backends, Environment } from './ports.js';
+
+export interface ToolAnnotations {
+  /** Changes nothing in the world. */
+  readOnly: boolean;
+  /** May destroy or replace state (traffic, aliases) rather than only add. */
+  destructive: boolean;
+  /** Calling it twice with the same arguments has the effect of calling it once. */
+  idempotent: boolean;
+  /** Reaches systems outside the agent (serving, training). */
+  openWorld: boolean;
+}
+
+/**
+ * The figures a policy reads. Every tool fills every field, so CEL conditions never
+ * meet a missing key on an ordinary call.
+ */
+export interface Risk {
+  /** The environment the call touches, or `none`. */
+  environment: Environment | 'none';
+  /** Share of live traffic the call would send to a new version (0..100). */
+  trafficPercent: number;
+  /** Change in that share versus now (percentage points). */
+  trafficChangePercent: number;
+  /** True when the call sends 100% of traffic to a new version. */
+  promotesToFull: boolean;
+  /** Candidate AUC minus the serving version's AUC; 0 when no candidate is involved. */
+  qualityDelta: number;
+  /** Quality gates the candidate version failed (empty when none or not applicable). */
+  failedQualityGates: string[];
+  /** The effect can be undone by a rollback. */
+  reversible: boolean;
+}
+
+export const NO_RISK: Risk = {
+  environment: 'none',
+  trafficPercent: 0,
+  trafficChangePercent: 0,
+  promotesToFull: false,
+  qualityDelta: 0,
+  failedQualityGates: [],
+  reversible: true,
+};
+
+export interface ToolContext {
+  backends: Backends;
+  /** Who asked (principal id); recorded as the actor of any change. */
+  principal: string;
+  /** Stable per proposed call; retries of the same call carry the same key. */
+  idempotencyKey: string;
+  signal?: AbortSignal;
+}
+
+export interface Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> {
+  name: string;
+  /** Written for the LLM: what it does, when to use it, what it returns. */
+  description: string;
+  input: I;
+  output: O;
+  annotations: ToolAnnotations;
+  /** Computes the risk figures from the input and the current state of the world. */
+  assessRisk(input: z.infer<I>, ctx: ToolContext): Promise<Risk>;
+  execute(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
+  /** A one-line human summary of a result, for transcripts and chat. */
+  summarize(output: z.infer<O>): string;
+}
+
+export type AnyTool = Tool<z.ZodTypeAny, z.ZodTypeAny>;
+
+export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny>(tool: Tool<I, O>): Tool<I, O> {
+  return tool;
+}

@@ -1,0 +1,192 @@
+// The backend ports the tools act on. They live here, with their consumers; adapters
+// (src/backends/local, later MLflow and Prometheus) implement them and import this file.
+
+export type Environment = 'staging' | 'production';
+export const ENVIRONMENTS: readonly Environment[] = ['staging', 'production'];
+
+export type ParamValue = number | string | boolean;
+
+export interface QualityGateResult {
+  /** e.g. `auc`, `calibration_error`, `p99_latency_ms`, `parity_gap` */
+  gate: string;
+  value: number;
+  threshold: number;
+  /** `min`: value must be >= threshold; `max`: value must be <= threshold */
+  direction: 'min' | 'max';
+  passed: boolean;
+}
+
+export interface ModelVersion {
+  model: string;
+  /** Monotonic per model: "1", "2", ... */
+  version: string;
+  createdAt: string;
+  /** Who or what created it: a principal id or a training job id. */
+  createdBy: string;
+  /** Content hash of the training data (sha256 hex), like DVC. */
+  dataVersion: string;
+  /** The dataset name the model was trained on. */
+  dataset: string;
+  params: Record<string, ParamValue>;
+  metrics: Record<string, number>;
+  /** git commit of the code that trained it, when known. */
+  codeVersion: string | null;
+  trainingJobId: string | null;
+  qualityGates: QualityGateResult[];
+  /** False when any quality gate failed: such a version can never be promoted. */
+  promotable: boolean;
+  aliases: string[];
+}
+
+export interface ModelSummary {
+  name: string;
+  description: string;
+  latestVersion: string | null;
+  /** alias -> version */
+  aliases: Record<string, string>;
+  versionCount: number;
+}
+
+export interface AliasMove {
+  model: string;
+  alias: string;
+  from: string | null;
+  to: string | null;
+  at: string;
+  by: string;
+  reason: string;
+}
+
+export interface ModelRegistry {
+  listModels(): Promise<ModelSummary[]>;
+  listVersions(model: string): Promise<ModelVersion[]>;
+  getVersion(model: string, version: string): Promise<ModelVersion | undefined>;
+  /** The version an alias (`champion`, `challenger`) points at, if any. */
+  resolveAlias(model: string, alias: string): Promise<ModelVersion | undefined>;
+  aliasHistory(model: string): Promise<AliasMove[]>;
+}
+
+export interface TrainingRequest {
+  model: string;
+  dataset: string;
+  params: Record<string, ParamValue>;
+  /** Number of random-search trials around `params`; 0 or absent trains once. */
+  searchTrials?: number;
+  requestedBy: string;
+  /** Makes a retried request return the same job instead of starting another. */
+  idempotencyKey?: string;
+}
+
+export type TrainingStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface TrainingJob {
+  jobId: string;
+  model: string;
+  dataset: string;
+  status: TrainingStatus;
+  /** 0..1 */
+  progress: number;
+  startedAt: string;
+  finishedAt: string | null;
+  /** The registered version once succeeded. */
+  version: string | null;
+  error: string | null;
+}
+
+export interface Trainer {
+  start(request: TrainingRequest): Promise<TrainingJob>;
+  get(jobId: string): Promise<TrainingJob | undefined>;
+  /** Resolves when the job has finished (succeeded or failed) or the timeout passes. */
+  waitFor(jobId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<TrainingJob>;
+}
+
+export interface CanaryAnalysis {
+  at: string;
+  trafficPercent: number;
+  passed: boolean;
+  /** Each check: name, canary value, stable value, threshold, passed. */
+  checks: { check: string; canary: number; stable: number; threshold: number; passed: boolean }[];
+}
+
+export type RolloutStatus = 'progressing' | 'paused' | 'promoted' | 'rolled_back';
+
+export interface Rollout {
+  model: string;
+  environment: Environment;
+  stableVersion: string;
+  canaryVersion: string | null;
+  /** Share of traffic the canary gets now. */
+  canaryPercent: number;
+  /** The highest share this rollout is authorised to reach; steps stop there. */
+  targetPercent: number;
+  status: RolloutStatus;
+  analyses: CanaryAnalysis[];
+  reason: string | null;
+}
+
+export interface TrafficSplit {
+  model: string;
+  environment: Environment;
+  stableVersion: string;
+  canaryVersion: string | null;
+  canaryPercent: number;
+  /** The version `rollback` returns to. */
+  lastKnownGoodVersion: string;
+}
+
+export interface Deployer {
+  /** Current split, or undefined when the model is not served in that environment. */
+  getSplit(model: string, environment: Environment): Promise<TrafficSplit | undefined>;
+  /**
+   * Starts (or continues) a canary of `version` that steps up to `targetPercent` with an
+   * analysis between steps; resolves when the rollout reaches the target, fails its
+   * analysis (and is rolled back), or `timeoutMs` passes. 100 promotes the version.
+   */
+  deployCanary(request: {
+    model: string;
+    version: string;
+    environment: Environment;
+    targetPercent: number;
+    requestedBy: string;
+    timeoutMs: number;
+  }): Promise<Rollout>;
+  /** Sends all traffic back to the last known-good version at once. */
+  rollback(request: { model: string; environment: Environment; reason: string; requestedBy: string }): Promise<TrafficSplit>;
+}
+
+export type Severity = 'info' | 'warn' | 'alert';
+
+export interface DataQualityFinding {
+  /** e.g. `schema`, `missing`, `range`, `duplicates`, `rule`, `psi`, `ks`, `prediction_kl` */
+  check: string;
+  column: string | null;
+  value: number | string | null;
+  threshold: number | null;
+  severity: Severity;
+  message: string;
+}
+
+export interface DataQualityReport {
+  dataset: string;
+  /** sha256 of the dataset's content */
+  dataVersion: string;
+  reference: string | null;
+  rows: number;
+  checkedAt: string;
+  findings: DataQualityFinding[];
+  /** True when no finding has severity `alert`. */
+  passed: boolean;
+}
+
+export interface DataQuality {
+  /** Runs every check configured for the dataset; drift is measured against `reference` (default: the dataset's configured reference). */
+  check(dataset: string, options?: { reference?: string }): Promise<DataQualityReport>;
+}
+
+/** Everything a tool can reach. */
+export interface Backends {
+  registry: ModelRegistry;
+  trainer: Trainer;
+  deployer: Deployer;
+  dataQuality: DataQuality;
+}
