@@ -1,0 +1,2 @@
+// The LLM room: planners for Gemini and OpenAI-compatible endpoints, and schema conversion.
+export { toJsonSchema, toGeminiParameters, toolSpec, toolSpecs, ToolSchemaError } from './tool-schema.js';
