@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { defineTool } from './define-tool.js';
+
+const environment = z.enum(['staging', 'production']);
+
+const input = z
+  .object({
+    model: z.string().min(1).describe('Model name, e.g. "credit-risk"'),
+    version: z.string().min(1).describe('Candidate version to receive traffic, e.g. "4"'),
+    environment: environment.describe('staging or production'),
+    trafficPercent: z
+      .number()
+      .min(1)
+      .max(100)
+      .describe('The highest share of traffic (percent) the candidate may reach; the rollout steps up to it (1, 5, 25, 100) with an analysis against the stable version between steps. 100 promotes the candidate.'),
+  })
+  .strict();
+
+const output = z.object({
+  model: z.string(),
+  environment: z.string(),
+  stableVersion: z.string(),
+  canaryVersion: z.string().nullable(),
+  canaryPercent: z.number(),
+  targetPercent: z.number(),
+  status: z.enum(['progressing', 'paused', 'promoted', 'rolled_back']),
+  reason: z.string().nullable(),
+  analyses: z.array(
+    z.object({
+      at: z.string(),
+      trafficPercent: z.number(),
+      passed: z.boolean(),
+      checks: z.array(z.object({ check: z.string(), canary: z.number(), stable: z.number(), threshold: z.number(), passed: z.boolean() })),
+    }),
+  ),
+});
+
+const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
+
+export const deployCanary = defineTool({
+  name: 'deploy_canary',
+  description:
+    'Route a share of a model\'s live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own. Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.',
+  input,
+  output,
+  annotations: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
+  async assessRisk(args, { backends }) {
+    const [split, candidate] = await Promise.all([
+      backends.deployer.getSplit(args.model, args.environment),
+      backends.registry.getVersion(args.model, args.version),
+    ]);
+    if (!candidate) throw new Error(`model ${args.model} has no version ${args.version}`);
+    const stable = split ? await backends.registry.getVersion(args.model, split.stableVersion) : undefined;
+    const currentShare = split?.canaryVersion === args.version ? split.canaryPercent : 0;
+    const aucNow = stable?.metrics.auc;
+    const aucCandidate = candidate.metrics.auc;
+    return {
+      environment: args.environment,
+      trafficPercent: args.trafficPercent,
+      trafficChangePercent: args.trafficPercent - currentShare,
+      promotesToFull: args.trafficPercent >= 100,
+      qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
+      failedQualityGates: candidate.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
+      reversible: true,
+    };
+  },
+  async execute(args, { backends, principal }) {
+    const rollout = await backends.deployer.deployCanary({
+      model: args.model,
+      version: args.version,
+      environment: args.environment,
+      targetPercent: args.trafficPercent,
+      requestedBy: principal,
+      timeoutMs: ROLLOUT_TIMEOUT_MS,
+    });
+    return rollout;
+  },
+  summarize(out) {
+    const last = out.analyses.at(-1);
+    const failed = last && !last.passed ? ` (failed: ${last.checks.filter((c) => !c.passed).map((c) => c.check).join(', ')})` : '';
+    return `${out.model} ${out.environment}: canary v${out.canaryVersion ?? '-'} at ${out.canaryPercent}% of target ${out.targetPercent}%, ${out.status}${failed}`;
+  },
+});

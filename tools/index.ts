@@ -1,0 +1,18 @@
+// The agent's tools. Every caller (LLM, runbook, MCP client, CLI) reaches them only
+// through the gate.
+import type { AnyTool } from './define-tool.js';
+import { checkDataQuality } from './check-data-quality.js';
+import { deployCanary } from './deploy-canary.js';
+import { registryQuery } from './registry-query.js';
+import { rollback } from './rollback.js';
+import { triggerRetrain } from './trigger-retrain.js';
+
+export * from './define-tool.js';
+export * from './ports.js';
+export { checkDataQuality, deployCanary, registryQuery, rollback, triggerRetrain };
+
+export const allTools: readonly AnyTool[] = [registryQuery, triggerRetrain, deployCanary, rollback, checkDataQuality];
+
+export function findTool(name: string): AnyTool | undefined {
+  return allTools.find((t) => t.name === name);
+}

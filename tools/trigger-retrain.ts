@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { defineTool } from './define-tool.js';
+
+const input = z
+  .object({
+    model: z.string().min(1).describe('Model to retrain, e.g. "credit-risk"'),
+    dataset: z.string().min(1).describe('Dataset to train on, e.g. "credit-recent"; its content hash becomes the data version'),
+    params: z
+      .object({
+        learningRate: z.number().positive().max(10).optional(),
+        l2: z.number().min(0).max(10).optional(),
+        epochs: z.number().int().min(1).max(500).optional(),
+        batchSize: z.number().int().min(1).max(100_000).optional(),
+        seed: z.number().int().optional(),
+      })
+      .strict()
+      .optional()
+      .describe('Training parameters; omitted ones take the trainer defaults'),
+    searchTrials: z.number().int().min(0).max(20).optional().describe('Random-search trials around params (0 trains once); every trial is recorded'),
+    waitForCompletion: z
+      .boolean()
+      .optional()
+      .describe('Wait for the job to finish and return the registered version (default true)'),
+  })
+  .strict();
+
+const output = z.object({
+  jobId: z.string(),
+  status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+  progress: z.number(),
+  version: z.string().nullable(),
+  error: z.string().nullable(),
+  metrics: z.record(z.number()).optional(),
+  failedQualityGates: z.array(z.string()).optional(),
+  promotable: z.boolean().optional(),
+});
+
+const WAIT_TIMEOUT_MS = 10 * 60_000;
+
+export const triggerRetrain = defineTool({
+  name: 'trigger_retrain',
+  description:
+    'Start training a new version of a model on a dataset. The new version is registered with its lineage, metrics and quality-gate results; a version that fails a quality gate is registered but can never be promoted. Returns the training job id and, when waiting (default), the new version, its metrics and whether it is promotable. Serving is not changed.',
+  input,
+  output,
+  annotations: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
+  // Training only adds a version; nothing is served until a canary, so it touches no environment.
+  assessRisk: async () => ({
+    environment: 'none',
+    trafficPercent: 0,
+    trafficChangePercent: 0,
+    promotesToFull: false,
+    qualityDelta: 0,
+    failedQualityGates: [],
+    reversible: true,
+  }),
+  async execute(args, { backends, principal, idempotencyKey, signal }) {
+    let job = await backends.trainer.start({
+      model: args.model,
+      dataset: args.dataset,
+      params: args.params ?? {},
+      searchTrials: args.searchTrials ?? 0,
+      requestedBy: principal,
+      idempotencyKey,
+    });
+    if (args.waitForCompletion !== false) {
+      job = await backends.trainer.waitFor(job.jobId, { timeoutMs: WAIT_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+    }
+    const base = { jobId: job.jobId, status: job.status, progress: job.progress, version: job.version, error: job.error };
+    if (job.status !== 'succeeded' || !job.version) return base;
+    const version = await backends.registry.getVersion(job.model, job.version);
+    if (!version) return base;
+    return {
+      ...base,
+      metrics: version.metrics,
+      failedQualityGates: version.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
+      promotable: version.promotable,
+    };
+  },
+  summarize(out) {
+    if (out.status !== 'succeeded') return `training job ${out.jobId} ${out.status}${out.error ? `: ${out.error}` : ''}`;
+    const auc = out.metrics?.auc;
+    return `job ${out.jobId} registered v${out.version} (AUC ${auc?.toFixed(4) ?? 'n/a'}, ${out.promotable ? 'promotable' : `failed gates: ${out.failedQualityGates?.join(', ')}`})`;
+  },
+});
