@@ -1,0 +1,87 @@
+// The rules one line must meet to extend the chain; shared by verify and by open.
+import type { FileHandle } from 'node:fs/promises';
+import { hashEntry } from './canonical.js';
+import { scanLines } from './line-scan.js';
+import { AUDIT_SCHEMA_VERSION, GENESIS_HASH, type AuditEntry, type VerifyProblemKind } from './types.js';
+
+const FIELDS = ['schemaVersion', 'seq', 'time', 'runId', 'principal', 'kind', 'data', 'prevHash', 'hash'] as const;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export type LineVerdict = { entry: AuditEntry } | { kind: VerifyProblemKind; problem: string };
+
+function shapeProblem(value: Record<string, unknown>): string | null {
+  for (const key of Object.keys(value)) {
+    if (!(FIELDS as readonly string[]).includes(key)) return `entry has an unexpected field "${key}"`;
+  }
+  for (const key of FIELDS) if (!(key in value)) return `entry is missing the field "${key}"`;
+  const { seq, time, runId, principal, kind, data, prevHash, hash } = value;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return 'seq must be a positive integer';
+  if (typeof time !== 'string' || Number.isNaN(Date.parse(time))) return 'time must be an ISO 8601 string';
+  if (runId !== null && typeof runId !== 'string') return 'runId must be a string or null';
+  if (typeof principal !== 'string') return 'principal must be a string';
+  if (typeof kind !== 'string') return 'kind must be a string';
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'data must be a JSON object';
+  if (typeof prevHash !== 'string' || !HEX64.test(prevHash)) return 'prevHash must be 64 lowercase hex digits';
+  if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash must be 64 lowercase hex digits';
+  return null;
+}
+
+/** Judges one line against the seq and hash the chain expects next. */
+export function checkLine(text: string, terminated: boolean, expectedSeq: number, prevHash: string): LineVerdict {
+  if (!terminated) {
+    return { kind: 'truncated', problem: 'the last line has no trailing newline: the file was truncated mid-line or a write was torn' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { kind: 'unparseable', problem: `line is not valid JSON (${(err as Error).message})` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { kind: 'unparseable', problem: 'line is JSON but not an object' };
+  }
+  const record = value as Record<string, unknown>;
+  if (record.schemaVersion !== AUDIT_SCHEMA_VERSION) {
+    const found = JSON.stringify(record.schemaVersion) ?? 'nothing';
+    return { kind: 'unsupported_schema', problem: `unsupported schemaVersion ${found}: this build reads version ${AUDIT_SCHEMA_VERSION}; use the mlops-agent release that wrote the log` };
+  }
+  const shape = shapeProblem(record);
+  if (shape) return { kind: 'invalid_entry', problem: shape };
+  const entry = record as unknown as AuditEntry;
+  if (entry.seq !== expectedSeq) {
+    return { kind: 'seq_gap', problem: `expected seq ${expectedSeq} but found seq ${entry.seq}: an entry was deleted, inserted or reordered` };
+  }
+  if (entry.prevHash !== prevHash) {
+    return { kind: 'prev_hash_mismatch', problem: `prevHash does not match the hash of seq ${expectedSeq - 1}: an entry before it was deleted, replaced or reordered` };
+  }
+  if (hashEntry(entry) !== entry.hash) {
+    return { kind: 'hash_mismatch', problem: 'the entry hash does not match its contents: the entry was edited' };
+  }
+  return { entry };
+}
+
+export interface ChainScan {
+  entries: number;
+  lastHash: string;
+  /** Byte offset just past the last good line. */
+  goodBytes: number;
+  break: { line: number; kind: VerifyProblemKind; problem: string; /** The break is the file's last line. */ atEnd: boolean } | null;
+}
+
+/** Walks the chain through the first `size` bytes of a file, stopping at the first break. */
+export async function scanChain(handle: FileHandle, size: number, onEntry?: (entry: AuditEntry) => void): Promise<ChainScan> {
+  const result: ChainScan = { entries: 0, lastHash: GENESIS_HASH, goodBytes: 0, break: null };
+  await scanLines(handle, size, (line) => {
+    const verdict = checkLine(line.text, line.terminated, result.entries + 1, result.lastHash);
+    if ('entry' in verdict) {
+      result.entries++;
+      result.lastHash = verdict.entry.hash;
+      result.goodBytes = line.end;
+      onEntry?.(verdict.entry);
+      return true;
+    }
+    result.break = { line: line.number, kind: verdict.kind, problem: verdict.problem, atEnd: line.end === size };
+    return false;
+  });
+  return result;
+}

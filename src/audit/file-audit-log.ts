@@ -1,0 +1,167 @@
+// The audit log as an fsync'd, hash-chained JSONL file. Appends are serialised and
+// group-committed: whatever queued while one write+fsync ran goes out in the next one.
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
+import { UpstreamError, UserError, describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { hashEntry, serializeEntry } from './canonical.js';
+import { scanChain } from './chain-check.js';
+import { fsyncDir, writeAll } from './durable-fs.js';
+import { checkEntryInput } from './json-safe.js';
+import { setAsideTornTail } from './torn-tail.js';
+import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type TornTailReport } from './types.js';
+
+export interface FileAuditLogOptions {
+  file: string;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+interface Pending {
+  input: AuditEntryInput;
+  time: string;
+  resolve(entry: AuditEntry): void;
+  reject(err: Error): void;
+}
+
+/** Bounds one group commit so a burst cannot build an unbounded buffer. */
+const MAX_BATCH = 1024;
+
+class FileAuditLog implements AuditLog {
+  recovered: TornTailReport | null = null;
+  failed: Error | null = null;
+  private readonly queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly handle: FileHandle,
+    private readonly clock: Clock,
+    private seq: number,
+    private prevHash: string,
+  ) {}
+
+  lastSeq(): number {
+    return this.seq;
+  }
+
+  append(input: AuditEntryInput): Promise<AuditEntry> {
+    if (this.failed) return Promise.reject(this.failedError());
+    if (this.closed) {
+      return Promise.reject(new UpstreamError('audit', `audit log ${this.file} is closed and accepts no more entries`, { retryable: false, code: 'audit_failed' }));
+    }
+    let safe: AuditEntryInput;
+    try {
+      safe = checkEntryInput(input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const time = new Date(this.clock.now()).toISOString();
+    return new Promise<AuditEntry>((resolve, reject) => {
+      this.queue.push({ input: safe, time, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flushing;
+    await this.handle.close();
+  }
+
+  private failedError(): UpstreamError {
+    return new UpstreamError('audit', `audit log ${this.file} failed earlier and accepts no more entries (${describeError(this.failed)}); fix the disk and restart`, {
+      retryable: false,
+      code: 'audit_failed',
+      cause: this.failed,
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      let prevHash = this.prevHash;
+      const entries = batch.map((pending, i) => {
+        const unhashed = { schemaVersion: AUDIT_SCHEMA_VERSION, seq: this.seq + i + 1, time: pending.time, ...pending.input, prevHash } as const;
+        const entry: AuditEntry = { ...unhashed, hash: hashEntry(unhashed) };
+        prevHash = entry.hash;
+        return entry;
+      });
+      try {
+        await writeAll(this.handle, Buffer.from(entries.map(serializeEntry).join('')));
+        await this.handle.sync();
+      } catch (err) {
+        // Fail closed: bytes may be half on disk, so no later entry may follow them. The next
+        // open sets any torn tail aside.
+        this.failed = new UpstreamError('audit', `cannot write audit log ${this.file}: ${describeError(err)}`, { retryable: false, code: 'audit_failed', cause: err });
+        for (const pending of batch) pending.reject(this.failed);
+        for (const pending of this.queue.splice(0)) pending.reject(this.failedError());
+        break;
+      }
+      this.seq += entries.length;
+      this.prevHash = prevHash;
+      batch.forEach((pending, i) => pending.resolve(entries[i]!));
+    }
+    this.flushing = null;
+  }
+}
+
+async function openHandle(file: string): Promise<FileHandle> {
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    // a+: append-only writes, plus positional reads to check the chain and find a torn tail.
+    const handle = await open(file, 'a+');
+    await fsyncDir(dirname(file));
+    return handle;
+  } catch (err) {
+    throw new UpstreamError('audit', `cannot open audit log ${file}: ${describeError(err)}; point audit.file (or MLOPS_AGENT_AUDIT_FILE) at a writable file`, {
+      retryable: false,
+      code: 'audit_failed',
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Opens (creating as needed) an audit log and checks its whole chain. A torn last line is
+ * set aside and recorded; a break anywhere else refuses to open with `audit_corrupt`.
+ */
+export async function openFileAuditLog(options: FileAuditLogOptions): Promise<AuditLog> {
+  const { file, clock = systemClock, logger = silentLogger } = options;
+  if (typeof file !== 'string' || file === '') {
+    throw new UserError('audit log file must be a non-empty path (set audit.file or MLOPS_AGENT_AUDIT_FILE)', { code: 'config_invalid' });
+  }
+  const handle = await openHandle(file);
+  try {
+    const { size } = await handle.stat();
+    const scan = await scanChain(handle, size);
+    const brk = scan.break;
+    const torn = brk !== null && brk.atEnd && (brk.kind === 'truncated' || brk.kind === 'unparseable');
+    if (brk && !torn) {
+      throw new UserError(
+        `audit log ${file} is corrupt: the chain breaks at seq ${scan.entries + 1} (line ${brk.line}): ${brk.problem}. ` +
+          'Refusing to append to a tampered log; run `mlops-agent audit verify` to inspect it, and keep the file as evidence.',
+        { code: 'audit_corrupt' },
+      );
+    }
+    const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash);
+    if (brk && torn) {
+      const aside = await setAsideTornTail({ file, handle, goodBytes: scan.goodBytes, size, seq: scan.entries + 1, now: clock.now() });
+      const entry = await log.append({
+        runId: null,
+        principal: 'mlops-agent',
+        kind: 'audit.torn_tail_set_aside',
+        data: { bytes: aside.bytes, sha256: aside.sha256, savedTo: aside.savedTo, line: brk.line, problem: brk.problem },
+      });
+      log.recovered = { ...aside, problem: brk.problem, recordedAtSeq: entry.seq };
+      logger.warn({ auditFile: file, ...log.recovered }, 'audit log had a torn last line (crash mid-write); set it aside and continued the chain');
+    }
+    return log;
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,78 @@
+// The shapes of the audit log: what callers append, what lands on disk, what verify reports.
+
+/** The schema version this build writes; older versions stay readable through their fixtures. */
+export const AUDIT_SCHEMA_VERSION = 1;
+
+/** prevHash of the first entry in a chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditEntryInput {
+  runId: string | null;
+  principal: string;
+  /** What happened: `run.started`, `policy.decision`, `execution.finished`, … */
+  kind: string;
+  /** JSON-safe details: plain objects, arrays, strings, finite numbers, booleans, null. */
+  data: Record<string, unknown>;
+}
+
+export interface AuditEntry extends AuditEntryInput {
+  schemaVersion: 1;
+  seq: number;
+  /** ISO 8601, from the log's Clock at the moment `append` was called. */
+  time: string;
+  prevHash: string;
+  /** SHA-256 hex of the RFC 8785 canonical JSON of every other field. */
+  hash: string;
+}
+
+/** What `openFileAuditLog` did with a torn last line left by a crash mid-write. */
+export interface TornTailReport {
+  /** Length of the set-aside bytes. */
+  bytes: number;
+  /** SHA-256 hex of the set-aside bytes. */
+  sha256: string;
+  /** Where the bytes were saved, beside the log. */
+  savedTo: string;
+  /** Why the line was judged torn. */
+  problem: string;
+  /** Seq of the `audit.torn_tail_set_aside` entry that records the recovery. */
+  recordedAtSeq: number;
+}
+
+export interface AuditLog {
+  /** Resolves once the entry is written and fsync'd; rejects with UpstreamError `audit_failed` if not. */
+  append(entry: AuditEntryInput): Promise<AuditEntry>;
+  /** Set when opening found and set aside a torn last line. */
+  readonly recovered: TornTailReport | null;
+  /** Set after a write or fsync failed; every later append rejects with it. */
+  readonly failed: Error | null;
+  /** Seq of the last entry on disk (0 for an empty log). */
+  lastSeq(): number;
+  /** Waits for pending appends, then closes the file. Later appends reject. */
+  close(): Promise<void>;
+}
+
+/** Machine-readable name of what broke the chain. */
+export type VerifyProblemKind =
+  | 'hash_mismatch'
+  | 'seq_gap'
+  | 'prev_hash_mismatch'
+  | 'unparseable'
+  | 'truncated'
+  | 'unsupported_schema'
+  | 'invalid_entry';
+
+export type VerifyResult =
+  | { ok: true; entries: number; lastHash: string }
+  | {
+      ok: false;
+      /** Entries that verified before the break. */
+      entries: number;
+      /** The seq expected at the break: every entry before it is intact. */
+      firstBadSeq: number;
+      /** 1-based line number of the break. */
+      line: number;
+      /** A sentence saying what is wrong, for operators. */
+      problem: string;
+      kind: VerifyProblemKind;
+    };
