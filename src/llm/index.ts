@@ -1,2 +1,4 @@
 // The LLM room: planners for Gemini and OpenAI-compatible endpoints, and schema conversion.
 export { toJsonSchema, toGeminiParameters, toolSpec, toolSpecs, ToolSchemaError } from './tool-schema.js';
+export { createGeminiPlanner, type GeminiPlannerOptions } from './gemini-planner.js';
+export { delimitUntrusted } from './transcript-view.js';
