@@ -1,0 +1,105 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openFileAuditLog } from '../../../src/audit/index.js';
+import { auditCommand } from '../../../src/cli/audit-command.js';
+import { useTempDir } from './temp-dir.js';
+import { readLines, writeLines, writeLog } from './write-log.js';
+
+const tempDir = useTempDir();
+
+afterEach(() => {
+  process.exitCode = undefined;
+});
+
+/** Runs `audit <args>` with the configured audit file set to `auditFile`, returning what it printed. */
+async function run(auditFile: string, args: string[]): Promise<string> {
+  let out = '';
+  const command = auditCommand(() => ({ auditFile }));
+  command.configureOutput({ writeOut: (text) => (out += text) });
+  await command.parseAsync(args, { from: 'user' });
+  return out;
+}
+
+describe('mlops-agent audit verify', () => {
+  it('prints the entry count and last hash of an intact log and leaves the exit code at 0', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    const entries = await writeLog(file, 3);
+    expect(await run(file, ['verify'])).toBe(`audit log intact: 3 entries, last hash ${entries[2]!.hash}\n`);
+    expect(process.exitCode).toBeUndefined();
+  });
+
+  it('prints where the chain breaks and sets exit code 3', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    await writeLog(file, 4);
+    const lines = readLines(file);
+    lines.splice(2, 1);
+    writeLines(file, lines);
+    const out = await run(file, ['verify']);
+    expect(out).toMatch(/^audit log BROKEN at seq 3 \(line 3\): expected seq 3 but found seq 4/);
+    expect(out).toContain('2 entries before it are intact');
+    expect(process.exitCode).toBe(3);
+  });
+
+  it('checks the file given by --file instead of the configured one', async () => {
+    const file = join(tempDir(), 'other.jsonl');
+    await writeLog(file, 2);
+    const out = await run(join(tempDir(), 'configured-but-absent.jsonl'), ['verify', '--file', file]);
+    expect(out).toMatch(/^audit log intact: 2 entries/);
+  });
+
+  it('says clearly when the audit file does not exist', async () => {
+    const missing = join(tempDir(), 'audit.jsonl');
+    await expect(run(missing, ['verify'])).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining(`${missing} does not exist`) });
+  });
+});
+
+describe('mlops-agent audit tail', () => {
+  it('prints readable lines: seq, time, kind, run, principal and a summary of data', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    await writeLog(file, 5);
+    const out = await run(file, ['tail', '-n', '2']);
+    const lines = out.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^\s+4 {2}2026-01-01T00:00:04\.000Z {2}planner\.turn\s+run=run-0 {2}by=alice {2}step=4$/);
+    expect(lines[1]).toMatch(/^\s+5 .* run=run-1 {2}by=alice {2}step=5$/);
+  });
+
+  it('filters by run and prints JSON lines exactly as stored with --json', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    await writeLog(file, 6);
+    const stored = readLines(file);
+    const out = await run(file, ['tail', '--run', 'run-0', '--json']);
+    expect(out).toBe(`${[stored[1], stored[3], stored[5]].join('\n')}\n`);
+  });
+
+  it('summarises nested and long data on one line', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    const log = await openFileAuditLog({ file });
+    await log.append({ runId: null, principal: 'ops', kind: 'policy.decision', data: { effect: 'deny', reason: 'canary above 5%', args: { percent: 50 }, note: 'y'.repeat(300) } });
+    await log.close();
+    const out = await run(file, ['tail']);
+    expect(out).toContain('run=-  by=ops  effect=deny reason="canary above 5%" args={"percent":50} note=yyy');
+    expect(out.trimEnd().endsWith('…')).toBe(true);
+    expect(out.split('\n')).toHaveLength(2);
+  });
+
+  it('says so when there is nothing to show', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    writeFileSync(file, '');
+    expect(await run(file, ['tail'])).toBe('the audit log is empty\n');
+    await writeLog(file, 1);
+    expect(await run(file, ['tail', '--run', 'run-0'])).toBe('no audit entries for run run-0\n');
+  });
+
+  it('rejects a count that is not a positive whole number', async () => {
+    const file = join(tempDir(), 'audit.jsonl');
+    await writeLog(file, 1);
+    let err = '';
+    const command = auditCommand(() => ({ auditFile: file }));
+    command.exitOverride().configureOutput({ writeErr: (text) => (err += text), writeOut: () => undefined });
+    for (const sub of command.commands) sub.exitOverride().configureOutput({ writeErr: (text) => (err += text) });
+    await expect(command.parseAsync(['tail', '-n', 'ten'], { from: 'user' })).rejects.toThrow(/positive whole number/);
+    expect(err).toContain('expected a positive whole number of entries');
+  });
+});
