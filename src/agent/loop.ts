@@ -1,0 +1,218 @@
+// The agent loop: ask the planner what next, pass every proposed call through the gate,
+// feed the outcomes back, and stop on an answer or a budget. It knows only the Planner
+// port and the Gate; models, runbooks and backends are behind them.
+import { randomBytes } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import type { Clock } from '../clock.js';
+import { describeError, ModelBehaviorError, UpstreamError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AuditAppender, Gate, GateOutcome } from '../policy/gate.js';
+import type { CallOutcomeForPlanner, Planner, PlannerTurn, ToolSpec, TranscriptItem } from './planner.js';
+import { isFinished, RUN_SCHEMA_VERSION, type Run, type Trigger } from './run.js';
+import type { RunStore } from './run-store.js';
+
+export interface LoopLimits {
+  maxSteps: number;
+  maxWallMs: number;
+  maxTokens: number;
+  maxRepeatedCalls: number;
+}
+
+export interface AgentDeps {
+  gate: Gate;
+  audit: AuditAppender;
+  runs: RunStore;
+  tools: ToolSpec[];
+  systemPrompt: string;
+  /** The planner a run starts with. */
+  plannerFor(trigger: Trigger): Planner;
+  /** The runbook planner to fall back to when the LLM fails, if one answers this trigger. */
+  fallbackFor(trigger: Trigger): Planner | null;
+  limits: LoopLimits;
+  clock: Clock;
+  logger: Logger;
+  /** Called after every persisted change, for live output (the CLI timeline). */
+  onEvent?: (run: Run, item: TranscriptItem) => void;
+}
+
+export function newRunId(clock: Clock): string {
+  return `run_${clock.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+}
+
+function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
+  switch (outcome.status) {
+    case 'executed':
+      return { status: 'executed', output: outcome.output, summary: outcome.summary };
+    case 'refused':
+      return { status: 'refused', reason: outcome.decision.reason, ruleId: outcome.decision.ruleId };
+    case 'invalid':
+      return { status: 'invalid', error: outcome.error, issues: outcome.issues };
+    case 'pending_approval':
+      return { status: 'pending_approval', reason: outcome.decision.reason, approvalId: outcome.approvalId };
+    case 'failed':
+      return { status: 'failed', error: outcome.error };
+  }
+}
+
+// canonicalize is CommonJS whose typings declare an ES default export; at run time the
+// default import is the function itself.
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+
+function callKey(name: string, args: unknown): string {
+  return `${name}:${canonicalize(args ?? null) ?? 'null'}`;
+}
+
+export function createAgent(deps: AgentDeps) {
+  const { gate, audit, runs, clock, logger, limits } = deps;
+  const iso = () => new Date(clock.now()).toISOString();
+
+  async function push(run: Run, item: TranscriptItem): Promise<void> {
+    run.transcript.push(item);
+    run.updatedAt = iso();
+    await runs.save(run);
+    deps.onEvent?.(run, item);
+  }
+
+  async function finish(run: Run, status: Run['status'], fields: { answer?: string; error?: string }): Promise<Run> {
+    run.status = status;
+    run.answer = fields.answer ?? run.answer;
+    run.error = fields.error ?? run.error;
+    run.endedAt = iso();
+    if (fields.answer) await push(run, { kind: 'answer', text: fields.answer });
+    else if (fields.error) await push(run, { kind: 'note', text: fields.error });
+    await audit.append({
+      runId: run.id,
+      principal: run.trigger.principal.id,
+      kind: 'run.finished',
+      data: { status, answer: run.answer, error: run.error, steps: run.steps, usage: run.usage, planner: run.planner },
+    });
+    await runs.save(run);
+    return run;
+  }
+
+  /** Counts proposed calls with the same tool and arguments so far. */
+  function timesProposed(run: Run, key: string): number {
+    let n = 0;
+    for (const item of run.transcript) {
+      if (item.kind === 'plan') for (const c of item.calls) if (callKey(c.name, c.args) === key) n++;
+    }
+    return n;
+  }
+
+  function callCount(run: Run): number {
+    return run.transcript.reduce((n, item) => n + (item.kind === 'plan' ? item.calls.length : 0), 0);
+  }
+
+  async function ask(run: Run, planner: Planner, started: number): Promise<PlannerTurn> {
+    const controller = new AbortController();
+    const remaining = limits.maxWallMs - (clock.now() - started);
+    const timer = setTimeout(() => controller.abort(), Math.max(remaining, 1));
+    try {
+      return await planner.next({ runId: run.id, systemPrompt: deps.systemPrompt, transcript: run.transcript, tools: deps.tools, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function drive(run: Run): Promise<Run> {
+    const started = Date.parse(run.createdAt);
+    let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
+    for (;;) {
+      if (run.steps >= limits.maxSteps) return finish(run, 'failed', { error: `stopped: the step limit of ${limits.maxSteps} planner turns was reached (loop.maxSteps)` });
+      if (clock.now() - started > limits.maxWallMs) return finish(run, 'failed', { error: `stopped: the wall-clock budget of ${limits.maxWallMs} ms was used up (loop.maxWallMs)` });
+      if (run.usage.input + run.usage.output > limits.maxTokens) {
+        return finish(run, 'failed', { error: `stopped: the token budget of ${limits.maxTokens} was used up (${run.usage.input} in, ${run.usage.output} out; loop.maxTokens)` });
+      }
+
+      run.steps++;
+      run.planner = planner.name;
+      let turn: PlannerTurn;
+      try {
+        turn = await ask(run, planner, started);
+      } catch (err) {
+        if (err instanceof ModelBehaviorError) {
+          await push(run, { kind: 'note', text: `Your last reply could not be used: ${err.message}. Reply again with a valid tool call or a final answer.` });
+          continue;
+        }
+        const fallback = deps.fallbackFor(run.trigger);
+        if (err instanceof UpstreamError && fallback && fallback !== planner && !run.fallback) {
+          run.fallback = { from: planner.name, reason: err.message };
+          logger.warn({ runId: run.id, err: err.message, fallback: fallback.name }, 'planner failed; falling back to the runbook');
+          await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.fallback', data: { from: planner.name, to: fallback.name, reason: err.message } });
+          await push(run, { kind: 'note', text: `The planner ${planner.name} failed (${err.message}); continuing with ${fallback.name}.` });
+          planner = fallback;
+          continue;
+        }
+        return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${describeError(err)}` });
+      }
+      run.usage = { input: run.usage.input + turn.usage.input, output: run.usage.output + turn.usage.output };
+
+      if (turn.kind === 'answer') {
+        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls: [], usage: turn.usage } });
+        return finish(run, 'succeeded', { answer: turn.text });
+      }
+
+      // Gemini's calls carry no ids: every proposed call gets its own, stable within the run.
+      let n = callCount(run);
+      const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
+      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls, usage: turn.usage } });
+      await push(run, { kind: 'plan', text: turn.text, calls });
+
+      let parked = false;
+      for (const call of calls) {
+        const key = callKey(call.name, call.args);
+        let outcome: CallOutcomeForPlanner;
+        if (timesProposed(run, key) > limits.maxRepeatedCalls) {
+          const reason = `refused: ${call.name} was already proposed ${limits.maxRepeatedCalls} time(s) with these exact arguments in this run (loop.maxRepeatedCalls); use the earlier result or try something else`;
+          await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
+          outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
+        } else {
+          const result = await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args });
+          outcome = toPlannerOutcome(result);
+          parked ||= result.status === 'pending_approval' && result.approvalId !== null;
+        }
+        await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
+      }
+      if (parked) {
+        run.status = 'waiting_approval';
+        await runs.save(run);
+        return run;
+      }
+    }
+  }
+
+  return {
+    async start(trigger: Trigger, id: string = newRunId(clock)): Promise<Run> {
+      const now = iso();
+      const run: Run = {
+        schemaVersion: RUN_SCHEMA_VERSION,
+        id,
+        trigger,
+        status: 'running',
+        planner: deps.plannerFor(trigger).name,
+        fallback: null,
+        transcript: [],
+        steps: 0,
+        usage: { input: 0, output: 0 },
+        answer: null,
+        error: null,
+        createdAt: now,
+        updatedAt: now,
+        endedAt: null,
+      };
+      await audit.append({ runId: run.id, principal: trigger.principal.id, kind: 'run.started', data: { trigger: { kind: trigger.kind, text: trigger.text, alertName: trigger.alertName ?? null, data: trigger.data ?? null } } });
+      await push(run, { kind: 'trigger', trigger: trigger.kind, text: trigger.text, data: trigger.data ?? null });
+      return drive(run);
+    },
+    /** Continues a stored run that is not finished (after a restart or an approval). */
+    async resume(id: string): Promise<Run> {
+      const run = await runs.get(id);
+      if (!run) throw new Error(`no run ${id}`);
+      if (isFinished(run.status)) return run;
+      run.status = 'running';
+      return drive(run);
+    },
+  };
+}
+
+export type Agent = ReturnType<typeof createAgent>;

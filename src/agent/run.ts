@@ -1,0 +1,43 @@
+// A run: one episode of the agent, persisted so it survives a restart.
+import type { Principal } from '../policy/gate.js';
+import type { TokenUsage, TranscriptItem } from './planner.js';
+
+export type TriggerKind = 'chat' | 'alert' | 'schedule' | 'mcp';
+
+export interface Trigger {
+  kind: TriggerKind;
+  principal: Principal;
+  /** A short human description: the chat question, the alert name and summary. */
+  text: string;
+  /** The raw outside payload (alert labels and annotations, chat metadata). Untrusted. */
+  data: unknown;
+  /** For alerts: the runbook lookup key, usually the alertname label. */
+  alertName?: string;
+}
+
+export type RunStatus = 'running' | 'waiting_approval' | 'succeeded' | 'failed' | 'refused';
+
+export const RUN_SCHEMA_VERSION = 1;
+
+export interface Run {
+  schemaVersion: typeof RUN_SCHEMA_VERSION;
+  id: string;
+  trigger: Trigger;
+  status: RunStatus;
+  /** The planner that made the latest turn, e.g. `gemini:gemini-2.5-flash` or `runbook:drift-retrain`. */
+  planner: string;
+  /** Set when the LLM failed and the run went on with a runbook. */
+  fallback: { from: string; reason: string } | null;
+  transcript: TranscriptItem[];
+  steps: number;
+  usage: TokenUsage;
+  answer: string | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  endedAt: string | null;
+}
+
+export function isFinished(status: RunStatus): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'refused';
+}

@@ -1,0 +1,121 @@
+// The runbook planner: deterministic steps from a runbook. It keeps no state of its own:
+// each turn it replays the run's transcript to see which steps are done, so a run
+// resumed after a restart or an approval continues at the right step.
+import { isCelError, run as runCel } from '@bufbuild/cel';
+import type { CallOutcomeForPlanner, Planner, PlannerInput, PlannerTurn, TranscriptItem } from '../agent/planner.js';
+import type { Runbook, RunbookStep } from './runbook.js';
+
+interface StepState {
+  status: 'skipped' | CallOutcomeForPlanner['status'];
+  output: unknown;
+  summary: string;
+}
+
+const NO_USAGE = { input: 0, output: 0 };
+const WHOLE_TEMPLATE = /^\{\{\s*([\s\S]+?)\s*\}\}$/;
+const TEMPLATE = /\{\{\s*([\s\S]+?)\s*\}\}/g;
+
+function stepTag(runbook: Runbook, step: RunbookStep): string {
+  return `[runbook ${runbook.id} step ${step.id}]`;
+}
+
+/** Evaluates a CEL expression; anything but the expected kind of value is an error. */
+function evaluate(expr: string, context: Record<string, unknown>): unknown {
+  let value: unknown;
+  try {
+    value = runCel(expr, context as never);
+  } catch (err) {
+    throw new Error(`${expr}: ${(err as Error).message}`);
+  }
+  if (isCelError(value)) throw new Error(`${expr}: ${value.message}`);
+  return typeof value === 'bigint' ? Number(value) : value;
+}
+
+function render(value: unknown, context: Record<string, unknown>): unknown {
+  if (typeof value === 'string') {
+    const whole = WHOLE_TEMPLATE.exec(value);
+    if (whole) return scalar(whole[1]!, evaluate(whole[1]!, context));
+    return value.replace(TEMPLATE, (_, expr: string) => String(scalar(expr, evaluate(expr, context))));
+  }
+  if (Array.isArray(value)) return value.map((v) => render(v, context));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, context)]));
+  }
+  return value;
+}
+
+function scalar(expr: string, value: unknown): string | number | boolean {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  throw new Error(`${expr} gives a ${value === null ? 'null' : typeof value}, not a string, number or boolean`);
+}
+
+function outcomeOf(transcript: TranscriptItem[], callId: string): CallOutcomeForPlanner | undefined {
+  for (const item of transcript) if (item.kind === 'result' && item.callId === callId) return item.outcome;
+  return undefined;
+}
+
+function describeOutcome(o: CallOutcomeForPlanner): string {
+  switch (o.status) {
+    case 'executed':
+      return o.summary;
+    case 'refused':
+      return `refused by policy${o.ruleId ? ` (rule ${o.ruleId})` : ''}: ${o.reason}`;
+    case 'invalid':
+      return `invalid call: ${o.error}`;
+    case 'pending_approval':
+      return `waiting for approval: ${o.reason}`;
+    case 'failed':
+      return `failed: ${o.error}`;
+  }
+}
+
+export function createRunbookPlanner(runbook: Runbook): Planner {
+  return {
+    name: `runbook:${runbook.id}`,
+    async next({ transcript }: PlannerInput): Promise<PlannerTurn> {
+      const trigger = transcript.find((i) => i.kind === 'trigger');
+      const data = trigger?.kind === 'trigger' && trigger.data && typeof trigger.data === 'object' ? trigger.data : {};
+      const steps: Record<string, StepState> = {};
+      const context = { trigger: { kind: trigger?.kind === 'trigger' ? trigger.trigger : 'unknown', text: trigger?.kind === 'trigger' ? trigger.text : '' }, alert: data, steps };
+      const lines: string[] = [];
+      const answer = (headline: string): PlannerTurn => ({ kind: 'answer', text: [headline, ...lines].join('\n'), usage: NO_USAGE });
+
+      for (const step of runbook.steps) {
+        if (step.when) {
+          let go: unknown;
+          try {
+            go = evaluate(step.when, context);
+          } catch (err) {
+            return answer(`Runbook ${runbook.id} stopped before step ${step.id}: its condition could not be evaluated (${(err as Error).message}). Nothing further was done.`);
+          }
+          if (go !== true && go !== false) return answer(`Runbook ${runbook.id} stopped before step ${step.id}: its condition gave ${String(go)}, not true or false.`);
+          if (!go) {
+            steps[step.id] = { status: 'skipped', output: null, summary: 'skipped' };
+            lines.push(`- ${step.id}: skipped (${step.when} is false)`);
+            continue;
+          }
+        }
+        const tag = stepTag(runbook, step);
+        const planned = transcript.find((i) => i.kind === 'plan' && i.text?.startsWith(tag));
+        const call = planned?.kind === 'plan' ? planned.calls[0] : undefined;
+        if (!call) {
+          let args: unknown;
+          try {
+            args = render(step.args, context);
+          } catch (err) {
+            return answer(`Runbook ${runbook.id} cannot run step ${step.id}: ${(err as Error).message}. Nothing further was done.`);
+          }
+          return { kind: 'calls', text: `${tag} ${step.says}`, calls: [{ name: step.tool, args }], usage: NO_USAGE };
+        }
+        const outcome = outcomeOf(transcript, call.id);
+        if (!outcome) return answer(`Runbook ${runbook.id}: step ${step.id} has no recorded result; stopping rather than repeat it.`);
+        steps[step.id] = { status: outcome.status, output: outcome.status === 'executed' ? outcome.output : null, summary: describeOutcome(outcome) };
+        lines.push(`- ${step.id} (${step.tool}): ${describeOutcome(outcome)}`);
+        if (outcome.status !== 'executed' && step.onFailure === 'stop') {
+          return answer(`Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id}:`);
+        }
+      }
+      return answer(`Runbook ${runbook.id} (${runbook.title}) completed:`);
+    },
+  };
+}

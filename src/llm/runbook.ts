@@ -1,0 +1,93 @@
+// Runbooks: markdown files in prompts/runbooks with YAML front matter naming the alerts
+// they answer and their steps. The body is guidance the LLM receives too.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseCel } from '@bufbuild/cel';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+
+const stepSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_]*$/, 'step ids are lowercase words joined by "_", e.g. retrain'),
+    tool: z.string().min(1),
+    /** Why this step, shown in the plan. */
+    says: z.string().min(1),
+    /** Arguments; `{{ path }}` takes a value from the trigger or an earlier step. */
+    args: z.record(z.unknown()).default({}),
+    /** CEL over `trigger`, `alert` and `steps`; the step is skipped when false. */
+    when: z.string().min(1).optional(),
+    /** What to do when the call does not execute: stop the runbook (default) or go on. */
+    onFailure: z.enum(['stop', 'continue']).default('stop'),
+  })
+  .strict();
+
+const frontMatterSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9-]*$/),
+    title: z.string().min(1),
+    /** Alert names (the `alertname` label) this runbook answers. */
+    alerts: z.array(z.string().min(1)).default([]),
+    steps: z.array(stepSchema).min(1),
+  })
+  .strict();
+
+export type RunbookStep = z.infer<typeof stepSchema>;
+export interface Runbook extends z.infer<typeof frontMatterSchema> {
+  file: string;
+  guidance: string;
+}
+
+const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?([\s\S]*)$/;
+
+export function parseRunbook(text: string, file: string, knownTools: readonly string[]): Runbook {
+  const match = FRONT_MATTER.exec(text);
+  if (!match) throw new UserError(`${file}: a runbook starts with YAML front matter between two "---" lines`, { code: 'input_invalid' });
+  let raw: unknown;
+  try {
+    raw = parseYaml(match[1]!);
+  } catch (err) {
+    throw new UserError(`${file}: front matter is not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = frontMatterSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(front matter)'}: ${i.message}`);
+    throw new UserError(`${file}: invalid runbook:\n  ${issues.join('\n  ')}`);
+  }
+  const seen = new Set<string>();
+  for (const step of parsed.data.steps) {
+    if (seen.has(step.id)) throw new UserError(`${file}: step id "${step.id}" is used twice`);
+    seen.add(step.id);
+    if (!knownTools.includes(step.tool)) {
+      throw new UserError(`${file}: step "${step.id}" names unknown tool "${step.tool}" (known: ${knownTools.join(', ')})`);
+    }
+    if (step.when) {
+      try {
+        parseCel(step.when);
+      } catch (err) {
+        throw new UserError(`${file}: step "${step.id}": "when" is not valid CEL: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+  return { ...parsed.data, file, guidance: match[2]!.trim() };
+}
+
+export async function loadRunbooks(dir: string, knownTools: readonly string[]): Promise<Runbook[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.md')).sort();
+  const runbooks: Runbook[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    runbooks.push(parseRunbook(await readFile(file, 'utf8'), file, knownTools));
+  }
+  const ids = new Set<string>();
+  for (const rb of runbooks) {
+    if (ids.has(rb.id)) throw new UserError(`${rb.file}: runbook id "${rb.id}" is used by another runbook in ${dir}`);
+    ids.add(rb.id);
+  }
+  return runbooks;
+}
+
+export function runbookFor(runbooks: readonly Runbook[], alertName: string | undefined): Runbook | undefined {
+  if (!alertName) return undefined;
+  return runbooks.find((rb) => rb.alerts.includes(alertName));
+}

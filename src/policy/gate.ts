@@ -1,0 +1,191 @@
+// The gate: the only way any tool executes, whoever asks (LLM, runbook, MCP client, CLI).
+// It validates the call, assesses risk, asks the policy, records the decision in the
+// audit log, and only then executes, refuses, or parks the call for approval.
+import type { z } from 'zod';
+import type { AnyTool, Backends, Risk, ToolAnnotations } from '../../tools/index.js';
+import { describeError, UpstreamError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** The part of the audit log the gate needs. An append resolves only once the entry is durable. */
+export interface AuditAppender {
+  append(entry: { runId: string | null; principal: string; kind: string; data: Record<string, unknown> }): Promise<unknown>;
+}
+
+export interface Principal {
+  /** e.g. `user:alice`, `agent:alert`, `mcp:claude-desktop` */
+  id: string;
+  roles: string[];
+}
+
+export interface GateDecision {
+  effect: 'allow' | 'deny' | 'require_approval';
+  ruleId: string | null;
+  reason: string;
+  policy: string;
+  approval?: { roles: string[]; count: number; expiresInMs: number };
+  error?: string;
+}
+
+export interface PolicyRequest {
+  principal: Principal;
+  tool: { name: string } & ToolAnnotations;
+  environment: string;
+  input: Record<string, unknown>;
+  risk: Risk;
+}
+
+/** The policy as the gate sees it: an enforced decision and, in shadow mode, a second one. */
+export type PolicyEvaluator = (request: PolicyRequest) => { decision: GateDecision; shadow: GateDecision | null };
+
+export interface ParkedCall {
+  runId: string | null;
+  callId: string;
+  principal: Principal;
+  tool: string;
+  args: Record<string, unknown>;
+  risk: Risk;
+  decision: GateDecision;
+  idempotencyKey: string;
+}
+
+/** Where calls that need a human go. Absent, such calls are refused with that reason. */
+export interface ApprovalSink {
+  request(call: ParkedCall): Promise<{ approvalId: string; where: string }>;
+}
+
+export interface GateCall {
+  runId: string | null;
+  callId: string;
+  principal: Principal;
+  tool: string;
+  args: unknown;
+  /** Default `<runId>:<callId>`: retries of the same call carry the same key. */
+  idempotencyKey?: string;
+}
+
+export type GateOutcome =
+  | { status: 'executed'; decision: GateDecision; risk: Risk; output: unknown; summary: string }
+  | { status: 'refused'; decision: GateDecision; risk: Risk | null }
+  | { status: 'invalid'; error: string; issues: { path: string; message: string }[] }
+  | { status: 'pending_approval'; decision: GateDecision; risk: Risk; approvalId: string | null; where: string | null }
+  | { status: 'failed'; decision: GateDecision; risk: Risk; error: string };
+
+export interface Gate {
+  call(call: GateCall): Promise<GateOutcome>;
+  /** Executes a call a human approved. The approval itself is checked by the approvals room. */
+  executeApproved(call: ParkedCall, approvalId: string): Promise<GateOutcome>;
+}
+
+export interface GateOptions {
+  tools: readonly AnyTool[];
+  backends: Backends;
+  policy: PolicyEvaluator;
+  audit: AuditAppender;
+  approvals?: ApprovalSink;
+  logger?: Logger;
+}
+
+function issuesOf(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(arguments)', message: issue.message }));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function createGate(options: GateOptions): Gate {
+  const { tools, backends, policy, audit, approvals, logger } = options;
+  const byName = new Map(tools.map((t) => [t.name, t]));
+
+  // Every audit write is awaited: if it fails, the error propagates and nothing executes.
+  const record = async (call: { runId: string | null; principal: Principal }, kind: string, data: Record<string, unknown>) => {
+    try {
+      await audit.append({ runId: call.runId, principal: call.principal.id, kind, data });
+    } catch (err) {
+      logger?.error({ err, kind }, 'audit append failed: the gate refuses to act unrecorded');
+      throw err instanceof UpstreamError ? err : new UpstreamError('audit', describeError(err), { retryable: false, code: 'audit_failed', cause: err });
+    }
+  };
+
+  async function execute(tool: AnyTool, parked: ParkedCall, approvalId: string | null): Promise<GateOutcome> {
+    const { decision, risk } = parked;
+    await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey, approvalId });
+    try {
+      const raw = await tool.execute(parked.args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
+      const checked = tool.output.safeParse(raw);
+      if (!checked.success) {
+        throw new Error(`tool ${tool.name} returned output that does not match its schema: ${issuesOf(checked.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+      }
+      const summary = tool.summarize(checked.data);
+      await record(parked, 'execution.finished', { callId: parked.callId, tool: tool.name, summary, output: checked.data });
+      return { status: 'executed', decision, risk, output: checked.data, summary };
+    } catch (err) {
+      if (err instanceof UpstreamError && err.code === 'audit_failed') throw err;
+      const error = describeError(err);
+      await record(parked, 'execution.failed', { callId: parked.callId, tool: tool.name, error });
+      return { status: 'failed', decision, risk, error };
+    }
+  }
+
+  return {
+    async call(call) {
+      const idempotencyKey = call.idempotencyKey ?? `${call.runId ?? 'direct'}:${call.callId}`;
+      await record(call, 'call.proposed', { callId: call.callId, tool: call.tool, args: call.args ?? null });
+
+      const tool = byName.get(call.tool);
+      if (!tool) {
+        const error = `unknown tool "${call.tool}"; available tools: ${[...byName.keys()].join(', ')}`;
+        await record(call, 'call.invalid', { callId: call.callId, tool: call.tool, error });
+        return { status: 'invalid', error, issues: [{ path: '(tool)', message: error }] };
+      }
+      const parsed = tool.input.safeParse(call.args ?? {});
+      if (!parsed.success) {
+        const issues = issuesOf(parsed.error);
+        const error = `invalid arguments for ${tool.name}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+        await record(call, 'call.invalid', { callId: call.callId, tool: tool.name, error, issues });
+        return { status: 'invalid', error, issues };
+      }
+      const args = parsed.data as Record<string, unknown>;
+      const toolInfo = { name: tool.name, ...tool.annotations };
+
+      let risk: Risk;
+      try {
+        risk = await tool.assessRisk(args, { backends, principal: call.principal.id, idempotencyKey });
+      } catch (err) {
+        // Without risk figures the policy cannot judge the call: fail closed.
+        const decision: GateDecision = { effect: 'deny', ruleId: null, reason: `risk could not be assessed: ${describeError(err)}`, policy: '(gate)' };
+        await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, decision, shadow: null, risk: null });
+        return { status: 'refused', decision, risk: null };
+      }
+
+      const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
+      let evaluated: { decision: GateDecision; shadow: GateDecision | null };
+      try {
+        evaluated = policy({ principal: call.principal, tool: toolInfo, environment, input: args, risk });
+      } catch (err) {
+        evaluated = { decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) }, shadow: null };
+      }
+      const { decision, shadow } = evaluated;
+      await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, risk, decision, shadow });
+
+      const parked: ParkedCall = { runId: call.runId, callId: call.callId, principal: call.principal, tool: tool.name, args, risk, decision, idempotencyKey };
+      if (decision.effect === 'deny') return { status: 'refused', decision, risk };
+      if (decision.effect === 'require_approval') {
+        if (!approvals) {
+          const reason = `${decision.reason} — approval by ${decision.approval?.count ?? 1} of [${decision.approval?.roles.join(', ') ?? ''}] is required, and no approval channel runs in this process (approvals are taken by \`mlops-agent serve\`)`;
+          return { status: 'pending_approval', decision: { ...decision, reason }, risk, approvalId: null, where: null };
+        }
+        const { approvalId, where } = await approvals.request(parked);
+        await record(call, 'approval.requested', { callId: call.callId, tool: tool.name, approvalId, where, required: decision.approval ?? null });
+        return { status: 'pending_approval', decision, risk, approvalId, where };
+      }
+      return execute(tool, parked, null);
+    },
+
+    async executeApproved(parked, approvalId) {
+      const tool = byName.get(parked.tool);
+      if (!tool) throw new UpstreamError('gate', `approved call names unknown tool ${parked.tool}`, { retryable: false });
+      return execute(tool, parked, approvalId);
+    },
+  };
+}
