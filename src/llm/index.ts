@@ -2,3 +2,4 @@
 export { toJsonSchema, toGeminiParameters, toolSpec, toolSpecs, ToolSchemaError } from './tool-schema.js';
 export { createGeminiPlanner, type GeminiPlannerOptions } from './gemini-planner.js';
 export { delimitUntrusted } from './transcript-view.js';
+export { createOpenAiPlanner, type OpenAiPlannerOptions } from './openai-planner.js';
