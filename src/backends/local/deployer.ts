@@ -1,0 +1,250 @@
+// The lab's Deployer: serves a version, walks a canary up through traffic steps with an
+// analysis between steps, rolls back on a failed analysis or on request, and promotes at
+// 100%. The split lives in memory (the router reads it on every request) and on disk.
+import type { Clock } from '../../clock.js';
+import { UpstreamError, UserError, describeError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { CanaryAnalysis, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
+import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord } from './deployment-store.js';
+import type { ServingStats } from './serving-stats.js';
+import type { SplitSource } from './traffic-router.js';
+
+/** What the deployer needs from the registry; the lab's LocalRegistry provides both. */
+export interface PromotionStore {
+  getVersion(model: string, version: string): Promise<{ promotable: boolean } | undefined>;
+  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<unknown>;
+}
+
+export interface LocalDeployer extends Deployer, SplitSource {
+  /** Initial deployment: all traffic to `version`, which becomes the last known-good. */
+  serve(model: string, environment: Environment, version: string, by?: string): Promise<TrafficSplit>;
+  getRollout(model: string, environment: Environment): Rollout | undefined;
+  history(): Promise<HistoryRecord[]>;
+}
+
+export const DEFAULT_STEPS = [1, 5, 25, 100];
+
+export interface LocalDeployerOptions {
+  dir: string;
+  artifacts: PromotionStore;
+  stats: ServingStats;
+  clock: Clock;
+  logger: Logger;
+  steps?: number[];
+  analysis: CanaryThresholds;
+  /** How often a waiting step looks at the stats (default 50 ms). */
+  pollMs?: number;
+  /** The alias a promotion moves, per environment (default: champion in production only). */
+  promoteAlias?: Partial<Record<Environment, string | null>>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
+
+export async function createLocalDeployer(options: LocalDeployerOptions): Promise<LocalDeployer> {
+  const { artifacts, stats, clock, logger } = options;
+  const steps = [...(options.steps ?? DEFAULT_STEPS)].sort((a, b) => a - b);
+  if (steps.length === 0 || steps.some((s) => !Number.isInteger(s) || s < 1 || s > 100)) {
+    throw new UserError(`deployer steps must be integers in 1..100, got [${steps.join(', ')}]`, { code: 'config_invalid' });
+  }
+  const problems = validateThresholds(options.analysis);
+  if (problems.length > 0) throw new UserError(`canary analysis config: ${problems.join('; ')}`, { code: 'config_invalid' });
+  const pollMs = options.pollMs ?? 50;
+  const promoteAlias = { production: 'champion', staging: null, ...options.promoteAlias };
+  const store = createDeploymentStore(options.dir);
+  const state: DeploymentState = await store.load();
+  // A rollout that was stepping when the process stopped keeps its split and waits to be continued.
+  for (const entry of Object.values(state.entries)) {
+    if (entry.rollout?.status === 'progressing') {
+      entry.rollout = { ...entry.rollout, status: 'paused', reason: 'interrupted by a restart; call deployCanary again to continue' };
+    }
+  }
+  /** The loop currently driving each model/environment; rollback flips `stopped`. */
+  const running = new Map<string, { stopped: boolean }>();
+  const iso = () => new Date(clock.now()).toISOString();
+
+  const entryFor = (model: string, environment: Environment): DeploymentEntry => {
+    const entry = state.entries[keyOf(model, environment)];
+    if (!entry) throw new UserError(`model "${model}" is not served in ${environment}: serve a version first`, { code: 'not_found' });
+    return entry;
+  };
+
+  async function commit(model: string, environment: Environment, entry: DeploymentEntry, record: Omit<HistoryRecord, 'at' | 'model' | 'environment' | 'split'>): Promise<void> {
+    state.entries[keyOf(model, environment)] = entry;
+    logger.info({ model, environment, action: record.action, split: entry.split, reason: record.reason }, 'deployment move');
+    await store.save(state);
+    await store.append({ at: iso(), model, environment, split: entry.split, ...record });
+  }
+
+  async function requirePromotable(model: string, version: string): Promise<void> {
+    let meta: { promotable: boolean } | undefined;
+    try {
+      meta = await artifacts.getVersion(model, version);
+    } catch (err) {
+      throw new UpstreamError('registry', `could not read ${model} v${version}: ${describeError(err)}`, { retryable: true, cause: err });
+    }
+    if (!meta) throw new UserError(`model "${model}" has no version "${version}"`, { code: 'not_found' });
+    if (!meta.promotable) throw new UserError(`${model} v${version} failed its quality gates and can never be promoted; train a better version`);
+  }
+
+  async function rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis?: CanaryAnalysis): Promise<DeploymentEntry> {
+    const next: DeploymentEntry = {
+      split: { ...entry.split, stableVersion: entry.split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 },
+      rollout: entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused')
+        ? { ...entry.rollout, canaryPercent: 0, status: 'rolled_back', reason }
+        : entry.rollout,
+      stepStartedAt: null,
+      stepPending: false,
+    };
+    await commit(model, environment, next, { action: 'rollback', by, reason, analysis });
+    return next;
+  }
+
+  /** Waits for the step's traffic, then analyses it. Undefined when a rollback stopped the loop. */
+  async function runStep(model: string, environment: Environment, token: { stopped: boolean }, deadline: number): Promise<CanaryAnalysis | 'timeout' | undefined> {
+    const waitStarted = clock.now();
+    for (;;) {
+      if (token.stopped) return undefined;
+      const entry = entryFor(model, environment);
+      const since = entry.stepStartedAt ?? waitStarted;
+      const canary = stats.window(model, environment, entry.split.canaryVersion!, since);
+      const stepTimedOut = clock.now() - waitStarted >= options.analysis.stepTimeoutMs;
+      if (canary.requests >= options.analysis.minRequestsPerStep || stepTimedOut) {
+        const stable = stats.window(model, environment, entry.split.stableVersion, since);
+        return analyseCanary({ canary, stable, thresholds: options.analysis, trafficPercent: entry.split.canaryPercent, at: iso() });
+      }
+      if (clock.now() >= deadline) return 'timeout';
+      await sleep(pollMs);
+    }
+  }
+
+  async function pause(model: string, environment: Environment, by: string, reason: string, analysis?: CanaryAnalysis): Promise<Rollout> {
+    const entry = entryFor(model, environment);
+    const next = { ...entry, rollout: { ...entry.rollout!, status: 'paused' as const, reason } };
+    await commit(model, environment, next, { action: 'pause', by, reason, analysis });
+    return next.rollout;
+  }
+
+  async function drive(model: string, environment: Environment, by: string, token: { stopped: boolean }, deadline: number): Promise<Rollout> {
+    for (;;) {
+      // A rollback may have landed during any await below; it owns the state from then on.
+      if (token.stopped) return entryFor(model, environment).rollout!;
+      let entry = entryFor(model, environment);
+      const rollout = entry.rollout!;
+      if (entry.stepPending) {
+        const result = await runStep(model, environment, token, deadline);
+        if (result === undefined || token.stopped) return entryFor(model, environment).rollout!;
+        if (result === 'timeout') return pause(model, environment, by, `timed out waiting for canary traffic at ${rollout.canaryPercent}%; call deployCanary again to continue`);
+        entry = entryFor(model, environment);
+        const withAnalysis = { ...entry.rollout!, analyses: [...entry.rollout!.analyses, result] };
+        if (!result.passed && lackedTraffic(result)) {
+          state.entries[keyOf(model, environment)] = { ...entry, rollout: withAnalysis };
+          return pause(model, environment, by, `canary got too little traffic at ${rollout.canaryPercent}% within ${options.analysis.stepTimeoutMs} ms; call deployCanary again to continue`, result);
+        }
+        if (!result.passed) {
+          const failed = result.checks.filter((c) => !c.passed).map((c) => c.check);
+          const reason = `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`;
+          return (await rollBackTo(model, environment, { ...entry, rollout: withAnalysis }, 'canary-analysis', reason, result)).rollout!;
+        }
+        entry = { ...entry, rollout: withAnalysis, stepPending: false };
+        await commit(model, environment, entry, { action: 'analysis', by, reason: `analysis passed at ${rollout.canaryPercent}%`, analysis: result });
+        if (token.stopped) return entryFor(model, environment).rollout!;
+      }
+      const current = entry.rollout!;
+      if (current.canaryPercent >= current.targetPercent) {
+        return pause(model, environment, by, `reached the authorised ${current.targetPercent}%; call deployCanary with a higher target to continue`);
+      }
+      const nextPercent = Math.min(steps.find((s) => s > current.canaryPercent) ?? 100, current.targetPercent);
+      if (nextPercent === 100) return promote(model, environment, entry, by, token);
+      const next: DeploymentEntry = {
+        split: { ...entry.split, canaryPercent: nextPercent },
+        rollout: { ...current, canaryPercent: nextPercent, status: 'progressing', reason: null },
+        stepStartedAt: clock.now(),
+        stepPending: true,
+      };
+      await commit(model, environment, next, { action: 'canary_step', by, reason: `canary ${current.canaryVersion} to ${nextPercent}%` });
+    }
+  }
+
+  async function promote(model: string, environment: Environment, entry: DeploymentEntry, by: string, token: { stopped: boolean }): Promise<Rollout> {
+    const version = entry.rollout!.canaryVersion!;
+    const reason = `canary ${version} passed every step and was promoted`;
+    const alias = promoteAlias[environment];
+    if (alias) {
+      await artifacts.setAlias(model, alias, version, by, reason);
+      if (token.stopped) {
+        // Rolled back while the alias moved: point it back so registry and traffic agree.
+        await artifacts.setAlias(model, alias, entry.split.lastKnownGoodVersion, 'rollback', 'rolled back during promotion');
+        return entryFor(model, environment).rollout!;
+      }
+    }
+    const next: DeploymentEntry = {
+      split: { ...entry.split, stableVersion: version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: version },
+      rollout: { ...entry.rollout!, canaryPercent: 100, status: 'promoted', reason },
+      stepStartedAt: null,
+      stepPending: false,
+    };
+    await commit(model, environment, next, { action: 'promote', by, reason });
+    return next.rollout!;
+  }
+
+  return {
+    currentSplit: (model, environment) => state.entries[keyOf(model, environment)]?.split,
+    getRollout: (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
+    getSplit: async (model, environment) => state.entries[keyOf(model, environment)]?.split,
+    history: () => store.readHistory(),
+
+    async serve(model, environment, version, by = 'operator') {
+      if (running.has(keyOf(model, environment))) throw new UserError(`a canary of ${model} is running in ${environment}: roll it back first`);
+      await requirePromotable(model, version);
+      const split: TrafficSplit = { model, environment, stableVersion: version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: version };
+      await commit(model, environment, { split, rollout: null, stepStartedAt: null, stepPending: false }, { action: 'serve', by, reason: `serve ${model} v${version}` });
+      return split;
+    },
+
+    async deployCanary(request) {
+      const { model, version, environment, targetPercent, requestedBy } = request;
+      if (!Number.isInteger(targetPercent) || targetPercent < 1 || targetPercent > 100) {
+        throw new UserError(`targetPercent must be an integer from 1 to 100, got ${targetPercent}`);
+      }
+      if (!(request.timeoutMs > 0)) throw new UserError(`timeoutMs must be a positive number, got ${request.timeoutMs}`);
+      const key = keyOf(model, environment);
+      if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
+      let entry = entryFor(model, environment);
+      await requirePromotable(model, version);
+      const active = entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused') ? entry.rollout : null;
+      if (active && active.canaryVersion !== version) {
+        throw new UserError(`${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`);
+      }
+      if (!active && entry.split.stableVersion === version) throw new UserError(`${model} v${version} already serves all traffic in ${environment}`);
+      if (active && targetPercent < active.canaryPercent) {
+        throw new UserError(`the canary already has ${active.canaryPercent}% of traffic; a lower target of ${targetPercent}% needs a rollback`);
+      }
+      if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}`);
+      const token = { stopped: false };
+      running.set(key, token);
+      try {
+        entry = entryFor(model, environment);
+        const rollout: Rollout = active
+          ? { ...active, targetPercent, status: 'progressing', reason: null }
+          : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
+        state.entries[key] = { ...entry, split: { ...entry.split, canaryVersion: version }, rollout };
+        return await drive(model, environment, requestedBy, token, clock.now() + request.timeoutMs);
+      } finally {
+        if (running.get(key) === token) running.delete(key);
+      }
+    },
+
+    async rollback(request) {
+      const { model, environment, reason, requestedBy } = request;
+      const key = keyOf(model, environment);
+      const entry = entryFor(model, environment);
+      // Stop the stepping loop first: it checks this flag after every wait.
+      const token = running.get(key);
+      if (token) token.stopped = true;
+      running.delete(key);
+      return (await rollBackTo(model, environment, entry, requestedBy, reason)).split;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// The deployer's durable state: the current split and rollout per model/environment in
+// one JSON file (temp file, fsync, rename, so a crash leaves the old or the new state,
+// never half of one), and every move appended to a fsync'd JSONL history.
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UpstreamError } from '../../errors.js';
+import type { Rollout, TrafficSplit } from '../../../tools/ports.js';
+
+export interface DeploymentEntry {
+  split: TrafficSplit;
+  rollout: Rollout | null;
+  /** Epoch ms the current canary step began; its analysis reads stats since then. */
+  stepStartedAt: number | null;
+  /** The current step's traffic share has not passed an analysis yet. */
+  stepPending: boolean;
+}
+
+export interface DeploymentState {
+  schemaVersion: 1;
+  entries: Record<string, DeploymentEntry>;
+}
+
+export interface HistoryRecord {
+  at: string;
+  model: string;
+  environment: string;
+  action: 'serve' | 'canary_step' | 'analysis' | 'promote' | 'rollback' | 'pause';
+  by: string;
+  reason: string;
+  split: TrafficSplit;
+  analysis?: unknown;
+}
+
+export interface DeploymentStore {
+  load(): Promise<DeploymentState>;
+  save(state: DeploymentState): Promise<void>;
+  append(record: HistoryRecord): Promise<void>;
+  readHistory(): Promise<HistoryRecord[]>;
+}
+
+async function writeDurably(file: string, text: string, flag: 'w' | 'a'): Promise<void> {
+  const handle = await open(file, flag);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function createDeploymentStore(dir: string): DeploymentStore {
+  const stateFile = join(dir, 'deployments.json');
+  const historyFile = join(dir, 'deployment-history.jsonl');
+  // Saves and appends run one at a time, in call order, so an older state can never
+  // be renamed over a newer one.
+  let queue: Promise<unknown> = mkdir(dir, { recursive: true });
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work, work);
+    queue = next.catch(() => undefined);
+    return next.catch((err: unknown) => {
+      throw new UpstreamError('deployment store', `writing under ${dir} failed`, { retryable: true, cause: err });
+    });
+  };
+
+  return {
+    async load() {
+      await queue;
+      let text: string;
+      try {
+        text = await readFile(stateFile, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 1, entries: {} };
+        throw err;
+      }
+      const state = JSON.parse(text) as DeploymentState;
+      if (state.schemaVersion !== 1) {
+        throw new UpstreamError('deployment store', `${stateFile} has schemaVersion ${String(state.schemaVersion)}; this build reads 1`, { retryable: false });
+      }
+      return state;
+    },
+    save(state) {
+      const text = `${JSON.stringify(state, null, 2)}\n`;
+      return serial(async () => {
+        const tmp = `${stateFile}.${process.pid}.tmp`;
+        await writeDurably(tmp, text, 'w');
+        await rename(tmp, stateFile);
+        // The rename itself is durable only once the directory is synced.
+        const d = await open(dir, 'r');
+        try {
+          await d.sync();
+        } finally {
+          await d.close();
+        }
+      });
+    },
+    append(record) {
+      const line = `${JSON.stringify(record)}\n`;
+      return serial(() => writeDurably(historyFile, line, 'a'));
+    },
+    async readHistory() {
+      await queue;
+      try {
+        const text = await readFile(historyFile, 'utf8');
+        return text
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as HistoryRecord);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+    },
+  };
+}

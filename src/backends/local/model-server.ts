@@ -1,0 +1,179 @@
+// The lab's model server: POST /predict scores rows with the version the router picks,
+// POST /feedback takes delayed true labels, GET /metrics exposes Prometheus metrics.
+// Every request lands in the serving stats the canary analysis and the monitor read.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { CreditRow } from './credit-schema.js';
+import { score, type ModelArtifact } from './model-artifact.js';
+import { parseFeedbackBody, parsePredictBody, RequestError } from './predict-request.js';
+import type { ServingStats } from './serving-stats.js';
+import { createServingMetrics } from './serving-metrics.js';
+import type { TrafficRouter } from './traffic-router.js';
+
+/** What the server needs from the registry: the stored artifact of a version. */
+export interface ArtifactSource {
+  loadArtifact(model: string, version: string): Promise<ModelArtifact>;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ModelServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function createModelServer(options: {
+  host?: string;
+  port?: number;
+  artifacts: ArtifactSource;
+  router: TrafficRouter;
+  stats: ServingStats;
+  logger: Logger;
+  metricsRegistry?: Registry;
+}): Promise<ModelServer> {
+  const { artifacts, router, stats, logger } = options;
+  const registry = options.metricsRegistry ?? new Registry();
+  const metrics = createServingMetrics(registry);
+  // Artifacts of a version never change, so each is loaded once; a failed load is retried.
+  const loaded = new Map<string, Promise<ModelArtifact>>();
+  const artifactFor = (model: string, version: string): Promise<ModelArtifact> => {
+    const key = `${model}\u0000${version}`;
+    let p = loaded.get(key);
+    if (!p) {
+      p = artifacts.loadArtifact(model, version);
+      p.catch(() => loaded.delete(key));
+      loaded.set(key, p);
+    }
+    return p;
+  };
+
+  async function predict(body: unknown, res: ServerResponse): Promise<void> {
+    const request = parsePredictBody(body);
+    const started = performance.now();
+    const route = router.route(request.model, request.environment);
+    if (!route) throw new RequestError(404, `model "${request.model}" is not served in ${request.environment}`);
+    const labels = { model: request.model, environment: request.environment, version: route.version };
+    const predictions: { id: string; score: number; row: CreditRow }[] = [];
+    try {
+      const artifact = await artifactFor(request.model, route.version);
+      for (const row of request.rows) {
+        const s = score(artifact, row);
+        if (!Number.isFinite(s)) throw new Error(`version ${route.version} produced a non-finite score`);
+        predictions.push({ id: randomUUID(), score: s, row });
+      }
+    } catch (err) {
+      const latencyMs = performance.now() - started;
+      stats.recordRequest({ ...labels, ok: false, latencyMs, predictions: [] });
+      metrics.observeRequest(labels, latencyMs, false, []);
+      logger.warn({ ...labels, err: describeError(err) }, 'prediction failed');
+      send(res, 500, { error: `prediction failed: ${describeError(err)}` }, route.version);
+      return;
+    }
+    const latencyMs = performance.now() - started;
+    stats.recordRequest({ ...labels, ok: true, latencyMs, predictions });
+    metrics.observeRequest(labels, latencyMs, true, predictions.map((p) => p.score));
+    send(res, 200, { predictions: predictions.map((p) => ({ id: p.id, score: p.score, version: route.version })) }, route.version);
+  }
+
+  function feedback(body: unknown, res: ServerResponse): void {
+    const items = parseFeedbackBody(body);
+    const counts = { recorded: 0, unknown: 0, duplicate: 0 };
+    for (const item of items.labels) counts[stats.recordFeedback(item.id, item.label)]++;
+    metrics.feedback.inc(counts.recorded);
+    if (items.single && counts.unknown === 1) {
+      throw new RequestError(404, `prediction "${items.labels[0]!.id}" is unknown or too old to take feedback`);
+    }
+    send(res, 200, counts);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(await registry.metrics());
+      return;
+    }
+    if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
+    if (path !== '/predict' && path !== '/feedback') throw new RequestError(404, `no route ${req.method} ${path}`);
+    if (req.method !== 'POST') throw new RequestError(405, `${path} takes POST`);
+    const body = await readJson(req);
+    if (path === '/predict') await predict(body, res);
+    else feedback(body, res);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof RequestError) {
+        metrics.rejected.inc({ status: String(err.status) });
+        // After a 413 the rest of the body is not read, so the connection cannot be reused.
+        if (err.status === 413) res.setHeader('connection', 'close');
+        send(res, err.status, { error: err.message });
+        return;
+      }
+      logger.error({ err: describeError(err) }, 'model server request failed');
+      send(res, 500, { error: 'internal error' });
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, version?: string): void {
+  if (res.headersSent) return;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (version !== undefined) headers['x-model-version'] = version;
+  res.writeHead(status, headers);
+  res.end(JSON.stringify(body));
+}
+
+/** Reads at most MAX_BODY_BYTES and parses JSON; too large is 413, not JSON is 400. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+    throw new RequestError(413, `body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
+  }
+  // Listeners rather than `for await`: leaving an async iterator destroys the socket,
+  // and the client would get a reset instead of the 413.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const received: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData);
+        req.pause();
+        reject(new RequestError(413, `body exceeds the limit of ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      received.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(received));
+    req.once('error', reject);
+  });
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new RequestError(400, 'body is empty: send a JSON object');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new RequestError(400, `body is not valid JSON: ${describeError(err)}`);
+  }
+}

@@ -1,0 +1,166 @@
+// In-memory windows of what the model server served, per model, environment and version:
+// requests, errors, latencies, scores, the rows scored and the labels that came back
+// later. The canary analysis and the monitor read them; nothing here is persisted.
+import type { Clock } from '../../clock.js';
+import type { Environment } from '../../../tools/ports.js';
+import type { CreditRow } from './credit-schema.js';
+
+export interface RequestEvent {
+  at: number;
+  ok: boolean;
+  latencyMs: number;
+}
+
+export interface PredictionEvent {
+  id: string;
+  at: number;
+  score: number;
+  row: CreditRow;
+  /** The true outcome, once `/feedback` delivered it. */
+  label: 0 | 1 | null;
+}
+
+export interface VersionWindow {
+  requests: number;
+  errors: number;
+  latenciesMs: number[];
+  scores: number[];
+  rows: CreditRow[];
+  labelled: { score: number; label: 0 | 1 }[];
+}
+
+export type FeedbackResult = 'recorded' | 'unknown' | 'duplicate';
+
+export interface ServingStats {
+  recordRequest(event: {
+    model: string;
+    environment: Environment;
+    version: string;
+    ok: boolean;
+    latencyMs: number;
+    predictions: { id: string; score: number; row: CreditRow }[];
+  }): void;
+  /** Attaches a delayed label to a prediction still held in its window. */
+  recordFeedback(id: string, label: 0 | 1): FeedbackResult;
+  /** Everything served by one version since `sinceMs` (epoch ms; default: all kept). */
+  window(model: string, environment: Environment, version: string, sinceMs?: number): VersionWindow;
+  /** The model/environment/version triples that served anything. */
+  served(): { model: string; environment: Environment; version: string }[];
+}
+
+/** A fixed-capacity buffer that overwrites its oldest entry, calling `onEvict` for it. */
+class Ring<T> {
+  private readonly items: T[] = [];
+  private head = 0;
+  constructor(
+    private readonly capacity: number,
+    private readonly onEvict?: (item: T) => void,
+  ) {}
+  push(item: T): void {
+    if (this.items.length < this.capacity) {
+      this.items.push(item);
+      return;
+    }
+    const old = this.items[this.head]!;
+    this.items[this.head] = item;
+    this.head = (this.head + 1) % this.capacity;
+    this.onEvict?.(old);
+  }
+  *since(at: number, time: (item: T) => number): Generator<T> {
+    const n = this.items.length;
+    for (let i = 0; i < n; i++) {
+      const item = this.items[(this.head + i) % n]!;
+      if (time(item) >= at) yield item;
+    }
+  }
+}
+
+interface Slot {
+  model: string;
+  environment: Environment;
+  version: string;
+  requests: Ring<RequestEvent>;
+  predictions: Ring<PredictionEvent>;
+}
+
+export function createServingStats(options: { clock: Clock; maxRequests?: number; maxPredictions?: number }): ServingStats {
+  const maxRequests = options.maxRequests ?? 20_000;
+  const maxPredictions = options.maxPredictions ?? 20_000;
+  const slots = new Map<string, Slot>();
+  // Feedback finds its prediction by id; evicted predictions leave this index with them.
+  const byId = new Map<string, PredictionEvent>();
+
+  const slotFor = (model: string, environment: Environment, version: string, create: boolean): Slot | undefined => {
+    const key = `${model}\u0000${environment}\u0000${version}`;
+    let slot = slots.get(key);
+    if (!slot && create) {
+      slot = {
+        model,
+        environment,
+        version,
+        requests: new Ring<RequestEvent>(maxRequests),
+        predictions: new Ring<PredictionEvent>(maxPredictions, (old) => byId.delete(old.id)),
+      };
+      slots.set(key, slot);
+    }
+    return slot;
+  };
+
+  return {
+    recordRequest(event) {
+      const slot = slotFor(event.model, event.environment, event.version, true)!;
+      const at = options.clock.now();
+      slot.requests.push({ at, ok: event.ok, latencyMs: event.latencyMs });
+      for (const p of event.predictions) {
+        const prediction: PredictionEvent = { id: p.id, at, score: p.score, row: p.row, label: null };
+        slot.predictions.push(prediction);
+        byId.set(p.id, prediction);
+      }
+    },
+
+    recordFeedback(id, label) {
+      const prediction = byId.get(id);
+      if (!prediction) return 'unknown';
+      if (prediction.label !== null) return 'duplicate';
+      prediction.label = label;
+      return 'recorded';
+    },
+
+    window(model, environment, version, sinceMs = Number.NEGATIVE_INFINITY) {
+      const result: VersionWindow = { requests: 0, errors: 0, latenciesMs: [], scores: [], rows: [], labelled: [] };
+      const slot = slotFor(model, environment, version, false);
+      if (!slot) return result;
+      for (const r of slot.requests.since(sinceMs, (e) => e.at)) {
+        result.requests++;
+        if (!r.ok) result.errors++;
+        result.latenciesMs.push(r.latencyMs);
+      }
+      for (const p of slot.predictions.since(sinceMs, (e) => e.at)) {
+        result.scores.push(p.score);
+        result.rows.push(p.row);
+        if (p.label !== null) result.labelled.push({ score: p.score, label: p.label });
+      }
+      return result;
+    },
+
+    served() {
+      return [...slots.values()].map(({ model, environment, version }) => ({ model, environment, version }));
+    },
+  };
+}
+
+/** Nearest-rank percentile (p in 0..1) of an unsorted sample; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const asc = Float64Array.from(values).sort();
+  const rank = Math.max(1, Math.ceil(p * asc.length));
+  return asc[rank - 1]!;
+}
+
+/** Share of labelled predictions on the right side of `threshold`. NaN when none. */
+export function accuracy(labelled: readonly { score: number; label: 0 | 1 }[], threshold = 0.5): number {
+  if (labelled.length === 0) return Number.NaN;
+  let right = 0;
+  for (const { score, label } of labelled) if ((score >= threshold ? 1 : 0) === label) right++;
+  return right / labelled.length;
+}
