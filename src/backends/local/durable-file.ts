@@ -1,0 +1,74 @@
+// Crash-safe file writes for the lab: a reader sees the old content or the new, never half
+// of one, and a finished write survives a power cut (file and directory are fsync'd).
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** A temp name beside `file`, unique across processes and threads. */
+export function tempPathFor(file: string): string {
+  return join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** fsync a directory so a rename or a new entry in it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Write-then-rename: replaces `file` atomically. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = tempPathFor(file);
+  try {
+    await writeSynced(tmp, data);
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dirname(file));
+}
+
+/**
+ * Creates `file` with `data` only if it does not exist yet (link() fails on an existing
+ * name, atomically, across processes). Returns false when another writer got there first.
+ */
+export async function createFileExclusive(file: string, data: string | Uint8Array): Promise<boolean> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = tempPathFor(file);
+  await writeSynced(tmp, data);
+  try {
+    await link(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  await fsyncDir(dirname(file));
+  return true;
+}
+
+/** Parsed JSON, or undefined when the file does not exist. */
+export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
