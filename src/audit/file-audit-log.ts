@@ -1,7 +1,7 @@
 // The audit log as an fsync'd, hash-chained JSONL file. Appends are serialised and
 // group-committed: whatever queued while one write+fsync ran goes out in the next one.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { UpstreamError, UserError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -27,6 +27,10 @@ interface Pending {
 
 /** Bounds one group commit so a burst cannot build an unbounded buffer. */
 const MAX_BATCH = 1024;
+
+// Two writers on one file would fork the chain; within a process we can refuse the second.
+// (Separate processes sharing a file are not guarded: give each its own audit.file.)
+const openFiles = new Set<string>();
 
 class FileAuditLog implements AuditLog {
   recovered: TornTailReport | null = null;
@@ -69,7 +73,11 @@ class FileAuditLog implements AuditLog {
     if (this.closed) return;
     this.closed = true;
     await this.flushing;
-    await this.handle.close();
+    try {
+      await this.handle.close();
+    } finally {
+      openFiles.delete(this.file);
+    }
   }
 
   private failedError(): UpstreamError {
@@ -130,11 +138,16 @@ async function openHandle(file: string): Promise<FileHandle> {
  * set aside and recorded; a break anywhere else refuses to open with `audit_corrupt`.
  */
 export async function openFileAuditLog(options: FileAuditLogOptions): Promise<AuditLog> {
-  const { file, clock = systemClock, logger = silentLogger } = options;
-  if (typeof file !== 'string' || file === '') {
+  const { clock = systemClock, logger = silentLogger } = options;
+  if (typeof options.file !== 'string' || options.file === '') {
     throw new UserError('audit log file must be a non-empty path (set audit.file or MLOPS_AGENT_AUDIT_FILE)', { code: 'config_invalid' });
   }
+  const file = resolve(options.file);
+  if (openFiles.has(file)) {
+    throw new UserError(`audit log ${file} is already open in this process; share the one AuditLog instead of opening it twice`, { code: 'input_invalid' });
+  }
   const handle = await openHandle(file);
+  openFiles.add(file);
   try {
     const { size } = await handle.stat();
     const scan = await scanChain(handle, size);
@@ -161,6 +174,7 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
     }
     return log;
   } catch (err) {
+    openFiles.delete(file);
     await handle.close().catch(() => undefined);
     throw err;
   }

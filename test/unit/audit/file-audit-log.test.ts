@@ -134,3 +134,16 @@ describe('openFileAuditLog', () => {
     await expect(openFileAuditLog({ file: '' })).rejects.toThrow(/non-empty path/);
   });
 });
+
+describe('opening one log twice in a process', () => {
+  it('refuses the second open, which would fork the chain, and allows it again after close', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'audit.jsonl');
+    const log = await openFileAuditLog({ file });
+    // Spelled differently, still the same file.
+    await expect(openFileAuditLog({ file: `${dir}/./audit.jsonl` })).rejects.toThrow(/already open in this process/);
+    await log.close();
+    const again = await openFileAuditLog({ file });
+    await again.close();
+  });
+});
