@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildPolicySet, evaluateWithShadow, loadPolicySet, type PolicySet } from '../../../src/policy/index.js';
 import { DEFAULT_POLICY, KNOWN_TOOLS, canary, fixture, request } from './requests.js';
@@ -120,5 +121,13 @@ describe('a policy set of several files', () => {
     expect(set.rolesOf('user:dave')).toEqual(['ml-leads']);
     expect(set.roles.get('ml-leads')).toEqual(['user:dave', 'user:alice', 'user:bob']);
     expect(set.evaluate(canary('production', 3)).effect).toBe('allow');
+  });
+
+  it('lets the change-freeze example refuse production changes but still allow rollback', async () => {
+    const freeze = fileURLToPath(new URL('../../../policies/examples/change-freeze.yaml', import.meta.url));
+    const set = await loadPolicySet([freeze, DEFAULT_POLICY], { knownTools: KNOWN_TOOLS });
+    expect(set.evaluate(canary('production', 3))).toMatchObject({ effect: 'deny', ruleId: 'freeze-production-changes' });
+    expect(set.evaluate(request('rollback', { environment: 'production' })).ruleId).toBe('allow-rollback');
+    expect(set.evaluate(canary('staging', 3)).effect).toBe('allow');
   });
 });
