@@ -1,0 +1,259 @@
+// The local lab's Trainer: each job runs in a worker thread; its record (status, progress,
+// trials, metrics) lives in <jobsDir>/<jobId>.json, replaced atomically on every change,
+// and the result is registered as a new version with its lineage.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from 'node:worker_threads';
+import type { ParamValue, QualityGateResult, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
+import type { Clock } from '../../clock.js';
+import type { QualityGates } from '../../config.js';
+import { UserError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { datasetFile } from './dataset-store.js';
+import { createFileExclusive, readJsonIfExists } from './durable-file.js';
+import { codeVersion } from './git-version.js';
+import { searchCandidates } from './hyperparameter-search.js';
+import { parseTrainingParams } from './logistic-regression.js';
+import type { LocalRegistry } from './registry.js';
+import { createJobStore, type JobStore } from './job-store.js';
+import type { TrainWorkerMessage } from './train-worker.js';
+import { startTrainWorker } from './train-worker-launcher.js';
+import type { TrialRecord } from './training-pipeline.js';
+
+/** Everything about one job: the port's TrainingJob plus the experiment record. */
+export interface TrainingExperiment extends TrainingJob {
+  schemaVersion: 1;
+  params: Record<string, ParamValue>;
+  searchTrials: number;
+  requestedBy: string;
+  idempotencyKey: string | null;
+  /** The process running it, to tell an interrupted job from a running one. */
+  ownerPid: number;
+  dataVersion: string | null;
+  codeVersion: string | null;
+  trials: TrialRecord[];
+  bestParams: Record<string, ParamValue> | null;
+  metrics: Record<string, number> | null;
+  qualityGates: QualityGateResult[] | null;
+  durationMs: number | null;
+}
+
+export interface LocalTrainer extends Trainer {
+  getExperiment(jobId: string): Promise<TrainingExperiment | undefined>;
+  /** Stops running workers (their jobs are marked failed) and waits for the records. */
+  close(): Promise<void>;
+}
+
+export interface LocalTrainerOptions {
+  registry: LocalRegistry;
+  datasetsDir: string;
+  jobsDir: string;
+  clock: Clock;
+  gates: QualityGates;
+  logger?: Logger;
+}
+
+const JOB_ID = /^job-[a-z0-9]+-[0-9a-f]{8}$/;
+
+function toJob(e: TrainingExperiment): TrainingJob {
+  const { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } = e;
+  return { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sameRequest(e: TrainingExperiment, r: TrainingRequest): boolean {
+  return e.model === r.model && e.dataset === r.dataset && (r.searchTrials ?? 0) === e.searchTrials && JSON.stringify(e.params) === JSON.stringify(r.params ?? {});
+}
+
+export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
+  const { registry, datasetsDir, jobsDir, clock, gates } = options;
+  const logger = options.logger ?? silentLogger;
+  const store: JobStore = createJobStore(jobsDir);
+  const running = new Map<string, { worker: Worker; done: Promise<void> }>();
+  let closing = false;
+  const now = () => new Date(clock.now()).toISOString();
+
+  async function load(jobId: string): Promise<TrainingExperiment | undefined> {
+    if (!JOB_ID.test(jobId)) return undefined;
+    const record = await store.read(jobId);
+    if (record && (record.status === 'queued' || record.status === 'running') && !running.has(jobId) && record.ownerPid !== process.pid && !processAlive(record.ownerPid)) {
+      return { ...record, status: 'failed', error: `interrupted: process ${record.ownerPid} that ran it has exited` };
+    }
+    return record;
+  }
+
+  async function byIdempotencyKey(key: string, request: TrainingRequest): Promise<TrainingExperiment | undefined> {
+    const jobId = await readFile(keyFile(key), 'utf8').catch(() => undefined);
+    if (!jobId) return undefined;
+    const existing = await load(jobId.trim());
+    if (existing && !sameRequest(existing, request)) {
+      throw new UserError(`idempotency key "${key}" was already used for job ${existing.jobId} with a different request (model, dataset, params or searchTrials)`);
+    }
+    return existing;
+  }
+
+  const keyFile = (key: string) => join(jobsDir, 'idempotency', `${createHash('sha256').update(key).digest('hex')}.txt`);
+
+  function run(record: TrainingExperiment): void {
+    const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates });
+    let settled = false;
+    const done = new Promise<void>((resolve) => {
+      const finish = async (patch: Partial<TrainingExperiment>) => {
+        if (settled) return;
+        settled = true;
+        Object.assign(record, patch, { finishedAt: now() });
+        await store.write(record).catch((err) => logger.error({ err, jobId: record.jobId }, 'could not persist the finished training job'));
+        running.delete(record.jobId);
+        logger.info({ jobId: record.jobId, status: record.status, version: record.version, error: record.error }, 'training job finished');
+        resolve();
+        void worker.terminate();
+      };
+      worker.on('message', (message: TrainWorkerMessage) => {
+        if (message.type === 'progress') {
+          record.progress = Math.max(record.progress, Math.min(1, message.progress));
+          void store.write(record).catch((err) => logger.warn({ err, jobId: record.jobId }, 'could not persist training progress'));
+        } else if (message.type === 'failed') {
+          void finish({ status: 'failed', error: message.message });
+        } else {
+          const { outcome } = message;
+          registry
+            .registerVersion({
+              model: record.model,
+              dataset: record.dataset,
+              dataVersion: outcome.dataVersion,
+              params: { ...outcome.params },
+              metrics: outcome.metrics,
+              codeVersion: record.codeVersion,
+              trainingJobId: record.jobId,
+              createdBy: record.requestedBy,
+              qualityGates: outcome.qualityGates,
+              artifact: outcome.artifact,
+            })
+            .then((version) =>
+              finish({
+                status: 'succeeded',
+                progress: 1,
+                version: version.version,
+                dataVersion: outcome.dataVersion,
+                trials: outcome.trials,
+                bestParams: { ...outcome.params },
+                metrics: outcome.metrics,
+                qualityGates: outcome.qualityGates,
+                durationMs: outcome.metrics.duration_ms ?? null,
+              }),
+            )
+            .catch((err: unknown) => finish({ status: 'failed', error: `trained, but registering the version failed: ${(err as Error).message}` }));
+        }
+      });
+      worker.on('error', (err) => void finish({ status: 'failed', error: `training worker crashed: ${err.message}` }));
+      worker.on('exit', (code) => {
+        // An exit before a result is posted would otherwise leave the job running forever.
+        if (!settled) void finish({ status: 'failed', error: closing ? 'stopped: the trainer was closed before the job finished' : `training worker exited with code ${code} before reporting a result` });
+      });
+    });
+    running.set(record.jobId, { worker, done });
+  }
+
+  return {
+    async start(request) {
+      const params = parseTrainingParams(request.params ?? {});
+      const searchTrials = request.searchTrials ?? 0;
+      searchCandidates(params, searchTrials);
+      if (!request.requestedBy) throw new UserError('a training request needs requestedBy: who asked for it');
+      const file = datasetFile(datasetsDir, request.dataset);
+      if (request.idempotencyKey) {
+        const existing = await byIdempotencyKey(request.idempotencyKey, request);
+        if (existing) return toJob(existing);
+      }
+      const found = await stat(file).catch(() => undefined);
+      if (!found?.isFile()) throw new UserError(`dataset "${request.dataset}" not found (looked for ${file})`, { code: 'not_found' });
+      await registry.createModel(request.model, `Created by a training request from ${request.requestedBy}`);
+
+      const record: TrainingExperiment = {
+        schemaVersion: 1,
+        jobId: `job-${clock.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+        model: request.model,
+        dataset: request.dataset,
+        status: 'queued',
+        progress: 0,
+        startedAt: now(),
+        finishedAt: null,
+        version: null,
+        error: null,
+        params: { ...(request.params ?? {}) },
+        searchTrials,
+        requestedBy: request.requestedBy,
+        idempotencyKey: request.idempotencyKey ?? null,
+        ownerPid: process.pid,
+        dataVersion: null,
+        codeVersion: await codeVersion(),
+        trials: [],
+        bestParams: null,
+        metrics: null,
+        qualityGates: null,
+        durationMs: null,
+      };
+      await store.write(record);
+      if (request.idempotencyKey && !(await createFileExclusive(keyFile(request.idempotencyKey), record.jobId))) {
+        // Another start with the same key won the race: that job is the answer.
+        await unlink(store.file(record.jobId)).catch(() => undefined);
+        const winner = await byIdempotencyKey(request.idempotencyKey, request);
+        if (!winner) throw new UserError(`idempotency key "${request.idempotencyKey}" points at a job that does not exist`);
+        return toJob(winner);
+      }
+      logger.info({ jobId: record.jobId, model: record.model, dataset: record.dataset, searchTrials }, 'training job started');
+      record.status = 'running';
+      run(record);
+      await store.write(record);
+      return toJob(record);
+    },
+
+    async get(jobId) {
+      const record = await load(jobId);
+      return record && toJob(record);
+    },
+
+    getExperiment: load,
+
+    async waitFor(jobId, { timeoutMs, signal }) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        signal?.throwIfAborted();
+        const record = await load(jobId);
+        if (!record) throw new UserError(`training job "${jobId}" not found`, { code: 'not_found' });
+        const remaining = deadline - Date.now();
+        if (record.status === 'succeeded' || record.status === 'failed' || remaining <= 0) return toJob(record);
+        // Jobs of this process signal completion; others' are polled from their record.
+        const local = running.get(jobId);
+        const stop = new AbortController();
+        const pause = sleep(local ? remaining : Math.min(remaining, 200), undefined, { signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal });
+        try {
+          await (local ? Promise.race([local.done, pause]) : pause);
+        } catch (err) {
+          if (!stop.signal.aborted) throw err;
+        } finally {
+          stop.abort();
+          // The timer is cancelled now; its rejection is expected and not an error.
+          pause.catch(() => undefined);
+        }
+      }
+    },
+
+    async close() {
+      closing = true;
+      const jobs = [...running.values()];
+      await Promise.all(jobs.map((j) => j.worker.terminate()));
+      await Promise.all(jobs.map((j) => j.done));
+    },
+  };
+}
