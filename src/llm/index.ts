@@ -3,3 +3,4 @@ export { toJsonSchema, toGeminiParameters, toolSpec, toolSpecs, ToolSchemaError 
 export { createGeminiPlanner, type GeminiPlannerOptions } from './gemini-planner.js';
 export { delimitUntrusted } from './transcript-view.js';
 export { createOpenAiPlanner, type OpenAiPlannerOptions } from './openai-planner.js';
+export { createPlannerFromConfig, resolveProvider, type PlannerDeps, type PlannerProvider } from './planner-from-config.js';
