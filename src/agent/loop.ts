@@ -2,7 +2,7 @@
 // feed the outcomes back, and stop on an answer or a budget. It knows only the Planner
 // port and the Gate; models, runbooks and backends are behind them.
 import { randomBytes } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
+import { canonicalJson } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { describeError, ModelBehaviorError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -54,12 +54,8 @@ function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
   }
 }
 
-// canonicalize is CommonJS whose typings declare an ES default export; at run time the
-// default import is the function itself.
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
-
 function callKey(name: string, args: unknown): string {
-  return `${name}:${canonicalize(args ?? null) ?? 'null'}`;
+  return `${name}:${canonicalJson(args ?? null)}`;
 }
 
 export function createAgent(deps: AgentDeps) {

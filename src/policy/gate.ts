@@ -2,37 +2,19 @@
 // It validates the call, assesses risk, asks the policy, records the decision in the
 // audit log, and only then executes, refuses, or parks the call for approval.
 import type { z } from 'zod';
-import type { AnyTool, Backends, Risk, ToolAnnotations } from '../../tools/index.js';
+import type { AnyTool, Backends, Risk } from '../../tools/index.js';
 import { describeError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
 
 /** The part of the audit log the gate needs. An append resolves only once the entry is durable. */
 export interface AuditAppender {
   append(entry: { runId: string | null; principal: string; kind: string; data: Record<string, unknown> }): Promise<unknown>;
 }
 
-export interface Principal {
-  /** e.g. `user:alice`, `agent:alert`, `mcp:claude-desktop` */
-  id: string;
-  roles: string[];
-}
-
-export interface GateDecision {
-  effect: 'allow' | 'deny' | 'require_approval';
-  ruleId: string | null;
-  reason: string;
-  policy: string;
-  approval?: { roles: string[]; count: number; expiresInMs: number };
-  error?: string;
-}
-
-export interface PolicyRequest {
-  principal: Principal;
-  tool: { name: string } & ToolAnnotations;
-  environment: string;
-  input: Record<string, unknown>;
-  risk: Risk;
-}
+/** Who asks: `user:alice`, `agent:alertmanager`, `mcp:claude-desktop`, with roles. */
+export type Principal = PolicyPrincipal;
+export type GateDecision = Decision;
 
 /** The policy as the gate sees it: an enforced decision and, in shadow mode, a second one. */
 export type PolicyEvaluator = (request: PolicyRequest) => { decision: GateDecision; shadow: GateDecision | null };

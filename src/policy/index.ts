@@ -20,3 +20,5 @@ export { createPolicyStore } from './policy-store.js';
 export type { PolicyStore, PolicyStoreOptions, ReloadResult } from './policy-store.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { API_VERSION } from './policy-file.js';
+export { createGate } from './gate.js';
+export type { ApprovalSink, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender } from './gate.js';

@@ -1,0 +1,21 @@
+// Exit codes of the mlops-agent command, by who is at fault.
+import { isAgentError, UpstreamError, UserError } from '../errors.js';
+
+export const EXIT = {
+  ok: 0,
+  /** The run ended failed or refused, or an unexpected fault. */
+  failed: 1,
+  /** Bad usage, input or configuration: fix the command or the config. */
+  usage: 2,
+  /** The audit log is broken (see `audit verify`). */
+  auditBroken: 3,
+  /** A system we depend on failed (LLM, disk, Redis): retrying later may help. */
+  upstream: 4,
+} as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UpstreamError) return err.code === 'audit_failed' ? EXIT.auditBroken : EXIT.upstream;
+  if (err instanceof UserError) return err.code === 'audit_corrupt' ? EXIT.auditBroken : EXIT.usage;
+  if (isAgentError(err)) return EXIT.failed;
+  return EXIT.failed;
+}

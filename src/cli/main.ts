@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The mlops-agent command.
+import { Command, CommanderError } from 'commander';
+import { allTools } from '../../tools/index.js';
+import { loadConfig, type Config } from '../config.js';
+import { describeError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { auditCommand } from './audit-command.js';
+import { chatCommand } from './chat-command.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { policyCommand } from './policy-command.js';
+
+let cachedConfig: Config | null = null;
+let configFile: string | undefined;
+function config(): Config {
+  cachedConfig ??= loadConfig(configFile ? { file: configFile } : {});
+  return cachedConfig;
+}
+
+const program = new Command('mlops-agent')
+  .description(
+    'An MLOps agent: retrains models when quality drops, checks data, ships by canary and rolls back,\n' +
+      'behind a policy gate, with every step in a tamper-evident audit log.',
+  )
+  .option('-c, --config <file>', 'config file (default ./mlops-agent.yaml, or MLOPS_AGENT_CONFIG)')
+  .hook('preAction', (cmd) => {
+    configFile = cmd.opts().config as string | undefined;
+  })
+  .addHelpText(
+    'after',
+    `
+Exit codes: 0 ok; 1 the run failed or was refused; 2 bad usage, input or configuration;
+3 the audit log is broken; 4 a system we depend on (LLM, disk) failed, retry later.
+
+Environment: MLOPS_AGENT_HOME (data directory, default ./.mlops-agent), GEMINI_API_KEY,
+GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LEVEL.`,
+  )
+  .exitOverride();
+
+program.addCommand(chatCommand({ config, logger: () => createLogger(config().logLevel) }));
+program.addCommand(
+  policyCommand({
+    knownTools: () => allTools.map((t) => ({ name: t.name, annotations: t.annotations })),
+    defaultFiles: () => config().policy.files,
+  }),
+);
+program.addCommand(auditCommand(() => config()));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here with code 0; usage mistakes were already printed.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.stderr.write(`mlops-agent: ${describeError(err)}\n`);
+    process.exitCode = exitCodeFor(err);
+  }
+}

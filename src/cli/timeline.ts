@@ -1,0 +1,49 @@
+// Prints a run as it happens: the plan, each tool call with the gate's decision, and the
+// answer, in lines an operator can read during an incident.
+import type { TranscriptItem } from '../agent/planner.js';
+import type { Run } from '../agent/run.js';
+
+const STATUS_MARK: Record<string, string> = {
+  executed: 'ok',
+  refused: 'REFUSED',
+  invalid: 'INVALID',
+  pending_approval: 'NEEDS APPROVAL',
+  failed: 'FAILED',
+};
+
+function clock(iso: string): string {
+  return iso.slice(11, 19);
+}
+
+function oneLine(value: unknown, max = 140): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function formatTranscriptItem(run: Run, item: TranscriptItem): string {
+  const at = clock(run.updatedAt);
+  switch (item.kind) {
+    case 'trigger':
+      return `${at}  ${item.trigger.toUpperCase()}  ${item.text}`;
+    case 'plan': {
+      const lines = item.text ? [`${at}  plan      ${item.text}`] : [];
+      for (const call of item.calls) lines.push(`${at}  call      ${call.name} ${oneLine(call.args)}`);
+      return lines.join('\n');
+    }
+    case 'result': {
+      const o = item.outcome;
+      const detail =
+        o.status === 'executed' ? o.summary : o.status === 'refused' ? `${o.reason}${o.ruleId ? ` [rule ${o.ruleId}]` : ''}` : o.status === 'invalid' ? o.error : o.status === 'pending_approval' ? o.reason : o.error;
+      return `${at}  ${(STATUS_MARK[o.status] ?? o.status).padEnd(8)}  ${item.name}: ${detail}`;
+    }
+    case 'note':
+      return `${at}  note      ${item.text}`;
+    case 'answer':
+      return `${at}  answer    ${item.text.split('\n').join('\n                    ')}`;
+  }
+}
+
+export function formatRunSummary(run: Run): string {
+  const tokens = run.usage.input + run.usage.output;
+  return `run ${run.id} ${run.status} after ${run.steps} step(s) with ${run.planner}${run.fallback ? ` (fell back from ${run.fallback.from})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`;
+}

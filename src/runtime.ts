@@ -1,0 +1,131 @@
+// The composition root: builds the audit log, policy, gate, planners and agent from one
+// config and a set of backends. Commands (chat, demo, serve, mcp) start here.
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { allTools, type Backends } from '../tools/index.js';
+import { createAgent, type Agent } from './agent/loop.js';
+import type { Planner, TranscriptItem } from './agent/planner.js';
+import type { Run, Trigger } from './agent/run.js';
+import { createFileRunStore, type RunStore } from './agent/run-store.js';
+import { openFileAuditLog, type AuditLog } from './audit/index.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { UserError } from './errors.js';
+import { createGeminiPlanner } from './llm/gemini-planner.js';
+import { createOpenAiPlanner } from './llm/openai-planner.js';
+import { createRunbookPlanner } from './llm/runbook-planner.js';
+import { loadRunbooks, runbookFor, type Runbook } from './llm/runbook.js';
+import { toolSpecs } from './llm/tool-schema.js';
+import type { Logger } from './logger.js';
+import { createGate, createPolicyStore, type ApprovalSink, type Gate, type PolicyStore } from './policy/index.js';
+import { promptsDir } from './paths.js';
+
+export interface RuntimeOptions {
+  config: Config;
+  logger: Logger;
+  backends: Backends;
+  clock?: Clock;
+  approvals?: ApprovalSink;
+  onEvent?: (run: Run, item: TranscriptItem) => void;
+}
+
+export interface Runtime {
+  config: Config;
+  audit: AuditLog;
+  policy: PolicyStore;
+  gate: Gate;
+  agent: Agent;
+  runs: RunStore;
+  runbooks: Runbook[];
+  /** The configured LLM planner, or null when runbooks are all there is. */
+  llm: Planner | null;
+  close(): Promise<void>;
+}
+
+/** Exactly how to give the agent a model, for messages where one is needed. */
+export const HOW_TO_CONFIGURE_LLM = [
+  'No LLM is configured. Either:',
+  '  export GEMINI_API_KEY=...            # a Gemini API key (https://aistudio.google.com/apikey)',
+  '  export GEMINI_MODEL=gemini-2.5-flash  # optional',
+  'or point the agent at a local OpenAI-compatible server (Ollama, vLLM):',
+  '  export OPENAI_BASE_URL=http://127.0.0.1:11434/v1',
+  '  export OPENAI_MODEL=llama3.1',
+].join('\n');
+
+export function createLlmPlanner(llm: Config['llm'], logger: Logger): Planner | null {
+  const useGemini = llm.provider === 'gemini' || (llm.provider === 'auto' && llm.geminiApiKey);
+  const useOpenAi = llm.provider === 'openai' || (llm.provider === 'auto' && !llm.geminiApiKey && llm.openaiBaseUrl);
+  const retry = { timeoutMs: llm.timeoutMs, maxRetries: llm.maxRetries, retryBaseDelayMs: llm.retryBaseDelayMs };
+  if (useGemini) {
+    if (!llm.geminiApiKey) throw new UserError(`llm.provider is gemini but GEMINI_API_KEY is not set.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
+    return createGeminiPlanner({ apiKey: llm.geminiApiKey, model: llm.geminiModel, ...(llm.geminiBaseUrl ? { baseUrl: llm.geminiBaseUrl } : {}), logger, ...retry });
+  }
+  if (useOpenAi) {
+    if (!llm.openaiBaseUrl) throw new UserError(`llm.provider is openai but OPENAI_BASE_URL is not set.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
+    return createOpenAiPlanner({ baseUrl: llm.openaiBaseUrl, model: llm.openaiModel, ...(llm.openaiApiKey ? { apiKey: llm.openaiApiKey } : {}), ...retry });
+  }
+  return null;
+}
+
+/** For triggers nothing can plan for: the run fails at once, saying why, instead of guessing. */
+function unplannable(trigger: Trigger): Planner {
+  const text =
+    trigger.kind === 'alert'
+      ? `No runbook answers alert "${trigger.alertName ?? '(unnamed)'}" and no LLM is configured, so nothing was done. Add a runbook to prompts/runbooks/ or configure an LLM.\n${HOW_TO_CONFIGURE_LLM}`
+      : `A ${trigger.kind} run needs an LLM to plan; nothing was done.\n${HOW_TO_CONFIGURE_LLM}`;
+  return {
+    name: 'none',
+    next: async () => {
+      throw new UserError(text, { code: 'config_invalid' });
+    },
+  };
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, logger, backends } = options;
+  const clock = options.clock ?? systemClock;
+  const toolNames = allTools.map((t) => t.name);
+  const audit = await openFileAuditLog({ file: config.auditFile, clock, logger });
+  if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
+  const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, logger, ...(options.approvals ? { approvals: options.approvals } : {}) });
+  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+  const llm = createLlmPlanner(config.llm, logger);
+  const runs = createFileRunStore(join(config.home, 'runs'));
+  const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
+
+  const runbookPlanners = new Map(runbooks.map((rb) => [rb.id, createRunbookPlanner(rb)]));
+  const fallbackFor = (trigger: Trigger): Planner | null => {
+    const rb = trigger.kind === 'alert' ? runbookFor(runbooks, trigger.alertName) : undefined;
+    return rb ? runbookPlanners.get(rb.id)! : null;
+  };
+  // The runbook's guidance goes to the LLM too, so both planners work from the same procedure.
+  const guidance = runbooks.map((rb) => `## Runbook ${rb.id}: ${rb.title} (alerts: ${rb.alerts.join(', ')})\n\n${rb.guidance}`).join('\n\n');
+  const systemPrompt = `${basePrompt}\n\n# Runbooks\n\n${guidance}`;
+
+  const agent = createAgent({
+    gate,
+    audit,
+    runs,
+    tools: toolSpecs(allTools),
+    systemPrompt,
+    plannerFor: (trigger) => llm ?? fallbackFor(trigger) ?? unplannable(trigger),
+    fallbackFor,
+    limits: config.loop,
+    clock,
+    logger,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+
+  return {
+    config,
+    audit,
+    policy,
+    gate,
+    agent,
+    runs,
+    runbooks,
+    llm,
+    close: () => audit.close(),
+  };
+}
