@@ -206,6 +206,10 @@ function isSchema(value: unknown): value is Json {
 
 /** What a planner sees of one tool; throws ToolSchemaError naming the tool when its input cannot be declared. */
 export function toolSpec(tool: AnyTool): ToolSpec {
+  // Gemini's rule for function names; OpenAI's is the same minus the dot.
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(tool.name)) {
+    throw new ToolSchemaError(`tool name ${JSON.stringify(tool.name)} is not a valid function name: use letters, digits and _ (at most 64, not starting with a digit)`);
+  }
   try {
     const parameters = toGeminiParameters(toJsonSchema(tool.input));
     if (parameters.type !== 'object') throw new ToolSchemaError(`the input must be a zod object, got ${String(parameters.type)}`);

@@ -173,6 +173,10 @@ describe('toolSpecs', () => {
     expect(toolSpec(toolOf('ping', z.object({}))).parameters).toEqual({ type: 'object', properties: {} });
   });
 
+  it('refuses a tool name that cannot be a function name', () => {
+    expect(() => toolSpec(toolOf('deploy canary', z.object({ a: z.string() })))).toThrow(/"deploy canary" is not a valid function name/);
+  });
+
   it('refuses two tools with the same name', () => {
     const tool = toolOf('twice', z.object({ a: z.string() }));
     expect(() => toolSpecs([tool, tool])).toThrow(/tool twice is listed twice/);
