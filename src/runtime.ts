@@ -11,11 +11,7 @@ import { openFileAuditLog, type AuditLog } from './audit/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
-import { createGeminiPlanner } from './llm/gemini-planner.js';
-import { createOpenAiPlanner } from './llm/openai-planner.js';
-import { createRunbookPlanner } from './llm/runbook-planner.js';
-import { loadRunbooks, runbookFor, type Runbook } from './llm/runbook.js';
-import { toolSpecs } from './llm/tool-schema.js';
+import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
 import type { Logger } from './logger.js';
 import { createGate, createPolicyStore, type ApprovalSink, type Gate, type PolicyStore } from './policy/index.js';
 import { promptsDir } from './paths.js';
@@ -52,19 +48,15 @@ export const HOW_TO_CONFIGURE_LLM = [
   '  export OPENAI_MODEL=llama3.1',
 ].join('\n');
 
+/** The configured LLM planner, or null when none is configured (runbooks only). */
 export function createLlmPlanner(llm: Config['llm'], logger: Logger): Planner | null {
-  const useGemini = llm.provider === 'gemini' || (llm.provider === 'auto' && llm.geminiApiKey);
-  const useOpenAi = llm.provider === 'openai' || (llm.provider === 'auto' && !llm.geminiApiKey && llm.openaiBaseUrl);
-  const retry = { timeoutMs: llm.timeoutMs, maxRetries: llm.maxRetries, retryBaseDelayMs: llm.retryBaseDelayMs };
-  if (useGemini) {
-    if (!llm.geminiApiKey) throw new UserError(`llm.provider is gemini but GEMINI_API_KEY is not set.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
-    return createGeminiPlanner({ apiKey: llm.geminiApiKey, model: llm.geminiModel, ...(llm.geminiBaseUrl ? { baseUrl: llm.geminiBaseUrl } : {}), logger, ...retry });
-  }
-  if (useOpenAi) {
-    if (!llm.openaiBaseUrl) throw new UserError(`llm.provider is openai but OPENAI_BASE_URL is not set.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
-    return createOpenAiPlanner({ baseUrl: llm.openaiBaseUrl, model: llm.openaiModel, ...(llm.openaiApiKey ? { apiKey: llm.openaiApiKey } : {}), ...retry });
-  }
-  return null;
+  if (resolveProvider(llm) === 'runbook') return null;
+  return createPlannerFromConfig(llm, {
+    logger,
+    runbookPlanner: () => {
+      throw new Error('unreachable: the runbook provider was handled above');
+    },
+  });
 }
 
 /** For triggers nothing can plan for: the run fails at once, saying why, instead of guessing. */

@@ -4,3 +4,5 @@ export { createGeminiPlanner, type GeminiPlannerOptions } from './gemini-planner
 export { delimitUntrusted } from './transcript-view.js';
 export { createOpenAiPlanner, type OpenAiPlannerOptions } from './openai-planner.js';
 export { createPlannerFromConfig, resolveProvider, type PlannerDeps, type PlannerProvider } from './planner-from-config.js';
+export { createRunbookPlanner } from './runbook-planner.js';
+export { loadRunbooks, parseRunbook, runbookFor, type Runbook, type RunbookStep } from './runbook.js';

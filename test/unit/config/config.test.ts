@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.js';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const fresh = () => (dir = mkdtempSync(join(tmpdir(), 'mlops-config-')));
+
+describe('configuration', () => {
+  it('defaults to ./.mlops-agent and the runbook planner with no file and no environment', () => {
+    const cwd = fresh();
+    const config = loadConfig({ env: {}, cwd });
+    expect(config.home).toBe(join(cwd, '.mlops-agent'));
+    expect(config.auditFile).toBe(join(cwd, '.mlops-agent', 'audit.jsonl'));
+    expect(config.llm.provider).toBe('auto');
+    expect(config.llm.geminiApiKey).toBeUndefined();
+    expect(config.qualityGates).toEqual({ minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 });
+    expect(config.configFile).toBeNull();
+  });
+
+  it('reads mlops-agent.yaml and lets the environment override it', () => {
+    const cwd = fresh();
+    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'home: /var/lib/agent\nloop:\n  maxSteps: 7\nllm:\n  geminiModel: gemini-from-file\n');
+    const config = loadConfig({ env: { GEMINI_MODEL: 'gemini-from-env', MLOPS_AGENT_HOME: '/srv/agent' }, cwd });
+    expect(config.home).toBe('/srv/agent');
+    expect(config.loop.maxSteps).toBe(7);
+    expect(config.llm.geminiModel).toBe('gemini-from-env');
+  });
+
+  it('names the key at fault, and the environment variable that set it', () => {
+    const cwd = fresh();
+    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'loop:\n  maxSteps: many\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/loop\.maxSteps: Expected number, received string/);
+    expect(() => loadConfig({ env: { GEMINI_BASE_URL: 'not a url' }, cwd: fresh() })).toThrow(/llm\.geminiBaseUrl \(env GEMINI_BASE_URL\): Invalid url/);
+  });
+
+  it('refuses unknown keys so a typo does not silently fall back to a default', () => {
+    const cwd = fresh();
+    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'loop:\n  maxStep: 3\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/Unrecognized key.*maxStep/);
+  });
+
+  it('says which file is missing when one is named explicitly', () => {
+    const cwd = fresh();
+    expect(() => loadConfig({ env: { MLOPS_AGENT_CONFIG: 'nope.yaml' }, cwd })).toThrow(/nope\.yaml does not exist \(set by MLOPS_AGENT_CONFIG\)/);
+  });
+});

@@ -1,0 +1,134 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { allTools } from '../../../tools/index.js';
+import { createAgent } from '../../../src/agent/loop.js';
+import type { Trigger } from '../../../src/agent/run.js';
+import { createFileRunStore } from '../../../src/agent/run-store.js';
+import { systemClock } from '../../../src/clock.js';
+import { createRunbookPlanner, loadRunbooks, parseRunbook, runbookFor, toolSpecs } from '../../../src/llm/index.js';
+import { silentLogger } from '../../../src/logger.js';
+import { promptsDir } from '../../../src/paths.js';
+import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+
+const toolNames = allTools.map((t) => t.name);
+const drift = (labels: Record<string, string>): Trigger => ({
+  kind: 'alert',
+  principal: { id: 'agent:alertmanager', roles: [] },
+  text: 'ModelDriftDetected on credit-risk',
+  alertName: 'ModelDriftDetected',
+  data: { labels: { alertname: 'ModelDriftDetected', ...labels }, annotations: { summary: 'PSI 0.4 on income' } },
+});
+const labels = { model: 'credit-risk', environment: 'production', dataset: 'credit-recent' };
+
+let fx: GateFixture;
+afterEach(async () => fx?.cleanup());
+
+async function runDrift(trigger: Trigger, prepare: (fx: GateFixture) => void = () => undefined) {
+  fx = await gateFixture();
+  prepare(fx);
+  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+  const runbook = runbookFor(runbooks, trigger.alertName)!;
+  const planner = createRunbookPlanner(runbook);
+  const agent = createAgent({
+    gate: fx.gate,
+    audit: fx.audit,
+    runs: createFileRunStore(join(fx.dir, 'runs')),
+    tools: toolSpecs(allTools),
+    systemPrompt: '',
+    plannerFor: () => planner,
+    fallbackFor: () => planner,
+    limits: { maxSteps: 20, maxWallMs: 60_000, maxTokens: 1_000, maxRepeatedCalls: 2 },
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  const run = await agent.start(trigger);
+  const calls = run.transcript.flatMap((i) => (i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : []));
+  const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
+  return { run, calls, outcomes };
+}
+
+describe('the runbook planner on the drift runbook', () => {
+  it('checks, retrains, compares and canaries at 5%, and stops at the promotion that needs approval', async () => {
+    const { run, outcomes, calls } = await runDrift(drift(labels), (f) => {
+      f.backends.nextFindings = [{ check: 'psi', column: 'income', value: 0.41, threshold: 0.25, severity: 'alert', message: 'income drifted' }];
+    });
+    expect(outcomes).toEqual([
+      'check_data_quality:executed',
+      'trigger_retrain:executed',
+      'registry_query:executed',
+      'deploy_canary:executed',
+      'deploy_canary:pending_approval',
+    ]);
+    expect(calls[1]).toBe('trigger_retrain:{"model":"credit-risk","dataset":"credit-recent","searchTrials":4}');
+    expect(calls[3]).toBe('deploy_canary:{"model":"credit-risk","version":"2","environment":"production","trafficPercent":5}');
+    expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({ canaryVersion: '2', canaryPercent: 5, stableVersion: '1' });
+    expect(run.answer).toContain('stopped at step promote');
+    expect(run.answer).toMatch(/approval/);
+    expect(run.usage).toEqual({ input: 0, output: 0 });
+  });
+
+  it('asks one ML lead, not two people, for a promotion in staging', async () => {
+    const { outcomes, run } = await runDrift(drift({ ...labels, environment: 'staging' }), (f) => {
+      f.backends.splits.set('credit-risk/staging', { model: 'credit-risk', environment: 'staging', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
+    });
+    expect(outcomes.slice(-2)).toEqual(['deploy_canary:executed', 'deploy_canary:pending_approval']);
+    const decisions = (await fx.entries()).filter((e) => e.kind === 'policy.decision').map((e) => e.data.decision as { ruleId: string; approval?: { count: number } });
+    expect(decisions.at(-1)).toMatchObject({ ruleId: 'approve-full-promotion', approval: { count: 1 } });
+    expect(run.answer).toContain('stopped at step promote');
+  });
+
+  it('does not retrain on broken data (a schema finding), and says so', async () => {
+    const { outcomes, run } = await runDrift(drift(labels), (f) => {
+      f.backends.nextFindings = [{ check: 'schema', column: 'income', value: null, threshold: null, severity: 'alert', message: 'column income is missing' }];
+    });
+    expect(outcomes).toEqual(['check_data_quality:executed']);
+    expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
+    expect(run.answer).toContain('retrain: skipped');
+  });
+
+  it('does not canary a retrained version that failed a quality gate', async () => {
+    const { outcomes } = await runDrift(drift(labels), (f) => {
+      f.backends.nextTraining = { auc: 0.75, failedGates: ['auc'] };
+    });
+    expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:executed', 'registry_query:executed']);
+    expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
+  });
+
+  it('stops the canary line when the deployer rolled the canary back on its own', async () => {
+    const { outcomes, run } = await runDrift(drift(labels), (f) => {
+      f.backends.nextCanaryFails = 'p99 latency 3.1x stable';
+    });
+    expect(outcomes.at(-1)).toBe('deploy_canary:executed');
+    expect(outcomes.filter((o) => o.startsWith('deploy_canary'))).toHaveLength(1);
+    expect(run.answer).toContain('rolled_back');
+  });
+
+  it('acts on nothing when a label the runbook needs is missing from the alert', async () => {
+    const { outcomes, run } = await runDrift(drift({ model: 'credit-risk', environment: 'production' }));
+    expect(outcomes).toEqual([]);
+    expect(run.answer).toMatch(/cannot run step check: .*dataset/);
+  });
+});
+
+describe('runbook files', () => {
+  const good = (steps: string) => `---\nid: t\ntitle: T\nalerts: [A]\nsteps:\n${steps}\n---\nguidance`;
+
+  it('loads the shipped runbooks', async () => {
+    const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+    expect(runbooks.map((r) => r.id)).toContain('drift-retrain');
+    expect(runbookFor(runbooks, 'ModelAccuracyDrop')?.id).toBe('drift-retrain');
+  });
+
+  it('refuses a step naming an unknown tool, with the file and the step', () => {
+    expect(() => parseRunbook(good('  - { id: a, tool: nuke, says: x }'), 'rb.md', toolNames)).toThrow(/rb\.md: step "a" names unknown tool "nuke"/);
+  });
+
+  it('refuses a condition that is not valid CEL', () => {
+    expect(() => parseRunbook(good('  - { id: a, tool: rollback, says: x, when: "steps.(" }'), 'rb.md', toolNames)).toThrow(/"when" is not valid CEL/);
+  });
+
+  it('refuses a file without front matter and one with unknown keys', () => {
+    expect(() => parseRunbook('# just markdown', 'rb.md', toolNames)).toThrow(/front matter/);
+    expect(() => parseRunbook(good('  - { id: a, tool: rollback, says: x, retries: 3 }'), 'rb.md', toolNames)).toThrow(/Unrecognized key/);
+  });
+});
