@@ -38,25 +38,18 @@ function sorted(values: readonly number[]): Float64Array {
   return Float64Array.from(values).sort();
 }
 
-/** Linear-interpolated quantile of an ascending sample. */
-export function quantile(ascending: ArrayLike<number>, q: number): number {
-  const n = ascending.length;
-  if (n === 0) return Number.NaN;
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  return ascending[lo]! + (ascending[hi]! - ascending[lo]!) * (pos - lo);
-}
-
 /**
- * Upper edges of `bins` reference-quantile bins (the last bin is open). Equal edges are
- * merged, so a feature with many ties (counts, mostly zeros) gets fewer, wider bins.
+ * Upper edges of `bins` reference-quantile bins (the last bin is open). Edges are values
+ * of the sample (no interpolation, which would invent edges between discrete values), and
+ * equal edges are merged, so a feature with many ties (counts, mostly zeros) gets fewer,
+ * wider bins.
  */
 export function quantileEdges(reference: readonly number[], bins = 10): number[] {
   const asc = sorted(reference);
   const edges: number[] = [];
+  if (asc.length === 0) return edges;
   for (let i = 1; i < bins; i++) {
-    const edge = quantile(asc, i / bins);
+    const edge = asc[Math.floor((asc.length - 1) * (i / bins))]!;
     if (edges.length === 0 || edge > edges[edges.length - 1]!) edges.push(edge);
   }
   return edges;

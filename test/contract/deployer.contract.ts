@@ -1,0 +1,96 @@
+// The contract every Deployer adapter passes. An adapter's test supplies a harness: a
+// deployer serving `stableVersion` with live traffic it can switch on, and versions that
+// should pass (`goodVersion`), fail (`badVersion`) and be refused (`unpromotableVersion`)
+// a canary analysis.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UserError } from '../../src/errors.js';
+import type { Deployer, Environment } from '../../tools/ports.js';
+
+export interface DeployerHarness {
+  deployer: Deployer;
+  model: string;
+  environment: Environment;
+  stableVersion: string;
+  goodVersion: string;
+  badVersion: string;
+  unpromotableVersion: string;
+  /** A share the adapter steps to on the way to 100 (one of its steps). */
+  partialPercent: number;
+  /** Starts realistic traffic (with labels) against the served model; returns its stop. */
+  startTraffic(): () => Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const TIMEOUT_MS = 45_000;
+
+export function deployerContract(name: string, makeHarness: () => Promise<DeployerHarness>): void {
+  describe(`Deployer contract: ${name}`, () => {
+    let h: DeployerHarness;
+    let stopTraffic: (() => Promise<void>) | undefined;
+    beforeEach(async () => {
+      h = await makeHarness();
+    });
+    afterEach(async () => {
+      await stopTraffic?.();
+      stopTraffic = undefined;
+      await h.cleanup();
+    });
+    const request = (version: string, targetPercent: number) => ({
+      model: h.model, version, environment: h.environment, targetPercent, requestedBy: 'contract-test', timeoutMs: TIMEOUT_MS,
+    });
+
+    it('reports no split for a model it does not serve', async () => {
+      expect(await h.deployer.getSplit('no-such-model', h.environment)).toBeUndefined();
+    });
+
+    it('serves the stable version with all traffic before any canary', async () => {
+      const split = await h.deployer.getSplit(h.model, h.environment);
+      expect(split).toMatchObject({ model: h.model, stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: h.stableVersion });
+    });
+
+    it('refuses to canary a version that failed its quality gates, leaving the split alone', async () => {
+      await expect(h.deployer.deployCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(UserError);
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
+    });
+
+    it('refuses a target share outside 1..100', async () => {
+      await expect(h.deployer.deployCanary(request(h.goodVersion, 0))).rejects.toBeInstanceOf(UserError);
+      await expect(h.deployer.deployCanary(request(h.goodVersion, 150))).rejects.toBeInstanceOf(UserError);
+    });
+
+    it('steps a good canary up to the authorised share and no further, then promotes it when authorised to 100', async () => {
+      stopTraffic = h.startTraffic();
+      const paused = await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
+      expect(paused.status).toBe('paused');
+      expect(paused.canaryPercent).toBe(h.partialPercent);
+      expect(paused.analyses.length).toBeGreaterThan(0);
+      expect(paused.analyses.every((a) => a.passed && a.trafficPercent <= h.partialPercent)).toBe(true);
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+
+      const promoted = await h.deployer.deployCanary(request(h.goodVersion, 100));
+      expect(promoted.status).toBe('promoted');
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        stableVersion: h.goodVersion, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: h.goodVersion,
+      });
+    });
+
+    it('rolls a bad canary back on its own and records the checks that failed', async () => {
+      stopTraffic = h.startTraffic();
+      const rollout = await h.deployer.deployCanary(request(h.badVersion, 100));
+      expect(rollout.status).toBe('rolled_back');
+      expect(rollout.reason).toMatch(/analysis failed/);
+      const last = rollout.analyses.at(-1)!;
+      expect(last.passed).toBe(false);
+      expect(last.checks.filter((c) => !c.passed).length).toBeGreaterThan(0);
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
+    });
+
+    it('rolls back to the last known-good version on request', async () => {
+      stopTraffic = h.startTraffic();
+      await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
+      const split = await h.deployer.rollback({ model: h.model, environment: h.environment, reason: 'operator asked', requestedBy: 'contract-test' });
+      expect(split).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toEqual(split);
+    });
+  });
+}
