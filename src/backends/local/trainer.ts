@@ -107,6 +107,8 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
   function run(record: TrainingExperiment): void {
     const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates });
     let settled = false;
+    // Set when the worker posts its result: registering it is async and outlives the worker.
+    let reported = false;
     const done = new Promise<void>((resolve) => {
       const finish = async (patch: Partial<TrainingExperiment>) => {
         if (settled) return;
@@ -123,8 +125,10 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
           record.progress = Math.max(record.progress, Math.min(1, message.progress));
           void store.write(record).catch((err) => logger.warn({ err, jobId: record.jobId }, 'could not persist training progress'));
         } else if (message.type === 'failed') {
+          reported = true;
           void finish({ status: 'failed', error: message.message });
         } else {
+          reported = true;
           const { outcome } = message;
           registry
             .registerVersion({
@@ -158,7 +162,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
       worker.on('error', (err) => void finish({ status: 'failed', error: `training worker crashed: ${err.message}` }));
       worker.on('exit', (code) => {
         // An exit before a result is posted would otherwise leave the job running forever.
-        if (!settled) void finish({ status: 'failed', error: closing ? 'stopped: the trainer was closed before the job finished' : `training worker exited with code ${code} before reporting a result` });
+        if (!settled && !reported) void finish({ status: 'failed', error: closing ? 'stopped: the trainer was closed before the job finished' : `training worker exited with code ${code} before reporting a result` });
       });
     });
     running.set(record.jobId, { worker, done });

@@ -1,0 +1,172 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import ts from 'typescript';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateCreditRows } from '../../../src/backends/local/credit-generator.js';
+import { writeDataset } from '../../../src/backends/local/dataset-store.js';
+import { createLocalRegistry, type LocalRegistry } from '../../../src/backends/local/registry.js';
+import { createLocalTrainer, type LocalTrainer } from '../../../src/backends/local/trainer.js';
+import { createRandom } from '../../../src/backends/local/random.js';
+import { manualClock } from '../../support/manual-clock.js';
+import { describeTrainerContract } from '../../contract/trainer.contract.js';
+
+const run = promisify(execFile);
+const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const gates = { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 };
+
+async function lab() {
+  const root = await mkdtemp(join(tmpdir(), 'lab-trainer-'));
+  const registry = createLocalRegistry({ dir: join(root, 'registry'), clock: manualClock() });
+  const trainer = createLocalTrainer({ registry, datasetsDir: join(root, 'datasets'), jobsDir: join(root, 'jobs'), clock: manualClock(), gates });
+  return {
+    root,
+    registry,
+    trainer,
+    writeDataset: async (name: string, rows: Parameters<typeof writeDataset>[2], columns?: string[]) => {
+      await writeDataset(join(root, 'datasets'), name, rows, columns);
+    },
+    cleanup: async () => {
+      await trainer.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+describeTrainerContract('local lab', lab);
+
+describe('local trainer', () => {
+  let env: Awaited<ReturnType<typeof lab>>;
+  let trainer: LocalTrainer;
+  let registry: LocalRegistry;
+  beforeEach(async () => {
+    env = await lab();
+    ({ trainer, registry } = env);
+  });
+  afterEach(() => env.cleanup());
+
+  it('trains a model on 4000 rows that passes every gate, with its lineage registered', async () => {
+    await env.writeDataset('credit-4k', generateCreditRows({ seed: 5, rows: 4000, startDate: '2025-01-01', days: 90 }));
+    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-4k', params: { epochs: 15, seed: 7 }, searchTrials: 3, requestedBy: 'alice' });
+    const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+    expect(done).toMatchObject({ status: 'succeeded', progress: 1, version: '1', error: null });
+
+    const version = (await registry.getVersion('credit-risk', '1'))!;
+    const bytes = await readFile(join(env.root, 'datasets', 'credit-4k.csv'));
+    expect(version.dataVersion).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(version).toMatchObject({ dataset: 'credit-4k', trainingJobId: job.jobId, createdBy: 'alice', promotable: true });
+    expect(version.metrics.auc).toBeGreaterThanOrEqual(0.82);
+    expect(version.metrics.calibration_error).toBeLessThanOrEqual(0.05);
+    expect(version.metrics.parity_gap).toBeLessThanOrEqual(0.05);
+    expect(version.metrics.p99_latency_ms).toBeLessThan(50);
+    expect(version.metrics).toMatchObject({ train_rows: 2200, validation_rows: 600, test_rows: 1200 });
+    expect(version.qualityGates.map((g) => [g.gate, g.passed])).toEqual([['auc', true], ['calibration_error', true], ['p99_latency_ms', true], ['parity_gap', true]]);
+    const head = await run('git', ['rev-parse', 'HEAD'], { cwd: packageRoot }).then((r) => r.stdout.trim(), () => null);
+    expect(version.codeVersion).toBe(head);
+
+    const experiment = (await trainer.getExperiment(job.jobId))!;
+    expect(experiment.trials).toHaveLength(4);
+    expect(experiment.trials[0]?.params).toMatchObject({ epochs: 15, seed: 7 });
+    const best = Math.max(...experiment.trials.map((t) => t.validationAuc));
+    expect(version.metrics.validation_auc).toBe(best);
+    expect(version.params).toEqual(experiment.bestParams);
+    expect(experiment.dataVersion).toBe(version.dataVersion);
+    expect(experiment.durationMs).toBeGreaterThan(0);
+    const onDisk = JSON.parse(await readFile(join(env.root, 'jobs', `${job.jobId}.json`), 'utf8'));
+    expect(onDisk).toMatchObject({ status: 'succeeded', progress: 1, version: '1' });
+
+    const move = await registry.setAlias('credit-risk', 'champion', '1', 'alice', 'first release');
+    expect(move.to).toBe('1');
+  });
+
+  it('registers a model trained on noise as not promotable, and champion refuses it', async () => {
+    const rows = generateCreditRows({ seed: 8, rows: 3000, startDate: '2025-01-01', days: 30 });
+    // Labels shuffled across rows: no feature carries any signal any more.
+    const random = createRandom(99);
+    const labels = rows.map((r) => r.default);
+    for (let i = labels.length - 1; i > 0; i--) {
+      const j = Math.floor(random.next() * (i + 1));
+      [labels[i], labels[j]] = [labels[j]!, labels[i]!];
+    }
+    await env.writeDataset('credit-noise', rows.map((r, i) => ({ ...r, default: labels[i]! })));
+    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-noise', params: { epochs: 5 }, requestedBy: 'alice' });
+    const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+    expect(done.status).toBe('succeeded');
+    const version = (await registry.getVersion('credit-risk', done.version!))!;
+    expect(version.promotable).toBe(false);
+    expect(version.metrics.auc).toBeLessThan(0.6);
+    expect(version.qualityGates.find((g) => g.gate === 'auc')).toMatchObject({ passed: false, threshold: 0.82 });
+    await expect(registry.setAlias('credit-risk', 'champion', version.version, 'alice', 'ship it')).rejects.toThrow(/not promotable.*auc/);
+  });
+
+  it('persists progress to the job file while the job runs', async () => {
+    await env.writeDataset('credit-4k', generateCreditRows({ seed: 5, rows: 4000, startDate: '2025-01-01', days: 90 }));
+    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-4k', params: { epochs: 150 }, searchTrials: 2, requestedBy: 'alice' });
+    const file = join(env.root, 'jobs', `${job.jobId}.json`);
+    const seen = new Set<number>();
+    for (let status = 'running'; status === 'running' || status === 'queued'; ) {
+      const record = JSON.parse(await readFile(file, 'utf8')) as { status: string; progress: number };
+      seen.add(record.progress);
+      status = record.status;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const between = [...seen].filter((p) => p > 0 && p < 1);
+    expect(between.length).toBeGreaterThan(0);
+    expect(seen.has(1)).toBe(true);
+    // Temp files of the write-then-rename never outlive a write.
+    expect((await readdir(join(env.root, 'jobs'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('reports a job whose process died as failed instead of running forever', async () => {
+    await mkdir(join(env.root, 'jobs'), { recursive: true });
+    const orphan = { schemaVersion: 1, jobId: 'job-abc-0000beef', model: 'credit-risk', dataset: 'x', status: 'running', progress: 0.4, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null, ownerPid: 99_999_999 };
+    await writeFile(join(env.root, 'jobs', 'job-abc-0000beef.json'), JSON.stringify(orphan));
+    const job = await trainer.waitFor('job-abc-0000beef', { timeoutMs: 1000 });
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/interrupted/);
+  });
+});
+
+describe('local trainer from compiled JavaScript', () => {
+  let out: string;
+  afterEach(() => rm(out, { recursive: true, force: true }));
+
+  it('runs the worker from train-worker.js when the package is built', async () => {
+    out = await mkdtemp(join(tmpdir(), 'lab-dist-'));
+    // Transpile the sources file by file, as tsc's emit would, without touching dist/.
+    const sources = ['src', 'tools'];
+    for (const top of sources) {
+      for (const entry of await readdir(join(packageRoot, top), { recursive: true })) {
+        if (!entry.endsWith('.ts')) continue;
+        const from = join(packageRoot, top, entry);
+        const js = ts.transpileModule(await readFile(from, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true }, fileName: from }).outputText;
+        const to = join(out, top, entry.replace(/\.ts$/, '.js'));
+        await mkdir(dirname(to), { recursive: true });
+        await writeFile(to, js);
+      }
+    }
+    await writeFile(join(out, 'package.json'), JSON.stringify({ name: 'mlops-agent', type: 'module' }));
+    await symlink(join(packageRoot, 'node_modules'), join(out, 'node_modules'));
+    const script = `
+      import { generateCreditRows } from './src/backends/local/credit-generator.js';
+      import { writeDataset } from './src/backends/local/dataset-store.js';
+      import { createLocalRegistry } from './src/backends/local/registry.js';
+      import { createLocalTrainer } from './src/backends/local/trainer.js';
+      const clock = { now: () => Date.now() };
+      const registry = createLocalRegistry({ dir: 'lab/registry', clock });
+      const trainer = createLocalTrainer({ registry, datasetsDir: 'lab/datasets', jobsDir: 'lab/jobs', clock, gates: ${JSON.stringify(gates)} });
+      await writeDataset('lab/datasets', 'd', generateCreditRows({ seed: 1, rows: 1000, startDate: '2025-01-01', days: 10 }));
+      const job = await trainer.start({ model: 'm', dataset: 'd', params: { epochs: 3 }, requestedBy: 'dist' });
+      console.log(JSON.stringify(await trainer.waitFor(job.jobId, { timeoutMs: 30000 })));
+    `;
+    await writeFile(join(out, 'run.mjs'), script);
+    const { stdout } = await run(process.execPath, ['run.mjs'], { cwd: out });
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'succeeded', version: '1', error: null });
+    expect(relative(out, join(out, 'src/backends/local/train-worker.js'))).toBe('src/backends/local/train-worker.js');
+    expect((await readdir(join(out, 'src/backends/local'))).some((f) => f.endsWith('.ts'))).toBe(false);
+  });
+});
