@@ -7,6 +7,7 @@ import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
+import { demoCommand } from './demo-command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { policyCommand } from './policy-command.js';
 
@@ -37,7 +38,9 @@ GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LE
   )
   .exitOverride();
 
-program.addCommand(chatCommand({ config, logger: () => createLogger(config().logLevel) }));
+const logger = () => createLogger(config().logLevel);
+program.addCommand(demoCommand({ config, logger }));
+program.addCommand(chatCommand({ config, logger }));
 program.addCommand(
   policyCommand({
     knownTools: () => allTools.map((t) => ({ name: t.name, annotations: t.annotations })),

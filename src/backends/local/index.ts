@@ -1,0 +1,95 @@
+// The local lab: the embedded registry, trainer, deployer with its model server, and data
+// checks, all under <home>/lab. It is what the agent acts on when no MLflow or
+// Prometheus is configured, and what `npm start` runs an incident on.
+import { join } from 'node:path';
+import type { Backends } from '../../../tools/index.js';
+import { systemClock, type Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import type { CanaryThresholds } from './canary-analysis.js';
+import { readDataset } from './dataset-store.js';
+import { createLocalDataQuality } from './data-quality.js';
+import { createLocalDeployer, type LocalDeployer } from './deployer.js';
+import { createModelServer, type ModelServer } from './model-server.js';
+import { createLocalRegistry, type LocalRegistry } from './registry.js';
+import { createServingStats, type ServingStats } from './serving-stats.js';
+import { createTrafficRouter } from './traffic-router.js';
+import { createLocalTrainer, type LocalTrainer } from './trainer.js';
+
+export interface LocalLab extends Backends {
+  registry: LocalRegistry;
+  trainer: LocalTrainer;
+  deployer: LocalDeployer;
+  stats: ServingStats;
+  dirs: { root: string; datasets: string; registry: string; jobs: string; deployments: string };
+  /** Starts the HTTP model server (POST /predict, POST /feedback, GET /metrics). */
+  serve(options?: { host?: string; port?: number }): Promise<ModelServer>;
+  close(): Promise<void>;
+}
+
+/** Canary analysis for the lab; the demo shortens the waits. */
+export const LAB_CANARY_ANALYSIS: CanaryThresholds = {
+  minRequestsPerStep: 100,
+  maxErrorRateDelta: 0.01,
+  maxP99LatencyRatio: 3,
+  maxScoreShiftPsi: 0.25,
+  minAccuracyDelta: -0.03,
+  stepTimeoutMs: 5 * 60_000,
+};
+
+export async function openLocalLab(options: {
+  config: Pick<Config, 'home' | 'qualityGates'>;
+  logger: Logger;
+  clock?: Clock;
+  analysis?: Partial<CanaryThresholds>;
+  /** Canary traffic steps (default 1, 5, 25, 100). */
+  steps?: number[];
+}): Promise<LocalLab> {
+  const { config, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const root = join(config.home, 'lab');
+  const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments') };
+
+  const registry = createLocalRegistry({ dir: dirs.registry, clock });
+  const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, logger });
+  const stats = createServingStats({ clock });
+  const deployer = await createLocalDeployer({ dir: dirs.deployments, artifacts: registry, stats, clock, logger, analysis: { ...LAB_CANARY_ANALYSIS, ...options.analysis }, ...(options.steps ? { steps: options.steps } : {}) });
+  const dataQuality = createLocalDataQuality({
+    datasetsDir: dirs.datasets,
+    defaultReference: 'credit-train',
+    clock,
+    // Prediction drift is measured with the model serving production now.
+    scoreWith: async () => {
+      const split = await deployer.getSplit('credit-risk', 'production');
+      return split ? registry.loadArtifact('credit-risk', split.stableVersion) : undefined;
+    },
+  });
+  const servers: ModelServer[] = [];
+
+  return {
+    registry,
+    trainer,
+    deployer,
+    dataQuality,
+    stats,
+    dirs,
+    async serve(serveOptions = {}) {
+      const router = createTrafficRouter({ splits: deployer });
+      const server = await createModelServer({ ...serveOptions, artifacts: registry, router, stats, logger });
+      servers.push(server);
+      return server;
+    },
+    async close() {
+      await Promise.all(servers.map((s) => s.close()));
+      await trainer.close();
+    },
+  };
+}
+
+export { readDataset };
+export { writeDataset } from './dataset-store.js';
+export { generateCreditRows } from './credit-generator.js';
+export { createMonitor, type Monitor } from './monitor.js';
+export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulator.js';
+export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
+export type { ModelServer } from './model-server.js';

@@ -1,0 +1,19 @@
+// `mlops-agent demo`: a whole incident on the local lab, with no cloud and no API key.
+import { Command, Option } from 'commander';
+import type { Config } from '../config.js';
+import { runIncidentDemo, SCENARIOS, type Scenario } from '../demo/incident-demo.js';
+import type { Logger } from '../logger.js';
+import { EXIT } from './exit-codes.js';
+
+export function demoCommand(deps: { config: () => Config; logger: () => Logger }): Command {
+  return new Command('demo')
+    .description(
+      'run an incident on the embedded lab: train and serve a champion, send traffic, inject drift, and let the agent\n' +
+        'answer the alert (check data, retrain, canary, promote or roll back); ends with an audit verify',
+    )
+    .addOption(new Option('--scenario <name>', 'drift: the candidate is better and is canaried; bad-canary: it passes offline gates but fails in canary and is rolled back').choices(SCENARIOS).default('drift'))
+    .action(async (opts: { scenario: Scenario }) => {
+      const result = await runIncidentDemo({ config: deps.config(), logger: deps.logger(), scenario: opts.scenario });
+      process.exitCode = result.auditOk && result.run && result.run.status !== 'failed' ? EXIT.ok : EXIT.failed;
+    });
+}

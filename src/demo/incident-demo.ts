@@ -1,0 +1,137 @@
+// The incident demo `npm start` runs on the local lab: seed and serve a champion, send
+// traffic, inject drift, let the monitor raise an Alertmanager alert, and let the agent
+// answer it through the gate; then verify the audit log. Scenario `bad-canary` retrains
+// on data with a unit bug: it passes the offline gates, fails in canary, and is rolled back.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Run } from '../agent/run.js';
+import { verifyAuditFile } from '../audit/index.js';
+import type { Config } from '../config.js';
+import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
+import { triggerFromAlertGroup } from '../intake/alert-trigger.js';
+import type { Logger } from '../logger.js';
+import { createRuntime } from '../runtime.js';
+import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
+
+export type Scenario = 'drift' | 'bad-canary';
+export const SCENARIOS: Scenario[] = ['drift', 'bad-canary'];
+
+const MODEL = 'credit-risk';
+const ENVIRONMENT = 'production';
+const TRAIN_ROWS = 6000;
+const RECENT_ROWS = 4000;
+const TRAFFIC_PER_SECOND = 600;
+
+export interface DemoResult {
+  run: Run | null;
+  auditOk: boolean;
+  auditEntries: number;
+}
+
+type Print = (line: string) => void;
+
+function when(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+async function seed(lab: LocalLab, print: Print): Promise<void> {
+  const version = await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 1, rows: TRAIN_ROWS, startDate: '2026-01-01', days: 180 }));
+  print(`seed      credit-train: ${TRAIN_ROWS} applications (data version ${version.slice(0, 12)})`);
+  await lab.registry.createModel(MODEL, 'Probability of default for consumer credit applications');
+  const job = await lab.trainer.start({ model: MODEL, dataset: 'credit-train', params: {}, searchTrials: 2, requestedBy: 'demo:seed' });
+  const done = await lab.trainer.waitFor(job.jobId, { timeoutMs: 5 * 60_000 });
+  if (done.status !== 'succeeded' || !done.version) throw new Error(`seeding the champion failed: ${done.error ?? done.status}`);
+  const v = (await lab.registry.getVersion(MODEL, done.version))!;
+  const m = v.metrics;
+  print(`seed      trained ${MODEL} v${v.version}: AUC ${m.auc?.toFixed(3)}, calibration error ${m.calibration_error?.toFixed(3)}, parity gap ${((m.parity_gap ?? 0) * 100).toFixed(1)} pts, p99 ${m.p99_latency_ms?.toFixed(3)} ms`);
+  await lab.registry.setAlias(MODEL, 'champion', v.version, 'demo:seed', 'initial champion');
+  await lab.deployer.serve(MODEL, ENVIRONMENT, v.version, 'demo:seed');
+  print(`seed      v${v.version} is champion and serves 100% of ${ENVIRONMENT}`);
+}
+
+export async function runIncidentDemo(options: { config: Config; logger: Logger; scenario: Scenario; print?: Print }): Promise<DemoResult> {
+  const { config, logger, scenario } = options;
+  const print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
+  // The demo lab is rebuilt each time; the audit log is the operator's and only grows.
+  const demoHome = join(config.home, 'demo');
+  await rm(demoHome, { recursive: true, force: true });
+  print(`${when()}  mlops-agent demo, scenario ${scenario}; lab in ${demoHome}`);
+  const lab = await openLocalLab({
+    config: { ...config, home: demoHome },
+    logger,
+    // A retrained model scores drifted traffic differently from the stale champion by
+    // design, so the score shift bound is wide; a unit bug moves scores far beyond it.
+    analysis: { minRequestsPerStep: 150, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
+    // The demo starts canaries at 5% so a step gathers enough traffic in seconds.
+    steps: [5, 25, 100],
+  });
+  const runtime = await createRuntime({ config, logger, backends: lab, onEvent: (run, item) => print(formatTranscriptItem(run, item)) });
+  print(`${when()}  planner   ${runtime.llm ? runtime.llm.name : 'runbooks (no GEMINI_API_KEY or OPENAI_BASE_URL set)'}`);
+  const server = await lab.serve({ host: '127.0.0.1', port: 0 });
+  let simulator: TrafficSimulator | null = null;
+  let run: Run | null = null;
+  try {
+    await seed(lab, (l) => print(`${when()}  ${l}`));
+    const train = (await readDataset(lab.dirs.datasets, 'credit-train')).rows;
+    simulator = createTrafficSimulator({ url: server.url, model: MODEL, environment: ENVIRONMENT, rows: train, feedbackDelayMs: 200, concurrency: 8 });
+    await simulator.send(400);
+    print(`${when()}  traffic   400 applications like the training data served by ${server.url}`);
+
+    // The drift: incomes fall, utilisation rises and the relation to default shifts. In
+    // bad-canary, the export of recent applications also reports income in thousands.
+    const drifted = generateCreditRows({ seed: 2, rows: RECENT_ROWS, startDate: '2026-07-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
+    const exported = scenario === 'bad-canary' ? generateCreditRows({ seed: 2, rows: RECENT_ROWS, startDate: '2026-07-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 }, incomeUnit: 'kusd' }) : drifted;
+    await writeDataset(lab.dirs.datasets, 'credit-recent', exported);
+    print(`${when()}  drift     injected: incomes -25%, utilisation +0.2, risk relations shifted; recent applications exported to credit-recent${scenario === 'bad-canary' ? ' (by an ETL that now reports income in thousands)' : ''}`);
+    await simulator.stop();
+    simulator = createTrafficSimulator({ url: server.url, model: MODEL, environment: ENVIRONMENT, rows: drifted, feedbackDelayMs: 200, concurrency: 8 });
+    await simulator.send(600);
+
+    const alerts: AlertmanagerPayload[] = [];
+    const monitor = createMonitor({
+      stats: lab.stats,
+      splits: lab.deployer,
+      artifacts: lab.registry,
+      referenceRows: async (model, version) => {
+        const v = await lab.registry.getVersion(model, version);
+        return (await readDataset(lab.dirs.datasets, v?.dataset ?? 'credit-train')).rows;
+      },
+      sink: async (payload) => {
+        alerts.push(payload);
+      },
+      clock: { now: () => Date.now() },
+      logger,
+      rules: { windowMs: 2_000, minRows: 200 },
+      datasetFor: () => 'credit-recent',
+    });
+    await monitor.evaluate();
+    const firing = alerts.find((p) => p.status === 'firing');
+    if (!firing) {
+      print(`${when()}  monitor   no alert fired; the drift was too small for the rules`);
+      return finish(runtime, null, print);
+    }
+    for (const alert of firing.alerts) print(`${when()}  monitor   Alertmanager payload (v4) firing ${alert.labels.alertname} ${alert.labels.model}/${alert.labels.environment}: ${alert.annotations.summary ?? ''}`);
+
+    // Traffic keeps flowing while the agent works, so the canary analysis has data.
+    simulator.start(TRAFFIC_PER_SECOND);
+    run = await runtime.agent.start(triggerFromAlertGroup(firing));
+    print(`${when()}  ${formatRunSummary(run)}`);
+    const split = await lab.deployer.getSplit(MODEL, ENVIRONMENT);
+    if (split) print(`${when()}  serving   ${MODEL}/${ENVIRONMENT}: stable v${split.stableVersion}${split.canaryVersion ? `, canary v${split.canaryVersion} at ${split.canaryPercent}%` : ''}; last known good v${split.lastKnownGoodVersion}`);
+    return await finish(runtime, run, print);
+  } finally {
+    await simulator?.stop();
+    await runtime.close();
+    await lab.close();
+  }
+}
+
+async function finish(runtime: Awaited<ReturnType<typeof createRuntime>>, run: Run | null, print: Print): Promise<DemoResult> {
+  const verified = await verifyAuditFile(runtime.config.auditFile);
+  print(
+    verified.ok
+      ? `${when()}  audit     audit log intact: ${verified.entries} entries, last hash ${verified.lastHash.slice(0, 16)}… (${runtime.config.auditFile})`
+      : `${when()}  audit     audit log BROKEN at seq ${verified.firstBadSeq}: ${verified.problem}`,
+  );
+  return { run, auditOk: verified.ok, auditEntries: verified.entries };
+}
