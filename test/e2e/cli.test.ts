@@ -1,0 +1,121 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { functionCallReply, startFakeGeminiServer, textReply, type FakeGeminiServer } from '../support/fake-gemini-server.js';
+import { runCli } from '../support/run-cli.js';
+
+let home: string;
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'mlops-e2e-'));
+});
+afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+describe('the mlops-agent command', () => {
+  it('explains itself with --help and lists its commands', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    for (const command of ['demo', 'chat', 'policy', 'audit']) expect(stdout).toContain(command);
+    expect(stdout).toContain('Exit codes');
+  });
+
+  it('says exactly how to configure an LLM when chat has none, and exits 2', async () => {
+    const { code, stderr, stdout } = await runCli(['chat', 'which model is champion?'], { env: { MLOPS_AGENT_HOME: home } });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('export GEMINI_API_KEY=');
+    expect(stderr).toContain('export OPENAI_BASE_URL=');
+  });
+
+  it('names the config key at fault and exits 2', async () => {
+    writeFileSync(join(home, 'mlops-agent.yaml'), 'loop:\n  maxSteps: -3\n');
+    const { code, stderr } = await runCli(['chat', 'hi'], { cwd: home });
+    expect(code).toBe(2);
+    expect(stderr).toContain('loop.maxSteps');
+  });
+
+  it('checks the shipped policy', async () => {
+    const { code, stdout } = await runCli(['policy', 'check', 'policies/default.yaml']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/ok: .*default\.yaml \(\d+ rules\)/);
+  });
+
+  describe('chat with Gemini (the real SDK against a local generateContent server)', () => {
+    let gemini: FakeGeminiServer;
+    beforeEach(async () => {
+      gemini = await startFakeGeminiServer();
+    });
+    afterEach(async () => gemini.close());
+
+    it('prints the plan, each call with its decision and the answer, and audits the run', async () => {
+      gemini.script(
+        functionCallReply([{ name: 'registry_query', args: { action: 'list_models' } }], { usage: [400, 20] }),
+        functionCallReply([{ name: 'deploy_canary', args: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 } }], { usage: [500, 30] }),
+        textReply('No models are registered yet, and a 50% production canary needs approval.', [600, 40]),
+      );
+      const env = { MLOPS_AGENT_HOME: home, GEMINI_API_KEY: 'test-key', GEMINI_BASE_URL: gemini.baseUrl };
+      const { code, stdout, stderr } = await runCli(['chat', 'which model is champion?'], { env });
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      expect(stdout).toContain('CHAT  which model is champion?');
+      expect(stdout).toMatch(/call\s+registry_query \{"action":"list_models"\}/);
+      expect(stdout).toMatch(/ok\s+registry_query: 0 model\(s\)/);
+      // The canary needs a version to assess risk; there is none, so the gate refuses.
+      expect(stdout).toMatch(/REFUSED\s+deploy_canary: risk could not be assessed/);
+      expect(stdout).toContain('answer    No models are registered yet');
+      expect(stdout).toMatch(/succeeded after 3 step\(s\) with gemini:gemini-2.5-flash; tokens: 1590 \(1500 in, 90 out\)/);
+
+      const verify = await runCli(['audit', 'verify'], { env: { MLOPS_AGENT_HOME: home } });
+      expect(verify.code).toBe(0);
+      expect(verify.stdout).toMatch(/audit log intact: \d+ entries/);
+      const tail = await runCli(['audit', 'tail', '-n', '50', '--json'], { env: { MLOPS_AGENT_HOME: home } });
+      const kinds = tail.stdout.trim().split('\n').map((l) => JSON.parse(l).kind);
+      expect(kinds[0]).toBe('run.started');
+      expect(kinds).toContain('policy.decision');
+      expect(kinds.at(-1)).toBe('run.finished');
+    });
+  });
+
+  it('finds the first tampered entry with audit verify and exits 3', async () => {
+    const gemini = await startFakeGeminiServer();
+    try {
+      gemini.script(functionCallReply([{ name: 'registry_query', args: { action: 'list_models' } }]), textReply('none'));
+      await runCli(['chat', 'models?'], { env: { MLOPS_AGENT_HOME: home, GEMINI_API_KEY: 'k', GEMINI_BASE_URL: gemini.baseUrl } });
+    } finally {
+      await gemini.close();
+    }
+    const file = join(home, 'audit.jsonl');
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    const third = JSON.parse(lines[2]!);
+    third.principal = 'user:mallory';
+    lines[2] = JSON.stringify(third);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const { code, stdout } = await runCli(['audit', 'verify'], { env: { MLOPS_AGENT_HOME: home } });
+    expect(code).toBe(3);
+    expect(stdout).toContain('BROKEN at seq 3');
+  });
+});
+
+describe('npm start: the incident demo on the local lab', () => {
+  it('answers a drift alert: checks data, retrains, canaries at 5% and asks for approval to promote', async () => {
+    const { code, stdout } = await runCli(['demo'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/trained credit-risk v1: AUC 0\.8\d\d/);
+    expect(stdout).toMatch(/monitor .* firing ModelDriftDetected/);
+    expect(stdout).toMatch(/ok\s+check_data_quality: credit-recent: 4000 rows/);
+    expect(stdout).toMatch(/ok\s+trigger_retrain: .* registered v2 \(AUC 0\.\d+, promotable\)/);
+    expect(stdout).toMatch(/ok\s+deploy_canary: credit-risk production: canary v2 at 5% of target 5%, paused/);
+    expect(stdout).toMatch(/NEEDS APPROVAL\s+deploy_canary: Sending 100% of production traffic/);
+    expect(stdout).toContain('serving   credit-risk/production: stable v1, canary v2 at 5%');
+    expect(stdout).toMatch(/audit log intact: \d+ entries/);
+  });
+
+  it('rolls back a candidate that passes offline gates but fails in canary (bad-canary)', async () => {
+    const { code, stdout } = await runCli(['demo', '--scenario', 'bad-canary'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/registered v2 \(AUC 0\.\d+, promotable\)/);
+    expect(stdout).toMatch(/deploy_canary: credit-risk production: canary v2 at 0% of target 5%, rolled_back \(failed: score_psi\)/);
+    expect(stdout).toContain('serving   credit-risk/production: stable v1; last known good v1');
+    expect(stdout).toMatch(/audit log intact/);
+  });
+});
