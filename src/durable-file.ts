@@ -1,7 +1,7 @@
-// Crash-safe file writes for the lab: a reader sees the old content or the new, never half
-// of one, and a finished write survives a power cut (file and directory are fsync'd).
+// Crash-safe file writes: a reader sees the old content or the new, never half of one, and
+// a finished write survives a power cut (file and directory are fsync'd).
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A temp name beside `file`, unique across processes and threads. */
@@ -70,5 +70,26 @@ export async function readJsonIfExists<T>(file: string): Promise<T | undefined> 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
+  }
+}
+
+/** Writes every byte at the end of an O_APPEND handle; a short write is continued, not ignored. */
+export async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null);
+    if (bytesWritten <= 0) throw new Error(`write made no progress after ${offset} of ${bytes.length} bytes`);
+    offset += bytesWritten;
+  }
+}
+
+/** Creates a new file holding exactly `bytes`, fsync'd; never overwrites an existing one. */
+export async function writeNewFileDurably(path: string, bytes: Buffer): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await writeAll(handle, bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

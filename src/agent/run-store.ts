@@ -1,7 +1,8 @@
 // Runs persisted as one JSON file each under <home>/runs, written atomically
-// (temp file, fsync, rename) so a crash leaves either the old or the new state.
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+// (temp file, fsync, rename, directory fsync) so a crash leaves the old or the new state.
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../durable-file.js';
 import { UserError } from '../errors.js';
 import { RUN_SCHEMA_VERSION, type Run, type RunStatus } from './run.js';
 
@@ -33,17 +34,7 @@ export function createFileRunStore(dir: string): RunStore {
   const ensureDir = () => (ready ??= mkdir(dir, { recursive: true }));
   return {
     async save(run) {
-      await ensureDir();
-      const file = join(dir, `${checkId(run.id)}.json`);
-      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      const handle = await open(tmp, 'w');
-      try {
-        await handle.writeFile(JSON.stringify(run, null, 2));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, file);
+      await writeFileAtomic(join(dir, `${checkId(run.id)}.json`), JSON.stringify(run, null, 2));
     },
     async get(id) {
       const file = join(dir, `${checkId(id)}.json`);

@@ -7,7 +7,7 @@ import { UpstreamError, UserError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { hashEntry, serializeEntry } from './canonical.js';
 import { scanChain } from './chain-check.js';
-import { fsyncDir, writeAll } from './durable-fs.js';
+import { fsyncDir, writeAll } from '../durable-file.js';
 import { checkEntryInput } from './json-safe.js';
 import { setAsideTornTail } from './torn-tail.js';
 import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type TornTailReport } from './types.js';

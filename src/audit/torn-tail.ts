@@ -3,7 +3,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { sha256Hex } from './canonical.js';
-import { fsyncDir, writeNewFileDurably } from './durable-fs.js';
+import { fsyncDir, writeNewFileDurably } from '../durable-file.js';
 
 export interface SetAside {
   bytes: number;

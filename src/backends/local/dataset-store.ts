@@ -1,9 +1,10 @@
 // Datasets of the local lab: CSV files under <home>/lab/datasets, typed by the credit
 // schema, versioned by the sha256 of their bytes (as DVC does).
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { writeFileAtomic } from '../../durable-file.js';
 import { UserError } from '../../errors.js';
 import { CREDIT_COLUMNS, type ColumnSpec, type CreditRow } from './credit-schema.js';
 
@@ -73,16 +74,9 @@ function csvCell(value: string | number | null | undefined): string {
 
 /** Writes atomically (temp file, fsync, rename) and returns the data version. */
 export async function writeDataset(datasetsDir: string, name: string, rows: CreditRow[], columns: string[] = CREDIT_COLUMNS.map((c) => c.name)): Promise<string> {
-  const file = datasetFile(datasetsDir, name);
-  await mkdir(dirname(file), { recursive: true });
   const lines = [columns.join(',')];
   for (const row of rows) lines.push(columns.map((c) => csvCell(row[c])).join(','));
   const text = `${lines.join('\n')}\n`;
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  const handle = await open(tmp, 'r');
-  await handle.sync();
-  await handle.close();
-  await rename(tmp, file);
+  await writeFileAtomic(datasetFile(datasetsDir, name), text);
   return createHash('sha256').update(text).digest('hex');
 }

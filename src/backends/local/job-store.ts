@@ -2,7 +2,7 @@
 // coalesced: a burst of progress updates becomes a few atomic replaces, in order, and the
 // last state written is always the last state set.
 import { join } from 'node:path';
-import { readJsonIfExists, writeFileAtomic } from './durable-file.js';
+import { readJsonIfExists, writeFileAtomic } from '../../durable-file.js';
 import type { TrainingExperiment } from './trainer.js';
 
 export interface JobStore {

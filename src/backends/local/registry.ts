@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { AliasMove, ModelRegistry, ModelSummary, ModelVersion, ParamValue, QualityGateResult } from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError } from '../../errors.js';
-import { createFileExclusive, fsyncDir, readJsonIfExists, tempPathFor, writeFileAtomic } from './durable-file.js';
+import { createFileExclusive, fsyncDir, readJsonIfExists, tempPathFor, writeFileAtomic } from '../../durable-file.js';
 import { withFileLock } from './file-lock.js';
 import type { ModelArtifact } from './model-artifact.js';
 
