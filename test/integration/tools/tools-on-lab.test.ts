@@ -1,0 +1,110 @@
+// The five tools, through the gate with the shipped policy and a real audit log, acting on
+// the local lab: real files, real training in a worker thread, real HTTP serving.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allTools } from '../../../tools/index.js';
+import { openFileAuditLog, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
+import { createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
+import { silentLogger } from '../../../src/logger.js';
+import { defaultPolicyDir } from '../../../src/paths.js';
+import { createGate, createPolicyStore, type Gate, type GateOutcome } from '../../../src/policy/index.js';
+
+const principal = { id: 'user:alice', roles: [] };
+let home: string;
+let lab: LocalLab;
+let audit: AuditLog;
+let gate: Gate;
+let server: ModelServer;
+let traffic: TrafficSimulator;
+let n = 0;
+
+async function call(tool: string, args: unknown): Promise<GateOutcome> {
+  return gate.call({ runId: 'tools-on-lab', callId: `c${++n}`, principal, tool, args });
+}
+
+function executed(outcome: GateOutcome): Record<string, unknown> {
+  if (outcome.status !== 'executed') throw new Error(`expected executed, got ${JSON.stringify(outcome)}`);
+  return outcome.output as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'mlops-tools-lab-'));
+  lab = await openLocalLab({
+    config: { home, qualityGates: { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 } },
+    logger: silentLogger,
+    analysis: { minRequestsPerStep: 60, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
+    steps: [10, 50, 100],
+  });
+  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 5000, startDate: '2026-01-01', days: 90 }));
+  const recent = generateCreditRows({ seed: 12, rows: 5000, startDate: '2026-06-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
+  await writeDataset(lab.dirs.datasets, 'credit-recent', recent);
+  const job = await lab.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: {}, requestedBy: 'test:setup' });
+  const v1 = await lab.trainer.waitFor(job.jobId, { timeoutMs: 120_000 });
+  await lab.registry.setAlias('credit-risk', 'champion', v1.version!, 'test:setup', 'seed');
+  await lab.deployer.serve('credit-risk', 'staging', v1.version!);
+  server = await lab.serve({ host: '127.0.0.1', port: 0 });
+  traffic = createTrafficSimulator({ url: server.url, model: 'credit-risk', environment: 'staging', rows: recent, feedbackDelayMs: 50, concurrency: 4 });
+  traffic.start(400);
+
+  audit = await openFileAuditLog({ file: join(home, 'audit.jsonl') });
+  const policy = await createPolicyStore({ files: [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
+  gate = createGate({ tools: allTools, backends: lab, policy: (req) => policy.evaluate(req), audit });
+});
+
+afterAll(async () => {
+  await traffic?.stop();
+  await audit?.close();
+  await lab?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('the five tools on the local lab', () => {
+  it('registry_query lists the model with its champion', async () => {
+    const out = executed(await call('registry_query', { action: 'list_models' }));
+    expect(out.models).toEqual([expect.objectContaining({ name: 'credit-risk', aliases: { champion: '1' }, versionCount: 1 })]);
+  });
+
+  it('check_data_quality finds the drift in the recent data against the training reference', async () => {
+    const out = executed(await call('check_data_quality', { dataset: 'credit-recent' }));
+    const findings = out.findings as { check: string; column: string | null; severity: string }[];
+    expect(out).toMatchObject({ dataset: 'credit-recent', rows: 5000, reference: 'credit-train', passed: false });
+    expect(findings).toContainEqual(expect.objectContaining({ check: 'psi', column: 'credit_utilization', severity: 'alert' }));
+  });
+
+  it('trigger_retrain really trains and registers a promotable version with lineage', async () => {
+    const out = executed(await call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent', searchTrials: 2 }));
+    expect(out).toMatchObject({ status: 'succeeded', version: '2', promotable: true, failedQualityGates: [] });
+    const v2 = await lab.registry.getVersion('credit-risk', '2');
+    expect(v2).toMatchObject({ dataset: 'credit-recent', createdBy: 'user:alice', trainingJobId: out.jobId });
+    expect((out.metrics as Record<string, number>).auc).toBeGreaterThan(0.82);
+  });
+
+  it('registry_query compares the new version with the champion', async () => {
+    const out = executed(await call('registry_query', { action: 'compare', model: 'credit-risk', version: '2' }));
+    const comparison = out.comparison as { base: { version: string }; candidate: { version: string }; sameData: boolean; metricDeltas: Record<string, number> };
+    expect(comparison.base.version).toBe('1');
+    expect(comparison.sameData).toBe(false);
+    expect(typeof comparison.metricDeltas.auc).toBe('number');
+  });
+
+  it('deploy_canary steps a staging canary up to its target over live HTTP traffic', async () => {
+    const out = executed(await call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'staging', trafficPercent: 50 }));
+    expect(out).toMatchObject({ status: 'paused', canaryVersion: '2', canaryPercent: 50, targetPercent: 50 });
+    expect((out.analyses as { passed: boolean }[]).map((a) => a.passed)).toEqual([true, true]);
+    expect(traffic.counts().byVersion['2']).toBeGreaterThan(0);
+  });
+
+  it('rollback sends all traffic back to the last known-good version at once', async () => {
+    const out = executed(await call('rollback', { model: 'credit-risk', environment: 'staging', reason: 'test of the rollback tool' }));
+    expect(out).toMatchObject({ stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
+    expect(await lab.deployer.getSplit('credit-risk', 'staging')).toMatchObject({ canaryVersion: null, canaryPercent: 0 });
+  });
+
+  it('recorded every call in an intact audit chain', async () => {
+    const result = await verifyAuditFile(join(home, 'audit.jsonl'));
+    expect(result).toMatchObject({ ok: true });
+    expect(result.entries).toBe(6 * 4);
+  });
+});
