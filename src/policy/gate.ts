@@ -54,8 +54,6 @@ export type GateOutcome =
 
 export interface Gate {
   call(call: GateCall): Promise<GateOutcome>;
-  /** Executes a call a human approved. The approval itself is checked by the approvals room. */
-  executeApproved(call: ParkedCall, approvalId: string): Promise<GateOutcome>;
 }
 
 export interface GateOptions {
@@ -89,9 +87,9 @@ export function createGate(options: GateOptions): Gate {
     }
   };
 
-  async function execute(tool: AnyTool, parked: ParkedCall, approvalId: string | null): Promise<GateOutcome> {
+  async function execute(tool: AnyTool, parked: ParkedCall): Promise<GateOutcome> {
     const { decision, risk } = parked;
-    await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey, approvalId });
+    await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey });
     try {
       const raw = await tool.execute(parked.args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
       const checked = tool.output.safeParse(raw);
@@ -154,20 +152,14 @@ export function createGate(options: GateOptions): Gate {
       if (decision.effect === 'deny') return { status: 'refused', decision, risk };
       if (decision.effect === 'require_approval') {
         if (!approvals) {
-          const reason = `${decision.reason} — approval by ${decision.approval?.count ?? 1} of [${decision.approval?.roles.join(', ') ?? ''}] is required, and no approval channel runs in this process (approvals are taken by \`mlops-agent serve\`)`;
+          const reason = `${decision.reason} — approval by ${decision.approval?.count ?? 1} of [${decision.approval?.roles.join(', ') ?? ''}] is required, and no approval channel is configured, so the call was not executed`;
           return { status: 'pending_approval', decision: { ...decision, reason }, risk, approvalId: null, where: null };
         }
         const { approvalId, where } = await approvals.request(parked);
         await record(call, 'approval.requested', { callId: call.callId, tool: tool.name, approvalId, where, required: decision.approval ?? null });
         return { status: 'pending_approval', decision, risk, approvalId, where };
       }
-      return execute(tool, parked, null);
-    },
-
-    async executeApproved(parked, approvalId) {
-      const tool = byName.get(parked.tool);
-      if (!tool) throw new UpstreamError('gate', `approved call names unknown tool ${parked.tool}`, { retryable: false });
-      return execute(tool, parked, approvalId);
+      return execute(tool, parked);
     },
   };
 }
