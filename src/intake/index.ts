@@ -1,0 +1,15 @@
+// The intake room: triggers from the outside, their dedupe keys, and the run queue.
+export { ALERTMANAGER_PRINCIPAL, triggerFromAlertGroup, type AlertGroup } from './alert-trigger.js';
+export { createBullmqRunQueue, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
+export { createLocalRunQueue, type LocalRunQueueOptions } from './local-run-queue.js';
+export { isRetryable } from './retry.js';
+export {
+  dedupeKeyOf,
+  newQueuedRunId,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JoinedTrigger,
+  type ProcessOptions,
+  type RunHandler,
+  type RunQueue,
+} from './run-queue.js';

@@ -1,0 +1,72 @@
+// The RunQueue port: where triggers wait for a worker. Intake owns it; the local
+// (in-process) and BullMQ adapters implement it and pass one contract suite.
+import { randomBytes } from 'node:crypto';
+import type { Trigger } from '../agent/run.js';
+
+export interface EnqueueOptions {
+  /**
+   * Triggers with the same key coalesce: while a run for the key is queued or active,
+   * another trigger joins that run instead of starting a new one. For Alertmanager it is
+   * the `groupKey`; see `dedupeKeyOf`.
+   */
+  dedupeKey?: string;
+}
+
+export interface EnqueueResult {
+  runId: string;
+  /** True when the trigger joined a queued or active run rather than starting one. */
+  coalesced: boolean;
+}
+
+/** A trigger that joined an existing run (a repeat firing, or the `resolved` notice). */
+export interface JoinedTrigger {
+  at: string;
+  /** `firing` / `resolved` for alerts (from `trigger.data.status`), otherwise null. */
+  status: string | null;
+  trigger: Trigger;
+}
+
+/**
+ * Runs the run: start it (first attempt) or resume it (after a crash). A throw marks
+ * the attempt failed; the queue retries unless the error is not retryable.
+ */
+export type RunHandler = (runId: string, trigger: Trigger) => Promise<void>;
+
+export interface ProcessOptions {
+  concurrency: number;
+}
+
+export interface RunQueue {
+  /** Resolves once the trigger is durable in the adapter's store (memory for local). */
+  enqueue(trigger: Trigger, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** Starts consuming runs; call once per queue object. */
+  process(handler: RunHandler, options: ProcessOptions): void;
+  /** Triggers that joined `runId` after it was enqueued, oldest first. */
+  joined(runId: string): Promise<JoinedTrigger[]>;
+  /** Runs waiting or active. */
+  depth(): Promise<number>;
+  /** Stops taking runs, waits for active handlers to settle, releases connections. */
+  close(): Promise<void>;
+}
+
+/** Same shape as the agent's run ids, so a queued run keeps its id when it is stored. */
+export function newQueuedRunId(now: number = Date.now()): string {
+  return `run_${now.toString(36)}_${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The coalescing key of a trigger: an Alertmanager group's `groupKey`, or an explicit
+ * `dedupeKey` in a generic alert's data. Chat and schedule triggers never coalesce.
+ */
+export function dedupeKeyOf(trigger: Trigger): string | undefined {
+  if (trigger.kind !== 'alert') return undefined;
+  const data = trigger.data as { groupKey?: unknown; dedupeKey?: unknown } | null | undefined;
+  if (typeof data?.groupKey === 'string' && data.groupKey) return `alert:${data.groupKey}`;
+  if (typeof data?.dedupeKey === 'string' && data.dedupeKey) return `alert:${data.dedupeKey}`;
+  return undefined;
+}
+
+export function joinedFrom(trigger: Trigger, at: string): JoinedTrigger {
+  const status = (trigger.data as { status?: unknown } | null | undefined)?.status;
+  return { at, status: typeof status === 'string' ? status : null, trigger };
+}

@@ -1,0 +1,193 @@
+// The RunQueue contract: every adapter (local, BullMQ) runs these same tests.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Trigger } from '../../src/agent/run.js';
+import { UpstreamError, UserError } from '../../src/errors.js';
+import type { RunQueue } from '../../src/intake/index.js';
+
+export interface RunQueueFixture {
+  /** A fresh, empty queue with a name nobody else uses. */
+  make(): Promise<RunQueue>;
+  /** Closes the queue and deletes everything it stored. */
+  destroy(queue: RunQueue): Promise<void>;
+}
+
+function alert(groupKey: string, status: 'firing' | 'resolved' = 'firing', n = 0): Trigger {
+  return {
+    kind: 'alert',
+    principal: { id: 'agent:alertmanager', roles: [] },
+    alertName: 'DriftHigh',
+    text: `DriftHigh ${status} #${n}`,
+    data: { status, groupKey, labels: { alertname: 'DriftHigh', instance: `i-${n}` } },
+  };
+}
+
+function chat(text: string): Trigger {
+  return { kind: 'chat', principal: { id: 'alice', roles: ['ml-engineer'] }, text, data: null };
+}
+
+/** A latch the handler waits on, so runs stay active while the test enqueues. */
+function latch() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+
+/** Resolves when `count()` reaches `n`, checked whenever `bump` is called. */
+function counter() {
+  let n = 0;
+  const waiters: { at: number; resolve: () => void }[] = [];
+  return {
+    bump() {
+      n += 1;
+      for (const w of waiters.filter((w) => n >= w.at)) w.resolve();
+    },
+    get value() {
+      return n;
+    },
+    reach(at: number): Promise<void> {
+      return n >= at ? Promise.resolve() : new Promise((resolve) => waiters.push({ at, resolve }));
+    },
+  };
+}
+
+/** Polls until `check` holds: the queue marks a run finished just after its handler returns. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+export function runQueueContract(name: string, fixture: RunQueueFixture): void {
+  describe(`RunQueue contract: ${name}`, () => {
+    let queue: RunQueue | null = null;
+    const open = async () => (queue = await fixture.make());
+    afterEach(async () => {
+      if (queue) await fixture.destroy(queue);
+      queue = null;
+    });
+
+    it('hands each enqueued run to the handler once, with its run id and trigger', async () => {
+      const q = await open();
+      const seen: [string, string][] = [];
+      const done = counter();
+      q.process(async (runId, trigger) => {
+        seen.push([runId, trigger.text]);
+        done.bump();
+      }, { concurrency: 2 });
+      const a = await q.enqueue(chat('why is fraud-v3 slow?'));
+      const b = await q.enqueue(chat('retrain churn'));
+      await done.reach(2);
+      expect(a.coalesced).toBe(false);
+      expect(b.coalesced).toBe(false);
+      expect(a.runId).not.toBe(b.runId);
+      expect(a.runId).toMatch(/^run_[a-z0-9]+_[0-9a-f]{8}$/);
+      expect(seen.sort()).toEqual([[a.runId, 'why is fraud-v3 slow?'], [b.runId, 'retrain churn']].sort());
+      await until(async () => (await q.depth()) === 0);
+    });
+
+    it('turns 1,000 firing alerts in 10 groups into 10 runs, recording every joined alert', async () => {
+      const q = await open();
+      const gate = latch();
+      const started = counter();
+      const finished = counter();
+      const handled: string[] = [];
+      q.process(async (runId) => {
+        handled.push(runId);
+        started.bump();
+        await gate.opened;
+        finished.bump();
+      }, { concurrency: 4 });
+      const results = [];
+      for (let batch = 0; batch < 10; batch++) {
+        results.push(...(await Promise.all(Array.from({ length: 100 }, (_, i) => q.enqueue(alert(`{}:{group="g${(batch * 100 + i) % 10}"}`, 'firing', batch * 100 + i), { dedupeKey: `{}:{group="g${(batch * 100 + i) % 10}"}` })))));
+      }
+      const runIds = new Set(results.map((r) => r.runId));
+      expect(runIds.size).toBe(10);
+      expect(results.filter((r) => !r.coalesced)).toHaveLength(10);
+      expect(await q.depth()).toBe(10);
+      gate.open();
+      await finished.reach(10);
+      expect(new Set(handled)).toEqual(runIds);
+      expect(handled).toHaveLength(10);
+      let joinedTotal = 0;
+      for (const id of runIds) {
+        const joined = await q.joined(id);
+        expect(joined).toHaveLength(99);
+        expect(joined.every((j) => j.status === 'firing' && j.trigger.kind === 'alert')).toBe(true);
+        joinedTotal += joined.length;
+      }
+      expect(joinedTotal).toBe(990);
+      await until(async () => (await q.depth()) === 0);
+    });
+
+    it('records a resolved notification on the active run of its group', async () => {
+      const q = await open();
+      const gate = latch();
+      const started = counter();
+      q.process(async () => {
+        started.bump();
+        await gate.opened;
+      }, { concurrency: 1 });
+      const key = '{}:{alertname="DriftHigh"}';
+      const first = await q.enqueue(alert(key), { dedupeKey: key });
+      await started.reach(1);
+      const resolved = await q.enqueue(alert(key, 'resolved', 1), { dedupeKey: key });
+      expect(resolved).toEqual({ runId: first.runId, coalesced: true });
+      const joined = await q.joined(first.runId);
+      expect(joined.map((j) => [j.status, j.trigger.text])).toEqual([['resolved', 'DriftHigh resolved #1']]);
+      gate.open();
+    });
+
+    it('starts a new run for a key once the previous run of that key has finished', async () => {
+      const q = await open();
+      const done = counter();
+      q.process(async () => done.bump(), { concurrency: 1 });
+      const first = await q.enqueue(alert('k'), { dedupeKey: 'k' });
+      await done.reach(1);
+      // The key is released by the same step that marks the run finished; wait for it.
+      let second = await q.enqueue(alert('k', 'firing', 2), { dedupeKey: 'k' });
+      while (second.coalesced) {
+        await new Promise((r) => setTimeout(r, 20));
+        second = await q.enqueue(alert('k', 'firing', 2), { dedupeKey: 'k' });
+      }
+      expect(second.runId).not.toBe(first.runId);
+      await done.reach(2);
+    });
+
+    it('never coalesces triggers without a dedupe key', async () => {
+      const q = await open();
+      const results = await Promise.all([q.enqueue(chat('same')), q.enqueue(chat('same')), q.enqueue(alert('k'))]);
+      expect(new Set(results.map((r) => r.runId)).size).toBe(3);
+      expect(results.every((r) => !r.coalesced)).toBe(true);
+      expect(await q.depth()).toBe(3);
+    });
+
+    it('retries a run whose handler failed with a retryable error, under the same run id', async () => {
+      const q = await open();
+      const calls: string[] = [];
+      const done = counter();
+      q.process(async (runId) => {
+        calls.push(runId);
+        if (calls.length === 1) throw new UpstreamError('gemini', '503', { retryable: true });
+        done.bump();
+      }, { concurrency: 1 });
+      const { runId } = await q.enqueue(chat('retry me'));
+      await done.reach(1);
+      expect(calls).toEqual([runId, runId]);
+    });
+
+    it('does not retry a run whose handler failed with a non-retryable error', async () => {
+      const q = await open();
+      const calls: string[] = [];
+      const after = counter();
+      q.process(async (runId, trigger) => {
+        calls.push(runId);
+        if (trigger.text === 'bad') throw new UserError('bad input');
+        after.bump();
+      }, { concurrency: 1 });
+      const bad = await q.enqueue(chat('bad'));
+      // With concurrency 1 the second run starts only after the first has settled.
+      const good = await q.enqueue(chat('good'));
+      await after.reach(1);
+      expect(calls).toEqual([bad.runId, good.runId]);
+    });
+  });
+}

@@ -1,0 +1,7 @@
+import { createLocalRunQueue } from '../../../src/intake/index.js';
+import { runQueueContract } from '../../contract/run-queue.contract.js';
+
+runQueueContract('local', {
+  make: async () => createLocalRunQueue(),
+  destroy: (q) => q.close(),
+});
