@@ -26,7 +26,7 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
         config,
         logger,
         backends: lab,
-        onEvent: opts.json ? undefined : (run, item) => process.stdout.write(`${formatTranscriptItem(run, item)}\n`),
+        onEvent: opts.json ? undefined : (run, item) => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`),
       });
       try {
         const text = words.join(' ');

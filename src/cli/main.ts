@@ -10,6 +10,7 @@ import { chatCommand } from './chat-command.js';
 import { demoCommand } from './demo-command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { policyCommand } from './policy-command.js';
+import { runsCommand } from './runs-command.js';
 
 let cachedConfig: Config | null = null;
 let configFile: string | undefined;
@@ -48,6 +49,7 @@ program.addCommand(
   }),
 );
 program.addCommand(auditCommand(() => config()));
+program.addCommand(runsCommand({ config }));
 
 try {
   await program.parseAsync(process.argv);

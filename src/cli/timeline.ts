@@ -20,8 +20,9 @@ function oneLine(value: unknown, max = 140): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-export function formatTranscriptItem(run: Run, item: TranscriptItem): string {
-  const at = clock(run.updatedAt);
+/** `at` is when the item happened; stored transcripts carry no time, so `runs show` passes null. */
+export function formatTranscriptItem(item: TranscriptItem, at: string | null): string {
+  at = at ? clock(at) : '        ';
   switch (item.kind) {
     case 'trigger':
       return `${at}  ${item.trigger.toUpperCase()}  ${item.text}`;

@@ -65,7 +65,7 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     // The demo starts canaries at 5% so a step gathers enough traffic in seconds.
     steps: [5, 25, 100],
   });
-  const runtime = await createRuntime({ config, logger, backends: lab, onEvent: (run, item) => print(formatTranscriptItem(run, item)) });
+  const runtime = await createRuntime({ config, logger, backends: lab, onEvent: (run, item) => print(formatTranscriptItem(item, run.updatedAt)) });
   print(`${when()}  planner   ${runtime.llm ? runtime.llm.name : 'runbooks (no GEMINI_API_KEY or OPENAI_BASE_URL set)'}`);
   const server = await lab.serve({ host: '127.0.0.1', port: 0 });
   let simulator: TrafficSimulator | null = null;
