@@ -73,7 +73,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStor
     async list(filter = {}) {
       const ids = filter.status
         ? await call('listing runs', () => redis.smembers(statusKey(filter.status!)))
-        : await call('listing runs', () => redis.zrange(allKey, 0, -1));
+        : await call('listing runs', () => redis.zrange(allKey, '0', '-1'));
       const runs = await load(ids);
       return runs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     },
