@@ -15,7 +15,7 @@ describe('the mlops-agent command', () => {
   it('explains itself with --help and lists its commands', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    for (const command of ['demo', 'chat', 'policy', 'audit']) expect(stdout).toContain(command);
+    for (const command of ['demo', 'chat', 'policy', 'audit', 'runs']) expect(stdout).toContain(command);
     expect(stdout).toContain('Exit codes');
   });
 
@@ -73,6 +73,17 @@ describe('the mlops-agent command', () => {
       expect(kinds[0]).toBe('run.started');
       expect(kinds).toContain('policy.decision');
       expect(kinds.at(-1)).toBe('run.finished');
+
+      const list = await runCli(['runs', 'list', '--status', 'succeeded'], { env: { MLOPS_AGENT_HOME: home } });
+      const id = /(run_\S+)\s+succeeded\s+chat\s+which model is champion\?/.exec(list.stdout)?.[1];
+      expect(id).toBeDefined();
+      const show = await runCli(['runs', 'show', id!], { env: { MLOPS_AGENT_HOME: home } });
+      expect(show.code).toBe(0);
+      expect(show.stdout).toMatch(/REFUSED\s+deploy_canary/);
+      expect(show.stdout).toContain(`run ${id} succeeded after 3 step(s)`);
+      const missing = await runCli(['runs', 'show', 'run_nope'], { env: { MLOPS_AGENT_HOME: home } });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('no run run_nope');
     });
   });
 
