@@ -9,6 +9,7 @@ import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
 import { demoCommand } from './demo-command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
 import { runsCommand } from './runs-command.js';
 
@@ -42,6 +43,7 @@ GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LE
 const logger = () => createLogger(config().logLevel);
 program.addCommand(demoCommand({ config, logger }));
 program.addCommand(chatCommand({ config, logger }));
+program.addCommand(mcpCommand({ config, logger }));
 program.addCommand(
   policyCommand({
     knownTools: () => allTools.map((t) => ({ name: t.name, annotations: t.annotations })),

@@ -1,0 +1,56 @@
+// `mlops-agent mcp`: the agent's tools, behind the gate, for an MCP client over stdio.
+// stdout carries the protocol and nothing else; logs go to stderr (see logger.ts).
+import { Command } from 'commander';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { allTools } from '../../tools/index.js';
+import { openLocalLab } from '../backends/local/index.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { createMcpServer, principalFromClientName } from '../mcp/index.js';
+import { createRuntime } from '../runtime.js';
+
+export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
+  return new Command('mcp')
+    .description('serve the agent\'s tools to an MCP client (Claude Desktop, an IDE) over stdio; every call goes through the policy gate and the audit log')
+    .addHelpText(
+      'after',
+      `
+The client starts this command itself. For example, in a client's MCP servers config:
+  { "command": "npx", "args": ["mlops-agent", "mcp"], "env": { "MLOPS_AGENT_HOME": "/var/lib/mlops-agent" } }
+Calls act as principal mcp:<the client's name>. A call that needs approval is reported
+pending and not executed; approvals are taken by \`mlops-agent serve\`.`,
+    )
+    .action(async () => {
+      const config = deps.config();
+      const logger = deps.logger();
+      const lab = await openLocalLab({ config, logger });
+      const runtime = await createRuntime({ config, logger, backends: lab });
+      const server = createMcpServer({
+        gate: runtime.gate,
+        tools: allTools,
+        runs: runtime.runs,
+        auditFile: config.auditFile,
+        runbooks: runtime.runbooks,
+        principalFor: ({ name }) => principalFromClientName(name),
+        logger,
+      });
+
+      let closing: Promise<void> | null = null;
+      const shutdown = (why: string) =>
+        (closing ??= (async () => {
+          logger.info({ why }, 'mcp server stopping');
+          await server.close().catch((err: unknown) => logger.warn({ err }, 'closing the mcp server failed'));
+          await runtime.close();
+          await lab.close();
+        })());
+
+      const done = new Promise<void>((resolve) => {
+        // The client ends the session by closing our stdin; signals end it too.
+        process.stdin.once('end', () => void shutdown('stdin closed').then(resolve));
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal).then(resolve));
+      });
+      await server.connect(new StdioServerTransport());
+      logger.info({ tools: allTools.length, runbooks: runtime.runbooks.length }, 'mcp server ready on stdio');
+      await done;
+    });
+}

@@ -1,0 +1,79 @@
+// The MCP server: every tool from tools/, listed from its own zod definition and called
+// only through the gate; runs, the registry and the audit log as resources; runbooks as
+// prompts. One server per client connection (the SDK binds a server to one transport).
+import { randomUUID } from 'node:crypto';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { AnyTool } from '../../tools/index.js';
+import type { RunStore } from '../agent/run-store.js';
+import { describeError } from '../errors.js';
+import { toJsonSchema, type Runbook } from '../llm/index.js';
+import type { Logger } from '../logger.js';
+import type { Gate, Principal } from '../policy/index.js';
+import { registerRunbookPrompts } from './runbook-prompts.js';
+import { registerResources } from './resources.js';
+import { PENDING_APPROVAL_SCHEMA, toCallToolResult } from './tool-results.js';
+
+export interface McpServerDeps {
+  gate: Gate;
+  tools: readonly AnyTool[];
+  runs: RunStore;
+  auditFile: string;
+  runbooks: readonly Runbook[];
+  /** Who is calling, as the policy sees it: from the client's declared name (stdio) or its token (HTTP). */
+  principalFor: (client: { name: string | undefined }) => Principal;
+  logger?: Logger;
+  version?: string;
+}
+
+/** `mcp:<name>`, with the client's self-declared name reduced to characters safe in an id. */
+export function principalFromClientName(name: string | undefined): Principal {
+  const safe = (name ?? '').trim().replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
+  return { id: `mcp:${safe || 'unnamed-client'}`, roles: [] };
+}
+
+/** What tools/list says of one tool, derived from its definition: never a second copy. */
+export function describeTool(tool: AnyTool): McpTool {
+  const input = toJsonSchema(tool.input);
+  if (input.type !== 'object') throw new Error(`tool ${tool.name}: its input must be a zod object to be offered over MCP`);
+  return {
+    name: tool.name,
+    description: tool.description,
+    inputSchema: input as McpTool['inputSchema'],
+    // A call may end pending approval instead of with the tool's output; both shapes are listed.
+    outputSchema: { type: 'object', anyOf: [toJsonSchema(tool.output), PENDING_APPROVAL_SCHEMA] },
+    annotations: {
+      readOnlyHint: tool.annotations.readOnly,
+      destructiveHint: tool.annotations.destructive,
+      idempotentHint: tool.annotations.idempotent,
+      openWorldHint: tool.annotations.openWorld,
+    },
+  };
+}
+
+export function createMcpServer(deps: McpServerDeps): McpServer {
+  const { gate, tools, logger } = deps;
+  const mcp = new McpServer({ name: 'mlops-agent', version: deps.version ?? '0.1.0' });
+  const listed = tools.map(describeTool);
+  const principal = () => deps.principalFor({ name: mcp.server.getClientVersion()?.name });
+
+  // Tools use the low-level handlers: the SDK's own zod validation would answer bad
+  // arguments before the gate saw them, and such calls must be audited like any other.
+  mcp.server.registerCapabilities({ tools: { listChanged: false } });
+  mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
+  mcp.server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const { name, arguments: args } = request.params;
+    try {
+      const outcome = await gate.call({ runId: null, callId: `mcp-${randomUUID()}`, principal: principal(), tool: name, args: args ?? {} });
+      return toCallToolResult(name, outcome);
+    } catch (err) {
+      // The gate throws only when it could not record a step (the audit log failed): nothing ran.
+      logger?.error({ err, tool: name }, 'mcp tool call failed in the gate');
+      return { isError: true, content: [{ type: 'text' as const, text: `${name} was not executed: ${describeError(err)}` }] };
+    }
+  });
+
+  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal });
+  registerRunbookPrompts(mcp, deps.runbooks);
+  return mcp;
+}

@@ -1,0 +1,75 @@
+// Turns a gate outcome into an MCP tool result: what an MCP client reads back from one call.
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { GateOutcome } from '../policy/index.js';
+
+/** Where approvals are taken; named in every pending result so the client can tell its user. */
+export const APPROVALS_TAKEN_BY = 'mlops-agent serve';
+
+/**
+ * The JSON Schema of a pending-approval result. It is listed beside each tool's own output
+ * schema (anyOf), because a compliant client rejects a non-error result whose structured
+ * content matches neither.
+ */
+export const PENDING_APPROVAL_SCHEMA = {
+  type: 'object',
+  properties: {
+    pendingApproval: {
+      type: 'object',
+      properties: {
+        tool: { type: 'string' },
+        ruleId: { type: ['string', 'null'] },
+        reason: { type: 'string' },
+        roles: { type: 'array', items: { type: 'string' } },
+        count: { type: 'integer' },
+        expiresInMs: { type: ['number', 'null'] },
+        approvalId: { type: ['string', 'null'] },
+        approvedThrough: { type: 'string' },
+      },
+      required: ['tool', 'ruleId', 'reason', 'roles', 'count', 'approvalId', 'approvedThrough'],
+    },
+  },
+  required: ['pendingApproval'],
+} as const;
+
+function text(...lines: string[]): CallToolResult['content'] {
+  return lines.map((t) => ({ type: 'text' as const, text: t }));
+}
+
+export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolResult {
+  switch (outcome.status) {
+    case 'executed':
+      // The summary first for people; the JSON too, for clients that ignore structuredContent.
+      return { content: text(outcome.summary, JSON.stringify(outcome.output)), structuredContent: outcome.output as Record<string, unknown> };
+    case 'refused': {
+      const { decision } = outcome;
+      return { isError: true, content: text(`Refused by policy${decision.ruleId ? ` rule ${decision.ruleId}` : ''} (${decision.policy}): ${decision.reason}`) };
+    }
+    case 'invalid':
+      return { isError: true, content: text(outcome.error) };
+    case 'failed':
+      return { isError: true, content: text(`${tool} failed after the policy allowed it: ${outcome.error}`) };
+    case 'pending_approval': {
+      const { decision, approvalId, where } = outcome;
+      const roles = decision.approval?.roles ?? [];
+      const count = decision.approval?.count ?? 1;
+      const approvedThrough = where ?? APPROVALS_TAKEN_BY;
+      const pendingApproval = {
+        tool,
+        ruleId: decision.ruleId,
+        reason: decision.reason,
+        roles,
+        count,
+        expiresInMs: decision.approval?.expiresInMs ?? null,
+        approvalId,
+        approvedThrough,
+      };
+      const idPart = approvalId ? ` Approval id: ${approvalId}.` : ' No approval was recorded: no approval channel runs in this process.';
+      return {
+        content: text(
+          `Pending approval, not executed: ${tool} needs approval by ${count} of [${roles.join(', ')}] (rule ${decision.ruleId ?? '(none)'}).${idPart} Approvals are taken by ${approvedThrough}.`,
+        ),
+        structuredContent: { pendingApproval },
+      };
+    }
+  }
+}

@@ -1,0 +1,148 @@
+// `mlops-agent mcp` as an MCP client runs it: the built command as a child process over
+// stdio, driven by the SDK's own Client, against a temp data directory.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { allTools } from '../../../tools/index.js';
+import { readAuditEntries } from '../../../src/audit/index.js';
+import { CLI } from '../../support/run-cli.js';
+import { seededHome } from './seed-lab.js';
+
+const CLIENT_NAME = 'stdio-test-client';
+
+/** The argument names a tool's zod input declares (through a superRefine, if any). */
+function shapeKeys(schema: z.ZodTypeAny): string[] {
+  if (schema instanceof z.ZodEffects) return shapeKeys(schema.innerType());
+  const keys = Object.keys((schema as z.AnyZodObject).shape);
+  expect(keys.length).toBeGreaterThan(0);
+  return keys;
+}
+
+describe('mlops-agent mcp over stdio', () => {
+  let home: string;
+  let client: Client;
+  let transport: StdioClientTransport;
+  let stderr = '';
+  const transportErrors: Error[] = [];
+
+  beforeAll(async () => {
+    home = await seededHome('mcp-stdio-');
+    transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'mcp'],
+      cwd: home,
+      env: { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'info' },
+      stderr: 'pipe',
+    });
+    transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    client = new Client({ name: CLIENT_NAME, version: '1.0.0' });
+    // Anything on stdout that is not a protocol message surfaces here as a parse error.
+    client.onerror = (err) => transportErrors.push(err);
+    await client.connect(transport);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  const audit = () => readAuditEntries(join(home, 'audit.jsonl'));
+
+  it('lists every tool with its input properties, output schema and the annotations of its definition', async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(allTools.map((t) => t.name).sort());
+    for (const def of allTools) {
+      const listed = tools.find((t) => t.name === def.name)!;
+      expect(listed.description).toBe(def.description);
+      expect(listed.inputSchema.type).toBe('object');
+      expect(Object.keys(listed.inputSchema.properties ?? {}).sort()).toEqual(shapeKeys(def.input).sort());
+      expect(listed.outputSchema?.type).toBe('object');
+      expect(listed.annotations).toEqual({
+        readOnlyHint: def.annotations.readOnly,
+        destructiveHint: def.annotations.destructive,
+        idempotentHint: def.annotations.idempotent,
+        openWorldHint: def.annotations.openWorld,
+      });
+    }
+  });
+
+  it('runs a read-only tool and returns its output as structured content with the summary as text', async () => {
+    const result = await client.callTool({ name: 'registry_query', arguments: { action: 'list_models' } });
+    expect(result.isError).toBeFalsy();
+    const structured = result.structuredContent as { models: { name: string; versionCount: number }[] };
+    expect(structured.models).toEqual([expect.objectContaining({ name: 'credit-risk', versionCount: 1 })]);
+    const content = result.content as { type: string; text: string }[];
+    expect(content[0]!.text).toMatch(/credit-risk/);
+  });
+
+  it('reports a refused call as a tool error with the reason', async () => {
+    const result = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'production', trafficPercent: 5 } });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Refused by policy.*has no version 99/);
+  });
+
+  it('reports a call that needs approval as pending, and executes nothing', async () => {
+    const args = { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 };
+    const result = await client.callTool({ name: 'deploy_canary', arguments: args });
+    expect(result.isError).toBeFalsy();
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*mlops-agent serve/);
+    expect(result.structuredContent).toMatchObject({ pendingApproval: { tool: 'deploy_canary', ruleId: 'approve-production-canary-above-5', roles: ['ml-leads'], count: 1, approvalId: null } });
+
+    const entries = await audit();
+    const proposed = entries.find((e) => e.kind === 'call.proposed' && JSON.stringify(e.data.args) === JSON.stringify(args))!;
+    const callId = proposed.data.callId;
+    const forCall = entries.filter((e) => e.data.callId === callId);
+    expect(forCall.map((e) => e.kind)).toEqual(['call.proposed', 'policy.decision']);
+    expect((forCall[1]!.data.decision as { effect: string }).effect).toBe('require_approval');
+  });
+
+  it('answers bad arguments with a tool error naming the field, and audits the attempt', async () => {
+    const result = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 'lots' } });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/invalid arguments for deploy_canary: trafficPercent: /);
+    const invalid = (await audit()).filter((e) => e.kind === 'call.invalid');
+    expect(invalid.some((e) => String(e.data.error).includes('trafficPercent'))).toBe(true);
+  });
+
+  it('records every call under the principal mcp:<client name>', async () => {
+    const proposed = (await audit()).filter((e) => e.kind === 'call.proposed');
+    expect(proposed.length).toBeGreaterThanOrEqual(4);
+    for (const e of proposed) expect(e.principal).toBe(`mcp:${CLIENT_NAME}`);
+  });
+
+  it('serves the registry, the audit tail and the runbooks as resources and prompts', async () => {
+    const models = await client.readResource({ uri: 'mlops://models' });
+    expect(JSON.parse((models.contents[0] as { text: string }).text).models[0].name).toBe('credit-risk');
+    const versions = await client.readResource({ uri: 'mlops://models/credit-risk/versions' });
+    expect(JSON.parse((versions.contents[0] as { text: string }).text).versions.map((v: { version: string }) => v.version)).toEqual(['1']);
+    const tail = JSON.parse(((await client.readResource({ uri: 'mlops://audit/tail' })).contents[0] as { text: string }).text) as { kind: string }[];
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.length).toBeLessThanOrEqual(50);
+    await expect(client.readResource({ uri: 'mlops://runs/no-such-run' })).rejects.toThrow(/no run with id no-such-run/);
+
+    const { prompts } = await client.listPrompts();
+    const drift = prompts.find((p) => p.name === 'drift-retrain')!;
+    expect(drift.arguments?.map((a) => a.name).sort()).toEqual(['dataset', 'environment', 'model']);
+    const prompt = await client.getPrompt({ name: 'drift-retrain', arguments: { model: 'credit-risk', dataset: 'credit-recent' } });
+    const text = (prompt.messages[0]!.content as { text: string }).text;
+    expect(text).toMatch(/labels dataset=credit-recent, model=credit-risk\./);
+    expect(text).toMatch(/Steps:\n1\. check_data_quality: /);
+  });
+
+  it('exits on its own when the client closes the connection', async () => {
+    const pid = transport.pid!;
+    const started = Date.now();
+    await client.close();
+    // The SDK would SIGTERM a child still running after 2 s; ending sooner means it shut down by itself.
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('keeps stdout for the protocol: no stray output broke a message, logs went to stderr', () => {
+    expect(transportErrors).toEqual([]);
+    expect(stderr).toMatch(/mcp server ready on stdio/);
+  });
+});
