@@ -1,33 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBullmqRunQueue, type RunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
-
-export const REDIS_URL = 'redis://127.0.0.1:6379';
+import { REDIS_URL, uniqueNames, wipe } from './redis-helpers.js';
 
 const made = new Map<RunQueue, { prefix: string; queueName: string }>();
-
-/** Obliterates the BullMQ queue and deletes every other key under the test's prefix. */
-export async function wipe(prefix: string, queueName: string): Promise<void> {
-  const admin = new Queue(queueName, { connection: { url: REDIS_URL }, prefix });
-  await admin.obliterate({ force: true });
-  await admin.close();
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
-}
-
-function names() {
-  const id = randomBytes(6).toString('hex');
-  return { prefix: `mlops-test-${id}`, queueName: `runs-${id}` };
-}
+const names = uniqueNames;
 
 runQueueContract('bullmq', {
   async make() {

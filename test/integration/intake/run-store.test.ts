@@ -9,8 +9,8 @@ import { createRedisRunStore, type RedisRunStore } from '../../../src/agent/redi
 import { createFileRunStore, type RunStore } from '../../../src/agent/run-store.js';
 import { UpstreamError } from '../../../src/errors.js';
 import { runStoreContract } from '../../contract/run-store.contract.js';
+import { REDIS_URL } from './redis-helpers.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
 
 const dirs = new Map<RunStore, string>();
 runStoreContract('file', {
