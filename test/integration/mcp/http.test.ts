@@ -1,0 +1,138 @@
+// The Streamable HTTP handler mounted on a bare node:http server on 127.0.0.1, with the
+// real runtime and local lab behind it, driven by the SDK's own Client and by raw fetch.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allTools } from '../../../tools/index.js';
+import { readAuditEntries } from '../../../src/audit/index.js';
+import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
+import { loadConfig } from '../../../src/config.js';
+import { silentLogger } from '../../../src/logger.js';
+import { createMcpHttpHandler, createMcpServer, type McpHttpHandler } from '../../../src/mcp/index.js';
+import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { seededHome } from './seed-lab.js';
+
+const TOKENS = { 'token-alice-0123456789': 'alice', 'token-bob-9876543210': 'bob' };
+const ALLOWED_ORIGIN = 'http://localhost:6274';
+
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-fetch', version: '1' } },
+};
+
+describe('MCP over Streamable HTTP', () => {
+  let home: string;
+  let lab: LocalLab;
+  let runtime: Runtime;
+  let handler: McpHttpHandler;
+  let server: Server;
+  let url: URL;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    home = await seededHome('mcp-http-');
+    const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent' }, cwd: home });
+    lab = await openLocalLab({ config, logger: silentLogger });
+    runtime = await createRuntime({ config, logger: silentLogger, backends: lab });
+    handler = createMcpHttpHandler({
+      tokens: TOKENS,
+      allowedOrigins: [ALLOWED_ORIGIN],
+      createServer: (principal) =>
+        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal }),
+    });
+    server = createServer((req, res) => void handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await handler?.close();
+    await new Promise((resolve) => server?.close(resolve));
+    await runtime?.close();
+    await lab?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  const post = (headers: Record<string, string>) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(INITIALIZE) });
+
+  async function connect(token: string, name: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+    const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+    const client = new Client({ name, version: '1.0.0' });
+    clients.push(client);
+    await client.connect(transport);
+    return { client, transport };
+  }
+
+  it('answers 401 without a bearer token, naming what is missing', async () => {
+    const res = await post({});
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(JSON.stringify(await res.json())).toMatch(/Authorization: Bearer/);
+  });
+
+  it('answers 401 to a wrong token', async () => {
+    const res = await post({ authorization: 'Bearer token-alice-0123456788' });
+    expect(res.status).toBe(401);
+    expect(JSON.stringify(await res.json())).toMatch(/not valid/);
+  });
+
+  it('answers 403 to a disallowed Origin even with a good token, and serves an allowed one', async () => {
+    const bad = await post({ authorization: 'Bearer token-alice-0123456789', origin: 'http://evil.example' });
+    expect(bad.status).toBe(403);
+    expect(JSON.stringify(await bad.json())).toMatch(/Origin http:\/\/evil\.example is not allowed/);
+    const good = await post({ authorization: 'Bearer token-alice-0123456789', origin: ALLOWED_ORIGIN });
+    expect(good.status).toBe(200);
+    expect(good.headers.get('mcp-session-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await good.body?.cancel();
+  });
+
+  it('serves two sessions at once, each acting as the principal of its own token', async () => {
+    const [a, b] = await Promise.all([connect('token-alice-0123456789', 'client-a'), connect('token-bob-9876543210', 'client-b')]);
+    expect(a.transport.sessionId).toBeDefined();
+    expect(a.transport.sessionId).not.toBe(b.transport.sessionId);
+    const [listA, listB] = await Promise.all([a.client.listTools(), b.client.listTools()]);
+    expect(listA.tools.map((t) => t.name).sort()).toEqual(allTools.map((t) => t.name).sort());
+    expect(listB.tools).toEqual(listA.tools);
+
+    const [ra, rb] = await Promise.all([
+      a.client.callTool({ name: 'registry_query', arguments: { action: 'list_models' } }),
+      b.client.callTool({ name: 'registry_query', arguments: { action: 'list_versions', model: 'credit-risk' } }),
+    ]);
+    expect(ra.structuredContent).toMatchObject({ models: [{ name: 'credit-risk' }] });
+    expect(rb.structuredContent).toMatchObject({ versions: [{ version: '1' }] });
+    const proposed = (await readAuditEntries(runtime.config.auditFile)).filter((e) => e.kind === 'call.proposed');
+    expect(proposed.find((e) => (e.data.args as { action: string }).action === 'list_models')?.principal).toBe('mcp:alice');
+    expect(proposed.find((e) => (e.data.args as { action: string }).action === 'list_versions')?.principal).toBe('mcp:bob');
+  });
+
+  it('refuses a session to a token other than the one that opened it', async () => {
+    const { transport } = await connect('token-alice-0123456789', 'client-c');
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer token-bob-9876543210', 'mcp-session-id': transport.sessionId! },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }),
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it('forgets a session its client ends', async () => {
+    const { transport } = await connect('token-bob-9876543210', 'client-d');
+    const id = transport.sessionId!;
+    const before = handler.sessionCount();
+    await transport.terminateSession();
+    expect(handler.sessionCount()).toBe(before - 1);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer token-bob-9876543210', 'mcp-session-id': id },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list', params: {} }),
+    });
+    expect(res.status).toBe(404);
+  });
+});
