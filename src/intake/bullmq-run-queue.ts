@@ -23,6 +23,8 @@ export interface BullmqRunQueueOptions {
   stalledInterval?: number;
   /** How often a run may be recovered from a dead worker before it is failed. */
   maxStalledCount?: number;
+  /** How long enqueue, joined and depth wait for Redis before failing (default 5000 ms). */
+  commandTimeoutMs?: number;
   onError?: (runId: string | null, err: unknown) => void;
 }
 
@@ -33,16 +35,37 @@ interface JobData {
 const DAY_S = 24 * 60 * 60;
 
 function redisError(action: string, err: unknown): UpstreamError {
+  if (err instanceof UpstreamError) return err;
   return new UpstreamError('redis', `${action} failed: ${describeError(err)}`, { retryable: true, cause: err });
+}
+
+/**
+ * BullMQ waits for the connection to become ready without a limit, so an unreachable
+ * Redis would hang a webhook forever; this turns the wait into a retryable error. The
+ * add may still land if Redis comes back: a retried alert then coalesces by its key.
+ */
+async function bounded<T>(ms: number, action: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UpstreamError('redis', `${action}: no answer within ${ms} ms`, { retryable: true, code: 'upstream_timeout' })), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const { prefix, queueName } = options;
+  // Workers block on Redis and must wait out outages (BullMQ requires null retries);
+  // producers answer webhooks, so they fail fast and let the sender retry.
   const connection = { url: options.connection, maxRetriesPerRequest: null };
-  const queue = new Queue<JobData>(queueName, { connection, prefix });
+  const queue = new Queue<JobData>(queueName, { connection: { url: options.connection, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix });
   // Our own keys (joined triggers) sit beside BullMQ's under the same prefix.
   const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false });
   const joinedKey = (runId: string) => `${prefix}:${queueName}:mlops:joined:${runId}`;
+  const limit = options.commandTimeoutMs ?? 5000;
   let worker: Worker<JobData> | null = null;
   queue.on('error', (err) => options.onError?.(null, err));
   redis.on('error', (err) => options.onError?.(null, err));
@@ -52,7 +75,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       const runId = newQueuedRunId();
       let job: Job<JobData>;
       try {
-        job = await queue.add(
+        job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(
           'run',
           { trigger },
           {
@@ -64,7 +87,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
             removeOnComplete: { age: 7 * DAY_S },
             removeOnFail: { age: 30 * DAY_S },
           },
-        );
+        ));
       } catch (err) {
         throw redisError(`enqueueing a run on queue ${queueName}`, err);
       }
@@ -73,7 +96,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       const existing = job.id;
       try {
         const key = joinedKey(existing);
-        await redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date().toISOString()))).expire(key, 30 * DAY_S).exec();
+        await bounded(limit, `recording a trigger that joined run ${existing}`, redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date().toISOString()))).expire(key, 30 * DAY_S).exec());
       } catch (err) {
         throw redisError(`recording a trigger that joined run ${existing}`, err);
       }
@@ -108,7 +131,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
 
     async joined(runId) {
       try {
-        const items = await redis.lrange(joinedKey(runId), 0, -1);
+        const items = await bounded(limit, `reading triggers that joined run ${runId}`, redis.lrange(joinedKey(runId), 0, -1));
         return items.map((s) => JSON.parse(s) as JoinedTrigger);
       } catch (err) {
         throw redisError(`reading triggers that joined run ${runId}`, err);
@@ -117,7 +140,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
 
     async depth() {
       try {
-        const counts = await queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children');
+        const counts = await bounded(limit, `counting runs on queue ${queueName}`, queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'));
         return Object.values(counts).reduce((a, b) => a + b, 0);
       } catch (err) {
         throw redisError(`counting runs on queue ${queueName}`, err);

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { UpstreamError } from '../../../src/errors.js';
 import { createBullmqRunQueue, type RunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
 import { REDIS_URL, uniqueNames, wipe } from './redis-helpers.js';
@@ -41,5 +42,21 @@ describe('BullMQ run queue across processes', () => {
     expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
     expect(await a.joined([...ids][0]!)).toHaveLength(49);
     expect(await b.depth()).toBe(1);
+  });
+});
+
+describe('BullMQ run queue without Redis', () => {
+  it('fails enqueue and depth with a retryable UpstreamError instead of hanging the webhook', async () => {
+    // Port 1 is closed: every connection attempt is refused.
+    const q = createBullmqRunQueue({ connection: 'redis://127.0.0.1:1', prefix: 'mlops-test-unreachable', queueName: 'runs', commandTimeoutMs: 300, onError: () => {} });
+    try {
+      const trigger = { kind: 'chat' as const, principal: { id: 'alice', roles: [] }, text: 'hi', data: null };
+      const err = await q.enqueue(trigger).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UpstreamError);
+      expect(err).toMatchObject({ service: 'redis', retryable: true, code: 'upstream_timeout' });
+      await expect(q.depth()).rejects.toBeInstanceOf(UpstreamError);
+    } finally {
+      await q.close();
+    }
   });
 });
