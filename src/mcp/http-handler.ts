@@ -17,6 +17,8 @@ export interface McpHttpOptions {
   /** A fresh server for one session, acting as `principal`. */
   createServer: (principal: Principal) => McpServer;
   maxSessions?: number;
+  /** A session with no request for this long is closed (default 30 minutes); clients that vanish without a DELETE would otherwise hold it forever. */
+  idleTimeoutMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
 }
@@ -33,6 +35,7 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   server: McpServer;
   identity: string;
+  idle: NodeJS.Timeout | null;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -61,11 +64,20 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
   const { createServer, logger } = options;
   const maxSessions = options.maxSessions ?? 100;
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;
   const allowed = new Set(options.allowedOrigins ?? []);
   // Compared as SHA-256 digests, every token every time: equal lengths for timingSafeEqual,
   // and the time taken says nothing about which token (or how much of one) matched.
   const tokens = Object.entries(options.tokens).map(([token, identity]) => ({ hash: digest(token), identity }));
   const sessions = new Map<string, Session>();
+
+  function touch(session: Session): void {
+    if (session.idle) clearTimeout(session.idle);
+    session.idle = setTimeout(() => {
+      logger?.info({ sessionId: session.transport.sessionId, identity: session.identity }, 'mcp session closed after being idle');
+      void session.server.close();
+    }, idleTimeoutMs).unref();
+  }
 
   function identify(req: IncomingMessage): string | null {
     const header = req.headers.authorization ?? '';
@@ -92,6 +104,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
         if (!session) return fail(res, 404, `no MCP session ${sessionId}; initialize a new one`);
         // A session acts for whoever opened it; another token may not ride on it.
         if (session.identity !== identity) return fail(res, 403, 'this MCP session belongs to another token');
+        touch(session);
         const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
         return await session.transport.handleRequest(req, res, body);
       }
@@ -104,10 +117,14 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, identity });
+          const session: Session = { transport, server, identity, idle: null };
+          sessions.set(id, session);
+          touch(session);
         },
       });
       transport.onclose = () => {
+        const session = transport.sessionId ? sessions.get(transport.sessionId) : undefined;
+        if (session?.idle) clearTimeout(session.idle);
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
       await server.connect(transport);
@@ -124,6 +141,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
   handler.close = async () => {
     const open = [...sessions.values()];
     sessions.clear();
+    for (const s of open) if (s.idle) clearTimeout(s.idle);
     await Promise.allSettled(open.map((s) => s.server.close()));
   };
   return handler;

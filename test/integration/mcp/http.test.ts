@@ -39,15 +39,7 @@ describe('MCP over Streamable HTTP', () => {
     const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent' }, cwd: home });
     lab = await openLocalLab({ config, logger: silentLogger });
     runtime = await createRuntime({ config, logger: silentLogger, backends: lab });
-    handler = createMcpHttpHandler({
-      tokens: TOKENS,
-      allowedOrigins: [ALLOWED_ORIGIN],
-      createServer: (principal) =>
-        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal }),
-    });
-    server = createServer((req, res) => void handler(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+    ({ handler, server, url } = await mount({}));
   });
 
   afterAll(async () => {
@@ -58,6 +50,19 @@ describe('MCP over Streamable HTTP', () => {
     await lab?.close();
     await rm(home, { recursive: true, force: true });
   });
+
+  async function mount(extra: { idleTimeoutMs?: number }): Promise<{ handler: McpHttpHandler; server: Server; url: URL }> {
+    const h = createMcpHttpHandler({
+      tokens: TOKENS,
+      allowedOrigins: [ALLOWED_ORIGIN],
+      createServer: (principal) =>
+        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: runtime.config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal }),
+      ...extra,
+    });
+    const s = createServer((req, res) => void h(req, res));
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return { handler: h, server: s, url: new URL(`http://127.0.0.1:${(s.address() as AddressInfo).port}/mcp`) };
+  }
 
   const post = (headers: Record<string, string>) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(INITIALIZE) });
@@ -120,6 +125,29 @@ describe('MCP over Streamable HTTP', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }),
     });
     expect(res.status).toBe(403);
+  });
+
+  it('closes a session left idle', async () => {
+    const idle = await mount({ idleTimeoutMs: 500 });
+    try {
+      const transport = new StreamableHTTPClientTransport(idle.url, { requestInit: { headers: { authorization: 'Bearer token-alice-0123456789' } } });
+      const client = new Client({ name: 'client-idle', version: '1.0.0' });
+      clients.push(client);
+      await client.connect(transport);
+      await client.listTools();
+      expect(idle.handler.sessionCount()).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(idle.handler.sessionCount()).toBe(0);
+      const res = await fetch(idle.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer token-alice-0123456789', 'mcp-session-id': transport.sessionId! },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list', params: {} }),
+      });
+      expect(res.status).toBe(404);
+    } finally {
+      await idle.handler.close();
+      await new Promise((resolve) => idle.server.close(resolve));
+    }
   });
 
   it('forgets a session its client ends', async () => {
