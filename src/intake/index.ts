@@ -1,5 +1,12 @@
 // The intake room: triggers from the outside, their dedupe keys, and the run queue.
 export { ALERTMANAGER_PRINCIPAL, triggerFromAlertGroup, type AlertGroup } from './alert-trigger.js';
+export {
+  alertmanagerAlertSchema,
+  alertmanagerPayloadSchema,
+  alertmanagerTrigger,
+  type AlertmanagerAlert,
+  type AlertmanagerPayload,
+} from './alertmanager-payload.js';
 export { createBullmqRunQueue, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
 export { createLocalRunQueue, type LocalRunQueueOptions } from './local-run-queue.js';
 export { isRetryable } from './retry.js';

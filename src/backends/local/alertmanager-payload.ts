@@ -1,36 +1,13 @@
-// The Prometheus Alertmanager webhook payload (version 4), as the monitor sends it and
-// as intake validates incoming webhooks, plus a sink that POSTs it to a URL.
+// Building Alertmanager webhook payloads (version 4) as the lab's monitor sends them:
+// fingerprints, group keys, common labels, and a sink that POSTs a payload to a URL.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { UpstreamError, describeError } from '../../errors.js';
 
-const labelSet = z.record(z.string(), z.string());
+// The schema moved to the intake room, which validates incoming webhooks; re-exported
+// so the lab's monitor and its tests keep one definition.
+export { alertmanagerAlertSchema, alertmanagerPayloadSchema, type AlertmanagerAlert, type AlertmanagerPayload } from '../../intake/index.js';
+import type { AlertmanagerPayload } from '../../intake/index.js';
 
-export const alertmanagerAlertSchema = z.object({
-  status: z.enum(['firing', 'resolved']),
-  labels: labelSet,
-  annotations: labelSet,
-  startsAt: z.string(),
-  endsAt: z.string(),
-  generatorURL: z.string(),
-  fingerprint: z.string(),
-});
-
-export const alertmanagerPayloadSchema = z.object({
-  version: z.literal('4'),
-  groupKey: z.string(),
-  truncatedAlerts: z.number().int().nonnegative(),
-  status: z.enum(['firing', 'resolved']),
-  receiver: z.string(),
-  groupLabels: labelSet,
-  commonLabels: labelSet,
-  commonAnnotations: labelSet,
-  externalURL: z.string(),
-  alerts: z.array(alertmanagerAlertSchema),
-});
-
-export type AlertmanagerAlert = z.infer<typeof alertmanagerAlertSchema>;
-export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 export type AlertSink = (payload: AlertmanagerPayload) => Promise<void>;
 
 /** Alertmanager's "zero time" for an alert that has not ended. */
