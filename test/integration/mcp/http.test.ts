@@ -98,6 +98,16 @@ describe('MCP over Streamable HTTP', () => {
     await good.body?.cancel();
   });
 
+  it('answers 400 to a body that is not JSON, or a first request that is not initialize', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer token-alice-0123456789' };
+    const notJson = await fetch(url, { method: 'POST', headers, body: '{"jsonrpc":' });
+    expect(notJson.status).toBe(400);
+    expect(JSON.stringify(await notJson.json())).toMatch(/not JSON/);
+    const notInit = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }) });
+    expect(notInit.status).toBe(400);
+    expect(JSON.stringify(await notInit.json())).toMatch(/not an initialize request/);
+  });
+
   it('serves two sessions at once, each acting as the principal of its own token', async () => {
     const [a, b] = await Promise.all([connect('token-alice-0123456789', 'client-a'), connect('token-bob-9876543210', 'client-b')]);
     expect(a.transport.sessionId).toBeDefined();

@@ -107,6 +107,13 @@ describe('mlops-agent mcp over stdio', () => {
     expect(invalid.some((e) => String(e.data.error).includes('trafficPercent'))).toBe(true);
   });
 
+  it('reports a tool that failed after the policy allowed it as a tool error', async () => {
+    const result = await client.callTool({ name: 'check_data_quality', arguments: { dataset: 'no-such-dataset' } });
+    expect(result.isError).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/^check_data_quality failed after the policy allowed it: .*no-such-dataset/);
+    expect((await audit()).some((e) => e.kind === 'execution.failed' && e.data.tool === 'check_data_quality')).toBe(true);
+  });
+
   it('records every call under the principal mcp:<client name>', async () => {
     const proposed = (await audit()).filter((e) => e.kind === 'call.proposed');
     expect(proposed.length).toBeGreaterThanOrEqual(4);
