@@ -7,7 +7,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } f
 import type { AnyTool } from '../../tools/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import { describeError } from '../errors.js';
-import { toJsonSchema, type Runbook } from '../llm/index.js';
+import { toJsonSchema, ToolSchemaError, type Runbook } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import type { Gate, Principal } from '../policy/index.js';
 import { registerRunbookPrompts } from './runbook-prompts.js';
@@ -35,7 +35,7 @@ export function principalFromClientName(name: string | undefined): Principal {
 /** What tools/list says of one tool, derived from its definition: never a second copy. */
 export function describeTool(tool: AnyTool): McpTool {
   const input = toJsonSchema(tool.input);
-  if (input.type !== 'object') throw new Error(`tool ${tool.name}: its input must be a zod object to be offered over MCP`);
+  if (input.type !== 'object') throw new ToolSchemaError(`tool ${tool.name}: its input must be a zod object to be offered over MCP, got ${String(input.type)}`);
   return {
     name: tool.name,
     description: tool.description,
