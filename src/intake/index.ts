@@ -10,6 +10,7 @@ export {
 export { createBullmqRunQueue, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
 export { createLocalRunQueue, type LocalRunQueueOptions } from './local-run-queue.js';
 export { isRetryable } from './retry.js';
+export { agentRunHandler, type AgentRunHandlerOptions, type RunDriver, type RunLookup } from './run-worker.js';
 export {
   dedupeKeyOf,
   newQueuedRunId,

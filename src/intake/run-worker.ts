@@ -1,0 +1,37 @@
+// The handler a worker gives the RunQueue: start a queued run, or carry on with one a
+// dead worker left behind (the queue hands the same run id back after a crash or retry).
+import type { Run, Trigger } from '../agent/run.js';
+import type { RunHandler } from './run-queue.js';
+
+/** What the handler needs of the agent (`createAgent` returns it). */
+export interface RunDriver {
+  start(trigger: Trigger, id: string): Promise<Run>;
+  resume(id: string): Promise<Run>;
+}
+
+/** What the handler needs of the run store (`RunStore`). */
+export interface RunLookup {
+  get(id: string): Promise<Run | undefined>;
+}
+
+export interface AgentRunHandlerOptions {
+  /** Told when a run ended or parked, e.g. to log it or update /metrics. */
+  onSettled?: (run: Run, how: 'started' | 'resumed') => void;
+}
+
+/**
+ * A stored run means an earlier attempt got as far as saving it: resume rather than
+ * start, so a run is never planned twice from scratch. A run waiting for approval is left
+ * alone: the approval path resumes it, and resuming here would skip the humans.
+ */
+export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: AgentRunHandlerOptions = {}): RunHandler {
+  return async (runId, trigger) => {
+    const stored = await runs.get(runId);
+    if (!stored) {
+      options.onSettled?.(await agent.start(trigger, runId), 'started');
+      return;
+    }
+    if (stored.status !== 'running') return;
+    options.onSettled?.(await agent.resume(runId), 'resumed');
+  };
+}

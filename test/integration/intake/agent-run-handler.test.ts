@@ -1,0 +1,91 @@
+// The queue wired to the real agent loop (scripted planner, real gate, file run store),
+// as `serve`/`worker` wire it.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { allTools } from '../../../tools/index.js';
+import { createAgent } from '../../../src/agent/loop.js';
+import { RUN_SCHEMA_VERSION, type Run, type Trigger } from '../../../src/agent/run.js';
+import { createFileRunStore } from '../../../src/agent/run-store.js';
+import { systemClock } from '../../../src/clock.js';
+import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
+import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { silentLogger } from '../../../src/logger.js';
+import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
+
+let fx: GateFixture | undefined;
+let queue: RunQueue | undefined;
+afterEach(async () => {
+  await queue?.close();
+  await fx?.cleanup();
+});
+
+function alert(group: string, n: number): Trigger {
+  return { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, alertName: 'DriftHigh', text: `DriftHigh firing #${n}`, data: { status: 'firing', groupKey: group } };
+}
+
+async function wired(turnsPerRun: () => Parameters<typeof scriptedPlanner>[0]) {
+  fx = await gateFixture();
+  const runs = createFileRunStore(join(fx.dir, 'runs'));
+  const agent = createAgent({
+    gate: fx.gate,
+    audit: fx.audit,
+    runs,
+    tools: toolSpecs(allTools),
+    systemPrompt: 'test',
+    plannerFor: () => scriptedPlanner(turnsPerRun()),
+    fallbackFor: () => null,
+    limits: { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  return { agent, runs };
+}
+
+describe('agentRunHandler', () => {
+  it('stores one finished run per alert group, under the id the queue gave it', async () => {
+    const { agent, runs } = await wired(() => [call('registry_query', { action: 'list_models' }), answer('checked')]);
+    const settled: Run[] = [];
+    let done!: () => void;
+    const allDone = new Promise<void>((r) => (done = r));
+    queue = createLocalRunQueue();
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => queue!.enqueue(alert(`g${i % 2}`, i), { dedupeKey: `g${i % 2}` })));
+    queue.process(agentRunHandler(agent, runs, { onSettled: (run) => settled.push(run) === 2 && done() }), { concurrency: 2 });
+    await allDone;
+    const ids = [...new Set(results.map((r) => r.runId))].sort();
+    expect(ids).toHaveLength(2);
+    const stored = await runs.list();
+    expect(stored.map((r) => r.id).sort()).toEqual(ids);
+    expect(stored.every((r) => r.status === 'succeeded' && r.answer === 'checked')).toBe(true);
+  });
+
+  it('resumes a run an earlier attempt stored, instead of starting it again', async () => {
+    const { agent, runs } = await wired(() => [answer('finished after the crash')]);
+    const trigger = alert('g', 0);
+    const now = new Date().toISOString();
+    // What a worker killed after its first save leaves behind.
+    await runs.save({
+      schemaVersion: RUN_SCHEMA_VERSION, id: 'run_crashed_1', trigger, status: 'running', planner: 'scripted', fallback: null,
+      transcript: [{ kind: 'trigger', trigger: 'alert', text: trigger.text, data: trigger.data }],
+      steps: 0, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null,
+    });
+    const how: string[] = [];
+    await agentRunHandler(agent, runs, { onSettled: (_, h) => how.push(h) })('run_crashed_1', trigger);
+    const run = await runs.get('run_crashed_1');
+    expect(how).toEqual(['resumed']);
+    expect(run).toMatchObject({ status: 'succeeded', answer: 'finished after the crash' });
+    expect(run!.transcript.filter((i) => i.kind === 'trigger')).toHaveLength(1);
+  });
+
+  it('leaves a run waiting for approval to the approval path', async () => {
+    const { agent, runs } = await wired(() => [answer('must not run')]);
+    const trigger = alert('g', 0);
+    const now = new Date().toISOString();
+    await runs.save({
+      schemaVersion: RUN_SCHEMA_VERSION, id: 'run_parked_1', trigger, status: 'waiting_approval', planner: 'scripted', fallback: null,
+      transcript: [], steps: 1, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null,
+    });
+    await agentRunHandler(agent, runs)('run_parked_1', trigger);
+    expect(await runs.get('run_parked_1')).toMatchObject({ status: 'waiting_approval', steps: 1 });
+  });
+});
