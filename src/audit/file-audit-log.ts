@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { hashEntry, serializeEntry } from './canonical.js';
 import { scanChain } from './chain-check.js';
 import { fsyncDir, writeAll } from '../durable-file.js';
+import { acquireFileLock, type HeldLock } from '../file-lock.js';
 import { checkEntryInput } from './json-safe.js';
 import { setAsideTornTail } from './torn-tail.js';
 import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type TornTailReport } from './types.js';
@@ -45,6 +46,7 @@ class FileAuditLog implements AuditLog {
     private readonly clock: Clock,
     private seq: number,
     private prevHash: string,
+    private readonly lock: HeldLock,
   ) {}
 
   lastSeq(): number {
@@ -77,6 +79,7 @@ class FileAuditLog implements AuditLog {
       await this.handle.close();
     } finally {
       openFiles.delete(this.file);
+      await this.lock.release();
     }
   }
 
@@ -137,6 +140,19 @@ async function openHandle(file: string): Promise<FileHandle> {
  * Opens (creating as needed) an audit log and checks its whole chain. A torn last line is
  * set aside and recorded; a break anywhere else refuses to open with `audit_corrupt`.
  */
+async function acquireWriterLock(file: string): Promise<HeldLock> {
+  await mkdir(dirname(file), { recursive: true });
+  try {
+    // Held for the writer's lifetime: only a dead owner's lock is taken over, never an old one.
+    return await acquireFileLock(`${file}.lock`, { timeoutMs: 2_000, staleMs: Number.POSITIVE_INFINITY, service: 'audit' });
+  } catch (err) {
+    if (err instanceof UpstreamError && err.code === 'upstream_timeout') {
+      throw new UpstreamError('audit', `audit log ${file} is being written by another mlops-agent process (${err.message}); run one writer per audit file, or give this one its own with audit.file`, { retryable: true, code: 'audit_failed', cause: err });
+    }
+    throw err;
+  }
+}
+
 export async function openFileAuditLog(options: FileAuditLogOptions): Promise<AuditLog> {
   const { clock = systemClock, logger = silentLogger } = options;
   if (typeof options.file !== 'string' || options.file === '') {
@@ -146,7 +162,15 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
   if (openFiles.has(file)) {
     throw new UserError(`audit log ${file} is already open in this process; share the one AuditLog instead of opening it twice`, { code: 'input_invalid' });
   }
-  const handle = await openHandle(file);
+  // One writer per file across processes too: two appenders would fork the chain.
+  const lock = await acquireWriterLock(file);
+  let handle: FileHandle;
+  try {
+    handle = await openHandle(file);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   openFiles.add(file);
   try {
     const { size } = await handle.stat();
@@ -160,7 +184,7 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
         { code: 'audit_corrupt' },
       );
     }
-    const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash);
+    const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash, lock);
     if (brk && torn) {
       const aside = await setAsideTornTail({ file, handle, goodBytes: scan.goodBytes, size, seq: scan.entries + 1, now: clock.now() });
       const entry = await log.append({
@@ -176,6 +200,7 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
   } catch (err) {
     openFiles.delete(file);
     await handle.close().catch(() => undefined);
+    await lock.release();
     throw err;
   }
 }

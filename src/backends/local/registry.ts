@@ -12,7 +12,7 @@ import type { AliasMove, ModelRegistry, ModelSummary, ModelVersion, ParamValue, 
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError } from '../../errors.js';
 import { createFileExclusive, fsyncDir, readJsonIfExists, tempPathFor, writeFileAtomic } from '../../durable-file.js';
-import { withFileLock } from './file-lock.js';
+import { withFileLock } from '../../file-lock.js';
 import type { ModelArtifact } from './model-artifact.js';
 
 export interface RegisterVersionInput {

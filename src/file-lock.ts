@@ -1,16 +1,23 @@
 // A lock file shared by processes and worker threads: created with O_EXCL ('wx'), holding
 // the owner's pid, host and time. A lock whose owner process is gone, or that is older than
-// `staleMs`, is taken over, so a crash never wedges the registry.
+// `staleMs`, is taken over, so a crash never wedges the registry or the audit log.
 import { randomBytes, randomInt } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { UpstreamError } from '../../errors.js';
+import { UpstreamError } from './errors.js';
 
 export interface FileLockOptions {
   /** Give up after this long (default 15 s). */
   timeoutMs?: number;
   /** A lock held longer than this is presumed abandoned (default 30 s; holders take milliseconds). */
   staleMs?: number;
+  /** Who needs the lock, for the error message (default `lock`). */
+  service?: string;
+}
+
+export interface HeldLock {
+  /** Removes the lock if it is still ours (it may have been broken as stale). */
+  release(): Promise<void>;
 }
 
 interface LockOwner {
@@ -75,7 +82,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+export async function acquireFileLock(lockPath: string, options: FileLockOptions = {}): Promise<HeldLock> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = options.staleMs ?? 30_000;
   const owner: LockOwner = { pid: process.pid, host: hostname(), at: Date.now(), token: randomBytes(8).toString('hex') };
@@ -100,17 +107,28 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       continue;
     }
     if (Date.now() > deadline) {
-      throw new UpstreamError('lab registry', `timed out after ${timeoutMs} ms waiting for lock ${lockPath} (held by ${current?.raw || 'unknown'}); delete it if its owner is gone`, { retryable: true, code: 'upstream_timeout' });
+      throw new UpstreamError(options.service ?? 'lock', `timed out after ${timeoutMs} ms waiting for lock ${lockPath} (held by ${current?.raw || 'unknown'}); delete it if its owner is gone`, {
+        retryable: true,
+        code: 'upstream_timeout',
+      });
     }
     // Jittered backoff so many waiters do not retry in lockstep.
     await sleep(delay + randomInt(delay + 1));
     delay = Math.min(50, delay * 2);
   }
+  return {
+    async release() {
+      const current = await readOwner(lockPath);
+      if (current?.owner?.token === owner.token) await unlink(lockPath).catch(() => undefined);
+    },
+  };
+}
+
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+  const lock = await acquireFileLock(lockPath, { service: 'lab registry', ...options });
   try {
     return await fn();
   } finally {
-    // Only remove the lock if it is still ours (it may have been broken as stale).
-    const current = await readOwner(lockPath);
-    if (current?.owner?.token === owner.token) await unlink(lockPath).catch(() => undefined);
+    await lock.release();
   }
 }
