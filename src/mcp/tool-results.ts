@@ -2,8 +2,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { GateOutcome } from '../policy/index.js';
 
-/** Where approvals are taken; named in every pending result so the client can tell its user. */
-export const APPROVALS_TAKEN_BY = 'mlops-agent serve';
+/** Named in a pending result when no approval channel took the request (none exists yet). */
+export const APPROVALS_TAKEN_BY = 'none: no approval channel is configured';
 
 /**
  * The JSON Schema of a pending-approval result. It is listed beside each tool's own output
@@ -63,11 +63,11 @@ export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolRe
         approvalId,
         approvedThrough,
       };
-      const idPart = approvalId ? ` Approval id: ${approvalId}.` : ' No approval was recorded: no approval channel runs in this process.';
+      const idPart = approvalId
+        ? ` Approval id: ${approvalId}; it is decided through ${approvedThrough}.`
+        : ' No approval was recorded: no approval channel is configured, so this call cannot be approved as it stands.';
       return {
-        content: text(
-          `Pending approval, not executed: ${tool} needs approval by ${count} of [${roles.join(', ')}] (rule ${decision.ruleId ?? '(none)'}).${idPart} Approvals are taken by ${approvedThrough}.`,
-        ),
+        content: text(`Pending approval, not executed: ${tool} needs approval by ${count} of [${roles.join(', ')}] (rule ${decision.ruleId ?? '(none)'}).${idPart}`),
         structuredContent: { pendingApproval },
       };
     }

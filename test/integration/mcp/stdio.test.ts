@@ -88,7 +88,7 @@ describe('mlops-agent mcp over stdio', () => {
     const args = { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 };
     const result = await client.callTool({ name: 'deploy_canary', arguments: args });
     expect(result.isError).toBeFalsy();
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*mlops-agent serve/);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*no approval channel is configured/);
     expect(result.structuredContent).toMatchObject({ pendingApproval: { tool: 'deploy_canary', ruleId: 'approve-production-canary-above-5', roles: ['ml-leads'], count: 1, approvalId: null } });
 
     const entries = await audit();
