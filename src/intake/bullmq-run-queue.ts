@@ -67,6 +67,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const joinedKey = (runId: string) => `${prefix}:${queueName}:mlops:joined:${runId}`;
   const limit = options.commandTimeoutMs ?? 5000;
   let worker: Worker<JobData> | null = null;
+  let closing: Promise<void> | null = null;
   queue.on('error', (err) => options.onError?.(null, err));
   redis.on('error', (err) => options.onError?.(null, err));
 
@@ -147,10 +148,14 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       }
     },
 
-    async close() {
-      await worker?.close();
-      await queue.close();
-      await redis.quit().catch(() => redis.disconnect());
+    close({ force = false } = {}) {
+      // The first close decides; BullMQ's worker.close likewise returns its first promise.
+      closing ??= (async () => {
+        await worker?.close(force);
+        await queue.close();
+        await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closing;
     },
   };
 }

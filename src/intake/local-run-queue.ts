@@ -32,6 +32,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   let handler: RunHandler | null = null;
   let concurrency = 1;
   let closed = false;
+  let closing: Promise<void> | null = null;
 
   function pump(): void {
     while (handler && !closed && active.size < concurrency) {
@@ -89,9 +90,11 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
     async depth() {
       return waiting.length + active.size;
     },
-    async close() {
+    close({ force = false } = {}) {
+      // The first close decides: a later plain close must not wait for a forced-off run.
       closed = true;
-      await Promise.allSettled([...active.values()]);
+      closing ??= force ? Promise.resolve() : Promise.allSettled([...active.values()]).then(() => undefined);
+      return closing;
     },
   };
 }

@@ -45,8 +45,12 @@ export interface RunQueue {
   joined(runId: string): Promise<JoinedTrigger[]>;
   /** Runs waiting or active. */
   depth(): Promise<number>;
-  /** Stops taking runs, waits for active handlers to settle, releases connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking runs and releases connections. Waits for active handlers to settle,
+   * unless `force`: then a shutdown does not wait out a long run, and BullMQ hands the
+   * run to another worker once its lock expires (the local queue loses it).
+   */
+  close(options?: { force?: boolean }): Promise<void>;
 }
 
 /** Same shape as the agent's run ids, so a queued run keeps its id when it is stored. */

@@ -189,5 +189,18 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       await after.reach(1);
       expect(calls).toEqual([bad.runId, good.runId]);
     });
+
+    it('closes at once when forced, even while a handler is still running', async () => {
+      const q = await open();
+      const started = counter();
+      q.process(async () => {
+        started.bump();
+        await new Promise(() => {});
+      }, { concurrency: 1 });
+      await q.enqueue(chat('a long run'));
+      await started.reach(1);
+      await q.close({ force: true });
+      await expect(q.enqueue(chat('after close'))).rejects.toThrow();
+    });
   });
 }
