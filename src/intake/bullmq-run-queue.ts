@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Trigger } from '../agent/run.js';
+import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import { isRetryable } from './retry.js';
 import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
@@ -26,6 +27,7 @@ export interface BullmqRunQueueOptions {
   /** How long enqueue, joined and depth wait for Redis before failing (default 5000 ms). */
   commandTimeoutMs?: number;
   onError?: (runId: string | null, err: unknown) => void;
+  clock?: Clock;
 }
 
 interface JobData {
@@ -66,6 +68,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false });
   const joinedKey = (runId: string) => `${prefix}:${queueName}:mlops:joined:${runId}`;
   const limit = options.commandTimeoutMs ?? 5000;
+  const clock = options.clock ?? systemClock;
   let worker: Worker<JobData> | null = null;
   let closing: Promise<void> | null = null;
   queue.on('error', (err) => options.onError?.(null, err));
@@ -73,7 +76,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
 
   return {
     async enqueue(trigger, { dedupeKey } = {}) {
-      const runId = newQueuedRunId();
+      const runId = newQueuedRunId(clock.now());
       let job: Job<JobData>;
       try {
         job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(
@@ -97,7 +100,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       const existing = job.id;
       try {
         const key = joinedKey(existing);
-        await bounded(limit, `recording a trigger that joined run ${existing}`, redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date().toISOString()))).expire(key, 30 * DAY_S).exec());
+        await bounded(limit, `recording a trigger that joined run ${existing}`, redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()))).expire(key, 30 * DAY_S).exec());
       } catch (err) {
         throw redisError(`recording a trigger that joined run ${existing}`, err);
       }
