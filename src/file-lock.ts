@@ -27,7 +27,8 @@ interface LockOwner {
   token: string;
 }
 
-function processAlive(pid: number): boolean {
+/** True when a process with this pid exists on this host. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from './define-tool.js';
+import { defineTool, NO_RISK } from './define-tool.js';
 
 const input = z
   .object({
@@ -45,15 +45,7 @@ export const triggerRetrain = defineTool({
   output,
   annotations: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
   // Training only adds a version; nothing is served until a canary, so it touches no environment.
-  assessRisk: async () => ({
-    environment: 'none',
-    trafficPercent: 0,
-    trafficChangePercent: 0,
-    promotesToFull: false,
-    qualityDelta: 0,
-    failedQualityGates: [],
-    reversible: true,
-  }),
+  assessRisk: async () => NO_RISK,
   async execute(args, { backends, principal, idempotencyKey, signal }) {
     let job = await backends.trainer.start({
       model: args.model,

@@ -13,6 +13,7 @@ import { UserError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { datasetFile } from './dataset-store.js';
 import { createFileExclusive, readJsonIfExists } from '../../durable-file.js';
+import { processAlive } from '../../file-lock.js';
 import { codeVersion } from './git-version.js';
 import { searchCandidates } from './hyperparameter-search.js';
 import { parseTrainingParams } from './logistic-regression.js';
@@ -60,15 +61,6 @@ const JOB_ID = /^job-[a-z0-9]+-[0-9a-f]{8}$/;
 function toJob(e: TrainingExperiment): TrainingJob {
   const { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } = e;
   return { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function sameRequest(e: TrainingExperiment, r: TrainingRequest): boolean {
