@@ -61,7 +61,7 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     logger,
     // A retrained model scores drifted traffic differently from the stale champion by
     // design, so the score shift bound is wide; a unit bug moves scores far beyond it.
-    analysis: { minRequestsPerStep: 150, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
+    analysis: { minRequestsPerStep: 150, minLabelsPerStep: 150, minAccuracyDelta: -0.05, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
     // The demo starts canaries at 5% so a step gathers enough traffic in seconds.
     steps: [5, 25, 100],
   });
