@@ -66,6 +66,21 @@ const configSchema = z
       .strict()
       .default({}),
     qualityGates: qualityGatesSchema.default({}),
+    /** `mlops-agent serve`: the HTTP server (webhooks, chat, runs, MCP). */
+    server: z
+      .object({
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Bearer tokens and the principal each acts as; MLOPS_AGENT_API_TOKEN adds one for `user:operator`. */
+        tokens: z.array(z.object({ token: z.string().min(16, 'a token needs at least 16 characters'), principal: z.string().min(1) }).strict()).default([]),
+        bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    /** `redis://host:port/db`: the BullMQ run queue and the Redis run store; unset means in-process. */
+    redisUrl: z.string().url().optional(),
+    /** Origins a browser page may call /mcp from. */
+    mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
@@ -84,6 +99,8 @@ const ENV_KEYS: Record<string, string[]> = {
   OPENAI_API_KEY: ['llm', 'openaiApiKey'],
   OPENAI_MODEL: ['llm', 'openaiModel'],
   MLOPS_AGENT_AUDIT_FILE: ['audit', 'file'],
+  PORT: ['server', 'port'],
+  REDIS_URL: ['redisUrl'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -125,6 +142,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [name, path] of Object.entries(ENV_KEYS)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, path, value);
+  }
+  const operatorToken = env.MLOPS_AGENT_API_TOKEN;
+  if (operatorToken !== undefined && operatorToken !== '') {
+    const server = (typeof raw.server === 'object' && raw.server !== null ? raw.server : {}) as Record<string, unknown>;
+    const tokens = Array.isArray(server.tokens) ? server.tokens : [];
+    raw.server = { ...server, tokens: [...tokens, { token: operatorToken, principal: 'user:operator' }] };
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   clock?: Clock;
   approvals?: ApprovalSink;
   onEvent?: (run: Run, item: TranscriptItem) => void;
+  /** Where runs are kept; default files under <home>/runs (`serve` passes Redis when configured). */
+  runs?: RunStore;
 }
 
 export interface Runtime {
@@ -83,7 +85,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, logger, ...(options.approvals ? { approvals: options.approvals } : {}) });
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
   const llm = createLlmPlanner(config.llm, logger);
-  const runs = createFileRunStore(join(config.home, 'runs'));
+  const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 
   const runbookPlanners = new Map(runbooks.map((rb) => [rb.id, createRunbookPlanner(rb)]));

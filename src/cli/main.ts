@@ -12,6 +12,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
 import { runsCommand } from './runs-command.js';
+import { serveCommand } from './serve-command.js';
 
 let cachedConfig: Config | null = null;
 let configFile: string | undefined;
@@ -52,6 +53,7 @@ program.addCommand(
 );
 program.addCommand(auditCommand(() => config()));
 program.addCommand(runsCommand({ config }));
+program.addCommand(serveCommand({ config, logger }));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,21 @@
+// /healthz: the process answers. /readyz: it can do its job: the audit log takes writes,
+// and when Redis holds the queue, Redis answers and will not evict queued runs.
+import type { FastifyInstance } from 'fastify';
+import type { AuditLog } from '../audit/index.js';
+
+/** Returns null when ready, else what is wrong. */
+export type ReadinessCheck = () => Promise<string | null>;
+
+export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[] }): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const problems: string[] = [];
+    if (deps.audit.failed) problems.push(`the audit log is not writable: ${deps.audit.failed.message}`);
+    for (const check of deps.checks ?? []) {
+      const problem = await check().catch((err: unknown) => `readiness check failed: ${String(err)}`);
+      if (problem) problems.push(problem);
+    }
+    if (problems.length > 0) return reply.code(503).send({ status: 'not_ready', problems });
+    return { status: 'ready' };
+  });
+}

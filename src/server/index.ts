@@ -1,0 +1,60 @@
+// The HTTP server of `mlops-agent serve`: Alertmanager webhooks, chat, runs, health,
+// metrics and (optionally) MCP over Streamable HTTP. Each concern is one file here; this
+// file wires them. The caller owns the queue, the worker and the runtime.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { RunStore } from '../agent/run-store.js';
+import type { AuditLog } from '../audit/index.js';
+import type { RunQueue } from '../intake/index.js';
+import type { Logger } from '../logger.js';
+import type { McpHttpHandler } from '../mcp/index.js';
+import { registerAlertRoutes } from './alerts.js';
+import { registerAuth, type ApiToken } from './auth.js';
+import { registerErrorHandler } from './errors.js';
+import { registerHealth, type ReadinessCheck } from './health.js';
+import { registerMcp } from './mcp.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { createQueuedRuns } from './queued-runs.js';
+import { registerRunRoutes } from './runs.js';
+
+export { tokenMatcher, type ApiToken } from './auth.js';
+export { createServerMetrics, type ServerMetrics } from './metrics.js';
+export { redisReadiness } from './redis-readiness.js';
+export type { ReadinessCheck } from './health.js';
+
+export interface ServerDeps {
+  /** Only the audit log is read here (for /readyz). */
+  runtime: { audit: Pick<AuditLog, 'failed'> };
+  queue: RunQueue;
+  runs: RunStore;
+  tokens: readonly ApiToken[];
+  logger: Logger;
+  /** Larger bodies get 413 (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** Mounted at /mcp; it checks tokens and Origins itself. */
+  mcp?: McpHttpHandler;
+  /** Extra readiness checks (Redis). */
+  readiness?: ReadinessCheck[];
+  /** Pass the worker's metrics so runs it settles are counted; made here otherwise. */
+  metrics?: ServerMetrics;
+}
+
+export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's type the default one.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    // Webhook senders retry; a slow client must not hold a connection for ever.
+    requestTimeout: 30_000,
+  });
+  const metrics = deps.metrics ?? createServerMetrics(deps.queue);
+  const queued = createQueuedRuns();
+  registerErrorHandler(app);
+  registerAuth(app, deps.tokens, { skip: (path) => deps.mcp !== undefined && path === '/mcp' });
+  registerHealth(app, { audit: deps.runtime.audit, checks: deps.readiness ?? [] });
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  registerAlertRoutes(app, { queue: deps.queue, metrics, queued });
+  registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
+  if (deps.mcp) await registerMcp(app, deps.mcp);
+  return app;
+}
+

@@ -1,0 +1,67 @@
+// POST /v1/chat starts a chat run as the token's principal; GET /v1/runs and
+// GET /v1/runs/:id read runs from the run store.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Run, RunStatus, Trigger } from '../agent/run.js';
+import type { RunStore } from '../agent/run-store.js';
+import { UserError } from '../errors.js';
+import type { RunQueue } from '../intake/index.js';
+import type { ServerMetrics } from './metrics.js';
+import type { QueuedRuns } from './queued-runs.js';
+
+const chatBody = z.object({ text: z.string().trim().min(1, 'must not be empty').max(8000) }).strict();
+const STATUSES = ['running', 'waiting_approval', 'succeeded', 'failed', 'refused'] as const satisfies readonly RunStatus[];
+const runsQuery = z.object({ status: z.enum(STATUSES).optional() }).strict();
+
+function invalid(what: string, error: z.ZodError): UserError {
+  const where = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  return new UserError(`invalid ${what}: ${where}`);
+}
+
+function summary(run: Run) {
+  return {
+    id: run.id,
+    status: run.status,
+    trigger: { kind: run.trigger.kind, principal: run.trigger.principal.id, text: run.trigger.text },
+    planner: run.planner,
+    steps: run.steps,
+    answer: run.answer,
+    error: run.error,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    endedAt: run.endedAt,
+  };
+}
+
+export function registerRunRoutes(app: FastifyInstance, deps: { queue: RunQueue; runs: RunStore; metrics: ServerMetrics; queued: QueuedRuns }): void {
+  app.post('/v1/chat', async (request, reply) => {
+    const parsed = chatBody.safeParse(request.body);
+    if (!parsed.success) throw invalid('chat request', parsed.error);
+    const text = parsed.data.text;
+    const principal = request.principal ?? 'anonymous';
+    const trigger: Trigger = { kind: 'chat', principal: { id: principal, roles: [] }, text, data: { question: text } };
+    const { runId } = await deps.queue.enqueue(trigger);
+    deps.metrics.enqueued('chat', false);
+    deps.queued.add(runId, trigger);
+    request.log.info({ runId, principal }, 'chat run enqueued');
+    return reply.code(202).send({ runId });
+  });
+
+  app.get('/v1/runs', async (request) => {
+    const parsed = runsQuery.safeParse(request.query);
+    if (!parsed.success) throw invalid('query', parsed.error);
+    const runs = await deps.runs.list(parsed.data.status ? { status: parsed.data.status } : {});
+    return { runs: runs.map(summary) };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/runs/:id', async (request, reply) => {
+    const { id } = request.params;
+    const run = await deps.runs.get(id);
+    if (run) return { ...summary(run), fallback: run.fallback, usage: run.usage, transcript: run.transcript };
+    const queued = deps.queued.get(id);
+    if (queued) {
+      return { id, status: 'queued', trigger: { kind: queued.trigger.kind, principal: queued.trigger.principal.id, text: queued.trigger.text }, queuedAt: queued.queuedAt, transcript: [], answer: null };
+    }
+    return reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
+  });
+}
