@@ -18,7 +18,7 @@ export function mcpCommand(deps: { config: () => Config; logger: () => Logger })
 The client starts this command itself. For example, in a client's MCP servers config:
   { "command": "npx", "args": ["mlops-agent", "mcp"], "env": { "MLOPS_AGENT_HOME": "/var/lib/mlops-agent" } }
 Calls act as principal mcp:<the client's name>. A call that needs approval is reported
-pending and not executed; approvals are taken by \`mlops-agent serve\`.`,
+pending and not executed (approvals are not available yet, so such a call cannot be approved).`,
     )
     .action(async () => {
       const config = deps.config();
