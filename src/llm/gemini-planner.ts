@@ -13,7 +13,7 @@ import {
 import type { Planner, PlannerInput, PlannerTurn, ToolSpec } from '../agent/planner.js';
 import { ModelBehaviorError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { abortError, withRetries, type FailureVerdict } from './retry.js';
+import { callWithTimeout, RequestTimeout, withRetries, type FailureVerdict } from './retry.js';
 import { argsObject, toChatTurns } from './transcript-view.js';
 
 export interface GeminiPlannerOptions {
@@ -62,31 +62,8 @@ export function createGeminiPlanner(options: GeminiPlannerOptions): Planner {
 }
 
 /** Our own timer rather than the SDK's `timeout`, which is never cleared and would keep a finished CLI alive. */
-async function callWithTimeout<T>(timeoutMs: number, outer: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  if (outer?.aborted) throw abortError(outer);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new TimeoutMarker(timeoutMs)), timeoutMs);
-  const onAbort = () => controller.abort(abortError(outer!));
-  outer?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await call(controller.signal);
-  } catch (err) {
-    if (controller.signal.reason instanceof TimeoutMarker) throw controller.signal.reason;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
-  }
-}
-
-class TimeoutMarker extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no response within ${timeoutMs} ms`);
-  }
-}
-
 export function classifyGeminiFailure(err: unknown, timeoutMs: number): FailureVerdict | null {
-  if (err instanceof TimeoutMarker) return { retryable: true, timeout: true, message: `generateContent timed out after ${timeoutMs} ms` };
+  if (err instanceof RequestTimeout) return { retryable: true, timeout: true, message: `generateContent timed out after ${timeoutMs} ms` };
   if (err instanceof GoogleGenerativeAIFetchError) {
     const status = err.status ?? 0;
     const retryable = status === 429 || status === 408 || status >= 500;

@@ -3,7 +3,7 @@
 import type { Planner, PlannerInput, PlannerTurn } from '../agent/planner.js';
 import { ModelBehaviorError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { abortError, parseRetryAfter, withRetries, type FailureVerdict } from './retry.js';
+import { callWithTimeout, parseRetryAfter, RequestTimeout, withRetries, type FailureVerdict } from './retry.js';
 import { argsObject, toChatTurns } from './transcript-view.js';
 
 export interface OpenAiPlannerOptions {
@@ -33,8 +33,6 @@ class HttpFailure extends Error {
     super(`HTTP ${status}${detail ? `: ${detail}` : ''}`);
   }
 }
-
-class TimeoutMarker extends Error {}
 
 export function createOpenAiPlanner(options: OpenAiPlannerOptions): Planner {
   let endpoint: URL;
@@ -70,24 +68,13 @@ export function createOpenAiPlanner(options: OpenAiPlannerOptions): Planner {
   };
 }
 
-async function postOnce(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, outer?: AbortSignal): Promise<unknown> {
-  if (outer?.aborted) throw abortError(outer);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new TimeoutMarker(`no response within ${timeoutMs} ms`)), timeoutMs);
-  const onAbort = () => controller.abort(abortError(outer!));
-  outer?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const response = await fetch(url, { method: 'POST', headers, body, signal: controller.signal });
+function postOnce(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, outer?: AbortSignal): Promise<unknown> {
+  return callWithTimeout(timeoutMs, outer, async (signal) => {
+    const response = await fetch(url, { method: 'POST', headers, body, signal });
     const text = await response.text();
     if (!response.ok) throw new HttpFailure(response.status, parseRetryAfter(response.headers.get('retry-after')), errorDetail(text));
     return JSON.parse(text) as unknown;
-  } catch (err) {
-    if (controller.signal.reason instanceof TimeoutMarker) throw controller.signal.reason;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
-  }
+  });
 }
 
 function errorDetail(text: string): string {
@@ -102,7 +89,7 @@ function errorDetail(text: string): string {
 }
 
 export function classifyOpenAiFailure(err: unknown, timeoutMs: number): FailureVerdict | null {
-  if (err instanceof TimeoutMarker) return { retryable: true, timeout: true, message: `chat/completions timed out after ${timeoutMs} ms` };
+  if (err instanceof RequestTimeout) return { retryable: true, timeout: true, message: `chat/completions timed out after ${timeoutMs} ms` };
   if (err instanceof HttpFailure) {
     const retryable = err.status === 429 || err.status === 408 || err.status >= 500;
     const hint = err.status === 401 || err.status === 403 ? ' (check OPENAI_API_KEY)' : err.status === 404 ? ' (check OPENAI_BASE_URL and OPENAI_MODEL)' : '';

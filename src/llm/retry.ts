@@ -101,3 +101,31 @@ export function parseRetryAfter(value: string | null | undefined, now: () => num
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now());
 }
+
+/** Thrown when a single request outlives its timeout; planners classify it as retryable. */
+export class RequestTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no response within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * Runs one request with its own timer, also cancelled by the caller's signal. We keep our
+ * own timer rather than the SDK's, which is never cleared and keeps a finished CLI alive.
+ */
+export async function callWithTimeout<T>(timeoutMs: number, outer: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (outer?.aborted) throw abortError(outer);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs);
+  const onAbort = () => controller.abort(abortError(outer!));
+  outer?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await call(controller.signal);
+  } catch (err) {
+    if (controller.signal.reason instanceof RequestTimeout) throw controller.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
+  }
+}
