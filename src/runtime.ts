@@ -3,17 +3,18 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { allTools, type Backends } from '../tools/index.js';
+import { createApprovals, createFileApprovalStore, type ApprovalNotifier, type Approvals, type ApprovalStore, type StateOf } from './approvals/index.js';
 import { createAgent, type Agent } from './agent/loop.js';
 import type { Planner, TranscriptItem } from './agent/planner.js';
 import type { Run, Trigger } from './agent/run.js';
 import { createFileRunStore, type RunStore } from './agent/run-store.js';
-import { openFileAuditLog, type AuditLog } from './audit/index.js';
+import { canonicalJson, openFileAuditLog, sha256Hex, type AuditLog } from './audit/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
 import type { Logger } from './logger.js';
-import { createGate, createPolicyStore, type ApprovalSink, type Gate, type PolicyStore } from './policy/index.js';
+import { createGate, createPolicyStore, type Gate, type PolicyStore } from './policy/index.js';
 import { promptsDir } from './paths.js';
 
 export interface RuntimeOptions {
@@ -21,7 +22,10 @@ export interface RuntimeOptions {
   logger: Logger;
   backends: Backends;
   clock?: Clock;
-  approvals?: ApprovalSink;
+  /** Where approvals are kept; default files under <home>/approvals (`serve` passes Redis when configured). */
+  approvalStore?: ApprovalStore;
+  /** Channels that announce approvals (Slack). */
+  notifiers?: ApprovalNotifier[];
   onEvent?: (run: Run, item: TranscriptItem) => void;
   /** Where runs are kept; default files under <home>/runs (`serve` passes Redis when configured). */
   runs?: RunStore;
@@ -34,6 +38,7 @@ export interface Runtime {
   gate: Gate;
   agent: Agent;
   runs: RunStore;
+  approvals: Approvals;
   runbooks: Runbook[];
   /** The configured LLM planner, or null when runbooks are all there is. */
   llm: Planner | null;
@@ -75,6 +80,16 @@ function unplannable(trigger: Trigger): Planner {
   };
 }
 
+/** The state a call would change, from the tool's own preview; its hash makes a stale approval moot. */
+function stateFromTools(backends: Backends): StateOf {
+  return async (name, args) => {
+    const tool = allTools.find((t) => t.name === name);
+    if (!tool?.preview) return null;
+    const { now, after, state } = await tool.preview(args, { backends, principal: 'system:approvals', idempotencyKey: 'preview' });
+    return { hash: sha256Hex(canonicalJson(state ?? null)), preview: { now, after } };
+  };
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger, backends } = options;
   const clock = options.clock ?? systemClock;
@@ -82,7 +97,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const audit = await openFileAuditLog({ file: config.auditFile, clock, logger });
   if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
   const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, logger, ...(options.approvals ? { approvals: options.approvals } : {}) });
+  const approvalStore = options.approvalStore ?? createFileApprovalStore(join(config.home, 'approvals'));
+  const approvals = createApprovals({
+    store: approvalStore,
+    audit,
+    rolesOf: (id) => policy.current().rolesOf(id),
+    stateOf: stateFromTools(backends),
+    clock,
+    logger,
+    notifiers: options.notifiers ?? [],
+  });
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, logger, approvals });
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
   const llm = createLlmPlanner(config.llm, logger);
   const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
@@ -106,6 +131,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     plannerFor: (trigger) => llm ?? fallbackFor(trigger) ?? unplannable(trigger),
     fallbackFor,
     limits: config.loop,
+    approvals,
     clock,
     logger,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
@@ -118,8 +144,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     gate,
     agent,
     runs,
+    approvals,
     runbooks,
     llm,
-    close: () => audit.close(),
+    async close() {
+      if (!options.approvalStore) await approvalStore.close();
+      await audit.close();
+    },
   };
 }

@@ -45,6 +45,13 @@ export const NO_RISK: Risk = {
   reversible: true,
 };
 
+export interface ChangePreview {
+  now: string;
+  after: string;
+  /** The part of the world the call would change, as it is now (JSON-safe). */
+  state: unknown;
+}
+
 export interface ToolContext {
   backends: Backends;
   /** Who asked (principal id); recorded as the actor of any change. */
@@ -64,6 +71,12 @@ export interface Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodType
   /** Computes the risk figures from the input and the current state of the world. */
   assessRisk(input: z.infer<I>, ctx: ToolContext): Promise<Risk>;
   execute(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
+  /**
+   * What the call would change, for the people asked to approve it: the state now and
+   * after, in words, and the current state itself. If that state changes while the
+   * approval waits (the canary was rolled back), the approval is moot.
+   */
+  preview?(input: z.infer<I>, ctx: ToolContext): Promise<ChangePreview>;
   /** A one-line human summary of a result, for transcripts and chat. */
   summarize(output: z.infer<O>): string;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from './define-tool.js';
+import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
 
@@ -63,6 +64,14 @@ export const deployCanary = defineTool({
       failedQualityGates: candidate.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
       reversible: true,
     };
+  },
+  async preview(args, { backends }) {
+    const split = await backends.deployer.getSplit(args.model, args.environment);
+    const after =
+      args.trafficPercent >= 100
+        ? `v${args.version} 100% (promoted)`
+        : `${describeSplit(split ? { ...split, canaryVersion: args.version, canaryPercent: args.trafficPercent } : undefined)} (stepping up with an analysis at each step)`;
+    return { now: describeSplit(split), after, state: split ?? null };
   },
   async execute(args, { backends, principal }) {
     const rollout = await backends.deployer.deployCanary({

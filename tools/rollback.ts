@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from './define-tool.js';
+import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
 
@@ -40,6 +41,10 @@ export const rollback = defineTool({
       // It restores a version that was already serving.
       reversible: true,
     };
+  },
+  async preview(args, { backends }) {
+    const split = await backends.deployer.getSplit(args.model, args.environment);
+    return { now: describeSplit(split), after: split ? `v${split.lastKnownGoodVersion} 100% (last known good)` : 'not served', state: split ?? null };
   },
   execute: (args, { backends, principal }) =>
     backends.deployer.rollback({ model: args.model, environment: args.environment, reason: args.reason, requestedBy: principal }),

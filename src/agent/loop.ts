@@ -18,6 +18,20 @@ export interface LoopLimits {
   maxRepeatedCalls: number;
 }
 
+/** What the loop reads of an approval its run waits on (the approvals room's store). */
+export interface ApprovalLookup {
+  get(id: string): Promise<
+    | {
+        status: 'pending' | 'granted' | 'denied' | 'expired';
+        resolution: string | null;
+        consumedAt: string | null;
+        outcome: { status: 'executed' | 'refused' | 'invalid' | 'failed'; summary: string; output?: unknown } | null;
+        rule: { id: string | null };
+      }
+    | undefined
+  >;
+}
+
 export interface AgentDeps {
   gate: Gate;
   audit: AuditAppender;
@@ -29,6 +43,8 @@ export interface AgentDeps {
   /** The runbook planner to fall back to when the LLM fails, if one answers this trigger. */
   fallbackFor(trigger: Trigger): Planner | null;
   limits: LoopLimits;
+  /** Approvals the run's parked calls wait on; without it a parked call is never resumed. */
+  approvals?: ApprovalLookup;
   clock: Clock;
   logger: Logger;
   /** Called after every persisted change, for live output (the CLI timeline). */
@@ -51,6 +67,24 @@ function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
       return { status: 'pending_approval', reason: outcome.decision.reason, approvalId: outcome.approvalId };
     case 'failed':
       return { status: 'failed', error: outcome.error };
+  }
+}
+
+/** How an approved call that ran elsewhere (or before a crash) ended, as the planner sees it. */
+function recordedOutcome(outcome: NonNullable<Awaited<ReturnType<ApprovalLookup['get']>>>['outcome'], ruleId: string | null): CallOutcomeForPlanner {
+  if (!outcome) {
+    // Taken for execution, then no result: the worker died mid-call. Never run it again blindly.
+    return { status: 'failed', error: 'the approved call was taken for execution but its result was never recorded (the worker stopped); check the current state before proposing it again' };
+  }
+  switch (outcome.status) {
+    case 'executed':
+      return { status: 'executed', output: outcome.output ?? null, summary: outcome.summary };
+    case 'refused':
+      return { status: 'refused', reason: outcome.summary, ruleId };
+    case 'invalid':
+      return { status: 'invalid', error: outcome.summary, issues: [] };
+    case 'failed':
+      return { status: 'failed', error: outcome.summary };
   }
 }
 
@@ -110,8 +144,60 @@ export function createAgent(deps: AgentDeps) {
     }
   }
 
+  /** Calls this run parked for approval that have no decision in the transcript yet. */
+  function unsettledApprovals(run: Run): { callId: string; name: string; approvalId: string }[] {
+    const settled = new Set(run.transcript.flatMap((i) => (i.kind === 'approval' ? [i.callId] : [])));
+    return run.transcript.flatMap((i) =>
+      i.kind === 'result' && i.outcome.status === 'pending_approval' && i.outcome.approvalId && !settled.has(i.callId)
+        ? [{ callId: i.callId, name: i.name, approvalId: i.outcome.approvalId }]
+        : [],
+    );
+  }
+
+  /**
+   * Brings decided approvals into the transcript: a grant executes its call through the
+   * gate (once: the grant is consumed), a denial or expiry is told to the planner. True
+   * while any approval still waits.
+   */
+  async function settleApprovals(run: Run): Promise<boolean> {
+    const parked = unsettledApprovals(run);
+    if (parked.length === 0) return false;
+    if (!deps.approvals) return true;
+    let waiting = false;
+    for (const call of parked) {
+      const approval = await deps.approvals.get(call.approvalId);
+      let outcome: CallOutcomeForPlanner;
+      if (!approval) {
+        outcome = { status: 'refused', reason: `approval ${call.approvalId} cannot be found; nothing was executed`, ruleId: null };
+      } else if (approval.status === 'pending') {
+        waiting = true;
+        continue;
+      } else if (approval.status === 'granted') {
+        outcome = approval.consumedAt ? recordedOutcome(approval.outcome, approval.rule.id) : toPlannerOutcome(await gate.executeApproved(call.approvalId));
+      } else {
+        outcome = { status: 'refused', reason: `approval ${approval.status}: ${approval.resolution ?? ''}`.trim(), ruleId: approval.rule.id };
+      }
+      const status = approval?.status === 'granted' || approval?.status === 'denied' || approval?.status === 'expired' ? approval.status : 'missing';
+      await push(run, { kind: 'approval', callId: call.callId, name: call.name, approvalId: call.approvalId, status, resolution: approval?.resolution ?? 'the approval record is missing', outcome });
+    }
+    return waiting;
+  }
+
+  async function park(run: Run): Promise<Run> {
+    run.status = 'waiting_approval';
+    run.parkedAt = iso();
+    await runs.save(run);
+    return run;
+  }
+
   async function drive(run: Run): Promise<Run> {
-    const started = Date.parse(run.createdAt);
+    // Time spent waiting for people is not the run's to spend.
+    if (run.parkedAt) {
+      run.waitedMs = (run.waitedMs ?? 0) + Math.max(0, clock.now() - Date.parse(run.parkedAt));
+      run.parkedAt = null;
+    }
+    const started = Date.parse(run.createdAt) + (run.waitedMs ?? 0);
+    if (await settleApprovals(run)) return park(run);
     let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
     for (;;) {
       if (run.steps >= limits.maxSteps) return finish(run, 'failed', { error: `stopped: the step limit of ${limits.maxSteps} planner turns was reached (loop.maxSteps)` });
@@ -169,11 +255,7 @@ export function createAgent(deps: AgentDeps) {
         }
         await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
       }
-      if (parked) {
-        run.status = 'waiting_approval';
-        await runs.save(run);
-        return run;
-      }
+      if (parked) return park(run);
     }
   }
 

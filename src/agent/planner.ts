@@ -24,6 +24,8 @@ export type TranscriptItem =
   | { kind: 'plan'; text: string | null; calls: ProposedCall[] }
   /** The outcome of one call, shown to the model as data. */
   | { kind: 'result'; callId: string; name: string; outcome: CallOutcomeForPlanner }
+  /** A call that waited for people: how they decided, and how the call then ended. */
+  | { kind: 'approval'; callId: string; name: string; approvalId: string; status: 'granted' | 'denied' | 'expired' | 'missing'; resolution: string; outcome: CallOutcomeForPlanner }
   /** A note from the loop itself (budget warnings, refusals of repeated calls). */
   | { kind: 'note'; text: string }
   /** The final answer. */

@@ -36,6 +36,10 @@ export interface Run {
   createdAt: string;
   updatedAt: string;
   endedAt: string | null;
+  /** When the run last parked to wait for people; absent in runs stored before approvals. */
+  parkedAt?: string | null;
+  /** Time spent parked, which the wall-clock budget does not count. */
+  waitedMs?: number;
 }
 
 export function isFinished(status: RunStatus): boolean {

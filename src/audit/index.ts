@@ -4,4 +4,4 @@ export { AUDIT_SCHEMA_VERSION, GENESIS_HASH } from './types.js';
 export { openFileAuditLog, type FileAuditLogOptions } from './file-audit-log.js';
 export { verifyAuditFile } from './verify.js';
 export { readAuditEntries, type ReadAuditOptions } from './read-entries.js';
-export { canonicalJson, hashEntry } from './canonical.js';
+export { canonicalJson, hashEntry, sha256Hex } from './canonical.js';

@@ -1,6 +1,6 @@
 // Prints a run as it happens: the plan, each tool call with the gate's decision, and the
 // answer, in lines an operator can read during an incident.
-import type { TranscriptItem } from '../agent/planner.js';
+import type { CallOutcomeForPlanner, TranscriptItem } from '../agent/planner.js';
 import type { Run } from '../agent/run.js';
 
 const STATUS_MARK: Record<string, string> = {
@@ -20,6 +20,20 @@ function oneLine(value: unknown, max = 140): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+function outcomeDetail(o: CallOutcomeForPlanner): string {
+  switch (o.status) {
+    case 'executed':
+      return o.summary;
+    case 'refused':
+      return `${o.reason}${o.ruleId ? ` [rule ${o.ruleId}]` : ''}`;
+    case 'pending_approval':
+      return `${o.reason}${o.approvalId ? ` [approval ${o.approvalId}]` : ''}`;
+    case 'invalid':
+    case 'failed':
+      return o.error;
+  }
+}
+
 /** `at` is when the item happened; stored transcripts carry no time, so `runs show` passes null. */
 export function formatTranscriptItem(item: TranscriptItem, at: string | null): string {
   at = at ? clock(at) : '        ';
@@ -31,12 +45,13 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
       for (const call of item.calls) lines.push(`${at}  call      ${call.name} ${oneLine(call.args)}`);
       return lines.join('\n');
     }
-    case 'result': {
-      const o = item.outcome;
-      const detail =
-        o.status === 'executed' ? o.summary : o.status === 'refused' ? `${o.reason}${o.ruleId ? ` [rule ${o.ruleId}]` : ''}` : o.status === 'invalid' ? o.error : o.status === 'pending_approval' ? o.reason : o.error;
-      return `${at}  ${(STATUS_MARK[o.status] ?? o.status).padEnd(8)}  ${item.name}: ${detail}`;
-    }
+    case 'result':
+      return `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`;
+    case 'approval':
+      return [
+        `${at}  ${item.status.toUpperCase().padEnd(8)}  ${item.name}: approval ${item.approvalId} ${item.resolution}`,
+        `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`,
+      ].join('\n');
     case 'note':
       return `${at}  note      ${item.text}`;
     case 'answer':

@@ -30,9 +30,8 @@ export interface BullmqRunQueueOptions {
   clock?: Clock;
 }
 
-interface JobData {
-  trigger: Trigger;
-}
+/** A new run carries its trigger; a resume names the stored run (its job id is not the run id). */
+type JobData = { trigger: Trigger } | { resumeRunId: string };
 
 const DAY_S = 24 * 60 * 60;
 
@@ -107,13 +106,34 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       return { runId: existing, coalesced: true };
     },
 
+    async resume(runId) {
+      const action = `queueing run ${runId} to resume`;
+      try {
+        await bounded(limit, action, queue.add(
+          'resume',
+          { resumeRunId: runId },
+          {
+            jobId: `${runId}-resume-${clock.now().toString(36)}`,
+            attempts: options.attempts ?? 3,
+            backoff: { type: 'exponential', delay: 1000 },
+            deduplication: { id: createHash('sha256').update(`resume:${runId}`).digest('hex').slice(0, 32) },
+            removeOnComplete: { age: 7 * DAY_S },
+            removeOnFail: { age: 30 * DAY_S },
+          },
+        ));
+      } catch (err) {
+        throw redisError(action, err);
+      }
+    },
+
     process(handler: RunHandler, { concurrency }) {
       if (worker) throw new Error('process() was already called on this run queue');
       worker = new Worker<JobData>(
         queueName,
         async (job) => {
           try {
-            await handler(job.id as string, job.data.trigger);
+            const data = job.data;
+            await ('resumeRunId' in data ? handler(data.resumeRunId, null) : handler(job.id as string, data.trigger));
           } catch (err) {
             // UnrecoverableError tells BullMQ not to spend the remaining attempts.
             if (!isRetryable(err)) throw new UnrecoverableError(describeError(err));

@@ -8,7 +8,8 @@ import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type R
 
 interface Entry {
   runId: string;
-  trigger: Trigger;
+  /** Null for a resume of a stored run. */
+  trigger: Trigger | null;
   dedupeKey: string | undefined;
   attempts: number;
 }
@@ -77,6 +78,14 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       // Defer so enqueue resolves before the handler starts, as with a remote queue.
       queueMicrotask(pump);
       return { runId, coalesced: false };
+    },
+    async resume(runId) {
+      if (closed) throw new Error('the run queue is closed');
+      const dedupeKey = `resume:${runId}`;
+      if (byKey.has(dedupeKey)) return;
+      byKey.set(dedupeKey, runId);
+      waiting.push({ runId, trigger: null, dedupeKey, attempts: 0 });
+      queueMicrotask(pump);
     },
     process(fn, opts) {
       if (handler) throw new Error('process() was already called on this run queue');

@@ -27,10 +27,11 @@ export interface JoinedTrigger {
 }
 
 /**
- * Runs the run: start it (first attempt) or resume it (after a crash). A throw marks
- * the attempt failed; the queue retries unless the error is not retryable.
+ * Runs the run: start it (first attempt), or resume it (after a crash, or `trigger` null:
+ * a stored run whose approvals were decided). A throw marks the attempt failed; the queue
+ * retries unless the error is not retryable.
  */
-export type RunHandler = (runId: string, trigger: Trigger) => Promise<void>;
+export type RunHandler = (runId: string, trigger: Trigger | null) => Promise<void>;
 
 export interface ProcessOptions {
   concurrency: number;
@@ -39,6 +40,11 @@ export interface ProcessOptions {
 export interface RunQueue {
   /** Resolves once the trigger is durable in the adapter's store (memory for local). */
   enqueue(trigger: Trigger, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * Queues a stored, parked run to be resumed by a worker (its approvals were decided).
+   * Resumes of one run coalesce while one is queued or active.
+   */
+  resume(runId: string): Promise<void>;
   /** Starts consuming runs; call once per queue object. */
   process(handler: RunHandler, options: ProcessOptions): void;
   /** Triggers that joined `runId` after it was enqueued, oldest first. */

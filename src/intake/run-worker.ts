@@ -21,17 +21,18 @@ export interface AgentRunHandlerOptions {
 
 /**
  * A stored run means an earlier attempt got as far as saving it: resume rather than
- * start, so a run is never planned twice from scratch. A run waiting for approval is left
- * alone: the approval path resumes it, and resuming here would skip the humans.
+ * start, so a run is never planned twice from scratch. Resuming a run that waits for
+ * approval is safe: the agent looks at its approvals and parks again if any still waits.
  */
 export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: AgentRunHandlerOptions = {}): RunHandler {
   return async (runId, trigger) => {
     const stored = await runs.get(runId);
     if (!stored) {
-      options.onSettled?.(await agent.start(trigger, runId), 'started');
+      // A resume of a run that was never stored has nothing to continue.
+      if (trigger) options.onSettled?.(await agent.start(trigger, runId), 'started');
       return;
     }
-    if (stored.status !== 'running') return;
+    if (stored.status !== 'running' && stored.status !== 'waiting_approval') return;
     options.onSettled?.(await agent.resume(runId), 'resumed');
   };
 }

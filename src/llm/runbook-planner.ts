@@ -49,9 +49,11 @@ function scalar(expr: string, value: unknown): string | number | boolean {
   throw new Error(`${expr} gives a ${value === null ? 'null' : typeof value}, not a string, number or boolean`);
 }
 
+/** The latest outcome of a call: a call that waited for approval ends with the approval's. */
 function outcomeOf(transcript: TranscriptItem[], callId: string): CallOutcomeForPlanner | undefined {
-  for (const item of transcript) if (item.kind === 'result' && item.callId === callId) return item.outcome;
-  return undefined;
+  let found: CallOutcomeForPlanner | undefined;
+  for (const item of transcript) if ((item.kind === 'result' || item.kind === 'approval') && item.callId === callId) found = item.outcome;
+  return found;
 }
 
 function describeOutcome(o: CallOutcomeForPlanner): string {

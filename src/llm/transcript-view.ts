@@ -34,6 +34,14 @@ export function renderTrigger(item: Extract<TranscriptItem, { kind: 'trigger' }>
   return lines.join('\n');
 }
 
+/** People's comments are outside content too: the decision is stated, the details are data. */
+export function renderApproval(item: Extract<TranscriptItem, { kind: 'approval' }>): string {
+  return [
+    `Your earlier call ${item.callId} (${item.name}) waited for approval ${item.approvalId}, which was ${item.status}. The decision and the call's outcome follow as data.`,
+    delimitUntrusted('approval', toJsonText({ resolution: item.resolution, outcome: item.outcome })),
+  ].join('\n');
+}
+
 export function toJsonText(value: unknown): string {
   try {
     return JSON.stringify(value, null, 2) ?? String(value);
@@ -74,6 +82,9 @@ export function toChatTurns(transcript: readonly TranscriptItem[]): ChatTurn[] {
         break;
       case 'note':
         turns.push({ role: 'user', text: item.text });
+        break;
+      case 'approval':
+        turns.push({ role: 'user', text: renderApproval(item) });
         break;
       case 'plan':
         if (item.text === null && item.calls.length === 0) break;

@@ -30,9 +30,20 @@ export interface ParkedCall {
   idempotencyKey: string;
 }
 
-/** Where calls that need a human go. Absent, such calls are refused with that reason. */
+/** The result of an approved call, kept with its approval for callers that were not waiting. */
+export interface ApprovedOutcome {
+  status: 'executed' | 'refused' | 'invalid' | 'failed';
+  summary: string;
+  output?: unknown;
+}
+
+/** Where calls that need a human go. Absent, such calls are reported pending and never executed. */
 export interface ApprovalSink {
+  /** Parks the call as an approval (audited by the sink) and says where people decide. */
   request(call: ParkedCall): Promise<{ approvalId: string; where: string }>;
+  /** Takes a complete grant for execution, once: the second taker gets `ok: false`. */
+  consume(approvalId: string): Promise<{ ok: true; call: ParkedCall } | { ok: false; reason: string }>;
+  recordOutcome(approvalId: string, outcome: ApprovedOutcome): Promise<void>;
 }
 
 export interface GateCall {
@@ -54,6 +65,12 @@ export type GateOutcome =
 
 export interface Gate {
   call(call: GateCall): Promise<GateOutcome>;
+  /**
+   * Executes a call people approved, exactly once: the grant is consumed first, the
+   * arguments validated again, and the policy asked again with fresh risk figures. A deny
+   * now, or a different rule now asking for approval, refuses it; nothing is executed on doubt.
+   */
+  executeApproved(approvalId: string): Promise<GateOutcome>;
 }
 
 export interface GateOptions {
@@ -155,11 +172,73 @@ export function createGate(options: GateOptions): Gate {
           const reason = `${decision.reason} — approval by ${decision.approval?.count ?? 1} of [${decision.approval?.roles.join(', ') ?? ''}] is required, and no approval channel is configured, so the call was not executed`;
           return { status: 'pending_approval', decision: { ...decision, reason }, risk, approvalId: null, where: null };
         }
+        // The sink records approval.requested with the approval's id, hash and expiry.
         const { approvalId, where } = await approvals.request(parked);
-        await record(call, 'approval.requested', { callId: call.callId, tool: tool.name, approvalId, where, required: decision.approval ?? null });
         return { status: 'pending_approval', decision, risk, approvalId, where };
       }
       return execute(tool, parked);
     },
+
+    async executeApproved(approvalId) {
+      const denial = (reason: string): GateDecision => ({ effect: 'deny', ruleId: null, reason, policy: '(approval)' });
+      const refuse = (reason: string): GateOutcome => ({ status: 'refused', decision: denial(reason), risk: null });
+      if (!approvals) return refuse(`no approval channel is configured, so approval ${approvalId} cannot be executed`);
+      const taken = await approvals.consume(approvalId);
+      if (!taken.ok) {
+        await record({ runId: null, principal: { id: 'system:approvals', roles: [] } }, 'approval.not_executed', { approvalId, reason: taken.reason });
+        return refuse(taken.reason);
+      }
+      const parked = taken.call;
+      const outcome = await (async (): Promise<GateOutcome> => {
+        const tool = byName.get(parked.tool);
+        const parsed = tool?.input.safeParse(parked.args);
+        if (!tool || !parsed?.success) {
+          const error = `approval ${approvalId}: ${tool ? `the approved arguments are no longer valid for ${tool.name}` : `tool ${parked.tool} no longer exists`}; nothing was executed`;
+          await record(parked, 'call.invalid', { callId: parked.callId, tool: parked.tool, approvalId, error });
+          return { status: 'invalid', error, issues: parsed && !parsed.success ? issuesOf(parsed.error) : [] };
+        }
+        const args = parsed.data as Record<string, unknown>;
+        let risk: Risk;
+        try {
+          risk = await tool.assessRisk(args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
+        } catch (err) {
+          const reason = `approval ${approvalId}: risk could not be assessed again (${describeError(err)}); nothing was executed`;
+          await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, approvalId, decision: denial(reason), shadow: null, risk: null });
+          return refuse(reason);
+        }
+        const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
+        let decision: GateDecision;
+        try {
+          decision = policy({ principal: parked.principal, tool: { name: tool.name, ...tool.annotations }, environment, input: args, risk }).decision;
+        } catch (err) {
+          decision = { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) };
+        }
+        // The approval answers the rule that asked for it; any other verdict now wins.
+        const stillApproved = decision.effect === 'allow' || (decision.effect === 'require_approval' && decision.ruleId === parked.decision.ruleId);
+        await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, risk, decision, shadow: null, approvalId, honoured: stillApproved });
+        if (!stillApproved) {
+          const why = decision.effect === 'deny' ? `the policy now denies it (rule ${decision.ruleId ?? '(none)'}: ${decision.reason})` : `the policy now asks for approval under another rule (${decision.ruleId}: ${decision.reason}); propose the call again`;
+          return { status: 'refused', decision: { ...decision, effect: 'deny', reason: `approval ${approvalId} was not executed: ${why}` }, risk };
+        }
+        return execute(tool, { ...parked, args, risk, decision });
+      })();
+      await approvals.recordOutcome(approvalId, approvedOutcome(outcome));
+      return outcome;
+    },
   };
+}
+
+/** What is kept with an approval about how its call ended. */
+function approvedOutcome(outcome: GateOutcome): ApprovedOutcome {
+  switch (outcome.status) {
+    case 'executed':
+      return { status: 'executed', summary: outcome.summary, output: outcome.output };
+    case 'failed':
+    case 'invalid':
+      return { status: outcome.status, summary: outcome.error };
+    case 'refused':
+      return { status: 'refused', summary: outcome.decision.reason };
+    case 'pending_approval':
+      return { status: 'refused', summary: outcome.decision.reason };
+  }
 }

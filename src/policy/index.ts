@@ -21,4 +21,4 @@ export type { PolicyStore, PolicyStoreOptions, ReloadResult } from './policy-sto
 export { formatDuration, parseDuration } from './duration.js';
 export { API_VERSION } from './policy-file.js';
 export { createGate } from './gate.js';
-export type { ApprovalSink, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender } from './gate.js';
+export type { ApprovalSink, ApprovedOutcome, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender } from './gate.js';

@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { compileCondition, type CompiledCondition } from './cel-condition.js';
 import { parseDuration } from './duration.js';
 import { EFFECTS, type ApprovalRequirement, type CompiledRule, type Effect } from './types.js';
-import { IssueSink, readFields, readPositiveInt, readString, readStringList, type PolicyIssue } from './yaml-nodes.js';
+import { IssueSink, readBoolean, readFields, readPositiveInt, readString, readStringList, type PolicyIssue } from './yaml-nodes.js';
 
 export const API_VERSION = 'mlops-agent/v1';
 export const KIND = 'Policy';
@@ -13,7 +13,7 @@ const DEFAULT_EXPIRES_IN = '4h';
 const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'roles', 'rules'] as const;
 const METADATA_FIELDS = ['name', 'description'] as const;
 const RULE_FIELDS = ['id', 'tools', 'when', 'effect', 'reason', 'approval'] as const;
-const APPROVAL_FIELDS = ['roles', 'count', 'expiresIn'] as const;
+const APPROVAL_FIELDS = ['roles', 'count', 'expiresIn', 'eachRole'] as const;
 const RULE_ID = /^[a-z0-9][a-z0-9._-]*$/;
 
 /** A rule whose condition is ready to run. */
@@ -179,6 +179,11 @@ function parseRule(
     if (a && !rolesField) sink.add(approvalField.value, `${what} approval has no "roles"; name who may approve, e.g. [ml-leads]`, approvalField.line);
     const roles = rolesField ? readStringList(sink, rolesField, `${what} approval.roles`, { allowSingle: true }) : null;
     const count = countField ? readPositiveInt(sink, countField, `${what} approval.count`) : 1;
+    const eachRoleField = a?.get('eachRole');
+    const eachRole = eachRoleField ? readBoolean(sink, eachRoleField, `${what} approval.eachRole`) : false;
+    if (eachRole && roles && count !== null && count < roles.length) {
+      sink.add(countField?.value ?? approvalField.value, `${what} approval.eachRole needs a count of at least ${roles.length} (one approver per role), got ${count}`, countField?.line ?? approvalField.line);
+    }
     let expiresInMs: number | null = null;
     const expiresText = expiresField ? readString(sink, expiresField, `${what} approval.expiresIn`) : DEFAULT_EXPIRES_IN;
     if (expiresText !== null) {
@@ -186,8 +191,8 @@ function parseRule(
       if ('error' in parsed) sink.add(expiresField?.value, `${what} approval.expiresIn: ${parsed.error}`, expiresField?.line ?? line);
       else expiresInMs = parsed.ms;
     }
-    if (roles && count !== null && expiresInMs !== null) {
-      approval = { roles: roles.map((r) => r.value), count, expiresInMs };
+    if (roles && count !== null && expiresInMs !== null && eachRole !== null) {
+      approval = { roles: roles.map((r) => r.value), count, expiresInMs, ...(eachRole ? { eachRole } : {}) };
       approvalRoleLines.push(...roles.map((r) => r.line));
     }
   }

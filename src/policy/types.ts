@@ -22,11 +22,16 @@ export interface PolicyRequest {
   risk: Risk;
 }
 
-/** Who may approve a parked call: `count` distinct principals, each holding at least one of `roles`. */
+/**
+ * Who may approve a parked call: `count` distinct principals, each holding at least one
+ * of `roles`; with `eachRole`, every listed role must also be held by one of them (an ML
+ * lead AND a risk officer, not two ML leads).
+ */
 export interface ApprovalRequirement {
   roles: string[];
   count: number;
   expiresInMs: number;
+  eachRole?: boolean;
 }
 
 export interface Decision {

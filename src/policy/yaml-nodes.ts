@@ -121,3 +121,12 @@ export function readPositiveInt(sink: IssueSink, field: Field, what: string): nu
   }
   return node.value;
 }
+
+export function readBoolean(sink: IssueSink, field: Field, what: string): boolean | null {
+  const node = field.value;
+  if (!isScalar(node) || typeof node.value !== 'boolean') {
+    sink.add(node, `${what} must be true or false`, field.line);
+    return null;
+  }
+  return node.value;
+}

@@ -69,7 +69,7 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const seen: [string, string][] = [];
       const done = counter();
       q.process(async (runId, trigger) => {
-        seen.push([runId, trigger.text]);
+        seen.push([runId, trigger?.text ?? '(resume)']);
         done.bump();
       }, { concurrency: 2 });
       const a = await q.enqueue(chat('why is fraud-v3 slow?'));
@@ -180,7 +180,7 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const after = counter();
       q.process(async (runId, trigger) => {
         calls.push(runId);
-        if (trigger.text === 'bad') throw new UserError('bad input');
+        if (trigger?.text === 'bad') throw new UserError('bad input');
         after.bump();
       }, { concurrency: 1 });
       const bad = await q.enqueue(chat('bad'));

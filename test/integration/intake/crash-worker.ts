@@ -20,7 +20,7 @@ const queue = createBullmqRunQueue({
 });
 
 queue.process(async (runId, trigger) => {
-  console.log(`picked ${runId} ${trigger.text}`);
+  console.log(`picked ${runId} ${trigger?.text ?? '(resume)'}`);
   if (mode === 'hang') await new Promise(() => {});
   console.log(`done ${runId}`);
 }, { concurrency: 1 });

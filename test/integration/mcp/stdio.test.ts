@@ -88,14 +88,14 @@ describe('mlops-agent mcp over stdio', () => {
     const args = { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 };
     const result = await client.callTool({ name: 'deploy_canary', arguments: args });
     expect(result.isError).toBeFalsy();
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*no approval channel is configured/);
-    expect(result.structuredContent).toMatchObject({ pendingApproval: { tool: 'deploy_canary', ruleId: 'approve-production-canary-above-5', roles: ['ml-leads'], count: 1, approvalId: null } });
+    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*Approval id: apr_/);
+    expect(result.structuredContent).toMatchObject({ pendingApproval: { tool: 'deploy_canary', ruleId: 'approve-production-canary-above-5', roles: ['ml-leads'], count: 1, approvalId: expect.stringMatching(/^apr_/) } });
 
     const entries = await audit();
     const proposed = entries.find((e) => e.kind === 'call.proposed' && JSON.stringify(e.data.args) === JSON.stringify(args))!;
     const callId = proposed.data.callId;
     const forCall = entries.filter((e) => e.data.callId === callId);
-    expect(forCall.map((e) => e.kind)).toEqual(['call.proposed', 'policy.decision']);
+    expect(forCall.map((e) => e.kind)).toEqual(['call.proposed', 'policy.decision', 'approval.requested']);
     expect((forCall[1]!.data.decision as { effect: string }).effect).toBe('require_approval');
   });
 

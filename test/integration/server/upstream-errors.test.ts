@@ -15,6 +15,9 @@ function failingQueue(err: Error): RunQueue {
     enqueue: async () => {
       throw err;
     },
+    resume: async () => {
+      throw err;
+    },
     process: () => {},
     joined: async () => [],
     depth: async () => 0,

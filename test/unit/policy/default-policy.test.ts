@@ -26,10 +26,10 @@ describe('the default policy', () => {
     expect(d.reason).toMatch(/above 5%/);
   });
 
-  it('requires two distinct approvers, ML leads or risk officers, to promote to 100% in production', () => {
+  it('requires two distinct approvers, an ML lead and a risk officer, to promote to 100% in production', () => {
     const d = policy.evaluate(canary('production', 100));
     expect(d.ruleId).toBe('approve-production-full-promotion');
-    expect(d.approval).toEqual({ roles: ['ml-leads', 'risk-officers'], count: 2, expiresInMs: 4 * 3_600_000 });
+    expect(d.approval).toEqual({ roles: ['ml-leads', 'risk-officers'], count: 2, eachRole: true, expiresInMs: 4 * 3_600_000 });
   });
 
   it('requires an ML lead to promote to 100% in staging', () => {

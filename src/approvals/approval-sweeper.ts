@@ -1,0 +1,75 @@
+// What happens after people decide, and what happens when nobody does: a decided
+// approval resumes its run (through the run queue, so a worker picks it up) or, for a
+// direct call from an MCP client, has the gate execute it. A periodic sweep expires
+// approvals past their time or made moot, and catches anything a crash left between a
+// decision and its effect, so a restart of any process loses nothing.
+import type { Logger } from '../logger.js';
+import type { Approval } from './approval.js';
+import type { Approvals } from './approvals.js';
+
+export interface ApprovalSweeperDeps {
+  approvals: Approvals;
+  /** Queues a parked run to be resumed by a worker (`RunQueue.resume`). */
+  resumeRun(runId: string): Promise<void>;
+  /** Executes a granted direct call once (`Gate.executeApproved`). */
+  executeApproved(approvalId: string): Promise<unknown>;
+  /** Runs parked for approval (`RunStore.list({ status: 'waiting_approval' })`). */
+  waitingRuns(): Promise<{ id: string }[]>;
+  logger: Logger;
+  /** Default 5 s: expiry is measured in hours, but a moot canary request should not linger. */
+  intervalMs?: number;
+}
+
+export interface ApprovalSweeper {
+  /** One pass; resolves when done. Tests call it directly. */
+  sweep(): Promise<void>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweeper {
+  const { approvals, logger } = deps;
+  const intervalMs = deps.intervalMs ?? 5000;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+
+  async function act(approval: Approval): Promise<void> {
+    if (approval.runId) await deps.resumeRun(approval.runId);
+    else if (approval.status === 'granted' && !approval.consumedAt) await deps.executeApproved(approval.id);
+  }
+
+  // The fast path: the process that recorded the decision acts on it at once.
+  approvals.onResolved((approval) => {
+    act(approval).catch((err: unknown) => logger.warn({ err, approvalId: approval.id }, 'acting on a decided approval failed; the next sweep retries'));
+  });
+
+  async function sweepOnce(): Promise<void> {
+    await approvals.expireDue();
+    for (const approval of await approvals.list({ status: 'granted' })) {
+      if (!approval.runId && !approval.consumedAt) await deps.executeApproved(approval.id);
+    }
+    // A run whose approvals are all decided should not stay parked.
+    for (const run of await deps.waitingRuns()) {
+      const mine = await approvals.list({ runId: run.id });
+      if (!mine.some((a) => a.status === 'pending')) await deps.resumeRun(run.id);
+    }
+  }
+
+  const sweep = () => (running ??= sweepOnce().finally(() => (running = null)));
+
+  return {
+    sweep,
+    start() {
+      if (timer) return;
+      timer = setInterval(() => {
+        sweep().catch((err: unknown) => logger.warn({ err }, 'approval sweep failed; it runs again'));
+      }, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// Approvals as one JSON file each under <home>/approvals, written atomically (temp file,
+// fsync, rename). Updates hold a per-approval lock file, so processes sharing the
+// directory (serve, a worker, the CLI) never overwrite each other's votes.
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha256Hex } from '../audit/index.js';
+import { createFileExclusive, readJsonIfExists, writeFileAtomic } from '../durable-file.js';
+import { acquireFileLock } from '../file-lock.js';
+import { checkApprovalId, upgradeApproval, type Approval } from './approval.js';
+import type { ApprovalFilter, ApprovalStore } from './approval-store.js';
+
+export function createFileApprovalStore(dir: string): ApprovalStore {
+  const fileOf = (id: string) => join(dir, `${checkApprovalId(id)}.json`);
+  const onceDir = join(dir, 'once');
+
+  async function read(id: string): Promise<Approval | undefined> {
+    const file = fileOf(id);
+    const raw = await readJsonIfExists<unknown>(file);
+    return raw === undefined ? undefined : upgradeApproval(raw, file);
+  }
+
+  return {
+    async create(approval) {
+      const created = await createFileExclusive(fileOf(approval.id), JSON.stringify(approval, null, 2));
+      if (!created) throw new Error(`approval ${approval.id} already exists`);
+    },
+
+    get: read,
+
+    async list(filter: ApprovalFilter = {}) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+      const found: Approval[] = [];
+      for (const name of names) {
+        if (!name.endsWith('.json')) continue;
+        const approval = await read(name.slice(0, -'.json'.length));
+        if (!approval) continue;
+        if (filter.status && approval.status !== filter.status) continue;
+        if (filter.runId && approval.runId !== filter.runId) continue;
+        found.push(approval);
+      }
+      return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    },
+
+    async update(id, change) {
+      const lock = await acquireFileLock(`${fileOf(id)}.lock`, { service: 'approval store' });
+      try {
+        const current = await read(id);
+        if (!current) return undefined;
+        const next = change(structuredClone(current));
+        if (next === null) return { approval: current, changed: false };
+        await writeFileAtomic(fileOf(id), JSON.stringify(next, null, 2));
+        return { approval: next, changed: true };
+      } finally {
+        await lock.release();
+      }
+    },
+
+    async claimOnce(key, ttlMs) {
+      const file = join(onceDir, `${sha256Hex(key)}.json`);
+      const entry = JSON.stringify({ until: Date.now() + ttlMs });
+      if (await createFileExclusive(file, entry)) return true;
+      // Remembered before: a replay, unless that memory has run out.
+      const seen = await readFile(file, 'utf8').then((s) => JSON.parse(s) as { until: number }).catch(() => ({ until: Infinity }));
+      if (seen.until > Date.now()) return false;
+      await unlink(file).catch(() => undefined);
+      return createFileExclusive(file, entry);
+    },
+
+    async close() {},
+  };
+}
