@@ -44,6 +44,15 @@ export interface ApprovalsOptions {
   defaultExpiresInMs?: number;
 }
 
+/** A decision as a channel hands it in: who (the principal id it authenticated), what, and what they were shown. */
+export interface DecisionRequest {
+  approverId: string;
+  verdict: VoteRequest['verdict'];
+  comment: string | null;
+  via: VoteRequest['via'];
+  argsHash?: string;
+}
+
 export type DecideResult =
   | { ok: true; approval: Approval; resolved: boolean }
   | { ok: false; code: RefusalCode | 'not_found'; message: string };
@@ -53,7 +62,8 @@ export type ConsumeResult = { ok: true; call: ParkedCall; approval: Approval } |
 export interface Approvals extends ApprovalSink {
   get(id: string): Promise<Approval | undefined>;
   list(filter?: { status?: ApprovalStatus; runId?: string }): Promise<Approval[]>;
-  decide(id: string, vote: VoteRequest): Promise<DecideResult>;
+  /** The approver's roles come from the policy, never from the channel. */
+  decide(id: string, decision: DecisionRequest): Promise<DecideResult>;
   /** Records a refusal that never reached an approval (a forged or replayed Slack request). */
   refuse(event: { principal: string; approvalId: string | null; code: string; message: string; via: string }): Promise<void>;
   /** Expires pending approvals that are past their time or whose world moved (moot). */
@@ -161,8 +171,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       return { approvalId: approval.id, where: where(approval.id) };
     },
 
-    async decide(id, vote) {
+    async decide(id, decision) {
       checkApprovalId(id);
+      const { approverId, ...rest } = decision;
+      const vote: VoteRequest = { ...rest, approver: { id: approverId, roles: options.rolesOf(approverId) } };
       let refusal: { code: RefusalCode; message: string } | null = null;
       let resolvedNow = false;
       const now = clock.now();
