@@ -81,10 +81,22 @@ const configSchema = z
     redisUrl: z.string().url().optional(),
     /** Origins a browser page may call /mcp from. */
     mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
+    /** Where `mlops-agent approvals` finds a running `serve`, and the token it uses (its principal is the approver). */
+    client: z
+      .object({
+        url: z.string().url().optional(),
+        token: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
-export type Config = z.infer<typeof configSchema> & { auditFile: string; configFile: string | null };
+export type Config = Omit<z.infer<typeof configSchema>, 'client'> & {
+  auditFile: string;
+  configFile: string | null;
+  client: { url: string; token?: string };
+};
 export type QualityGates = z.infer<typeof qualityGatesSchema>;
 
 /** Environment variables and the config key each sets. */
@@ -101,6 +113,8 @@ const ENV_KEYS: Record<string, string[]> = {
   MLOPS_AGENT_AUDIT_FILE: ['audit', 'file'],
   PORT: ['server', 'port'],
   REDIS_URL: ['redisUrl'],
+  MLOPS_AGENT_URL: ['client', 'url'],
+  MLOPS_AGENT_TOKEN: ['client', 'token'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -168,6 +182,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       shadowFiles: config.policy.shadowFiles.map((f) => resolve(cwd, f)),
     },
     auditFile: config.audit.file ? resolve(cwd, config.audit.file) : join(home, 'audit.jsonl'),
+    client: {
+      url: config.client.url ?? `http://127.0.0.1:${config.server.port}`,
+      // The operator token serves a quick start on one machine: serve and the CLI share it.
+      ...(config.client.token ?? operatorToken ? { token: config.client.token ?? operatorToken } : {}),
+    },
     configFile,
   };
 }

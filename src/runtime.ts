@@ -3,12 +3,12 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { allTools, type Backends } from '../tools/index.js';
-import { createApprovals, createFileApprovalStore, type ApprovalNotifier, type Approvals, type ApprovalStore, type StateOf } from './approvals/index.js';
+import { createApprovals, createFileApprovalStore, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from './approvals/index.js';
 import { createAgent, type Agent } from './agent/loop.js';
 import type { Planner, TranscriptItem } from './agent/planner.js';
 import type { Run, Trigger } from './agent/run.js';
 import { createFileRunStore, type RunStore } from './agent/run-store.js';
-import { canonicalJson, openFileAuditLog, sha256Hex, type AuditLog } from './audit/index.js';
+import { openFileAuditLog, type AuditLog } from './audit/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
@@ -80,16 +80,6 @@ function unplannable(trigger: Trigger): Planner {
   };
 }
 
-/** The state a call would change, from the tool's own preview; its hash makes a stale approval moot. */
-function stateFromTools(backends: Backends): StateOf {
-  return async (name, args) => {
-    const tool = allTools.find((t) => t.name === name);
-    if (!tool?.preview) return null;
-    const { now, after, state } = await tool.preview(args, { backends, principal: 'system:approvals', idempotencyKey: 'preview' });
-    return { hash: sha256Hex(canonicalJson(state ?? null)), preview: { now, after } };
-  };
-}
-
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger, backends } = options;
   const clock = options.clock ?? systemClock;
@@ -102,7 +92,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     store: approvalStore,
     audit,
     rolesOf: (id) => policy.current().rolesOf(id),
-    stateOf: stateFromTools(backends),
+    stateOf: stateFromTools(allTools, backends),
     clock,
     logger,
     notifiers: options.notifiers ?? [],

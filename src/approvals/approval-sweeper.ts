@@ -9,12 +9,14 @@ import type { Approvals } from './approvals.js';
 
 export interface ApprovalSweeperDeps {
   approvals: Approvals;
-  /** Queues a parked run to be resumed by a worker (`RunQueue.resume`). */
-  resumeRun(runId: string): Promise<void>;
   /** Executes a granted direct call once (`Gate.executeApproved`). */
   executeApproved(approvalId: string): Promise<unknown>;
-  /** Runs parked for approval (`RunStore.list({ status: 'waiting_approval' })`). */
-  waitingRuns(): Promise<{ id: string }[]>;
+  /**
+   * Resuming parked runs, in processes that have the run queue: `resume` is
+   * `RunQueue.resume`, `waiting` lists runs parked for approval. Without it (the stdio MCP
+   * server) runs are left to the worker processes.
+   */
+  runs?: { resume(runId: string): Promise<void>; waiting(): Promise<{ id: string }[]> };
   logger: Logger;
   /** Default 5 s: expiry is measured in hours, but a moot canary request should not linger. */
   intervalMs?: number;
@@ -34,7 +36,7 @@ export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweepe
   let running: Promise<void> | null = null;
 
   async function act(approval: Approval): Promise<void> {
-    if (approval.runId) await deps.resumeRun(approval.runId);
+    if (approval.runId) await deps.runs?.resume(approval.runId);
     else if (approval.status === 'granted' && !approval.consumedAt) await deps.executeApproved(approval.id);
   }
 
@@ -49,9 +51,10 @@ export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweepe
       if (!approval.runId && !approval.consumedAt) await deps.executeApproved(approval.id);
     }
     // A run whose approvals are all decided should not stay parked.
-    for (const run of await deps.waitingRuns()) {
+    if (!deps.runs) return;
+    for (const run of await deps.runs.waiting()) {
       const mine = await approvals.list({ runId: run.id });
-      if (!mine.some((a) => a.status === 'pending')) await deps.resumeRun(run.id);
+      if (!mine.some((a) => a.status === 'pending')) await deps.runs.resume(run.id);
     }
   }
 

@@ -20,3 +20,4 @@ export { applyVote, coversEachRole, personOf, type Approver, type RefusalCode, t
 export { createApprovals, type ApprovalNotifier, type Approvals, type ApprovalsOptions, type DecideResult, type DecisionRequest, type StateOf } from './approvals.js';
 export { createApprovalSweeper, type ApprovalSweeper, type ApprovalSweeperDeps } from './approval-sweeper.js';
 export { stillNeeded } from './still-needed.js';
+export { stateFromTools } from './state-from-tools.js';

@@ -5,6 +5,7 @@ import { allTools } from '../../tools/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { approvalsCommand } from './approvals-command.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
 import { demoCommand } from './demo-command.js';
@@ -53,6 +54,7 @@ program.addCommand(
 );
 program.addCommand(auditCommand(() => config()));
 program.addCommand(runsCommand({ config }));
+program.addCommand(approvalsCommand({ config }));
 program.addCommand(serveCommand({ config, logger }));
 
 try {

@@ -7,6 +7,7 @@ import { openLocalLab } from '../backends/local/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createMcpServer, principalFromClientName } from '../mcp/index.js';
+import { createApprovalSweeper } from '../approvals/index.js';
 import { createRuntime } from '../runtime.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
@@ -17,8 +18,10 @@ export function mcpCommand(deps: { config: () => Config; logger: () => Logger })
       `
 The client starts this command itself. For example, in a client's MCP servers config:
   { "command": "npx", "args": ["mlops-agent", "mcp"], "env": { "MLOPS_AGENT_HOME": "/var/lib/mlops-agent" } }
-Calls act as principal mcp:<the client's name>. A call that needs approval is reported
-pending and not executed (approvals are not available yet, so such a call cannot be approved).`,
+Calls act as principal mcp:<the client's name>. A call that needs approval is not executed:
+it returns an approval id, decided over HTTP, the CLI (mlops-agent approvals) or Slack by a
+\`serve\` sharing this data directory; once approved it executes exactly once, here or there,
+and the approval_status tool reports how it ended.`,
     )
     .action(async () => {
       const config = deps.config();
@@ -29,17 +32,23 @@ pending and not executed (approvals are not available yet, so such a call cannot
         gate: runtime.gate,
         tools: allTools,
         runs: runtime.runs,
+        approvals: runtime.approvals,
         auditFile: config.auditFile,
         runbooks: runtime.runbooks,
         principalFor: ({ name }) => principalFromClientName(name),
         logger,
       });
+      // Expires this client's approvals in time and executes the granted ones (at most once,
+      // whichever process gets there first); runs belong to serve's workers.
+      const sweeper = createApprovalSweeper({ approvals: runtime.approvals, executeApproved: (id) => runtime.gate.executeApproved(id), logger, intervalMs: 1000 });
+      sweeper.start();
 
       let closing: Promise<void> | null = null;
       const shutdown = (why: string) =>
         (closing ??= (async () => {
           logger.info({ why }, 'mcp server stopping');
           await server.close().catch((err: unknown) => logger.warn({ err }, 'closing the mcp server failed'));
+          await sweeper.stop();
           await runtime.close();
           await lab.close();
         })());

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
+import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
 import { openLocalLab } from '../backends/local/index.js';
 import type { Config } from '../config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
@@ -34,7 +35,8 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
       const logger = deps.logger();
       const lab = await openLocalLab({ config, logger });
       const redisRuns = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: 'mlops' }) : null;
-      const runtime = await createRuntime({ config, logger, backends: lab, ...(redisRuns ? { runs: redisRuns } : {}) });
+      const redisApprovals = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: 'mlops' }) : null;
+      const runtime = await createRuntime({ config, logger, backends: lab, ...(redisRuns ? { runs: redisRuns } : {}), ...(redisApprovals ? { approvalStore: redisApprovals } : {}) });
       const onError = (runId: string | null, err: unknown) => logger.warn({ runId, err }, 'a run attempt failed');
       const queue: RunQueue = config.redisUrl
         ? createBullmqRunQueue({ connection: config.redisUrl, prefix: 'mlops', queueName: 'runs', onError })
@@ -44,6 +46,13 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
       if (redisCheck) readiness.push(redisCheck.check);
       const metrics = createServerMetrics(queue);
       queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => metrics.settled(run) }), { concurrency: 2 });
+      const sweeper = createApprovalSweeper({
+        approvals: runtime.approvals,
+        executeApproved: (approvalId) => runtime.gate.executeApproved(approvalId),
+        runs: { resume: (runId) => queue.resume(runId), waiting: () => runtime.runs.list({ status: 'waiting_approval' }) },
+        logger,
+      });
+      sweeper.start();
 
       const mcp =
         config.server.tokens.length > 0
@@ -51,7 +60,7 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
               tokens: Object.fromEntries(config.server.tokens.map((t) => [t.token, t.principal])),
               allowedOrigins: config.mcpAllowedOrigins,
               createServer: (principal) =>
-                createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, logger }),
+                createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, logger }),
               logger,
             })
           : undefined;
@@ -59,6 +68,7 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
         runtime,
         queue,
         runs: runtime.runs,
+        approvals: runtime.approvals,
         tokens: config.server.tokens,
         logger,
         bodyLimitBytes: config.server.bodyLimitBytes,
@@ -73,10 +83,12 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
           logger.info({ why }, 'server stopping');
           await app.close().catch((err: unknown) => logger.warn({ err }, 'closing the HTTP server failed'));
           await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
+          await sweeper.stop();
           await queue.close({ force: true }).catch((err: unknown) => logger.warn({ err }, 'closing the run queue failed'));
           await redisCheck?.close();
           await redisRuns?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis run store failed'));
           await runtime.close();
+          await redisApprovals?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis approval store failed'));
           await lab.close();
         })());
       const done = new Promise<void>((resolve) => {

@@ -6,10 +6,12 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import type { AnyTool } from '../../tools/index.js';
 import type { RunStore } from '../agent/run-store.js';
+import type { Approvals } from '../approvals/index.js';
 import { describeError } from '../errors.js';
 import { toJsonSchema, ToolSchemaError, type Runbook } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import type { Gate, Principal } from '../policy/index.js';
+import { APPROVAL_STATUS_TOOL, approvalStatus, approvalStatusTool } from './approval-status.js';
 import { registerRunbookPrompts } from './runbook-prompts.js';
 import { registerResources } from './resources.js';
 import { PENDING_APPROVAL_SCHEMA, toCallToolResult } from './tool-results.js';
@@ -18,6 +20,8 @@ export interface McpServerDeps {
   gate: Gate;
   tools: readonly AnyTool[];
   runs: RunStore;
+  /** For approval_status; without it a pending call can only be followed elsewhere. */
+  approvals?: Approvals;
   auditFile: string;
   runbooks: readonly Runbook[];
   /** Who is calling, as the policy sees it: from the client's declared name (stdio) or its token (HTTP). */
@@ -54,7 +58,7 @@ export function describeTool(tool: AnyTool): McpTool {
 export function createMcpServer(deps: McpServerDeps): McpServer {
   const { gate, tools, logger } = deps;
   const mcp = new McpServer({ name: 'mlops-agent', version: deps.version ?? '0.1.0' });
-  const listed = tools.map(describeTool);
+  const listed = [...tools.map(describeTool), approvalStatusTool];
   const principal = () => deps.principalFor({ name: mcp.server.getClientVersion()?.name });
 
   // Tools use the low-level handlers: the SDK's own zod validation would answer bad
@@ -63,6 +67,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
   mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
   mcp.server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const { name, arguments: args } = request.params;
+    if (name === APPROVAL_STATUS_TOOL) return approvalStatus(deps.approvals, args);
     try {
       const outcome = await gate.call({ runId: null, callId: `mcp-${randomUUID()}`, principal: principal(), tool: name, args: args ?? {} });
       return toCallToolResult(name, outcome);

@@ -2,7 +2,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { GateOutcome } from '../policy/index.js';
 
-/** Named in a pending result when no approval channel took the request (none exists yet). */
+/** Named in a pending result when no approval channel took the request. */
 export const APPROVALS_TAKEN_BY = 'none: no approval channel is configured';
 
 /**
@@ -64,7 +64,7 @@ export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolRe
         approvedThrough,
       };
       const idPart = approvalId
-        ? ` Approval id: ${approvalId}; it is decided through ${approvedThrough}.`
+        ? ` Approval id: ${approvalId}; it is decided through ${approvedThrough}. Once approved it executes exactly once; follow it with the approval_status tool.`
         : ' No approval was recorded: no approval channel is configured, so this call cannot be approved as it stands.';
       return {
         content: text(`Pending approval, not executed: ${tool} needs approval by ${count} of [${roles.join(', ')}] (rule ${decision.ruleId ?? '(none)'}).${idPart}`),

@@ -3,11 +3,13 @@
 // file wires them. The caller owns the queue, the worker and the runtime.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { RunStore } from '../agent/run-store.js';
+import type { Approvals } from '../approvals/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import type { McpHttpHandler } from '../mcp/index.js';
 import { registerAlertRoutes } from './alerts.js';
+import { registerApprovalRoutes } from './approvals.js';
 import { registerAuth, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 import { registerHealth, type ReadinessCheck } from './health.js';
@@ -26,6 +28,8 @@ export interface ServerDeps {
   runtime: { audit: Pick<AuditLog, 'failed'> };
   queue: RunQueue;
   runs: RunStore;
+  /** Approvals over HTTP: list, show, decide. */
+  approvals?: Approvals;
   tokens: readonly ApiToken[];
   logger: Logger;
   /** Larger bodies get 413 (default 1 MiB). */
@@ -54,6 +58,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerAlertRoutes(app, { queue: deps.queue, metrics, queued });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
+  if (deps.approvals) registerApprovalRoutes(app, { approvals: deps.approvals });
   if (deps.mcp) await registerMcp(app, deps.mcp);
   return app;
 }

@@ -1,0 +1,105 @@
+// `mlops-agent approvals list|show|approve|deny`: deciding parked calls from a terminal,
+// through a running `serve` (MLOPS_AGENT_URL), as whoever the token stands for.
+import { Command, Option } from 'commander';
+import { APPROVAL_STATUSES, type Approval, type ApprovalStatus } from '../approvals/index.js';
+import type { Config } from '../config.js';
+import { createServerClient } from './server-client.js';
+
+type ApprovalView = Approval & { stillNeeded: string };
+
+function risk(a: Approval): string {
+  const r = a.risk;
+  const delta = r.qualityDelta === 0 ? '0' : `${r.qualityDelta > 0 ? '+' : ''}${r.qualityDelta.toFixed(4)}`;
+  return `${r.environment}, traffic ${r.trafficPercent}% (${r.trafficChangePercent >= 0 ? '+' : ''}${r.trafficChangePercent} pts), quality delta ${delta}, failed gates ${r.failedQualityGates.join(', ') || 'none'}, ${r.reversible ? 'reversible' : 'NOT reversible'}`;
+}
+
+export function formatApproval(a: ApprovalView): string {
+  const lines = [
+    `approval ${a.id}  ${a.status.toUpperCase()}${a.status === 'pending' ? `  (expires ${a.expiresAt})` : ''}`,
+    `  tool       ${a.tool} ${JSON.stringify(a.args)}`,
+    `  asked by   ${a.requestedBy.id}${a.runId ? ` in run ${a.runId} (${a.callId})` : ' (direct call)'}`,
+  ];
+  if (a.preview) lines.push(`  change     ${a.preview.now}  ->  ${a.preview.after}`);
+  lines.push(`  risk       ${risk(a)}`, `  rule       ${a.rule.id ?? '(none)'}: ${a.rule.reason}`);
+  lines.push(`  needs      ${a.required.count} of [${a.required.roles.join(', ')}]${a.required.eachRole ? ', one of each role' : ''}; still ${a.stillNeeded}`);
+  for (const v of a.votes) lines.push(`  vote       ${v.by} ${v.verdict === 'grant' ? 'granted' : 'denied'} at ${v.at} via ${v.via}${v.comment ? `: ${v.comment}` : ''}`);
+  if (a.resolution) lines.push(`  resolution ${a.resolution}`);
+  if (a.outcome) lines.push(`  outcome    ${a.outcome.status}: ${a.outcome.summary}`);
+  lines.push(`  args hash  ${a.argsHash}`);
+  return lines.join('\n');
+}
+
+export function approvalsCommand(deps: { config: () => Config }): Command {
+  const approvals = new Command('approvals')
+    .description('list, show and decide calls waiting for approval, through a running serve')
+    .addHelpText(
+      'after',
+      `
+The command talks to mlops-agent serve at MLOPS_AGENT_URL (default http://127.0.0.1:<server.port>)
+with the token in MLOPS_AGENT_TOKEN (or MLOPS_AGENT_API_TOKEN). You act as that token's
+principal; your roles come from the policy's roles: map. Exit codes: 0 decided or shown,
+1 the decision was refused (not authorised, your own request, already decided), 2 bad
+usage or an unknown id, 4 the server cannot be reached.`,
+    );
+  const client = () => {
+    const { url, token } = deps.config().client;
+    return createServerClient({ url, token });
+  };
+
+  approvals
+    .command('list')
+    .description('approvals, oldest first (default: pending ones)')
+    .addOption(new Option('--status <status>', 'only approvals with this status').choices(APPROVAL_STATUSES as string[]).default('pending'))
+    .option('--all', 'every approval, whatever its status')
+    .option('--json', 'print the approvals as JSON lines')
+    .action(async (opts: { status: ApprovalStatus; all?: boolean; json?: boolean }) => {
+      const query = opts.all ? '' : `?status=${opts.status}`;
+      const { approvals: found } = await client().get<{ approvals: ApprovalView[] }>(`/v1/approvals${query}`);
+      for (const a of found) {
+        process.stdout.write(
+          opts.json ? `${JSON.stringify(a)}\n` : `${a.createdAt}  ${a.id}  ${a.status.padEnd(8)} ${a.tool} ${JSON.stringify(a.args)}  by ${a.requestedBy.id}; ${a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')}\n`,
+        );
+      }
+      if (!opts.json && found.length === 0) process.stdout.write(opts.all ? 'no approvals\n' : `no ${opts.status} approvals\n`);
+    });
+
+  approvals
+    .command('show')
+    .description('one approval: the call, what it would change, risk, rule, votes, outcome')
+    .argument('<id>', 'approval id, e.g. apr_mwthl1g5_15aff571')
+    .option('--json', 'print it as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const a = await client().get<ApprovalView>(`/v1/approvals/${encodeURIComponent(id)}`);
+      process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : `${formatApproval(a)}\n`);
+    });
+
+  for (const verdict of ['grant', 'deny'] as const) {
+    const name = verdict === 'grant' ? 'approve' : 'deny';
+    const cmd = approvals
+      .command(name)
+      .description(verdict === 'grant' ? 'approve the call, exactly as shown' : 'deny the call, saying why')
+      .argument('<id>', 'approval id')
+      .option('--json', 'print the decided approval as JSON');
+    if (verdict === 'deny') cmd.requiredOption('--comment <text>', 'why (recorded in the audit log and told to the agent)');
+    else cmd.option('--comment <text>', 'a note recorded with your approval');
+    cmd.action(async (id: string, opts: { comment?: string; json?: boolean }) => {
+      const c = client();
+      const path = `/v1/approvals/${encodeURIComponent(id)}`;
+      // Decide on exactly what was shown: the arguments hash binds the decision to this call.
+      const shown = await c.get<ApprovalView>(path);
+      if (!opts.json) process.stdout.write(`${formatApproval(shown)}\n\n`);
+      const result = await c.post<{ resolved: boolean; approval: ApprovalView }>(`${path}/decision`, {
+        verdict,
+        argsHash: shown.argsHash,
+        via: 'cli',
+        ...(opts.comment ? { comment: opts.comment } : {}),
+      });
+      const a = result.approval;
+      if (opts.json) process.stdout.write(`${JSON.stringify(a, null, 2)}\n`);
+      else if (!result.resolved) process.stdout.write(`vote recorded; approval ${a.id} still needs ${a.stillNeeded}\n`);
+      else if (a.status === 'granted') process.stdout.write(`approval ${a.id} ${a.resolution}; the call executes once${a.runId ? ` and run ${a.runId} resumes` : ''}\n`);
+      else process.stdout.write(`approval ${a.id} ${a.resolution}; nothing will be executed${a.runId ? ` and run ${a.runId} is told` : ''}\n`);
+    });
+  }
+  return approvals;
+}
