@@ -29,10 +29,14 @@ export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: Agen
     const stored = await runs.get(runId);
     if (!stored) {
       // A resume of a run that was never stored has nothing to continue.
-      if (trigger) options.onSettled?.(await agent.start(trigger, runId), 'started');
+      if (!trigger) return;
+      // Not `onSettled?.(await agent.start(…))`: an absent listener would skip the run itself.
+      const started = await agent.start(trigger, runId);
+      options.onSettled?.(started, 'started');
       return;
     }
     if (stored.status !== 'running' && stored.status !== 'waiting_approval') return;
-    options.onSettled?.(await agent.resume(runId), 'resumed');
+    const resumed = await agent.resume(runId);
+    options.onSettled?.(resumed, 'resumed');
   };
 }

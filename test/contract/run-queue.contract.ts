@@ -190,6 +190,34 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       expect(calls).toEqual([bad.runId, good.runId]);
     });
 
+    it('hands a resume to the handler with the stored run id and no trigger, and coalesces resumes of one run', async () => {
+      const q = await open();
+      const gate = latch();
+      const seen: [string, string | null][] = [];
+      const done = counter();
+      q.process(async (runId, trigger) => {
+        seen.push([runId, trigger?.text ?? null]);
+        if (runId === 'run_parked_a') await gate.opened;
+        done.bump();
+      }, { concurrency: 2 });
+      await q.resume('run_parked_a');
+      // While the first resume is queued or active, more resumes of the same run join it.
+      await q.resume('run_parked_a');
+      await q.resume('run_parked_b');
+      await done.reach(1);
+      gate.open();
+      await done.reach(2);
+      await until(async () => (await q.depth()) === 0);
+      expect(seen.sort()).toEqual([
+        ['run_parked_a', null],
+        ['run_parked_b', null],
+      ]);
+      // Once settled, a run can be resumed again (it may park more than once).
+      await q.resume('run_parked_a');
+      await done.reach(3);
+      expect(seen.filter(([id]) => id === 'run_parked_a')).toHaveLength(2);
+    });
+
     it('closes at once when forced, even while a handler is still running', async () => {
       const q = await open();
       const started = counter();

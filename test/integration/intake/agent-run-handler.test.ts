@@ -24,8 +24,8 @@ function alert(group: string, n: number): Trigger {
   return { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, alertName: 'DriftHigh', text: `DriftHigh firing #${n}`, data: { status: 'firing', groupKey: group } };
 }
 
-async function wired(turnsPerRun: () => Parameters<typeof scriptedPlanner>[0]) {
-  fx = await gateFixture();
+async function wired(turnsPerRun: () => Parameters<typeof scriptedPlanner>[0], options: { withApprovals?: boolean } = {}) {
+  fx = await gateFixture(options);
   const runs = createFileRunStore(join(fx.dir, 'runs'));
   const agent = createAgent({
     gate: fx.gate,
@@ -36,6 +36,7 @@ async function wired(turnsPerRun: () => Parameters<typeof scriptedPlanner>[0]) {
     plannerFor: () => scriptedPlanner(turnsPerRun()),
     fallbackFor: () => null,
     limits: { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
+    ...(fx.approvals ? { approvals: fx.approvals } : {}),
     clock: systemClock,
     logger: silentLogger,
   });
@@ -43,6 +44,13 @@ async function wired(turnsPerRun: () => Parameters<typeof scriptedPlanner>[0]) {
 }
 
 describe('agentRunHandler', () => {
+  it('runs the run when nobody listens for it settling', async () => {
+    const { agent, runs } = await wired(() => [answer('nothing to do')]);
+    const handler = agentRunHandler(agent, runs);
+    await handler('run_without_listener', alert('g', 1));
+    expect(await runs.get('run_without_listener')).toMatchObject({ status: 'succeeded', answer: 'nothing to do' });
+  });
+
   it('stores one finished run per alert group, under the id the queue gave it', async () => {
     const { agent, runs } = await wired(() => [call('registry_query', { action: 'list_models' }), answer('checked')]);
     const settled: Run[] = [];
@@ -77,15 +85,23 @@ describe('agentRunHandler', () => {
     expect(run!.transcript.filter((i) => i.kind === 'trigger')).toHaveLength(1);
   });
 
-  it('leaves a run waiting for approval to the approval path', async () => {
-    const { agent, runs } = await wired(() => [answer('must not run')]);
-    const trigger = alert('g', 0);
-    const now = new Date().toISOString();
-    await runs.save({
-      schemaVersion: RUN_SCHEMA_VERSION, id: 'run_parked_1', trigger, status: 'waiting_approval', planner: 'scripted', fallback: null,
-      transcript: [], steps: 1, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null,
-    });
-    await agentRunHandler(agent, runs)('run_parked_1', trigger);
+  it('keeps a run parked while its approval waits, however often the queue hands it back', async () => {
+    let plans = 0;
+    const { agent, runs } = await wired(() => [
+      () => {
+        plans += 1;
+        return call('deploy_canary', { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 25 });
+      },
+      answer('must not run'),
+    ], { withApprovals: true });
+    const handler = agentRunHandler(agent, runs);
+    await handler('run_parked_1', alert('g', 0));
     expect(await runs.get('run_parked_1')).toMatchObject({ status: 'waiting_approval', steps: 1 });
+    // A redelivered job and an explicit resume both find the approval still pending.
+    await handler('run_parked_1', alert('g', 0));
+    await handler('run_parked_1', null);
+    expect(await runs.get('run_parked_1')).toMatchObject({ status: 'waiting_approval', steps: 1 });
+    expect(plans).toBe(1);
+    expect(fx!.backends.calls.filter((c) => c.startsWith('deployer.'))).toEqual([]);
   });
 });
