@@ -7,7 +7,7 @@ import { openLocalLab } from '../backends/local/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createMcpServer, principalFromClientName } from '../mcp/index.js';
-import { createApprovalSweeper } from '../approvals/index.js';
+import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
 import { createRuntime } from '../runtime.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
@@ -19,15 +19,18 @@ export function mcpCommand(deps: { config: () => Config; logger: () => Logger })
 The client starts this command itself. For example, in a client's MCP servers config:
   { "command": "npx", "args": ["mlops-agent", "mcp"], "env": { "MLOPS_AGENT_HOME": "/var/lib/mlops-agent" } }
 Calls act as principal mcp:<the client's name>. A call that needs approval is not executed:
-it returns an approval id, decided over HTTP, the CLI (mlops-agent approvals) or Slack by a
-\`serve\` sharing this data directory; once approved it executes exactly once, here or there,
-and the approval_status tool reports how it ended.`,
+it returns an approval id. People decide it through a \`serve\` that shares the approvals
+(the same REDIS_URL, or the same data directory with its own audit.file): over HTTP, with
+\`mlops-agent approvals approve ID\`, or in Slack. Once approved it executes exactly once and
+the approval_status tool reports how it ended.`,
     )
     .action(async () => {
       const config = deps.config();
       const logger = deps.logger();
       const lab = await openLocalLab({ config, logger });
-      const runtime = await createRuntime({ config, logger, backends: lab });
+      // With Redis, approvals are shared with serve, where people decide them.
+      const approvalStore = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: 'mlops' }) : undefined;
+      const runtime = await createRuntime({ config, logger, backends: lab, ...(approvalStore ? { approvalStore } : {}) });
       const server = createMcpServer({
         gate: runtime.gate,
         tools: allTools,
@@ -50,6 +53,7 @@ and the approval_status tool reports how it ended.`,
           await server.close().catch((err: unknown) => logger.warn({ err }, 'closing the mcp server failed'));
           await sweeper.stop();
           await runtime.close();
+          await approvalStore?.close();
           await lab.close();
         })());
 

@@ -3,15 +3,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
+import { createApprovalSweeper, type ApprovalSweeper } from '../../../src/approvals/index.js';
 import { readAuditEntries } from '../../../src/audit/index.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
 import { loadConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpHttpHandler, createMcpServer, type McpHttpHandler } from '../../../src/mcp/index.js';
+import { defaultPolicyDir } from '../../../src/paths.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { seededHome } from './seed-lab.js';
 
@@ -32,17 +35,22 @@ describe('MCP over Streamable HTTP', () => {
   let handler: McpHttpHandler;
   let server: Server;
   let url: URL;
+  let sweeper: ApprovalSweeper;
   const clients: Client[] = [];
 
   beforeAll(async () => {
     home = await seededHome('mcp-http-');
     const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent' }, cwd: home });
+    config.policy.files = [new URL('../../fixtures/policies/approve-alias-history.yaml', import.meta.url).pathname, join(defaultPolicyDir, 'default.yaml')];
     lab = await openLocalLab({ config, logger: silentLogger });
     runtime = await createRuntime({ config, logger: silentLogger, backends: lab });
+    // As in serve: a decided direct call is executed by the process that recorded the decision.
+    sweeper = createApprovalSweeper({ approvals: runtime.approvals, executeApproved: (id) => runtime.gate.executeApproved(id), logger: silentLogger });
     ({ handler, server, url } = await mount({}));
   });
 
   afterAll(async () => {
+    await sweeper?.stop();
     await Promise.allSettled(clients.map((c) => c.close()));
     await handler?.close();
     await new Promise((resolve) => server?.close(resolve));
@@ -56,7 +64,7 @@ describe('MCP over Streamable HTTP', () => {
       tokens: TOKENS,
       allowedOrigins: [ALLOWED_ORIGIN],
       createServer: (principal) =>
-        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: runtime.config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal }),
+        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: runtime.config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal }),
       ...extra,
     });
     const s = createServer((req, res) => void h(req, res));
@@ -113,7 +121,7 @@ describe('MCP over Streamable HTTP', () => {
     expect(a.transport.sessionId).toBeDefined();
     expect(a.transport.sessionId).not.toBe(b.transport.sessionId);
     const [listA, listB] = await Promise.all([a.client.listTools(), b.client.listTools()]);
-    expect(listA.tools.map((t) => t.name).sort()).toEqual(allTools.map((t) => t.name).sort());
+    expect(listA.tools.map((t) => t.name).sort()).toEqual([...allTools.map((t) => t.name), 'approval_status'].sort());
     expect(listB.tools).toEqual(listA.tools);
 
     const [ra, rb] = await Promise.all([
@@ -125,6 +133,43 @@ describe('MCP over Streamable HTTP', () => {
     const proposed = (await readAuditEntries(runtime.config.auditFile)).filter((e) => e.kind === 'call.proposed');
     expect(proposed.find((e) => (e.data.args as { action: string }).action === 'list_models')?.principal).toBe('mcp:alice');
     expect(proposed.find((e) => (e.data.args as { action: string }).action === 'list_versions')?.principal).toBe('mcp:bob');
+  });
+
+  it('parks a call that needs approval, and executes it exactly once when an ML lead approves', async () => {
+    const { client } = await connect('token-alice-0123456789', 'client-approval');
+    const args = { action: 'alias_history', model: 'credit-risk' };
+    const pending = await client.callTool({ name: 'registry_query', arguments: args });
+    expect(pending.isError).toBeFalsy();
+    const { approvalId, approvedThrough } = (pending.structuredContent as { pendingApproval: { approvalId: string; approvedThrough: string } }).pendingApproval;
+    expect(approvalId).toMatch(/^apr_/);
+    expect(approvedThrough).toContain('HTTP (POST /v1/approvals/ID/decision)');
+
+    const before = await client.callTool({ name: 'approval_status', arguments: { approvalId } });
+    expect(before.structuredContent).toMatchObject({ status: 'pending', stillNeeded: '1 more approval(s) from [ml-leads]', outcome: null });
+
+    expect(await runtime.approvals.decide(approvalId, { approverId: 'user:bob', verdict: 'grant', comment: 'fine', via: 'http' })).toMatchObject({ ok: true, resolved: true });
+    let status: { status: string; outcome: { status: string; output?: unknown } | null } | undefined;
+    for (let i = 0; i < 200 && !status?.outcome; i++) {
+      status = (await client.callTool({ name: 'approval_status', arguments: { approvalId } })).structuredContent as typeof status;
+      if (!status?.outcome) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(status).toMatchObject({ status: 'granted', outcome: { status: 'executed', output: { aliasHistory: [] } } });
+    await sweeper.sweep();
+
+    const entries = await readAuditEntries(runtime.config.auditFile);
+    const callId = entries.find((e) => e.kind === 'approval.requested' && e.data.approvalId === approvalId)!.data.callId;
+    expect(entries.filter((e) => e.data.callId === callId).map((e) => e.kind)).toEqual([
+      'call.proposed', 'policy.decision', 'approval.requested', 'approval.consumed', 'policy.decision', 'execution.started', 'execution.finished',
+    ]);
+    expect(entries.find((e) => e.kind === 'approval.vote' && e.data.approvalId === approvalId)?.principal).toBe('user:bob');
+  });
+
+  it('answers approval_status for an unknown or malformed id with a tool error', async () => {
+    const { client } = await connect('token-bob-9876543210', 'client-status');
+    const unknown = await client.callTool({ name: 'approval_status', arguments: { approvalId: 'apr_zzzz_00000000' } });
+    expect(unknown).toMatchObject({ isError: true, content: [{ text: 'no approval apr_zzzz_00000000' }] });
+    const malformed = await client.callTool({ name: 'approval_status', arguments: { approvalId: 42 } });
+    expect(malformed).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/^invalid arguments for approval_status: approvalId: /) }] });
   });
 
   it('refuses a session to a token other than the one that opened it', async () => {

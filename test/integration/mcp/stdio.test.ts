@@ -1,13 +1,18 @@
 // `mlops-agent mcp` as an MCP client runs it: the built command as a child process over
 // stdio, driven by the SDK's own Client, against a temp data directory.
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { allTools } from '../../../tools/index.js';
-import { readAuditEntries } from '../../../src/audit/index.js';
+import { createApprovals, createFileApprovalStore } from '../../../src/approvals/index.js';
+import { openFileAuditLog, readAuditEntries } from '../../../src/audit/index.js';
+import { systemClock } from '../../../src/clock.js';
+import { silentLogger } from '../../../src/logger.js';
+import { defaultPolicyDir } from '../../../src/paths.js';
+import { createPolicyStore } from '../../../src/policy/index.js';
 import { CLI } from '../../support/run-cli.js';
 import { seededHome } from './seed-lab.js';
 
@@ -30,6 +35,9 @@ describe('mlops-agent mcp over stdio', () => {
 
   beforeAll(async () => {
     home = await seededHome('mcp-stdio-');
+    // The test rule makes one harmless read need an ML lead, so approval can be shown end to end.
+    const policies = [new URL('../../fixtures/policies/approve-alias-history.yaml', import.meta.url).pathname, join(defaultPolicyDir, 'default.yaml')];
+    await writeFile(join(home, 'mlops-agent.yaml'), `policy:\n  files: ${JSON.stringify(policies)}\n`);
     transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI, 'mcp'],
@@ -53,7 +61,10 @@ describe('mlops-agent mcp over stdio', () => {
 
   it('lists every tool with its input properties, output schema and the annotations of its definition', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(allTools.map((t) => t.name).sort());
+    expect(tools.map((t) => t.name).sort()).toEqual([...allTools.map((t) => t.name), 'approval_status'].sort());
+    const status = tools.find((t) => t.name === 'approval_status')!;
+    expect(Object.keys(status.inputSchema.properties ?? {})).toEqual(['approvalId']);
+    expect(status.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     for (const def of allTools) {
       const listed = tools.find((t) => t.name === def.name)!;
       expect(listed.description).toBe(def.description);
@@ -97,6 +108,31 @@ describe('mlops-agent mcp over stdio', () => {
     const forCall = entries.filter((e) => e.data.callId === callId);
     expect(forCall.map((e) => e.kind)).toEqual(['call.proposed', 'policy.decision', 'approval.requested']);
     expect((forCall[1]!.data.decision as { effect: string }).effect).toBe('require_approval');
+  });
+
+  it('executes a parked call exactly once after an ML lead approves it elsewhere, and reports it through approval_status', async () => {
+    const pending = await client.callTool({ name: 'registry_query', arguments: { action: 'alias_history', model: 'credit-risk' } });
+    const { approvalId } = (pending.structuredContent as { pendingApproval: { approvalId: string } }).pendingApproval;
+    expect(approvalId).toMatch(/^apr_/);
+
+    // Another process decides on the shared approval store, with an audit log of its own
+    // (one audit log has one writer: the mcp process holds this home's).
+    const deciderAudit = await openFileAuditLog({ file: join(home, 'decider-audit.jsonl') });
+    const policy = await createPolicyStore({ files: [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
+    const decider = createApprovals({ store: createFileApprovalStore(join(home, 'approvals')), audit: deciderAudit, rolesOf: (id) => policy.current().rolesOf(id), stateOf: async () => null, clock: systemClock, logger: silentLogger });
+    expect(await decider.decide(approvalId, { approverId: 'user:bob', verdict: 'grant', comment: null, via: 'cli' })).toMatchObject({ ok: true, resolved: true });
+    await deciderAudit.close();
+
+    let status: { status: string; outcome: { status: string } | null } | undefined;
+    for (let i = 0; i < 300 && !status?.outcome; i++) {
+      status = (await client.callTool({ name: 'approval_status', arguments: { approvalId } })).structuredContent as typeof status;
+      if (!status?.outcome) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toMatchObject({ status: 'granted', outcome: { status: 'executed', output: { aliasHistory: [] } } });
+    const started = (await audit()).filter((e) => e.kind === 'execution.started' && e.data.tool === 'registry_query');
+    const consumed = (await audit()).filter((e) => e.kind === 'approval.consumed' && e.data.approvalId === approvalId);
+    expect(consumed).toHaveLength(1);
+    expect(started.filter((e) => e.data.callId === consumed[0]!.data.callId)).toHaveLength(1);
   });
 
   it('answers bad arguments with a tool error naming the field, and audits the attempt', async () => {
