@@ -1,8 +1,10 @@
-// `mlops-agent runs list|show`: what the agent did, from the runs stored under the data dir.
+// `mlops-agent runs list|show`: what the agent did, from the runs stored under the data dir
+// (or in Redis, where serve and the workers keep them when REDIS_URL is set).
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import type { RunStatus } from '../agent/run.js';
-import { createFileRunStore } from '../agent/run-store.js';
+import { createRedisRunStore } from '../agent/redis-run-store.js';
+import { createFileRunStore, type RunStore } from '../agent/run-store.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
@@ -11,7 +13,18 @@ const STATUSES: RunStatus[] = ['running', 'waiting_approval', 'succeeded', 'fail
 
 export function runsCommand(deps: { config: () => Config }): Command {
   const runs = new Command('runs').description('list stored runs and show one with its whole transcript');
-  const store = () => createFileRunStore(join(deps.config().home, 'runs'));
+  const where = () => (deps.config().redisUrl ? 'Redis' : join(deps.config().home, 'runs'));
+  /** Runs the command with the configured store, closing a Redis connection after. */
+  async function withStore<T>(fn: (store: RunStore) => Promise<T>): Promise<T> {
+    const { redisUrl, home } = deps.config();
+    if (!redisUrl) return fn(createFileRunStore(join(home, 'runs')));
+    const redis = createRedisRunStore({ connection: redisUrl, prefix: 'mlops' });
+    try {
+      return await fn(redis);
+    } finally {
+      await redis.close();
+    }
+  }
 
   runs
     .command('list')
@@ -19,7 +32,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .addOption(new Option('--status <status>', 'only runs with this status').choices(STATUSES))
     .option('--json', 'print the runs as JSON lines')
     .action(async (opts: { status?: RunStatus; json?: boolean }) => {
-      const found = await store().list(opts.status ? { status: opts.status } : {});
+      const found = await withStore((store) => store.list(opts.status ? { status: opts.status } : {}));
       for (const run of found) {
         process.stdout.write(opts.json ? `${JSON.stringify(run)}\n` : `${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}\n`);
       }
@@ -32,8 +45,8 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .argument('<id>', 'run id, as printed by chat, demo or runs list')
     .option('--json', 'print the stored run as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const run = await store().get(id);
-      if (!run) throw new UserError(`no run ${id} under ${join(deps.config().home, 'runs')}; see mlops-agent runs list`, { code: 'not_found' });
+      const run = await withStore((store) => store.get(id));
+      if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
         return;
