@@ -186,6 +186,8 @@ export function createAgent(deps: AgentDeps) {
   async function park(run: Run): Promise<Run> {
     run.status = 'waiting_approval';
     run.parkedAt = iso();
+    const waitingOn = unsettledApprovals(run).map((c) => c.approvalId);
+    await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.parked', data: { approvals: waitingOn, steps: run.steps } });
     await runs.save(run);
     return run;
   }
@@ -193,8 +195,10 @@ export function createAgent(deps: AgentDeps) {
   async function drive(run: Run): Promise<Run> {
     // Time spent waiting for people is not the run's to spend.
     if (run.parkedAt) {
-      run.waitedMs = (run.waitedMs ?? 0) + Math.max(0, clock.now() - Date.parse(run.parkedAt));
+      const waited = Math.max(0, clock.now() - Date.parse(run.parkedAt));
+      run.waitedMs = (run.waitedMs ?? 0) + waited;
       run.parkedAt = null;
+      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.resumed', data: { waitedMs: waited } });
     }
     const started = Date.parse(run.createdAt) + (run.waitedMs ?? 0);
     if (await settleApprovals(run)) return park(run);
