@@ -243,8 +243,10 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       if (!(request.timeoutMs > 0)) throw new UserError(`timeoutMs must be a positive number, got ${request.timeoutMs}`);
       const key = keyOf(model, environment);
       if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
-      let entry = entryFor(model, environment);
+      entryFor(model, environment);
       await requirePromotable(model, version);
+      // Read after the await: a rollback, by hand or by the watch, may have landed meanwhile.
+      const entry = entryFor(model, environment);
       const active = entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused') ? entry.rollout : null;
       if (active && active.canaryVersion !== version) {
         throw new UserError(`${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`);
@@ -259,7 +261,6 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       // The loop analyses its own steps; the watch resumes if it leaves the canary held.
       watch.unwatch(model, environment);
       try {
-        entry = entryFor(model, environment);
         const rollout: Rollout = active
           ? { ...active, targetPercent, status: 'progressing', reason: null }
           : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
