@@ -102,3 +102,8 @@ export function fragileArtifact(artifact: ModelArtifact): ModelArtifact {
 export function withoutIncome(rows: CreditRow[]): CreditRow[] {
   return rows.map((row) => ({ ...row, income: null }));
 }
+
+/** An artifact whose export lost its weights: every score is NaN, so every request fails. */
+export function brokenArtifact(artifact: ModelArtifact): ModelArtifact {
+  return { ...artifact, weights: [] };
+}
