@@ -132,7 +132,7 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       await stopTraffic();
       stopTraffic = h.startShiftedTraffic();
       // The shift alone is no reason to roll back: the stable version sees it too.
-      await sleep(3 * h.heldAnalysisMs);
+      await sleep(2 * h.heldAnalysisMs);
       expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
     });
   });

@@ -69,24 +69,25 @@ describe('the canary watch of the lab deployer', () => {
     stack.deployer.deployCanary({ model: MODEL, version, environment: 'production', targetPercent, requestedBy: 'user:alice', timeoutMs: 45_000 });
 
   it('rolls back a canary held at its target once it starts failing, without anyone calling rollback', async () => {
-    await open();
+    // One step straight to 50%: windows of canary traffic fill fast.
+    await open({ steps: [50, 100] });
     await stack.deployer.serve(MODEL, 'production', v1);
     startTraffic();
-    const paused = await canary(fragile, 10);
-    expect(paused).toMatchObject({ status: 'paused', canaryPercent: 10, reason: expect.stringMatching(/reached the authorised 10%/) });
+    const paused = await canary(fragile, 50);
+    expect(paused).toMatchObject({ status: 'paused', canaryPercent: 50, reason: expect.stringMatching(/reached the authorised 50%/) });
     expect(stack.deployer.watching()).toEqual([{ model: MODEL, environment: 'production' }]);
     // Healthy on complete rows: the watch analyses it and lets it be.
     await until('a passing watch analysis', async () => (watchRecords(await stack.deployer.history()).length > 0 ? true : undefined));
-    expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 10 });
+    expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 50 });
 
     population = withoutIncome(lab.servingRows);
     const rollout = await until('the watch to roll back', () => {
       const r = stack.deployer.getRollout(MODEL, 'production');
       return r?.status === 'rolled_back' ? r : undefined;
     });
-    expect(rollout.reason).toMatch(/^canary analysis failed at 10% while held: .*score_psi/);
+    expect(rollout.reason).toMatch(/^canary analysis failed at 50% while held: .*score_psi/);
     const last = rollout.analyses.at(-1)!;
-    expect(last).toMatchObject({ passed: false, trafficPercent: 10 });
+    expect(last).toMatchObject({ passed: false, trafficPercent: 50 });
     expect(last.checks.find((c) => c.check === 'score_psi')).toMatchObject({ passed: false });
     // The history record is written just after the split moved in memory.
     const record = await until('the rollback record', async () => (await stack.deployer.history()).find((h) => h.action === 'rollback'));
