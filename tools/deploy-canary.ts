@@ -41,7 +41,7 @@ const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 export const deployCanary = defineTool({
   name: 'deploy_canary',
   description:
-    'Route a share of a model\'s live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own. Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.',
+    'Route a share of a model\'s live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own, and a canary held at its target keeps being analysed (and rolled back if it goes bad) until it is promoted or rolled back. Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.',
   input,
   output,
   annotations: { readOnly: false, destructive: true, idempotent: true, openWorld: true },

@@ -1,10 +1,12 @@
 // The contract every Deployer adapter passes. An adapter's test supplies a harness: a
 // deployer serving `stableVersion` with live traffic it can switch on, and versions that
 // should pass (`goodVersion`), fail (`badVersion`) and be refused (`unpromotableVersion`)
-// a canary analysis.
+// a canary analysis, and one (`fragileVersion`) that passes on the usual traffic and goes
+// bad once the traffic shifts, to show that a canary held at its authorised share is
+// still watched while it waits for a human to authorise more.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import type { Deployer, Environment } from '../../tools/ports.js';
+import type { Deployer, Environment, TrafficSplit } from '../../tools/ports.js';
 
 export interface DeployerHarness {
   deployer: Deployer;
@@ -14,14 +16,31 @@ export interface DeployerHarness {
   goodVersion: string;
   badVersion: string;
   unpromotableVersion: string;
+  /** Behaves like the stable version on `startTraffic`'s traffic, and worse on `startShiftedTraffic`'s. */
+  fragileVersion: string;
   /** A share the adapter steps to on the way to 100 (one of its steps). */
   partialPercent: number;
   /** Starts realistic traffic (with labels) against the served model; returns its stop. */
   startTraffic(): () => Promise<void>;
+  /** Starts traffic from a changed upstream, on which `fragileVersion` goes bad; returns its stop. */
+  startShiftedTraffic(): () => Promise<void>;
+  /** Long enough for the adapter to analyse a held canary a few times under the harness's traffic. */
+  heldAnalysisMs: number;
   cleanup(): Promise<void>;
 }
 
 const TIMEOUT_MS = 45_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls the split until `done` holds or `ms` pass; returns the last split seen. */
+async function splitWhen(deployer: Deployer, model: string, environment: Environment, done: (s: TrafficSplit) => boolean, ms: number): Promise<TrafficSplit | undefined> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const split = await deployer.getSplit(model, environment);
+    if ((split && done(split)) || Date.now() > until) return split;
+    await sleep(50);
+  }
+}
 
 export function deployerContract(name: string, makeHarness: () => Promise<DeployerHarness>): void {
   describe(`Deployer contract: ${name}`, () => {
@@ -91,6 +110,30 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       const split = await h.deployer.rollback({ model: h.model, environment: h.environment, reason: 'operator asked', requestedBy: 'contract-test' });
       expect(split).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
       expect(await h.deployer.getSplit(h.model, h.environment)).toEqual(split);
+    });
+
+    it('keeps watching a canary held at its authorised share, and rolls it back on its own once it goes bad', async () => {
+      stopTraffic = h.startTraffic();
+      expect((await h.deployer.deployCanary(request(h.fragileVersion, h.partialPercent))).status).toBe('paused');
+      await sleep(h.heldAnalysisMs);
+      const held = { stableVersion: h.stableVersion, canaryVersion: h.fragileVersion, canaryPercent: h.partialPercent };
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject(held);
+
+      await stopTraffic();
+      stopTraffic = h.startShiftedTraffic();
+      // Nobody calls rollback: the deployer must notice on its own.
+      const split = await splitWhen(h.deployer, h.model, h.environment, (s) => s.canaryVersion === null, 20 * h.heldAnalysisMs);
+      expect(split).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: h.stableVersion });
+    });
+
+    it('keeps a healthy held canary serving through the same traffic shift', async () => {
+      stopTraffic = h.startTraffic();
+      expect((await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent))).status).toBe('paused');
+      await stopTraffic();
+      stopTraffic = h.startShiftedTraffic();
+      // The shift alone is no reason to roll back: the stable version sees it too.
+      await sleep(2 * h.heldAnalysisMs);
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
     });
   });
 }

@@ -1,11 +1,13 @@
 // The lab's Deployer: serves a version, walks a canary up through traffic steps with an
 // analysis between steps, rolls back on a failed analysis or on request, and promotes at
-// 100%. The split lives in memory (the router reads it on every request) and on disk.
+// 100%. A canary held between steps stays under watch (canary-watch.ts). The split lives
+// in memory (the router reads it on every request) and on disk.
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CanaryAnalysis, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
 import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
+import { createCanaryWatch, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateWatchInterval, type Timers } from './canary-watch.js';
 import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord } from './deployment-store.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
@@ -21,6 +23,10 @@ export interface LocalDeployer extends Deployer, SplitSource {
   serve(model: string, environment: Environment, version: string, by?: string): Promise<TrafficSplit>;
   getRollout(model: string, environment: Environment): Rollout | undefined;
   history(): Promise<HistoryRecord[]>;
+  /** The held canaries being analysed at every watch interval. */
+  watching(): { model: string; environment: Environment }[];
+  /** Stops watching held canaries. A stepping loop under way runs on to its end. */
+  close(): Promise<void>;
 }
 
 export const DEFAULT_STEPS = [1, 5, 25, 100];
@@ -37,6 +43,9 @@ export interface LocalDeployerOptions {
   pollMs?: number;
   /** The alias a promotion moves, per environment (default: champion in production only). */
   promoteAlias?: Partial<Record<Environment, string | null>>;
+  /** How often a held canary is analysed (default 60 s). */
+  watchIntervalMs?: number;
+  timers?: Timers;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,6 +59,9 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   }
   const problems = validateThresholds(options.analysis);
   if (problems.length > 0) throw new UserError(`canary analysis config: ${problems.join('; ')}`, { code: 'config_invalid' });
+  const watchIntervalMs = options.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS;
+  const badInterval = validateWatchInterval(watchIntervalMs);
+  if (badInterval) throw new UserError(badInterval, { code: 'config_invalid' });
   const pollMs = options.pollMs ?? 50;
   const promoteAlias = { production: 'champion', staging: null, ...options.promoteAlias };
   const store = createDeploymentStore(options.dir);
@@ -63,6 +75,22 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   /** The loop currently driving each model/environment; rollback flips `stopped`. */
   const running = new Map<string, { stopped: boolean }>();
   const iso = () => new Date(clock.now()).toISOString();
+  const watch = createCanaryWatch({
+    deployments: {
+      entry: (model, environment) => state.entries[keyOf(model, environment)],
+      driven: (model, environment) => running.has(keyOf(model, environment)),
+      commit,
+      rollBackTo,
+    },
+    stats,
+    thresholds: options.analysis,
+    intervalMs: watchIntervalMs,
+    clock,
+    timers: options.timers ?? systemTimers,
+    logger,
+  });
+  // Held canaries of the previous process (paused, or stepping when it stopped) are watched again.
+  for (const entry of Object.values(state.entries)) if (holdsTraffic(entry)) watch.watch(entry.split.model, entry.split.environment);
 
   const entryFor = (model: string, environment: Environment): DeploymentEntry => {
     const entry = state.entries[keyOf(model, environment)];
@@ -136,7 +164,8 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         const result = await runStep(model, environment, token, deadline);
         if (result === undefined || token.stopped) return entryFor(model, environment).rollout!;
         if (result === 'timeout') return pause(model, environment, by, `timed out waiting for canary traffic at ${rollout.canaryPercent}%; call deployCanary again to continue`);
-        entry = entryFor(model, environment);
+        // A step's analysis ends the tail of watch analyses that withWatchAnalysis trims.
+        entry = { ...entryFor(model, environment), watchedAnalyses: 0 };
         const withAnalysis = { ...entry.rollout!, analyses: [...entry.rollout!.analyses, result] };
         if (!result.passed && lackedTraffic(result)) {
           state.entries[keyOf(model, environment)] = { ...entry, rollout: withAnalysis };
@@ -195,9 +224,12 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     getSplit: async (model, environment) => state.entries[keyOf(model, environment)]?.split,
     history: () => store.readHistory(),
 
+    watching: () => watch.watching(),
+
     async serve(model, environment, version, by = 'operator') {
       if (running.has(keyOf(model, environment))) throw new UserError(`a canary of ${model} is running in ${environment}: roll it back first`);
       await requirePromotable(model, version);
+      watch.unwatch(model, environment);
       const split: TrafficSplit = { model, environment, stableVersion: version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: version };
       await commit(model, environment, { split, rollout: null, stepStartedAt: null, stepPending: false }, { action: 'serve', by, reason: `serve ${model} v${version}` });
       return split;
@@ -211,8 +243,10 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       if (!(request.timeoutMs > 0)) throw new UserError(`timeoutMs must be a positive number, got ${request.timeoutMs}`);
       const key = keyOf(model, environment);
       if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
-      let entry = entryFor(model, environment);
+      entryFor(model, environment);
       await requirePromotable(model, version);
+      // Read after the await: a rollback, by hand or by the watch, may have landed meanwhile.
+      const entry = entryFor(model, environment);
       const active = entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused') ? entry.rollout : null;
       if (active && active.canaryVersion !== version) {
         throw new UserError(`${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`);
@@ -224,8 +258,9 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}`);
       const token = { stopped: false };
       running.set(key, token);
+      // The loop analyses its own steps; the watch resumes if it leaves the canary held.
+      watch.unwatch(model, environment);
       try {
-        entry = entryFor(model, environment);
         const rollout: Rollout = active
           ? { ...active, targetPercent, status: 'progressing', reason: null }
           : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
@@ -233,6 +268,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         return await drive(model, environment, requestedBy, token, clock.now() + request.timeoutMs);
       } finally {
         if (running.get(key) === token) running.delete(key);
+        if (!running.has(key) && holdsTraffic(state.entries[key])) watch.watch(model, environment);
       }
     },
 
@@ -244,7 +280,10 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       const token = running.get(key);
       if (token) token.stopped = true;
       running.delete(key);
+      watch.unwatch(model, environment);
       return (await rollBackTo(model, environment, entry, requestedBy, reason)).split;
     },
+
+    close: () => watch.close(),
   };
 }

@@ -13,6 +13,8 @@ export interface DeploymentEntry {
   stepStartedAt: number | null;
   /** The current step's traffic share has not passed an analysis yet. */
   stepPending: boolean;
+  /** How many of the rollout's last analyses are passing ones from the watch of a held canary (absent: 0). */
+  watchedAnalyses?: number;
 }
 
 export interface DeploymentState {

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import type { CanaryThresholds } from './canary-analysis.js';
+import type { Timers } from './canary-watch.js';
 import { readDataset } from './dataset-store.js';
 import { createLocalDataQuality } from './data-quality.js';
 import { createLocalDeployer, type LocalDeployer } from './deployer.js';
@@ -24,6 +25,7 @@ export interface LocalLab extends Backends {
   dirs: { root: string; datasets: string; registry: string; jobs: string; deployments: string };
   /** Starts the HTTP model server (POST /predict, POST /feedback, GET /metrics). */
   serve(options?: { host?: string; port?: number }): Promise<ModelServer>;
+  /** Stops watching held canaries, then closes the model servers and the trainer. */
   close(): Promise<void>;
 }
 
@@ -47,6 +49,10 @@ export async function openLocalLab(options: {
   analysis?: Partial<CanaryThresholds>;
   /** Canary traffic steps (default 1, 5, 25, 100). */
   steps?: number[];
+  /** How often a canary held at its authorised share is analysed again (default 60 s). */
+  watchIntervalMs?: number;
+  /** Timers for that watch; tests pass their own. */
+  timers?: Timers;
 }): Promise<LocalLab> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
@@ -56,7 +62,17 @@ export async function openLocalLab(options: {
   const registry = createLocalRegistry({ dir: dirs.registry, clock });
   const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, logger });
   const stats = createServingStats({ clock });
-  const deployer = await createLocalDeployer({ dir: dirs.deployments, artifacts: registry, stats, clock, logger, analysis: { ...LAB_CANARY_ANALYSIS, ...options.analysis }, ...(options.steps ? { steps: options.steps } : {}) });
+  const deployer = await createLocalDeployer({
+    dir: dirs.deployments,
+    artifacts: registry,
+    stats,
+    clock,
+    logger,
+    analysis: { ...LAB_CANARY_ANALYSIS, ...options.analysis },
+    ...(options.steps ? { steps: options.steps } : {}),
+    watchIntervalMs: options.watchIntervalMs,
+    timers: options.timers,
+  });
   const dataQuality = createLocalDataQuality({
     datasetsDir: dirs.datasets,
     defaultReference: 'credit-train',
@@ -83,6 +99,8 @@ export async function openLocalLab(options: {
       return server;
     },
     async close() {
+      // First, so no watch analysis acts on a lab whose servers are going away.
+      await deployer.close();
       await Promise.all(servers.map((s) => s.close()));
       await trainer.close();
     },
@@ -96,3 +114,4 @@ export { createMonitor, type Monitor } from './monitor.js';
 export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulator.js';
 export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
 export type { ModelServer } from './model-server.js';
+export { DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';

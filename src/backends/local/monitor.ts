@@ -1,6 +1,7 @@
 // Watches the served traffic of each model/environment (its stable version) and raises
 // Alertmanager-style alerts: input drift per feature (PSI against the training data),
-// prediction drift (KL of scores), accuracy from feedback labels, and p99 latency.
+// prediction drift (KL of scores), accuracy from feedback labels, and p99 latency; and,
+// while a canary holds traffic, its own error rate and p99 latency (CanaryDegraded).
 // A condition that clears sends a resolved notification; one that cannot be judged for
 // lack of data keeps its previous state.
 import type { Clock } from '../../clock.js';
@@ -16,7 +17,7 @@ import type { ArtifactSource } from './model-server.js';
 import { accuracy, percentile, type ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 
-export type AlertName = 'ModelDriftDetected' | 'ModelAccuracyDrop' | 'ModelLatencyHigh';
+export type AlertName = 'ModelDriftDetected' | 'ModelAccuracyDrop' | 'ModelLatencyHigh' | 'CanaryDegraded';
 
 export interface MonitorRules {
   /** Served traffic older than this is not looked at (default 15 min). */
@@ -30,12 +31,15 @@ export interface MonitorRules {
   /** Alert when served accuracy is this far below the accuracy on the training data. */
   maxAccuracyDrop: number;
   maxP99LatencyMs: number;
-  /** Requests needed before latency is judged (default 50). */
+  /** Requests needed before latency is judged (default 50), and a canary's error rate. */
   minRequests: number;
+  /** A canary failing more than this share of its requests is degraded (default 0.02). */
+  maxCanaryErrorRate: number;
 }
 
 export const DEFAULT_MONITOR_RULES: MonitorRules = {
   windowMs: 15 * 60_000, minRows: 200, psiAlert: 0.25, predictionKlAlert: 0.1, minLabels: 100, maxAccuracyDrop: 0.05, maxP99LatencyMs: 250, minRequests: 50,
+  maxCanaryErrorRate: 0.02,
 };
 
 export interface MonitorOptions {
@@ -118,6 +122,30 @@ export function createMonitor(options: MonitorOptions): Monitor {
     });
     const firing: Condition[] = [];
     const judged = new Set<AlertName>();
+
+    // First in the group on purpose: a run answers the group's first alert, and a failing
+    // canary is rolled back before anything else (drift) is looked into.
+    if (split.canaryVersion === null || split.canaryPercent === 0) {
+      judged.add('CanaryDegraded');
+    } else {
+      const canary = options.stats.window(model, environment, split.canaryVersion, since);
+      if (canary.requests >= rules.minRequests) {
+        judged.add('CanaryDegraded');
+        const errorRate = canary.errors / canary.requests;
+        const p99 = percentile(canary.latenciesMs, 0.99);
+        const problems = [
+          ...(errorRate > rules.maxCanaryErrorRate ? [`error rate ${(errorRate * 100).toFixed(1)}% (alert > ${rules.maxCanaryErrorRate * 100}%)`] : []),
+          ...(p99 > rules.maxP99LatencyMs ? [`p99 latency ${p99.toFixed(1)} ms (alert > ${rules.maxP99LatencyMs} ms)`] : []),
+        ];
+        if (problems.length > 0) {
+          firing.push({
+            labels: labels('CanaryDegraded', 'critical', { version: split.canaryVersion, stable_version: version }),
+            annotations: annotations('CanaryDegraded', `Canary v${split.canaryVersion} of ${model} is failing in ${environment}`,
+              `Over the last ${canary.requests} canary requests (${split.canaryPercent}% of traffic): ${problems.join('; ')}.`),
+          });
+        }
+      }
+    }
 
     if (served.rows.length >= rules.minRows) {
       judged.add('ModelDriftDetected');

@@ -94,6 +94,23 @@ describe('local deployer', () => {
     expect(last).toMatchObject({ action: 'rollback', by: 'canary-analysis', split: { stableVersion: v1, canaryVersion: null } });
   });
 
+  it('does not undo a rollback that lands while a continuing deployCanary reads the registry', async () => {
+    const sim = createTrafficSimulator({ url: stack.server.url, model: MODEL, rows: lab.servingRows, feedbackDelayMs: 0 });
+    sim.start(2500);
+    try {
+      expect(await canary(v2, 50)).toMatchObject({ status: 'paused', canaryPercent: 50 });
+      // A human authorises 100% just as the pager (or the watch) rolls the canary back.
+      const continuing = canary(v2, 100);
+      await stack.deployer.rollback({ model: MODEL, environment: 'production', reason: 'pager', requestedBy: 'oncall' });
+      // The rolled-back share is not picked up again: the version starts over and earns every step.
+      expect((await continuing).status).toBe('promoted');
+    } finally {
+      await sim.stop();
+    }
+    const actions = (await stack.deployer.history()).map((h) => h.action);
+    expect(actions.slice(actions.indexOf('rollback'))).toEqual(['rollback', 'canary_step', 'analysis', 'canary_step', 'analysis', 'promote']);
+  });
+
   it('refuses a second canary version while one is mid-rollout', async () => {
     const v3 = await lab.register(lab.outcome.artifact);
     await stack.close();

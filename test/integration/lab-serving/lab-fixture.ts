@@ -86,3 +86,24 @@ export async function cleanupTraining(): Promise<void> {
 export function shiftedArtifact(artifact: ModelArtifact, biasShift = 2.5): ModelArtifact {
   return { ...artifact, bias: artifact.bias + biasShift };
 }
+
+/**
+ * The same model, except that it fills a missing income with 0 instead of the training
+ * median (a `fillna(0)` slipped into an export). On complete rows it scores exactly as the
+ * original; once upstream stops sending income it calls nearly everyone a defaulter.
+ */
+export function fragileArtifact(artifact: ModelArtifact): ModelArtifact {
+  const income = artifact.numericFeatures.indexOf('income');
+  if (income < 0) throw new Error('the artifact has no income feature');
+  return { ...artifact, imputation: artifact.imputation.map((value, i) => (i === income ? 0 : value)) };
+}
+
+/** Rows as an upstream sends them after it stopped filling in income. */
+export function withoutIncome(rows: CreditRow[]): CreditRow[] {
+  return rows.map((row) => ({ ...row, income: null }));
+}
+
+/** An artifact whose export lost its weights: every score is NaN, so every request fails. */
+export function brokenArtifact(artifact: ModelArtifact): ModelArtifact {
+  return { ...artifact, weights: [] };
+}

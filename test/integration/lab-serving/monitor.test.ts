@@ -6,8 +6,9 @@ import { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload } fr
 import { generateCreditRows } from '../../../src/backends/local/credit-generator.js';
 import { createMonitor } from '../../../src/backends/local/monitor.js';
 import { createTrafficSimulator } from '../../../src/backends/local/traffic-simulator.js';
+import { triggerFromAlertGroup } from '../../../src/intake/alert-trigger.js';
 import { manualClock } from '../../support/manual-clock.js';
-import { cleanupTraining, createLab, MODEL, type Lab } from './lab-fixture.js';
+import { brokenArtifact, cleanupTraining, createLab, MODEL, type Lab } from './lab-fixture.js';
 import { createStack, type Stack } from './serving-stack.js';
 
 afterAll(cleanupTraining);
@@ -16,9 +17,10 @@ describe('monitor', () => {
   const clock = manualClock();
   let lab: Lab;
   let stack: Stack;
+  let v1: string;
   beforeEach(async () => {
     lab = await createLab(clock);
-    const v1 = await lab.register(lab.outcome.artifact);
+    v1 = await lab.register(lab.outcome.artifact);
     stack = await createStack(lab, clock);
     await stack.deployer.serve(MODEL, 'production', v1);
   });
@@ -79,6 +81,39 @@ describe('monitor', () => {
     expect(drop).toMatchObject({ status: 'firing', labels: { severity: 'critical', model: MODEL } });
     expect(drop.annotations.description).toMatch(/labelled predictions/);
     expect(payload!.alerts.some((a) => a.labels.alertname === 'ModelDriftDetected' && a.labels.feature === 'income')).toBe(true);
+  });
+
+  it('raises CanaryDegraded, first in its group, for a held canary that fails its requests, and resolves it after the rollback', async () => {
+    const broken = await lab.register(brokenArtifact(lab.outcome.artifact));
+    await stack.close();
+    // This deployer's analysis ignores errors, so the canary is held and only the alert can catch it.
+    stack = await createStack(lab, clock, { steps: [10], analysis: { maxErrorRateDelta: 1 } });
+    const sim = createTrafficSimulator({ url: stack.server.url, model: MODEL, rows: lab.servingRows, concurrency: 8 });
+    sim.start(2500);
+    try {
+      expect(await stack.deployer.deployCanary({ model: MODEL, version: broken, environment: 'production', targetPercent: 10, requestedBy: 'test', timeoutMs: 45_000 })).toMatchObject({ status: 'paused', canaryPercent: 10 });
+    } finally {
+      await sim.stop();
+    }
+    const sent: AlertmanagerPayload[] = [];
+    const monitor = createMonitor({
+      stats: stack.stats, splits: stack.deployer, artifacts: lab.registry, referenceRows: async () => lab.trainRows,
+      sink: async (p) => void sent.push(p), clock, logger: silentLogger, runbooks: { CanaryDegraded: 'canary-rollback' },
+    });
+    const [firing] = await monitor.evaluate();
+    expect(alertmanagerPayloadSchema.parse(firing)).toEqual(firing);
+    const degraded = firing!.alerts[0]!;
+    expect(degraded).toMatchObject({
+      status: 'firing',
+      labels: { alertname: 'CanaryDegraded', model: MODEL, environment: 'production', version: broken, stable_version: v1, severity: 'critical' },
+      annotations: { runbook: 'canary-rollback' },
+    });
+    expect(degraded.annotations.description).toMatch(/10% of traffic\): error rate 100\.0%/);
+    expect(triggerFromAlertGroup(firing!).alertName).toBe('CanaryDegraded');
+
+    await stack.deployer.rollback({ model: MODEL, environment: 'production', reason: 'test', requestedBy: 'test' });
+    const [resolved] = await monitor.evaluate();
+    expect(resolved!.alerts.find((a) => a.fingerprint === degraded.fingerprint)).toMatchObject({ status: 'resolved' });
   });
 
   it('posts payloads to a webhook with a bearer token', async () => {

@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import type { Clock } from '../../../src/clock.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { CanaryThresholds } from '../../../src/backends/local/canary-analysis.js';
+import type { Timers } from '../../../src/backends/local/canary-watch.js';
 import { createLocalDeployer, type LocalDeployer } from '../../../src/backends/local/deployer.js';
 import { createModelServer, type ModelServer } from '../../../src/backends/local/model-server.js';
 import { createServingStats, type ServingStats } from '../../../src/backends/local/serving-stats.js';
@@ -31,7 +32,16 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function createStack(lab: Lab, clock: Clock, options: { steps?: number[]; analysis?: Partial<CanaryThresholds>; deployDir?: string } = {}): Promise<Stack> {
+export interface StackOptions {
+  steps?: number[];
+  analysis?: Partial<CanaryThresholds>;
+  deployDir?: string;
+  /** How often a held canary is analysed; long by default so only the watch tests see it act. */
+  watchIntervalMs?: number;
+  timers?: Timers;
+}
+
+export async function createStack(lab: Lab, clock: Clock, options: StackOptions = {}): Promise<Stack> {
   const stats = createServingStats({ clock });
   const deployer = await createLocalDeployer({
     dir: options.deployDir ?? join(lab.dir, 'deployments'),
@@ -42,8 +52,22 @@ export async function createStack(lab: Lab, clock: Clock, options: { steps?: num
     steps: options.steps ?? [10, 50, 100],
     analysis: { ...TEST_THRESHOLDS, ...options.analysis },
     pollMs: 20,
+    watchIntervalMs: options.watchIntervalMs ?? 10 * 60_000,
+    timers: options.timers,
   });
   const metrics = new Registry();
   const server = await createModelServer({ artifacts: lab.registry, router: createTrafficRouter({ splits: deployer }), stats, logger: silentLogger, metricsRegistry: metrics });
-  return { deployer, stats, server, metrics, close: () => server.close() };
+  let closing: Promise<void> | undefined;
+  return {
+    deployer,
+    stats,
+    server,
+    metrics,
+    // Tests that restart a stack close it themselves; afterEach closing it again is harmless.
+    close: () =>
+      (closing ??= (async () => {
+        await deployer.close();
+        await server.close();
+      })()),
+  };
 }

@@ -23,7 +23,7 @@ const labels = { model: 'credit-risk', environment: 'production', dataset: 'cred
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
 
-async function runDrift(trigger: Trigger, prepare: (fx: GateFixture) => void = () => undefined) {
+async function runAlert(trigger: Trigger, prepare: (fx: GateFixture) => void = () => undefined) {
   fx = await gateFixture();
   prepare(fx);
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
@@ -49,7 +49,7 @@ async function runDrift(trigger: Trigger, prepare: (fx: GateFixture) => void = (
 
 describe('the runbook planner on the drift runbook', () => {
   it('checks, retrains, compares and canaries at 5%, and stops at the promotion that needs approval', async () => {
-    const { run, outcomes, calls } = await runDrift(drift(labels), (f) => {
+    const { run, outcomes, calls } = await runAlert(drift(labels), (f) => {
       f.backends.nextFindings = [{ check: 'psi', column: 'income', value: 0.41, threshold: 0.25, severity: 'alert', message: 'income drifted' }];
     });
     expect(outcomes).toEqual([
@@ -68,7 +68,7 @@ describe('the runbook planner on the drift runbook', () => {
   });
 
   it('asks one ML lead, not two people, for a promotion in staging', async () => {
-    const { outcomes, run } = await runDrift(drift({ ...labels, environment: 'staging' }), (f) => {
+    const { outcomes, run } = await runAlert(drift({ ...labels, environment: 'staging' }), (f) => {
       f.backends.splits.set('credit-risk/staging', { model: 'credit-risk', environment: 'staging', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
     });
     expect(outcomes.slice(-2)).toEqual(['deploy_canary:executed', 'deploy_canary:pending_approval']);
@@ -78,7 +78,7 @@ describe('the runbook planner on the drift runbook', () => {
   });
 
   it('does not retrain on broken data (a schema finding), and says so', async () => {
-    const { outcomes, run } = await runDrift(drift(labels), (f) => {
+    const { outcomes, run } = await runAlert(drift(labels), (f) => {
       f.backends.nextFindings = [{ check: 'schema', column: 'income', value: null, threshold: null, severity: 'alert', message: 'column income is missing' }];
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
@@ -87,7 +87,7 @@ describe('the runbook planner on the drift runbook', () => {
   });
 
   it('does not canary a retrained version that failed a quality gate', async () => {
-    const { outcomes } = await runDrift(drift(labels), (f) => {
+    const { outcomes } = await runAlert(drift(labels), (f) => {
       f.backends.nextTraining = { auc: 0.75, failedGates: ['auc'] };
     });
     expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:executed', 'registry_query:executed']);
@@ -95,7 +95,7 @@ describe('the runbook planner on the drift runbook', () => {
   });
 
   it('stops the canary line when the deployer rolled the canary back on its own', async () => {
-    const { outcomes, run } = await runDrift(drift(labels), (f) => {
+    const { outcomes, run } = await runAlert(drift(labels), (f) => {
       f.backends.nextCanaryFails = 'p99 latency 3.1x stable';
     });
     expect(outcomes.at(-1)).toBe('deploy_canary:executed');
@@ -104,9 +104,39 @@ describe('the runbook planner on the drift runbook', () => {
   });
 
   it('acts on nothing when a label the runbook needs is missing from the alert', async () => {
-    const { outcomes, run } = await runDrift(drift({ model: 'credit-risk', environment: 'production' }));
+    const { outcomes, run } = await runAlert(drift({ model: 'credit-risk', environment: 'production' }));
     expect(outcomes).toEqual([]);
     expect(run.answer).toMatch(/cannot run step check: .*dataset/);
+  });
+});
+
+describe('the runbook planner on the canary-rollback runbook', () => {
+  const alert = (alertname: string, extra: Record<string, string> = {}): Trigger => ({
+    kind: 'alert',
+    principal: { id: 'agent:alertmanager', roles: [] },
+    text: `${alertname} on credit-risk`,
+    alertName: alertname,
+    data: { labels: { alertname, model: 'credit-risk', environment: 'production', ...extra }, annotations: { summary: 'p99 latency 900 ms' } },
+  });
+  const heldCanary = (f: GateFixture) => {
+    f.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+  };
+
+  it('rolls a held canary back at once on ModelLatencyHigh, allowed by policy without approval', async () => {
+    const { run, calls, outcomes } = await runAlert(alert('ModelLatencyHigh'), heldCanary);
+    expect(run.planner).toBe('runbook:canary-rollback');
+    expect(outcomes).toEqual(['rollback:executed']);
+    expect(calls[0]).toBe('rollback:{"model":"credit-risk","environment":"production","reason":"ModelLatencyHigh alert for credit-risk in production: rolled back by runbook canary-rollback"}');
+    expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({ stableVersion: '1', canaryVersion: null, canaryPercent: 0 });
+    const decisions = (await fx.entries()).filter((e) => e.kind === 'policy.decision').map((e) => e.data.decision as { effect: string; ruleId: string });
+    expect(decisions).toEqual([expect.objectContaining({ effect: 'allow', ruleId: 'allow-rollback' })]);
+    expect(run.answer).toContain('completed');
+  });
+
+  it('answers CanaryDegraded the same way', async () => {
+    const { outcomes } = await runAlert(alert('CanaryDegraded', { version: '2', stable_version: '1' }), heldCanary);
+    expect(outcomes).toEqual(['rollback:executed']);
+    expect(fx.backends.calls).toContain('deployer.rollback:credit-risk');
   });
 });
 
@@ -115,8 +145,10 @@ describe('runbook files', () => {
 
   it('loads the shipped runbooks', async () => {
     const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
-    expect(runbooks.map((r) => r.id)).toContain('drift-retrain');
+    expect(runbooks.map((r) => r.id)).toEqual(['canary-rollback', 'drift-retrain']);
     expect(runbookFor(runbooks, 'ModelAccuracyDrop')?.id).toBe('drift-retrain');
+    expect(runbookFor(runbooks, 'ModelLatencyHigh')?.id).toBe('canary-rollback');
+    expect(runbookFor(runbooks, 'CanaryDegraded')?.id).toBe('canary-rollback');
   });
 
   it('refuses a step naming an unknown tool, with the file and the step', () => {

@@ -1,0 +1,184 @@
+// Keeps analysing a canary that holds traffic while no stepping loop drives it: paused at
+// its authorised share (perhaps for hours, while a human decides on more), paused for thin
+// traffic, or left behind by a restart. A pending approval must never keep a bad canary
+// serving, so a held canary that fails its analysis is rolled back at once, exactly as a
+// failed step is.
+import type { Clock } from '../../clock.js';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { CanaryAnalysis, Environment } from '../../../tools/ports.js';
+import { analyseCanary, type CanaryThresholds } from './canary-analysis.js';
+import type { DeploymentEntry, HistoryRecord } from './deployment-store.js';
+import type { ServingStats } from './serving-stats.js';
+
+/** setTimeout and clearTimeout, passed in so tests can fire the watch by hand. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemTimers: Timers = {
+  setTimeout(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    // A command that forgets to close the lab must still exit; close() clears it anyway.
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** How often a held canary is analysed unless the lab is told otherwise. */
+export const DEFAULT_WATCH_INTERVAL_MS = 60_000;
+/** Passing watch analyses a rollout keeps (the newest); the history file keeps every one. */
+export const WATCH_ANALYSES_KEPT = 5;
+/** Who the history names for a passing watch analysis; a failed one rolls back as `canary-analysis`, like a failed step. */
+export const WATCH_PRINCIPAL = 'canary-watch';
+
+/** The deployer's state and moves, as the watch needs them. */
+export interface WatchedDeployments {
+  entry(model: string, environment: Environment): DeploymentEntry | undefined;
+  /** True while a deployCanary loop drives this model/environment: it analyses its own steps. */
+  driven(model: string, environment: Environment): boolean;
+  /** Sets the entry at once (before its first await) and persists it with a history record. */
+  commit(model: string, environment: Environment, entry: DeploymentEntry, record: Pick<HistoryRecord, 'action' | 'by' | 'reason' | 'analysis'>): Promise<void>;
+  /** Sends all traffic back to the last known-good version, the entry set at once like commit. */
+  rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis: CanaryAnalysis): Promise<unknown>;
+}
+
+export interface CanaryWatchOptions {
+  deployments: WatchedDeployments;
+  stats: ServingStats;
+  thresholds: CanaryThresholds;
+  intervalMs: number;
+  clock: Clock;
+  timers: Timers;
+  logger: Logger;
+}
+
+export interface CanaryWatch {
+  /** Starts watching (no-op when already watching or closed); the first analysis comes one interval later. */
+  watch(model: string, environment: Environment): void;
+  unwatch(model: string, environment: Environment): void;
+  watching(): { model: string; environment: Environment }[];
+  /** Clears every timer and waits for an analysis under way; nothing is watched afterwards. */
+  close(): Promise<void>;
+}
+
+/** A canary serves traffic and its rollout is neither promoted nor rolled back. */
+export function holdsTraffic(entry: DeploymentEntry | undefined): entry is DeploymentEntry {
+  const status = entry?.rollout?.status;
+  return (status === 'paused' || status === 'progressing') && entry!.split.canaryVersion !== null && entry!.split.canaryPercent > 0;
+}
+
+/**
+ * The entry with `analysis` appended. Passing watch analyses past WATCH_ANALYSES_KEPT drop
+ * the oldest of them, so a canary held for days keeps its step analyses and a short tail.
+ */
+export function withWatchAnalysis(entry: DeploymentEntry, analysis: CanaryAnalysis): DeploymentEntry {
+  const rollout = entry.rollout!;
+  const analyses = [...rollout.analyses, analysis];
+  let watched = (entry.watchedAnalyses ?? 0) + 1;
+  if (analysis.passed && watched > WATCH_ANALYSES_KEPT) {
+    analyses.splice(analyses.length - watched, 1);
+    watched--;
+  }
+  return { ...entry, rollout: { ...rollout, analyses }, watchedAnalyses: watched };
+}
+
+interface Slot {
+  key: string;
+  model: string;
+  environment: Environment;
+  /** Epoch ms the next analysis window starts at: the last analysis, or when watching began. */
+  since: number;
+  timer: unknown;
+}
+
+export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
+  const { deployments, stats, thresholds, intervalMs, clock, timers, logger } = options;
+  const slots = new Map<string, Slot>();
+  const inFlight = new Set<Promise<void>>();
+  let closed = false;
+  const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
+
+  /** One look at the canary. Everything up to the commit is synchronous, so no rollback or new loop can land between reading the entry and acting on it. */
+  async function analyse(slot: Slot): Promise<'again' | 'stop'> {
+    const { model, environment } = slot;
+    const entry = deployments.entry(model, environment);
+    if (!holdsTraffic(entry) || deployments.driven(model, environment)) return 'stop';
+    const canary = stats.window(model, environment, entry.split.canaryVersion!, slot.since);
+    // Too little traffic is no evidence either way: keep widening the window, as a step waits.
+    if (canary.requests < thresholds.minRequestsPerStep) return 'again';
+    const stable = stats.window(model, environment, entry.split.stableVersion, slot.since);
+    const now = clock.now();
+    const percent = entry.split.canaryPercent;
+    const analysis = analyseCanary({ canary, stable, thresholds, trafficPercent: percent, at: new Date(now).toISOString() });
+    slot.since = now;
+    const next = withWatchAnalysis(entry, analysis);
+    if (analysis.passed) {
+      await deployments.commit(model, environment, next, { action: 'analysis', by: WATCH_PRINCIPAL, reason: `analysis passed while held at ${percent}%`, analysis });
+      return 'again';
+    }
+    const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
+    logger.warn({ model, environment, canaryVersion: entry.split.canaryVersion, failed }, 'a held canary failed its analysis; rolling back');
+    // Nothing is held from here on, even before the rollback is on disk.
+    if (slots.get(slot.key) === slot) slots.delete(slot.key);
+    await deployments.rollBackTo(model, environment, next, 'canary-analysis', `canary analysis failed at ${percent}% while held: ${failed.join(', ')}`, analysis);
+    return 'stop';
+  }
+
+  function schedule(slot: Slot): void {
+    slot.timer = timers.setTimeout(() => tick(slot), intervalMs);
+  }
+
+  function tick(slot: Slot): void {
+    const { key } = slot;
+    slot.timer = undefined;
+    const run = analyse(slot)
+      .catch((err: unknown) => {
+        // Only persisting failed: the entry already moved in memory (the router reads that),
+        // and the next save writes it.
+        logger.error({ model: slot.model, environment: slot.environment, err: describeError(err) }, 'canary watch analysis failed');
+        return 'again' as const;
+      })
+      .then((verdict) => {
+        // Unwatched, replaced or closed meanwhile: whoever did that owns the canary now.
+        if (slots.get(key) !== slot) return;
+        if (verdict === 'stop') slots.delete(key);
+        else schedule(slot);
+      });
+    inFlight.add(run);
+    void run.finally(() => inFlight.delete(run));
+  }
+
+  return {
+    watch(model, environment) {
+      const key = keyOf(model, environment);
+      if (closed || slots.has(key)) return;
+      const last = deployments.entry(model, environment)?.rollout?.analyses.at(-1);
+      const lastAt = last ? Date.parse(last.at) : Number.NaN;
+      const slot: Slot = { key, model, environment, since: Number.isFinite(lastAt) ? lastAt : clock.now(), timer: undefined };
+      slots.set(key, slot);
+      schedule(slot);
+      logger.info({ model, environment, intervalMs }, 'watching a held canary');
+    },
+    unwatch(model, environment) {
+      const key = keyOf(model, environment);
+      const slot = slots.get(key);
+      if (!slot) return;
+      if (slot.timer !== undefined) timers.clearTimeout(slot.timer);
+      slots.delete(key);
+    },
+    watching: () => [...slots.values()].map(({ model, environment }) => ({ model, environment })),
+    async close() {
+      closed = true;
+      for (const slot of slots.values()) if (slot.timer !== undefined) timers.clearTimeout(slot.timer);
+      slots.clear();
+      await Promise.all([...inFlight]);
+    },
+  };
+}
+
+export function validateWatchInterval(intervalMs: number): string | undefined {
+  return Number.isFinite(intervalMs) && intervalMs >= 1 ? undefined : `the canary watch interval must be a number of ms >= 1, got ${intervalMs}`;
+}
