@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { ApprovalStore } from '../../../src/approvals/index.js';
 import { createSlackChannel, type SlackChannel } from '../../../src/approvals/slack/index.js';
 import { readAuditEntries, type AuditEntry } from '../../../src/audit/index.js';
 import { loadConfig, type Config } from '../../../src/config.js';
@@ -42,9 +43,17 @@ export interface SlackFixture {
   close(): Promise<void>;
 }
 
-export async function slackFixture(options: { env?: Record<string, string> } = {}): Promise<SlackFixture> {
+export interface SlackFixtureOptions {
+  env?: Record<string, string>;
+  /** Shared by fixtures that stand for several `serve` processes (Redis); default files under the fixture's home. */
+  approvalStore?: ApprovalStore;
+  /** A fake Slack shared with another fixture (not closed by this one). */
+  fake?: FakeSlackServer;
+}
+
+export async function slackFixture(options: SlackFixtureOptions = {}): Promise<SlackFixture> {
   const home = await mkdtemp(join(tmpdir(), 'mlops-slack-'));
-  const fake = await startFakeSlackServer({ channels: { '#approvals': 'C0APPROVALS', '#ml': 'C0ML' } });
+  const fake = options.fake ?? (await startFakeSlackServer({ channels: { '#approvals': 'C0APPROVALS', '#ml': 'C0ML' } }));
   const config = loadConfig({
     env: {
       MLOPS_AGENT_HOME: home,
@@ -65,7 +74,7 @@ export async function slackFixture(options: { env?: Record<string, string> } = {
   backends.versions.push(version('credit-risk', '2', 0.87));
   // Retries off: a failure the fake Slack is told to give is seen at once.
   const slack = createSlackChannel({ slack: config.slack!, logger: silentLogger, clock, clientOptions: { retryConfig: { retries: 0 } } });
-  const runtime = await createRuntime({ config, logger: silentLogger, backends, clock, notifiers: [slack.notifier] });
+  const runtime = await createRuntime({ config, logger: silentLogger, backends, clock, notifiers: [slack.notifier], ...(options.approvalStore ? { approvalStore: options.approvalStore } : {}) });
   slack.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
   const queue = createLocalRunQueue({ attempts: 1 });
   const metrics = createServerMetrics(queue);
@@ -115,7 +124,7 @@ export async function slackFixture(options: { env?: Record<string, string> } = {
       await app.close();
       await queue.close({ force: true });
       await runtime.close();
-      await fake.close();
+      if (!options.fake) await fake.close();
       await rm(home, { recursive: true, force: true });
     },
   };
