@@ -72,10 +72,23 @@ function replyFor(run: Run): { text: string; blocks: KnownBlock[] } {
 
 export function createSlackChatReplies(options: { client: WebClient; tasks: BackgroundTasks; logger: Logger }): SlackChatReplies {
   const { client, tasks } = options;
-  const post = (thread: SlackThread, what: string, message: { text: string; blocks?: KnownBlock[] }) =>
+  // Posts to one thread go out in order: "On it" must not land after a quick answer.
+  const threads = new Map<string, Promise<unknown>>();
+  const post = (thread: SlackThread, what: string, message: { text: string; blocks?: KnownBlock[] }) => {
+    const key = `${thread.channel}:${thread.threadTs}`;
+    const previous = threads.get(key) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(() => slackCall(what, () => client.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}), ...QUIET })));
+    threads.set(key, next);
     tasks.run(what, async () => {
-      await slackCall(what, () => client.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}), ...QUIET }));
+      try {
+        await next;
+      } finally {
+        if (threads.get(key) === next) threads.delete(key);
+      }
     });
+  };
 
   return {
     started(thread, runId) {

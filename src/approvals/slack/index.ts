@@ -2,6 +2,7 @@
 // signed interactions and events that come back, and answers posted in threads.
 export { approvalMessage, buttonValue, parseButtonValue, DENY_ACTION, GRANT_ACTION, type ApprovalContext } from './approval-message.js';
 export { createBackgroundTasks, type BackgroundTasks } from './background-tasks.js';
+export { sections } from './chat-replies.js';
 export { plainFromSlack, readSlackEvent, slackChatTrigger, slackThreadOf, type SlackEventRead, type SlackThread } from './chat-events.js';
 export { DENY_CALLBACK_ID, denyModal, readDenySubmission, REASON_ACTION, REASON_BLOCK } from './deny-modal.js';
 export { readInteraction, type Interaction } from './interaction-payload.js';

@@ -13,7 +13,10 @@ export interface SlackClientOptions {
    * tests pass `{ retries: 0 }`.
    */
   retryConfig?: RetryOptions;
-  /** Per request; the SDK's default is none at all. */
+  /**
+   * Per request; the SDK's default is none at all. The gate waits for the approval
+   * message to be posted before the run parks, so a hung Slack must not hold it long.
+   */
   timeoutMs?: number;
 }
 
@@ -39,7 +42,7 @@ export function createSlackWebClient(slack: Pick<SlackConfig, 'botToken' | 'apiU
     // The SDK appends the method name to this (adding a missing trailing slash).
     ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}),
     retryConfig: options.retryConfig ?? DEFAULT_RETRY,
-    timeout: options.timeoutMs ?? 10_000,
+    timeout: options.timeoutMs ?? 5000,
     // Methods are our constants; never let one be an absolute URL that carries the token elsewhere.
     allowAbsoluteUrls: false,
     logger: sdkLogger(logger),
