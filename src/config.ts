@@ -17,6 +17,40 @@ const qualityGatesSchema = z
   })
   .strict();
 
+/** Slack's member ids (U…, or W… on Enterprise Grid), as they arrive in interaction payloads. */
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+const slackSchema = z
+  .object({
+    /** Bot User OAuth Token (xoxb-…): posts and updates the approval messages. */
+    botToken: z.string().regex(/^xoxb-\S+$/, 'a bot token starts with xoxb- (OAuth & Permissions > Bot User OAuth Token)').optional(),
+    /** Signing Secret (Basic Information > App Credentials): checks that requests come from Slack. */
+    signingSecret: z.string().min(16, 'the signing secret has 32 hex characters (Basic Information > App Credentials)').optional(),
+    /** The channel approval requests are posted to: an id (C0123ABC) is safest; a #name works too. */
+    approvalChannel: z.string().min(1).optional(),
+    /** Where the Web API client sends its calls (tests point it at a local server). */
+    apiUrl: z.string().url().optional(),
+    /** Slack member id -> the principal it acts as in the policy, e.g. U0123ABC: user:alice. */
+    users: z
+      .record(z.string().regex(SLACK_USER_ID, 'a Slack member id looks like U0123ABC (profile > ⋮ > Copy member ID)'), z.string().min(1))
+      .default({}),
+  })
+  .strict()
+  .superRefine((slack, ctx) => {
+    // Half a Slack set-up would post buttons nobody can use, or take clicks nobody can check.
+    const required = ['botToken', 'signingSecret', 'approvalChannel'] as const;
+    const present = required.filter((k) => slack[k] !== undefined);
+    if (present.length === 0 && (slack.apiUrl !== undefined || Object.keys(slack.users).length > 0)) {
+      for (const key of required) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: 'required: slack is partially configured (apiUrl or users are set)' });
+      return;
+    }
+    if (present.length > 0) {
+      for (const key of required) {
+        if (slack[key] === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `required: slack is partially configured (${present.join(', ')} set)` });
+      }
+    }
+  });
+
 const configSchema = z
   .object({
     /** Data directory: audit log, runs, the local lab. */
@@ -89,10 +123,22 @@ const configSchema = z
       })
       .strict()
       .default({}),
+    /** The Slack app: approval messages with buttons, and chat by mention or DM. Off when unset. */
+    slack: slackSchema.optional(),
   })
   .strict();
 
-export type Config = Omit<z.infer<typeof configSchema>, 'client'> & {
+type ParsedConfig = z.infer<typeof configSchema>;
+/** A complete Slack set-up: `config.slack` is absent unless all of it is there. */
+export interface SlackConfig {
+  botToken: string;
+  signingSecret: string;
+  approvalChannel: string;
+  apiUrl?: string;
+  users: Record<string, string>;
+}
+export type Config = Omit<ParsedConfig, 'slack' | 'client'> & {
+  slack?: SlackConfig;
   auditFile: string;
   configFile: string | null;
   client: { url: string; token?: string };
@@ -115,6 +161,10 @@ const ENV_KEYS: Record<string, string[]> = {
   REDIS_URL: ['redisUrl'],
   MLOPS_AGENT_URL: ['client', 'url'],
   MLOPS_AGENT_TOKEN: ['client', 'token'],
+  SLACK_BOT_TOKEN: ['slack', 'botToken'],
+  SLACK_SIGNING_SECRET: ['slack', 'signingSecret'],
+  SLACK_APPROVAL_CHANNEL: ['slack', 'approvalChannel'],
+  SLACK_API_URL: ['slack', 'apiUrl'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -157,6 +207,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, path, value);
   }
+  // SLACK_USERS="U0123ABC=user:alice,U0456DEF=user:bob" adds to (and overrides) slack.users.
+  const slackUsers = env.SLACK_USERS;
+  if (slackUsers !== undefined && slackUsers.trim() !== '') {
+    const slack = (typeof raw.slack === 'object' && raw.slack !== null ? raw.slack : {}) as Record<string, unknown>;
+    const users = { ...((typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>) };
+    for (const pair of slackUsers.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || eq === pair.length - 1) {
+        throw new UserError(`invalid configuration:\n  slack.users (env SLACK_USERS): "${pair}" is not SLACKID=principal (e.g. U0123ABC=user:alice)`, { code: 'config_invalid' });
+      }
+      users[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+    raw.slack = { ...slack, users };
+  }
   const operatorToken = env.MLOPS_AGENT_API_TOKEN;
   if (operatorToken !== undefined && operatorToken !== '') {
     const server = (typeof raw.server === 'object' && raw.server !== null ? raw.server : {}) as Record<string, unknown>;
@@ -172,7 +236,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     });
     throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, { code: 'config_invalid' });
   }
-  const config = parsed.data;
+  const { slack, ...config } = parsed.data;
   const home = isAbsolute(config.home) ? config.home : resolve(cwd, config.home);
   return {
     ...config,
@@ -188,5 +252,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       ...(config.client.token ?? operatorToken ? { token: config.client.token ?? operatorToken } : {}),
     },
     configFile,
+    ...(slack?.botToken && slack.signingSecret && slack.approvalChannel
+      ? { slack: { botToken: slack.botToken, signingSecret: slack.signingSecret, approvalChannel: slack.approvalChannel, users: slack.users, ...(slack.apiUrl ? { apiUrl: slack.apiUrl } : {}) } }
+      : {}),
   };
 }

@@ -66,6 +66,8 @@ export interface Approvals extends ApprovalSink {
   decide(id: string, decision: DecisionRequest): Promise<DecideResult>;
   /** Records a refusal that never reached an approval (a forged or replayed Slack request). */
   refuse(event: { principal: string; approvalId: string | null; code: string; message: string; via: string }): Promise<void>;
+  /** Remembers a channel's one-time key in the store (replay protection); false when it was already there. */
+  claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /** Expires pending approvals that are past their time or whose world moved (moot). */
   expireDue(): Promise<Approval[]>;
   /** Called after an approval resolved: resume its run, or run its direct call. */
@@ -261,6 +263,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       const result = await store.update(approvalId, (current) => ({ ...current, outcome: stored }));
       if (result) await notify(result.approval);
     },
+
+    claimOnce: (key, ttlMs) => store.claimOnce(key, ttlMs),
 
     get: (id) => store.get(checkApprovalId(id)),
     list: (filter) => store.list(filter),

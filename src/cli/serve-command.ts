@@ -3,7 +3,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
+import type { Run } from '../agent/run.js';
 import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
+import { createSlackChannel } from '../approvals/slack/index.js';
 import { openLocalLab } from '../backends/local/index.js';
 import type { Config } from '../config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
@@ -36,7 +38,17 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
       const lab = await openLocalLab({ config, logger });
       const redisRuns = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: 'mlops' }) : null;
       const redisApprovals = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: 'mlops' }) : null;
-      const runtime = await createRuntime({ config, logger, backends: lab, ...(redisRuns ? { runs: redisRuns } : {}), ...(redisApprovals ? { approvalStore: redisApprovals } : {}) });
+      // Slack's notifier must exist before the approvals service; its handlers need the service.
+      const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
+      const runtime = await createRuntime({
+        config,
+        logger,
+        backends: lab,
+        ...(redisRuns ? { runs: redisRuns } : {}),
+        ...(redisApprovals ? { approvalStore: redisApprovals } : {}),
+        ...(slack ? { notifiers: [slack.notifier] } : {}),
+      });
+      slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
       const onError = (runId: string | null, err: unknown) => logger.warn({ runId, err }, 'a run attempt failed');
       const queue: RunQueue = config.redisUrl
         ? createBullmqRunQueue({ connection: config.redisUrl, prefix: 'mlops', queueName: 'runs', onError })
@@ -45,7 +57,11 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
       const redisCheck = config.redisUrl ? redisReadiness(config.redisUrl) : null;
       if (redisCheck) readiness.push(redisCheck.check);
       const metrics = createServerMetrics(queue);
-      queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => metrics.settled(run) }), { concurrency: 2 });
+      const onSettled = (run: Run) => {
+        metrics.settled(run);
+        slack?.settled(run);
+      };
+      queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled }), { concurrency: 2 });
       const sweeper = createApprovalSweeper({
         approvals: runtime.approvals,
         executeApproved: (approvalId) => runtime.gate.executeApproved(approvalId),
@@ -75,6 +91,7 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
         readiness,
         metrics,
         ...(mcp ? { mcp } : {}),
+        ...(slack ? { slack } : {}),
       });
 
       let closing: Promise<void> | null = null;
@@ -85,6 +102,7 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
           await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
           await sweeper.stop();
           await queue.close({ force: true }).catch((err: unknown) => logger.warn({ err }, 'closing the run queue failed'));
+          await slack?.idle();
           await redisCheck?.close();
           await redisRuns?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis run store failed'));
           await runtime.close();
@@ -97,7 +115,11 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
 
       const address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
       process.stdout.write(`mlops-agent serving on ${address} (queue: ${config.redisUrl ? 'BullMQ on Redis' : 'in-process'}; ${config.server.tokens.length} API token(s))\n`);
-      process.stdout.write('Slack is not configured: a call that needs approval is reported and not executed.\n');
+      process.stdout.write(
+        config.slack
+          ? `Slack: approval requests go to ${config.slack.approvalChannel}; ${Object.keys(config.slack.users).length} Slack user(s) mapped to identities\n`
+          : 'Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APPROVAL_CHANNEL): approval requests are not posted to Slack; decide them over HTTP or with the CLI.\n',
+      );
       if (config.server.tokens.length === 0) logger.warn('no API tokens are configured (MLOPS_AGENT_API_TOKEN or server.tokens): every request but /healthz is refused, and /mcp is not mounted');
       await done;
     });

@@ -4,6 +4,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
+import type { SlackChannel } from '../approvals/slack/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +18,7 @@ import { registerMcp } from './mcp.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { createQueuedRuns } from './queued-runs.js';
 import { registerRunRoutes } from './runs.js';
+import { registerSlackRoutes, SLACK_PATHS } from './slack.js';
 
 export { tokenMatcher, type ApiToken } from './auth.js';
 export { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -40,6 +42,8 @@ export interface ServerDeps {
   readiness?: ReadinessCheck[];
   /** Pass the worker's metrics so runs it settles are counted; made here otherwise. */
   metrics?: ServerMetrics;
+  /** The Slack app (connected to the runtime): mounts /v1/slack/interactions and /v1/slack/events. */
+  slack?: SlackChannel;
 }
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -53,13 +57,27 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createServerMetrics(deps.queue);
   const queued = createQueuedRuns();
   registerErrorHandler(app);
-  registerAuth(app, deps.tokens, { skip: (path) => deps.mcp !== undefined && path === '/mcp' });
+  // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
+  registerAuth(app, deps.tokens, { skip: (path) => (deps.mcp !== undefined && path === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(path)) });
   registerHealth(app, { audit: deps.runtime.audit, checks: deps.readiness ?? [] });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerAlertRoutes(app, { queue: deps.queue, metrics, queued });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
   if (deps.approvals) registerApprovalRoutes(app, { approvals: deps.approvals });
   if (deps.mcp) await registerMcp(app, deps.mcp);
+  if (deps.slack) {
+    const queue = deps.queue;
+    await registerSlackRoutes(app, {
+      slack: deps.slack,
+      bodyLimitBytes: deps.bodyLimitBytes ?? 1024 * 1024,
+      enqueue: async (trigger) => {
+        const { runId } = await queue.enqueue(trigger);
+        metrics.enqueued(trigger.kind, false);
+        queued.add(runId, trigger);
+        return { runId };
+      },
+    });
+  }
   return app;
 }
 
