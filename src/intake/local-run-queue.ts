@@ -5,6 +5,7 @@ import { systemClock } from '../clock.js';
 import type { Trigger } from '../agent/run.js';
 import { isRetryable } from './retry.js';
 import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { createLocalScheduler } from './local-scheduler.js';
 
 interface Entry {
   runId: string;
@@ -16,17 +17,22 @@ interface Entry {
 export interface LocalRunQueueOptions {
   /** Tries per run, counting the first (a thrown retryable error uses one). */
   attempts?: number;
+  /** The first retry waits this long, each later one twice as long (default 1000 ms). */
+  backoffMs?: number;
   clock?: Clock;
   /** Told about each failed attempt; the queue never throws a handler's error at callers. */
-  onError?: (runId: string, err: unknown) => void;
+  onError?: (runId: string | null, err: unknown) => void;
 }
 
 export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueue {
   const maxAttempts = options.attempts ?? 3;
+  const backoffMs = options.backoffMs ?? 1000;
   const clock = options.clock ?? systemClock;
   const waiting: Entry[] = [];
   const active = new Map<string, Promise<void>>();
-  // dedupeKey → runId while the run is queued or active.
+  // Runs waiting out their backoff before the next attempt.
+  const retrying = new Map<string, NodeJS.Timeout>();
+  // dedupeKey → runId while the run is queued, active or waiting for a retry.
   const byKey = new Map<string, string>();
   const joins = new Map<string, JoinedTrigger[]>();
   let handler: RunHandler | null = null;
@@ -46,7 +52,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
           settle(entry);
         } catch (err) {
           options.onError?.(entry.runId, err);
-          if (isRetryable(err) && entry.attempts < maxAttempts && !closed) waiting.push(entry);
+          if (isRetryable(err) && entry.attempts < maxAttempts && !closed) retryLater(entry);
           else settle(entry);
         }
       })().finally(() => {
@@ -57,26 +63,45 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
     }
   }
 
+  // Exponential, like BullMQ's: backoff, 2×backoff, 4×backoff, ...
+  function retryLater(entry: Entry): void {
+    const timer = setTimeout(() => {
+      retrying.delete(entry.runId);
+      waiting.push(entry);
+      pump();
+    }, backoffMs * 2 ** (entry.attempts - 1));
+    timer.unref();
+    retrying.set(entry.runId, timer);
+  }
+
+  // Synchronous, so a check and the add that follows it cannot interleave with another enqueue.
+  function joinNow(trigger: Trigger, dedupeKey: string): string | null {
+    const existing = byKey.get(dedupeKey);
+    if (!existing) return null;
+    const list = joins.get(existing) ?? [];
+    list.push(joinedFrom(trigger, new Date(clock.now()).toISOString()));
+    joins.set(existing, list);
+    return existing;
+  }
+
   function settle(entry: Entry): void {
     if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
   }
 
-  return {
+  const queue: RunQueue = {
     async enqueue(trigger, { dedupeKey } = {}) {
       if (closed) throw new Error('the run queue is closed');
-      const existing = dedupeKey ? byKey.get(dedupeKey) : undefined;
-      if (existing) {
-        const list = joins.get(existing) ?? [];
-        list.push(joinedFrom(trigger, new Date(clock.now()).toISOString()));
-        joins.set(existing, list);
-        return { runId: existing, coalesced: true };
-      }
+      const existing = dedupeKey ? joinNow(trigger, dedupeKey) : null;
+      if (existing) return { runId: existing, coalesced: true };
       const runId = newQueuedRunId(clock.now());
       if (dedupeKey) byKey.set(dedupeKey, runId);
       waiting.push({ runId, trigger, dedupeKey, attempts: 0 });
       // Defer so enqueue resolves before the handler starts, as with a remote queue.
       queueMicrotask(pump);
       return { runId, coalesced: false };
+    },
+    async join(trigger, dedupeKey) {
+      return joinNow(trigger, dedupeKey);
     },
     process(fn, opts) {
       if (handler) throw new Error('process() was already called on this run queue');
@@ -88,13 +113,29 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       return [...(joins.get(runId) ?? [])];
     },
     async depth() {
-      return waiting.length + active.size;
+      return waiting.length + active.size + retrying.size;
+    },
+    async setSchedules(schedules) {
+      if (closed) throw new Error('the run queue is closed');
+      return scheduler.set(schedules);
     },
     close({ force = false } = {}) {
       // The first close decides: a later plain close must not wait for a forced-off run.
       closed = true;
+      scheduler.stop();
+      for (const timer of retrying.values()) clearTimeout(timer);
+      retrying.clear();
       closing ??= force ? Promise.resolve() : Promise.allSettled([...active.values()]).then(() => undefined);
       return closing;
     },
   };
+
+  const scheduler = createLocalScheduler({
+    clock,
+    fire: (trigger) => {
+      if (closed) return;
+      queue.enqueue(trigger).catch((err: unknown) => options.onError?.(null, err));
+    },
+  });
+  return queue;
 }

@@ -2,6 +2,7 @@
 // (in-process) and BullMQ adapters implement it and pass one contract suite.
 import { randomBytes } from 'node:crypto';
 import type { Trigger } from '../agent/run.js';
+import type { Schedule } from './schedule-trigger.js';
 
 export interface EnqueueOptions {
   /**
@@ -36,9 +37,27 @@ export interface ProcessOptions {
   concurrency: number;
 }
 
+/** What `setSchedules` left in force and what it removed. */
+export interface ScheduleSync {
+  active: string[];
+  removed: string[];
+}
+
 export interface RunQueue {
   /** Resolves once the trigger is durable in the adapter's store (memory for local). */
   enqueue(trigger: Trigger, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * Records `trigger` on the queued or active run holding `dedupeKey` and returns that
+   * run's id; returns null, starting nothing, when no run holds the key. For notices
+   * that must never start a run of their own (an alert's `resolved`).
+   */
+  join(trigger: Trigger, dedupeKey: string): Promise<string | null>;
+  /**
+   * Makes `schedules` the complete set: each is created or updated, every other schedule
+   * the queue holds is removed. Each firing enqueues its trigger (stamped with
+   * `scheduledFor`) as a new run.
+   */
+  setSchedules(schedules: readonly Schedule[]): Promise<ScheduleSync>;
   /** Starts consuming runs; call once per queue object. */
   process(handler: RunHandler, options: ProcessOptions): void;
   /** Triggers that joined `runId` after it was enqueued, oldest first. */

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../../../src/errors.js';
-import { createBullmqRunQueue, type RunQueue } from '../../../src/intake/index.js';
+import { Queue } from 'bullmq';
+import { createBullmqRunQueue, runIdOfJob, scheduleFromConfig, type RunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
 import { REDIS_URL, uniqueNames, wipe } from './redis-helpers.js';
 
@@ -8,9 +9,9 @@ const made = new Map<RunQueue, { prefix: string; queueName: string }>();
 const names = uniqueNames;
 
 runQueueContract('bullmq', {
-  async make() {
+  async make(options) {
     const n = names();
-    const q = createBullmqRunQueue({ connection: REDIS_URL, ...n });
+    const q = createBullmqRunQueue({ connection: REDIS_URL, ...n, ...options });
     made.set(q, n);
     return q;
   },
@@ -42,6 +43,51 @@ describe('BullMQ run queue across processes', () => {
     expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
     expect(await a.joined([...ids][0]!)).toHaveLength(49);
     expect(await b.depth()).toBe(1);
+  });
+});
+
+describe('BullMQ schedules in Redis', () => {
+  const n = names();
+  const queues: RunQueue[] = [];
+  afterAll(async () => {
+    await Promise.all(queues.map((q) => q.close()));
+    await wipe(n.prefix, n.queueName);
+  });
+  const nightly = (name: string, cron = '0 2 * * *') =>
+    scheduleFromConfig({ name, cron, tz: 'Europe/London', task: `retrain ${name}`, runbook: 'nightly-retrain', labels: { model: name } });
+
+  it('removes from Redis, on the next start, the schedules a config no longer has', async () => {
+    const first = createBullmqRunQueue({ connection: REDIS_URL, ...n });
+    queues.push(first);
+    await first.setSchedules([nightly('credit-risk'), nightly('churn'), nightly('fraud')]);
+    // The next start of serve, with one schedule taken out and one changed.
+    const second = createBullmqRunQueue({ connection: REDIS_URL, ...n });
+    queues.push(second);
+    const sync = await second.setSchedules([nightly('credit-risk', '30 3 * * *'), nightly('fraud')]);
+    expect(sync).toEqual({ active: ['credit-risk', 'fraud'], removed: ['churn'] });
+
+    const admin = new Queue(n.queueName, { connection: { url: REDIS_URL }, prefix: n.prefix });
+    try {
+      const schedulers = await admin.getJobSchedulers(0, -1);
+      expect(schedulers.map((s) => [s.key, s.pattern, s.tz]).sort()).toEqual([
+        ['credit-risk', '30 3 * * *', 'Europe/London'],
+        ['fraud', '0 2 * * *', 'Europe/London'],
+      ]);
+      // One next firing per schedule, none left over from the removed or changed ones.
+      const delayed = await admin.getDelayed();
+      expect(delayed.map((j) => j.repeatJobKey).sort()).toEqual(['credit-risk', 'fraud']);
+      expect(await second.depth()).toBe(0);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('gives a scheduler job a valid run id that stays the same for the same firing', () => {
+    const a = runIdOfJob('repeat:nightly-credit-risk:1767232800000');
+    expect(a).toMatch(/^run_[a-z0-9]+_[0-9a-f]{8}$/);
+    expect(runIdOfJob('repeat:nightly-credit-risk:1767232800000')).toBe(a);
+    expect(runIdOfJob('repeat:nightly-credit-risk:1767319200000')).not.toBe(a);
+    expect(runIdOfJob('run_abc_0123abcd')).toBe('run_abc_0123abcd');
   });
 });
 

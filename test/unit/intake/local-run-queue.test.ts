@@ -2,6 +2,6 @@ import { createLocalRunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
 
 runQueueContract('local', {
-  make: async () => createLocalRunQueue(),
+  make: async (options) => createLocalRunQueue(options),
   destroy: (q) => q.close(),
 });
