@@ -36,6 +36,11 @@ export interface Run {
   createdAt: string;
   updatedAt: string;
   endedAt: string | null;
+  /**
+   * How many triggers that joined this run (repeat firings, the resolved notice) the loop
+   * has taken in. Optional: runs stored before it existed load as 0, same schema version.
+   */
+  joinedSeen?: number;
 }
 
 export function isFinished(status: RunStatus): boolean {
