@@ -9,7 +9,7 @@ import type { Trigger } from '../agent/run.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
 import { firing } from './schedule-trigger.js';
 
 export interface BullmqRunQueueOptions {
@@ -109,13 +109,15 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const limit = options.commandTimeoutMs ?? 5000;
   const clock = options.clock ?? systemClock;
   let worker: Worker<JobData> | null = null;
-  let closing: Promise<void> | null = null;
+  let closing: Promise<CloseResult> | null = null;
+  // Runs whose handler is executing in this process, for a graceful close.
+  const active = new Map<string, Promise<unknown>>();
   queue.on('error', (err) => options.onError?.(null, err));
   redis.on('error', (err) => options.onError?.(null, err));
 
   return {
-    async enqueue(trigger, { dedupeKey } = {}) {
-      const runId = newQueuedRunId(clock.now());
+    async enqueue(trigger, { dedupeKey, runId: given } = {}) {
+      const runId = given ?? newQueuedRunId(clock.now());
       let job: Job<JobData>;
       try {
         job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(
@@ -152,12 +154,16 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
           const runId = runIdOfJob(jobId);
           // A scheduler's job carries the schedule's trigger; stamp the firing's due time.
           const trigger = runId === jobId ? job.data.trigger : firing(job.data.trigger, Number(SCHEDULED_JOB.exec(jobId)![2]));
+          const running = handler(runId, trigger);
+          active.set(runId, running);
           try {
-            await handler(runId, trigger);
+            await running;
           } catch (err) {
             // UnrecoverableError tells BullMQ not to spend the remaining attempts.
             if (!isRetryable(err)) throw new UnrecoverableError(describeError(err));
             throw err;
+          } finally {
+            active.delete(runId);
           }
         },
         {
@@ -230,12 +236,26 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       }
     },
 
-    close({ force = false } = {}) {
-      // The first close decides; BullMQ's worker.close likewise returns its first promise.
+    close({ force = false, graceMs } = {}) {
       closing ??= (async () => {
-        await worker?.close(force);
+        let handedBack: string[] = [];
+        if (worker && force) {
+          handedBack = [...active.keys()];
+          await worker.close(true);
+        } else if (worker && graceMs === undefined) {
+          await worker.close(false);
+        } else if (worker) {
+          // Take no new runs, give the active ones their grace, then stop waiting.
+          await worker.pause(true);
+          const settled = Promise.allSettled([...active.values()]);
+          await Promise.race([settled, new Promise((r) => setTimeout(r, graceMs).unref())]);
+          handedBack = [...active.keys()];
+          // Unforced when nothing is left, so BullMQ records the last completions first.
+          await worker.close(handedBack.length > 0);
+        }
         await queue.close();
         await redis.quit().catch(() => redis.disconnect());
+        return { handedBack };
       })();
       return closing;
     },

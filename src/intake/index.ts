@@ -16,6 +16,8 @@ export { isRetryable } from './retry.js';
 export { agentRunHandler, type AgentRunHandlerOptions, type RunDriver, type RunLookup } from './run-worker.js';
 export {
   dedupeKeyOf,
+  type CloseOptions,
+  type CloseResult,
   newQueuedRunId,
   type EnqueueOptions,
   type EnqueueResult,

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Trigger } from '../agent/run.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
 import { createLocalScheduler } from './local-scheduler.js';
 
 interface Entry {
@@ -38,7 +38,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   let handler: RunHandler | null = null;
   let concurrency = 1;
   let closed = false;
-  let closing: Promise<void> | null = null;
+  let closing: Promise<CloseResult> | null = null;
 
   function pump(): void {
     while (handler && !closed && active.size < concurrency) {
@@ -89,11 +89,13 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   }
 
   const queue: RunQueue = {
-    async enqueue(trigger, { dedupeKey } = {}) {
+    async enqueue(trigger, { dedupeKey, runId: given } = {}) {
       if (closed) throw new Error('the run queue is closed');
       const existing = dedupeKey ? joinNow(trigger, dedupeKey) : null;
       if (existing) return { runId: existing, coalesced: true };
-      const runId = newQueuedRunId(clock.now());
+      const runId = given ?? newQueuedRunId(clock.now());
+      // A run is queued once: resuming one already queued or active changes nothing.
+      if (given && (active.has(given) || retrying.has(given) || waiting.some((e) => e.runId === given))) return { runId, coalesced: true };
       if (dedupeKey) byKey.set(dedupeKey, runId);
       waiting.push({ runId, trigger, dedupeKey, attempts: 0 });
       // Defer so enqueue resolves before the handler starts, as with a remote queue.
@@ -119,13 +121,19 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       if (closed) throw new Error('the run queue is closed');
       return scheduler.set(schedules);
     },
-    close({ force = false } = {}) {
-      // The first close decides: a later plain close must not wait for a forced-off run.
+    close({ force = false, graceMs } = {}) {
       closed = true;
       scheduler.stop();
       for (const timer of retrying.values()) clearTimeout(timer);
       retrying.clear();
-      closing ??= force ? Promise.resolve() : Promise.allSettled([...active.values()]).then(() => undefined);
+      closing ??= (async () => {
+        if (!force) {
+          const settled = Promise.allSettled([...active.values()]);
+          if (graceMs === undefined) await settled;
+          else await Promise.race([settled, new Promise((r) => setTimeout(r, graceMs).unref())]);
+        }
+        return { handedBack: [...active.keys()] };
+      })();
       return closing;
     },
   };

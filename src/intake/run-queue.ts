@@ -11,6 +11,20 @@ export interface EnqueueOptions {
    * the `groupKey`; see `dedupeKeyOf`.
    */
   dedupeKey?: string;
+  /**
+   * Queue the run under this id, to resume a stored run that was not finished (the local
+   * queue forgets runs when its process stops). Without it a new id is made.
+   */
+  runId?: string;
+}
+
+export interface CloseOptions {
+  force?: boolean;
+  graceMs?: number;
+}
+
+export interface CloseResult {
+  handedBack: string[];
 }
 
 export interface EnqueueResult {
@@ -65,11 +79,14 @@ export interface RunQueue {
   /** Runs waiting or active. */
   depth(): Promise<number>;
   /**
-   * Stops taking runs and releases connections. Waits for active handlers to settle,
-   * unless `force`: then a shutdown does not wait out a long run, and BullMQ hands the
-   * run to another worker once its lock expires (the local queue loses it).
+   * Stops taking runs and releases connections. Waits for active handlers to settle: as
+   * long as they take by default, at most `graceMs` when given, not at all when `force`.
+   * A run still active then is handed back: BullMQ gives it to another worker once its
+   * lock expires; the local queue drops it, and its stored run is resumed at the next
+   * start (see `EnqueueOptions.runId`). Resolves with the ids of the runs handed back.
+   * The first close decides; later calls return its promise.
    */
-  close(options?: { force?: boolean }): Promise<void>;
+  close(options?: CloseOptions): Promise<CloseResult>;
 }
 
 /** Same shape as the agent's run ids, so a queued run keeps its id when it is stored. */

@@ -292,6 +292,59 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       expect(new Set(names)).toEqual(new Set(['every-second']));
     });
 
+    it('on a close with a grace period, lets an active run finish within it and hands back none', async () => {
+      const q = await open();
+      const started = counter();
+      let finished = false;
+      q.process(async () => {
+        started.bump();
+        await new Promise((r) => setTimeout(r, 300));
+        finished = true;
+      }, { concurrency: 1 });
+      await q.enqueue(chat('a short run'));
+      await started.reach(1);
+      expect(await q.close({ graceMs: 10_000 })).toEqual({ handedBack: [] });
+      expect(finished).toBe(true);
+    });
+
+    it('on a close with a grace period, hands back a run that outlasts it, after waiting the grace out', async () => {
+      const q = await open();
+      const started = counter();
+      const handled: string[] = [];
+      q.process(async (runId) => {
+        handled.push(runId);
+        started.bump();
+        await new Promise(() => {});
+      }, { concurrency: 2 });
+      const { runId } = await q.enqueue(chat('a long run'));
+      await started.reach(1);
+      const t0 = Date.now();
+      const closing = q.close({ graceMs: 300 });
+      expect(await closing).toEqual({ handedBack: [runId] });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+      expect(handled).toEqual([runId]);
+    });
+
+    it('queues a stored run again under its own id, once, to resume it', async () => {
+      const q = await open();
+      const gate = latch();
+      const seen: string[] = [];
+      const done = counter();
+      q.process(async (runId) => {
+        seen.push(runId);
+        await gate.opened;
+        done.bump();
+      }, { concurrency: 1 });
+      const runId = 'run_mk0resum_0123abcd';
+      expect(await q.enqueue(chat('resume me'), { runId })).toEqual({ runId, coalesced: false });
+      await until(async () => seen.length === 1);
+      expect((await q.enqueue(chat('resume me'), { runId })).runId).toBe(runId);
+      gate.open();
+      await done.reach(1);
+      await until(async () => (await q.depth()) === 0);
+      expect(seen).toEqual([runId]);
+    });
+
     it('closes at once when forced, even while a handler is still running', async () => {
       const q = await open();
       const started = counter();

@@ -46,6 +46,72 @@ describe('BullMQ run queue across processes', () => {
   });
 });
 
+describe('a restart of a BullMQ worker', () => {
+  const used: { prefix: string; queueName: string }[] = [];
+  const queues: RunQueue[] = [];
+  const fresh = () => {
+    const n = names();
+    used.push(n);
+    return n;
+  };
+  afterAll(async () => {
+    await Promise.all(queues.map((q) => q.close({ force: true })));
+    for (const n of used) await wipe(n.prefix, n.queueName);
+  });
+  const fast = { lockDuration: 1000, stalledInterval: 300 };
+
+  it('hands a run that outlasts the shutdown grace to the next worker, which finishes it under the same id', async () => {
+    const n = fresh();
+    const first = createBullmqRunQueue({ connection: REDIS_URL, ...n, ...fast });
+    queues.push(first);
+    let picked!: (id: string) => void;
+    const pickedByFirst = new Promise<string>((r) => (picked = r));
+    first.process(async (runId) => {
+      picked(runId);
+      await new Promise(() => {});
+    }, { concurrency: 1 });
+    const { runId } = await first.enqueue({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'retrain churn', data: null });
+    expect(await pickedByFirst).toBe(runId);
+    expect(await first.close({ graceMs: 200 })).toEqual({ handedBack: [runId] });
+
+    const restarted = createBullmqRunQueue({ connection: REDIS_URL, ...n, ...fast });
+    queues.push(restarted);
+    const t0 = Date.now();
+    const finished = new Promise<string>((resolve) => restarted.process(async (id) => resolve(id), { concurrency: 1 }));
+    expect(await finished).toBe(runId);
+    // Handed over once the first worker's lock (1 s) expired, not at once and not never.
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const admin = new Queue(n.queueName, { connection: { url: REDIS_URL }, prefix: n.prefix });
+    try {
+      let state = await admin.getJobState(runId);
+      while (state === 'active') {
+        await new Promise((r) => setTimeout(r, 20));
+        state = await admin.getJobState(runId);
+      }
+      expect(state).toBe('completed');
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('finishes runs queued while no worker was running, once one starts', async () => {
+    const n = fresh();
+    const producer = createBullmqRunQueue({ connection: REDIS_URL, ...n });
+    queues.push(producer);
+    const ids = await Promise.all([1, 2, 3].map(async (i) => (await producer.enqueue({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: `q${i}`, data: null })).runId));
+    const worker = createBullmqRunQueue({ connection: REDIS_URL, ...n });
+    queues.push(worker);
+    const seen: string[] = [];
+    await new Promise<void>((resolve) =>
+      worker.process(async (id) => {
+        seen.push(id);
+        if (seen.length === 3) resolve();
+      }, { concurrency: 2 }),
+    );
+    expect(seen.sort()).toEqual([...ids].sort());
+  });
+});
+
 describe('BullMQ schedules in Redis', () => {
   const n = names();
   const queues: RunQueue[] = [];

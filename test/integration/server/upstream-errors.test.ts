@@ -27,7 +27,7 @@ function failingQueue(err: Error): RunQueue {
       throw err;
     },
     depth: async () => 0,
-    close: async () => {},
+    close: async () => ({ handedBack: [] }),
   };
 }
 

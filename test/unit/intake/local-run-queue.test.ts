@@ -3,5 +3,7 @@ import { runQueueContract } from '../../contract/run-queue.contract.js';
 
 runQueueContract('local', {
   make: async (options) => createLocalRunQueue(options),
-  destroy: (q) => q.close(),
+  destroy: async (q) => {
+    await q.close();
+  },
 });
