@@ -111,14 +111,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger, backends } = options;
   const clock = options.clock ?? systemClock;
   const toolNames = allTools.map((t) => t.name);
+  // Checked before the audit log is opened, so a refused config leaves no writer lock held.
+  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+  const llm = createLlmPlanner(config.llm, logger);
+  checkSchedules(config, runbooks, llm);
   const audit = await openFileAuditLog({ file: config.auditFile, clock, logger });
   if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
   const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
   const appender = { append: observed(audit, options.onAudit, logger) };
   const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, ...(options.approvals ? { approvals: options.approvals } : {}) });
-  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
-  const llm = createLlmPlanner(config.llm, logger);
-  checkSchedules(config, runbooks, llm);
   const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 

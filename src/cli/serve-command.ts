@@ -1,15 +1,14 @@
-// `mlops-agent serve`: the HTTP server (Alertmanager webhooks, chat, runs, health,
-// metrics, MCP at /mcp) with an in-process worker that executes the queued runs.
+// `mlops-agent serve`: the HTTP server (alert webhooks, chat, runs, health, metrics, MCP
+// at /mcp), the schedules, and (unless worker.inProcess is false) an in-process worker
+// that executes the queued runs.
 import { Command, InvalidArgumentError } from 'commander';
 import { allTools } from '../../tools/index.js';
-import { createRedisRunStore } from '../agent/redis-run-store.js';
-import { openLocalLab } from '../backends/local/index.js';
 import type { Config } from '../config.js';
-import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
+import { scheduleFromConfig } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
-import { createRuntime } from '../runtime.js';
-import { createServer, createServerMetrics, redisReadiness, type ReadinessCheck } from '../server/index.js';
+import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
+import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, untilSignalled } from './agent-process.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -19,7 +18,7 @@ function port(value: string): number {
 
 export function serveCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('serve')
-    .description('serve the Alertmanager webhook, chat and run endpoints, /metrics and MCP over HTTP, and execute the runs they queue')
+    .description('serve the alert webhooks, chat and run endpoints, /metrics and MCP over HTTP, start the configured schedules, and execute the runs they queue')
     .option('--port <n>', 'port to listen on (default server.port, env PORT, 8080)', port)
     .option('--host <host>', 'address to listen on (default server.host, 127.0.0.1)')
     .addHelpText(
@@ -27,23 +26,27 @@ export function serveCommand(deps: { config: () => Config; logger: () => Logger 
       `
 Every route but /healthz needs Authorization: Bearer <token> (MLOPS_AGENT_API_TOKEN, or
 server.tokens in the config). With REDIS_URL the runs are queued on BullMQ and stored in
-Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/runs.`,
+Redis, and \`mlops-agent worker\` processes can execute them too (worker.inProcess: false
+leaves them all to workers); without it they are queued in memory and stored under
+MLOPS_AGENT_HOME/runs. Schedules in the config are set on start; ones taken out are removed.
+SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish.`,
     )
     .action(async (opts: { port?: number; host?: string }) => {
       const config = deps.config();
       const logger = deps.logger();
-      const lab = await openLocalLab({ config, logger });
-      const redisRuns = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: 'mlops' }) : null;
-      const runtime = await createRuntime({ config, logger, backends: lab, ...(redisRuns ? { runs: redisRuns } : {}) });
-      const onError = (runId: string | null, err: unknown) => logger.warn({ runId, err }, 'a run attempt failed');
-      const queue: RunQueue = config.redisUrl
-        ? createBullmqRunQueue({ connection: config.redisUrl, prefix: 'mlops', queueName: 'runs', onError })
-        : createLocalRunQueue({ onError });
+      const agent = await openAgentProcess(config, logger);
+      const { queue, metrics, runtime } = agent;
       const readiness: ReadinessCheck[] = [];
       const redisCheck = config.redisUrl ? redisReadiness(config.redisUrl) : null;
       if (redisCheck) readiness.push(redisCheck.check);
-      const metrics = createServerMetrics(queue);
-      queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => metrics.settled(run) }), { concurrency: 2 });
+
+      // The config is the whole truth about schedules: any other one in Redis is removed.
+      const schedules = await queue.setSchedules(config.schedules.map(scheduleFromConfig));
+      if (schedules.removed.length > 0) logger.info({ removed: schedules.removed }, 'removed schedules that are no longer in the config');
+      if (config.worker.inProcess) {
+        startWorking(agent, config.worker.concurrency);
+        await resumeInterrupted(agent, logger);
+      }
 
       const mcp =
         config.server.tokens.length > 0
@@ -67,26 +70,24 @@ Redis; without it they are queued in memory and stored under MLOPS_AGENT_HOME/ru
         ...(mcp ? { mcp } : {}),
       });
 
-      let closing: Promise<void> | null = null;
-      const shutdown = (why: string) =>
-        (closing ??= (async () => {
-          logger.info({ why }, 'server stopping');
-          await app.close().catch((err: unknown) => logger.warn({ err }, 'closing the HTTP server failed'));
-          await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
-          await queue.close({ force: true }).catch((err: unknown) => logger.warn({ err }, 'closing the run queue failed'));
-          await redisCheck?.close();
-          await redisRuns?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis run store failed'));
-          await runtime.close();
-          await lab.close();
-        })());
-      const done = new Promise<void>((resolve) => {
-        for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal).then(resolve));
+      let handedBack = 0;
+      const done = untilSignalled(logger, async (why) => {
+        logger.info({ why, graceMs: config.worker.shutdownGraceMs }, 'server stopping');
+        await app.close().catch((err: unknown) => logger.warn({ err }, 'closing the HTTP server failed'));
+        await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
+        await redisCheck?.close();
+        handedBack = (await closeAgentProcess(agent, config.worker.shutdownGraceMs, logger)).handedBack.length;
       });
 
       const address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
-      process.stdout.write(`mlops-agent serving on ${address} (queue: ${config.redisUrl ? 'BullMQ on Redis' : 'in-process'}; ${config.server.tokens.length} API token(s))\n`);
+      const worker = config.worker.inProcess ? `in-process worker, ${config.worker.concurrency} at a time` : 'no in-process worker: runs wait for mlops-agent worker';
+      process.stdout.write(
+        `mlops-agent serving on ${address} (queue: ${config.redisUrl ? 'BullMQ on Redis' : 'in-process'}; ${worker}; ${schedules.active.length} schedule(s); ${config.server.tokens.length} API token(s))\n`,
+      );
       process.stdout.write('Slack is not configured: a call that needs approval is reported and not executed.\n');
       if (config.server.tokens.length === 0) logger.warn('no API tokens are configured (MLOPS_AGENT_API_TOKEN or server.tokens): every request but /healthz is refused, and /mcp is not mounted');
       await done;
+      // A handed-back run's handler is still pending; it must not go on after the hand-over.
+      if (handedBack > 0) process.exit(0);
     });
 }
