@@ -115,8 +115,25 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   queue.on('error', (err) => options.onError?.(null, err));
   redis.on('error', (err) => options.onError?.(null, err));
 
+  async function join(trigger: Trigger, dedupeKey: string): Promise<string | null> {
+    const action = `recording a trigger on the run of key ${dedupeKey}`;
+    try {
+      const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
+      const found = await bounded(limit, action, redis.eval(JOIN_SCRIPT, 1, `${prefix}:${queueName}:de:${dedupeId(dedupeKey)}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)));
+      return typeof found === 'string' ? found : null;
+    } catch (err) {
+      throw redisError(action, err);
+    }
+  }
+
   return {
     async enqueue(trigger, { dedupeKey, runId: given } = {}) {
+      // In a storm nearly every notice joins a run: one small script instead of an add
+      // and a push. When it finds none, the add below still decides atomically.
+      if (dedupeKey && !given) {
+        const existing = await join(trigger, dedupeKey);
+        if (existing) return { runId: existing, coalesced: true };
+      }
       const runId = given ?? newQueuedRunId(clock.now());
       let job: Job<JobData>;
       try {
@@ -179,16 +196,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       worker.on('failed', (job, err) => options.onError?.(job?.id ?? null, err));
     },
 
-    async join(trigger, dedupeKey) {
-      const action = `recording a trigger on the run of key ${dedupeKey}`;
-      try {
-        const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
-        const found = await bounded(limit, action, redis.eval(JOIN_SCRIPT, 1, `${prefix}:${queueName}:de:${dedupeId(dedupeKey)}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)));
-        return typeof found === 'string' ? found : null;
-      } catch (err) {
-        throw redisError(action, err);
-      }
-    },
+    join,
 
     async setSchedules(schedules) {
       const action = `setting the schedules of queue ${queueName}`;
