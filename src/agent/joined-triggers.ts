@@ -72,5 +72,5 @@ export async function absorbJoined(run: Run, deps: AbsorbDeps): Promise<string |
 
   await deps.audit.append({ runId: run.id, principal, kind: 'run.resolved', data: { resolvedAt: latest.at, steps: run.steps, readOnlyOnly: true } });
   deps.logger.info({ runId: run.id, resolvedAt: latest.at }, 'the alert resolved before the run changed anything; ending the run');
-  return `The alert resolved (notice at ${latest.at}) before any change was needed: this run had only used read-only tools, so it ends here without acting.`;
+  return `The alert resolved (notice at ${latest.at}) before any change was needed: this run had changed nothing (read-only tools at most), so it ends here without acting.`;
 }

@@ -61,7 +61,7 @@ describe('triggers that joined a run', () => {
     const { agent, runs } = await agentWith(planner, async () => [...list]);
     const run = await agent.start(alert('firing'));
     expect(run.status).toBe('succeeded');
-    expect(run.answer).toBe('The alert resolved (notice at 2026-01-01T00:00:02.000Z) before any change was needed: this run had only used read-only tools, so it ends here without acting.');
+    expect(run.answer).toBe('The alert resolved (notice at 2026-01-01T00:00:02.000Z) before any change was needed: this run had changed nothing (read-only tools at most), so it ends here without acting.');
     expect(planner.seen).toHaveLength(1);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
     const note = run.transcript.find((i) => i.kind === 'note');
