@@ -1,8 +1,10 @@
-// `mlops-agent runs list|show`: what the agent did, from the runs stored under the data dir.
+// `mlops-agent runs list|show`: what the agent did, from the stored runs: in Redis when
+// REDIS_URL is set (where serve and its workers keep them), else under the data dir.
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { createRedisRunStore } from '../agent/redis-run-store.js';
 import type { RunStatus } from '../agent/run.js';
-import { createFileRunStore } from '../agent/run-store.js';
+import { createFileRunStore, type RunStore } from '../agent/run-store.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
@@ -11,7 +13,20 @@ const STATUSES: RunStatus[] = ['running', 'waiting_approval', 'succeeded', 'fail
 
 export function runsCommand(deps: { config: () => Config }): Command {
   const runs = new Command('runs').description('list stored runs and show one with its whole transcript');
-  const store = () => createFileRunStore(join(deps.config().home, 'runs'));
+  const where = () => {
+    const config = deps.config();
+    return config.redisUrl ? `Redis (prefix ${config.queue.prefix})` : join(config.home, 'runs');
+  };
+  async function withStore<T>(use: (store: RunStore) => Promise<T>): Promise<T> {
+    const config = deps.config();
+    if (!config.redisUrl) return use(createFileRunStore(join(config.home, 'runs')));
+    const store = createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix });
+    try {
+      return await use(store);
+    } finally {
+      await store.close();
+    }
+  }
 
   runs
     .command('list')
@@ -19,7 +34,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .addOption(new Option('--status <status>', 'only runs with this status').choices(STATUSES))
     .option('--json', 'print the runs as JSON lines')
     .action(async (opts: { status?: RunStatus; json?: boolean }) => {
-      const found = await store().list(opts.status ? { status: opts.status } : {});
+      const found = await withStore((store) => store.list(opts.status ? { status: opts.status } : {}));
       for (const run of found) {
         process.stdout.write(opts.json ? `${JSON.stringify(run)}\n` : `${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}\n`);
       }
@@ -32,8 +47,8 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .argument('<id>', 'run id, as printed by chat, demo or runs list')
     .option('--json', 'print the stored run as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const run = await store().get(id);
-      if (!run) throw new UserError(`no run ${id} under ${join(deps.config().home, 'runs')}; see mlops-agent runs list`, { code: 'not_found' });
+      const run = await withStore((store) => store.get(id));
+      if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
         return;

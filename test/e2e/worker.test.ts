@@ -83,6 +83,12 @@ describe('mlops-agent worker (the built command)', () => {
     expect(serveMetrics).toContain('mlops_agent_runs_enqueued_total{trigger="alert",coalesced="false"} 1');
     expect(serveMetrics).not.toContain('mlops_agent_runs_settled_total{');
 
+    // The operator's view of it: runs in Redis, whichever process executed them.
+    const shown = await runCli(['runs', 'show', runId], { cwd: await dir(), env: { REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix } });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('ALERT  ModelDriftDetected firing: PSI 0.41');
+    expect(shown.stdout).toContain(`run ${runId} succeeded after`);
+
     // The run is over, so its resolved notice has nothing to join and starts nothing.
     const resolved = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify({ ...alert, status: 'resolved' }) });
     expect(resolved.status).toBe(202);
