@@ -28,7 +28,7 @@ export interface RuntimeOptions {
   /** Where runs are kept; default files under <home>/runs (`serve` passes Redis when configured). */
   runs?: RunStore;
   /** The run queue's record of triggers that joined a run; the loop reads it between steps. */
-  joined?: (runId: string) => Promise<JoinedNotice[]>;
+  joined?: (runId: string, from: number) => Promise<JoinedNotice[]>;
   /** Sees every entry the gate and the loop wrote, once it is durable (for /metrics). */
   onAudit?: (entry: AuditEntryInput) => void;
 }

@@ -16,7 +16,8 @@ export interface JoinedNotice {
 }
 
 export interface AbsorbDeps {
-  joined(runId: string): Promise<JoinedNotice[]>;
+  /** Notices from the `from`-th on. */
+  joined(runId: string, from: number): Promise<JoinedNotice[]>;
   readOnly(tool: string): boolean;
   audit: AuditAppender;
   push(run: Run, item: TranscriptItem): Promise<void>;
@@ -46,23 +47,23 @@ function countByStatus(notices: JoinedNotice[]): string {
  * inform a run, they never gate one.
  */
 export async function absorbJoined(run: Run, deps: AbsorbDeps): Promise<string | null> {
-  let all: JoinedNotice[];
+  const seen = run.joinedSeen ?? 0;
+  let fresh: JoinedNotice[];
   try {
-    all = await deps.joined(run.id);
+    fresh = await deps.joined(run.id, seen);
   } catch (err) {
     deps.logger.warn({ runId: run.id, err }, 'could not read the triggers that joined this run; carrying on');
     return null;
   }
-  const seen = run.joinedSeen ?? 0;
-  const fresh = all.slice(seen);
   if (fresh.length === 0) return null;
+  const total = seen + fresh.length;
   const latest = fresh[fresh.length - 1]!;
   const resolved = latest.status === 'resolved';
   const changed = resolved ? changingCalls(run, deps.readOnly) : [];
   const principal = run.trigger.principal.id;
 
-  run.joinedSeen = all.length;
-  await deps.audit.append({ runId: run.id, principal, kind: 'run.joined', data: { count: fresh.length, byStatus: countByStatus(fresh), latestStatus: latest.status, latestAt: latest.at, total: all.length } });
+  run.joinedSeen = total;
+  await deps.audit.append({ runId: run.id, principal, kind: 'run.joined', data: { count: fresh.length, byStatus: countByStatus(fresh), latestStatus: latest.status, latestAt: latest.at, total } });
   let text = `${fresh.length} more notice(s) for this alert joined the run (${countByStatus(fresh)}); the latest, at ${latest.at}, says ${latest.status ?? 'nothing about its status'}.`;
   if (resolved && changed.length > 0) {
     text += ` The alert has resolved, but this run already made changes (${changed.join(', ')}), so it carries on: decide whether the remaining steps are still needed.`;

@@ -34,8 +34,8 @@ export interface AgentDeps {
   logger: Logger;
   /** Called after every persisted change, for live output (the CLI timeline). */
   onEvent?: (run: Run, item: TranscriptItem) => void;
-  /** Triggers that joined a run since it was queued (the queue's `joined`), read between steps. */
-  joined?(runId: string): Promise<JoinedNotice[]>;
+  /** Triggers that joined a run since it was queued, from the `from`-th on (the queue's `joined`). */
+  joined?(runId: string, from: number): Promise<JoinedNotice[]>;
   /** Tools that change nothing: a run that used only these ends when its alert resolves. */
   readOnlyTools?: readonly string[];
 }

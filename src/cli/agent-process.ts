@@ -60,7 +60,7 @@ export async function openAgentProcess(config: Config, logger: Logger): Promise<
       logger,
       backends: lab,
       ...(redisRuns ? { runs: redisRuns } : {}),
-      joined: (runId) => queue.joined(runId),
+      joined: (runId, from) => queue.joined(runId, from),
       onAudit: (entry) => metrics.audited(entry),
     });
     return { queue, metrics, runtime, lab, redisRuns };

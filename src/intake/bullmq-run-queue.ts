@@ -221,9 +221,9 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       }
     },
 
-    async joined(runId) {
+    async joined(runId, from = 0) {
       try {
-        const items = await bounded(limit, `reading triggers that joined run ${runId}`, redis.lrange(joinedKey(runId), 0, -1));
+        const items = await bounded(limit, `reading triggers that joined run ${runId}`, redis.lrange(joinedKey(runId), from, -1));
         return items.map((s) => JSON.parse(s) as JoinedTrigger);
       } catch (err) {
         throw redisError(`reading triggers that joined run ${runId}`, err);

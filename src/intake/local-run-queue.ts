@@ -111,8 +111,8 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       concurrency = Math.max(1, opts.concurrency);
       pump();
     },
-    async joined(runId) {
-      return [...(joins.get(runId) ?? [])];
+    async joined(runId, from = 0) {
+      return (joins.get(runId) ?? []).slice(from);
     },
     async depth() {
       return waiting.length + active.size + retrying.size;

@@ -74,8 +74,11 @@ export interface RunQueue {
   setSchedules(schedules: readonly Schedule[]): Promise<ScheduleSync>;
   /** Starts consuming runs; call once per queue object. */
   process(handler: RunHandler, options: ProcessOptions): void;
-  /** Triggers that joined `runId` after it was enqueued, oldest first. */
-  joined(runId: string): Promise<JoinedTrigger[]>;
+  /**
+   * Triggers that joined `runId` after it was enqueued, oldest first, from the `from`-th
+   * on (default 0): a run in a storm reads only what it has not seen yet.
+   */
+  joined(runId: string, from?: number): Promise<JoinedTrigger[]>;
   /** Runs waiting or active. */
   depth(): Promise<number>;
   /**

@@ -116,6 +116,8 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
         const joined = await q.joined(id);
         expect(joined).toHaveLength(99);
         expect(joined.every((j) => j.status === 'firing' && j.trigger.kind === 'alert')).toBe(true);
+        // A run reads only what it has not seen yet.
+        expect(await q.joined(id, 90)).toEqual(joined.slice(90));
         joinedTotal += joined.length;
       }
       expect(joinedTotal).toBe(990);

@@ -27,7 +27,7 @@ const notice = (status: 'firing' | 'resolved', n = 0): JoinedNotice => ({ at: `2
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
 
-async function agentWith(planner: Planner, joined: (runId: string) => Promise<JoinedNotice[]>) {
+async function agentWith(planner: Planner, joined: (runId: string, from: number) => Promise<JoinedNotice[]>) {
   fx = await gateFixture();
   const runs = createFileRunStore(join(fx.dir, 'runs'));
   const agent = createAgent({
@@ -58,7 +58,7 @@ describe('triggers that joined a run', () => {
       call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }),
       answer('retrained'),
     ]);
-    const { agent, runs } = await agentWith(planner, async () => [...list]);
+    const { agent, runs } = await agentWith(planner, async (_runId, from) => list.slice(from));
     const run = await agent.start(alert('firing'));
     expect(run.status).toBe('succeeded');
     expect(run.answer).toBe('The alert resolved (notice at 2026-01-01T00:00:02.000Z) before any change was needed: this run had changed nothing (read-only tools at most), so it ends here without acting.');
@@ -73,7 +73,7 @@ describe('triggers that joined a run', () => {
 
   it('end a run before its first step when the resolved notice joined while it was queued', async () => {
     const planner = scriptedPlanner([answer('never asked')]);
-    const { agent } = await agentWith(planner, async () => [notice('resolved', 1)]);
+    const { agent } = await agentWith(planner, async (_runId, from) => [notice('resolved', 1)].slice(from));
     const run = await agent.start(alert('firing'));
     expect(run).toMatchObject({ status: 'succeeded', steps: 0 });
     expect(planner.seen).toHaveLength(0);
@@ -88,7 +88,7 @@ describe('triggers that joined a run', () => {
       },
       answer('retrained; the alert had resolved, so no canary'),
     ]);
-    const { agent } = await agentWith(planner, async () => [...list]);
+    const { agent } = await agentWith(planner, async (_runId, from) => list.slice(from));
     const run = await agent.start(alert('firing'));
     expect(run).toMatchObject({ status: 'succeeded', answer: 'retrained; the alert had resolved, so no canary' });
     const seenNote = planner.seen[1]!.transcript.find((i) => i.kind === 'note');
@@ -106,7 +106,7 @@ describe('triggers that joined a run', () => {
       call('registry_query', { action: 'list_versions', model: 'credit-risk' }),
       answer('looked twice'),
     ]);
-    const { agent } = await agentWith(planner, async () => [...list]);
+    const { agent } = await agentWith(planner, async (_runId, from) => list.slice(from));
     const run = await agent.start(alert('firing'));
     expect(run.status).toBe('succeeded');
     const notes = run.transcript.filter((i) => i.kind === 'note');
@@ -118,7 +118,7 @@ describe('triggers that joined a run', () => {
   it('do not end a run when the alert fired again after resolving', async () => {
     const list = [notice('resolved', 1), notice('firing', 2)];
     const planner = scriptedPlanner([answer('still firing: acted')]);
-    const { agent } = await agentWith(planner, async () => list);
+    const { agent } = await agentWith(planner, async (_runId, from) => list.slice(from));
     expect(await agent.start(alert('firing'))).toMatchObject({ status: 'succeeded', answer: 'still firing: acted' });
   });
 
