@@ -33,7 +33,10 @@ export function redactUrl(url: string): string {
 }
 
 export function createRunQueueFromConfig(config: Config, logger: Logger): RunQueue {
-  const onError = (runId: string | null, err: unknown) => logger.warn({ runId, err }, 'a run attempt failed');
+  const onError = (runId: string | null, err: unknown) => {
+    if (runId) logger.warn({ runId, err }, 'a run attempt failed');
+    else logger.warn({ err }, 'the run queue reported an error (Redis unreachable?)');
+  };
   const retry = { attempts: config.queue.attempts, backoffMs: config.queue.backoffMs };
   if (!config.redisUrl) return createLocalRunQueue({ ...retry, onError });
   return createBullmqRunQueue({

@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import type { Config } from '../config.js';
-import { scheduleFromConfig } from '../intake/index.js';
+import { scheduleFromConfig, type ScheduleSync } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
 import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
@@ -40,13 +40,21 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
       const redisCheck = config.redisUrl ? redisReadiness(config.redisUrl) : null;
       if (redisCheck) readiness.push(redisCheck.check);
 
-      // The config is the whole truth about schedules: any other one in Redis is removed.
-      const schedules = await queue.setSchedules(config.schedules.map(scheduleFromConfig));
-      if (schedules.removed.length > 0) logger.info({ removed: schedules.removed }, 'removed schedules that are no longer in the config');
-      if (config.worker.inProcess) {
-        startWorking(agent, config.worker.concurrency);
-        await resumeInterrupted(agent, logger);
+      let schedules: ScheduleSync;
+      try {
+        // The config is the whole truth about schedules: any other one in Redis is removed.
+        schedules = await queue.setSchedules(config.schedules.map(scheduleFromConfig));
+        if (config.worker.inProcess) {
+          startWorking(agent, config.worker.concurrency);
+          await resumeInterrupted(agent, logger);
+        }
+      } catch (err) {
+        // Open connections would keep the process alive after the error is reported.
+        await redisCheck?.close();
+        await closeAgentProcess(agent, 0, logger);
+        throw err;
       }
+      if (schedules.removed.length > 0) logger.info({ removed: schedules.removed }, 'removed schedules that are no longer in the config');
 
       const mcp =
         config.server.tokens.length > 0
@@ -71,15 +79,23 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
       });
 
       let handedBack = 0;
-      const done = untilSignalled(logger, async (why) => {
+      const shutdown = async (why: string) => {
         logger.info({ why, graceMs: config.worker.shutdownGraceMs }, 'server stopping');
         await app.close().catch((err: unknown) => logger.warn({ err }, 'closing the HTTP server failed'));
         await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
         await redisCheck?.close();
         handedBack = (await closeAgentProcess(agent, config.worker.shutdownGraceMs, logger)).handedBack.length;
-      });
+      };
+      const done = untilSignalled(logger, shutdown);
 
-      const address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
+      let address: string;
+      try {
+        address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
+      } catch (err) {
+        // A port in use: report it, and close what is open so the process can end.
+        await shutdown('listen failed');
+        throw err;
+      }
       const worker = config.worker.inProcess ? `in-process worker, ${config.worker.concurrency} at a time` : 'no in-process worker: runs wait for mlops-agent worker';
       process.stdout.write(
         `mlops-agent serving on ${address} (queue: ${config.redisUrl ? 'BullMQ on Redis' : 'in-process'}; ${worker}; ${schedules.active.length} schedule(s); ${config.server.tokens.length} API token(s))\n`,

@@ -45,15 +45,23 @@ still active then is handed to another worker once its lock (worker.lockDuration
           : null;
 
       let handedBack = 0;
-      const done = untilSignalled(logger, async (why) => {
+      const shutdown = async (why: string) => {
         logger.info({ why, graceMs: config.worker.shutdownGraceMs }, 'worker stopping');
         await metricsServer?.close().catch((err: unknown) => logger.warn({ err }, 'closing the metrics server failed'));
         await redisCheck.close();
         handedBack = (await closeAgentProcess(agent, config.worker.shutdownGraceMs, logger)).handedBack.length;
-      });
+      };
+      const done = untilSignalled(logger, shutdown);
 
+      let metricsAt = '';
+      try {
+        if (metricsServer) metricsAt = `; metrics on ${await metricsServer.listen({ port: config.worker.metricsPort!, host: config.server.host })}`;
+      } catch (err) {
+        // A port in use: report it, and close what is open so the process can end.
+        await shutdown('metrics server failed to listen');
+        throw err;
+      }
       startWorking(agent, concurrency);
-      const metricsAt = metricsServer ? `; metrics on ${await metricsServer.listen({ port: config.worker.metricsPort!, host: config.server.host })}` : '';
       process.stdout.write(`mlops-agent worker consuming runs from ${redactUrl(config.redisUrl)} (prefix ${config.queue.prefix}; ${concurrency} at a time${metricsAt})\n`);
       logger.info({ concurrency, prefix: config.queue.prefix, pid: process.pid }, 'worker started');
       await done;

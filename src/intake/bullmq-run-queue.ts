@@ -201,7 +201,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
     async setSchedules(schedules) {
       const action = `setting the schedules of queue ${queueName}`;
       try {
-        return await bounded(limit * 4, action, (async () => {
+        return await bounded(limit * 2, action, (async () => {
           for (const s of schedules) {
             await queue.upsertJobScheduler(s.id, { pattern: s.cron, tz: s.tz }, { name: 'run', data: { trigger: s.trigger }, opts: jobOptions });
           }
