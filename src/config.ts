@@ -2,6 +2,7 @@
 // once and handed down. No other module reads process.env.
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { CronExpressionParser } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from './errors.js';
@@ -50,6 +51,45 @@ const slackSchema = z
       }
     }
   });
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cronProblem(expr: string): string | null {
+  try {
+    CronExpressionParser.parse(expr);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** A cron schedule that starts runs with trigger `schedule` (a BullMQ job scheduler with Redis). */
+const scheduleSchema = z
+  .object({
+    /** Stable id: renaming a schedule removes the old one and creates a new one. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-", e.g. nightly-retrain-credit-risk'),
+    /** Five fields (minute hour day month weekday) or six with leading seconds. */
+    cron: z.string().min(1).superRefine((expr, ctx) => {
+      const problem = cronProblem(expr);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a cron expression: ${problem}` });
+    }),
+    /** IANA time zone of `cron`; default UTC. */
+    tz: z.string().refine(validTimeZone, 'not an IANA time zone, e.g. Europe/London').default('UTC'),
+    /** The task, in words, for the LLM; also the run's trigger text. */
+    task: z.string().min(1).max(8000),
+    /** The runbook (prompts/runbooks, by id) that plans the run without an LLM and when the LLM fails. */
+    runbook: z.string().min(1).optional(),
+    /** Values the runbook's templates read as `schedule.labels.X`, e.g. model, dataset, environment. */
+    labels: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
 
 const configSchema = z
   .object({
@@ -113,6 +153,43 @@ const configSchema = z
       .default({}),
     /** `redis://host:port/db`: the BullMQ run queue and the Redis run store; unset means in-process. */
     redisUrl: z.string().url().optional(),
+    queue: z
+      .object({
+        /** Prefix of every Redis key (queue, runs, schedules); several agents can share one Redis. */
+        prefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-"').default('mlops'),
+        /** Tries per run, counting the first; a run failing with a retryable error is tried again. */
+        attempts: z.coerce.number().int().min(1).max(20).default(3),
+        /** The first retry waits this long, each later one twice as long as the one before. */
+        backoffMs: z.coerce.number().int().min(0).default(1000),
+      })
+      .strict()
+      .default({}),
+    /** Who executes queued runs: `serve`'s in-process worker, and `mlops-agent worker` processes. */
+    worker: z
+      .object({
+        /** Runs one process executes at a time. */
+        concurrency: z.coerce.number().int().min(1).max(64).default(2),
+        /** `serve` executes runs itself; false leaves them to `mlops-agent worker` processes (needs redisUrl). */
+        inProcess: z.boolean().default(true),
+        /** On SIGTERM, how long active runs may take to finish before they are handed back. */
+        shutdownGraceMs: z.coerce.number().int().min(0).default(20_000),
+        /** With Redis: a run whose worker died is given to another after this long (BullMQ lock). */
+        lockDurationMs: z.coerce.number().int().min(1000).default(30_000),
+        /** `mlops-agent worker` serves /metrics and /healthz on this port (same tokens as serve). */
+        metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
+      })
+      .strict()
+      .default({}),
+    schedules: z
+      .array(scheduleSchema)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((s, i) => {
+          if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `schedule name "${s.name}" is used twice` });
+          seen.add(s.name);
+        });
+      }),
     /** Origins a browser page may call /mcp from. */
     mcpAllowedOrigins: z.array(z.string().min(1)).default([]),
     /** Where `mlops-agent approvals` finds a running `serve`, and the token it uses (its principal is the approver). */
@@ -126,7 +203,12 @@ const configSchema = z
     /** The Slack app: approval messages with buttons, and chat by mention or DM. Off when unset. */
     slack: slackSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (!config.worker.inProcess && !config.redisUrl) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['worker', 'inProcess'], message: 'is false but redisUrl (REDIS_URL) is not set: without Redis only serve itself can execute runs' });
+    }
+  });
 
 type ParsedConfig = z.infer<typeof configSchema>;
 /** A complete Slack set-up: `config.slack` is absent unless all of it is there. */
@@ -144,6 +226,7 @@ export type Config = Omit<ParsedConfig, 'slack' | 'client'> & {
   client: { url: string; token?: string };
 };
 export type QualityGates = z.infer<typeof qualityGatesSchema>;
+export type ScheduleConfig = z.infer<typeof scheduleSchema>;
 
 /** Environment variables and the config key each sets. */
 const ENV_KEYS: Record<string, string[]> = {
@@ -165,6 +248,9 @@ const ENV_KEYS: Record<string, string[]> = {
   SLACK_SIGNING_SECRET: ['slack', 'signingSecret'],
   SLACK_APPROVAL_CHANNEL: ['slack', 'approvalChannel'],
   SLACK_API_URL: ['slack', 'apiUrl'],
+  MLOPS_AGENT_QUEUE_PREFIX: ['queue', 'prefix'],
+  MLOPS_AGENT_WORKER_CONCURRENCY: ['worker', 'concurrency'],
+  MLOPS_AGENT_METRICS_PORT: ['worker', 'metricsPort'],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -5,13 +5,15 @@ import { readFileSync } from 'node:fs';
 import { allTools, type Backends } from '../tools/index.js';
 import { createApprovals, createFileApprovalStore, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from './approvals/index.js';
 import { createAgent, type Agent } from './agent/loop.js';
+import type { JoinedNotice } from './agent/joined-triggers.js';
 import type { Planner, TranscriptItem } from './agent/planner.js';
 import type { Run, Trigger } from './agent/run.js';
 import { createFileRunStore, type RunStore } from './agent/run-store.js';
-import { openFileAuditLog, type AuditLog } from './audit/index.js';
+import { openFileAuditLog, type AuditEntryInput, type AuditLog } from './audit/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
+import { scheduleRunbook } from './intake/index.js';
 import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
 import type { Logger } from './logger.js';
 import { createGate, createPolicyStore, type Gate, type PolicyStore } from './policy/index.js';
@@ -29,6 +31,10 @@ export interface RuntimeOptions {
   onEvent?: (run: Run, item: TranscriptItem) => void;
   /** Where runs are kept; default files under <home>/runs (`serve` passes Redis when configured). */
   runs?: RunStore;
+  /** The run queue's record of triggers that joined a run; the loop reads it between steps. */
+  joined?: (runId: string, from: number) => Promise<JoinedNotice[]>;
+  /** Sees every entry the gate and the loop wrote, once it is durable (for /metrics). */
+  onAudit?: (entry: AuditEntryInput) => void;
 }
 
 export interface Runtime {
@@ -80,33 +86,67 @@ function unplannable(trigger: Trigger): Planner {
   };
 }
 
+/** The runbook a schedule names must exist; without one, only an LLM can plan its runs. */
+function checkSchedules(config: Config, runbooks: readonly Runbook[], llm: Planner | null): void {
+  config.schedules.forEach((s, i) => {
+    if (s.runbook && !runbooks.some((rb) => rb.id === s.runbook)) {
+      throw new UserError(`schedules.${i}.runbook: no runbook "${s.runbook}" in prompts/runbooks (known: ${runbooks.map((rb) => rb.id).join(', ')})`, { code: 'config_invalid' });
+    }
+    if (!s.runbook && !llm) {
+      throw new UserError(`schedules.${i} ("${s.name}") names no runbook and no LLM is configured, so nothing could plan its runs: set schedules.${i}.runbook or configure an LLM`, { code: 'config_invalid' });
+    }
+  });
+}
+
+/** The audit log as the gate and the loop see it: each durable entry is also shown to `observe`. */
+function observed(audit: AuditLog, observe: ((entry: AuditEntryInput) => void) | undefined, logger: Logger): AuditLog['append'] {
+  if (!observe) return (entry) => audit.append(entry);
+  return async (entry) => {
+    const written = await audit.append(entry);
+    try {
+      observe(entry);
+    } catch (err) {
+      logger.warn({ err, kind: entry.kind }, 'an audit observer failed; the entry is written');
+    }
+    return written;
+  };
+}
+
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config, logger, backends } = options;
   const clock = options.clock ?? systemClock;
   const toolNames = allTools.map((t) => t.name);
+  // Checked before the audit log is opened, so a refused config leaves no writer lock held.
+  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+  const llm = createLlmPlanner(config.llm, logger);
+  checkSchedules(config, runbooks, llm);
   const audit = await openFileAuditLog({ file: config.auditFile, clock, logger });
   if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
   const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
+  const appender = { append: observed(audit, options.onAudit, logger) };
   const approvalStore = options.approvalStore ?? createFileApprovalStore(join(config.home, 'approvals'));
   const approvals = createApprovals({
     store: approvalStore,
-    audit,
+    audit: appender,
     rolesOf: (id) => policy.current().rolesOf(id),
     stateOf: stateFromTools(allTools, backends),
     clock,
     logger,
     notifiers: options.notifiers ?? [],
   });
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, logger, approvals });
-  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
-  const llm = createLlmPlanner(config.llm, logger);
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals });
   const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 
   const runbookPlanners = new Map(runbooks.map((rb) => [rb.id, createRunbookPlanner(rb)]));
+  // An alert's runbook answers its name; a schedule names its runbook in the config.
   const fallbackFor = (trigger: Trigger): Planner | null => {
-    const rb = trigger.kind === 'alert' ? runbookFor(runbooks, trigger.alertName) : undefined;
-    return rb ? runbookPlanners.get(rb.id)! : null;
+    if (trigger.kind === 'alert') {
+      const rb = runbookFor(runbooks, trigger.alertName);
+      return rb ? runbookPlanners.get(rb.id)! : null;
+    }
+    const id = scheduleRunbook(trigger);
+    return (id && runbookPlanners.get(id)) || null;
   };
   // The runbook's guidance goes to the LLM too, so both planners work from the same procedure.
   const guidance = runbooks.map((rb) => `## Runbook ${rb.id}: ${rb.title} (alerts: ${rb.alerts.join(', ')})\n\n${rb.guidance}`).join('\n\n');
@@ -114,7 +154,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const agent = createAgent({
     gate,
-    audit,
+    audit: appender,
     runs,
     tools: toolSpecs(allTools),
     systemPrompt,
@@ -125,6 +165,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     clock,
     logger,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.joined ? { joined: options.joined } : {}),
+    readOnlyTools: allTools.filter((t) => t.annotations.readOnly).map((t) => t.name),
   });
 
   return {

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import { describeError, ModelBehaviorError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditAppender, Gate, GateOutcome } from '../policy/gate.js';
+import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
 import type { CallOutcomeForPlanner, Planner, PlannerTurn, ToolSpec, TranscriptItem } from './planner.js';
 import { isFinished, RUN_SCHEMA_VERSION, type Run, type Trigger } from './run.js';
 import type { RunStore } from './run-store.js';
@@ -49,6 +50,10 @@ export interface AgentDeps {
   logger: Logger;
   /** Called after every persisted change, for live output (the CLI timeline). */
   onEvent?: (run: Run, item: TranscriptItem) => void;
+  /** Triggers that joined a run since it was queued, from the `from`-th on (the queue's `joined`). */
+  joined?(runId: string, from: number): Promise<JoinedNotice[]>;
+  /** Tools that change nothing: a run that used only these ends when its alert resolves. */
+  readOnlyTools?: readonly string[];
 }
 
 export function newRunId(clock: Clock): string {
@@ -204,6 +209,9 @@ export function createAgent(deps: AgentDeps) {
     if (await settleApprovals(run)) return park(run);
     let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
     for (;;) {
+      // Repeat firings and the resolved notice that joined since the last step.
+      const resolved = deps.joined ? await absorbJoined(run, { joined: deps.joined, readOnly: (t) => deps.readOnlyTools?.includes(t) ?? false, audit, push, logger }) : null;
+      if (resolved) return finish(run, 'succeeded', { answer: resolved });
       if (run.steps >= limits.maxSteps) return finish(run, 'failed', { error: `stopped: the step limit of ${limits.maxSteps} planner turns was reached (loop.maxSteps)` });
       if (clock.now() - started > limits.maxWallMs) return finish(run, 'failed', { error: `stopped: the wall-clock budget of ${limits.maxWallMs} ms was used up (loop.maxWallMs)` });
       if (run.usage.input + run.usage.output > limits.maxTokens) {

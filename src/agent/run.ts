@@ -40,6 +40,11 @@ export interface Run {
   parkedAt?: string | null;
   /** Time spent parked, which the wall-clock budget does not count. */
   waitedMs?: number;
+  /**
+   * How many triggers that joined this run (repeat firings, the resolved notice) the loop
+   * has taken in. Optional: runs stored before it existed load as 0, same schema version.
+   */
+  joinedSeen?: number;
 }
 
 export function isFinished(status: RunStatus): boolean {

@@ -14,6 +14,7 @@ import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
 import { runsCommand } from './runs-command.js';
 import { serveCommand } from './serve-command.js';
+import { workerCommand } from './worker-command.js';
 
 let cachedConfig: Config | null = null;
 let configFile: string | undefined;
@@ -38,7 +39,8 @@ Exit codes: 0 ok; 1 the run failed or was refused; 2 bad usage, input or configu
 3 the audit log is broken; 4 a system we depend on (LLM, disk) failed, retry later.
 
 Environment: MLOPS_AGENT_HOME (data directory, default ./.mlops-agent), GEMINI_API_KEY,
-GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LEVEL.`,
+GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LEVEL,
+REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY.`,
   )
   .exitOverride();
 
@@ -56,6 +58,7 @@ program.addCommand(auditCommand(() => config()));
 program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));
 program.addCommand(serveCommand({ config, logger }));
+program.addCommand(workerCommand({ config, logger }));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,9 +1,9 @@
-// `mlops-agent runs list|show`: what the agent did, from the runs stored under the data dir
-// (or in Redis, where serve and the workers keep them when REDIS_URL is set).
+// `mlops-agent runs list|show`: what the agent did, from the stored runs: in Redis when
+// REDIS_URL is set (where serve and its workers keep them), else under the data dir.
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import type { RunStatus } from '../agent/run.js';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
+import type { RunStatus } from '../agent/run.js';
 import { createFileRunStore, type RunStore } from '../agent/run-store.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
@@ -13,16 +13,18 @@ const STATUSES: RunStatus[] = ['running', 'waiting_approval', 'succeeded', 'fail
 
 export function runsCommand(deps: { config: () => Config }): Command {
   const runs = new Command('runs').description('list stored runs and show one with its whole transcript');
-  const where = () => (deps.config().redisUrl ? 'Redis' : join(deps.config().home, 'runs'));
-  /** Runs the command with the configured store, closing a Redis connection after. */
-  async function withStore<T>(fn: (store: RunStore) => Promise<T>): Promise<T> {
-    const { redisUrl, home } = deps.config();
-    if (!redisUrl) return fn(createFileRunStore(join(home, 'runs')));
-    const redis = createRedisRunStore({ connection: redisUrl, prefix: 'mlops' });
+  const where = () => {
+    const config = deps.config();
+    return config.redisUrl ? `Redis (prefix ${config.queue.prefix})` : join(config.home, 'runs');
+  };
+  async function withStore<T>(use: (store: RunStore) => Promise<T>): Promise<T> {
+    const config = deps.config();
+    if (!config.redisUrl) return use(createFileRunStore(join(config.home, 'runs')));
+    const store = createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix });
     try {
-      return await fn(redis);
+      return await use(store);
     } finally {
-      await redis.close();
+      await store.close();
     }
   }
 

@@ -39,7 +39,7 @@ export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
  * Validates an Alertmanager webhook body and returns the trigger to enqueue with its
  * coalescing key (`alert:<groupKey>`). An invalid body is a UserError naming the fields.
  */
-export function alertmanagerTrigger(body: unknown): { trigger: Trigger; dedupeKey: string } {
+export function alertmanagerTrigger(body: unknown): { trigger: Trigger; dedupeKey: string; status: 'firing' | 'resolved' } {
   const parsed = alertmanagerPayloadSchema.safeParse(body);
   if (!parsed.success) {
     const where = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
@@ -47,5 +47,5 @@ export function alertmanagerTrigger(body: unknown): { trigger: Trigger; dedupeKe
   }
   const trigger = triggerFromAlertGroup(parsed.data);
   // groupKey is a required string, so the key always exists; the fallback keeps types honest.
-  return { trigger, dedupeKey: dedupeKeyOf(trigger) ?? `alert:${parsed.data.groupKey}` };
+  return { trigger, dedupeKey: dedupeKeyOf(trigger) ?? `alert:${parsed.data.groupKey}`, status: parsed.data.status };
 }

@@ -9,7 +9,8 @@ import type { Trigger } from '../agent/run.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { firing } from './schedule-trigger.js';
 
 export interface BullmqRunQueueOptions {
   /** `redis://host:port/db` */
@@ -17,8 +18,10 @@ export interface BullmqRunQueueOptions {
   /** Key prefix of every key this queue writes (BullMQ's and ours). */
   prefix: string;
   queueName: string;
-  /** Tries per run, counting the first; retries back off exponentially from 1 s. */
+  /** Tries per run, counting the first; retries back off exponentially from `backoffMs`. */
   attempts?: number;
+  /** The first retry waits this long, each later one twice as long (default 1000 ms). */
+  backoffMs?: number;
   /** Worker lock and stalled-job recovery; BullMQ's defaults (30 s) suit production. */
   lockDuration?: number;
   stalledInterval?: number;
@@ -34,6 +37,34 @@ export interface BullmqRunQueueOptions {
 type JobData = { trigger: Trigger } | { resumeRunId: string };
 
 const DAY_S = 24 * 60 * 60;
+const SCHEDULED_JOB = /^repeat:(.+):(\d+)$/;
+
+/**
+ * The run id of a job. Our own jobs are added under their run id. A job scheduler names
+ * its jobs `repeat:<schedule>:<due ms>`, which is no valid run id; the id derived from it
+ * is stable, so a retried or recovered firing resumes the same run.
+ */
+export function runIdOfJob(jobId: string): string {
+  const scheduled = SCHEDULED_JOB.exec(jobId);
+  if (!scheduled) return jobId;
+  const due = Number(scheduled[2]);
+  return `run_${due.toString(36)}_${createHash('sha256').update(jobId).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * Appends a joined trigger to the run holding a deduplication key, atomically with the
+ * check, so a notice never lands on a run whose key BullMQ released a moment before.
+ * A key whose job no longer exists (lost in an outage) counts as no run.
+ */
+const JOIN_SCRIPT = `
+local runId = redis.call('GET', KEYS[1])
+if not runId then return false end
+if redis.call('EXISTS', ARGV[1] .. runId) == 0 then return false end
+local joined = ARGV[2] .. runId
+redis.call('RPUSH', joined, ARGV[3])
+redis.call('EXPIRE', joined, tonumber(ARGV[4]))
+return runId
+`;
 
 function redisError(action: string, err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
@@ -65,17 +96,44 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const queue = new Queue<JobData>(queueName, { connection: { url: options.connection, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix });
   // Our own keys (joined triggers) sit beside BullMQ's under the same prefix.
   const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false });
-  const joinedKey = (runId: string) => `${prefix}:${queueName}:mlops:joined:${runId}`;
+  const joinedPrefix = `${prefix}:${queueName}:mlops:joined:`;
+  const joinedKey = (runId: string) => `${joinedPrefix}${runId}`;
+  const dedupeId = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 32);
+  const jobOptions = {
+    attempts: options.attempts ?? 3,
+    backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },
+    removeOnComplete: { age: 7 * DAY_S },
+    removeOnFail: { age: 30 * DAY_S },
+  };
   const limit = options.commandTimeoutMs ?? 5000;
   const clock = options.clock ?? systemClock;
   let worker: Worker<JobData> | null = null;
-  let closing: Promise<void> | null = null;
+  let closing: Promise<CloseResult> | null = null;
+  // Runs whose handler is executing in this process, for a graceful close.
+  const active = new Map<string, Promise<unknown>>();
   queue.on('error', (err) => options.onError?.(null, err));
   redis.on('error', (err) => options.onError?.(null, err));
 
+  async function join(trigger: Trigger, dedupeKey: string): Promise<string | null> {
+    const action = `recording a trigger on the run of key ${dedupeKey}`;
+    try {
+      const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
+      const found = await bounded(limit, action, redis.eval(JOIN_SCRIPT, 1, `${prefix}:${queueName}:de:${dedupeId(dedupeKey)}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)));
+      return typeof found === 'string' ? found : null;
+    } catch (err) {
+      throw redisError(action, err);
+    }
+  }
+
   return {
-    async enqueue(trigger, { dedupeKey } = {}) {
-      const runId = newQueuedRunId(clock.now());
+    async enqueue(trigger, { dedupeKey, runId: given } = {}) {
+      // In a storm nearly every notice joins a run: one small script instead of an add
+      // and a push. When it finds none, the add below still decides atomically.
+      if (dedupeKey && !given) {
+        const existing = await join(trigger, dedupeKey);
+        if (existing) return { runId: existing, coalesced: true };
+      }
+      const runId = given ?? newQueuedRunId(clock.now());
       let job: Job<JobData>;
       try {
         job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(
@@ -83,12 +141,9 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
           { trigger },
           {
             jobId: runId,
-            attempts: options.attempts ?? 3,
-            backoff: { type: 'exponential', delay: 1000 },
+            ...jobOptions,
             // Hashed: group keys are long label sets with quotes and braces.
-            ...(dedupeKey ? { deduplication: { id: createHash('sha256').update(dedupeKey).digest('hex').slice(0, 32) } } : {}),
-            removeOnComplete: { age: 7 * DAY_S },
-            removeOnFail: { age: 30 * DAY_S },
+            ...(dedupeKey ? { deduplication: { id: dedupeId(dedupeKey) } } : {}),
           },
         ));
       } catch (err) {
@@ -131,13 +186,22 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       worker = new Worker<JobData>(
         queueName,
         async (job) => {
+          const jobId = job.id as string;
+          const data = job.data;
+          // A resume names its stored run; a scheduler's job carries the schedule's trigger,
+          // stamped with the firing's due time; our own jobs carry the run id as job id.
+          const runId = 'resumeRunId' in data ? data.resumeRunId : runIdOfJob(jobId);
+          const trigger = 'resumeRunId' in data ? null : runId === jobId ? data.trigger : firing(data.trigger, Number(SCHEDULED_JOB.exec(jobId)![2]));
+          const running = handler(runId, trigger);
+          active.set(runId, running);
           try {
-            const data = job.data;
-            await ('resumeRunId' in data ? handler(data.resumeRunId, null) : handler(job.id as string, data.trigger));
+            await running;
           } catch (err) {
             // UnrecoverableError tells BullMQ not to spend the remaining attempts.
             if (!isRetryable(err)) throw new UnrecoverableError(describeError(err));
             throw err;
+          } finally {
+            active.delete(runId);
           }
         },
         {
@@ -153,9 +217,34 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       worker.on('failed', (job, err) => options.onError?.(job?.id ?? null, err));
     },
 
-    async joined(runId) {
+    join,
+
+    async setSchedules(schedules) {
+      const action = `setting the schedules of queue ${queueName}`;
       try {
-        const items = await bounded(limit, `reading triggers that joined run ${runId}`, redis.lrange(joinedKey(runId), 0, -1));
+        return await bounded(limit * 2, action, (async () => {
+          for (const s of schedules) {
+            await queue.upsertJobScheduler(s.id, { pattern: s.cron, tz: s.tz }, { name: 'run', data: { trigger: s.trigger }, opts: jobOptions });
+          }
+          const wanted = new Set(schedules.map((s) => s.id));
+          const removed: string[] = [];
+          // Schedules taken out of the config must not keep firing from Redis.
+          for (const existing of await queue.getJobSchedulers(0, -1)) {
+            const id = existing.id ?? existing.key;
+            if (wanted.has(id)) continue;
+            await queue.removeJobScheduler(id);
+            removed.push(id);
+          }
+          return { active: [...wanted], removed };
+        })());
+      } catch (err) {
+        throw redisError(action, err);
+      }
+    },
+
+    async joined(runId, from = 0) {
+      try {
+        const items = await bounded(limit, `reading triggers that joined run ${runId}`, redis.lrange(joinedKey(runId), from, -1));
         return items.map((s) => JSON.parse(s) as JoinedTrigger);
       } catch (err) {
         throw redisError(`reading triggers that joined run ${runId}`, err);
@@ -164,19 +253,38 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
 
     async depth() {
       try {
-        const counts = await bounded(limit, `counting runs on queue ${queueName}`, queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'));
-        return Object.values(counts).reduce((a, b) => a + b, 0);
+        const [counts, schedulers] = await bounded(limit, `counting runs on queue ${queueName}`, Promise.all([
+          queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'),
+          queue.getJobSchedulersCount(),
+        ]));
+        // Each job scheduler keeps its next firing as a delayed job: a schedule, not a run waiting.
+        const delayedRuns = Math.max(0, (counts.delayed ?? 0) - schedulers);
+        return Object.entries(counts).reduce((sum, [state, n]) => sum + (state === 'delayed' ? delayedRuns : n), 0);
       } catch (err) {
         throw redisError(`counting runs on queue ${queueName}`, err);
       }
     },
 
-    close({ force = false } = {}) {
-      // The first close decides; BullMQ's worker.close likewise returns its first promise.
+    close({ force = false, graceMs } = {}) {
       closing ??= (async () => {
-        await worker?.close(force);
+        let handedBack: string[] = [];
+        if (worker && force) {
+          handedBack = [...active.keys()];
+          await worker.close(true);
+        } else if (worker && graceMs === undefined) {
+          await worker.close(false);
+        } else if (worker) {
+          // Take no new runs, give the active ones their grace, then stop waiting.
+          await worker.pause(true);
+          const settled = Promise.allSettled([...active.values()]);
+          await Promise.race([settled, new Promise((r) => setTimeout(r, graceMs).unref())]);
+          handedBack = [...active.keys()];
+          // Unforced when nothing is left, so BullMQ records the last completions first.
+          await worker.close(handedBack.length > 0);
+        }
         await queue.close();
         await redis.quit().catch(() => redis.disconnect());
+        return { handedBack };
       })();
       return closing;
     },

@@ -7,12 +7,17 @@ export {
   type AlertmanagerAlert,
   type AlertmanagerPayload,
 } from './alertmanager-payload.js';
-export { createBullmqRunQueue, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
+export { GENERIC_ALERT_PRINCIPAL, genericAlertSchema, genericAlertTrigger, type GenericAlert } from './generic-alert.js';
+export { createBullmqRunQueue, runIdOfJob, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
+export { nextFireAt } from './cron.js';
+export { firing, scheduleFromConfig, scheduleRunbook, SCHEDULER_PRINCIPAL, type Schedule, type ScheduleData } from './schedule-trigger.js';
 export { createLocalRunQueue, type LocalRunQueueOptions } from './local-run-queue.js';
 export { isRetryable } from './retry.js';
 export { agentRunHandler, type AgentRunHandlerOptions, type RunDriver, type RunLookup } from './run-worker.js';
 export {
   dedupeKeyOf,
+  type CloseOptions,
+  type CloseResult,
   newQueuedRunId,
   type EnqueueOptions,
   type EnqueueResult,
@@ -20,4 +25,5 @@ export {
   type ProcessOptions,
   type RunHandler,
   type RunQueue,
+  type ScheduleSync,
 } from './run-queue.js';

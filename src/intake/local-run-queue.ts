@@ -4,7 +4,8 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Trigger } from '../agent/run.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { createLocalScheduler } from './local-scheduler.js';
 
 interface Entry {
   runId: string;
@@ -17,23 +18,28 @@ interface Entry {
 export interface LocalRunQueueOptions {
   /** Tries per run, counting the first (a thrown retryable error uses one). */
   attempts?: number;
+  /** The first retry waits this long, each later one twice as long (default 1000 ms). */
+  backoffMs?: number;
   clock?: Clock;
   /** Told about each failed attempt; the queue never throws a handler's error at callers. */
-  onError?: (runId: string, err: unknown) => void;
+  onError?: (runId: string | null, err: unknown) => void;
 }
 
 export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueue {
   const maxAttempts = options.attempts ?? 3;
+  const backoffMs = options.backoffMs ?? 1000;
   const clock = options.clock ?? systemClock;
   const waiting: Entry[] = [];
   const active = new Map<string, Promise<void>>();
-  // dedupeKey → runId while the run is queued or active.
+  // Runs waiting out their backoff before the next attempt.
+  const retrying = new Map<string, NodeJS.Timeout>();
+  // dedupeKey → runId while the run is queued, active or waiting for a retry.
   const byKey = new Map<string, string>();
   const joins = new Map<string, JoinedTrigger[]>();
   let handler: RunHandler | null = null;
   let concurrency = 1;
   let closed = false;
-  let closing: Promise<void> | null = null;
+  let closing: Promise<CloseResult> | null = null;
 
   function pump(): void {
     while (handler && !closed && active.size < concurrency) {
@@ -47,7 +53,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
           settle(entry);
         } catch (err) {
           options.onError?.(entry.runId, err);
-          if (isRetryable(err) && entry.attempts < maxAttempts && !closed) waiting.push(entry);
+          if (isRetryable(err) && entry.attempts < maxAttempts && !closed) retryLater(entry);
           else settle(entry);
         }
       })().finally(() => {
@@ -58,21 +64,39 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
     }
   }
 
+  // Exponential, like BullMQ's: backoff, 2×backoff, 4×backoff, ...
+  function retryLater(entry: Entry): void {
+    const timer = setTimeout(() => {
+      retrying.delete(entry.runId);
+      waiting.push(entry);
+      pump();
+    }, backoffMs * 2 ** (entry.attempts - 1));
+    timer.unref();
+    retrying.set(entry.runId, timer);
+  }
+
+  // Synchronous, so a check and the add that follows it cannot interleave with another enqueue.
+  function joinNow(trigger: Trigger, dedupeKey: string): string | null {
+    const existing = byKey.get(dedupeKey);
+    if (!existing) return null;
+    const list = joins.get(existing) ?? [];
+    list.push(joinedFrom(trigger, new Date(clock.now()).toISOString()));
+    joins.set(existing, list);
+    return existing;
+  }
+
   function settle(entry: Entry): void {
     if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
   }
 
-  return {
-    async enqueue(trigger, { dedupeKey } = {}) {
+  const queue: RunQueue = {
+    async enqueue(trigger, { dedupeKey, runId: given } = {}) {
       if (closed) throw new Error('the run queue is closed');
-      const existing = dedupeKey ? byKey.get(dedupeKey) : undefined;
-      if (existing) {
-        const list = joins.get(existing) ?? [];
-        list.push(joinedFrom(trigger, new Date(clock.now()).toISOString()));
-        joins.set(existing, list);
-        return { runId: existing, coalesced: true };
-      }
-      const runId = newQueuedRunId(clock.now());
+      const existing = dedupeKey ? joinNow(trigger, dedupeKey) : null;
+      if (existing) return { runId: existing, coalesced: true };
+      const runId = given ?? newQueuedRunId(clock.now());
+      // A run is queued once: resuming one already queued or active changes nothing.
+      if (given && (active.has(given) || retrying.has(given) || waiting.some((e) => e.runId === given))) return { runId, coalesced: true };
       if (dedupeKey) byKey.set(dedupeKey, runId);
       waiting.push({ runId, trigger, dedupeKey, attempts: 0 });
       // Defer so enqueue resolves before the handler starts, as with a remote queue.
@@ -87,23 +111,48 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       waiting.push({ runId, trigger: null, dedupeKey, attempts: 0 });
       queueMicrotask(pump);
     },
+    async join(trigger, dedupeKey) {
+      return joinNow(trigger, dedupeKey);
+    },
     process(fn, opts) {
       if (handler) throw new Error('process() was already called on this run queue');
       handler = fn;
       concurrency = Math.max(1, opts.concurrency);
       pump();
     },
-    async joined(runId) {
-      return [...(joins.get(runId) ?? [])];
+    async joined(runId, from = 0) {
+      return (joins.get(runId) ?? []).slice(from);
     },
     async depth() {
-      return waiting.length + active.size;
+      return waiting.length + active.size + retrying.size;
     },
-    close({ force = false } = {}) {
-      // The first close decides: a later plain close must not wait for a forced-off run.
+    async setSchedules(schedules) {
+      if (closed) throw new Error('the run queue is closed');
+      return scheduler.set(schedules);
+    },
+    close({ force = false, graceMs } = {}) {
       closed = true;
-      closing ??= force ? Promise.resolve() : Promise.allSettled([...active.values()]).then(() => undefined);
+      scheduler.stop();
+      for (const timer of retrying.values()) clearTimeout(timer);
+      retrying.clear();
+      closing ??= (async () => {
+        if (!force) {
+          const settled = Promise.allSettled([...active.values()]);
+          if (graceMs === undefined) await settled;
+          else await Promise.race([settled, new Promise((r) => setTimeout(r, graceMs).unref())]);
+        }
+        return { handedBack: [...active.keys()] };
+      })();
       return closing;
     },
   };
+
+  const scheduler = createLocalScheduler({
+    clock,
+    fire: (trigger) => {
+      if (closed) return;
+      queue.enqueue(trigger).catch((err: unknown) => options.onError?.(null, err));
+    },
+  });
+  return queue;
 }

@@ -2,6 +2,7 @@
 // (in-process) and BullMQ adapters implement it and pass one contract suite.
 import { randomBytes } from 'node:crypto';
 import type { Trigger } from '../agent/run.js';
+import type { Schedule } from './schedule-trigger.js';
 
 export interface EnqueueOptions {
   /**
@@ -10,6 +11,20 @@ export interface EnqueueOptions {
    * the `groupKey`; see `dedupeKeyOf`.
    */
   dedupeKey?: string;
+  /**
+   * Queue the run under this id, to resume a stored run that was not finished (the local
+   * queue forgets runs when its process stops). Without it a new id is made.
+   */
+  runId?: string;
+}
+
+export interface CloseOptions {
+  force?: boolean;
+  graceMs?: number;
+}
+
+export interface CloseResult {
+  handedBack: string[];
 }
 
 export interface EnqueueResult {
@@ -37,6 +52,12 @@ export interface ProcessOptions {
   concurrency: number;
 }
 
+/** What `setSchedules` left in force and what it removed. */
+export interface ScheduleSync {
+  active: string[];
+  removed: string[];
+}
+
 export interface RunQueue {
   /** Resolves once the trigger is durable in the adapter's store (memory for local). */
   enqueue(trigger: Trigger, options?: EnqueueOptions): Promise<EnqueueResult>;
@@ -45,18 +66,36 @@ export interface RunQueue {
    * Resumes of one run coalesce while one is queued or active.
    */
   resume(runId: string): Promise<void>;
+  /**
+   * Records `trigger` on the queued or active run holding `dedupeKey` and returns that
+   * run's id; returns null, starting nothing, when no run holds the key. For notices
+   * that must never start a run of their own (an alert's `resolved`).
+   */
+  join(trigger: Trigger, dedupeKey: string): Promise<string | null>;
+  /**
+   * Makes `schedules` the complete set: each is created or updated, every other schedule
+   * the queue holds is removed. Each firing enqueues its trigger (stamped with
+   * `scheduledFor`) as a new run.
+   */
+  setSchedules(schedules: readonly Schedule[]): Promise<ScheduleSync>;
   /** Starts consuming runs; call once per queue object. */
   process(handler: RunHandler, options: ProcessOptions): void;
-  /** Triggers that joined `runId` after it was enqueued, oldest first. */
-  joined(runId: string): Promise<JoinedTrigger[]>;
+  /**
+   * Triggers that joined `runId` after it was enqueued, oldest first, from the `from`-th
+   * on (default 0): a run in a storm reads only what it has not seen yet.
+   */
+  joined(runId: string, from?: number): Promise<JoinedTrigger[]>;
   /** Runs waiting or active. */
   depth(): Promise<number>;
   /**
-   * Stops taking runs and releases connections. Waits for active handlers to settle,
-   * unless `force`: then a shutdown does not wait out a long run, and BullMQ hands the
-   * run to another worker once its lock expires (the local queue loses it).
+   * Stops taking runs and releases connections. Waits for active handlers to settle: as
+   * long as they take by default, at most `graceMs` when given, not at all when `force`.
+   * A run still active then is handed back: BullMQ gives it to another worker once its
+   * lock expires; the local queue drops it, and its stored run is resumed at the next
+   * start (see `EnqueueOptions.runId`). Resolves with the ids of the runs handed back.
+   * The first close decides; later calls return its promise.
    */
-  close(options?: { force?: boolean }): Promise<void>;
+  close(options?: CloseOptions): Promise<CloseResult>;
 }
 
 /** Same shape as the agent's run ids, so a queued run keeps its id when it is stored. */

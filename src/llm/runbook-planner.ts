@@ -78,7 +78,8 @@ export function createRunbookPlanner(runbook: Runbook): Planner {
       const trigger = transcript.find((i) => i.kind === 'trigger');
       const data = trigger?.kind === 'trigger' && trigger.data && typeof trigger.data === 'object' ? trigger.data : {};
       const steps: Record<string, StepState> = {};
-      const context = { trigger: { kind: trigger?.kind === 'trigger' ? trigger.trigger : 'unknown', text: trigger?.kind === 'trigger' ? trigger.text : '' }, alert: data, steps };
+      // `alert` and `schedule` both name the trigger's data, so a runbook reads as its trigger does.
+      const context = { trigger: { kind: trigger?.kind === 'trigger' ? trigger.trigger : 'unknown', text: trigger?.kind === 'trigger' ? trigger.text : '' }, alert: data, schedule: data, steps };
       const lines: string[] = [];
       const answer = (headline: string): PlannerTurn => ({ kind: 'answer', text: [headline, ...lines].join('\n'), usage: NO_USAGE });
 

@@ -15,7 +15,7 @@ const stepSchema = z
     says: z.string().min(1),
     /** Arguments; `{{ path }}` takes a value from the trigger or an earlier step. */
     args: z.record(z.unknown()).default({}),
-    /** CEL over `trigger`, `alert` and `steps`; the step is skipped when false. */
+    /** CEL over `trigger`, `alert` (or `schedule`) and `steps`; the step is skipped when false. */
     when: z.string().min(1).optional(),
     /** What to do when the call does not execute: stop the runbook (default) or go on. */
     onFailure: z.enum(['stop', 'continue']).default('stop'),

@@ -21,13 +21,14 @@ import { registerRunRoutes } from './runs.js';
 import { registerSlackRoutes, SLACK_PATHS } from './slack.js';
 
 export { tokenMatcher, type ApiToken } from './auth.js';
-export { createServerMetrics, type ServerMetrics } from './metrics.js';
+export { createServerMetrics, decisionOf, type ServerMetrics } from './metrics.js';
+export { createMetricsServer, type MetricsServerDeps } from './metrics-server.js';
 export { redisReadiness } from './redis-readiness.js';
 export type { ReadinessCheck } from './health.js';
 
 export interface ServerDeps {
-  /** Only the audit log is read here (for /readyz). */
-  runtime: { audit: Pick<AuditLog, 'failed'> };
+  /** The audit log: /readyz reads its state; resolved alerts are recorded in it. */
+  runtime: { audit: Pick<AuditLog, 'failed' | 'append'> };
   queue: RunQueue;
   runs: RunStore;
   /** Approvals over HTTP: list, show, decide. */
@@ -61,7 +62,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerAuth(app, deps.tokens, { skip: (path) => (deps.mcp !== undefined && path === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(path)) });
   registerHealth(app, { audit: deps.runtime.audit, checks: deps.readiness ?? [] });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  registerAlertRoutes(app, { queue: deps.queue, metrics, queued });
+  registerAlertRoutes(app, { queue: deps.queue, metrics, queued, audit: deps.runtime.audit });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
   if (deps.approvals) registerApprovalRoutes(app, { approvals: deps.approvals });
   if (deps.mcp) await registerMcp(app, deps.mcp);

@@ -1,8 +1,11 @@
-// What the server can measure itself, in a prom-client registry of its own: runs
+// What the server and the worker measure, in a prom-client registry of their own: runs
 // enqueued by trigger kind (and whether they coalesced), webhook latency, runs settled by
-// status, and the queue's depth at scrape time.
+// trigger and outcome, tool calls by the gate's decision, LLM tokens by planner, and the
+// queue's depth at scrape time. Tool calls and tokens are read off the audit entries the
+// gate and the loop write anyway, so the gate's own path gains nothing to do.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Run } from '../agent/run.js';
+import type { AuditEntryInput } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
 
 export interface ServerMetrics {
@@ -11,6 +14,27 @@ export interface ServerMetrics {
   webhookSeconds: Histogram<'receiver' | 'outcome'>;
   /** For `agentRunHandler`'s `onSettled`. */
   settled(run: Run): void;
+  /** For the runtime's `onAudit`: every durable audit entry. */
+  audited(entry: AuditEntryInput): void;
+}
+
+/** The decision a tool-call audit entry records, or null for entries of other kinds. */
+export function decisionOf(entry: AuditEntryInput): { tool: string; decision: string } | null {
+  const tool = typeof entry.data.tool === 'string' ? entry.data.tool : 'unknown';
+  switch (entry.kind) {
+    case 'policy.decision': {
+      const effect = (entry.data.decision as { effect?: unknown } | undefined)?.effect;
+      return { tool, decision: typeof effect === 'string' ? effect : 'unknown' };
+    }
+    // Refused before the policy was asked: bad arguments or an unknown tool.
+    case 'call.invalid':
+      return { tool, decision: 'invalid' };
+    // Refused by the loop: the same call with the same arguments too often.
+    case 'call.repeated':
+      return { tool, decision: 'repeated' };
+    default:
+      return null;
+  }
 }
 
 export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetrics {
@@ -30,8 +54,20 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetri
   });
   const runsSettled = new Counter({
     name: 'mlops_agent_runs_settled_total',
-    help: 'Runs the in-process worker finished or parked, by status',
-    labelNames: ['status'] as const,
+    help: 'Runs this process finished or parked, by trigger kind and outcome (the run status)',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers: [registry],
+  });
+  const toolCalls = new Counter({
+    name: 'mlops_agent_tool_calls_total',
+    help: 'Tool calls by tool and decision: allow, deny, require_approval (the policy), invalid (bad arguments), repeated (refused by the loop)',
+    labelNames: ['tool', 'decision'] as const,
+    registers: [registry],
+  });
+  const llmTokens = new Counter({
+    name: 'mlops_agent_llm_tokens_total',
+    help: 'LLM tokens used by planner turns, by planner and direction (input, output)',
+    labelNames: ['planner', 'direction'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -46,10 +82,25 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetri
       }
     },
   });
+
+  function tokens(entry: AuditEntryInput): void {
+    const usage = entry.data.usage as { input?: unknown; output?: unknown } | undefined;
+    const planner = typeof entry.data.planner === 'string' ? entry.data.planner : 'unknown';
+    for (const direction of ['input', 'output'] as const) {
+      const n = usage?.[direction];
+      if (typeof n === 'number' && n > 0) llmTokens.inc({ planner, direction }, n);
+    }
+  }
+
   return {
     registry,
     enqueued: (kind, coalesced) => runsEnqueued.inc({ trigger: kind, coalesced: String(coalesced) }),
     webhookSeconds,
-    settled: (run) => runsSettled.inc({ status: run.status }),
+    settled: (run) => runsSettled.inc({ trigger: run.trigger.kind, outcome: run.status }),
+    audited(entry) {
+      if (entry.kind === 'planner.turn') return tokens(entry);
+      const call = decisionOf(entry);
+      if (call) toolCalls.inc(call);
+    },
   };
 }

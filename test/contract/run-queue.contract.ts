@@ -2,11 +2,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Trigger } from '../../src/agent/run.js';
 import { UpstreamError, UserError } from '../../src/errors.js';
-import type { RunQueue } from '../../src/intake/index.js';
+import { scheduleFromConfig, type RunQueue, type Schedule } from '../../src/intake/index.js';
 
 export interface RunQueueFixture {
   /** A fresh, empty queue with a name nobody else uses. */
-  make(): Promise<RunQueue>;
+  make(options?: { attempts?: number; backoffMs?: number }): Promise<RunQueue>;
   /** Closes the queue and deletes everything it stored. */
   destroy(queue: RunQueue): Promise<void>;
 }
@@ -19,6 +19,10 @@ function alert(groupKey: string, status: 'firing' | 'resolved' = 'firing', n = 0
     text: `DriftHigh ${status} #${n}`,
     data: { status, groupKey, labels: { alertname: 'DriftHigh', instance: `i-${n}` } },
   };
+}
+
+function schedule(name: string, cron: string): Schedule {
+  return scheduleFromConfig({ name, cron, tz: 'UTC', task: `the ${name} task`, runbook: 'nightly-retrain', labels: { model: 'churn' } });
 }
 
 function chat(text: string): Trigger {
@@ -58,7 +62,7 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 export function runQueueContract(name: string, fixture: RunQueueFixture): void {
   describe(`RunQueue contract: ${name}`, () => {
     let queue: RunQueue | null = null;
-    const open = async () => (queue = await fixture.make());
+    const open = async (options?: { attempts?: number; backoffMs?: number }) => (queue = await fixture.make(options));
     afterEach(async () => {
       if (queue) await fixture.destroy(queue);
       queue = null;
@@ -112,6 +116,8 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
         const joined = await q.joined(id);
         expect(joined).toHaveLength(99);
         expect(joined.every((j) => j.status === 'firing' && j.trigger.kind === 'alert')).toBe(true);
+        // A run reads only what it has not seen yet.
+        expect(await q.joined(id, 90)).toEqual(joined.slice(90));
         joinedTotal += joined.length;
       }
       expect(joinedTotal).toBe(990);
@@ -161,7 +167,7 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
     });
 
     it('retries a run whose handler failed with a retryable error, under the same run id', async () => {
-      const q = await open();
+      const q = await open({ backoffMs: 50 });
       const calls: string[] = [];
       const done = counter();
       q.process(async (runId) => {
@@ -216,6 +222,158 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       await q.resume('run_parked_a');
       await done.reach(3);
       expect(seen.filter(([id]) => id === 'run_parked_a')).toHaveLength(2);
+    });
+
+    it('records a resolved notice on the run of its key with join, and starts nothing when no run holds the key', async () => {
+      const q = await open();
+      const gate = latch();
+      const started = counter();
+      const handled: string[] = [];
+      q.process(async (runId) => {
+        handled.push(runId);
+        started.bump();
+        await gate.opened;
+      }, { concurrency: 1 });
+      const key = '{}:{alertname="DriftHigh",model="churn"}';
+      expect(await q.join(alert(key, 'resolved', 0), key)).toBeNull();
+      expect(await q.depth()).toBe(0);
+
+      const firing = await q.enqueue(alert(key, 'firing', 1), { dedupeKey: key });
+      await started.reach(1);
+      expect(await q.join(alert(key, 'resolved', 2), key)).toBe(firing.runId);
+      expect((await q.joined(firing.runId)).map((j) => [j.status, j.trigger.text])).toEqual([['resolved', 'DriftHigh resolved #2']]);
+      gate.open();
+      await until(async () => (await q.depth()) === 0);
+      // Once the run has finished its key is free again: a late resolved notice starts nothing.
+      await until(async () => (await q.join(alert(key, 'resolved', 3), key)) === null);
+      expect(handled).toEqual([firing.runId]);
+      expect(await q.depth()).toBe(0);
+    });
+
+    it('backs off exponentially between the attempts of a failing run', async () => {
+      const q = await open({ attempts: 3, backoffMs: 200 });
+      const times: number[] = [];
+      const done = counter();
+      q.process(async () => {
+        times.push(Date.now());
+        if (times.length < 3) throw new UpstreamError('gemini', '503', { retryable: true });
+        done.bump();
+      }, { concurrency: 1 });
+      await q.enqueue(chat('flaky upstream'));
+      await done.reach(1);
+      expect(times).toHaveLength(3);
+      const [first, second] = [times[1]! - times[0]!, times[2]! - times[1]!];
+      // 200 ms, then 400 ms; timers never fire early, a loaded machine makes them late.
+      expect(first).toBeGreaterThanOrEqual(190);
+      expect(second).toBeGreaterThanOrEqual(390);
+      expect(second).toBeGreaterThan(first);
+    });
+
+    it('gives up on a run after its attempts, retryable or not', async () => {
+      const q = await open({ attempts: 2, backoffMs: 10 });
+      const calls: string[] = [];
+      q.process(async (runId) => {
+        calls.push(runId);
+        throw new UpstreamError('gemini', '503', { retryable: true });
+      }, { concurrency: 1 });
+      const { runId } = await q.enqueue(chat('always down'));
+      await until(async () => calls.length >= 2 && (await q.depth()) === 0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(calls).toEqual([runId, runId]);
+    });
+
+    it('starts a run with trigger schedule at each cron time, once per time, as the scheduler', async () => {
+      const q = await open();
+      const seen: { runId: string; kind: string; principal: string; scheduledFor: string }[] = [];
+      const fired = counter();
+      q.process(async (runId, trigger) => {
+        if (!trigger) throw new Error(`a schedule's firing came without its trigger (run ${runId})`);
+        seen.push({ runId, kind: trigger.kind, principal: trigger.principal.id, scheduledFor: (trigger.data as { scheduledFor: string }).scheduledFor });
+        fired.bump();
+      }, { concurrency: 2 });
+      const everySecond = schedule('every-second', '* * * * * *');
+      expect(await q.setSchedules([everySecond])).toEqual({ active: ['every-second'], removed: [] });
+      // A restart sets the same schedules again: no second scheduler, no double firing.
+      expect(await q.setSchedules([everySecond])).toEqual({ active: ['every-second'], removed: [] });
+      await fired.reach(2);
+      expect(seen.every((s) => s.kind === 'schedule' && s.principal === 'agent:scheduler')).toBe(true);
+      expect(seen.every((s) => /^run_[a-z0-9]+_[0-9a-f]{8}$/.test(s.runId))).toBe(true);
+      expect(seen.every((s) => s.scheduledFor.endsWith('.000Z'))).toBe(true);
+      expect(new Set(seen.map((s) => s.scheduledFor)).size).toBe(seen.length);
+      expect(new Set(seen.map((s) => s.runId)).size).toBe(seen.length);
+    });
+
+    it('removes the schedules not in the new set, which then fire no more', async () => {
+      const q = await open();
+      const fired = counter();
+      const names: string[] = [];
+      q.process(async (_runId, trigger) => {
+        names.push((trigger?.data as { schedule: string }).schedule);
+        fired.bump();
+      }, { concurrency: 2 });
+      await q.setSchedules([schedule('yearly', '0 0 1 1 *'), schedule('every-second', '* * * * * *')]);
+      // A schedule waiting for its time is not a run waiting.
+      expect(await q.depth()).toBeLessThanOrEqual(1);
+      await fired.reach(1);
+      expect(await q.setSchedules([schedule('yearly', '0 0 1 1 *')])).toEqual({ active: ['yearly'], removed: ['every-second'] });
+      await until(async () => (await q.depth()) === 0);
+      const after = fired.value;
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(fired.value).toBe(after);
+      expect(new Set(names)).toEqual(new Set(['every-second']));
+    });
+
+    it('on a close with a grace period, lets an active run finish within it and hands back none', async () => {
+      const q = await open();
+      const started = counter();
+      let finished = false;
+      q.process(async () => {
+        started.bump();
+        await new Promise((r) => setTimeout(r, 300));
+        finished = true;
+      }, { concurrency: 1 });
+      await q.enqueue(chat('a short run'));
+      await started.reach(1);
+      expect(await q.close({ graceMs: 10_000 })).toEqual({ handedBack: [] });
+      expect(finished).toBe(true);
+    });
+
+    it('on a close with a grace period, hands back a run that outlasts it, after waiting the grace out', async () => {
+      const q = await open();
+      const started = counter();
+      const handled: string[] = [];
+      q.process(async (runId) => {
+        handled.push(runId);
+        started.bump();
+        await new Promise(() => {});
+      }, { concurrency: 2 });
+      const { runId } = await q.enqueue(chat('a long run'));
+      await started.reach(1);
+      const t0 = Date.now();
+      const closing = q.close({ graceMs: 300 });
+      expect(await closing).toEqual({ handedBack: [runId] });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+      expect(handled).toEqual([runId]);
+    });
+
+    it('queues a stored run again under its own id, once, to resume it', async () => {
+      const q = await open();
+      const gate = latch();
+      const seen: string[] = [];
+      const done = counter();
+      q.process(async (runId) => {
+        seen.push(runId);
+        await gate.opened;
+        done.bump();
+      }, { concurrency: 1 });
+      const runId = 'run_mk0resum_0123abcd';
+      expect(await q.enqueue(chat('resume me'), { runId })).toEqual({ runId, coalesced: false });
+      await until(async () => seen.length === 1);
+      expect((await q.enqueue(chat('resume me'), { runId })).runId).toBe(runId);
+      gate.open();
+      await done.reach(1);
+      await until(async () => (await q.depth()) === 0);
+      expect(seen).toEqual([runId]);
     });
 
     it('closes at once when forced, even while a handler is still running', async () => {

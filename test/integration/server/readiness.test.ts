@@ -9,6 +9,9 @@ import { createServer, redisReadiness } from '../../../src/server/index.js';
 
 const TOKEN = 'readiness-token-0123456789';
 const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [] };
+const unused = async (): Promise<never> => {
+  throw new Error('these tests never append to the audit log');
+};
 
 describe('/readyz', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -19,7 +22,8 @@ describe('/readyz', () => {
   async function serverWith(audit: { failed: Error | null }, redisUrl?: string): Promise<FastifyInstance> {
     const queue = createLocalRunQueue();
     const probe = redisUrl ? redisReadiness(redisUrl) : null;
-    const app = await createServer({ runtime: { audit }, queue, runs, tokens: [{ token: TOKEN, principal: 'user:operator' }], logger: silentLogger, readiness: probe ? [probe.check] : [] });
+    // Only /readyz is called here: nothing appends to the audit log.
+    const app = await createServer({ runtime: { audit: { ...audit, append: unused } }, queue, runs, tokens: [{ token: TOKEN, principal: 'user:operator' }], logger: silentLogger, readiness: probe ? [probe.check] : [] });
     cleanup.push(async () => {
       await app.close();
       await queue.close();

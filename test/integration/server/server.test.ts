@@ -118,7 +118,7 @@ describe('mlops-agent serve: the HTTP server', () => {
     expect(metrics.body).toMatch(/mlops_agent_runs_enqueued_total\{trigger="alert",coalesced="true"\} 1/);
     expect(metrics.body).toContain('mlops_agent_webhook_duration_seconds_bucket');
     // The worker counts the run once agent.start returns, a moment after the run is stored.
-    const settled = new RegExp(`mlops_agent_runs_settled_total\\{status="${String(run.status)}"\\} 1`);
+    const settled = new RegExp(`mlops_agent_runs_settled_total\\{trigger="alert",outcome="${String(run.status)}"\\} 1`);
     await waitFor('the settled run to be counted', async () => {
       const body = (await app.inject({ method: 'GET', url: '/metrics', headers: AUTH })).body;
       return settled.test(body) ? body : undefined;

@@ -9,6 +9,9 @@ import { createServer } from '../../../src/server/index.js';
 
 const TOKEN = 'upstream-token-0123456789';
 const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [] };
+const unused = async (): Promise<never> => {
+  throw new Error('only chat is posted here: nothing appends to the audit log');
+};
 
 function failingQueue(err: Error): RunQueue {
   return {
@@ -18,15 +21,21 @@ function failingQueue(err: Error): RunQueue {
     resume: async () => {
       throw err;
     },
+    join: async () => {
+      throw err;
+    },
     process: () => {},
     joined: async () => [],
+    setSchedules: async () => {
+      throw err;
+    },
     depth: async () => 0,
-    close: async () => {},
+    close: async () => ({ handedBack: [] }),
   };
 }
 
 async function chatWith(err: Error) {
-  const app = await createServer({ runtime: { audit: { failed: null } }, queue: failingQueue(err), runs, tokens: [{ token: TOKEN, principal: 'user:operator' }], logger: silentLogger });
+  const app = await createServer({ runtime: { audit: { failed: null, append: unused } }, queue: failingQueue(err), runs, tokens: [{ token: TOKEN, principal: 'user:operator' }], logger: silentLogger });
   try {
     return await app.inject({ method: 'POST', url: '/v1/chat', headers: { authorization: `Bearer ${TOKEN}` }, payload: { text: 'hello' } });
   } finally {

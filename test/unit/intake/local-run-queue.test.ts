@@ -2,6 +2,8 @@ import { createLocalRunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
 
 runQueueContract('local', {
-  make: async () => createLocalRunQueue(),
-  destroy: (q) => q.close(),
+  make: async (options) => createLocalRunQueue(options),
+  destroy: async (q) => {
+    await q.close();
+  },
 });

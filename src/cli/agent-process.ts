@@ -1,0 +1,168 @@
+// What `serve` and `worker` share: the run queue the config asks for, the runtime that
+// executes runs (with /metrics fed from its audit entries and the loop reading the
+// triggers that join a run), approvals (their store, the Slack channel, the sweeper that
+// acts on decisions and expiry), and a shutdown that gives active runs a grace period.
+import { createRedisRunStore, type RedisRunStore } from '../agent/redis-run-store.js';
+import type { Run } from '../agent/run.js';
+import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
+import { createSlackChannel, type SlackChannel } from '../approvals/slack/index.js';
+import { openLocalLab, type LocalLab } from '../backends/local/index.js';
+import type { Config } from '../config.js';
+import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
+import type { Logger } from '../logger.js';
+import { createRuntime, type Runtime } from '../runtime.js';
+import { createServerMetrics, type ServerMetrics } from '../server/index.js';
+
+export interface AgentProcess {
+  queue: RunQueue;
+  metrics: ServerMetrics;
+  runtime: Runtime;
+  lab: LocalLab;
+  /** Runs are kept in Redis with the queue, else in files under <home>/runs. */
+  redisRuns: RedisRunStore | null;
+  /** Approvals likewise (the runtime keeps them in files under <home>/approvals otherwise). */
+  redisApprovals: ApprovalStore | null;
+  /** Posts approval requests and chat answers; null when Slack is not configured. */
+  slack: SlackChannel | null;
+  /** Resumes decided runs, executes granted direct calls, expires what waited too long. */
+  sweeper: ApprovalSweeper;
+}
+
+/** The queue's name under `queue.prefix`; every process sharing a Redis uses it. */
+export const QUEUE_NAME = 'runs';
+
+/** A Redis URL fit for logs: the password, if any, is not printed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+export function createRunQueueFromConfig(config: Config, logger: Logger): RunQueue {
+  const onError = (runId: string | null, err: unknown) => {
+    if (runId) logger.warn({ runId, err }, 'a run attempt failed');
+    else logger.warn({ err }, 'the run queue reported an error (Redis unreachable?)');
+  };
+  const retry = { attempts: config.queue.attempts, backoffMs: config.queue.backoffMs };
+  if (!config.redisUrl) return createLocalRunQueue({ ...retry, onError });
+  return createBullmqRunQueue({
+    connection: config.redisUrl,
+    prefix: config.queue.prefix,
+    queueName: QUEUE_NAME,
+    ...retry,
+    // A dead worker's run is taken over once its lock lapses and a stalled check sees it.
+    lockDuration: config.worker.lockDurationMs,
+    stalledInterval: config.worker.lockDurationMs,
+    onError,
+  });
+}
+
+export async function openAgentProcess(config: Config, logger: Logger): Promise<AgentProcess> {
+  const queue = createRunQueueFromConfig(config, logger);
+  const metrics = createServerMetrics(queue);
+  const redisRuns = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;
+  const redisApprovals = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;
+  // Slack's notifier must exist before the approvals service; its handlers need the service.
+  const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
+  let lab: LocalLab | null = null;
+  try {
+    lab = await openLocalLab({ config, logger });
+    const runtime = await createRuntime({
+      config,
+      logger,
+      backends: lab,
+      ...(redisRuns ? { runs: redisRuns } : {}),
+      ...(redisApprovals ? { approvalStore: redisApprovals } : {}),
+      ...(slack ? { notifiers: [slack.notifier] } : {}),
+      joined: (runId, from) => queue.joined(runId, from),
+      onAudit: (entry) => metrics.audited(entry),
+    });
+    slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
+    // Every process sweeps: whichever acts first wins, and a grant is consumed once.
+    const sweeper = createApprovalSweeper({
+      approvals: runtime.approvals,
+      executeApproved: (approvalId) => runtime.gate.executeApproved(approvalId),
+      runs: { resume: (runId) => queue.resume(runId), waiting: () => runtime.runs.list({ status: 'waiting_approval' }) },
+      logger,
+    });
+    sweeper.start();
+    return { queue, metrics, runtime, lab, redisRuns, redisApprovals, slack, sweeper };
+  } catch (err) {
+    // Open connections would keep the process alive after the error is reported.
+    await queue.close({ force: true }).catch(() => undefined);
+    await redisRuns?.close().catch(() => undefined);
+    await redisApprovals?.close().catch(() => undefined);
+    await lab?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Starts executing queued runs in this process. */
+export function startWorking(p: AgentProcess, concurrency: number): void {
+  const onSettled = (run: Run) => {
+    p.metrics.settled(run);
+    p.slack?.settled(run);
+  };
+  p.queue.process(agentRunHandler(p.runtime.agent, p.runtime.runs, { onSettled }), { concurrency });
+}
+
+/**
+ * The in-process queue forgets its runs when the process stops; a stored run still
+ * `running` was cut off by the last shutdown, so it is queued again under its id and
+ * resumed where its transcript ends. (With Redis, BullMQ hands such runs over itself.)
+ */
+export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promise<number> {
+  if (p.redisRuns) return 0;
+  const interrupted = await p.runtime.runs.list({ status: 'running' });
+  for (const run of interrupted) await p.queue.enqueue(run.trigger, { runId: run.id });
+  if (interrupted.length > 0) logger.info({ runs: interrupted.map((r) => r.id) }, 'resuming runs the last shutdown interrupted');
+  return interrupted.length;
+}
+
+/**
+ * Stops taking runs, gives active ones `graceMs` to finish, then closes everything. Runs
+ * still active are handed back (logged by id); the caller must then exit the process, or
+ * their handlers would go on beside the worker that takes them over.
+ */
+export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger: Logger): Promise<{ handedBack: string[] }> {
+  await p.sweeper.stop();
+  const { handedBack } = await p.queue.close({ graceMs }).catch((err: unknown) => {
+    logger.warn({ err }, 'closing the run queue failed');
+    return { handedBack: [] as string[] };
+  });
+  if (handedBack.length > 0) {
+    const where = p.redisRuns ? 'another worker takes them over once their lock lapses' : 'they resume at the next start';
+    logger.warn({ runs: handedBack, graceMs }, `runs still active after the shutdown grace were handed back: ${where}`);
+  }
+  // Slack acknowledged clicks and owes their work; let it finish before the audit log closes.
+  await p.slack?.idle();
+  await p.redisRuns?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis run store failed'));
+  await p.runtime.close().catch((err: unknown) => logger.warn({ err }, 'closing the audit log failed'));
+  await p.redisApprovals?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis approval store failed'));
+  await p.lab.close().catch((err: unknown) => logger.warn({ err }, 'closing the lab failed'));
+  return { handedBack };
+}
+
+/**
+ * Resolves after the first SIGTERM or SIGINT has run `shutdown`; a second signal during
+ * the grace period exits at once, for an operator who will not wait.
+ */
+export function untilSignalled(logger: Logger, shutdown: (why: string) => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let started = false;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        if (started) {
+          logger.warn({ signal }, 'second signal: exiting now without waiting for active runs');
+          process.exit(1);
+        }
+        started = true;
+        void shutdown(signal).then(resolve);
+      });
+    }
+  });
+}
