@@ -118,7 +118,7 @@ export function startWorking(p: AgentProcess, concurrency: number): void {
 export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promise<number> {
   if (p.redisRuns) return 0;
   const interrupted = await p.runtime.runs.list({ status: 'running' });
-  for (const run of interrupted) await p.queue.enqueue(run.trigger, { runId: run.id });
+  for (const run of interrupted) await p.queue.resume(run.id);
   if (interrupted.length > 0) logger.info({ runs: interrupted.map((r) => r.id) }, 'resuming runs the last shutdown interrupted');
   return interrupted.length;
 }

@@ -29,7 +29,7 @@ the approval_status tool reports how it ended.`,
       const logger = deps.logger();
       const lab = await openLocalLab({ config, logger });
       // With Redis, approvals are shared with serve, where people decide them.
-      const approvalStore = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: 'mlops' }) : undefined;
+      const approvalStore = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : undefined;
       const runtime = await createRuntime({ config, logger, backends: lab, ...(approvalStore ? { approvalStore } : {}) });
       const server = createMcpServer({
         gate: runtime.gate,

@@ -126,14 +126,14 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   }
 
   return {
-    async enqueue(trigger, { dedupeKey, runId: given } = {}) {
+    async enqueue(trigger, { dedupeKey } = {}) {
       // In a storm nearly every notice joins a run: one small script instead of an add
       // and a push. When it finds none, the add below still decides atomically.
-      if (dedupeKey && !given) {
+      if (dedupeKey) {
         const existing = await join(trigger, dedupeKey);
         if (existing) return { runId: existing, coalesced: true };
       }
-      const runId = given ?? newQueuedRunId(clock.now());
+      const runId = newQueuedRunId(clock.now());
       let job: Job<JobData>;
       try {
         job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(

@@ -90,13 +90,11 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   }
 
   const queue: RunQueue = {
-    async enqueue(trigger, { dedupeKey, runId: given } = {}) {
+    async enqueue(trigger, { dedupeKey } = {}) {
       if (closed) throw new Error('the run queue is closed');
       const existing = dedupeKey ? joinNow(trigger, dedupeKey) : null;
       if (existing) return { runId: existing, coalesced: true };
-      const runId = given ?? newQueuedRunId(clock.now());
-      // A run is queued once: resuming one already queued or active changes nothing.
-      if (given && (active.has(given) || retrying.has(given) || waiting.some((e) => e.runId === given))) return { runId, coalesced: true };
+      const runId = newQueuedRunId(clock.now());
       if (dedupeKey) byKey.set(dedupeKey, runId);
       waiting.push({ runId, trigger, dedupeKey, attempts: 0 });
       // Defer so enqueue resolves before the handler starts, as with a remote queue.
@@ -106,7 +104,8 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
     async resume(runId) {
       if (closed) throw new Error('the run queue is closed');
       const dedupeKey = `resume:${runId}`;
-      if (byKey.has(dedupeKey)) return;
+      // A run is handled once at a time: a resume of one queued or active changes nothing.
+      if (byKey.has(dedupeKey) || active.has(runId) || retrying.has(runId) || waiting.some((e) => e.runId === runId)) return;
       byKey.set(dedupeKey, runId);
       waiting.push({ runId, trigger: null, dedupeKey, attempts: 0 });
       queueMicrotask(pump);

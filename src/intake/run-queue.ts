@@ -11,11 +11,6 @@ export interface EnqueueOptions {
    * the `groupKey`; see `dedupeKeyOf`.
    */
   dedupeKey?: string;
-  /**
-   * Queue the run under this id, to resume a stored run that was not finished (the local
-   * queue forgets runs when its process stops). Without it a new id is made.
-   */
-  runId?: string;
 }
 
 export interface CloseOptions {
@@ -62,8 +57,9 @@ export interface RunQueue {
   /** Resolves once the trigger is durable in the adapter's store (memory for local). */
   enqueue(trigger: Trigger, options?: EnqueueOptions): Promise<EnqueueResult>;
   /**
-   * Queues a stored, parked run to be resumed by a worker (its approvals were decided).
-   * Resumes of one run coalesce while one is queued or active.
+   * Queues a stored run to be resumed by a worker: a parked run whose approvals were
+   * decided, or one a shutdown cut off (the local queue forgets runs when its process
+   * stops). Resumes of one run coalesce while one is queued or active.
    */
   resume(runId: string): Promise<void>;
   /**
@@ -92,7 +88,7 @@ export interface RunQueue {
    * long as they take by default, at most `graceMs` when given, not at all when `force`.
    * A run still active then is handed back: BullMQ gives it to another worker once its
    * lock expires; the local queue drops it, and its stored run is resumed at the next
-   * start (see `EnqueueOptions.runId`). Resolves with the ids of the runs handed back.
+   * start (see `resume`). Resolves with the ids of the runs handed back.
    * The first close decides; later calls return its promise.
    */
   close(options?: CloseOptions): Promise<CloseResult>;

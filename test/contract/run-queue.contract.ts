@@ -356,26 +356,6 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       expect(handled).toEqual([runId]);
     });
 
-    it('queues a stored run again under its own id, once, to resume it', async () => {
-      const q = await open();
-      const gate = latch();
-      const seen: string[] = [];
-      const done = counter();
-      q.process(async (runId) => {
-        seen.push(runId);
-        await gate.opened;
-        done.bump();
-      }, { concurrency: 1 });
-      const runId = 'run_mk0resum_0123abcd';
-      expect(await q.enqueue(chat('resume me'), { runId })).toEqual({ runId, coalesced: false });
-      await until(async () => seen.length === 1);
-      expect((await q.enqueue(chat('resume me'), { runId })).runId).toBe(runId);
-      gate.open();
-      await done.reach(1);
-      await until(async () => (await q.depth()) === 0);
-      expect(seen).toEqual([runId]);
-    });
-
     it('closes at once when forced, even while a handler is still running', async () => {
       const q = await open();
       const started = counter();
