@@ -67,10 +67,11 @@ export const deployCanary = defineTool({
   },
   async preview(args, { backends }) {
     const split = await backends.deployer.getSplit(args.model, args.environment);
-    const after =
-      args.trafficPercent >= 100
+    const after = !split
+      ? `not served: ${args.model} has no version serving ${args.environment} to canary against`
+      : args.trafficPercent >= 100
         ? `v${args.version} 100% (promoted)`
-        : `${describeSplit(split ? { ...split, canaryVersion: args.version, canaryPercent: args.trafficPercent } : undefined)} (stepping up with an analysis at each step)`;
+        : `${describeSplit({ ...split, canaryVersion: args.version, canaryPercent: args.trafficPercent })} (stepping up with an analysis at each step)`;
     return { now: describeSplit(split), after, state: split ?? null };
   },
   async execute(args, { backends, principal }) {

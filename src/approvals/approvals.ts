@@ -106,8 +106,8 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   }
 
   function where(id: string): string {
-    const channels = [...notifiers.map((n) => n.name), 'HTTP (POST /v1/approvals/ID/decision)', 'the CLI (mlops-agent approvals approve|deny ID)'];
-    return `${channels.join(', ')}, for approval ${id}`;
+    const channels = [...notifiers.map((n) => `${n.name[0]!.toUpperCase()}${n.name.slice(1)}`), `HTTP (POST /v1/approvals/${id}/decision)`, `the CLI (mlops-agent approvals approve|deny ${id})`];
+    return `${channels.slice(0, -1).join(', ')} or ${channels.at(-1)}`;
   }
 
   async function expire(approval: Approval, why: string, kind: 'time' | 'moot'): Promise<Approval | null> {

@@ -142,7 +142,7 @@ describe('MCP over Streamable HTTP', () => {
     expect(pending.isError).toBeFalsy();
     const { approvalId, approvedThrough } = (pending.structuredContent as { pendingApproval: { approvalId: string; approvedThrough: string } }).pendingApproval;
     expect(approvalId).toMatch(/^apr_/);
-    expect(approvedThrough).toContain('HTTP (POST /v1/approvals/ID/decision)');
+    expect(approvedThrough).toContain(`HTTP (POST /v1/approvals/${approvalId}/decision)`);
 
     const before = await client.callTool({ name: 'approval_status', arguments: { approvalId } });
     expect(before.structuredContent).toMatchObject({ status: 'pending', stillNeeded: '1 more approval(s) from [ml-leads]', outcome: null });
