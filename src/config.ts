@@ -140,6 +140,25 @@ const configSchema = z
       .strict()
       .default({}),
     qualityGates: qualityGatesSchema.default({}),
+    /** The embedded lab's canary analysis; unset keys keep the lab's defaults. */
+    lab: z
+      .object({
+        canary: z
+          .object({
+            /** Canary requests a step waits for before it is analysed (default 100). */
+            minRequestsPerStep: z.number().int().positive().optional(),
+            /** How long a step waits for them; a step without enough traffic pauses (default 5 min). */
+            stepTimeoutMs: z.number().int().positive().optional(),
+            /** How often a canary held at its authorised share is analysed again (default 60 s). */
+            watchIntervalMs: z.number().int().positive().optional(),
+            /** Traffic steps in percent, ending at 100 (default [1, 5, 25, 100]). */
+            steps: z.array(z.number().int().min(1).max(100)).min(1).optional(),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
     /** `mlops-agent serve`: the HTTP server (webhooks, chat, runs, MCP). */
     server: z
       .object({

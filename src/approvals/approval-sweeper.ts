@@ -20,6 +20,8 @@ export interface ApprovalSweeperDeps {
   logger: Logger;
   /** Default 5 s: expiry is measured in hours, but a moot canary request should not linger. */
   intervalMs?: number;
+  /** Whether this process judges mootness (default true): only one that executes runs should. */
+  mootChecks?: boolean;
 }
 
 export interface ApprovalSweeper {
@@ -46,7 +48,7 @@ export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweepe
   });
 
   async function sweepOnce(): Promise<void> {
-    await approvals.expireDue();
+    await approvals.expireDue({ moot: deps.mootChecks ?? true });
     for (const approval of await approvals.list({ status: 'granted' })) {
       if (!approval.runId && !approval.consumedAt) await deps.executeApproved(approval.id);
     }

@@ -68,8 +68,12 @@ export interface Approvals extends ApprovalSink {
   refuse(event: { principal: string; approvalId: string | null; code: string; message: string; via: string }): Promise<void>;
   /** Remembers a channel's one-time key in the store (replay protection); false when it was already there. */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
-  /** Expires pending approvals that are past their time or whose world moved (moot). */
-  expireDue(): Promise<Approval[]>;
+  /**
+   * Expires pending approvals that are past their time and, with `moot`, those whose
+   * world moved. Only a process that executes runs should judge mootness: its backends
+   * are the ones the calls act on (the embedded lab keeps its split in each process).
+   */
+  expireDue(options?: { moot?: boolean }): Promise<Approval[]>;
   /** Called after an approval resolved: resume its run, or run its direct call. */
   onResolved(listener: (approval: Approval) => void): void;
   /** Where people decide, for messages to the requester. */
@@ -269,14 +273,14 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     get: (id) => store.get(checkApprovalId(id)),
     list: (filter) => store.list(filter),
 
-    async expireDue() {
+    async expireDue({ moot = true } = {}) {
       const now = clock.now();
       const expired: Approval[] = [];
       for (const approval of await store.list({ status: 'pending' })) {
         let done: Approval | null = null;
         if (now >= Date.parse(approval.expiresAt)) {
           done = await expire(approval, `expired at ${approval.expiresAt} without enough approvals (${approval.votes.length} vote(s) of ${approval.required.count} needed)`, 'time');
-        } else if (approval.stateHash !== null) {
+        } else if (moot && approval.stateHash !== null) {
           const state = await options.stateOf(approval.tool, approval.args).catch((err: unknown) => {
             logger.warn({ err, approvalId: approval.id }, 'could not read the state an approval would change');
             return undefined;

@@ -61,7 +61,8 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
   });
 }
 
-export async function openAgentProcess(config: Config, logger: Logger): Promise<AgentProcess> {
+/** `executesRuns`: this process will call startWorking (a worker, or serve with its in-process worker). */
+export async function openAgentProcess(config: Config, logger: Logger, { executesRuns }: { executesRuns: boolean }): Promise<AgentProcess> {
   const queue = createRunQueueFromConfig(config, logger);
   const metrics = createServerMetrics(queue);
   const redisRuns = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;
@@ -87,6 +88,7 @@ export async function openAgentProcess(config: Config, logger: Logger): Promise<
       approvals: runtime.approvals,
       executeApproved: (approvalId) => runtime.gate.executeApproved(approvalId),
       runs: { resume: (runId) => queue.resume(runId), waiting: () => runtime.runs.list({ status: 'waiting_approval' }) },
+      mootChecks: executesRuns,
       logger,
     });
     sweeper.start();

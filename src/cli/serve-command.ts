@@ -34,7 +34,7 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
     .action(async (opts: { port?: number; host?: string }) => {
       const config = deps.config();
       const logger = deps.logger();
-      const agent = await openAgentProcess(config, logger);
+      const agent = await openAgentProcess(config, logger, { executesRuns: config.worker.inProcess });
       const { queue, metrics, runtime } = agent;
       const readiness: ReadinessCheck[] = [];
       const redisCheck = config.redisUrl ? redisReadiness(config.redisUrl) : null;

@@ -37,7 +37,7 @@ still active then is handed to another worker once its lock (worker.lockDuration
       if (!config.redisUrl) throw new UserError(WORKER_NEEDS_REDIS, { code: 'config_invalid' });
       const logger = deps.logger();
       const concurrency = opts.concurrency ?? config.worker.concurrency;
-      const agent = await openAgentProcess(config, logger);
+      const agent = await openAgentProcess(config, logger, { executesRuns: true });
       const redisCheck = redisReadiness(config.redisUrl);
       const metricsServer =
         config.worker.metricsPort !== undefined

@@ -43,7 +43,7 @@ export const LAB_CANARY_ANALYSIS: CanaryThresholds = {
 };
 
 export async function openLocalLab(options: {
-  config: Pick<Config, 'home' | 'qualityGates'>;
+  config: Pick<Config, 'home' | 'qualityGates'> & { lab?: Config['lab'] };
   logger: Logger;
   clock?: Clock;
   analysis?: Partial<CanaryThresholds>;
@@ -56,6 +56,9 @@ export async function openLocalLab(options: {
 }): Promise<LocalLab> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
+  // The operator's config first, then what the caller (the demo, a test) insists on.
+  const { steps: configSteps, watchIntervalMs: configWatch, ...configAnalysis } = config.lab?.canary ?? {};
+  const steps = options.steps ?? configSteps;
   const root = join(config.home, 'lab');
   const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments') };
 
@@ -68,9 +71,9 @@ export async function openLocalLab(options: {
     stats,
     clock,
     logger,
-    analysis: { ...LAB_CANARY_ANALYSIS, ...options.analysis },
-    ...(options.steps ? { steps: options.steps } : {}),
-    watchIntervalMs: options.watchIntervalMs,
+    analysis: { ...LAB_CANARY_ANALYSIS, ...configAnalysis, ...options.analysis },
+    ...(steps ? { steps } : {}),
+    watchIntervalMs: options.watchIntervalMs ?? configWatch,
     timers: options.timers,
   });
   const dataQuality = createLocalDataQuality({

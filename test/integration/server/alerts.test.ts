@@ -26,7 +26,7 @@ let app: FastifyInstance;
 beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), 'mlops-alerts-'));
   config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'runbook', MLOPS_AGENT_API_TOKEN: TOKEN }, cwd: home });
-  agent = await openAgentProcess(config, silentLogger);
+  agent = await openAgentProcess(config, silentLogger, { executesRuns: true });
   app = await createServer({ runtime: agent.runtime, queue: agent.queue, runs: agent.runtime.runs, tokens: config.server.tokens, logger: silentLogger, metrics: agent.metrics });
   await app.ready();
 });

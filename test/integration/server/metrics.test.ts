@@ -27,7 +27,7 @@ describe('/metrics', () => {
       env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'openai', OPENAI_BASE_URL: llm.baseUrl, OPENAI_MODEL: 'fake-model', MLOPS_AGENT_API_TOKEN: TOKEN },
       cwd: home,
     });
-    agent = await openAgentProcess(config, silentLogger);
+    agent = await openAgentProcess(config, silentLogger, { executesRuns: true });
     startWorking(agent, 1);
     app = await createServer({ runtime: agent.runtime, queue: agent.queue, runs: agent.runtime.runs, tokens: config.server.tokens, logger: silentLogger, metrics: agent.metrics });
   });

@@ -50,7 +50,7 @@ describe('a start of serve with the in-process queue', () => {
     await stored.save(interrupted('run_mk0aaaaa_0000000a', 'running'));
     await stored.save(interrupted('run_mk0bbbbb_0000000b', 'waiting_approval'));
     const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LLM: 'runbook' }, cwd: home });
-    agent = await openAgentProcess(config, silentLogger);
+    agent = await openAgentProcess(config, silentLogger, { executesRuns: true });
     startWorking(agent, 2);
     expect(await resumeInterrupted(agent, silentLogger)).toBe(1);
     const run = await eventually('the interrupted run to end', async () => {
