@@ -6,19 +6,17 @@
 // Needs Redis (127.0.0.1:6379 unless REDIS_URL says otherwise). Run: npm run bench:intake
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Queue } from 'bullmq';
 import Fastify from 'fastify';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { loadHttp, type LoadResult } from './http-load.js';
 import { createRedisRunStore } from '../src/agent/redis-run-store.js';
 import { openFileAuditLog } from '../src/audit/index.js';
 import { loadConfig } from '../src/config.js';
 import { createBullmqRunQueue } from '../src/intake/index.js';
 import { createServer } from '../src/server/index.js';
+import { wipe } from '../test/integration/intake/redis-helpers.js';
 
 // REDIS_URL (or redisUrl in ./mlops-agent.yaml) points it elsewhere.
 const REDIS_URL = loadConfig().redisUrl ?? 'redis://127.0.0.1:6379';
@@ -29,12 +27,7 @@ const WARMUP = 2_000;
 const MAX_SECONDS = 30;
 const TOKEN = 'bench-intake-token-0123456789';
 
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-  count: number;
-}
+type Result = LoadResult;
 
 /** One Alertmanager v4 notification per alert, spread over GROUPS groups. */
 function payload(i: number): string {
@@ -54,51 +47,8 @@ function payload(i: number): string {
   });
 }
 
-async function load(url: string, bodies: string[], total: number): Promise<Result> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const latencies: number[] = [];
-  let issued = 0;
-  const deadline = performance.now() + MAX_SECONDS * 1000;
-  const one = (body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${TOKEN}` };
-      const req = request(url, { method: 'POST', agent, headers }, (res) => {
-        if (res.statusCode !== 202) reject(new Error(`HTTP ${res.statusCode}`));
-        res.resume();
-        res.on('end', resolve);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const worker = async () => {
-    while (issued < total && performance.now() < deadline) {
-      const body = bodies[issued++ % bodies.length]!;
-      const t = performance.now();
-      await one(body);
-      latencies.push(performance.now() - t);
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
-  const asc = Float64Array.from(latencies).sort();
-  const pct = (p: number) => asc[Math.max(0, Math.ceil(p * asc.length) - 1)]!;
-  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), count: latencies.length };
-}
-
-async function wipe(prefix: string, queueName: string): Promise<void> {
-  const admin = new Queue(queueName, { connection: { url: REDIS_URL }, prefix });
-  await admin.obliterate({ force: true });
-  await admin.close();
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
+function load(url: string, bodies: string[], total: number): Promise<Result> {
+  return loadHttp({ url, bodies, total, concurrency: CONCURRENCY, maxSeconds: MAX_SECONDS, expectStatus: 202, headers: { authorization: `Bearer ${TOKEN}` } });
 }
 
 async function main(): Promise<void> {
@@ -136,7 +86,7 @@ async function main(): Promise<void> {
     await queue.close();
     await runs.close();
     await audit.close();
-    await wipe(prefix, queueName);
+    await wipe(prefix, queueName, REDIS_URL);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -4,11 +4,11 @@
 // metrics cost on top of HTTP itself.
 // Run: npx tsx bench/serving.ts
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { loadHttp, type LoadResult } from './http-load.js';
 import { systemClock } from '../src/clock.js';
 import { silentLogger } from '../src/logger.js';
 import { generateCreditRows } from '../src/backends/local/credit-generator.js';
@@ -23,43 +23,10 @@ const REQUESTS = 20_000;
 const WARMUP = 2_000;
 const MAX_SECONDS = 20;
 
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-  count: number;
-}
+type Result = LoadResult;
 
-async function load(url: string, bodies: string[], total: number): Promise<Result> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const latencies: number[] = [];
-  let issued = 0;
-  const deadline = performance.now() + MAX_SECONDS * 1000;
-  const one = (body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-        res.resume();
-        res.on('end', resolve);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  const worker = async () => {
-    while (issued < total && performance.now() < deadline) {
-      const body = bodies[issued++ % bodies.length]!;
-      const t = performance.now();
-      await one(body);
-      latencies.push(performance.now() - t);
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
-  const asc = Float64Array.from(latencies).sort();
-  const pct = (p: number) => asc[Math.max(0, Math.ceil(p * asc.length) - 1)]!;
-  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), count: latencies.length };
+function load(url: string, bodies: string[], total: number): Promise<Result> {
+  return loadHttp({ url, bodies, total, concurrency: CONCURRENCY, maxSeconds: MAX_SECONDS, expectStatus: 200 });
 }
 
 async function main(): Promise<void> {

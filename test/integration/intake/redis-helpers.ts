@@ -11,11 +11,11 @@ export function uniqueNames() {
 }
 
 /** Obliterates the BullMQ queue and deletes every other key under the test's prefix. */
-export async function wipe(prefix: string, queueName: string): Promise<void> {
-  const admin = new Queue(queueName, { connection: { url: REDIS_URL }, prefix });
+export async function wipe(prefix: string, queueName: string, url = REDIS_URL): Promise<void> {
+  const admin = new Queue(queueName, { connection: { url }, prefix });
   await admin.obliterate({ force: true });
   await admin.close();
-  const redis = new Redis(REDIS_URL);
+  const redis = new Redis(url);
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
