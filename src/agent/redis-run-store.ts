@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { describeError, UpstreamError, UserError } from '../errors.js';
 import type { Run, RunStatus } from './run.js';
 import { upgradeRun, type RunStore } from './run-store.js';
+import { redisCommand as call } from '../redis-command.js';
 
 export interface RedisRunStoreOptions {
   /** `redis://host:port/db` */
@@ -35,15 +36,6 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStor
   const runKey = (id: string) => `${prefix}:run:${id}`;
   const statusKey = (s: RunStatus) => `${prefix}:runs:status:${s}`;
   const allKey = `${prefix}:runs:by-created`;
-
-  async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof UserError) throw err;
-      throw new UpstreamError('redis', `${action} failed: ${describeError(err)}`, { retryable: true, cause: err });
-    }
-  }
 
   async function load(ids: string[]): Promise<Run[]> {
     if (ids.length === 0) return [];

@@ -4,9 +4,10 @@
 // read), so concurrent decisions on a shared connection never overwrite each other.
 import { Redis } from 'ioredis';
 import { sha256Hex } from '../audit/index.js';
-import { describeError, UpstreamError, UserError } from '../errors.js';
+import { UpstreamError } from '../errors.js';
 import { APPROVAL_STATUSES, checkApprovalId, upgradeApproval, type Approval } from './approval.js';
 import type { ApprovalFilter, ApprovalStore } from './approval-store.js';
+import { redisCommand as call } from '../redis-command.js';
 
 export interface RedisApprovalStoreOptions {
   /** `redis://host:port/db` */
@@ -43,15 +44,6 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
   const byCreated = `${prefix}:approvals:by-created`;
   const statusKey = (s: string) => `${prefix}:approvals:status:${s}`;
   const statusKeys = APPROVAL_STATUSES.map(statusKey);
-
-  async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof UserError) throw err;
-      throw new UpstreamError('redis', `${action} failed: ${describeError(err)}`, { retryable: true, cause: err });
-    }
-  }
 
   async function compareAndSet(expected: string, next: Approval): Promise<boolean> {
     // Lua arrays start at 1 and the status sets start at KEYS[3].

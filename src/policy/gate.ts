@@ -86,10 +86,6 @@ function issuesOf(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({ path: issue.path.join('.') || '(arguments)', message: issue.message }));
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 export function createGate(options: GateOptions): Gate {
   const { tools, backends, policy, audit, approvals, logger } = options;
   const byName = new Map(tools.map((t) => [t.name, t]));

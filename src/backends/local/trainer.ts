@@ -12,7 +12,7 @@ import type { QualityGates } from '../../config.js';
 import { UserError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { datasetFile } from './dataset-store.js';
-import { createFileExclusive, readJsonIfExists } from '../../durable-file.js';
+import { createFileExclusive } from '../../durable-file.js';
 import { processAlive } from '../../file-lock.js';
 import { codeVersion } from './git-version.js';
 import { searchCandidates } from './hyperparameter-search.js';
