@@ -105,7 +105,23 @@ export interface CanaryAnalysis {
   trafficPercent: number;
   passed: boolean;
   /** Each check: name, canary value, stable value, threshold, passed. */
-  checks: { check: string; canary: number; stable: number; threshold: number; passed: boolean }[];
+  checks: CanaryCheck[];
+}
+
+export interface CanaryCheck {
+  check: string;
+  canary: number;
+  stable: number;
+  threshold: number;
+  passed: boolean;
+  /**
+   * What was compared with `threshold` when the check allows for sample size: the
+   * one-sided confidence bound of the difference (accuracy: upper, error rate: lower), or
+   * the PSI less what sampling alone produces. Absent on checks that compare raw values.
+   */
+  bound?: number;
+  /** Observations each side contributed (requests, scores or labels). */
+  samples?: { canary: number; stable: number };
 }
 
 export type RolloutStatus = 'progressing' | 'paused' | 'promoted' | 'rolled_back';
