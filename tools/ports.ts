@@ -157,8 +157,9 @@ export interface Deployer {
    * Starts (or continues) a canary of `version` that steps up to `targetPercent` with an
    * analysis between steps; resolves when the rollout reaches the target, fails its
    * analysis (and is rolled back), or `timeoutMs` passes. 100 promotes the version.
-   * A canary left holding traffic stays under analysis and is rolled back if it fails,
-   * without waiting for anyone: a pending approval for more never blocks that.
+   * A canary left holding traffic stays under analysis and is rolled back once it fails
+   * (an adapter may first want a failure confirmed by the next analysis), without waiting
+   * for anyone: a pending approval for more never blocks that.
    */
   deployCanary(request: {
     model: string;

@@ -32,13 +32,13 @@ export const systemTimers: Timers = {
 /** How often a held canary is analysed unless the lab is told otherwise. */
 export const DEFAULT_WATCH_INTERVAL_MS = 60_000;
 /**
- * Failed analyses in a row that roll a held canary back. Two: a healthy canary fails an
- * analysis about once in a thousand (bench/canary-analysis.ts), so twice in a row about
- * once in a million, while a clearly bad one fails every analysis and costs one more
- * interval at its held share. A third would buy little and keep a bad canary longer.
+ * Failed analyses in a row that roll a held canary back. Two: a healthy canary fails one or
+ * two analyses in a thousand (bench/canary-analysis.ts), so two in a row a few times in a
+ * million, about 0.02% of held hours, while a clearly bad one fails every analysis and pays
+ * one more interval at its held share. A third would buy little and keep a bad canary longer.
  */
 export const DEFAULT_FAILURES_TO_ROLLBACK = 2;
-/** Passing watch analyses a rollout keeps (the newest); the history file keeps every one. */
+/** Watch analyses a rollout keeps (the newest); the history file keeps every one. */
 export const WATCH_ANALYSES_KEPT = 5;
 /** Who the history names for a watch analysis that rolls nothing back; the one that does rolls back as `canary-analysis`, like a failed step. */
 export const WATCH_PRINCIPAL = 'canary-watch';
@@ -82,8 +82,10 @@ export function holdsTraffic(entry: DeploymentEntry | undefined): entry is Deplo
 }
 
 /**
- * The entry with `analysis` appended. Passing watch analyses past WATCH_ANALYSES_KEPT drop
- * the oldest of them, so a canary held for days keeps its step analyses and a short tail.
+ * The entry with `analysis` appended. A passing analysis that takes the watched tail past
+ * WATCH_ANALYSES_KEPT drops the tail's oldest, so a canary held for days keeps its step
+ * analyses and a short tail; a failed one drops nothing, so every failure of a run that
+ * rolls back is in the rollout.
  */
 export function withWatchAnalysis(entry: DeploymentEntry, analysis: CanaryAnalysis): DeploymentEntry {
   const rollout = entry.rollout!;
