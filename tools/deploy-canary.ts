@@ -31,7 +31,17 @@ const output = z.object({
       at: z.string(),
       trafficPercent: z.number(),
       passed: z.boolean(),
-      checks: z.array(z.object({ check: z.string(), canary: z.number(), stable: z.number(), threshold: z.number(), passed: z.boolean() })),
+      checks: z.array(
+        z.object({
+          check: z.string(),
+          canary: z.number(),
+          stable: z.number(),
+          threshold: z.number(),
+          passed: z.boolean(),
+          bound: z.number().optional(),
+          samples: z.object({ canary: z.number(), stable: z.number() }).optional(),
+        }),
+      ),
     }),
   ),
 });

@@ -105,7 +105,23 @@ export interface CanaryAnalysis {
   trafficPercent: number;
   passed: boolean;
   /** Each check: name, canary value, stable value, threshold, passed. */
-  checks: { check: string; canary: number; stable: number; threshold: number; passed: boolean }[];
+  checks: CanaryCheck[];
+}
+
+export interface CanaryCheck {
+  check: string;
+  canary: number;
+  stable: number;
+  threshold: number;
+  passed: boolean;
+  /**
+   * What was compared with `threshold` when the check allows for sample size: the
+   * one-sided confidence bound of the difference (accuracy: upper, error rate: lower), or
+   * the PSI less what sampling alone produces. Absent on checks that compare raw values.
+   */
+  bound?: number;
+  /** Observations each side contributed (requests, scores or labels). */
+  samples?: { canary: number; stable: number };
 }
 
 export type RolloutStatus = 'progressing' | 'paused' | 'promoted' | 'rolled_back';
@@ -141,8 +157,9 @@ export interface Deployer {
    * Starts (or continues) a canary of `version` that steps up to `targetPercent` with an
    * analysis between steps; resolves when the rollout reaches the target, fails its
    * analysis (and is rolled back), or `timeoutMs` passes. 100 promotes the version.
-   * A canary left holding traffic stays under analysis and is rolled back if it fails,
-   * without waiting for anyone: a pending approval for more never blocks that.
+   * A canary left holding traffic stays under analysis and is rolled back once it fails
+   * (an adapter may first want a failure confirmed by the next analysis), without waiting
+   * for anyone: a pending approval for more never blocks that.
    */
   deployCanary(request: {
     model: string;

@@ -1,8 +1,10 @@
 // Keeps analysing a canary that holds traffic while no stepping loop drives it: paused at
 // its authorised share (perhaps for hours, while a human decides on more), paused for thin
 // traffic, or left behind by a restart. A pending approval must never keep a bad canary
-// serving, so a held canary that fails its analysis is rolled back at once, exactly as a
-// failed step is.
+// serving, so a held canary is rolled back without anyone asking once `failuresToRollback`
+// analyses in a row fail. A step rolls back on one failure; a held canary is analysed 60
+// times an hour, and even a rare false failure per analysis adds up over a long wait, while
+// consecutive windows hold disjoint traffic, so a second failure is independent evidence.
 import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -29,9 +31,16 @@ export const systemTimers: Timers = {
 
 /** How often a held canary is analysed unless the lab is told otherwise. */
 export const DEFAULT_WATCH_INTERVAL_MS = 60_000;
-/** Passing watch analyses a rollout keeps (the newest); the history file keeps every one. */
+/**
+ * Failed analyses in a row that roll a held canary back. Two: a healthy canary fails one or
+ * two analyses in a thousand (bench/canary-analysis.ts), so two in a row a few times in a
+ * million, about 0.02% of held hours, while a clearly bad one fails every analysis and pays
+ * one more interval at its held share. A third would buy little and keep a bad canary longer.
+ */
+export const DEFAULT_FAILURES_TO_ROLLBACK = 2;
+/** Watch analyses a rollout keeps (the newest); the history file keeps every one. */
 export const WATCH_ANALYSES_KEPT = 5;
-/** Who the history names for a passing watch analysis; a failed one rolls back as `canary-analysis`, like a failed step. */
+/** Who the history names for a watch analysis that rolls nothing back; the one that does rolls back as `canary-analysis`, like a failed step. */
 export const WATCH_PRINCIPAL = 'canary-watch';
 
 /** The deployer's state and moves, as the watch needs them. */
@@ -50,6 +59,8 @@ export interface CanaryWatchOptions {
   stats: ServingStats;
   thresholds: CanaryThresholds;
   intervalMs: number;
+  /** Failed analyses in a row that roll the canary back (default DEFAULT_FAILURES_TO_ROLLBACK). */
+  failuresToRollback?: number;
   clock: Clock;
   timers: Timers;
   logger: Logger;
@@ -71,8 +82,10 @@ export function holdsTraffic(entry: DeploymentEntry | undefined): entry is Deplo
 }
 
 /**
- * The entry with `analysis` appended. Passing watch analyses past WATCH_ANALYSES_KEPT drop
- * the oldest of them, so a canary held for days keeps its step analyses and a short tail.
+ * The entry with `analysis` appended. A passing analysis that takes the watched tail past
+ * WATCH_ANALYSES_KEPT drops the tail's oldest, so a canary held for days keeps its step
+ * analyses and a short tail; a failed one drops nothing, so every failure of a run that
+ * rolls back is in the rollout.
  */
 export function withWatchAnalysis(entry: DeploymentEntry, analysis: CanaryAnalysis): DeploymentEntry {
   const rollout = entry.rollout!;
@@ -83,6 +96,19 @@ export function withWatchAnalysis(entry: DeploymentEntry, analysis: CanaryAnalys
     watched--;
   }
   return { ...entry, rollout: { ...rollout, analyses }, watchedAnalyses: watched };
+}
+
+/**
+ * Failed watch analyses at the end of the rollout's analyses: the failures in a row so far.
+ * Read from the entry rather than counted in memory, so a restart does not forget them; a
+ * pass, a step analysis (it ends the watched tail) and a rollback all end the run.
+ */
+export function failuresInARow(entry: DeploymentEntry): number {
+  const analyses = entry.rollout?.analyses ?? [];
+  const watched = Math.min(entry.watchedAnalyses ?? 0, analyses.length);
+  let n = 0;
+  for (let i = analyses.length - 1; i >= analyses.length - watched && !analyses[i]!.passed; i--) n++;
+  return n;
 }
 
 interface Slot {
@@ -96,6 +122,7 @@ interface Slot {
 
 export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
   const { deployments, stats, thresholds, intervalMs, clock, timers, logger } = options;
+  const failuresToRollback = options.failuresToRollback ?? DEFAULT_FAILURES_TO_ROLLBACK;
   const slots = new Map<string, Slot>();
   const inFlight = new Set<Promise<void>>();
   let closed = false;
@@ -120,10 +147,17 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       return 'again';
     }
     const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
-    logger.warn({ model, environment, canaryVersion: entry.split.canaryVersion, failed }, 'a held canary failed its analysis; rolling back');
+    const inARow = failuresInARow(next);
+    const count = `${inARow} of ${failuresToRollback} in a row`;
+    if (inARow < failuresToRollback) {
+      logger.warn({ model, environment, canaryVersion: entry.split.canaryVersion, failed, inARow, failuresToRollback }, 'a held canary failed its analysis; analysing again before any rollback');
+      await deployments.commit(model, environment, next, { action: 'analysis', by: WATCH_PRINCIPAL, reason: `analysis failed while held at ${percent}% (${count}): ${failed.join(', ')}`, analysis });
+      return 'again';
+    }
+    logger.warn({ model, environment, canaryVersion: entry.split.canaryVersion, failed, inARow }, 'a held canary failed its analysis again; rolling back');
     // Nothing is held from here on, even before the rollback is on disk.
     if (slots.get(slot.key) === slot) slots.delete(slot.key);
-    await deployments.rollBackTo(model, environment, next, 'canary-analysis', `canary analysis failed at ${percent}% while held: ${failed.join(', ')}`, analysis);
+    await deployments.rollBackTo(model, environment, next, 'canary-analysis', `canary analysis failed at ${percent}% while held: ${failed.join(', ')} (${count})`, analysis);
     return 'stop';
   }
 
@@ -177,6 +211,10 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       await Promise.all([...inFlight]);
     },
   };
+}
+
+export function validateFailuresToRollback(n: number): string | undefined {
+  return Number.isInteger(n) && n >= 1 ? undefined : `failuresToRollback must be an integer >= 1, got ${n}`;
 }
 
 export function validateWatchInterval(intervalMs: number): string | undefined {

@@ -7,7 +7,7 @@ import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CanaryAnalysis, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
 import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
-import { createCanaryWatch, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateWatchInterval, type Timers } from './canary-watch.js';
+import { createCanaryWatch, DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateFailuresToRollback, validateWatchInterval, type Timers } from './canary-watch.js';
 import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord } from './deployment-store.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
@@ -45,6 +45,8 @@ export interface LocalDeployerOptions {
   promoteAlias?: Partial<Record<Environment, string | null>>;
   /** How often a held canary is analysed (default 60 s). */
   watchIntervalMs?: number;
+  /** Failed analyses in a row that roll a held canary back (default 2); a failed step rolls back at once. */
+  failuresToRollback?: number;
   timers?: Timers;
 }
 
@@ -62,6 +64,9 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   const watchIntervalMs = options.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS;
   const badInterval = validateWatchInterval(watchIntervalMs);
   if (badInterval) throw new UserError(badInterval, { code: 'config_invalid' });
+  const failuresToRollback = options.failuresToRollback ?? DEFAULT_FAILURES_TO_ROLLBACK;
+  const badFailures = validateFailuresToRollback(failuresToRollback);
+  if (badFailures) throw new UserError(badFailures, { code: 'config_invalid' });
   const pollMs = options.pollMs ?? 50;
   const promoteAlias = { production: 'champion', staging: null, ...options.promoteAlias };
   const store = createDeploymentStore(options.dir);
@@ -85,6 +90,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     stats,
     thresholds: options.analysis,
     intervalMs: watchIntervalMs,
+    failuresToRollback,
     clock,
     timers: options.timers ?? systemTimers,
     logger,

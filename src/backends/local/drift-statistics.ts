@@ -57,6 +57,11 @@ export function quantileEdges(reference: readonly number[], bins = 10): number[]
 
 /** Share of values in each bin: bin i holds values <= edges[i] and > edges[i-1]. */
 export function binShares(values: readonly number[], edges: readonly number[]): number[] {
+  return binCounts(values, edges).map((c) => (values.length === 0 ? 0 : c / values.length));
+}
+
+/** Values in each bin, binned as binShares does. */
+export function binCounts(values: readonly number[], edges: readonly number[]): number[] {
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (const v of values) {
     let lo = 0;
@@ -68,7 +73,7 @@ export function binShares(values: readonly number[], edges: readonly number[]): 
     }
     counts[lo]!++;
   }
-  return counts.map((c) => (values.length === 0 ? 0 : c / values.length));
+  return counts;
 }
 
 /** Shares of each category, over the union of categories seen in either sample (sorted). */

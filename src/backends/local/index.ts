@@ -51,6 +51,8 @@ export async function openLocalLab(options: {
   steps?: number[];
   /** How often a canary held at its authorised share is analysed again (default 60 s). */
   watchIntervalMs?: number;
+  /** Failed analyses in a row that roll a held canary back (default 2). */
+  failuresToRollback?: number;
   /** Timers for that watch; tests pass their own. */
   timers?: Timers;
 }): Promise<LocalLab> {
@@ -74,6 +76,7 @@ export async function openLocalLab(options: {
     analysis: { ...LAB_CANARY_ANALYSIS, ...configAnalysis, ...options.analysis },
     ...(steps ? { steps } : {}),
     watchIntervalMs: options.watchIntervalMs ?? configWatch,
+    failuresToRollback: options.failuresToRollback,
     timers: options.timers,
   });
   const dataQuality = createLocalDataQuality({
@@ -117,4 +120,4 @@ export { createMonitor, type Monitor } from './monitor.js';
 export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulator.js';
 export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
 export type { ModelServer } from './model-server.js';
-export { DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';
+export { DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';

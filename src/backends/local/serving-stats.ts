@@ -157,10 +157,15 @@ export function percentile(values: readonly number[], p: number): number {
   return asc[rank - 1]!;
 }
 
+/** Labelled predictions on the right side of `threshold`. */
+export function correctPredictions(labelled: readonly { score: number; label: 0 | 1 }[], threshold = 0.5): number {
+  let right = 0;
+  for (const { score, label } of labelled) if ((score >= threshold ? 1 : 0) === label) right++;
+  return right;
+}
+
 /** Share of labelled predictions on the right side of `threshold`. NaN when none. */
 export function accuracy(labelled: readonly { score: number; label: 0 | 1 }[], threshold = 0.5): number {
   if (labelled.length === 0) return Number.NaN;
-  let right = 0;
-  for (const { score, label } of labelled) if ((score >= threshold ? 1 : 0) === label) right++;
-  return right / labelled.length;
+  return correctPredictions(labelled, threshold) / labelled.length;
 }

@@ -17,10 +17,6 @@ import { createStack, type Stack, type StackOptions } from './serving-stack.js';
 
 afterAll(cleanupTraining);
 
-// See deployer.contract.test.ts: repeated analyses need an accuracy bound that sampling noise
-// does not cross; the fragile version fails on score shift by a wide margin anyway.
-const ANALYSIS = { minAccuracyDelta: -0.1 };
-
 async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -57,7 +53,8 @@ describe('the canary watch of the lab deployer', () => {
   });
 
   const open = async (options: StackOptions = {}) => {
-    stack = await createStack(lab, systemClock, { watchIntervalMs: 100, analysis: ANALYSIS, ...options });
+    // TEST_THRESHOLDS as they are (accuracy bound -0.05): the analysis allows for its sample sizes.
+    stack = await createStack(lab, systemClock, { watchIntervalMs: 100, ...options });
     return stack;
   };
   const startTraffic = () => {
@@ -89,9 +86,17 @@ describe('the canary watch of the lab deployer', () => {
     const last = rollout.analyses.at(-1)!;
     expect(last).toMatchObject({ passed: false, trafficPercent: 50 });
     expect(last.checks.find((c) => c.check === 'score_psi')).toMatchObject({ passed: false });
+    expect(rollout.reason).toMatch(/\(2 of 2 in a row\)$/);
     // The history record is written just after the split moved in memory.
-    const record = await until('the rollback record', async () => (await stack.deployer.history()).find((h) => h.action === 'rollback'));
-    expect(record).toMatchObject({ by: 'canary-analysis', reason: rollout.reason, split: { stableVersion: v1, canaryVersion: null, canaryPercent: 0 } });
+    const history = await until('the rollback record', async () => {
+      const all = await stack.deployer.history();
+      return all.some((h) => h.action === 'rollback') ? all : undefined;
+    });
+    const at = history.findIndex((h) => h.action === 'rollback');
+    expect(history[at]).toMatchObject({ by: 'canary-analysis', reason: rollout.reason, split: { stableVersion: v1, canaryVersion: null, canaryPercent: 0 } });
+    // The first failure was recorded, with the canary still serving, before the second rolled back.
+    expect(history[at - 1]).toMatchObject({ action: 'analysis', by: 'canary-watch', reason: expect.stringMatching(/^analysis failed while held at 50% \(1 of 2 in a row\)/), split: { canaryVersion: fragile, canaryPercent: 50 } });
+    expect(history[at - 1]!.analysis).toMatchObject({ passed: false });
     expect(stack.deployer.watching()).toEqual([]);
 
     // No request reaches the fragile version any more (beyond the few already being served).
@@ -202,7 +207,7 @@ describe('the canary watch of the lab deployer', () => {
     const home = await mkdtemp(join(tmpdir(), 'lab-watch-close-'));
     try {
       // A held canary on disk where openLocalLab keeps its deployments.
-      await open({ deployDir: join(home, 'lab', 'deployments'), analysis: { ...ANALYSIS, stepTimeoutMs: 100 } });
+      await open({ deployDir: join(home, 'lab', 'deployments'), analysis: { stepTimeoutMs: 100 } });
       await stack.deployer.serve(MODEL, 'production', v1);
       expect(await canary(good, 50)).toMatchObject({ status: 'paused', canaryPercent: 10, reason: expect.stringMatching(/too little traffic/) });
       expect(stack.deployer.watching()).toHaveLength(1);

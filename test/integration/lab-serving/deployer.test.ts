@@ -75,8 +75,10 @@ describe('local deployer', () => {
   });
 
   it('rolls back a canary whose labelled outcomes are worse, naming the accuracy check', async () => {
-    // A small shift: scores move, but the failing evidence must include accuracy.
-    const worse = await lab.register(shiftedArtifact(lab.outcome.artifact, 1.5));
+    // Scores move too, but with the score-shift bound out of the way the failing evidence
+    // must be accuracy: ~23 points worse, clear on the 300 labels of the first step (a
+    // bias of +1.5, ~8 points worse, is not distinguishable there from the -0.05 bound).
+    const worse = await lab.register(shiftedArtifact(lab.outcome.artifact, 2.5));
     await stack.close();
     stack = await createStack(lab, systemClock, { analysis: { maxScoreShiftPsi: 10 } });
     const sim = createTrafficSimulator({ url: stack.server.url, model: MODEL, rows: lab.servingRows, feedbackDelayMs: 0 });
