@@ -67,6 +67,29 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.usage).toEqual({ input: 0, output: 0 });
   });
 
+  it('goes on from a retrain and a canary that ended after a wait, reading each one\'s outcome from its end', async () => {
+    let ender: NodeJS.Timeout | undefined;
+    const { run, outcomes, calls } = await runAlert(drift(labels), (f) => {
+      f.backends.holdJobs = true;
+      f.backends.holdCanaries = true;
+      // The job and the canary end a moment after they start, while the run waits for them.
+      ender = setInterval(() => {
+        for (const job of f.backends.jobs.values()) if (job.status === 'running') f.backends.finishJob(job.jobId);
+        try {
+          f.backends.endCanary('credit-risk', 'production');
+        } catch {
+          // No canary stepping yet.
+        }
+      }, 20);
+    });
+    clearInterval(ender);
+    expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:waiting', 'registry_query:executed', 'deploy_canary:waiting', 'deploy_canary:pending_approval']);
+    expect(run.transcript.flatMap((i) => (i.kind === 'wait' ? [`${i.name}:${i.outcome.status}`] : []))).toEqual(['trigger_retrain:executed', 'deploy_canary:executed']);
+    expect(calls[2]).toBe('registry_query:{"action":"compare","model":"credit-risk","version":"2"}');
+    expect(calls[3]).toBe('deploy_canary:{"model":"credit-risk","version":"2","environment":"production","trafficPercent":5}');
+    expect(run.answer).toContain('stopped at step promote');
+  });
+
   it('asks one ML lead, not two people, for a promotion in staging', async () => {
     const { outcomes, run } = await runAlert(drift({ ...labels, environment: 'staging' }), (f) => {
       f.backends.splits.set('credit-risk/staging', { model: 'credit-risk', environment: 'staging', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
