@@ -40,8 +40,13 @@ export interface LongCallDeps {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const wake = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener('abort', wake, { once: true });
   });
 
 export function createLongCalls(deps: LongCallDeps) {
@@ -99,6 +104,7 @@ export function createLongCalls(deps: LongCallDeps) {
 
   /** Resolves when any of the waits may have ended (a completion signal), or after `timeoutMs`. */
   async function untilDone(waits: readonly WaitingCall[], { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    if (signal?.aborted) return;
     const stop = new AbortController();
     const abort = () => stop.abort();
     signal?.addEventListener('abort', abort, { once: true });

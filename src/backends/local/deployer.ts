@@ -311,18 +311,20 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
 
     async waitForRollout(model, environment, { timeoutMs, signal }) {
       const current = () => state.entries[keyOf(model, environment)]?.rollout ?? undefined;
-      const done = running.get(keyOf(model, environment))?.done;
-      // The split lives in this process: a rollout no loop here is stepping does not move on by itself.
-      if (!done || current()?.status !== 'progressing') return current();
-      let timer: NodeJS.Timeout | undefined;
-      const stop = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-        signal?.addEventListener('abort', () => resolve(), { once: true });
-      });
-      try {
-        await Promise.race([done.catch(() => undefined), stop]);
-      } finally {
-        clearTimeout(timer);
+      const until = Date.now() + timeoutMs;
+      while (current()?.status === 'progressing' && Date.now() < until && !signal?.aborted) {
+        // The loop stepping it here signals its end; without one (a moment between a rollback and its commit), look again shortly.
+        const done = running.get(keyOf(model, environment))?.done;
+        let wake = () => {};
+        const pause = new Promise<void>((resolve) => (wake = resolve));
+        const timer = setTimeout(wake, done ? until - Date.now() : Math.min(pollMs, until - Date.now()));
+        signal?.addEventListener('abort', wake, { once: true });
+        try {
+          await Promise.race([pause, ...(done ? [done.catch(() => undefined)] : [])]);
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', wake);
+        }
       }
       return current();
     },
