@@ -90,7 +90,8 @@ export interface Gate {
   /**
    * Looks at a waiting call once: its end (output checked against the tool's schema and
    * recorded as `execution.finished`, or `execution.failed` when it failed or its deadline
-   * passed), or null, recording nothing, while it goes on. The caller keeps the end: a
+   * passed), or null, recording nothing, while it goes on or cannot be looked at (a failed
+   * look is no end; past the deadline the timeout names it). The caller keeps the end: a
    * call is completed by the one run that waits for it.
    */
   completeWaiting(wait: WaitingCall): Promise<CompletedCall | null>;
@@ -145,6 +146,7 @@ export function createGate(options: GateOptions): Gate {
     backends,
     clock: options.clock ?? systemClock,
     record,
+    ...(logger ? { logger } : {}),
     ...(approvals ? { recordApproved: (id: string, outcome: ApprovedOutcome) => approvals.recordOutcome(id, outcome) } : {}),
     ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
   });

@@ -4,6 +4,7 @@
 import { isLongRunning, type AnyTool, type Backends, type LongRunningTool, type ToolContext } from '../../tools/index.js';
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { ApprovedOutcome, ParkedCall, Principal } from './gate.js';
 
 /** A started long-running call: everything needed to finish it, JSON, kept with the run. */
@@ -25,7 +26,8 @@ export interface WaitingCall {
 /** How a waiting call ended. */
 export type CompletedCall = { status: 'executed'; output: unknown; summary: string } | { status: 'failed'; error: string; timedOut: boolean };
 
-type Look = { kind: 'running' } | { kind: 'overdue' } | { kind: 'done'; output: unknown; summary: string } | { kind: 'error'; error: string };
+/** `unseen`: the poll failed (Redis or a registry hiccup, or work this process's backends do not know): no end, as yet. */
+type Look = { kind: 'running' } | { kind: 'unseen'; error: string } | { kind: 'overdue'; lastError: string | null } | { kind: 'done'; output: unknown; summary: string } | { kind: 'error'; error: string };
 
 export interface LongCallDeps {
   tools: ReadonlyMap<string, AnyTool>;
@@ -36,6 +38,7 @@ export interface LongCallDeps {
   recordApproved?(approvalId: string, outcome: ApprovedOutcome): Promise<void>;
   /** How often a wait without a completion signal is looked at again (default 1 s). */
   pollIntervalMs?: number;
+  logger?: Logger;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -50,7 +53,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 export function createLongCalls(deps: LongCallDeps) {
-  const { tools, backends, clock, record } = deps;
+  const { tools, backends, clock, record, logger } = deps;
   const pollIntervalMs = deps.pollIntervalMs ?? 1000;
   const iso = (ms: number) => new Date(ms).toISOString();
   const ctxOf = (wait: { principal: Principal; idempotencyKey: string }): ToolContext => ({ backends, principal: wait.principal.id, idempotencyKey: wait.idempotencyKey });
@@ -69,12 +72,18 @@ export function createLongCalls(deps: LongCallDeps) {
     if ('error' in found) return { kind: 'error', error: found.error };
     const { tool, handle } = found;
     let out: unknown;
+    let unseen: string | null = null;
     try {
       out = await tool.poll(handle, ctxOf(wait));
     } catch (err) {
-      return { kind: 'error', error: describeError(err) };
+      // A look that fails is no end: the work may be fine. Past the deadline it is a timeout that names this.
+      out = null;
+      unseen = describeError(err);
     }
-    if (out === null) return clock.now() >= Date.parse(wait.deadline) ? { kind: 'overdue' } : { kind: 'running' };
+    if (out === null) {
+      if (clock.now() >= Date.parse(wait.deadline)) return { kind: 'overdue', lastError: unseen };
+      return unseen === null ? { kind: 'running' } : { kind: 'unseen', error: unseen };
+    }
     const checked = tool.output.safeParse(out);
     if (!checked.success) return { kind: 'error', error: `tool ${tool.name} returned output that does not match its schema: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
     return { kind: 'done', output: checked.data, summary: tool.summarize(checked.data) };
@@ -83,6 +92,10 @@ export function createLongCalls(deps: LongCallDeps) {
   async function complete(wait: WaitingCall): Promise<CompletedCall | null> {
     const seen = await look(wait);
     if (seen.kind === 'running') return null;
+    if (seen.kind === 'unseen') {
+      logger?.warn({ callId: wait.callId, tool: wait.tool, err: seen.error }, 'could not look at a waiting call; it is looked at again until its deadline');
+      return null;
+    }
     const waitedMs = Math.max(0, clock.now() - Date.parse(wait.startedAt));
     let end: CompletedCall;
     if (seen.kind === 'done') {
@@ -91,7 +104,7 @@ export function createLongCalls(deps: LongCallDeps) {
     } else {
       const error =
         seen.kind === 'overdue'
-          ? `timed out: ${wait.tool} had not finished by its deadline ${wait.deadline} (started ${wait.startedAt}); what it started may still be going on, so check the current state before proposing it again`
+          ? `timed out: ${wait.tool} had not finished by its deadline ${wait.deadline} (started ${wait.startedAt})${seen.lastError ? `; the last look at it failed: ${seen.lastError}` : ''}; what it started may still be going on, so check the current state before proposing it again`
           : seen.error;
       await record(wait, 'execution.failed', { callId: wait.callId, tool: wait.tool, error, waitedMs, timedOut: seen.kind === 'overdue' });
       end = { status: 'failed', error, timedOut: seen.kind === 'overdue' };
@@ -171,7 +184,8 @@ export function createLongCalls(deps: LongCallDeps) {
     complete,
     /** True when `complete` would end the call now (done, failed or overdue). */
     async check(wait: WaitingCall): Promise<boolean> {
-      return (await look(wait)).kind !== 'running';
+      const seen = await look(wait);
+      return seen.kind !== 'running' && seen.kind !== 'unseen';
     },
     untilDone,
   };
