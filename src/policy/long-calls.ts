@@ -124,8 +124,8 @@ export function createLongCalls(deps: LongCallDeps) {
     const watchers = waits.map(async (wait) => {
       const found = toolOf(wait);
       if ('error' in found || !found.tool.whenDone) return sleep(Math.min(pollIntervalMs, timeoutMs), stop.signal);
-      // A completion signal is a hint: a failure to wait is no failure of the call.
-      await found.tool.whenDone(found.handle, ctxOf(wait), { timeoutMs, signal: stop.signal }).catch(() => undefined);
+      // A completion signal is a hint: when it cannot be had (the work is another process's), look again on the timer.
+      await found.tool.whenDone(found.handle, ctxOf(wait), { timeoutMs, signal: stop.signal }).catch(() => sleep(Math.min(pollIntervalMs, timeoutMs), stop.signal));
     });
     try {
       // Never faster than every 50 ms: a signal that answers at once must not spin a loop.

@@ -25,7 +25,12 @@ export interface LocalDeployer extends Deployer, SplitSource {
   history(): Promise<HistoryRecord[]>;
   /** The held canaries being analysed at every watch interval. */
   watching(): { model: string; environment: Environment }[];
-  /** Stops watching held canaries. A stepping loop under way runs on to its end. */
+  /**
+   * Stops watching held canaries and stops the stepping loops under way: nothing awaits
+   * them now that a run parks while its canary steps, and one left running would keep the
+   * process alive and write on beside the next. Their rollouts stay as last committed; the
+   * next start pauses them as interrupted.
+   */
   close(): Promise<void>;
 }
 
@@ -341,6 +346,11 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       return (await rollBackTo(model, environment, entry, requestedBy, reason)).split;
     },
 
-    close: () => watch.close(),
+    async close() {
+      const loops = [...running.values()];
+      for (const loop of loops) loop.stopped = true;
+      await Promise.all(loops.map((loop) => loop.done?.catch(() => undefined)));
+      await watch.close();
+    },
   };
 }
