@@ -110,7 +110,10 @@ export function createLongCalls(deps: LongCallDeps) {
       end = { status: 'failed', error, timedOut: seen.kind === 'overdue' };
     }
     if (wait.approvalId && deps.recordApproved) {
-      await deps.recordApproved(wait.approvalId, end.status === 'executed' ? { status: 'executed', summary: end.summary, output: end.output } : { status: 'failed', summary: end.error });
+      // What the approval shows is for people following it; failing to update it must not undo the end just recorded.
+      await deps
+        .recordApproved(wait.approvalId, end.status === 'executed' ? { status: 'executed', summary: end.summary, output: end.output } : { status: 'failed', summary: end.error })
+        .catch((err: unknown) => logger?.warn({ err, approvalId: wait.approvalId }, 'could not record how an approved call ended with its approval'));
     }
     return end;
   }
