@@ -35,6 +35,12 @@ export interface RuntimeOptions {
   joined?: (runId: string, from: number) => Promise<JoinedNotice[]>;
   /** Sees every entry the gate and the loop wrote, once it is durable (for /metrics). */
   onAudit?: (entry: AuditEntryInput) => void;
+  /**
+   * `park`: a run waiting for a long-running call (training, a canary) parks and frees its
+   * worker; a sweep resumes it (serve, worker). Default `in_process`: the run waits where it
+   * runs, for commands that run one run and then exit (chat, demo).
+   */
+  longWaits?: 'park' | 'in_process';
 }
 
 export interface Runtime {
@@ -134,7 +140,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     notifiers: options.notifiers ?? [],
   });
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals });
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, clock });
   const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 
@@ -167,6 +173,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.joined ? { joined: options.joined } : {}),
     readOnlyTools: allTools.filter((t) => t.annotations.readOnly).map((t) => t.name),
+    longWaits: options.longWaits ?? 'in_process',
   });
 
   return {

@@ -61,7 +61,7 @@ export interface ToolContext {
   signal?: AbortSignal;
 }
 
-export interface Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> {
+interface ToolBase<I extends z.ZodTypeAny, O extends z.ZodTypeAny> {
   name: string;
   /** Written for the LLM: what it does, when to use it, what it returns. */
   description: string;
@@ -70,7 +70,6 @@ export interface Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodType
   annotations: ToolAnnotations;
   /** Computes the risk figures from the input and the current state of the world. */
   assessRisk(input: z.infer<I>, ctx: ToolContext): Promise<Risk>;
-  execute(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
   /**
    * What the call would change, for the people asked to approve it: the state now and
    * after, in words, and the current state itself. If that state changes while the
@@ -81,8 +80,53 @@ export interface Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodType
   summarize(output: z.infer<O>): string;
 }
 
+/** A tool whose call ends when `execute` resolves. */
+export interface ImmediateTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> extends ToolBase<I, O> {
+  execute(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
+  start?: undefined;
+}
+
+/**
+ * A tool whose work goes on after the call returns (a training job, a canary rollout):
+ * the gate starts it, and a run waiting for it holds no worker. The gate polls it until
+ * it gives its output or its time is up; a caller that cannot wait elsewhere (an MCP
+ * client) is answered when it ends, as with any tool.
+ */
+export interface LongRunningTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny, H extends z.ZodTypeAny = z.ZodTypeAny> extends ToolBase<I, O> {
+  execute?: undefined;
+  /** What `start` hands to `poll`: JSON, kept with the run and in the audit log, checked again when read back. */
+  handle: H;
+  /**
+   * Starts the work without waiting for it. With the call's idempotency key, a second
+   * start of the same call (a worker that died after starting) must not start it twice.
+   * `timeoutMs`: past it, the call fails as timed out.
+   */
+  start(input: z.infer<I>, ctx: ToolContext): Promise<{ handle: z.infer<H>; timeoutMs: number }>;
+  /** The output once the work has ended, or null while it goes on. Reads only. */
+  poll(handle: z.infer<H>, ctx: ToolContext): Promise<z.infer<O> | null>;
+  /**
+   * Resolves when the work may have ended (the process running it signals its end), or
+   * after `timeoutMs`: the fast path; `poll` decides. Absent, waiting callers poll on a timer.
+   */
+  whenDone?(handle: z.infer<H>, ctx: ToolContext, wait: { timeoutMs: number; signal: AbortSignal }): Promise<void>;
+  /** What is under way, in one line, while the call waits (e.g. "training job job-… running"). */
+  describeWait(handle: z.infer<H>): string;
+}
+
+export type Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> = ImmediateTool<I, O> | LongRunningTool<I, O>;
+
 export type AnyTool = Tool<z.ZodTypeAny, z.ZodTypeAny>;
 
-export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny>(tool: Tool<I, O>): Tool<I, O> {
+export function isLongRunning(tool: AnyTool): tool is LongRunningTool {
+  return typeof tool.start === 'function';
+}
+
+export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny>(tool: ImmediateTool<I, O>): ImmediateTool<I, O>;
+export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny, H extends z.ZodTypeAny>(tool: LongRunningTool<I, O, H>): LongRunningTool<I, O, H>;
+export function defineTool(tool: AnyTool): AnyTool {
+  // A definition with both or neither is a programming error: refuse it at load, not at the first call.
+  if ((typeof tool.execute === 'function') === (typeof tool.start === 'function')) {
+    throw new Error(`tool ${tool.name} must define either execute, or start and poll (a long-running tool), not both or neither`);
+  }
   return tool;
 }

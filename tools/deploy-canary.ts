@@ -46,14 +46,21 @@ const output = z.object({
   ),
 });
 
+/** The deployer pauses a rollout still stepping after this long... */
 const ROLLOUT_TIMEOUT_MS = 10 * 60_000;
+/** ...so the call waits a little longer: it should end with that pause, not time out first. */
+const WAIT_TIMEOUT_MS = ROLLOUT_TIMEOUT_MS + 60_000;
+
+/** What poll needs to find the rollout this call started. */
+const handle = z.object({ model: z.string(), environment, version: z.string(), targetPercent: z.number() }).strict();
 
 export const deployCanary = defineTool({
   name: 'deploy_canary',
   description:
-    'Route a share of a model\'s live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own, and a canary held at its target keeps being analysed (and rolled back if it goes bad) until it is promoted or rolled back. Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.',
+    'Route a share of a model\'s live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own, and a canary held at its target keeps being analysed (and rolled back if it goes bad) until it is promoted or rolled back. Stepping can take minutes; the call returns when the rollout stops at its target, is promoted or rolled back (the run waits without holding anything up). Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.',
   input,
   output,
+  handle,
   annotations: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
   async assessRisk(args, { backends }) {
     const [split, candidate] = await Promise.all([
@@ -84,8 +91,12 @@ export const deployCanary = defineTool({
         : `${describeSplit({ ...split, canaryVersion: args.version, canaryPercent: args.trafficPercent })} (stepping up with an analysis at each step)`;
     return { now: describeSplit(split), after, state: split ?? null };
   },
-  async execute(args, { backends, principal }) {
-    const rollout = await backends.deployer.deployCanary({
+  async start(args, { backends, principal }) {
+    const handle = { model: args.model, environment: args.environment, version: args.version, targetPercent: args.trafficPercent };
+    // The same rollout already stepping (this call started again after a worker died) is waited for, not started twice.
+    const current = await backends.deployer.rollout(args.model, args.environment);
+    if (current?.status === 'progressing' && current.canaryVersion === args.version && current.targetPercent === args.trafficPercent) return { handle, timeoutMs: WAIT_TIMEOUT_MS };
+    await backends.deployer.startCanary({
       model: args.model,
       version: args.version,
       environment: args.environment,
@@ -93,8 +104,18 @@ export const deployCanary = defineTool({
       requestedBy: principal,
       timeoutMs: ROLLOUT_TIMEOUT_MS,
     });
-    return rollout;
+    return { handle, timeoutMs: WAIT_TIMEOUT_MS };
   },
+  async poll({ model, environment, version }, { backends }) {
+    const rollout = await backends.deployer.rollout(model, environment);
+    if (!rollout) throw new Error(`no rollout of ${model} in ${environment} is known to this deployer`);
+    // Still stepping this version: not done. Any other state (paused, promoted, rolled back, or another version since) is the end of it.
+    return rollout.status === 'progressing' && rollout.canaryVersion === version ? null : rollout;
+  },
+  async whenDone({ model, environment }, { backends }, { timeoutMs, signal }) {
+    await backends.deployer.waitForRollout(model, environment, { timeoutMs, signal });
+  },
+  describeWait: ({ model, environment, version, targetPercent }) => `canary of ${model} v${version} stepping up to ${targetPercent}% in ${environment}`,
   summarize(out) {
     const last = out.analyses.at(-1);
     const failed = last && !last.passed ? ` (failed: ${last.checks.filter((c) => !c.passed).map((c) => c.check).join(', ')})` : '';

@@ -169,6 +169,27 @@ export interface Deployer {
     requestedBy: string;
     timeoutMs: number;
   }): Promise<Rollout>;
+  /**
+   * Starts (or continues) the same canary as `deployCanary` without waiting for it: resolves
+   * once the rollout is under way, with the rollout as it then stands (usually
+   * `progressing`). A bad request is refused here, as by `deployCanary`; `timeoutMs` bounds
+   * the stepping as there. Follow it with `rollout` or `waitForRollout`.
+   */
+  startCanary(request: {
+    model: string;
+    version: string;
+    environment: Environment;
+    targetPercent: number;
+    requestedBy: string;
+    timeoutMs: number;
+  }): Promise<Rollout>;
+  /** The latest rollout of the model in the environment, under way or ended; undefined when there was none. */
+  rollout(model: string, environment: Environment): Promise<Rollout | undefined>;
+  /**
+   * Resolves with the rollout once it is no longer `progressing`, or as it stands when
+   * `timeoutMs` passes (a rollout stepping in this process signals its end; others are read again).
+   */
+  waitForRollout(model: string, environment: Environment, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Rollout | undefined>;
   /** Sends all traffic back to the last known-good version at once. */
   rollback(request: { model: string; environment: Environment; reason: string; requestedBy: string }): Promise<TrafficSplit>;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineTool, NO_RISK } from './define-tool.js';
+import type { Backends, TrainingJob } from './ports.js';
 
 const input = z
   .object({
@@ -35,19 +36,43 @@ const output = z.object({
   promotable: z.boolean().optional(),
 });
 
+/** What poll needs: the job, and whether the caller wanted to wait for it to finish. */
+const handle = z.object({ jobId: z.string().min(1), waitForCompletion: z.boolean() }).strict();
+
+/** A job that has not finished by then fails the call as timed out; the job itself runs on. */
 const WAIT_TIMEOUT_MS = 10 * 60_000;
+
+type Output = z.infer<typeof output>;
+
+/** The job as the tool reports it: with the registered version's metrics and gates once it succeeded. */
+async function describeJob(job: TrainingJob, registry: Backends['registry']): Promise<Output> {
+  const base = { jobId: job.jobId, status: job.status, progress: job.progress, version: job.version, error: job.error };
+  if (job.status !== 'succeeded' || !job.version) return base;
+  const version = await registry.getVersion(job.model, job.version);
+  if (!version) return base;
+  return {
+    ...base,
+    metrics: version.metrics,
+    failedQualityGates: version.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
+    promotable: version.promotable,
+  };
+}
+
+const finished = (job: TrainingJob) => job.status === 'succeeded' || job.status === 'failed';
 
 export const triggerRetrain = defineTool({
   name: 'trigger_retrain',
   description:
-    'Start training a new version of a model on a dataset. The new version is registered with its lineage, metrics and quality-gate results; a version that fails a quality gate is registered but can never be promoted. Returns the training job id and, when waiting (default), the new version, its metrics and whether it is promotable. Serving is not changed.',
+    'Start training a new version of a model on a dataset. The new version is registered with its lineage, metrics and quality-gate results; a version that fails a quality gate is registered but can never be promoted. Returns the training job id and, when waiting (default; the run waits for the job, which may take minutes, without holding anything up), the new version, its metrics and whether it is promotable. Serving is not changed.',
   input,
   output,
+  handle,
   annotations: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
   // Training only adds a version; nothing is served until a canary, so it touches no environment.
   assessRisk: async () => NO_RISK,
-  async execute(args, { backends, principal, idempotencyKey, signal }) {
-    let job = await backends.trainer.start({
+  async start(args, { backends, principal, idempotencyKey }) {
+    // The trainer dedupes on the key: a second start of this call returns the same job.
+    const job = await backends.trainer.start({
       model: args.model,
       dataset: args.dataset,
       params: args.params ?? {},
@@ -55,20 +80,18 @@ export const triggerRetrain = defineTool({
       requestedBy: principal,
       idempotencyKey,
     });
-    if (args.waitForCompletion !== false) {
-      job = await backends.trainer.waitFor(job.jobId, { timeoutMs: WAIT_TIMEOUT_MS, ...(signal ? { signal } : {}) });
-    }
-    const base = { jobId: job.jobId, status: job.status, progress: job.progress, version: job.version, error: job.error };
-    if (job.status !== 'succeeded' || !job.version) return base;
-    const version = await backends.registry.getVersion(job.model, job.version);
-    if (!version) return base;
-    return {
-      ...base,
-      metrics: version.metrics,
-      failedQualityGates: version.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
-      promotable: version.promotable,
-    };
+    return { handle: { jobId: job.jobId, waitForCompletion: args.waitForCompletion !== false }, timeoutMs: WAIT_TIMEOUT_MS };
   },
+  async poll({ jobId, waitForCompletion }, { backends }) {
+    const job = await backends.trainer.get(jobId);
+    if (!job) throw new Error(`training job ${jobId} is not known to this trainer`);
+    if (waitForCompletion && !finished(job)) return null;
+    return describeJob(job, backends.registry);
+  },
+  async whenDone({ jobId }, { backends }, { timeoutMs, signal }) {
+    await backends.trainer.waitFor(jobId, { timeoutMs, signal });
+  },
+  describeWait: ({ jobId }) => `training job ${jobId} running`,
   summarize(out) {
     if (out.status !== 'succeeded') return `training job ${out.jobId} ${out.status}${out.error ? `: ${out.error}` : ''}`;
     const auc = out.metrics?.auc;

@@ -6,31 +6,21 @@ import { canonicalJson } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { describeError, ModelBehaviorError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { AuditAppender, Gate, GateOutcome } from '../policy/gate.js';
+import type { AuditAppender, Gate } from '../policy/gate.js';
 import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
+import { toPlannerOutcome } from './parked-calls.js';
+import { createParking, type ApprovalLookup } from './parking.js';
 import type { CallOutcomeForPlanner, Planner, PlannerTurn, ToolSpec, TranscriptItem } from './planner.js';
 import { isFinished, RUN_SCHEMA_VERSION, type Run, type Trigger } from './run.js';
 import type { RunStore } from './run-store.js';
+
+export type { ApprovalLookup } from './parking.js';
 
 export interface LoopLimits {
   maxSteps: number;
   maxWallMs: number;
   maxTokens: number;
   maxRepeatedCalls: number;
-}
-
-/** What the loop reads of an approval its run waits on (the approvals room's store). */
-export interface ApprovalLookup {
-  get(id: string): Promise<
-    | {
-        status: 'pending' | 'granted' | 'denied' | 'expired';
-        resolution: string | null;
-        consumedAt: string | null;
-        outcome: { status: 'executed' | 'refused' | 'invalid' | 'failed'; summary: string; output?: unknown } | null;
-        rule: { id: string | null };
-      }
-    | undefined
-  >;
 }
 
 export interface AgentDeps {
@@ -54,43 +44,18 @@ export interface AgentDeps {
   joined?(runId: string, from: number): Promise<JoinedNotice[]>;
   /** Tools that change nothing: a run that used only these ends when its alert resolves. */
   readOnlyTools?: readonly string[];
+  /**
+   * What a run does while a long-running call (training, a canary) goes on: `park` frees
+   * its worker until a sweep or the completion resumes it (serve, worker); `in_process`
+   * (default) waits here, for commands that run one run in one process (chat, demo).
+   */
+  longWaits?: 'park' | 'in_process';
+  /** In-process waits look again at least this often (default 1 s); a completion signal ends a wait sooner. */
+  waitPollMs?: number;
 }
 
 export function newRunId(clock: Clock): string {
   return `run_${clock.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-}
-
-function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
-  switch (outcome.status) {
-    case 'executed':
-      return { status: 'executed', output: outcome.output, summary: outcome.summary };
-    case 'refused':
-      return { status: 'refused', reason: outcome.decision.reason, ruleId: outcome.decision.ruleId };
-    case 'invalid':
-      return { status: 'invalid', error: outcome.error, issues: outcome.issues };
-    case 'pending_approval':
-      return { status: 'pending_approval', reason: outcome.decision.reason, approvalId: outcome.approvalId };
-    case 'failed':
-      return { status: 'failed', error: outcome.error };
-  }
-}
-
-/** How an approved call that ran elsewhere (or before a crash) ended, as the planner sees it. */
-function recordedOutcome(outcome: NonNullable<Awaited<ReturnType<ApprovalLookup['get']>>>['outcome'], ruleId: string | null): CallOutcomeForPlanner {
-  if (!outcome) {
-    // Taken for execution, then no result: the worker died mid-call. Never run it again blindly.
-    return { status: 'failed', error: 'the approved call was taken for execution but its result was never recorded (the worker stopped); check the current state before proposing it again' };
-  }
-  switch (outcome.status) {
-    case 'executed':
-      return { status: 'executed', output: outcome.output ?? null, summary: outcome.summary };
-    case 'refused':
-      return { status: 'refused', reason: outcome.summary, ruleId };
-    case 'invalid':
-      return { status: 'invalid', error: outcome.summary, issues: [] };
-    case 'failed':
-      return { status: 'failed', error: outcome.summary };
-  }
 }
 
 function callKey(name: string, args: unknown): string {
@@ -107,6 +72,8 @@ export function createAgent(deps: AgentDeps) {
     await runs.save(run);
     deps.onEvent?.(run, item);
   }
+
+  const { settleOrPark, hasOpen } = createParking({ ...deps, push });
 
   async function finish(run: Run, status: Run['status'], fields: { answer?: string; error?: string }): Promise<Run> {
     run.status = status;
@@ -149,71 +116,24 @@ export function createAgent(deps: AgentDeps) {
     }
   }
 
-  /** Calls this run parked for approval that have no decision in the transcript yet. */
-  function unsettledApprovals(run: Run): { callId: string; name: string; approvalId: string }[] {
-    const settled = new Set(run.transcript.flatMap((i) => (i.kind === 'approval' ? [i.callId] : [])));
-    return run.transcript.flatMap((i) =>
-      i.kind === 'result' && i.outcome.status === 'pending_approval' && i.outcome.approvalId && !settled.has(i.callId)
-        ? [{ callId: i.callId, name: i.name, approvalId: i.outcome.approvalId }]
-        : [],
-    );
-  }
-
-  /**
-   * Brings decided approvals into the transcript: a grant executes its call through the
-   * gate (once: the grant is consumed), a denial or expiry is told to the planner. True
-   * while any approval still waits.
-   */
-  async function settleApprovals(run: Run): Promise<boolean> {
-    const parked = unsettledApprovals(run);
-    if (parked.length === 0) return false;
-    if (!deps.approvals) return true;
-    let waiting = false;
-    for (const call of parked) {
-      const approval = await deps.approvals.get(call.approvalId);
-      let outcome: CallOutcomeForPlanner;
-      if (!approval) {
-        outcome = { status: 'refused', reason: `approval ${call.approvalId} cannot be found; nothing was executed`, ruleId: null };
-      } else if (approval.status === 'pending') {
-        waiting = true;
-        continue;
-      } else if (approval.status === 'granted') {
-        outcome = approval.consumedAt ? recordedOutcome(approval.outcome, approval.rule.id) : toPlannerOutcome(await gate.executeApproved(call.approvalId));
-      } else {
-        outcome = { status: 'refused', reason: `approval ${approval.status}: ${approval.resolution ?? ''}`.trim(), ruleId: approval.rule.id };
-      }
-      const status = approval?.status === 'granted' || approval?.status === 'denied' || approval?.status === 'expired' ? approval.status : 'missing';
-      await push(run, { kind: 'approval', callId: call.callId, name: call.name, approvalId: call.approvalId, status, resolution: approval?.resolution ?? 'the approval record is missing', outcome });
-    }
-    return waiting;
-  }
-
-  async function park(run: Run): Promise<Run> {
-    run.status = 'waiting_approval';
-    run.parkedAt = iso();
-    const waitingOn = unsettledApprovals(run).map((c) => c.approvalId);
-    await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.parked', data: { approvals: waitingOn, steps: run.steps } });
-    await runs.save(run);
-    return run;
-  }
-
   async function drive(run: Run): Promise<Run> {
-    // Time spent waiting for people is not the run's to spend.
+    // Time spent parked is not the run's to spend.
     if (run.parkedAt) {
       const waited = Math.max(0, clock.now() - Date.parse(run.parkedAt));
       run.waitedMs = (run.waitedMs ?? 0) + waited;
       run.parkedAt = null;
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.resumed', data: { waitedMs: waited } });
     }
-    const started = Date.parse(run.createdAt) + (run.waitedMs ?? 0);
-    if (await settleApprovals(run)) return park(run);
+    // Moves on as the run waits (parked, or here for long-running calls).
+    const started = () => Date.parse(run.createdAt) + (run.waitedMs ?? 0);
+    if (await settleOrPark(run)) return run;
     let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
     for (;;) {
       // Repeat firings and the resolved notice that joined since the last step.
       const resolved = deps.joined ? await absorbJoined(run, { joined: deps.joined, readOnly: (t) => deps.readOnlyTools?.includes(t) ?? false, audit, push, logger }) : null;
       if (resolved) return finish(run, 'succeeded', { answer: resolved });
       if (run.steps >= limits.maxSteps) return finish(run, 'failed', { error: `stopped: the step limit of ${limits.maxSteps} planner turns was reached (loop.maxSteps)` });
-      if (clock.now() - started > limits.maxWallMs) return finish(run, 'failed', { error: `stopped: the wall-clock budget of ${limits.maxWallMs} ms was used up (loop.maxWallMs)` });
+      if (clock.now() - started() > limits.maxWallMs) return finish(run, 'failed', { error: `stopped: the wall-clock budget of ${limits.maxWallMs} ms was used up (loop.maxWallMs)` });
       if (run.usage.input + run.usage.output > limits.maxTokens) {
         return finish(run, 'failed', { error: `stopped: the token budget of ${limits.maxTokens} was used up (${run.usage.input} in, ${run.usage.output} out; loop.maxTokens)` });
       }
@@ -222,7 +142,7 @@ export function createAgent(deps: AgentDeps) {
       run.planner = planner.name;
       let turn: PlannerTurn;
       try {
-        turn = await ask(run, planner, started);
+        turn = await ask(run, planner, started());
       } catch (err) {
         if (err instanceof ModelBehaviorError) {
           await push(run, { kind: 'note', text: `Your last reply could not be used: ${err.message}. Reply again with a valid tool call or a final answer.` });
@@ -252,7 +172,6 @@ export function createAgent(deps: AgentDeps) {
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls, usage: turn.usage } });
       await push(run, { kind: 'plan', text: turn.text, calls });
 
-      let parked = false;
       for (const call of calls) {
         const key = callKey(call.name, call.args);
         let outcome: CallOutcomeForPlanner;
@@ -261,13 +180,12 @@ export function createAgent(deps: AgentDeps) {
           await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
           outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
         } else {
-          const result = await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args });
-          outcome = toPlannerOutcome(result);
-          parked ||= result.status === 'pending_approval' && result.approvalId !== null;
+          // park: a long-running call is started and followed from the transcript, not awaited here.
+          outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
         }
         await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
       }
-      if (parked) return park(run);
+      if (hasOpen(run) && (await settleOrPark(run))) return run;
     }
   }
 

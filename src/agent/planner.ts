@@ -26,6 +26,8 @@ export type TranscriptItem =
   | { kind: 'result'; callId: string; name: string; outcome: CallOutcomeForPlanner }
   /** A call that waited for people: how they decided, and how the call then ended. */
   | { kind: 'approval'; callId: string; name: string; approvalId: string; status: 'granted' | 'denied' | 'expired' | 'missing'; resolution: string; outcome: CallOutcomeForPlanner }
+  /** A long-running call the run waited for (a training job, a canary rollout): how it ended. */
+  | { kind: 'wait'; callId: string; name: string; waitedMs: number; outcome: CallOutcomeForPlanner }
   /** A note from the loop itself (budget warnings, refusals of repeated calls). */
   | { kind: 'note'; text: string }
   /** The final answer. */
@@ -36,7 +38,9 @@ export type CallOutcomeForPlanner =
   | { status: 'refused'; reason: string; ruleId: string | null }
   | { status: 'invalid'; error: string; issues: { path: string; message: string }[] }
   | { status: 'pending_approval'; reason: string; approvalId: string | null }
-  | { status: 'failed'; error: string };
+  | { status: 'failed'; error: string }
+  /** A long-running call under way; the run waits for it and a later `wait` item says how it ended. */
+  | { status: 'waiting'; summary: string; handle: unknown; startedAt: string; deadline: string };
 
 export interface PlannerInput {
   runId: string;

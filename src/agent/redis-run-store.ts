@@ -2,7 +2,7 @@
 // sorted set by creation time, so several workers on several machines share runs.
 import { Redis } from 'ioredis';
 import { describeError, UpstreamError, UserError } from '../errors.js';
-import type { Run, RunStatus } from './run.js';
+import { RUN_STATUSES, type Run, type RunStatus } from './run.js';
 import { upgradeRun, type RunStore } from './run-store.js';
 import { redisCommand as call } from '../redis-command.js';
 
@@ -17,7 +17,6 @@ export interface RedisRunStore extends RunStore {
   close(): Promise<void>;
 }
 
-const STATUSES: RunStatus[] = ['running', 'waiting_approval', 'succeeded', 'failed', 'refused'];
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 
 function checkId(id: string): string {
@@ -52,7 +51,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStor
       const id = checkId(run.id);
       const m = redis.multi().set(runKey(id), JSON.stringify(run));
       // MULTI makes the status move atomic: a reader never sees a run under two statuses.
-      for (const s of STATUSES) if (s !== run.status) m.srem(statusKey(s), id);
+      for (const s of RUN_STATUSES) if (s !== run.status) m.srem(statusKey(s), id);
       m.sadd(statusKey(run.status), id).zadd(allKey, Date.parse(run.createdAt) || 0, id);
       const results = await call(`saving run ${id}`, () => m.exec());
       const failed = results?.find(([err]) => err);

@@ -15,7 +15,14 @@ export interface Trigger {
   alertName?: string;
 }
 
-export type RunStatus = 'running' | 'waiting_approval' | 'succeeded' | 'failed' | 'refused';
+/**
+ * `waiting_approval`: parked until people decide (and maybe for long-running calls too);
+ * `waiting`: parked only until long-running calls (a training job, a canary) end.
+ */
+export type RunStatus = 'running' | 'waiting_approval' | 'waiting' | 'succeeded' | 'failed' | 'refused';
+
+/** Every status, in the order lists and `--status` choices show them. */
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'waiting_approval', 'waiting', 'succeeded', 'failed', 'refused'];
 
 export const RUN_SCHEMA_VERSION = 1;
 
@@ -36,9 +43,9 @@ export interface Run {
   createdAt: string;
   updatedAt: string;
   endedAt: string | null;
-  /** When the run last parked to wait for people; absent in runs stored before approvals. */
+  /** When the run last parked to wait for people or long-running calls; absent in runs stored before approvals. */
   parkedAt?: string | null;
-  /** Time spent parked, which the wall-clock budget does not count. */
+  /** Time spent parked or waiting for long-running calls, which the wall-clock budget does not count. */
   waitedMs?: number;
   /**
    * How many triggers that joined this run (repeat firings, the resolved notice) the loop
@@ -49,4 +56,9 @@ export interface Run {
 
 export function isFinished(status: RunStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'refused';
+}
+
+/** Parked: it holds no worker, and a sweep or an event resumes it. */
+export function isParked(status: RunStatus): boolean {
+  return status === 'waiting_approval' || status === 'waiting';
 }

@@ -32,9 +32,13 @@ export interface ChangePreview {
   after: string;
 }
 
-/** The result of the approved call once it ran, for callers that were not waiting (MCP clients). */
+/**
+ * The result of the approved call once it ran, for callers that were not waiting (MCP
+ * clients). `started`: a long-running call (training, a canary) is under way; its run
+ * waits for it, and its end replaces this.
+ */
 export interface ApprovedCallOutcome {
-  status: 'executed' | 'refused' | 'invalid' | 'failed';
+  status: 'executed' | 'refused' | 'invalid' | 'failed' | 'started';
   summary: string;
   output?: unknown;
   at: string;

@@ -1,12 +1,15 @@
 // What `serve` and `worker` share: the run queue the config asks for, the runtime that
 // executes runs (with /metrics fed from its audit entries and the loop reading the
 // triggers that join a run), approvals (their store, the Slack channel, the sweeper that
-// acts on decisions and expiry), and a shutdown that gives active runs a grace period.
+// acts on decisions and expiry), the sweeper that resumes runs whose long-running calls
+// ended, and a shutdown that gives active runs a grace period.
 import { createRedisRunStore, type RedisRunStore } from '../agent/redis-run-store.js';
-import type { Run } from '../agent/run.js';
+import { isParked, type Run } from '../agent/run.js';
+import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
 import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
 import { createSlackChannel, type SlackChannel } from '../approvals/slack/index.js';
 import { openLocalLab, type LocalLab } from '../backends/local/index.js';
+import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
@@ -26,6 +29,11 @@ export interface AgentProcess {
   slack: SlackChannel | null;
   /** Resumes decided runs, executes granted direct calls, expires what waited too long. */
   sweeper: ApprovalSweeper;
+  /**
+   * Resumes runs whose long-running calls ended or ran out of time; only in a process that
+   * executes runs (the lab that runs the work is that process's).
+   */
+  waits: WaitSweeper | null;
 }
 
 /** The queue's name under `queue.prefix`; every process sharing a Redis uses it. */
@@ -81,6 +89,8 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
       onAudit: (entry) => metrics.audited(entry),
+      // A run waiting for training or a canary frees its worker; the wait sweeper resumes it.
+      longWaits: 'park',
     });
     slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
     // Every process sweeps: whichever acts first wins, and a grant is consumed once.
@@ -92,7 +102,11 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       logger,
     });
     sweeper.start();
-    return { queue, metrics, runtime, lab, redisRuns, redisApprovals, slack, sweeper };
+    const waits = executesRuns
+      ? createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (runId) => queue.resume(runId), clock: systemClock, logger })
+      : null;
+    waits?.start();
+    return { queue, metrics, runtime, lab, redisRuns, redisApprovals, slack, sweeper, waits };
   } catch (err) {
     // Open connections would keep the process alive after the error is reported.
     await queue.close({ force: true }).catch(() => undefined);
@@ -108,6 +122,8 @@ export function startWorking(p: AgentProcess, concurrency: number): void {
   const onSettled = (run: Run) => {
     p.metrics.settled(run);
     p.slack?.settled(run);
+    // The fast path: the work runs in this process, and its end resumes the run at once.
+    if (isParked(run.status)) p.waits?.watch(run);
   };
   p.queue.process(agentRunHandler(p.runtime.agent, p.runtime.runs, { onSettled }), { concurrency });
 }
@@ -132,6 +148,7 @@ export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promis
  */
 export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger: Logger): Promise<{ handedBack: string[] }> {
   await p.sweeper.stop();
+  await p.waits?.stop();
   const { handedBack } = await p.queue.close({ graceMs }).catch((err: unknown) => {
     logger.warn({ err }, 'closing the run queue failed');
     return { handedBack: [] as string[] };

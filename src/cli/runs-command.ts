@@ -3,13 +3,11 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
-import type { RunStatus } from '../agent/run.js';
+import { RUN_STATUSES, type RunStatus } from '../agent/run.js';
 import { createFileRunStore, type RunStore } from '../agent/run-store.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
-
-const STATUSES: RunStatus[] = ['running', 'waiting_approval', 'succeeded', 'failed', 'refused'];
 
 export function runsCommand(deps: { config: () => Config }): Command {
   const runs = new Command('runs').description('list stored runs and show one with its whole transcript');
@@ -31,7 +29,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
   runs
     .command('list')
     .description('one line per run, oldest first')
-    .addOption(new Option('--status <status>', 'only runs with this status').choices(STATUSES))
+    .addOption(new Option('--status <status>', 'only runs with this status').choices([...RUN_STATUSES]))
     .option('--json', 'print the runs as JSON lines')
     .action(async (opts: { status?: RunStatus; json?: boolean }) => {
       const found = await withStore((store) => store.list(opts.status ? { status: opts.status } : {}));

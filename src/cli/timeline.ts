@@ -9,6 +9,7 @@ const STATUS_MARK: Record<string, string> = {
   invalid: 'INVALID',
   pending_approval: 'NEEDS APPROVAL',
   failed: 'FAILED',
+  waiting: 'WAITING',
 };
 
 function clock(iso: string): string {
@@ -31,7 +32,13 @@ function outcomeDetail(o: CallOutcomeForPlanner): string {
     case 'invalid':
     case 'failed':
       return o.error;
+    case 'waiting':
+      return `${o.summary}; the run waits for it (until ${o.deadline})`;
   }
+}
+
+function duration(ms: number): string {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
 }
 
 /** `at` is when the item happened; stored transcripts carry no time, so `runs show` passes null. */
@@ -52,6 +59,8 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
         `${at}  ${item.status.toUpperCase().padEnd(8)}  ${item.name}: approval ${item.approvalId} ${item.resolution}`,
         `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`,
       ].join('\n');
+    case 'wait':
+      return `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)} (after ${duration(item.waitedMs)})`;
     case 'note':
       return `${at}  note      ${item.text}`;
     case 'answer':

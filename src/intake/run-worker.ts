@@ -1,6 +1,6 @@
 // The handler a worker gives the RunQueue: start a queued run, or carry on with one a
 // dead worker left behind (the queue hands the same run id back after a crash or retry).
-import type { Run, Trigger } from '../agent/run.js';
+import { isParked, type Run, type Trigger } from '../agent/run.js';
 import type { RunHandler } from './run-queue.js';
 
 /** What the handler needs of the agent (`createAgent` returns it). */
@@ -21,8 +21,8 @@ export interface AgentRunHandlerOptions {
 
 /**
  * A stored run means an earlier attempt got as far as saving it: resume rather than
- * start, so a run is never planned twice from scratch. Resuming a run that waits for
- * approval is safe: the agent looks at its approvals and parks again if any still waits.
+ * start, so a run is never planned twice from scratch. Resuming a parked run is safe: the
+ * agent looks at its approvals and long-running calls and parks again if any still waits.
  */
 export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: AgentRunHandlerOptions = {}): RunHandler {
   return async (runId, trigger) => {
@@ -35,7 +35,7 @@ export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: Agen
       options.onSettled?.(started, 'started');
       return;
     }
-    if (stored.status !== 'running' && stored.status !== 'waiting_approval') return;
+    if (stored.status !== 'running' && !isParked(stored.status)) return;
     const resumed = await agent.resume(runId);
     options.onSettled?.(resumed, 'resumed');
   };

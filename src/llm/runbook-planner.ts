@@ -49,10 +49,13 @@ function scalar(expr: string, value: unknown): string | number | boolean {
   throw new Error(`${expr} gives a ${value === null ? 'null' : typeof value}, not a string, number or boolean`);
 }
 
-/** The latest outcome of a call: a call that waited for approval ends with the approval's. */
+/**
+ * The latest outcome of a call: a call that waited for approval ends with the approval's,
+ * a long-running call with its `wait` item's.
+ */
 function outcomeOf(transcript: TranscriptItem[], callId: string): CallOutcomeForPlanner | undefined {
   let found: CallOutcomeForPlanner | undefined;
-  for (const item of transcript) if ((item.kind === 'result' || item.kind === 'approval') && item.callId === callId) found = item.outcome;
+  for (const item of transcript) if ((item.kind === 'result' || item.kind === 'approval' || item.kind === 'wait') && item.callId === callId) found = item.outcome;
   return found;
 }
 
@@ -68,6 +71,8 @@ function describeOutcome(o: CallOutcomeForPlanner): string {
       return `waiting for approval: ${o.reason}`;
     case 'failed':
       return `failed: ${o.error}`;
+    case 'waiting':
+      return `still under way: ${o.summary}`;
   }
 }
 

@@ -42,6 +42,14 @@ export function renderApproval(item: Extract<TranscriptItem, { kind: 'approval' 
   ].join('\n');
 }
 
+/** How a long-running call ended; its output is data like any tool result. */
+export function renderWait(item: Extract<TranscriptItem, { kind: 'wait' }>): string {
+  return [
+    `Your earlier call ${item.callId} (${item.name}) was long-running; the run waited ${Math.round(item.waitedMs / 1000)} s for it. How it ended follows as data.`,
+    delimitUntrusted('tool_result', toJsonText(item.outcome)),
+  ].join('\n');
+}
+
 export function toJsonText(value: unknown): string {
   try {
     return JSON.stringify(value, null, 2) ?? String(value);
@@ -85,6 +93,9 @@ export function toChatTurns(transcript: readonly TranscriptItem[]): ChatTurn[] {
         break;
       case 'approval':
         turns.push({ role: 'user', text: renderApproval(item) });
+        break;
+      case 'wait':
+        turns.push({ role: 'user', text: renderWait(item) });
         break;
       case 'plan':
         if (item.text === null && item.calls.length === 0) break;

@@ -48,6 +48,9 @@ export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolRe
       return { isError: true, content: text(outcome.error) };
     case 'failed':
       return { isError: true, content: text(`${tool} failed after the policy allowed it: ${outcome.error}`) };
+    case 'waiting':
+      // Direct calls are answered when the work ends; only a caller that asked to park gets this.
+      return { content: text(`${tool} started and is still under way: ${outcome.summary} (deadline ${outcome.wait.deadline}).`) };
     case 'pending_approval': {
       const { decision, approvalId, where } = outcome;
       const roles = decision.approval?.roles ?? [];

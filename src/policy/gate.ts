@@ -1,11 +1,16 @@
 // The gate: the only way any tool executes, whoever asks (LLM, runbook, MCP client, CLI).
 // It validates the call, assesses risk, asks the policy, records the decision in the
-// audit log, and only then executes, refuses, or parks the call for approval.
+// audit log, and only then executes, refuses, or parks the call for approval. A
+// long-running call (training, a canary) is started here and finished here, once.
 import type { z } from 'zod';
-import type { AnyTool, Backends, Risk } from '../../tools/index.js';
+import { isLongRunning, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
+import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
+
+export type { CompletedCall, WaitingCall } from './long-calls.js';
 
 /** The part of the audit log the gate needs. An append resolves only once the entry is durable. */
 export interface AuditAppender {
@@ -30,9 +35,12 @@ export interface ParkedCall {
   idempotencyKey: string;
 }
 
-/** The result of an approved call, kept with its approval for callers that were not waiting. */
+/**
+ * The result of an approved call, kept with its approval for callers that were not waiting.
+ * `started`: a long-running call is under way (its wait in `output`); its end replaces this.
+ */
 export interface ApprovedOutcome {
-  status: 'executed' | 'refused' | 'invalid' | 'failed';
+  status: 'executed' | 'refused' | 'invalid' | 'failed' | 'started';
   summary: string;
   output?: unknown;
 }
@@ -54,6 +62,12 @@ export interface GateCall {
   args: unknown;
   /** Default `<runId>:<callId>`: retries of the same call carry the same key. */
   idempotencyKey?: string;
+  /**
+   * The caller can come back for a long-running call (a run that parks): such a call is
+   * started and answered `waiting`, to be finished with `completeWaiting`. Otherwise the
+   * gate waits for it here and answers with its end, as for any tool (an MCP client).
+   */
+  park?: boolean;
 }
 
 export type GateOutcome =
@@ -61,7 +75,9 @@ export type GateOutcome =
   | { status: 'refused'; decision: GateDecision; risk: Risk | null }
   | { status: 'invalid'; error: string; issues: { path: string; message: string }[] }
   | { status: 'pending_approval'; decision: GateDecision; risk: Risk; approvalId: string | null; where: string | null }
-  | { status: 'failed'; decision: GateDecision; risk: Risk; error: string };
+  | { status: 'failed'; decision: GateDecision; risk: Risk; error: string }
+  /** A long-running call was started and goes on; `summary` says what is under way. */
+  | { status: 'waiting'; decision: GateDecision; risk: Risk; wait: WaitingCall; summary: string };
 
 export interface Gate {
   call(call: GateCall): Promise<GateOutcome>;
@@ -70,7 +86,19 @@ export interface Gate {
    * arguments validated again, and the policy asked again with fresh risk figures. A deny
    * now, or a different rule now asking for approval, refuses it; nothing is executed on doubt.
    */
-  executeApproved(approvalId: string): Promise<GateOutcome>;
+  executeApproved(approvalId: string, options?: { park?: boolean }): Promise<GateOutcome>;
+  /**
+   * Looks at a waiting call once: its end (output checked against the tool's schema and
+   * recorded as `execution.finished`, or `execution.failed` when it failed or its deadline
+   * passed), or null, recording nothing, while it goes on or cannot be looked at (a failed
+   * look is no end; past the deadline the timeout names it). The caller keeps the end: a
+   * call is completed by the one run that waits for it.
+   */
+  completeWaiting(wait: WaitingCall): Promise<CompletedCall | null>;
+  /** Whether completeWaiting would end the call now; records nothing (for sweeps). */
+  checkWaiting(wait: WaitingCall): Promise<boolean>;
+  /** Resolves when any of the calls may have ended (the work signals its end here), or after `timeoutMs`. */
+  untilDone(waits: readonly WaitingCall[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
 }
 
 export interface GateOptions {
@@ -80,6 +108,15 @@ export interface GateOptions {
   audit: AuditAppender;
   approvals?: ApprovalSink;
   logger?: Logger;
+  /** Deadlines of long-running calls (default the system clock). */
+  clock?: Clock;
+  /** How often a long-running call without a completion signal is looked at (default 1 s). */
+  pollIntervalMs?: number;
+}
+
+/** The key a call gets unless its caller gives one: retries of the same call share it. */
+export function defaultIdempotencyKey(runId: string | null, callId: string): string {
+  return `${runId ?? 'direct'}:${callId}`;
 }
 
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
@@ -100,10 +137,25 @@ export function createGate(options: GateOptions): Gate {
     }
   };
 
-  async function execute(tool: AnyTool, parked: ParkedCall): Promise<GateOutcome> {
+  const long = createLongCalls({
+    tools: byName,
+    backends,
+    clock: options.clock ?? systemClock,
+    record,
+    ...(logger ? { logger } : {}),
+    ...(approvals ? { recordApproved: (id: string, outcome: ApprovedOutcome) => approvals.recordOutcome(id, outcome) } : {}),
+    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+  });
+
+  async function execute(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
     const { decision, risk } = parked;
     await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey });
     try {
+      if (isLongRunning(tool)) {
+        const r = await long.begin(tool, parked, how);
+        if (r.status === 'failed') return { status: 'failed', decision, risk, error: r.error };
+        return { ...r, decision, risk };
+      }
       const raw = await tool.execute(parked.args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
       const checked = tool.output.safeParse(raw);
       if (!checked.success) {
@@ -122,7 +174,7 @@ export function createGate(options: GateOptions): Gate {
 
   return {
     async call(call) {
-      const idempotencyKey = call.idempotencyKey ?? `${call.runId ?? 'direct'}:${call.callId}`;
+      const idempotencyKey = call.idempotencyKey ?? defaultIdempotencyKey(call.runId, call.callId);
       await record(call, 'call.proposed', { callId: call.callId, tool: call.tool, args: call.args ?? null });
 
       const tool = byName.get(call.tool);
@@ -172,10 +224,10 @@ export function createGate(options: GateOptions): Gate {
         const { approvalId, where } = await approvals.request(parked);
         return { status: 'pending_approval', decision, risk, approvalId, where };
       }
-      return execute(tool, parked);
+      return execute(tool, parked, { park: call.park === true, approvalId: null });
     },
 
-    async executeApproved(approvalId) {
+    async executeApproved(approvalId, { park = false } = {}) {
       const denial = (reason: string): GateDecision => ({ effect: 'deny', ruleId: null, reason, policy: '(approval)' });
       const refuse = (reason: string): GateOutcome => ({ status: 'refused', decision: denial(reason), risk: null });
       if (!approvals) return refuse(`no approval channel is configured, so approval ${approvalId} cannot be executed`);
@@ -216,11 +268,15 @@ export function createGate(options: GateOptions): Gate {
           const why = decision.effect === 'deny' ? `the policy now denies it (rule ${decision.ruleId ?? '(none)'}: ${decision.reason})` : `the policy now asks for approval under another rule (${decision.ruleId}: ${decision.reason}); propose the call again`;
           return { status: 'refused', decision: { ...decision, effect: 'deny', reason: `approval ${approvalId} was not executed: ${why}` }, risk };
         }
-        return execute(tool, { ...parked, args, risk, decision });
+        return execute(tool, { ...parked, args, risk, decision }, { park, approvalId });
       })();
       await approvals.recordOutcome(approvalId, approvedOutcome(outcome));
       return outcome;
     },
+
+    completeWaiting: (wait) => long.complete(wait),
+    checkWaiting: (wait) => long.check(wait),
+    untilDone: (waits, opts) => long.untilDone(waits, opts),
   };
 }
 
@@ -236,5 +292,7 @@ function approvedOutcome(outcome: GateOutcome): ApprovedOutcome {
       return { status: 'refused', summary: outcome.decision.reason };
     case 'pending_approval':
       return { status: 'refused', summary: outcome.decision.reason };
+    case 'waiting':
+      return { status: 'started', summary: outcome.summary, output: { handle: outcome.wait.handle, startedAt: outcome.wait.startedAt, deadline: outcome.wait.deadline } };
   }
 }

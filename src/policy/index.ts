@@ -20,5 +20,5 @@ export { createPolicyStore } from './policy-store.js';
 export type { PolicyStore, PolicyStoreOptions, ReloadResult } from './policy-store.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { API_VERSION } from './policy-file.js';
-export { createGate } from './gate.js';
-export type { ApprovalSink, ApprovedOutcome, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender } from './gate.js';
+export { createGate, defaultIdempotencyKey } from './gate.js';
+export type { ApprovalSink, ApprovedOutcome, CompletedCall, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender, WaitingCall } from './gate.js';

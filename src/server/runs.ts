@@ -2,7 +2,7 @@
 // GET /v1/runs/:id read runs from the run store.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Run, RunStatus, Trigger } from '../agent/run.js';
+import { RUN_STATUSES, type Run, type RunStatus, type Trigger } from '../agent/run.js';
 import type { RunStore } from '../agent/run-store.js';
 import { UserError } from '../errors.js';
 import type { RunQueue } from '../intake/index.js';
@@ -10,8 +10,7 @@ import type { ServerMetrics } from './metrics.js';
 import type { QueuedRuns } from './queued-runs.js';
 
 const chatBody = z.object({ text: z.string().trim().min(1, 'must not be empty').max(8000) }).strict();
-const STATUSES = ['running', 'waiting_approval', 'succeeded', 'failed', 'refused'] as const satisfies readonly RunStatus[];
-const runsQuery = z.object({ status: z.enum(STATUSES).optional() }).strict();
+const runsQuery = z.object({ status: z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]).optional() }).strict();
 
 function invalid(what: string, error: z.ZodError): UserError {
   const where = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');

@@ -135,5 +135,17 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       await sleep(2 * h.heldAnalysisMs);
       expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
     });
+
+    it('starts a canary without waiting, refusing a bad request at once, and tells when it stops at the authorised share', async () => {
+      stopTraffic = h.startTraffic();
+      await expect(h.deployer.startCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(UserError);
+      const started = await h.deployer.startCanary(request(h.goodVersion, h.partialPercent));
+      expect(started).toMatchObject({ canaryVersion: h.goodVersion, targetPercent: h.partialPercent, status: 'progressing' });
+      expect(await h.deployer.rollout(h.model, h.environment)).toMatchObject({ canaryVersion: h.goodVersion });
+      const ended = await h.deployer.waitForRollout(h.model, h.environment, { timeoutMs: TIMEOUT_MS });
+      expect(ended).toMatchObject({ status: 'paused', canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+      expect(await h.deployer.rollout(h.model, h.environment)).toEqual(ended);
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+    });
   });
 }

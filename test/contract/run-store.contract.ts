@@ -64,10 +64,14 @@ export function runStoreContract(name: string, fixture: RunStoreFixture): void {
       await s.save(run('run_a', '2026-11-23T10:00:00.000Z', 'waiting_approval'));
       await s.save(run('run_b', '2026-11-23T11:00:00.000Z'));
       await s.save({ ...run('run_c', '2026-11-23T12:00:00.000Z'), status: 'failed', error: 'boom' });
-      expect((await s.list()).map((r) => r.id)).toEqual(['run_a', 'run_b', 'run_c']);
+      await s.save(run('run_d', '2026-11-23T13:00:00.000Z', 'waiting'));
+      await s.save({ ...run('run_d', '2026-11-23T13:00:00.000Z'), status: 'waiting_approval' });
+      await s.save(run('run_e', '2026-11-23T14:00:00.000Z', 'waiting'));
+      expect((await s.list()).map((r) => r.id)).toEqual(['run_a', 'run_b', 'run_c', 'run_d', 'run_e']);
+      expect((await s.list({ status: 'waiting' })).map((r) => r.id)).toEqual(['run_e']);
       expect((await s.list({ status: 'running' })).map((r) => r.id)).toEqual(['run_b']);
       expect((await s.list({ status: 'failed' })).map((r) => r.id)).toEqual(['run_c']);
-      expect((await s.list({ status: 'waiting_approval' })).map((r) => r.id)).toEqual(['run_a']);
+      expect((await s.list({ status: 'waiting_approval' })).map((r) => r.id)).toEqual(['run_a', 'run_d']);
       expect(await s.list({ status: 'succeeded' })).toEqual([]);
     });
 
@@ -77,11 +81,14 @@ export function runStoreContract(name: string, fixture: RunStoreFixture): void {
       await expect(s.save(run('a b', '2026-11-23T10:00:00.000Z'))).rejects.toBeInstanceOf(UserError);
     });
 
-    it('stores and loads the version 1 fixture unchanged', async () => {
+    it('stores and loads the version 1 fixtures unchanged, a run parked on a training job among them', async () => {
       const s = await open();
-      const fixtureRun = JSON.parse(await readFile(new URL('../fixtures/runs/v1-run.json', import.meta.url), 'utf8')) as Run;
-      await s.save(fixtureRun);
-      expect(await s.get(fixtureRun.id)).toEqual(fixtureRun);
+      for (const name of ['v1-run.json', 'v1-run-waiting.json']) {
+        const fixtureRun = JSON.parse(await readFile(new URL(`../fixtures/runs/${name}`, import.meta.url), 'utf8')) as Run;
+        await s.save(fixtureRun);
+        expect(await s.get(fixtureRun.id)).toEqual(fixtureRun);
+      }
+      expect((await s.list({ status: 'waiting' })).map((r) => r.id)).toEqual(['run_fixture_waiting']);
     });
   });
 }

@@ -74,6 +74,8 @@ describe('the mlops-agent command', () => {
       expect(kinds).toContain('policy.decision');
       expect(kinds.at(-1)).toBe('run.finished');
 
+      const none = await runCli(['runs', 'list', '--status', 'waiting'], { env: { MLOPS_AGENT_HOME: home } });
+      expect(none).toMatchObject({ code: 0, stdout: 'no runs\n' });
       const list = await runCli(['runs', 'list', '--status', 'succeeded'], { env: { MLOPS_AGENT_HOME: home } });
       const id = /(run_\S+)\s+succeeded\s+chat\s+which model is champion\?/.exec(list.stdout)?.[1];
       expect(id).toBeDefined();
@@ -114,7 +116,10 @@ describe('npm start: the incident demo on the local lab', () => {
     expect(stdout).toMatch(/trained credit-risk v1: AUC 0\.8\d\d/);
     expect(stdout).toMatch(/monitor .* firing ModelDriftDetected/);
     expect(stdout).toMatch(/ok\s+check_data_quality: credit-recent: 4000 rows/);
-    expect(stdout).toMatch(/ok\s+trigger_retrain: .* registered v2 \(AUC 0\.\d+, promotable\)/);
+    // The demo runs one run in one process: it waits for the job and the canary where it runs.
+    expect(stdout).toMatch(/WAITING\s+trigger_retrain: training job job-\S+ running; the run waits for it \(until /);
+    expect(stdout).toMatch(/ok\s+trigger_retrain: .* registered v2 \(AUC 0\.\d+, promotable\) \(after \d+\.\d s\)/);
+    expect(stdout).toMatch(/WAITING\s+deploy_canary: canary of credit-risk v2 stepping up to 5% in production; the run waits for it/);
     expect(stdout).toMatch(/ok\s+deploy_canary: credit-risk production: canary v2 at 5% of target 5%, paused/);
     expect(stdout).toMatch(/NEEDS APPROVAL\s+deploy_canary: Sending 100% of production traffic/);
     expect(stdout).toContain('serving   credit-risk/production: stable v1, canary v2 at 5%');

@@ -51,7 +51,7 @@ export async function gateFixture(options: GateFixtureOptions = {}): Promise<Gat
         logger: silentLogger,
       })
     : null;
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, ...(approvals ? { approvals } : {}) });
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, clock, ...(approvals ? { approvals } : {}) });
   return {
     dir,
     auditFile,

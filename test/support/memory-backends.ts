@@ -3,6 +3,7 @@
 import type {
   Backends,
   DataQualityReport,
+  Deployer,
   Environment,
   ModelVersion,
   Rollout,
@@ -20,6 +21,16 @@ export interface MemoryBackends extends Backends {
   nextTraining: { auc: number; failedGates: string[] };
   /** When set, the next canary ends rolled back with this reason. */
   nextCanaryFails: string | null;
+  /** When true, training jobs started from now on run until `finishJob` ends them. */
+  holdJobs: boolean;
+  /** When true, canaries started from now on stay `progressing` until `endCanary`. */
+  holdCanaries: boolean;
+  /** Ends a held job: it registers its version, or fails with `error`. */
+  finishJob(jobId: string, error?: string): void;
+  /** Ends a held canary as an unheld one would have ended. */
+  endCanary(model: string, environment: Environment): void;
+  /** Training jobs by id. */
+  jobs: Map<string, TrainingJob>;
 }
 
 export function version(model: string, v: string, auc: number, failedGates: string[] = [], aliases: string[] = []): ModelVersion {
@@ -43,9 +54,53 @@ export function version(model: string, v: string, auc: number, failedGates: stri
   };
 }
 
+type CanaryRequest = Parameters<Deployer['deployCanary']>[0];
+
 export function memoryBackends(): MemoryBackends {
   const key = (model: string, env: Environment) => `${model}/${env}`;
   const jobs = new Map<string, TrainingJob>();
+  const rollouts = new Map<string, Rollout>();
+  const heldCanaries = new Map<string, CanaryRequest>();
+  // Whoever waits for a job or a rollout, woken when it ends.
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+  const waitUntil = (done: () => boolean, timeoutMs: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      if (done()) return resolve();
+      const end = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (done()) end();
+      };
+      const timer = setTimeout(end, timeoutMs);
+      signal?.addEventListener('abort', end, { once: true });
+      waiters.add(check);
+    });
+  const register = (job: TrainingJob): TrainingJob => {
+    const v = String(state.versions.length + 1);
+    state.versions.push(version(job.model, v, state.nextTraining.auc, state.nextTraining.failedGates));
+    return { ...job, status: 'succeeded', progress: 1, finishedAt: '2026-01-01T00:00:01.000Z', version: v };
+  };
+  // How a canary ends: rolled back when `nextCanaryFails`, else paused at its target or promoted at 100.
+  const endOf = (req: CanaryRequest): Rollout => {
+    const split = state.splits.get(key(req.model, req.environment))!;
+    const failed = state.nextCanaryFails;
+    if (failed) {
+      state.splits.set(key(req.model, req.environment), { ...split, canaryVersion: null, canaryPercent: 0 });
+      return { model: req.model, environment: req.environment, stableVersion: split.stableVersion, canaryVersion: req.version, canaryPercent: 0, targetPercent: req.targetPercent, status: 'rolled_back', analyses: [], reason: failed };
+    }
+    const promoted = req.targetPercent >= 100;
+    const next: TrafficSplit = promoted
+      ? { ...split, stableVersion: req.version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: req.version }
+      : { ...split, canaryVersion: req.version, canaryPercent: req.targetPercent };
+    state.splits.set(key(req.model, req.environment), next);
+    return { model: req.model, environment: req.environment, stableVersion: next.stableVersion, canaryVersion: promoted ? null : req.version, canaryPercent: promoted ? 0 : req.targetPercent, targetPercent: req.targetPercent, status: promoted ? 'promoted' : 'paused', analyses: [], reason: null };
+  };
   const state: MemoryBackends = {
     calls: [],
     versions: [version('credit-risk', '1', 0.85, [], ['champion'])],
@@ -53,6 +108,22 @@ export function memoryBackends(): MemoryBackends {
     nextFindings: [],
     nextTraining: { auc: 0.87, failedGates: [] },
     nextCanaryFails: null,
+    holdJobs: false,
+    holdCanaries: false,
+    jobs,
+    finishJob(jobId, error) {
+      const job = jobs.get(jobId);
+      if (!job || job.status !== 'running') throw new Error(`no running job ${jobId}`);
+      jobs.set(jobId, error ? { ...job, status: 'failed', finishedAt: '2026-01-01T00:00:01.000Z', error } : register(job));
+      wake();
+    },
+    endCanary(model, environment) {
+      const req = heldCanaries.get(key(model, environment));
+      if (!req) throw new Error(`no held canary of ${model} in ${environment}`);
+      heldCanaries.delete(key(model, environment));
+      rollouts.set(key(model, environment), endOf(req));
+      wake();
+    },
     registry: {
       async listModels() {
         state.calls.push('registry.listModels');
@@ -75,18 +146,18 @@ export function memoryBackends(): MemoryBackends {
     trainer: {
       async start(req) {
         state.calls.push(`trainer.start:${req.dataset}`);
-        const existing = [...jobs.values()].find((j) => j.jobId === `job-${req.idempotencyKey}`);
+        const existing = jobs.get(`job-${req.idempotencyKey}`);
         if (existing) return existing;
-        const v = String(state.versions.length + 1);
-        state.versions.push(version(req.model, v, state.nextTraining.auc, state.nextTraining.failedGates));
-        const job: TrainingJob = { jobId: `job-${req.idempotencyKey}`, model: req.model, dataset: req.dataset, status: 'succeeded', progress: 1, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z', version: v, error: null };
+        const started: TrainingJob = { jobId: `job-${req.idempotencyKey}`, model: req.model, dataset: req.dataset, status: 'running', progress: 0, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null };
+        const job = state.holdJobs ? started : register(started);
         jobs.set(job.jobId, job);
         return job;
       },
       async get(id) {
         return jobs.get(id);
       },
-      async waitFor(id) {
+      async waitFor(id, { timeoutMs, signal }) {
+        await waitUntil(() => jobs.get(id)?.status !== 'running', timeoutMs, signal);
         return jobs.get(id)!;
       },
     },
@@ -95,19 +166,29 @@ export function memoryBackends(): MemoryBackends {
         return state.splits.get(key(model, env));
       },
       async deployCanary(req): Promise<Rollout> {
-        state.calls.push(`deployer.deployCanary:${req.version}@${req.targetPercent}`);
-        const split = state.splits.get(key(req.model, req.environment))!;
-        const failed = state.nextCanaryFails;
-        if (failed) {
-          state.splits.set(key(req.model, req.environment), { ...split, canaryVersion: null, canaryPercent: 0 });
-          return { model: req.model, environment: req.environment, stableVersion: split.stableVersion, canaryVersion: req.version, canaryPercent: 0, targetPercent: req.targetPercent, status: 'rolled_back', analyses: [], reason: failed };
+        state.calls.push(`deployer.startCanary:${req.version}@${req.targetPercent}`);
+        const rollout = endOf(req);
+        rollouts.set(key(req.model, req.environment), rollout);
+        return rollout;
+      },
+      async startCanary(req): Promise<Rollout> {
+        state.calls.push(`deployer.startCanary:${req.version}@${req.targetPercent}`);
+        if (!state.holdCanaries) {
+          rollouts.set(key(req.model, req.environment), endOf(req));
+          return rollouts.get(key(req.model, req.environment))!;
         }
-        const promoted = req.targetPercent >= 100;
-        const next: TrafficSplit = promoted
-          ? { ...split, stableVersion: req.version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: req.version }
-          : { ...split, canaryVersion: req.version, canaryPercent: req.targetPercent };
-        state.splits.set(key(req.model, req.environment), next);
-        return { model: req.model, environment: req.environment, stableVersion: next.stableVersion, canaryVersion: promoted ? null : req.version, canaryPercent: promoted ? 0 : req.targetPercent, targetPercent: req.targetPercent, status: promoted ? 'promoted' : 'paused', analyses: [], reason: null };
+        const split = state.splits.get(key(req.model, req.environment))!;
+        heldCanaries.set(key(req.model, req.environment), req);
+        const rollout: Rollout = { model: req.model, environment: req.environment, stableVersion: split.stableVersion, canaryVersion: req.version, canaryPercent: 0, targetPercent: req.targetPercent, status: 'progressing', analyses: [], reason: null };
+        rollouts.set(key(req.model, req.environment), rollout);
+        return rollout;
+      },
+      async rollout(model, env) {
+        return rollouts.get(key(model, env));
+      },
+      async waitForRollout(model, env, { timeoutMs, signal }) {
+        await waitUntil(() => rollouts.get(key(model, env))?.status !== 'progressing', timeoutMs, signal);
+        return rollouts.get(key(model, env));
       },
       async rollback(req) {
         state.calls.push(`deployer.rollback:${req.model}`);

@@ -63,6 +63,10 @@ function replyFor(run: Run): { text: string; blocks: KnownBlock[] } {
       const text = `Run ${inlineCode(run.id)} is waiting for approval${ids.length ? ` (${ids.map((id) => inlineCode(id)).join(', ')})` : ''}: the approvers were asked in the approval channel. I will answer here when it goes on.`;
       return { text, blocks: sections(text) };
     }
+    case 'waiting': {
+      const text = `Run ${inlineCode(run.id)} is waiting for long-running work (a training job or a canary rollout) to finish. I will answer here when it goes on.`;
+      return { text, blocks: sections(text) };
+    }
     default: {
       const text = `Run ${inlineCode(run.id)} ${run.status}: ${untrusted(run.error ?? 'no reason recorded', 2500)}`;
       return { text: truncateEscaped(text, 300), blocks: sections(text) };

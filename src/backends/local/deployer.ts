@@ -25,7 +25,12 @@ export interface LocalDeployer extends Deployer, SplitSource {
   history(): Promise<HistoryRecord[]>;
   /** The held canaries being analysed at every watch interval. */
   watching(): { model: string; environment: Environment }[];
-  /** Stops watching held canaries. A stepping loop under way runs on to its end. */
+  /**
+   * Stops watching held canaries and stops the stepping loops under way: nothing awaits
+   * them now that a run parks while its canary steps, and one left running would keep the
+   * process alive and write on beside the next. Their rollouts stay as last committed; the
+   * next start pauses them as interrupted.
+   */
   close(): Promise<void>;
 }
 
@@ -53,6 +58,12 @@ export interface LocalDeployerOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
 
+/** The loop stepping one model/environment: rollback flips `stopped`; `done` settles when it ends. */
+interface RunningLoop {
+  stopped: boolean;
+  done: Promise<Rollout> | null;
+}
+
 export async function createLocalDeployer(options: LocalDeployerOptions): Promise<LocalDeployer> {
   const { artifacts, stats, clock, logger } = options;
   const steps = [...(options.steps ?? DEFAULT_STEPS)].sort((a, b) => a - b);
@@ -78,7 +89,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     }
   }
   /** The loop currently driving each model/environment; rollback flips `stopped`. */
-  const running = new Map<string, { stopped: boolean }>();
+  const running = new Map<string, RunningLoop>();
   const iso = () => new Date(clock.now()).toISOString();
   const watch = createCanaryWatch({
     deployments: {
@@ -224,6 +235,63 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     return next.rollout!;
   }
 
+  /**
+   * Checks a canary request and sets its stepping loop going; `done` settles when the loop
+   * ends. deployCanary waits for it, startCanary does not.
+   */
+  async function begin(request: Parameters<Deployer['deployCanary']>[0]): Promise<{ rollout: Rollout; done: Promise<Rollout> }> {
+    const { model, version, environment, targetPercent, requestedBy } = request;
+    if (!Number.isInteger(targetPercent) || targetPercent < 1 || targetPercent > 100) {
+      throw new UserError(`targetPercent must be an integer from 1 to 100, got ${targetPercent}`);
+    }
+    if (!(request.timeoutMs > 0)) throw new UserError(`timeoutMs must be a positive number, got ${request.timeoutMs}`);
+    const key = keyOf(model, environment);
+    if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
+    entryFor(model, environment);
+    await requirePromotable(model, version);
+    // Read after the await: a rollback, by hand or by the watch, may have landed meanwhile.
+    const entry = entryFor(model, environment);
+    const active = entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused') ? entry.rollout : null;
+    if (active && active.canaryVersion !== version) {
+      throw new UserError(`${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`);
+    }
+    if (!active && entry.split.stableVersion === version) throw new UserError(`${model} v${version} already serves all traffic in ${environment}`);
+    if (active && targetPercent < active.canaryPercent) {
+      throw new UserError(`the canary already has ${active.canaryPercent}% of traffic; a lower target of ${targetPercent}% needs a rollback`);
+    }
+    if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}`);
+    const token: RunningLoop = { stopped: false, done: null };
+    running.set(key, token);
+    // The loop analyses its own steps; the watch resumes if it leaves the canary held.
+    watch.unwatch(model, environment);
+    const rollout: Rollout = active
+      ? { ...active, targetPercent, status: 'progressing', reason: null }
+      : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
+    state.entries[key] = { ...entry, split: { ...entry.split, canaryVersion: version }, rollout };
+    token.done = (async () => {
+      try {
+        return await drive(model, environment, requestedBy, token, clock.now() + request.timeoutMs);
+      } catch (err) {
+        await halted(model, environment, err);
+        throw err;
+      } finally {
+        if (running.get(key) === token) running.delete(key);
+        if (!running.has(key) && holdsTraffic(state.entries[key])) watch.watch(model, environment);
+      }
+    })();
+    // drive ran up to its first wait: this is the rollout at its first step.
+    return { rollout: state.entries[key]?.rollout ?? rollout, done: token.done };
+  }
+
+  /** A stepping loop that died on an error leaves its rollout paused, not `progressing` for ever. */
+  async function halted(model: string, environment: Environment, err: unknown): Promise<void> {
+    const entry = state.entries[keyOf(model, environment)];
+    if (entry?.rollout?.status !== 'progressing') return;
+    const reason = `stepping stopped on an error: ${describeError(err)}; call deployCanary again to continue`;
+    state.entries[keyOf(model, environment)] = { ...entry, rollout: { ...entry.rollout, status: 'paused', reason } };
+    await store.save(state).catch((saveErr: unknown) => logger.error({ err: saveErr, model, environment }, 'could not persist the paused rollout'));
+  }
+
   return {
     currentSplit: (model, environment) => state.entries[keyOf(model, environment)]?.split,
     getRollout: (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
@@ -241,41 +309,35 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       return split;
     },
 
-    async deployCanary(request) {
-      const { model, version, environment, targetPercent, requestedBy } = request;
-      if (!Number.isInteger(targetPercent) || targetPercent < 1 || targetPercent > 100) {
-        throw new UserError(`targetPercent must be an integer from 1 to 100, got ${targetPercent}`);
+    deployCanary: async (request) => (await begin(request)).done,
+
+    async startCanary(request) {
+      const { rollout, done } = await begin(request);
+      // Nobody awaits the stepping here: its end is read with rollout() or waitForRollout().
+      done.catch((err: unknown) => logger.warn({ err, model: request.model, environment: request.environment }, 'a canary started without waiting stopped on an error'));
+      return rollout;
+    },
+
+    rollout: async (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
+
+    async waitForRollout(model, environment, { timeoutMs, signal }) {
+      const current = () => state.entries[keyOf(model, environment)]?.rollout ?? undefined;
+      const until = Date.now() + timeoutMs;
+      while (current()?.status === 'progressing' && Date.now() < until && !signal?.aborted) {
+        // The loop stepping it here signals its end; without one (a moment between a rollback and its commit), look again shortly.
+        const done = running.get(keyOf(model, environment))?.done;
+        let wake = () => {};
+        const pause = new Promise<void>((resolve) => (wake = resolve));
+        const timer = setTimeout(wake, done ? until - Date.now() : Math.min(pollMs, until - Date.now()));
+        signal?.addEventListener('abort', wake, { once: true });
+        try {
+          await Promise.race([pause, ...(done ? [done.catch(() => undefined)] : [])]);
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', wake);
+        }
       }
-      if (!(request.timeoutMs > 0)) throw new UserError(`timeoutMs must be a positive number, got ${request.timeoutMs}`);
-      const key = keyOf(model, environment);
-      if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
-      entryFor(model, environment);
-      await requirePromotable(model, version);
-      // Read after the await: a rollback, by hand or by the watch, may have landed meanwhile.
-      const entry = entryFor(model, environment);
-      const active = entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused') ? entry.rollout : null;
-      if (active && active.canaryVersion !== version) {
-        throw new UserError(`${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`);
-      }
-      if (!active && entry.split.stableVersion === version) throw new UserError(`${model} v${version} already serves all traffic in ${environment}`);
-      if (active && targetPercent < active.canaryPercent) {
-        throw new UserError(`the canary already has ${active.canaryPercent}% of traffic; a lower target of ${targetPercent}% needs a rollback`);
-      }
-      if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}`);
-      const token = { stopped: false };
-      running.set(key, token);
-      // The loop analyses its own steps; the watch resumes if it leaves the canary held.
-      watch.unwatch(model, environment);
-      try {
-        const rollout: Rollout = active
-          ? { ...active, targetPercent, status: 'progressing', reason: null }
-          : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
-        state.entries[key] = { ...entry, split: { ...entry.split, canaryVersion: version }, rollout };
-        return await drive(model, environment, requestedBy, token, clock.now() + request.timeoutMs);
-      } finally {
-        if (running.get(key) === token) running.delete(key);
-        if (!running.has(key) && holdsTraffic(state.entries[key])) watch.watch(model, environment);
-      }
+      return current();
     },
 
     async rollback(request) {
@@ -290,6 +352,11 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       return (await rollBackTo(model, environment, entry, requestedBy, reason)).split;
     },
 
-    close: () => watch.close(),
+    async close() {
+      const loops = [...running.values()];
+      for (const loop of loops) loop.stopped = true;
+      await Promise.all(loops.map((loop) => loop.done?.catch(() => undefined)));
+      await watch.close();
+    },
   };
 }

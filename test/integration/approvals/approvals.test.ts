@@ -29,7 +29,7 @@ async function park(args: Record<string, unknown> = canary25): Promise<string> {
 }
 
 const kinds = async () => (await fx.entries()).map((e) => e.kind);
-const deploys = () => fx.backends.calls.filter((c) => c.startsWith('deployer.deployCanary'));
+const deploys = () => fx.backends.calls.filter((c) => c.startsWith('deployer.startCanary'));
 
 describe('approvals', () => {
   it('parks a production canary at 25% with what it would change, the rule, who may approve and when it expires', async () => {
@@ -64,7 +64,7 @@ describe('approvals', () => {
     expect(first).toMatchObject({ status: 'executed', summary: expect.stringContaining('canary v2 at 25%') });
     const again = await fx.gate.executeApproved(id);
     expect(again).toMatchObject({ status: 'refused', decision: { reason: expect.stringContaining('already used') } });
-    expect(deploys()).toEqual(['deployer.deployCanary:2@25']);
+    expect(deploys()).toEqual(['deployer.startCanary:2@25']);
     expect(await approvals.get(id)).toMatchObject({ consumedAt: expect.any(String), outcome: { status: 'executed' } });
 
     const all = await kinds();
@@ -150,6 +150,6 @@ describe('approvals', () => {
     expect(await fx.gate.executeApproved(id)).toMatchObject({ status: 'refused', decision: { reason: expect.stringContaining('is pending') } });
     expect(await approvals.decide(id, { approverId: 'user:carol', verdict: 'grant', comment: null, via: 'slack' })).toMatchObject({ ok: true, resolved: true });
     expect(await fx.gate.executeApproved(id)).toMatchObject({ status: 'executed' });
-    expect(deploys()).toEqual(['deployer.deployCanary:2@100']);
+    expect(deploys()).toEqual(['deployer.startCanary:2@100']);
   });
 });

@@ -41,14 +41,14 @@ async function setup(turns: Parameters<typeof scriptedPlanner>[0], maxWallMs = 6
   return { agent, runs, planner, clock, approvals: fx.approvals! };
 }
 
-const deploys = () => fx.backends.calls.filter((c) => c.startsWith('deployer.deployCanary'));
+const deploys = () => fx.backends.calls.filter((c) => c.startsWith('deployer.startCanary'));
 
 describe('a run waiting for approval', () => {
   it('parks, stays parked while the approval waits, then executes the approved call once and goes on', async () => {
     const { agent, runs, planner, approvals } = await setup([canary(5), canary(25), answer('canary at 25%')]);
     const parked = await agent.start(alert);
     expect(parked.status).toBe('waiting_approval');
-    expect(deploys()).toEqual(['deployer.deployCanary:2@5']);
+    expect(deploys()).toEqual(['deployer.startCanary:2@5']);
     const [approval] = await approvals.list({ runId: parked.id });
     expect(approval).toMatchObject({ status: 'pending', callId: 'call_2' });
 
@@ -59,7 +59,7 @@ describe('a run waiting for approval', () => {
     await approvals.decide(approval!.id, { approverId: 'user:alice', verdict: 'grant', comment: 'looks good', via: 'slack' });
     const done = await agent.resume(parked.id);
     expect(done).toMatchObject({ status: 'succeeded', answer: 'canary at 25%' });
-    expect(deploys()).toEqual(['deployer.deployCanary:2@5', 'deployer.deployCanary:2@25']);
+    expect(deploys()).toEqual(['deployer.startCanary:2@5', 'deployer.startCanary:2@25']);
     expect(done.transcript.at(-2)).toMatchObject({ kind: 'approval', callId: 'call_2', status: 'granted', resolution: 'granted by user:alice', outcome: { status: 'executed' } });
     // The planner saw the approval's outcome before answering.
     expect(planner.seen[2]!.transcript.at(-1)).toMatchObject({ kind: 'approval', outcome: { status: 'executed' } });

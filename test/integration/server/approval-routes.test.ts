@@ -124,13 +124,13 @@ describe('approvals over HTTP', () => {
       return r && r.status !== 'waiting_approval' && r.status !== 'running' ? r : undefined;
     });
     expect(run.status).toBe('succeeded');
-    expect(backends.calls.filter((c) => c.startsWith('deployer.deployCanary'))).toEqual(['deployer.deployCanary:2@5', 'deployer.deployCanary:2@100']);
+    expect(backends.calls.filter((c) => c.startsWith('deployer.startCanary'))).toEqual(['deployer.startCanary:2@5', 'deployer.startCanary:2@100']);
     const shown = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: as('operator') })).json() as { transcript: { kind: string; status?: string }[] };
     expect(shown.transcript.find((i) => i.kind === 'approval')).toMatchObject({ status: 'granted' });
 
     // A sweep after the fact changes nothing: the grant was used once.
     await sweeper.sweep();
-    expect(backends.calls.filter((c) => c === 'deployer.deployCanary:2@100')).toHaveLength(1);
+    expect(backends.calls.filter((c) => c === 'deployer.startCanary:2@100')).toHaveLength(1);
     expect((await verifyAuditFile(runtime.config.auditFile)).ok).toBe(true);
   });
 

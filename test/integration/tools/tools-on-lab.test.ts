@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { openFileAuditLog, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
+import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
 import { createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
@@ -104,9 +104,12 @@ describe('the five tools on the local lab', () => {
     expect(await lab.deployer.getSplit('credit-risk', 'staging')).toMatchObject({ canaryVersion: null, canaryPercent: 0 });
   });
 
-  it('recorded every call in an intact audit chain', async () => {
+  it('recorded every call in an intact audit chain, the long-running ones with their wait', async () => {
     const result = await verifyAuditFile(join(home, 'audit.jsonl'));
     expect(result).toMatchObject({ ok: true });
-    expect(result.entries).toBe(6 * 4);
+    // Proposed, decided, started, finished; training and the canary also recorded what they waited for.
+    const waiting = (await readAuditEntries(join(home, 'audit.jsonl'))).filter((e) => e.kind === 'execution.waiting');
+    expect(waiting.map((e) => e.data.tool)).toEqual(['trigger_retrain', 'deploy_canary']);
+    expect(result.entries).toBe(6 * 4 + 2);
   });
 });

@@ -30,7 +30,7 @@ describe('the gate', () => {
     if (outcome.status !== 'pending_approval') return;
     expect(outcome.decision.effect).toBe('require_approval');
     expect(outcome.decision.approval?.roles.length).toBeGreaterThan(0);
-    expect(fx.backends.calls.filter((c) => c.startsWith('deployer.deployCanary'))).toEqual([]);
+    expect(fx.backends.calls.filter((c) => c.startsWith('deployer.startCanary'))).toEqual([]);
     expect((await fx.entries()).map((e) => e.kind)).not.toContain('execution.started');
   });
 
@@ -39,7 +39,7 @@ describe('the gate', () => {
     fx.backends.versions.push(version('credit-risk', '2', 0.88));
     const outcome = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'deploy_canary', args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 } });
     expect(outcome.status).toBe('executed');
-    expect(fx.backends.calls).toContain('deployer.deployCanary:2@5');
+    expect(fx.backends.calls).toContain('deployer.startCanary:2@5');
     const decision = (await fx.entries()).find((e) => e.kind === 'policy.decision')!;
     expect(decision.data).toMatchObject({ risk: { environment: 'production', trafficPercent: 5, qualityDelta: expect.closeTo(0.03, 5) } });
   });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import { createAgent } from '../../../src/agent/loop.js';
+import type { TranscriptItem } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { systemClock } from '../../../src/clock.js';
@@ -67,6 +68,29 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.usage).toEqual({ input: 0, output: 0 });
   });
 
+  it('goes on from a retrain and a canary that ended after a wait, reading each one\'s outcome from its end', async () => {
+    let ender: NodeJS.Timeout | undefined;
+    const { run, outcomes, calls } = await runAlert(drift(labels), (f) => {
+      f.backends.holdJobs = true;
+      f.backends.holdCanaries = true;
+      // The job and the canary end a moment after they start, while the run waits for them.
+      ender = setInterval(() => {
+        for (const job of f.backends.jobs.values()) if (job.status === 'running') f.backends.finishJob(job.jobId);
+        try {
+          f.backends.endCanary('credit-risk', 'production');
+        } catch {
+          // No canary stepping yet.
+        }
+      }, 20);
+    });
+    clearInterval(ender);
+    expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:waiting', 'registry_query:executed', 'deploy_canary:waiting', 'deploy_canary:pending_approval']);
+    expect(run.transcript.flatMap((i) => (i.kind === 'wait' ? [`${i.name}:${i.outcome.status}`] : []))).toEqual(['trigger_retrain:executed', 'deploy_canary:executed']);
+    expect(calls[2]).toBe('registry_query:{"action":"compare","model":"credit-risk","version":"2"}');
+    expect(calls[3]).toBe('deploy_canary:{"model":"credit-risk","version":"2","environment":"production","trafficPercent":5}');
+    expect(run.answer).toContain('stopped at step promote');
+  });
+
   it('asks one ML lead, not two people, for a promotion in staging', async () => {
     const { outcomes, run } = await runAlert(drift({ ...labels, environment: 'staging' }), (f) => {
       f.backends.splits.set('credit-risk/staging', { model: 'credit-risk', environment: 'staging', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
@@ -92,6 +116,34 @@ describe('the runbook planner on the drift runbook', () => {
     });
     expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:executed', 'registry_query:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
+  });
+
+  it('does not ask to promote a canary paused short of its target (a restart while it stepped)', async () => {
+    const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+    const planner = createRunbookPlanner(runbookFor(runbooks, 'ModelDriftDetected')!);
+    const trigger = drift(labels);
+    const steps = [
+      ['check', 'check_data_quality', { findings: [] }],
+      ['retrain', 'trigger_retrain', { status: 'succeeded', version: '2', promotable: true }],
+      ['compare', 'registry_query', { comparison: {} }],
+    ] as const;
+    const transcript: TranscriptItem[] = [{ kind: 'trigger', trigger: 'alert', text: trigger.text, data: trigger.data }];
+    steps.forEach(([step, tool, output], i) => {
+      transcript.push({ kind: 'plan', text: `[runbook drift-retrain step ${step}] ...`, calls: [{ id: `call_${i + 1}`, name: tool, args: {} }] });
+      transcript.push({ kind: 'result', callId: `call_${i + 1}`, name: tool, outcome: { status: 'executed', output, summary: step } });
+    });
+    const rollout = { status: 'paused', canaryVersion: '2', canaryPercent: 1, targetPercent: 5, reason: 'interrupted by a restart; call deployCanary again to continue' };
+    transcript.push(
+      { kind: 'plan', text: '[runbook drift-retrain step canary] ...', calls: [{ id: 'call_4', name: 'deploy_canary', args: {} }] },
+      { kind: 'result', callId: 'call_4', name: 'deploy_canary', outcome: { status: 'waiting', summary: 'canary stepping', handle: {}, startedAt: '2026-01-01T00:00:00.000Z', deadline: '2026-01-01T00:11:00.000Z' } },
+      { kind: 'wait', callId: 'call_4', name: 'deploy_canary', waitedMs: 5000, outcome: { status: 'executed', output: rollout, summary: 'credit-risk production: canary v2 at 1% of target 5%, paused' } },
+    );
+    const turn = await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] });
+    expect(turn.kind).toBe('answer');
+    expect(turn.kind === 'answer' && turn.text).toMatch(/- promote: skipped/);
+    // The same rollout paused at its target is promoted.
+    transcript[transcript.length - 1] = { kind: 'wait', callId: 'call_4', name: 'deploy_canary', waitedMs: 5000, outcome: { status: 'executed', output: { ...rollout, canaryPercent: 5, reason: null }, summary: 'paused' } };
+    expect(await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] })).toMatchObject({ kind: 'calls', calls: [{ name: 'deploy_canary', args: { trafficPercent: 100 } }] });
   });
 
   it('stops the canary line when the deployer rolled the canary back on its own', async () => {
