@@ -26,6 +26,19 @@ function shapeKeys(schema: z.ZodTypeAny): string[] {
   return keys;
 }
 
+/** The built command as the client's child process, in `home`, with its stderr collected. */
+function stdioTransport(home: string, onStderr: (text: string) => void): StdioClientTransport {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'mcp'],
+    cwd: home,
+    env: { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'info' },
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (d: Buffer) => onStderr(d.toString()));
+  return transport;
+}
+
 describe('mlops-agent mcp over stdio', () => {
   let home: string;
   let client: Client;
@@ -38,14 +51,7 @@ describe('mlops-agent mcp over stdio', () => {
     // The test rule makes one harmless read need an ML lead, so approval can be shown end to end.
     const policies = [new URL('../../fixtures/policies/approve-alias-history.yaml', import.meta.url).pathname, join(defaultPolicyDir, 'default.yaml')];
     await writeFile(join(home, 'mlops-agent.yaml'), `policy:\n  files: ${JSON.stringify(policies)}\n`);
-    transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, 'mcp'],
-      cwd: home,
-      env: { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'info' },
-      stderr: 'pipe',
-    });
-    transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    transport = stdioTransport(home, (text) => (stderr += text));
     client = new Client({ name: CLIENT_NAME, version: '1.0.0' });
     // Anything on stdout that is not a protocol message surfaces here as a parse error.
     client.onerror = (err) => transportErrors.push(err);
@@ -151,8 +157,10 @@ describe('mlops-agent mcp over stdio', () => {
   });
 
   it('records every call under the principal mcp:<client name>', async () => {
+    await client.callTool({ name: 'registry_query', arguments: { action: 'list_models' } });
+    await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'staging', trafficPercent: 5 } });
     const proposed = (await audit()).filter((e) => e.kind === 'call.proposed');
-    expect(proposed.length).toBeGreaterThanOrEqual(4);
+    expect(proposed.length).toBeGreaterThanOrEqual(2);
     for (const e of proposed) expect(e.principal).toBe(`mcp:${CLIENT_NAME}`);
   });
 
@@ -176,12 +184,19 @@ describe('mlops-agent mcp over stdio', () => {
   });
 
   it('exits on its own when the client closes the connection', async () => {
-    const pid = transport.pid!;
+    // A client of its own, in a home of its own (a data directory's audit log has one writer).
+    const ownHome = await seededHome('mcp-stdio-close-');
+    const own = stdioTransport(ownHome, () => undefined);
+    const ownClient = new Client({ name: 'closing-client', version: '1.0.0' });
+    await ownClient.connect(own);
+    await ownClient.listTools();
+    const pid = own.pid!;
     const started = Date.now();
-    await client.close();
+    await ownClient.close();
     // The SDK would SIGTERM a child still running after 2 s; ending sooner means it shut down by itself.
     expect(Date.now() - started).toBeLessThan(2000);
     expect(() => process.kill(pid, 0)).toThrow();
+    await rm(ownHome, { recursive: true, force: true });
   });
 
   it('keeps stdout for the protocol: no stray output broke a message, logs went to stderr', () => {
