@@ -62,7 +62,8 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-describe('the five tools on the local lab', () => {
+// One story, step by step (each step uses what the last one made), so its order is fixed even when tests are shuffled.
+describe('the five tools on the local lab', { shuffle: false }, () => {
   it('registry_query lists the model with its champion', async () => {
     const out = executed(await call('registry_query', { action: 'list_models' }));
     expect(out.models).toEqual([expect.objectContaining({ name: 'credit-risk', aliases: { champion: '1' }, versionCount: 1 })]);
