@@ -147,6 +147,30 @@ export function createGate(options: GateOptions): Gate {
     ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
   });
 
+  /**
+   * Risk figures, then the policy's verdict on them. Either failing denies (fail closed):
+   * without risk figures the policy cannot judge the call. `risk` is null when unassessed.
+   */
+  async function judge(
+    tool: AnyTool,
+    args: Record<string, unknown>,
+    principal: Principal,
+    idempotencyKey: string,
+  ): Promise<{ risk: Risk | null; decision: GateDecision; shadow: GateDecision | null }> {
+    let risk: Risk;
+    try {
+      risk = await tool.assessRisk(args, { backends, principal: principal.id, idempotencyKey });
+    } catch (err) {
+      return { risk: null, decision: { effect: 'deny', ruleId: null, reason: `risk could not be assessed: ${describeError(err)}`, policy: '(gate)' }, shadow: null };
+    }
+    const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
+    try {
+      return { risk, ...policy({ principal, tool: { name: tool.name, ...tool.annotations }, environment, input: args, risk }) };
+    } catch (err) {
+      return { risk, decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) }, shadow: null };
+    }
+  }
+
   async function execute(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
     const { decision, risk } = parked;
     await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey });
@@ -191,27 +215,9 @@ export function createGate(options: GateOptions): Gate {
         return { status: 'invalid', error, issues };
       }
       const args = parsed.data as Record<string, unknown>;
-      const toolInfo = { name: tool.name, ...tool.annotations };
-
-      let risk: Risk;
-      try {
-        risk = await tool.assessRisk(args, { backends, principal: call.principal.id, idempotencyKey });
-      } catch (err) {
-        // Without risk figures the policy cannot judge the call: fail closed.
-        const decision: GateDecision = { effect: 'deny', ruleId: null, reason: `risk could not be assessed: ${describeError(err)}`, policy: '(gate)' };
-        await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, decision, shadow: null, risk: null });
-        return { status: 'refused', decision, risk: null };
-      }
-
-      const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
-      let evaluated: { decision: GateDecision; shadow: GateDecision | null };
-      try {
-        evaluated = policy({ principal: call.principal, tool: toolInfo, environment, input: args, risk });
-      } catch (err) {
-        evaluated = { decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) }, shadow: null };
-      }
-      const { decision, shadow } = evaluated;
+      const { risk, decision, shadow } = await judge(tool, args, call.principal, idempotencyKey);
       await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, risk, decision, shadow });
+      if (risk === null) return { status: 'refused', decision, risk: null };
 
       const parked: ParkedCall = { runId: call.runId, callId: call.callId, principal: call.principal, tool: tool.name, args, risk, decision, idempotencyKey };
       if (decision.effect === 'deny') return { status: 'refused', decision, risk };
@@ -246,24 +252,11 @@ export function createGate(options: GateOptions): Gate {
           return { status: 'invalid', error, issues: parsed && !parsed.success ? issuesOf(parsed.error) : [] };
         }
         const args = parsed.data as Record<string, unknown>;
-        let risk: Risk;
-        try {
-          risk = await tool.assessRisk(args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
-        } catch (err) {
-          const reason = `approval ${approvalId}: risk could not be assessed again (${describeError(err)}); nothing was executed`;
-          await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, approvalId, decision: denial(reason), shadow: null, risk: null });
-          return refuse(reason);
-        }
-        const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
-        let decision: GateDecision;
-        try {
-          decision = policy({ principal: parked.principal, tool: { name: tool.name, ...tool.annotations }, environment, input: args, risk }).decision;
-        } catch (err) {
-          decision = { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) };
-        }
+        const { risk, decision, shadow } = await judge(tool, args, parked.principal, parked.idempotencyKey);
         // The approval answers the rule that asked for it; any other verdict now wins.
-        const stillApproved = decision.effect === 'allow' || (decision.effect === 'require_approval' && decision.ruleId === parked.decision.ruleId);
-        await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, risk, decision, shadow: null, approvalId, honoured: stillApproved });
+        const stillApproved = risk !== null && (decision.effect === 'allow' || (decision.effect === 'require_approval' && decision.ruleId === parked.decision.ruleId));
+        await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, risk, decision, shadow, approvalId, honoured: stillApproved });
+        if (risk === null) return { status: 'refused', decision: { ...decision, reason: `approval ${approvalId} was not executed: ${decision.reason}` }, risk: null };
         if (!stillApproved) {
           const why = decision.effect === 'deny' ? `the policy now denies it (rule ${decision.ruleId ?? '(none)'}: ${decision.reason})` : `the policy now asks for approval under another rule (${decision.ruleId}: ${decision.reason}); propose the call again`;
           return { status: 'refused', decision: { ...decision, effect: 'deny', reason: `approval ${approvalId} was not executed: ${why}` }, risk };
