@@ -6,6 +6,7 @@
 // goes through the run queue; the resumed run records how each call ended.
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
+import { createPeriodic } from '../periodic.js';
 import type { Gate, WaitingCall } from '../policy/gate.js';
 import { openWaits } from './parked-calls.js';
 import type { Run, RunStatus } from './run.js';
@@ -37,8 +38,6 @@ export function createWaitSweeper(deps: WaitSweeperDeps): WaitSweeper {
   const { gate, clock, logger } = deps;
   const intervalMs = deps.intervalMs ?? 5000;
   const watching = new Map<string, AbortController>();
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
   let stopped = false;
 
   /** True when any of the calls has ended or is past its deadline. */
@@ -62,10 +61,10 @@ export function createWaitSweeper(deps: WaitSweeperDeps): WaitSweeper {
     }
   }
 
-  const sweep = () => (running ??= sweepOnce().finally(() => (running = null)));
+  const periodic = createPeriodic('wait sweep', sweepOnce, { intervalMs, logger });
 
   return {
-    sweep,
+    sweep: periodic.run,
 
     watch(run) {
       if (stopped || watching.has(run.id)) return;
@@ -93,21 +92,13 @@ export function createWaitSweeper(deps: WaitSweeperDeps): WaitSweeper {
       })();
     },
 
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        sweep().catch((err: unknown) => logger.warn({ err }, 'wait sweep failed; it runs again'));
-      }, intervalMs);
-      timer.unref();
-    },
+    start: periodic.start,
 
     async stop() {
       stopped = true;
-      if (timer) clearInterval(timer);
-      timer = null;
       for (const controller of watching.values()) controller.abort();
       watching.clear();
-      await running?.catch(() => undefined);
+      await periodic.stop();
     },
   };
 }

@@ -4,6 +4,7 @@
 // approvals past their time or made moot, and catches anything a crash left between a
 // decision and its effect, so a restart of any process loses nothing.
 import type { Logger } from '../logger.js';
+import { createPeriodic } from '../periodic.js';
 import type { Approval } from './approval.js';
 import type { Approvals } from './approvals.js';
 
@@ -34,8 +35,6 @@ export interface ApprovalSweeper {
 export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweeper {
   const { approvals, logger } = deps;
   const intervalMs = deps.intervalMs ?? 5000;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
 
   async function act(approval: Approval): Promise<void> {
     if (approval.runId) await deps.runs?.resume(approval.runId);
@@ -60,21 +59,6 @@ export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweepe
     }
   }
 
-  const sweep = () => (running ??= sweepOnce().finally(() => (running = null)));
-
-  return {
-    sweep,
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        sweep().catch((err: unknown) => logger.warn({ err }, 'approval sweep failed; it runs again'));
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await running?.catch(() => undefined);
-    },
-  };
+  const periodic = createPeriodic('approval sweep', sweepOnce, { intervalMs, logger });
+  return { sweep: periodic.run, start: periodic.start, stop: periodic.stop };
 }
