@@ -48,6 +48,9 @@ export function createFileApprovalStore(dir: string): ApprovalStore {
     },
 
     async update(id, change) {
+      // Approvals are never deleted: one that does not exist now will not before the lock
+      // (whose directory may not exist yet either).
+      if (!(await read(id))) return undefined;
       const lock = await acquireFileLock(`${fileOf(id)}.lock`, { service: 'approval store' });
       try {
         const current = await read(id);
