@@ -16,7 +16,7 @@ import { UserError } from './errors.js';
 import { scheduleRunbook } from './intake/index.js';
 import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
 import type { Logger } from './logger.js';
-import { createGate, createPolicyStore, type Gate, type PolicyStore } from './policy/index.js';
+import { createFileExecutions, createGate, createPolicyStore, type Executions, type Gate, type PolicyStore } from './policy/index.js';
 import { promptsDir } from './paths.js';
 
 export interface RuntimeOptions {
@@ -26,6 +26,8 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Where approvals are kept; default files under <home>/approvals (`serve` passes Redis when configured). */
   approvalStore?: ApprovalStore;
+  /** Which calls with side effects were taken for execution; default files under <home>/executions (`serve` passes Redis when configured). */
+  executions?: Executions;
   /** Channels that announce approvals (Slack). */
   notifiers?: ApprovalNotifier[];
   onEvent?: (run: Run, item: TranscriptItem) => void;
@@ -140,7 +142,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     notifiers: options.notifiers ?? [],
   });
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, clock });
+  // Kept on disk by default: a run resumed at the next start must not repeat a call it had started.
+  const executions = options.executions ?? createFileExecutions(join(config.home, 'executions'));
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, executions, clock });
   const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 
@@ -188,6 +192,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     llm,
     async close() {
       if (!options.approvalStore) await approvalStore.close();
+      if (!options.executions) await executions.close();
       await audit.close();
     },
   };

@@ -10,7 +10,7 @@ import type { AuditAppender, Gate } from '../policy/gate.js';
 import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
 import { toPlannerOutcome } from './parked-calls.js';
 import { createParking, type ApprovalLookup } from './parking.js';
-import type { CallOutcomeForPlanner, Planner, PlannerTurn, ToolSpec, TranscriptItem } from './planner.js';
+import type { CallOutcomeForPlanner, Planner, PlannerTurn, ProposedCall, ToolSpec, TranscriptItem } from './planner.js';
 import { isFinished, RUN_SCHEMA_VERSION, type Run, type Trigger } from './run.js';
 import type { RunStore } from './run-store.js';
 
@@ -116,6 +116,34 @@ export function createAgent(deps: AgentDeps) {
     }
   }
 
+  /** Passes one proposed call through the gate (or refuses a repeat) and records its result. */
+  async function callOnce(run: Run, call: ProposedCall): Promise<void> {
+    const key = callKey(call.name, call.args);
+    let outcome: CallOutcomeForPlanner;
+    if (timesProposed(run, key) > limits.maxRepeatedCalls) {
+      const reason = `refused: ${call.name} was already proposed ${limits.maxRepeatedCalls} time(s) with these exact arguments in this run (loop.maxRepeatedCalls); use the earlier result or try something else`;
+      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
+      outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
+    } else {
+      // park: a long-running call is started and followed from the transcript, not awaited here.
+      outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
+    }
+    await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
+  }
+
+  /**
+   * Calls planned before a crash that have no result: each goes to the gate again under its
+   * own id, so its idempotency key is the same and a call that had started is answered
+   * with how it ended (or that its end is unknown), never executed twice.
+   */
+  async function finishInterruptedCalls(run: Run): Promise<void> {
+    const answered = new Set(run.transcript.flatMap((i) => (i.kind === 'result' ? [i.callId] : [])));
+    const unanswered = run.transcript.flatMap((i) => (i.kind === 'plan' ? i.calls.filter((c) => !answered.has(c.id)) : []));
+    if (unanswered.length === 0) return;
+    logger.warn({ runId: run.id, calls: unanswered.map((c) => c.id) }, 'resuming calls an earlier attempt planned and did not finish');
+    for (const call of unanswered) await callOnce(run, call);
+  }
+
   async function drive(run: Run): Promise<Run> {
     // Time spent parked is not the run's to spend.
     if (run.parkedAt) {
@@ -126,6 +154,7 @@ export function createAgent(deps: AgentDeps) {
     }
     // Moves on as the run waits (parked, or here for long-running calls).
     const started = () => Date.parse(run.createdAt) + (run.waitedMs ?? 0);
+    await finishInterruptedCalls(run);
     if (await settleOrPark(run)) return run;
     let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
     for (;;) {
@@ -172,19 +201,7 @@ export function createAgent(deps: AgentDeps) {
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls, usage: turn.usage } });
       await push(run, { kind: 'plan', text: turn.text, calls });
 
-      for (const call of calls) {
-        const key = callKey(call.name, call.args);
-        let outcome: CallOutcomeForPlanner;
-        if (timesProposed(run, key) > limits.maxRepeatedCalls) {
-          const reason = `refused: ${call.name} was already proposed ${limits.maxRepeatedCalls} time(s) with these exact arguments in this run (loop.maxRepeatedCalls); use the earlier result or try something else`;
-          await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
-          outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
-        } else {
-          // park: a long-running call is started and followed from the transcript, not awaited here.
-          outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
-        }
-        await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
-      }
+      for (const call of calls) await callOnce(run, call);
       if (hasOpen(run) && (await settleOrPark(run))) return run;
     }
   }

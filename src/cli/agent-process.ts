@@ -13,6 +13,7 @@ import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
+import { createRedisExecutions, type Executions } from '../policy/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createServerMetrics, type ServerMetrics } from '../server/index.js';
 
@@ -21,10 +22,11 @@ export interface AgentProcess {
   metrics: ServerMetrics;
   runtime: Runtime;
   lab: LocalLab;
-  /** Runs are kept in Redis with the queue, else in files under <home>/runs. */
-  redisRuns: RedisRunStore | null;
-  /** Approvals likewise (the runtime keeps them in files under <home>/approvals otherwise). */
-  redisApprovals: ApprovalStore | null;
+  /**
+   * Runs, approvals and execution records are kept in Redis with the queue, shared by every
+   * process; null: the runtime keeps them in files under <home>.
+   */
+  redis: RedisStores | null;
   /** Posts approval requests and chat answers; null when Slack is not configured. */
   slack: SlackChannel | null;
   /** Resumes decided runs, executes granted direct calls, expires what waited too long. */
@@ -34,6 +36,27 @@ export interface AgentProcess {
    * executes runs (the lab that runs the work is that process's).
    */
   waits: WaitSweeper | null;
+}
+
+interface RedisStores {
+  runs: RedisRunStore;
+  approvals: ApprovalStore;
+  executions: Executions;
+  close(logger: Logger): Promise<void>;
+}
+
+function openRedisStores(connection: string, prefix: string): RedisStores {
+  const stores = {
+    runs: createRedisRunStore({ connection, prefix }),
+    approvals: createRedisApprovalStore({ connection, prefix }),
+    executions: createRedisExecutions({ connection, prefix }),
+  };
+  return {
+    ...stores,
+    async close(logger) {
+      for (const [name, store] of Object.entries(stores)) await store.close().catch((err: unknown) => logger.warn({ err }, `closing the Redis ${name} store failed`));
+    },
+  };
 }
 
 /** The queue's name under `queue.prefix`; every process sharing a Redis uses it. */
@@ -73,8 +96,7 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
 export async function openAgentProcess(config: Config, logger: Logger, { executesRuns }: { executesRuns: boolean }): Promise<AgentProcess> {
   const queue = createRunQueueFromConfig(config, logger);
   const metrics = createServerMetrics(queue);
-  const redisRuns = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;
-  const redisApprovals = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;
+  const redis = config.redisUrl ? openRedisStores(config.redisUrl, config.queue.prefix) : null;
   // Slack's notifier must exist before the approvals service; its handlers need the service.
   const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
   let lab: LocalLab | null = null;
@@ -84,8 +106,7 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       config,
       logger,
       backends: lab,
-      ...(redisRuns ? { runs: redisRuns } : {}),
-      ...(redisApprovals ? { approvalStore: redisApprovals } : {}),
+      ...(redis ? { runs: redis.runs, approvalStore: redis.approvals, executions: redis.executions } : {}),
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
       onAudit: (entry) => metrics.audited(entry),
@@ -106,12 +127,11 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       ? createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (runId) => queue.resume(runId), clock: systemClock, logger })
       : null;
     waits?.start();
-    return { queue, metrics, runtime, lab, redisRuns, redisApprovals, slack, sweeper, waits };
+    return { queue, metrics, runtime, lab, redis, slack, sweeper, waits };
   } catch (err) {
     // Open connections would keep the process alive after the error is reported.
     await queue.close({ force: true }).catch(() => undefined);
-    await redisRuns?.close().catch(() => undefined);
-    await redisApprovals?.close().catch(() => undefined);
+    await redis?.close(logger);
     await lab?.close().catch(() => undefined);
     throw err;
   }
@@ -134,7 +154,7 @@ export function startWorking(p: AgentProcess, concurrency: number): void {
  * resumed where its transcript ends. (With Redis, BullMQ hands such runs over itself.)
  */
 export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promise<number> {
-  if (p.redisRuns) return 0;
+  if (p.redis) return 0;
   const interrupted = await p.runtime.runs.list({ status: 'running' });
   for (const run of interrupted) await p.queue.resume(run.id);
   if (interrupted.length > 0) logger.info({ runs: interrupted.map((r) => r.id) }, 'resuming runs the last shutdown interrupted');
@@ -154,14 +174,13 @@ export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger
     return { handedBack: [] as string[] };
   });
   if (handedBack.length > 0) {
-    const where = p.redisRuns ? 'another worker takes them over once their lock lapses' : 'they resume at the next start';
+    const where = p.redis ? 'another worker takes them over once their lock lapses' : 'they resume at the next start';
     logger.warn({ runs: handedBack, graceMs }, `runs still active after the shutdown grace were handed back: ${where}`);
   }
   // Slack acknowledged clicks and owes their work; let it finish before the audit log closes.
   await p.slack?.idle();
-  await p.redisRuns?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis run store failed'));
   await p.runtime.close().catch((err: unknown) => logger.warn({ err }, 'closing the audit log failed'));
-  await p.redisApprovals?.close().catch((err: unknown) => logger.warn({ err }, 'closing the Redis approval store failed'));
+  await p.redis?.close(logger);
   await p.lab.close().catch((err: unknown) => logger.warn({ err }, 'closing the lab failed'));
   return { handedBack };
 }

@@ -4,9 +4,11 @@
 // long-running call (training, a canary) is started here and finished here, once.
 import type { z } from 'zod';
 import { isLongRunning, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
+import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createMemoryExecutions, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
 
@@ -39,11 +41,7 @@ export interface ParkedCall {
  * The result of an approved call, kept with its approval for callers that were not waiting.
  * `started`: a long-running call is under way (its wait in `output`); its end replaces this.
  */
-export interface ApprovedOutcome {
-  status: 'executed' | 'refused' | 'invalid' | 'failed' | 'started';
-  summary: string;
-  output?: unknown;
-}
+export type ApprovedOutcome = CallEnd;
 
 /** Where calls that need a human go. Absent, such calls are reported pending and never executed. */
 export interface ApprovalSink {
@@ -107,6 +105,11 @@ export interface GateOptions {
   policy: PolicyEvaluator;
   audit: AuditAppender;
   approvals?: ApprovalSink;
+  /**
+   * Which calls with side effects were taken for execution (default: in memory). Give one
+   * that outlives the process wherever a run can be resumed by another process or start.
+   */
+  executions?: Executions;
   logger?: Logger;
   /** Deadlines of long-running calls (default the system clock). */
   clock?: Clock;
@@ -125,6 +128,8 @@ function issuesOf(error: z.ZodError): { path: string; message: string }[] {
 
 export function createGate(options: GateOptions): Gate {
   const { tools, backends, policy, audit, approvals, logger } = options;
+  const executions = options.executions ?? createMemoryExecutions();
+  const clock = options.clock ?? systemClock;
   const byName = new Map(tools.map((t) => [t.name, t]));
 
   // Every audit write is awaited: if it fails, the error propagates and nothing executes.
@@ -140,7 +145,7 @@ export function createGate(options: GateOptions): Gate {
   const long = createLongCalls({
     tools: byName,
     backends,
-    clock: options.clock ?? systemClock,
+    clock,
     record,
     ...(logger ? { logger } : {}),
     ...(approvals ? { recordApproved: (id: string, outcome: ApprovedOutcome) => approvals.recordOutcome(id, outcome) } : {}),
@@ -171,9 +176,40 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
+  /**
+   * A call an earlier attempt took for execution under the same key (a run resumed after
+   * its worker died) is answered with how it ended, never executed again. Null: first time.
+   */
+  async function replayed(call: { runId: string | null; callId: string; principal: Principal; idempotencyKey: string }, tool: AnyTool, args: Record<string, unknown>, earlier: ExecutionRecord | undefined | null): Promise<GateOutcome | null> {
+    if (!earlier) return null;
+    const key = call.idempotencyKey;
+    if (earlier.tool !== tool.name || earlier.argsHash !== argsHashOf(args)) {
+      const error = `idempotency key ${key} was already used at ${earlier.takenAt} for another call (${earlier.tool} with other arguments); nothing was executed: give this call a key of its own`;
+      await record(call, 'call.invalid', { callId: call.callId, tool: tool.name, error });
+      return { status: 'invalid', error, issues: [{ path: '(idempotencyKey)', message: error }] };
+    }
+    await record(call, 'call.replayed', { callId: call.callId, tool: tool.name, idempotencyKey: key, takenAt: earlier.takenAt, end: earlier.end?.status ?? null });
+    return outcomeOf(earlier);
+  }
+
   async function execute(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
     const { decision, risk } = parked;
+    // Read-only tools may run again (a fresh look is no harm); anything else is taken once, before it starts.
+    const once = !tool.annotations.readOnly;
+    if (once) {
+      const taking: ExecutionRecord = { key: parked.idempotencyKey, runId: parked.runId, callId: parked.callId, principal: parked.principal, tool: tool.name, argsHash: argsHashOf(parked.args), decision, risk, approvalId: how.approvalId, takenAt: new Date(clock.now()).toISOString(), end: null };
+      const earlier = await replayed(parked, tool, parked.args, await executions.take(taking));
+      if (earlier) return earlier;
+    }
     await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey });
+    const outcome = await run(tool, parked, how);
+    // Kept for a resumed attempt; failing to keep it must not undo what was done and audited.
+    if (once) await executions.finish(parked.idempotencyKey, endOf(outcome)).catch((err: unknown) => logger?.warn({ err, key: parked.idempotencyKey }, 'could not record how a call ended; a resumed attempt will be told its end is unknown'));
+    return outcome;
+  }
+
+  async function run(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
+    const { decision, risk } = parked;
     try {
       if (isLongRunning(tool)) {
         const r = await long.begin(tool, parked, how);
@@ -215,6 +251,9 @@ export function createGate(options: GateOptions): Gate {
         return { status: 'invalid', error, issues };
       }
       const args = parsed.data as Record<string, unknown>;
+      // Asked again after a crash: what happened then stands, whatever the policy says now.
+      const earlier = tool.annotations.readOnly ? null : await replayed({ ...call, idempotencyKey }, tool, args, await executions.find(idempotencyKey));
+      if (earlier) return earlier;
       const { risk, decision, shadow } = await judge(tool, args, call.principal, idempotencyKey);
       await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, risk, decision, shadow });
       if (risk === null) return { status: 'refused', decision, risk: null };
@@ -263,7 +302,7 @@ export function createGate(options: GateOptions): Gate {
         }
         return execute(tool, { ...parked, args, risk, decision }, { park, approvalId });
       })();
-      await approvals.recordOutcome(approvalId, approvedOutcome(outcome));
+      await approvals.recordOutcome(approvalId, endOf(outcome));
       return outcome;
     },
 
@@ -273,8 +312,28 @@ export function createGate(options: GateOptions): Gate {
   };
 }
 
-/** What is kept with an approval about how its call ended. */
-function approvedOutcome(outcome: GateOutcome): ApprovedOutcome {
+function argsHashOf(args: unknown): string {
+  return sha256Hex(canonicalJson(args ?? null));
+}
+
+/** What an earlier attempt's record says happened, as this attempt's outcome. */
+function outcomeOf(earlier: ExecutionRecord): GateOutcome {
+  const { decision, risk, end } = earlier;
+  if (!end) {
+    const error = `an earlier attempt took this ${earlier.tool} call for execution at ${earlier.takenAt} and never recorded how it ended (its worker stopped); it was not executed again: check the current state before proposing it again`;
+    return { status: 'failed', decision, risk, error };
+  }
+  if (end.status === 'executed') return { status: 'executed', decision, risk, output: end.output ?? null, summary: end.summary };
+  const started = (end.output ?? {}) as { handle?: unknown; startedAt?: unknown; deadline?: unknown };
+  if (end.status === 'started' && typeof started.startedAt === 'string' && typeof started.deadline === 'string') {
+    const wait: WaitingCall = { runId: earlier.runId, callId: earlier.callId, principal: earlier.principal, tool: earlier.tool, handle: started.handle ?? null, idempotencyKey: earlier.key, startedAt: started.startedAt, deadline: started.deadline, approvalId: earlier.approvalId };
+    return { status: 'waiting', decision, risk, wait, summary: end.summary };
+  }
+  return { status: 'failed', decision, risk, error: `an earlier attempt of this call already ended: ${end.summary}` };
+}
+
+/** What is kept with an approval, and with the call's execution record, about how it ended. */
+function endOf(outcome: GateOutcome): CallEnd {
   switch (outcome.status) {
     case 'executed':
       return { status: 'executed', summary: outcome.summary, output: outcome.output };
