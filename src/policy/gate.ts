@@ -320,7 +320,7 @@ function argsHashOf(args: unknown): string {
 function outcomeOf(earlier: ExecutionRecord): GateOutcome {
   const { decision, risk, end } = earlier;
   if (!end) {
-    const error = `an earlier attempt took this ${earlier.tool} call for execution at ${earlier.takenAt} and never recorded how it ended (its worker stopped); it was not executed again: check the current state before proposing it again`;
+    const error = `an earlier attempt took this ${earlier.tool} call for execution at ${earlier.takenAt} and has recorded no end (it is still under way elsewhere, or its worker stopped); it was not executed again: check the current state before proposing it again`;
     return { status: 'failed', decision, risk, error };
   }
   if (end.status === 'executed') return { status: 'executed', decision, risk, output: end.output ?? null, summary: end.summary };

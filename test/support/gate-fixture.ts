@@ -8,7 +8,7 @@ import { createApprovals, createFileApprovalStore, stateFromTools, type Approval
 import { openFileAuditLog, readAuditEntries, type AuditLog } from '../../src/audit/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
-import { createGate, createPolicyStore, type Gate, type PolicyStore } from '../../src/policy/index.js';
+import { createFileExecutions, createGate, createPolicyStore, type Executions, type Gate, type PolicyStore } from '../../src/policy/index.js';
 import { defaultPolicyDir } from '../../src/paths.js';
 import { memoryBackends, type MemoryBackends } from './memory-backends.js';
 
@@ -19,6 +19,8 @@ export interface GateFixture {
   gate: Gate;
   policy: PolicyStore;
   backends: MemoryBackends;
+  /** Which calls were taken for execution: files in `dir`, or what the options gave. */
+  executions: Executions;
   /** Present when the fixture was made `withApprovals`. */
   approvals: Approvals | null;
   approvalStore: ApprovalStore | null;
@@ -31,6 +33,9 @@ export interface GateFixtureOptions {
   withApprovals?: boolean;
   clock?: Clock;
   policyFiles?: string[];
+  /** Shared between fixtures to stand for workers of one deployment. */
+  executions?: Executions;
+  backends?: MemoryBackends;
 }
 
 export async function gateFixture(options: GateFixtureOptions = {}): Promise<GateFixture> {
@@ -39,7 +44,8 @@ export async function gateFixture(options: GateFixtureOptions = {}): Promise<Gat
   const auditFile = options.auditFile ?? join(dir, 'audit.jsonl');
   const audit = await openFileAuditLog({ file: auditFile, clock });
   const policy = await createPolicyStore({ files: options.policyFiles ?? [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
-  const backends = memoryBackends();
+  const backends = options.backends ?? memoryBackends();
+  const executions = options.executions ?? createFileExecutions(join(dir, 'executions'));
   const approvalStore = options.withApprovals ? createFileApprovalStore(join(dir, 'approvals')) : null;
   const approvals = approvalStore
     ? createApprovals({
@@ -51,7 +57,7 @@ export async function gateFixture(options: GateFixtureOptions = {}): Promise<Gat
         logger: silentLogger,
       })
     : null;
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, clock, ...(approvals ? { approvals } : {}) });
+  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, clock, executions, ...(approvals ? { approvals } : {}) });
   return {
     dir,
     auditFile,
@@ -59,6 +65,7 @@ export async function gateFixture(options: GateFixtureOptions = {}): Promise<Gat
     gate,
     policy,
     backends,
+    executions,
     approvals,
     approvalStore,
     entries: () => readAuditEntries(auditFile),

@@ -2,7 +2,8 @@
 // as `serve`/`worker` wire it.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allTools } from '../../../tools/index.js';
+import { allTools, NO_RISK } from '../../../tools/index.js';
+import { argsHashOf } from '../../../src/approvals/index.js';
 import { createAgent } from '../../../src/agent/loop.js';
 import { RUN_SCHEMA_VERSION, type Run, type Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
@@ -83,6 +84,53 @@ describe('agentRunHandler', () => {
     expect(how).toEqual(['resumed']);
     expect(run).toMatchObject({ status: 'succeeded', answer: 'finished after the crash' });
     expect(run!.transcript.filter((i) => i.kind === 'trigger')).toHaveLength(1);
+  });
+
+  describe('a run whose worker died after planning a call and before its result', () => {
+    const rollbackArgs = { model: 'credit-risk', environment: 'production', reason: 'canary score drift' };
+    // What the dead worker left: the plan saved, no result for its call.
+    async function crashedDuringCall(runs: Awaited<ReturnType<typeof wired>>['runs'], id: string): Promise<void> {
+      const trigger = alert('g', 0);
+      const now = new Date().toISOString();
+      await runs.save({
+        schemaVersion: RUN_SCHEMA_VERSION, id, trigger, status: 'running', planner: 'scripted', fallback: null,
+        transcript: [
+          { kind: 'trigger', trigger: 'alert', text: trigger.text, data: trigger.data },
+          { kind: 'plan', text: 'roll back', calls: [{ id: 'call_1', name: 'rollback', args: rollbackArgs }] },
+        ],
+        steps: 1, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null,
+      });
+    }
+    const rollbacks = () => fx!.backends.calls.filter((c) => c.startsWith('deployer.rollback'));
+
+    it('executes the call once if it had not been started, and goes on from there', async () => {
+      const { agent, runs } = await wired(() => [answer('rolled back')]);
+      await crashedDuringCall(runs, 'run_crashed_2');
+      await agentRunHandler(agent, runs)('run_crashed_2', alert('g', 0));
+      const run = (await runs.get('run_crashed_2'))!;
+      expect(run).toMatchObject({ status: 'succeeded', answer: 'rolled back', steps: 2 });
+      expect(run.transcript.find((i) => i.kind === 'result')).toMatchObject({ callId: 'call_1', outcome: { status: 'executed' } });
+      expect(rollbacks()).toHaveLength(1);
+    });
+
+    it('does not execute a call the dead worker had started, and tells the planner to check the state', async () => {
+      let shown = '';
+      const { agent, runs } = await wired(() => [
+        (input) => {
+          shown = JSON.stringify(input.transcript.at(-1));
+          return answer('checked the split instead');
+        },
+      ]);
+      await crashedDuringCall(runs, 'run_crashed_3');
+      // The dead worker had taken the call for execution: the key is taken, with no end.
+      const decision = { effect: 'allow' as const, ruleId: 'r', reason: 'r', policy: 'default' };
+      await fx!.executions.take({ key: 'run_crashed_3:call_1', runId: 'run_crashed_3', callId: 'call_1', principal: { id: 'agent:alertmanager', roles: [] }, tool: 'rollback', argsHash: argsHashOf(rollbackArgs), decision, risk: NO_RISK, approvalId: null, takenAt: new Date().toISOString(), end: null });
+      await agentRunHandler(agent, runs)('run_crashed_3', alert('g', 0));
+      expect(await runs.get('run_crashed_3')).toMatchObject({ status: 'succeeded', answer: 'checked the split instead' });
+      expect(rollbacks()).toEqual([]);
+      expect(shown).toContain('check the current state before proposing it again');
+      expect((await fx!.entries()).map((e) => e.kind)).toContain('call.replayed');
+    });
   });
 
   it('keeps a run parked while its approval waits, however often the queue hands it back', async () => {

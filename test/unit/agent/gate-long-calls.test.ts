@@ -74,11 +74,21 @@ describe('a long-running tool behind the gate', () => {
     fx = await gateFixture();
     fx.backends.holdJobs = true;
     await started('c1');
-    // The same call again, as after a worker died between starting and recording it.
+    // The same call again, as after a worker died between starting and recording it: the
+    // gate's execution record answers with the job under way.
     const again = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'trigger_retrain', args: retrain, park: true });
     expect(again).toMatchObject({ status: 'waiting', wait: { handle: { jobId: 'job-r1:c1' } } });
-    expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(2);
-    expect(fx.backends.jobs.size).toBe(1);
+    expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
+    // Without that record (another deployment's gate), the trainer itself starts no second job for the key.
+    const elsewhere = await gateFixture({ backends: fx.backends });
+    try {
+      const third = await elsewhere.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'trigger_retrain', args: retrain, park: true });
+      expect(third).toMatchObject({ status: 'waiting', wait: { handle: { jobId: 'job-r1:c1' } } });
+      expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(2);
+      expect(fx.backends.jobs.size).toBe(1);
+    } finally {
+      await elsewhere.cleanup();
+    }
   });
 
   it('answers executed with no wait recorded when the work ended at once', async () => {
