@@ -64,6 +64,8 @@ export interface Approvals extends ApprovalSink {
   list(filter?: { status?: ApprovalStatus; runId?: string }): Promise<Approval[]>;
   /** The approver's roles come from the policy, never from the channel. */
   decide(id: string, decision: DecisionRequest): Promise<DecideResult>;
+  /** Whether `decide` would take this vote now; records nothing (a channel asks before it asks for a reason). */
+  wouldTake(id: string, decision: Omit<DecisionRequest, 'comment'>): Promise<{ ok: true } | { ok: false; code: RefusalCode | 'not_found'; message: string }>;
   /** Records a refusal that never reached an approval (a forged or replayed Slack request). */
   refuse(event: { principal: string; approvalId: string | null; code: string; message: string; via: string }): Promise<void>;
   /** Remembers a channel's one-time key in the store (replay protection); false when it was already there. */
@@ -175,6 +177,14 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         }
       }
       return { approvalId: approval.id, where: where(approval.id) };
+    },
+
+    async wouldTake(id, decision) {
+      const approval = await store.get(checkApprovalId(id));
+      if (!approval) return { ok: false, code: 'not_found', message: `no approval ${id}` };
+      const { approverId, ...rest } = decision;
+      const applied = applyVote(approval, { ...rest, comment: null, approver: { id: approverId, roles: options.rolesOf(approverId) } }, clock.now());
+      return applied.ok ? { ok: true } : applied;
     },
 
     async decide(id, decision) {

@@ -18,7 +18,7 @@ import { slackCall } from './web-client.js';
  */
 export const REPLAY_MEMORY_MS = 60 * 60_000;
 
-export type SlackApprovals = Pick<Approvals, 'get' | 'decide' | 'refuse' | 'claimOnce'>;
+export type SlackApprovals = Pick<Approvals, 'get' | 'decide' | 'wouldTake' | 'refuse' | 'claimOnce'>;
 
 export interface SlackInteractionsOptions {
   client: WebClient;
@@ -65,10 +65,14 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
     }
 
     if (interaction.kind === 'deny_click') {
-      // Fail fast, before the form: a decided or unknown approval needs no reason.
-      const approval = await approvals.get(interaction.approvalId);
-      if (!approval || approval.status !== 'pending') {
-        await tell(interaction.slackUser, channel, approval ? `Approval ${approval.id} is already ${approval.status}: ${approval.resolution ?? ''}` : `No approval ${interaction.approvalId}.`);
+      // Fail fast, before the form: a denial that would be refused (a decided approval, a
+      // clicker without the role, the requester) asks for no reason and is refused now.
+      const check = await approvals.wouldTake(interaction.approvalId, { approverId, verdict: 'deny', via: 'slack', argsHash: interaction.argsHash });
+      const approval = check.ok ? await approvals.get(interaction.approvalId) : undefined;
+      if (!check.ok || !approval) {
+        const refusal = check.ok ? { code: 'not_found', message: `no approval ${interaction.approvalId}` } : check;
+        await approvals.refuse({ principal: approverId, approvalId: interaction.approvalId, code: refusal.code, message: refusal.message, via: 'slack' });
+        await tell(interaction.slackUser, channel, `Your denial was not recorded (${refusal.code}): ${refusal.message}`);
         return;
       }
       // trigger_id is good for three seconds after the click; this runs right after the acknowledgement.

@@ -215,6 +215,18 @@ describe('approvals in Slack', () => {
     expect(again.statusCode).toBe(409);
   });
 
+  it('opens no reason form for a Deny it would refuse, and says why at once', async () => {
+    const parked = await f.park('agent:alertmanager', 25);
+    await f.post('interactions', click('U0DAVE', parked, 'approval.deny', { triggerId: '1234.5678.nope' }), FORM);
+    await f.slack.idle();
+    expect(f.fake.callsTo('views.open')).toHaveLength(0);
+    const [ephemeral] = f.fake.callsTo('chat.postEphemeral');
+    expect(ephemeral?.params).toMatchObject({ user: 'U0DAVE' });
+    expect(ephemeral?.params.text).toMatch(/denial was not recorded \(not_authorised\): user:dave holds no roles/);
+    expect((await f.runtime.approvals.get(parked.approvalId))?.status).toBe('pending');
+    expect(refusals(await f.audit(), 'not_authorised')).toMatchObject([{ principal: 'user:dave', data: { approvalId: parked.approvalId, via: 'slack' } }]);
+  });
+
   it('needs an ML lead and a risk officer, two different people, for a promotion to 100%', async () => {
     const parked = await f.park('agent:alertmanager', 100);
     await f.post('interactions', click('U0ALICE', parked), FORM);
