@@ -3,6 +3,7 @@
 // triggers that join a run), approvals (their store, the Slack channel, the sweeper that
 // acts on decisions and expiry), the sweeper that resumes runs whose long-running calls
 // ended, and a shutdown that gives active runs a grace period.
+import { join } from 'node:path';
 import { createRedisRunStore, type RedisRunStore } from '../agent/redis-run-store.js';
 import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
@@ -11,7 +12,7 @@ import { createSlackChannel, type SlackChannel } from '../approvals/slack/index.
 import { openLocalLab, type LocalLab } from '../backends/local/index.js';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
-import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, type RunQueue } from '../intake/index.js';
+import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createRedisExecutions, type Executions } from '../policy/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
@@ -79,7 +80,12 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
     else logger.warn({ err }, 'the run queue reported an error (Redis unreachable?)');
   };
   const retry = { attempts: config.queue.attempts, backoffMs: config.queue.backoffMs };
-  if (!config.redisUrl) return createLocalRunQueue({ ...retry, onError });
+  if (!config.redisUrl) {
+    // Runs acknowledged and not yet settled are on disk: the next start queues them again.
+    const journal = openQueueJournal(join(config.home, 'queue'), (file, err) => logger.warn({ file, err }, 'a queued-run file could not be read; it was set aside and not queued'));
+    if (journal.left.length > 0) logger.info({ runs: journal.left.map((e) => e.runId) }, 'queueing again the runs the last process accepted and did not finish');
+    return createLocalRunQueue({ ...retry, onError, journal });
+  }
   return createBullmqRunQueue({
     connection: config.redisUrl,
     prefix: config.queue.prefix,

@@ -12,6 +12,7 @@ export { createBullmqRunQueue, runIdOfJob, type BullmqRunQueueOptions } from './
 export { nextFireAt } from './cron.js';
 export { firing, scheduleFromConfig, scheduleRunbook, SCHEDULER_PRINCIPAL, type Schedule, type ScheduleData } from './schedule-trigger.js';
 export { createLocalRunQueue, type LocalRunQueueOptions } from './local-run-queue.js';
+export { openQueueJournal, type JournalEntry, type QueueJournal } from './queue-journal.js';
 export { isRetryable } from './retry.js';
 export { agentRunHandler, type AgentRunHandlerOptions, type RunDriver, type RunLookup } from './run-worker.js';
 export {

@@ -1,11 +1,14 @@
-// The in-process RunQueue: the embedded default. Triggers live in memory, so a crash
-// loses queued runs (stored runs are resumed by the agent on restart, not by this queue).
+// The in-process RunQueue: the embedded default. Triggers wait in memory; with a journal
+// each accepted run is also on disk until it is settled, so a crash loses none of them
+// (the next start queues them again under their ids).
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Trigger } from '../agent/run.js';
 import { isRetryable } from './retry.js';
 import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
 import { createLocalScheduler } from './local-scheduler.js';
+import type { QueueJournal } from './queue-journal.js';
+import { describeError, UpstreamError } from '../errors.js';
 
 interface Entry {
   runId: string;
@@ -23,6 +26,8 @@ export interface LocalRunQueueOptions {
   clock?: Clock;
   /** Told about each failed attempt; the queue never throws a handler's error at callers. */
   onError?: (runId: string | null, err: unknown) => void;
+  /** Keeps accepted runs on disk until settled; the runs it has left over are queued first. */
+  journal?: QueueJournal;
 }
 
 export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueue {
@@ -40,6 +45,24 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   let concurrency = 1;
   let closed = false;
   let closing: Promise<CloseResult> | null = null;
+  const journal = options.journal;
+  for (const left of journal?.left ?? []) {
+    if (left.dedupeKey) byKey.set(left.dedupeKey, left.runId);
+    waiting.push({ runId: left.runId, trigger: left.trigger, dedupeKey: left.dedupeKey, attempts: 0 });
+  }
+
+  /** Durable before the caller hears of it; a disk that cannot take it is a retryable failure. */
+  async function accept(entry: Entry): Promise<void> {
+    try {
+      await journal?.add({ runId: entry.runId, trigger: entry.trigger, dedupeKey: entry.dedupeKey, queuedAt: new Date(clock.now()).toISOString() });
+    } catch (err) {
+      if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
+      throw new UpstreamError('queue', `the run could not be written to the queue journal: ${describeError(err)}`, { retryable: true, cause: err });
+    }
+    waiting.push(entry);
+    // Deferred so enqueue resolves before the handler starts, as with a remote queue.
+    queueMicrotask(pump);
+  }
 
   function pump(): void {
     while (handler && !closed && active.size < concurrency) {
@@ -50,11 +73,11 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
         entry.attempts += 1;
         try {
           await run(entry.runId, entry.trigger);
-          settle(entry);
+          await settle(entry);
         } catch (err) {
           options.onError?.(entry.runId, err);
           if (isRetryable(err) && entry.attempts < maxAttempts && !closed) retryLater(entry);
-          else settle(entry);
+          else await settle(entry);
         }
       })().finally(() => {
         active.delete(entry.runId);
@@ -85,8 +108,10 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
     return existing;
   }
 
-  function settle(entry: Entry): void {
+  async function settle(entry: Entry): Promise<void> {
     if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
+    // Left on disk if this fails: the next start finds the run settled and does nothing.
+    await journal?.remove(entry.runId).catch((err: unknown) => options.onError?.(entry.runId, err));
   }
 
   const queue: RunQueue = {
@@ -95,10 +120,9 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       const existing = dedupeKey ? joinNow(trigger, dedupeKey) : null;
       if (existing) return { runId: existing, coalesced: true };
       const runId = newQueuedRunId(clock.now());
+      // Taken before the journal write, so a trigger with the same key arriving meanwhile joins this run.
       if (dedupeKey) byKey.set(dedupeKey, runId);
-      waiting.push({ runId, trigger, dedupeKey, attempts: 0 });
-      // Defer so enqueue resolves before the handler starts, as with a remote queue.
-      queueMicrotask(pump);
+      await accept({ runId, trigger, dedupeKey, attempts: 0 });
       return { runId, coalesced: false };
     },
     async resume(runId) {
@@ -107,8 +131,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       // A run is handled once at a time: a resume of one queued or active changes nothing.
       if (byKey.has(dedupeKey) || active.has(runId) || retrying.has(runId) || waiting.some((e) => e.runId === runId)) return;
       byKey.set(dedupeKey, runId);
-      waiting.push({ runId, trigger: null, dedupeKey, attempts: 0 });
-      queueMicrotask(pump);
+      await accept({ runId, trigger: null, dedupeKey, attempts: 0 });
     },
     async join(trigger, dedupeKey) {
       return joinNow(trigger, dedupeKey);
