@@ -33,10 +33,23 @@ export interface BullmqRunQueueOptions {
   clock?: Clock;
 }
 
-/** A new run carries its trigger; a resume names the stored run (its job id is not the run id). */
-type JobData = { trigger: Trigger } | { resumeRunId: string };
+/**
+ * A new run carries its trigger (and the hashed coalescing key it was queued under); a
+ * resume names the stored run (its job id is not the run id).
+ */
+type JobData = { trigger: Trigger; group?: string } | { resumeRunId: string };
 
 const DAY_S = 24 * 60 * 60;
+
+/** Lets go of the key a run held while parked, if it still holds it. KEYS: the run's hold, the key's holder prefix. */
+const RELEASE_SCRIPT = `
+local group = redis.call('GET', KEYS[1])
+if not group then return 0 end
+local holder = KEYS[2] .. group
+if redis.call('GET', holder) == ARGV[1] then redis.call('DEL', holder) end
+redis.call('DEL', KEYS[1])
+return 1
+`;
 const SCHEDULED_JOB = /^repeat:(.+):(\d+)$/;
 
 /**
@@ -54,12 +67,14 @@ export function runIdOfJob(jobId: string): string {
 /**
  * Appends a joined trigger to the run holding a deduplication key, atomically with the
  * check, so a notice never lands on a run whose key BullMQ released a moment before.
- * A key whose job no longer exists (lost in an outage) counts as no run.
+ * The key is BullMQ's while the run's job is queued or active (a key whose job no longer
+ * exists, lost in an outage, counts as no run), then ours (KEYS[2]) while the run is parked.
  */
 const JOIN_SCRIPT = `
 local runId = redis.call('GET', KEYS[1])
+if runId and redis.call('EXISTS', ARGV[1] .. runId) == 0 then runId = false end
+if not runId then runId = redis.call('GET', KEYS[2]) end
 if not runId then return false end
-if redis.call('EXISTS', ARGV[1] .. runId) == 0 then return false end
 local joined = ARGV[2] .. runId
 redis.call('RPUSH', joined, ARGV[3])
 redis.call('EXPIRE', joined, tonumber(ARGV[4]))
@@ -98,6 +113,9 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false });
   const joinedPrefix = `${prefix}:${queueName}:mlops:joined:`;
   const joinedKey = (runId: string) => `${joinedPrefix}${runId}`;
+  // A parked run's hold on its coalescing key: key → run, and run → key to release it.
+  const heldPrefix = `${prefix}:${queueName}:mlops:held:`;
+  const holdOf = (runId: string) => `${prefix}:${queueName}:mlops:holds:${runId}`;
   const dedupeId = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 32);
   const jobOptions = {
     attempts: options.attempts ?? 3,
@@ -118,7 +136,8 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
     const action = `recording a trigger on the run of key ${dedupeKey}`;
     try {
       const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
-      const found = await bounded(limit, action, redis.eval(JOIN_SCRIPT, 1, `${prefix}:${queueName}:de:${dedupeId(dedupeKey)}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)));
+      const group = dedupeId(dedupeKey);
+      const found = await bounded(limit, action, redis.eval(JOIN_SCRIPT, 2, `${prefix}:${queueName}:de:${group}`, `${heldPrefix}${group}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)));
       return typeof found === 'string' ? found : null;
     } catch (err) {
       throw redisError(action, err);
@@ -138,7 +157,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       try {
         job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(
           'run',
-          { trigger },
+          dedupeKey ? { trigger, group: dedupeId(dedupeKey) } : { trigger },
           {
             jobId: runId,
             ...jobOptions,
@@ -194,14 +213,21 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
           const trigger = 'resumeRunId' in data ? null : runId === jobId ? data.trigger : firing(data.trigger, Number(SCHEDULED_JOB.exec(jobId)![2]));
           const running = handler(runId, trigger);
           active.set(runId, running);
+          let parked: boolean;
           try {
-            await running;
+            parked = (await running) === 'parked';
           } catch (err) {
             // UnrecoverableError tells BullMQ not to spend the remaining attempts.
             if (!isRetryable(err)) throw new UnrecoverableError(describeError(err));
             throw err;
           } finally {
             active.delete(runId);
+          }
+          // Taken while the job is still active, before BullMQ lets go of its own key.
+          if (parked && 'group' in data && data.group) {
+            await redis.multi().set(`${heldPrefix}${data.group}`, runId, 'EX', 30 * DAY_S).set(holdOf(runId), data.group, 'EX', 30 * DAY_S).exec();
+          } else if (!parked) {
+            await redis.eval(RELEASE_SCRIPT, 2, holdOf(runId), heldPrefix, runId);
           }
         },
         {

@@ -38,8 +38,10 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   const active = new Map<string, Promise<void>>();
   // Runs waiting out their backoff before the next attempt.
   const retrying = new Map<string, NodeJS.Timeout>();
-  // dedupeKey → runId while the run is queued, active or waiting for a retry.
+  // dedupeKey → runId while the run is queued, active, waiting for a retry or parked.
   const byKey = new Map<string, string>();
+  // runId → the key a parked run holds.
+  const held = new Map<string, string>();
   const joins = new Map<string, JoinedTrigger[]>();
   let handler: RunHandler | null = null;
   let concurrency = 1;
@@ -72,12 +74,12 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       const done = (async () => {
         entry.attempts += 1;
         try {
-          await run(entry.runId, entry.trigger);
-          await settle(entry);
+          const result = await run(entry.runId, entry.trigger);
+          await settle(entry, result === 'parked');
         } catch (err) {
           options.onError?.(entry.runId, err);
           if (isRetryable(err) && entry.attempts < maxAttempts && !closed) retryLater(entry);
-          else await settle(entry);
+          else await settle(entry, false);
         }
       })().finally(() => {
         active.delete(entry.runId);
@@ -108,8 +110,16 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
     return existing;
   }
 
-  async function settle(entry: Entry): Promise<void> {
-    if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
+  /** `parked`: the run is not over, so the key it was queued under stays with it. */
+  async function settle(entry: Entry, parked: boolean): Promise<void> {
+    const holdsKey = parked && entry.trigger !== null && entry.dedupeKey !== undefined;
+    if (holdsKey) held.set(entry.runId, entry.dedupeKey!);
+    else if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
+    const heldKey = held.get(entry.runId);
+    if (!parked && heldKey !== undefined) {
+      if (byKey.get(heldKey) === entry.runId) byKey.delete(heldKey);
+      held.delete(entry.runId);
+    }
     // Left on disk if this fails: the next start finds the run settled and does nothing.
     await journal?.remove(entry.runId).catch((err: unknown) => options.onError?.(entry.runId, err));
   }

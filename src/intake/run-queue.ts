@@ -6,9 +6,9 @@ import type { Schedule } from './schedule-trigger.js';
 
 export interface EnqueueOptions {
   /**
-   * Triggers with the same key coalesce: while a run for the key is queued or active,
-   * another trigger joins that run instead of starting a new one. For Alertmanager it is
-   * the `groupKey`; see `dedupeKeyOf`.
+   * Triggers with the same key coalesce: while a run for the key is queued, active or
+   * parked, another trigger joins that run instead of starting a new one. For
+   * Alertmanager it is the `groupKey`; see `dedupeKeyOf`.
    */
   dedupeKey?: string;
 }
@@ -24,7 +24,7 @@ export interface CloseResult {
 
 export interface EnqueueResult {
   runId: string;
-  /** True when the trigger joined a queued or active run rather than starting one. */
+  /** True when the trigger joined a queued, active or parked run rather than starting one. */
   coalesced: boolean;
 }
 
@@ -39,9 +39,11 @@ export interface JoinedTrigger {
 /**
  * Runs the run: start it (first attempt), or resume it (after a crash, or `trigger` null:
  * a stored run whose approvals were decided). A throw marks the attempt failed; the queue
- * retries unless the error is not retryable.
+ * retries unless the error is not retryable. `parked`: the run waits (for people or for
+ * long-running work) and is not over, so its coalescing key stays held: triggers with
+ * that key join it until an attempt ends without parking.
  */
-export type RunHandler = (runId: string, trigger: Trigger | null) => Promise<void>;
+export type RunHandler = (runId: string, trigger: Trigger | null) => Promise<'parked' | void>;
 
 export interface ProcessOptions {
   concurrency: number;
@@ -63,7 +65,7 @@ export interface RunQueue {
    */
   resume(runId: string): Promise<void>;
   /**
-   * Records `trigger` on the queued or active run holding `dedupeKey` and returns that
+   * Records `trigger` on the queued, active or parked run holding `dedupeKey` and returns that
    * run's id; returns null, starting nothing, when no run holds the key. For notices
    * that must never start a run of their own (an alert's `resolved`).
    */

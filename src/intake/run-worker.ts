@@ -33,10 +33,11 @@ export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: Agen
       // Not `onSettled?.(await agent.start(…))`: an absent listener would skip the run itself.
       const started = await agent.start(trigger, runId);
       options.onSettled?.(started, 'started');
-      return;
+      return isParked(started.status) ? 'parked' : undefined;
     }
     if (stored.status !== 'running' && !isParked(stored.status)) return;
     const resumed = await agent.resume(runId);
     options.onSettled?.(resumed, 'resumed');
+    return isParked(resumed.status) ? 'parked' : undefined;
   };
 }

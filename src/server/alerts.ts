@@ -39,7 +39,7 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
         request.log.info({ ...log, runId }, runId ? 'resolved alert recorded on its run' : 'resolved alert with no run to join; nothing started');
         const message = runId
           ? `recorded on run ${runId}; a run that has changed nothing yet ends there`
-          : 'no queued or active run for this alert, so nothing was started; recorded in the audit log';
+          : 'no queued, active or parked run for this alert, so nothing was started; recorded in the audit log';
         return reply.code(202).send({ runId, coalesced: runId !== null, message });
       }
       const { runId, coalesced } = await deps.queue.enqueue(trigger, { dedupeKey });

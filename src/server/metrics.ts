@@ -41,7 +41,7 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetri
   const registry = new Registry();
   const runsEnqueued = new Counter({
     name: 'mlops_agent_runs_enqueued_total',
-    help: 'Triggers accepted, by trigger kind and whether they joined a queued or active run',
+    help: 'Triggers accepted, by trigger kind and whether they joined a queued, active or parked run',
     labelNames: ['trigger', 'coalesced'] as const,
     registers: [registry],
   });

@@ -158,6 +158,40 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       await done.reach(2);
     });
 
+    it('keeps a parked run\'s key: triggers join it until an attempt ends without parking', async () => {
+      const q = await open();
+      let parks = true;
+      const attempts: [string, string | null][] = [];
+      const done = counter();
+      q.process(async (runId, trigger) => {
+        attempts.push([runId, trigger?.text ?? null]);
+        done.bump();
+        return parks ? 'parked' : undefined;
+      }, { concurrency: 1 });
+      const first = await q.enqueue(alert('g'), { dedupeKey: 'g' });
+      await done.reach(1);
+      await until(async () => (await q.depth()) === 0);
+      // Parked (waiting for an approval): a repeat and the resolved notice join it.
+      expect(await q.enqueue(alert('g', 'firing', 2), { dedupeKey: 'g' })).toEqual({ runId: first.runId, coalesced: true });
+      expect(await q.join(alert('g', 'resolved', 3), 'g')).toBe(first.runId);
+      expect((await q.joined(first.runId)).map((j) => j.status)).toEqual(['firing', 'resolved']);
+      // Resumed and parked again: still its key.
+      await q.resume(first.runId);
+      await done.reach(2);
+      await until(async () => (await q.depth()) === 0);
+      expect(await q.enqueue(alert('g', 'firing', 4), { dedupeKey: 'g' })).toEqual({ runId: first.runId, coalesced: true });
+      // Resumed and over: the key is free, and the next firing starts a run of its own.
+      parks = false;
+      await q.resume(first.runId);
+      await done.reach(3);
+      await until(async () => (await q.depth()) === 0);
+      const next = await q.enqueue(alert('g', 'firing', 5), { dedupeKey: 'g' });
+      expect(next.coalesced).toBe(false);
+      expect(next.runId).not.toBe(first.runId);
+      await done.reach(4);
+      expect(attempts.map(([id, text]) => [id === first.runId, text])).toEqual([[true, 'DriftHigh firing #0'], [true, null], [true, null], [false, 'DriftHigh firing #5']]);
+    });
+
     it('never coalesces triggers without a dedupe key', async () => {
       const q = await open();
       const results = await Promise.all([q.enqueue(chat('same')), q.enqueue(chat('same')), q.enqueue(alert('k'))]);

@@ -143,11 +143,12 @@ describe('agentRunHandler', () => {
       answer('must not run'),
     ], { withApprovals: true });
     const handler = agentRunHandler(agent, runs);
-    await handler('run_parked_1', alert('g', 0));
+    // Parked: the queue keeps the alert group's key with the run.
+    expect(await handler('run_parked_1', alert('g', 0))).toBe('parked');
     expect(await runs.get('run_parked_1')).toMatchObject({ status: 'waiting_approval', steps: 1 });
     // A redelivered job and an explicit resume both find the approval still pending.
-    await handler('run_parked_1', alert('g', 0));
-    await handler('run_parked_1', null);
+    expect(await handler('run_parked_1', alert('g', 0))).toBe('parked');
+    expect(await handler('run_parked_1', null)).toBe('parked');
     expect(await runs.get('run_parked_1')).toMatchObject({ status: 'waiting_approval', steps: 1 });
     expect(plans).toBe(1);
     expect(fx!.backends.calls.filter((c) => c.startsWith('deployer.'))).toEqual([]);

@@ -90,7 +90,7 @@ describe('a resolved notice', () => {
     startWorking(agent, 2);
     const res = await post('/v1/alerts', { name: 'ModelDriftDetected', status: 'resolved', labels });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toEqual({ runId: null, coalesced: false, message: 'no queued or active run for this alert, so nothing was started; recorded in the audit log' });
+    expect(res.json()).toEqual({ runId: null, coalesced: false, message: 'no queued, active or parked run for this alert, so nothing was started; recorded in the audit log' });
     const am = await post('/v1/alerts/alertmanager', alertmanager('resolved'));
     expect(am.json()).toMatchObject({ runId: null, coalesced: false });
     expect(await agent.queue.depth()).toBe(0);
