@@ -5,6 +5,7 @@
 // ended, and a shutdown that gives active runs a grace period.
 import { join } from 'node:path';
 import { createRedisRunStore, type RedisRunStore } from '../agent/redis-run-store.js';
+import { abandonRun } from '../agent/abandoned-runs.js';
 import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
 import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
@@ -37,6 +38,7 @@ export interface AgentProcess {
    * executes runs (the lab that runs the work is that process's).
    */
   waits: WaitSweeper | null;
+  logger: Logger;
 }
 
 interface RedisStores {
@@ -133,7 +135,7 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       ? createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (runId) => queue.resume(runId), clock: systemClock, logger })
       : null;
     waits?.start();
-    return { queue, metrics, runtime, lab, redis, slack, sweeper, waits };
+    return { queue, metrics, runtime, lab, redis, slack, sweeper, waits, logger };
   } catch (err) {
     // Open connections would keep the process alive after the error is reported.
     await queue.close({ force: true }).catch(() => undefined);
@@ -151,7 +153,16 @@ export function startWorking(p: AgentProcess, concurrency: number): void {
     // The fast path: the work runs in this process, and its end resumes the run at once.
     if (isParked(run.status)) p.waits?.watch(run);
   };
-  p.queue.process(agentRunHandler(p.runtime.agent, p.runtime.runs, { onSettled }), { concurrency });
+  const onGaveUp = (runId: string, reason: string) => {
+    abandonRun({ runs: p.runtime.runs, audit: p.runtime.audit, clock: systemClock }, runId, reason)
+      .then((run) => {
+        if (!run) return;
+        p.logger.error({ runId, reason }, 'the run queue gave up on a run; it is marked failed');
+        onSettled(run);
+      })
+      .catch((err: unknown) => p.logger.error({ err, runId, reason }, 'the run queue gave up on a run, and marking it failed failed too; it still shows running'));
+  };
+  p.queue.process(agentRunHandler(p.runtime.agent, p.runtime.runs, { onSettled }), { concurrency, onGaveUp });
 }
 
 /**

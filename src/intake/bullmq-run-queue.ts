@@ -200,7 +200,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       }
     },
 
-    process(handler: RunHandler, { concurrency }) {
+    process(handler: RunHandler, { concurrency, onGaveUp }) {
       if (worker) throw new Error('process() was already called on this run queue');
       worker = new Worker<JobData>(
         queueName,
@@ -240,7 +240,18 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
         },
       );
       worker.on('error', (err) => options.onError?.(null, err));
-      worker.on('failed', (job, err) => options.onError?.(job?.id ?? null, err));
+      worker.on('failed', (job, err) => {
+        options.onError?.(job?.id ?? null, err);
+        // finishedOn is set only when the job is failed for good (no retry left, an
+        // unrecoverable error, or BullMQ's stall limit: its workers kept dying under it).
+        if (!job || typeof job.finishedOn !== 'number') return;
+        const runId = 'resumeRunId' in job.data ? job.data.resumeRunId : runIdOfJob(job.id as string);
+        const reason = `${describeError(err)} (after ${job.attemptsMade} failed attempt(s) and ${job.stalledCounter} worker(s) lost under it)`;
+        void redis
+          .eval(RELEASE_SCRIPT, 2, holdOf(runId), heldPrefix, runId)
+          .catch((releaseErr: unknown) => options.onError?.(runId, releaseErr))
+          .finally(() => onGaveUp?.(runId, reason));
+      });
     },
 
     join,

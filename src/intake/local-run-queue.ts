@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Trigger } from '../agent/run.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type ProcessOptions, type RunHandler, type RunQueue } from './run-queue.js';
 import { createLocalScheduler } from './local-scheduler.js';
 import type { QueueJournal } from './queue-journal.js';
 import { describeError, UpstreamError } from '../errors.js';
@@ -45,6 +45,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   const joins = new Map<string, JoinedTrigger[]>();
   let handler: RunHandler | null = null;
   let concurrency = 1;
+  let onGaveUp: ProcessOptions['onGaveUp'];
   let closed = false;
   let closing: Promise<CloseResult> | null = null;
   const journal = options.journal;
@@ -78,8 +79,13 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
           await settle(entry, result === 'parked');
         } catch (err) {
           options.onError?.(entry.runId, err);
-          if (isRetryable(err) && entry.attempts < maxAttempts && !closed) retryLater(entry);
-          else await settle(entry, false);
+          if (isRetryable(err) && entry.attempts < maxAttempts) {
+            // Closing: no retry here, and the journal keeps the run for the next start.
+            if (!closed) retryLater(entry);
+          } else {
+            await settle(entry, false);
+            onGaveUp?.(entry.runId, `attempt ${entry.attempts} of ${maxAttempts} failed: ${describeError(err)}`);
+          }
         }
       })().finally(() => {
         active.delete(entry.runId);
@@ -150,6 +156,7 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       if (handler) throw new Error('process() was already called on this run queue');
       handler = fn;
       concurrency = Math.max(1, opts.concurrency);
+      onGaveUp = opts.onGaveUp;
       pump();
     },
     async joined(runId, from = 0) {

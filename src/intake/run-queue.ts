@@ -47,6 +47,12 @@ export type RunHandler = (runId: string, trigger: Trigger | null) => Promise<'pa
 
 export interface ProcessOptions {
   concurrency: number;
+  /**
+   * Told when the queue gives up on a run: its last attempt failed, or (BullMQ) its
+   * workers died under it more often than allowed. Nothing will run it again; the
+   * stored run should say so. The run's coalescing key is released.
+   */
+  onGaveUp?: (runId: string, reason: string) => void;
 }
 
 /** What `setSchedules` left in force and what it removed. */

@@ -230,6 +230,30 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       expect(calls).toEqual([bad.runId, good.runId]);
     });
 
+    it('gives up on a run once its last attempt failed, saying why, and frees its key', async () => {
+      const q = await open({ attempts: 2, backoffMs: 20 });
+      const gaveUp: [string, string][] = [];
+      const told = counter();
+      let calls = 0;
+      q.process(async (_runId, trigger) => {
+        calls += 1;
+        if (trigger?.text?.includes('#0')) throw new UpstreamError('redis', 'the run store is unreachable', { retryable: true });
+      }, { concurrency: 1, onGaveUp: (runId, reason) => {
+        gaveUp.push([runId, reason]);
+        told.bump();
+      } });
+      const first = await q.enqueue(alert('k'), { dedupeKey: 'k' });
+      await told.reach(1);
+      expect(calls).toBe(2);
+      expect(gaveUp).toEqual([[first.runId, expect.stringContaining('the run store is unreachable')]]);
+      await until(async () => (await q.depth()) === 0);
+      const next = await q.enqueue(alert('k', 'firing', 1), { dedupeKey: 'k' });
+      expect(next).toMatchObject({ coalesced: false });
+      // A run that ends well is not given up on.
+      await until(async () => (await q.depth()) === 0);
+      expect(gaveUp).toHaveLength(1);
+    });
+
     it('hands a resume to the handler with the stored run id and no trigger, and coalesces resumes of one run', async () => {
       const q = await open();
       const gate = latch();

@@ -27,6 +27,7 @@ function startWorker(mode: 'hang' | 'complete') {
   return {
     child,
     exited,
+    lines,
     get stderr() {
       return stderr;
     },
@@ -83,6 +84,33 @@ describe('crash recovery of a run queued on BullMQ', () => {
     await second.exited;
     expect(second.child.exitCode).toBe(0);
     expect(await producer.depth()).toBe(0);
+    await producer.close();
+  });
+
+  it('gives up on a run whose workers keep dying under it, and tells the worker that finds it', async () => {
+    const producer = createBullmqRunQueue({ connection: REDIS_URL, prefix, queueName });
+    const { runId } = await producer.enqueue({ kind: 'chat', principal: { id: 'alice', roles: [] }, text: 'a run that kills its worker', data: null });
+    // Each worker dies holding it (an out-of-memory kill, say); BullMQ allows one such loss.
+    for (let i = 0; i < 2; i++) {
+      const doomed = startWorker('hang');
+      await doomed.waitFor(new RegExp(`^picked ${runId} `));
+      doomed.child.kill('SIGKILL');
+      await doomed.exited;
+    }
+    const last = startWorker('complete');
+    const line = await last.waitFor(new RegExp(`^gave up ${runId}: `));
+    expect(line).toContain('job stalled more than allowable limit');
+    expect(line).toContain('2 worker(s) lost under it');
+    last.child.kill('SIGTERM');
+    await last.exited;
+    // Failed for good without reaching the handler a third time.
+    expect(last.lines.filter((l) => l.startsWith('picked'))).toEqual([]);
+    const admin = new Queue(queueName, { connection: { url: REDIS_URL }, prefix });
+    try {
+      expect(await admin.getJobState(runId)).toBe('failed');
+    } finally {
+      await admin.close();
+    }
     await producer.close();
   });
 });

@@ -23,7 +23,7 @@ queue.process(async (runId, trigger) => {
   console.log(`picked ${runId} ${trigger?.text ?? '(resume)'}`);
   if (mode === 'hang') await new Promise(() => {});
   console.log(`done ${runId}`);
-}, { concurrency: 1 });
+}, { concurrency: 1, onGaveUp: (runId, reason) => console.log(`gave up ${runId}: ${reason}`) });
 console.log('ready');
 
 process.on('SIGTERM', () => {
