@@ -49,6 +49,10 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   let closed = false;
   let closing: Promise<CloseResult> | null = null;
   const journal = options.journal;
+  for (const { runId, dedupeKey } of journal?.holds ?? []) {
+    byKey.set(dedupeKey, runId);
+    held.set(runId, dedupeKey);
+  }
   for (const left of journal?.left ?? []) {
     if (left.dedupeKey) byKey.set(left.dedupeKey, left.runId);
     waiting.push({ runId: left.runId, trigger: left.trigger, dedupeKey: left.dedupeKey, attempts: 0 });
@@ -119,15 +123,19 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   /** `parked`: the run is not over, so the key it was queued under stays with it. */
   async function settle(entry: Entry, parked: boolean): Promise<void> {
     const holdsKey = parked && entry.trigger !== null && entry.dedupeKey !== undefined;
-    if (holdsKey) held.set(entry.runId, entry.dedupeKey!);
-    else if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
+    const report = (err: unknown) => options.onError?.(entry.runId, err);
+    if (holdsKey) {
+      held.set(entry.runId, entry.dedupeKey!);
+      await journal?.hold(entry.runId, entry.dedupeKey!).catch(report);
+    } else if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
     const heldKey = held.get(entry.runId);
     if (!parked && heldKey !== undefined) {
       if (byKey.get(heldKey) === entry.runId) byKey.delete(heldKey);
       held.delete(entry.runId);
+      await journal?.release(entry.runId).catch(report);
     }
     // Left on disk if this fails: the next start finds the run settled and does nothing.
-    await journal?.remove(entry.runId).catch((err: unknown) => options.onError?.(entry.runId, err));
+    await journal?.remove(entry.runId).catch(report);
   }
 
   const queue: RunQueue = {

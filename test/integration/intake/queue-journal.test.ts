@@ -51,6 +51,36 @@ describe('the in-process queue journal', () => {
     await first.close({ force: true });
   });
 
+  it('keeps a parked run\'s alert group across a restart, until the run is over', async () => {
+    const dir = freshDir();
+    const first = createLocalRunQueue({ journal: openQueueJournal(dir, () => undefined) });
+    let parked!: () => void;
+    const didPark = new Promise<void>((r) => (parked = r));
+    first.process(async () => {
+      setImmediate(parked);
+      return 'parked';
+    }, { concurrency: 1 });
+    const run = await first.enqueue(alert('g1'), { dedupeKey: 'g1' });
+    await didPark;
+    await first.close();
+    expect(files(dir)).toEqual([`${run.runId}.held`]);
+
+    const second = createLocalRunQueue({ journal: openQueueJournal(dir, () => undefined) });
+    expect(await second.enqueue(alert('g1'), { dedupeKey: 'g1' })).toEqual({ runId: run.runId, coalesced: true });
+    let over!: () => void;
+    const isOver = new Promise<void>((r) => (over = r));
+    second.process(async () => {
+      setImmediate(over);
+    }, { concurrency: 1 });
+    await second.resume(run.runId);
+    await isOver;
+    await second.close();
+    expect(files(dir)).toEqual([]);
+    const third = createLocalRunQueue({ journal: openQueueJournal(dir, () => undefined) });
+    expect(await third.enqueue(alert('g1'), { dedupeKey: 'g1' })).toMatchObject({ coalesced: false });
+    await third.close({ force: true });
+  });
+
   it('sets an unreadable file aside, says so, and queues the rest', async () => {
     const dir = freshDir();
     const first = createLocalRunQueue({ journal: openQueueJournal(dir, () => undefined) });
