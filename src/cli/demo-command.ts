@@ -12,8 +12,9 @@ export function demoCommand(deps: { config: () => Config; logger: () => Logger }
         'answer the alert (check data, retrain, canary, promote or roll back); ends with an audit verify',
     )
     .addOption(new Option('--scenario <name>', 'drift: the candidate is better and is canaried; bad-canary: it passes offline gates but fails in canary and is rolled back').choices(SCENARIOS).default('drift'))
-    .action(async (opts: { scenario: Scenario }) => {
-      const result = await runIncidentDemo({ config: deps.config(), logger: deps.logger(), scenario: opts.scenario });
+    .option('--approve-as <ids>', 'when the run waits for approval, approve as these comma-separated people (e.g. user:alice,user:carol: an ML lead and a risk officer in the shipped policy), then let it go on', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .action(async (opts: { scenario: Scenario; approveAs?: string[] }) => {
+      const result = await runIncidentDemo({ config: deps.config(), logger: deps.logger(), scenario: opts.scenario, ...(opts.approveAs ? { approveAs: opts.approveAs } : {}) });
       process.exitCode = result.auditOk && result.run && result.run.status !== 'failed' ? EXIT.ok : EXIT.failed;
     });
 }

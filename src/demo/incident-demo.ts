@@ -10,7 +10,8 @@ import type { Config } from '../config.js';
 import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
 import { triggerFromAlertGroup } from '../intake/alert-trigger.js';
 import type { Logger } from '../logger.js';
-import { createRuntime } from '../runtime.js';
+import { stillNeeded } from '../approvals/index.js';
+import { createRuntime, type Runtime } from '../runtime.js';
 import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
 
 export type Scenario = 'drift' | 'bad-canary';
@@ -49,7 +50,24 @@ async function seed(lab: LocalLab, print: Print): Promise<void> {
   print(`seed      v${v.version} is champion and serves 100% of ${ENVIRONMENT}`);
 }
 
-export async function runIncidentDemo(options: { config: Config; logger: Logger; scenario: Scenario; print?: Print }): Promise<DemoResult> {
+/**
+ * Decides the run's pending approvals as `approvers`, each in turn, through the approvals
+ * service (roles from the policy, self-approval refused, every vote audited) as they would
+ * in Slack or with the CLI; then resumes the run, which executes what was granted once.
+ */
+async function approveAndResume(runtime: Runtime, run: Run, approvers: readonly string[], print: Print): Promise<Run> {
+  for (const approval of await runtime.approvals.list({ status: 'pending', runId: run.id })) {
+    for (const approverId of approvers) {
+      const result = await runtime.approvals.decide(approval.id, { approverId, verdict: 'grant', comment: 'approved at the demo (--approve-as)', via: 'cli' });
+      const roles = runtime.policy.current().rolesOf(approverId);
+      const what = result.ok ? (result.resolved ? 'granted' : `recorded; ${stillNeeded(result.approval)}`) : `refused (${result.code}): ${result.message}`;
+      print(`${when()}  approve   ${approverId} [${roles.join(', ') || 'no roles'}] approves ${approval.tool} (${approval.id}): ${what}`);
+    }
+  }
+  return runtime.agent.resume(run.id);
+}
+
+export async function runIncidentDemo(options: { config: Config; logger: Logger; scenario: Scenario; approveAs?: readonly string[]; print?: Print }): Promise<DemoResult> {
   const { config, logger, scenario } = options;
   const print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
   // The demo lab is rebuilt each time; the audit log is the operator's and only grows.
@@ -116,6 +134,10 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     simulator.start(TRAFFIC_PER_SECOND);
     run = await runtime.agent.start(triggerFromAlertGroup(firing));
     print(`${when()}  ${formatRunSummary(run)}`);
+    if (run.status === 'waiting_approval' && options.approveAs?.length) {
+      run = await approveAndResume(runtime, run, options.approveAs, print);
+      print(`${when()}  ${formatRunSummary(run)}`);
+    }
     const split = await lab.deployer.getSplit(MODEL, ENVIRONMENT);
     if (split) print(`${when()}  serving   ${MODEL}/${ENVIRONMENT}: stable v${split.stableVersion}${split.canaryVersion ? `, canary v${split.canaryVersion} at ${split.canaryPercent}%` : ''}; last known good v${split.lastKnownGoodVersion}`);
     return await finish(runtime, run, print);
@@ -126,7 +148,7 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
   }
 }
 
-async function finish(runtime: Awaited<ReturnType<typeof createRuntime>>, run: Run | null, print: Print): Promise<DemoResult> {
+async function finish(runtime: Runtime, run: Run | null, print: Print): Promise<DemoResult> {
   const verified = await verifyAuditFile(runtime.config.auditFile);
   print(
     verified.ok

@@ -126,6 +126,23 @@ describe('npm start: the incident demo on the local lab', () => {
     expect(stdout).toMatch(/audit log intact: \d+ entries/);
   });
 
+  it('promotes once an ML lead and a risk officer approve, with --approve-as', async () => {
+    const { code, stdout } = await runCli(['demo', '--approve-as', 'user:alice,user:carol'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/NEEDS APPROVAL\s+deploy_canary: Sending 100% of production traffic/);
+    expect(stdout).toMatch(/approve   user:alice \[ml-leads\] approves deploy_canary \(apr_\S+\): recorded; 1 more approval\(s\), including one from each of \[risk-officers\]/);
+    expect(stdout).toMatch(/approve   user:carol \[risk-officers\] approves deploy_canary \(apr_\S+\): granted/);
+    expect(stdout).toMatch(/ok\s+deploy_canary: credit-risk production: canary v2 at 100% of target 100%, promoted/);
+    expect(stdout).toContain('serving   credit-risk/production: stable v2; last known good v2');
+    const audit = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: { tool?: string } });
+    // The promotion executed once, after the grant.
+    const kinds = audit.map((e) => e.kind);
+    expect(kinds.indexOf('approval.granted')).toBeGreaterThan(-1);
+    expect(audit.filter((e) => e.kind === 'execution.started' && e.data.tool === 'deploy_canary')).toHaveLength(2);
+    expect(kinds.lastIndexOf('execution.started')).toBeGreaterThan(kinds.indexOf('approval.granted'));
+    expect(stdout).toMatch(/audit log intact/);
+  });
+
   it('rolls back a candidate that passes offline gates but fails in canary (bad-canary)', async () => {
     const { code, stdout } = await runCli(['demo', '--scenario', 'bad-canary'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
     expect(code).toBe(0);
