@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { Trigger } from '../agent/run.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
+import { reconnectDelay } from '../redis-client.js';
 import { isRetryable } from './retry.js';
 import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
 import { firing } from './schedule-trigger.js';
@@ -90,12 +91,13 @@ async function bounded<T>(ms: number, action: string, work: Promise<T>): Promise
 
 export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const { prefix, queueName } = options;
-  // Workers block on Redis and must wait out outages (BullMQ requires null retries);
-  // producers answer webhooks, so they fail fast and let the sender retry.
-  const connection = { url: options.connection, maxRetriesPerRequest: null };
-  const queue = new Queue<JobData>(queueName, { connection: { url: options.connection, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix });
+  // Workers block on Redis and must wait out outages (BullMQ requires null retries), and
+  // come back within a second of Redis; producers answer webhooks, so they fail fast and
+  // let the sender retry.
+  const connection = { url: options.connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
+  const queue = new Queue<JobData>(queueName, { connection: { url: options.connection, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: reconnectDelay }, prefix });
   // Our own keys (joined triggers) sit beside BullMQ's under the same prefix.
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false });
+  const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false, retryStrategy: reconnectDelay });
   const joinedPrefix = `${prefix}:${queueName}:mlops:joined:`;
   const joinedKey = (runId: string) => `${joinedPrefix}${runId}`;
   const dedupeId = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 32);

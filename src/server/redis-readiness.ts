@@ -2,10 +2,11 @@
 // noeviction (any other policy lets Redis drop queued runs under memory pressure).
 import { Redis } from 'ioredis';
 import { describeError } from '../errors.js';
+import { reconnectDelay } from '../redis-client.js';
 import type { ReadinessCheck } from './health.js';
 
 export function redisReadiness(url: string): { check: ReadinessCheck; close(): Promise<void> } {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: true, connectTimeout: 2000 });
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: true, connectTimeout: 2000, retryStrategy: reconnectDelay });
   redis.on('error', () => {
     // Reported by the check; the event only keeps ioredis from printing during reconnects.
   });
