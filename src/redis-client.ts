@@ -42,8 +42,12 @@ export function openFailFastRedis(url: string, options: RedisOptions = {}): Fail
   const firstReady = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
   const where = `${redis.options.host ?? '127.0.0.1'}:${redis.options.port ?? 6379}`;
 
+  // ioredis says `ready` until it handles the socket's close; a socket that can no longer
+  // be written (the peer is gone) is already down, as ioredis itself judges it.
+  const up = () => redis.status === 'ready' && redis.stream?.writable === true;
+
   function unreachable(): string | null {
-    if (redis.status === 'ready') return null;
+    if (up()) return null;
     if (redis.status === 'end') return `the connection to Redis at ${where} is closed`;
     // A lost connection reports no error until the first reconnect attempt fails.
     if (lastError) return `Redis at ${where} is unreachable (${describeError(lastError)})`;
@@ -54,7 +58,7 @@ export function openFailFastRedis(url: string, options: RedisOptions = {}): Fail
     redis,
     unreachable,
     async connected(action, ms) {
-      if (redis.status === 'ready') return;
+      if (up()) return;
       if (everReady || redis.status === 'end') throw new UpstreamError('redis', `${action} failed: ${unreachable()}`, { retryable: true });
       if (redis.status === 'wait') redis.connect().catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;

@@ -255,6 +255,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       return Object.entries(counts).reduce((sum, [state, n]) => sum + (state === 'delayed' ? delayedRuns : n), 0);
     },
 
+    unavailable: producer.unreachable,
 
     close({ force = false, graceMs } = {}) {
       closing ??= (async () => {
