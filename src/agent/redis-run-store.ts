@@ -5,6 +5,7 @@ import { describeError, UpstreamError, UserError } from '../errors.js';
 import { RUN_STATUSES, type Run, type RunStatus } from './run.js';
 import { upgradeRun, type RunStore } from './run-store.js';
 import { redisCommand as call } from '../redis-command.js';
+import { reconnectDelay } from '../redis-client.js';
 
 export interface RedisRunStoreOptions {
   /** `redis://host:port/db` */
@@ -27,7 +28,7 @@ function checkId(id: string): string {
 export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStore {
   const { prefix } = options;
   // A bounded retry count: a run store call that cannot reach Redis should fail, not hang.
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, retryStrategy: reconnectDelay });
   redis.on('error', () => {
     // Surfaced through the failing command as an UpstreamError; the event only stops
     // ioredis from printing "Unhandled error event" during reconnects.

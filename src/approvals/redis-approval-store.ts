@@ -8,6 +8,7 @@ import { UpstreamError } from '../errors.js';
 import { APPROVAL_STATUSES, checkApprovalId, upgradeApproval, type Approval } from './approval.js';
 import type { ApprovalFilter, ApprovalStore } from './approval-store.js';
 import { redisCommand as call } from '../redis-command.js';
+import { reconnectDelay } from '../redis-client.js';
 
 export interface RedisApprovalStoreOptions {
   /** `redis://host:port/db` */
@@ -36,7 +37,7 @@ const MAX_ATTEMPTS = 50;
 
 export function createRedisApprovalStore(options: RedisApprovalStoreOptions): ApprovalStore {
   const { prefix } = options;
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, retryStrategy: reconnectDelay });
   redis.on('error', () => {
     // Surfaced through the failing command; this only stops ioredis printing during reconnects.
   });

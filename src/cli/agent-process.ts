@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import { createRedisExecutions, type Executions } from '../policy/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { createServerMetrics, type ServerMetrics } from '../server/index.js';
+import { queueErrorLog } from './queue-error-log.js';
 
 export interface AgentProcess {
   queue: RunQueue;
@@ -77,10 +78,7 @@ export function redactUrl(url: string): string {
 }
 
 export function createRunQueueFromConfig(config: Config, logger: Logger): RunQueue {
-  const onError = (runId: string | null, err: unknown) => {
-    if (runId) logger.warn({ runId, err }, 'a run attempt failed');
-    else logger.warn({ err }, 'the run queue reported an error (Redis unreachable?)');
-  };
+  const onError = queueErrorLog(logger, systemClock);
   const retry = { attempts: config.queue.attempts, backoffMs: config.queue.backoffMs };
   if (!config.redisUrl) {
     // Runs acknowledged and not yet settled are on disk: the next start queues them again.

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createMetricsServer, redisReadiness } from '../server/index.js';
+import { createMetricsServer, queueReadiness, redisReadiness } from '../server/index.js';
 import { closeAgentProcess, openAgentProcess, redactUrl, startWorking, untilSignalled } from './agent-process.js';
 
 function positiveInt(value: string): number {
@@ -41,7 +41,7 @@ still active then is handed to another worker once its lock (worker.lockDuration
       const redisCheck = redisReadiness(config.redisUrl);
       const metricsServer =
         config.worker.metricsPort !== undefined
-          ? await createMetricsServer({ metrics: agent.metrics, audit: agent.runtime.audit, tokens: config.server.tokens, logger, readiness: [redisCheck.check] })
+          ? await createMetricsServer({ metrics: agent.metrics, audit: agent.runtime.audit, tokens: config.server.tokens, logger, readiness: [queueReadiness(agent.queue), redisCheck.check] })
           : null;
 
       let handedBack = 0;

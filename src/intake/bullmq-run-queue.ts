@@ -4,10 +4,10 @@
 // finishing script), so every process agrees without a race between check and add.
 import { createHash } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Trigger } from '../agent/run.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
+import { openFailFastRedis, reconnectDelay } from '../redis-client.js';
 import { isRetryable } from './retry.js';
 import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
 import { firing } from './schedule-trigger.js';
@@ -81,15 +81,10 @@ redis.call('EXPIRE', joined, tonumber(ARGV[4]))
 return runId
 `;
 
-function redisError(action: string, err: unknown): UpstreamError {
-  if (err instanceof UpstreamError) return err;
-  return new UpstreamError('redis', `${action} failed: ${describeError(err)}`, { retryable: true, cause: err });
-}
-
 /**
- * BullMQ waits for the connection to become ready without a limit, so an unreachable
- * Redis would hang a webhook forever; this turns the wait into a retryable error. The
- * add may still land if Redis comes back: a retried alert then coalesces by its key.
+ * An unanswered command (a half-open connection; BullMQ's first connection) would hang a
+ * webhook forever; this turns the wait into a retryable error. The add may still land
+ * if Redis answers later: a retried alert then coalesces by its key.
  */
 async function bounded<T>(ms: number, action: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -105,12 +100,16 @@ async function bounded<T>(ms: number, action: string, work: Promise<T>): Promise
 
 export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   const { prefix, queueName } = options;
-  // Workers block on Redis and must wait out outages (BullMQ requires null retries);
-  // producers answer webhooks, so they fail fast and let the sender retry.
-  const connection = { url: options.connection, maxRetriesPerRequest: null };
-  const queue = new Queue<JobData>(queueName, { connection: { url: options.connection, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix });
-  // Our own keys (joined triggers) sit beside BullMQ's under the same prefix.
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 2, lazyConnect: false });
+  // Workers block on Redis and must wait out outages (BullMQ requires null retries), and
+  // come back within a second of Redis (BullMQ's own reconnect delay grows to 20 s).
+  const connection = { url: options.connection, maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
+  // Producers answer webhooks, so they fail at once while Redis is down and the sender
+  // retries. One connection carries BullMQ's adds and our own keys (joined triggers,
+  // beside BullMQ's under the same prefix), so whether it is up says whether runs can be
+  // enqueued; the Queue shares it and leaves closing it to us.
+  const producer = openFailFastRedis(options.connection, { maxRetriesPerRequest: 1 });
+  const redis = producer.redis;
+  const queue = new Queue<JobData>(queueName, { connection: redis, prefix });
   const joinedPrefix = `${prefix}:${queueName}:mlops:joined:`;
   const joinedKey = (runId: string) => `${joinedPrefix}${runId}`;
   // A parked run's hold on its coalescing key: key → run, and run → key to release it.
@@ -129,19 +128,28 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   let closing: Promise<CloseResult> | null = null;
   // Runs whose handler is executing in this process, for a graceful close.
   const active = new Map<string, Promise<unknown>>();
+  // The Queue forwards the errors of the connection it shares, one report for each.
   queue.on('error', (err) => options.onError?.(null, err));
-  redis.on('error', (err) => options.onError?.(null, err));
+
+  /** One producer command: refused at once while Redis is down, bounded while it is up. */
+  async function command<T>(action: string, work: () => Promise<T>, ms = limit): Promise<T> {
+    try {
+      await producer.connected(action, ms);
+      return await bounded(ms, action, work());
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      // A command cut off by a lost connection fails in ioredis's words; say what happened.
+      throw new UpstreamError('redis', `${action} failed: ${producer.unreachable() ?? describeError(err)}`, { retryable: true, cause: err });
+    }
+  }
 
   async function join(trigger: Trigger, dedupeKey: string): Promise<string | null> {
-    const action = `recording a trigger on the run of key ${dedupeKey}`;
-    try {
-      const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
-      const group = dedupeId(dedupeKey);
-      const found = await bounded(limit, action, redis.eval(JOIN_SCRIPT, 2, `${prefix}:${queueName}:de:${group}`, `${heldPrefix}${group}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)));
-      return typeof found === 'string' ? found : null;
-    } catch (err) {
-      throw redisError(action, err);
-    }
+    const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
+    const group = dedupeId(dedupeKey);
+    const found = await command(`recording a trigger on the run of key ${dedupeKey}`, () =>
+      redis.eval(JOIN_SCRIPT, 2, `${prefix}:${queueName}:de:${group}`, `${heldPrefix}${group}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)),
+    );
+    return typeof found === 'string' ? found : null;
   }
 
   return {
@@ -153,9 +161,8 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
         if (existing) return { runId: existing, coalesced: true };
       }
       const runId = newQueuedRunId(clock.now());
-      let job: Job<JobData>;
-      try {
-        job = await bounded(limit, `enqueueing a run on queue ${queueName}`, queue.add(
+      const job: Job<JobData> = await command(`enqueueing a run on queue ${queueName}`, () =>
+        queue.add(
           'run',
           dedupeKey ? { trigger, group: dedupeId(dedupeKey) } : { trigger },
           {
@@ -164,26 +171,21 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
             // Hashed: group keys are long label sets with quotes and braces.
             ...(dedupeKey ? { deduplication: { id: dedupeId(dedupeKey) } } : {}),
           },
-        ));
-      } catch (err) {
-        throw redisError(`enqueueing a run on queue ${queueName}`, err);
-      }
+        ),
+      );
       // Deduplicated adds return the id of the run that holds the key.
       if (job.id === undefined || job.id === runId) return { runId, coalesced: false };
       const existing = job.id;
-      try {
-        const key = joinedKey(existing);
-        await bounded(limit, `recording a trigger that joined run ${existing}`, redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()))).expire(key, 30 * DAY_S).exec());
-      } catch (err) {
-        throw redisError(`recording a trigger that joined run ${existing}`, err);
-      }
+      const key = joinedKey(existing);
+      await command(`recording a trigger that joined run ${existing}`, () =>
+        redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()))).expire(key, 30 * DAY_S).exec(),
+      );
       return { runId: existing, coalesced: true };
     },
 
     async resume(runId) {
-      const action = `queueing run ${runId} to resume`;
-      try {
-        await bounded(limit, action, queue.add(
+      await command(`queueing run ${runId} to resume`, () =>
+        queue.add(
           'resume',
           { resumeRunId: runId },
           {
@@ -194,10 +196,8 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
             removeOnComplete: { age: 7 * DAY_S },
             removeOnFail: { age: 30 * DAY_S },
           },
-        ));
-      } catch (err) {
-        throw redisError(action, err);
-      }
+        ),
+      );
     },
 
     process(handler: RunHandler, { concurrency, onGaveUp }) {
@@ -257,9 +257,9 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
     join,
 
     async setSchedules(schedules) {
-      const action = `setting the schedules of queue ${queueName}`;
-      try {
-        return await bounded(limit * 2, action, (async () => {
+      return command(
+        `setting the schedules of queue ${queueName}`,
+        async () => {
           for (const s of schedules) {
             await queue.upsertJobScheduler(s.id, { pattern: s.cron, tz: s.tz }, { name: 'run', data: { trigger: s.trigger }, opts: jobOptions });
           }
@@ -273,34 +273,26 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
             removed.push(id);
           }
           return { active: [...wanted], removed };
-        })());
-      } catch (err) {
-        throw redisError(action, err);
-      }
+        },
+        limit * 2,
+      );
     },
 
     async joined(runId, from = 0) {
-      try {
-        const items = await bounded(limit, `reading triggers that joined run ${runId}`, redis.lrange(joinedKey(runId), from, -1));
-        return items.map((s) => JSON.parse(s) as JoinedTrigger);
-      } catch (err) {
-        throw redisError(`reading triggers that joined run ${runId}`, err);
-      }
+      const items = await command(`reading triggers that joined run ${runId}`, () => redis.lrange(joinedKey(runId), from, -1));
+      return items.map((s) => JSON.parse(s) as JoinedTrigger);
     },
 
     async depth() {
-      try {
-        const [counts, schedulers] = await bounded(limit, `counting runs on queue ${queueName}`, Promise.all([
-          queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'),
-          queue.getJobSchedulersCount(),
-        ]));
-        // Each job scheduler keeps its next firing as a delayed job: a schedule, not a run waiting.
-        const delayedRuns = Math.max(0, (counts.delayed ?? 0) - schedulers);
-        return Object.entries(counts).reduce((sum, [state, n]) => sum + (state === 'delayed' ? delayedRuns : n), 0);
-      } catch (err) {
-        throw redisError(`counting runs on queue ${queueName}`, err);
-      }
+      const [counts, schedulers] = await command(`counting runs on queue ${queueName}`, () =>
+        Promise.all([queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'), queue.getJobSchedulersCount()]),
+      );
+      // Each job scheduler keeps its next firing as a delayed job: a schedule, not a run waiting.
+      const delayedRuns = Math.max(0, (counts.delayed ?? 0) - schedulers);
+      return Object.entries(counts).reduce((sum, [state, n]) => sum + (state === 'delayed' ? delayedRuns : n), 0);
     },
+
+    unavailable: producer.unreachable,
 
     close({ force = false, graceMs } = {}) {
       closing ??= (async () => {

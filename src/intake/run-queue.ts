@@ -92,6 +92,11 @@ export interface RunQueue {
   /** Runs waiting or active. */
   depth(): Promise<number>;
   /**
+   * Null when a run can be enqueued now; else why not (its Redis is unreachable), for
+   * readiness. Queues that cannot be unavailable (in memory) leave it out.
+   */
+  unavailable?(): string | null;
+  /**
    * Stops taking runs and releases connections. Waits for active handlers to settle: as
    * long as they take by default, at most `graceMs` when given, not at all when `force`.
    * A run still active then is handed back: BullMQ gives it to another worker once its

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { sha256Hex } from '../audit/index.js';
 import { redisCommand as call } from '../redis-command.js';
 import type { ExecutionRecord, Executions } from './executions.js';
+import { reconnectDelay } from '../redis-client.js';
 
 export interface RedisExecutionsOptions {
   /** `redis://host:port/db` */
@@ -18,7 +19,7 @@ const THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000;
 
 export function createRedisExecutions(options: RedisExecutionsOptions): Executions {
   const retainMs = options.retainMs ?? THIRTY_DAYS_MS;
-  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(options.connection, { maxRetriesPerRequest: 3, retryStrategy: reconnectDelay });
   redis.on('error', () => {
     // Surfaced through the failing command; this only stops ioredis printing during reconnects.
   });

@@ -13,7 +13,7 @@ import { registerAlertRoutes } from './alerts.js';
 import { registerApprovalRoutes } from './approvals.js';
 import { registerAuth, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
-import { registerHealth, type ReadinessCheck } from './health.js';
+import { queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
 import { registerMcp } from './mcp.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { createQueuedRuns } from './queued-runs.js';
@@ -24,7 +24,7 @@ export { tokenMatcher, type ApiToken } from './auth.js';
 export { createServerMetrics, decisionOf, type ServerMetrics } from './metrics.js';
 export { createMetricsServer, type MetricsServerDeps } from './metrics-server.js';
 export { redisReadiness } from './redis-readiness.js';
-export type { ReadinessCheck } from './health.js';
+export { queueReadiness, type ReadinessCheck } from './health.js';
 
 export interface ServerDeps {
   /** The audit log: /readyz reads its state; resolved alerts are recorded in it. */
@@ -60,7 +60,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerErrorHandler(app);
   // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
   registerAuth(app, deps.tokens, { skip: (path) => (deps.mcp !== undefined && path === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(path)) });
-  registerHealth(app, { audit: deps.runtime.audit, checks: deps.readiness ?? [] });
+  registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])] });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerAlertRoutes(app, { queue: deps.queue, metrics, queued, audit: deps.runtime.audit });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });

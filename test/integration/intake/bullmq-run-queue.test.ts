@@ -3,6 +3,8 @@ import { UpstreamError } from '../../../src/errors.js';
 import { Queue } from 'bullmq';
 import { createBullmqRunQueue, runIdOfJob, scheduleFromConfig, type RunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
+import { eventually } from '../../support/cli-process.js';
+import { startPrivateRedis } from '../../support/private-redis.js';
 import { REDIS_URL, uniqueNames, wipe } from './redis-helpers.js';
 
 const made = new Map<RunQueue, { prefix: string; queueName: string }>();
@@ -169,6 +171,37 @@ describe('BullMQ run queue without Redis', () => {
       await expect(q.depth()).rejects.toBeInstanceOf(UpstreamError);
     } finally {
       await q.close();
+    }
+  });
+});
+
+describe('BullMQ run queue across a Redis restart', () => {
+  it('refuses enqueues at once while its Redis is down, naming it, and takes them again once it is back', async () => {
+    // A redis-server of the test's own: the shared one must never be stopped.
+    const redis = await startPrivateRedis();
+    const q = createBullmqRunQueue({ connection: redis.url, ...names(), onError: () => {} });
+    const trigger = { kind: 'chat' as const, principal: { id: 'alice', roles: [] }, text: 'hi', data: null };
+    try {
+      await q.enqueue(trigger);
+      await redis.kill();
+      // Both paths: the join script (a key) and the add (no key).
+      for (const options of [{ dedupeKey: 'alert:drift' }, {}]) {
+        const t0 = Date.now();
+        const err = await q.enqueue(trigger, options).catch((e: unknown) => e);
+        expect(Date.now() - t0).toBeLessThan(1000);
+        expect(err).toBeInstanceOf(UpstreamError);
+        expect(err).toMatchObject({ service: 'redis', retryable: true, message: expect.stringMatching(new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable`)) });
+      }
+      await expect(q.depth()).rejects.toBeInstanceOf(UpstreamError);
+
+      await redis.restart();
+      const { coalesced } = await eventually('an enqueue to succeed again', () => q.enqueue(trigger, { dedupeKey: 'alert:drift' }).catch(() => undefined), 5000);
+      expect(coalesced).toBe(false);
+      // Written before the outage, kept by the append-only file.
+      expect(await q.depth()).toBe(2);
+    } finally {
+      await q.close();
+      await redis.destroy();
     }
   });
 });
