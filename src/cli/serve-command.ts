@@ -27,7 +27,8 @@ export function serveCommand(deps: { config: () => Config; logger: () => Logger 
 Every route but /healthz needs Authorization: Bearer <token> (MLOPS_AGENT_API_TOKEN, or
 server.tokens in the config). With REDIS_URL the runs are queued on BullMQ and stored in
 Redis, and \`mlops-agent worker\` processes can execute them too (worker.inProcess: false
-leaves them all to workers); without it they are queued in memory and stored under
+leaves them all to workers); without it they are queued in memory, journaled under
+MLOPS_AGENT_HOME/queue until settled (a crash loses none), and stored under
 MLOPS_AGENT_HOME/runs. Schedules in the config are set on start; ones taken out are removed.
 SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish.`,
     )
