@@ -62,9 +62,39 @@ function callKey(name: string, args: unknown): string {
   return `${name}:${canonicalJson(args ?? null)}`;
 }
 
+/**
+ * Thrown when a run's worker lost it (its queue lock lapsed and another worker took the
+ * run over): this driver stops before it writes anything more, leaving the run to the other.
+ */
+export class RunHandedOver extends Error {
+  constructor(runId: string) {
+    super(`run ${runId} was handed to another worker (this worker's hold on it lapsed); this one stopped without writing more`);
+    this.name = 'RunHandedOver';
+  }
+}
+
+export interface DriveOptions {
+  /** Aborted when this worker no longer holds the run (the queue's lock on it was lost). */
+  signal?: AbortSignal;
+}
+
 export function createAgent(deps: AgentDeps) {
-  const { gate, audit, runs, clock, logger, limits } = deps;
+  const { gate, audit, clock, logger, limits } = deps;
   const iso = () => new Date(clock.now()).toISOString();
+  // Each run's signal, checked before every write of it and before every call: a driver
+  // that lost its run must not overwrite what the worker that took it over records.
+  const signals = new WeakMap<Run, AbortSignal>();
+  const stillOurs = (run: Run) => {
+    if (signals.get(run)?.aborted) throw new RunHandedOver(run.id);
+  };
+  const runs: RunStore = {
+    get: (id) => deps.runs.get(id),
+    list: (filter) => deps.runs.list(filter),
+    async save(run) {
+      stillOurs(run);
+      await deps.runs.save(run);
+    },
+  };
 
   async function push(run: Run, item: TranscriptItem): Promise<void> {
     run.transcript.push(item);
@@ -73,7 +103,7 @@ export function createAgent(deps: AgentDeps) {
     deps.onEvent?.(run, item);
   }
 
-  const { settleOrPark, hasOpen } = createParking({ ...deps, push });
+  const { settleOrPark, hasOpen } = createParking({ ...deps, runs, push });
 
   async function finish(run: Run, status: Run['status'], fields: { answer?: string; error?: string }): Promise<Run> {
     run.status = status;
@@ -125,6 +155,7 @@ export function createAgent(deps: AgentDeps) {
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
       outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
     } else {
+      stillOurs(run);
       // park: a long-running call is started and followed from the transcript, not awaited here.
       outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
     }
@@ -167,6 +198,7 @@ export function createAgent(deps: AgentDeps) {
         return finish(run, 'failed', { error: `stopped: the token budget of ${limits.maxTokens} was used up (${run.usage.input} in, ${run.usage.output} out; loop.maxTokens)` });
       }
 
+      stillOurs(run);
       run.steps++;
       run.planner = planner.name;
       let turn: PlannerTurn;
@@ -207,7 +239,7 @@ export function createAgent(deps: AgentDeps) {
   }
 
   return {
-    async start(trigger: Trigger, id: string = newRunId(clock)): Promise<Run> {
+    async start(trigger: Trigger, id: string = newRunId(clock), options: DriveOptions = {}): Promise<Run> {
       const now = iso();
       const run: Run = {
         schemaVersion: RUN_SCHEMA_VERSION,
@@ -225,15 +257,17 @@ export function createAgent(deps: AgentDeps) {
         updatedAt: now,
         endedAt: null,
       };
+      if (options.signal) signals.set(run, options.signal);
       await audit.append({ runId: run.id, principal: trigger.principal.id, kind: 'run.started', data: { trigger: { kind: trigger.kind, text: trigger.text, alertName: trigger.alertName ?? null, data: trigger.data ?? null } } });
       await push(run, { kind: 'trigger', trigger: trigger.kind, text: trigger.text, data: trigger.data ?? null });
       return drive(run);
     },
     /** Continues a stored run that is not finished (after a restart or an approval). */
-    async resume(id: string): Promise<Run> {
+    async resume(id: string, options: DriveOptions = {}): Promise<Run> {
       const run = await runs.get(id);
       if (!run) throw new Error(`no run ${id}`);
       if (isFinished(run.status)) return run;
+      if (options.signal) signals.set(run, options.signal);
       run.status = 'running';
       return drive(run);
     },

@@ -41,9 +41,11 @@ export interface JoinedTrigger {
  * a stored run whose approvals were decided). A throw marks the attempt failed; the queue
  * retries unless the error is not retryable. `parked`: the run waits (for people or for
  * long-running work) and is not over, so its coalescing key stays held: triggers with
- * that key join it until an attempt ends without parking.
+ * that key join it until an attempt ends without parking. `signal` is aborted when this
+ * worker no longer holds the run (BullMQ: its lock could not be renewed, so another
+ * worker may take it over); the handler should stop without writing more.
  */
-export type RunHandler = (runId: string, trigger: Trigger | null) => Promise<'parked' | void>;
+export type RunHandler = (runId: string, trigger: Trigger | null, signal?: AbortSignal) => Promise<'parked' | void>;
 
 export interface ProcessOptions {
   concurrency: number;

@@ -5,8 +5,8 @@ import type { RunHandler } from './run-queue.js';
 
 /** What the handler needs of the agent (`createAgent` returns it). */
 export interface RunDriver {
-  start(trigger: Trigger, id: string): Promise<Run>;
-  resume(id: string): Promise<Run>;
+  start(trigger: Trigger, id: string, options?: { signal?: AbortSignal }): Promise<Run>;
+  resume(id: string, options?: { signal?: AbortSignal }): Promise<Run>;
 }
 
 /** What the handler needs of the run store (`RunStore`). */
@@ -25,18 +25,19 @@ export interface AgentRunHandlerOptions {
  * agent looks at its approvals and long-running calls and parks again if any still waits.
  */
 export function agentRunHandler(agent: RunDriver, runs: RunLookup, options: AgentRunHandlerOptions = {}): RunHandler {
-  return async (runId, trigger) => {
+  return async (runId, trigger, signal) => {
+    const drive = signal ? { signal } : {};
     const stored = await runs.get(runId);
     if (!stored) {
       // A resume of a run that was never stored has nothing to continue.
       if (!trigger) return;
       // Not `onSettled?.(await agent.start(…))`: an absent listener would skip the run itself.
-      const started = await agent.start(trigger, runId);
+      const started = await agent.start(trigger, runId, drive);
       options.onSettled?.(started, 'started');
       return isParked(started.status) ? 'parked' : undefined;
     }
     if (stored.status !== 'running' && !isParked(stored.status)) return;
-    const resumed = await agent.resume(runId);
+    const resumed = await agent.resume(runId, drive);
     options.onSettled?.(resumed, 'resumed');
     return isParked(resumed.status) ? 'parked' : undefined;
   };

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../../../src/errors.js';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createBullmqRunQueue, runIdOfJob, scheduleFromConfig, type RunQueue } from '../../../src/intake/index.js';
 import { runQueueContract } from '../../contract/run-queue.contract.js';
 import { eventually } from '../../support/cli-process.js';
@@ -45,6 +46,38 @@ describe('BullMQ run queue across processes', () => {
     expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
     expect(await a.joined([...ids][0]!)).toHaveLength(49);
     expect(await b.depth()).toBe(1);
+  });
+});
+
+describe('a BullMQ worker that loses its lock on a run', () => {
+  const n = names();
+  let q: RunQueue | undefined;
+  afterAll(async () => {
+    await q?.close({ force: true });
+    await wipe(n.prefix, n.queueName);
+  });
+
+  it('tells the run\'s handler to stop: another worker may take the run over', async () => {
+    q = createBullmqRunQueue({ connection: REDIS_URL, ...n, lockDuration: 1000 });
+    let started!: (runId: string) => void;
+    const picked = new Promise<string>((r) => (started = r));
+    let handedOver!: (why: string) => void;
+    const stopped = new Promise<string>((r) => (handedOver = r));
+    q.process(async (runId, _trigger, signal) => {
+      started(runId);
+      await new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve(), { once: true }));
+      handedOver(String(signal!.reason));
+    }, { concurrency: 1 });
+    const { runId } = await q.enqueue({ kind: 'chat', principal: { id: 'alice', roles: [] }, text: 'a long run', data: null });
+    expect(await picked).toBe(runId);
+    // The lock is gone, as when this worker stalled past lockDuration and the lock expired.
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.del(`${n.prefix}:${n.queueName}:${runId}:lock`)).toBe(1);
+    } finally {
+      await redis.quit();
+    }
+    expect(await stopped).toContain(`the lock on job ${runId} could not be renewed`);
   });
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent, type AgentDeps } from '../../../src/agent/loop.js';
+import { createAgent, RunHandedOver, type AgentDeps } from '../../../src/agent/loop.js';
 import type { Planner } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore, upgradeRun } from '../../../src/agent/run-store.js';
@@ -42,6 +42,22 @@ async function agentWith(planner: Planner, overrides: Partial<AgentDeps> = {}) {
 }
 
 describe('the agent loop', () => {
+  it('stops a run its worker lost before writing or calling anything more', async () => {
+    const lost = new AbortController();
+    const planner = scriptedPlanner([
+      () => {
+        // The queue's lock on the run lapsed while the LLM answered: another worker has it now.
+        lost.abort();
+        return call('rollback', { model: 'credit-risk', environment: 'production', reason: 'canary score drift' });
+      },
+    ]);
+    const { agent, runs } = await agentWith(planner);
+    await expect(agent.start(chat, 'run_lost_1', { signal: lost.signal })).rejects.toBeInstanceOf(RunHandedOver);
+    // What the other worker finds is what this one had saved: the trigger, nothing after it.
+    expect((await runs.get('run_lost_1'))!.transcript.map((i) => i.kind)).toEqual(['trigger']);
+    expect(fx.backends.calls.filter((c) => c.startsWith('deployer.'))).toEqual([]);
+  });
+
   it('runs tool calls through the gate, feeds results back and ends on the answer', async () => {
     const planner = scriptedPlanner([call('registry_query', { action: 'list_models' }), answer('credit-risk v1 is champion')]);
     const { agent, runs } = await agentWith(planner);
