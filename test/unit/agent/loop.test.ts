@@ -166,7 +166,6 @@ describe('the agent loop', () => {
   });
 
   it('reports a call that needs approval to the model without executing it', async () => {
-    fx = await gateFixture();
     const planner = scriptedPlanner([call('deploy_canary', { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 }), answer('needs approval')]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);

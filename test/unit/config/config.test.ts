@@ -4,9 +4,15 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 
-let dir: string;
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-const fresh = () => (dir = mkdtempSync(join(tmpdir(), 'mlops-config-')));
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const fresh = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mlops-config-'));
+  dirs.push(dir);
+  return dir;
+};
 
 describe('configuration', () => {
   it('defaults to ./.mlops-agent and the runbook planner with no file and no environment', () => {
