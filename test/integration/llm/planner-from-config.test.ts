@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([gemini.close(), openai.close()]);
+  rmSync(cwd, { recursive: true, force: true });
 });
 
 describe('createPlannerFromConfig', () => {
