@@ -1,16 +1,13 @@
 // What a parked run waits on, read from its transcript: calls waiting for people
 // (approvals) and long-running calls under way (a training job, a canary rollout). The
 // transcript is the only record: a call is open until a later item says how it ended.
+import { startedWait, type CallEnd } from '../policy/index.js';
 import { defaultIdempotencyKey, type GateOutcome, type WaitingCall } from '../policy/gate.js';
 import type { CallOutcomeForPlanner } from './planner.js';
 import type { Run } from './run.js';
 
 /** How an approved call ended, as kept with its approval (the approvals room's `ApprovedCallOutcome`). */
-export interface RecordedOutcome {
-  status: 'executed' | 'refused' | 'invalid' | 'failed' | 'started';
-  summary: string;
-  output?: unknown;
-}
+export type RecordedOutcome = CallEnd;
 
 export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
   switch (outcome.status) {
@@ -46,11 +43,11 @@ export function recordedOutcome(outcome: RecordedOutcome | null, ruleId: string 
       return { status: 'failed', error: outcome.summary };
     case 'started': {
       // Started, then the worker stopped before its run noted it: the run waits for it still.
-      const started = (outcome.output ?? {}) as { handle?: unknown; startedAt?: unknown; deadline?: unknown };
-      if (typeof started.startedAt !== 'string' || typeof started.deadline !== 'string') {
+      const started = startedWait(outcome);
+      if (!started) {
         return { status: 'failed', error: `the approved call was started (${outcome.summary}) but what it started was not recorded; check the current state before proposing it again` };
       }
-      return { status: 'waiting', summary: outcome.summary, handle: started.handle ?? null, startedAt: started.startedAt, deadline: started.deadline };
+      return { status: 'waiting', summary: outcome.summary, ...started };
     }
   }
 }

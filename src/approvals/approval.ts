@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Risk } from '../../tools/index.js';
 import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { UserError } from '../errors.js';
-import type { Principal } from '../policy/index.js';
+import type { CallEnd, Principal } from '../policy/index.js';
 
 export const APPROVAL_SCHEMA_VERSION = 1;
 
@@ -37,12 +37,7 @@ export interface ChangePreview {
  * clients). `started`: a long-running call (training, a canary) is under way; its run
  * waits for it, and its end replaces this.
  */
-export interface ApprovedCallOutcome {
-  status: 'executed' | 'refused' | 'invalid' | 'failed' | 'started';
-  summary: string;
-  output?: unknown;
-  at: string;
-}
+export type ApprovedCallOutcome = CallEnd & { at: string };
 
 export interface Approval {
   schemaVersion: typeof APPROVAL_SCHEMA_VERSION;

@@ -129,7 +129,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
   // Runs whose handler is executing in this process, for a graceful close.
   const active = new Map<string, Promise<unknown>>();
   // By job id: aborted when the job's lock could not be renewed (another worker may take it).
-  const holds = new Map<string, AbortController>();
+  const lockLost = new Map<string, AbortController>();
   // The Queue forwards the errors of the connection it shares, one report for each.
   queue.on('error', (err) => options.onError?.(null, err));
 
@@ -213,9 +213,9 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
           // stamped with the firing's due time; our own jobs carry the run id as job id.
           const runId = 'resumeRunId' in data ? data.resumeRunId : runIdOfJob(jobId);
           const trigger = 'resumeRunId' in data ? null : runId === jobId ? data.trigger : firing(data.trigger, Number(SCHEDULED_JOB.exec(jobId)![2]));
-          const hold = new AbortController();
-          holds.set(jobId, hold);
-          const running = handler(runId, trigger, hold.signal);
+          const lost = new AbortController();
+          lockLost.set(jobId, lost);
+          const running = handler(runId, trigger, lost.signal);
           active.set(runId, running);
           let parked: boolean;
           try {
@@ -226,7 +226,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
             throw err;
           } finally {
             active.delete(runId);
-            holds.delete(jobId);
+            lockLost.delete(jobId);
           }
           // Taken while the job is still active, before BullMQ lets go of its own key.
           if (parked && 'group' in data && data.group) {
@@ -246,7 +246,7 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       );
       worker.on('error', (err) => options.onError?.(null, err));
       worker.on('lockRenewalFailed', (jobIds: string[]) => {
-        for (const id of jobIds) holds.get(id)?.abort(new Error(`the lock on job ${id} could not be renewed`));
+        for (const id of jobIds) lockLost.get(id)?.abort(new Error(`the lock on job ${id} could not be renewed`));
       });
       worker.on('failed', (job, err) => {
         options.onError?.(job?.id ?? null, err);

@@ -17,6 +17,14 @@ export interface CallEnd {
   output?: unknown;
 }
 
+/** What a `started` end says the call waits on, or null when it does not say (or did not start). */
+export function startedWait(end: CallEnd): { handle: unknown; startedAt: string; deadline: string } | null {
+  if (end.status !== 'started') return null;
+  const started = (end.output ?? {}) as { handle?: unknown; startedAt?: unknown; deadline?: unknown };
+  if (typeof started.startedAt !== 'string' || typeof started.deadline !== 'string') return null;
+  return { handle: started.handle ?? null, startedAt: started.startedAt, deadline: started.deadline };
+}
+
 export interface ExecutionRecord {
   key: string;
   runId: string | null;

@@ -8,7 +8,7 @@ import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createMemoryExecutions, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
+import { createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
 
@@ -324,9 +324,9 @@ function outcomeOf(earlier: ExecutionRecord): GateOutcome {
     return { status: 'failed', decision, risk, error };
   }
   if (end.status === 'executed') return { status: 'executed', decision, risk, output: end.output ?? null, summary: end.summary };
-  const started = (end.output ?? {}) as { handle?: unknown; startedAt?: unknown; deadline?: unknown };
-  if (end.status === 'started' && typeof started.startedAt === 'string' && typeof started.deadline === 'string') {
-    const wait: WaitingCall = { runId: earlier.runId, callId: earlier.callId, principal: earlier.principal, tool: earlier.tool, handle: started.handle ?? null, idempotencyKey: earlier.key, startedAt: started.startedAt, deadline: started.deadline, approvalId: earlier.approvalId };
+  const started = startedWait(end);
+  if (started) {
+    const wait: WaitingCall = { runId: earlier.runId, callId: earlier.callId, principal: earlier.principal, tool: earlier.tool, idempotencyKey: earlier.key, approvalId: earlier.approvalId, ...started };
     return { status: 'waiting', decision, risk, wait, summary: end.summary };
   }
   return { status: 'failed', decision, risk, error: `an earlier attempt of this call already ended: ${end.summary}` };

@@ -22,6 +22,6 @@ export { formatDuration, parseDuration } from './duration.js';
 export { API_VERSION } from './policy-file.js';
 export { createGate, defaultIdempotencyKey } from './gate.js';
 export type { ApprovalSink, ApprovedOutcome, CompletedCall, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender, WaitingCall } from './gate.js';
-export { createFileExecutions, createMemoryExecutions } from './executions.js';
+export { createFileExecutions, createMemoryExecutions, startedWait } from './executions.js';
 export type { CallEnd, ExecutionRecord, Executions } from './executions.js';
 export { createRedisExecutions } from './redis-executions.js';
