@@ -168,22 +168,39 @@ export function createLongCalls(deps: LongCallDeps) {
     }
   }
 
+  /**
+   * Follows work its backend has acknowledged: looks at it once (work that ended at once
+   * needs no waiting), else records `execution.waiting` with the handle and deadline, then,
+   * with `park`, answers `waiting`, else waits here. `recovered`: the work was found under
+   * the call's key after an earlier attempt stopped (the entry says so).
+   */
+  async function follow(
+    tool: LongRunningTool,
+    call: { runId: string | null; callId: string; principal: Principal },
+    wait: WaitingCall,
+    timeoutMs: number,
+    how: { park: boolean; recovered?: boolean },
+  ): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
+    // Ended here (at once, or waited for here): executeApproved records it with the approval itself.
+    const here = { ...wait, approvalId: null };
+    const end = await complete(here);
+    if (end) return end;
+    const summary = tool.describeWait(wait.handle);
+    await record(call, 'execution.waiting', { callId: call.callId, tool: tool.name, handle: wait.handle, startedAt: wait.startedAt, deadline: wait.deadline, timeoutMs, waiting: summary, ...(how.recovered ? { recovered: true } : {}) });
+    return how.park ? { status: 'waiting', wait, summary } : finish(here);
+  }
+
   return {
     /**
-     * Starts the work (after the gate recorded `execution.started`) and looks at it once:
-     * work that ended at once needs no waiting. Otherwise records `execution.waiting` with
-     * the handle and deadline; then, with `park`, answers `waiting`, else waits here.
+     * Starts the work (after the gate recorded `execution.started`) and follows it. Only a
+     * start the backend acknowledged (the work and its key durable there) is recorded as
+     * `execution.waiting`: the log never says work is under way that the backend lacks.
      */
     async begin(tool: LongRunningTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
       const { wait, timeoutMs } = await start(tool, parked, how.approvalId);
-      // Ended here (at once, or waited for here): executeApproved records it with the approval itself.
-      const here = { ...wait, approvalId: null };
-      const end = await complete(here);
-      if (end) return end;
-      const summary = tool.describeWait(wait.handle);
-      await record(parked, 'execution.waiting', { callId: parked.callId, tool: tool.name, handle: wait.handle, startedAt: wait.startedAt, deadline: wait.deadline, timeoutMs, waiting: summary });
-      return how.park ? { status: 'waiting', wait, summary } : finish(here);
+      return follow(tool, parked, wait, timeoutMs, how);
     },
+    follow,
     complete,
     /** True when `complete` would end the call now (done, failed or overdue). */
     async check(wait: WaitingCall): Promise<boolean> {

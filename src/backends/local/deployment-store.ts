@@ -4,7 +4,7 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UpstreamError } from '../../errors.js';
-import type { Rollout, TrafficSplit } from '../../../tools/ports.js';
+import type { Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
 
 export interface DeploymentEntry {
   split: TrafficSplit;
@@ -17,9 +17,27 @@ export interface DeploymentEntry {
   watchedAnalyses?: number;
 }
 
+/** What the deployer did under an idempotency key, kept in the same file as the split it changed. */
+export type KeyRecord =
+  | { kind: 'canary'; model: string; environment: Environment; version: string; targetPercent: number; at: string }
+  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit };
+
+/** A rollout's stepping loop: who drives it, until when, under which key (absent in files of older builds). */
+export interface SteppingRecord {
+  ownerPid: number;
+  /** Epoch ms: past it the rollout pauses as timed out. */
+  deadline: number;
+  requestedBy: string;
+  idempotencyKey: string | null;
+}
+
 export interface DeploymentState {
   schemaVersion: 1;
   entries: Record<string, DeploymentEntry>;
+  /** By idempotency key (absent in files of older builds). */
+  keys?: Record<string, KeyRecord>;
+  /** By model/environment entry key, for rollouts that were stepping (absent in files of older builds). */
+  stepping?: Record<string, SteppingRecord>;
 }
 
 export interface HistoryRecord {
