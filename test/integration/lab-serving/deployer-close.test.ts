@@ -1,6 +1,10 @@
 // Closing the lab's deployer stops a canary stepping without anyone awaiting it (a run
 // parks while its canary steps): the process can end, and the next start finds the
-// rollout where it stood and pauses it as interrupted.
+// rollout where it stood and pauses it as interrupted. A rollout whose process died (its
+// owner's pid is gone) was acknowledged to its caller: the next start continues it.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/clock.js';
 import { cleanupTraining, createLab, MODEL, type Lab } from './lab-fixture.js';
@@ -36,5 +40,30 @@ describe('closing the local deployer', () => {
     expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 10, reason: expect.stringMatching(/interrupted by a restart/) });
     expect(await stack.deployer.rollout(MODEL, 'production')).toMatchObject({ status: 'paused' });
     expect(stack.deployer.currentSplit(MODEL, 'production')).toMatchObject({ stableVersion: v1, canaryVersion: v2, canaryPercent: 10 });
+  });
+
+  it('continues where it stood, until its deadline, a canary whose process died while it stepped', async () => {
+    await stack.deployer.startCanary({ model: MODEL, version: v2, environment: 'production', targetPercent: 50, requestedBy: 'test', timeoutMs: 45_000, idempotencyKey: 'run_1:call_4' });
+    const crashed = await mkdtemp(join(tmpdir(), 'lab-crashed-'));
+    try {
+      // The disk as a SIGKILLed process leaves it: stepping at 10%, owned by a pid that is gone.
+      await cp(join(lab.dir, 'deployments'), crashed, { recursive: true });
+      const file = join(crashed, 'deployments.json');
+      const state = JSON.parse(await readFile(file, 'utf8'));
+      for (const s of Object.values(state.stepping) as { ownerPid: number }[]) s.ownerPid = 99_999_999;
+      await writeFile(file, JSON.stringify(state));
+      await stack.close();
+
+      stack = await createStack(lab, systemClock, { deployDir: crashed, analysis: { stepTimeoutMs: 300 } });
+      expect(await stack.deployer.lookup('run_1:call_4')).toMatchObject({ state: 'started', work: { kind: 'canary', version: v2 } });
+      // Without traffic the continued step is analysed at its timeout and the rollout pauses, as any would.
+      const ended = await stack.deployer.waitForRollout(MODEL, 'production', { timeoutMs: 20_000 });
+      expect(ended).toMatchObject({ status: 'paused', canaryVersion: v2, canaryPercent: 10, reason: expect.stringMatching(/too little traffic/) });
+      expect(await stack.deployer.lookup('run_1:call_4')).toMatchObject({ state: 'ended', work: { rollout: ended } });
+      expect(JSON.parse(await readFile(file, 'utf8')).stepping).toMatchObject({ [`${MODEL}\u0000production`]: { ownerPid: process.pid } });
+    } finally {
+      await stack.close();
+      await rm(crashed, { recursive: true, force: true });
+    }
   });
 });
