@@ -6,7 +6,7 @@ import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
 import type { SlackChannel } from '../approvals/slack/index.js';
 import type { AuditLog } from '../audit/index.js';
-import type { RunQueue } from '../intake/index.js';
+import type { IncidentIndex, RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import type { McpHttpHandler } from '../mcp/index.js';
 import { registerAlertRoutes } from './alerts.js';
@@ -45,6 +45,12 @@ export interface ServerDeps {
   metrics?: ServerMetrics;
   /** The Slack app (connected to the runtime): mounts /v1/slack/interactions and /v1/slack/events. */
   slack?: SlackChannel;
+  /** Which run handles each alert (Redis with BullMQ, files without); default in memory. */
+  incidents?: IncidentIndex;
+  /** A runbook's re-check interval for an alert name, or null: an incident stays handled until its alerts resolve. */
+  recheckAfterMs?(alertName: string | undefined): number | null;
+  /** Tools that change nothing, to tell what a resolved notice does to the run it joins. */
+  readOnlyTools?: readonly string[];
 }
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -62,7 +68,16 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerAuth(app, deps.tokens, { skip: (path) => (deps.mcp !== undefined && path === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(path)) });
   registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])] });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  registerAlertRoutes(app, { queue: deps.queue, metrics, queued, audit: deps.runtime.audit });
+  registerAlertRoutes(app, {
+    queue: deps.queue,
+    metrics,
+    queued,
+    audit: deps.runtime.audit,
+    runs: deps.runs,
+    readOnly: (tool) => deps.readOnlyTools?.includes(tool) ?? false,
+    ...(deps.incidents ? { incidents: deps.incidents } : {}),
+    ...(deps.recheckAfterMs ? { recheckAfterMs: deps.recheckAfterMs } : {}),
+  });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
   if (deps.approvals) registerApprovalRoutes(app, { approvals: deps.approvals });
   if (deps.mcp) await registerMcp(app, deps.mcp);
