@@ -102,9 +102,14 @@ export function resolvedRecords(alerts: readonly IncidentAlert[], known: readonl
   });
 }
 
+/** When the index forgets `record`: a day after it resolved, 30 days after its run took it while it fires. */
+export function forgottenAt(record: AlertRecord): number {
+  if (record.status === 'resolved') return Date.parse(record.resolvedAt ?? record.handledAt) + RESOLVED_KEPT_MS;
+  return Date.parse(record.handledAt) + FIRING_KEPT_MS;
+}
+
 function expired(record: AlertRecord, now: number): boolean {
-  if (record.status === 'resolved') return now - Date.parse(record.resolvedAt ?? record.handledAt) > RESOLVED_KEPT_MS;
-  return now - Date.parse(record.handledAt) > FIRING_KEPT_MS;
+  return now > forgottenAt(record);
 }
 
 /** In memory, for tests and one-process commands. */

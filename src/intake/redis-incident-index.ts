@@ -4,7 +4,7 @@
 import { sha256Hex } from '../audit/index.js';
 import { describeError, UpstreamError } from '../errors.js';
 import { openFailFastRedis } from '../redis-client.js';
-import { FIRING_KEPT_MS, RESOLVED_KEPT_MS, type AlertRecord, type IncidentIndex } from './incidents.js';
+import { forgottenAt, type AlertRecord, type IncidentIndex } from './incidents.js';
 
 export interface RedisIncidentIndexOptions {
   connection: string;
@@ -39,7 +39,12 @@ export function createRedisIncidentIndex(options: RedisIncidentIndexOptions): In
     async put(records) {
       if (records.length === 0) return;
       const batch = redis.multi();
-      for (const r of records) batch.set(keyOf(r.key), JSON.stringify(r), 'PX', r.status === 'resolved' ? RESOLVED_KEPT_MS : FIRING_KEPT_MS);
+      const now = Date.now();
+      for (const r of records) {
+        const ttl = Math.floor(forgottenAt(r) - now);
+        if (ttl > 0) batch.set(keyOf(r.key), JSON.stringify(r), 'PX', ttl);
+        else batch.del(keyOf(r.key));
+      }
       await command('recording which run handles these alerts', () => batch.exec());
     },
     async close() {

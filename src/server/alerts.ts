@@ -51,7 +51,8 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     const { incident, runId, coalesced } = result;
     switch (result.incident) {
       case 'new':
-        return { runId, coalesced, incident };
+        // Alerts no run handled yet, joined to the group's run still under way: joined all the same.
+        return result.coalesced ? { runId, coalesced, incident: 'joined', message: `recorded on run ${runId} of this alert group, which is still under way` } : { runId, coalesced, incident };
       case 'joined':
         return { runId, coalesced, incident, message: `every firing alert in this notification is already handled (run ${result.handledBy.join(', ')}); recorded on run ${runId}, which is still under way` };
       case 'duplicate':
