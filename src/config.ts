@@ -111,6 +111,10 @@ const configSchema = z
         /** Retries of 429, 5xx and timeouts, with exponential backoff. */
         maxRetries: z.number().int().min(0).max(10).default(3),
         retryBaseDelayMs: z.number().int().min(0).default(500),
+        /** Failed turns in a row (each after its retries) that open the planner's circuit breaker. */
+        breakerFailures: z.number().int().min(1).max(100).default(2),
+        /** How long an open breaker sends alert runs straight to their runbook before it probes the LLM again. */
+        breakerCoolDownMs: z.number().int().min(1000).default(60_000),
       })
       .strict()
       .default({}),

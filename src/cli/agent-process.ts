@@ -119,6 +119,7 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       // A run waiting for training or a canary frees its worker; the wait sweeper resumes it.
       longWaits: 'park',
     });
+    metrics.observeCircuits(runtime.circuits);
     slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
     // Every process sweeps: whichever acts first wins, and a grant is consumed once.
     const sweeper = createApprovalSweeper({

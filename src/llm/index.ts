@@ -6,3 +6,4 @@ export { createOpenAiPlanner, type OpenAiPlannerOptions } from './openai-planner
 export { createPlannerFromConfig, resolveProvider, type PlannerDeps, type PlannerProvider } from './planner-from-config.js';
 export { createRunbookPlanner } from './runbook-planner.js';
 export { loadRunbooks, parseRunbook, recheckAfterMs, runbookFor, type Runbook, type RunbookStep } from './runbook.js';
+export { isShortCircuit, withCircuitBreaker, type CircuitReport, type CircuitState, type GuardedPlanner } from './circuit-breaker.js';

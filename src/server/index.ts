@@ -13,7 +13,7 @@ import { registerAlertRoutes } from './alerts.js';
 import { registerApprovalRoutes } from './approvals.js';
 import { registerAuth, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
-import { queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
+import { circuitDetail, queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
 import { registerMcp } from './mcp.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { createQueuedRuns } from './queued-runs.js';
@@ -66,7 +66,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerErrorHandler(app);
   // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
   registerAuth(app, deps.tokens, { skip: (path) => (deps.mcp !== undefined && path === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(path)) });
-  registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])] });
+  registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])], detail: circuitDetail(metrics) });
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerAlertRoutes(app, {
     queue: deps.queue,
