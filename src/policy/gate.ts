@@ -381,13 +381,19 @@ export function createGate(options: GateOptions): Gate {
     },
 
     async completeWaiting(wait) {
-      // Recorded already (the run stopped before keeping it): the same end, not a second record of it.
-      const kept = (await executions.find(wait.idempotencyKey).catch(() => undefined))?.end;
-      if (kept && (kept.status === 'executed' || kept.status === 'failed')) {
+      const key = wait.idempotencyKey;
+      const kept = (await executions.find(key).catch(() => undefined))?.end;
+      // Recorded already (the run stopped before keeping it in its transcript): the same end, not a second record of it.
+      if (kept && !kept.recording && (kept.status === 'executed' || kept.status === 'failed')) {
         return kept.status === 'executed' ? { status: 'executed', output: kept.output ?? null, summary: kept.summary } : { status: 'failed', error: kept.summary, timedOut: false };
       }
-      const end = await long.complete(wait);
-      if (end) await executions.finish(wait.idempotencyKey, endOfCompleted(end)).catch((err: unknown) => logger?.warn({ err, key: wait.idempotencyKey }, 'could not record how a waiting call ended'));
+      const warn = (err: unknown) => logger?.warn({ err, key }, 'could not record how a waiting call ended');
+      const end = await long.complete(wait, {
+        // An attempt stopped between this mark and the end's entry: its entry may exist, so the next one says it may repeat it.
+        mayRepeat: kept?.recording === true,
+        beforeRecord: (e) => executions.finish(key, { ...endOfCompleted(e), recording: true }).catch(warn),
+      });
+      if (end) await executions.finish(key, endOfCompleted(end)).catch(warn);
       return end;
     },
     checkWaiting: (wait) => long.check(wait),

@@ -89,7 +89,13 @@ export function createLongCalls(deps: LongCallDeps) {
     return { kind: 'done', output: checked.data, summary: tool.summarize(checked.data) };
   }
 
-  async function complete(wait: WaitingCall): Promise<CompletedCall | null> {
+  /**
+   * `beforeRecord`: told the end before it is audited (the gate marks it in the execution
+   * record, so an attempt that stops right after the entry is known to have been recording
+   * it). `mayRepeat`: an earlier attempt stopped while recording this end; the entry says so,
+   * as it may be the second of its kind.
+   */
+  async function complete(wait: WaitingCall, hooks: { beforeRecord?(end: CompletedCall): Promise<void>; mayRepeat?: boolean } = {}): Promise<CompletedCall | null> {
     const seen = await look(wait);
     if (seen.kind === 'running') return null;
     if (seen.kind === 'unseen') {
@@ -97,17 +103,20 @@ export function createLongCalls(deps: LongCallDeps) {
       return null;
     }
     const waitedMs = Math.max(0, clock.now() - Date.parse(wait.startedAt));
+    const repeat = hooks.mayRepeat ? { mayRepeat: true } : {};
     let end: CompletedCall;
     if (seen.kind === 'done') {
-      await record(wait, 'execution.finished', { callId: wait.callId, tool: wait.tool, summary: seen.summary, output: seen.output, waitedMs });
       end = { status: 'executed', output: seen.output, summary: seen.summary };
+      await hooks.beforeRecord?.(end);
+      await record(wait, 'execution.finished', { callId: wait.callId, tool: wait.tool, summary: seen.summary, output: seen.output, waitedMs, ...repeat });
     } else {
       const error =
         seen.kind === 'overdue'
           ? `timed out: ${wait.tool} had not finished by its deadline ${wait.deadline} (started ${wait.startedAt})${seen.lastError ? `; the last look at it failed: ${seen.lastError}` : ''}; what it started may still be going on, so check the current state before proposing it again`
           : seen.error;
-      await record(wait, 'execution.failed', { callId: wait.callId, tool: wait.tool, error, waitedMs, timedOut: seen.kind === 'overdue' });
       end = { status: 'failed', error, timedOut: seen.kind === 'overdue' };
+      await hooks.beforeRecord?.(end);
+      await record(wait, 'execution.failed', { callId: wait.callId, tool: wait.tool, error, waitedMs, timedOut: seen.kind === 'overdue', ...repeat });
     }
     if (wait.approvalId && deps.recordApproved) {
       // What the approval shows is for people following it; failing to update it must not undo the end just recorded.

@@ -112,6 +112,21 @@ describe('execution records at the gate', () => {
     expect((await resumed.entries()).filter((e) => e.kind === 'execution.finished')).toHaveLength(1);
   });
 
+  it('records the end again, marked as a possible repeat, when an attempt stopped while recording it', async () => {
+    const fx = await fixture();
+    fx.backends.holdJobs = true;
+    const args = { model: 'credit-risk', dataset: 'credit-recent' };
+    const started = await fx.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    const wait = (started as { wait: WaitingCall }).wait;
+    fx.backends.finishJob('job-r1:call_2');
+    // What a process killed right after the end's audit entry leaves in the execution record.
+    await fx.executions.finish('r1:call_2', { status: 'executed', summary: 'job registered v2', output: {}, recording: true });
+    expect(await fx.gate.completeWaiting(wait)).toMatchObject({ status: 'executed' });
+    const ends = (await fx.entries()).filter((e) => e.kind === 'execution.finished');
+    expect(ends.map((e) => e.data.mayRepeat ?? false)).toEqual([true]);
+    expect((await fx.executions.find('r1:call_2'))?.end).not.toHaveProperty('recording');
+  });
+
   it('starts a long-running call its backend never started, under the same key', async () => {
     const fx = await fixture();
     fx.backends.holdJobs = true;

@@ -1,4 +1,6 @@
-// Exactly once across crashes, with the built command and real processes: a drift alert
+// The kill matrix, run by kill-matrix-serve.test.ts and kill-matrix-bullmq.test.ts (two
+// files, so the halves run side by side). Exactly once across crashes, with the built
+// command and real processes: a drift alert
 // starts a retrain-then-canary run (the drift-retrain runbook), and the process executing
 // it is SIGKILLed right after one audit boundary of the training call, restarted, SIGKILLed
 // after the same boundary of the canary call, and restarted again. Whatever the boundary,
@@ -123,90 +125,100 @@ async function runOf(url: string, runId: string): Promise<{ status: string; tran
   return (await (await fetch(`${url}/v1/runs/${runId}`, { headers: AUTH })).json()) as never;
 }
 
-beforeAll(async () => {
-  template = await labTemplate();
-}, 120_000);
+/**
+ * The matrix for one queue: each boundary, ROUNDS times. Two files call it (serve, BullMQ),
+ * so the two halves run side by side.
+ */
+export function killMatrix(queue: 'serve' | 'bullmq'): void {
+  const [name, setup] = queue === 'serve' ? (['the in-process queue (serve)', inProcess] as const) : (['BullMQ and a worker', bullmq] as const);
 
-afterAll(async () => {
-  for (const p of running) {
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await p.exited;
-  }
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
+  beforeAll(async () => {
+    template = await labTemplate();
+  }, 120_000);
 
-const queues = [
-  ['the in-process queue (serve)', inProcess],
-  ['BullMQ and a worker', bullmq],
-] as const;
-
-describe.each(queues)('a retrain-then-canary run SIGKILLed at each audit boundary, with %s', (_name, setup) => {
-  const cases = BOUNDARIES.flatMap((kind) => Array.from({ length: ROUNDS }, (_, round) => [kind, round + 1] as const));
-  it.each(cases)('after %s (round %i): one training job, one canary start, the run parked on its promotion, audit intact', async (kind) => {
-    const s = await setup();
-    try {
-      const first = s.executor({ kind, tool: 'trigger_retrain' });
-      const url = await s.url(first);
-      const res = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(ALERT) });
-      expect(res.status).toBe(202);
-      const { runId } = (await res.json()) as { runId: string };
-      await killedAt(first, `after ${kind} of trigger_retrain`);
-
-      const second = s.executor({ kind, tool: 'deploy_canary' });
-      await killedAt(second, `after ${kind} of deploy_canary`);
-
-      const last = s.executor(null);
-      const after = await eventually(
-        `run ${runId} to park on its promotion`,
-        async () => {
-          const r = await runOf(await s.url(last), runId);
-          return r.status === 'waiting_approval' || r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
-        },
-        90_000,
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}\nlast executor stderr: ${last.stderr.slice(-4000)}`);
-      });
-      expect(await last.stop()).toBe(0);
-
-      // The run: checked, retrained, compared, canaried once, and waiting for people to promote.
-      expect(after.status, JSON.stringify(after.transcript)).toBe('waiting_approval');
-      // Each call's last word (a long-running call found ended when its run came back to it answers at once, without a wait).
-      const ends = new Map<string, [string, string]>();
-      for (const i of after.transcript) if ((i.kind === 'result' || i.kind === 'wait') && i.callId) ends.set(i.callId, [i.name!, i.outcome!.status]);
-      expect([...ends]).toEqual([
-        ['call_1', ['check_data_quality', 'executed']],
-        ['call_2', ['trigger_retrain', 'executed']],
-        ['call_3', ['registry_query', 'executed']],
-        ['call_4', ['deploy_canary', 'executed']],
-        ['call_5', ['deploy_canary', 'pending_approval']],
-      ]);
-      expect(after.transcript.filter((i) => i.kind === 'result').map((i) => i.callId)).toEqual(['call_1', 'call_2', 'call_3', 'call_4', 'call_5']);
-
-      // One training job, under the call's key; one version from it.
-      const jobs = (await readdir(join(s.home, 'lab', 'jobs'))).filter((f) => f.endsWith('.json'));
-      const records = await Promise.all(jobs.map(async (f) => JSON.parse(await readFile(join(s.home, 'lab', 'jobs', f), 'utf8')) as { idempotencyKey: string | null; status: string; version: string | null }));
-      const retrains = records.filter((r) => r.idempotencyKey !== null);
-      expect(retrains.map((r) => [r.idempotencyKey, r.status, r.version])).toEqual([[`${runId}:call_2`, 'succeeded', '2']]);
-      const versions = (await readdir(join(s.home, 'lab', 'registry', 'credit-risk', 'versions'))).filter((v) => /^\d+$/.test(v)).sort();
-      expect(versions).toEqual(['1', '2']);
-
-      // One canary start: one step to 5%, under the canary call's key; no promotion.
-      const history = (await readFile(join(s.home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; split: { canaryVersion: string | null } });
-      expect(history.filter((h) => h.action === 'canary_step').map((h) => h.split.canaryVersion)).toEqual(['2']);
-      expect(history.map((h) => h.action)).not.toContain('promote');
-      const deployments = JSON.parse(await readFile(join(s.home, 'lab', 'deployments', 'deployments.json'), 'utf8')) as { keys: Record<string, { kind: string }> };
-      expect(Object.entries(deployments.keys).map(([k, v]) => [k, v.kind])).toEqual([[`${runId}:call_4`, 'canary']]);
-
-      // The record: intact, and no call executed twice (a call asked again after a kill is reconciled, not redone).
-      const verify = await runCli(['audit', 'verify'], { cwd: s.home, env: { MLOPS_AGENT_HOME: s.home } });
-      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-      const entries = await readAuditEntries(join(s.home, 'audit.jsonl'), { runId });
-      const reconciled = entries.filter((e) => e.kind === 'execution.reconciled').map((e) => [e.data.tool, e.data.found]);
-      for (const [, found] of reconciled) expect(['not_started', 'started']).toContain(found);
-      expect(entries.filter((e) => e.kind === 'approval.requested')).toHaveLength(1);
-    } finally {
-      for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.stop();
-      await s.cleanup();
+  afterAll(async () => {
+    for (const p of running) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await p.exited;
     }
-  }, 300_000);
-});
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  describe(`a retrain-then-canary run SIGKILLed at each audit boundary, with ${name}`, () => {
+    const cases = BOUNDARIES.flatMap((kind) => Array.from({ length: ROUNDS }, (_, round) => [kind, round + 1] as const));
+    it.each(cases)('after %s (round %i): one training job, one canary start, the run parked on its promotion, audit intact', async (kind) => {
+      const s = await setup();
+      try {
+        const first = s.executor({ kind, tool: 'trigger_retrain' });
+        const url = await s.url(first);
+        const res = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(ALERT) });
+        expect(res.status).toBe(202);
+        const { runId } = (await res.json()) as { runId: string };
+        await killedAt(first, `after ${kind} of trigger_retrain`);
+
+        const second = s.executor({ kind, tool: 'deploy_canary' });
+        await killedAt(second, `after ${kind} of deploy_canary`);
+
+        const last = s.executor(null);
+        const after = await eventually(
+          `run ${runId} to park on its promotion`,
+          async () => {
+            const r = await runOf(await s.url(last), runId);
+            return r.status === 'waiting_approval' || r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
+          },
+          90_000,
+        ).catch((err: unknown) => {
+          throw new Error(`${String(err)}\nlast executor stderr: ${last.stderr.slice(-4000)}`);
+        });
+        expect(await last.stop()).toBe(0);
+
+        // The run: checked, retrained, compared, canaried once, and waiting for people to promote.
+        expect(after.status, JSON.stringify(after.transcript)).toBe('waiting_approval');
+        // Each call's last word (a long-running call found ended when its run came back to it answers at once, without a wait).
+        const ends = new Map<string, [string, string]>();
+        for (const i of after.transcript) if ((i.kind === 'result' || i.kind === 'wait') && i.callId) ends.set(i.callId, [i.name!, i.outcome!.status]);
+        expect([...ends]).toEqual([
+          ['call_1', ['check_data_quality', 'executed']],
+          ['call_2', ['trigger_retrain', 'executed']],
+          ['call_3', ['registry_query', 'executed']],
+          ['call_4', ['deploy_canary', 'executed']],
+          ['call_5', ['deploy_canary', 'pending_approval']],
+        ]);
+        expect(after.transcript.filter((i) => i.kind === 'result').map((i) => i.callId)).toEqual(['call_1', 'call_2', 'call_3', 'call_4', 'call_5']);
+
+        // One training job, under the call's key; one version from it.
+        const jobs = (await readdir(join(s.home, 'lab', 'jobs'))).filter((f) => f.endsWith('.json'));
+        const records = await Promise.all(jobs.map(async (f) => JSON.parse(await readFile(join(s.home, 'lab', 'jobs', f), 'utf8')) as { idempotencyKey: string | null; status: string; version: string | null }));
+        const retrains = records.filter((r) => r.idempotencyKey !== null);
+        expect(retrains.map((r) => [r.idempotencyKey, r.status, r.version])).toEqual([[`${runId}:call_2`, 'succeeded', '2']]);
+        const versions = (await readdir(join(s.home, 'lab', 'registry', 'credit-risk', 'versions'))).filter((v) => /^\d+$/.test(v)).sort();
+        expect(versions).toEqual(['1', '2']);
+
+        // One canary start: one step to 5%, under the canary call's key; no promotion.
+        const history = (await readFile(join(s.home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; split: { canaryVersion: string | null } });
+        expect(history.filter((h) => h.action === 'canary_step').map((h) => h.split.canaryVersion)).toEqual(['2']);
+        expect(history.map((h) => h.action)).not.toContain('promote');
+        const deployments = JSON.parse(await readFile(join(s.home, 'lab', 'deployments', 'deployments.json'), 'utf8')) as { keys: Record<string, { kind: string }> };
+        expect(Object.entries(deployments.keys).map(([k, v]) => [k, v.kind])).toEqual([[`${runId}:call_4`, 'canary']]);
+
+        // The record: intact, and no call executed twice (a call asked again after a kill is reconciled, not redone).
+        const verify = await runCli(['audit', 'verify'], { cwd: s.home, env: { MLOPS_AGENT_HOME: s.home } });
+        expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+        const entries = await readAuditEntries(join(s.home, 'audit.jsonl'), { runId });
+        const reconciled = entries.filter((e) => e.kind === 'execution.reconciled').map((e) => [e.data.tool, e.data.found]);
+        for (const [, found] of reconciled) expect(['not_started', 'started']).toContain(found);
+        expect(entries.filter((e) => e.kind === 'approval.requested')).toHaveLength(1);
+        // An end written by a process killed right after it is written again by the resumed run, marked as a possible repeat.
+        for (const callId of ['call_2', 'call_4']) {
+          const ends = entries.filter((e) => e.kind === 'execution.finished' && e.data.callId === callId);
+          expect(ends.length).toBeGreaterThanOrEqual(1);
+          expect(ends.slice(1).every((e) => e.data.mayRepeat === true)).toBe(true);
+          expect(new Set(ends.map((e) => JSON.stringify(e.data.output))).size).toBe(1);
+        }
+      } finally {
+        for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.stop();
+        await s.cleanup();
+      }
+    }, 300_000);
+  });
+}
