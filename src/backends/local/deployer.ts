@@ -133,8 +133,8 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   async function commit(model: string, environment: Environment, entry: DeploymentEntry, record: Omit<HistoryRecord, 'at' | 'model' | 'environment' | 'split'>): Promise<void> {
     state.entries[keyOf(model, environment)] = entry;
     logger.info({ model, environment, action: record.action, split: entry.split, reason: record.reason }, 'deployment move');
-    await store.save(state);
-    await store.append({ at: iso(), model, environment, split: entry.split, ...record });
+    // One fsync'd state with the move in it, then the history line: a crash between them loses no move.
+    await store.commit(state, { at: iso(), model, environment, split: entry.split, ...record });
   }
 
   async function requirePromotable(model: string, version: string): Promise<void> {

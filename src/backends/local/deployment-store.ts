@@ -38,6 +38,12 @@ export interface DeploymentState {
   keys?: Record<string, KeyRecord>;
   /** By model/environment entry key, for rollouts that were stepping (absent in files of older builds). */
   stepping?: Record<string, SteppingRecord>;
+  /**
+   * The last move, kept with the state it produced: a process that dies after saving the
+   * state and before appending the move to the history leaves it here, and the next load
+   * appends it (absent in files of older builds).
+   */
+  lastMove?: HistoryRecord;
 }
 
 export interface HistoryRecord {
@@ -52,9 +58,11 @@ export interface HistoryRecord {
 }
 
 export interface DeploymentStore {
+  /** The state; a last move that never reached the history is appended to it first. */
   load(): Promise<DeploymentState>;
   save(state: DeploymentState): Promise<void>;
-  append(record: HistoryRecord): Promise<void>;
+  /** Saves `state` with `record` as its last move, then appends `record` to the history. */
+  commit(state: DeploymentState, record: HistoryRecord): Promise<void>;
   readHistory(): Promise<HistoryRecord[]>;
 }
 
@@ -82,6 +90,40 @@ export function createDeploymentStore(dir: string): DeploymentStore {
     });
   };
 
+  function save(state: DeploymentState): Promise<void> {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    return serial(async () => {
+      const tmp = `${stateFile}.${process.pid}.tmp`;
+      await writeDurably(tmp, text, 'w');
+      await rename(tmp, stateFile);
+      // The rename itself is durable only once the directory is synced.
+      const d = await open(dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    });
+  }
+
+  function append(record: HistoryRecord): Promise<void> {
+    const line = `${JSON.stringify(record)}\n`;
+    return serial(() => writeDurably(historyFile, line, 'a'));
+  }
+
+  async function readHistory(): Promise<HistoryRecord[]> {
+    try {
+      const text = await readFile(historyFile, 'utf8');
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as HistoryRecord);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   return {
     async load() {
       await queue;
@@ -96,39 +138,19 @@ export function createDeploymentStore(dir: string): DeploymentStore {
       if (state.schemaVersion !== 1) {
         throw new UpstreamError('deployment store', `${stateFile} has schemaVersion ${String(state.schemaVersion)}; this build reads 1`, { retryable: false });
       }
+      const last = await readHistory().then((h) => h.at(-1));
+      if (state.lastMove && JSON.stringify(last) !== JSON.stringify(state.lastMove)) await append(state.lastMove);
       return state;
     },
-    save(state) {
-      const text = `${JSON.stringify(state, null, 2)}\n`;
-      return serial(async () => {
-        const tmp = `${stateFile}.${process.pid}.tmp`;
-        await writeDurably(tmp, text, 'w');
-        await rename(tmp, stateFile);
-        // The rename itself is durable only once the directory is synced.
-        const d = await open(dir, 'r');
-        try {
-          await d.sync();
-        } finally {
-          await d.close();
-        }
-      });
-    },
-    append(record) {
-      const line = `${JSON.stringify(record)}\n`;
-      return serial(() => writeDurably(historyFile, line, 'a'));
+    save,
+    async commit(state, record) {
+      state.lastMove = record;
+      await save(state);
+      await append(record);
     },
     async readHistory() {
       await queue;
-      try {
-        const text = await readFile(historyFile, 'utf8');
-        return text
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as HistoryRecord);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
+      return readHistory();
     },
   };
 }

@@ -6,6 +6,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDeploymentStore } from '../../../src/backends/local/deployment-store.js';
 import { systemClock } from '../../../src/clock.js';
 import { cleanupTraining, createLab, MODEL, type Lab } from './lab-fixture.js';
 import { createStack, type Stack } from './serving-stack.js';
@@ -64,6 +65,30 @@ describe('closing the local deployer', () => {
     } finally {
       await stack.close();
       await rm(crashed, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the deployment store', () => {
+  it('appends on load a move whose state was saved and whose history line was lost to a crash', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lab-store-'));
+    try {
+      const store = createDeploymentStore(dir);
+      const split = { model: MODEL, environment: 'production' as const, stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' };
+      const state = { schemaVersion: 1 as const, entries: {} };
+      await store.commit(state, { at: '2026-01-01T00:00:00.000Z', model: MODEL, environment: 'production', action: 'serve', by: 'op', reason: 'serve', split });
+      // The state of the next move is saved; the process dies before its history line.
+      const move = { at: '2026-01-01T00:00:01.000Z', model: MODEL, environment: 'production', action: 'canary_step' as const, by: 'agent', reason: 'canary 2 to 5%', split };
+      await store.save({ ...state, lastMove: move });
+      expect((await createDeploymentStore(dir).readHistory()).map((h) => h.action)).toEqual(['serve']);
+      const again = createDeploymentStore(dir);
+      await again.load();
+      expect((await again.readHistory()).map((h) => h.action)).toEqual(['serve', 'canary_step']);
+      // Loading once more appends nothing twice.
+      await createDeploymentStore(dir).load();
+      expect((await createDeploymentStore(dir).readHistory()).map((h) => h.action)).toEqual(['serve', 'canary_step']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
