@@ -19,7 +19,13 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
     'qualityDelta',
     'failedQualityGates',
     'reversible',
+    'data',
   ],
+};
+
+/** Fields of fixed-shape maps one level down (`risk.data.passed`). */
+export const KNOWN_NESTED_FIELDS: Record<string, readonly string[]> = {
+  'risk.data': ['dataset', 'version', 'checked', 'passed', 'failedChecks', 'softFailures', 'driftOnly'],
 };
 
 // Identifiers CEL itself defines (type names, used as in `type(x) == int`).
@@ -89,6 +95,12 @@ function checkExpr(expr: Expr | undefined, scope: ReadonlySet<string>, problems:
       return;
     case 'selectExpr': {
       const operand = kind.value.operand;
+      const inner = operand?.exprKind.case === 'selectExpr' ? operand.exprKind.value : undefined;
+      if (inner?.operand?.exprKind.case === 'identExpr' && !scope.has(`@local:${inner.operand.exprKind.value.name}`)) {
+        const path = `${inner.operand.exprKind.value.name}.${inner.field}`;
+        const nested = KNOWN_NESTED_FIELDS[path];
+        if (nested && !nested.includes(kind.value.field)) problems.push(`"${path}" has no field "${kind.value.field}" (fields: ${nested.join(', ')})`);
+      }
       if (operand?.exprKind.case === 'identExpr' && !scope.has(`@local:${operand.exprKind.value.name}`)) {
         const known = KNOWN_FIELDS[operand.exprKind.value.name];
         if (known && !known.includes(kind.value.field)) {
