@@ -74,7 +74,7 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
       if (stored) return { ...stored, reused: true };
 
       const violations = contract ? checkContract(contract, data, clock.now()) : [noContractViolation(dataset)];
-      const findings = [...notes, ...(ref ? driftFindings(ref.rows, data.rows, specs, scorer?.artifact) : [])];
+      const findings = [...notes, ...(ref ? driftFindings(ref.rows, data.rows, specs, scorer?.artifact, scorer && `${contract!.model} v${scorer.version} (serving production)`) : [])];
       const verdict = verdictOf(violations, findings);
       const body: Omit<DataQualityReport, 'reportHash' | 'reused'> = {
         dataset,
