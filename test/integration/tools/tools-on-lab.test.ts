@@ -9,6 +9,7 @@ import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } fr
 import { createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
+import { daysAgo } from '../../support/dates.js';
 import { createGate, createPolicyStore, type Gate, type GateOutcome } from '../../../src/policy/index.js';
 
 const principal = { id: 'user:alice', roles: [] };
@@ -39,8 +40,8 @@ beforeAll(async () => {
     analysis: { minRequestsPerStep: 200, minLabelsPerStep: 200, minAccuracyDelta: -0.05, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
     steps: [10, 50, 100],
   });
-  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 5000, startDate: '2026-01-01', days: 90 }));
-  const recent = generateCreditRows({ seed: 12, rows: 5000, startDate: '2026-06-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
+  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 5000, startDate: daysAgo(150), days: 90 }));
+  const recent = generateCreditRows({ seed: 12, rows: 5000, startDate: daysAgo(30), days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
   await writeDataset(lab.dirs.datasets, 'credit-recent', recent);
   const job = await lab.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: {}, requestedBy: 'test:setup' });
   const v1 = await lab.trainer.waitFor(job.jobId, { timeoutMs: 120_000 });
@@ -69,10 +70,11 @@ describe('the five tools on the local lab', { shuffle: false }, () => {
     expect(out.models).toEqual([expect.objectContaining({ name: 'credit-risk', aliases: { champion: '1' }, versionCount: 1 })]);
   });
 
-  it('check_data_quality finds the drift in the recent data against the training reference', async () => {
+  it('check_data_quality passes the recent data against its contract and finds the drift against the training reference', async () => {
     const out = executed(await call('check_data_quality', { dataset: 'credit-recent' }));
     const findings = out.findings as { check: string; column: string | null; severity: string }[];
-    expect(out).toMatchObject({ dataset: 'credit-recent', rows: 5000, reference: 'credit-train', passed: false });
+    expect(out).toMatchObject({ dataset: 'credit-recent', rows: 5000, reference: 'credit-train', passed: true, violations: [], contract: { name: 'credit' } });
+    expect(out.verdict).toEqual({ passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: true });
     expect(findings).toContainEqual(expect.objectContaining({ check: 'psi', column: 'credit_utilization', severity: 'alert' }));
   });
 
@@ -80,7 +82,9 @@ describe('the five tools on the local lab', { shuffle: false }, () => {
     const out = executed(await call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent', searchTrials: 2 }));
     expect(out).toMatchObject({ status: 'succeeded', version: '2', promotable: true, failedQualityGates: [] });
     const v2 = await lab.registry.getVersion('credit-risk', '2');
-    expect(v2).toMatchObject({ dataset: 'credit-recent', createdBy: 'user:alice', trainingJobId: out.jobId });
+    const verdict = await lab.dataQuality.verdict('credit-recent');
+    expect(v2).toMatchObject({ dataset: 'credit-recent', createdBy: 'user:alice', trainingJobId: out.jobId, dataVersion: verdict.dataVersion, dataQualityReport: verdict.reportHash });
+    expect(out.dataQualityReport).toBe(verdict.reportHash);
     expect((out.metrics as Record<string, number>).auc).toBeGreaterThan(0.82);
   });
 
