@@ -125,7 +125,7 @@ export async function openLocalLab(options: {
 
 export { readDataset };
 export { writeDataset } from './dataset-store.js';
-export { generateCreditRows } from './credit-generator.js';
+export { generateCreditRows, type CreditGeneratorOptions } from './credit-generator.js';
 export { generateQuotes, QUOTE_COLUMNS, type QuoteGeneratorOptions } from './quotes-generator.js';
 export { createMonitor, type Monitor } from './monitor.js';
 export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulator.js';
