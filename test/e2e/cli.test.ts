@@ -34,6 +34,21 @@ describe('the mlops-agent command', () => {
     expect(stderr).toContain('loop.maxSteps');
   });
 
+  it('checks the shipped data contracts, and refuses a broken one at start with file:line', async () => {
+    const ok = await runCli(['contracts', 'check']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok: .*contracts\/credit\.yaml \(contract "credit" for credit-\*/);
+    expect(ok.stdout).toMatch(/ok: .*contracts\/quotes\.yaml \(contract "quotes" for quotes-\*/);
+    writeFileSync(join(home, 'broken.yaml'), 'apiVersion: mlops-agent/v1\nkind: DataContract\nmetadata: { name: credit }\ndatasets: [credit-*]\ncolumns:\n  income: { type: number, min: 10, max: 1 }\n');
+    const checked = await runCli(['contracts', 'check', join(home, 'broken.yaml')]);
+    expect(checked.code).toBe(2);
+    expect(checked.stderr).toContain(`${join(home, 'broken.yaml')}:6: column "income" min (10) is above max (1)`);
+    writeFileSync(join(home, 'mlops-agent.yaml'), 'contracts:\n  files: [broken.yaml]\n');
+    const demo = await runCli(['demo'], { cwd: home, env: { MLOPS_AGENT_HOME: join(home, 'h') } });
+    expect(demo.code).toBe(2);
+    expect(demo.stderr).toContain('broken.yaml:6: column "income" min (10) is above max (1)');
+  });
+
   it('checks the shipped policy', async () => {
     const { code, stdout } = await runCli(['policy', 'check', 'policies/default.yaml']);
     expect(code).toBe(0);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
-import { createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
+import { createTrafficSimulator, generateCreditRows, generateQuotes, openLocalLab, QUOTE_COLUMNS, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
 import { daysAgo } from '../../support/dates.js';
@@ -78,6 +78,16 @@ describe('the five tools on the local lab', { shuffle: false }, () => {
     expect(findings).toContainEqual(expect.objectContaining({ check: 'psi', column: 'credit_utilization', severity: 'alert' }));
   });
 
+  it('check_data_quality checks the second data kind, bid/ask quotes, against its contract', async () => {
+    // An hour of quotes ending now, with 4 crossed quotes a minute for 2 minutes (2 are tolerated).
+    // Whole minutes, so each minute's crossed quotes fall into one window of the rule.
+    const start = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000).toISOString();
+    await writeDataset(lab.dirs.datasets, 'quotes-today', generateQuotes({ seed: 5, start, minutes: 60, faults: { crossed: { fromMinute: 30, minutes: 2, perMinute: 4 } } }), QUOTE_COLUMNS);
+    const out = executed(await call('check_data_quality', { dataset: 'quotes-today' }));
+    expect(out).toMatchObject({ dataset: 'quotes-today', rows: 2160, contract: { name: 'quotes' }, passed: false, verdict: { failedChecks: ['crossed-quotes'], driftOnly: false } });
+    expect((out.violations as { rule: string; rowsAffected: number }[])[0]).toMatchObject({ rule: 'crossed-quotes', rowsAffected: 8 });
+  });
+
   it('trigger_retrain really trains and registers a promotable version with lineage', async () => {
     const out = executed(await call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent', searchTrials: 2 }));
     expect(out).toMatchObject({ status: 'succeeded', version: '2', promotable: true, failedQualityGates: [] });
@@ -115,6 +125,6 @@ describe('the five tools on the local lab', { shuffle: false }, () => {
     // Proposed, decided, started, finished; training and the canary also recorded what they waited for.
     const waiting = (await readAuditEntries(join(home, 'audit.jsonl'))).filter((e) => e.kind === 'execution.waiting');
     expect(waiting.map((e) => e.data.tool)).toEqual(['trigger_retrain', 'deploy_canary']);
-    expect(result.entries).toBe(6 * 4 + 2);
+    expect(result.entries).toBe(7 * 4 + 2);
   });
 });
