@@ -2,7 +2,10 @@
 // problem is reported with file:line, all at once. Cross-file checks live in load-contracts.ts.
 import { createHash } from 'node:crypto';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import { IssueSink, parseSpan, readBoolean, readFields, readNumber, readString, readStringList, type Field, type PolicyIssue } from '../policy/index.js';
+// The policy files' readers themselves, not the policy room's door: the door brings the
+// gate along, and the trainer's worker thread (which checks contracts) must not load it.
+import { parseSpan } from '../policy/duration.js';
+import { IssueSink, readBoolean, readFields, readNumber, readString, readStringList, type Field, type PolicyIssue } from '../policy/yaml-nodes.js';
 import { compileRowCondition } from './row-condition.js';
 import { CONTRACT_COLUMN_TYPES, RULE_SEVERITIES, type ContractColumn, type ContractColumnType, type DataContract, type FreshnessRule, type GapRule, type RowCountRule, type RowRuleSpec, type RuleSeverity, type UniqueRule } from './types.js';
 

@@ -2,7 +2,7 @@
 // every problem's file and line, as policy files are refused: nothing is half-loaded.
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
-import type { PolicyIssue } from '../policy/index.js';
+import type { PolicyIssue } from '../policy/yaml-nodes.js';
 import { parseContractFile } from './contract-file.js';
 import type { ContractSet, DataContract } from './types.js';
 

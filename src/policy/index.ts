@@ -18,10 +18,7 @@ export { evaluateWithShadow } from './policy-set.js';
 export { formatDecision, formatExplanation } from './format-explanation.js';
 export { createPolicyStore } from './policy-store.js';
 export type { PolicyStore, PolicyStoreOptions, ReloadResult } from './policy-store.js';
-export { formatDuration, parseDuration, parseSpan } from './duration.js';
-// The YAML readers, shared with the data contracts so their errors carry file:line alike.
-export { IssueSink, readBoolean, readFields, readNumber, readPositiveInt, readString, readStringList } from './yaml-nodes.js';
-export type { Field } from './yaml-nodes.js';
+export { formatDuration, parseDuration } from './duration.js';
 export { API_VERSION } from './policy-file.js';
 export { createGate, defaultIdempotencyKey } from './gate.js';
 export type { ApprovalSink, ApprovedOutcome, CompletedCall, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender, WaitingCall } from './gate.js';

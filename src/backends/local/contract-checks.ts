@@ -3,25 +3,16 @@
 // rule is written. Used by the lab's data checks and, as a second line of defence, by the
 // trainer (inside its worker thread, so the contract arrives as plain data).
 import { compileRowCondition, freshnessRuleId, ROWS_RULE_ID, type ContractColumn, type DataContract, type RuleSeverity } from '../../contracts/index.js';
+import { UserError } from '../../errors.js';
 import type { ContractViolation } from '../../../tools/ports.js';
-import type { ColumnSpec, CreditRow } from './credit-schema.js';
+import type { CreditRow } from './credit-schema.js';
 import type { LoadedDataset } from './dataset-store.js';
+
+export { columnSpecs } from './contract-columns.js';
 
 const EXAMPLES = 3;
 export const EXTRA_COLUMNS_RULE_ID = 'columns.unexpected';
 export const NO_CONTRACT_RULE_ID = 'contract.missing';
-
-/** How the dataset store should parse the contract's columns, and which to measure for drift. */
-export function columnSpecs(contract: DataContract): ColumnSpec[] {
-  return contract.columns.map((c) => ({
-    name: c.name,
-    type: c.type === 'timestamp' ? 'date' : c.type,
-    feature: c.drift,
-    ...(c.min !== null || c.max !== null ? { range: [c.min ?? -Infinity, c.max ?? Infinity] as [number, number] } : {}),
-    ...(c.values ? { values: c.values } : {}),
-    maxMissing: c.maxNullRate,
-  }));
-}
 
 export function noContractViolation(dataset: string): ContractViolation {
   return {
@@ -204,4 +195,20 @@ export function checkContract(contract: DataContract, data: LoadedDataset, nowMs
     });
   }
   return violations;
+}
+
+/**
+ * The second line of defence after the policy: whatever allowed the job, data that breaks
+ * a hard rule is not trained on. Missing values the contract allows are filled with the
+ * training median by the encoder; anything beyond that never reaches it.
+ */
+export function refuseBrokenData(contract: DataContract, dataset: string, violations: readonly ContractViolation[]): void {
+  const hard = violations.filter((v) => v.severity === 'hard');
+  if (hard.length === 0) return;
+  const [first, ...rest] = hard;
+  const more = rest.length > 0 ? `; also broken: ${[...new Set(rest.map((v) => v.rule))].join(', ')}` : '';
+  throw new UserError(
+    `dataset "${dataset}" breaks hard rule "${first!.rule}" of data contract "${contract.name}" (${first!.source}): ${first!.message}${more}. The trainer does not train on data that breaks a hard rule: fix the data, or make the rule soft in the contract.`,
+    { code: 'data_invalid' },
+  );
 }

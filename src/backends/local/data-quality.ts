@@ -2,8 +2,6 @@
 // measures drift against a reference dataset (PSI, KS, and KL of the production model's
 // scores). The verdict comes from the contract alone: drift is a reason to retrain, never
 // a reason to fail data. Reports are stored per data version and looked up, not redone.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { UserError } from '../../errors.js';
 import type { ContractSet } from '../../contracts/index.js';
 import type { ContractViolation, DataQuality, DataQualityFinding, DataQualityReport, DataVerdict } from '../../../tools/ports.js';
@@ -11,7 +9,7 @@ import type { Clock } from '../../clock.js';
 import { systemClock } from '../../clock.js';
 import { checkContract, columnSpecs, noContractViolation } from './contract-checks.js';
 import { createDataCheckStore, reportHashOf, type DriftInputs } from './data-check-store.js';
-import { datasetFile, readDataset, type LoadedDataset } from './dataset-store.js';
+import { datasetVersion, readDataset } from './dataset-store.js';
 import { driftFindings } from './drift-findings.js';
 import type { ModelArtifact } from './model-artifact.js';
 
@@ -50,14 +48,15 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
     async check(dataset, checkOptions = {}) {
       const contract = contracts.forDataset(dataset);
       const specs = contract ? columnSpecs(contract) : [];
-      const data = await readDataset(datasetsDir, dataset, specs);
+      // Versions first, from the bytes: content checked before is looked up without parsing it.
+      const dataVersion = await datasetVersion(datasetsDir, dataset);
       const notes: DataQualityFinding[] = [];
       let reference: string | null = checkOptions.reference ?? contract?.reference ?? null;
-      let ref: LoadedDataset | undefined;
+      let referenceVersion: string | null = null;
       if (reference === dataset) reference = null;
       if (reference !== null) {
         try {
-          ref = await readDataset(datasetsDir, reference, specs);
+          referenceVersion = await datasetVersion(datasetsDir, reference);
         } catch (err) {
           // An explicitly named reference must exist; a missing default only skips drift.
           if (checkOptions.reference !== undefined || !(err instanceof UserError && err.code === 'not_found')) throw err;
@@ -67,17 +66,20 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
       } else if (!checkOptions.reference) {
         notes.push({ check: 'drift', column: null, value: null, threshold: null, severity: 'info', message: contract ? `no reference: drift not measured (the "${contract.name}" contract names none, or it is this dataset)` : 'no data contract: drift not measured' });
       }
-      const scorer = ref && contract?.model ? await options.scoreWith?.(contract.model) : undefined;
-      const drift: DriftInputs = { reference, referenceVersion: ref?.dataVersion ?? null, model: scorer ? contract!.model : null, modelVersion: scorer?.version ?? null };
+      const scorer = reference !== null && contract?.model ? await options.scoreWith?.(contract.model) : undefined;
+      const drift: DriftInputs = { reference, referenceVersion, model: scorer ? contract!.model : null, modelVersion: scorer?.version ?? null };
       const hash = contract?.hash ?? 'none';
-      const stored = await store.find(data.dataVersion, hash, drift);
+      const stored = await store.find(dataVersion, hash, drift);
       if (stored) return { ...stored, reused: true };
 
+      const data = await readDataset(datasetsDir, dataset, specs);
+      const ref = reference !== null ? await readDataset(datasetsDir, reference, specs) : undefined;
       const violations = contract ? checkContract(contract, data, clock.now()) : [noContractViolation(dataset)];
       const findings = [...notes, ...(ref ? driftFindings(ref.rows, data.rows, specs, scorer?.artifact, scorer && `${contract!.model} v${scorer.version} (serving production)`) : [])];
       const verdict = verdictOf(violations, findings);
       const body: Omit<DataQualityReport, 'reportHash' | 'reused'> = {
         dataset,
+        // What was read, should the file have changed since it was hashed above.
         dataVersion: data.dataVersion,
         contract: contract ? { name: contract.name, file: contract.file, hash: contract.hash } : null,
         reference,
@@ -89,20 +91,12 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
         passed: verdict.passed,
       };
       const report: DataQualityReport = { ...body, reportHash: reportHashOf(body), reused: false };
-      await store.save(report, hash, drift);
+      await store.save(report, hash, { ...drift, referenceVersion: ref?.dataVersion ?? null });
       return report;
     },
 
     async verdict(dataset) {
-      const file = datasetFile(datasetsDir, dataset);
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`dataset "${dataset}" not found (looked for ${file})`, { code: 'not_found', cause: err });
-        throw err;
-      }
-      const dataVersion = createHash('sha256').update(bytes).digest('hex');
+      const dataVersion = await datasetVersion(datasetsDir, dataset);
       const newest = await store.newest(dataVersion, contractHash(dataset));
       return {
         dataset,

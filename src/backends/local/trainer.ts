@@ -11,7 +11,7 @@ import type { Clock } from '../../clock.js';
 import type { QualityGates } from '../../config.js';
 import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
-import { noContractViolation } from './contract-checks.js';
+import { noContractViolation, refuseBrokenData } from './contract-checks.js';
 import type { DataCheckStore } from './data-check-store.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { datasetFile } from './dataset-store.js';
@@ -46,6 +46,8 @@ export interface TrainingExperiment extends TrainingJob {
   contract?: { name: string; hash: string };
   /** The data-quality report recorded in the version's lineage (absent before contracts). */
   dataQualityReport?: string | null;
+  /** Content a stored report passed when the job started: the worker does not check it again. */
+  checkedVersion?: string | null;
 }
 
 export interface LocalTrainer extends Trainer {
@@ -109,7 +111,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
 
   function run(record: TrainingExperiment): void {
     const contract = contracts.forDataset(record.dataset);
-    const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates, contract: contract ?? null, nowMs: clock.now() });
+    const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates, contract: contract ?? null, nowMs: clock.now(), checkedVersion: record.checkedVersion ?? null });
     let settled = false;
     // Set when the worker posts its result: registering it is async and outlives the worker.
     let reported = false;
@@ -193,6 +195,10 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
       if (!found?.isFile()) throw new UserError(`dataset "${request.dataset}" not found (looked for ${file})`, { code: 'not_found' });
       const contract = contracts.forDataset(request.dataset);
       if (!contract) throw new UserError(`the trainer refuses dataset "${request.dataset}": ${noContractViolation(request.dataset).message}`, { code: 'data_invalid' });
+      // A stored report on exactly this content decides at once; without one the worker checks it.
+      const contentVersion = createHash('sha256').update(await readFile(file)).digest('hex');
+      const report = await dataChecks.newest(contentVersion, contract.hash);
+      if (report && !report.verdict.passed) refuseBrokenData(contract, request.dataset, report.violations);
       await registry.createModel(request.model, `Created by a training request from ${request.requestedBy}`);
 
       const record: TrainingExperiment = {
@@ -220,6 +226,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         durationMs: null,
         contract: { name: contract.name, hash: contract.hash },
         dataQualityReport: null,
+        checkedVersion: report ? contentVersion : null,
       };
       await store.write(record);
       if (request.idempotencyKey && !(await createFileExclusive(keyFile(request.idempotencyKey), record.jobId))) {

@@ -5,7 +5,7 @@ import type { ParamValue, QualityGateResult } from '../../../tools/ports.js';
 import type { QualityGates } from '../../config.js';
 import type { DataContract } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
-import { checkContract, columnSpecs } from './contract-checks.js';
+import { columnSpecs } from './contract-columns.js';
 import { PROTECTED_COLUMN, type CreditRow } from './credit-schema.js';
 import { readDataset } from './dataset-store.js';
 import { accuracy, auc, evaluateQualityGates, expectedCalibrationError, logLoss, parityGap, scoreLatencyP99 } from './evaluation.js';
@@ -32,6 +32,11 @@ export interface TrainingInput {
   contract: DataContract | null;
   /** The trainer's clock, for the contract's freshness rule. */
   nowMs: number;
+  /**
+   * The data version a stored report already passed under `contract` (the trainer looked
+   * it up): that exact content is not checked again. Other content always is.
+   */
+  checkedVersion?: string | null;
 }
 
 export interface TrialRecord {
@@ -70,28 +75,16 @@ function scoreAll(artifact: ModelArtifact, rows: CreditRow[]): Float64Array {
   return Float64Array.from(rows, (row) => score(artifact, row));
 }
 
-/**
- * The second line of defence after the policy: whatever allowed the job, data that breaks
- * a hard rule is not trained on. Missing values the contract allows are filled with the
- * training median by the encoder; anything beyond that never reaches it.
- */
-function refuseBrokenData(contract: DataContract, dataset: string, violations: ReturnType<typeof checkContract>): void {
-  const hard = violations.filter((v) => v.severity === 'hard');
-  if (hard.length === 0) return;
-  const [first, ...rest] = hard;
-  const more = rest.length > 0 ? `; also broken: ${[...new Set(rest.map((v) => v.rule))].join(', ')}` : '';
-  throw new UserError(
-    `dataset "${dataset}" breaks hard rule "${first!.rule}" of data contract "${contract.name}" (${first!.source}): ${first!.message}${more}. The trainer does not train on data that breaks a hard rule: fix the data, or make the rule soft in the contract.`,
-    { code: 'data_invalid' },
-  );
-}
-
 export async function runTrainingPipeline(input: TrainingInput, onProgress: (progress: number) => void): Promise<TrainingOutcome> {
   const started = performance.now();
   const base = parseTrainingParams(input.params);
   const candidates = searchCandidates(base, input.searchTrials);
   const data = await readDataset(input.datasetsDir, input.dataset, input.contract ? columnSpecs(input.contract) : undefined);
-  if (input.contract) refuseBrokenData(input.contract, input.dataset, checkContract(input.contract, data, input.nowMs));
+  if (input.contract && data.dataVersion !== input.checkedVersion) {
+    // Loaded only here: CEL takes a few hundred ms to load in a fresh worker thread.
+    const { checkContract, refuseBrokenData } = await import('./contract-checks.js');
+    refuseBrokenData(input.contract, input.dataset, checkContract(input.contract, data, input.nowMs));
+  }
   if (!data.header.includes('default')) throw new UserError(`dataset "${input.dataset}" has no "default" column: the trainer needs the label`);
   if (data.rows.length < MIN_TRAINING_ROWS) {
     throw new UserError(`dataset "${input.dataset}" has ${data.rows.length} rows: training needs at least ${MIN_TRAINING_ROWS}`);

@@ -14,6 +14,7 @@ import { createLocalTrainer, type LocalTrainer } from '../../../src/backends/loc
 import { createRandom } from '../../../src/backends/local/random.js';
 import { createDataCheckStore } from '../../../src/backends/local/data-check-store.js';
 import { createLocalDataQuality } from '../../../src/backends/local/data-quality.js';
+import { runTrainingPipeline } from '../../../src/backends/local/training-pipeline.js';
 import { loadContracts } from '../../../src/contracts/index.js';
 import { defaultContractFiles } from '../../../src/paths.js';
 import { manualClock } from '../../support/manual-clock.js';
@@ -148,6 +149,25 @@ describe('local trainer', () => {
     expect((await trainer.waitFor(job.jobId, { timeoutMs: 50_000 })).status).toBe('succeeded');
     await env.writeDataset('loans', rows);
     await expect(trainer.start({ model: 'credit-risk', dataset: 'loans', params: {}, requestedBy: 'alice' })).rejects.toMatchObject({ code: 'data_invalid', message: expect.stringContaining('no data contract covers dataset "loans"') });
+  });
+
+  it('refuses at start data whose stored report failed, without starting a job', async () => {
+    await env.writeDataset('credit-kusd', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }));
+    expect((await env.dataQuality.check('credit-kusd')).passed).toBe(false);
+    await expect(trainer.start({ model: 'credit-risk', dataset: 'credit-kusd', params: { epochs: 3 }, requestedBy: 'alice' })).rejects.toMatchObject({
+      code: 'data_invalid',
+      message: expect.stringMatching(/^dataset "credit-kusd" breaks hard rule "income\.range" of data contract "credit" .*also broken: loan-within-20x-income/),
+    });
+    expect(await readdir(join(env.root, 'jobs')).catch(() => [])).toEqual([]);
+  });
+
+  it('checks in the worker any content other than the one a stored report passed', async () => {
+    await env.writeDataset('credit-kusd', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }));
+    const contract = (await loadContracts(defaultContractFiles)).forDataset('credit-kusd')!;
+    const input = { datasetsDir: join(env.root, 'datasets'), dataset: 'credit-kusd', params: { epochs: 2 }, searchTrials: 0, gates, contract, nowMs: Date.now() };
+    // A report passed other content (the file changed after the trainer looked): checked again, refused.
+    await expect(runTrainingPipeline({ ...input, checkedVersion: 'f'.repeat(64) }, () => undefined)).rejects.toThrow(/breaks hard rule "income\.range"/);
+    await expect(runTrainingPipeline({ ...input, checkedVersion: null }, () => undefined)).rejects.toThrow(/breaks hard rule "income\.range"/);
   });
 
   it("records the data-quality report on exactly the content it trained on in the version's lineage", async () => {

@@ -105,9 +105,13 @@ describe('data contracts through the gate on the lab', { shuffle: false }, () =>
   it('behind a policy that lets every retrain through, the trainer still refuses the broken data, naming the rule', async () => {
     const permissive = join(home, 'permissive.yaml');
     writeFileSync(permissive, 'apiVersion: mlops-agent/v1\nkind: Policy\nmetadata: { name: permissive }\nrules:\n  - id: allow-all\n    tools: "*"\n    effect: allow\n    reason: test only\n');
-    const run = await runWith([retrain('credit-kusd'), answer('tried')], permissive);
-    const [trained] = results(run);
-    expect(trained!.outcome).toMatchObject({ status: 'executed', output: { status: 'failed', version: null, error: expect.stringMatching(/^dataset "credit-kusd" breaks hard rule "income\.range" of data contract "credit" \(.*credit\.yaml:\d+\)/) } });
+    // Never checked: the job starts, its worker checks the data and fails the job.
+    await writeDataset(lab.dirs.datasets, 'credit-kusd-again', generateCreditRows({ seed: 35, rows: 3000, startDate: daysAgo(30), days: 30, incomeUnit: 'kusd' }));
+    const run = await runWith([retrain('credit-kusd'), retrain('credit-kusd-again'), answer('tried')], permissive);
+    const [reported, unchecked] = results(run);
+    // Its stored report failed: refused when the job would start, no job at all.
+    expect(reported!.outcome).toMatchObject({ status: 'failed', error: expect.stringMatching(/dataset "credit-kusd" breaks hard rule "income\.range" of data contract "credit" \(.*credit\.yaml:\d+\)/) });
+    expect(unchecked!.outcome).toMatchObject({ status: 'executed', output: { status: 'failed', version: null, error: expect.stringMatching(/^dataset "credit-kusd-again" breaks hard rule "income\.range" of data contract "credit" \(.*credit\.yaml:\d+\)/) } });
     expect((await lab.registry.listVersions('credit-risk')).map((v) => v.dataset)).toEqual(['credit-drifted']);
     expect((await verifyAuditFile(join(home, 'audit.jsonl'))).ok).toBe(true);
   });
