@@ -61,7 +61,7 @@ export function generateQuotes(options: QuoteGeneratorOptions): CreditRow[] {
   for (let i = 0; i < minutes * perMinute; i++) {
     const minute = Math.floor(i / perMinute);
     // Which quotes of this minute are crossed: the first `perMinute` of the crossed window's minutes.
-    const crossedHere = inWindow(minute, faults.crossed) && i % perMinute < faults.crossed!.perMinute * 1;
+    const crossedHere = inWindow(minute, faults.crossed) && i % perMinute < faults.crossed!.perMinute;
     for (const s of state) {
       s.mid *= 1 + 0.00002 * random.normal();
       const halted = inWindow(minute, faults.halt) && (faults.halt!.symbol === undefined || faults.halt!.symbol === s.symbol);
