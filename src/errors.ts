@@ -5,6 +5,8 @@ export type ErrorCode =
   | 'config_invalid'
   | 'input_invalid'
   | 'policy_invalid'
+  | 'contract_invalid'
+  | 'data_invalid'
   | 'not_found'
   | 'unknown_tool'
   | 'invalid_arguments'

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from './define-tool.js';
+import { defineTool, NO_DATA_RISK } from './define-tool.js';
 import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
@@ -80,6 +80,7 @@ export const deployCanary = defineTool({
       qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
       failedQualityGates: candidate.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
       reversible: true,
+      data: NO_DATA_RISK,
     };
   },
   async preview(args, { backends }) {

@@ -29,6 +29,8 @@ const version = z.object({
   createdBy: z.string(),
   dataVersion: z.string(),
   dataset: z.string(),
+  /** The data-quality report on the training data when it was trained; null: never checked. */
+  dataQualityReport: z.string().nullable(),
   params: z.record(z.union([z.number(), z.string(), z.boolean()])),
   metrics: z.record(z.number()),
   codeVersion: z.string().nullable(),
@@ -67,7 +69,7 @@ async function mustGet(registry: { getVersion(m: string, v: string): Promise<Mod
 export const registryQuery = defineTool({
   name: 'registry_query',
   description:
-    'Read the model registry: list models and their aliases (champion, challenger), list versions, get one version with its lineage (training data version, parameters, code version, who created it) and metrics (auc, calibration_error, parity_gap, p99_latency_ms) and quality-gate results, the history of alias moves, or compare two versions. Read-only.',
+    'Read the model registry: list models and their aliases (champion, challenger), list versions, get one version with its lineage (training data version and the hash of the data-quality report it was trained on, parameters, code version, who created it) and metrics (auc, calibration_error, parity_gap, p99_latency_ms) and quality-gate results, the history of alias moves, or compare two versions. Read-only.',
   input,
   output,
   annotations: { readOnly: true, destructive: false, idempotent: true, openWorld: false },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from './define-tool.js';
+import { defineTool, NO_DATA_RISK } from './define-tool.js';
 import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
@@ -40,6 +40,7 @@ export const rollback = defineTool({
       failedQualityGates: [],
       // It restores a version that was already serving.
       reversible: true,
+      data: NO_DATA_RISK,
     };
   },
   async preview(args, { backends }) {

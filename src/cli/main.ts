@@ -8,6 +8,7 @@ import { createLogger } from '../logger.js';
 import { approvalsCommand } from './approvals-command.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
+import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { mcpCommand } from './mcp-command.js';
@@ -54,6 +55,7 @@ program.addCommand(
     defaultFiles: () => config().policy.files,
   }),
 );
+program.addCommand(contractsCommand({ defaultFiles: () => config().contracts.files }));
 program.addCommand(auditCommand(() => config()));
 program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));

@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors.js';
 import { formatExplanation, loadPolicySet, type PolicyRequest } from '../policy/index.js';
-import { NO_RISK, type Risk, type ToolAnnotations } from '../../tools/define-tool.js';
+import { NO_DATA_RISK, NO_RISK, type DataRisk, type Risk, type ToolAnnotations } from '../../tools/define-tool.js';
 
 /** Exit codes: 0 allow (or files valid), 2 invalid policy or arguments, 3 deny, 4 require_approval. */
 export const POLICY_EXIT = { allow: 0, invalid: 2, deny: 3, require_approval: 4 } as const;
@@ -36,6 +36,10 @@ export function riskFromFlags(input: Record<string, unknown>, given: Record<stri
   const env = input.environment;
   if (env === 'staging' || env === 'production') risk.environment = env;
   for (const [key, value] of Object.entries(given)) {
+    if (key === 'data') {
+      risk.data = dataRiskFromFlag(value);
+      continue;
+    }
     if (!(key in NO_RISK)) {
       throw new UserError(`--risk has unknown field "${key}"; fields are: ${Object.keys(NO_RISK).join(', ')}`);
     }
@@ -48,6 +52,22 @@ export function riskFromFlags(input: Record<string, unknown>, given: Record<stri
     risk[key] = value;
   }
   return risk as unknown as Risk;
+}
+
+/** --risk '{"data":{...}}': the given fields over "no data involved", each of its type. */
+function dataRiskFromFlag(value: unknown): DataRisk {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UserError(`--risk field "data" must be an object with fields ${Object.keys(NO_DATA_RISK).join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  const data: Record<string, unknown> = { ...NO_DATA_RISK };
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const model = NO_DATA_RISK[key as keyof DataRisk];
+    if (model === undefined) throw new UserError(`--risk field "data" has unknown field "${key}"; fields are: ${Object.keys(NO_DATA_RISK).join(', ')}`);
+    const ok = Array.isArray(model) ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === typeof model;
+    if (!ok) throw new UserError(`--risk field "data.${key}" must be ${Array.isArray(model) ? 'a list of rule ids' : `a ${typeof model}`}; got ${JSON.stringify(v)}`);
+    data[key] = v;
+  }
+  return data as unknown as DataRisk;
 }
 
 export function policyCommand(deps: PolicyCommandDeps): Command {
@@ -95,8 +115,9 @@ export function policyCommand(deps: PolicyCommandDeps): Command {
       `
 Risk: a real call's risk (traffic share, failed quality gates, ...) is computed by the
 tool from the live backends. This command does not reach them: it uses --risk merged
-over a neutral default (0% traffic, no failed gates, reversible), with the environment
-taken from input.environment when present. The risk used is printed.
+over a neutral default (0% traffic, no failed gates, reversible, no data involved: so
+trigger_retrain reads as training on data never checked unless --risk gives "data"), with
+the environment taken from input.environment when present. The risk used is printed.
 
 Exit codes: ${POLICY_EXIT.allow} allow, ${POLICY_EXIT.deny} deny, ${POLICY_EXIT.require_approval} require_approval, ${POLICY_EXIT.invalid} invalid policy or arguments.
 
@@ -104,6 +125,8 @@ Example:
   mlops-agent policy explain --tool deploy_canary \\
     --input '{"model":"credit-risk","version":"4","environment":"production","trafficPercent":25}' \\
     --risk '{"trafficPercent":25}'
+  mlops-agent policy explain --tool trigger_retrain --input '{"model":"credit-risk","dataset":"credit-recent"}' \\
+    --risk '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}'
 `,
     )
     .action((options: { tool: string; input: Record<string, unknown>; principal: string; roles?: string; risk?: Record<string, unknown>; file?: string[] }) =>

@@ -34,6 +34,21 @@ describe('the mlops-agent command', () => {
     expect(stderr).toContain('loop.maxSteps');
   });
 
+  it('checks the shipped data contracts, and refuses a broken one at start with file:line', async () => {
+    const ok = await runCli(['contracts', 'check']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/ok: .*contracts\/credit\.yaml \(contract "credit" for credit-\*/);
+    expect(ok.stdout).toMatch(/ok: .*contracts\/quotes\.yaml \(contract "quotes" for quotes-\*/);
+    writeFileSync(join(home, 'broken.yaml'), 'apiVersion: mlops-agent/v1\nkind: DataContract\nmetadata: { name: credit }\ndatasets: [credit-*]\ncolumns:\n  income: { type: number, min: 10, max: 1 }\n');
+    const checked = await runCli(['contracts', 'check', join(home, 'broken.yaml')]);
+    expect(checked.code).toBe(2);
+    expect(checked.stderr).toContain(`${join(home, 'broken.yaml')}:6: column "income" min (10) is above max (1)`);
+    writeFileSync(join(home, 'mlops-agent.yaml'), 'contracts:\n  files: [broken.yaml]\n');
+    const demo = await runCli(['demo'], { cwd: home, env: { MLOPS_AGENT_HOME: join(home, 'h') } });
+    expect(demo.code).toBe(2);
+    expect(demo.stderr).toContain('broken.yaml:6: column "income" min (10) is above max (1)');
+  });
+
   it('checks the shipped policy', async () => {
     const { code, stdout } = await runCli(['policy', 'check', 'policies/default.yaml']);
     expect(code).toBe(0);
@@ -115,7 +130,7 @@ describe('npm start: the incident demo on the local lab', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/trained credit-risk v1: AUC 0\.8\d\d/);
     expect(stdout).toMatch(/monitor .* firing ModelDriftDetected/);
-    expect(stdout).toMatch(/ok\s+check_data_quality: credit-recent: 4000 rows/);
+    expect(stdout).toMatch(/ok\s+check_data_quality: credit-recent: 4000 rows, passed its data contract "credit"; drift against credit-train: \d+ alert\(s\), \d+ warning\(s\) .*\(drift only\)/);
     // The demo runs one run in one process: it waits for the job and the canary where it runs.
     expect(stdout).toMatch(/WAITING\s+trigger_retrain: training job job-\S+ running; the run waits for it \(until /);
     expect(stdout).toMatch(/ok\s+trigger_retrain: .* registered v2 \(AUC 0\.\d+, promotable\) \(after \d+\.\d s\)/);
@@ -143,11 +158,28 @@ describe('npm start: the incident demo on the local lab', () => {
     expect(stdout).toMatch(/audit log intact/);
   });
 
-  it('rolls back a candidate that passes offline gates but fails in canary (bad-canary)', async () => {
+  it('refuses to train on income exported in thousands: the contract range rule fails the data before training (bad-canary)', async () => {
     const { code, stdout } = await runCli(['demo', '--scenario', 'bad-canary'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
     expect(code).toBe(0);
+    expect(stdout).toMatch(/ok\s+check_data_quality: credit-recent: 4000 rows, FAILED its data contract "credit": hard rule\(s\) income\.range, loan-within-20x-income broken \(income\.range: \d+ row\(s\), e\.g\. row 1: income=\d+\.?\d*\)/);
+    expect(stdout).toMatch(/- retrain: skipped \(steps\.check\.output\.verdict\.passed && steps\.check\.output\.verdict\.driftOnly is false\)/);
+    expect(stdout).toMatch(/data {6}credit-recent breaks hard rule income\.range \(contracts\/credit\.yaml:\d+\) in \d+ of 4000 rows; e\.g\. row 1: income=/);
+    expect(stdout).toMatch(/REFUSED {3}trigger_retrain: The training data credit-recent broke hard rule\(s\) income\.range, loan-within-20x-income of its data contract.* \[rule deny-retrain-on-failed-data\]/);
+    // Nothing was trained: no job, no v2, and v1 still serves.
+    expect(stdout).not.toMatch(/training job|registered v2/);
+    expect(stdout).toContain('serving   credit-risk/production: stable v1; last known good v1');
+    const audit = readFileSync(join(home, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: { tool?: string; risk?: { data?: { failedChecks: string[] } } } });
+    expect(audit.filter((e) => e.kind === 'execution.started' && e.data.tool === 'trigger_retrain')).toEqual([]);
+    expect(audit.find((e) => e.kind === 'policy.decision' && e.data.tool === 'trigger_retrain')!.data.risk!.data!.failedChecks).toEqual(['income.range', 'loan-within-20x-income']);
+    expect(stdout).toMatch(/audit log intact/);
+  });
+
+  it('rolls back a candidate that passes the data contract and every offline gate but fails its canary analysis (canary-regression)', async () => {
+    const { code, stdout } = await runCli(['demo', '--scenario', 'canary-regression'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/check_data_quality: credit-recent: 4000 rows, passed its data contract "credit";.*psi\(credit_history_months\).*\(drift only\)/);
     expect(stdout).toMatch(/registered v2 \(AUC 0\.\d+, promotable\)/);
-    expect(stdout).toMatch(/deploy_canary: credit-risk production: canary v2 at 0% of target 5%, rolled_back \(failed: score_psi\)/);
+    expect(stdout).toMatch(/deploy_canary: credit-risk production: canary v2 at 0% of target 5%, rolled_back \(failed: [a-z_, ]*score_psi/);
     expect(stdout).toContain('serving   credit-risk/production: stable v1; last known good v1');
     expect(stdout).toMatch(/audit log intact/);
   });

@@ -101,13 +101,22 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.answer).toContain('stopped at step promote');
   });
 
-  it('does not retrain on broken data (a schema finding), and says so', async () => {
+  it('does not retrain on broken data (a hard contract rule broken), and says so', async () => {
     const { outcomes, run } = await runAlert(drift(labels), (f) => {
-      f.backends.nextFindings = [{ check: 'schema', column: 'income', value: null, threshold: null, severity: 'alert', message: 'column income is missing' }];
+      f.backends.nextViolations = [{ rule: 'income.present', severity: 'hard', column: 'income', rowsAffected: 0, examples: [], message: 'column "income" is missing from the data', source: 'contracts/credit.yaml:31' }];
+      f.backends.nextFindings = [{ check: 'psi', column: 'debt_ratio', value: 0.41, threshold: 0.25, severity: 'alert', message: 'debt_ratio drifted' }];
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
     expect(run.answer).toContain('retrain: skipped');
+  });
+
+  it('does not retrain on valid data that broke a soft rule: that is for a person, not drift', async () => {
+    const { outcomes } = await runAlert(drift(labels), (f) => {
+      f.backends.nextViolations = [{ rule: 'young-history-plausible', severity: 'soft', column: null, rowsAffected: 3, examples: [], message: '3 rows break it', source: 'contracts/credit.yaml:50' }];
+    });
+    expect(outcomes).toEqual(['check_data_quality:executed']);
+    expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
   });
 
   it('does not canary a retrained version that failed a quality gate', async () => {
@@ -123,7 +132,7 @@ describe('the runbook planner on the drift runbook', () => {
     const planner = createRunbookPlanner(runbookFor(runbooks, 'ModelDriftDetected')!);
     const trigger = drift(labels);
     const steps = [
-      ['check', 'check_data_quality', { findings: [] }],
+      ['check', 'check_data_quality', { findings: [], verdict: { passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: true } }],
       ['retrain', 'trigger_retrain', { status: 'succeeded', version: '2', promotable: true }],
       ['compare', 'registry_query', { comparison: {} }],
     ] as const;

@@ -28,7 +28,7 @@ describe('the policy command', () => {
   it('checks valid files and counts their rules', async () => {
     const r = await run(['check', fixture('roles-only.yaml'), DEFAULT_POLICY]);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe(`ok: ${fixture('roles-only.yaml')} (0 rules)\nok: ${DEFAULT_POLICY} (9 rules)\n`);
+    expect(r.stdout).toBe(`ok: ${fixture('roles-only.yaml')} (0 rules)\nok: ${DEFAULT_POLICY} (11 rules)\n`);
   });
 
   it('reports a broken file with its line and exits 2', async () => {
@@ -70,6 +70,23 @@ describe('the policy command', () => {
     const badRisk = await run(['explain', '--tool', 'deploy_canary', '--risk', '{"traffic":5}']);
     expect(badRisk.exitCode).toBe(POLICY_EXIT.invalid);
     expect(badRisk.stderr).toMatch(/--risk has unknown field "traffic"; fields are: environment, trafficPercent/);
+  });
+
+  it('explains retraining from the data verdict given in --risk, and shows it in the risk used', async () => {
+    const input = '{"model":"credit-risk","dataset":"credit-recent"}';
+    const failed = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}']);
+    expect(failed.exitCode).toBe(POLICY_EXIT.deny);
+    expect(failed.stdout).toContain('rule:     deny-retrain-on-failed-data');
+    expect(failed.stdout).toContain('"data":{"dataset":"credit-recent","version":"","checked":true,"passed":false,"failedChecks":["income.range"],"softFailures":[],"driftOnly":false}');
+    // Without a verdict the data reads as never checked, which the shipped policy refuses.
+    const unchecked = await run(['explain', '--tool', 'trigger_retrain', '--input', input]);
+    expect(unchecked.exitCode).toBe(POLICY_EXIT.deny);
+    expect(unchecked.stdout).toContain('rule:     deny-retrain-on-unchecked-data');
+    const passed = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"checked":true,"passed":true,"driftOnly":true}}']);
+    expect(passed.exitCode).toBe(POLICY_EXIT.allow);
+    const bad = await run(['explain', '--tool', 'trigger_retrain', '--risk', '{"data":{"passed":"yes"}}']);
+    expect(bad.exitCode).toBe(POLICY_EXIT.invalid);
+    expect(bad.stderr).toContain('--risk field "data.passed" must be a boolean; got "yes"');
   });
 
   it('refuses --input that is not a JSON object', async () => {
