@@ -87,7 +87,9 @@ describe('the agent loop', () => {
     const planner = scriptedPlanner([call('drop_table', {}), call('deploy_canary', { model: 'credit-risk', environment: 'production', trafficPercent: 'lots' }), answer('sorry')]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
-    expect(run.status).toBe('succeeded');
+    // The canary it set out to start never ran: the run did not succeed.
+    expect(run.status).toBe('failed');
+    expect(run.summary?.failed.map((f) => f.tool)).toEqual(['drop_table', 'deploy_canary']);
     const results = planner.seen[2]!.transcript.filter((i) => i.kind === 'result');
     expect(results[0]).toMatchObject({ outcome: { status: 'invalid', error: expect.stringContaining('unknown tool "drop_table"') } });
     expect(results[1]).toMatchObject({ outcome: { status: 'invalid', issues: expect.arrayContaining([{ path: 'version', message: expect.any(String) }, { path: 'trafficPercent', message: expect.any(String) }]) } });

@@ -101,13 +101,28 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.answer).toContain('stopped at step promote');
   });
 
-  it('does not retrain on broken data (a schema finding), and says so', async () => {
+  it('does not retrain on broken data (a schema finding): it stops for a person with the findings', async () => {
     const { outcomes, run } = await runAlert(drift(labels), (f) => {
-      f.backends.nextFindings = [{ check: 'schema', column: 'income', value: null, threshold: null, severity: 'alert', message: 'column income is missing' }];
+      f.backends.nextFindings = [
+        { check: 'psi', column: 'income', value: 0.41, threshold: 0.25, severity: 'alert', message: 'income drifted' },
+        { check: 'schema', column: 'income', value: null, threshold: null, severity: 'alert', message: 'column income is missing' },
+      ];
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
-    expect(run.answer).toContain('retrain: skipped');
+    expect(run.status).toBe('needs_attention');
+    expect(run.answer).toMatch(/^Runbook drift-retrain .* stopped at step broken_data for a person: The recent data breaks a data check beyond drift/);
+    expect(run.answer).toContain('  - check: schema(income): column income is missing');
+    expect(run.answer).toContain('  - check: psi(income): income drifted');
+    expect(run.error).toMatch(/stopped at step broken_data/);
+  });
+
+  it('goes past the stop on drift alone: drifted but valid data is retrained', async () => {
+    const { outcomes, run } = await runAlert(drift(labels), (f) => {
+      f.backends.nextFindings = [{ check: 'psi', column: 'income', value: 0.41, threshold: 0.25, severity: 'alert', message: 'income drifted' }];
+    });
+    expect(outcomes.slice(0, 2)).toEqual(['check_data_quality:executed', 'trigger_retrain:executed']);
+    expect(run.answer).toContain('- broken_data: skipped');
   });
 
   it('does not canary a retrained version that failed a quality gate', async () => {
