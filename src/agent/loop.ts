@@ -11,9 +11,9 @@ import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
 import { undoesMitigation } from './mitigation.js';
 import { toPlannerOutcome } from './parked-calls.js';
 import { createParking, type ApprovalLookup } from './parking.js';
-import type { CallOutcomeForPlanner, PlannedEnd, Planner, PlannerTurn, ProposedCall, ToolSpec, TranscriptItem } from './planner.js';
-import { endFromSummary, summarizeTranscript, unsupportedClaims } from './run-account.js';
-import { isFinished, RUN_SCHEMA_VERSION, type Run, type RunFlag, type Trigger } from './run.js';
+import type { CallOutcomeForPlanner, Planner, PlannerTurn, ProposedCall, ToolSpec, TranscriptItem } from './planner.js';
+import { createRunEnding } from './run-ending.js';
+import { isFinished, RUN_SCHEMA_VERSION, type Run, type Trigger } from './run.js';
 import type { RunStore } from './run-store.js';
 
 export type { ApprovalLookup } from './parking.js';
@@ -115,55 +115,7 @@ export function createAgent(deps: AgentDeps) {
 
   const isReadOnly = (tool: string) => deps.readOnlyTools?.includes(tool) ?? false;
 
-  async function finish(run: Run, status: Run['status'], fields: { answer?: string; error?: string | null; flags?: RunFlag[] }): Promise<Run> {
-    run.status = status;
-    run.answer = fields.answer ?? run.answer;
-    run.error = fields.error === undefined ? run.error : fields.error;
-    run.endedAt = iso();
-    // What the transcript shows, whatever any answer says.
-    run.summary = summarizeTranscript(run.transcript, isReadOnly);
-    if (fields.answer) await push(run, { kind: 'answer', text: fields.answer });
-    else if (fields.error) await push(run, { kind: 'note', text: fields.error });
-    if (fields.flags?.length) {
-      run.flags = [...(run.flags ?? []), ...fields.flags];
-      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.flagged', data: { flags: fields.flags, summary: run.summary.text } });
-      const claims = fields.flags.map((f) => `"${f.sentence}"`).join('; ');
-      await push(run, { kind: 'note', text: `Flagged: the answer claims what this run's transcript does not show (${claims}). What the transcript shows: ${run.summary.text}` });
-    }
-    await audit.append({
-      runId: run.id,
-      principal: run.trigger.principal.id,
-      kind: 'run.finished',
-      data: { status, answer: run.answer, error: run.error, steps: run.steps, usage: run.usage, planner: run.planner, summary: run.summary.text, flags: run.flags?.length ?? 0 },
-    });
-    await runs.save(run);
-    return run;
-  }
-
-  /**
-   * The planner's final answer ends the run with the status the transcript supports: a
-   * failed step, a refusal, or a runbook that could not go on is never `succeeded`. An
-   * LLM's answer is checked against the transcript, and claims it cannot back are flagged.
-   */
-  async function conclude(run: Run, turn: Extract<PlannerTurn, { kind: 'answer' }>): Promise<Run> {
-    const summary = summarizeTranscript(run.transcript, isReadOnly);
-    const mitigation = run.mitigation && run.mitigation.status !== 'done' ? run.mitigation.status : undefined;
-    const { status, reason } = endFromSummary(summary, turn.ends, mitigation);
-    const firstLine = turn.text.split('\n')[0] ?? turn.text;
-    const error = status === 'succeeded' ? null : reason ?? (mitigation ? `the mitigation did not complete: ${run.mitigation!.text.split('\n')[0]}` : firstLine);
-    return finish(run, status, { answer: turn.text, error, flags: turn.ends ? [] : unsupportedClaims(turn.text, run.transcript) });
-  }
-
-  /** The mitigation steps are through: recorded on the run, audited, and told to the planner that goes on. */
-  async function mitigated(run: Run, runbook: string, turn: Extract<PlannerTurn, { kind: 'answer' }>): Promise<void> {
-    const ends: PlannedEnd = turn.ends ?? 'succeeded';
-    run.mitigation = { runbook, status: ends === 'succeeded' ? 'done' : ends, text: turn.text };
-    await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.mitigated', data: { runbook, status: run.mitigation.status, text: turn.text } });
-    await push(run, {
-      kind: 'note',
-      text: `Mitigation first: the mitigation steps of runbook ${runbook} ran before any other planning (${run.mitigation.status}). ${turn.text}\nInvestigate and report. Calls that would undo this mitigation (putting a version it took off traffic back on) are refused in this run.`,
-    });
-  }
+  const { finish, conclude, mitigated } = createRunEnding({ audit, runs, push, isReadOnly, iso });
 
   /** Counts proposed calls with the same tool and arguments so far. */
   function timesProposed(run: Run, key: string): number {
@@ -263,9 +215,9 @@ export function createAgent(deps: AgentDeps) {
           await mitigated(run, mitigation.runbook, turn);
           continue;
         }
-        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: mitigation.planner.name, text: turn.text, calls: [], mitigation: true, usage: turn.usage } });
         let n = callCount(run);
         const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
+        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: mitigation.planner.name, text: turn.text, calls, mitigation: true, usage: turn.usage } });
         await push(run, { kind: 'plan', text: turn.text, calls, mitigation: true });
         for (const call of calls) await callOnce(run, call);
         if (hasOpen(run) && (await settleOrPark(run))) return run;
