@@ -120,6 +120,9 @@ export function endFromSummary(summary: RunSummary, ...others: (PlannedEnd | und
     reason = `failed: ${failedEffects.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
   }
   for (const other of others) if (other) status = worse(status, other);
+  // A planner's end made it worse: name what the transcript shows behind it, if anything.
+  if (reason === null && status === 'failed' && summary.failed.length > 0) reason = `failed: ${summary.failed.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
+  if (reason === null && status === 'refused' && summary.refused.length > 0) reason = `refused: ${summary.refused.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
   return { status, reason };
 }
 
