@@ -63,9 +63,11 @@ export function createRunEnding(deps: RunEndingDeps) {
     const ends: PlannedEnd = turn.ends ?? 'succeeded';
     run.mitigation = { runbook, status: ends === 'succeeded' ? 'done' : ends, text: turn.text };
     await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.mitigated', data: { runbook, status: run.mitigation.status, text: turn.text } });
+    // The runbook's step lines, without its headline: what each mitigation step did.
+    const steps = turn.text.split('\n').slice(1).join('\n') || turn.text;
     await push(run, {
       kind: 'note',
-      text: `Mitigation first: the mitigation steps of runbook ${runbook} ran before any other planning (${run.mitigation.status}). ${turn.text}\nInvestigate and report. Calls that would undo this mitigation (putting a version it took off traffic back on) are refused in this run.`,
+      text: `Mitigation first (runbook ${runbook}, ${run.mitigation.status}), before any other planning:\n${steps}\nInvestigate and report; a call that would undo this mitigation (put a version it took off traffic back on) is refused in this run.`,
     });
   }
 

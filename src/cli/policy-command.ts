@@ -139,7 +139,6 @@ Example:
         try {
           const result = await explainCall({ tool, input: options.input, principal: { id: options.principal, roles }, set, state, overrides });
           const { text, exitCode } = formatExplainedCall(result, state.where);
-          if (exitCode === POLICY_EXIT.invalid) err(`${result.kind === 'not_judged' || result.kind === 'uncomputed' ? result.reason : ''}\n`);
           out(`${text}\n`);
           process.exitCode = exitCode;
         } finally {

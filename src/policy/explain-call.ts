@@ -59,7 +59,10 @@ export async function explainCall(req: ExplainCallRequest): Promise<ExplainedCal
   try {
     computed = await req.tool.assessRisk(args, { backends: req.state.backends, principal: req.principal.id, idempotencyKey: 'policy-explain' });
   } catch (err) {
-    if (isNotFound(err)) return { kind: 'not_judged', reason: `not found in ${req.state.where}: ${describeError(err)} (the gate answers such a call as a tool error, before asking the policy)` };
+    if (isNotFound(err)) {
+      const reason = `not found in ${req.state.where}: ${describeError(err)} (the gate answers such a call as a tool error, before asking the policy; if that is not the agent's data directory, point --home or MLOPS_AGENT_HOME at it)`;
+      return { kind: 'not_judged', reason };
+    }
     const missing = RISK_FIELDS.filter((f) => !(f in req.overrides));
     const full = missing.length === 0 ? ({ ...NO_RISK, ...req.overrides } as Risk) : null;
     return {
