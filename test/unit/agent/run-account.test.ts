@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CallOutcomeForPlanner, TranscriptItem } from '../../../src/agent/planner.js';
+import { undoesMitigation } from '../../../src/agent/mitigation.js';
 import { endFromSummary, summarizeTranscript, unsupportedClaims, worse } from '../../../src/agent/run-account.js';
 
 const readOnly = (tool: string) => ['registry_query', 'deployment_status', 'check_data_quality'].includes(tool);
@@ -106,5 +107,35 @@ describe('checking an answer against the transcript', () => {
   it('flags a claimed retrain and a claimed promotion the transcript does not show', () => {
     const claims = unsupportedClaims('I retrained credit-risk on the recent data.\nWe promoted v3 to all traffic.', []);
     expect(claims.map((f) => f.claim)).toEqual(['retrain', 'promotion']);
+  });
+});
+
+describe('the mitigation guard', () => {
+  const mitigation = (output: unknown, labels: Record<string, string>): TranscriptItem[] => [
+    { kind: 'trigger', trigger: 'alert', text: 'CanaryDegraded', data: { labels } },
+    { kind: 'plan', text: '[runbook canary-rollback step rollback] roll back', calls: [{ id: 'call_1', name: 'rollback', args: rollbackArgs }], mitigation: true },
+    { kind: 'result', callId: 'call_1', name: 'rollback', outcome: executed(output) },
+  ];
+  const redeploy = (version: string, environment = 'production') => ({ id: 'call_2', name: 'deploy_canary', args: { model: 'credit-risk', version, environment, trafficPercent: 5 } });
+
+  it('refuses putting back the version the mitigation took off traffic, in that environment only', () => {
+    const transcript = mitigation({ model: 'credit-risk', environment: 'production', noop: false, rolledBack: { version: '2', percent: 5 } }, { model: 'credit-risk', environment: 'production' });
+    expect(undoesMitigation(transcript, redeploy('2'), false)).toMatch(/^refused: deploy_canary would put credit-risk v2 back on traffic in production, undoing this run's mitigation/);
+    expect(undoesMitigation(transcript, redeploy('2', 'staging'), false)).toBeNull();
+    expect(undoesMitigation(transcript, redeploy('3'), false)).toBeNull();
+    expect(undoesMitigation(transcript, { id: 'c', name: 'deployment_status', args: { model: 'credit-risk', version: '2', environment: 'production' } }, true)).toBeNull();
+  });
+
+  it('protects the version the alert names when the mitigation found it off traffic already (a no-op)', () => {
+    const transcript = mitigation({ model: 'credit-risk', environment: 'production', noop: true, rolledBack: null }, { model: 'credit-risk', environment: 'production', version: '2' });
+    expect(undoesMitigation(transcript, redeploy('2'), false)).toMatch(/undoing this run's mitigation/);
+  });
+
+  it('guards nothing when no mitigation step executed', () => {
+    const transcript: TranscriptItem[] = [
+      { kind: 'trigger', trigger: 'alert', text: 'x', data: { labels: { model: 'credit-risk', environment: 'production', version: '2' } } },
+      ...step('rollback', rollbackArgs, { status: 'refused', reason: 'no', ruleId: 'r' }),
+    ];
+    expect(undoesMitigation(transcript, redeploy('2'), false)).toBeNull();
   });
 });
