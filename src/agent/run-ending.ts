@@ -26,13 +26,10 @@ export function createRunEnding(deps: RunEndingDeps) {
     run.endedAt = iso();
     // What the transcript shows, whatever any answer says.
     run.summary = summarizeTranscript(run.transcript, isReadOnly);
-    if (fields.answer) await push(run, { kind: 'answer', text: fields.answer });
-    else if (fields.error) await push(run, { kind: 'note', text: fields.error });
+    if (fields.flags?.length) run.flags = [...(run.flags ?? []), ...fields.flags];
+    // The record comes first: the end is durable in the audit log before a stored run shows it.
     if (fields.flags?.length) {
-      run.flags = [...(run.flags ?? []), ...fields.flags];
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.flagged', data: { flags: fields.flags, summary: run.summary.text } });
-      const claims = fields.flags.map((f) => `"${f.sentence}"`).join('; ');
-      await push(run, { kind: 'note', text: `Flagged: the answer claims what this run's transcript does not show (${claims}). What the transcript shows: ${run.summary.text}` });
     }
     await audit.append({
       runId: run.id,
@@ -40,6 +37,12 @@ export function createRunEnding(deps: RunEndingDeps) {
       kind: 'run.finished',
       data: { status, answer: run.answer, error: run.error, steps: run.steps, usage: run.usage, planner: run.planner, summary: run.summary.text, flags: run.flags?.length ?? 0 },
     });
+    if (fields.answer) await push(run, { kind: 'answer', text: fields.answer });
+    else if (fields.error) await push(run, { kind: 'note', text: fields.error });
+    if (fields.flags?.length) {
+      const claims = fields.flags.map((f) => `"${f.sentence}"`).join('; ');
+      await push(run, { kind: 'note', text: `Flagged: the answer claims what this run's transcript does not show (${claims}). What the transcript shows: ${run.summary.text}` });
+    }
     await runs.save(run);
     return run;
   }
