@@ -43,6 +43,21 @@ export class ModelBehaviorError extends AgentError {
   }
 }
 
+/**
+ * Something a call names does not exist: a model, version, dataset, or a model not served
+ * in an environment. A tool error for the caller to fix, never a policy refusal.
+ */
+export class NotFoundError extends UserError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'not_found' });
+  }
+}
+
+/** A not-found, whether thrown as NotFoundError or as a UserError with that code (the lab's). */
+export function isNotFound(err: unknown): err is UserError {
+  return err instanceof UserError && err.code === 'not_found';
+}
+
 /** A system we depend on (Redis, Gemini, Slack, MLflow, the disk) failed. */
 export class UpstreamError extends AgentError {
   readonly code: ErrorCode;

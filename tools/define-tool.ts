@@ -31,6 +31,11 @@ export interface Risk {
   qualityDelta: number;
   /** Quality gates the candidate version failed (empty when none or not applicable). */
   failedQualityGates: string[];
+  /**
+   * The same failures with the measured value against its bound (`auc 0.48 < 0.82`), so a
+   * refusal can say which gate and by how much. Optional: tools without a candidate omit it.
+   */
+  qualityGateFailures?: string[];
   /** The effect can be undone by a rollback. */
   reversible: boolean;
   /** The data the call would train on, and its data-quality verdict (`NO_DATA_RISK` when no data is involved). */

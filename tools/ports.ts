@@ -285,10 +285,31 @@ export interface DataQuality {
   verdict(dataset: string): Promise<DataVerdictLookup>;
 }
 
+/** A call parked for people that names a model, as the serving view lists it. */
+export interface PendingApprovalRef {
+  approvalId: string;
+  tool: string;
+  args: Record<string, unknown>;
+  /** The policy rule that asked for approval. */
+  ruleId: string | null;
+  reason: string;
+  requestedBy: string;
+  runId: string | null;
+  expiresAt: string;
+}
+
+/** Approvals still waiting for people (the approvals room's store answers it). */
+export interface PendingApprovals {
+  /** Pending approvals whose call names `model` and, when the call names one, `environment`. */
+  touching(model: string, environment: Environment): Promise<PendingApprovalRef[]>;
+}
+
 /** Everything a tool can reach. */
 export interface Backends {
   registry: ModelRegistry;
   trainer: Trainer;
   deployer: Deployer;
   dataQuality: DataQuality;
+  /** Absent where no approvals are kept (a bare lab): the serving view then says it cannot tell. */
+  approvals?: PendingApprovals;
 }

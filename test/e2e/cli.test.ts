@@ -1,7 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openLocalLab } from '../../src/backends/local/index.js';
+import { silentLogger } from '../../src/logger.js';
+import { versionInput } from '../contract/model-registry.contract.js';
 import { functionCallReply, startFakeGeminiServer, textReply, type FakeGeminiServer } from '../support/fake-gemini-server.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -71,14 +74,16 @@ describe('the mlops-agent command', () => {
       const env = { MLOPS_AGENT_HOME: home, GEMINI_API_KEY: 'test-key', GEMINI_BASE_URL: gemini.baseUrl };
       const { code, stdout, stderr } = await runCli(['chat', 'which model is champion?'], { env });
       expect(stderr).toBe('');
-      expect(code).toBe(0);
+      // The canary it tried could not run: the run failed, whatever the answer says.
+      expect(code).toBe(1);
       expect(stdout).toContain('CHAT  which model is champion?');
       expect(stdout).toMatch(/call\s+registry_query \{"action":"list_models"\}/);
       expect(stdout).toMatch(/ok\s+registry_query: 0 model\(s\)/);
-      // The canary needs a version to assess risk; there is none, so the gate refuses.
-      expect(stdout).toMatch(/REFUSED\s+deploy_canary: risk could not be assessed/);
+      // The canary names a model the registry does not have: a not-found, not a refusal.
+      expect(stdout).toMatch(/NOT FOUND\s+deploy_canary: not found: model "credit-risk" is not in the registry \(it has no models yet\)/);
       expect(stdout).toContain('answer    No models are registered yet');
-      expect(stdout).toMatch(/succeeded after 3 step\(s\) with gemini:gemini-2.5-flash; tokens: 1590 \(1500 in, 90 out\)/);
+      expect(stdout).toMatch(/failed after 3 step\(s\) with gemini:gemini-2.5-flash; tokens: 1590 \(1500 in, 90 out\)/);
+      expect(stdout).toContain('  did     Changed nothing. Looked: registry_query. Failed: deploy_canary (not found: model "credit-risk" is not in the registry (it has no models yet)).');
 
       const verify = await runCli(['audit', 'verify'], { env: { MLOPS_AGENT_HOME: home } });
       expect(verify.code).toBe(0);
@@ -91,16 +96,58 @@ describe('the mlops-agent command', () => {
 
       const none = await runCli(['runs', 'list', '--status', 'waiting'], { env: { MLOPS_AGENT_HOME: home } });
       expect(none).toMatchObject({ code: 0, stdout: 'no runs\n' });
-      const list = await runCli(['runs', 'list', '--status', 'succeeded'], { env: { MLOPS_AGENT_HOME: home } });
-      const id = /(run_\S+)\s+succeeded\s+chat\s+which model is champion\?/.exec(list.stdout)?.[1];
+      const list = await runCli(['runs', 'list', '--status', 'failed'], { env: { MLOPS_AGENT_HOME: home } });
+      const id = /(run_\S+)\s+failed\s+chat\s+which model is champion\?/.exec(list.stdout)?.[1];
       expect(id).toBeDefined();
       const show = await runCli(['runs', 'show', id!], { env: { MLOPS_AGENT_HOME: home } });
       expect(show.code).toBe(0);
-      expect(show.stdout).toMatch(/REFUSED\s+deploy_canary/);
-      expect(show.stdout).toContain(`run ${id} succeeded after 3 step(s)`);
+      expect(show.stdout).toMatch(/NOT FOUND\s+deploy_canary/);
+      expect(show.stdout).toContain(`run ${id} failed after 3 step(s)`);
+      expect(show.stdout).toContain('serving now  credit-risk/production: model "credit-risk" is not in the registry (it has no models yet)');
       const missing = await runCli(['runs', 'show', 'run_nope'], { env: { MLOPS_AGENT_HOME: home } });
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain('no run run_nope');
+    });
+  });
+
+  describe('on a lab that serves a model', () => {
+    beforeEach(async () => {
+      // credit-risk v1 serves production; v2 is registered and passed its gates.
+      const lab = await openLocalLab({ config: { home, qualityGates: { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 } }, logger: silentLogger });
+      await lab.registry.createModel('credit-risk', 'credit risk');
+      await lab.registry.registerVersion(versionInput('credit-risk', 0.86));
+      await lab.registry.registerVersion(versionInput('credit-risk', 0.88));
+      await lab.deployer.serve('credit-risk', 'production', '1');
+      await lab.close();
+    });
+
+    it('explains a 50% production canary as needing approval, from the risk the tool computes off the lab', async () => {
+      const input = JSON.stringify({ model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 50 });
+      const explained = await runCli(['policy', 'explain', '--tool', 'deploy_canary', '--input', input], { env: { MLOPS_AGENT_HOME: home } });
+      expect(explained.code).toBe(4);
+      expect(explained.stdout).toMatch(/^decision: require_approval\nrule:     approve-production-canary-above-5/);
+      expect(explained.stdout).toContain(`risk:     computed by the tool from the lab under ${join(home, 'lab')}: {"environment":"production","trafficPercent":50,"trafficChangePercent":50`);
+      // The lab is only read: nothing in it moved.
+      const again = await runCli(['policy', 'explain', '--tool', 'deploy_canary', '--input', input, '--risk', '{"trafficPercent":5}'], { env: { MLOPS_AGENT_HOME: home } });
+      expect(again.code).toBe(4);
+      expect(again.stdout).toContain('what if:  with the --risk overrides trafficPercent 5 (computed 50), not what the gate would decide:\n  decision: allow');
+      const missing = await runCli(['policy', 'explain', '--tool', 'deploy_canary', '--input', input.replace('"2"', '"9"')], { env: { MLOPS_AGENT_HOME: home } });
+      expect(missing.code).toBe(2);
+      expect(missing.stdout).toContain('not judged: not found in the lab under');
+    });
+
+    it('shows a run with what its transcript shows it did, and what serves the model it named now', async () => {
+      mkdirSync(join(home, 'runs'));
+      copyFileSync(new URL('../fixtures/runs/v1-run-needs-attention.json', import.meta.url), join(home, 'runs', 'run_fixture_v1_attention.json'));
+      const show = await runCli(['runs', 'show', 'run_fixture_v1_attention'], { env: { MLOPS_AGENT_HOME: home } });
+      expect(show.code).toBe(0);
+      expect(show.stdout).toContain('run run_fixture_v1_attention needs_attention after 2 step(s) with runbook:drift-retrain');
+      expect(show.stdout).toContain('  did     Changed nothing. Looked: check_data_quality.');
+      expect(show.stdout).toContain('serving now  credit-risk/production: stable v1 100%; last known good v1; no pending approvals');
+      const json = JSON.parse((await runCli(['runs', 'show', 'run_fixture_v1_attention', '--json'], { env: { MLOPS_AGENT_HOME: home } })).stdout);
+      expect(json.servingNow).toEqual([expect.objectContaining({ model: 'credit-risk', environment: 'production', stableVersion: '1', lastKnownGoodVersion: '1' })]);
+      const listed = await runCli(['runs', 'list', '--status', 'needs_attention'], { env: { MLOPS_AGENT_HOME: home } });
+      expect(listed.stdout).toMatch(/run_fixture_v1_attention\s+needs_attention\s+alert/);
     });
   });
 

@@ -132,3 +132,4 @@ export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulat
 export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
 export type { ModelServer } from './model-server.js';
 export { DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';
+export { openReadOnlyLab, type ReadOnlyLab } from './read-only-lab.js';
