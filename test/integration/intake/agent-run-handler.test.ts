@@ -90,6 +90,8 @@ describe('agentRunHandler', () => {
     const rollbackArgs = { model: 'credit-risk', environment: 'production', reason: 'canary score drift' };
     // What the dead worker left: the plan saved, no result for its call.
     async function crashedDuringCall(runs: Awaited<ReturnType<typeof wired>>['runs'], id: string): Promise<void> {
+      // A canary holds traffic, so the rollback has something to do.
+      fx!.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
       const trigger = alert('g', 0);
       const now = new Date().toISOString();
       await runs.save({
