@@ -47,8 +47,10 @@ async function labTemplate(): Promise<string> {
   await writeFile(join(home, 'mlops-agent.yaml'), CONFIG);
   const lab = await openLocalLab({ config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }), logger: silentLogger });
   try {
-    await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 3000, startDate: '2025-01-01', days: 60 }));
-    await writeDataset(lab.dirs.datasets, 'credit-recent', generateCreditRows({ seed: 12, rows: 3000, startDate: '2025-03-01', days: 30 }));
+    // Dated from today: the credit contract's freshness rule holds, so the runbook retrains on valid data.
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+    await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 3000, startDate: daysAgo(90), days: 60 }));
+    await writeDataset(lab.dirs.datasets, 'credit-recent', generateCreditRows({ seed: 12, rows: 3000, startDate: daysAgo(30), days: 29 }));
     const job = await lab.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: { epochs: 20 }, requestedBy: 'operator' });
     const trained = await lab.trainer.waitFor(job.jobId, { timeoutMs: 60_000 });
     if (trained.version !== '1') throw new Error(`the template's v1 did not train: ${JSON.stringify(trained)}`);
