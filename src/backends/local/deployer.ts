@@ -7,12 +7,13 @@ import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { CanaryAnalysis, CanaryRequest, Deployer, DeployerWork, Environment, KeyedWork, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import type { CanaryAnalysis, CanaryRequest, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
 import { createFileExclusive } from '../../durable-file.js';
 import { processAlive } from '../../file-lock.js';
 import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
 import { createCanaryWatch, DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateFailuresToRollback, validateWatchInterval, type Timers } from './canary-watch.js';
 import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord, type KeyRecord } from './deployment-store.js';
+import { lookupKey, rememberKey } from './deployment-keys.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 
@@ -60,8 +61,6 @@ export interface LocalDeployerOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** What was done under a key is remembered this long: far longer than any run lives. */
-const KEYS_KEPT_MS = 30 * 24 * 3600 * 1000;
 const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
 
 /** The loop stepping one model/environment: rollback flips `stopped`; `done` settles when it ends. */
@@ -149,11 +148,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   }
 
   /** Remembers what was done under `key`, in the state the next commit writes (one fsync'd file with the split). */
-  function remember(key: string, record: KeyRecord): void {
-    const oldest = clock.now() - KEYS_KEPT_MS;
-    const kept = Object.entries(state.keys ?? {}).filter(([, r]) => Date.parse(r.at) >= oldest);
-    state.keys = { ...Object.fromEntries(kept), [key]: record };
-  }
+  const remember = (key: string, record: KeyRecord) => rememberKey(state, key, record, clock.now());
 
   async function rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis?: CanaryAnalysis, idempotencyKey?: string): Promise<DeploymentEntry> {
     const next: DeploymentEntry = {
@@ -394,15 +389,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
 
     rollout: async (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
 
-    async lookup(idempotencyKey): Promise<KeyedWork<DeployerWork>> {
-      const known = state.keys?.[idempotencyKey];
-      if (!known) return { state: 'not_started' };
-      if (known.kind === 'rollback') return { state: 'ended', work: known };
-      const key = keyOf(known.model, known.environment);
-      const rollout = state.entries[key]?.rollout ?? null;
-      const stepping = state.stepping?.[key]?.idempotencyKey === idempotencyKey && rollout?.status === 'progressing';
-      return { state: stepping ? 'started' : 'ended', work: { ...known, rollout: rollout?.canaryVersion === known.version ? rollout : null } };
-    },
+    lookup: async (idempotencyKey) => lookupKey(state, idempotencyKey),
 
     async waitForRollout(model, environment, { timeoutMs, signal }) {
       const current = () => state.entries[keyOf(model, environment)]?.rollout ?? undefined;

@@ -5,11 +5,12 @@
 // something refuses.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backends, Deployer, DeployerWork, Environment, KeyedWork, Rollout, Trainer, TrafficSplit, TrainingJob } from '../../../tools/index.js';
+import type { Backends, Deployer, Environment, KeyedWork, Rollout, Trainer, TrafficSplit, TrainingJob } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
 import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
 import { createLocalDataQuality } from './data-quality.js';
+import { lookupKey } from './deployment-keys.js';
 import type { DeploymentState } from './deployment-store.js';
 import { createJobStore } from './job-store.js';
 import { jobIdForKey } from './trainer.js';
@@ -60,16 +61,7 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
     startCanary: async () => refuse('deploy_canary'),
     rollback: async () => refuse('rollback'),
     // What a key did, as the deployer's state file says (see LocalDeployer.lookup).
-    async lookup(idempotencyKey): Promise<KeyedWork<DeployerWork>> {
-      const state = await readState();
-      const known = state?.keys?.[idempotencyKey];
-      if (!state || !known) return { state: 'not_started' };
-      if (known.kind === 'rollback') return { state: 'ended', work: known };
-      const key = `${known.model}\u0000${known.environment}`;
-      const rollout = state.entries[key]?.rollout ?? null;
-      const stepping = state.stepping?.[key]?.idempotencyKey === idempotencyKey && rollout?.status === 'progressing';
-      return { state: stepping ? 'started' : 'ended', work: { ...known, rollout: rollout?.canaryVersion === known.version ? rollout : null } };
-    },
+    lookup: async (idempotencyKey) => lookupKey(await readState(), idempotencyKey),
   };
 
   const jobs = createJobStore(join(root, 'jobs'));
