@@ -1,10 +1,13 @@
 // Mean time to mitigate: from an alert POSTed to the built `mlops-agent serve` to the
 // rollback's `execution.finished` being durable in the audit log, per trial, with the
 // in-process queue, with BullMQ and a `worker` (Redis), and with the LLM endpoint answering
-// 500 (the circuit breaker opens after the first failed turns; those warm-up trials are
-// shown apart, then runs go straight to the canary-rollback runbook). The LLM that answers
-// is a local OpenAI-compatible server that proposes the rollback at once, so the numbers are
-// the agent's own path: intake, queue, run, policy, audit fsyncs, the lab's rollback.
+// 500. The alert is CanaryDegraded: its runbook's rollback is a mitigation step, so it runs
+// through the gate before the LLM is asked anything; the LLM (a local OpenAI-compatible
+// server that answers at once, or 500) matters for what follows. With the LLM down, each
+// run then pays the LLM's retries until the circuit breaker opens, holding a worker: the
+// trials until it opens are shown apart (warm-up), then runs go straight to the runbook.
+// The numbers are the agent's own path: intake, queue, run, policy, audit fsyncs, the
+// lab's rollback.
 // Printed beside Flagger's: it rolls back after about interval x threshold (its documented
 // example, 1m x 10, is about 10 min) and cannot act faster than its 10 s control loop.
 // Needs `npm run build` (it runs dist/) and, for the BullMQ case, Redis (REDIS_URL or
@@ -23,7 +26,7 @@ import { chatTextReply, startFakeOpenAiServer, toolCallsReply, type FakeOpenAiSe
 import { CLI } from '../test/support/run-cli.js';
 
 const REDIS_URL = loadConfig().redisUrl ?? 'redis://127.0.0.1:6379';
-const TRIALS = Number(process.argv[process.argv.indexOf('--trials') + 1]) || 50;
+const TRIALS = Number(process.argv[process.argv.indexOf('--trials') + 1]) || 100;
 const TOKEN = 'bench-mttr-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const TARGETS = { inProcess: 150, bullmq: 150, llmDown: 1000 };
@@ -208,7 +211,7 @@ async function main(): Promise<void> {
     console.log(
       `${r.name.padEnd(36)} ${String(r.trials).padStart(6)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${r.max.toFixed(1).padStart(8)} ${`<= ${r.target} ${ok}`.padStart(11)}  ${`${(FLAGGER_FLOOR_MS / r.p99).toFixed(0)}x faster`.padStart(21)}  ${`${(FLAGGER_EXAMPLE_MS / r.p99).toFixed(0)}x faster`.padStart(17)}`,
     );
-    if (r.warmup.length > 0) console.log(`${''.padEnd(36)} warm-up before the breaker opened: ${r.warmup.map((w) => `${(w / 1000).toFixed(2)} s`).join(', ')} (retries of the failing LLM, then the runbook)`);
+    if (r.warmup.length > 0) console.log(`${''.padEnd(36)} warm-up until the breaker opened: ${r.warmup.map((w) => `${(w / 1000).toFixed(2)} s`).join(', ')} (a run queued behind runs paying the failing LLM's retries waits for a worker)`);
   }
   console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (targets are for an idle 2-core machine)`);
 }
