@@ -17,7 +17,7 @@ export function formatApproval(a: ApprovalView): string {
   const lines = [
     `approval ${a.id}  ${a.status.toUpperCase()}${a.status === 'pending' ? `  (expires ${a.expiresAt})` : ''}`,
     `  tool       ${a.tool} ${JSON.stringify(a.args)}`,
-    `  asked by   ${a.requestedBy.id}${a.runId ? ` in run ${a.runId} (${a.callId})` : ' (direct call)'}`,
+    `  asked by   ${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester} (who triggered the run)` : ''}${a.runId ? ` in run ${a.runId} (${a.callId})` : ' (direct call)'}`,
   ];
   if (a.preview) lines.push(`  change     ${a.preview.now}  ->  ${a.preview.after}`);
   lines.push(`  risk       ${risk(a)}`, `  rule       ${a.rule.id ?? '(none)'}: ${a.rule.reason}`);
@@ -57,7 +57,7 @@ usage or an unknown id, 4 the server cannot be reached.`,
       const { approvals: found } = await client().get<{ approvals: ApprovalView[] }>(`/v1/approvals${query}`);
       for (const a of found) {
         process.stdout.write(
-          opts.json ? `${JSON.stringify(a)}\n` : `${a.createdAt}  ${a.id}  ${a.status.padEnd(8)} ${a.tool} ${JSON.stringify(a.args)}  by ${a.requestedBy.id}; ${a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')}\n`,
+          opts.json ? `${JSON.stringify(a)}\n` : `${a.createdAt}  ${a.id}  ${a.status.padEnd(8)} ${a.tool} ${JSON.stringify(a.args)}  by ${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester}` : ''}; ${a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')}\n`,
         );
       }
       if (!opts.json && found.length === 0) process.stdout.write(opts.all ? 'no approvals\n' : `no ${opts.status} approvals\n`);
@@ -91,7 +91,6 @@ usage or an unknown id, 4 the server cannot be reached.`,
       const result = await c.post<{ resolved: boolean; approval: ApprovalView }>(`${path}/decision`, {
         verdict,
         argsHash: shown.argsHash,
-        via: 'cli',
         ...(opts.comment ? { comment: opts.comment } : {}),
       });
       const a = result.approval;

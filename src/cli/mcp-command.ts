@@ -39,6 +39,8 @@ the approval_status tool reports how it ended.`,
         auditFile: config.auditFile,
         runbooks: runtime.runbooks,
         principalFor: ({ name }) => principalFromClientName(name),
+        // The client runs this command as the operator, on the operator's machine and data.
+        readsAll: true,
         logger,
       });
       // Expires this client's approvals in time and executes the granted ones (at most once,

@@ -26,6 +26,11 @@ export interface McpServerDeps {
   runbooks: readonly Runbook[];
   /** Who is calling, as the policy sees it: from the client's declared name (stdio) or its token (HTTP). */
   principalFor: (client: { name: string | undefined }) => Principal;
+  /**
+   * Whether the caller may read every run, approval and the audit log (the `read` scope;
+   * stdio clients run as the operator). Without it: only its own runs and approvals.
+   */
+  readsAll: boolean;
   logger?: Logger;
   version?: string;
 }
@@ -67,7 +72,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
   mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
   mcp.server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const { name, arguments: args } = request.params;
-    if (name === APPROVAL_STATUS_TOOL) return approvalStatus(deps.approvals, args);
+    if (name === APPROVAL_STATUS_TOOL) return approvalStatus(deps.approvals, args, deps.readsAll ? null : principal());
     try {
       const outcome = await gate.call({ runId: null, callId: `mcp-${randomUUID()}`, principal: principal(), tool: name, args: args ?? {} });
       return toCallToolResult(name, outcome);
@@ -78,7 +83,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     }
   });
 
-  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal });
+  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal, readsAll: deps.readsAll });
   registerRunbookPrompts(mcp, deps.runbooks);
   return mcp;
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import type { RunStore } from '../agent/run-store.js';
+import { isOwn } from '../approvals/index.js';
 import { readAuditEntries } from '../audit/index.js';
 import { describeError } from '../errors.js';
 import type { Gate, Principal } from '../policy/index.js';
@@ -15,6 +16,8 @@ interface ResourceDeps {
   runs: RunStore;
   auditFile: string;
   principal: () => Principal;
+  /** False: only the caller's own runs, and no audit log (it lacks the `read` scope). */
+  readsAll: boolean;
 }
 
 function json(uri: URL, value: unknown): ReadResourceResult {
@@ -64,7 +67,7 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
       } catch (err) {
         throw new McpError(ErrorCode.InvalidParams, describeError(err));
       }
-      if (!run) throw new McpError(ErrorCode.InvalidParams, `no run with id ${id}`);
+      if (!run || !(deps.readsAll || isOwn(principal().id, run.trigger.principal))) throw new McpError(ErrorCode.InvalidParams, `no run with id ${id}`);
       return json(uri, run);
     },
   );
@@ -73,6 +76,9 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
     'audit-tail',
     'mlops://audit/tail',
     { title: 'Audit log tail', description: `The last ${AUDIT_TAIL_ENTRIES} audit entries, oldest first`, mimeType: 'application/json' },
-    async (uri) => json(uri, await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES })),
+    async (uri) => {
+      if (!deps.readsAll) throw new McpError(ErrorCode.InvalidRequest, 'the audit log needs a token with the "read" scope');
+      return json(uri, await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES }));
+    },
   );
 }

@@ -17,7 +17,7 @@ export function queueReadiness(queue: Pick<RunQueue, 'unavailable'>): ReadinessC
 }
 
 export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[] }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const problems: string[] = [];
     if (deps.audit.failed) problems.push(`the audit log is not writable: ${deps.audit.failed.message}`);
