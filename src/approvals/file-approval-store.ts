@@ -7,7 +7,7 @@ import { sha256Hex } from '../audit/index.js';
 import { createFileExclusive, readJsonIfExists, writeFileAtomic } from '../durable-file.js';
 import { acquireFileLock } from '../file-lock.js';
 import { checkApprovalId, upgradeApproval, type Approval } from './approval.js';
-import type { ApprovalFilter, ApprovalStore } from './approval-store.js';
+import type { ApprovalFilter, ApprovalStore, UpdateResult } from './approval-store.js';
 
 export function createFileApprovalStore(dir: string): ApprovalStore {
   const fileOf = (id: string) => join(dir, `${checkApprovalId(id)}.json`);
@@ -17,6 +17,25 @@ export function createFileApprovalStore(dir: string): ApprovalStore {
     const file = fileOf(id);
     const raw = await readJsonIfExists<unknown>(file);
     return raw === undefined ? undefined : upgradeApproval(raw, file);
+  }
+
+  // The per-approval lock is held across `change`, so an async change (an audit append)
+  // sees the value it replaces and no other writer gets in between.
+  async function transition(id: string, change: (current: Approval) => Promise<Approval | null>): Promise<UpdateResult | undefined> {
+    // Approvals are never deleted: one that does not exist now will not before the lock
+    // (whose directory may not exist yet either).
+    if (!(await read(id))) return undefined;
+    const lock = await acquireFileLock(`${fileOf(id)}.lock`, { service: 'approval store' });
+    try {
+      const current = await read(id);
+      if (!current) return undefined;
+      const next = await change(structuredClone(current));
+      if (next === null) return { approval: current, changed: false };
+      await writeFileAtomic(fileOf(id), JSON.stringify(next, null, 2));
+      return { approval: next, changed: true };
+    } finally {
+      await lock.release();
+    }
   }
 
   return {
@@ -47,22 +66,8 @@ export function createFileApprovalStore(dir: string): ApprovalStore {
       return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
     },
 
-    async update(id, change) {
-      // Approvals are never deleted: one that does not exist now will not before the lock
-      // (whose directory may not exist yet either).
-      if (!(await read(id))) return undefined;
-      const lock = await acquireFileLock(`${fileOf(id)}.lock`, { service: 'approval store' });
-      try {
-        const current = await read(id);
-        if (!current) return undefined;
-        const next = change(structuredClone(current));
-        if (next === null) return { approval: current, changed: false };
-        await writeFileAtomic(fileOf(id), JSON.stringify(next, null, 2));
-        return { approval: next, changed: true };
-      } finally {
-        await lock.release();
-      }
-    },
+    update: (id, change) => transition(id, async (current) => change(current)),
+    transition,
 
     async claimOnce(key, ttlMs) {
       const file = join(onceDir, `${sha256Hex(key)}.json`);
