@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '../audit/index.js';
 import type { Clock } from '../clock.js';
-import { describeError, ModelBehaviorError, UpstreamError } from '../errors.js';
+import { ModelBehaviorError, UpstreamError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import type { AuditAppender, Gate } from '../policy/gate.js';
 import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
@@ -218,7 +219,7 @@ export function createAgent(deps: AgentDeps) {
           planner = fallback;
           continue;
         }
-        return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${describeError(err)}` });
+        return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${publicMessage(err)}` });
       }
       run.usage = { input: run.usage.input + turn.usage.input, output: run.usage.output + turn.usage.output };
 

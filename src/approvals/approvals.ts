@@ -4,6 +4,7 @@
 // audit log, and any doubt (unknown id, changed arguments, store error) executes nothing.
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import type { ApprovalSink, AuditAppender, ParkedCall } from '../policy/index.js';
 import {
@@ -286,7 +287,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       try {
         approval = await store.get(checkApprovalId(approvalId));
       } catch (err) {
-        return { ok: false, reason: `approval ${approvalId} could not be read (${describeError(err)}); nothing was executed` };
+        return { ok: false, reason: `approval ${approvalId} could not be read (${publicMessage(err)}); nothing was executed` };
       }
       if (!approval) return { ok: false, reason: `no approval ${approvalId}; nothing was executed` };
       if (approval.status !== 'granted') return { ok: false, reason: `approval ${approvalId} is ${approval.status}${approval.resolution ? ` (${approval.resolution})` : ''}; nothing was executed` };

@@ -4,7 +4,7 @@
 import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { isOwn, stillNeeded, type Approval, type Approvals } from '../approvals/index.js';
-import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import { toJsonSchema } from '../llm/index.js';
 import type { Principal } from '../policy/index.js';
 
@@ -64,7 +64,7 @@ export async function approvalStatus(approvals: Approvals | undefined, args: unk
   try {
     approval = await approvals.get(parsed.data.approvalId);
   } catch (err) {
-    return error(describeError(err));
+    return error(publicMessage(err));
   }
   if (!approval || (onlyOf !== null && !isOwn(onlyOf.id, approval.requestedBy))) return error(`no approval ${parsed.data.approvalId}`);
   return { content: [{ type: 'text', text: summary(approval) }], structuredContent: view(approval) };

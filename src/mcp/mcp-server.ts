@@ -7,7 +7,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } f
 import type { AnyTool } from '../../tools/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
-import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import { toJsonSchema, ToolSchemaError, type Runbook } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import type { Gate, Principal } from '../policy/index.js';
@@ -79,7 +79,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     } catch (err) {
       // The gate throws only when it could not record a step (the audit log failed): nothing ran.
       logger?.error({ err, tool: name }, 'mcp tool call failed in the gate');
-      return { isError: true, content: [{ type: 'text' as const, text: `${name} was not executed: ${describeError(err)}` }] };
+      return { isError: true, content: [{ type: 'text' as const, text: `${name} was not executed: ${publicMessage(err)}` }] };
     }
   });
 

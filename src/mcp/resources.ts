@@ -6,7 +6,7 @@ import { ErrorCode, McpError, type ReadResourceResult } from '@modelcontextproto
 import type { RunStore } from '../agent/run-store.js';
 import { isOwn } from '../approvals/index.js';
 import { readAuditEntries } from '../audit/index.js';
-import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Gate, Principal } from '../policy/index.js';
 
 export const AUDIT_TAIL_ENTRIES = 50;
@@ -65,7 +65,7 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
       try {
         run = await runs.get(id);
       } catch (err) {
-        throw new McpError(ErrorCode.InvalidParams, describeError(err));
+        throw new McpError(ErrorCode.InvalidParams, publicMessage(err));
       }
       if (!run || !(deps.readsAll || isOwn(principal().id, run.trigger.principal))) throw new McpError(ErrorCode.InvalidParams, `no run with id ${id}`);
       return json(uri, run);
