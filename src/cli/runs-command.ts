@@ -7,6 +7,7 @@ import { RUN_STATUSES, type RunStatus } from '../agent/run.js';
 import { createFileRunStore, type RunStore } from '../agent/run-store.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
+import { jsonSafe, terminalSafe } from './terminal-safe.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
 export function runsCommand(deps: { config: () => Config }): Command {
@@ -34,7 +35,9 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .action(async (opts: { status?: RunStatus; json?: boolean }) => {
       const found = await withStore((store) => store.list(opts.status ? { status: opts.status } : {}));
       for (const run of found) {
-        process.stdout.write(opts.json ? `${JSON.stringify(run)}\n` : `${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}\n`);
+        process.stdout.write(
+          opts.json ? `${jsonSafe(JSON.stringify(run))}\n` : `${terminalSafe(`${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}`)}\n`,
+        );
       }
       if (!opts.json && found.length === 0) process.stdout.write('no runs\n');
     });
@@ -48,7 +51,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
       const run = await withStore((store) => store.get(id));
       if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+        process.stdout.write(`${jsonSafe(JSON.stringify(run, null, 2))}\n`);
         return;
       }
       for (const item of run.transcript) process.stdout.write(`${formatTranscriptItem(item, null)}\n`);

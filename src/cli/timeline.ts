@@ -2,6 +2,7 @@
 // answer, in lines an operator can read during an incident.
 import type { CallOutcomeForPlanner, TranscriptItem } from '../agent/planner.js';
 import type { Run } from '../agent/run.js';
+import { terminalSafe as safe, terminalSafeLines } from './terminal-safe.js';
 
 const STATUS_MARK: Record<string, string> = {
   executed: 'ok',
@@ -17,7 +18,7 @@ function clock(iso: string): string {
 }
 
 function oneLine(value: unknown, max = 140): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = safe(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
@@ -41,34 +42,42 @@ function duration(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
 }
 
-/** `at` is when the item happened; stored transcripts carry no time, so `runs show` passes null. */
+function mark(status: string): string {
+  return safe(STATUS_MARK[status] ?? status).padEnd(8);
+}
+
+/**
+ * `at` is when the item happened; stored transcripts carry no time, so `runs show` passes
+ * null. Every field that came from outside is escaped (terminal-safe.ts): one item, one
+ * line, except an answer, whose own lines are indented under it.
+ */
 export function formatTranscriptItem(item: TranscriptItem, at: string | null): string {
   at = at ? clock(at) : '        ';
   switch (item.kind) {
     case 'trigger':
-      return `${at}  ${item.trigger.toUpperCase()}  ${item.text}`;
+      return `${at}  ${safe(item.trigger.toUpperCase())}  ${safe(item.text)}`;
     case 'plan': {
-      const lines = item.text ? [`${at}  plan      ${item.text}`] : [];
-      for (const call of item.calls) lines.push(`${at}  call      ${call.name} ${oneLine(call.args)}`);
+      const lines = item.text ? [`${at}  plan      ${safe(item.text)}`] : [];
+      for (const call of item.calls) lines.push(`${at}  call      ${safe(call.name)} ${oneLine(call.args)}`);
       return lines.join('\n');
     }
     case 'result':
-      return `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`;
+      return `${at}  ${mark(item.outcome.status)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`;
     case 'approval':
       return [
-        `${at}  ${item.status.toUpperCase().padEnd(8)}  ${item.name}: approval ${item.approvalId} ${item.resolution}`,
-        `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`,
+        `${at}  ${safe(item.status.toUpperCase()).padEnd(8)}  ${safe(item.name)}: approval ${safe(item.approvalId)} ${safe(item.resolution)}`,
+        `${at}  ${mark(item.outcome.status)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`,
       ].join('\n');
     case 'wait':
-      return `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)} (after ${duration(item.waitedMs)})`;
+      return `${at}  ${mark(item.outcome.status)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))} (after ${duration(item.waitedMs)})`;
     case 'note':
-      return `${at}  note      ${item.text}`;
+      return `${at}  note      ${safe(item.text)}`;
     case 'answer':
-      return `${at}  answer    ${item.text.split('\n').join('\n                    ')}`;
+      return `${at}  answer    ${terminalSafeLines(item.text, '                    ')}`;
   }
 }
 
 export function formatRunSummary(run: Run): string {
   const tokens = run.usage.input + run.usage.output;
-  return `run ${run.id} ${run.status} after ${run.steps} step(s) with ${run.planner}${run.fallback ? ` (fell back from ${run.fallback.from})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`;
+  return `run ${safe(run.id)} ${safe(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`;
 }
