@@ -341,15 +341,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const slackUsers = env.SLACK_USERS;
   if (slackUsers !== undefined && slackUsers.trim() !== '') {
     const slack = (typeof raw.slack === 'object' && raw.slack !== null ? raw.slack : {}) as Record<string, unknown>;
-    const users = { ...((typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>) };
+    // A Map, not an object: an id like __proto__ must reach validation (and be refused), not set a prototype.
+    const users = new Map(Object.entries((typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>));
     for (const pair of slackUsers.split(',').map((p) => p.trim()).filter(Boolean)) {
       const eq = pair.indexOf('=');
       if (eq <= 0 || eq === pair.length - 1) {
         throw new UserError(`invalid configuration:\n  slack.users (env SLACK_USERS): "${pair}" is not SLACKID=principal (e.g. U0123ABC=user:alice)`, { code: 'config_invalid' });
       }
-      users[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+      users.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
     }
-    raw.slack = { ...slack, users };
+    raw.slack = { ...slack, users: Object.fromEntries(users) };
   }
   const operatorToken = env.MLOPS_AGENT_API_TOKEN;
   if (operatorToken !== undefined && operatorToken !== '') {
