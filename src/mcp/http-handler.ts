@@ -9,6 +9,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createTokenResolver, missingScope, type ApiToken, type Caller } from '../api-tokens.js';
 import type { Logger } from '../logger.js';
+import { guardRequests } from './request-guard.js';
 import type { Principal } from '../policy/index.js';
 
 export interface McpHttpOptions {
@@ -75,10 +76,23 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     chunks.push(chunk);
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'), refuseProtoKeys);
   } catch (err) {
+    if ((err as { status?: number }).status === 400) throw err;
     throw Object.assign(new Error(`request body is not JSON: ${(err as Error).message}`), { status: 400 });
   }
+}
+
+/**
+ * As Fastify refuses them on every other route: JSON.parse makes `__proto__` an own key,
+ * but the MCP SDK copies arguments by assignment, which turns it into the prototype of
+ * what the gate validates, so values could reach a tool unseen by its schema.
+ */
+function refuseProtoKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
+    throw Object.assign(new Error(`request body has a "${key}" key, which is not accepted`), { status: 400 });
+  }
+  return value;
 }
 
 export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
@@ -171,6 +185,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
           if (transport.sessionId) sessions.delete(transport.sessionId);
         };
         await server.connect(transport);
+        guardRequests(transport);
         await transport.handleRequest(req, res, body);
       } finally {
         settle();
