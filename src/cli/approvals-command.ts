@@ -39,7 +39,8 @@ export function approvalsCommand(deps: { config: () => Config }): Command {
       `
 The command talks to mlops-agent serve at MLOPS_AGENT_URL (default http://127.0.0.1:<server.port>)
 with the token in MLOPS_AGENT_TOKEN (or MLOPS_AGENT_API_TOKEN). You act as that token's
-principal; your roles come from the policy's roles: map. Exit codes: 0 decided or shown,
+principal; your roles come from the policy's roles: map. The token needs the read scope to
+list and show others' approvals, and approve to decide. Exit codes: 0 decided or shown,
 1 the decision was refused (not authorised, your own request, already decided), 2 bad
 usage or an unknown id, 4 the server cannot be reached.`,
     );

@@ -175,6 +175,15 @@ describe('who asked, and what a token may do', () => {
     expect(all.runs.length).toBe(others.length + 1);
   });
 
+  it('refuses a body with a __proto__ or constructor.prototype key with 400, before any route sees it', async () => {
+    const before = runtime.audit.lastSeq();
+    for (const payload of ['{"name":"ModelDriftDetected","__proto__":{"status":"resolved"}}', '{"name":"ModelDriftDetected","constructor":{"prototype":{"status":"resolved"}}}']) {
+      const res = await app.inject({ method: 'POST', url: '/v1/alerts', headers: { ...as('alice'), 'content-type': 'application/json' }, payload });
+      expect(res.statusCode, payload).toBe(400);
+    }
+    expect(runtime.audit.lastSeq()).toBe(before);
+  });
+
   it('answers 404 without a token at the OAuth discovery paths, so OAuth-aware MCP clients fall back to their bearer token', async () => {
     for (const url of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-authorization-server']) {
       const res = await app.inject({ method: 'GET', url });
