@@ -226,7 +226,9 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     const toolMessages = (resumedTurn.body.messages as any[]).filter((m) => m.role === 'tool');
     expect(toolMessages).toHaveLength(1);
     expect(toolMessages[0]).toMatchObject({ tool_call_id: 'call_1' });
-    expect(JSON.parse(toolMessages[0].content)).toMatchObject({ tool: 'rollback', status: 'executed' });
+    // Tool results reach the model as data, wrapped like the alert.
+    const wrapped = /^<untrusted_data source="tool_result:rollback">\n([^]*)\n<\/untrusted_data>$/.exec(toolMessages[0].content as string);
+    expect(JSON.parse(wrapped![1]!)).toMatchObject({ tool: 'rollback', status: 'executed' });
 
     // The rollback was executed once, by the first worker, and never again.
     const entries = await readAuditEntries(join(workerHome, 'audit.jsonl'), { runId });
