@@ -86,6 +86,11 @@ describe('terminal-safe output', () => {
     expect(text.split('\n').every((l) => l.startsWith('approval ') || l.startsWith('  '))).toBe(true);
   });
 
+  it('names who triggered the run that asked', () => {
+    const text = formatApproval({ ...sampleApproval({ requestedBy: { id: 'agent:alerts', roles: [], requester: 'user:alice' } }), stillNeeded: '1 more approval(s) from [ml-leads]' });
+    expect(text).toContain('  asked by   agent:alerts for user:alice (who triggered the run) in run run_test (call_1)');
+  });
+
   it('escapes a run summary and JSON output of runs', () => {
     printable(formatRunSummary({ id: 'run_x', status: 'failed', steps: 1, planner: FORGED, fallback: null, usage: { input: 0, output: 0 } } as never));
     const json = jsonSafe(JSON.stringify({ text: FORGED }, null, 2));
