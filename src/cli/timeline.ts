@@ -8,10 +8,17 @@ const STATUS_MARK: Record<string, string> = {
   executed: 'ok',
   refused: 'REFUSED',
   invalid: 'INVALID',
+  not_found: 'NOT FOUND',
   pending_approval: 'NEEDS APPROVAL',
   failed: 'FAILED',
   waiting: 'WAITING',
 };
+
+function mark(o: CallOutcomeForPlanner): string {
+  if (o.status === 'invalid' && o.code === 'not_found') return STATUS_MARK.not_found!;
+  if (o.status === 'executed' && (o.output as { noop?: unknown } | null)?.noop === true) return 'NO-OP';
+  return safe(STATUS_MARK[o.status] ?? o.status);
+}
 
 function clock(iso: string): string {
   return iso.slice(11, 19);
@@ -31,6 +38,7 @@ function outcomeDetail(o: CallOutcomeForPlanner): string {
     case 'pending_approval':
       return `${o.reason}${o.approvalId ? ` [approval ${o.approvalId}]` : ''}`;
     case 'invalid':
+      return o.code === 'not_found' ? `not found: ${o.error}` : o.error;
     case 'failed':
       return o.error;
     case 'waiting':
@@ -40,10 +48,6 @@ function outcomeDetail(o: CallOutcomeForPlanner): string {
 
 function duration(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
-}
-
-function mark(status: string): string {
-  return safe(STATUS_MARK[status] ?? status).padEnd(8);
 }
 
 /**
@@ -57,19 +61,19 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
     case 'trigger':
       return `${at}  ${safe(item.trigger.toUpperCase())}  ${safe(item.text)}`;
     case 'plan': {
-      const lines = item.text ? [`${at}  plan      ${safe(item.text)}`] : [];
+      const lines = item.text ? [`${at}  ${item.mitigation ? 'MITIGATE' : 'plan    '}  ${safe(item.text)}`] : [];
       for (const call of item.calls) lines.push(`${at}  call      ${safe(call.name)} ${oneLine(call.args)}`);
       return lines.join('\n');
     }
     case 'result':
-      return `${at}  ${mark(item.outcome.status)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`;
+      return `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`;
     case 'approval':
       return [
         `${at}  ${safe(item.status.toUpperCase()).padEnd(8)}  ${safe(item.name)}: approval ${safe(item.approvalId)} ${safe(item.resolution)}`,
-        `${at}  ${mark(item.outcome.status)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`,
+        `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`,
       ].join('\n');
     case 'wait':
-      return `${at}  ${mark(item.outcome.status)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))} (after ${duration(item.waitedMs)})`;
+      return `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))} (after ${duration(item.waitedMs)})`;
     case 'note':
       return `${at}  note      ${safe(item.text)}`;
     case 'answer':
@@ -79,5 +83,10 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
 
 export function formatRunSummary(run: Run): string {
   const tokens = run.usage.input + run.usage.output;
-  return `run ${safe(run.id)} ${safe(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`;
+  const lines = [`run ${safe(run.id)} ${safe(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
+  // What the transcript shows, beside whatever the answer says; and why it is not `succeeded`.
+  if (run.summary) lines.push(`  did     ${safe(run.summary.text)}`);
+  if (run.error && run.status !== 'succeeded') lines.push(`  why     ${oneLine(run.error, 400)}`);
+  for (const flag of run.flags ?? []) lines.push(`  FLAG    ${safe(flag.reason)}: "${oneLine(flag.sentence, 200)}"`);
+  return lines.join('\n');
 }
