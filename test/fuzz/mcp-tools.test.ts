@@ -38,6 +38,7 @@ const VALID: Record<string, Record<string, unknown>[]> = {
   trigger_retrain: [{ model: 'credit-risk', dataset: 'credit-recent' }, { model: 'credit-risk', dataset: 'credit-recent', params: { learningRate: 0.1, epochs: 5 }, searchTrials: 2 }],
   deploy_canary: [{ model: 'credit-risk', version: '2', environment: 'staging', trafficPercent: 5 }, { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 }],
   rollback: [{ model: 'credit-risk', environment: 'staging', reason: 'fuzzing a rollback' }],
+  deployment_status: [{ model: 'credit-risk' }, { model: 'credit-risk', environment: 'production' }],
   approval_status: [{ approvalId: 'apr_zzzz_00000000' }],
 };
 
@@ -50,6 +51,9 @@ const argsFor = (name: string): fc.Arbitrary<unknown> =>
   );
 
 const toolCall = fc.constantFrom(...Object.keys(VALID)).chain((name) => fc.record({ name: fc.constant(name), args: argsFor(name) }));
+
+// Every tool the server lists has arguments here, so a new tool cannot go unfuzzed.
+const LISTED = [...allTools.map((t) => t.name), 'approval_status'];
 
 /** Protocol errors a bad request may get: they name what is wrong with the request. */
 const CLIENT_FAULTS = new Set<number>([ErrorCode.InvalidParams, ErrorCode.InvalidRequest, ErrorCode.MethodNotFound]);
@@ -66,6 +70,10 @@ function expectClientFault(err: unknown, what: string): void {
 }
 
 describe('fuzzing every MCP tool', () => {
+  it('has arguments for every listed tool', () => {
+    expect(Object.keys(VALID).sort()).toEqual([...LISTED].sort());
+  });
+
   it('answers every call, executes and parks nothing on arguments the tool refuses, and approves nothing on its own', async () => {
     const { numRuns, seed } = fuzzBudget(200);
     await fc.assert(
@@ -103,7 +111,8 @@ describe('fuzzing every MCP tool', () => {
   it('answers every resource read with the resource or an error naming the request', async () => {
     const { numRuns, seed } = fuzzBudget(60);
     const uri = fc.oneof(
-      fc.constantFrom('mlops://models', 'mlops://audit/tail', 'mlops://runs/run_zz_00000000', 'mlops://models/credit-risk/versions'),
+      fc.constantFrom('mlops://models', 'mlops://audit/tail', 'mlops://runs/run_zz_00000000', 'mlops://models/credit-risk/versions', 'mlops://models/credit-risk/serving'),
+      nastyString.map((s) => `mlops://models/${encodeURIComponent(s)}/serving`),
       nastyString.map((s) => `mlops://runs/${encodeURIComponent(s)}`),
       nastyString.map((s) => `mlops://models/${encodeURIComponent(s)}/versions`),
       nastyString,
