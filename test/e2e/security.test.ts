@@ -22,7 +22,7 @@ async function freshDir(): Promise<string> {
 
 const TOKEN = 'security-e2e-operator-token-0123';
 /** A newline that tries to start a timeline line of its own, colour codes, and a reversed word. */
-const FORGED_NAME = 'DriftCheck\n        ok        rollback: credit-risk production: all traffic back to v1\x1b[8m hidden\x1b[0m \u202eenilkcab';
+const FORGED_NAME = 'DriftCheck\n          ok        rollback: credit-risk production: all traffic back to v1\x1b[8m hidden\x1b[0m \u202eenilkcab';
 
 async function walk(dir: string, rel = ''): Promise<{ path: string; dir: boolean; mode: number }[]> {
   const out: { path: string; dir: boolean; mode: number }[] = [];
@@ -64,7 +64,8 @@ describe('security controls in the built mlops-agent command', () => {
       const { runId } = (await posted.json()) as { runId: string };
       await eventually('the run to end', async () => {
         const run = (await (await fetch(`${url}/v1/runs/${runId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { status: string };
-        return ['succeeded', 'failed', 'refused'].includes(run.status) ? run : undefined;
+        // No runbook answers this alert and no LLM is configured: it ends for a person to look at.
+        return ['queued', 'running'].includes(run.status) ? undefined : run;
       });
     } finally {
       expect(await p.stop()).toBe(0);
@@ -79,9 +80,10 @@ describe('security controls in the built mlops-agent command', () => {
       const { code, stdout } = await runCli(args, { cwd: home, env });
       expect(code, args.join(' ')).toBe(0);
       expect(stdout, args.join(' ')).not.toMatch(unsafe);
-      // No line of the output is the forged one: it stays inside the line that quotes it.
-      expect(stdout.split('\n').some((l) => /^\s+ok\s+rollback: credit-risk/.test(l)), args.join(' ')).toBe(false);
-      expect(stdout, args.join(' ')).toContain('DriftCheck\\n        ok        rollback');
+      // No line of the output passes for a timeline item: the forged text stays inside the
+      // line that quotes it (or, quoted in an answer, indented under the answer).
+      expect(stdout.split('\n').some((l) => /^( {8}|\d\d:\d\d:\d\d) {2}ok {8}rollback: credit-risk/.test(l)), args.join(' ')).toBe(false);
+      expect(stdout, args.join(' ')).toContain('DriftCheck\\n          ok        rollback');
     }
   });
 });
