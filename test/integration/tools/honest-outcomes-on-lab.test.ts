@@ -156,7 +156,7 @@ describe('honest tools and outcomes on the local lab', { shuffle: false }, () =>
     expect(results(run)).toEqual(['check_data_quality:executed']);
     expect(run.status).toBe('needs_attention');
     expect(run.answer).toMatch(/stopped at step broken_data for a person/);
-    expect(run.answer).toMatch(/- check: missing\(income\): \d+ of 1000 values of "income" are missing/);
+    expect(run.answer).toMatch(/- check: hard rule income\.nulls \(.*contracts\/credit\.yaml:\d+\): \d+ of 1000 rows have no "income"/);
     expect((await lab.registry.listVersions(MODEL)).length).toBe(versions);
   });
 
