@@ -29,7 +29,10 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     let outcome = 'error';
     try {
       // A UserError naming the fields becomes a 400 in the error handler.
-      const { trigger, dedupeKey, status } = parse();
+      const { trigger: parsed, dedupeKey, status } = parse();
+      // The run acts as the alert's own principal, on behalf of the token that posted it:
+      // that principal can never approve what the run asks for.
+      const trigger = withRequester(parsed, request.principal);
       const log = { dedupeKey, alertName: trigger.alertName, receiver };
       if (status === 'resolved') {
         const runId = await deps.queue.join(trigger, dedupeKey);
@@ -53,6 +56,11 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     }
   }
 
-  app.post('/v1/alerts/alertmanager', (request, reply) => accept(request, reply, 'alertmanager', () => alertmanagerTrigger(request.body)));
-  app.post('/v1/alerts', (request, reply) => accept(request, reply, 'generic', () => genericAlertTrigger(request.body, request.principal ?? 'anonymous')));
+  const needs = { config: { scope: 'alerts' as const } };
+  app.post('/v1/alerts/alertmanager', needs, (request, reply) => accept(request, reply, 'alertmanager', () => alertmanagerTrigger(request.body)));
+  app.post('/v1/alerts', needs, (request, reply) => accept(request, reply, 'generic', () => genericAlertTrigger(request.body, request.principal ?? 'anonymous')));
+}
+
+function withRequester(trigger: Trigger, requester: string | null): Trigger {
+  return requester === null ? trigger : { ...trigger, principal: { ...trigger.principal, requester } };
 }

@@ -88,6 +88,12 @@ describe('the approval message in Slack', () => {
     }
   });
 
+  it('names who triggered the run, and that they cannot approve it', () => {
+    const { text, blocks } = approvalMessage(approval({ requestedBy: { id: 'agent:alerts', roles: [], requester: 'user:alice' } }), hostile);
+    expect(texts(blocks).join('\n')).toContain('requested by `agent:alerts` for `user:alice` (who triggered the run; they cannot approve it)');
+    expect(text).toContain('requested by agent:alerts for user:alice');
+  });
+
   it('after the decision shows who decided, when and the outcome, and has no buttons', () => {
     const decided = approval({
       status: 'denied',
