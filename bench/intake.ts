@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const runs = createRedisRunStore({ connection: REDIS_URL, prefix });
   const audit = await openFileAuditLog({ file: join(dir, 'audit.jsonl') });
   try {
-    const app = await createServer({ runtime: { audit }, queue, runs, tokens: [{ token: TOKEN, principal: 'agent:alertmanager' }], logger });
+    const app = await createServer({ runtime: { audit }, queue, runs, tokens: [{ token: TOKEN, principal: 'agent:alertmanager', scopes: ['alerts'] }], logger });
     const agentUrl = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1/alerts/alertmanager`;
     const bare = Fastify();
     bare.post('/v1/alerts/alertmanager', async (_request, reply) => reply.code(202).send({ runId: 'run_0_00000000', coalesced: true }));

@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { duplicateTokenProblems, SCOPES } from './api-tokens.js';
 import { UserError } from './errors.js';
 import { defaultContractFiles, defaultPolicyDir } from './paths.js';
 
@@ -175,9 +176,33 @@ const configSchema = z
       .object({
         port: z.coerce.number().int().min(0).max(65535).default(8080),
         host: z.string().min(1).default('127.0.0.1'),
-        /** Bearer tokens and the principal each acts as; MLOPS_AGENT_API_TOKEN adds one for `user:operator`. */
-        tokens: z.array(z.object({ token: z.string().min(16, 'a token needs at least 16 characters'), principal: z.string().min(1) }).strict()).default([]),
+        /** Bearer tokens, the principal each acts as and what it may do; MLOPS_AGENT_API_TOKEN adds one for `user:operator` with every scope. */
+        tokens: z
+          .array(
+            z
+              .object({
+                token: z.string().min(16, 'a token needs at least 16 characters'),
+                principal: z.string().min(1),
+                scopes: z
+                  .array(z.enum(SCOPES), { required_error: `required: list what this token may do, from ${SCOPES.join(', ')} (e.g. [alerts] for a monitor, [read, approve] for an approver)` })
+                  .min(1, `give at least one of ${SCOPES.join(', ')}`),
+              })
+              .strict(),
+          )
+          .default([]),
         bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+        /** MCP over HTTP at /mcp. */
+        mcp: z
+          .object({
+            /** Open sessions one principal may hold; more are refused until one closes or idles out. */
+            sessionsPerPrincipal: z.number().int().min(1).max(1000).default(10),
+            /** A session with no request for this long is closed. */
+            idleTimeoutMs: z.number().int().min(1000).default(5 * 60_000),
+            /** Host header values /mcp answers besides loopback (localhost, 127.0.0.1, [::1]), e.g. mlops-agent.internal; against DNS rebinding. */
+            allowedHosts: z.array(z.string().min(1)).default([]),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
@@ -327,21 +352,23 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const slackUsers = env.SLACK_USERS;
   if (slackUsers !== undefined && slackUsers.trim() !== '') {
     const slack = (typeof raw.slack === 'object' && raw.slack !== null ? raw.slack : {}) as Record<string, unknown>;
-    const users = { ...((typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>) };
+    // A Map, not an object: an id like __proto__ must reach validation (and be refused), not set a prototype.
+    const users = new Map(Object.entries((typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>));
     for (const pair of slackUsers.split(',').map((p) => p.trim()).filter(Boolean)) {
       const eq = pair.indexOf('=');
       if (eq <= 0 || eq === pair.length - 1) {
         throw new UserError(`invalid configuration:\n  slack.users (env SLACK_USERS): "${pair}" is not SLACKID=principal (e.g. U0123ABC=user:alice)`, { code: 'config_invalid' });
       }
-      users[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+      users.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
     }
-    raw.slack = { ...slack, users };
+    raw.slack = { ...slack, users: Object.fromEntries(users) };
   }
   const operatorToken = env.MLOPS_AGENT_API_TOKEN;
   if (operatorToken !== undefined && operatorToken !== '') {
     const server = (typeof raw.server === 'object' && raw.server !== null ? raw.server : {}) as Record<string, unknown>;
     const tokens = Array.isArray(server.tokens) ? server.tokens : [];
-    raw.server = { ...server, tokens: [...tokens, { token: operatorToken, principal: 'user:operator' }] };
+    // The quick start's token: one operator on one machine, allowed everything.
+    raw.server = { ...server, tokens: [...tokens, { token: operatorToken, principal: 'user:operator', scopes: [...SCOPES] }] };
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -351,6 +378,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}`;
     });
     throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, { code: 'config_invalid' });
+  }
+  // The env token, when set, was added last.
+  const envIndex = operatorToken ? parsed.data.server.tokens.length - 1 : -1;
+  const duplicates = duplicateTokenProblems(parsed.data.server.tokens, (i) => (i === envIndex ? 'env MLOPS_AGENT_API_TOKEN' : `server.tokens.${i}`));
+  if (duplicates.length > 0) {
+    throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${duplicates.map((d) => `  server.tokens: ${d}`).join('\n')}`, { code: 'config_invalid' });
   }
   const { slack, ...config } = parsed.data;
   const home = isAbsolute(config.home) ? config.home : resolve(cwd, config.home);

@@ -1,8 +1,20 @@
 // Crash-safe file writes: a reader sees the old content or the new, never half of one, and
-// a finished write survives a power cut (file and directory are fsync'd).
+// a finished write survives a power cut (file and directory are fsync'd). Everything the
+// agent keeps (audit log, runs, approvals, executions, queue, lab) is private to its user:
+// directories are created 0700 and files 0600.
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** Mode of every file the agent creates: its user only. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Mode of every directory the agent creates: its user only. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+/** `mkdir -p` with private modes for every directory it creates (existing ones keep theirs). */
+export async function mkdirPrivate(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
 
 /** A temp name beside `file`, unique across processes and threads. */
 export function tempPathFor(file: string): string {
@@ -20,7 +32,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
-  const handle = await open(file, 'wx');
+  const handle = await open(file, 'wx', PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -31,7 +43,7 @@ async function writeSynced(file: string, data: string | Uint8Array): Promise<voi
 
 /** Write-then-rename: replaces `file` atomically. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
+  await mkdirPrivate(dirname(file));
   const tmp = tempPathFor(file);
   try {
     await writeSynced(tmp, data);
@@ -48,7 +60,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
  * name, atomically, across processes). Returns false when another writer got there first.
  */
 export async function createFileExclusive(file: string, data: string | Uint8Array): Promise<boolean> {
-  await mkdir(dirname(file), { recursive: true });
+  await mkdirPrivate(dirname(file));
   const tmp = tempPathFor(file);
   await writeSynced(tmp, data);
   try {
@@ -85,7 +97,7 @@ export async function writeAll(handle: FileHandle, bytes: Buffer): Promise<void>
 
 /** Creates a new file holding exactly `bytes`, fsync'd; never overwrites an existing one. */
 export async function writeNewFileDurably(path: string, bytes: Buffer): Promise<void> {
-  const handle = await open(path, 'wx');
+  const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
   try {
     await writeAll(handle, bytes);
     await handle.sync();

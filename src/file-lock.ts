@@ -4,6 +4,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { PRIVATE_FILE_MODE } from './durable-file.js';
 import { UpstreamError } from './errors.js';
 
 export interface FileLockOptions {
@@ -91,7 +92,7 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
   let delay = 2;
   for (;;) {
     try {
-      const handle = await open(lockPath, 'wx');
+      const handle = await open(lockPath, 'wx', PRIVATE_FILE_MODE);
       try {
         owner.at = Date.now();
         await handle.writeFile(JSON.stringify(owner));

@@ -18,6 +18,7 @@ import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, mitigation
 import type { Logger } from './logger.js';
 import { createFileExecutions, createGate, createPolicyStore, type Executions, type Gate, type PolicyStore } from './policy/index.js';
 import { promptsDir } from './paths.js';
+import { preparePrivateHome } from './private-home.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -128,6 +129,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
   const llm = createLlmPlanner(config.llm, logger);
   checkSchedules(config, runbooks, llm);
+  await preparePrivateHome(config.home, logger);
   const audit = await openFileAuditLog({ file: config.auditFile, clock, logger });
   if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
   const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });

@@ -33,9 +33,9 @@ export interface Risk {
   failedQualityGates: string[];
   /**
    * The same failures with the measured value against its bound (`auc 0.48 < 0.82`), so a
-   * refusal can say which gate and by how much. Optional: tools without a candidate omit it.
+   * refusal can say which gate and by how much; empty when no candidate is involved.
    */
-  qualityGateFailures?: string[];
+  qualityGateFailures: string[];
   /** The effect can be undone by a rollback. */
   reversible: boolean;
   /** The data the call would train on, and its data-quality verdict (`NO_DATA_RISK` when no data is involved). */
@@ -77,6 +77,7 @@ export const NO_RISK: Risk = {
   promotesToFull: false,
   qualityDelta: 0,
   failedQualityGates: [],
+  qualityGateFailures: [],
   reversible: true,
   data: NO_DATA_RISK,
 };

@@ -74,6 +74,7 @@ export const rollback = defineTool({
       promotesToFull: false,
       qualityDelta: 0,
       failedQualityGates: [],
+      qualityGateFailures: [],
       // It restores a version that was already serving.
       reversible: true,
       data: NO_DATA_RISK,

@@ -3,6 +3,7 @@
 // attention and its alert group, so it is failed with the queue's reason, in the transcript
 // and the audit log. A parked or finished run is left as it is: it was not lost.
 import type { Clock } from '../clock.js';
+import { redactPaths } from '../public-message.js';
 import type { AuditAppender } from '../policy/gate.js';
 import type { Run } from './run.js';
 import type { RunStore } from './run-store.js';
@@ -18,7 +19,7 @@ export async function abandonRun(deps: AbandonDeps, runId: string, reason: strin
   const run = await deps.runs.get(runId);
   if (!run || run.status !== 'running') return null;
   const at = new Date(deps.clock.now()).toISOString();
-  const error = `the run queue gave up on this run: ${reason}. Nothing more is done for it; look at its transcript and the current state before starting it again`;
+  const error = `the run queue gave up on this run: ${redactPaths(reason)}. Nothing more is done for it; look at its transcript and the current state before starting it again`;
   await deps.audit.append({ runId, principal: run.trigger.principal.id, kind: 'run.abandoned', data: { reason, steps: run.steps } });
   run.transcript.push({ kind: 'note', text: error });
   Object.assign(run, { status: 'failed', error, endedAt: at, updatedAt: at });

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '../audit/index.js';
 import type { Clock } from '../clock.js';
-import { describeError, ModelBehaviorError, UpstreamError, UserError } from '../errors.js';
+import { ModelBehaviorError, UpstreamError, UserError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import type { AuditAppender, Gate } from '../policy/gate.js';
 import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
@@ -214,7 +215,7 @@ export function createAgent(deps: AgentDeps) {
         try {
           turn = await ask(run, mitigation.planner, started());
         } catch (err) {
-          turn = { kind: 'answer', text: `The mitigation steps of runbook ${mitigation.runbook} could not be planned: ${describeError(err)}`, usage: { input: 0, output: 0 }, ends: 'failed' };
+          turn = { kind: 'answer', text: `The mitigation steps of runbook ${mitigation.runbook} could not be planned: ${publicMessage(err)}`, usage: { input: 0, output: 0 }, ends: 'failed' };
         }
         if (turn.kind === 'answer') {
           await mitigated(run, mitigation.runbook, turn);
@@ -247,8 +248,8 @@ export function createAgent(deps: AgentDeps) {
           continue;
         }
         // Bad configuration (no LLM, no runbook): nothing can plan until a person fixes it.
-        if (err instanceof UserError) return finish(run, 'needs_attention', { error: `the planner ${planner.name} cannot plan this run: ${describeError(err)}` });
-        return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${describeError(err)}` });
+        if (err instanceof UserError) return finish(run, 'needs_attention', { error: `the planner ${planner.name} cannot plan this run: ${publicMessage(err)}` });
+        return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${publicMessage(err)}` });
       }
       run.usage = { input: run.usage.input + turn.usage.input, output: run.usage.output + turn.usage.output };
 

@@ -1,8 +1,8 @@
 // Runs persisted as one JSON file each under <home>/runs, written atomically
 // (temp file, fsync, rename, directory fsync) so a crash leaves the old or the new state.
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../durable-file.js';
+import { mkdirPrivate, writeFileAtomic } from '../durable-file.js';
 import { UserError } from '../errors.js';
 import { RUN_SCHEMA_VERSION, type Run, type RunStatus } from './run.js';
 
@@ -31,7 +31,7 @@ export function upgradeRun(raw: unknown, source: string): Run {
 
 export function createFileRunStore(dir: string): RunStore {
   let ready: Promise<unknown> | null = null;
-  const ensureDir = () => (ready ??= mkdir(dir, { recursive: true }));
+  const ensureDir = () => (ready ??= mkdirPrivate(dir));
   return {
     async save(run) {
       await writeFileAtomic(join(dir, `${checkId(run.id)}.json`), JSON.stringify(run, null, 2));

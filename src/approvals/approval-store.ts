@@ -27,6 +27,13 @@ export interface ApprovalStore {
    * the next value, or null to leave it. Undefined when there is no such approval.
    */
   update(id: string, change: (current: Approval) => Approval | null): Promise<UpdateResult | undefined>;
+  /**
+   * Like `update`, but `change` may be async and is called once, on the current value,
+   * while the approval is held: nobody else writes it until this write lands (or `change`
+   * returns null or throws, which leaves it as it was). The approvals service appends the
+   * audit entry inside `change`, so the entry is durable before the state it describes.
+   */
+  transition(id: string, change: (current: Approval) => Promise<Approval | null>): Promise<UpdateResult | undefined>;
   /** Remembers `key` for `ttlMs`; false when it was already remembered (a replayed request). */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@
 // audit log, and any doubt (unknown id, changed arguments, store error) executes nothing.
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import type { ApprovalSink, AuditAppender, ParkedCall } from '../policy/index.js';
 import {
@@ -84,6 +85,13 @@ export interface Approvals extends ApprovalSink {
 
 const FOUR_HOURS = 4 * 60 * 60_000;
 
+/** An audit entry a change of state appends before it is written. */
+interface PlannedEntry {
+  principal: string;
+  kind: string;
+  data: Record<string, unknown>;
+}
+
 export function createApprovals(options: ApprovalsOptions): Approvals {
   const { store, audit, clock, logger } = options;
   const notifiers = options.notifiers ?? [];
@@ -92,6 +100,38 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
   const record = (approval: Pick<Approval, 'runId'>, principal: string, kind: string, data: Record<string, unknown>) =>
     audit.append({ runId: approval.runId, principal, kind, data });
+
+  /**
+   * Entries are durable before the state they describe: a failed append leaves the record
+   * as it was (and nothing executes on it). Should the write fail after its entries were
+   * appended, the log says so too, so no entry stands for a change that never landed.
+   */
+  async function notApplied(runId: string | null, approvalId: string, kinds: string[], err: unknown): Promise<void> {
+    if (kinds.length === 0) return;
+    await audit
+      .append({ runId, principal: 'system:approvals', kind: 'approval.not_applied', data: { approvalId, entries: kinds, reason: describeError(err) } })
+      .catch((e: unknown) => logger.error({ err: e, approvalId, entries: kinds }, 'an approval change was audited but not stored, and recording that failed too'));
+  }
+
+  async function audited(id: string, plan: (current: Approval) => { next: Approval; entries: PlannedEntry[] } | null) {
+    const written: string[] = [];
+    let runId: string | null = null;
+    try {
+      return await store.transition(id, async (current) => {
+        const step = plan(current);
+        if (!step) return null;
+        runId = current.runId;
+        for (const e of step.entries) {
+          await record(current, e.principal, e.kind, e.data);
+          written.push(e.kind);
+        }
+        return step.next;
+      });
+    } catch (err) {
+      await notApplied(runId, id, written, err);
+      throw err;
+    }
+  }
 
   // Channels are told after the store and the audit log have it; a channel that is down
   // must not stop a decision taken through another one.
@@ -118,11 +158,15 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
   async function expire(approval: Approval, why: string, kind: 'time' | 'moot'): Promise<Approval | null> {
     const at = iso();
-    const result = await store.update(approval.id, (current) =>
-      current.status === 'pending' ? { ...current, status: 'expired', resolvedAt: at, resolution: why } : null,
+    const result = await audited(approval.id, (current) =>
+      current.status === 'pending'
+        ? {
+            next: { ...current, status: 'expired', resolvedAt: at, resolution: why },
+            entries: [{ principal: 'system:approvals', kind: 'approval.expired', data: { approvalId: approval.id, tool: approval.tool, reason: why, moot: kind === 'moot' } }],
+          }
+        : null,
     );
     if (!result?.changed) return null;
-    await record(approval, 'system:approvals', 'approval.expired', { approvalId: approval.id, tool: approval.tool, reason: why, moot: kind === 'moot' });
     await notify(result.approval);
     resolved(result.approval);
     return result.approval;
@@ -158,7 +202,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         outcome: null,
         notices: {},
       };
-      await store.create(approval);
+      // Recorded, then stored: an approval nobody can find in the log never exists.
       await record(approval, call.principal.id, 'approval.requested', {
         approvalId: approval.id,
         callId: call.callId,
@@ -167,7 +211,14 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         required: approval.required,
         expiresAt: approval.expiresAt,
         preview: approval.preview,
+        ...(call.principal.requester ? { requester: call.principal.requester } : {}),
       });
+      try {
+        await store.create(approval);
+      } catch (err) {
+        await notApplied(approval.runId, approval.id, ['approval.requested'], err);
+        throw err;
+      }
       for (const n of notifiers) {
         try {
           const ref = await n.requested(approval);
@@ -194,8 +245,10 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       let refusal: { code: RefusalCode; message: string } | null = null;
       let resolvedNow = false;
       const now = clock.now();
-      // The vote is re-applied to the newest stored value if another decision got in first.
-      const result = await store.update(id, (current) => {
+      const base = { approvalId: id, approver: vote.approver.id, verdict: vote.verdict, via: vote.via };
+      // Judged on the stored value while it is held; the vote (and the grant or denial it
+      // completes) is in the audit log before the approval changes.
+      const result = await audited(id, (current) => {
         const applied = applyVote(current, vote, now);
         if (!applied.ok) {
           refusal = applied;
@@ -203,9 +256,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         }
         refusal = null;
         resolvedNow = applied.resolved;
-        return applied.approval;
+        const next = applied.approval;
+        const entries: PlannedEntry[] = [{ principal: vote.approver.id, kind: 'approval.vote', data: { ...base, comment: vote.comment, roles: next.votes.at(-1)?.roles ?? [] } }];
+        if (resolvedNow) entries.push({ principal: vote.approver.id, kind: `approval.${next.status}`, data: { approvalId: id, tool: next.tool, resolution: next.resolution } });
+        return { next, entries };
       });
-      const base = { approvalId: id, approver: vote.approver.id, verdict: vote.verdict, via: vote.via };
       if (!result) {
         await record({ runId: null }, vote.approver.id, 'approval.refused', { ...base, code: 'not_found', reason: `no approval ${id}` });
         return { ok: false, code: 'not_found', message: `no approval ${id}` };
@@ -218,8 +273,6 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         return { ok: false, ...refused };
       }
       const approval = result.approval;
-      await record(approval, vote.approver.id, 'approval.vote', { ...base, comment: vote.comment, roles: approval.votes.at(-1)?.roles ?? [] });
-      if (resolvedNow) await record(approval, vote.approver.id, `approval.${approval.status}`, { approvalId: id, tool: approval.tool, resolution: approval.resolution });
       await notify(approval);
       if (resolvedNow) resolved(approval);
       return { ok: true, approval, resolved: resolvedNow };
@@ -234,7 +287,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       try {
         approval = await store.get(checkApprovalId(approvalId));
       } catch (err) {
-        return { ok: false, reason: `approval ${approvalId} could not be read (${describeError(err)}); nothing was executed` };
+        return { ok: false, reason: `approval ${approvalId} could not be read (${publicMessage(err)}); nothing was executed` };
       }
       if (!approval) return { ok: false, reason: `no approval ${approvalId}; nothing was executed` };
       if (approval.status !== 'granted') return { ok: false, reason: `approval ${approvalId} is ${approval.status}${approval.resolution ? ` (${approval.resolution})` : ''}; nothing was executed` };
@@ -245,19 +298,27 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       const state = await options.stateOf(approval.tool, approval.args).catch(() => null);
       const moot = approval.stateHash !== null && state?.hash !== approval.stateHash;
       const at = iso();
-      const taken = await store.update(approvalId, (current) => {
+      const mootReason = `approval ${approvalId} is moot: what ${approval.tool} would change has changed since it was approved${state ? ` (now: ${state.preview.now})` : ''}; nothing was executed`;
+      // `approval.consumed` is durable before the grant is marked used: a failed append
+      // leaves the grant unused and nothing executed, and a later sweep tries again.
+      const taken = await audited(approvalId, (current) => {
         if (current.status !== 'granted' || current.consumedAt) return null;
-        if (moot) return { ...current, consumedAt: at, outcome: { status: 'refused', summary: 'not executed: what it would change has changed since it was approved', at } };
-        return { ...current, consumedAt: at };
+        if (moot) {
+          return {
+            next: { ...current, consumedAt: at, outcome: { status: 'refused', summary: 'not executed: what it would change has changed since it was approved', at } },
+            entries: [{ principal: 'system:approvals', kind: 'approval.moot', data: { approvalId, tool: approval.tool, reason: mootReason } }],
+          };
+        }
+        return {
+          next: { ...current, consumedAt: at },
+          entries: [{ principal: approval.requestedBy.id, kind: 'approval.consumed', data: { approvalId, callId: approval.callId, tool: approval.tool, argsHash: approval.argsHash, idempotencyKey: approval.idempotencyKey } }],
+        };
       });
       if (!taken?.changed) return { ok: false, reason: `approval ${approvalId} was taken by another worker; a grant executes its call once` };
       if (moot) {
-        const reason = `approval ${approvalId} is moot: what ${approval.tool} would change has changed since it was approved${state ? ` (now: ${state.preview.now})` : ''}; nothing was executed`;
-        await record(approval, 'system:approvals', 'approval.moot', { approvalId, tool: approval.tool, reason });
         await notify(taken.approval);
-        return { ok: false, reason };
+        return { ok: false, reason: mootReason };
       }
-      await record(approval, approval.requestedBy.id, 'approval.consumed', { approvalId, callId: approval.callId, tool: approval.tool, argsHash: approval.argsHash, idempotencyKey: approval.idempotencyKey });
       const call: ParkedCall = {
         runId: approval.runId,
         callId: approval.callId,

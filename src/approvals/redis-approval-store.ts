@@ -2,6 +2,7 @@
 // approval, a set of ids per status, and a sorted set by creation time. Updates are
 // compare-and-set in a Lua script (the write lands only if the value is still the one
 // read), so concurrent decisions on a shared connection never overwrite each other.
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { sha256Hex } from '../audit/index.js';
 import { UpstreamError } from '../errors.js';
@@ -34,6 +35,17 @@ return 1
 `;
 
 const MAX_ATTEMPTS = 50;
+
+// Releases a hold only if it is still ours (it may have lapsed and been taken by another).
+const RELEASE_HOLD = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** How long a transition may hold an approval: an audit append and one write take milliseconds. */
+const HOLD_MS = 15_000;
+/** How long a transition waits for another's hold before it gives up (retryable). */
+const HOLD_WAIT_MS = 10_000;
 
 export function createRedisApprovalStore(options: RedisApprovalStoreOptions): ApprovalStore {
   const { prefix } = options;
@@ -93,6 +105,31 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         if (await compareAndSet(current.raw, next)) return { approval: next, changed: true };
       }
       throw new UpstreamError('redis', `approval ${id} kept changing under ${MAX_ATTEMPTS} attempts to update it`, { retryable: true });
+    },
+
+    async transition(id, change) {
+      const hold = `${prefix}:approval-hold:${checkApprovalId(id)}`;
+      const token = randomBytes(8).toString('hex');
+      const deadline = Date.now() + HOLD_WAIT_MS;
+      let delay = 2;
+      while ((await call(`holding approval ${id}`, () => redis.set(hold, token, 'PX', HOLD_MS, 'NX'))) !== 'OK') {
+        if (Date.now() > deadline) throw new UpstreamError('redis', `approval ${id} stayed held by another writer for ${HOLD_WAIT_MS} ms; nothing was changed, try again`, { retryable: true });
+        await new Promise((resolve) => setTimeout(resolve, delay + Math.floor(Math.random() * delay)));
+        delay = Math.min(50, delay * 2);
+      }
+      try {
+        const current = await read(id);
+        if (!current) return undefined;
+        const next = await change(structuredClone(current.approval));
+        if (next === null) return { approval: current.approval, changed: false };
+        // Still compare-and-set: a hold that lapsed (a paused process) must not overwrite a newer value.
+        if (!(await compareAndSet(current.raw, next))) {
+          throw new UpstreamError('redis', `approval ${id} changed while it was held (the hold lapsed); this change was not written`, { retryable: true });
+        }
+        return { approval: next, changed: true };
+      } finally {
+        await call(`releasing approval ${id}`, () => redis.eval(RELEASE_HOLD, 1, hold, token)).catch(() => undefined);
+      }
     },
 
     async claimOnce(key, ttlMs) {

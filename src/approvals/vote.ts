@@ -31,6 +31,17 @@ export function personOf(principalId: string): string {
   return principalId.startsWith('mcp:') && principalId.slice(4).includes(':') ? principalId.slice(4) : principalId;
 }
 
+/**
+ * Whether `callerId` is the person behind `principal`: it asked (directly, or through an
+ * MCP client holding its token) or it started the run that asked (the token that posted
+ * the alert). Such a caller sees the run or approval as its own, and may not approve it.
+ */
+export function isOwn(callerId: string | null, principal: { id: string; requester?: string }): boolean {
+  if (callerId === null) return false;
+  const me = personOf(callerId);
+  return personOf(principal.id) === me || (principal.requester !== undefined && personOf(principal.requester) === me);
+}
+
 /** True when distinct approvers can be assigned one to each role (a matching, by backtracking: sets are tiny). */
 export function coversEachRole(approvers: readonly Approver[], roles: readonly string[]): boolean {
   const taken = new Set<string>();
@@ -61,6 +72,15 @@ export function applyVote(approval: Approval, vote: VoteRequest, now: number): V
   }
   if (personOf(approver.id) === personOf(approval.requestedBy.id)) {
     return { ok: false, code: 'self_approval', message: `${approver.id} asked for this call and cannot decide on their own request; another approver must` };
+  }
+  // Whoever started the run (the token that posted its alert) asked for it too, through the agent.
+  const requester = approval.requestedBy.requester;
+  if (requester !== undefined && personOf(approver.id) === personOf(requester)) {
+    return {
+      ok: false,
+      code: 'self_approval',
+      message: `${approver.id} triggered the run that asked for this call (as ${approval.requestedBy.id}) and cannot decide on their own request; another approver must`,
+    };
   }
   const { roles, count } = approval.required;
   const held = approver.roles.filter((r) => roles.includes(r));

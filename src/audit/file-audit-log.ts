@@ -1,13 +1,13 @@
 // The audit log as an fsync'd, hash-chained JSONL file. Appends are serialised and
 // group-committed: whatever queued while one write+fsync ran goes out in the next one.
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { UpstreamError, UserError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { hashEntry, serializeEntry } from './canonical.js';
 import { scanChain } from './chain-check.js';
-import { fsyncDir, writeAll } from '../durable-file.js';
+import { fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE, writeAll } from '../durable-file.js';
 import { acquireFileLock, type HeldLock } from '../file-lock.js';
 import { checkEntryInput } from './json-safe.js';
 import { setAsideTornTail } from './torn-tail.js';
@@ -122,9 +122,9 @@ class FileAuditLog implements AuditLog {
 
 async function openHandle(file: string): Promise<FileHandle> {
   try {
-    await mkdir(dirname(file), { recursive: true });
+    await mkdirPrivate(dirname(file));
     // a+: append-only writes, plus positional reads to check the chain and find a torn tail.
-    const handle = await open(file, 'a+');
+    const handle = await open(file, 'a+', PRIVATE_FILE_MODE);
     await fsyncDir(dirname(file));
     return handle;
   } catch (err) {
@@ -141,7 +141,7 @@ async function openHandle(file: string): Promise<FileHandle> {
  * set aside and recorded; a break anywhere else refuses to open with `audit_corrupt`.
  */
 async function acquireWriterLock(file: string): Promise<HeldLock> {
-  await mkdir(dirname(file), { recursive: true });
+  await mkdirPrivate(dirname(file));
   try {
     // Held for the writer's lifetime: only a dead owner's lock is taken over, never an old one.
     return await acquireFileLock(`${file}.lock`, { timeoutMs: 2_000, staleMs: Number.POSITIVE_INFINITY, service: 'audit' });

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus } from '../approvals/index.js';
 import type { Config } from '../config.js';
 import { createServerClient } from './server-client.js';
+import { jsonSafe, terminalSafe } from './terminal-safe.js';
 
 type ApprovalView = Approval & { stillNeeded: string };
 
@@ -20,7 +21,7 @@ export function formatApproval(a: ApprovalView): string {
   const lines = [
     `approval ${a.id}  ${a.status.toUpperCase()}${a.status === 'pending' ? `  (expires ${a.expiresAt})` : ''}`,
     `  tool       ${a.tool} ${JSON.stringify(a.args)}`,
-    `  asked by   ${a.requestedBy.id}${a.runId ? ` in run ${a.runId} (${a.callId})` : ' (direct call)'}`,
+    `  asked by   ${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester} (who triggered the run)` : ''}${a.runId ? ` in run ${a.runId} (${a.callId})` : ' (direct call)'}`,
   ];
   if (a.preview) lines.push(`  change     ${a.preview.now}  ->  ${a.preview.after}`);
   lines.push(`  risk       ${risk(a)}`, `  rule       ${a.rule.id ?? '(none)'}: ${a.rule.reason}`);
@@ -29,7 +30,8 @@ export function formatApproval(a: ApprovalView): string {
   if (a.resolution) lines.push(`  resolution ${a.resolution}`);
   if (a.outcome) lines.push(`  outcome    ${a.outcome.status}: ${a.outcome.summary}`);
   lines.push(`  args hash  ${a.argsHash}`);
-  return lines.join('\n');
+  // What people, alerts and the model wrote is escaped: each line above stays one line.
+  return lines.map(terminalSafe).join('\n');
 }
 
 export function approvalsCommand(deps: { config: () => Config }): Command {
@@ -40,7 +42,8 @@ export function approvalsCommand(deps: { config: () => Config }): Command {
       `
 The command talks to mlops-agent serve at MLOPS_AGENT_URL (default http://127.0.0.1:<server.port>)
 with the token in MLOPS_AGENT_TOKEN (or MLOPS_AGENT_API_TOKEN). You act as that token's
-principal; your roles come from the policy's roles: map. Exit codes: 0 decided or shown,
+principal; your roles come from the policy's roles: map. The token needs the read scope to
+list and show others' approvals, and approve to decide. Exit codes: 0 decided or shown,
 1 the decision was refused (not authorised, your own request, already decided), 2 bad
 usage or an unknown id, 4 the server cannot be reached.`,
     );
@@ -60,7 +63,9 @@ usage or an unknown id, 4 the server cannot be reached.`,
       const { approvals: found } = await client().get<{ approvals: ApprovalView[] }>(`/v1/approvals${query}`);
       for (const a of found) {
         process.stdout.write(
-          opts.json ? `${JSON.stringify(a)}\n` : `${a.createdAt}  ${a.id}  ${a.status.padEnd(8)} ${a.tool} ${JSON.stringify(a.args)}  by ${a.requestedBy.id}; ${a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')}\n`,
+          opts.json
+            ? `${jsonSafe(JSON.stringify(a))}\n`
+            : `${terminalSafe(`${a.createdAt}  ${a.id}  ${a.status.padEnd(8)} ${a.tool} ${JSON.stringify(a.args)}  by ${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester}` : ''}; ${a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')}`)}\n`,
         );
       }
       if (!opts.json && found.length === 0) process.stdout.write(opts.all ? 'no approvals\n' : `no ${opts.status} approvals\n`);
@@ -73,7 +78,7 @@ usage or an unknown id, 4 the server cannot be reached.`,
     .option('--json', 'print it as JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       const a = await client().get<ApprovalView>(`/v1/approvals/${encodeURIComponent(id)}`);
-      process.stdout.write(opts.json ? `${JSON.stringify(a, null, 2)}\n` : `${formatApproval(a)}\n`);
+      process.stdout.write(opts.json ? `${jsonSafe(JSON.stringify(a, null, 2))}\n` : `${formatApproval(a)}\n`);
     });
 
   for (const verdict of ['grant', 'deny'] as const) {
@@ -94,14 +99,13 @@ usage or an unknown id, 4 the server cannot be reached.`,
       const result = await c.post<{ resolved: boolean; approval: ApprovalView }>(`${path}/decision`, {
         verdict,
         argsHash: shown.argsHash,
-        via: 'cli',
         ...(opts.comment ? { comment: opts.comment } : {}),
       });
       const a = result.approval;
-      if (opts.json) process.stdout.write(`${JSON.stringify(a, null, 2)}\n`);
-      else if (!result.resolved) process.stdout.write(`vote recorded; approval ${a.id} still needs ${a.stillNeeded}\n`);
-      else if (a.status === 'granted') process.stdout.write(`approval ${a.id} ${a.resolution}; the call executes once${a.runId ? ` and run ${a.runId} resumes` : ''}\n`);
-      else process.stdout.write(`approval ${a.id} ${a.resolution}; nothing will be executed${a.runId ? ` and run ${a.runId} is told` : ''}\n`);
+      if (opts.json) process.stdout.write(`${jsonSafe(JSON.stringify(a, null, 2))}\n`);
+      else if (!result.resolved) process.stdout.write(`${terminalSafe(`vote recorded; approval ${a.id} still needs ${a.stillNeeded}`)}\n`);
+      else if (a.status === 'granted') process.stdout.write(`${terminalSafe(`approval ${a.id} ${a.resolution}; the call executes once${a.runId ? ` and run ${a.runId} resumes` : ''}`)}\n`);
+      else process.stdout.write(`${terminalSafe(`approval ${a.id} ${a.resolution}; nothing will be executed${a.runId ? ` and run ${a.runId} is told` : ''}`)}\n`);
     });
   }
   return approvals;

@@ -1,6 +1,7 @@
 // `mlops-agent audit verify|tail`: check the chain after an incident, and read recent steps.
 import { Command, InvalidArgumentError } from 'commander';
 import { readAuditEntries, verifyAuditFile, type AuditEntry } from '../audit/index.js';
+import { jsonSafe, terminalSafe } from './terminal-safe.js';
 
 /** Exit code of `audit verify` when the chain is broken (1 and 2 are taken by errors and usage). */
 export const AUDIT_BROKEN_EXIT_CODE = 3;
@@ -28,16 +29,17 @@ export function summarizeData(data: Record<string, unknown>): string {
   return text.length > SUMMARY_MAX ? `${text.slice(0, SUMMARY_MAX - 1)}…` : text;
 }
 
+/** One entry, one line: whatever an alert or a model put in it is escaped (terminal-safe.ts). */
 export function formatEntryLine(entry: AuditEntry): string {
   const data = typeof entry.data === 'object' && entry.data !== null ? entry.data : {};
-  return [
+  return terminalSafe([
     String(entry.seq).padStart(6),
     entry.time,
     String(entry.kind).padEnd(26),
     `run=${entry.runId ?? '-'}`,
     `by=${entry.principal}`,
     summarizeData(data),
-  ].join('  ').trimEnd();
+  ].join('  ').trimEnd());
 }
 
 /**
@@ -82,7 +84,7 @@ export function auditCommand(loadConfig: () => { auditFile: string }): Command {
         if (!options.json) write(options.run !== undefined ? `no audit entries for run ${options.run}\n` : 'the audit log is empty\n');
         return;
       }
-      write(entries.map((entry) => `${options.json ? JSON.stringify(entry) : formatEntryLine(entry)}\n`).join(''));
+      write(entries.map((entry) => `${options.json ? jsonSafe(JSON.stringify(entry)) : formatEntryLine(entry)}\n`).join(''));
     });
 
   return audit;

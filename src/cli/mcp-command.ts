@@ -6,7 +6,7 @@ import { allTools } from '../../tools/index.js';
 import { openLocalLab } from '../backends/local/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { createMcpServer, principalFromClientName } from '../mcp/index.js';
+import { createMcpServer, guardRequests, principalFromClientName } from '../mcp/index.js';
 import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
 import { createRuntime } from '../runtime.js';
 
@@ -39,6 +39,8 @@ the approval_status tool reports how it ended.`,
         auditFile: config.auditFile,
         runbooks: runtime.runbooks,
         principalFor: ({ name }) => principalFromClientName(name),
+        // The client runs this command as the operator, on the operator's machine and data.
+        readsAll: true,
         logger,
       });
       // Expires this client's approvals in time and executes the granted ones (at most once,
@@ -62,7 +64,9 @@ the approval_status tool reports how it ended.`,
         process.stdin.once('end', () => void shutdown('stdin closed').then(resolve));
         for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal).then(resolve));
       });
-      await server.connect(new StdioServerTransport());
+      const transport = new StdioServerTransport();
+      await server.connect(transport);
+      guardRequests(transport);
       logger.info({ tools: allTools.length, runbooks: runtime.runbooks.length }, 'mcp server ready on stdio');
       await done;
     });

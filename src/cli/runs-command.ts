@@ -11,6 +11,7 @@ import { openReadOnlyLab } from '../backends/local/index.js';
 import { loadContracts } from '../contracts/index.js';
 import type { Config } from '../config.js';
 import { describeError, isNotFound, UserError } from '../errors.js';
+import { jsonSafe, terminalSafe } from './terminal-safe.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
 /** The models a run named (in its alert's labels or its calls' arguments), each with the environments named, or all. */
@@ -54,7 +55,9 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .action(async (opts: { status?: RunStatus; json?: boolean }) => {
       const found = await withStore((store) => store.list(opts.status ? { status: opts.status } : {}));
       for (const run of found) {
-        process.stdout.write(opts.json ? `${JSON.stringify(run)}\n` : `${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}\n`);
+        process.stdout.write(
+          opts.json ? `${jsonSafe(JSON.stringify(run))}\n` : `${terminalSafe(`${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}`)}\n`,
+        );
       }
       if (!opts.json && found.length === 0) process.stdout.write('no runs\n');
     });
@@ -97,13 +100,13 @@ export function runsCommand(deps: { config: () => Config }): Command {
       if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
       const serving = await servingNow(run);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ ...run, servingNow: serving.views }, null, 2)}\n`);
+        process.stdout.write(`${jsonSafe(JSON.stringify({ ...run, servingNow: serving.views }, null, 2))}\n`);
         return;
       }
       for (const item of run.transcript) process.stdout.write(`${formatTranscriptItem(item, null)}\n`);
       process.stdout.write(`${formatRunSummary(run)}\n`);
-      for (const view of serving.views) process.stdout.write(`serving now  ${describeServingView(view)}\n`);
-      for (const problem of serving.problems) process.stdout.write(`serving now  ${problem}\n`);
+      for (const view of serving.views) process.stdout.write(`serving now  ${terminalSafe(describeServingView(view))}\n`);
+      for (const problem of serving.problems) process.stdout.write(`serving now  ${terminalSafe(problem)}\n`);
     });
   return runs;
 }

@@ -62,10 +62,24 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
       const mcp =
         config.server.tokens.length > 0
           ? createMcpHttpHandler({
-              tokens: Object.fromEntries(config.server.tokens.map((t) => [t.token, t.principal])),
+              tokens: config.server.tokens,
               allowedOrigins: config.mcpAllowedOrigins,
-              createServer: (principal) =>
-                createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, logger }),
+              allowedHosts: config.server.mcp.allowedHosts,
+              sessionsPerPrincipal: config.server.mcp.sessionsPerPrincipal,
+              idleTimeoutMs: config.server.mcp.idleTimeoutMs,
+              maxBodyBytes: config.server.bodyLimitBytes,
+              createServer: (principal, caller) =>
+                createMcpServer({
+                  gate: runtime.gate,
+                  tools: allTools,
+                  runs: runtime.runs,
+                  approvals: runtime.approvals,
+                  auditFile: config.auditFile,
+                  runbooks: runtime.runbooks,
+                  principalFor: () => principal,
+                  readsAll: caller.scopes.has('read'),
+                  logger,
+                }),
               logger,
             })
           : undefined;

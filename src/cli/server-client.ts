@@ -1,6 +1,7 @@
 // A small client of a running `serve`, for commands that act through it (approvals): the
 // bearer token names who acts, and every failure maps to who is at fault.
 import { describeError, PolicyDenied, UpstreamError, UserError } from '../errors.js';
+import { terminalSafe } from './terminal-safe.js';
 
 export interface ServerClient {
   get<T>(path: string): Promise<T>;
@@ -33,7 +34,8 @@ export function createServerClient(options: { url: string; token: string | undef
       parsed = { message: text.slice(0, 300) };
     }
     if (response.ok) return parsed as T;
-    const message = (parsed as { message?: string } | null)?.message ?? `HTTP ${response.status}`;
+    // The server's message can quote a comment or an alert: one line, nothing a terminal acts on.
+    const message = terminalSafe(String((parsed as { message?: unknown } | null)?.message ?? `HTTP ${response.status}`));
     if (response.status === 401) throw new UserError(`the server at ${base} refused the token: ${message}`, { code: 'config_invalid' });
     if (response.status === 404) throw new UserError(message, { code: 'not_found' });
     if (response.status === 400) throw new UserError(message);

@@ -2,6 +2,7 @@
 // answer, in lines an operator can read during an incident.
 import type { CallOutcomeForPlanner, TranscriptItem } from '../agent/planner.js';
 import type { Run } from '../agent/run.js';
+import { terminalSafe as safe, terminalSafeLines } from './terminal-safe.js';
 
 const STATUS_MARK: Record<string, string> = {
   executed: 'ok',
@@ -16,7 +17,7 @@ const STATUS_MARK: Record<string, string> = {
 function mark(o: CallOutcomeForPlanner): string {
   if (o.status === 'invalid' && o.code === 'not_found') return STATUS_MARK.not_found!;
   if (o.status === 'executed' && (o.output as { noop?: unknown } | null)?.noop === true) return 'NO-OP';
-  return STATUS_MARK[o.status] ?? o.status;
+  return safe(STATUS_MARK[o.status] ?? o.status);
 }
 
 function clock(iso: string): string {
@@ -24,7 +25,7 @@ function clock(iso: string): string {
 }
 
 function oneLine(value: unknown, max = 140): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const text = safe(typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
@@ -49,39 +50,43 @@ function duration(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
 }
 
-/** `at` is when the item happened; stored transcripts carry no time, so `runs show` passes null. */
+/**
+ * `at` is when the item happened; stored transcripts carry no time, so `runs show` passes
+ * null. Every field that came from outside is escaped (terminal-safe.ts): one item, one
+ * line, except an answer, whose own lines are indented under it.
+ */
 export function formatTranscriptItem(item: TranscriptItem, at: string | null): string {
   at = at ? clock(at) : '        ';
   switch (item.kind) {
     case 'trigger':
-      return `${at}  ${item.trigger.toUpperCase()}  ${item.text}`;
+      return `${at}  ${safe(item.trigger.toUpperCase())}  ${safe(item.text)}`;
     case 'plan': {
-      const lines = item.text ? [`${at}  ${item.mitigation ? 'MITIGATE' : 'plan    '}  ${item.text}`] : [];
-      for (const call of item.calls) lines.push(`${at}  call      ${call.name} ${oneLine(call.args)}`);
+      const lines = item.text ? [`${at}  ${item.mitigation ? 'MITIGATE' : 'plan    '}  ${safe(item.text)}`] : [];
+      for (const call of item.calls) lines.push(`${at}  call      ${safe(call.name)} ${oneLine(call.args)}`);
       return lines.join('\n');
     }
     case 'result':
-      return `${at}  ${mark(item.outcome).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`;
+      return `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`;
     case 'approval':
       return [
-        `${at}  ${item.status.toUpperCase().padEnd(8)}  ${item.name}: approval ${item.approvalId} ${item.resolution}`,
-        `${at}  ${mark(item.outcome).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`,
+        `${at}  ${safe(item.status.toUpperCase()).padEnd(8)}  ${safe(item.name)}: approval ${safe(item.approvalId)} ${safe(item.resolution)}`,
+        `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`,
       ].join('\n');
     case 'wait':
-      return `${at}  ${mark(item.outcome).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)} (after ${duration(item.waitedMs)})`;
+      return `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))} (after ${duration(item.waitedMs)})`;
     case 'note':
-      return `${at}  note      ${item.text}`;
+      return `${at}  note      ${safe(item.text)}`;
     case 'answer':
-      return `${at}  answer    ${item.text.split('\n').join('\n                    ')}`;
+      return `${at}  answer    ${terminalSafeLines(item.text, '                    ')}`;
   }
 }
 
 export function formatRunSummary(run: Run): string {
   const tokens = run.usage.input + run.usage.output;
-  const lines = [`run ${run.id} ${run.status} after ${run.steps} step(s) with ${run.planner}${run.fallback ? ` (fell back from ${run.fallback.from})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
+  const lines = [`run ${safe(run.id)} ${safe(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
   // What the transcript shows, beside whatever the answer says; and why it is not `succeeded`.
-  if (run.summary) lines.push(`  did     ${run.summary.text}`);
+  if (run.summary) lines.push(`  did     ${safe(run.summary.text)}`);
   if (run.error && run.status !== 'succeeded') lines.push(`  why     ${oneLine(run.error, 400)}`);
-  for (const flag of run.flags ?? []) lines.push(`  FLAG    ${flag.reason}: "${oneLine(flag.sentence, 200)}"`);
+  for (const flag of run.flags ?? []) lines.push(`  FLAG    ${safe(flag.reason)}: "${oneLine(flag.sentence, 200)}"`);
   return lines.join('\n');
 }

@@ -14,7 +14,7 @@ import type { Planner, PlannerInput, PlannerTurn, ToolSpec } from '../agent/plan
 import { ModelBehaviorError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { callWithTimeout, RequestTimeout, withRetries, type FailureVerdict } from './retry.js';
-import { argsObject, toChatTurns } from './transcript-view.js';
+import { argsObject, renderToolResult, toChatTurns } from './transcript-view.js';
 
 export interface GeminiPlannerOptions {
   apiKey: string;
@@ -126,7 +126,8 @@ export function toGeminiContents(input: Pick<PlannerInput, 'transcript'>): Conte
     } else {
       push(
         'user',
-        turn.results.map((r) => ({ functionResponse: { name: r.name, response: { ...r.outcome } } })),
+        // The result is data like the alert: wrapped, in the one field the response has.
+        turn.results.map((r) => ({ functionResponse: { name: r.name, response: { content: renderToolResult(r.name, r.outcome) } } })),
       );
     }
   }

@@ -4,7 +4,7 @@ import type { Planner, PlannerInput, PlannerTurn } from '../agent/planner.js';
 import { ModelBehaviorError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { callWithTimeout, parseRetryAfter, RequestTimeout, withRetries, type FailureVerdict } from './retry.js';
-import { argsObject, toChatTurns } from './transcript-view.js';
+import { argsObject, renderToolResult, toChatTurns } from './transcript-view.js';
 
 export interface OpenAiPlannerOptions {
   /** e.g. http://127.0.0.1:11434/v1 for Ollama. */
@@ -114,8 +114,8 @@ export function toOpenAiMessages(input: Pick<PlannerInput, 'systemPrompt' | 'tra
       const toolCalls = turn.calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: JSON.stringify(argsObject(c.args)) } }));
       messages.push(toolCalls.length > 0 ? { role: 'assistant', content: turn.text, tool_calls: toolCalls } : { role: 'assistant', content: turn.text ?? '' });
     } else {
-      // Tool messages carry no name in the protocol, so the content names the tool.
-      for (const r of turn.results) messages.push({ role: 'tool', tool_call_id: r.callId, content: JSON.stringify({ tool: r.name, ...r.outcome }) });
+      // Tool messages carry no name in the protocol, so the content names the tool; it is data like the alert.
+      for (const r of turn.results) messages.push({ role: 'tool', tool_call_id: r.callId, content: renderToolResult(r.name, r.outcome) });
     }
   }
   if (messages.length === 1) throw new UserError('the transcript is empty: a run needs a trigger before the planner is asked');

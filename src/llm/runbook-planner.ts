@@ -98,10 +98,10 @@ function findingsOf(steps: Record<string, StepState>, limit = 10): string[] {
   const lines: string[] = [];
   for (const [id, state] of Object.entries(steps)) {
     const output = state.output as { findings?: unknown; violations?: unknown } | null;
-    const violations = Array.isArray(output?.violations) ? (output.violations as { rule?: unknown; severity?: unknown; rowsAffected?: unknown; message?: unknown; source?: unknown }[]) : [];
+    const violations = Array.isArray(output?.violations) ? (output.violations as { rule?: unknown; severity?: unknown; message?: unknown; source?: unknown }[]) : [];
     for (const v of violations) {
       if (lines.length >= limit) break;
-      lines.push(`  - ${id}: ${String(v.severity)} rule ${String(v.rule)} (${String(v.source)}): ${String(v.message)}${typeof v.rowsAffected === 'number' && v.rowsAffected > 0 ? ` [${v.rowsAffected} rows]` : ''}`);
+      lines.push(`  - ${id}: ${String(v.severity)} rule ${String(v.rule)} (${String(v.source)}): ${String(v.message)}`);
     }
     const findings = Array.isArray(output?.findings) ? (output.findings as { severity?: unknown; check?: unknown; column?: unknown; message?: unknown }[]) : [];
     for (const f of findings) {

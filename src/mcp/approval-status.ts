@@ -3,9 +3,10 @@
 // of the call itself. It reads the approval and changes nothing, so it is not a gate tool.
 import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { stillNeeded, type Approval, type Approvals } from '../approvals/index.js';
-import { describeError } from '../errors.js';
+import { isOwn, stillNeeded, type Approval, type Approvals } from '../approvals/index.js';
+import { publicMessage } from '../public-message.js';
 import { toJsonSchema } from '../llm/index.js';
+import type { Principal } from '../policy/index.js';
 
 export const APPROVAL_STATUS_TOOL = 'approval_status';
 
@@ -53,7 +54,8 @@ function summary(a: Approval): string {
   return `Approval ${a.id} for ${a.tool} was ${a.resolution ?? 'granted'}; the call ${a.outcome.status === 'executed' ? 'executed' : `was ${a.outcome.status}`}: ${a.outcome.summary}`;
 }
 
-export async function approvalStatus(approvals: Approvals | undefined, args: unknown): Promise<CallToolResult> {
+/** `onlyOf`: a caller without the `read` scope sees only approvals it asked for. */
+export async function approvalStatus(approvals: Approvals | undefined, args: unknown, onlyOf: Principal | null = null): Promise<CallToolResult> {
   const error = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
   if (!approvals) return error('approvals are not available on this server');
   const parsed = input.safeParse(args ?? {});
@@ -62,8 +64,8 @@ export async function approvalStatus(approvals: Approvals | undefined, args: unk
   try {
     approval = await approvals.get(parsed.data.approvalId);
   } catch (err) {
-    return error(describeError(err));
+    return error(publicMessage(err));
   }
-  if (!approval) return error(`no approval ${parsed.data.approvalId}`);
+  if (!approval || (onlyOf !== null && !isOwn(onlyOf.id, approval.requestedBy))) return error(`no approval ${parsed.data.approvalId}`);
   return { content: [{ type: 'text', text: summary(approval) }], structuredContent: view(approval) };
 }

@@ -5,3 +5,4 @@ export { createMcpHttpHandler, type McpHttpHandler, type McpHttpOptions } from '
 export { APPROVALS_TAKEN_BY, PENDING_APPROVAL_SCHEMA, toCallToolResult } from './tool-results.js';
 export { AUDIT_TAIL_ENTRIES } from './resources.js';
 export { labelsOf } from './runbook-prompts.js';
+export { guardRequests } from './request-guard.js';

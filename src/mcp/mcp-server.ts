@@ -3,11 +3,12 @@
 // prompts. One server per client connection (the SDK binds a server to one transport).
 import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import { ListToolsRequestSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import type { AnyTool } from '../../tools/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
-import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import { toJsonSchema, ToolSchemaError, type Runbook } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import type { Gate, Principal } from '../policy/index.js';
@@ -26,6 +27,11 @@ export interface McpServerDeps {
   runbooks: readonly Runbook[];
   /** Who is calling, as the policy sees it: from the client's declared name (stdio) or its token (HTTP). */
   principalFor: (client: { name: string | undefined }) => Principal;
+  /**
+   * Whether the caller may read every run, approval and the audit log (the `read` scope;
+   * stdio clients run as the operator). Without it: only its own runs and approvals.
+   */
+  readsAll: boolean;
   logger?: Logger;
   version?: string;
 }
@@ -34,6 +40,27 @@ export interface McpServerDeps {
 export function principalFromClientName(name: string | undefined): Principal {
   const safe = (name ?? '').trim().replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
   return { id: `mcp:${safe || 'unnamed-client'}`, roles: [] };
+}
+
+/** tools/call, checked by the SDK's own wrapper (see createMcpServer). */
+const LOOSE_CALL_TOOL = z.object({ method: z.literal('tools/call'), params: z.unknown() });
+
+/**
+ * The arguments as the client sent them. A `__proto__` key in the JSON becomes, once the
+ * SDK has copied the arguments, the prototype of the object: its values would be read
+ * through the chain yet pass a strict schema unseen. It is put back as an own key, so the
+ * gate validates (and refuses, and audits) exactly what arrived.
+ */
+export function ownArgs(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (Array.isArray(value)) return value.map((v) => ownArgs(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    Object.defineProperty(out, '__proto__', { value: ownArgs(proto, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: ownArgs(v, depth + 1), enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 /** What tools/list says of one tool, derived from its definition: never a second copy. */
@@ -65,20 +92,23 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
   // arguments before the gate saw them, and such calls must be audited like any other.
   mcp.server.registerCapabilities({ tools: { listChanged: false } });
   mcp.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
-  mcp.server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const { name, arguments: args } = request.params;
-    if (name === APPROVAL_STATUS_TOOL) return approvalStatus(deps.approvals, args);
+  // Registered with a loose schema: the SDK then checks the request itself and answers a
+  // malformed one InvalidParams (a strict schema here would fail first, as an internal
+  // error), and the handler gets the arguments as parsed, own keys and all.
+  mcp.server.setRequestHandler(LOOSE_CALL_TOOL, async (request) => {
+    const { name, arguments: args } = request.params as { name: string; arguments?: Record<string, unknown> };
+    if (name === APPROVAL_STATUS_TOOL) return approvalStatus(deps.approvals, args, deps.readsAll ? null : principal());
     try {
-      const outcome = await gate.call({ runId: null, callId: `mcp-${randomUUID()}`, principal: principal(), tool: name, args: args ?? {} });
+      const outcome = await gate.call({ runId: null, callId: `mcp-${randomUUID()}`, principal: principal(), tool: name, args: ownArgs(args ?? {}) });
       return toCallToolResult(name, outcome);
     } catch (err) {
       // The gate throws only when it could not record a step (the audit log failed): nothing ran.
       logger?.error({ err, tool: name }, 'mcp tool call failed in the gate');
-      return { isError: true, content: [{ type: 'text' as const, text: `${name} was not executed: ${describeError(err)}` }] };
+      return { isError: true, content: [{ type: 'text' as const, text: `${name} was not executed: ${publicMessage(err)}` }] };
     }
   });
 
-  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal });
+  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal, readsAll: deps.readsAll });
   registerRunbookPrompts(mcp, deps.runbooks);
   return mcp;
 }

@@ -16,7 +16,7 @@ export function policyRequestFor(tool: { name: string; annotations: ToolAnnotati
  */
 export function explainedDecision(decision: Decision, risk: Risk): Decision {
   if (decision.effect === 'allow' || risk.failedQualityGates.length === 0) return decision;
-  const figures = risk.qualityGateFailures?.length ? risk.qualityGateFailures : risk.failedQualityGates;
+  const figures = risk.qualityGateFailures.length ? risk.qualityGateFailures : risk.failedQualityGates;
   return { ...decision, reason: `${decision.reason} (failed quality gates: ${figures.join(', ')})` };
 }
 

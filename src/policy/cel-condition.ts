@@ -18,6 +18,7 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
     'promotesToFull',
     'qualityDelta',
     'failedQualityGates',
+    'qualityGateFailures',
     'reversible',
     'data',
   ],

@@ -7,6 +7,7 @@ import { isLongRunning, NO_RISK, type AnyTool, type Backends, type Risk } from '
 import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, isNotFound, UpstreamError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import { createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
@@ -197,7 +198,7 @@ export function createGate(options: GateOptions): Gate {
     try {
       risk = await tool.assessRisk(args, { backends, principal: principal.id, idempotencyKey });
     } catch (err) {
-      const error = describeError(err);
+      const error = publicMessage(err);
       if (isNotFound(err)) return { risk: null, decision: { effect: 'deny', ruleId: null, reason: `not found: ${error}`, policy: '(gate)' }, shadow: null, notFound: error };
       const reason = `the gate refused this call without asking the policy: its risk could not be assessed (${error}), and a call whose risk is unknown is denied; nothing was executed`;
       return { risk: null, decision: { effect: 'deny', ruleId: null, reason, policy: '(gate)', error }, shadow: null };
@@ -206,7 +207,7 @@ export function createGate(options: GateOptions): Gate {
       const { decision, shadow } = policy(policyRequestFor(tool, args, principal, risk));
       return { risk, decision: explainedDecision(decision, risk), shadow };
     } catch (err) {
-      return { risk, decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) }, shadow: null };
+      return { risk, decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${publicMessage(err)}`, policy: '(gate)', error: publicMessage(err) }, shadow: null };
     }
   }
 
@@ -286,7 +287,9 @@ export function createGate(options: GateOptions): Gate {
       return { status: 'executed', decision, risk, output: checked.data, summary };
     } catch (err) {
       if (err instanceof UpstreamError && err.code === 'audit_failed') throw err;
-      const error = describeError(err);
+      // The model, MCP clients and the run's readers see the failure by name; the log keeps where.
+      logger?.warn({ err, tool: tool.name, callId: parked.callId }, 'a tool failed after the policy allowed it');
+      const error = publicMessage(err);
       await record(parked, 'execution.failed', { callId: parked.callId, tool: tool.name, error });
       return { status: 'failed', decision, risk, error };
     }

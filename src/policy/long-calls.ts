@@ -3,7 +3,7 @@
 // the call need not wait in a worker: it keeps the WaitingCall and comes back to it.
 import { isLongRunning, type AnyTool, type Backends, type LongRunningTool, type ToolContext } from '../../tools/index.js';
 import type { Clock } from '../clock.js';
-import { describeError } from '../errors.js';
+import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import type { ApprovedOutcome, ParkedCall, Principal } from './gate.js';
 
@@ -78,7 +78,7 @@ export function createLongCalls(deps: LongCallDeps) {
     } catch (err) {
       // A look that fails is no end: the work may be fine. Past the deadline it is a timeout that names this.
       out = null;
-      unseen = describeError(err);
+      unseen = publicMessage(err);
     }
     if (out === null) {
       if (clock.now() >= Date.parse(wait.deadline)) return { kind: 'overdue', lastError: unseen };

@@ -8,6 +8,12 @@ export const EFFECTS: readonly Effect[] = ['allow', 'deny', 'require_approval'];
 export interface PolicyPrincipal {
   id: string;
   roles: string[];
+  /**
+   * The authenticated principal whose request this acts on, when another principal acts
+   * (an alert run acts as `agent:alerts` for the token that posted the alert). It never
+   * changes what the policy sees, and it can never approve what the run asks for.
+   */
+  requester?: string;
 }
 
 /** One proposed tool call as the policy sees it. */

@@ -7,7 +7,7 @@
 // the notice did is durable, and says what that was.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { changingCalls } from '../agent/joined-triggers.js';
-import { isFinished, type Run } from '../agent/run.js';
+import { isFinished, type Run, type Trigger } from '../agent/run.js';
 import type { AuditEntryInput } from '../audit/index.js';
 import { systemClock } from '../clock.js';
 import { alertmanagerTrigger, createIncidentIntake, createMemoryIncidentIndex, genericAlertTrigger, type AlertNotice, type IncidentIndex, type IntakeResult, type RunQueue } from '../intake/index.js';
@@ -67,7 +67,10 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     let outcome = 'error';
     try {
       // A UserError naming the fields becomes a 400 in the error handler.
-      const notice = parse();
+      const parsed = parse();
+      // The run acts as the alert's own principal, on behalf of the token that posted it:
+      // that principal can never approve what the run asks for.
+      const notice = { ...parsed, trigger: withRequester(parsed.trigger, request.principal) };
       const { trigger, dedupeKey } = notice;
       const result = await intake.accept(notice, receiver);
       outcome =
@@ -81,6 +84,11 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     }
   }
 
-  app.post('/v1/alerts/alertmanager', (request, reply) => accept(request, reply, 'alertmanager', () => alertmanagerTrigger(request.body)));
-  app.post('/v1/alerts', (request, reply) => accept(request, reply, 'generic', () => genericAlertTrigger(request.body, request.principal ?? 'anonymous')));
+  const needs = { config: { scope: 'alerts' as const } };
+  app.post('/v1/alerts/alertmanager', needs, (request, reply) => accept(request, reply, 'alertmanager', () => alertmanagerTrigger(request.body)));
+  app.post('/v1/alerts', needs, (request, reply) => accept(request, reply, 'generic', () => genericAlertTrigger(request.body, request.principal ?? 'anonymous')));
+}
+
+function withRequester(trigger: Trigger, requester: string | null): Trigger {
+  return requester === null ? trigger : { ...trigger, principal: { ...trigger.principal, requester } };
 }

@@ -3,8 +3,9 @@
 // the roles come from the policy, never from the request.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { APPROVAL_STATUSES, stillNeeded, type Approval, type Approvals, type RefusalCode } from '../approvals/index.js';
+import { APPROVAL_STATUSES, isOwn, stillNeeded, type Approval, type Approvals, type RefusalCode } from '../approvals/index.js';
 import { UserError } from '../errors.js';
+import { readsAll } from './auth.js';
 
 const listQuery = z.object({ status: z.enum(APPROVAL_STATUSES as [Approval['status'], ...Approval['status'][]]).optional(), runId: z.string().min(1).optional() }).strict();
 const decisionBody = z
@@ -13,7 +14,6 @@ const decisionBody = z
     comment: z.string().trim().max(2000).optional(),
     /** The arguments hash the approver was shown; a mismatch refuses the decision. */
     argsHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex-digit argsHash of the approval').optional(),
-    via: z.enum(['http', 'cli']).default('http'),
   })
   .strict()
   .refine((b) => b.verdict === 'grant' || (b.comment ?? '') !== '', { message: 'a denial needs a comment saying why', path: ['comment'] });
@@ -45,21 +45,26 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: { approvals: 
     const parsed = listQuery.safeParse(request.query);
     if (!parsed.success) throw invalid('query', parsed.error);
     const found = await approvals.list(parsed.data);
-    return { approvals: found.map(approvalView) };
+    const all = readsAll(request);
+    return { approvals: found.filter((a) => all || isOwn(request.principal, a.requestedBy)).map(approvalView) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/approvals/:id', async (request, reply) => {
     const approval = await approvals.get(request.params.id);
-    if (!approval) return reply.code(404).send({ error: 'not_found', message: `no approval ${request.params.id}` });
+    // Without `read`, another principal's approval is answered like an unknown one.
+    if (!approval || !(readsAll(request) || isOwn(request.principal, approval.requestedBy))) {
+      return reply.code(404).send({ error: 'not_found', message: `no approval ${request.params.id}` });
+    }
     return approvalView(approval);
   });
 
-  app.post<{ Params: { id: string } }>('/v1/approvals/:id/decision', async (request, reply) => {
+  app.post<{ Params: { id: string } }>('/v1/approvals/:id/decision', { config: { scope: 'approve' } }, async (request, reply) => {
     const parsed = decisionBody.safeParse(request.body);
     if (!parsed.success) throw invalid('decision', parsed.error);
-    const { verdict, comment, argsHash, via } = parsed.data;
+    const { verdict, comment, argsHash } = parsed.data;
     const approverId = request.principal ?? 'anonymous';
-    const result = await approvals.decide(request.params.id, { approverId, verdict, comment: comment || null, via, ...(argsHash ? { argsHash } : {}) });
+    // The channel is where the decision arrived, never what the request says of itself.
+    const result = await approvals.decide(request.params.id, { approverId, verdict, comment: comment || null, via: 'http', ...(argsHash ? { argsHash } : {}) });
     if (!result.ok) return reply.code(STATUS_OF[result.code]).send({ error: result.code, message: result.message });
     request.log.info({ approvalId: request.params.id, approver: approverId, verdict, resolved: result.resolved, status: result.approval.status }, 'approval decision recorded');
     return { resolved: result.resolved, approval: approvalView(result.approval) };

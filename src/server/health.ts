@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
+import { redactPaths } from '../public-message.js';
 
 /** Returns null when ready, else what is wrong. */
 export type ReadinessCheck = () => Promise<string | null>;
@@ -21,13 +22,13 @@ export function queueReadiness(queue: Pick<RunQueue, 'unavailable'>): ReadinessC
  * LLM circuit breaker that is open: runs still go on, with their runbooks).
  */
 export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[]; detail?: () => Record<string, unknown> }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const problems: string[] = [];
-    if (deps.audit.failed) problems.push(`the audit log is not writable: ${deps.audit.failed.message}`);
+    if (deps.audit.failed) problems.push(`the audit log is not writable: ${redactPaths(deps.audit.failed.message)}`);
     for (const check of deps.checks ?? []) {
       const problem = await check().catch((err: unknown) => `readiness check failed: ${String(err)}`);
-      if (problem) problems.push(problem);
+      if (problem) problems.push(redactPaths(problem));
     }
     const detail = deps.detail?.() ?? {};
     if (problems.length > 0) return reply.code(503).send({ status: 'not_ready', problems, ...detail });

@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import type { McpHttpHandler } from '../mcp/index.js';
 import { registerAlertRoutes } from './alerts.js';
 import { registerApprovalRoutes } from './approvals.js';
-import { registerAuth, type ApiToken } from './auth.js';
+import { registerAuth, registerOauthDiscovery404, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 import { circuitDetail, queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
 import { registerMcp } from './mcp.js';
@@ -20,7 +20,7 @@ import { createQueuedRuns } from './queued-runs.js';
 import { registerRunRoutes } from './runs.js';
 import { registerSlackRoutes, SLACK_PATHS } from './slack.js';
 
-export { tokenMatcher, type ApiToken } from './auth.js';
+export type { ApiToken } from './auth.js';
 export { createServerMetrics, decisionOf, type ServerMetrics } from './metrics.js';
 export { createMetricsServer, type MetricsServerDeps } from './metrics-server.js';
 export { redisReadiness } from './redis-readiness.js';
@@ -65,9 +65,10 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const queued = createQueuedRuns();
   registerErrorHandler(app);
   // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
-  registerAuth(app, deps.tokens, { skip: (path) => (deps.mcp !== undefined && path === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(path)) });
+  registerAuth(app, deps.tokens, { skip: (route) => (deps.mcp !== undefined && route === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(route)) });
+  registerOauthDiscovery404(app);
   registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])], detail: circuitDetail(metrics) });
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerAlertRoutes(app, {
     queue: deps.queue,
     metrics,

@@ -22,7 +22,7 @@ export async function createMetricsServer(deps: MetricsServerDeps): Promise<Fast
   registerErrorHandler(app);
   registerAuth(app, deps.tokens);
   registerHealth(app, { audit: deps.audit, checks: deps.readiness ?? [], detail: circuitDetail(deps.metrics) });
-  app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
   await app.ready();
   return app;
 }

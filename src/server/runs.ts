@@ -2,10 +2,12 @@
 // GET /v1/runs/:id read runs from the run store.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { isOwn } from '../approvals/index.js';
 import { RUN_STATUSES, type Run, type RunStatus, type Trigger } from '../agent/run.js';
 import type { RunStore } from '../agent/run-store.js';
 import { UserError } from '../errors.js';
 import type { RunQueue } from '../intake/index.js';
+import { readsAll } from './auth.js';
 import type { ServerMetrics } from './metrics.js';
 import type { QueuedRuns } from './queued-runs.js';
 
@@ -21,7 +23,7 @@ function summary(run: Run) {
   return {
     id: run.id,
     status: run.status,
-    trigger: { kind: run.trigger.kind, principal: run.trigger.principal.id, text: run.trigger.text },
+    trigger: { kind: run.trigger.kind, principal: run.trigger.principal.id, requester: run.trigger.principal.requester ?? null, text: run.trigger.text },
     planner: run.planner,
     steps: run.steps,
     answer: run.answer,
@@ -36,7 +38,7 @@ function summary(run: Run) {
 }
 
 export function registerRunRoutes(app: FastifyInstance, deps: { queue: RunQueue; runs: RunStore; metrics: ServerMetrics; queued: QueuedRuns }): void {
-  app.post('/v1/chat', async (request, reply) => {
+  app.post('/v1/chat', { config: { scope: 'chat' } }, async (request, reply) => {
     const parsed = chatBody.safeParse(request.body);
     if (!parsed.success) throw invalid('chat request', parsed.error);
     const text = parsed.data.text;
@@ -53,16 +55,20 @@ export function registerRunRoutes(app: FastifyInstance, deps: { queue: RunQueue;
     const parsed = runsQuery.safeParse(request.query);
     if (!parsed.success) throw invalid('query', parsed.error);
     const runs = await deps.runs.list(parsed.data.status ? { status: parsed.data.status } : {});
-    return { runs: runs.map(summary) };
+    const all = readsAll(request);
+    return { runs: runs.filter((run) => all || isOwn(request.principal, run.trigger.principal)).map(summary) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id', async (request, reply) => {
     const { id } = request.params;
+    // Without `read`, another principal's run is answered like an unknown one.
+    const visible = (trigger: Trigger) => readsAll(request) || isOwn(request.principal, trigger.principal);
     const run = await deps.runs.get(id);
-    if (run) return { ...summary(run), fallback: run.fallback, usage: run.usage, transcript: run.transcript };
-    const queued = deps.queued.get(id);
-    if (queued) {
-      return { id, status: 'queued', trigger: { kind: queued.trigger.kind, principal: queued.trigger.principal.id, text: queued.trigger.text }, queuedAt: queued.queuedAt, transcript: [], answer: null };
+    if (run && visible(run.trigger)) return { ...summary(run), fallback: run.fallback, usage: run.usage, transcript: run.transcript };
+    const queued = run ? undefined : deps.queued.get(id);
+    if (queued && visible(queued.trigger)) {
+      const { trigger } = queued;
+      return { id, status: 'queued', trigger: { kind: trigger.kind, principal: trigger.principal.id, requester: trigger.principal.requester ?? null, text: trigger.text }, queuedAt: queued.queuedAt, transcript: [], answer: null };
     }
     return reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
   });

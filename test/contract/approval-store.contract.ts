@@ -106,6 +106,38 @@ export function approvalStoreContract(name: string, open: () => Promise<Approval
       expect(results.filter((r) => r?.changed)).toHaveLength(1);
     });
 
+    it('holds an approval across an async transition: each change sees the value before it, and none is lost', async () => {
+      const store = await open();
+      const a = sampleApproval();
+      await store.create(a);
+      const seen: number[] = [];
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.transition(a.id, async (current) => {
+            seen.push(current.votes.length);
+            // An audit append takes a while; nobody may write in between.
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            return { ...current, votes: [...current.votes, { by: `user:t${i}`, roles: ['ml-leads'], verdict: 'grant', comment: null, at: '2026-01-01T00:00:01.000Z', via: 'http' }] };
+          }),
+        ),
+      );
+      expect(seen.sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect((await store.get(a.id))?.votes).toHaveLength(8);
+    });
+
+    it('leaves the approval as it was when a transition throws or returns null, and frees it for the next', async () => {
+      const store = await open();
+      const a = sampleApproval();
+      await store.create(a);
+      await expect(store.transition(a.id, async () => Promise.reject(new Error('audit: disk full')))).rejects.toThrow('audit: disk full');
+      expect(await store.get(a.id)).toEqual(a);
+      expect(await store.transition(a.id, async () => null)).toEqual({ approval: a, changed: false });
+      expect(await store.transition('apr_zzzz_00000000', async (x) => x)).toBeUndefined();
+      const next = await store.transition(a.id, async (current) => ({ ...current, status: 'denied' }));
+      expect(next?.changed).toBe(true);
+      expect((await store.get(a.id))?.status).toBe('denied');
+    });
+
     it('remembers a one-time key: the first claim wins, a replay does not, until the memory runs out', async () => {
       const store = await open();
       const key = `slack:U1:approve:${Math.random()}`;

@@ -235,7 +235,9 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     expect(modelAskedAbout(resumedTurn)).toBe('credit-risk');
     const toolMessages = (resumedTurn.body.messages as any[]).filter((m) => m.role === 'tool');
     expect(toolMessages.map((m) => m.tool_call_id)).toEqual(['call_1', 'call_2']);
-    expect(JSON.parse(toolMessages[0].content)).toMatchObject({ tool: 'rollback', status: 'executed' });
+    // Tool results reach the model as data, wrapped like the alert.
+    const wrapped = /^<untrusted_data source="tool_result:rollback">\n([^]*)\n<\/untrusted_data>$/.exec(toolMessages[0].content as string);
+    expect(JSON.parse(wrapped![1]!)).toMatchObject({ tool: 'rollback', status: 'executed' });
 
     // Each rollback was executed once, by the first worker, and never again; only the
     // mitigation's moved traffic (the second had nothing to roll back and wrote nothing).

@@ -23,7 +23,8 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
 
   beforeAll(async () => {
     home = await seededHome('mlops-approvals-cli-');
-    const yaml = ['server:', '  tokens:', ...Object.entries(tokens).map(([who, token]) => `    - { token: ${token}, principal: "user:${who}" }`)].join('\n');
+    const scopes = (who: string) => (who === 'operator' ? '[alerts, chat, read, approve, mcp]' : '[read, approve]');
+    const yaml = ['server:', '  tokens:', ...Object.entries(tokens).map(([who, token]) => `    - { token: ${token}, principal: "user:${who}", scopes: ${scopes(who)} }`)].join('\n');
     await writeFile(join(home, 'mlops-agent.yaml'), `${yaml}\n`);
     serve = startCli(['serve', '--port', '0'], { cwd: home, env: { MLOPS_AGENT_HOME: home } });
     [, url] = (await serve.line(/serving on (http:\/\/127\.0\.0\.1:\d+)/)) as unknown as [string, string];
@@ -67,7 +68,7 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
     expect(denied.code).toBe(0);
     expect(denied.stdout).toContain(`approval ${approvalId} denied by user:alice: not before the labels are in; nothing will be executed`);
     const shown = await approvals(tokens.carol, ['show', approvalId, '--json']);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ status: 'denied', votes: [{ by: 'user:alice', verdict: 'deny', via: 'cli' }], outcome: null });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ status: 'denied', votes: [{ by: 'user:alice', verdict: 'deny', via: 'http' }], outcome: null });
   });
 
   it('says how to fix a bad token (exit 2), an unknown id (exit 2) and an unreachable server (exit 4)', async () => {

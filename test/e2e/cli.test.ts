@@ -209,7 +209,9 @@ describe('npm start: the incident demo on the local lab', () => {
     const { code, stdout } = await runCli(['demo', '--scenario', 'bad-canary'], { env: { MLOPS_AGENT_HOME: home }, timeoutMs: 240_000 });
     expect(code).toBe(0);
     expect(stdout).toMatch(/ok\s+check_data_quality: credit-recent: 4000 rows, FAILED its data contract "credit": hard rule\(s\) income\.range, loan-within-20x-income broken \(income\.range: \d+ row\(s\), e\.g\. row 1: income=\d+\.?\d*\)/);
-    expect(stdout).toMatch(/- retrain: skipped \(steps\.check\.output\.verdict\.passed && steps\.check\.output\.verdict\.driftOnly is false\)/);
+    expect(stdout).toMatch(/Runbook drift-retrain .* stopped at step broken_data for a person: The recent data breaks a rule of its data contract/);
+    expect(stdout).toMatch(/- check: hard rule income\.range \(.*contracts\/credit\.yaml:\d+\): \d+ of 4000 values of "income" fall outside/);
+    expect(stdout).toMatch(/run run_\S+ needs_attention after/);
     expect(stdout).toMatch(/data {6}credit-recent breaks hard rule income\.range \(contracts\/credit\.yaml:\d+\) in \d+ of 4000 rows; e\.g\. row 1: income=/);
     expect(stdout).toMatch(/REFUSED {3}trigger_retrain: The training data credit-recent broke hard rule\(s\) income\.range, loan-within-20x-income of its data contract.* \[rule deny-retrain-on-failed-data\]/);
     // Nothing was trained: no job, no v2, and v1 still serves.

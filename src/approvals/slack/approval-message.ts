@@ -68,7 +68,8 @@ function voteLine(v: ApprovalVote): string {
 }
 
 function whatAndWhy(approval: Approval, context: ApprovalContext | null): string {
-  const lines = [`*${escapeMrkdwn(approval.tool)}*, requested by ${inlineCode(approval.requestedBy.id)}${approval.runId ? ` in run ${inlineCode(approval.runId)}` : ' (a direct call)'}`];
+  const onBehalf = approval.requestedBy.requester ? ` for ${inlineCode(approval.requestedBy.requester)} (who triggered the run; they cannot approve it)` : '';
+  const lines = [`*${escapeMrkdwn(approval.tool)}*, requested by ${inlineCode(approval.requestedBy.id)}${onBehalf}${approval.runId ? ` in run ${inlineCode(approval.runId)}` : ' (a direct call)'}`];
   if (context?.trigger) lines.push(`*Why the run started* (${escapeMrkdwn(context.trigger.kind)}): ${untrusted(context.trigger.text, 900)}`);
   if (context?.reasoning) lines.push(`*What the agent said*: ${untrusted(context.reasoning, 1200)}`);
   return lines.join('\n');
@@ -142,7 +143,7 @@ export function approvalMessage(approval: Approval, context: ApprovalContext | n
   });
   const text =
     approval.status === 'pending'
-      ? `Approval needed: ${escapeMrkdwn(approval.tool)} requested by ${escapeMrkdwn(approval.requestedBy.id)} (${approval.id})`
+      ? `Approval needed: ${escapeMrkdwn(approval.tool)} requested by ${escapeMrkdwn(approval.requestedBy.id)}${approval.requestedBy.requester ? ` for ${escapeMrkdwn(approval.requestedBy.requester)}` : ''} (${approval.id})`
       : `${approval.id} ${approval.status}: ${untrusted(approval.resolution ?? '', 300)}`;
   return { text, blocks };
 }

@@ -45,18 +45,75 @@ export type SlackEventRead =
 /** The longest question passed on, like POST /v1/chat. */
 export const MAX_QUESTION = 8000;
 
-/** Slack's message text to what the person typed: entities decoded, mentions and links as plain words. */
+/**
+ * The most of a message's text that is read (Slack allows 40,000 characters). Markup
+ * shortens or lengthens text only a little, so twice the question's length is plenty;
+ * the cap comes before any pattern is applied, and every step after it is linear.
+ */
+export const MAX_SLACK_TEXT = 2 * MAX_QUESTION;
+
+const ENTITY = /&(lt|gt|amp);/g;
+const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&' };
+const decode = (text: string) => text.replace(ENTITY, (_m, name: string) => ENTITIES[name]!);
+
+// One token, the text between `<` and `>` (no `>` inside): each pattern is anchored at both
+// ends and has one way to match, so a token costs time linear in its length.
+const USER = /^@([A-Z0-9]+)(?:\|([^]*))?$/;
+const CHANNEL = /^#([A-Z0-9]+)(?:\|([^]*))?$/;
+const SPECIAL = /^!([a-z]+)(?:\^[^|]*)?(?:\|([^]*))?$/;
+const LABELLED_LINK = /^([a-z][a-z0-9+.-]*:[^|]*)\|([^]*)$/i;
+const LINK = /^([a-z][a-z0-9+.-]*:[^]*)$/i;
+
+/** What the person typed for one `<…>` token, or null when it is not Slack markup. */
+function tokenText(token: string): string | null {
+  let m = USER.exec(token);
+  if (m) return `@${m[2] ?? m[1]}`;
+  if ((m = CHANNEL.exec(token))) return `#${m[2] || m[1]}`;
+  if ((m = SPECIAL.exec(token))) return m[2] ?? `@${m[1]}`;
+  if ((m = LABELLED_LINK.exec(token))) return `${m[2]} (${m[1]})`;
+  if ((m = LINK.exec(token))) return m[1]!;
+  return null;
+}
+
+/**
+ * Slack's message text to what the person typed: entities decoded, mentions and links as
+ * plain words. One pass over at most MAX_SLACK_TEXT characters: each `<` is matched with
+ * the next `>` once (when there is none, none follows any later `<` either), so a crafted
+ * message of unclosed tokens costs linear time, not a scan to the end per token.
+ */
 export function plainFromSlack(text: string): string {
-  return text
-    .replace(/<@([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `@${name ?? id}`)
-    .replace(/<#([A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, name?: string) => `#${name || id}`)
-    .replace(/<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>/g, (_m, word: string, label?: string) => label ?? `@${word}`)
-    .replace(/<([a-z][a-z0-9+.-]*:[^|>]*)\|([^>]*)>/gi, '$2 ($1)')
-    .replace(/<([a-z][a-z0-9+.-]*:[^>]*)>/gi, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .trim();
+  const input = text.length > MAX_SLACK_TEXT ? text.slice(0, MAX_SLACK_TEXT) : text;
+  let out = '';
+  let i = 0;
+  while (i < input.length) {
+    let lt = input.indexOf('<', i);
+    const gt = lt === -1 ? -1 : input.indexOf('>', lt + 1);
+    if (gt === -1) {
+      out += decode(input.slice(i));
+      break;
+    }
+    // A token starts at the last `<` before its `>` (`<<@U1>` is `<` and a mention).
+    lt = input.lastIndexOf('<', gt);
+    out += decode(input.slice(i, lt));
+    const plain = tokenText(input.slice(lt + 1, gt));
+    out += plain === null ? decode(input.slice(lt, gt + 1)) : decode(plain);
+    i = gt + 1;
+  }
+  return out.trim();
+}
+
+// Sticky: tried only where the last mention ended, so the text is read once.
+const LEADING_MENTION = /\s*<@[A-Z0-9]+(?:\|[^>]*)?>/y;
+
+/** The text without the mentions that open it (the one that woke us, and any beside it). */
+function withoutLeadingMentions(text: string): string {
+  let at = 0;
+  for (;;) {
+    LEADING_MENTION.lastIndex = at;
+    if (!LEADING_MENTION.test(text)) break;
+    at = LEADING_MENTION.lastIndex;
+  }
+  return text.slice(at);
 }
 
 export function readSlackEvent(body: unknown): SlackEventRead {
@@ -75,7 +132,7 @@ export function readSlackEvent(body: unknown): SlackEventRead {
   if (e.bot_id || e.subtype) return { kind: 'ignored', why: e.bot_id ? 'a bot message' : `a ${e.subtype} message` };
   if (!e.user || !e.channel || !e.ts) return { kind: 'ignored', why: 'the event has no user, channel or ts' };
   // The mention that woke us is not part of the question.
-  const text = plainFromSlack((e.text ?? '').replace(/^\s*(<@[A-Z0-9]+(\|[^>]*)?>\s*)+/, '')).slice(0, MAX_QUESTION);
+  const text = plainFromSlack(withoutLeadingMentions((e.text ?? '').slice(0, MAX_SLACK_TEXT))).slice(0, MAX_QUESTION);
   if (!text) return { kind: 'ignored', why: 'an empty message' };
   return { kind: 'chat', eventId: p.event_id, thread: { channel: e.channel, threadTs: e.thread_ts ?? e.ts, user: e.user }, text };
 }

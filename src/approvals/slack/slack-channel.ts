@@ -17,7 +17,7 @@ import { readSlackEvent, slackChatTrigger } from './chat-events.js';
 import { createSlackChatReplies } from './chat-replies.js';
 import { readInteraction } from './interaction-payload.js';
 import { verifySlackSignature, type SignatureCheck, type SignedRequest } from './signature.js';
-import { createSlackInteractions, REPLAY_MEMORY_MS, type SlackAck, type SlackApprovals, type SlackInteractions } from './slack-interactions.js';
+import { createSlackInteractions, EVENT_MEMORY_MS, type SlackAck, type SlackApprovals, type SlackInteractions } from './slack-interactions.js';
 import { createSlackNotifier, QUIET } from './slack-notifier.js';
 import { createSlackWebClient, slackCall, type SlackClientOptions } from './web-client.js';
 
@@ -62,6 +62,9 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
   let interactions: SlackInteractions | null = null;
   const notifier = createSlackNotifier({ client, channel: slack.approvalChannel, logger, runs: () => parts?.runs });
   const replies = createSlackChatReplies({ client, tasks, logger });
+  // Looked up by ids from Slack's payloads: a Map has no `__proto__` or `constructor` of
+  // its own, so such an id is simply unknown.
+  const users: ReadonlyMap<string, string> = new Map(Object.entries(slack.users));
 
   const connected = (): SlackRuntimeParts => {
     if (!parts) throw new Error('the Slack channel is not connected to the runtime (call connect first)');
@@ -78,7 +81,7 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
 
     connect(runtime) {
       parts = runtime;
-      interactions = createSlackInteractions({ client, approvals: runtime.approvals, users: slack.users, approvalChannel: slack.approvalChannel, tasks, logger });
+      interactions = createSlackInteractions({ client, approvals: runtime.approvals, users, approvalChannel: slack.approvalChannel, tasks, logger });
     },
 
     async verify(request, route) {
@@ -117,11 +120,11 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
       const { thread, eventId, text } = read;
       // Slack retries an event it thinks we missed (X-Slack-Retry-Num); the event id is
       // remembered server-side, so a retry starts a run only if the first never arrived.
-      if (!(await approvals.claimOnce(`slack:event:${eventId}`, REPLAY_MEMORY_MS))) {
+      if (!(await approvals.claimOnce(`slack:event:${eventId}`, EVENT_MEMORY_MS))) {
         await auditChatRefusal(thread.user, 'duplicate', `Slack event ${eventId} was already received${retryNum ? ` (retry ${retryNum})` : ''}`, { eventId });
         return { status: 200 };
       }
-      const principal = slack.users[thread.user];
+      const principal = users.get(thread.user);
       if (!principal) {
         const reason = `Slack user ${thread.user} is not mapped to an identity (slack.users in the mlops-agent config), so no run was started. Ask the operator to add your member id.`;
         await auditChatRefusal(thread.user, 'unknown_slack_user', reason, { eventId, channel: thread.channel });

@@ -9,22 +9,30 @@ import type { BackgroundTasks } from './background-tasks.js';
 import { denyModal } from './deny-modal.js';
 import type { Interaction } from './interaction-payload.js';
 import { escapeMrkdwn } from './mrkdwn.js';
+import { MAX_SKEW_SECONDS } from './signature.js';
 import { readNotice } from './slack-notifier.js';
 import { slackCall } from './web-client.js';
 
 /**
- * Signatures are good for five minutes either way, so a replayed request older than
- * that fails the timestamp check anyway; the one-time key only needs to outlive it.
+ * A signed request verifies for five minutes either side of its timestamp, so ten
+ * minutes after one first arrives no copy of it can verify any more: its one-time key
+ * only needs to outlive that window, and is pruned once outside it.
  */
-export const REPLAY_MEMORY_MS = 60 * 60_000;
+export const REPLAY_MEMORY_MS = 2 * MAX_SKEW_SECONDS * 1000;
+
+/**
+ * Slack retries an event it thinks we missed, with fresh signatures, for a while
+ * (immediately, after a minute, after five): the event id is kept longer than a replay.
+ */
+export const EVENT_MEMORY_MS = 60 * 60_000;
 
 export type SlackApprovals = Pick<Approvals, 'get' | 'decide' | 'wouldTake' | 'refuse' | 'claimOnce'>;
 
 export interface SlackInteractionsOptions {
   client: WebClient;
   approvals: SlackApprovals;
-  /** Slack member id -> principal id (config `slack.users`). */
-  users: Readonly<Record<string, string>>;
+  /** Slack member id -> principal id (config `slack.users`); a Map, so no id finds Object.prototype. */
+  users: ReadonlyMap<string, string>;
   approvalChannel: string;
   tasks: BackgroundTasks;
   logger: Logger;
@@ -56,7 +64,7 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
 
   async function act(interaction: Exclude<Interaction, { kind: 'ignored' }>): Promise<void> {
     const channel = interaction.kind === 'deny_reason' ? await channelOf(interaction.approvalId) : interaction.channel;
-    const approverId = users[interaction.slackUser];
+    const approverId = users.get(interaction.slackUser);
     if (!approverId) {
       const message = `Slack user ${interaction.slackUser} is not mapped to an approver identity (slack.users in the mlops-agent config), so nothing was decided on approval ${interaction.approvalId}. Ask the operator to add your member id.`;
       await approvals.refuse({ principal: `slack:${interaction.slackUser}`, approvalId: interaction.approvalId, code: 'unknown_slack_user', message, via: 'slack' });
@@ -99,7 +107,7 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
       // Claimed before the acknowledgement: a second delivery finds the key taken even
       // while the first is still being worked on.
       if (!(await approvals.claimOnce(interaction.replayKey, REPLAY_MEMORY_MS))) {
-        const principal = users[interaction.slackUser] ?? `slack:${interaction.slackUser}`;
+        const principal = users.get(interaction.slackUser) ?? `slack:${interaction.slackUser}`;
         await approvals.refuse({ principal, approvalId: interaction.approvalId, code: 'replayed', message: `a replay of a Slack ${interaction.kind} already received (${interaction.replayKey})`, via: 'slack' });
         return { status: 409, body: { error: 'replayed', message: 'this Slack action was already received; it is acted on once' } };
       }

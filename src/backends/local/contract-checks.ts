@@ -39,8 +39,16 @@ function violation(
     rule, severity: source.severity, column, rowsAffected: rowNumbers.length,
     examples: rowNumbers.slice(0, EXAMPLES).map((n) => ({ row: n, values: pick(rows[n - 1]!, shown) })),
     message: rowNumbers.length > 0 ? `${message} (rows ${rowsText(rowNumbers)})` : message,
-    source: `${source.file}:${source.line}`,
+    source: `${ruleFileName(source.file)}:${source.line}`,
   };
+}
+
+/**
+ * The contract file as models, clients and reports show it: its folder and name
+ * (`contracts/credit.yaml`), never the absolute path, which would tell them the machine's layout.
+ */
+function ruleFileName(file: string): string {
+  return file.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
 }
 
 function columnViolations(c: ContractColumn, data: LoadedDataset): ContractViolation[] {

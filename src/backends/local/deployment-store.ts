@@ -1,7 +1,8 @@
 // The deployer's durable state: the current split and rollout per model/environment in
 // one JSON file (temp file, fsync, rename, so a crash leaves the old or the new state,
 // never half of one), and every move appended to a fsync'd JSONL history.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../durable-file.js';
 import { join } from 'node:path';
 import { UpstreamError } from '../../errors.js';
 import type { Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
@@ -67,7 +68,7 @@ export interface DeploymentStore {
 }
 
 async function writeDurably(file: string, text: string, flag: 'w' | 'a'): Promise<void> {
-  const handle = await open(file, flag);
+  const handle = await open(file, flag, PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(text);
     await handle.sync();
@@ -81,7 +82,7 @@ export function createDeploymentStore(dir: string): DeploymentStore {
   const historyFile = join(dir, 'deployment-history.jsonl');
   // Saves and appends run one at a time, in call order, so an older state can never
   // be renamed over a newer one.
-  let queue: Promise<unknown> = mkdir(dir, { recursive: true });
+  let queue: Promise<unknown> = mkdirPrivate(dir);
   const serial = <T>(work: () => Promise<T>): Promise<T> => {
     const next = queue.then(work, work);
     queue = next.catch(() => undefined);

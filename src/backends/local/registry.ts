@@ -6,12 +6,12 @@
 //   <dir>/<model>/.lock                           held while a version or alias is written
 // A version directory is assembled under a temp name and renamed into place, so a crash
 // leaves either a whole version or none; writers across processes serialise on the lock.
-import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AliasMove, ModelRegistry, ModelSummary, ModelVersion, ParamValue, QualityGateResult } from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError } from '../../errors.js';
-import { createFileExclusive, fsyncDir, readJsonIfExists, tempPathFor, writeFileAtomic } from '../../durable-file.js';
+import { createFileExclusive, fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE, readJsonIfExists, tempPathFor, writeFileAtomic } from '../../durable-file.js';
 import { withFileLock } from '../../file-lock.js';
 import type { ModelArtifact } from './model-artifact.js';
 
@@ -164,7 +164,7 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
     // Repair a torn tail first, so the new line does not fuse with half of an old one.
     const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
     if (text && !text.endsWith('\n')) await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
-    const handle = await open(file, 'a');
+    const handle = await open(file, 'a', PRIVATE_FILE_MODE);
     try {
       await handle.write(`${JSON.stringify(move)}\n`);
       await handle.sync();
@@ -177,7 +177,7 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
     async createModel(name, description) {
       checkName(name);
       const record: ModelRecord = { schemaVersion: 1, name, description, createdAt: new Date(clock.now()).toISOString() };
-      await mkdir(versionsDir(name), { recursive: true });
+      await mkdirPrivate(versionsDir(name));
       await createFileExclusive(join(modelDir(name), 'model.json'), `${JSON.stringify(record, null, 2)}\n`);
     },
 

@@ -48,7 +48,8 @@ describe('the quotes data contract', () => {
     await quotes('quotes-5-crossed', { crossed: { fromMinute: 10, minutes: 3, perMinute: 5 } });
     const report = await dq().check('quotes-5-crossed');
     const crossed = rule(report, 'crossed-quotes')!;
-    expect(crossed).toMatchObject({ severity: 'hard', rowsAffected: 15, source: expect.stringMatching(/contracts\/quotes\.yaml:\d+$/) });
+    // Named as the contracts folder and file, never by absolute path: models and clients read it.
+    expect(crossed).toMatchObject({ severity: 'hard', rowsAffected: 15, source: expect.stringMatching(/^contracts\/quotes\.yaml:\d+$/) });
     expect(crossed.message).toContain('in 3 window(s) of 1m with more than 2');
     const example = crossed.examples[0]!;
     expect(example.values.bid as number).toBeGreaterThan(example.values.ask as number);

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlannerInput, TranscriptItem } from '../../../src/agent/planner.js';
 import { ModelBehaviorError, UpstreamError } from '../../../src/errors.js';
 import { createGeminiPlanner, toolSpecs } from '../../../src/llm/index.js';
+import { renderToolResult } from '../../../src/llm/transcript-view.js';
 import { allTools } from '../../../tools/index.js';
 import { errorReply, finishReply, functionCallReply, startFakeGeminiServer, textReply, type FakeGeminiServer } from '../../support/fake-gemini-server.js';
 
@@ -77,8 +78,14 @@ describe('GeminiPlanner against a Gemini-protocol server', () => {
       { functionCall: { name: 'registry_query', args: { action: 'list_versions', model: 'credit-default' } } },
     ]);
     expect(sent.contents[2].parts).toEqual([
-      { functionResponse: { name: 'registry_query', response: { status: 'executed', output: { versions: ['1', '2', '3'] }, summary: '3 versions' } } },
+      {
+        functionResponse: {
+          name: 'registry_query',
+          response: { content: renderToolResult('registry_query', { status: 'executed', output: { versions: ['1', '2', '3'] }, summary: '3 versions' }) },
+        },
+      },
     ]);
+    expect(sent.contents[2].parts[0].functionResponse.response.content).toMatch(/^<untrusted_data source="tool_result:registry_query">\n\{\n {2}"tool": "registry_query",\n {2}"status": "executed"/);
   });
 
   it('sends the system instruction, the declarations of toolSpecs and the API key', async () => {
@@ -102,7 +109,7 @@ describe('GeminiPlanner against a Gemini-protocol server', () => {
     expect(text).toMatch(/<untrusted_data source="alert.data">\n[^]*"alertname": "AucDrop"[^]*\n<\/untrusted_data>/);
     // Two blocks open and two close: the injected closing tag did not end a block.
     expect(text.match(/<\/untrusted_data>/g)).toHaveLength(2);
-    expect(text).toContain('<\\/untrusted_data> and deploy');
+    expect(text).toContain('[/untrusted_data]> and deploy');
   });
 
   it('returns parallel calls from one turn and answers each in call order', async () => {
@@ -138,8 +145,8 @@ describe('GeminiPlanner against a Gemini-protocol server', () => {
     const contents = server.requests[1]!.body.contents;
     expect(contents.map((c: { role: string }) => c.role)).toEqual(['user', 'model', 'user']);
     expect(contents[2].parts).toEqual([
-      { functionResponse: { name: 'check_data_quality', response: { status: 'failed', error: 'disk' } } },
-      { functionResponse: { name: 'registry_query', response: { status: 'refused', reason: 'no', ruleId: 'r1' } } },
+      { functionResponse: { name: 'check_data_quality', response: { content: renderToolResult('check_data_quality', { status: 'failed', error: 'disk' }) } } },
+      { functionResponse: { name: 'registry_query', response: { content: renderToolResult('registry_query', { status: 'refused', reason: 'no', ruleId: 'r1' }) } } },
       { text: 'Budget: 3 steps left.' },
     ]);
   });

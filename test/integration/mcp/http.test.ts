@@ -1,6 +1,6 @@
 // The Streamable HTTP handler mounted on a bare node:http server on 127.0.0.1, with the
 // real runtime and local lab behind it, driven by the SDK's own Client and by raw fetch.
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,17 +8,25 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
+import type { ApiToken } from '../../../src/api-tokens.js';
+import type { Run } from '../../../src/agent/run.js';
 import { createApprovalSweeper, type ApprovalSweeper } from '../../../src/approvals/index.js';
 import { readAuditEntries } from '../../../src/audit/index.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
 import { loadConfig } from '../../../src/config.js';
 import { silentLogger } from '../../../src/logger.js';
-import { createMcpHttpHandler, createMcpServer, type McpHttpHandler } from '../../../src/mcp/index.js';
+import { createMcpHttpHandler, createMcpServer, type McpHttpHandler, type McpHttpOptions } from '../../../src/mcp/index.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { seededHome } from './seed-lab.js';
 
-const TOKENS = { 'token-alice-0123456789': 'alice', 'token-bob-9876543210': 'bob' };
+const TOKENS: ApiToken[] = [
+  { token: 'token-alice-0123456789', principal: 'alice', scopes: ['mcp', 'read'] },
+  { token: 'token-bob-9876543210', principal: 'bob', scopes: ['mcp', 'read'] },
+  // MCP without `read`: its own approvals, nothing else.
+  { token: 'token-erin-0123456789', principal: 'user:erin', scopes: ['mcp'] },
+  { token: 'token-fred-0123456789', principal: 'user:fred', scopes: ['alerts', 'read'] },
+];
 const ALLOWED_ORIGIN = 'http://localhost:6274';
 
 const INITIALIZE = {
@@ -59,12 +67,12 @@ describe('MCP over Streamable HTTP', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  async function mount(extra: { idleTimeoutMs?: number }): Promise<{ handler: McpHttpHandler; server: Server; url: URL }> {
+  async function mount(extra: Partial<Pick<McpHttpOptions, 'idleTimeoutMs' | 'sessionsPerPrincipal' | 'maxBodyBytes' | 'allowedHosts'>>): Promise<{ handler: McpHttpHandler; server: Server; url: URL }> {
     const h = createMcpHttpHandler({
       tokens: TOKENS,
       allowedOrigins: [ALLOWED_ORIGIN],
-      createServer: (principal) =>
-        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: runtime.config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal }),
+      createServer: (principal, caller) =>
+        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: runtime.config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, readsAll: caller.scopes.has('read') }),
       ...extra,
     });
     const s = createServer((req, res) => void h(req, res));
@@ -229,5 +237,109 @@ describe('MCP over Streamable HTTP', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list', params: {} }),
     });
     expect(res.status).toBe(404);
+  });
+  /** A raw request, so the Host header is exactly what a rebinding page's browser would send. */
+  function rawPost(target: URL, headers: Record<string, string>, body: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(target, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  it('answers 403 to a Host that is not loopback or configured (DNS rebinding), and serves a configured one', async () => {
+    const auth = { authorization: 'Bearer token-alice-0123456789' };
+    const rebound = await rawPost(url, { ...auth, host: `evil.example:${url.port}` }, JSON.stringify(INITIALIZE));
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toContain(`Host evil.example:${url.port} is not allowed to call this MCP endpoint; add it to server.mcp.allowedHosts`);
+    for (const host of [`localhost:${url.port}`, `LOCALHOST:${url.port}`, `[::1]:${url.port}`]) {
+      const ok = await rawPost(url, { ...auth, host }, JSON.stringify(INITIALIZE));
+      expect(ok.status, host).toBe(200);
+    }
+    expect((await rawPost(url, { ...auth, host: 'localhost/evil' }, JSON.stringify(INITIALIZE))).status).toBe(403);
+
+    const named = await mount({ allowedHosts: ['mlops-agent.internal'] });
+    try {
+      expect((await rawPost(named.url, { ...auth, host: 'mlops-agent.internal:8080' }, JSON.stringify(INITIALIZE))).status).toBe(200);
+      expect((await rawPost(named.url, { ...auth, host: 'other.internal' }, JSON.stringify(INITIALIZE))).status).toBe(403);
+    } finally {
+      await named.handler.close();
+      await new Promise((resolve) => named.server.close(resolve));
+    }
+  });
+
+  it('needs the mcp scope, and names it', async () => {
+    const res = await post({ authorization: 'Bearer token-fred-0123456789' });
+    expect(res.status).toBe(403);
+    expect(JSON.stringify(await res.json())).toContain('the token of user:fred lacks the \\"mcp\\" scope');
+  });
+
+  it('limits the sessions one principal holds, so one token cannot lock everyone else out', async () => {
+    const limited = await mount({ sessionsPerPrincipal: 2 });
+    const open = async (token: string) => rawPost(limited.url, { authorization: `Bearer ${token}` }, JSON.stringify(INITIALIZE));
+    try {
+      const first = await open('token-alice-0123456789');
+      expect((await open('token-alice-0123456789')).status).toBe(200);
+      const third = await open('token-alice-0123456789');
+      expect(third.status).toBe(429);
+      expect(third.body).toContain('alice already holds 2 open MCP sessions (server.mcp.sessionsPerPrincipal)');
+      expect(third.headers['retry-after']).toBe('300');
+      expect((await open('token-bob-9876543210')).status).toBe(200);
+      // Closing one frees a place.
+      const closed = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(limited.url, { method: 'DELETE', headers: { authorization: 'Bearer token-alice-0123456789', 'mcp-session-id': String(first.headers['mcp-session-id']) } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(closed).toBe(200);
+      expect((await open('token-alice-0123456789')).status).toBe(200);
+    } finally {
+      await limited.handler.close();
+      await new Promise((resolve) => limited.server.close(resolve));
+    }
+  });
+
+  it('refuses a body over its limit with 413', async () => {
+    const small = await mount({ maxBodyBytes: 1024 });
+    try {
+      const big = { ...INITIALIZE, params: { ...INITIALIZE.params, clientInfo: { name: 'x'.repeat(2048), version: '1' } } };
+      const res = await rawPost(small.url, { authorization: 'Bearer token-alice-0123456789' }, JSON.stringify(big));
+      expect(res.status).toBe(413);
+      expect(res.body).toContain('request body over 1024 bytes');
+    } finally {
+      await small.handler.close();
+      await new Promise((resolve) => small.server.close(resolve));
+    }
+  });
+
+  it('shows a caller without the read scope its own approvals only, and neither the audit log nor others\' runs', async () => {
+    const erin = await connect('token-erin-0123456789', 'client-erin');
+    const { client: alice } = await connect('token-alice-0123456789', 'client-alice-reads');
+    const args = { action: 'alias_history', model: 'credit-risk' };
+    const mine = ((await erin.client.callTool({ name: 'registry_query', arguments: args })).structuredContent as { pendingApproval: { approvalId: string } }).pendingApproval.approvalId;
+    const hers = ((await alice.callTool({ name: 'registry_query', arguments: args })).structuredContent as { pendingApproval: { approvalId: string } }).pendingApproval.approvalId;
+
+    expect((await erin.client.callTool({ name: 'approval_status', arguments: { approvalId: mine } })).structuredContent).toMatchObject({ status: 'pending' });
+    expect(await erin.client.callTool({ name: 'approval_status', arguments: { approvalId: hers } })).toMatchObject({ isError: true, content: [{ text: `no approval ${hers}` }] });
+    expect((await alice.callTool({ name: 'approval_status', arguments: { approvalId: mine } })).structuredContent).toMatchObject({ status: 'pending' });
+
+    await expect(erin.client.readResource({ uri: 'mlops://audit/tail' })).rejects.toThrow(/the audit log needs a token with the "read" scope/);
+    expect((await alice.readResource({ uri: 'mlops://audit/tail' })).contents).toHaveLength(1);
+    const stored = (id: string, principal: Run['trigger']['principal']): Run => ({
+      schemaVersion: 1, id, trigger: { kind: 'alert', principal, text: 'drift', data: null }, status: 'succeeded', planner: 'runbook:drift-retrain', fallback: null,
+      transcript: [], steps: 0, usage: { input: 0, output: 0 }, answer: 'done', error: null, createdAt: '2026-11-01T00:00:00.000Z', updatedAt: '2026-11-01T00:00:00.000Z', endedAt: '2026-11-01T00:00:00.000Z',
+    });
+    await runtime.runs.save(stored('run_mcpreads_00000001', { id: 'agent:alerts', roles: [], requester: 'user:erin' }));
+    await runtime.runs.save(stored('run_mcpreads_00000002', { id: 'agent:alerts', roles: [], requester: 'user:alice' }));
+    expect(JSON.parse(((await erin.client.readResource({ uri: 'mlops://runs/run_mcpreads_00000001' })).contents[0] as { text: string }).text)).toMatchObject({ id: 'run_mcpreads_00000001' });
+    await expect(erin.client.readResource({ uri: 'mlops://runs/run_mcpreads_00000002' })).rejects.toThrow('no run with id run_mcpreads_00000002');
+    expect((await alice.readResource({ uri: 'mlops://runs/run_mcpreads_00000002' })).contents).toHaveLength(1);
   });
 });

@@ -186,7 +186,7 @@ describe('mlops-agent mcp over stdio', () => {
     const text = (prompt.messages[0]!.content as { text: string }).text;
     expect(text).toMatch(/labels dataset=credit-recent, model=credit-risk\./);
     expect(text).toMatch(/Steps:\n1\. check_data_quality: /);
-    expect(text).toMatch(/\n2\. stop for a person when .*: The recent data breaks a data check beyond drift/);
+    expect(text).toMatch(/\n2\. stop for a person when .*: The recent data breaks a rule of its data contract/);
     const rollback = (await client.getPrompt({ name: 'canary-rollback', arguments: { model: 'credit-risk' } })).messages[0]!.content as { text: string };
     expect(rollback.text).toMatch(/1\. rollback \(mitigation: do this first\): /);
   });

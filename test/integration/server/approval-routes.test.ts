@@ -14,6 +14,7 @@ import { silentLogger } from '../../../src/logger.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { createServer } from '../../../src/server/index.js';
 import { memoryBackends, type MemoryBackends } from '../../support/memory-backends.js';
+import { SCOPES } from '../../../src/api-tokens.js';
 
 const tokens = {
   operator: 'operator-token-0123456789abcdef',
@@ -54,10 +55,10 @@ describe('approvals over HTTP', () => {
     home = await mkdtemp(join(tmpdir(), 'mlops-approval-routes-'));
     const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LLM: 'runbook' }, cwd: home });
     config.server.tokens = [
-      { token: tokens.operator, principal: 'user:operator' },
-      { token: tokens.alice, principal: 'user:alice' },
-      { token: tokens.carol, principal: 'user:carol' },
-      { token: tokens.mallory, principal: 'user:mallory' },
+      { token: tokens.operator, principal: 'user:operator', scopes: [...SCOPES] },
+      { token: tokens.alice, principal: 'user:alice', scopes: ['read', 'approve'] },
+      { token: tokens.carol, principal: 'user:carol', scopes: ['read', 'approve'] },
+      { token: tokens.mallory, principal: 'user:mallory', scopes: ['read', 'approve'] },
     ];
     backends = memoryBackends();
     runtime = await createRuntime({ config, logger: silentLogger, backends });
@@ -116,8 +117,13 @@ describe('approvals over HTTP', () => {
     expect(first.json()).toMatchObject({ resolved: false, approval: { status: 'pending', stillNeeded: expect.stringContaining('risk-officers') } });
     expect((await decide('alice', { verdict: 'grant' })).statusCode).toBe(409);
 
-    const second = await decide('carol', { verdict: 'grant', via: 'cli' });
+    // The channel is the route's to say: a body claiming another one is refused.
+    const claimsCli = await decide('carol', { verdict: 'grant', via: 'cli' });
+    expect(claimsCli.statusCode).toBe(400);
+    expect(claimsCli.json().message).toContain("Unrecognized key(s) in object: 'via'");
+    const second = await decide('carol', { verdict: 'grant' });
     expect(second.json()).toMatchObject({ resolved: true, approval: { status: 'granted', resolution: 'granted by user:alice and user:carol' } });
+    expect((second.json() as { approval: { votes: { via: string }[] } }).approval.votes.map((v) => v.via)).toEqual(['http', 'http']);
 
     const run = await waitFor('the run to finish', async () => {
       const r = await runtime.runs.get(runId);

@@ -18,6 +18,7 @@ import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { createServer } from '../../../src/server/index.js';
 import { eventually } from '../../support/cli-process.js';
 import { memoryBackends, type MemoryBackends } from '../../support/memory-backends.js';
+import { SCOPES } from '../../../src/api-tokens.js';
 
 const TOKEN = 'operator-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -42,7 +43,7 @@ describe('the drift runbook with parked long waits, over HTTP', () => {
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'mlops-long-waits-routes-'));
     const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LLM: 'runbook' }, cwd: home });
-    config.server.tokens = [{ token: TOKEN, principal: 'user:operator' }];
+    config.server.tokens = [{ token: TOKEN, principal: 'user:operator', scopes: [...SCOPES] }];
     backends = memoryBackends();
     backends.holdJobs = true;
     backends.holdCanaries = true;

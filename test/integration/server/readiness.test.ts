@@ -9,6 +9,7 @@ import { createServer, redisReadiness } from '../../../src/server/index.js';
 import { eventually } from '../../support/cli-process.js';
 import { startPrivateRedis } from '../../support/private-redis.js';
 import { uniqueNames } from '../intake/redis-helpers.js';
+import { SCOPES } from '../../../src/api-tokens.js';
 
 const TOKEN = 'readiness-token-0123456789';
 const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [] };
@@ -25,7 +26,7 @@ describe('/readyz', () => {
   async function serverWith(audit: { failed: Error | null }, redisUrl?: string, queue: RunQueue = createLocalRunQueue()): Promise<FastifyInstance> {
     const probe = redisUrl ? redisReadiness(redisUrl) : null;
     // Only /readyz is called here: nothing appends to the audit log.
-    const app = await createServer({ runtime: { audit: { ...audit, append: unused } }, queue, runs, tokens: [{ token: TOKEN, principal: 'user:operator' }], logger: silentLogger, readiness: probe ? [probe.check] : [] });
+    const app = await createServer({ runtime: { audit: { ...audit, append: unused } }, queue, runs, tokens: [{ token: TOKEN, principal: 'user:operator', scopes: [...SCOPES] }], logger: silentLogger, readiness: probe ? [probe.check] : [] });
     cleanup.push(async () => {
       await app.close();
       await queue.close();

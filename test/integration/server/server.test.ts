@@ -71,9 +71,9 @@ describe('mlops-agent serve: the HTTP server', () => {
     const metrics = createServerMetrics(queue);
     queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => metrics.settled(run) }), { concurrency: 2 });
     mcp = createMcpHttpHandler({
-      tokens: Object.fromEntries(config.server.tokens.map((t) => [t.token, t.principal])),
-      createServer: (principal) =>
-        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, logger: silentLogger }),
+      tokens: config.server.tokens,
+      createServer: (principal, caller) =>
+        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, readsAll: caller.scopes.has('read'), logger: silentLogger }),
       logger: silentLogger,
     });
     app = await createServer({ runtime, queue, runs: runtime.runs, tokens: config.server.tokens, logger: silentLogger, bodyLimitBytes: 64 * 1024, metrics, mcp });

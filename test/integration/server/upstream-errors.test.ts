@@ -6,6 +6,7 @@ import { UpstreamError, UserError } from '../../../src/errors.js';
 import type { RunQueue } from '../../../src/intake/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createServer } from '../../../src/server/index.js';
+import { SCOPES } from '../../../src/api-tokens.js';
 
 const TOKEN = 'upstream-token-0123456789';
 const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [] };
@@ -35,7 +36,7 @@ function failingQueue(err: Error): RunQueue {
 }
 
 async function chatWith(err: Error) {
-  const app = await createServer({ runtime: { audit: { failed: null, append: unused } }, queue: failingQueue(err), runs, tokens: [{ token: TOKEN, principal: 'user:operator' }], logger: silentLogger });
+  const app = await createServer({ runtime: { audit: { failed: null, append: unused } }, queue: failingQueue(err), runs, tokens: [{ token: TOKEN, principal: 'user:operator', scopes: [...SCOPES] }], logger: silentLogger });
   try {
     return await app.inject({ method: 'POST', url: '/v1/chat', headers: { authorization: `Bearer ${TOKEN}` }, payload: { text: 'hello' } });
   } finally {

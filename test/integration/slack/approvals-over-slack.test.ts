@@ -164,6 +164,17 @@ describe('approvals in Slack', () => {
     expect(refusals(await f.audit(), 'unknown_slack_user')).toMatchObject([{ principal: 'slack:U0EVE', data: { approvalId: parked.approvalId } }]);
   });
 
+  it('treats a clicker id like __proto__ or constructor as an unmapped user, and changes nothing', async () => {
+    const parked = await f.park('user:dave', 25);
+    for (const user of ['__proto__', 'constructor', 'valueOf']) {
+      expect((await f.post('interactions', click(user, parked), FORM)).statusCode).toBe(200);
+    }
+    await f.slack.idle();
+    expect((await f.runtime.approvals.get(parked.approvalId))?.votes).toEqual([]);
+    expect(f.fake.callsTo('chat.postEphemeral').map((c) => c.params.text)).toEqual(Array(3).fill(expect.stringContaining('not mapped to an approver identity')));
+    expect(refusals(await f.audit(), 'unknown_slack_user').map((e) => e.principal)).toEqual(['slack:__proto__', 'slack:constructor', 'slack:valueOf']);
+  });
+
   it('tells a mapped user without the rule’s roles why their approval does not count', async () => {
     const parked = await f.park('agent:alertmanager', 25);
     await f.post('interactions', click('U0DAVE', parked), FORM);

@@ -86,6 +86,18 @@ describe('chat in Slack', () => {
     expect((await f.audit()).find((e) => e.kind === 'chat.refused' && e.data.code === 'unknown_slack_user')).toMatchObject({ principal: 'slack:U0EVE' });
   });
 
+  it('treats a member id like __proto__ or constructor as unknown, not as something every object has', async () => {
+    for (const [i, user] of ['__proto__', 'constructor', 'toString', 'hasOwnProperty'].entries()) {
+      const dm = JSON.stringify(eventCallback(`Ev0PROTO${i}`, { type: 'message', channel_type: 'im', user, text: 'roll back credit-risk', ts: `1767225603.00010${i}`, channel: 'D0X' }));
+      expect((await f.post('events', dm, JSON_TYPE)).statusCode).toBe(200);
+    }
+    await f.slack.idle();
+    expect(await f.runtime.runs.list()).toHaveLength(0);
+    const refused = (await f.audit()).filter((e) => e.kind === 'chat.refused' && e.data.code === 'unknown_slack_user');
+    expect(refused.map((e) => e.principal)).toEqual(['slack:__proto__', 'slack:constructor', 'slack:toString', 'slack:hasOwnProperty']);
+    expect(f.fake.callsTo('chat.postEphemeral').map((c) => c.params.text)).toEqual(Array(4).fill(expect.stringContaining('not mapped to an identity')));
+  });
+
   it('parks a run for approval, shows why in the approval message, and answers in the thread once approved in Slack', async () => {
     const sweeper = createApprovalSweeper({
       approvals: f.runtime.approvals,

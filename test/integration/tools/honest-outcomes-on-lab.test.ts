@@ -81,7 +81,8 @@ describe('honest tools and outcomes on the local lab', { shuffle: false }, () =>
     const view = (outcomeOf(run, 'deployment_status') as { output: { views: unknown[] } }).output.views[0];
     expect(view).toMatchObject({ environment: 'production', served: true, stableVersion: '1', traffic: [{ version: '1', percent: 100, role: 'stable' }], canary: null, lastKnownGoodVersion: '1', pendingApprovals: [] });
     // What the model answered from: the view, as the tool's response in its next request.
-    expect(JSON.stringify(gemini.requests[before + 1]!.body)).toContain('"stableVersion":"1"');
+    // (It reaches the model as data: the output's JSON inside the untrusted-data wrapping.)
+    expect(JSON.stringify(gemini.requests[before + 1]!.body.contents)).toMatch(/<untrusted_data source=\\"tool_result:deployment_status\\">[^<]*\\"stableVersion\\": \\"1\\"/);
     expect(run.summary?.text).toBe('Changed nothing. Looked: deployment_status.');
   });
 
@@ -156,7 +157,7 @@ describe('honest tools and outcomes on the local lab', { shuffle: false }, () =>
     expect(results(run)).toEqual(['check_data_quality:executed']);
     expect(run.status).toBe('needs_attention');
     expect(run.answer).toMatch(/stopped at step broken_data for a person/);
-    expect(run.answer).toMatch(/- check: missing\(income\): \d+ of 1000 values of "income" are missing/);
+    expect(run.answer).toMatch(/- check: hard rule income\.nulls \(.*contracts\/credit\.yaml:\d+\): \d+ of 1000 rows have no "income"/);
     expect((await lab.registry.listVersions(MODEL)).length).toBe(versions);
   });
 

@@ -55,13 +55,19 @@ describe('configuration', () => {
 
   it('reads the server keys, the operator token, REDIS_URL and PORT', () => {
     const cwd = fresh();
-    expect(loadConfig({ env: {}, cwd }).server).toEqual({ port: 8080, host: '127.0.0.1', tokens: [], bodyLimitBytes: 1024 * 1024 });
-    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'server:\n  tokens: [{ token: file-token-0123456789, principal: "svc:ci" }]\nmcpAllowedOrigins: [http://localhost:6274]\n');
+    expect(loadConfig({ env: {}, cwd }).server).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      tokens: [],
+      bodyLimitBytes: 1024 * 1024,
+      mcp: { sessionsPerPrincipal: 10, idleTimeoutMs: 300_000, allowedHosts: [] },
+    });
+    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'server:\n  tokens: [{ token: file-token-0123456789, principal: "svc:ci", scopes: [alerts] }]\nmcpAllowedOrigins: [http://localhost:6274]\n');
     const config = loadConfig({ env: { PORT: '9090', MLOPS_AGENT_API_TOKEN: 'operator-token-0123456789', REDIS_URL: 'redis://127.0.0.1:6379/0' }, cwd });
     expect(config.server.port).toBe(9090);
     expect(config.server.tokens).toEqual([
-      { token: 'file-token-0123456789', principal: 'svc:ci' },
-      { token: 'operator-token-0123456789', principal: 'user:operator' },
+      { token: 'file-token-0123456789', principal: 'svc:ci', scopes: ['alerts'] },
+      { token: 'operator-token-0123456789', principal: 'user:operator', scopes: ['alerts', 'chat', 'read', 'approve', 'mcp'] },
     ]);
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379/0');
     expect(config.mcpAllowedOrigins).toEqual(['http://localhost:6274']);

@@ -34,6 +34,8 @@ describe('Slack configuration', () => {
     const config = loadConfig({ env: { ...SLACK_ENV, SLACK_USERS: 'U0456DEF=user:bob, U0123ABC=user:alice2' }, cwd });
     expect(config.slack?.users).toEqual({ U0123ABC: 'user:alice2', U0456DEF: 'user:bob' });
     expect(() => loadConfig({ env: { ...SLACK_ENV, SLACK_USERS: 'U0456DEF:user:bob' }, cwd })).toThrow(/slack\.users \(env SLACK_USERS\): "U0456DEF:user:bob" is not SLACKID=principal/);
+    // An id that names an object's own machinery is an id like any other: not a Slack one.
+    expect(() => loadConfig({ env: { ...SLACK_ENV, SLACK_USERS: '__proto__=user:mallory' }, cwd })).toThrow(/slack\.users\.__proto__: a Slack member id looks like U0123ABC/);
   });
 
   it('refuses a partial set-up, naming each missing key and its variable', () => {

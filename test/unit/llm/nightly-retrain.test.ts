@@ -76,6 +76,8 @@ describe('the nightly-retrain runbook', () => {
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
-    expect(run.answer).toContain('retrain: skipped');
+    expect(run.status).toBe('needs_attention');
+    expect(run.answer).toContain('stopped at step broken_data for a person');
+    expect(run.answer).toContain('  - check: hard rule income.nulls (contracts/credit.yaml:31): 400 of 1000 rows have no "income"');
   });
 });

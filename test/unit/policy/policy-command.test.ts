@@ -99,7 +99,7 @@ describe('the policy command', () => {
     expect(r.exitCode).toBe(POLICY_EXIT.invalid);
     expect(r.stdout).toContain('decision: unknown: the risk could not be computed');
     expect(r.stdout).toContain('deploy_canary could not compute its risk from the broken lab: EACCES: deployments.json');
-    expect(r.stdout).toContain('fields not computed and not given by --risk: environment, trafficChangePercent, promotesToFull, qualityDelta, failedQualityGates, reversible');
+    expect(r.stdout).toContain('fields not computed and not given by --risk: environment, trafficChangePercent, promotesToFull, qualityDelta, failedQualityGates, qualityGateFailures, reversible, data');
     expect(r.stdout).not.toMatch(/^decision: allow/m);
   });
 
@@ -131,19 +131,24 @@ describe('the policy command', () => {
     expect(badRisk.stderr).toMatch(/--risk has unknown field "traffic"; fields are: environment, trafficPercent/);
   });
 
-  it('explains retraining from the data verdict given in --risk, and shows it in the risk used', async () => {
+  it('explains retraining from the stored data verdict, as the gate computes it, with --risk data as a what-if', async () => {
     const input = '{"model":"credit-risk","dataset":"credit-recent"}';
-    const failed = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}']);
-    expect(failed.exitCode).toBe(POLICY_EXIT.deny);
-    expect(failed.stdout).toContain('rule:     deny-retrain-on-failed-data');
-    expect(failed.stdout).toContain('"data":{"dataset":"credit-recent","version":"","checked":true,"passed":false,"failedChecks":["income.range"],"softFailures":[],"driftOnly":false}');
-    // Without a verdict the data reads as never checked, which the shipped policy refuses.
-    const unchecked = await run(['explain', '--tool', 'trigger_retrain', '--input', input]);
+    // The world's credit-recent was checked and passed: the gate would allow training on it.
+    const passed = await run(['explain', '--tool', 'trigger_retrain', '--input', input]);
+    expect(passed.exitCode).toBe(POLICY_EXIT.allow);
+    expect(passed.stdout).toContain('"data":{"dataset":"credit-recent","version":"sha-credit-recent","checked":true,"passed":true');
+    // Content changed since its check reads as never checked, which the shipped policy refuses.
+    const changed = world();
+    changed.dataVersions.set('credit-recent', 'sha-new-content');
+    const unchecked = await run(['explain', '--tool', 'trigger_retrain', '--input', input], changed);
     expect(unchecked.exitCode).toBe(POLICY_EXIT.deny);
     expect(unchecked.stdout).toContain('rule:     deny-retrain-on-unchecked-data');
-    const passed = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"checked":true,"passed":true,"driftOnly":true}}']);
-    expect(passed.exitCode).toBe(POLICY_EXIT.allow);
-    const bad = await run(['explain', '--tool', 'trigger_retrain', '--risk', '{"data":{"passed":"yes"}}']);
+    // A failed verdict given with --risk is a what-if beside the gate's decision, never its exit code.
+    const whatIf = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}']);
+    expect(whatIf.exitCode).toBe(POLICY_EXIT.allow);
+    expect(whatIf.stdout).toMatch(/what if: .*"failedChecks":\["income.range"\]/);
+    expect(whatIf.stdout).toContain('deny-retrain-on-failed-data');
+    const bad = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"passed":"yes"}}']);
     expect(bad.exitCode).toBe(POLICY_EXIT.invalid);
     expect(bad.stderr).toContain('--risk field "data.passed" must be a boolean; got "yes"');
   });

@@ -13,7 +13,7 @@ function approval(overrides: Partial<Approval> = {}): Approval {
     args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 },
     argsHash: 'a'.repeat(64),
     idempotencyKey: 'run_abc_12345678:call_2',
-    risk: { environment: 'production', trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.0305, failedQualityGates: [], reversible: true, data: NO_DATA_RISK },
+    risk: { environment: 'production', trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.0305, failedQualityGates: [], qualityGateFailures: [], reversible: true, data: NO_DATA_RISK },
     preview: { now: 'stable v1 100%', after: 'stable v1 75%, canary v2 25%' },
     stateHash: 'b'.repeat(64),
     rule: { id: 'approve-production-canary-above-5', reason: "A production canary above 5% of traffic needs an ML lead's approval.", policy: 'default' },
@@ -86,6 +86,12 @@ describe('the approval message in Slack', () => {
       expect(e.value).toBe(`apr_mwthl1g5_15aff571:${'a'.repeat(64)}`);
       expect(parseButtonValue(e.value)).toEqual({ approvalId: 'apr_mwthl1g5_15aff571', argsHash: 'a'.repeat(64) });
     }
+  });
+
+  it('names who triggered the run, and that they cannot approve it', () => {
+    const { text, blocks } = approvalMessage(approval({ requestedBy: { id: 'agent:alerts', roles: [], requester: 'user:alice' } }), hostile);
+    expect(texts(blocks).join('\n')).toContain('requested by `agent:alerts` for `user:alice` (who triggered the run; they cannot approve it)');
+    expect(text).toContain('requested by agent:alerts for user:alice');
   });
 
   it('after the decision shows who decided, when and the outcome, and has no buttons', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plainFromSlack, readSlackEvent, slackChatTrigger, slackThreadOf } from '../../../src/approvals/slack/index.js';
+import { MAX_QUESTION, MAX_SLACK_TEXT, plainFromSlack, readSlackEvent, slackChatTrigger, slackThreadOf } from '../../../src/approvals/slack/index.js';
 
 const callback = (event: Record<string, unknown>) => ({ type: 'event_callback', event_id: 'Ev0001', event });
 
@@ -45,5 +45,24 @@ describe('Slack events: which are questions', () => {
     expect(slackThreadOf(trigger)).toEqual({ channel: 'C0ML', threadTs: '1.1', user: 'U0ALICE' });
     expect(slackThreadOf({ ...trigger, kind: 'alert' })).toBeNull();
     expect(slackThreadOf({ ...trigger, data: { question: 'hi' } })).toBeNull();
+  });
+
+  it('reads crafted 40,000-character messages of unclosed tokens to the plain text they hold, capped before any pattern', () => {
+    for (const unit of ['<a:', '<@A|', '<!a^', '<#A|', '<https://x|', '&lt;<']) {
+      const crafted = unit.repeat(Math.ceil(40_000 / unit.length)).slice(0, 40_000);
+      // No token is ever closed, so nothing is markup: the text is kept as typed (entities decoded), up to the cap.
+      expect(plainFromSlack(crafted), unit).toBe(crafted.slice(0, MAX_SLACK_TEXT).replace(/&lt;/g, '<').trim());
+    }
+    const closedLate = `${'<a:'.repeat(10_000)}>`;
+    expect(plainFromSlack(closedLate)).toBe(closedLate.slice(0, MAX_SLACK_TEXT));
+    // Many mentions first: they are dropped, and the cap counts them.
+    const mentions = '<@U0BOT> '.repeat(1000);
+    const read = readSlackEvent(callback({ type: 'app_mention', user: 'U0ALICE', text: `${mentions}${'<a:'.repeat(10_000)}`, ts: '1.1', channel: 'C0ML' }));
+    expect(read).toMatchObject({ kind: 'chat', text: '<a:'.repeat(10_000).slice(0, MAX_SLACK_TEXT - mentions.length).slice(0, MAX_QUESTION) });
+  });
+
+  it('reads markup next to stray brackets as Slack would', () => {
+    expect(plainFromSlack('a <<@U1|bob> b > c <#C1> <!here> <!subteam^S1|@ml> <tel:123>')).toBe('a <@bob b > c #C1 @here @ml tel:123');
+    expect(plainFromSlack('x &amp;lt; y &gt;')).toBe('x &lt; y >');
   });
 });

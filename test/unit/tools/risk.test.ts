@@ -10,6 +10,7 @@ const INPUTS: Record<string, unknown> = {
   deploy_canary: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 5 },
   rollback: { model: 'credit-risk', environment: 'production', reason: 'test' },
   check_data_quality: { dataset: 'credit-recent' },
+  deployment_status: { model: 'credit-risk' },
 };
 
 async function riskOf(tool: string, args: unknown, backends = memoryBackends()): Promise<Risk> {
@@ -42,7 +43,7 @@ describe('risk figures', () => {
   });
 
   it('involves no data for the other tools', async () => {
-    for (const tool of ['deploy_canary', 'rollback', 'registry_query', 'check_data_quality']) {
+    for (const tool of ['deploy_canary', 'rollback', 'registry_query', 'check_data_quality', 'deployment_status']) {
       expect((await riskOf(tool, INPUTS[tool])).data, tool).toEqual(NO_DATA_RISK);
     }
   });
