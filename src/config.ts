@@ -230,6 +230,8 @@ const configSchema = z
         shutdownGraceMs: z.coerce.number().int().min(0).default(20_000),
         /** With Redis: a run whose worker died is given to another after this long (BullMQ lock). */
         lockDurationMs: z.coerce.number().int().min(1000).default(30_000),
+        /** With Redis: how many times a run may lose its worker (crash, kill) and be taken over before it is given up. */
+        maxStalls: z.coerce.number().int().min(1).max(20).default(1),
         /** `mlops-agent worker` serves /metrics and /healthz on this port (same tokens as serve). */
         metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
       })

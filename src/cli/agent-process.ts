@@ -94,6 +94,7 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
     // A dead worker's run is taken over once its lock lapses and a stalled check sees it.
     lockDuration: config.worker.lockDurationMs,
     stalledInterval: config.worker.lockDurationMs,
+    maxStalledCount: config.worker.maxStalls,
     onError,
   });
 }

@@ -28,7 +28,8 @@ const BOUNDARIES = ['call.proposed', 'policy.decision', 'execution.started', 'ex
 /** Each case runs this many times (KILL_MATRIX_ROUNDS); the first kill of a round is timed like the last. */
 const ROUNDS = Number(process.env.KILL_MATRIX_ROUNDS ?? 2);
 // A 5% canary is one step; with no traffic its analysis comes at 300 ms and it pauses at its target.
-const CONFIG = ['worker:', '  lockDurationMs: 1000', 'lab:', '  canary:', '    steps: [5, 100]', '    stepTimeoutMs: 300', ''].join('\n');
+// Each case kills the process executing a run twice; with BullMQ both may land on one job, so it may be taken over twice.
+const CONFIG = ['worker:', '  lockDurationMs: 1000', '  maxStalls: 2', 'lab:', '  canary:', '    steps: [5, 100]', '    stepTimeoutMs: 300', ''].join('\n');
 const ALERT = { name: 'ModelDriftDetected', labels: { model: 'credit-risk', dataset: 'credit-recent', environment: 'production' }, summary: 'PSI 0.31 on credit_utilization' };
 
 const dirs: string[] = [];

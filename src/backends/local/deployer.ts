@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { CanaryAnalysis, CanaryRequest, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
 import { createFileExclusive } from '../../durable-file.js';
-import { processAlive } from '../../file-lock.js';
+import { ownerGone, PROCESS_TOKEN } from '../../process-identity.js';
 import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
 import { createCanaryWatch, DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateFailuresToRollback, validateWatchInterval, type Timers } from './canary-watch.js';
 import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord, type KeyRecord } from './deployment-store.js';
@@ -95,8 +95,8 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   for (const [key, entry] of Object.entries(state.entries)) {
     if (entry.rollout?.status !== 'progressing') continue;
     const stepping = state.stepping?.[key];
-    const orphaned = stepping !== undefined && stepping.ownerPid !== process.pid && !processAlive(stepping.ownerPid) && stepping.deadline > clock.now();
-    if (orphaned && (await createFileExclusive(join(options.dir, 'claims', `${createHash('sha256').update(key).digest('hex').slice(0, 16)}.${stepping.ownerPid}`), String(process.pid)))) {
+    const orphaned = stepping !== undefined && ownerGone({ pid: stepping.ownerPid, token: stepping.ownerToken }) && stepping.deadline > clock.now();
+    if (orphaned && (await createFileExclusive(join(options.dir, 'claims', `${createHash('sha256').update(key).digest('hex').slice(0, 16)}.${stepping.ownerPid}.${stepping.ownerToken ?? 'none'}`), String(process.pid)))) {
       orphans.push(key);
       continue;
     }
@@ -296,7 +296,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
     const deadline = clock.now() + request.timeoutMs;
     state.entries[key] = { ...entry, split: { ...entry.split, canaryVersion: version }, rollout };
-    state.stepping = { ...state.stepping, [key]: { ownerPid: process.pid, deadline, requestedBy, idempotencyKey: idempotencyKey ?? null } };
+    state.stepping = { ...state.stepping, [key]: { ownerPid: process.pid, ownerToken: PROCESS_TOKEN, deadline, requestedBy, idempotencyKey: idempotencyKey ?? null } };
     if (idempotencyKey) remember(idempotencyKey, { kind: 'canary', model, environment, version, targetPercent, at: iso() });
     try {
       // Durable before it is acknowledged: a process that dies from here on leaves a rollout (and its key) the next one continues.
@@ -353,7 +353,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     const token: RunningLoop = { stopped: false, done: null };
     running.set(key, token);
     watch.unwatch(model, environment);
-    state.stepping = { ...state.stepping, [key]: { ...stepping, ownerPid: process.pid } };
+    state.stepping = { ...state.stepping, [key]: { ...stepping, ownerPid: process.pid, ownerToken: PROCESS_TOKEN } };
     await store.save(state);
     logger.warn({ model, environment, deadOwner: stepping.ownerPid, canary: entry.rollout?.canaryVersion, percent: entry.rollout?.canaryPercent }, 'continuing a canary whose process died while it stepped');
     launch(model, environment, stepping.requestedBy, token, stepping.deadline);

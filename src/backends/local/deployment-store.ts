@@ -26,6 +26,8 @@ export type KeyRecord =
 /** A rollout's stepping loop: who drives it, until when, under which key (absent in files of older builds). */
 export interface SteppingRecord {
   ownerPid: number;
+  /** The owning process's token (see process-identity.ts; absent in older files). */
+  ownerToken?: string;
   /** Epoch ms: past it the rollout pauses as timed out. */
   deadline: number;
   requestedBy: string;

@@ -16,7 +16,7 @@ import type { DataCheckStore } from './data-check-store.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { datasetFile } from './dataset-store.js';
 import { createFileExclusive } from '../../durable-file.js';
-import { processAlive } from '../../file-lock.js';
+import { ownerGone, PROCESS_TOKEN } from '../../process-identity.js';
 import { codeVersion } from './git-version.js';
 import { searchCandidates } from './hyperparameter-search.js';
 import { parseTrainingParams } from './logistic-regression.js';
@@ -50,6 +50,8 @@ export interface TrainingExperiment extends TrainingJob {
   checkedVersion?: string | null;
   /** Times a process took the job over from one that died running it (absent: never). */
   takeovers?: number;
+  /** The owning process's token, telling it from a later process with the same pid (absent in older records). */
+  ownerToken?: string;
 }
 
 export interface LocalTrainer extends Trainer {
@@ -106,9 +108,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
     if (!JOB_ID.test(jobId)) return undefined;
     const record = await store.read(jobId);
     if (!record || (record.status !== 'queued' && record.status !== 'running') || running.has(jobId) || starting.has(jobId)) return record;
-    // Same pid but not ours: an earlier process that had this pid.
-    const orphaned = record.ownerPid === process.pid || !processAlive(record.ownerPid);
-    if (!orphaned) return record;
+    if (!ownerGone({ pid: record.ownerPid, token: record.ownerToken })) return record;
     if (closing) return { ...record, status: 'failed', error: `interrupted: process ${record.ownerPid} that ran it has exited` };
     return takeOver(record);
   }
@@ -119,7 +119,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
    * had already registered ends it; otherwise it trains again under the same id.
    */
   async function takeOver(record: TrainingExperiment): Promise<TrainingExperiment> {
-    const claim = join(jobsDir, 'claims', `${record.jobId}.${record.ownerPid}.${record.takeovers ?? 0}`);
+    const claim = join(jobsDir, 'claims', `${record.jobId}.${record.ownerPid}.${record.ownerToken ?? 'none'}.${record.takeovers ?? 0}`);
     // Another process claimed it first: it is running there (its record says so once written).
     if (!(await createFileExclusive(claim, String(process.pid)))) return record;
     const registered = (await registry.listVersions(record.model).catch(() => [])).find((v) => v.trainingJobId === record.jobId);
@@ -142,7 +142,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
       logger.warn({ jobId: record.jobId, deadOwner: record.ownerPid, version: registered.version }, 'a training job whose process died had registered its version; recorded it as succeeded');
       return done;
     }
-    const taken: TrainingExperiment = { ...record, status: 'running', progress: 0, ownerPid: process.pid, takeovers };
+    const taken: TrainingExperiment = { ...record, status: 'running', progress: 0, ownerPid: process.pid, ownerToken: PROCESS_TOKEN, takeovers };
     logger.warn({ jobId: record.jobId, deadOwner: record.ownerPid }, 'a training job whose process died is trained again here, under its id');
     run(taken);
     await store.write(taken);
@@ -276,6 +276,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         requestedBy: request.requestedBy,
         idempotencyKey: request.idempotencyKey ?? null,
         ownerPid: process.pid,
+        ownerToken: PROCESS_TOKEN,
         dataVersion: null,
         codeVersion: await codeVersion(),
         trials: [],

@@ -51,7 +51,10 @@ describe('closing the local deployer', () => {
       await cp(join(lab.dir, 'deployments'), crashed, { recursive: true });
       const file = join(crashed, 'deployments.json');
       const state = JSON.parse(await readFile(file, 'utf8'));
-      for (const s of Object.values(state.stepping) as { ownerPid: number }[]) s.ownerPid = 99_999_999;
+      for (const s of Object.values(state.stepping) as { ownerPid: number; ownerToken?: string }[]) {
+        s.ownerPid = 99_999_999;
+        s.ownerToken = 'a-process-that-died';
+      }
       await writeFile(file, JSON.stringify(state));
       await stack.close();
 
