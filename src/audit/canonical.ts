@@ -137,3 +137,23 @@ export function sealEntry(unhashed: Hashed): { entry: AuditEntry; line: string }
   const entry: AuditEntry = { ...unhashed, hash: sha256(canonicalEntryText(unhashed, data)) };
   return { entry, line: lineOf(entry, data) };
 }
+
+/**
+ * An entry as the pieces around its seq and prevHash, for a store that numbers and links
+ * entries itself (PostgreSQL's audit_append): canonical = c1 + prevHash + c2 + seq + c3,
+ * and the stored line = '{"schemaVersion":1,"seq":' + seq + l2 + prevHash + '","hash":"' + hash + '"}'.
+ * Built from the same templates as canonicalEntryText and serializeEntry.
+ */
+export function entryPieces(entry: Omit<AuditEntry, 'hash' | 'seq' | 'prevHash'>): { c1: string; c2: string; c3: string; l2: string } {
+  const data = canonicalJsonValue(entry.data);
+  const kind = JSON.stringify(entry.kind);
+  const principal = JSON.stringify(entry.principal);
+  const runId = entry.runId === null ? 'null' : JSON.stringify(entry.runId);
+  const time = JSON.stringify(entry.time);
+  return {
+    c1: `{"data":${data},"kind":${kind},"prevHash":"`,
+    c2: `","principal":${principal},"runId":${runId},"schemaVersion":${JSON.stringify(entry.schemaVersion)},"seq":`,
+    c3: `,"time":${time}}`,
+    l2: `,"time":${time},"runId":${runId},"principal":${principal},"kind":${kind},"data":${data},"prevHash":"`,
+  };
+}

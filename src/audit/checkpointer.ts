@@ -19,6 +19,8 @@ export interface CheckpointOptions {
   postUrl?: string;
 }
 
+export const DEFAULT_CHECKPOINTS: CheckpointOptions = { signer: null, everyEntries: 1000, everyMs: 60_000 };
+
 /** The last durable entry this process knows. */
 export interface Head {
   seq: number;
@@ -37,7 +39,8 @@ export interface Checkpointer {
 
 export function createCheckpointer(options: CheckpointOptions & {
   store: AuditStoreKind;
-  head: () => Head | null;
+  /** The last durable entry (PostgreSQL reads the chain's head). */
+  head: () => Head | null | Promise<Head | null>;
   write: (checkpoint: Checkpoint) => Promise<void>;
   /** Seq of the last checkpoint already stored (0: none). */
   lastSeq?: number;
@@ -64,7 +67,7 @@ export function createCheckpointer(options: CheckpointOptions & {
 
   const checkpoint = (reason: CheckpointReason): Promise<Checkpoint | null> => {
     const next = chain.then(async () => {
-      const at = head();
+      const at = await head();
       if (!at || at.seq === 0) return null;
       // Nothing new since the last one: a periodic checkpoint would say the same again.
       if (reason === 'periodic' && at.seq === lastSeq) return null;

@@ -9,7 +9,7 @@ import { UpstreamError, UserError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { sealEntry } from './canonical.js';
 import { checkpointFileFor, openCheckpointFile, type CheckpointFile } from './checkpoint-file.js';
-import { createCheckpointer, type CheckpointOptions, type Checkpointer } from './checkpointer.js';
+import { createCheckpointer, DEFAULT_CHECKPOINTS, type CheckpointOptions, type Checkpointer } from './checkpointer.js';
 import { findResumePoint } from './file-resume.js';
 import { scanChain } from './chain-check.js';
 import { fsyncDir, writeAll } from '../durable-file.js';
@@ -25,8 +25,6 @@ export interface FileAuditLogOptions {
   /** When and how checkpoints are written (default: unsigned, every 1,000 entries or minute). */
   checkpoints?: Partial<CheckpointOptions>;
 }
-
-export const DEFAULT_CHECKPOINTS: CheckpointOptions = { signer: null, everyEntries: 1000, everyMs: 60_000 };
 
 interface Pending {
   input: AuditEntryInput;
