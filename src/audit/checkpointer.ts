@@ -29,8 +29,8 @@ export interface Head {
 }
 
 export interface Checkpointer {
-  /** Tells it `count` more entries are durable; may write a periodic checkpoint. */
-  appended(count: number): void;
+  /** Tells it `count` more entries are durable, up to `at`; may write a periodic checkpoint of `at`. */
+  appended(count: number, at: Head): void;
   checkpoint(reason: CheckpointReason): Promise<Checkpoint | null>;
   start(): void;
   /** Stops the timer and waits for checkpoints and posts under way. */
@@ -65,9 +65,9 @@ export function createCheckpointer(options: CheckpointOptions & {
     posts.add(sent);
   };
 
-  const checkpoint = (reason: CheckpointReason): Promise<Checkpoint | null> => {
+  const checkpoint = (reason: CheckpointReason, given?: Head): Promise<Checkpoint | null> => {
     const next = chain.then(async () => {
-      const at = await head();
+      const at = given ?? (await head());
       if (!at || at.seq === 0) return null;
       // Nothing new since the last one: a periodic checkpoint would say the same again.
       if (reason === 'periodic' && at.seq === lastSeq) return null;
@@ -82,22 +82,22 @@ export function createCheckpointer(options: CheckpointOptions & {
     return next;
   };
 
-  const periodic = (): void => {
-    checkpoint('periodic').catch((err: unknown) => logger.warn({ err }, 'writing a periodic audit checkpoint failed; the next one tries again'));
+  const periodic = (at?: Head): void => {
+    checkpoint('periodic', at).catch((err: unknown) => logger.warn({ err }, 'writing a periodic audit checkpoint failed; the next one tries again'));
   };
 
   return {
-    appended(count) {
+    appended(count, at) {
       sinceLast += count;
       if (sinceLast >= everyEntries) {
         sinceLast = 0;
-        periodic();
+        periodic(at);
       }
     },
-    checkpoint,
+    checkpoint: (reason) => checkpoint(reason),
     start() {
       if (timer || everyMs <= 0) return;
-      timer = setInterval(periodic, everyMs);
+      timer = setInterval(() => periodic(), everyMs);
       timer.unref();
     },
     async stop() {

@@ -60,7 +60,7 @@ class FileAuditLog implements AuditLog {
     private readonly lock: HeldLock,
     private readonly checkpoints: CheckpointFile,
     options: CheckpointOptions,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.checkpointer = createCheckpointer({
       ...options,
@@ -109,7 +109,7 @@ class FileAuditLog implements AuditLog {
     await this.flushing;
     try {
       // The head this writer leaves: entries found after it at the next open were not written by an agent.
-      if (!this.failed) await this.checkpointer.checkpoint('shutdown');
+      if (!this.failed) await this.checkpointer.checkpoint('shutdown').catch((err: unknown) => this.logger.warn({ err, auditFile: this.file }, 'writing the shutdown checkpoint failed; the last entries stay uncovered'));
     } finally {
       try {
         await this.checkpointer.stop();
@@ -157,7 +157,7 @@ class FileAuditLog implements AuditLog {
       this.prevHash = prevHash;
       this.position += bytes.length;
       batch.forEach((pending, i) => pending.resolve(entries[i]!));
-      this.checkpointer.appended(entries.length);
+      this.checkpointer.appended(entries.length, { seq: this.seq, hash: this.prevHash, position: this.position });
     }
     this.flushing = null;
   }
@@ -241,6 +241,8 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
     }
     resume.check(scan, (seq) => (seq === wanted ? hashAtWanted : undefined));
     const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash, scan.goodBytes, lock, checkpoints, checkpointOptions, logger);
+    // First, before anything this process appends: the head as found (see verify-report.ts, lifecycle).
+    await log.checkpointer.checkpoint('open');
     if (brk && torn) {
       const aside = await setAsideTornTail({ file, handle, goodBytes: scan.goodBytes, size, seq: scan.entries + 1, now: clock.now() });
       const entry = await log.append({
@@ -252,7 +254,6 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
       log.recovered = { ...aside, problem: brk.problem, recordedAtSeq: entry.seq };
       logger.warn({ auditFile: file, ...log.recovered }, 'audit log had a torn last line (crash mid-write); set it aside and continued the chain');
     }
-    await log.checkpointer.checkpoint('open');
     log.checkpointer.start();
     return log;
   } catch (err) {

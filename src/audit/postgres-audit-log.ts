@@ -53,7 +53,7 @@ class PostgresAuditLog implements AuditLog {
     private readonly asyncCommit: boolean,
     options: CheckpointOptions,
     lastCheckpointSeq: number,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.s = `"${schema}"`;
     this.checkpointer = createCheckpointer({
@@ -98,7 +98,7 @@ class PostgresAuditLog implements AuditLog {
     this.closed = true;
     await this.flushing;
     try {
-      if (!this.failed) await this.checkpointer.checkpoint('shutdown');
+      if (!this.failed) await this.checkpointer.checkpoint('shutdown').catch((err: unknown) => this.logger.warn({ err, audit: this.location }, 'writing the shutdown checkpoint failed; the last entries stay uncovered'));
     } finally {
       await this.checkpointer.stop();
       await this.pool.end();
@@ -161,7 +161,7 @@ class PostgresAuditLog implements AuditLog {
       }
       this.seq = Math.max(this.seq, firstSeq + entries.length - 1);
       batch.forEach((pending, i) => pending.resolve(entries[i]!));
-      this.checkpointer.appended(entries.length);
+      this.checkpointer.appended(entries.length, { seq: firstSeq + entries.length - 1, hash: prevHash, position: null });
     }
     this.flushing = null;
   }
