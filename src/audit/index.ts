@@ -15,3 +15,8 @@ export { parseCheckpoint, describeCheckpoint } from './checkpoint-record.js';
 export { generateSigningKeyPair, keyIdOf, keyRing, loadPublicKey, loadSigningKey, checkSignature, type CheckpointSigner, type KeyRing } from './signing.js';
 export { readAuditEntries, type ReadAuditOptions } from './read-entries.js';
 export { canonicalJson, hashEntry, sealEntry, serializeEntry, sha256Hex } from './canonical.js';
+export { openAuditLog, openAuditReader, verificationKeys, type AuditConfig } from './from-config.js';
+export { buildEvidenceBundle, verifyEvidenceBundle, formatBundleVerification, EVIDENCE_SCHEMA_VERSION, type EvidenceBundle, type EvidenceContext, type BundleVerification } from './evidence-bundle.js';
+export { runRecord, type RunRecord } from './evidence-facts.js';
+export { renderEvidenceReport } from './evidence-report.js';
+export { evidenceContext, type ContextSources } from './evidence-context.js';

@@ -177,10 +177,11 @@ export async function verifyWithCheckpoints(
 export function formatVerifyReport(report: AuditVerifyReport): string[] {
   const out: string[] = [];
   const { chain } = report;
-  if (chain.ok) out.push(`audit chain intact: ${chain.entries} entries, last hash ${chain.lastHash} (${report.location})`);
+  const where = `${report.store === 'file' ? 'File' : 'PostgreSQL'}: ${report.location}`;
+  if (chain.ok) out.push(`audit log intact: ${chain.entries} entries, last hash ${chain.lastHash}`, where);
   else {
-    out.push(`audit log BROKEN at seq ${chain.firstBadSeq} (line ${chain.line}): ${chain.problem}`);
-    out.push(`${chain.entries} entries before it are intact. ${report.store === 'file' ? 'File' : 'Store'}: ${report.location}`);
+    out.push(`audit log BROKEN at seq ${chain.firstBadSeq} (${report.store === 'file' ? 'line' : 'row'} ${chain.line}): ${chain.problem}`);
+    out.push(`${chain.entries} entries before it are intact. ${where}`);
   }
   for (const bad of report.unreadableCheckpoints) out.push(`checkpoint record ${bad.line} is unreadable: ${bad.problem}`);
   for (const f of report.checkpoints) {
@@ -201,7 +202,8 @@ export function formatVerifyReport(report: AuditVerifyReport): string[] {
     out.push(`note: entries ${a.from} to ${a.to} were written before a crash and first checkpointed by the next start (${describeCheckpoint(a.by.checkpoint, a.by.index)}), as it found them`);
   }
   if (report.notCovered) {
-    out.push(`not yet covered: entries ${report.notCovered.from} to ${report.notCovered.to} come after the last signed checkpoint; they chain together but are not proven (removing or replacing them would go unnoticed)`);
+    const where = report.provenThrough > 0 ? 'come after the last signed checkpoint' : 'are covered by no signed checkpoint';
+    out.push(`not yet covered: entries ${report.notCovered.from} to ${report.notCovered.to} ${where}; they chain together but are not proven (removing or replacing them would go unnoticed)`);
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { approvalsCommand } from './approvals-command.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
 import { demoCommand } from './demo-command.js';
+import { evidenceSources } from './evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
@@ -54,7 +55,7 @@ program.addCommand(
     defaultFiles: () => config().policy.files,
   }),
 );
-program.addCommand(auditCommand(() => config()));
+program.addCommand(auditCommand({ config, logger, evidenceContext: () => evidenceSources(config()) }));
 program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));
 program.addCommand(serveCommand({ config, logger }));

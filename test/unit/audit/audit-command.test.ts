@@ -25,7 +25,12 @@ describe('mlops-agent audit verify', () => {
   it('prints the entry count and last hash of an intact log and leaves the exit code at 0', async () => {
     const file = join(tempDir(), 'audit.jsonl');
     const entries = await writeLog(file, 3);
-    expect(await run(file, ['verify'])).toBe(`audit log intact: 3 entries, last hash ${entries[2]!.hash}\n`);
+    const out = (await run(file, ['verify'])).split('\n');
+    expect(out[0]).toBe(`audit log intact: 3 entries, last hash ${entries[2]!.hash}`);
+    expect(out[1]).toBe(`File: ${file}`);
+    // Written without a signing key: its checkpoints are position marks and prove nothing.
+    expect(out).toContain('checkpoints: 1 (1 unsigned)');
+    expect(out).toContain('not yet covered: entries 1 to 3 are covered by no signed checkpoint; they chain together but are not proven (removing or replacing them would go unnoticed)');
     expect(process.exitCode).toBeUndefined();
   });
 

@@ -1,0 +1,21 @@
+// Where `audit export` reads a bundle's context: the run store this deployment uses (Redis
+// with REDIS_URL, else files under the home) and the embedded lab's registry.
+import { join } from 'node:path';
+import { createRedisRunStore } from '../agent/redis-run-store.js';
+import { createFileRunStore } from '../agent/run-store.js';
+import { evidenceContext, type EvidenceContext, type RunRecord } from '../audit/index.js';
+import { createLocalRegistry } from '../backends/local/registry.js';
+import { systemClock } from '../clock.js';
+import type { Config } from '../config.js';
+
+export async function evidenceSources(config: Config): Promise<{ context: (record: RunRecord) => Promise<EvidenceContext>; close(): Promise<void> }> {
+  const redis = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;
+  const runs = redis ?? createFileRunStore(join(config.home, 'runs'));
+  const registry = createLocalRegistry({ dir: join(config.home, 'lab', 'registry'), clock: systemClock });
+  return {
+    context: evidenceContext({ runs, registry }),
+    close: async () => {
+      await redis?.close();
+    },
+  };
+}
