@@ -20,3 +20,4 @@ export { buildEvidenceBundle, verifyEvidenceBundle, formatBundleVerification, EV
 export { runRecord, type RunRecord } from './evidence-facts.js';
 export { renderEvidenceReport } from './evidence-report.js';
 export { evidenceContext, type ContextSources } from './evidence-context.js';
+export { createEvidenceExporter, type EvidenceExporter } from './evidence-exporter.js';

@@ -3,7 +3,10 @@
 import { join } from 'node:path';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
 import { createFileRunStore } from '../agent/run-store.js';
-import { evidenceContext, type EvidenceContext, type RunRecord } from '../audit/index.js';
+import { createEvidenceExporter, evidenceContext, openAuditReader, verificationKeys, type AuditLog, type EvidenceContext, type EvidenceExporter, type RunRecord } from '../audit/index.js';
+import type { RunStore } from '../agent/run-store.js';
+import type { ModelRegistry } from '../../tools/index.js';
+import type { Logger } from '../logger.js';
 import { createLocalRegistry } from '../backends/local/registry.js';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -18,4 +21,15 @@ export async function evidenceSources(config: Config): Promise<{ context: (recor
       await redis?.close();
     },
   };
+}
+
+/** serve's exporter: checkpoints its own log, reads the configured store, context from its runs and lab. */
+export function evidenceExporter(config: Config, agent: { runtime: { audit: AuditLog; runs: RunStore }; lab: { registry: ModelRegistry } }, logger: Logger): EvidenceExporter {
+  return createEvidenceExporter({
+    audit: agent.runtime.audit,
+    reader: () => openAuditReader(config, logger),
+    keys: verificationKeys(config),
+    context: evidenceContext({ runs: agent.runtime.runs, registry: agent.lab.registry }),
+    clock: systemClock,
+  });
 }
