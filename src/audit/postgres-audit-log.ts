@@ -2,7 +2,7 @@
 // every process that shares the database (serve and its workers on many machines).
 // Appends from this process are group-committed like the file log's; across processes the
 // database's audit_append serialises them under one lock (see pg-schema.ts).
-import type pg from 'pg';
+import pg from 'pg';
 import { systemClock, type Clock } from '../clock.js';
 import { UpstreamError, UserError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -32,6 +32,22 @@ interface Pending {
 }
 
 const MAX_BATCH = 512;
+
+interface Appended {
+  out_first_seq: string;
+  out_prev_hash: string;
+  out_last_hash: string;
+}
+
+interface Columns {
+  c1: string[];
+  c2: string[];
+  c3: string[];
+  l2: string[];
+  runIds: (string | null)[];
+  kinds: string[];
+  times: string[];
+}
 
 class PostgresAuditLog implements AuditLog {
   readonly store = 'postgres' as const;
@@ -120,25 +136,45 @@ class PostgresAuditLog implements AuditLog {
     }
   }
 
+  /**
+   * One round trip: the append commits without waiting for its WAL flush (so the chain's
+   * lock is held only for the work), then a transactional WAL message commits
+   * synchronously, flushing the WAL past the append. A simple query takes no parameters,
+   * so the values go as escaped literals.
+   */
+  private async appendAndFlush(c: Columns): Promise<Appended> {
+    const texts = (values: readonly (string | null)[]) => `ARRAY[${values.map((v) => (v === null ? 'NULL' : pg.escapeLiteral(v))).join(',')}]`;
+    const sql =
+      `BEGIN; SELECT out_first_seq, out_prev_hash, out_last_hash FROM ${this.s}.audit_append(true, ${texts(c.c1)}::text[], ${texts(c.c2)}::text[], ${texts(c.c3)}::text[], ` +
+      `${texts(c.l2)}::text[], ${texts(c.runIds)}::text[], ${texts(c.kinds)}::text[], ${texts(c.times)}::timestamptz[]); COMMIT; ` +
+      `SELECT pg_logical_emit_message(true, 'mlops-agent-audit', '')`;
+    const results = (await this.pool.query(sql)) as unknown as pg.QueryResult<Appended>[];
+    return results[1]!.rows[0]!;
+  }
+
+  /** Without WAL messages: a synchronous commit under the lock, which serialises the flushes too. */
+  private async appendSynchronously(c: Columns): Promise<Appended> {
+    const { rows } = await this.pool.query<Appended>(`SELECT out_first_seq, out_prev_hash, out_last_hash FROM ${this.s}.audit_append(false, $1, $2, $3, $4, $5, $6, $7)`, [c.c1, c.c2, c.c3, c.l2, c.runIds, c.kinds, c.times]);
+    return rows[0]!;
+  }
+
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       const unnumbered = batch.map((p) => ({ schemaVersion: AUDIT_SCHEMA_VERSION, time: p.time, ...p.input }) as const);
       const pieces = unnumbered.map((e) => entryPieces(e));
-      let first: { out_first_seq: string; out_prev_hash: string; out_last_hash: string };
+      const columns = {
+        c1: pieces.map((p) => p.c1),
+        c2: pieces.map((p) => p.c2),
+        c3: pieces.map((p) => p.c3),
+        l2: pieces.map((p) => p.l2),
+        runIds: unnumbered.map((e) => e.runId),
+        kinds: unnumbered.map((e) => e.kind),
+        times: unnumbered.map((e) => e.time),
+      };
+      let first: Appended;
       try {
-        const { rows } = await this.pool.query<typeof first>(`SELECT out_first_seq, out_prev_hash, out_last_hash FROM ${this.s}.audit_append($1, $2, $3, $4, $5, $6, $7, $8)`, [
-          this.asyncCommit,
-          pieces.map((p) => p.c1),
-          pieces.map((p) => p.c2),
-          pieces.map((p) => p.c3),
-          pieces.map((p) => p.l2),
-          unnumbered.map((e) => e.runId),
-          unnumbered.map((e) => e.kind),
-          unnumbered.map((e) => e.time),
-        ]);
-        first = rows[0]!;
-        if (this.asyncCommit) await this.pool.query(`SELECT pg_logical_emit_message(true, 'mlops-agent-audit', '')`);
+        first = this.asyncCommit ? await this.appendAndFlush(columns) : await this.appendSynchronously(columns);
       } catch (err) {
         // Committed or not, the chain in the database stays whole; these callers learn it failed.
         const failure = pgError(this.location, 'appending to the audit chain', err);
