@@ -5,9 +5,9 @@ export { AUDIT_SCHEMA_VERSION, CHECKPOINT_SCHEMA_VERSION, GENESIS_HASH } from '.
 export { openFileAuditLog, type FileAuditLogOptions } from './file-audit-log.js';
 export { openPostgresAuditLog, type PostgresAuditLogOptions } from './postgres-audit-log.js';
 export { DEFAULT_CHECKPOINTS, type CheckpointOptions } from './checkpointer.js';
-export { verifyAuditFile, verifyFileLog } from './verify.js';
+export { verifyAuditFile } from './verify.js';
 export { formatVerifyReport, isContradiction, type AuditVerifyReport, type CheckpointFinding, type CheckpointVerdict } from './verify-report.js';
-export { openFileAuditReader, verifyAudit, type AuditReader } from './reader.js';
+export { openFileAuditReader, verifyAudit, verifyFileLog, type AuditReader } from './reader.js';
 export { openPostgresAuditReader } from './pg-reader.js';
 export { migrate as migratePostgresAudit, migrationSql, PG_SCHEMA_VERSION } from './pg-schema.js';
 export { checkpointFileFor, readCheckpointFile, type CheckpointList } from './checkpoint-file.js';

@@ -6,7 +6,8 @@ import { openForReading } from './open-for-reading.js';
 import { readAuditEntries, type ReadAuditOptions } from './read-entries.js';
 import type { KeyRing } from './signing.js';
 import type { AuditEntry, AuditStoreKind } from './types.js';
-import { verifyWithCheckpoints, type AuditVerifyReport, type StoredLineScan } from './verify-report.js';
+import { walkFile } from './verify.js';
+import { verifyWithCheckpoints, type AuditVerifyReport, type ChainWalk, type StoredLineScan } from './verify-report.js';
 
 export interface AuditReader {
   readonly store: AuditStoreKind;
@@ -19,6 +20,8 @@ export interface AuditReader {
   /** The stored lines of entries `from` to `to`, in order, exactly as stored. */
   lines(from: number, to: number): Promise<string[]>;
   tail(options: ReadAuditOptions): Promise<AuditEntry[]>;
+  /** A faster whole-chain check than `scan` gives (a file on every core). */
+  walk?: ChainWalk;
   close(): Promise<void>;
 }
 
@@ -86,6 +89,7 @@ export function openFileAuditReader(file: string, options: { checkpointsFile?: s
       return out;
     },
     tail: (opts) => readAuditEntries(file, opts),
+    walk: (wanted) => walkFile(file, wanted),
     close: async () => undefined,
   };
   return reader;
@@ -94,5 +98,10 @@ export function openFileAuditReader(file: string, options: { checkpointsFile?: s
 /** Verifies the chain a reader reads, with its checkpoints (or the list given, e.g. a witness's copy). */
 export async function verifyAudit(reader: AuditReader, options: { keys: KeyRing; checkpoints?: CheckpointList }): Promise<AuditVerifyReport> {
   const { checkpoints, problems } = options.checkpoints ?? (await reader.checkpoints());
-  return verifyWithCheckpoints(reader.scan, { location: reader.location, store: reader.store, checkpoints, unreadableCheckpoints: problems, keys: options.keys });
+  return verifyWithCheckpoints(reader.scan, { location: reader.location, store: reader.store, checkpoints, unreadableCheckpoints: problems, keys: options.keys, ...(reader.walk ? { walk: reader.walk } : {}) });
+}
+
+/** A file log and its checkpoints (`<file>.checkpoints`, or another copy such as a witness's). */
+export function verifyFileLog(file: string, options: { keys: KeyRing; checkpointsFile?: string }): Promise<AuditVerifyReport> {
+  return verifyAudit(openFileAuditReader(file, options.checkpointsFile ? { checkpointsFile: options.checkpointsFile } : {}), { keys: options.keys });
 }

@@ -71,8 +71,11 @@ export function isContradiction(verdict: CheckpointVerdict): boolean {
   return CONTRADICTIONS.has(verdict);
 }
 
+/** Checks a whole chain, noting the hash at every `wanted` seq (the checkpoints'). */
+export type ChainWalk = (wanted: ReadonlySet<number>) => Promise<{ chain: VerifyResult; hashes: Map<number, string> }>;
+
 /** Walks the chain once, noting the hash at every seq a checkpoint names. */
-async function walk(scan: StoredLineScan, wanted: ReadonlySet<number>, onEntry?: (entry: AuditEntry) => void): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
+export async function walk(scan: StoredLineScan, wanted: ReadonlySet<number>, onEntry?: (entry: AuditEntry) => void): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
   const hashes = new Map<number, string>();
   let entries = 0;
   let lastHash = GENESIS_HASH;
@@ -142,11 +145,12 @@ export async function verifyWithCheckpoints(
     checkpoints: readonly Checkpoint[];
     unreadableCheckpoints?: { line: number; problem: string }[];
     keys: KeyRing;
-    onEntry?: (entry: AuditEntry) => void;
+    /** A faster way to check the same chain (a file on every core). */
+    walk?: ChainWalk;
   },
 ): Promise<AuditVerifyReport> {
   const wanted = new Set(options.checkpoints.map((c) => c.seq));
-  const { chain, hashes } = await walk(scan, wanted, options.onEntry);
+  const { chain, hashes } = options.walk ? await options.walk(wanted) : await walk(scan, wanted);
   const findings: CheckpointFinding[] = options.checkpoints.map((checkpoint, index) => ({ index, checkpoint, ...judge(checkpoint, chain, hashes, options.keys) }));
   const adoptedBy = options.store === 'file' ? lifecycle(findings, chain) : [];
   let provenBy: CheckpointFinding | null = null;

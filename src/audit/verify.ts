@@ -1,11 +1,8 @@
 // Verifies a whole audit file, streaming, and says where and how the chain breaks.
 import { scanChain } from './chain-check.js';
-import { checkpointFileFor, readCheckpointFile } from './checkpoint-file.js';
-import { scanLines } from './line-scan.js';
+import { checkRange, PARALLEL_MIN_BYTES, walkFileInRanges } from './chain-range.js';
 import { openForReading } from './open-for-reading.js';
-import type { KeyRing } from './signing.js';
-import type { AuditEntry, VerifyResult } from './types.js';
-import { verifyWithCheckpoints, type AuditVerifyReport } from './verify-report.js';
+import type { VerifyResult } from './types.js';
 
 /**
  * The chain alone: detects an edited entry (hash mismatch), a deleted, inserted or
@@ -16,6 +13,7 @@ import { verifyWithCheckpoints, type AuditVerifyReport } from './verify-report.j
 export async function verifyAuditFile(file: string): Promise<VerifyResult> {
   const { handle, size } = await openForReading(file);
   try {
+    if (size >= PARALLEL_MIN_BYTES) return (await walkFileInRanges(file, size, new Set())).chain;
     const scan = await scanChain(handle, size);
     if (!scan.break) return { ok: true, entries: scan.entries, lastHash: scan.lastHash };
     return {
@@ -31,23 +29,14 @@ export async function verifyAuditFile(file: string): Promise<VerifyResult> {
   }
 }
 
+
 /**
- * Verifies a file log and its checkpoints (`<file>.checkpoints`, or the list given, such
- * as a witness's copy). See verify-report.ts for what the result proves.
+ * A file log's whole chain, on every core once it is large; the hashes at `wanted` seqs
+ * on the way (for checkpoints).
  */
-export async function verifyFileLog(file: string, options: { keys: KeyRing; checkpointsFile?: string; onEntry?: (entry: AuditEntry) => void }): Promise<AuditVerifyReport> {
+export async function walkFile(file: string, wanted: ReadonlySet<number>): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
   const { handle, size } = await openForReading(file);
-  try {
-    const { checkpoints, problems } = await readCheckpointFile(options.checkpointsFile ?? checkpointFileFor(file));
-    return await verifyWithCheckpoints((onLine) => scanLines(handle, size, onLine), {
-      location: file,
-      store: 'file',
-      checkpoints,
-      unreadableCheckpoints: problems,
-      keys: options.keys,
-      ...(options.onEntry ? { onEntry: options.onEntry } : {}),
-    });
-  } finally {
-    await handle.close();
-  }
+  await handle.close();
+  if (size >= PARALLEL_MIN_BYTES) return walkFileInRanges(file, size, wanted);
+  return walkFileInRanges(file, size, wanted, { parts: 1, run: checkRange });
 }
