@@ -48,9 +48,13 @@ function formatValue(value: unknown): string {
 
 /** `key=value` pairs of an entry's data, cut to one readable line. */
 export function summarizeData(data: Record<string, unknown>): string {
-  const text = Object.entries(data)
-    .map(([key, value]) => `${key}=${formatValue(value)}`)
-    .join(' ');
+  // Short values first: data is stored in canonical (sorted) key order, and a long answer
+  // or a tool's whole output would otherwise push a status or a summary off the line.
+  const scalars: string[] = [];
+  const nested: string[] = [];
+  for (const [key, value] of Object.entries(data)) (typeof value === 'object' && value !== null ? nested : scalars).push(`${key}=${formatValue(value)}`);
+  // sort is stable: pairs of equal length keep their key order.
+  const text = [...scalars.sort((a, b) => a.length - b.length), ...nested].join(' ');
   return text.length > SUMMARY_MAX ? `${text.slice(0, SUMMARY_MAX - 1)}…` : text;
 }
 

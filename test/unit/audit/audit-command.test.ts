@@ -84,8 +84,13 @@ describe('mlops-agent audit tail', () => {
     await log.append({ runId: null, principal: 'ops', kind: 'policy.decision', data: { effect: 'deny', reason: 'canary above 5%', args: { percent: 50 }, note: 'y'.repeat(300) } });
     await log.close();
     const out = await run(file, ['tail']);
-    // Data is stored in canonical (sorted) key order, so the summary lists keys that way.
-    expect(out).toContain('run=-  by=ops  args={"percent":50} effect=deny note=yyy');
+    // Stored in canonical (sorted) key order; the summary lists short values first, nested ones after.
+    expect(out).toContain('run=-  by=ops  effect=deny reason="canary above 5%" note=yyy');
+    const other = join(tempDir(), 'audit.jsonl');
+    const log2 = await openFileAuditLog({ file: other });
+    await log2.append({ runId: 'r', principal: 'ops', kind: 'execution.finished', data: { callId: 'c1', tool: 'deploy_canary', summary: 'promoted', output: { big: 'z'.repeat(400) } } });
+    await log2.close();
+    expect(await run(other, ['tail'])).toContain('by=ops  callId=c1 summary=promoted tool=deploy_canary output={"big":"zzz');
     expect(out.trimEnd().endsWith('…')).toBe(true);
     expect(out.split('\n')).toHaveLength(2);
   });
