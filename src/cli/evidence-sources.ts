@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
 import { createFileRunStore } from '../agent/run-store.js';
-import { createEvidenceExporter, evidenceContext, openAuditReader, verificationKeys, type AuditLog, type EvidenceContext, type EvidenceExporter, type RunRecord } from '../audit/index.js';
+import { createEvidenceExporter, evidenceContext, openAuditReader, verificationKeys, type AuditEntry, type AuditLog, type EvidenceContext, type EvidenceExporter, type RunRecord } from '../audit/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import type { ModelRegistry } from '../../tools/index.js';
 import type { Logger } from '../logger.js';
@@ -32,4 +32,16 @@ export function evidenceExporter(config: Config, agent: { runtime: { audit: Audi
     context: evidenceContext({ runs: agent.runtime.runs, registry: agent.lab.registry }),
     clock: systemClock,
   });
+}
+
+/** The last entries of the configured audit store, for MCP's mlops://audit/tail. */
+export function auditTail(config: Config, logger: Logger): (count: number) => Promise<AuditEntry[]> {
+  return async (count) => {
+    const reader = openAuditReader(config, logger);
+    try {
+      return await reader.tail({ tail: count });
+    } finally {
+      await reader.close();
+    }
+  };
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
 import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
 import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, untilSignalled } from './agent-process.js';
-import { evidenceExporter } from './evidence-sources.js';
+import { auditTail, evidenceExporter } from './evidence-sources.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -64,7 +64,7 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
               tokens: Object.fromEntries(config.server.tokens.map((t) => [t.token, t.principal])),
               allowedOrigins: config.mcpAllowedOrigins,
               createServer: (principal) =>
-                createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, logger }),
+                createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: config.auditFile, auditTail: auditTail(config, logger), runbooks: runtime.runbooks, principalFor: () => principal, logger }),
               logger,
             })
           : undefined;

@@ -7,6 +7,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type Tool as McpTool } f
 import type { AnyTool } from '../../tools/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
+import type { AuditEntry } from '../audit/index.js';
 import { describeError } from '../errors.js';
 import { toJsonSchema, ToolSchemaError, type Runbook } from '../llm/index.js';
 import type { Logger } from '../logger.js';
@@ -23,6 +24,8 @@ export interface McpServerDeps {
   /** For approval_status; without it a pending call can only be followed elsewhere. */
   approvals?: Approvals;
   auditFile: string;
+  /** The last entries of the configured audit store (PostgreSQL); default: read from auditFile. */
+  auditTail?: (count: number) => Promise<AuditEntry[]>;
   runbooks: readonly Runbook[];
   /** Who is calling, as the policy sees it: from the client's declared name (stdio) or its token (HTTP). */
   principalFor: (client: { name: string | undefined }) => Principal;
@@ -78,7 +81,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     }
   });
 
-  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal });
+  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, ...(deps.auditTail ? { auditTail: deps.auditTail } : {}), principal });
   registerRunbookPrompts(mcp, deps.runbooks);
   return mcp;
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import type { RunStore } from '../agent/run-store.js';
-import { readAuditEntries } from '../audit/index.js';
+import { readAuditEntries, type AuditEntry } from '../audit/index.js';
 import { describeError } from '../errors.js';
 import type { Gate, Principal } from '../policy/index.js';
 
@@ -14,6 +14,7 @@ interface ResourceDeps {
   gate: Gate;
   runs: RunStore;
   auditFile: string;
+  auditTail?: (count: number) => Promise<AuditEntry[]>;
   principal: () => Principal;
 }
 
@@ -73,6 +74,6 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
     'audit-tail',
     'mlops://audit/tail',
     { title: 'Audit log tail', description: `The last ${AUDIT_TAIL_ENTRIES} audit entries, oldest first`, mimeType: 'application/json' },
-    async (uri) => json(uri, await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES })),
+    async (uri) => json(uri, deps.auditTail ? await deps.auditTail(AUDIT_TAIL_ENTRIES) : await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES })),
   );
 }

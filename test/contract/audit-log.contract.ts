@@ -295,8 +295,10 @@ export function auditLogContract(name: string, fixture: AuditStoreFixture): void
       const log = await open();
       await appendN(log, 10);
       const inFlight = Array.from({ length: 40 }, (_, i) => log.append(input(100 + i)));
+      // Handled from the start: the crash rejects some of them while it is being staged.
+      const settling = Promise.allSettled(inFlight);
       await chain.crashMidWrite(log, inFlight);
-      const settled = await Promise.allSettled(inFlight);
+      const settled = await settling;
       for (const r of settled) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(UpstreamError);
       const resolved = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.seq] : []));
       await log.close().catch(() => undefined);
