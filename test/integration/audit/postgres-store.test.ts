@@ -192,3 +192,27 @@ describe('several worker processes appending to one PostgreSQL chain at once', (
     }
   });
 });
+
+describe('mlops-agent audit migrate', () => {
+  it('creates the schema once, then says it is current', async () => {
+    const schema = uniqueSchema();
+    schemas.push(schema);
+    const { auditCommand } = await import('../../../src/cli/audit-command.js');
+    const run = async () => {
+      let out = '';
+      const command = auditCommand(() => ({
+        auditFile: '/nonexistent/audit.jsonl',
+        auditStore: 'postgres' as const,
+        databaseUrl: PG_URL,
+        audit: { postgresSchema: schema, publicKeyFiles: [], checkpoint: { everyEntries: 1000, everyMs: 60_000 } },
+      }));
+      command.configureOutput({ writeOut: (t) => (out += t) });
+      await command.parseAsync(['migrate'], { from: 'user' });
+      return out;
+    };
+    expect(await run()).toBe(`created or upgraded: the audit schema in postgres://postgres@127.0.0.1:5432/postgres (schema ${schema})\n`);
+    expect(await run()).toBe(`already current: the audit schema in postgres://postgres@127.0.0.1:5432/postgres (schema ${schema})\n`);
+    const tables = await withAdmin(async (c) => (await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).rows.map((r) => r.table_name));
+    expect(tables).toEqual(['audit_checkpoints', 'audit_entries', 'audit_meta']);
+  });
+});
