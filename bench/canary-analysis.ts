@@ -96,7 +96,7 @@ const analysesText = (x: number) => (Number.isFinite(x) ? (x > 9_999 ? '>9999' :
 
 async function train(dir: string, name: string, rows: CreditRow[]): Promise<ModelArtifact> {
   await writeDataset(dir, name, rows);
-  const outcome = await runTrainingPipeline({ datasetsDir: dir, dataset: name, params: {}, searchTrials: 2, gates: GATES }, () => undefined);
+  const outcome = await runTrainingPipeline({ datasetsDir: dir, dataset: name, params: {}, searchTrials: 2, gates: GATES, contract: null, nowMs: Date.now() }, () => undefined);
   return outcome.artifact;
 }
 

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allTools } from '../tools/index.js';
+import { allTools, NO_DATA_RISK } from '../tools/index.js';
 import { openFileAuditLog } from '../src/audit/index.js';
 import { defaultPolicyDir } from '../src/paths.js';
 import { createGate, createPolicyStore, type GateCall } from '../src/policy/index.js';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const read = (i: number): GateCall => ({ runId: 'bench', callId: `r${i}`, principal, tool: 'registry_query', args: { action: 'get_version', model: 'credit-risk', version: '1' } });
 
   // (a) policy evaluation alone
-  const request = { principal, tool: { name: 'deploy_canary', ...allTools[2]!.annotations }, environment: 'production', input: { trafficPercent: 25 }, risk: { environment: 'production' as const, trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.01, failedQualityGates: [], reversible: true } };
+  const request = { principal, tool: { name: 'deploy_canary', ...allTools[2]!.annotations }, environment: 'production', input: { trafficPercent: 25 }, risk: { environment: 'production' as const, trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.01, failedQualityGates: [], qualityGateFailures: [], reversible: true, data: NO_DATA_RISK } };
   let sink = 0;
   const noop = (x: number) => x + 1;
   const evalS = await seconds(() => {

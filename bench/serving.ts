@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     const rows = generateCreditRows({ seed: 1, rows: 3000, startDate: '2025-01-01', days: 90 });
     await writeDataset(dir, 'credit-train', rows);
     const gates = { minAuc: 0, maxCalibrationError: 1, maxP99LatencyMs: 1000, maxParityGap: 1 };
-    const { artifact } = await runTrainingPipeline({ datasetsDir: dir, dataset: 'credit-train', params: {}, searchTrials: 0, gates }, () => undefined);
+    const { artifact } = await runTrainingPipeline({ datasetsDir: dir, dataset: 'credit-train', params: {}, searchTrials: 0, gates, contract: null, nowMs: Date.now() }, () => undefined);
 
     const split = { model: 'credit-risk', environment: 'production' as const, stableVersion: '1', canaryVersion: '2', canaryPercent: 10, lastKnownGoodVersion: '1' };
     const server = await createModelServer({

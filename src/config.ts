@@ -6,7 +6,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from './errors.js';
-import { defaultPolicyDir } from './paths.js';
+import { defaultContractFiles, defaultPolicyDir } from './paths.js';
 
 const qualityGatesSchema = z
   .object({
@@ -129,6 +129,13 @@ const configSchema = z
         files: z.array(z.string().min(1)).min(1).default([join(defaultPolicyDir, 'default.yaml')]),
         /** Decisions of these are recorded beside the enforced ones and change nothing. */
         shadowFiles: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({}),
+    /** Data contracts, one per dataset kind: checked by check_data_quality and by the trainer. */
+    contracts: z
+      .object({
+        files: z.array(z.string().min(1)).min(1).default(defaultContractFiles),
       })
       .strict()
       .default({}),
@@ -380,6 +387,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       files: config.policy.files.map((f) => resolve(cwd, f)),
       shadowFiles: config.policy.shadowFiles.map((f) => resolve(cwd, f)),
     },
+    contracts: { files: config.contracts.files.map((f) => resolve(cwd, f)) },
     auditFile: config.audit.file ? resolve(cwd, config.audit.file) : join(home, 'audit.jsonl'),
     auditStore: config.audit.store ?? (config.databaseUrl ? 'postgres' : 'file'),
     audit: {

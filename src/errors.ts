@@ -5,6 +5,8 @@ export type ErrorCode =
   | 'config_invalid'
   | 'input_invalid'
   | 'policy_invalid'
+  | 'contract_invalid'
+  | 'data_invalid'
   | 'not_found'
   | 'unknown_tool'
   | 'invalid_arguments'
@@ -39,6 +41,21 @@ export class ModelBehaviorError extends AgentError {
     super(message, options);
     this.code = options.code ?? 'model_behavior';
   }
+}
+
+/**
+ * Something a call names does not exist: a model, version, dataset, or a model not served
+ * in an environment. A tool error for the caller to fix, never a policy refusal.
+ */
+export class NotFoundError extends UserError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'not_found' });
+  }
+}
+
+/** A not-found, whether thrown as NotFoundError or as a UserError with that code (the lab's). */
+export function isNotFound(err: unknown): err is UserError {
+  return err instanceof UserError && err.code === 'not_found';
 }
 
 /** A system we depend on (Redis, Gemini, Slack, MLflow, the disk) failed. */

@@ -1,4 +1,4 @@
-// Where the package's own files (policies/, prompts/) are, whether run from src via tsx
+// Where the package's own files (policies/, contracts/, prompts/) are, whether run from src via tsx
 // or from dist after the build.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,3 +18,6 @@ function findPackageRoot(start: string): string {
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 export const defaultPolicyDir = join(packageRoot, 'policies');
 export const promptsDir = join(packageRoot, 'prompts');
+export const defaultContractDir = join(packageRoot, 'contracts');
+/** The data contracts the package ships, one per dataset kind of the lab. */
+export const defaultContractFiles = [join(defaultContractDir, 'credit.yaml'), join(defaultContractDir, 'quotes.yaml')];

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { allTools, type Backends } from '../tools/index.js';
-import { createApprovals, createFileApprovalStore, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from './approvals/index.js';
+import { createApprovals, createFileApprovalStore, pendingApprovalsFrom, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from './approvals/index.js';
 import { createAgent, type Agent } from './agent/loop.js';
 import type { JoinedNotice } from './agent/joined-triggers.js';
 import type { Planner, TranscriptItem } from './agent/planner.js';
@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { scheduleRunbook } from './intake/index.js';
-import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
+import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, mitigationSteps, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
 import type { Logger } from './logger.js';
 import { createFileExecutions, createGate, createPolicyStore, type Executions, type Gate, type PolicyStore } from './policy/index.js';
 import { promptsDir } from './paths.js';
@@ -80,7 +80,7 @@ export function createLlmPlanner(llm: Config['llm'], logger: Logger): Planner | 
   });
 }
 
-/** For triggers nothing can plan for: the run fails at once, saying why, instead of guessing. */
+/** For triggers nothing can plan for: the run ends at once needing a person, saying why, instead of guessing. */
 function unplannable(trigger: Trigger): Planner {
   const text =
     trigger.kind === 'alert'
@@ -88,9 +88,7 @@ function unplannable(trigger: Trigger): Planner {
       : `A ${trigger.kind} run needs an LLM to plan; nothing was done.\n${HOW_TO_CONFIGURE_LLM}`;
   return {
     name: 'none',
-    next: async () => {
-      throw new UserError(text, { code: 'config_invalid' });
-    },
+    next: async () => ({ kind: 'answer', text, usage: { input: 0, output: 0 }, ends: 'needs_attention' }),
   };
 }
 
@@ -145,7 +143,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   // Kept on disk by default: a run resumed at the next start must not repeat a call it had started.
   const executions = options.executions ?? createFileExecutions(join(config.home, 'executions'));
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, executions, clock });
+  // The serving view lists the approvals pending on a model: the tools see them beside the backends.
+  const toolBackends: Backends = { ...backends, approvals: pendingApprovalsFrom((filter) => approvals.list(filter)) };
+  const gate = createGate({ tools: allTools, backends: toolBackends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, executions, clock });
   const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 
@@ -159,6 +159,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const id = scheduleRunbook(trigger);
     return (id && runbookPlanners.get(id)) || null;
   };
+  // An alert whose runbook has mitigation steps gets them first, whichever planner goes on.
+  const mitigations = new Map(runbooks.flatMap((rb) => {
+    const steps = mitigationSteps(rb);
+    return steps ? [[rb.id, { runbook: rb.id, planner: createRunbookPlanner(steps, { name: `runbook:${rb.id}:mitigation` }) }] as const] : [];
+  }));
+  const mitigationFor = (trigger: Trigger) => (trigger.kind === 'alert' ? mitigations.get(runbookFor(runbooks, trigger.alertName)?.id ?? '') ?? null : null);
   // The runbook's guidance goes to the LLM too, so both planners work from the same procedure.
   const guidance = runbooks.map((rb) => `## Runbook ${rb.id}: ${rb.title} (alerts: ${rb.alerts.join(', ')})\n\n${rb.guidance}`).join('\n\n');
   const systemPrompt = `${basePrompt}\n\n# Runbooks\n\n${guidance}`;
@@ -171,6 +177,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     systemPrompt,
     plannerFor: (trigger) => llm ?? fallbackFor(trigger) ?? unplannable(trigger),
     fallbackFor,
+    mitigationFor,
     limits: config.loop,
     approvals,
     clock,

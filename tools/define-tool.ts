@@ -31,9 +31,44 @@ export interface Risk {
   qualityDelta: number;
   /** Quality gates the candidate version failed (empty when none or not applicable). */
   failedQualityGates: string[];
+  /**
+   * The same failures with the measured value against its bound (`auc 0.48 < 0.82`), so a
+   * refusal can say which gate and by how much; empty when no candidate is involved.
+   */
+  qualityGateFailures: string[];
   /** The effect can be undone by a rollback. */
   reversible: boolean;
+  /** The data the call would train on, and its data-quality verdict (`NO_DATA_RISK` when no data is involved). */
+  data: DataRisk;
 }
+
+/** What the stored data-quality verdict says about a dataset's current content. */
+export interface DataRisk {
+  /** The dataset, or '' when the call involves none. */
+  dataset: string;
+  /** sha256 of its content now, or ''. */
+  version: string;
+  /** A data-quality report is stored for exactly this content under its data contract. */
+  checked: boolean;
+  /** That report's verdict passed: no hard contract rule broken. False when not checked. */
+  passed: boolean;
+  /** Hard contract rules the content breaks (e.g. `income.range`). */
+  failedChecks: string[];
+  /** Soft contract rules it breaks. */
+  softFailures: string[];
+  /** Checked, and nothing but drift found: valid data whose distribution may have moved. */
+  driftOnly: boolean;
+}
+
+export const NO_DATA_RISK: DataRisk = {
+  dataset: '',
+  version: '',
+  checked: false,
+  passed: false,
+  failedChecks: [],
+  softFailures: [],
+  driftOnly: false,
+};
 
 export const NO_RISK: Risk = {
   environment: 'none',
@@ -42,7 +77,9 @@ export const NO_RISK: Risk = {
   promotesToFull: false,
   qualityDelta: 0,
   failedQualityGates: [],
+  qualityGateFailures: [],
   reversible: true,
+  data: NO_DATA_RISK,
 };
 
 export interface ChangePreview {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool } from './define-tool.js';
+import { defineTool, NO_DATA_RISK } from './define-tool.js';
+import { qualityGateFailures, requireVersion } from './lookups.js';
 import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
@@ -65,9 +66,8 @@ export const deployCanary = defineTool({
   async assessRisk(args, { backends }) {
     const [split, candidate] = await Promise.all([
       backends.deployer.getSplit(args.model, args.environment),
-      backends.registry.getVersion(args.model, args.version),
+      requireVersion(backends.registry, args.model, args.version),
     ]);
-    if (!candidate) throw new Error(`model ${args.model} has no version ${args.version}`);
     const stable = split ? await backends.registry.getVersion(args.model, split.stableVersion) : undefined;
     const currentShare = split?.canaryVersion === args.version ? split.canaryPercent : 0;
     const aucNow = stable?.metrics.auc;
@@ -79,7 +79,9 @@ export const deployCanary = defineTool({
       promotesToFull: args.trafficPercent >= 100,
       qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
       failedQualityGates: candidate.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
+      qualityGateFailures: qualityGateFailures(candidate),
       reversible: true,
+      data: NO_DATA_RISK,
     };
   },
   async preview(args, { backends }) {

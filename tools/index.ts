@@ -3,15 +3,18 @@
 import type { AnyTool } from './define-tool.js';
 import { checkDataQuality } from './check-data-quality.js';
 import { deployCanary } from './deploy-canary.js';
+import { deploymentStatus } from './deployment-status.js';
 import { registryQuery } from './registry-query.js';
 import { rollback } from './rollback.js';
 import { triggerRetrain } from './trigger-retrain.js';
 
 export * from './define-tool.js';
 export * from './ports.js';
-export { checkDataQuality, deployCanary, registryQuery, rollback, triggerRetrain };
+export { checkDataQuality, deployCanary, deploymentStatus, registryQuery, rollback, triggerRetrain };
+export { buildServingViews, describeServingView, type ServingView } from './serving-view.js';
+export { qualityGateFailures } from './lookups.js';
 
-export const allTools: readonly AnyTool[] = [registryQuery, triggerRetrain, deployCanary, rollback, checkDataQuality];
+export const allTools: readonly AnyTool[] = [registryQuery, triggerRetrain, deployCanary, rollback, checkDataQuality, deploymentStatus];
 
 export function findTool(name: string): AnyTool | undefined {
   return allTools.find((t) => t.name === name);

@@ -27,6 +27,11 @@ export interface ModelVersion {
   dataVersion: string;
   /** The dataset name the model was trained on. */
   dataset: string;
+  /**
+   * `reportHash` of the data-quality report on exactly that data (under the data contract
+   * in force) when it was trained; null when that content had never been checked.
+   */
+  dataQualityReport: string | null;
   params: Record<string, ParamValue>;
   metrics: Record<string, number>;
   /** git commit of the code that trained it, when known. */
@@ -196,8 +201,9 @@ export interface Deployer {
 
 export type Severity = 'info' | 'warn' | 'alert';
 
+/** A drift measure or a note about one; drift is a reason to retrain, never a reason to fail data. */
 export interface DataQualityFinding {
-  /** e.g. `schema`, `missing`, `range`, `duplicates`, `rule`, `psi`, `ks`, `prediction_kl` */
+  /** `psi`, `ks`, `prediction_kl`, or `drift` (a note: drift was not measured, and why) */
   check: string;
   column: string | null;
   value: number | string | null;
@@ -206,21 +212,96 @@ export interface DataQualityFinding {
   message: string;
 }
 
+/** A rule of the dataset's data contract that the data breaks. */
+export interface ContractViolation {
+  /** The rule's id: a column's check (`income.range`, `income.nulls`, `income.type`, `income.present`, `age_band.values`), `rows.count`, `<column>.freshness`, `<column>.gaps`, a uniqueness rule (`applicant_id.unique`) or a CEL rule's id. */
+  rule: string;
+  /** `hard`: the data fails (the trainer refuses it); `soft`: reported for a person. */
+  severity: 'hard' | 'soft';
+  column: string | null;
+  /** Rows that break it; 0 for rules over the whole dataset (row count, freshness, a missing column). */
+  rowsAffected: number;
+  /** A few of those rows: their 1-based number and the values the rule read. */
+  examples: { row: number; values: Record<string, string | number | null> }[];
+  message: string;
+  /** Where the rule is written, `file:line`. */
+  source: string;
+}
+
+export interface DataVerdict {
+  /** No hard rule of the contract is broken. */
+  passed: boolean;
+  /** The hard rules broken (each one fails the data). */
+  failedChecks: string[];
+  /** The soft rules broken. */
+  softFailures: string[];
+  /** Nothing but drift was found: no rule broken, hard or soft. The data is valid; its distribution may have moved. */
+  driftOnly: boolean;
+  /** A drift measure reached its warn or alert band. */
+  drifted: boolean;
+}
+
 export interface DataQualityReport {
   dataset: string;
   /** sha256 of the dataset's content */
   dataVersion: string;
+  /** The data contract the data was checked against; null when none covers the dataset (then it fails). */
+  contract: { name: string; file: string; hash: string } | null;
   reference: string | null;
   rows: number;
   checkedAt: string;
+  violations: ContractViolation[];
+  /** Drift against the reference, with the measures that stayed in their bands as `info`. */
   findings: DataQualityFinding[];
-  /** True when no finding has severity `alert`. */
+  verdict: DataVerdict;
+  /** The verdict's `passed`. */
   passed: boolean;
+  /** sha256 of the report's canonical JSON, itself and `reused` left out; versions trained on this data record it. */
+  reportHash: string;
+  /** This content was checked before under the same contract, reference and scoring model: the stored report, not checked again. */
+  reused: boolean;
+}
+
+/** What is known about a dataset's current content without checking it. */
+export interface DataVerdictLookup {
+  dataset: string;
+  dataVersion: string;
+  /** A report is stored for exactly this content under the contract in force. */
+  checked: boolean;
+  /** The newest such report's verdict; null when never checked. */
+  verdict: DataVerdict | null;
+  reportHash: string | null;
+  checkedAt: string | null;
 }
 
 export interface DataQuality {
-  /** Runs every check configured for the dataset; drift is measured against `reference` (default: the dataset's configured reference). */
+  /**
+   * Checks the dataset against its data contract and measures drift against `reference`
+   * (default: the contract's). The report is stored per data version; the same content
+   * under the same contract, reference and scoring model is looked up, not checked again.
+   */
   check(dataset: string, options?: { reference?: string }): Promise<DataQualityReport>;
+  /** The stored verdict on the dataset's current content, without checking it. */
+  verdict(dataset: string): Promise<DataVerdictLookup>;
+}
+
+/** A call parked for people that names a model, as the serving view lists it. */
+export interface PendingApprovalRef {
+  approvalId: string;
+  tool: string;
+  args: Record<string, unknown>;
+  /** The policy rule that asked for approval. */
+  ruleId: string | null;
+  reason: string;
+  requestedBy: string;
+  runId: string | null;
+  expiresAt: string;
+}
+
+/** Approvals still waiting for people (the approvals room's store answers it). */
+export interface PendingApprovals {
+  /** Pending approvals whose call names `model` and, when the call names one, `environment`. */
+  touching(model: string, environment: Environment): Promise<PendingApprovalRef[]>;
 }
 
 /** Everything a tool can reach. */
@@ -229,4 +310,6 @@ export interface Backends {
   trainer: Trainer;
   deployer: Deployer;
   dataQuality: DataQuality;
+  /** Absent where no approvals are kept (a bare lab): the serving view then says it cannot tell. */
+  approvals?: PendingApprovals;
 }

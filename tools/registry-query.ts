@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool, NO_RISK } from './define-tool.js';
-import type { ModelVersion } from './ports.js';
+import { requireModel, requireVersion } from './lookups.js';
 
 const input = z
   .object({
@@ -29,6 +29,8 @@ const version = z.object({
   createdBy: z.string(),
   dataVersion: z.string(),
   dataset: z.string(),
+  /** The data-quality report on the training data when it was trained; null: never checked. */
+  dataQualityReport: z.string().nullable(),
   params: z.record(z.union([z.number(), z.string(), z.boolean()])),
   metrics: z.record(z.number()),
   codeVersion: z.string().nullable(),
@@ -58,20 +60,22 @@ const output = z.object({
     .optional(),
 });
 
-async function mustGet(registry: { getVersion(m: string, v: string): Promise<ModelVersion | undefined> }, model: string, v: string): Promise<ModelVersion> {
-  const found = await registry.getVersion(model, v);
-  if (!found) throw new Error(`model ${model} has no version ${v}`);
-  return found;
-}
 
 export const registryQuery = defineTool({
   name: 'registry_query',
   description:
-    'Read the model registry: list models and their aliases (champion, challenger), list versions, get one version with its lineage (training data version, parameters, code version, who created it) and metrics (auc, calibration_error, parity_gap, p99_latency_ms) and quality-gate results, the history of alias moves, or compare two versions. Read-only.',
+    'Read the model registry: list models and their aliases (champion, challenger), list versions, get one version with its lineage (training data version and the hash of the data-quality report it was trained on, parameters, code version, who created it) and metrics (auc, calibration_error, parity_gap, p99_latency_ms) and quality-gate results, the history of alias moves, or compare two versions. Read-only.',
   input,
   output,
   annotations: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
-  assessRisk: async () => NO_RISK,
+  // An unknown model or version is a not-found before the policy is asked.
+  async assessRisk(args, { backends: { registry } }) {
+    if (args.action === 'list_models') return NO_RISK;
+    if (args.version) await requireVersion(registry, args.model!, args.version);
+    else await requireModel(registry, args.model!);
+    if (args.compareWith) await requireVersion(registry, args.model!, args.compareWith);
+    return NO_RISK;
+  },
   async execute(args, { backends: { registry } }) {
     const model = args.model ?? '';
     switch (args.action) {
@@ -80,13 +84,13 @@ export const registryQuery = defineTool({
       case 'list_versions':
         return { versions: await registry.listVersions(model) };
       case 'get_version':
-        return { versions: [await mustGet(registry, model, args.version!)] };
+        return { versions: [await requireVersion(registry, model, args.version!)] };
       case 'alias_history':
         return { aliasHistory: await registry.aliasHistory(model) };
       case 'compare': {
-        const candidate = await mustGet(registry, model, args.version!);
+        const candidate = await requireVersion(registry, model, args.version!);
         const base = args.compareWith
-          ? await mustGet(registry, model, args.compareWith)
+          ? await requireVersion(registry, model, args.compareWith)
           : await registry.resolveAlias(model, 'champion');
         if (!base) throw new Error(`model ${model} has no champion to compare with; pass compareWith`);
         const metricDeltas: Record<string, number> = {};

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { defineTool } from './define-tool.js';
+import { defineTool, NO_DATA_RISK } from './define-tool.js';
+import { requireSplit } from './lookups.js';
+import type { Backends, TrafficSplit } from './ports.js';
 import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
@@ -19,18 +21,39 @@ const output = z.object({
   canaryVersion: z.string().nullable(),
   canaryPercent: z.number(),
   lastKnownGoodVersion: z.string(),
+  /** True when there was nothing to roll back: nothing changed and nothing was written. */
+  noop: z.boolean().optional(),
+  /** Why it was a no-op, in a sentence. */
+  noopReason: z.string().nullable().optional(),
+  /** The version taken off traffic and the share it had; null on a no-op. */
+  rolledBack: z.object({ version: z.string(), percent: z.number() }).nullable().optional(),
 });
+
+/** Nothing to roll back: no canary and the last known-good version already serves everything. */
+function nothingToRollBack(split: TrafficSplit): boolean {
+  return split.canaryVersion === null && split.stableVersion === split.lastKnownGoodVersion;
+}
+
+/** Why there is no earlier good version to return to, or null when there is one. */
+async function noGoodVersion(backends: Backends, split: TrafficSplit): Promise<string | null> {
+  const target = split.lastKnownGoodVersion;
+  if (!target) return `the deployer records no last known-good version of ${split.model} in ${split.environment}`;
+  if (target === split.canaryVersion) return `the last known-good version v${target} is the canary being rolled back`;
+  const version = await backends.registry.getVersion(split.model, target);
+  if (!version) return `the last known-good version v${target} is not in the registry`;
+  if (!version.promotable) return `the last known-good version v${target} failed its quality gates`;
+  return null;
+}
 
 export const rollback = defineTool({
   name: 'rollback',
   description:
-    'Send all of a model\'s traffic in an environment back to its last known-good version at once, ending any canary. Use it when a candidate misbehaves. Returns the split after the rollback.',
+    'Send all of a model\'s traffic in an environment back to its last known-good version at once, ending any canary. Use it when a candidate misbehaves. When no canary holds traffic and the last known-good version already serves 100%, it changes nothing and says so (noop: true). Fails when there is no earlier good version to return to. Returns the split after the rollback.',
   input,
   output,
   annotations: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
   async assessRisk(args, { backends }) {
-    const split = await backends.deployer.getSplit(args.model, args.environment);
-    if (!split) throw new Error(`model ${args.model} is not served in ${args.environment}`);
+    const split = await requireSplit(backends, args.model, args.environment);
     return {
       environment: args.environment,
       trafficPercent: 0,
@@ -38,15 +61,31 @@ export const rollback = defineTool({
       promotesToFull: false,
       qualityDelta: 0,
       failedQualityGates: [],
+      qualityGateFailures: [],
       // It restores a version that was already serving.
       reversible: true,
+      data: NO_DATA_RISK,
     };
   },
   async preview(args, { backends }) {
     const split = await backends.deployer.getSplit(args.model, args.environment);
     return { now: describeSplit(split), after: split ? `v${split.lastKnownGoodVersion} 100% (last known good)` : 'not served', state: split ?? null };
   },
-  execute: (args, { backends, principal }) =>
-    backends.deployer.rollback({ model: args.model, environment: args.environment, reason: args.reason, requestedBy: principal }),
-  summarize: (out) => `${out.model} ${out.environment}: all traffic on v${out.stableVersion} (last known good)`,
+  async execute(args, { backends, principal }) {
+    const before = await requireSplit(backends, args.model, args.environment);
+    if (nothingToRollBack(before)) {
+      // Nothing is asked of the deployer, so nothing lands in its history.
+      const noopReason = `nothing to roll back: no canary holds traffic and v${before.stableVersion} (the last known-good version) serves 100% of ${args.environment}`;
+      return { ...before, noop: true, noopReason, rolledBack: null };
+    }
+    const problem = await noGoodVersion(backends, before);
+    if (problem) throw new Error(`no earlier good version to return to: ${problem}; nothing was changed`);
+    const after = await backends.deployer.rollback({ model: args.model, environment: args.environment, reason: args.reason, requestedBy: principal });
+    const rolledBack = before.canaryVersion ? { version: before.canaryVersion, percent: before.canaryPercent } : { version: before.stableVersion, percent: 100 };
+    return { ...after, noop: false, noopReason: null, rolledBack };
+  },
+  summarize: (out) =>
+    out.noop
+      ? `${out.model} ${out.environment}: no-op, ${out.noopReason ?? 'nothing to roll back'}`
+      : `${out.model} ${out.environment}: all traffic on v${out.stableVersion} (last known good)${out.rolledBack ? `; v${out.rolledBack.version} (${out.rolledBack.percent}%) taken off traffic` : ''}`,
 });

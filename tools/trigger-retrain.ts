@@ -34,6 +34,8 @@ const output = z.object({
   metrics: z.record(z.number()).optional(),
   failedQualityGates: z.array(z.string()).optional(),
   promotable: z.boolean().optional(),
+  /** The data-quality report recorded in the version's lineage (null: the data was never checked). */
+  dataQualityReport: z.string().nullable().optional(),
 });
 
 /** What poll needs: the job, and whether the caller wanted to wait for it to finish. */
@@ -55,6 +57,7 @@ async function describeJob(job: TrainingJob, registry: Backends['registry']): Pr
     metrics: version.metrics,
     failedQualityGates: version.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
     promotable: version.promotable,
+    dataQualityReport: version.dataQualityReport,
   };
 }
 
@@ -63,13 +66,29 @@ const finished = (job: TrainingJob) => job.status === 'succeeded' || job.status 
 export const triggerRetrain = defineTool({
   name: 'trigger_retrain',
   description:
-    'Start training a new version of a model on a dataset. The new version is registered with its lineage, metrics and quality-gate results; a version that fails a quality gate is registered but can never be promoted. Returns the training job id and, when waiting (default; the run waits for the job, which may take minutes, without holding anything up), the new version, its metrics and whether it is promotable. Serving is not changed.',
+    'Start training a new version of a model on a dataset. Check the dataset with check_data_quality first: the policy reads the stored verdict on its exact content, and data never checked, or that broke a hard rule of its data contract, is refused (the trainer refuses the latter too). The new version is registered with its lineage, metrics and quality-gate results; a version that fails a quality gate is registered but can never be promoted. Returns the training job id and, when waiting (default; the run waits for the job, which may take minutes, without holding anything up), the new version, its metrics and whether it is promotable. Serving is not changed.',
   input,
   output,
   handle,
   annotations: { readOnly: false, destructive: false, idempotent: false, openWorld: true },
-  // Training only adds a version; nothing is served until a canary, so it touches no environment.
-  assessRisk: async () => NO_RISK,
+  // Training only adds a version; nothing is served until a canary, so it touches no
+  // environment. What it risks is the data: the verdict stored on its current content.
+  async assessRisk(args, { backends }) {
+    const found = await backends.dataQuality.verdict(args.dataset);
+    const v = found.verdict;
+    return {
+      ...NO_RISK,
+      data: {
+        dataset: found.dataset,
+        version: found.dataVersion,
+        checked: found.checked,
+        passed: v?.passed ?? false,
+        failedChecks: v?.failedChecks ?? [],
+        softFailures: v?.softFailures ?? [],
+        driftOnly: v?.driftOnly ?? false,
+      },
+    };
+  },
   async start(args, { backends, principal, idempotencyKey }) {
     // The trainer dedupes on the key: a second start of this call returns the same job.
     const job = await backends.trainer.start({

@@ -4,13 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { canonicalJson } from '../audit/index.js';
 import type { Clock } from '../clock.js';
-import { describeError, ModelBehaviorError, UpstreamError } from '../errors.js';
+import { describeError, ModelBehaviorError, UpstreamError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditAppender, Gate } from '../policy/gate.js';
 import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
+import { undoesMitigation } from './mitigation.js';
 import { toPlannerOutcome } from './parked-calls.js';
 import { createParking, type ApprovalLookup } from './parking.js';
 import type { CallOutcomeForPlanner, Planner, PlannerTurn, ProposedCall, ToolSpec, TranscriptItem } from './planner.js';
+import { createRunEnding } from './run-ending.js';
 import { isFinished, RUN_SCHEMA_VERSION, type Run, type Trigger } from './run.js';
 import type { RunStore } from './run-store.js';
 
@@ -33,6 +35,12 @@ export interface AgentDeps {
   plannerFor(trigger: Trigger): Planner;
   /** The runbook planner to fall back to when the LLM fails, if one answers this trigger. */
   fallbackFor(trigger: Trigger): Planner | null;
+  /**
+   * The mitigation steps of the runbook answering this trigger (e.g. canary-rollback's
+   * rollback), as a planner that proposes only them: they run through the gate before any
+   * other planning, whatever the planner, and the rest of the run may not undo them.
+   */
+  mitigationFor?(trigger: Trigger): { runbook: string; planner: Planner } | null;
   limits: LoopLimits;
   /** Approvals the run's parked calls wait on; without it a parked call is never resumed. */
   approvals?: ApprovalLookup;
@@ -105,22 +113,9 @@ export function createAgent(deps: AgentDeps) {
 
   const { settleOrPark, hasOpen } = createParking({ ...deps, runs, push });
 
-  async function finish(run: Run, status: Run['status'], fields: { answer?: string; error?: string }): Promise<Run> {
-    run.status = status;
-    run.answer = fields.answer ?? run.answer;
-    run.error = fields.error ?? run.error;
-    run.endedAt = iso();
-    if (fields.answer) await push(run, { kind: 'answer', text: fields.answer });
-    else if (fields.error) await push(run, { kind: 'note', text: fields.error });
-    await audit.append({
-      runId: run.id,
-      principal: run.trigger.principal.id,
-      kind: 'run.finished',
-      data: { status, answer: run.answer, error: run.error, steps: run.steps, usage: run.usage, planner: run.planner },
-    });
-    await runs.save(run);
-    return run;
-  }
+  const isReadOnly = (tool: string) => deps.readOnlyTools?.includes(tool) ?? false;
+
+  const { finish, conclude, mitigated } = createRunEnding({ audit, runs, push, isReadOnly, iso });
 
   /** Counts proposed calls with the same tool and arguments so far. */
   function timesProposed(run: Run, key: string): number {
@@ -156,8 +151,14 @@ export function createAgent(deps: AgentDeps) {
       outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
     } else {
       stillOurs(run);
-      // park: a long-running call is started and followed from the transcript, not awaited here.
-      outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
+      const undo = undoesMitigation(run.transcript, call, isReadOnly(call.name));
+      if (undo) {
+        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.undoes_mitigation', data: { callId: call.id, tool: call.name, args: call.args ?? null, reason: undo } });
+        outcome = { status: 'refused', reason: undo, ruleId: 'loop.mitigation-guard' };
+      } else {
+        // park: a long-running call is started and followed from the transcript, not awaited here.
+        outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
+      }
     }
     await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
   }
@@ -188,6 +189,7 @@ export function createAgent(deps: AgentDeps) {
     await finishInterruptedCalls(run);
     if (await settleOrPark(run)) return run;
     let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
+    const mitigation = deps.mitigationFor?.(run.trigger) ?? null;
     for (;;) {
       // Repeat firings and the resolved notice that joined since the last step.
       const resolved = deps.joined ? await absorbJoined(run, { joined: deps.joined, readOnly: (t) => deps.readOnlyTools?.includes(t) ?? false, audit, push, logger }) : null;
@@ -200,6 +202,27 @@ export function createAgent(deps: AgentDeps) {
 
       stillOurs(run);
       run.steps++;
+      // Mitigation first: until its steps are through, the runbook's mitigation planner plans.
+      if (mitigation && !run.mitigation) {
+        run.planner = mitigation.planner.name;
+        let turn: PlannerTurn;
+        try {
+          turn = await ask(run, mitigation.planner, started());
+        } catch (err) {
+          turn = { kind: 'answer', text: `The mitigation steps of runbook ${mitigation.runbook} could not be planned: ${describeError(err)}`, usage: { input: 0, output: 0 }, ends: 'failed' };
+        }
+        if (turn.kind === 'answer') {
+          await mitigated(run, mitigation.runbook, turn);
+          continue;
+        }
+        let n = callCount(run);
+        const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
+        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: mitigation.planner.name, text: turn.text, calls, mitigation: true, usage: turn.usage } });
+        await push(run, { kind: 'plan', text: turn.text, calls, mitigation: true });
+        for (const call of calls) await callOnce(run, call);
+        if (hasOpen(run) && (await settleOrPark(run))) return run;
+        continue;
+      }
       run.planner = planner.name;
       let turn: PlannerTurn;
       try {
@@ -218,13 +241,15 @@ export function createAgent(deps: AgentDeps) {
           planner = fallback;
           continue;
         }
+        // Bad configuration (no LLM, no runbook): nothing can plan until a person fixes it.
+        if (err instanceof UserError) return finish(run, 'needs_attention', { error: `the planner ${planner.name} cannot plan this run: ${describeError(err)}` });
         return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${describeError(err)}` });
       }
       run.usage = { input: run.usage.input + turn.usage.input, output: run.usage.output + turn.usage.output };
 
       if (turn.kind === 'answer') {
-        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls: [], usage: turn.usage } });
-        return finish(run, 'succeeded', { answer: turn.text });
+        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls: [], usage: turn.usage, ...(turn.ends ? { ends: turn.ends } : {}) } });
+        return conclude(run, turn);
       }
 
       // Gemini's calls carry no ids: every proposed call gets its own, stable within the run.

@@ -16,7 +16,7 @@ export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
     case 'refused':
       return { status: 'refused', reason: outcome.decision.reason, ruleId: outcome.decision.ruleId };
     case 'invalid':
-      return { status: 'invalid', error: outcome.error, issues: outcome.issues };
+      return { status: 'invalid', error: outcome.error, issues: outcome.issues, ...(outcome.code ? { code: outcome.code } : {}) };
     case 'pending_approval':
       return { status: 'pending_approval', reason: outcome.decision.reason, approvalId: outcome.approvalId };
     case 'failed':

@@ -20,8 +20,11 @@ export interface ProposedCall {
 export type TranscriptItem =
   /** Why the run started. `data` is outside content: it reaches the model delimited, as data. */
   | { kind: 'trigger'; trigger: string; text: string; data: unknown }
-  /** What the planner said and proposed in one turn. */
-  | { kind: 'plan'; text: string | null; calls: ProposedCall[] }
+  /**
+   * What the planner said and proposed in one turn. `mitigation`: the calls are a runbook's
+   * mitigation steps, run before any LLM planning; the rest of the run may not undo them.
+   */
+  | { kind: 'plan'; text: string | null; calls: ProposedCall[]; mitigation?: boolean }
   /** The outcome of one call, shown to the model as data. */
   | { kind: 'result'; callId: string; name: string; outcome: CallOutcomeForPlanner }
   /** A call that waited for people: how they decided, and how the call then ended. */
@@ -36,7 +39,8 @@ export type TranscriptItem =
 export type CallOutcomeForPlanner =
   | { status: 'executed'; output: unknown; summary: string }
   | { status: 'refused'; reason: string; ruleId: string | null }
-  | { status: 'invalid'; error: string; issues: { path: string; message: string }[] }
+  /** `code: not_found`: the call named a model, version, dataset or served model that does not exist. */
+  | { status: 'invalid'; error: string; issues: { path: string; message: string }[]; code?: 'not_found' }
   | { status: 'pending_approval'; reason: string; approvalId: string | null }
   | { status: 'failed'; error: string }
   /** A long-running call under way; the run waits for it and a later `wait` item says how it ended. */
@@ -55,9 +59,15 @@ export interface TokenUsage {
   output: number;
 }
 
+/**
+ * How a deterministic planner (a runbook) says its run ended. An LLM's answer carries none:
+ * the loop reads how the run ended from the transcript, whatever the answer claims.
+ */
+export type PlannedEnd = 'succeeded' | 'failed' | 'refused' | 'needs_attention';
+
 export type PlannerTurn =
   | { kind: 'calls'; text: string | null; calls: { name: string; args: unknown }[]; usage: TokenUsage }
-  | { kind: 'answer'; text: string; usage: TokenUsage };
+  | { kind: 'answer'; text: string; usage: TokenUsage; ends?: PlannedEnd };
 
 export interface Planner {
   /** e.g. `gemini:gemini-2.5-flash`, `runbook:drift-retrain` */

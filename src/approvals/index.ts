@@ -21,3 +21,4 @@ export { createApprovals, type ApprovalNotifier, type Approvals, type ApprovalsO
 export { createApprovalSweeper, type ApprovalSweeper, type ApprovalSweeperDeps } from './approval-sweeper.js';
 export { stillNeeded } from './still-needed.js';
 export { stateFromTools } from './state-from-tools.js';
+export { pendingApprovalsFrom } from './pending-lookup.js';

@@ -10,7 +10,10 @@ type ApprovalView = Approval & { stillNeeded: string };
 function risk(a: Approval): string {
   const r = a.risk;
   const delta = r.qualityDelta === 0 ? '0' : `${r.qualityDelta > 0 ? '+' : ''}${r.qualityDelta.toFixed(4)}`;
-  return `${r.environment}, traffic ${r.trafficPercent}% (${r.trafficChangePercent >= 0 ? '+' : ''}${r.trafficChangePercent} pts), quality delta ${delta}, failed gates ${r.failedQualityGates.join(', ') || 'none'}, ${r.reversible ? 'reversible' : 'NOT reversible'}`;
+  // Approvals stored before risk.data existed have none.
+  const d = r.data;
+  const data = !d?.dataset ? '' : `, data ${d.dataset} ${!d.checked ? 'NEVER CHECKED' : d.passed ? `passed${d.driftOnly ? ' (drift only)' : ` (soft: ${d.softFailures.join(', ')})`}` : `FAILED ${d.failedChecks.join(', ')}`}`;
+  return `${r.environment}, traffic ${r.trafficPercent}% (${r.trafficChangePercent >= 0 ? '+' : ''}${r.trafficChangePercent} pts), quality delta ${delta}, failed gates ${r.failedQualityGates.join(', ') || 'none'}, ${r.reversible ? 'reversible' : 'NOT reversible'}${data}`;
 }
 
 export function formatApproval(a: ApprovalView): string {

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createLlmPlanner, createRuntime, HOW_TO_CONFIGURE_LLM } from '../runtime.js';
-import { EXIT } from './exit-codes.js';
+import { exitCodeForRun } from './exit-codes.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
 export function chatCommand(deps: { config: () => Config; logger: () => Logger }): Command {
@@ -32,7 +32,7 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
         const text = words.join(' ');
         const run = await runtime.agent.start({ kind: 'chat', principal: { id: opts.principal, roles: [] }, text, data: { question: text } });
         process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : `${formatRunSummary(run)}\n`);
-        process.exitCode = run.status === 'succeeded' || run.status === 'waiting_approval' ? EXIT.ok : EXIT.failed;
+        process.exitCode = exitCodeForRun(run.status);
       } finally {
         await runtime.close();
         await lab.close();

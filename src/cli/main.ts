@@ -2,12 +2,15 @@
 // The mlops-agent command.
 import { Command, CommanderError } from 'commander';
 import { allTools } from '../../tools/index.js';
+import { openReadOnlyLab } from '../backends/local/index.js';
+import { loadContracts } from '../contracts/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { approvalsCommand } from './approvals-command.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
+import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
 import { evidenceSources } from './evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -36,8 +39,9 @@ const program = new Command('mlops-agent')
   .addHelpText(
     'after',
     `
-Exit codes: 0 ok; 1 the run failed or was refused; 2 bad usage, input or configuration;
-3 the audit log is broken; 4 a system we depend on (LLM, disk) failed, retry later.
+Exit codes: 0 ok (or the run waits for approval or work); 1 the run failed or was refused;
+2 bad usage, input or configuration; 3 the audit log is broken; 4 a system we depend on
+(LLM, disk) failed, retry later; 5 the run needs a person's attention (it could not go on).
 
 Environment: MLOPS_AGENT_HOME (data directory, default ./.mlops-agent), GEMINI_API_KEY,
 GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LEVEL,
@@ -51,10 +55,15 @@ program.addCommand(chatCommand({ config, logger }));
 program.addCommand(mcpCommand({ config, logger }));
 program.addCommand(
   policyCommand({
-    knownTools: () => allTools.map((t) => ({ name: t.name, annotations: t.annotations })),
+    tools: () => allTools,
     defaultFiles: () => config().policy.files,
+    openState: async (home) => {
+      const lab = openReadOnlyLab({ home: home ?? config().home, contracts: await loadContracts(config().contracts.files) });
+      return { backends: lab, where: `the lab under ${lab.root}`, close: async () => undefined };
+    },
   }),
 );
+program.addCommand(contractsCommand({ defaultFiles: () => config().contracts.files }));
 program.addCommand(auditCommand({ config, logger, evidenceContext: () => evidenceSources(config()) }));
 program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));

@@ -2,15 +2,18 @@
 // why a call would be allowed, denied or parked for approval.
 import { Command, InvalidArgumentError } from 'commander';
 import { UserError } from '../errors.js';
-import { formatExplanation, loadPolicySet, type PolicyRequest } from '../policy/index.js';
-import { NO_RISK, type Risk, type ToolAnnotations } from '../../tools/define-tool.js';
+import { formatDecision, formatExplanation, loadPolicySet } from '../policy/index.js';
+import { explainCall, parseRiskOverrides, type ExplainedCall } from '../policy/explain-call.js';
+import type { AnyTool, Backends } from '../../tools/index.js';
 
-/** Exit codes: 0 allow (or files valid), 2 invalid policy or arguments, 3 deny, 4 require_approval. */
+/** Exit codes: 0 allow (or files valid), 2 invalid policy or arguments, or risk not computed, 3 deny, 4 require_approval. */
 export const POLICY_EXIT = { allow: 0, invalid: 2, deny: 3, require_approval: 4 } as const;
 
 export interface PolicyCommandDeps {
-  knownTools: () => { name: string; annotations: ToolAnnotations }[];
+  tools: () => readonly AnyTool[];
   defaultFiles: () => string[];
+  /** The current state risk is computed from: the lab under `home` (default: the configured one), read-only. */
+  openState: (home: string | undefined) => Promise<{ backends: Backends; where: string; close(): Promise<void> }>;
 }
 
 function parseJsonObject(flag: string) {
@@ -30,31 +33,42 @@ function parseJsonObject(flag: string) {
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** --risk over a neutral default; each given field must have the type the tools fill it with. */
-export function riskFromFlags(input: Record<string, unknown>, given: Record<string, unknown>): Risk {
-  const risk: Record<string, unknown> = { ...NO_RISK, failedQualityGates: [] };
-  const env = input.environment;
-  if (env === 'staging' || env === 'production') risk.environment = env;
-  for (const [key, value] of Object.entries(given)) {
-    if (!(key in NO_RISK)) {
-      throw new UserError(`--risk has unknown field "${key}"; fields are: ${Object.keys(NO_RISK).join(', ')}`);
+/** The explanation an operator reads, and the exit code: the gate's decision, or 2 when it is not known. */
+export function formatExplainedCall(result: ExplainedCall, where: string): { text: string; exitCode: number } {
+  switch (result.kind) {
+    case 'not_judged':
+      return { text: `not judged: ${result.reason}`, exitCode: POLICY_EXIT.invalid };
+    case 'decided': {
+      const lines = [formatExplanation(result.explanation), `risk:     computed by the tool from ${where}: ${JSON.stringify(result.risk)}`];
+      if (result.whatIf) {
+        const given = result.whatIf.overridden.map((o) => `${o.field} ${JSON.stringify(o.given)} (computed ${JSON.stringify(o.computed)})`).join(', ');
+        lines.push('', `what if:  with the --risk overrides ${given}, not what the gate would decide:`, indent(formatDecision(result.whatIf.explanation.decision)));
+      }
+      return { text: lines.join('\n'), exitCode: POLICY_EXIT[result.explanation.decision.effect] };
     }
-    const expected = Array.isArray(NO_RISK[key as keyof Risk]) ? 'array' : typeof NO_RISK[key as keyof Risk];
-    const actual = Array.isArray(value) ? 'array' : typeof value;
-    if (expected !== actual || (key === 'environment' && !['staging', 'production', 'none'].includes(value as string))) {
-      const hint = key === 'environment' ? 'staging, production or none' : expected === 'array' ? 'a list of gate names' : `a ${expected}`;
-      throw new UserError(`--risk field "${key}" must be ${hint}; got ${JSON.stringify(value)}`);
+    case 'uncomputed': {
+      const lines = [
+        `decision: unknown: the risk could not be computed, so what the gate would decide is not known here`,
+        `reason:   ${result.reason}`,
+        result.missing.length > 0
+          ? `fields not computed and not given by --risk: ${result.missing.join(', ')}`
+          : 'every field is given by --risk, so what follows is a what-if, not the gate\'s decision',
+      ];
+      if (result.whatIf) lines.push('', 'what if:  with the --risk fields only:', indent(formatExplanation(result.whatIf.explanation)), `risk:     ${JSON.stringify(result.whatIf.risk)} (all from --risk)`);
+      return { text: lines.join('\n'), exitCode: POLICY_EXIT.invalid };
     }
-    risk[key] = value;
   }
-  return risk as unknown as Risk;
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => `  ${l}`).join('\n');
 }
 
 export function policyCommand(deps: PolicyCommandDeps): Command {
   const policy = new Command('policy').description('check policy files and explain decisions');
   const out = (text: string): void => (policy.configureOutput().writeOut ?? ((t) => process.stdout.write(t)))(text);
   const err = (text: string): void => (policy.configureOutput().writeErr ?? ((t) => process.stderr.write(t)))(text);
-  const knownNames = (): string[] => deps.knownTools().map((t) => t.name);
+  const knownNames = (): string[] => deps.tools().map((t) => t.name);
 
   /** Reports bad policies and bad arguments as exit 2 with the message; anything else is a fault. */
   async function guarded(body: () => Promise<void>): Promise<void> {
@@ -83,51 +97,55 @@ export function policyCommand(deps: PolicyCommandDeps): Command {
 
   policy
     .command('explain')
-    .description('show the decision the policy would give a tool call, the rule that made it, and why each earlier rule did not match')
+    .description('show the decision the gate would give a tool call: the risk computed by the tool from the current state, the rule that decided, and why each earlier rule did not match')
     .requiredOption('--tool <name>', 'tool name, e.g. deploy_canary')
-    .option('--input <json>', 'tool arguments as a JSON object', parseJsonObject('--input'), {})
+    .option('--input <json>', 'tool arguments as a JSON object (checked by the tool\'s schema, as the gate does)', parseJsonObject('--input'), {})
     .option('--principal <id>', 'who asks', 'user:operator')
     .option('--roles <list>', 'extra roles of the principal, comma-separated (joined with the policy\'s roles: map)')
-    .option('--risk <json>', 'risk figures as a JSON object, merged over a neutral default', parseJsonObject('--risk'))
+    .option('--risk <json>', 'what-if: risk fields to try in place of the computed ones (shown beside the real decision, never instead of it)', parseJsonObject('--risk'))
+    .option('--home <dir>', 'the agent\'s data directory whose lab gives the current state (default: the configured home, MLOPS_AGENT_HOME)')
     .option('--file <path>', 'policy file; repeat for several (default: the configured policy files)', collect)
     .addHelpText(
       'after',
       `
-Risk: a real call's risk (traffic share, failed quality gates, ...) is computed by the
-tool from the live backends. This command does not reach them: it uses --risk merged
-over a neutral default (0% traffic, no failed gates, reversible), with the environment
-taken from input.environment when present. The risk used is printed.
+Risk: computed exactly as the gate computes it, by the tool's own risk assessment over the
+current state: the lab under the data directory, opened read-only (nothing is changed, a
+running serve is not disturbed). The risk used is printed. --risk values are what-ifs: the
+decision they would give is shown beside the gate's, and never decides the exit code.
+When the risk cannot be computed (the lab cannot be read), the gate's decision is not
+known here: the command says why and which fields are missing, and exits ${POLICY_EXIT.invalid}.
+A call whose arguments are invalid, or that names a model or version that does not exist,
+is not judged by the policy at all (the gate answers it as a tool error): exit ${POLICY_EXIT.invalid}.
 
-Exit codes: ${POLICY_EXIT.allow} allow, ${POLICY_EXIT.deny} deny, ${POLICY_EXIT.require_approval} require_approval, ${POLICY_EXIT.invalid} invalid policy or arguments.
+Exit codes: ${POLICY_EXIT.allow} allow, ${POLICY_EXIT.deny} deny, ${POLICY_EXIT.require_approval} require_approval, ${POLICY_EXIT.invalid} invalid policy or arguments, not judged, or risk not computed.
 
 Example:
   mlops-agent policy explain --tool deploy_canary \\
-    --input '{"model":"credit-risk","version":"4","environment":"production","trafficPercent":25}' \\
-    --risk '{"trafficPercent":25}'
+    --input '{"model":"credit-risk","version":"2","environment":"production","trafficPercent":25}'
+  mlops-agent policy explain --tool trigger_retrain --input '{"model":"credit-risk","dataset":"credit-recent"}' \\
+    --risk '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}'
 `,
     )
-    .action((options: { tool: string; input: Record<string, unknown>; principal: string; roles?: string; risk?: Record<string, unknown>; file?: string[] }) =>
+    .action((options: { tool: string; input: Record<string, unknown>; principal: string; roles?: string; risk?: Record<string, unknown>; home?: string; file?: string[] }) =>
       guarded(async () => {
-        const tools = deps.knownTools();
+        const tools = deps.tools();
         const tool = tools.find((t) => t.name === options.tool);
         if (!tool) {
           throw new UserError(`unknown tool "${options.tool}"; known tools are: ${tools.map((t) => t.name).join(', ')}`);
         }
-        const risk = riskFromFlags(options.input, options.risk ?? {});
+        const overrides = parseRiskOverrides(options.risk ?? {});
         const roles = (options.roles ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
         const files = options.file ?? deps.defaultFiles();
         const set = await loadPolicySet(files, { knownTools: tools.map((t) => t.name) });
-        const request: PolicyRequest = {
-          principal: { id: options.principal, roles },
-          tool: { name: tool.name, ...tool.annotations },
-          environment: risk.environment,
-          input: options.input,
-          risk,
-        };
-        const explanation = set.explain(request);
-        out(`${formatExplanation(explanation)}\n`);
-        out(`risk used: ${JSON.stringify(risk)}\n`);
-        process.exitCode = POLICY_EXIT[explanation.decision.effect];
+        const state = await deps.openState(options.home);
+        try {
+          const result = await explainCall({ tool, input: options.input, principal: { id: options.principal, roles }, set, state, overrides });
+          const { text, exitCode } = formatExplainedCall(result, state.where);
+          out(`${text}\n`);
+          process.exitCode = exitCode;
+        } finally {
+          await state.close();
+        }
       }),
     );
 

@@ -2,12 +2,32 @@
 // REDIS_URL is set (where serve and its workers keep them), else under the data dir.
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { buildServingViews, describeServingView, ENVIRONMENTS, type Environment, type ServingView } from '../../tools/index.js';
 import { createRedisRunStore } from '../agent/redis-run-store.js';
-import { RUN_STATUSES, type RunStatus } from '../agent/run.js';
+import { RUN_STATUSES, type Run, type RunStatus } from '../agent/run.js';
 import { createFileRunStore, type RunStore } from '../agent/run-store.js';
+import { createFileApprovalStore, createRedisApprovalStore, pendingApprovalsFrom } from '../approvals/index.js';
+import { openReadOnlyLab } from '../backends/local/index.js';
+import { loadContracts } from '../contracts/index.js';
 import type { Config } from '../config.js';
-import { UserError } from '../errors.js';
+import { describeError, isNotFound, UserError } from '../errors.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
+
+/** The models a run named (in its alert's labels or its calls' arguments), each with the environments named, or all. */
+export function modelsOf(run: Run): Map<string, Set<Environment>> {
+  const named = new Map<string, Set<Environment>>();
+  const note = (model: unknown, environment: unknown) => {
+    if (typeof model !== 'string' || model === '') return;
+    const envs = named.get(model) ?? new Set<Environment>();
+    if (ENVIRONMENTS.includes(environment as Environment)) envs.add(environment as Environment);
+    named.set(model, envs);
+  };
+  const labels = (run.trigger.data as { labels?: Record<string, unknown> } | null)?.labels;
+  if (labels) note(labels.model, labels.environment);
+  for (const item of run.transcript) if (item.kind === 'plan') for (const c of item.calls) note((c.args as Record<string, unknown> | null)?.model, (c.args as Record<string, unknown> | null)?.environment);
+  for (const [model, envs] of named) if (envs.size === 0) named.set(model, new Set(ENVIRONMENTS));
+  return named;
+}
 
 export function runsCommand(deps: { config: () => Config }): Command {
   const runs = new Command('runs').description('list stored runs and show one with its whole transcript');
@@ -39,20 +59,51 @@ export function runsCommand(deps: { config: () => Config }): Command {
       if (!opts.json && found.length === 0) process.stdout.write('no runs\n');
     });
 
+  /**
+   * What serves the models the run named, now: the same view the deployment_status tool
+   * gives, read from the lab under the data dir (read-only) and the stored approvals.
+   */
+  async function servingNow(run: Run): Promise<{ views: ServingView[]; problems: string[] }> {
+    const config = deps.config();
+    const lab = openReadOnlyLab({ home: config.home, contracts: await loadContracts(config.contracts.files) });
+    const approvals = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : createFileApprovalStore(join(config.home, 'approvals'));
+    const backends = { ...lab, approvals: pendingApprovalsFrom((filter) => approvals.list(filter)) };
+    const views: ServingView[] = [];
+    const problems: string[] = [];
+    try {
+      for (const [model, envs] of modelsOf(run)) {
+        for (const env of envs) {
+          try {
+            views.push(...(await buildServingViews(backends, model, env)));
+          } catch (err) {
+            problems.push(`${model}/${env}: ${isNotFound(err) ? '' : 'could not be read: '}${describeError(err)} (lab under ${lab.root})`);
+            break;
+          }
+        }
+      }
+    } finally {
+      await approvals.close();
+    }
+    return { views, problems };
+  }
+
   runs
     .command('show')
-    .description('the run as a timeline: trigger, plans, each call with its decision, the answer')
+    .description('the run as a timeline: trigger, plans, each call with its decision, the answer, what the transcript shows it did; then what serves the models it named now')
     .argument('<id>', 'run id, as printed by chat, demo or runs list')
-    .option('--json', 'print the stored run as JSON')
+    .option('--json', 'print the stored run as JSON, with `servingNow`: the serving view of the models it named')
     .action(async (id: string, opts: { json?: boolean }) => {
       const run = await withStore((store) => store.get(id));
       if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
+      const serving = await servingNow(run);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...run, servingNow: serving.views }, null, 2)}\n`);
         return;
       }
       for (const item of run.transcript) process.stdout.write(`${formatTranscriptItem(item, null)}\n`);
       process.stdout.write(`${formatRunSummary(run)}\n`);
+      for (const view of serving.views) process.stdout.write(`serving now  ${describeServingView(view)}\n`);
+      for (const problem of serving.problems) process.stdout.write(`serving now  ${problem}\n`);
     });
   return runs;
 }

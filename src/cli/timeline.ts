@@ -7,10 +7,17 @@ const STATUS_MARK: Record<string, string> = {
   executed: 'ok',
   refused: 'REFUSED',
   invalid: 'INVALID',
+  not_found: 'NOT FOUND',
   pending_approval: 'NEEDS APPROVAL',
   failed: 'FAILED',
   waiting: 'WAITING',
 };
+
+function mark(o: CallOutcomeForPlanner): string {
+  if (o.status === 'invalid' && o.code === 'not_found') return STATUS_MARK.not_found!;
+  if (o.status === 'executed' && (o.output as { noop?: unknown } | null)?.noop === true) return 'NO-OP';
+  return STATUS_MARK[o.status] ?? o.status;
+}
 
 function clock(iso: string): string {
   return iso.slice(11, 19);
@@ -30,6 +37,7 @@ function outcomeDetail(o: CallOutcomeForPlanner): string {
     case 'pending_approval':
       return `${o.reason}${o.approvalId ? ` [approval ${o.approvalId}]` : ''}`;
     case 'invalid':
+      return o.code === 'not_found' ? `not found: ${o.error}` : o.error;
     case 'failed':
       return o.error;
     case 'waiting':
@@ -48,19 +56,19 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
     case 'trigger':
       return `${at}  ${item.trigger.toUpperCase()}  ${item.text}`;
     case 'plan': {
-      const lines = item.text ? [`${at}  plan      ${item.text}`] : [];
+      const lines = item.text ? [`${at}  ${item.mitigation ? 'MITIGATE' : 'plan    '}  ${item.text}`] : [];
       for (const call of item.calls) lines.push(`${at}  call      ${call.name} ${oneLine(call.args)}`);
       return lines.join('\n');
     }
     case 'result':
-      return `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`;
+      return `${at}  ${mark(item.outcome).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`;
     case 'approval':
       return [
         `${at}  ${item.status.toUpperCase().padEnd(8)}  ${item.name}: approval ${item.approvalId} ${item.resolution}`,
-        `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`,
+        `${at}  ${mark(item.outcome).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)}`,
       ].join('\n');
     case 'wait':
-      return `${at}  ${(STATUS_MARK[item.outcome.status] ?? item.outcome.status).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)} (after ${duration(item.waitedMs)})`;
+      return `${at}  ${mark(item.outcome).padEnd(8)}  ${item.name}: ${outcomeDetail(item.outcome)} (after ${duration(item.waitedMs)})`;
     case 'note':
       return `${at}  note      ${item.text}`;
     case 'answer':
@@ -70,5 +78,10 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
 
 export function formatRunSummary(run: Run): string {
   const tokens = run.usage.input + run.usage.output;
-  return `run ${run.id} ${run.status} after ${run.steps} step(s) with ${run.planner}${run.fallback ? ` (fell back from ${run.fallback.from})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`;
+  const lines = [`run ${run.id} ${run.status} after ${run.steps} step(s) with ${run.planner}${run.fallback ? ` (fell back from ${run.fallback.from})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
+  // What the transcript shows, beside whatever the answer says; and why it is not `succeeded`.
+  if (run.summary) lines.push(`  did     ${run.summary.text}`);
+  if (run.error && run.status !== 'succeeded') lines.push(`  why     ${oneLine(run.error, 400)}`);
+  for (const flag of run.flags ?? []) lines.push(`  FLAG    ${flag.reason}: "${oneLine(flag.sentence, 200)}"`);
+  return lines.join('\n');
 }

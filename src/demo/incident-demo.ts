@@ -1,21 +1,32 @@
 // The incident demo `npm start` runs on the local lab: seed and serve a champion, send
 // traffic, inject drift, let the monitor raise an Alertmanager alert, and let the agent
-// answer it through the gate; then verify the audit log. Scenario `bad-canary` retrains
-// on data with a unit bug: it passes the offline gates, fails in canary, and is rolled back.
+// answer it through the gate; then verify the audit log. In `bad-canary` the recent data
+// comes with income in thousands: its data contract's range rule fails it, so it is never
+// trained on (the runbook stops, and a direct request to train is refused). In
+// `canary-regression` it comes with credit history in years, inside every rule: the
+// candidate passes the contract and the offline gates, fails its canary analysis and is
+// rolled back.
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { Run } from '../agent/run.js';
 import { verifyAuditFile } from '../audit/index.js';
 import type { Config } from '../config.js';
-import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
+import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type CreditGeneratorOptions, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
 import { triggerFromAlertGroup } from '../intake/alert-trigger.js';
 import type { Logger } from '../logger.js';
 import { stillNeeded } from '../approvals/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
 
-export type Scenario = 'drift' | 'bad-canary';
-export const SCENARIOS: Scenario[] = ['drift', 'bad-canary'];
+export type Scenario = 'drift' | 'bad-canary' | 'canary-regression';
+export const SCENARIOS: Scenario[] = ['drift', 'bad-canary', 'canary-regression'];
+
+/** What the upstream export of recent applications gets wrong in each scenario. */
+const EXPORT_BUGS: Record<Scenario, { options: Pick<CreditGeneratorOptions, 'incomeUnit' | 'historyUnit'>; says: string }> = {
+  drift: { options: {}, says: '' },
+  'bad-canary': { options: { incomeUnit: 'kusd' }, says: ' (by an ETL that now reports income in thousands)' },
+  'canary-regression': { options: { historyUnit: 'years' }, says: " (by an ETL that now reports credit history in years: inside the contract's 0..720)" },
+};
 
 const MODEL = 'credit-risk';
 const ENVIRONMENT = 'production';
@@ -35,8 +46,13 @@ function when(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
+/** YYYY-MM-DD `days` before today: the demo's data is as fresh as its contract expects. */
+function daysAgo(days: number): string {
+  return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
+}
+
 async function seed(lab: LocalLab, print: Print): Promise<void> {
-  const version = await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 1, rows: TRAIN_ROWS, startDate: '2026-01-01', days: 180 }));
+  const version = await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 1, rows: TRAIN_ROWS, startDate: daysAgo(210), days: 180 }));
   print(`seed      credit-train: ${TRAIN_ROWS} applications (data version ${version.slice(0, 12)})`);
   await lab.registry.createModel(MODEL, 'Probability of default for consumer credit applications');
   const job = await lab.trainer.start({ model: MODEL, dataset: 'credit-train', params: {}, searchTrials: 2, requestedBy: 'demo:seed' });
@@ -96,11 +112,12 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     print(`${when()}  traffic   400 applications like the training data served by ${server.url}`);
 
     // The drift: incomes fall, utilisation rises and the relation to default shifts. In
-    // bad-canary, the export of recent applications also reports income in thousands.
-    const drifted = generateCreditRows({ seed: 2, rows: RECENT_ROWS, startDate: '2026-07-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
-    const exported = scenario === 'bad-canary' ? generateCreditRows({ seed: 2, rows: RECENT_ROWS, startDate: '2026-07-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 }, incomeUnit: 'kusd' }) : drifted;
-    await writeDataset(lab.dirs.datasets, 'credit-recent', exported);
-    print(`${when()}  drift     injected: incomes -25%, utilisation +0.2, risk relations shifted; recent applications exported to credit-recent${scenario === 'bad-canary' ? ' (by an ETL that now reports income in thousands)' : ''}`);
+    // the other scenarios the export of recent applications also has a unit bug.
+    const recent = { seed: 2, rows: RECENT_ROWS, startDate: daysAgo(30), days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } };
+    const drifted = generateCreditRows(recent);
+    const bug = EXPORT_BUGS[scenario];
+    await writeDataset(lab.dirs.datasets, 'credit-recent', generateCreditRows({ ...recent, ...bug.options }));
+    print(`${when()}  drift     injected: incomes -25%, utilisation +0.2, risk relations shifted; recent applications exported to credit-recent${bug.says}`);
     await simulator.stop();
     simulator = createTrafficSimulator({ url: server.url, model: MODEL, environment: ENVIRONMENT, rows: drifted, feedbackDelayMs: 200, concurrency: 8 });
     await simulator.send(600);
@@ -138,6 +155,7 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
       run = await approveAndResume(runtime, run, options.approveAs, print);
       print(`${when()}  ${formatRunSummary(run)}`);
     }
+    if (scenario === 'bad-canary') await showRefusal(runtime, lab, print);
     const split = await lab.deployer.getSplit(MODEL, ENVIRONMENT);
     if (split) print(`${when()}  serving   ${MODEL}/${ENVIRONMENT}: stable v${split.stableVersion}${split.canaryVersion ? `, canary v${split.canaryVersion} at ${split.canaryPercent}%` : ''}; last known good v${split.lastKnownGoodVersion}`);
     return await finish(runtime, run, print);
@@ -146,6 +164,28 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     await runtime.close();
     await lab.close();
   }
+}
+
+const shortPath = (source: string) => {
+  const rel = relative(process.cwd(), source);
+  return rel.startsWith('..') || isAbsolute(rel) ? source : rel;
+};
+
+/**
+ * The data the run refused to train on, rule by rule (looked up, not checked again), and
+ * what the gate answers someone who asks to train on it anyway, as an MCP client could.
+ */
+async function showRefusal(runtime: Runtime, lab: LocalLab, print: Print): Promise<void> {
+  const report = await lab.dataQuality.check('credit-recent');
+  for (const v of report.violations.filter((x) => x.severity === 'hard')) {
+    const example = v.examples[0] ? `; e.g. row ${v.examples[0].row}: ${Object.entries(v.examples[0].values).map(([k, x]) => `${k}=${x ?? 'empty'}`).join(' ')}` : '';
+    print(`${when()}  data      credit-recent breaks hard rule ${v.rule} (${shortPath(v.source)}) in ${v.rowsAffected} of ${report.rows} rows${example}`);
+  }
+  const args = { model: MODEL, dataset: 'credit-recent', searchTrials: 4 };
+  print(`${when()}  ask       user:operator asks to train anyway: trigger_retrain ${JSON.stringify(args)}, directly as an MCP client would`);
+  const outcome = await runtime.gate.call({ runId: null, callId: `demo-${Date.now().toString(36)}`, principal: { id: 'user:operator', roles: [] }, tool: 'trigger_retrain', args });
+  if (outcome.status === 'refused') print(`${when()}  REFUSED   trigger_retrain: ${outcome.decision.reason} [rule ${outcome.decision.ruleId}]`);
+  else print(`${when()}  ${outcome.status.toUpperCase()}  trigger_retrain: the gate did not refuse it (${outcome.status}); check the policy in force`);
 }
 
 async function finish(runtime: Runtime, run: Run | null, print: Print): Promise<DemoResult> {

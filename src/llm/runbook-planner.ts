@@ -2,8 +2,8 @@
 // each turn it replays the run's transcript to see which steps are done, so a run
 // resumed after a restart or an approval continues at the right step.
 import { isCelError, run as runCel } from '@bufbuild/cel';
-import type { CallOutcomeForPlanner, Planner, PlannerInput, PlannerTurn, TranscriptItem } from '../agent/planner.js';
-import type { Runbook, RunbookStep } from './runbook.js';
+import type { CallOutcomeForPlanner, PlannedEnd, Planner, PlannerInput, PlannerTurn, TranscriptItem } from '../agent/planner.js';
+import { isStopStep, type Runbook, type RunbookStep } from './runbook.js';
 
 interface StepState {
   status: 'skipped' | CallOutcomeForPlanner['status'];
@@ -15,7 +15,7 @@ const NO_USAGE = { input: 0, output: 0 };
 const WHOLE_TEMPLATE = /^\{\{\s*([\s\S]+?)\s*\}\}$/;
 const TEMPLATE = /\{\{\s*([\s\S]+?)\s*\}\}/g;
 
-function stepTag(runbook: Runbook, step: RunbookStep): string {
+function stepTag(runbook: Runbook, step: Pick<RunbookStep, 'id'>): string {
   return `[runbook ${runbook.id} step ${step.id}]`;
 }
 
@@ -66,7 +66,7 @@ function describeOutcome(o: CallOutcomeForPlanner): string {
     case 'refused':
       return `refused by policy${o.ruleId ? ` (rule ${o.ruleId})` : ''}: ${o.reason}`;
     case 'invalid':
-      return `invalid call: ${o.error}`;
+      return o.code === 'not_found' ? `not found: ${o.error}` : `invalid call: ${o.error}`;
     case 'pending_approval':
       return `waiting for approval: ${o.reason}`;
     case 'failed':
@@ -76,9 +76,45 @@ function describeOutcome(o: CallOutcomeForPlanner): string {
   }
 }
 
-export function createRunbookPlanner(runbook: Runbook): Planner {
+/** How a step that did not execute ends the run it stops. */
+function endOfStopped(o: CallOutcomeForPlanner): PlannedEnd {
+  switch (o.status) {
+    case 'refused':
+      return 'refused';
+    case 'failed':
+    case 'invalid':
+      return 'failed';
+    default:
+      // Waiting for people nobody was asked, or work nobody follows: a person has to look.
+      return 'needs_attention';
+  }
+}
+
+/**
+ * What earlier steps found that a person must act on: the data contract's broken rules
+ * (with where each is written and how many rows break it), then alert-level findings.
+ */
+function findingsOf(steps: Record<string, StepState>, limit = 10): string[] {
+  const lines: string[] = [];
+  for (const [id, state] of Object.entries(steps)) {
+    const output = state.output as { findings?: unknown; violations?: unknown } | null;
+    const violations = Array.isArray(output?.violations) ? (output.violations as { rule?: unknown; severity?: unknown; message?: unknown; source?: unknown }[]) : [];
+    for (const v of violations) {
+      if (lines.length >= limit) break;
+      lines.push(`  - ${id}: ${String(v.severity)} rule ${String(v.rule)} (${String(v.source)}): ${String(v.message)}`);
+    }
+    const findings = Array.isArray(output?.findings) ? (output.findings as { severity?: unknown; check?: unknown; column?: unknown; message?: unknown }[]) : [];
+    for (const f of findings) {
+      if (f.severity !== 'alert' || lines.length >= limit) continue;
+      lines.push(`  - ${id}: ${String(f.check)}${typeof f.column === 'string' ? `(${f.column})` : ''}: ${String(f.message)}`);
+    }
+  }
+  return lines;
+}
+
+export function createRunbookPlanner(runbook: Runbook, options: { name?: string } = {}): Planner {
   return {
-    name: `runbook:${runbook.id}`,
+    name: options.name ?? `runbook:${runbook.id}`,
     async next({ transcript }: PlannerInput): Promise<PlannerTurn> {
       const trigger = transcript.find((i) => i.kind === 'trigger');
       const data = trigger?.kind === 'trigger' && trigger.data && typeof trigger.data === 'object' ? trigger.data : {};
@@ -86,7 +122,7 @@ export function createRunbookPlanner(runbook: Runbook): Planner {
       // `alert` and `schedule` both name the trigger's data, so a runbook reads as its trigger does.
       const context = { trigger: { kind: trigger?.kind === 'trigger' ? trigger.trigger : 'unknown', text: trigger?.kind === 'trigger' ? trigger.text : '' }, alert: data, schedule: data, steps };
       const lines: string[] = [];
-      const answer = (headline: string): PlannerTurn => ({ kind: 'answer', text: [headline, ...lines].join('\n'), usage: NO_USAGE });
+      const answer = (ends: PlannedEnd, headline: string, extra: string[] = []): PlannerTurn => ({ kind: 'answer', text: [headline, ...lines, ...extra].join('\n'), usage: NO_USAGE, ends });
 
       for (const step of runbook.steps) {
         if (step.when) {
@@ -94,14 +130,18 @@ export function createRunbookPlanner(runbook: Runbook): Planner {
           try {
             go = evaluate(step.when, context);
           } catch (err) {
-            return answer(`Runbook ${runbook.id} stopped before step ${step.id}: its condition could not be evaluated (${(err as Error).message}). Nothing further was done.`);
+            return answer('needs_attention', `Runbook ${runbook.id} stopped before step ${step.id}: its condition could not be evaluated (${(err as Error).message}). Nothing further was done.`);
           }
-          if (go !== true && go !== false) return answer(`Runbook ${runbook.id} stopped before step ${step.id}: its condition gave ${String(go)}, not true or false.`);
+          if (go !== true && go !== false) return answer('needs_attention', `Runbook ${runbook.id} stopped before step ${step.id}: its condition gave ${String(go)}, not true or false.`);
           if (!go) {
             steps[step.id] = { status: 'skipped', output: null, summary: 'skipped' };
             lines.push(`- ${step.id}: skipped (${step.when} is false)`);
             continue;
           }
+        }
+        if (isStopStep(step)) {
+          const findings = findingsOf(steps);
+          return answer('needs_attention', `Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id} for a person: ${step.says}`, findings.length ? ['Findings:', ...findings] : []);
         }
         const tag = stepTag(runbook, step);
         const planned = transcript.find((i) => i.kind === 'plan' && i.text?.startsWith(tag));
@@ -111,19 +151,19 @@ export function createRunbookPlanner(runbook: Runbook): Planner {
           try {
             args = render(step.args, context);
           } catch (err) {
-            return answer(`Runbook ${runbook.id} cannot run step ${step.id}: ${(err as Error).message}. Nothing further was done.`);
+            return answer('needs_attention', `Runbook ${runbook.id} cannot run step ${step.id}: ${(err as Error).message}. Nothing further was done.`);
           }
           return { kind: 'calls', text: `${tag} ${step.says}`, calls: [{ name: step.tool, args }], usage: NO_USAGE };
         }
         const outcome = outcomeOf(transcript, call.id);
-        if (!outcome) return answer(`Runbook ${runbook.id}: step ${step.id} has no recorded result; stopping rather than repeat it.`);
+        if (!outcome) return answer('needs_attention', `Runbook ${runbook.id}: step ${step.id} has no recorded result; stopping rather than repeat it.`);
         steps[step.id] = { status: outcome.status, output: outcome.status === 'executed' ? outcome.output : null, summary: describeOutcome(outcome) };
         lines.push(`- ${step.id} (${step.tool}): ${describeOutcome(outcome)}`);
         if (outcome.status !== 'executed' && step.onFailure === 'stop') {
-          return answer(`Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id}:`);
+          return answer(endOfStopped(outcome), `Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id}:`);
         }
       }
-      return answer(`Runbook ${runbook.id} (${runbook.title}) completed:`);
+      return answer('succeeded', `Runbook ${runbook.id} (${runbook.title}) completed:`);
     },
   };
 }

@@ -7,9 +7,12 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 
-const stepSchema = z
+const stepId = z.string().regex(/^[a-z][a-z0-9_]*$/, 'step ids are lowercase words joined by "_", e.g. retrain');
+
+/** A step that calls a tool. */
+const toolStepSchema = z
   .object({
-    id: z.string().regex(/^[a-z][a-z0-9_]*$/, 'step ids are lowercase words joined by "_", e.g. retrain'),
+    id: stepId,
     tool: z.string().min(1),
     /** Why this step, shown in the plan. */
     says: z.string().min(1),
@@ -19,8 +22,26 @@ const stepSchema = z
     when: z.string().min(1).optional(),
     /** What to do when the call does not execute: stop the runbook (default) or go on. */
     onFailure: z.enum(['stop', 'continue']).default('stop'),
+    /**
+     * A mitigation (stop the damage first, e.g. a rollback): for an alert, it runs through the
+     * gate before any LLM planning, and the rest of the run may not undo it.
+     */
+    mitigation: z.boolean().default(false),
   })
   .strict();
+
+/** A step that ends the run for a person: its `says` and the findings so far are the answer. */
+const stopStepSchema = z
+  .object({
+    id: stepId,
+    stop: z.literal('needs_attention'),
+    says: z.string().min(1),
+    /** CEL as for tool steps; without it the runbook always stops here. */
+    when: z.string().min(1).optional(),
+  })
+  .strict();
+
+const stepSchema = z.union([toolStepSchema, stopStepSchema]);
 
 const frontMatterSchema = z
   .object({
@@ -33,6 +54,12 @@ const frontMatterSchema = z
   .strict();
 
 export type RunbookStep = z.infer<typeof stepSchema>;
+export type RunbookToolStep = z.infer<typeof toolStepSchema>;
+export type RunbookStopStep = z.infer<typeof stopStepSchema>;
+
+export function isStopStep(step: RunbookStep): step is RunbookStopStep {
+  return 'stop' in step;
+}
 export interface Runbook extends z.infer<typeof frontMatterSchema> {
   file: string;
   guidance: string;
@@ -51,14 +78,17 @@ export function parseRunbook(text: string, file: string, knownTools: readonly st
   }
   const parsed = frontMatterSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(front matter)'}: ${i.message}`);
+    const issues = parsed.error.issues.flatMap(describeIssue);
     throw new UserError(`${file}: invalid runbook:\n  ${issues.join('\n  ')}`);
   }
   const seen = new Set<string>();
   for (const step of parsed.data.steps) {
     if (seen.has(step.id)) throw new UserError(`${file}: step id "${step.id}" is used twice`);
     seen.add(step.id);
-    if (!knownTools.includes(step.tool)) {
+    if (isStopStep(step)) {
+      // A later step could never run after a stop that always stops.
+      if (!step.when && step !== parsed.data.steps.at(-1)) throw new UserError(`${file}: step "${step.id}" stops the runbook unconditionally, so the steps after it can never run; give it a "when" or make it the last step`);
+    } else if (!knownTools.includes(step.tool)) {
       throw new UserError(`${file}: step "${step.id}" names unknown tool "${step.tool}" (known: ${knownTools.join(', ')})`);
     }
     if (step.when) {
@@ -70,6 +100,22 @@ export function parseRunbook(text: string, file: string, knownTools: readonly st
     }
   }
   return { ...parsed.data, file, guidance: match[2]!.trim() };
+}
+
+/** A step is a tool step or a stop step: say what is wrong with it as the one it most looks like. */
+function describeIssue(issue: z.ZodIssue): string[] {
+  if (issue.code === 'invalid_union') {
+    const stepLike = issue.unionErrors.find((e) => !e.issues.some((i) => i.code === 'unrecognized_keys' && (i.keys.includes('stop') || i.keys.includes('tool')))) ?? issue.unionErrors[0];
+    const inner = stepLike?.issues ?? [];
+    if (inner.length > 0) return inner.flatMap((i) => describeIssue({ ...i, path: [...issue.path, ...i.path] }));
+  }
+  return [`${issue.path.join('.') || '(front matter)'}: ${issue.message}`];
+}
+
+/** Runbooks with mitigation steps, reduced to them: what runs first for an alert they answer. */
+export function mitigationSteps(runbook: Runbook): Runbook | null {
+  const steps = runbook.steps.filter((s) => !isStopStep(s) && s.mitigation);
+  return steps.length > 0 ? { ...runbook, steps } : null;
 }
 
 export async function loadRunbooks(dir: string, knownTools: readonly string[]): Promise<Runbook[]> {

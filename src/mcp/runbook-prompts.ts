@@ -23,7 +23,7 @@ export function registerRunbookPrompts(mcp: McpServer, runbooks: readonly Runboo
       { title: runbook.title, description: `${runbook.title}. Answers alerts: ${runbook.alerts.join(', ') || '(none)'}.`, argsSchema },
       (args: Record<string, string | undefined>) => {
         const given = labels.filter((l) => args[l]).map((l) => `${l}=${args[l]}`);
-        const steps = runbook.steps.map((s, i) => `${i + 1}. ${s.tool}: ${s.says}`).join('\n');
+        const steps = runbook.steps.map((s, i) => `${i + 1}. ${'stop' in s ? `stop for a person${s.when ? ` when ${s.when}` : ''}` : `${s.tool}${s.mitigation ? ' (mitigation: do this first)' : ''}`}: ${s.says}`).join('\n');
         const text = [
           `Follow the runbook "${runbook.title}"${given.length ? ` for the alert with labels ${given.join(', ')}` : ''}.`,
           'Every tool call goes through the policy gate; a refused or pending call is an answer, not something to work around.',

@@ -1,6 +1,6 @@
 // Turns a gate outcome into an MCP tool result: what an MCP client reads back from one call.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { GateOutcome } from '../policy/index.js';
+import { refusedBy, type GateOutcome } from '../policy/index.js';
 
 /** Named in a pending result when no approval channel took the request. */
 export const APPROVALS_TAKEN_BY = 'none: no approval channel is configured';
@@ -42,10 +42,10 @@ export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolRe
       return { content: text(outcome.summary, JSON.stringify(outcome.output)), structuredContent: outcome.output as Record<string, unknown> };
     case 'refused': {
       const { decision } = outcome;
-      return { isError: true, content: text(`Refused by policy${decision.ruleId ? ` rule ${decision.ruleId}` : ''} (${decision.policy}): ${decision.reason}`) };
+      return { isError: true, content: text(`Refused by ${refusedBy(decision)}: ${decision.reason}`) };
     }
     case 'invalid':
-      return { isError: true, content: text(outcome.error) };
+      return { isError: true, content: text(outcome.code === 'not_found' ? `${tool}: not found: ${outcome.error}` : outcome.error) };
     case 'failed':
       return { isError: true, content: text(`${tool} failed after the policy allowed it: ${outcome.error}`) };
     case 'waiting':

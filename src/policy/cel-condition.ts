@@ -18,8 +18,15 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
     'promotesToFull',
     'qualityDelta',
     'failedQualityGates',
+    'qualityGateFailures',
     'reversible',
+    'data',
   ],
+};
+
+/** Fields of fixed-shape maps one level down (`risk.data.passed`). */
+export const KNOWN_NESTED_FIELDS: Record<string, readonly string[]> = {
+  'risk.data': ['dataset', 'version', 'checked', 'passed', 'failedChecks', 'softFailures', 'driftOnly'],
 };
 
 // Identifiers CEL itself defines (type names, used as in `type(x) == int`).
@@ -49,16 +56,39 @@ type Expr = ReturnType<typeof parse>['expr'];
  * message says what is wrong (the loader adds file and line).
  */
 export function compileCondition(source: string): CompiledCondition {
+  const run = prepare(source, 'when');
+  return (ctx) => {
+    const result = run(ctx);
+    if (!result.ok) return result;
+    // cel-es returns errors as values; anything that is not a boolean fails closed.
+    if (typeof result.value !== 'boolean') {
+      return { ok: false, error: `condition returned ${describeCel(result.value as CelValue)} instead of true or false` };
+    }
+    return { ok: true, value: result.value };
+  };
+}
+
+export type CompiledValue = (ctx: ConditionContext) => { ok: true; value: unknown } | { ok: false; error: string };
+
+/**
+ * Compiles a CEL expression whose value is shown, not judged (`{{ risk.data.failedChecks }}`
+ * in a rule's reason), with the same checks of variables and fields as a condition.
+ */
+export function compileValue(source: string, where: string): CompiledValue {
+  return prepare(source, where);
+}
+
+function prepare(source: string, where: string): CompiledValue {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
-    throw new Error(`CEL syntax error in "when": ${text.replace(/^<input>:/, 'at expression line:column ')}`);
+    throw new Error(`CEL syntax error in "${where}": ${text.replace(/^<input>:/, 'at expression line:column ')}`);
   }
   const problems: string[] = [];
   checkExpr(parsed.expr, new Set(CONDITION_VARIABLES), problems);
-  if (problems.length > 0) throw new Error(`in "when": ${[...new Set(problems)].join('; ')}`);
+  if (problems.length > 0) throw new Error(`in "${where}": ${[...new Set(problems)].join('; ')}`);
   const run = plan(env, parsed);
   return (ctx) => {
     let value: unknown;
@@ -69,11 +99,7 @@ export function compileCondition(source: string): CompiledCondition {
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    // cel-es returns errors as values; anything that is not a boolean fails closed.
     if (isCelError(value)) return { ok: false, error: value.message };
-    if (typeof value !== 'boolean') {
-      return { ok: false, error: `condition returned ${describeCel(value as CelValue)} instead of true or false` };
-    }
     return { ok: true, value };
   };
 }
@@ -89,6 +115,12 @@ function checkExpr(expr: Expr | undefined, scope: ReadonlySet<string>, problems:
       return;
     case 'selectExpr': {
       const operand = kind.value.operand;
+      const inner = operand?.exprKind.case === 'selectExpr' ? operand.exprKind.value : undefined;
+      if (inner?.operand?.exprKind.case === 'identExpr' && !scope.has(`@local:${inner.operand.exprKind.value.name}`)) {
+        const path = `${inner.operand.exprKind.value.name}.${inner.field}`;
+        const nested = KNOWN_NESTED_FIELDS[path];
+        if (nested && !nested.includes(kind.value.field)) problems.push(`"${path}" has no field "${kind.value.field}" (fields: ${nested.join(', ')})`);
+      }
       if (operand?.exprKind.case === 'identExpr' && !scope.has(`@local:${operand.exprKind.value.name}`)) {
         const known = KNOWN_FIELDS[operand.exprKind.value.name];
         if (known && !known.includes(kind.value.field)) {

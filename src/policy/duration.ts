@@ -18,6 +18,18 @@ const PART = /(\d+)([smhd])/g;
  * (saying how to fix it) instead of throwing, so the loader can attach file and line.
  */
 export function parseDuration(text: string): { ms: number } | { error: string } {
+  const parsed = parseSpan(text);
+  if ('error' in parsed) return parsed;
+  if (parsed.ms <= 0) return { error: `"${text}" is zero; an approval needs time to be granted, e.g. "4h"` };
+  if (parsed.ms > MAX_DURATION_MS) return { error: `"${text}" is longer than 30d; approvals must expire sooner` };
+  return parsed;
+}
+
+/**
+ * The same notation without the approval limits (data contracts: `maxAge: 90d`); zero is
+ * returned as 0 for the caller to judge.
+ */
+export function parseSpan(text: string): { ms: number } | { error: string } {
   const trimmed = text.trim();
   if (!DURATION.test(trimmed)) {
     return {
@@ -28,8 +40,6 @@ export function parseDuration(text: string): { ms: number } | { error: string } 
   for (const [, amount, unit] of trimmed.matchAll(PART)) {
     ms += Number(amount) * UNIT_MS[unit!]!;
   }
-  if (ms <= 0) return { error: `"${text}" is zero; an approval needs time to be granted, e.g. "4h"` };
-  if (ms > MAX_DURATION_MS) return { error: `"${text}" is longer than 30d; approvals must expire sooner` };
   return { ms };
 }
 

@@ -6,10 +6,11 @@ import type { z } from 'zod';
 import { isLongRunning, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
 import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
-import { describeError, UpstreamError } from '../errors.js';
+import { describeError, isNotFound, UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
+import { explainedDecision, policyRequestFor } from './call-request.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
 
 export type { CompletedCall, WaitingCall } from './long-calls.js';
@@ -71,7 +72,8 @@ export interface GateCall {
 export type GateOutcome =
   | { status: 'executed'; decision: GateDecision; risk: Risk; output: unknown; summary: string }
   | { status: 'refused'; decision: GateDecision; risk: Risk | null }
-  | { status: 'invalid'; error: string; issues: { path: string; message: string }[] }
+  /** `code: not_found`: something the call names (model, version, dataset, served model) does not exist. */
+  | { status: 'invalid'; error: string; issues: { path: string; message: string }[]; code?: 'not_found' }
   | { status: 'pending_approval'; decision: GateDecision; risk: Risk; approvalId: string | null; where: string | null }
   | { status: 'failed'; decision: GateDecision; risk: Risk; error: string }
   /** A long-running call was started and goes on; `summary` says what is under way. */
@@ -155,22 +157,26 @@ export function createGate(options: GateOptions): Gate {
   /**
    * Risk figures, then the policy's verdict on them. Either failing denies (fail closed):
    * without risk figures the policy cannot judge the call. `risk` is null when unassessed.
+   * A call naming something that does not exist is no refusal: `notFound` says what is missing.
    */
   async function judge(
     tool: AnyTool,
     args: Record<string, unknown>,
     principal: Principal,
     idempotencyKey: string,
-  ): Promise<{ risk: Risk | null; decision: GateDecision; shadow: GateDecision | null }> {
+  ): Promise<{ risk: Risk | null; decision: GateDecision; shadow: GateDecision | null; notFound?: string }> {
     let risk: Risk;
     try {
       risk = await tool.assessRisk(args, { backends, principal: principal.id, idempotencyKey });
     } catch (err) {
-      return { risk: null, decision: { effect: 'deny', ruleId: null, reason: `risk could not be assessed: ${describeError(err)}`, policy: '(gate)' }, shadow: null };
+      const error = describeError(err);
+      if (isNotFound(err)) return { risk: null, decision: { effect: 'deny', ruleId: null, reason: `not found: ${error}`, policy: '(gate)' }, shadow: null, notFound: error };
+      const reason = `the gate refused this call without asking the policy: its risk could not be assessed (${error}), and a call whose risk is unknown is denied; nothing was executed`;
+      return { risk: null, decision: { effect: 'deny', ruleId: null, reason, policy: '(gate)', error }, shadow: null };
     }
-    const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
     try {
-      return { risk, ...policy({ principal, tool: { name: tool.name, ...tool.annotations }, environment, input: args, risk }) };
+      const { decision, shadow } = policy(policyRequestFor(tool, args, principal, risk));
+      return { risk, decision: explainedDecision(decision, risk), shadow };
     } catch (err) {
       return { risk, decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${describeError(err)}`, policy: '(gate)', error: describeError(err) }, shadow: null };
     }
@@ -190,6 +196,12 @@ export function createGate(options: GateOptions): Gate {
     }
     await record(call, 'call.replayed', { callId: call.callId, tool: tool.name, idempotencyKey: key, takenAt: earlier.takenAt, end: earlier.end?.status ?? null });
     return outcomeOf(earlier);
+  }
+
+  /** A call naming something that does not exist: audited as such, answered as a tool error. */
+  async function notFoundOutcome(call: { runId: string | null; callId: string; principal: Principal }, tool: AnyTool, args: Record<string, unknown>, error: string): Promise<GateOutcome> {
+    await record(call, 'call.not_found', { callId: call.callId, tool: tool.name, args, error });
+    return { status: 'invalid', code: 'not_found', error, issues: [{ path: '(arguments)', message: error }] };
   }
 
   async function execute(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
@@ -254,7 +266,8 @@ export function createGate(options: GateOptions): Gate {
       // Asked again after a crash: what happened then stands, whatever the policy says now.
       const earlier = tool.annotations.readOnly ? null : await replayed({ ...call, idempotencyKey }, tool, args, await executions.find(idempotencyKey));
       if (earlier) return earlier;
-      const { risk, decision, shadow } = await judge(tool, args, call.principal, idempotencyKey);
+      const { risk, decision, shadow, notFound } = await judge(tool, args, call.principal, idempotencyKey);
+      if (notFound !== undefined) return notFoundOutcome(call, tool, args, notFound);
       await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, risk, decision, shadow });
       if (risk === null) return { status: 'refused', decision, risk: null };
 
@@ -291,7 +304,8 @@ export function createGate(options: GateOptions): Gate {
           return { status: 'invalid', error, issues: parsed && !parsed.success ? issuesOf(parsed.error) : [] };
         }
         const args = parsed.data as Record<string, unknown>;
-        const { risk, decision, shadow } = await judge(tool, args, parked.principal, parked.idempotencyKey);
+        const { risk, decision, shadow, notFound } = await judge(tool, args, parked.principal, parked.idempotencyKey);
+        if (notFound !== undefined) return notFoundOutcome(parked, tool, args, `approval ${approvalId} was not executed: ${notFound}`);
         // The approval answers the rule that asked for it; any other verdict now wins.
         const stillApproved = risk !== null && (decision.effect === 'allow' || (decision.effect === 'require_approval' && decision.ruleId === parked.decision.ruleId));
         await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, risk, decision, shadow, approvalId, honoured: stillApproved });

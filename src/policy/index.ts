@@ -21,6 +21,7 @@ export type { PolicyStore, PolicyStoreOptions, ReloadResult } from './policy-sto
 export { formatDuration, parseDuration } from './duration.js';
 export { API_VERSION } from './policy-file.js';
 export { createGate, defaultIdempotencyKey } from './gate.js';
+export { explainedDecision, policyRequestFor, refusedBy } from './call-request.js';
 export type { ApprovalSink, ApprovedOutcome, CompletedCall, Gate, GateCall, GateOutcome, GateOptions, ParkedCall, Principal, PolicyEvaluator, AuditAppender, WaitingCall } from './gate.js';
 export { createFileExecutions, createMemoryExecutions, startedWait } from './executions.js';
 export type { CallEnd, ExecutionRecord, Executions } from './executions.js';

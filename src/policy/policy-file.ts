@@ -3,6 +3,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { compileCondition, type CompiledCondition } from './cel-condition.js';
 import { parseDuration } from './duration.js';
+import { compileReason, type ReasonPart } from './reason-template.js';
 import { EFFECTS, type ApprovalRequirement, type CompiledRule, type Effect } from './types.js';
 import { IssueSink, readBoolean, readFields, readPositiveInt, readString, readStringList, type PolicyIssue } from './yaml-nodes.js';
 
@@ -19,6 +20,8 @@ const RULE_ID = /^[a-z0-9][a-z0-9._-]*$/;
 /** A rule whose condition is ready to run. */
 export interface LoadedRule extends CompiledRule {
   condition: CompiledCondition | null;
+  /** The reason's `{{ expr }}` parts, compiled; null when it has none. */
+  reasonParts: ReasonPart[] | null;
   /** Lines of the approval roles, so the set can point at an undeclared one. */
   approvalRoleLines: number[];
 }
@@ -146,9 +149,17 @@ function parseRule(
   }
 
   let reason: string | null = null;
+  let reasonParts: ReasonPart[] | null = null;
   const reasonField = fields.get('reason');
   if (!reasonField) sink.add(node, `${what} has no "reason"; say in a sentence why the rule exists`, line);
   else reason = readString(sink, reasonField, `${what} reason`);
+  if (reason !== null) {
+    try {
+      reasonParts = compileReason(reason);
+    } catch (err) {
+      sink.add(reasonField!.value, `${what}: ${err instanceof Error ? err.message : String(err)}`, reasonField!.line);
+    }
+  }
 
   let when: string | null = null;
   let condition: CompiledCondition | null = null;
@@ -198,7 +209,7 @@ function parseRule(
   }
 
   if (sink.issues.length > before || id === null || tools === null || effect === null || reason === null) return null;
-  const rule: LoadedRule = { id, tools, when, effect, reason, file: sink.file, line, condition, approvalRoleLines };
+  const rule: LoadedRule = { id, tools, when, effect, reason, file: sink.file, line, condition, reasonParts, approvalRoleLines };
   if (approval) rule.approval = approval;
   return rule;
 }

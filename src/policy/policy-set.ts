@@ -2,6 +2,7 @@
 // error in a condition denies too (fail closed), naming the rule and the error.
 import { toCelMap, type ConditionContext } from './cel-condition.js';
 import type { LoadedRule } from './policy-file.js';
+import { renderReason } from './reason-template.js';
 import type { Decision, ExplainedRule, Explanation, PolicyRequest, PolicySet, RuleOutcome } from './types.js';
 
 interface RunnableRule {
@@ -89,7 +90,7 @@ export function createPolicySet(spec: {
         else outcome = result.value ? { kind: 'matched' } : { kind: 'condition_false' };
       }
       trace?.push({ ruleId: rule.id, file: rule.file, line: rule.line, outcome });
-      if (outcome.kind === 'matched') return { decision: decisionOf(rule, name), index: i };
+      if (outcome.kind === 'matched') return { decision: decisionOf(rule, name, ctx), index: i };
       if (outcome.kind === 'error') {
         return {
           decision: {
@@ -136,8 +137,9 @@ export function createPolicySet(spec: {
   };
 }
 
-function decisionOf(rule: LoadedRule, policy: string): Decision {
-  const decision: Decision = { effect: rule.effect, ruleId: rule.id, reason: rule.reason, policy };
+function decisionOf(rule: LoadedRule, policy: string, ctx: ConditionContext): Decision {
+  const reason = rule.reasonParts ? renderReason(rule.reasonParts, ctx) : rule.reason;
+  const decision: Decision = { effect: rule.effect, ruleId: rule.id, reason, policy };
   if (rule.approval) decision.approval = { ...rule.approval, roles: [...rule.approval.roles] };
   return decision;
 }

@@ -32,6 +32,12 @@ export function decisionOf(entry: AuditEntryInput): { tool: string; decision: st
     // Refused by the loop: the same call with the same arguments too often.
     case 'call.repeated':
       return { tool, decision: 'repeated' };
+    // Named a model, version, dataset or served model that does not exist.
+    case 'call.not_found':
+      return { tool, decision: 'not_found' };
+    // Refused by the loop: it would undo a mitigation this run made.
+    case 'call.undoes_mitigation':
+      return { tool, decision: 'undoes_mitigation' };
     default:
       return null;
   }
@@ -60,7 +66,7 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetri
   });
   const toolCalls = new Counter({
     name: 'mlops_agent_tool_calls_total',
-    help: 'Tool calls by tool and decision: allow, deny, require_approval (the policy), invalid (bad arguments), repeated (refused by the loop)',
+    help: 'Tool calls by tool and decision: allow, deny, require_approval (the policy), invalid (bad arguments), not_found (names nothing that exists), repeated and undoes_mitigation (refused by the loop)',
     labelNames: ['tool', 'decision'] as const,
     registers: [registry],
   });

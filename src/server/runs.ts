@@ -26,6 +26,9 @@ function summary(run: Run) {
     steps: run.steps,
     answer: run.answer,
     error: run.error,
+    // What the transcript shows the run did (null for runs stored before summaries), and answer claims it does not back.
+    summary: run.summary?.text ?? null,
+    flags: run.flags ?? [],
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
     endedAt: run.endedAt,

@@ -80,8 +80,18 @@ export function describeTrainerContract(adapter: string, create: () => Promise<T
       const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-unlabelled', params: small, requestedBy: 'alice' });
       const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
       expect(done.status).toBe('failed');
-      expect(done.error).toMatch(/no "default" column/);
+      expect(done.error).toMatch(/default/);
       expect(done.version).toBeNull();
+    });
+
+    it('refuses data that breaks a hard rule of its data contract, naming the rule, and registers nothing', async () => {
+      // Income exported in thousands: every value below the credit contract's 1,000.
+      await harness.writeDataset('credit-kusd', generateCreditRows({ seed: 21, rows: 3000, startDate: '2025-01-01', days: 60, incomeUnit: 'kusd' }));
+      const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-kusd', params: small, requestedBy: 'alice' });
+      const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+      expect(done).toMatchObject({ status: 'failed', version: null });
+      expect(done.error).toMatch(/"income\.range"/);
+      expect(await harness.registry.listVersions('credit-risk')).toEqual([]);
     });
 
     it('creates the model when it does not exist yet', async () => {

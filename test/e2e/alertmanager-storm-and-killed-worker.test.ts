@@ -151,14 +151,20 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     const lab = await openLocalLab({ config: loadConfig({ env: { MLOPS_AGENT_HOME: workerHome }, cwd: workerHome }), logger: silentLogger });
     await lab.registry.createModel('credit-risk', 'probability of default');
     await lab.registry.registerVersion(versionInput('credit-risk', 0.86));
+    await lab.registry.registerVersion(versionInput('credit-risk', 0.88));
     await lab.deployer.serve('credit-risk', 'production', '1');
+    // v2 holds a canary share when the latency alert comes: the runbook's rollback (its
+    // mitigation, run before the LLM plans) has it to take off traffic.
+    await lab.deployer.startCanary({ model: 'credit-risk', version: '2', environment: 'production', targetPercent: 5, requestedBy: 'operator', timeoutMs: 60_000 });
     await lab.close();
 
     const serve = start(['serve', '--port', '0'], await dir('worker:\n  inProcess: false\n'));
     [, url] = (await serve.line(/serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/)) as unknown as [string, string];
 
     // The worker takes runs one at a time, oldest first: the two drift runs get an answer
-    // each; the latency run rolls back, and its next turn never comes back to this worker.
+    // each; the latency run rolls back first (the runbook's mitigation), then the LLM
+    // proposes a rollback of its own (nothing left to roll back), and its next turn never
+    // comes back to this worker.
     const rollbackArgs = { model: 'credit-risk', environment: 'production', reason: 'ModelLatencyHigh: p99 212 ms on credit-risk in production' };
     llm.script(
       chatTextReply('Drift noted; no change made.'),
@@ -191,7 +197,11 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     for (const id of driftRuns) expect(await finished(id)).toMatchObject({ status: 'succeeded', answer: 'Drift noted; no change made.' });
     const before = await run(runId);
     expect(before.status).toBe('running');
-    expect(before.transcript.filter((i) => i.kind === 'result')).toEqual([expect.objectContaining({ callId: 'call_1', name: 'rollback', outcome: expect.objectContaining({ status: 'executed' }) })]);
+    expect(before.transcript.filter((i) => i.kind === 'result')).toEqual([
+      expect.objectContaining({ callId: 'call_1', name: 'rollback', outcome: expect.objectContaining({ status: 'executed', output: expect.objectContaining({ noop: false, rolledBack: { version: '2', percent: 1 } }) }) }),
+      expect.objectContaining({ callId: 'call_2', name: 'rollback', outcome: expect.objectContaining({ status: 'executed', output: expect.objectContaining({ noop: true }) }) }),
+    ]);
+    expect(before.transcript[1]).toMatchObject({ kind: 'plan', mitigation: true });
 
     // Repeats while the run is active join it, at once as in a storm.
     for (const reply of await Promise.all(repeats.slice(0, 2).map(post))) expect(reply).toEqual({ runId, coalesced: true });
@@ -215,26 +225,29 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     // starting), not after BullMQ's default 30 s.
     expect(recoveredInMs).toBeLessThan(20_000);
 
-    // Resumed from the stored transcript: one trigger, the rollback planned and answered
-    // once, then the three notifications that joined during the hung turn and after the
-    // kill, then the answer.
-    expect(after.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'note', 'answer']);
-    expect(after.transcript[3].text).toContain('3 more notice(s) for this alert joined the run (3 firing)');
+    // Resumed from the stored transcript: one trigger, the mitigation's rollback and its
+    // note, the LLM's rollback planned and answered once, then the three notifications that
+    // joined during the hung turn and after the kill, then the answer.
+    expect(after.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'note', 'plan', 'result', 'note', 'answer']);
+    expect(after.transcript[6].text).toContain('3 more notice(s) for this alert joined the run (3 firing)');
     expect(llm.requests).toHaveLength(5);
     const resumedTurn = llm.requests[4]!;
     expect(modelAskedAbout(resumedTurn)).toBe('credit-risk');
     const toolMessages = (resumedTurn.body.messages as any[]).filter((m) => m.role === 'tool');
-    expect(toolMessages).toHaveLength(1);
-    expect(toolMessages[0]).toMatchObject({ tool_call_id: 'call_1' });
+    expect(toolMessages.map((m) => m.tool_call_id)).toEqual(['call_1', 'call_2']);
     expect(JSON.parse(toolMessages[0].content)).toMatchObject({ tool: 'rollback', status: 'executed' });
 
-    // The rollback was executed once, by the first worker, and never again.
+    // Each rollback was executed once, by the first worker, and never again; only the
+    // mitigation's moved traffic (the second had nothing to roll back and wrote nothing).
     const entries = await readAuditEntries(join(workerHome, 'audit.jsonl'), { runId });
     const count = (kind: string) => entries.filter((e) => e.kind === kind).length;
-    expect(entries.filter((e) => e.kind === 'execution.started').map((e) => e.data)).toEqual([{ callId: 'call_1', tool: 'rollback', idempotencyKey: `${runId}:call_1` }]);
-    expect([count('run.started'), count('call.proposed'), count('call.replayed'), count('run.joined'), count('run.finished')]).toEqual([1, 1, 0, 1, 1]);
+    expect(entries.filter((e) => e.kind === 'execution.started').map((e) => e.data)).toEqual([
+      { callId: 'call_1', tool: 'rollback', idempotencyKey: `${runId}:call_1` },
+      { callId: 'call_2', tool: 'rollback', idempotencyKey: `${runId}:call_2` },
+    ]);
+    expect([count('run.started'), count('run.mitigated'), count('call.proposed'), count('call.replayed'), count('run.joined'), count('run.finished')]).toEqual([1, 1, 2, 0, 1, 1]);
     const history = (await readFile(join(workerHome, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; by: string });
-    expect(history.map((h) => [h.action, h.by])).toEqual([['serve', 'operator'], ['rollback', 'agent:alertmanager']]);
+    expect(history.map((h) => [h.action, h.by])).toEqual([['serve', 'operator'], ['canary_step', 'operator'], ['rollback', 'agent:alertmanager']]);
 
     // Three groups, three runs, whatever each sent.
     const listed = (await (await fetch(`${url}/v1/runs`, { headers: AUTH })).json()) as { runs: { id: string; status: string }[] };

@@ -75,8 +75,8 @@ describe('serve and worker across a Redis restart (the built command)', () => {
     const before = await post(url!, { name: 'ModelDriftDetected', labels: { ...labels, model: 'credit-risk' }, summary: 'PSI 0.41' });
     expect(before.status).toBe(202);
     const firstId = before.body.runId as string;
-    // The lab has no data set: the runbook's check fails and the run stops there.
-    expect(await finished(url!, firstId)).toMatchObject({ status: 'succeeded', planner: 'runbook:drift-retrain' });
+    // The lab has no data set: the runbook's check fails and the run stops there, failed.
+    expect(await finished(url!, firstId)).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain' });
 
     await redis.kill('SIGKILL');
     const killedAt = Date.now();
@@ -125,15 +125,15 @@ describe('serve and worker across a Redis restart (the built command)', () => {
       },
       RECOVERY_MS,
     );
-    expect(await finished(url!, secondId)).toMatchObject({ status: 'succeeded', planner: 'runbook:drift-retrain' });
+    expect(await finished(url!, secondId)).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain' });
 
     // The run from before the outage is still there: Redis kept it in its append-only file.
     const listed = await runCli(['runs', 'list'], { cwd: await dir(''), env: { REDIS_URL: redis.url, MLOPS_AGENT_QUEUE_PREFIX: PREFIX } });
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`${firstId}\\s+succeeded\\s+alert\\s+ModelDriftDetected firing: PSI 0\\.41`));
-    expect(lines[1]).toMatch(new RegExp(`${secondId}\\s+succeeded\\s+alert\\s+ModelDriftDetected firing: PSI 0\\.38`));
+    expect(lines[0]).toMatch(new RegExp(`${firstId}\\s+failed\\s+alert\\s+ModelDriftDetected firing: PSI 0\\.41`));
+    expect(lines[1]).toMatch(new RegExp(`${secondId}\\s+failed\\s+alert\\s+ModelDriftDetected firing: PSI 0\\.38`));
 
     // Neither process crashed or reported an unhandled rejection while Redis was away.
     expect(alive(serve) && alive(worker)).toBe(true);

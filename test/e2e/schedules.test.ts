@@ -35,7 +35,8 @@ async function serve(yaml: string, env: Record<string, string> = {}, home?: stri
 
 async function scheduledRun(url: string): Promise<Record<string, any>> {
   return eventually('a scheduled run to end', async () => {
-    const { runs } = (await (await fetch(`${url}/v1/runs?status=succeeded`, { headers: AUTH })).json()) as { runs: Record<string, any>[] };
+    // The lab has no data set: the runbook's check fails, so a scheduled run ends failed.
+    const { runs } = (await (await fetch(`${url}/v1/runs?status=failed`, { headers: AUTH })).json()) as { runs: Record<string, any>[] };
     return runs.find((r) => r.trigger.kind === 'schedule');
   });
 }

@@ -71,12 +71,12 @@ describe('mlops-agent worker (the built command)', () => {
       const body = (await (await fetch(`${url}/v1/runs/${runId}`, { headers: AUTH })).json()) as { status: string };
       return body.status === 'queued' || body.status === 'running' ? undefined : (body as Record<string, unknown>);
     });
-    // The lab has no data set: the runbook's check fails and the run stops there.
-    expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:drift-retrain', trigger: { kind: 'alert', principal: 'agent:alerts' } });
+    // The lab has no data set: the runbook's check fails and the run stops there, failed.
+    expect(run).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain', trigger: { kind: 'alert', principal: 'agent:alerts' } });
     expect(String(run.answer)).toContain('stopped at step check');
 
     const workerMetrics = await (await fetch(`${metricsUrl}/metrics`, { headers: AUTH })).text();
-    expect(workerMetrics).toContain('mlops_agent_runs_settled_total{trigger="alert",outcome="succeeded"} 1');
+    expect(workerMetrics).toContain('mlops_agent_runs_settled_total{trigger="alert",outcome="failed"} 1');
     expect(workerMetrics).toContain('mlops_agent_tool_calls_total{tool="check_data_quality",decision="allow"} 1');
     expect((await fetch(`${metricsUrl}/metrics`)).status).toBe(401);
     const serveMetrics = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
@@ -87,7 +87,7 @@ describe('mlops-agent worker (the built command)', () => {
     const shown = await runCli(['runs', 'show', runId], { cwd: await dir(), env: { REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix } });
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain('ALERT  ModelDriftDetected firing: PSI 0.41');
-    expect(shown.stdout).toContain(`run ${runId} succeeded after`);
+    expect(shown.stdout).toContain(`run ${runId} failed after`);
 
     // The run is over, so its resolved notice has nothing to join and starts nothing.
     const resolved = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify({ ...alert, status: 'resolved' }) });

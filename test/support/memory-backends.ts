@@ -15,8 +15,18 @@ export interface MemoryBackends extends Backends {
   calls: string[];
   versions: ModelVersion[];
   splits: Map<string, TrafficSplit>;
-  /** Findings the next data check returns. */
+  /** Drift findings the next data check returns. */
   nextFindings: DataQualityReport['findings'];
+  /** Contract violations the next data check returns (none: the data passes). */
+  nextViolations: DataQualityReport['violations'];
+  /** Content hash of each dataset (default `sha-<dataset>`); change one to make its stored verdict stale. */
+  dataVersions: Map<string, string>;
+  /**
+   * Forgets every stored data-quality report. credit-train and credit-recent start checked
+   * and passed (drift only), as where the data pipeline checks every export, so tests about
+   * other things can retrain under the shipped policy.
+   */
+  forgetChecks(): void;
   /** Metrics and gates the next training job's version gets. */
   nextTraining: { auc: number; failedGates: string[] };
   /** When set, the next canary ends rolled back with this reason. */
@@ -41,6 +51,7 @@ export function version(model: string, v: string, auc: number, failedGates: stri
     createdBy: 'test',
     dataVersion: `sha-${v}`,
     dataset: 'credit-train',
+    dataQualityReport: null,
     params: { learningRate: 0.05 },
     metrics: { auc },
     codeVersion: null,
@@ -101,11 +112,19 @@ export function memoryBackends(): MemoryBackends {
     state.splits.set(key(req.model, req.environment), next);
     return { model: req.model, environment: req.environment, stableVersion: next.stableVersion, canaryVersion: promoted ? null : req.version, canaryPercent: promoted ? 0 : req.targetPercent, targetPercent: req.targetPercent, status: promoted ? 'promoted' : 'paused', analyses: [], reason: null };
   };
+  // Data-quality reports by data version, as an adapter stores its verdicts.
+  const checked = new Map<string, DataQualityReport>();
+  const dataVersionOf = (dataset: string) => state.dataVersions.get(dataset) ?? `sha-${dataset}`;
   const state: MemoryBackends = {
     calls: [],
     versions: [version('credit-risk', '1', 0.85, [], ['champion'])],
     splits: new Map([[key('credit-risk', 'production'), { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' }]]),
     nextFindings: [],
+    nextViolations: [],
+    dataVersions: new Map(),
+    forgetChecks() {
+      checked.clear();
+    },
     nextTraining: { auc: 0.87, failedGates: [] },
     nextCanaryFails: null,
     holdJobs: false,
@@ -202,9 +221,30 @@ export function memoryBackends(): MemoryBackends {
       async check(dataset) {
         state.calls.push(`dataQuality.check:${dataset}`);
         const findings = state.nextFindings;
-        return { dataset, dataVersion: 'sha-data', reference: 'credit-train', rows: 100, checkedAt: '2026-01-01T00:00:00.000Z', findings, passed: !findings.some((f) => f.severity === 'alert') };
+        const violations = state.nextViolations;
+        const hard = [...new Set(violations.filter((v) => v.severity === 'hard').map((v) => v.rule))];
+        const soft = [...new Set(violations.filter((v) => v.severity === 'soft').map((v) => v.rule))];
+        const verdict = { passed: hard.length === 0, failedChecks: hard, softFailures: soft, driftOnly: violations.length === 0, drifted: findings.some((f) => f.severity !== 'info') };
+        const report = {
+          dataset, dataVersion: dataVersionOf(dataset), contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'contract-hash' }, reference: 'credit-train', rows: 100,
+          checkedAt: '2026-01-01T00:00:00.000Z', violations, findings, verdict, passed: verdict.passed, reportHash: `report-${dataset}-${checked.size + 1}`, reused: false,
+        };
+        checked.set(report.dataVersion, report);
+        return report;
+      },
+      async verdict(dataset) {
+        state.calls.push(`dataQuality.verdict:${dataset}`);
+        const report = checked.get(dataVersionOf(dataset));
+        return { dataset, dataVersion: dataVersionOf(dataset), checked: report !== undefined, verdict: report?.verdict ?? null, reportHash: report?.reportHash ?? null, checkedAt: report?.checkedAt ?? null };
       },
     },
   };
+  for (const dataset of ['credit-train', 'credit-recent']) {
+    checked.set(dataVersionOf(dataset), {
+      dataset, dataVersion: dataVersionOf(dataset), contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'contract-hash' }, reference: 'credit-train', rows: 100,
+      checkedAt: '2025-12-31T00:00:00.000Z', violations: [], findings: [], verdict: { passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: false },
+      passed: true, reportHash: `report-${dataset}-0`, reused: false,
+    });
+  }
   return state;
 }

@@ -58,6 +58,10 @@ function replyFor(run: Run): { text: string; blocks: KnownBlock[] } {
       const answer = escapeMrkdwn(run.answer || '(the run ended without an answer)');
       return { text: truncateEscaped(answer, 300), blocks: sections(answer) };
     }
+    case 'needs_attention': {
+      const text = `Run ${inlineCode(run.id)} needs a person: ${escapeMrkdwn(run.answer ?? run.error ?? 'no reason recorded')}`;
+      return { text: truncateEscaped(text, 300), blocks: sections(text) };
+    }
     case 'waiting_approval': {
       const ids = pendingApprovals(run);
       const text = `Run ${inlineCode(run.id)} is waiting for approval${ids.length ? ` (${ids.map((id) => inlineCode(id)).join(', ')})` : ''}: the approvers were asked in the approval channel. I will answer here when it goes on.`;

@@ -11,14 +11,15 @@ import type { SlackConfig } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import type { AuditAppender } from '../../policy/index.js';
 import type { ApprovalNotifier } from '../approvals.js';
+import { attentionMessage } from './attention-notice.js';
 import { createBackgroundTasks } from './background-tasks.js';
 import { readSlackEvent, slackChatTrigger } from './chat-events.js';
 import { createSlackChatReplies } from './chat-replies.js';
 import { readInteraction } from './interaction-payload.js';
 import { verifySlackSignature, type SignatureCheck, type SignedRequest } from './signature.js';
 import { createSlackInteractions, REPLAY_MEMORY_MS, type SlackAck, type SlackApprovals, type SlackInteractions } from './slack-interactions.js';
-import { createSlackNotifier } from './slack-notifier.js';
-import { createSlackWebClient, type SlackClientOptions } from './web-client.js';
+import { createSlackNotifier, QUIET } from './slack-notifier.js';
+import { createSlackWebClient, slackCall, type SlackClientOptions } from './web-client.js';
 
 export interface SlackChannelOptions {
   slack: SlackConfig;
@@ -142,6 +143,13 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
 
     settled(run) {
       replies.settled(run);
+      // A run that cannot go on without a person is said where the people are.
+      if (run.status === 'needs_attention') {
+        const message = attentionMessage(run);
+        tasks.run(`posting that run ${run.id} needs attention`, async () => {
+          await slackCall(`posting that run ${run.id} needs attention`, () => client.chat.postMessage({ channel: slack.approvalChannel, text: message.text, blocks: message.blocks, ...QUIET }));
+        });
+      }
     },
 
     idle: () => tasks.idle(),

@@ -25,7 +25,11 @@
 //   missingness        after the label is drawn, income and credit_history_months are each
 //                      blanked with probability 0.5%.
 //   incomeUnit 'kusd'  reports income in thousands (a broken upstream ETL) while the label
-//                      still follows the true income: training/serving skew.
+//                      still follows the true income: training/serving skew. The credit
+//                      data contract's income range (>= 1,000) catches it.
+//   historyUnit 'years' reports credit_history_months in whole years (another broken
+//                      export): the values stay inside the contract's 0..720, so no rule
+//                      sees it; only a model trained on it and served months does.
 import { UserError } from '../../errors.js';
 import { AGE_BANDS, type CreditRow } from './credit-schema.js';
 import { createRandom } from './random.js';
@@ -47,6 +51,7 @@ export interface CreditGeneratorOptions {
   days: number;
   drift?: CreditDrift;
   incomeUnit?: 'usd' | 'kusd';
+  historyUnit?: 'months' | 'years';
 }
 
 const AGE_BAND_WEIGHTS = [0.14, 0.27, 0.31, 0.2, 0.08];
@@ -86,6 +91,7 @@ function validate(options: CreditGeneratorOptions): number {
     throw new UserError(`drift.conceptShift must lie in 0..1, got ${drift.conceptShift}`);
   }
   if (incomeUnit !== 'usd' && incomeUnit !== 'kusd') throw new UserError(`incomeUnit must be "usd" or "kusd", got "${incomeUnit}"`);
+  if (options.historyUnit !== undefined && options.historyUnit !== 'months' && options.historyUnit !== 'years') throw new UserError(`historyUnit must be "months" or "years", got "${options.historyUnit}"`);
   return start;
 }
 
@@ -139,6 +145,7 @@ export function generateCreditRows(options: CreditGeneratorOptions): CreditRow[]
     const label = random.next() < sigmoid(z) ? '1' : '0';
 
     const reportedIncome = incomeUnit === 'kusd' ? round(trueIncome / 1000, 2) : Math.round(trueIncome);
+    const reportedHistory = options.historyUnit === 'years' ? Math.round(history / 12) : history;
     rows.push({
       applicant_id: `app-${seed}-${i}`,
       application_date: date,
@@ -146,7 +153,7 @@ export function generateCreditRows(options: CreditGeneratorOptions): CreditRow[]
       debt_ratio: round(debtRatio, 3),
       credit_utilization: round(utilization, 3),
       num_delinquencies: delinquencies,
-      credit_history_months: random.next() < MISSING_RATE ? null : history,
+      credit_history_months: random.next() < MISSING_RATE ? null : reportedHistory,
       num_open_accounts: openAccounts,
       loan_amount: Math.round(loan / 10) * 10,
       age_band: AGE_BANDS[band]!,

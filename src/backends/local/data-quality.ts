@@ -1,197 +1,111 @@
-// The lab's DataQuality: schema, missing values, ranges, duplicates, CEL row rules, time
-// gaps, and drift against a reference dataset (PSI, KS, and KL of the champion's scores).
+// The lab's DataQuality: checks a dataset against its data contract (contracts/*.yaml) and
+// measures drift against a reference dataset (PSI, KS, and KL of the production model's
+// scores). The verdict comes from the contract alone: drift is a reason to retrain, never
+// a reason to fail data. Reports are stored per data version and looked up, not redone.
 import { UserError } from '../../errors.js';
-import type { DataQuality, DataQualityFinding, DataQualityReport } from '../../../tools/ports.js';
+import type { ContractSet } from '../../contracts/index.js';
+import type { ContractViolation, DataQuality, DataQualityFinding, DataQualityReport, DataVerdict } from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import { systemClock } from '../../clock.js';
-import { CREDIT_COLUMNS, type ColumnSpec, type CreditRow } from './credit-schema.js';
-import { readDataset, type LoadedDataset } from './dataset-store.js';
+import { checkContract, columnSpecs, noContractViolation } from './contract-checks.js';
+import { createDataCheckStore, reportHashOf, type DriftInputs } from './data-check-store.js';
+import { datasetVersion, readDataset } from './dataset-store.js';
 import { driftFindings } from './drift-findings.js';
 import type { ModelArtifact } from './model-artifact.js';
-import { evaluateRules, type RowRule } from './row-rules.js';
 
 export interface LocalDataQualityOptions {
   datasetsDir: string;
-  columns?: ColumnSpec[];
-  defaultReference?: string;
-  rules?: RowRule[];
-  /** Consecutive values of `column` (a date/time) may be at most this far apart. */
-  timeWindow?: { column: string; maxGapMinutes: number };
-  /** Column whose values must be unique (default: the first `string` column). */
-  idColumn?: string;
-  /** The champion model, for prediction drift; undefined skips that check. */
-  scoreWith?: () => Promise<ModelArtifact | undefined>;
+  /** Where reports are stored, per data version. */
+  checksDir: string;
+  contracts: ContractSet;
+  /** The version of `model` serving production and its artifact, for prediction drift; undefined skips that measure. */
+  scoreWith?: (model: string) => Promise<{ version: string; artifact: ModelArtifact } | undefined>;
   clock?: Clock;
 }
 
-const EXAMPLES = 5;
-const list = (rowNumbers: number[]) => rowNumbers.slice(0, EXAMPLES).join(', ') + (rowNumbers.length > EXAMPLES ? ', ...' : '');
+const DRIFT_CHECKS = new Set(['psi', 'ks', 'prediction_kl']);
 
-function schemaFindings(data: LoadedDataset, columns: ColumnSpec[]): DataQualityFinding[] {
-  const findings: DataQualityFinding[] = [];
-  const present = new Set(data.header);
-  for (const spec of columns) {
-    if (!present.has(spec.name)) {
-      findings.push({ check: 'schema', column: spec.name, value: null, threshold: null, severity: 'alert', message: `column "${spec.name}" is missing` });
-    }
-  }
-  const known = new Set(columns.map((c) => c.name));
-  for (const column of data.header) {
-    if (!known.has(column)) {
-      findings.push({ check: 'schema', column, value: null, threshold: null, severity: 'warn', message: `column "${column}" is not in the schema` });
-    }
-  }
-  const byColumn = new Map<string, LoadedDataset['typeErrors']>();
-  for (const e of data.typeErrors) byColumn.set(e.column, [...(byColumn.get(e.column) ?? []), e]);
-  for (const [column, errors] of byColumn) {
-    const spec = columns.find((c) => c.name === column)!;
-    const first = errors[0]!;
-    findings.push({
-      check: 'schema', column, value: errors.length, threshold: 0, severity: 'alert',
-      message: `${errors.length} value(s) in "${column}" are not of type ${spec.type} (row ${first.row}: "${first.value}")`,
-    });
-  }
-  return findings;
-}
-
-function valueFindings(rows: CreditRow[], header: string[], columns: ColumnSpec[]): DataQualityFinding[] {
-  const findings: DataQualityFinding[] = [];
-  for (const spec of columns) {
-    if (!header.includes(spec.name) || rows.length === 0) continue;
-    const missing = rows.filter((r) => r[spec.name] === null || r[spec.name] === undefined).length;
-    const share = missing / rows.length;
-    if (share > spec.maxMissing) {
-      findings.push({
-        check: 'missing', column: spec.name, value: share, threshold: spec.maxMissing, severity: 'alert',
-        message: `${missing} of ${rows.length} values of "${spec.name}" are missing (${(share * 100).toFixed(2)}% > ${(spec.maxMissing * 100).toFixed(2)}%)`,
-      });
-    }
-    const outside: number[] = [];
-    rows.forEach((r, i) => {
-      const v = r[spec.name];
-      if (spec.range && typeof v === 'number' && (v < spec.range[0] || v > spec.range[1])) outside.push(i + 1);
-      if (spec.values && typeof v === 'string' && !spec.values.includes(v)) outside.push(i + 1);
-    });
-    if (outside.length > 0) {
-      const allowed = spec.range ? `[${spec.range[0]}, ${spec.range[1]}]` : `{${spec.values!.join(', ')}}`;
-      findings.push({
-        check: 'range', column: spec.name, value: outside.length, threshold: 0, severity: 'alert',
-        message: `${outside.length} value(s) of "${spec.name}" fall outside ${allowed} (rows ${list(outside)})`,
-      });
-    }
-  }
-  return findings;
-}
-
-function duplicateFindings(rows: CreditRow[], header: string[], idColumn: string | undefined): DataQualityFinding[] {
-  const findings: DataQualityFinding[] = [];
-  const dupes = (key: (r: CreditRow) => string | null) => {
-    const seen = new Set<string>();
-    const repeated: number[] = [];
-    rows.forEach((r, i) => {
-      const k = key(r);
-      if (k === null) return;
-      if (seen.has(k)) repeated.push(i + 1);
-      seen.add(k);
-    });
-    return repeated;
+export function verdictOf(violations: readonly ContractViolation[], findings: readonly DataQualityFinding[]): DataVerdict {
+  const ids = (severity: 'hard' | 'soft') => [...new Set(violations.filter((v) => v.severity === severity).map((v) => v.rule))];
+  const failedChecks = ids('hard');
+  const softFailures = ids('soft');
+  return {
+    passed: failedChecks.length === 0,
+    failedChecks,
+    softFailures,
+    driftOnly: violations.length === 0,
+    drifted: findings.some((f) => DRIFT_CHECKS.has(f.check) && f.severity !== 'info'),
   };
-  if (idColumn && header.includes(idColumn)) {
-    const ids = dupes((r) => (r[idColumn] === null || r[idColumn] === undefined ? null : String(r[idColumn])));
-    if (ids.length > 0) {
-      findings.push({ check: 'duplicates', column: idColumn, value: ids.length, threshold: 0, severity: 'alert', message: `${ids.length} row(s) repeat an existing "${idColumn}" (rows ${list(ids)})` });
-    }
-  }
-  const whole = dupes((r) => JSON.stringify(header.map((c) => r[c] ?? null)));
-  if (whole.length > 0) {
-    findings.push({ check: 'duplicates', column: null, value: whole.length, threshold: 0, severity: 'alert', message: `${whole.length} row(s) are exact copies of an earlier row (rows ${list(whole)})` });
-  }
-  return findings;
-}
-
-function ruleFindings(rules: RowRule[], rows: CreditRow[]): DataQualityFinding[] {
-  return evaluateRules(rules, rows).flatMap((o): DataQualityFinding[] => {
-    const severity = o.rule.severity ?? 'alert';
-    if (o.compileError) {
-      return [{ check: 'rule', column: null, value: o.rule.name, threshold: null, severity: 'alert', message: `rule "${o.rule.name}" (${o.rule.expression}) does not parse: ${o.compileError}` }];
-    }
-    const out: DataQualityFinding[] = [];
-    if (o.violations.length > 0) {
-      out.push({ check: 'rule', column: null, value: o.violations.length, threshold: 0, severity, message: `${o.violations.length} row(s) break rule "${o.rule.name}" (${o.rule.expression}) (rows ${list(o.violations)})` });
-    }
-    if (o.errors.length > 0) {
-      out.push({ check: 'rule', column: null, value: o.errors.length, threshold: 0, severity, message: `rule "${o.rule.name}" could not be evaluated on ${o.errors.length} row(s) (rows ${list(o.errors)}): ${o.firstError}` });
-    }
-    return out;
-  });
-}
-
-function timeGapFindings(rows: CreditRow[], window: { column: string; maxGapMinutes: number }): DataQualityFinding[] {
-  const times = rows
-    .map((r) => r[window.column])
-    .map((v) => (typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : Number.NaN))
-    .filter((t) => Number.isFinite(t))
-    .sort((a, b) => a - b);
-  const maxGapMs = window.maxGapMinutes * 60_000;
-  let gaps = 0;
-  let largest = 0;
-  let largestAt = 0;
-  for (let i = 1; i < times.length; i++) {
-    const gap = times[i]! - times[i - 1]!;
-    if (gap > maxGapMs) gaps++;
-    if (gap > largest) [largest, largestAt] = [gap, times[i - 1]!];
-  }
-  if (gaps === 0) return [];
-  return [{
-    check: 'time_gap', column: window.column, value: largest / 60_000, threshold: window.maxGapMinutes, severity: 'alert',
-    message: `${gaps} gap(s) in "${window.column}" exceed ${window.maxGapMinutes} min; the largest is ${(largest / 60_000).toFixed(1)} min after ${new Date(largestAt).toISOString()}`,
-  }];
 }
 
 export function createLocalDataQuality(options: LocalDataQualityOptions): DataQuality {
-  const columns = options.columns ?? CREDIT_COLUMNS;
-  const defaultReference = options.defaultReference ?? 'credit-train';
-  const idColumn = options.idColumn ?? columns.find((c) => c.type === 'string')?.name;
+  const { datasetsDir, contracts } = options;
   const clock = options.clock ?? systemClock;
-  if (options.timeWindow && !(options.timeWindow.maxGapMinutes > 0)) {
-    throw new UserError('timeWindow.maxGapMinutes must be a positive number', { code: 'config_invalid' });
-  }
+  const store = createDataCheckStore(options.checksDir);
+  const contractHash = (dataset: string) => contracts.forDataset(dataset)?.hash ?? 'none';
 
   return {
     async check(dataset, checkOptions = {}) {
-      const data = await readDataset(options.datasetsDir, dataset, columns);
-      const findings = [
-        ...schemaFindings(data, columns),
-        ...valueFindings(data.rows, data.header, columns),
-        ...duplicateFindings(data.rows, data.header, idColumn),
-        ...ruleFindings(options.rules ?? [], data.rows),
-        ...(options.timeWindow ? timeGapFindings(data.rows, options.timeWindow) : []),
-      ];
-      let reference: string | null = checkOptions.reference ?? defaultReference;
-      if (reference === dataset) {
-        reference = null;
-      } else {
-        let ref: LoadedDataset | undefined;
+      const contract = contracts.forDataset(dataset);
+      const specs = contract ? columnSpecs(contract) : [];
+      // Versions first, from the bytes: content checked before is looked up without parsing it.
+      const dataVersion = await datasetVersion(datasetsDir, dataset);
+      const notes: DataQualityFinding[] = [];
+      let reference: string | null = checkOptions.reference ?? contract?.reference ?? null;
+      let referenceVersion: string | null = null;
+      if (reference === dataset) reference = null;
+      if (reference !== null) {
         try {
-          ref = await readDataset(options.datasetsDir, reference, columns);
+          referenceVersion = await datasetVersion(datasetsDir, reference);
         } catch (err) {
           // An explicitly named reference must exist; a missing default only skips drift.
           if (checkOptions.reference !== undefined || !(err instanceof UserError && err.code === 'not_found')) throw err;
-          findings.push({ check: 'drift', column: null, value: null, threshold: null, severity: 'info', message: `reference dataset "${reference}" not found: drift not measured` });
+          notes.push({ check: 'drift', column: null, value: null, threshold: null, severity: 'info', message: `reference dataset "${reference}" not found: drift not measured` });
           reference = null;
         }
-        if (ref) findings.push(...driftFindings(ref.rows, data.rows, columns, await options.scoreWith?.()));
+      } else if (!checkOptions.reference) {
+        notes.push({ check: 'drift', column: null, value: null, threshold: null, severity: 'info', message: contract ? `no reference: drift not measured (the "${contract.name}" contract names none, or it is this dataset)` : 'no data contract: drift not measured' });
       }
-      const report: DataQualityReport = {
+      const scorer = reference !== null && contract?.model ? await options.scoreWith?.(contract.model) : undefined;
+      const drift: DriftInputs = { reference, referenceVersion, model: scorer ? contract!.model : null, modelVersion: scorer?.version ?? null };
+      const hash = contract?.hash ?? 'none';
+      const stored = await store.find(dataVersion, hash, drift);
+      if (stored) return { ...stored, reused: true };
+
+      const data = await readDataset(datasetsDir, dataset, specs);
+      const ref = reference !== null ? await readDataset(datasetsDir, reference, specs) : undefined;
+      const violations = contract ? checkContract(contract, data, clock.now()) : [noContractViolation(dataset)];
+      const findings = [...notes, ...(ref ? driftFindings(ref.rows, data.rows, specs, scorer?.artifact, scorer && `${contract!.model} v${scorer.version} (serving production)`) : [])];
+      const verdict = verdictOf(violations, findings);
+      const body: Omit<DataQualityReport, 'reportHash' | 'reused'> = {
         dataset,
+        // What was read, should the file have changed since it was hashed above.
         dataVersion: data.dataVersion,
+        contract: contract ? { name: contract.name, file: contract.file, hash: contract.hash } : null,
         reference,
         rows: data.rows.length,
         checkedAt: new Date(clock.now()).toISOString(),
+        violations,
         findings,
-        passed: findings.every((f) => f.severity !== 'alert'),
+        verdict,
+        passed: verdict.passed,
       };
+      const report: DataQualityReport = { ...body, reportHash: reportHashOf(body), reused: false };
+      await store.save(report, hash, { ...drift, referenceVersion: ref?.dataVersion ?? null });
       return report;
+    },
+
+    async verdict(dataset) {
+      const dataVersion = await datasetVersion(datasetsDir, dataset);
+      const newest = await store.newest(dataVersion, contractHash(dataset));
+      return {
+        dataset,
+        dataVersion,
+        checked: newest !== undefined,
+        verdict: newest?.verdict ?? null,
+        reportHash: newest?.reportHash ?? null,
+        checkedAt: newest?.checkedAt ?? null,
+      };
     },
   };
 }

@@ -38,6 +38,19 @@ function parseCell(spec: ColumnSpec | undefined, raw: string): { value: string |
   return { value: n, ok: true };
 }
 
+/** The data version (sha256 of the file's bytes) without parsing the file. */
+export async function datasetVersion(datasetsDir: string, name: string): Promise<string> {
+  const file = datasetFile(datasetsDir, name);
+  try {
+    return createHash('sha256').update(await readFile(file)).digest('hex');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UserError(`dataset "${name}" not found (looked for ${file})`, { code: 'not_found', cause: err });
+    }
+    throw err;
+  }
+}
+
 export async function readDataset(datasetsDir: string, name: string, columns: ColumnSpec[] = CREDIT_COLUMNS): Promise<LoadedDataset> {
   const file = datasetFile(datasetsDir, name);
   let bytes: Buffer;

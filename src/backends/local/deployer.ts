@@ -344,6 +344,8 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       const { model, environment, reason, requestedBy } = request;
       const key = keyOf(model, environment);
       const entry = entryFor(model, environment);
+      // Nothing to roll back (no canary, the last known good serves all): no move, no history line.
+      if (!running.has(key) && entry.split.canaryVersion === null && entry.split.stableVersion === entry.split.lastKnownGoodVersion) return entry.split;
       // Stop the stepping loop first: it checks this flag after every wait.
       const token = running.get(key);
       if (token) token.stopped = true;

@@ -59,7 +59,14 @@ function ksSeverity(ks: { statistic: number; pValue: number }): Severity {
 }
 
 /** Findings for every drift measure; values below the warn bands come back as `info`, so the report carries them. */
-export function driftFindings(reference: readonly CreditRow[], current: readonly CreditRow[], columns: readonly ColumnSpec[], champion?: ModelArtifact): DataQualityFinding[] {
+export function driftFindings(
+  reference: readonly CreditRow[],
+  current: readonly CreditRow[],
+  columns: readonly ColumnSpec[],
+  champion?: ModelArtifact,
+  /** Who scored, for the message (e.g. `credit-risk v3`); the report then says which model it measured. */
+  championName = 'the champion',
+): DataQualityFinding[] {
   const findings: DataQualityFinding[] = [];
   for (const d of measureFeatureDrift(reference, current, columns)) {
     const severity = psiSeverity(d.psi);
@@ -80,7 +87,7 @@ export function driftFindings(reference: readonly CreditRow[], current: readonly
     const severity: Severity = kl > PREDICTION_KL_ALERT ? 'alert' : kl > PREDICTION_KL_WARN ? 'warn' : 'info';
     findings.push({
       check: 'prediction_kl', column: null, value: kl, threshold: PREDICTION_KL_ALERT, severity,
-      message: `KL divergence of the champion's scores on this data from its scores on the reference is ${kl.toFixed(4)} (alert > ${PREDICTION_KL_ALERT})`,
+      message: `KL divergence of ${championName}'s scores on this data from its scores on the reference is ${kl.toFixed(4)} (alert > ${PREDICTION_KL_ALERT})`,
     });
   }
   return findings;

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import type { Backends } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
+import { loadContracts, type ContractSet } from '../../contracts/index.js';
 import type { Logger } from '../../logger.js';
+import { defaultContractFiles } from '../../paths.js';
 import type { CanaryThresholds } from './canary-analysis.js';
 import type { Timers } from './canary-watch.js';
+import { createDataCheckStore } from './data-check-store.js';
 import { readDataset } from './dataset-store.js';
 import { createLocalDataQuality } from './data-quality.js';
 import { createLocalDeployer, type LocalDeployer } from './deployer.js';
@@ -22,7 +25,9 @@ export interface LocalLab extends Backends {
   trainer: LocalTrainer;
   deployer: LocalDeployer;
   stats: ServingStats;
-  dirs: { root: string; datasets: string; registry: string; jobs: string; deployments: string };
+  /** The data contracts the lab's data checks and trainer hold datasets to. */
+  contracts: ContractSet;
+  dirs: { root: string; datasets: string; registry: string; jobs: string; deployments: string; dataChecks: string };
   /** Starts the HTTP model server (POST /predict, POST /feedback, GET /metrics). */
   serve(options?: { host?: string; port?: number }): Promise<ModelServer>;
   /** Stops watching held canaries, then closes the model servers and the trainer. */
@@ -43,7 +48,7 @@ export const LAB_CANARY_ANALYSIS: CanaryThresholds = {
 };
 
 export async function openLocalLab(options: {
-  config: Pick<Config, 'home' | 'qualityGates'> & { lab?: Config['lab'] };
+  config: Pick<Config, 'home' | 'qualityGates'> & { lab?: Config['lab']; contracts?: Config['contracts'] };
   logger: Logger;
   clock?: Clock;
   analysis?: Partial<CanaryThresholds>;
@@ -62,10 +67,13 @@ export async function openLocalLab(options: {
   const { steps: configSteps, watchIntervalMs: configWatch, ...configAnalysis } = config.lab?.canary ?? {};
   const steps = options.steps ?? configSteps;
   const root = join(config.home, 'lab');
-  const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments') };
+  const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments'), dataChecks: join(root, 'data-checks') };
+  // A broken contract file stops the start here, with file:line, as a broken policy does.
+  const contracts = await loadContracts(config.contracts?.files ?? defaultContractFiles);
 
   const registry = createLocalRegistry({ dir: dirs.registry, clock });
-  const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, logger });
+  const dataChecks = createDataCheckStore(dirs.dataChecks);
+  const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, contracts, dataChecks, logger });
   const stats = createServingStats({ clock });
   const deployer = await createLocalDeployer({
     dir: dirs.deployments,
@@ -81,12 +89,13 @@ export async function openLocalLab(options: {
   });
   const dataQuality = createLocalDataQuality({
     datasetsDir: dirs.datasets,
-    defaultReference: 'credit-train',
+    checksDir: dirs.dataChecks,
+    contracts,
     clock,
-    // Prediction drift is measured with the model serving production now.
-    scoreWith: async () => {
-      const split = await deployer.getSplit('credit-risk', 'production');
-      return split ? registry.loadArtifact('credit-risk', split.stableVersion) : undefined;
+    // Prediction drift is measured with the version of the contract's model serving production now.
+    scoreWith: async (model) => {
+      const split = await deployer.getSplit(model, 'production');
+      return split ? { version: split.stableVersion, artifact: await registry.loadArtifact(model, split.stableVersion) } : undefined;
     },
   });
   const servers: ModelServer[] = [];
@@ -97,6 +106,7 @@ export async function openLocalLab(options: {
     deployer,
     dataQuality,
     stats,
+    contracts,
     dirs,
     async serve(serveOptions = {}) {
       const router = createTrafficRouter({ splits: deployer });
@@ -115,9 +125,11 @@ export async function openLocalLab(options: {
 
 export { readDataset };
 export { writeDataset } from './dataset-store.js';
-export { generateCreditRows } from './credit-generator.js';
+export { generateCreditRows, type CreditGeneratorOptions } from './credit-generator.js';
+export { generateQuotes, QUOTE_COLUMNS, type QuoteGeneratorOptions } from './quotes-generator.js';
 export { createMonitor, type Monitor } from './monitor.js';
 export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulator.js';
 export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
 export type { ModelServer } from './model-server.js';
 export { DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';
+export { openReadOnlyLab, type ReadOnlyLab } from './read-only-lab.js';

@@ -19,6 +19,8 @@ export interface RegisterVersionInput {
   model: string;
   dataset: string;
   dataVersion: string;
+  /** reportHash of the data-quality report on that data; null or absent when it was never checked. */
+  dataQualityReport?: string | null;
   params: Record<string, ParamValue>;
   metrics: Record<string, number>;
   codeVersion: string | null;
@@ -49,7 +51,8 @@ interface ModelRecord {
   createdAt: string;
 }
 
-type StoredVersion = Omit<ModelVersion, 'aliases'> & { schemaVersion: 1 };
+// Versions written before data contracts lack dataQualityReport; they read back as null.
+type StoredVersion = Omit<ModelVersion, 'aliases' | 'dataQualityReport'> & { schemaVersion: 1; dataQualityReport?: string | null };
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || !NAME.test(name)) {
@@ -70,6 +73,7 @@ function checkInput(input: RegisterVersionInput): void {
     if (!['number', 'string', 'boolean'].includes(typeof value)) throw new UserError(`param "${key}" must be a number, string or boolean`);
   }
   if (!/^[0-9a-f]{64}$/.test(input.dataVersion)) throw new UserError(`dataVersion must be a sha256 hex digest, got "${input.dataVersion}"`);
+  if (input.dataQualityReport != null && !/^[0-9a-f]{64}$/.test(input.dataQualityReport)) throw new UserError(`dataQualityReport must be a sha256 hex digest or null, got "${input.dataQualityReport}"`);
   if (!input.createdBy) throw new UserError('createdBy must name who or what created the version');
   if (input.artifact?.kind !== 'logistic_regression') throw new UserError('artifact must be a logistic_regression model artifact');
 }
@@ -146,7 +150,8 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
 
   function withAliases(stored: StoredVersion, aliases: Record<string, string>): ModelVersion {
     const { schemaVersion: _schema, ...version } = stored;
-    return { ...version, aliases: Object.keys(aliases).filter((a) => aliases[a] === version.version).sort() };
+    // Versions registered before data contracts carry no report: their data was never checked.
+    return { ...version, dataQualityReport: version.dataQualityReport ?? null, aliases: Object.keys(aliases).filter((a) => aliases[a] === version.version).sort() };
   }
 
   async function readVersion(model: string, version: string): Promise<StoredVersion | undefined> {
@@ -191,6 +196,7 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
           createdBy: input.createdBy,
           dataVersion: input.dataVersion,
           dataset: input.dataset,
+          dataQualityReport: input.dataQualityReport ?? null,
           params: input.params,
           metrics: input.metrics,
           codeVersion: input.codeVersion,

@@ -9,7 +9,10 @@ import type { Worker } from 'node:worker_threads';
 import type { ParamValue, QualityGateResult, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import type { QualityGates } from '../../config.js';
+import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
+import { noContractViolation, refuseBrokenData } from './contract-checks.js';
+import type { DataCheckStore } from './data-check-store.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { datasetFile } from './dataset-store.js';
 import { createFileExclusive } from '../../durable-file.js';
@@ -39,6 +42,12 @@ export interface TrainingExperiment extends TrainingJob {
   metrics: Record<string, number> | null;
   qualityGates: QualityGateResult[] | null;
   durationMs: number | null;
+  /** The data contract the data was held to (absent on records written before contracts). */
+  contract?: { name: string; hash: string };
+  /** The data-quality report recorded in the version's lineage (absent before contracts). */
+  dataQualityReport?: string | null;
+  /** Content a stored report passed when the job started: the worker does not check it again. */
+  checkedVersion?: string | null;
 }
 
 export interface LocalTrainer extends Trainer {
@@ -53,6 +62,10 @@ export interface LocalTrainerOptions {
   jobsDir: string;
   clock: Clock;
   gates: QualityGates;
+  /** Which data contract holds each dataset: the trainer refuses data that breaks a hard rule. */
+  contracts: ContractSet;
+  /** Stored data-quality reports: the newest on the trained content goes into the lineage. */
+  dataChecks: Pick<DataCheckStore, 'newest'>;
   logger?: Logger;
 }
 
@@ -68,7 +81,7 @@ function sameRequest(e: TrainingExperiment, r: TrainingRequest): boolean {
 }
 
 export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
-  const { registry, datasetsDir, jobsDir, clock, gates } = options;
+  const { registry, datasetsDir, jobsDir, clock, gates, contracts, dataChecks } = options;
   const logger = options.logger ?? silentLogger;
   const store: JobStore = createJobStore(jobsDir);
   const running = new Map<string, { worker: Worker; done: Promise<void> }>();
@@ -97,7 +110,8 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
   const keyFile = (key: string) => join(jobsDir, 'idempotency', `${createHash('sha256').update(key).digest('hex')}.txt`);
 
   function run(record: TrainingExperiment): void {
-    const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates });
+    const contract = contracts.forDataset(record.dataset);
+    const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates, contract: contract ?? null, nowMs: clock.now(), checkedVersion: record.checkedVersion ?? null });
     let settled = false;
     // Set when the worker posts its result: registering it is async and outlives the worker.
     let reported = false;
@@ -122,11 +136,16 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         } else {
           reported = true;
           const { outcome } = message;
-          registry
-            .registerVersion({
+          // The report on exactly the content trained on, under the contract in force; none if it was never checked.
+          dataChecks
+            .newest(outcome.dataVersion, contract?.hash ?? 'none')
+            .then((report) => {
+              record.dataQualityReport = report?.reportHash ?? null;
+              return registry.registerVersion({
               model: record.model,
               dataset: record.dataset,
               dataVersion: outcome.dataVersion,
+              dataQualityReport: record.dataQualityReport,
               params: { ...outcome.params },
               metrics: outcome.metrics,
               codeVersion: record.codeVersion,
@@ -134,6 +153,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
               createdBy: record.requestedBy,
               qualityGates: outcome.qualityGates,
               artifact: outcome.artifact,
+              });
             })
             .then((version) =>
               finish({
@@ -173,6 +193,12 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
       }
       const found = await stat(file).catch(() => undefined);
       if (!found?.isFile()) throw new UserError(`dataset "${request.dataset}" not found (looked for ${file})`, { code: 'not_found' });
+      const contract = contracts.forDataset(request.dataset);
+      if (!contract) throw new UserError(`the trainer refuses dataset "${request.dataset}": ${noContractViolation(request.dataset).message}`, { code: 'data_invalid' });
+      // A stored report on exactly this content decides at once; without one the worker checks it.
+      const contentVersion = createHash('sha256').update(await readFile(file)).digest('hex');
+      const report = await dataChecks.newest(contentVersion, contract.hash);
+      if (report && !report.verdict.passed) refuseBrokenData(contract, request.dataset, report.violations);
       await registry.createModel(request.model, `Created by a training request from ${request.requestedBy}`);
 
       const record: TrainingExperiment = {
@@ -198,6 +224,9 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         metrics: null,
         qualityGates: null,
         durationMs: null,
+        contract: { name: contract.name, hash: contract.hash },
+        dataQualityReport: null,
+        checkedVersion: report ? contentVersion : null,
       };
       await store.write(record);
       if (request.idempotencyKey && !(await createFileExclusive(keyFile(request.idempotencyKey), record.jobId))) {

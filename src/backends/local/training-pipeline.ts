@@ -3,7 +3,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ParamValue, QualityGateResult } from '../../../tools/ports.js';
 import type { QualityGates } from '../../config.js';
+import type { DataContract } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
+import { columnSpecs } from './contract-columns.js';
 import { PROTECTED_COLUMN, type CreditRow } from './credit-schema.js';
 import { readDataset } from './dataset-store.js';
 import { accuracy, auc, evaluateQualityGates, expectedCalibrationError, logLoss, parityGap, scoreLatencyP99 } from './evaluation.js';
@@ -23,6 +25,18 @@ export interface TrainingInput {
   params: Record<string, ParamValue>;
   searchTrials: number;
   gates: QualityGates;
+  /**
+   * The dataset's data contract: training refuses data that breaks any of its hard rules.
+   * The trainer always passes one; null (no check) is for benchmarks of the pipeline itself.
+   */
+  contract: DataContract | null;
+  /** The trainer's clock, for the contract's freshness rule. */
+  nowMs: number;
+  /**
+   * The data version a stored report already passed under `contract` (the trainer looked
+   * it up): that exact content is not checked again. Other content always is.
+   */
+  checkedVersion?: string | null;
 }
 
 export interface TrialRecord {
@@ -65,7 +79,12 @@ export async function runTrainingPipeline(input: TrainingInput, onProgress: (pro
   const started = performance.now();
   const base = parseTrainingParams(input.params);
   const candidates = searchCandidates(base, input.searchTrials);
-  const data = await readDataset(input.datasetsDir, input.dataset);
+  const data = await readDataset(input.datasetsDir, input.dataset, input.contract ? columnSpecs(input.contract) : undefined);
+  if (input.contract && data.dataVersion !== input.checkedVersion) {
+    // Loaded only here: CEL takes a few hundred ms to load in a fresh worker thread.
+    const { checkContract, refuseBrokenData } = await import('./contract-checks.js');
+    refuseBrokenData(input.contract, input.dataset, checkContract(input.contract, data, input.nowMs));
+  }
   if (!data.header.includes('default')) throw new UserError(`dataset "${input.dataset}" has no "default" column: the trainer needs the label`);
   if (data.rows.length < MIN_TRAINING_ROWS) {
     throw new UserError(`dataset "${input.dataset}" has ${data.rows.length} rows: training needs at least ${MIN_TRAINING_ROWS}`);

@@ -146,8 +146,10 @@ describe('a run waiting for long-running work', () => {
     expect((await w.runs.get(runId))?.status).toBe('waiting');
     clock.advance(1);
     await w.sweeper.sweep();
-    const done = await w.status(runId, 'succeeded');
+    // The training it set out to do timed out: the run failed, whatever the planner answered.
+    const done = await w.status(runId, 'failed');
     expect(done.answer).toMatch(/^retrain failed: timed out: trigger_retrain had not finished by its deadline 2026-01-01T00:10:00.000Z/);
+    expect(done.error).toMatch(/^failed: trigger_retrain \(timed out: /);
     expect(done.transcript.at(-2)).toMatchObject({ kind: 'wait', waitedMs: 600_000, outcome: { status: 'failed' } });
     // Parked time is not counted against the run's wall-clock budget (60 s here).
     expect(done.waitedMs).toBe(600_000);

@@ -77,7 +77,8 @@ describe('a run waiting for approval', () => {
     const [approval] = await approvals.list({ runId: parked.id });
     await approvals.decide(approval!.id, { approverId: 'user:bob', verdict: 'deny', comment: 'wait for the labels', via: 'http' });
     const done = await agent.resume(parked.id);
-    expect(done.status).toBe('succeeded');
+    // People said no: the run ends refused, with the approval's reason.
+    expect(done).toMatchObject({ status: 'refused', error: expect.stringContaining('wait for the labels') });
     expect(deploys()).toEqual([]);
     expect(planner.seen[1]!.transcript.at(-1)).toMatchObject({ kind: 'approval', status: 'denied', outcome: { status: 'refused', reason: expect.stringContaining('wait for the labels') } });
   });

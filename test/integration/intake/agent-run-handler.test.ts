@@ -90,6 +90,8 @@ describe('agentRunHandler', () => {
     const rollbackArgs = { model: 'credit-risk', environment: 'production', reason: 'canary score drift' };
     // What the dead worker left: the plan saved, no result for its call.
     async function crashedDuringCall(runs: Awaited<ReturnType<typeof wired>>['runs'], id: string): Promise<void> {
+      // A canary holds traffic, so the rollback has something to do.
+      fx!.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
       const trigger = alert('g', 0);
       const now = new Date().toISOString();
       await runs.save({
@@ -126,7 +128,8 @@ describe('agentRunHandler', () => {
       const decision = { effect: 'allow' as const, ruleId: 'r', reason: 'r', policy: 'default' };
       await fx!.executions.take({ key: 'run_crashed_3:call_1', runId: 'run_crashed_3', callId: 'call_1', principal: { id: 'agent:alertmanager', roles: [] }, tool: 'rollback', argsHash: argsHashOf(rollbackArgs), decision, risk: NO_RISK, approvalId: null, takenAt: new Date().toISOString(), end: null });
       await agentRunHandler(agent, runs)('run_crashed_3', alert('g', 0));
-      expect(await runs.get('run_crashed_3')).toMatchObject({ status: 'succeeded', answer: 'checked the split instead' });
+      // What became of the rollback is not known: the run cannot say it succeeded.
+      expect(await runs.get('run_crashed_3')).toMatchObject({ status: 'failed', answer: 'checked the split instead', error: expect.stringContaining('failed: rollback') });
       expect(rollbacks()).toEqual([]);
       expect(shown).toContain('check the current state before proposing it again');
       expect((await fx!.entries()).map((e) => e.kind)).toContain('call.replayed');

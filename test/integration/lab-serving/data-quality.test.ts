@@ -1,134 +1,175 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// The lab's data checks against the shipped data contracts: quotes (the trading data kind)
+// and credit applications, on real files, with the contract's CEL rules evaluated for real.
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ColumnSpec } from '../../../src/backends/local/credit-schema.js';
 import { generateCreditRows } from '../../../src/backends/local/credit-generator.js';
 import { createLocalDataQuality } from '../../../src/backends/local/data-quality.js';
 import { writeDataset } from '../../../src/backends/local/dataset-store.js';
 import type { ModelArtifact } from '../../../src/backends/local/model-artifact.js';
+import { generateQuotes, QUOTE_COLUMNS } from '../../../src/backends/local/quotes-generator.js';
+import { buildContractSet, loadContracts, type ContractSet } from '../../../src/contracts/index.js';
+import { defaultContractFiles } from '../../../src/paths.js';
 import type { DataQualityReport } from '../../../tools/ports.js';
 
-const TRADE_COLUMNS: ColumnSpec[] = [
-  { name: 'trade_id', type: 'string', feature: false, maxMissing: 0 },
-  { name: 'time', type: 'date', feature: false, maxMissing: 0 },
-  { name: 'bid', type: 'number', feature: true, range: [0, 10_000], maxMissing: 0 },
-  { name: 'ask', type: 'number', feature: true, range: [0, 10_000], maxMissing: 0 },
-  { name: 'price', type: 'number', feature: true, range: [0, 10_000], maxMissing: 0.01 },
-];
-const TRADE_NAMES = TRADE_COLUMNS.map((c) => c.name);
+const START = '2026-03-02T09:00:00.000Z';
+// An hour after the quotes (3 days of freshness allowed), and within 180 days of the credit data.
+const NOW = Date.parse('2026-03-02T11:00:00Z');
+const rule = (report: DataQualityReport, id: string) => report.violations.find((v) => v.rule === id);
 
-function trades(n: number, start = Date.parse('2026-03-02T09:00:00Z')) {
-  return Array.from({ length: n }, (_, i) => {
-    const mid = 100 + Math.sin(i / 7) * 2;
-    return { trade_id: `t${i}`, time: new Date(start + i * 60_000).toISOString(), bid: +(mid - 0.05).toFixed(2), ask: +(mid + 0.05).toFixed(2), price: +mid.toFixed(2) };
-  });
-}
+let dir: string;
+let shipped: ContractSet;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lab-dq-'));
+  shipped = await loadContracts(defaultContractFiles);
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
 
-const RULES = [
-  { name: 'bid below ask', expression: 'row.bid <= row.ask' },
-  { name: 'price inside spread', expression: 'row.price >= row.bid && row.price <= row.ask' },
-];
-const nonInfo = (r: DataQualityReport) => r.findings.filter((f) => f.severity !== 'info');
+const dq = (options: { contracts?: ContractSet; now?: number; scoreWith?: Parameters<typeof createLocalDataQuality>[0]['scoreWith'] } = {}) =>
+  createLocalDataQuality({ datasetsDir: dir, checksDir: join(dir, 'checks'), contracts: options.contracts ?? shipped, clock: { now: () => options.now ?? NOW }, scoreWith: options.scoreWith });
+const quotes = (name: string, faults: Parameters<typeof generateQuotes>[0]['faults'] = {}, minutes = 60) =>
+  writeDataset(dir, name, generateQuotes({ seed: 3, start: START, minutes, faults }), QUOTE_COLUMNS);
 
-describe('local data quality on a trading-like dataset', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lab-dq-'));
-    await writeDataset(dir, 'trades-ref', trades(500), TRADE_NAMES);
-  });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
-  const dq = (extra: { rules?: typeof RULES } = {}) =>
-    createLocalDataQuality({ datasetsDir: dir, columns: TRADE_COLUMNS, defaultReference: 'trades-ref', rules: extra.rules ?? RULES, timeWindow: { column: 'time', maxGapMinutes: 5 } });
-
-  it('finds nothing to warn about in clean trades', async () => {
-    await writeDataset(dir, 'trades-today', trades(300), TRADE_NAMES);
-    const report = await dq().check('trades-today');
-    expect(nonInfo(report)).toEqual([]);
-    expect(report.passed).toBe(true);
+describe('the quotes data contract', () => {
+  it('passes an hour of clean quotes for three symbols', async () => {
+    await quotes('quotes-clean');
+    const report = await dq().check('quotes-clean');
+    expect(report.violations).toEqual([]);
+    expect(report).toMatchObject({ rows: 3 * 720, contract: { name: 'quotes' }, passed: true, verdict: { driftOnly: true } });
+    // The contract's reference is absent here: drift is not measured, and the report says so.
+    expect(report.findings).toEqual([expect.objectContaining({ check: 'drift', severity: 'info', message: expect.stringContaining('quotes-history') })]);
   });
 
-  it('counts the rows that break a CEL rule and names them', async () => {
-    const rows = trades(300).map((r, i) => (i === 4 || i === 9 ? { ...r, bid: r.ask + 1 } : r));
-    await writeDataset(dir, 'trades-crossed', rows, TRADE_NAMES);
-    const report = await dq().check('trades-crossed');
-    const bidAsk = report.findings.find((f) => f.check === 'rule' && f.message.includes('bid below ask'))!;
-    expect(bidAsk).toMatchObject({ severity: 'alert', value: 2 });
-    expect(bidAsk.message).toContain('rows 5, 10');
-    expect(report.passed).toBe(false);
+  it('tolerates 2 crossed quotes a minute and fails 5, naming the windows and showing example rows', async () => {
+    await quotes('quotes-2-crossed', { crossed: { fromMinute: 10, minutes: 3, perMinute: 2 } });
+    expect((await dq().check('quotes-2-crossed')).violations).toEqual([]);
+
+    await quotes('quotes-5-crossed', { crossed: { fromMinute: 10, minutes: 3, perMinute: 5 } });
+    const report = await dq().check('quotes-5-crossed');
+    const crossed = rule(report, 'crossed-quotes')!;
+    expect(crossed).toMatchObject({ severity: 'hard', rowsAffected: 15, source: expect.stringMatching(/contracts\/quotes\.yaml:\d+$/) });
+    expect(crossed.message).toContain('in 3 window(s) of 1m with more than 2');
+    const example = crossed.examples[0]!;
+    expect(example.values.bid as number).toBeGreaterThan(example.values.ask as number);
+    expect(example.values.quote_time).toBe('2026-03-02T09:10:00.000Z');
+    expect(report.verdict).toMatchObject({ passed: false, failedChecks: ['crossed-quotes'] });
   });
 
-  it('treats a CEL evaluation error, a non-boolean result and an unparsable rule as findings, never as passes', async () => {
-    const rows = trades(50).map((r, i) => (i === 3 ? { ...r, price: null } : r));
-    await writeDataset(dir, 'trades-gappy', rows, TRADE_NAMES);
-    const report = await dq({
-      rules: [
-        { name: 'price inside spread', expression: 'row.price >= row.bid' },
-        { name: 'not a bool', expression: 'row.bid + row.ask' },
-        { name: 'broken', expression: 'row.bid <= ' },
-      ],
-    }).check('trades-gappy');
-    const rules = report.findings.filter((f) => f.check === 'rule');
-    expect(rules.find((f) => f.message.includes('price inside spread'))).toMatchObject({ value: 1, severity: 'alert' });
-    expect(rules.find((f) => f.message.includes('not a bool'))).toMatchObject({ value: 50 });
-    expect(rules.find((f) => f.message.includes('not a bool'))!.message).toMatch(/not a bool/);
-    expect(rules.find((f) => f.message.includes('"broken"'))!.message).toMatch(/does not parse/);
+  it('fails a feed that goes quiet for one symbol for longer than 2 minutes', async () => {
+    await quotes('quotes-halted', { halt: { symbol: 'GBPUSD', fromMinute: 20, minutes: 4 } });
+    const gap = rule(await dq().check('quotes-halted'), 'quote_time.gaps')!;
+    expect(gap).toMatchObject({ severity: 'hard', rowsAffected: 1 });
+    expect(gap.examples[0]!.values).toEqual({ symbol: 'GBPUSD', quote_time: '2026-03-02T09:24:00.000Z' });
+    expect(gap.message).toContain('the largest is 4.1 min');
   });
 
-  it('reports a gap in the time column longer than the allowed window', async () => {
-    const rows = trades(100).filter((_, i) => i < 40 || i > 52);
-    await writeDataset(dir, 'trades-halted', rows, TRADE_NAMES);
-    const report = await dq().check('trades-halted');
-    const gap = report.findings.find((f) => f.check === 'time_gap')!;
-    // Rows 40..52 are gone: 09:39 is followed by 09:53.
-    expect(gap).toMatchObject({ column: 'time', value: 14, threshold: 5, severity: 'alert' });
+  it('fails too many missing quotes, and tolerates a few', async () => {
+    await quotes('quotes-few-missing', { missingRate: 0.002 });
+    expect((await dq().check('quotes-few-missing')).passed).toBe(true);
+    await quotes('quotes-dropping', { missingRate: 0.03 });
+    const report = await dq().check('quotes-dropping');
+    expect(rule(report, 'bid.nulls')).toMatchObject({ severity: 'hard', column: 'bid' });
+    expect(rule(report, 'bid.nulls')!.message).toMatch(/% > the 0\.50% allowed/);
   });
 
-  it('reports cells that do not parse as their column type, and columns outside the schema', async () => {
-    await writeFile(join(dir, 'trades-typos.csv'), `${TRADE_NAMES.join(',')},venue\nt1,2026-03-02T09:00:00Z,99.9,100.1,abc,X\nt2,not-a-time,99.9,100.1,100,X\n`);
-    const report = await dq({ rules: [] }).check('trades-typos');
-    expect(report.findings.find((f) => f.check === 'schema' && f.column === 'price')).toMatchObject({ severity: 'alert', value: 1 });
-    expect(report.findings.find((f) => f.check === 'schema' && f.column === 'time')).toMatchObject({ severity: 'alert' });
-    expect(report.findings.find((f) => f.check === 'schema' && f.column === 'venue')).toMatchObject({ severity: 'warn' });
+  it('reports a soft rule without failing the data, which is then no longer drift only', async () => {
+    const rows = generateQuotes({ seed: 3, start: START, minutes: 10 }).map((r, i) => (i === 7 ? { ...r, ask: null } : r));
+    await writeDataset(dir, 'quotes-one-sided', rows, QUOTE_COLUMNS);
+    const report = await dq().check('quotes-one-sided');
+    expect(rule(report, 'one-sided-quote')).toMatchObject({ severity: 'soft', rowsAffected: 1, examples: [{ row: 8, values: { bid: rows[7]!.bid, ask: null } }] });
+    expect(report.verdict).toMatchObject({ passed: true, failedChecks: [], softFailures: ['one-sided-quote'], driftOnly: false });
+  });
+
+  it('judges freshness by the clock: quotes days old break the soft rule', async () => {
+    await quotes('quotes-old', {}, 10);
+    const report = await dq({ now: NOW + 5 * 86_400_000 }).check('quotes-old');
+    expect(rule(report, 'quote_time.freshness')).toMatchObject({ severity: 'soft' });
+    expect(rule(report, 'quote_time.freshness')!.message).toMatch(/5\.1 days old \(at most 3d allowed\)/);
+  });
+
+  it('reports cells that do not parse as their type, and columns the contract lacks', async () => {
+    await writeFile(join(dir, 'quotes-typos.csv'), `${QUOTE_COLUMNS.join(',')},venue\nEURUSD,2026-03-02T09:00:00Z,1.08,abc,1000,1000,X\nEURUSD,not-a-time,1.08,1.09,1000,1000,X\n${Array.from({ length: 10 }, (_, i) => `GBPUSD,2026-03-02T09:00:${String(i).padStart(2, '0')}Z,1.26,1.27,1,1,X`).join('\n')}\n`);
+    const report = await dq().check('quotes-typos');
+    expect(rule(report, 'ask.type')).toMatchObject({ severity: 'hard', rowsAffected: 1, examples: [{ row: 1, values: { ask: 'abc' } }] });
+    expect(rule(report, 'quote_time.type')).toMatchObject({ severity: 'hard', rowsAffected: 1 });
+    expect(rule(report, 'columns.unexpected')).toMatchObject({ severity: 'soft', message: expect.stringContaining('"venue"') });
   });
 });
 
-describe('local data quality drift on credit data', () => {
-  let dir: string;
+describe('cross-field rules never pass a row by accident', () => {
+  const contract = (when: string) =>
+    buildContractSet([{
+      file: 'odd.yaml',
+      text: `apiVersion: mlops-agent/v1\nkind: DataContract\nmetadata: { name: odd }\ndatasets: [quotes-*]\ncolumns:\n  symbol: { type: string }\n  quote_time: { type: timestamp }\n  bid: { type: number, nullable: true }\n  ask: { type: number, nullable: true }\n  bid_size: { type: integer, nullable: true }\n  ask_size: { type: integer, nullable: true }\nrules:\n  - id: odd\n    when: ${JSON.stringify(when)}\n    severity: hard\n    reason: test\n`,
+    }]);
+
+  it('counts a non-boolean result and a CEL error (a null in arithmetic) as broken rows', async () => {
+    const rows = generateQuotes({ seed: 3, start: START, minutes: 1 }).map((r, i) => (i === 3 ? { ...r, bid: null } : r));
+    await writeDataset(dir, 'quotes-odd', rows, QUOTE_COLUMNS);
+    const sum = rule(await dq({ contracts: contract('row.bid + row.ask') }).check('quotes-odd'), 'odd')!;
+    expect(sum.rowsAffected).toBe(rows.length);
+    expect(sum.message).toMatch(/could not be evaluated .*not true or false/);
+    const arithmetic = rule(await dq({ contracts: contract('row.ask - row.bid > 0.0') }).check('quotes-odd'), 'odd')!;
+    expect(arithmetic).toMatchObject({ rowsAffected: 1, examples: [{ row: 4, values: { ask: rows[3]!.ask, bid: null } }] });
+    expect(arithmetic.message).toMatch(/no matching overload/);
+  });
+});
+
+describe('the credit data contract', () => {
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lab-dq-drift-'));
-    await writeDataset(dir, 'credit-train', generateCreditRows({ seed: 7, rows: 3000, startDate: '2025-01-01', days: 90 }));
-  });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
-
-  // A hand-made champion that leans on utilisation, so shifting utilisation shifts its scores.
-  const champion: ModelArtifact = {
-    kind: 'logistic_regression', schemaVersion: 1, numericFeatures: ['credit_utilization'], categoricalFeatures: [],
-    imputation: [0.35], mean: [0.35], std: [0.2], weights: [1.5], bias: -1.5,
-  };
-
-  it('measures KS for numeric features and KL of the champion scores, alerting only on the shifted data', async () => {
-    await writeDataset(dir, 'credit-recent', generateCreditRows({ seed: 9, rows: 1500, startDate: '2025-04-01', days: 30 }));
-    await writeDataset(dir, 'credit-shifted', generateCreditRows({ seed: 9, rows: 1500, startDate: '2025-04-01', days: 30, drift: { utilizationShift: 0.3 } }));
-    const dq = createLocalDataQuality({ datasetsDir: dir, scoreWith: async () => champion });
-    const clean = await dq.check('credit-recent');
-    expect(clean.findings.find((f) => f.check === 'prediction_kl')!.severity).toBe('info');
-    expect(clean.findings.filter((f) => f.check === 'ks').length).toBe(7);
-    expect(clean.passed).toBe(true);
-    const shifted = await dq.check('credit-shifted');
-    expect(shifted.findings.find((f) => f.check === 'prediction_kl')).toMatchObject({ severity: 'alert' });
-    expect(shifted.findings.find((f) => f.check === 'ks' && f.column === 'credit_utilization')!.severity).toBe('alert');
-    expect(shifted.findings.find((f) => f.check === 'psi' && f.column === 'credit_utilization')!.severity).toBe('alert');
-    expect(shifted.findings.find((f) => f.check === 'psi' && f.column === 'income')!.severity).toBe('info');
+    await writeDataset(dir, 'credit-train', generateCreditRows({ seed: 7, rows: 3000, startDate: '2025-12-01', days: 60 }));
   });
 
-  it('skips drift with an info finding when the default reference is absent, and measures none against itself', async () => {
-    const dq = createLocalDataQuality({ datasetsDir: dir, defaultReference: 'credit-missing' });
-    const report = await dq.check('credit-train');
-    expect(report.reference).toBeNull();
-    expect(report.findings.find((f) => f.check === 'drift')!.severity).toBe('info');
-    const self = await createLocalDataQuality({ datasetsDir: dir }).check('credit-train');
-    expect(self.reference).toBeNull();
-    expect(self.findings.filter((f) => f.check === 'psi')).toEqual([]);
+  it('catches income exported in thousands with its range rule and the loan-to-income rule', async () => {
+    await writeDataset(dir, 'credit-kusd', generateCreditRows({ seed: 9, rows: 1500, startDate: '2026-02-01', days: 28, incomeUnit: 'kusd' }));
+    const report = await dq().check('credit-kusd');
+    const range = rule(report, 'income.range')!;
+    expect(range.rowsAffected).toBeGreaterThan(1450);
+    expect(range.examples[0]!.values.income as number).toBeLessThan(1000);
+    expect(range.message).toContain('fall outside [1000, 2000000]');
+    expect(rule(report, 'loan-within-20x-income')).toMatchObject({ severity: 'hard' });
+    expect(report.verdict).toMatchObject({ passed: false, failedChecks: ['income.range', 'loan-within-20x-income'] });
+  });
+
+  it('cannot see credit history exported in years: the data passes, and drifts', async () => {
+    await writeDataset(dir, 'credit-years', generateCreditRows({ seed: 9, rows: 1500, startDate: '2026-02-01', days: 28, historyUnit: 'years' }));
+    const report = await dq().check('credit-years');
+    expect(report.violations).toEqual([]);
+    expect(report.findings.find((f) => f.check === 'psi' && f.column === 'credit_history_months')).toMatchObject({ severity: 'alert' });
+    expect(report.verdict).toMatchObject({ passed: true, driftOnly: true, drifted: true });
+  });
+
+  it('fails 9% missing incomes, beyond the 2% the contract allows', async () => {
+    await writeDataset(dir, 'credit-gaps', generateCreditRows({ seed: 9, rows: 1000, startDate: '2026-02-01', days: 28 }).map((r, i) => (i % 11 === 0 ? { ...r, income: null } : r)));
+    expect(rule(await dq().check('credit-gaps'), 'income.nulls')).toMatchObject({ severity: 'hard', column: 'income' });
+  });
+
+  it('fails a dataset no contract covers', async () => {
+    await writeDataset(dir, 'loans-recent', generateCreditRows({ seed: 9, rows: 200, startDate: '2026-02-01', days: 28 }));
+    const report = await dq().check('loans-recent');
+    expect(report).toMatchObject({ contract: null, passed: false, verdict: { failedChecks: ['contract.missing'] } });
+  });
+
+  it("measures the production model's score drift, and checks again only when that model changes", async () => {
+    await writeDataset(dir, 'credit-shifted', generateCreditRows({ seed: 9, rows: 1500, startDate: '2026-02-01', days: 28, drift: { utilizationShift: 0.3 } }));
+    const champion: ModelArtifact = {
+      kind: 'logistic_regression', schemaVersion: 1, numericFeatures: ['credit_utilization'], categoricalFeatures: [],
+      imputation: [0.35], mean: [0.35], std: [0.2], weights: [1.5], bias: -1.5,
+    };
+    let serving = '1';
+    const checks = dq({ scoreWith: async (model) => (model === 'credit-risk' ? { version: serving, artifact: champion } : undefined) });
+    const first = await checks.check('credit-shifted');
+    expect(first.findings.find((f) => f.check === 'prediction_kl')).toMatchObject({ severity: 'alert' });
+    expect(first.verdict).toMatchObject({ passed: true, drifted: true });
+    expect((await checks.check('credit-shifted')).reused).toBe(true);
+    // Another lab process reads the same stored report.
+    expect((await dq({ scoreWith: async () => ({ version: '1', artifact: champion }) }).check('credit-shifted')).reportHash).toBe(first.reportHash);
+    serving = '2';
+    const second = await checks.check('credit-shifted');
+    expect(second.reused).toBe(false);
+    expect(second.reportHash).not.toBe(first.reportHash);
+    const stored = await readdir(join(dir, 'checks', first.dataVersion));
+    expect(stored).toHaveLength(2);
   });
 });

@@ -38,7 +38,7 @@ export async function createLab(clock: Clock): Promise<Lab> {
     const trainDir = await mkdtemp(join(tmpdir(), 'lab-serving-train-'));
     await writeDataset(join(trainDir, 'datasets'), 'credit-train', trainRows);
     const outcome = await runTrainingPipeline(
-      { datasetsDir: join(trainDir, 'datasets'), dataset: 'credit-train', params: {}, searchTrials: 0, gates: LENIENT_GATES },
+      { datasetsDir: join(trainDir, 'datasets'), dataset: 'credit-train', params: {}, searchTrials: 0, gates: LENIENT_GATES, contract: null, nowMs: Date.now() },
       () => undefined,
     );
     return { trainRows, outcome, dir: trainDir };

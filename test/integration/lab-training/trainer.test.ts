@@ -12,6 +12,11 @@ import { writeDataset } from '../../../src/backends/local/dataset-store.js';
 import { createLocalRegistry, type LocalRegistry } from '../../../src/backends/local/registry.js';
 import { createLocalTrainer, type LocalTrainer } from '../../../src/backends/local/trainer.js';
 import { createRandom } from '../../../src/backends/local/random.js';
+import { createDataCheckStore } from '../../../src/backends/local/data-check-store.js';
+import { createLocalDataQuality } from '../../../src/backends/local/data-quality.js';
+import { runTrainingPipeline } from '../../../src/backends/local/training-pipeline.js';
+import { loadContracts } from '../../../src/contracts/index.js';
+import { defaultContractFiles } from '../../../src/paths.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { describeTrainerContract } from '../../contract/trainer.contract.js';
 
@@ -22,11 +27,15 @@ const gates = { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, ma
 async function lab() {
   const root = await mkdtemp(join(tmpdir(), 'lab-trainer-'));
   const registry = createLocalRegistry({ dir: join(root, 'registry'), clock: manualClock() });
-  const trainer = createLocalTrainer({ registry, datasetsDir: join(root, 'datasets'), jobsDir: join(root, 'jobs'), clock: manualClock(), gates });
+  const contracts = await loadContracts(defaultContractFiles);
+  const dataChecks = createDataCheckStore(join(root, 'data-checks'));
+  const trainer = createLocalTrainer({ registry, datasetsDir: join(root, 'datasets'), jobsDir: join(root, 'jobs'), clock: manualClock(), gates, contracts, dataChecks });
+  const dataQuality = createLocalDataQuality({ datasetsDir: join(root, 'datasets'), checksDir: join(root, 'data-checks'), contracts, clock: manualClock() });
   return {
     root,
     registry,
     trainer,
+    dataQuality,
     writeDataset: async (name: string, rows: Parameters<typeof writeDataset>[2], columns?: string[]) => {
       await writeDataset(join(root, 'datasets'), name, rows, columns);
     },
@@ -121,6 +130,58 @@ describe('local trainer', () => {
     expect((await readdir(join(env.root, 'jobs'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('refuses data that breaks a hard contract rule, naming the rule and where it is written, and registers nothing', async () => {
+    // 9% of incomes missing: the trainer would otherwise fill them with the median and train on.
+    await env.writeDataset('credit-gaps', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 }).map((r, i) => (i % 11 === 0 ? { ...r, income: null } : r)));
+    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-gaps', params: { epochs: 3 }, requestedBy: 'alice' });
+    const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+    expect(done).toMatchObject({ status: 'failed', version: null });
+    expect(done.error).toMatch(/^dataset "credit-gaps" breaks hard rule "income\.nulls" of data contract "credit" \(.*contracts\/credit\.yaml:\d+\): 187 of 2000 rows have no "income" \(9\.35% > the 2\.00% allowed\)/);
+    expect(done.error).toContain('The trainer does not train on data that breaks a hard rule');
+    expect(await registry.listVersions('credit-risk')).toEqual([]);
+  });
+
+  it('trains over soft rules and allowed gaps, and refuses a dataset no contract covers before starting', async () => {
+    const rows = generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 });
+    // Breaks the soft young-history rule once; 1% of incomes empty is within the 2% allowed.
+    await env.writeDataset('credit-soft', rows.map((r, i) => (i === 3 ? { ...r, age_band: '18-25', credit_history_months: 200 } : i % 100 === 0 ? { ...r, income: null } : r)));
+    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-soft', params: { epochs: 3 }, requestedBy: 'alice' });
+    expect((await trainer.waitFor(job.jobId, { timeoutMs: 50_000 })).status).toBe('succeeded');
+    await env.writeDataset('loans', rows);
+    await expect(trainer.start({ model: 'credit-risk', dataset: 'loans', params: {}, requestedBy: 'alice' })).rejects.toMatchObject({ code: 'data_invalid', message: expect.stringContaining('no data contract covers dataset "loans"') });
+  });
+
+  it('refuses at start data whose stored report failed, without starting a job', async () => {
+    await env.writeDataset('credit-kusd', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }));
+    expect((await env.dataQuality.check('credit-kusd')).passed).toBe(false);
+    await expect(trainer.start({ model: 'credit-risk', dataset: 'credit-kusd', params: { epochs: 3 }, requestedBy: 'alice' })).rejects.toMatchObject({
+      code: 'data_invalid',
+      message: expect.stringMatching(/^dataset "credit-kusd" breaks hard rule "income\.range" of data contract "credit" .*also broken: loan-within-20x-income/),
+    });
+    expect(await readdir(join(env.root, 'jobs')).catch(() => [])).toEqual([]);
+  });
+
+  it('checks in the worker any content other than the one a stored report passed', async () => {
+    await env.writeDataset('credit-kusd', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }));
+    const contract = (await loadContracts(defaultContractFiles)).forDataset('credit-kusd')!;
+    const input = { datasetsDir: join(env.root, 'datasets'), dataset: 'credit-kusd', params: { epochs: 2 }, searchTrials: 0, gates, contract, nowMs: Date.now() };
+    // A report passed other content (the file changed after the trainer looked): checked again, refused.
+    await expect(runTrainingPipeline({ ...input, checkedVersion: 'f'.repeat(64) }, () => undefined)).rejects.toThrow(/breaks hard rule "income\.range"/);
+    await expect(runTrainingPipeline({ ...input, checkedVersion: null }, () => undefined)).rejects.toThrow(/breaks hard rule "income\.range"/);
+  });
+
+  it("records the data-quality report on exactly the content it trained on in the version's lineage", async () => {
+    await env.writeDataset('credit-checked', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 }));
+    const report = await env.dataQuality.check('credit-checked');
+    const first = await trainer.waitFor((await trainer.start({ model: 'credit-risk', dataset: 'credit-checked', params: { epochs: 3 }, requestedBy: 'alice' })).jobId, { timeoutMs: 50_000 });
+    expect(await registry.getVersion('credit-risk', first.version!)).toMatchObject({ dataVersion: report.dataVersion, dataQualityReport: report.reportHash });
+    expect((await trainer.getExperiment(first.jobId))!).toMatchObject({ dataQualityReport: report.reportHash, contract: { name: 'credit' } });
+    // New content, never checked: the lineage says so.
+    await env.writeDataset('credit-checked', generateCreditRows({ seed: 6, rows: 2000, startDate: '2025-01-01', days: 90 }));
+    const second = await trainer.waitFor((await trainer.start({ model: 'credit-risk', dataset: 'credit-checked', params: { epochs: 3, seed: 1 }, requestedBy: 'alice' })).jobId, { timeoutMs: 50_000 });
+    expect(await registry.getVersion('credit-risk', second.version!)).toMatchObject({ dataQualityReport: null });
+  });
+
   it('reports a job whose process died as failed instead of running forever', async () => {
     await mkdir(join(env.root, 'jobs'), { recursive: true });
     const orphan = { schemaVersion: 1, jobId: 'job-abc-0000beef', model: 'credit-risk', dataset: 'x', status: 'running', progress: 0.4, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null, ownerPid: 99_999_999 };
@@ -156,11 +217,14 @@ describe('local trainer from compiled JavaScript', () => {
       import { writeDataset } from './src/backends/local/dataset-store.js';
       import { createLocalRegistry } from './src/backends/local/registry.js';
       import { createLocalTrainer } from './src/backends/local/trainer.js';
+      import { createDataCheckStore } from './src/backends/local/data-check-store.js';
+      import { loadContracts } from './src/contracts/index.js';
       const clock = { now: () => Date.now() };
       const registry = createLocalRegistry({ dir: 'lab/registry', clock });
-      const trainer = createLocalTrainer({ registry, datasetsDir: 'lab/datasets', jobsDir: 'lab/jobs', clock, gates: ${JSON.stringify(gates)} });
-      await writeDataset('lab/datasets', 'd', generateCreditRows({ seed: 1, rows: 1000, startDate: '2025-01-01', days: 10 }));
-      const job = await trainer.start({ model: 'm', dataset: 'd', params: { epochs: 3 }, requestedBy: 'dist' });
+      const contracts = await loadContracts(${JSON.stringify(defaultContractFiles)});
+      const trainer = createLocalTrainer({ registry, datasetsDir: 'lab/datasets', jobsDir: 'lab/jobs', clock, gates: ${JSON.stringify(gates)}, contracts, dataChecks: createDataCheckStore('lab/data-checks') });
+      await writeDataset('lab/datasets', 'credit-d', generateCreditRows({ seed: 1, rows: 1000, startDate: '2025-01-01', days: 10 }));
+      const job = await trainer.start({ model: 'm', dataset: 'credit-d', params: { epochs: 3 }, requestedBy: 'dist' });
       console.log(JSON.stringify(await trainer.waitFor(job.jobId, { timeoutMs: 30000 })));
     `;
     await writeFile(join(out, 'run.mjs'), script);

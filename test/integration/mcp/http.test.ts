@@ -164,15 +164,15 @@ describe('MCP over Streamable HTTP', () => {
     expect(entries.find((e) => e.kind === 'approval.vote' && e.data.approvalId === approvalId)?.principal).toBe('user:bob');
   });
 
-  it('reports a call the policy denies, and bad arguments, as tool errors and audits both under the token\'s principal', async () => {
+  it('reports a call naming a version that does not exist, and bad arguments, as tool errors (never as policy refusals) and audits both under the token\'s principal', async () => {
     const { client } = await connect('token-bob-9876543210', 'client-refusals');
     const before = (await readAuditEntries(runtime.config.auditFile)).length;
-    const denied = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'production', trafficPercent: 5 } });
-    expect(denied).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/^Refused by policy.*has no version 99/) }] });
+    const missing = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'production', trafficPercent: 5 } });
+    expect(missing).toMatchObject({ isError: true, content: [{ text: 'deploy_canary: not found: model "credit-risk" has no version "99"' }] });
     const invalid = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '1', environment: 'moon', trafficPercent: 5 } });
     expect(invalid).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/^invalid arguments for deploy_canary: environment: /) }] });
     const entries = (await readAuditEntries(runtime.config.auditFile)).slice(before);
-    expect(entries.filter((e) => e.principal === 'mcp:bob' && (e.kind === 'policy.decision' || e.kind === 'call.invalid')).map((e) => e.kind)).toEqual(['policy.decision', 'call.invalid']);
+    expect(entries.filter((e) => e.principal === 'mcp:bob' && ['policy.decision', 'call.invalid', 'call.not_found'].includes(e.kind)).map((e) => e.kind)).toEqual(['call.not_found', 'call.invalid']);
     expect(entries.some((e) => e.kind === 'execution.started' && e.principal === 'mcp:bob')).toBe(false);
   });
 

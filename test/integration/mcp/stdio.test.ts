@@ -96,10 +96,10 @@ describe('mlops-agent mcp over stdio', () => {
     expect(content[0]!.text).toMatch(/credit-risk/);
   });
 
-  it('reports a refused call as a tool error with the reason', async () => {
+  it('reports a call naming a version that does not exist as a not-found tool error, not a policy refusal', async () => {
     const result = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'production', trafficPercent: 5 } });
     expect(result.isError).toBe(true);
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Refused by policy.*has no version 99/);
+    expect((result.content as { text: string }[])[0]!.text).toBe('deploy_canary: not found: model "credit-risk" has no version "99"');
   });
 
   it('reports a call that needs approval as pending, and executes nothing', async () => {
@@ -175,6 +175,11 @@ describe('mlops-agent mcp over stdio', () => {
     expect(tail.length).toBeGreaterThan(0);
     expect(tail.length).toBeLessThanOrEqual(50);
     await expect(client.readResource({ uri: 'mlops://runs/no-such-run' })).rejects.toThrow(/no run with id no-such-run/);
+    // What serves: the deployment_status view, read through the gate (nothing serves yet here).
+    const serving = JSON.parse(((await client.readResource({ uri: 'mlops://models/credit-risk/serving' })).contents[0] as { text: string }).text);
+    expect(serving).toMatchObject({ model: 'credit-risk', views: [{ environment: 'staging', served: false }, { environment: 'production', served: false, pendingApprovals: expect.any(Array) }] });
+    expect((await audit()).some((e) => e.kind === 'execution.finished' && e.data.tool === 'deployment_status')).toBe(true);
+    await expect(client.readResource({ uri: 'mlops://models/fraud-score/serving' })).rejects.toThrow(/model "fraud-score" is not in the registry/);
 
     const { prompts } = await client.listPrompts();
     const drift = prompts.find((p) => p.name === 'drift-retrain')!;
@@ -183,6 +188,9 @@ describe('mlops-agent mcp over stdio', () => {
     const text = (prompt.messages[0]!.content as { text: string }).text;
     expect(text).toMatch(/labels dataset=credit-recent, model=credit-risk\./);
     expect(text).toMatch(/Steps:\n1\. check_data_quality: /);
+    expect(text).toMatch(/\n2\. stop for a person when .*: The recent data breaks a rule of its data contract/);
+    const rollback = (await client.getPrompt({ name: 'canary-rollback', arguments: { model: 'credit-risk' } })).messages[0]!.content as { text: string };
+    expect(rollback.text).toMatch(/1\. rollback \(mitigation: do this first\): /);
   });
 
   it('exits on its own when the client closes the connection', async () => {

@@ -72,7 +72,8 @@ describe('POST /v1/alerts', () => {
     expect((await post('/v1/alerts', { ...alert, summary: 'PSI 0.44' })).json()).toEqual({ runId, coalesced: true });
     startWorking(agent, 2);
     const run = await finished(runId);
-    expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:drift-retrain', trigger: { kind: 'alert', principal: 'agent:alerts', text: 'ModelDriftDetected firing: PSI 0.41 on credit_utilization' } });
+    // The lab has no data set: the runbook's data check fails, so the run ends failed, saying why.
+    expect(run).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain', error: expect.stringContaining('dataset "credit-recent" not found'), trigger: { kind: 'alert', principal: 'agent:alerts', text: 'ModelDriftDetected firing: PSI 0.41 on credit_utilization' } });
     const trigger = (run.transcript as { kind: string; data?: unknown }[])[0]!;
     expect(trigger.data).toMatchObject({ sender: 'user:operator', labels: { alertname: 'ModelDriftDetected', ...labels } });
   });

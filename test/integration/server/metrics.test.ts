@@ -50,7 +50,8 @@ describe('/metrics', () => {
     const scrape = () => app.inject({ method: 'GET', url: '/metrics', headers: AUTH }).then((r) => r.body);
     const body = await eventually('the settled run to be counted', async () => {
       const text = await scrape();
-      return text.includes('mlops_agent_runs_settled_total{trigger="chat",outcome="succeeded"} 1') ? text : undefined;
+      // The canary it tried had invalid arguments and never ran: the run failed.
+      return text.includes('mlops_agent_runs_settled_total{trigger="chat",outcome="failed"} 1') ? text : undefined;
     });
     expect((await agent.runtime.runs.get(runId))?.usage).toEqual({ input: 250, output: 50 });
     expect(body).toContain('mlops_agent_tool_calls_total{tool="registry_query",decision="allow"} 1');

@@ -57,8 +57,8 @@ describe('a start of serve with the in-process queue', () => {
       const r = await stored.get('run_mk0aaaaa_0000000a');
       return r && r.status !== 'running' ? r : undefined;
     });
-    // The lab has no data set: the runbook's check fails and it stops there.
-    expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:drift-retrain' });
+    // The lab has no data set: the runbook's check fails and it stops there, failed.
+    expect(run).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain' });
     expect(run.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'answer']);
     // A run waiting for approval is the approval path's to resume, not a restart's.
     expect((await stored.get('run_mk0bbbbb_0000000b'))?.status).toBe('waiting_approval');

@@ -82,10 +82,10 @@ describe('mlops-agent serve with Slack (the built command)', () => {
       expect(ephemeral.params).toMatchObject({ channel: 'C0APPROVALS', user: 'U0BOB' });
       expect(ephemeral.params.text).toContain('not recorded (not_found)');
 
-      // No LLM: the chat run fails, and says so where it was asked.
+      // No LLM: the chat run cannot be planned; it needs a person, and says so where it was asked.
       const ask = JSON.stringify(eventCallback('Ev0SERVE1', { type: 'app_mention', user: 'U0ALICE', text: '<@U0BOT> hello', ts: '1767225800.000100', channel: 'C0ML' }));
       expect((await post('events', signed(SECRET, Date.now(), ask, JSON_TYPE))).status).toBe(200);
-      const reply = await waitFor('the run outcome in the thread', () => fake.callsTo('chat.postMessage').find((c) => c.params.thread_ts === '1767225800.000100' && /failed/.test(c.params.text)));
+      const reply = await waitFor('the run outcome in the thread', () => fake.callsTo('chat.postMessage').find((c) => c.params.thread_ts === '1767225800.000100' && /needs a person/.test(c.params.text)));
       expect(reply.params.channel).toBe('C0ML');
       expect(reply.params.text).toContain('needs an LLM');
     } finally {

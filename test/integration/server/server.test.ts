@@ -176,12 +176,12 @@ describe('mlops-agent serve: the HTTP server', () => {
     const res = await app.inject({ method: 'POST', url: '/v1/chat', headers: AUTH, payload: { text: 'which version of credit-risk is champion?' } });
     expect(res.statusCode).toBe(202);
     const { runId } = res.json() as { runId: string };
-    // No LLM is configured, so the chat run fails at once, saying why.
+    // No LLM is configured, so nothing can plan the chat run: it ends at once needing a person, saying why.
     const run = await waitFor('the chat run to end', async () => {
       const r = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: AUTH })).json() as { status: string };
       return r.status !== 'queued' && r.status !== 'running' ? (r as Record<string, unknown>) : undefined;
     });
-    expect(run).toMatchObject({ status: 'failed', trigger: { kind: 'chat', principal: 'user:operator' } });
+    expect(run).toMatchObject({ status: 'needs_attention', trigger: { kind: 'chat', principal: 'user:operator' }, summary: 'Changed nothing.' });
     expect(String(run.error)).toContain('needs an LLM');
   });
 

@@ -13,6 +13,7 @@ import { loadConfig } from '../../../src/config.js';
 import { triggerFromAlertGroup } from '../../../src/intake/alert-trigger.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { daysAgo } from '../../support/dates.js';
 
 const MODEL = 'credit-risk';
 const alice = { id: 'user:alice', roles: [] };
@@ -38,7 +39,7 @@ describe('an alert about a held canary', () => {
       analysis: { maxErrorRateDelta: 1, minRequestsPerStep: 50, stepTimeoutMs: 30_000 },
     });
     runtime = await createRuntime({ config, logger: silentLogger, backends: lab });
-    trainRows = generateCreditRows({ seed: 11, rows: 5000, startDate: '2026-01-01', days: 90 });
+    trainRows = generateCreditRows({ seed: 11, rows: 5000, startDate: daysAgo(150), days: 90 });
     await writeDataset(lab.dirs.datasets, 'credit-train', trainRows);
     await lab.registry.createModel(MODEL, 'probability of default');
     const job = await lab.trainer.start({ model: MODEL, dataset: 'credit-train', params: {}, requestedBy: 'test:setup' });

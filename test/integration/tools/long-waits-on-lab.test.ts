@@ -22,6 +22,7 @@ import { defaultPolicyDir } from '../../../src/paths.js';
 import { createGate, createPolicyStore } from '../../../src/policy/index.js';
 import { eventually } from '../../support/cli-process.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
+import { daysAgo } from '../../support/dates.js';
 
 let home: string;
 let lab: LocalLab;
@@ -39,9 +40,11 @@ beforeAll(async () => {
     analysis: { minRequestsPerStep: 200, minLabelsPerStep: 200, minAccuracyDelta: -0.05, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
     steps: [10, 50, 100],
   });
-  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 21, rows: 5000, startDate: '2026-01-01', days: 90 }));
-  const recent = generateCreditRows({ seed: 22, rows: 5000, startDate: '2026-06-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
+  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 21, rows: 5000, startDate: daysAgo(150), days: 90 }));
+  const recent = generateCreditRows({ seed: 22, rows: 5000, startDate: daysAgo(30), days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
   await writeDataset(lab.dirs.datasets, 'credit-recent', recent);
+  // Checked, as the data pipeline would: the shipped policy trains only on checked data.
+  expect((await lab.dataQuality.check('credit-recent')).passed).toBe(true);
   const job = await lab.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: {}, requestedBy: 'test:setup' });
   const v1 = await lab.trainer.waitFor(job.jobId, { timeoutMs: 120_000 });
   await lab.registry.setAlias('credit-risk', 'champion', v1.version!, 'test:setup', 'seed');

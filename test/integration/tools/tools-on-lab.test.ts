@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
-import { createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
+import { createTrafficSimulator, generateCreditRows, generateQuotes, openLocalLab, QUOTE_COLUMNS, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
+import { daysAgo } from '../../support/dates.js';
 import { createGate, createPolicyStore, type Gate, type GateOutcome } from '../../../src/policy/index.js';
 
 const principal = { id: 'user:alice', roles: [] };
@@ -39,8 +40,8 @@ beforeAll(async () => {
     analysis: { minRequestsPerStep: 200, minLabelsPerStep: 200, minAccuracyDelta: -0.05, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
     steps: [10, 50, 100],
   });
-  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 5000, startDate: '2026-01-01', days: 90 }));
-  const recent = generateCreditRows({ seed: 12, rows: 5000, startDate: '2026-06-01', days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
+  await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 5000, startDate: daysAgo(150), days: 90 }));
+  const recent = generateCreditRows({ seed: 12, rows: 5000, startDate: daysAgo(30), days: 30, drift: { incomeShift: 0.75, utilizationShift: 0.2, conceptShift: 1 } });
   await writeDataset(lab.dirs.datasets, 'credit-recent', recent);
   const job = await lab.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: {}, requestedBy: 'test:setup' });
   const v1 = await lab.trainer.waitFor(job.jobId, { timeoutMs: 120_000 });
@@ -69,18 +70,31 @@ describe('the five tools on the local lab', { shuffle: false }, () => {
     expect(out.models).toEqual([expect.objectContaining({ name: 'credit-risk', aliases: { champion: '1' }, versionCount: 1 })]);
   });
 
-  it('check_data_quality finds the drift in the recent data against the training reference', async () => {
+  it('check_data_quality passes the recent data against its contract and finds the drift against the training reference', async () => {
     const out = executed(await call('check_data_quality', { dataset: 'credit-recent' }));
     const findings = out.findings as { check: string; column: string | null; severity: string }[];
-    expect(out).toMatchObject({ dataset: 'credit-recent', rows: 5000, reference: 'credit-train', passed: false });
+    expect(out).toMatchObject({ dataset: 'credit-recent', rows: 5000, reference: 'credit-train', passed: true, violations: [], contract: { name: 'credit' } });
+    expect(out.verdict).toEqual({ passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: true });
     expect(findings).toContainEqual(expect.objectContaining({ check: 'psi', column: 'credit_utilization', severity: 'alert' }));
+  });
+
+  it('check_data_quality checks the second data kind, bid/ask quotes, against its contract', async () => {
+    // An hour of quotes ending now, with 4 crossed quotes a minute for 2 minutes (2 are tolerated).
+    // Whole minutes, so each minute's crossed quotes fall into one window of the rule.
+    const start = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000).toISOString();
+    await writeDataset(lab.dirs.datasets, 'quotes-today', generateQuotes({ seed: 5, start, minutes: 60, faults: { crossed: { fromMinute: 30, minutes: 2, perMinute: 4 } } }), QUOTE_COLUMNS);
+    const out = executed(await call('check_data_quality', { dataset: 'quotes-today' }));
+    expect(out).toMatchObject({ dataset: 'quotes-today', rows: 2160, contract: { name: 'quotes' }, passed: false, verdict: { failedChecks: ['crossed-quotes'], driftOnly: false } });
+    expect((out.violations as { rule: string; rowsAffected: number }[])[0]).toMatchObject({ rule: 'crossed-quotes', rowsAffected: 8 });
   });
 
   it('trigger_retrain really trains and registers a promotable version with lineage', async () => {
     const out = executed(await call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent', searchTrials: 2 }));
     expect(out).toMatchObject({ status: 'succeeded', version: '2', promotable: true, failedQualityGates: [] });
     const v2 = await lab.registry.getVersion('credit-risk', '2');
-    expect(v2).toMatchObject({ dataset: 'credit-recent', createdBy: 'user:alice', trainingJobId: out.jobId });
+    const verdict = await lab.dataQuality.verdict('credit-recent');
+    expect(v2).toMatchObject({ dataset: 'credit-recent', createdBy: 'user:alice', trainingJobId: out.jobId, dataVersion: verdict.dataVersion, dataQualityReport: verdict.reportHash });
+    expect(out.dataQualityReport).toBe(verdict.reportHash);
     expect((out.metrics as Record<string, number>).auc).toBeGreaterThan(0.82);
   });
 
@@ -111,6 +125,6 @@ describe('the five tools on the local lab', { shuffle: false }, () => {
     // Proposed, decided, started, finished; training and the canary also recorded what they waited for.
     const waiting = (await readAuditEntries(join(home, 'audit.jsonl'))).filter((e) => e.kind === 'execution.waiting');
     expect(waiting.map((e) => e.data.tool)).toEqual(['trigger_retrain', 'deploy_canary']);
-    expect(result.entries).toBe(6 * 4 + 2);
+    expect(result.entries).toBe(7 * 4 + 2);
   });
 });

@@ -14,6 +14,10 @@ afterEach(async () => {
 async function fixture(options: Parameters<typeof gateFixture>[0] = {}): Promise<GateFixture> {
   const fx = await gateFixture(options);
   fixtures.push(fx);
+  // A canary holds traffic, so a rollback has something to do (with none it is a no-op).
+  if (!fx.backends.splits.get('credit-risk/production')?.canaryVersion) {
+    fx.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+  }
   return fx;
 }
 const rollbacks = (fx: GateFixture) => fx.backends.calls.filter((c) => c.startsWith('deployer.rollback'));

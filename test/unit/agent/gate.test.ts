@@ -73,13 +73,45 @@ describe('the gate', () => {
     expect(outcome.issues.map((i) => i.path).sort()).toEqual(['environment', 'trafficPercent']);
   });
 
-  it('denies when the risk cannot be assessed (fail closed)', async () => {
+  it('answers a call naming a version that does not exist as not found, never as a policy refusal, and audits it so', async () => {
     fx = await gateFixture();
     const outcome = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'deploy_canary', args: { model: 'credit-risk', version: '99', environment: 'staging', trafficPercent: 5 } });
+    expect(outcome).toMatchObject({ status: 'invalid', code: 'not_found', error: 'model "credit-risk" has no version "99"' });
+    const kinds = (await fx.entries()).map((e) => e.kind);
+    expect(kinds).toEqual(['call.proposed', 'call.not_found']);
+    expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
+  });
+
+  it('answers an unknown model and a model not served in an environment as not found', async () => {
+    fx = await gateFixture();
+    const unknown = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'rollback', args: { model: 'fraud', environment: 'production', reason: 'bad canary' } });
+    expect(unknown).toMatchObject({ status: 'invalid', code: 'not_found', error: expect.stringContaining('model "fraud" is not in the registry (known: credit-risk)') });
+    const unserved = await fx.gate.call({ runId: 'r1', callId: 'c2', principal: agent, tool: 'rollback', args: { model: 'credit-risk', environment: 'staging', reason: 'bad canary' } });
+    expect(unserved).toMatchObject({ status: 'invalid', code: 'not_found', error: 'model "credit-risk" is not served in staging (no version of it takes traffic there)' });
+    const view = await fx.gate.call({ runId: 'r1', callId: 'c3', principal: agent, tool: 'deployment_status', args: { model: 'fraud' } });
+    expect(view).toMatchObject({ status: 'invalid', code: 'not_found' });
+  });
+
+  it('denies, saying so plainly, when the risk cannot be assessed for another reason (fail closed)', async () => {
+    fx = await gateFixture();
+    fx.backends.deployer.getSplit = async () => {
+      throw new Error('the deployer is unreachable');
+    };
+    const outcome = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'deploy_canary', args: { model: 'credit-risk', version: '1', environment: 'staging', trafficPercent: 5 } });
     expect(outcome.status).toBe('refused');
     if (outcome.status !== 'refused') return;
-    expect(outcome.decision.reason).toContain('risk could not be assessed');
-    expect(outcome.decision.reason).toContain('no version 99');
+    expect(outcome.decision).toMatchObject({ effect: 'deny', ruleId: null, policy: '(gate)', error: 'the deployer is unreachable' });
+    expect(outcome.decision.reason).toBe('the gate refused this call without asking the policy: its risk could not be assessed (the deployer is unreachable), and a call whose risk is unknown is denied; nothing was executed');
+  });
+
+  it('names the quality gates a refused candidate failed, with the measured value against the bound', async () => {
+    fx = await gateFixture();
+    fx.backends.versions.push(version('credit-risk', '2', 0.48, ['auc']));
+    const outcome = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'deploy_canary', args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 1 } });
+    expect(outcome).toMatchObject({ status: 'refused', decision: { ruleId: 'deny-failed-gates-in-production' } });
+    if (outcome.status !== 'refused') return;
+    expect(outcome.decision.reason).toMatch(/it may not touch production, with or without approval\. \(failed quality gates: auc 0\.48 < 0\.82\)$/);
+    expect(outcome.risk).toMatchObject({ failedQualityGates: ['auc'], qualityGateFailures: ['auc 0.48 < 0.82'] });
   });
 
   it('executes nothing when the audit log cannot be written', async () => {
@@ -93,8 +125,11 @@ describe('the gate', () => {
 
   it('records a tool failure as the outcome, and the model can read it', async () => {
     fx = await gateFixture();
-    const outcome = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'registry_query', args: { action: 'get_version', model: 'credit-risk', version: '42' } });
-    expect(outcome).toMatchObject({ status: 'failed', error: 'model credit-risk has no version 42' });
+    fx.backends.dataQuality.check = async () => {
+      throw new Error('dataset credit-recent is unreadable: EIO');
+    };
+    const outcome = await fx.gate.call({ runId: 'r1', callId: 'c1', principal: agent, tool: 'check_data_quality', args: { dataset: 'credit-recent' } });
+    expect(outcome).toMatchObject({ status: 'failed', error: 'dataset credit-recent is unreadable: EIO' });
     expect((await fx.entries()).at(-1)?.kind).toBe('execution.failed');
   });
 });

@@ -9,11 +9,14 @@ import type { Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore, upgradeRun } from '../../../src/agent/run-store.js';
 import { verifyAuditFile } from '../../../src/audit/index.js';
 import { systemClock } from '../../../src/clock.js';
-import { ModelBehaviorError, UpstreamError } from '../../../src/errors.js';
+import { ModelBehaviorError, UpstreamError, UserError } from '../../../src/errors.js';
+import { createRunbookPlanner, loadRunbooks, mitigationSteps, runbookFor } from '../../../src/llm/index.js';
 import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { promptsDir } from '../../../src/paths.js';
 import { silentLogger } from '../../../src/logger.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { manualClock } from '../../support/manual-clock.js';
+import { version } from '../../support/memory-backends.js';
 import { answer, call, scriptedPlanner, usage } from '../../support/scripted-planner.js';
 
 const chat: Trigger = { kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'what is the champion?', data: { question: 'what is the champion?' } };
@@ -87,7 +90,9 @@ describe('the agent loop', () => {
     const planner = scriptedPlanner([call('drop_table', {}), call('deploy_canary', { model: 'credit-risk', environment: 'production', trafficPercent: 'lots' }), answer('sorry')]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
-    expect(run.status).toBe('succeeded');
+    // The canary it set out to start never ran: the run did not succeed.
+    expect(run.status).toBe('failed');
+    expect(run.summary?.failed.map((f) => f.tool)).toEqual(['drop_table', 'deploy_canary']);
     const results = planner.seen[2]!.transcript.filter((i) => i.kind === 'result');
     expect(results[0]).toMatchObject({ outcome: { status: 'invalid', error: expect.stringContaining('unknown tool "drop_table"') } });
     expect(results[1]).toMatchObject({ outcome: { status: 'invalid', issues: expect.arrayContaining([{ path: 'version', message: expect.any(String) }, { path: 'trafficPercent', message: expect.any(String) }]) } });
@@ -173,10 +178,112 @@ describe('the agent loop', () => {
     expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
   });
 
+  it('ends refused when the gate denied a call, with the rule in the reason, whatever the answer says', async () => {
+    const planner = scriptedPlanner([
+      (input) => call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 1 }),
+      answer('The canary could not start.'),
+    ]);
+    const { agent } = await agentWith(planner);
+    fx.backends.versions.push(version('credit-risk', '2', 0.48, ['auc']));
+    const run = await agent.start(chat);
+    expect(run.status).toBe('refused');
+    expect(run.error).toMatch(/^refused: deploy_canary \(\[deny-failed-gates-in-production\] .*\(failed quality gates: auc 0\.48 < 0\.82\)\)$/);
+    expect(run.summary).toMatchObject({ refused: [expect.objectContaining({ tool: 'deploy_canary' })], executed: [] });
+  });
+
+  it('ends failed when a call with effects failed, and succeeded only when nothing did', async () => {
+    const planner = scriptedPlanner([call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }), answer('Retraining did not work.')]);
+    const { agent } = await agentWith(planner);
+    fx.backends.trainer.start = async () => {
+      throw new Error('the trainer was closed');
+    };
+    const run = await agent.start(chat);
+    expect(run).toMatchObject({ status: 'failed', error: 'failed: trigger_retrain (the trainer was closed)' });
+  });
+
+  it('flags an answer that claims an effect the transcript does not show, and audits the flag', async () => {
+    const planner = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('I rolled back credit-risk in production; v1 serves everything.')]);
+    const { agent } = await agentWith(planner, { readOnlyTools: ['deployment_status'] });
+    const run = await agent.start(chat);
+    expect(run.status).toBe('succeeded');
+    expect(run.flags).toEqual([expect.objectContaining({ claim: 'rollback', sentence: 'I rolled back credit-risk in production; v1 serves everything.' })]);
+    expect(run.transcript.at(-1)).toMatchObject({ kind: 'note', text: expect.stringMatching(/^Flagged: the answer claims what this run's transcript does not show .* What the transcript shows: Changed nothing\. Looked: deployment_status\./) });
+    const entries = await fx.entries();
+    expect(entries.find((e) => e.kind === 'run.flagged')?.data).toMatchObject({ flags: [expect.objectContaining({ claim: 'rollback' })] });
+    expect(entries.find((e) => e.kind === 'run.finished')?.data).toMatchObject({ flags: 1, summary: 'Changed nothing. Looked: deployment_status.' });
+  });
+
+  it('needs a person when the planner cannot plan for want of configuration', async () => {
+    const planner = scriptedPlanner([new UserError('llm.provider is gemini but no API key is set', { code: 'config_invalid' })], 'gemini:unconfigured');
+    const { agent } = await agentWith(planner);
+    const run = await agent.start(chat);
+    expect(run).toMatchObject({ status: 'needs_attention', error: expect.stringContaining('no API key is set') });
+  });
+
+  describe('mitigation first', () => {
+    const degraded: Trigger = {
+      kind: 'alert',
+      principal: { id: 'agent:alertmanager', roles: [] },
+      text: 'CanaryDegraded on credit-risk',
+      alertName: 'CanaryDegraded',
+      data: { labels: { alertname: 'CanaryDegraded', model: 'credit-risk', environment: 'production', version: '2' } },
+    };
+    async function mitigationFor() {
+      const runbook = runbookFor(await loadRunbooks(join(promptsDir, 'runbooks'), allTools.map((t) => t.name)), 'CanaryDegraded')!;
+      return { runbook: runbook.id, planner: createRunbookPlanner(mitigationSteps(runbook)!, { name: 'runbook:canary-rollback:mitigation' }) };
+    }
+
+    it('rolls back before the LLM plans anything, and refuses the LLM\'s proposal to put the version back', async () => {
+      const mitigation = await mitigationFor();
+      const llm = scriptedPlanner(
+        [
+          call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 }),
+          answer('The rollback stands; re-deploying v2 was refused in this run.'),
+        ],
+        'gemini:test',
+      );
+      const { agent } = await agentWith(llm, { mitigationFor: () => mitigation, readOnlyTools: ['registry_query', 'deployment_status', 'check_data_quality'] });
+      fx.backends.versions.push(version('credit-risk', '2', 0.87));
+      fx.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+      const run = await agent.start(degraded);
+
+      // The LLM's first look already shows the rollback done.
+      expect(llm.seen[0]!.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'note']);
+      expect(llm.seen[0]!.transcript[1]).toMatchObject({ kind: 'plan', mitigation: true, calls: [{ name: 'rollback' }] });
+      expect(fx.backends.calls.filter((c) => c.startsWith('deployer.'))).toEqual(['deployer.rollback:credit-risk']);
+      expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({ canaryVersion: null, stableVersion: '1' });
+      expect(run.mitigation).toMatchObject({ runbook: 'canary-rollback', status: 'done' });
+      const refused = run.transcript.filter((i) => i.kind === 'result').at(-1);
+      expect(refused).toMatchObject({ name: 'deploy_canary', outcome: { status: 'refused', ruleId: 'loop.mitigation-guard', reason: expect.stringContaining('would put credit-risk v2 back on traffic in production, undoing this run\'s mitigation') } });
+      expect(run.status).toBe('refused');
+      const kinds = (await fx.entries()).map((e) => e.kind);
+      expect(kinds).toContain('run.mitigated');
+      expect(kinds).toContain('call.undoes_mitigation');
+    });
+
+    it('lets the LLM look and act on other things after the mitigation', async () => {
+      const mitigation = await mitigationFor();
+      const llm = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('Rolled back v2; v1 serves 100%.')], 'gemini:test');
+      const { agent } = await agentWith(llm, { mitigationFor: () => mitigation, readOnlyTools: ['deployment_status'] });
+      fx.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+      const run = await agent.start(degraded);
+      expect(run).toMatchObject({ status: 'succeeded', planner: 'gemini:test' });
+      expect(run.flags).toBeUndefined();
+      expect(run.summary?.text).toMatch(/^Changed: rollback \(credit-risk production: all traffic on v1 \(last known good\); v2 \(5%\) taken off traffic\)\. Looked: deployment_status\.$/);
+    });
+  });
+
   it('loads a run stored by schema version 1', () => {
     const fixture = JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run.json', import.meta.url), 'utf8'));
     const run = upgradeRun(fixture, 'v1-run.json');
     expect(run).toMatchObject({ schemaVersion: 1, status: 'succeeded', trigger: { kind: 'chat' } });
     expect(() => upgradeRun({ ...fixture, schemaVersion: 99 }, 'x.json')).toThrow(/schema version 99 is not supported/);
+  });
+
+  it('loads a run stored before summaries, flags and mitigations, and one stored with them', () => {
+    const waiting = upgradeRun(JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run-waiting.json', import.meta.url), 'utf8')), 'v1-run-waiting.json');
+    expect(waiting.summary).toBeUndefined();
+    const honest = upgradeRun(JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run-needs-attention.json', import.meta.url), 'utf8')), 'v1-run-needs-attention.json');
+    expect(honest).toMatchObject({ status: 'needs_attention', summary: { text: expect.any(String) }, flags: [], mitigation: { status: 'done' } });
   });
 });

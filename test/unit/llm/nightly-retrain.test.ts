@@ -72,10 +72,12 @@ describe('the nightly-retrain runbook', () => {
 
   it('does not train on broken data', async () => {
     const { outcomes, run } = await runNightly((f) => {
-      f.backends.nextFindings = [{ check: 'missing', column: 'income', value: 0.4, threshold: 0.05, severity: 'alert', message: '40% of income is missing' }];
+      f.backends.nextViolations = [{ rule: 'income.nulls', severity: 'hard', column: 'income', rowsAffected: 400, examples: [{ row: 1, values: { income: null } }], message: '400 of 1000 rows have no "income"', source: 'contracts/credit.yaml:31' }];
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
-    expect(run.answer).toContain('retrain: skipped');
+    expect(run.status).toBe('needs_attention');
+    expect(run.answer).toContain('stopped at step broken_data for a person');
+    expect(run.answer).toContain('  - check: hard rule income.nulls (contracts/credit.yaml:31): 400 of 1000 rows have no "income"');
   });
 });

@@ -6,7 +6,7 @@ import type { TranscriptItem } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { systemClock } from '../../../src/clock.js';
-import { createRunbookPlanner, loadRunbooks, parseRunbook, runbookFor, toolSpecs } from '../../../src/llm/index.js';
+import { createRunbookPlanner, loadRunbooks, mitigationSteps, parseRunbook, runbookFor, toolSpecs } from '../../../src/llm/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { promptsDir } from '../../../src/paths.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
@@ -66,6 +66,8 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.answer).toContain('stopped at step promote');
     expect(run.answer).toMatch(/approval/);
     expect(run.usage).toEqual({ input: 0, output: 0 });
+    // No approval channel took the promotion: nobody can decide it, so a person must look.
+    expect(run.status).toBe('needs_attention');
   });
 
   it('goes on from a retrain and a canary that ended after a wait, reading each one\'s outcome from its end', async () => {
@@ -101,13 +103,34 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.answer).toContain('stopped at step promote');
   });
 
-  it('does not retrain on broken data (a schema finding), and says so', async () => {
+  it('does not retrain on broken data (a hard contract rule broken): it stops for a person with the findings', async () => {
     const { outcomes, run } = await runAlert(drift(labels), (f) => {
-      f.backends.nextFindings = [{ check: 'schema', column: 'income', value: null, threshold: null, severity: 'alert', message: 'column income is missing' }];
+      f.backends.nextViolations = [{ rule: 'income.present', severity: 'hard', column: 'income', rowsAffected: 0, examples: [], message: 'column "income" is missing from the data', source: 'contracts/credit.yaml:31' }];
+      f.backends.nextFindings = [{ check: 'psi', column: 'debt_ratio', value: 0.41, threshold: 0.25, severity: 'alert', message: 'debt_ratio drifted' }];
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
-    expect(run.answer).toContain('retrain: skipped');
+    expect(run.status).toBe('needs_attention');
+    expect(run.answer).toMatch(/^Runbook drift-retrain .* stopped at step broken_data for a person: The recent data breaks a rule of its data contract/);
+    expect(run.answer).toContain('  - check: hard rule income.present (contracts/credit.yaml:31): column "income" is missing from the data');
+    expect(run.answer).toContain('  - check: psi(debt_ratio): debt_ratio drifted');
+    expect(run.error).toMatch(/stopped at step broken_data/);
+  });
+
+  it('goes past the stop on drift alone: drifted but valid data is retrained', async () => {
+    const { outcomes, run } = await runAlert(drift(labels), (f) => {
+      f.backends.nextFindings = [{ check: 'psi', column: 'income', value: 0.41, threshold: 0.25, severity: 'alert', message: 'income drifted' }];
+    });
+    expect(outcomes.slice(0, 2)).toEqual(['check_data_quality:executed', 'trigger_retrain:executed']);
+    expect(run.answer).toContain('- broken_data: skipped');
+  });
+
+  it('does not retrain on valid data that broke a soft rule: that is for a person, not drift', async () => {
+    const { outcomes } = await runAlert(drift(labels), (f) => {
+      f.backends.nextViolations = [{ rule: 'young-history-plausible', severity: 'soft', column: null, rowsAffected: 3, examples: [], message: '3 rows break it', source: 'contracts/credit.yaml:50' }];
+    });
+    expect(outcomes).toEqual(['check_data_quality:executed']);
+    expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
   });
 
   it('does not canary a retrained version that failed a quality gate', async () => {
@@ -123,7 +146,7 @@ describe('the runbook planner on the drift runbook', () => {
     const planner = createRunbookPlanner(runbookFor(runbooks, 'ModelDriftDetected')!);
     const trigger = drift(labels);
     const steps = [
-      ['check', 'check_data_quality', { findings: [] }],
+      ['check', 'check_data_quality', { findings: [], verdict: { passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: true } }],
       ['retrain', 'trigger_retrain', { status: 'succeeded', version: '2', promotable: true }],
       ['compare', 'registry_query', { comparison: {} }],
     ] as const;
@@ -155,10 +178,22 @@ describe('the runbook planner on the drift runbook', () => {
     expect(run.answer).toContain('rolled_back');
   });
 
-  it('acts on nothing when a label the runbook needs is missing from the alert', async () => {
+  it('acts on nothing, and needs a person, when a label the runbook needs is missing from the alert', async () => {
     const { outcomes, run } = await runAlert(drift({ model: 'credit-risk', environment: 'production' }));
     expect(outcomes).toEqual([]);
     expect(run.answer).toMatch(/cannot run step check: .*dataset/);
+    expect(run.status).toBe('needs_attention');
+  });
+
+  it('ends failed, saying which step, when a step fails', async () => {
+    const { outcomes, run } = await runAlert(drift(labels), (f) => {
+      f.backends.trainer.start = async () => {
+        throw new Error('the trainer was closed');
+      };
+    });
+    expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:failed']);
+    expect(run).toMatchObject({ status: 'failed', error: 'failed: trigger_retrain (the trainer was closed)' });
+    expect(run.answer).toMatch(/stopped at step retrain/);
   });
 });
 
@@ -192,6 +227,16 @@ describe('the runbook planner on the canary-rollback runbook', () => {
   });
 });
 
+describe('the canary-rollback runbook\'s mitigation', () => {
+  it('marks the rollback as the mitigation, and reduces the runbook to it', async () => {
+    const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
+    const rollback = runbookFor(runbooks, 'CanaryDegraded')!;
+    expect(rollback.steps).toEqual([expect.objectContaining({ id: 'rollback', tool: 'rollback', mitigation: true })]);
+    expect(mitigationSteps(rollback)?.steps.map((st) => st.id)).toEqual(['rollback']);
+    expect(mitigationSteps(runbookFor(runbooks, 'ModelDriftDetected')!)).toBeNull();
+  });
+});
+
 describe('runbook files', () => {
   const good = (steps: string) => `---\nid: t\ntitle: T\nalerts: [A]\nsteps:\n${steps}\n---\nguidance`;
 
@@ -209,6 +254,31 @@ describe('runbook files', () => {
 
   it('refuses a condition that is not valid CEL', () => {
     expect(() => parseRunbook(good('  - { id: a, tool: rollback, says: x, when: "steps.(" }'), 'rb.md', toolNames)).toThrow(/"when" is not valid CEL/);
+  });
+
+  it('reads a stop step, and refuses one that would leave later steps unreachable or names a tool too', () => {
+    const rb = parseRunbook(good('  - { id: look, tool: check_data_quality, says: x, args: { dataset: d } }\n  - { id: halt, stop: needs_attention, says: broken, when: "steps.look.output.passed == false" }\n  - { id: undo, tool: rollback, says: y, mitigation: true }'), 'rb.md', toolNames);
+    expect(rb.steps.map((st) => ('stop' in st ? `stop:${st.id}` : `${st.tool}${st.mitigation ? '!' : ''}`))).toEqual(['check_data_quality', 'stop:halt', 'rollback!']);
+    expect(() => parseRunbook(good('  - { id: halt, stop: needs_attention, says: s }\n  - { id: a, tool: rollback, says: x }'), 'rb.md', toolNames)).toThrow(/step "halt" stops the runbook unconditionally/);
+    expect(() => parseRunbook(good('  - { id: halt, stop: failed, says: s }'), 'rb.md', toolNames)).toThrow(/steps\.0\.stop: Invalid literal value, expected "needs_attention"/);
+  });
+
+  it('stops a run at a stop step whose condition holds, with its words and the findings so far', async () => {
+    const rb = parseRunbook(
+      good('  - { id: look, tool: check_data_quality, says: look, args: { dataset: d } }\n  - { id: halt, stop: needs_attention, says: the data is broken, when: "steps.look.output.passed == false" }\n  - { id: go, tool: registry_query, says: x, args: { action: list_models } }'),
+      'rb.md',
+      toolNames,
+    );
+    const planner = createRunbookPlanner(rb);
+    const findings = [{ check: 'missing', column: 'income', value: 0.09, threshold: 0.01, severity: 'alert', message: '9% missing' }, { check: 'range', column: 'age', value: 3, threshold: null, severity: 'warn', message: 'odd' }];
+    const transcript: TranscriptItem[] = [
+      { kind: 'trigger', trigger: 'alert', text: 'A', data: {} },
+      { kind: 'plan', text: '[runbook t step look] look', calls: [{ id: 'c1', name: 'check_data_quality', args: {} }] },
+      { kind: 'result', callId: 'c1', name: 'check_data_quality', outcome: { status: 'executed', output: { passed: false, findings }, summary: 'd: 1 alert' } },
+    ];
+    const turn = await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] });
+    expect(turn).toMatchObject({ kind: 'answer', ends: 'needs_attention' });
+    expect(turn.kind === 'answer' && turn.text).toBe('Runbook t (T) stopped at step halt for a person: the data is broken\n- look (check_data_quality): d: 1 alert\nFindings:\n  - look: missing(income): 9% missing');
   });
 
   it('refuses a file without front matter and one with unknown keys', () => {

@@ -1,6 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadPolicySet, type PolicySet } from '../../../src/policy/index.js';
+import { readFileSync } from 'node:fs';
+import { buildPolicySet, loadPolicySet, type PolicySet } from '../../../src/policy/index.js';
+import { NO_DATA_RISK, type DataRisk } from '../../../tools/define-tool.js';
 import { DEFAULT_POLICY, KNOWN_TOOLS, canary, request } from './requests.js';
+
+const retrain = (data: Partial<DataRisk>) =>
+  request('trigger_retrain', { input: { model: 'credit-risk', dataset: 'credit-recent' }, risk: { data: { ...NO_DATA_RISK, dataset: 'credit-recent', version: 'a'.repeat(64), ...data } } });
 
 describe('the default policy', () => {
   let policy: PolicySet;
@@ -50,9 +55,41 @@ describe('the default policy', () => {
     expect(d.approval).toBeUndefined();
   });
 
-  it('allows staging canaries and retraining', () => {
+  it('allows staging canaries, and retraining on checked data that passed its contract', () => {
     expect(policy.evaluate(canary('staging', 50)).ruleId).toBe('allow-staging-canary');
-    expect(policy.evaluate(request('trigger_retrain', { input: { model: 'credit-risk' } })).effect).toBe('allow');
+    expect(policy.evaluate(retrain({ checked: true, passed: true, driftOnly: true }))).toMatchObject({ effect: 'allow', ruleId: 'allow-retrain' });
+    // Soft findings do not fail the data: the policy leaves them to the runbook and to people.
+    expect(policy.evaluate(retrain({ checked: true, passed: true, softFailures: ['young-history-plausible'] })).ruleId).toBe('allow-retrain');
+  });
+
+  it('denies retraining on data that broke a hard rule of its contract, with no approval offered', () => {
+    const d = policy.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range'] }));
+    expect(d).toMatchObject({ effect: 'deny', ruleId: 'deny-retrain-on-failed-data' });
+    expect(d.approval).toBeUndefined();
+    expect(d.reason).toBe('The training data credit-recent broke hard rule(s) income.range of its data contract; fix the data upstream (check_data_quality lists the rows), then check it again.');
+    const two = policy.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range', 'loan-within-20x-income'] }));
+    expect(two.reason).toContain('hard rule(s) income.range, loan-within-20x-income of');
+  });
+
+  it('denies retraining on data never checked, and says how to check it', () => {
+    const d = policy.evaluate(retrain({ checked: false }));
+    expect(d).toMatchObject({ effect: 'deny', ruleId: 'deny-retrain-on-unchecked-data' });
+    expect(d.reason).toContain('check_data_quality');
+  });
+
+  it('shows, commented out, how to ask an ML lead to train on unchecked data, and that rule loads', async () => {
+    const text = readFileSync(DEFAULT_POLICY, 'utf8');
+    const commented = text.split('\n').filter((l) => l.startsWith('  # - id: approve-retrain-on-unchecked-data') || l.startsWith('  #   '));
+    expect(commented.length).toBeGreaterThan(5);
+    // Uncommented in place of the deny, it parks the call for an ML lead.
+    const enabled = text
+      .replace(/  - id: deny-retrain-on-unchecked-data\n(    .*\n)+/, '')
+      .split('\n')
+      .map((l) => (l.startsWith('  # - id: approve-retrain') || l.startsWith('  #   ') ? l.replace('  # ', '  ') : l))
+      .join('\n');
+    const trainAnyway = buildPolicySet([{ file: 'train-anyway.yaml', text: enabled }], { knownTools: KNOWN_TOOLS });
+    expect(trainAnyway.evaluate(retrain({ checked: false }))).toMatchObject({ effect: 'require_approval', ruleId: 'approve-retrain-on-unchecked-data', approval: { roles: ['ml-leads'] } });
+    expect(trainAnyway.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range'] })).effect).toBe('deny');
   });
 
   it('allows rollback in production', () => {

@@ -18,7 +18,7 @@ describe('explaining a decision', () => {
       ['approve-production-full-promotion', 'condition_false'],
       ['approve-production-canary-above-5', 'matched'],
     ]);
-    expect(e.notEvaluated).toBe(4);
+    expect(e.notEvaluated).toBe(6);
     expect(e.rules[4]?.line).toBeGreaterThan(e.rules[3]!.line);
   });
 
@@ -29,7 +29,7 @@ describe('explaining a decision', () => {
     expect(text).toContain('approval: 2 distinct approvers holding ml-leads or risk-officers; expires after 4h');
     expect(text).toMatch(/allow-rollback \(.*default\.yaml:\d+\): does not cover tool deploy_canary/);
     expect(text).toMatch(/=> approve-production-full-promotion \(.*\): matched/);
-    expect(text).toContain('(5 later rules not evaluated)');
+    expect(text).toContain('(7 later rules not evaluated)');
   });
 
   it('shows the default deny after every rule failed to match', () => {

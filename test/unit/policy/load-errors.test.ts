@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
 import { buildPolicySet, loadPolicySet, PolicyInvalidError, type PolicyIssue } from '../../../src/policy/index.js';
-import { KNOWN_TOOLS, fixture } from './requests.js';
+import { KNOWN_TOOLS, fixture, request } from './requests.js';
+import { KNOWN_FIELDS, KNOWN_NESTED_FIELDS } from '../../../src/policy/cel-condition.js';
+import { NO_DATA_RISK, NO_RISK } from '../../../tools/define-tool.js';
 
 async function issuesOf(files: string[]): Promise<PolicyIssue[]> {
   const err = await loadPolicySet(files, { knownTools: KNOWN_TOOLS }).then(
@@ -98,6 +100,25 @@ describe('loading a broken policy file', () => {
     expect(issues[0]?.message).toMatch(/unknown variable "enviroment"/);
     expect(issues[1]).toMatchObject({ line: 11 });
     expect(issues[1]?.message).toMatch(/"risk" has no field "trafficPercnt"/);
+  });
+
+  it('refuses a misspelt field of risk.data, and knows every field the tools fill', () => {
+    const issues = issuesOfText(`${HEADER}rules:\n  - id: a\n    tools: [trigger_retrain]\n    when: risk.data.checked && !risk.data.passd\n    effect: deny\n    reason: r\n`);
+    expect(issues).toEqual([expect.objectContaining({ line: 6, message: expect.stringMatching(/"risk\.data" has no field "passd" \(fields: dataset, version, checked, passed, failedChecks, softFailures, driftOnly\)/) })]);
+    expect(KNOWN_FIELDS.risk).toEqual(Object.keys(NO_RISK));
+    expect(KNOWN_NESTED_FIELDS['risk.data']).toEqual(Object.keys(NO_DATA_RISK));
+  });
+
+  it('refuses a reason whose {{ }} expression does not compile, and renders one that does', () => {
+    const issues = issuesOfText(`${HEADER}rules:\n  - id: a\n    tools: "*"\n    effect: deny\n    reason: "gates {{ risk.failedGates }} failed"\n`);
+    expect(issues).toEqual([expect.objectContaining({ line: 7, message: expect.stringContaining('rule "a": in "reason {{ risk.failedGates }}": "risk" has no field "failedGates"') })]);
+    const set = buildPolicySet(
+      [{ file: 'inline.yaml', text: `${HEADER}rules:\n  - id: a\n    tools: "*"\n    effect: deny\n    reason: "failed {{ risk.failedQualityGates }} at {{ risk.trafficPercent }}% ({{ input.nope }})"\n` }],
+      { knownTools: KNOWN_TOOLS },
+    );
+    const d = set.evaluate(request('deploy_canary', { risk: { failedQualityGates: ['auc', 'parity_gap'], trafficPercent: 5 } }));
+    // A figure that cannot be shown says why; the decision stands.
+    expect(d).toMatchObject({ effect: 'deny', reason: 'failed auc, parity_gap at 5% ({{ input.nope: field not found: nope }})' });
   });
 
   it('accepts loop variables in macros without mistaking them for unknown variables', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Approval } from '../../../src/approvals/index.js';
 import { approvalMessage, denyModal, parseButtonValue, readDenySubmission } from '../../../src/approvals/slack/index.js';
+import { NO_DATA_RISK } from '../../../tools/index.js';
 
 function approval(overrides: Partial<Approval> = {}): Approval {
   return {
@@ -12,7 +13,7 @@ function approval(overrides: Partial<Approval> = {}): Approval {
     args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 },
     argsHash: 'a'.repeat(64),
     idempotencyKey: 'run_abc_12345678:call_2',
-    risk: { environment: 'production', trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.0305, failedQualityGates: [], reversible: true },
+    risk: { environment: 'production', trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.0305, failedQualityGates: [], qualityGateFailures: [], reversible: true, data: NO_DATA_RISK },
     preview: { now: 'stable v1 100%', after: 'stable v1 75%, canary v2 25%' },
     stateHash: 'b'.repeat(64),
     rule: { id: 'approve-production-canary-above-5', reason: "A production canary above 5% of traffic needs an ML lead's approval.", policy: 'default' },

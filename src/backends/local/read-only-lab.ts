@@ -1,0 +1,92 @@
+// The lab under a data directory, opened to look and never to act: for commands that read
+// the current state while `serve` or a worker may be running on it (`policy explain`
+// computing risk as the gate would, `runs show` printing what serves). It starts nothing
+// (no canary watch, no trainer), writes nothing, and every port method that would change
+// something refuses.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Backends, Deployer, Environment, Rollout, Trainer, TrafficSplit } from '../../../tools/index.js';
+import { systemClock, type Clock } from '../../clock.js';
+import type { ContractSet } from '../../contracts/index.js';
+import { UserError } from '../../errors.js';
+import { createLocalDataQuality } from './data-quality.js';
+import type { DeploymentState } from './deployment-store.js';
+import { createJobStore } from './job-store.js';
+import { createLocalRegistry } from './registry.js';
+
+export interface ReadOnlyLab extends Backends {
+  /** `<home>/lab`, for messages. */
+  root: string;
+}
+
+function refuse(what: string): never {
+  throw new UserError(`the lab is open read-only here: ${what} is not available (use serve, a worker or the MCP server to act)`);
+}
+
+/** `contracts`: the data contracts in force, so a stored verdict is read under the same contract the gate uses. */
+export function openReadOnlyLab(options: { home: string; contracts: ContractSet; clock?: Clock }): ReadOnlyLab {
+  const clock = options.clock ?? systemClock;
+  const root = join(options.home, 'lab');
+  const full = createLocalRegistry({ dir: join(root, 'registry'), clock });
+  const registry: Backends['registry'] = {
+    listModels: () => full.listModels(),
+    listVersions: (model) => full.listVersions(model),
+    getVersion: (model, version) => full.getVersion(model, version),
+    resolveAlias: (model, alias) => full.resolveAlias(model, alias),
+    aliasHistory: (model) => full.aliasHistory(model),
+  };
+
+  // Read fresh on every look: another process may move traffic meanwhile.
+  const stateFile = join(root, 'deployments', 'deployments.json');
+  async function entry(model: string, environment: Environment) {
+    let text: string;
+    try {
+      text = await readFile(stateFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const state = JSON.parse(text) as DeploymentState;
+    return state.entries[`${model}\u0000${environment}`];
+  }
+  const deployer: Deployer = {
+    getSplit: async (model, environment): Promise<TrafficSplit | undefined> => (await entry(model, environment))?.split,
+    rollout: async (model, environment): Promise<Rollout | undefined> => (await entry(model, environment))?.rollout ?? undefined,
+    waitForRollout: async (model, environment) => (await entry(model, environment))?.rollout ?? undefined,
+    deployCanary: async () => refuse('deploy_canary'),
+    startCanary: async () => refuse('deploy_canary'),
+    rollback: async () => refuse('rollback'),
+  };
+
+  const jobs = createJobStore(join(root, 'jobs'));
+  const trainer: Trainer = {
+    start: async () => refuse('training'),
+    async get(jobId) {
+      if (!/^[A-Za-z0-9_-]{1,80}$/.test(jobId)) return undefined;
+      const record = await jobs.read(jobId);
+      if (!record) return undefined;
+      const { model, dataset, status, progress, startedAt, finishedAt, version, error } = record;
+      return { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error };
+    },
+    async waitFor(jobId) {
+      const job = await this.get(jobId);
+      if (!job) throw new UserError(`training job ${jobId} is not known to this lab`, { code: 'not_found' });
+      return job;
+    },
+  };
+
+  const checks = createLocalDataQuality({
+    datasetsDir: join(root, 'datasets'),
+    checksDir: join(root, 'data-checks'),
+    contracts: options.contracts,
+    clock,
+    scoreWith: async () => undefined,
+  });
+  // Stored verdicts are read (risk is computed from them); a check would store a report.
+  const dataQuality: Backends['dataQuality'] = {
+    check: async () => refuse('check_data_quality'),
+    verdict: (dataset) => checks.verdict(dataset),
+  };
+
+  return { root, registry, deployer, trainer, dataQuality };
+}

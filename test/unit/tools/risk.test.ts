@@ -1,0 +1,50 @@
+// Every tool fills every Risk field, so a policy condition never meets a missing key; and
+// trigger_retrain's risk is the stored data-quality verdict on the data it would train on.
+import { describe, expect, it } from 'vitest';
+import { allTools, findTool, NO_DATA_RISK, NO_RISK, type Risk } from '../../../tools/index.js';
+import { memoryBackends } from '../../support/memory-backends.js';
+
+const INPUTS: Record<string, unknown> = {
+  registry_query: { action: 'list_models' },
+  trigger_retrain: { model: 'credit-risk', dataset: 'credit-recent' },
+  deploy_canary: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 5 },
+  rollback: { model: 'credit-risk', environment: 'production', reason: 'test' },
+  check_data_quality: { dataset: 'credit-recent' },
+  deployment_status: { model: 'credit-risk' },
+};
+
+async function riskOf(tool: string, args: unknown, backends = memoryBackends()): Promise<Risk> {
+  const t = findTool(tool)!;
+  return t.assessRisk(t.input.parse(args), { backends, principal: 'user:alice', idempotencyKey: 'k' });
+}
+
+describe('risk figures', () => {
+  it('are complete for every tool, down to every field of risk.data', async () => {
+    expect(Object.keys(INPUTS).sort()).toEqual(allTools.map((t) => t.name).sort());
+    for (const tool of allTools) {
+      const risk = await riskOf(tool.name, INPUTS[tool.name]);
+      expect(Object.keys(risk).sort(), tool.name).toEqual(Object.keys(NO_RISK).sort());
+      expect(Object.keys(risk.data).sort(), tool.name).toEqual(Object.keys(NO_DATA_RISK).sort());
+    }
+  });
+
+  it('gives trigger_retrain the verdict stored on the data as it is now', async () => {
+    const backends = memoryBackends();
+    backends.forgetChecks();
+    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toEqual({ ...NO_DATA_RISK, dataset: 'credit-recent', version: 'sha-credit-recent' });
+    backends.nextViolations = [{ rule: 'income.range', severity: 'hard', column: 'income', rowsAffected: 10, examples: [], message: 'x', source: 'contracts/credit.yaml:31' }];
+    await backends.dataQuality.check('credit-recent');
+    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toEqual({
+      dataset: 'credit-recent', version: 'sha-credit-recent', checked: true, passed: false, failedChecks: ['income.range'], softFailures: [], driftOnly: false,
+    });
+    // New content under the same name: what was checked is not what would be trained on.
+    backends.dataVersions.set('credit-recent', 'sha-new');
+    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toMatchObject({ version: 'sha-new', checked: false, passed: false });
+  });
+
+  it('involves no data for the other tools', async () => {
+    for (const tool of ['deploy_canary', 'rollback', 'registry_query', 'check_data_quality', 'deployment_status']) {
+      expect((await riskOf(tool, INPUTS[tool])).data, tool).toEqual(NO_DATA_RISK);
+    }
+  });
+});
