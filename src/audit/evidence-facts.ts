@@ -62,9 +62,16 @@ export interface DataVerdict {
   seq: number;
   dataset: string;
   dataVersion: string | null;
+  /** The data contract it was checked against, by name; null when none covered it. */
+  contract: string | null;
+  /** The report's hash: model versions trained on this data record it. */
+  reportHash: string | null;
   reference: string | null;
   rows: number | null;
   passed: boolean | null;
+  /** Hard and soft contract rules broken, and whether drift was all that was found. */
+  verdict: { failedChecks: string[]; softFailures: string[]; driftOnly: boolean | null; drifted: boolean | null } | null;
+  violations: { rule: string; severity: string; column: string | null; rowsAffected: number | null; message: string }[];
   checkedAt: string | null;
   findings: { check: string; column: string | null; value: unknown; threshold: number | null; severity: string; message: string }[];
 }
@@ -80,6 +87,8 @@ export interface ModelMention {
   promotable: boolean | null;
   failedQualityGates: unknown[] | null;
   trainingJobId: string | null;
+  /** reportHash of the data-quality report on the data it was trained on, when the run saw it. */
+  dataQualityReport: string | null;
 }
 
 export interface CanaryAnalysisRecord {
@@ -155,7 +164,7 @@ function summarize(entry: AuditEntry): string {
 function addModel(models: Map<string, ModelMention>, model: string | null, version: string | null, role: string, details: Partial<ModelMention> = {}): void {
   if (!model || !version) return;
   const key = `${model}\u0000${version}`;
-  const known = models.get(key) ?? { model, version, roles: [], dataset: null, dataVersion: null, metrics: null, promotable: null, failedQualityGates: null, trainingJobId: null };
+  const known = models.get(key) ?? { model, version, roles: [], dataset: null, dataVersion: null, metrics: null, promotable: null, failedQualityGates: null, trainingJobId: null, dataQualityReport: null };
   if (!known.roles.includes(role)) known.roles.push(role);
   for (const [k, v] of Object.entries(details)) if (v !== null && v !== undefined) (known as unknown as Json)[k] = v;
   models.set(key, known);
@@ -170,6 +179,7 @@ function readVersionRecord(models: Map<string, ModelMention>, record: Json | nul
     metrics,
     promotable: bool(record.promotable),
     trainingJobId: str(record.trainingJobId),
+    dataQualityReport: str(record.dataQualityReport),
   });
 }
 
@@ -280,13 +290,24 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
 /** Data verdicts, model versions and canaries, from a tool's output by its shape. */
 function readOutput(record: RunRecord, models: Map<string, ModelMention>, call: CallRecord | null, output: Json, seq: number): void {
   if (Array.isArray(output.findings) && str(output.dataset)) {
+    const verdict = obj(output.verdict);
+    const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
     record.dataQuality.push({
       seq,
       dataset: str(output.dataset)!,
       dataVersion: str(output.dataVersion),
+      contract: str(obj(output.contract)?.name),
+      reportHash: str(output.reportHash),
       reference: str(output.reference),
       rows: num(output.rows),
       passed: bool(output.passed),
+      verdict: verdict ? { failedChecks: strings(verdict.failedChecks), softFailures: strings(verdict.softFailures), driftOnly: bool(verdict.driftOnly), drifted: bool(verdict.drifted) } : null,
+      violations: Array.isArray(output.violations)
+        ? output.violations.flatMap((v) => {
+            const o = obj(v);
+            return o ? [{ rule: str(o.rule) ?? '?', severity: str(o.severity) ?? '?', column: str(o.column), rowsAffected: num(o.rowsAffected), message: str(o.message) ?? '' }] : [];
+          })
+        : [],
       checkedAt: str(output.checkedAt),
       findings: output.findings.flatMap((f) => {
         const o = obj(f);

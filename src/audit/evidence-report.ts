@@ -89,16 +89,28 @@ function lineageSection(record: RunRecord, bundle: EvidenceBundle): string {
     .map((m) => {
       const reg = registry.get(`${m.model}@${m.version}`);
       const metrics = m.metrics ?? ((reg?.metrics as Record<string, number> | undefined) ?? null);
-      return `<tr><td>${esc(m.model)} v${esc(m.version)}</td><td>${esc(m.roles.join(', '))}</td><td>${esc(m.dataset ?? String(reg?.dataset ?? '–'))}</td><td><code>${esc(short(m.dataVersion ?? (reg?.dataVersion as string | undefined)))}</code></td><td>${esc(metrics ? Object.entries(metrics).filter(([k]) => ['auc', 'calibration_error', 'parity_gap'].includes(k)).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '–')}</td><td>${esc(m.trainingJobId ?? String(reg?.trainingJobId ?? '–'))}</td><td>${esc(String(reg?.codeVersion ?? '–'))}</td><td>${reg ? 'registry' : 'audit only'}</td></tr>`;
+      const report = m.dataQualityReport ?? (typeof reg?.dataQualityReport === 'string' ? reg.dataQualityReport : null);
+      const checked = report ? record.dataQuality.find((d) => d.reportHash === report) : undefined;
+      // "never checked" only when the registry says so; unknown otherwise.
+      const dataReport = report
+        ? `<code>${esc(short(report))}</code>${checked ? ` <span class="${checked.passed ? 'succeeded' : 'failed'}">${checked.passed ? 'passed' : 'failed'}</span>` : ''}`
+        : reg && reg.dataQualityReport === null
+          ? 'never checked'
+          : '–';
+      return `<tr><td>${esc(m.model)} v${esc(m.version)}</td><td>${esc(m.roles.join(', '))}</td><td>${esc(m.dataset ?? String(reg?.dataset ?? '–'))}</td><td><code>${esc(short(m.dataVersion ?? (reg?.dataVersion as string | undefined)))}</code></td><td>${dataReport}</td><td>${esc(metrics ? Object.entries(metrics).filter(([k]) => ['auc', 'calibration_error', 'parity_gap'].includes(k)).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '–')}</td><td>${esc(m.trainingJobId ?? String(reg?.trainingJobId ?? '–'))}</td><td>${esc(String(reg?.codeVersion ?? '–'))}</td><td>${reg ? 'registry' : 'audit only'}</td></tr>`;
     })
     .join('');
   const verdicts = record.dataQuality
-    .map((d) => `<tr><td>${esc(d.dataset)}</td><td><code>${esc(short(d.dataVersion))}</code></td><td>${esc(d.rows ?? '–')}</td><td class="${d.passed ? 'succeeded' : 'failed'}">${d.passed ? 'passed' : 'failed'}</td><td>${esc(d.findings.filter((f) => f.severity === 'alert').length)} alert(s), ${esc(d.findings.filter((f) => f.severity === 'warn').length)} warning(s)</td><td>${esc(d.checkedAt ?? '')}</td></tr>`)
+    .map((d) => {
+      const verdict = `${d.passed ? 'passed' : 'failed'}${d.verdict?.driftOnly ? ' (drift only)' : ''}`;
+      const broken = d.violations.map((v) => `${esc(v.rule)} (${esc(v.severity)}${v.rowsAffected ? `, ${esc(v.rowsAffected)} rows` : ''})`).join('<br>') || '–';
+      return `<tr><td>${esc(d.dataset)}</td><td><code>${esc(short(d.dataVersion))}</code></td><td>${esc(d.rows ?? '–')}</td><td>${esc(d.contract ?? '–')}</td><td class="${d.passed ? 'succeeded' : 'failed'}">${esc(verdict)}</td><td>${broken}</td><td>${esc(d.findings.filter((f) => f.severity === 'alert').length)} alert(s), ${esc(d.findings.filter((f) => f.severity === 'warn').length)} warning(s)</td><td><code>${esc(short(d.reportHash))}</code></td></tr>`;
+    })
     .join('');
   return (
     (nodes.length > 0 ? lineageDiagram(nodes, edges) : '<p class="muted">The run touched no data or model versions.</p>') +
-    (verdicts ? `<h3>Data-quality verdicts (from the run's entries)</h3><table><tr><th>dataset</th><th>data version</th><th>rows</th><th>verdict</th><th>findings</th><th>checked</th></tr>${verdicts}</table>` : '') +
-    (table ? `<h3>Model versions</h3><table><tr><th>version</th><th>in this run</th><th>trained on</th><th>data version</th><th>metrics</th><th>training job</th><th>code</th><th>source</th></tr>${table}</table>` : '')
+    (verdicts ? `<h3>Data-quality verdicts (from the run's entries)</h3><table><tr><th>dataset</th><th>data version</th><th>rows</th><th>contract</th><th>verdict</th><th>rules broken</th><th>drift</th><th>report</th></tr>${verdicts}</table>` : '') +
+    (table ? `<h3>Model versions</h3><table><tr><th>version</th><th>in this run</th><th>trained on</th><th>data version</th><th>data report</th><th>metrics</th><th>training job</th><th>code</th><th>source</th></tr>${table}</table>` : '')
   );
 }
 

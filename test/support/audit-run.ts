@@ -33,10 +33,15 @@ export async function appendDriftRun(log: AuditLog, runId: string, between: () =
     output: {
       dataset: 'credit-recent',
       dataVersion: 'd'.repeat(64),
+      contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'c'.repeat(64) },
       reference: 'credit-train',
       rows: 4000,
       checkedAt: '2026-12-01T10:00:01.000Z',
-      passed: false,
+      violations: [{ rule: 'income.range', severity: 'soft', column: 'income', rowsAffected: 3, examples: [], message: '3 rows have income above 10000000', source: 'contracts/credit.yaml:12' }],
+      verdict: { passed: true, failedChecks: [], softFailures: ['income.range'], driftOnly: false, drifted: true },
+      reportHash: 'e'.repeat(64),
+      reused: false,
+      passed: true,
       findings: [
         { check: 'psi', column: 'credit_utilization', value: 2.2, threshold: 0.25, severity: 'alert', message: 'PSI of "credit_utilization" is 2.2' },
         { check: 'psi', column: 'income', value: 0.23, threshold: 0.1, severity: 'warn', message: 'PSI of "income" is 0.23' },

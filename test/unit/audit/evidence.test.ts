@@ -70,7 +70,17 @@ describe('an evidence bundle', () => {
         outcomes: [expect.objectContaining({ kind: 'granted', by: 'user:carol' }), expect.objectContaining({ kind: 'consumed' })],
       }),
     ]);
-    expect(r.dataQuality).toEqual([expect.objectContaining({ dataset: 'credit-recent', dataVersion: 'd'.repeat(64), passed: false })]);
+    expect(r.dataQuality).toEqual([
+      expect.objectContaining({
+        dataset: 'credit-recent',
+        dataVersion: 'd'.repeat(64),
+        contract: 'credit',
+        reportHash: 'e'.repeat(64),
+        passed: true,
+        verdict: { failedChecks: [], softFailures: ['income.range'], driftOnly: false, drifted: true },
+        violations: [expect.objectContaining({ rule: 'income.range', severity: 'soft', rowsAffected: 3 })],
+      }),
+    ]);
     expect(r.models.find((m) => m.version === '2')).toMatchObject({ model: 'credit-risk', dataset: 'credit-recent', trainingJobId: 'job-1', promotable: true, roles: expect.arrayContaining(['trained', 'canary']) });
     expect(r.canaries.at(-1)).toMatchObject({ status: 'promoted', canaryVersion: '2', analyses: expect.arrayContaining([expect.objectContaining({ trafficPercent: 25 })]) });
     expect(r.outcome).toMatchObject({ status: 'succeeded' });
