@@ -52,17 +52,18 @@ export function createCheckpointer(options: CheckpointOptions & {
   let lastSeq = options.lastSeq ?? 0;
   let chain: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | null = null;
-  const posts = new Set<Promise<void>>();
+  // One post at a time, in order, so the witness's copy is in the order they were written.
+  let posts: Promise<void> = Promise.resolve();
 
   const post = (checkpoint: Checkpoint): void => {
     if (!postUrl) return;
-    const sent = fetch(postUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(checkpoint), signal: AbortSignal.timeout(10_000) })
-      .then((res) => {
-        if (!res.ok) logger.warn({ postUrl, status: res.status, seq: checkpoint.seq }, 'the checkpoint witness refused a checkpoint; it is kept locally');
-      })
-      .catch((err: unknown) => logger.warn({ postUrl, err: describeError(err), seq: checkpoint.seq }, 'posting a checkpoint to the witness failed; it is kept locally'))
-      .finally(() => posts.delete(sent));
-    posts.add(sent);
+    posts = posts.then(() =>
+      fetch(postUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(checkpoint), signal: AbortSignal.timeout(10_000) })
+        .then((res) => {
+          if (!res.ok) logger.warn({ postUrl, status: res.status, seq: checkpoint.seq }, 'the checkpoint witness refused a checkpoint; it is kept locally');
+        })
+        .catch((err: unknown) => logger.warn({ postUrl, err: describeError(err), seq: checkpoint.seq }, 'posting a checkpoint to the witness failed; it is kept locally')),
+    );
   };
 
   const checkpoint = (reason: CheckpointReason, given?: Head): Promise<Checkpoint | null> => {
@@ -104,7 +105,7 @@ export function createCheckpointer(options: CheckpointOptions & {
       if (timer) clearInterval(timer);
       timer = null;
       await chain;
-      await Promise.all([...posts]);
+      await posts;
     },
   };
 }

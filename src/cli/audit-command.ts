@@ -108,7 +108,7 @@ export interface AuditCommandDeps {
   now?: () => Date;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /**
  * The `audit` command. Output goes through this command's `configureOutput().writeOut`
@@ -133,12 +133,12 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
     .description(`check every entry's hash and link, and every checkpoint against the chain; exits ${AUDIT_BROKEN_EXIT_CODE} if anything was edited, deleted, reordered, cut off or rewritten`)
     .option('--file <path>', 'a file log to check (default: the configured store)')
     .option('--checkpoints <path>', "checkpoints to check against (default: the store's own; e.g. a witness's copy)")
-    .option('--public-key <path>', 'public key (PEM) checkpoints must verify with; repeatable (default: audit.publicKeyFiles and the signing key\'s own)', collect, [])
+    .option('--public-key <path>', 'public key (PEM) checkpoints must verify with; repeatable (default: audit.publicKeyFiles and the signing key\'s own)', collect)
     .option('--bundle <path>', 'check an evidence bundle on its own, offline, instead of the log')
     .option('--json', 'print the full report as JSON')
     .addHelpText('after', VERIFY_HELP)
-    .action(async (options: { file?: string; checkpoints?: string; publicKey: string[]; bundle?: string; json?: boolean }) => {
-      const keys = verificationKeys(config(), options.publicKey);
+    .action(async (options: { file?: string; checkpoints?: string; publicKey?: string[]; bundle?: string; json?: boolean }) => {
+      const keys = verificationKeys(config(), options.publicKey ?? []);
       if (options.bundle !== undefined) {
         const bundle = await readBundle(options.bundle);
         const result = verifyEvidenceBundle(bundle, keys);
@@ -215,10 +215,10 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
     .description('render an evidence bundle as a self-contained HTML page (checked first; the page shows the result)')
     .requiredOption('--bundle <path>', 'the bundle, as written by audit export')
     .option('--out <path>', 'where to write the page (default: the bundle with .html)')
-    .option('--public-key <path>', 'public key (PEM) to check it with; repeatable', collect, [])
-    .action(async (options: { bundle: string; out?: string; publicKey: string[] }) => {
+    .option('--public-key <path>', 'public key (PEM) to check it with; repeatable', collect)
+    .action(async (options: { bundle: string; out?: string; publicKey?: string[] }) => {
       const bundle = await readBundle(options.bundle);
-      const verification = verifyEvidenceBundle(bundle, verificationKeys(config(), options.publicKey));
+      const verification = verifyEvidenceBundle(bundle, verificationKeys(config(), options.publicKey ?? []));
       if (verification.runId === null) {
         lines(formatBundleVerification(verification, options.bundle));
         process.exitCode = AUDIT_BROKEN_EXIT_CODE;
