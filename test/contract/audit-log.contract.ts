@@ -1,6 +1,6 @@
 // The audit log contract: the file store and the PostgreSQL store run these same tests.
 // Tampering is done as someone with write access to the storage but not the signing key.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -243,14 +243,15 @@ export function auditLogContract(name: string, fixture: AuditStoreFixture): void
     });
 
     it('does not count checkpoints signed by a key verify was not given as proof', async () => {
-      const { open, chain, signer } = await setUp();
-      void signer;
+      const { open, chain } = await setUp();
       const log = await open();
       await appendN(log, 2);
       await log.close();
       const reader = chain.reader();
       try {
-        const other = keyPair(mkdtempSync(join(tmpdir(), 'mlops-other-key-')));
+        const otherDir = join(dir!, 'other');
+        mkdirSync(otherDir);
+        const other = keyPair(otherDir);
         const report = await verifyAudit(reader, { keys: keyRing([other.publicKey]) });
         expect(report.ok).toBe(true);
         expect(new Set(verdicts(report))).toEqual(new Set(['unknown_key']));
