@@ -146,11 +146,32 @@ const configSchema = z
       .default({}),
     audit: z
       .object({
+        /** `file` (default) or `postgres` (default when databaseUrl is set): where the chain is kept. */
+        store: z.enum(['file', 'postgres']).optional(),
         /** Default: <home>/audit.jsonl */
         file: z.string().min(1).optional(),
+        /** PostgreSQL schema of the audit tables (one chain per schema). */
+        postgresSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL name: letters, digits and "_", e.g. mlops_audit').default('mlops_audit'),
+        /** Ed25519 private key (PEM) that signs checkpoints; unset: checkpoints are unsigned and prove nothing. */
+        signingKeyFile: z.string().min(1).optional(),
+        /** Public keys (PEM) `audit verify` accepts, besides the signing key's own. */
+        publicKeyFiles: z.array(z.string().min(1)).default([]),
+        checkpoint: z
+          .object({
+            /** A checkpoint after this many appends by one process. */
+            everyEntries: z.coerce.number().int().positive().default(1000),
+            /** And at least this often while entries are appended (0: only by count and at shutdown). */
+            everyMs: z.coerce.number().int().min(0).default(60_000),
+            /** Each checkpoint is also POSTed here as JSON (a witness keeping copies elsewhere). */
+            postUrl: z.string().url().optional(),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),
+    /** `postgres://user:password@host:5432/db`: the audit chain in PostgreSQL, one for every process. */
+    databaseUrl: z.string().url().optional(),
     qualityGates: qualityGatesSchema.default({}),
     /** The embedded lab's canary analysis; unset keys keep the lab's defaults. */
     lab: z
@@ -265,6 +286,9 @@ const configSchema = z
     if (!config.worker.inProcess && !config.redisUrl) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['worker', 'inProcess'], message: 'is false but redisUrl (REDIS_URL) is not set: without Redis only serve itself can execute runs' });
     }
+    if (config.audit.store === 'postgres' && !config.databaseUrl) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['audit', 'store'], message: 'is postgres but databaseUrl (DATABASE_URL) is not set: set it to postgres://user:password@host:5432/db' });
+    }
   });
 
 type ParsedConfig = z.infer<typeof configSchema>;
@@ -279,6 +303,8 @@ export interface SlackConfig {
 export type Config = Omit<ParsedConfig, 'slack' | 'client'> & {
   slack?: SlackConfig;
   auditFile: string;
+  /** Where the audit chain is kept: `audit.store`, else postgres when databaseUrl is set, else file. */
+  auditStore: 'file' | 'postgres';
   configFile: string | null;
   client: { url: string; token?: string };
 };
@@ -297,6 +323,10 @@ const ENV_KEYS: Record<string, string[]> = {
   OPENAI_API_KEY: ['llm', 'openaiApiKey'],
   OPENAI_MODEL: ['llm', 'openaiModel'],
   MLOPS_AGENT_AUDIT_FILE: ['audit', 'file'],
+  MLOPS_AGENT_AUDIT_STORE: ['audit', 'store'],
+  MLOPS_AGENT_AUDIT_SCHEMA: ['audit', 'postgresSchema'],
+  MLOPS_AGENT_AUDIT_SIGNING_KEY: ['audit', 'signingKeyFile'],
+  DATABASE_URL: ['databaseUrl'],
   PORT: ['server', 'port'],
   REDIS_URL: ['redisUrl'],
   MLOPS_AGENT_URL: ['client', 'url'],
@@ -398,6 +428,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     contracts: { files: config.contracts.files.map((f) => resolve(cwd, f)) },
     auditFile: config.audit.file ? resolve(cwd, config.audit.file) : join(home, 'audit.jsonl'),
+    auditStore: config.audit.store ?? (config.databaseUrl ? 'postgres' : 'file'),
+    audit: {
+      ...config.audit,
+      ...(config.audit.signingKeyFile ? { signingKeyFile: resolve(cwd, config.audit.signingKeyFile) } : {}),
+      publicKeyFiles: config.audit.publicKeyFiles.map((f) => resolve(cwd, f)),
+    },
     client: {
       url: config.client.url ?? `http://127.0.0.1:${config.server.port}`,
       // The operator token serves a quick start on one machine: serve and the CLI share it.

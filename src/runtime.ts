@@ -9,7 +9,7 @@ import type { JoinedNotice } from './agent/joined-triggers.js';
 import type { Planner, TranscriptItem } from './agent/planner.js';
 import type { Run, Trigger } from './agent/run.js';
 import { createFileRunStore, type RunStore } from './agent/run-store.js';
-import { openFileAuditLog, type AuditEntryInput, type AuditLog } from './audit/index.js';
+import { openAuditLog, type AuditEntryInput, type AuditLog } from './audit/index.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
@@ -130,7 +130,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const llm = createLlmPlanner(config.llm, logger);
   checkSchedules(config, runbooks, llm);
   await preparePrivateHome(config.home, logger);
-  const audit = await openFileAuditLog({ file: config.auditFile, clock, logger });
+  // The file log, or the chain in PostgreSQL that every process shares (audit.store).
+  const audit = await openAuditLog(config, { clock, logger });
   if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
   const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
   const appender = { append: observed(audit, options.onAudit, logger) };

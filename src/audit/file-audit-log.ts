@@ -1,22 +1,29 @@
 // The audit log as an fsync'd, hash-chained JSONL file. Appends are serialised and
 // group-committed: whatever queued while one write+fsync ran goes out in the next one.
+// Checkpoints go to a second file beside it; opening resumes at the last one, so a start
+// costs the entries written since, not the whole log (`audit verify` checks all of it).
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { UpstreamError, UserError, describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { hashEntry, serializeEntry } from './canonical.js';
+import { sealEntry } from './canonical.js';
+import { checkpointFileFor, openCheckpointFile, type CheckpointFile } from './checkpoint-file.js';
+import { createCheckpointer, DEFAULT_CHECKPOINTS, type CheckpointOptions, type Checkpointer } from './checkpointer.js';
+import { findResumePoint } from './file-resume.js';
 import { scanChain } from './chain-check.js';
 import { fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE, writeAll } from '../durable-file.js';
 import { acquireFileLock, type HeldLock } from '../file-lock.js';
 import { checkEntryInput } from './json-safe.js';
 import { setAsideTornTail } from './torn-tail.js';
-import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type TornTailReport } from './types.js';
+import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type Checkpoint, type CheckpointReason, type TornTailReport } from './types.js';
 
 export interface FileAuditLogOptions {
   file: string;
   clock?: Clock;
   logger?: Logger;
+  /** When and how checkpoints are written (default: unsigned, every 1,000 entries or minute). */
+  checkpoints?: Partial<CheckpointOptions>;
 }
 
 interface Pending {
@@ -34,8 +41,10 @@ const MAX_BATCH = 1024;
 const openFiles = new Set<string>();
 
 class FileAuditLog implements AuditLog {
+  readonly store = 'file' as const;
   recovered: TornTailReport | null = null;
   failed: Error | null = null;
+  readonly checkpointer: Checkpointer;
   private readonly queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -46,11 +55,34 @@ class FileAuditLog implements AuditLog {
     private readonly clock: Clock,
     private seq: number,
     private prevHash: string,
+    /** Bytes of whole entries: where the next one starts. */
+    private position: number,
     private readonly lock: HeldLock,
-  ) {}
+    private readonly checkpoints: CheckpointFile,
+    options: CheckpointOptions,
+    private readonly logger: Logger,
+  ) {
+    this.checkpointer = createCheckpointer({
+      ...options,
+      store: 'file',
+      head: () => (this.failed ? null : { seq: this.seq, hash: this.prevHash, position: this.position }),
+      write: (checkpoint) => checkpoints.append(checkpoint),
+      lastSeq: checkpoints.last()?.seq ?? 0,
+      clock,
+      logger,
+    });
+  }
+
+  get location(): string {
+    return this.file;
+  }
 
   lastSeq(): number {
     return this.seq;
+  }
+
+  checkpoint(reason: CheckpointReason = 'requested'): Promise<Checkpoint | null> {
+    return this.checkpointer.checkpoint(reason);
   }
 
   append(input: AuditEntryInput): Promise<AuditEntry> {
@@ -76,10 +108,17 @@ class FileAuditLog implements AuditLog {
     this.closed = true;
     await this.flushing;
     try {
-      await this.handle.close();
+      // The head this writer leaves: entries found after it at the next open were not written by an agent.
+      if (!this.failed) await this.checkpointer.checkpoint('shutdown').catch((err: unknown) => this.logger.warn({ err, auditFile: this.file }, 'writing the shutdown checkpoint failed; the last entries stay uncovered'));
     } finally {
-      openFiles.delete(this.file);
-      await this.lock.release();
+      try {
+        await this.checkpointer.stop();
+        await this.checkpoints.close();
+        await this.handle.close();
+      } finally {
+        openFiles.delete(this.file);
+        await this.lock.release();
+      }
     }
   }
 
@@ -95,14 +134,16 @@ class FileAuditLog implements AuditLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       let prevHash = this.prevHash;
+      let text = '';
       const entries = batch.map((pending, i) => {
-        const unhashed = { schemaVersion: AUDIT_SCHEMA_VERSION, seq: this.seq + i + 1, time: pending.time, ...pending.input, prevHash } as const;
-        const entry: AuditEntry = { ...unhashed, hash: hashEntry(unhashed) };
+        const { entry, line } = sealEntry({ schemaVersion: AUDIT_SCHEMA_VERSION, seq: this.seq + i + 1, time: pending.time, ...pending.input, prevHash });
+        text += `${line}\n`;
         prevHash = entry.hash;
         return entry;
       });
+      const bytes = Buffer.from(text);
       try {
-        await writeAll(this.handle, Buffer.from(entries.map(serializeEntry).join('')));
+        await writeAll(this.handle, bytes);
         await this.handle.sync();
       } catch (err) {
         // Fail closed: bytes may be half on disk, so no later entry may follow them. The next
@@ -114,7 +155,9 @@ class FileAuditLog implements AuditLog {
       }
       this.seq += entries.length;
       this.prevHash = prevHash;
+      this.position += bytes.length;
       batch.forEach((pending, i) => pending.resolve(entries[i]!));
+      this.checkpointer.appended(entries.length, { seq: this.seq, hash: this.prevHash, position: this.position });
     }
     this.flushing = null;
   }
@@ -136,10 +179,6 @@ async function openHandle(file: string): Promise<FileHandle> {
   }
 }
 
-/**
- * Opens (creating as needed) an audit log and checks its whole chain. A torn last line is
- * set aside and recorded; a break anywhere else refuses to open with `audit_corrupt`.
- */
 async function acquireWriterLock(file: string): Promise<HeldLock> {
   await mkdirPrivate(dirname(file));
   try {
@@ -153,11 +192,17 @@ async function acquireWriterLock(file: string): Promise<HeldLock> {
   }
 }
 
+/**
+ * Opens (creating as needed) an audit log and checks the chain from its last checkpoint
+ * (from the top when it has none). A torn last line is set aside and recorded; a break,
+ * or a log that contradicts its last checkpoint, refuses to open with `audit_corrupt`.
+ */
 export async function openFileAuditLog(options: FileAuditLogOptions): Promise<AuditLog> {
   const { clock = systemClock, logger = silentLogger } = options;
   if (typeof options.file !== 'string' || options.file === '') {
     throw new UserError('audit log file must be a non-empty path (set audit.file or MLOPS_AGENT_AUDIT_FILE)', { code: 'config_invalid' });
   }
+  const checkpointOptions: CheckpointOptions = { ...DEFAULT_CHECKPOINTS, ...options.checkpoints };
   const file = resolve(options.file);
   if (openFiles.has(file)) {
     throw new UserError(`audit log ${file} is already open in this process; share the one AuditLog instead of opening it twice`, { code: 'input_invalid' });
@@ -172,9 +217,19 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
     throw err;
   }
   openFiles.add(file);
+  let checkpoints: CheckpointFile | null = null;
   try {
+    checkpoints = await openCheckpointFile(checkpointFileFor(file));
     const { size } = await handle.stat();
-    const scan = await scanChain(handle, size);
+    const last = checkpoints.last();
+    const resume = await findResumePoint({ file, handle, size, last, signer: checkpointOptions.signer, logger });
+    // Scanning from the top though a checkpoint exists: note the hash at its seq on the way.
+    const wanted = resume.start ? null : (last?.seq ?? null);
+    let hashAtWanted: string | undefined;
+    const noteWanted = (entry: AuditEntry): void => {
+      if (entry.seq === wanted) hashAtWanted = entry.hash;
+    };
+    const scan = await scanChain(handle, size, wanted === null ? undefined : noteWanted, resume.start);
     const brk = scan.break;
     const torn = brk !== null && brk.atEnd && (brk.kind === 'truncated' || brk.kind === 'unparseable');
     if (brk && !torn) {
@@ -184,7 +239,10 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
         { code: 'audit_corrupt' },
       );
     }
-    const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash, lock);
+    resume.check(scan, (seq) => (seq === wanted ? hashAtWanted : undefined));
+    const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash, scan.goodBytes, lock, checkpoints, checkpointOptions, logger);
+    // First, before anything this process appends: the head as found (see verify-report.ts, lifecycle).
+    await log.checkpointer.checkpoint('open');
     if (brk && torn) {
       const aside = await setAsideTornTail({ file, handle, goodBytes: scan.goodBytes, size, seq: scan.entries + 1, now: clock.now() });
       const entry = await log.append({
@@ -196,9 +254,11 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
       log.recovered = { ...aside, problem: brk.problem, recordedAtSeq: entry.seq };
       logger.warn({ auditFile: file, ...log.recovered }, 'audit log had a torn last line (crash mid-write); set it aside and continued the chain');
     }
+    log.checkpointer.start();
     return log;
   } catch (err) {
     openFiles.delete(file);
+    await checkpoints?.close().catch(() => undefined);
     await handle.close().catch(() => undefined);
     await lock.release();
     throw err;

@@ -39,16 +39,63 @@ export interface TornTailReport {
   recordedAtSeq: number;
 }
 
+/** Where a chain is kept. */
+export type AuditStoreKind = 'file' | 'postgres';
+
+/** Why a checkpoint was written. */
+export type CheckpointReason =
+  /** A file log was opened: the head it was found at. */
+  | 'open'
+  /** Every `everyEntries` appends or `everyMs`, when there are new entries. */
+  | 'periodic'
+  /** The log was closed: the head its writer left. */
+  | 'shutdown'
+  /** Asked for (an evidence export through serve). */
+  | 'requested';
+
+/** The schema version of checkpoint records this build writes. */
+export const CHECKPOINT_SCHEMA_VERSION = 1;
+
+/**
+ * A statement, signed with the operator's Ed25519 key, that the chain's entry `seq` had
+ * hash `hash` at `time`. Kept apart from the log (a second file or table), so cutting
+ * entries or rewriting them afterwards contradicts it. Unsigned ones (no key configured)
+ * only mark a position: they let a log open fast and catch accidents, and prove nothing.
+ */
+export interface Checkpoint {
+  schemaVersion: 1;
+  kind: 'audit.checkpoint';
+  store: AuditStoreKind;
+  seq: number;
+  hash: string;
+  /** File store: byte offset just past entry `seq`, where opening resumes; null in PostgreSQL. */
+  position: number | null;
+  time: string;
+  reason: CheckpointReason;
+  /** Which process wrote it (host:pid): a PostgreSQL chain has many writers. */
+  writer: string;
+  /** First 16 hex digits of SHA-256 of the raw public key; null when unsigned. */
+  keyId: string | null;
+  /** Base64 Ed25519 signature over the canonical JSON of every other field; null when unsigned. */
+  signature: string | null;
+}
+
 export interface AuditLog {
-  /** Resolves once the entry is written and fsync'd; rejects with UpstreamError `audit_failed` if not. */
+  /** Resolves once the entry is durable (fsync'd, or committed and flushed); rejects with UpstreamError `audit_failed` if not. */
   append(entry: AuditEntryInput): Promise<AuditEntry>;
+  /** Where this chain is kept. */
+  readonly store: AuditStoreKind;
+  /** A file path, or the PostgreSQL database and schema (no password): for messages. */
+  readonly location: string;
+  /** Records a checkpoint of the last durable entry this process knows; null when the chain is empty. */
+  checkpoint(reason?: CheckpointReason): Promise<Checkpoint | null>;
   /** Set when opening found and set aside a torn last line. */
   readonly recovered: TornTailReport | null;
   /** Set after a write or fsync failed; every later append rejects with it. */
   readonly failed: Error | null;
   /** Seq of the last entry on disk (0 for an empty log). */
   lastSeq(): number;
-  /** Waits for pending appends, then closes the file. Later appends reject. */
+  /** Waits for pending appends, writes a `shutdown` checkpoint, then closes. Later appends reject. */
   close(): Promise<void>;
 }
 

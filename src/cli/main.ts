@@ -12,6 +12,7 @@ import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
 import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
+import { evidenceSources } from './evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
@@ -63,7 +64,7 @@ program.addCommand(
   }),
 );
 program.addCommand(contractsCommand({ defaultFiles: () => config().contracts.files }));
-program.addCommand(auditCommand(() => config()));
+program.addCommand(auditCommand({ config, logger, evidenceContext: () => evidenceSources(config()) }));
 program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));
 program.addCommand(serveCommand({ config, logger }));

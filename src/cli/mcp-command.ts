@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { createMcpServer, guardRequests, principalFromClientName } from '../mcp/index.js';
 import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
 import { createRuntime } from '../runtime.js';
+import { auditTail } from './evidence-sources.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('mcp')
@@ -37,6 +38,7 @@ the approval_status tool reports how it ended.`,
         runs: runtime.runs,
         approvals: runtime.approvals,
         auditFile: config.auditFile,
+        auditTail: auditTail(config, logger),
         runbooks: runtime.runbooks,
         principalFor: ({ name }) => principalFromClientName(name),
         // The client runs this command as the operator, on the operator's machine and data.

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
 import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
 import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, untilSignalled } from './agent-process.js';
+import { auditTail, evidenceExporter } from './evidence-sources.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -75,6 +76,7 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
                   runs: runtime.runs,
                   approvals: runtime.approvals,
                   auditFile: config.auditFile,
+                  auditTail: auditTail(config, logger),
                   runbooks: runtime.runbooks,
                   principalFor: () => principal,
                   readsAll: caller.scopes.has('read'),
@@ -100,6 +102,7 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
         metrics,
         ...(mcp ? { mcp } : {}),
         ...(agent.slack ? { slack: agent.slack } : {}),
+        evidence: evidenceExporter(config, agent, logger),
       });
 
       let handedBack = 0;

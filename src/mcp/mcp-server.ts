@@ -9,6 +9,7 @@ import type { AnyTool } from '../../tools/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
 import { publicMessage } from '../public-message.js';
+import type { AuditEntry } from '../audit/index.js';
 import { toJsonSchema, ToolSchemaError, type Runbook } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import type { Gate, Principal } from '../policy/index.js';
@@ -24,6 +25,8 @@ export interface McpServerDeps {
   /** For approval_status; without it a pending call can only be followed elsewhere. */
   approvals?: Approvals;
   auditFile: string;
+  /** The last entries of the configured audit store (PostgreSQL); default: read from auditFile. */
+  auditTail?: (count: number) => Promise<AuditEntry[]>;
   runbooks: readonly Runbook[];
   /** Who is calling, as the policy sees it: from the client's declared name (stdio) or its token (HTTP). */
   principalFor: (client: { name: string | undefined }) => Principal;
@@ -108,7 +111,7 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     }
   });
 
-  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, principal, readsAll: deps.readsAll });
+  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, ...(deps.auditTail ? { auditTail: deps.auditTail } : {}), principal, readsAll: deps.readsAll });
   registerRunbookPrompts(mcp, deps.runbooks);
   return mcp;
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { UserError } from '../errors.js';
 import type { RunStore } from '../agent/run-store.js';
 import { isOwn } from '../approvals/index.js';
-import { readAuditEntries } from '../audit/index.js';
+import { readAuditEntries, type AuditEntry } from '../audit/index.js';
 import { publicMessage } from '../public-message.js';
 import { refusedBy, type Gate, type Principal } from '../policy/index.js';
 
@@ -19,6 +19,7 @@ interface ResourceDeps {
   gate: Gate;
   runs: RunStore;
   auditFile: string;
+  auditTail?: (count: number) => Promise<AuditEntry[]>;
   principal: () => Principal;
   /** False: only the caller's own runs, and no audit log (it lacks the `read` scope). */
   readsAll: boolean;
@@ -118,7 +119,7 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
     { title: 'Audit log tail', description: `The last ${AUDIT_TAIL_ENTRIES} audit entries, oldest first`, mimeType: 'application/json' },
     async (uri) => {
       if (!deps.readsAll) throw new McpError(ErrorCode.InvalidRequest, 'the audit log needs a token with the "read" scope');
-      return json(uri, await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES }));
+      return json(uri, deps.auditTail ? await deps.auditTail(AUDIT_TAIL_ENTRIES) : await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES }));
     },
   );
 

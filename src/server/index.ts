@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
 import type { SlackChannel } from '../approvals/slack/index.js';
-import type { AuditLog } from '../audit/index.js';
+import type { AuditLog, EvidenceExporter } from '../audit/index.js';
 import type { IncidentIndex, RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import type { McpHttpHandler } from '../mcp/index.js';
@@ -13,6 +13,7 @@ import { registerAlertRoutes } from './alerts.js';
 import { registerApprovalRoutes } from './approvals.js';
 import { registerAuth, registerOauthDiscovery404, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
+import { registerEvidenceRoute } from './evidence.js';
 import { circuitDetail, queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
 import { registerMcp } from './mcp.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -51,6 +52,8 @@ export interface ServerDeps {
   recheckAfterMs?(alertName: string | undefined): number | null;
   /** Tools that change nothing, to tell what a resolved notice does to the run it joins. */
   readOnlyTools?: readonly string[];
+  /** Mounts GET /v1/runs/:id/evidence (a run's evidence bundle, or its HTML report). */
+  evidence?: EvidenceExporter;
 }
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -81,6 +84,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
   if (deps.approvals) registerApprovalRoutes(app, { approvals: deps.approvals });
+  if (deps.evidence) registerEvidenceRoute(app, { evidence: deps.evidence });
   if (deps.mcp) await registerMcp(app, deps.mcp);
   if (deps.slack) {
     const queue = deps.queue;

@@ -15,6 +15,7 @@ import { defaultPolicyDir } from '../../../src/paths.js';
 import { createPolicyStore } from '../../../src/policy/index.js';
 import { CLI } from '../../support/run-cli.js';
 import { seededHome } from './seed-lab.js';
+import { isDeepStrictEqual } from 'node:util';
 
 const CLIENT_NAME = 'stdio-test-client';
 
@@ -109,7 +110,8 @@ describe('mlops-agent mcp over stdio', () => {
     expect(result.structuredContent).toMatchObject({ pendingApproval: { tool: 'deploy_canary', ruleId: 'approve-production-canary-above-5', roles: ['ml-leads'], count: 1, approvalId: expect.stringMatching(/^apr_/) } });
 
     const entries = await audit();
-    const proposed = entries.find((e) => e.kind === 'call.proposed' && JSON.stringify(e.data.args) === JSON.stringify(args))!;
+    // Audit data is stored in canonical key order: compare values, not text.
+    const proposed = entries.find((e) => e.kind === 'call.proposed' && isDeepStrictEqual(e.data.args, args))!;
     const callId = proposed.data.callId;
     const forCall = entries.filter((e) => e.data.callId === callId);
     expect(forCall.map((e) => e.kind)).toEqual(['call.proposed', 'policy.decision', 'approval.requested']);

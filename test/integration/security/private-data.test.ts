@@ -122,7 +122,7 @@ describe('the data directory is private by default', () => {
     const audit = await openFileAuditLog({ file });
     await audit.append({ runId: null, principal: 'test', kind: 'test', data: {} });
     await audit.close();
-    expect(modes(join(root, 'elsewhere')).map((f) => `${f.path} ${f.mode}`)).toEqual(['nested 700', 'nested/audit.jsonl 600']);
+    expect(modes(join(root, 'elsewhere')).map((f) => `${f.path} ${f.mode}`)).toEqual(['nested 700', 'nested/audit.jsonl 600', 'nested/audit.jsonl.checkpoints 600']);
     // Lock files name their owner's pid and host: private too.
     const lock = await acquireFileLock(join(root, 'elsewhere', 'nested', 'x.lock'));
     expect((statSync(join(root, 'elsewhere', 'nested', 'x.lock')).mode & 0o777).toString(8)).toBe('600');

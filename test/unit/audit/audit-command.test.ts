@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openFileAuditLog } from '../../../src/audit/index.js';
+import { keyIdOf, loadPublicKey, loadSigningKey, openFileAuditLog } from '../../../src/audit/index.js';
 import { auditCommand } from '../../../src/cli/audit-command.js';
 import { useTempDir } from './temp-dir.js';
 import { readLines, writeLines, writeLog } from './write-log.js';
@@ -25,7 +25,12 @@ describe('mlops-agent audit verify', () => {
   it('prints the entry count and last hash of an intact log and leaves the exit code at 0', async () => {
     const file = join(tempDir(), 'audit.jsonl');
     const entries = await writeLog(file, 3);
-    expect(await run(file, ['verify'])).toBe(`audit log intact: 3 entries, last hash ${entries[2]!.hash}\n`);
+    const out = (await run(file, ['verify'])).split('\n');
+    expect(out[0]).toBe(`audit log intact: 3 entries, last hash ${entries[2]!.hash}`);
+    expect(out[1]).toBe(`File: ${file}`);
+    // Written without a signing key: its checkpoints are position marks and prove nothing.
+    expect(out).toContain('checkpoints: 1 (1 unsigned)');
+    expect(out).toContain('not yet covered: entries 1 to 3 are covered by no signed checkpoint; they chain together but are not proven (removing or replacing them would go unnoticed)');
     expect(process.exitCode).toBeUndefined();
   });
 
@@ -79,7 +84,13 @@ describe('mlops-agent audit tail', () => {
     await log.append({ runId: null, principal: 'ops', kind: 'policy.decision', data: { effect: 'deny', reason: 'canary above 5%', args: { percent: 50 }, note: 'y'.repeat(300) } });
     await log.close();
     const out = await run(file, ['tail']);
-    expect(out).toContain('run=-  by=ops  effect=deny reason="canary above 5%" args={"percent":50} note=yyy');
+    // Stored in canonical (sorted) key order; the summary lists short values first, nested ones after.
+    expect(out).toContain('run=-  by=ops  effect=deny reason="canary above 5%" note=yyy');
+    const other = join(tempDir(), 'audit.jsonl');
+    const log2 = await openFileAuditLog({ file: other });
+    await log2.append({ runId: 'r', principal: 'ops', kind: 'execution.finished', data: { callId: 'c1', tool: 'deploy_canary', summary: 'promoted', output: { big: 'z'.repeat(400) } } });
+    await log2.close();
+    expect(await run(other, ['tail'])).toContain('by=ops  callId=c1 summary=promoted tool=deploy_canary output={"big":"zzz');
     expect(out.trimEnd().endsWith('…')).toBe(true);
     expect(out.split('\n')).toHaveLength(2);
   });
@@ -101,5 +112,49 @@ describe('mlops-agent audit tail', () => {
     for (const sub of command.commands) sub.exitOverride().configureOutput({ writeErr: (text) => (err += text) });
     await expect(command.parseAsync(['tail', '-n', 'ten'], { from: 'user' })).rejects.toThrow(/positive whole number/);
     expect(err).toContain('expected a positive whole number of entries');
+  });
+});
+
+describe('mlops-agent audit keygen', () => {
+  it('writes a private key only its owner can read and a public key, and never overwrites them', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'keys', 'audit.key');
+    const printed = await run(join(dir, 'audit.jsonl'), ['keygen', '--out', out]);
+    expect(printed).toMatch(/^wrote .*audit\.key \(private, mode 0600\) and .*audit\.key\.pub \(public\); key id [0-9a-f]{16}\n/);
+    expect(printed).toContain(`signingKeyFile: ${out}`);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const signer = loadSigningKey(out);
+    expect(keyIdOf(loadPublicKey(`${out}.pub`))).toBe(signer.keyId);
+    const before = readFileSync(out, 'utf8');
+    await expect(run(join(dir, 'audit.jsonl'), ['keygen', '--out', out])).rejects.toMatchObject({ code: 'input_invalid', message: expect.stringContaining('already exists; keygen never overwrites a key') });
+    expect(readFileSync(out, 'utf8')).toBe(before);
+  });
+});
+
+describe('mlops-agent audit verify with checkpoints', () => {
+  it('reports truncation below a signed checkpoint, naming it, and exits 3', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'audit.jsonl');
+    const keyFile = join(dir, 'audit.key');
+    await run(file, ['keygen', '--out', keyFile]);
+    const log = await openFileAuditLog({ file, checkpoints: { signer: loadSigningKey(keyFile), everyMs: 0 } });
+    for (let i = 0; i < 6; i++) await log.append({ runId: 'r', principal: 'p', kind: 'k', data: { i } });
+    await log.close();
+    writeLines(file, readLines(file).slice(0, 3));
+    const out = await run(file, ['verify', '--public-key', `${keyFile}.pub`]);
+    expect(out).toMatch(/^audit log intact: 3 entries/);
+    expect(out).toMatch(/CONTRADICTED: checkpoint #1 \(shutdown, signed by key [0-9a-f]{16}, .*\) at seq 6: the log ends at seq 3: entries 4 to 6 or more were removed/);
+    expect(out).toContain('proven: nothing');
+    expect(process.exitCode).toBe(3);
+  });
+
+  it('says what verify proves in its help', async () => {
+    const command = auditCommand(() => ({ auditFile: 'x' }));
+    const verify = command.commands.find((c) => c.name() === 'verify')!;
+    let help = '';
+    verify.configureOutput({ writeOut: (t) => (help += t) });
+    verify.outputHelp();
+    expect(help).toContain('Not proven: entries after the last signed checkpoint ("not yet covered")');
+    expect(help).toContain('Entries cut off the end, a chain rewritten with recomputed hashes');
   });
 });

@@ -78,12 +78,14 @@ describe('opening a log whose last write was torn by a crash', () => {
     const file = join(dir, 'audit.jsonl');
     await writeLog(file, 1);
     const size = readFileSync(file).length;
+    const checkpoints = readFileSync(`${file}.checkpoints`);
     for (const torn of ['{"a', '{"b']) {
       appendFileSync(file, torn);
       const log = await openFileAuditLog({ file, clock: manualClock() });
       await log.close();
-      // Undo the recovery entry to recreate the same situation.
+      // Undo the recovery entry (and the checkpoints that cover it) to recreate the same situation.
       truncateSync(file, size);
+      writeFileSync(`${file}.checkpoints`, checkpoints);
     }
     const saved = readdirSync(dir).filter((name) => name.includes('.torn-')).sort();
     expect(saved).toHaveLength(2);
