@@ -15,7 +15,8 @@ const { prefix } = uniqueNames();
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
   const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}:*`);
+  // Each Redis case has a prefix of its own beginning with the file's.
+  const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);
   await redis.quit();
 });

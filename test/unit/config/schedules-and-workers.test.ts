@@ -35,8 +35,10 @@ describe('the queue, worker and schedule keys', () => {
   });
 
   it('take how often a run may lose its worker, and refuse 0 naming the key', () => {
-    expect(loadConfig({ env: {}, cwd: withFile('worker:\n  maxStalls: 3\n') }).worker.maxStalls).toBe(3);
-    expect(() => loadConfig({ env: {}, cwd: withFile('worker:\n  maxStalls: 0\n') })).toThrow(/worker\.maxStalls/);
+    const cwd = withFile('worker:\n  maxStalls: 3\n');
+    expect(loadConfig({ env: {}, cwd }).worker.maxStalls).toBe(3);
+    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'worker:\n  maxStalls: 0\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/worker\.maxStalls/);
   });
 
   it('read a schedule, and the worker settings from the environment', () => {
