@@ -112,6 +112,10 @@ const configSchema = z
         /** Retries of 429, 5xx and timeouts, with exponential backoff. */
         maxRetries: z.number().int().min(0).max(10).default(3),
         retryBaseDelayMs: z.number().int().min(0).default(500),
+        /** Failed turns in a row (each after its retries) that open the planner's circuit breaker. */
+        breakerFailures: z.number().int().min(1).max(100).default(2),
+        /** How long an open breaker sends alert runs straight to their runbook before it probes the LLM again. */
+        breakerCoolDownMs: z.number().int().min(1000).default(60_000),
       })
       .strict()
       .default({}),
@@ -247,6 +251,8 @@ const configSchema = z
         shutdownGraceMs: z.coerce.number().int().min(0).default(20_000),
         /** With Redis: a run whose worker died is given to another after this long (BullMQ lock). */
         lockDurationMs: z.coerce.number().int().min(1000).default(30_000),
+        /** With Redis: how many times a run may lose its worker (crash, kill) and be taken over before it is given up. */
+        maxStalls: z.coerce.number().int().min(1).max(20).default(1),
         /** `mlops-agent worker` serves /metrics and /healthz on this port (same tokens as serve). */
         metricsPort: z.coerce.number().int().min(0).max(65535).optional(),
       })

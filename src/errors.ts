@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'model_behavior'
   | 'upstream_failed'
   | 'upstream_timeout'
+  /** Not asked at all: a circuit breaker is open after repeated failures (see llm/circuit-breaker.ts). */
+  | 'circuit_open'
   | 'policy_denied'
   | 'audit_failed'
   | 'audit_corrupt';

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { UserError } from './errors.js';
 import { scheduleRunbook } from './intake/index.js';
-import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, mitigationSteps, resolveProvider, runbookFor, toolSpecs, type Runbook } from './llm/index.js';
+import { createPlannerFromConfig, createRunbookPlanner, loadRunbooks, mitigationSteps, resolveProvider, runbookFor, toolSpecs, withCircuitBreaker, type CircuitReport, type Runbook } from './llm/index.js';
 import type { Logger } from './logger.js';
 import { createFileExecutions, createGate, createPolicyStore, type Executions, type Gate, type PolicyStore } from './policy/index.js';
 import { promptsDir } from './paths.js';
@@ -57,6 +57,8 @@ export interface Runtime {
   runbooks: Runbook[];
   /** The configured LLM planner, or null when runbooks are all there is. */
   llm: Planner | null;
+  /** The LLM planner's circuit breaker as it stands (empty without an LLM), for /readyz and /metrics. */
+  circuits(): CircuitReport[];
   close(): Promise<void>;
 }
 
@@ -133,6 +135,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
   const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
   const appender = { append: observed(audit, options.onAudit, logger) };
+  // After repeated failures alert runs go straight to their runbook for a cool-down; each switch is audited.
+  const guarded = llm
+    ? withCircuitBreaker(llm, {
+        failures: config.llm.breakerFailures,
+        coolDownMs: config.llm.breakerCoolDownMs,
+        clock,
+        onChange: ({ state, report }) => {
+          if (state === 'open') logger.warn({ circuit: report }, 'LLM circuit breaker open: alert runs go straight to their runbook until it cools down');
+          else logger.info({ circuit: report }, 'LLM circuit breaker closed: the LLM answered again');
+          appender.append({ runId: null, principal: 'mlops-agent', kind: `planner.circuit_${state === 'open' ? 'opened' : 'closed'}`, data: { ...report } }).catch((err: unknown) => logger.error({ err }, 'could not audit a circuit breaker change'));
+        },
+      })
+    : null;
   const approvalStore = options.approvalStore ?? createFileApprovalStore(join(config.home, 'approvals'));
   const approvals = createApprovals({
     store: approvalStore,
@@ -177,7 +192,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     runs,
     tools: toolSpecs(allTools),
     systemPrompt,
-    plannerFor: (trigger) => llm ?? fallbackFor(trigger) ?? unplannable(trigger),
+    plannerFor: (trigger) => guarded ?? fallbackFor(trigger) ?? unplannable(trigger),
     fallbackFor,
     mitigationFor,
     limits: config.loop,
@@ -200,6 +215,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     approvals,
     runbooks,
     llm,
+    circuits: () => (guarded ? [guarded.circuit()] : []),
     async close() {
       if (!options.approvalStore) await approvalStore.close();
       if (!options.executions) await executions.close();

@@ -117,9 +117,20 @@ interface ToolBase<I extends z.ZodTypeAny, O extends z.ZodTypeAny> {
   summarize(output: z.infer<O>): string;
 }
 
+/**
+ * What the backend says became of a call's idempotency key (`ctx.idempotencyKey`), asked
+ * by the gate when an earlier attempt took the call and recorded no end (its worker died):
+ * the work never started (execute it now), started (wait for it under this handle), or
+ * ended (this output). Reads only; a failed look is an error, never a guess.
+ */
+export type ImmediateLookup<O> = { state: 'not_started' } | { state: 'ended'; output: O };
+export type LongRunningLookup<H> = { state: 'not_started' } | { state: 'started'; handle: H; timeoutMs: number };
+
 /** A tool whose call ends when `execute` resolves. */
 export interface ImmediateTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> extends ToolBase<I, O> {
   execute(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
+  /** Required for a tool that changes anything (not `readOnly`): see ImmediateLookup. */
+  lookup?(input: z.infer<I>, ctx: ToolContext): Promise<ImmediateLookup<z.infer<O>>>;
   start?: undefined;
 }
 
@@ -148,6 +159,8 @@ export interface LongRunningTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extend
   whenDone?(handle: z.infer<H>, ctx: ToolContext, wait: { timeoutMs: number; signal: AbortSignal }): Promise<void>;
   /** What is under way, in one line, while the call waits (e.g. "training job job-… running"). */
   describeWait(handle: z.infer<H>): string;
+  /** Required for a tool that changes anything (not `readOnly`): see LongRunningLookup. Its end is then read with `poll`. */
+  lookup?(input: z.infer<I>, ctx: ToolContext): Promise<LongRunningLookup<z.infer<H>>>;
 }
 
 export type Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> = ImmediateTool<I, O> | LongRunningTool<I, O>;
@@ -164,6 +177,10 @@ export function defineTool(tool: AnyTool): AnyTool {
   // A definition with both or neither is a programming error: refuse it at load, not at the first call.
   if ((typeof tool.execute === 'function') === (typeof tool.start === 'function')) {
     throw new Error(`tool ${tool.name} must define either execute, or start and poll (a long-running tool), not both or neither`);
+  }
+  // Without it a call whose worker died could only be guessed at: executed twice, or lost.
+  if (!tool.annotations.readOnly && typeof tool.lookup !== 'function') {
+    throw new Error(`tool ${tool.name} changes things (readOnly: false), so it must define lookup: what became of a call's idempotency key at its backend`);
   }
   return tool;
 }

@@ -93,11 +93,12 @@ export const deployCanary = defineTool({
         : `${describeSplit({ ...split, canaryVersion: args.version, canaryPercent: args.trafficPercent })} (stepping up with an analysis at each step)`;
     return { now: describeSplit(split), after, state: split ?? null };
   },
-  async start(args, { backends, principal }) {
+  async start(args, { backends, principal, idempotencyKey }) {
     const handle = { model: args.model, environment: args.environment, version: args.version, targetPercent: args.trafficPercent };
-    // The same rollout already stepping (this call started again after a worker died) is waited for, not started twice.
+    // The same rollout already stepping (proposed again under another call) is waited for, not started twice.
     const current = await backends.deployer.rollout(args.model, args.environment);
     if (current?.status === 'progressing' && current.canaryVersion === args.version && current.targetPercent === args.trafficPercent) return { handle, timeoutMs: WAIT_TIMEOUT_MS };
+    // The deployer keeps the key with the rollout: this call started again gets the rollout it started.
     await backends.deployer.startCanary({
       model: args.model,
       version: args.version,
@@ -105,8 +106,16 @@ export const deployCanary = defineTool({
       targetPercent: args.trafficPercent,
       requestedBy: principal,
       timeoutMs: ROLLOUT_TIMEOUT_MS,
+      idempotencyKey,
     });
     return { handle, timeoutMs: WAIT_TIMEOUT_MS };
+  },
+  async lookup(args, { backends, idempotencyKey }) {
+    const found = await backends.deployer.lookup(idempotencyKey);
+    if (found.state === 'not_started') return found;
+    if (found.work.kind !== 'canary') throw new Error(`idempotency key ${idempotencyKey} was used for a ${found.work.kind} of ${found.work.model}, not for this canary`);
+    // Ended or not, the rollout is followed like a started one: poll reads its end.
+    return { state: 'started', handle: { model: args.model, environment: args.environment, version: args.version, targetPercent: args.trafficPercent }, timeoutMs: WAIT_TIMEOUT_MS };
   },
   async poll({ model, environment, version }, { backends }) {
     const rollout = await backends.deployer.rollout(model, environment);

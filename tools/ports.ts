@@ -98,8 +98,23 @@ export interface TrainingJob {
   error: string | null;
 }
 
+/**
+ * What became of the work a backend was asked to do under an idempotency key: never
+ * started (the request did not reach it, or was refused), started and under way, or
+ * ended. Every side-effecting port answers this, so a call whose worker died can be
+ * finished, waited for, or executed once, never guessed at.
+ */
+export type KeyedWork<W> = { state: 'not_started' } | { state: 'started'; work: W } | { state: 'ended'; work: W };
+
 export interface Trainer {
+  /**
+   * Starts a job. With `idempotencyKey`, the key is stored with the job in the same
+   * durable write (a start that returned is acknowledged), and a second start under the
+   * key returns that job instead of starting another.
+   */
   start(request: TrainingRequest): Promise<TrainingJob>;
+  /** The job started under `idempotencyKey`: not started, started (queued or running), or ended. */
+  lookup(idempotencyKey: string): Promise<KeyedWork<TrainingJob>>;
   get(jobId: string): Promise<TrainingJob | undefined>;
   /** Resolves when the job has finished (succeeded or failed) or the timeout passes. */
   waitFor(jobId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<TrainingJob>;
@@ -155,6 +170,25 @@ export interface TrafficSplit {
   lastKnownGoodVersion: string;
 }
 
+/** A canary request as the deployer takes it; `idempotencyKey` is stored with the rollout. */
+export interface CanaryRequest {
+  model: string;
+  version: string;
+  environment: Environment;
+  targetPercent: number;
+  requestedBy: string;
+  timeoutMs: number;
+  /** A second request under the key continues nothing new: it is answered with the rollout it started. */
+  idempotencyKey?: string;
+}
+
+/** What the deployer did under an idempotency key. */
+export type DeployerWork =
+  /** A canary it started: the request, and the rollout as it now stands when it is still the current one. */
+  | { kind: 'canary'; model: string; environment: Environment; version: string; targetPercent: number; at: string; rollout: Rollout | null }
+  /** A rollback: the split it left. */
+  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit };
+
 export interface Deployer {
   /** Current split, or undefined when the model is not served in that environment. */
   getSplit(model: string, environment: Environment): Promise<TrafficSplit | undefined>;
@@ -166,28 +200,15 @@ export interface Deployer {
    * (an adapter may first want a failure confirmed by the next analysis), without waiting
    * for anyone: a pending approval for more never blocks that.
    */
-  deployCanary(request: {
-    model: string;
-    version: string;
-    environment: Environment;
-    targetPercent: number;
-    requestedBy: string;
-    timeoutMs: number;
-  }): Promise<Rollout>;
+  deployCanary(request: CanaryRequest): Promise<Rollout>;
   /**
    * Starts (or continues) the same canary as `deployCanary` without waiting for it: resolves
    * once the rollout is under way, with the rollout as it then stands (usually
    * `progressing`). A bad request is refused here, as by `deployCanary`; `timeoutMs` bounds
-   * the stepping as there. Follow it with `rollout` or `waitForRollout`.
+   * the stepping as there. With `idempotencyKey` the rollout and its key are durable before
+   * it resolves. Follow it with `rollout` or `waitForRollout`.
    */
-  startCanary(request: {
-    model: string;
-    version: string;
-    environment: Environment;
-    targetPercent: number;
-    requestedBy: string;
-    timeoutMs: number;
-  }): Promise<Rollout>;
+  startCanary(request: CanaryRequest): Promise<Rollout>;
   /** The latest rollout of the model in the environment, under way or ended; undefined when there was none. */
   rollout(model: string, environment: Environment): Promise<Rollout | undefined>;
   /**
@@ -195,8 +216,10 @@ export interface Deployer {
    * `timeoutMs` passes (a rollout stepping in this process signals its end; others are read again).
    */
   waitForRollout(model: string, environment: Environment, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Rollout | undefined>;
-  /** Sends all traffic back to the last known-good version at once. */
-  rollback(request: { model: string; environment: Environment; reason: string; requestedBy: string }): Promise<TrafficSplit>;
+  /** Sends all traffic back to the last known-good version at once; under a key already used, answers with what that rollback left. */
+  rollback(request: { model: string; environment: Environment; reason: string; requestedBy: string; idempotencyKey?: string }): Promise<TrafficSplit>;
+  /** What was done under `idempotencyKey`: a canary started (under way while its rollout still steps), a rollback (ended), or nothing. */
+  lookup(idempotencyKey: string): Promise<KeyedWork<DeployerWork>>;
 }
 
 export type Severity = 'info' | 'warn' | 'alert';

@@ -11,6 +11,11 @@ const input = z
     model: z.string().min(1).describe('Model name, e.g. "credit-risk"'),
     environment: environment.describe('staging or production'),
     reason: z.string().min(3).max(500).describe('Why, in one sentence; recorded with the rollback'),
+    expectedCanaryVersion: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The canary version the alert was about (its "version" label). If another version, or none, is canarying now, nothing is rolled back and the answer says so (noop: true): that canary needs an alert of its own. Omit to roll back whatever canary holds traffic.'),
   })
   .strict();
 
@@ -34,6 +39,13 @@ function nothingToRollBack(split: TrafficSplit): boolean {
   return split.canaryVersion === null && split.stableVersion === split.lastKnownGoodVersion;
 }
 
+/** Why a rollback for the canary an alert named must not touch what serves now, or null when it may. */
+function otherCanary(expected: string | undefined, canaryVersion: string | null): string | null {
+  if (expected === undefined || canaryVersion === expected) return null;
+  const now = canaryVersion === null ? 'no canary holds traffic now' : `v${canaryVersion} is canarying now`;
+  return `not rolled back: the alert was about canary v${expected}, but ${now}; a different canary is rolled back only on an alert about it`;
+}
+
 /** Why there is no earlier good version to return to, or null when there is one. */
 async function noGoodVersion(backends: Backends, split: TrafficSplit): Promise<string | null> {
   const target = split.lastKnownGoodVersion;
@@ -54,10 +66,11 @@ export const rollback = defineTool({
   annotations: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
   async assessRisk(args, { backends }) {
     const split = await requireSplit(backends, args.model, args.environment);
+    const untouched = otherCanary(args.expectedCanaryVersion, split.canaryVersion) !== null;
     return {
       environment: args.environment,
       trafficPercent: 0,
-      trafficChangePercent: -split.canaryPercent,
+      trafficChangePercent: untouched ? 0 : -split.canaryPercent,
       promotesToFull: false,
       qualityDelta: 0,
       failedQualityGates: [],
@@ -71,8 +84,11 @@ export const rollback = defineTool({
     const split = await backends.deployer.getSplit(args.model, args.environment);
     return { now: describeSplit(split), after: split ? `v${split.lastKnownGoodVersion} 100% (last known good)` : 'not served', state: split ?? null };
   },
-  async execute(args, { backends, principal }) {
+  async execute(args, { backends, principal, idempotencyKey }) {
     const before = await requireSplit(backends, args.model, args.environment);
+    const other = otherCanary(args.expectedCanaryVersion, before.canaryVersion);
+    // The canary the alert was about is gone; another one is judged by an alert about it.
+    if (other) return { ...before, noop: true, noopReason: other, rolledBack: null };
     if (nothingToRollBack(before)) {
       // Nothing is asked of the deployer, so nothing lands in its history.
       const noopReason = `nothing to roll back: no canary holds traffic and v${before.stableVersion} (the last known-good version) serves 100% of ${args.environment}`;
@@ -80,9 +96,17 @@ export const rollback = defineTool({
     }
     const problem = await noGoodVersion(backends, before);
     if (problem) throw new Error(`no earlier good version to return to: ${problem}; nothing was changed`);
-    const after = await backends.deployer.rollback({ model: args.model, environment: args.environment, reason: args.reason, requestedBy: principal });
+    // The deployer keeps the key with the rollback, so this call executed again is answered with what it did.
+    const after = await backends.deployer.rollback({ model: args.model, environment: args.environment, reason: args.reason, requestedBy: principal, idempotencyKey });
     const rolledBack = before.canaryVersion ? { version: before.canaryVersion, percent: before.canaryPercent } : { version: before.stableVersion, percent: 100 };
     return { ...after, noop: false, noopReason: null, rolledBack };
+  },
+  async lookup(_args, { backends, idempotencyKey }) {
+    const found = await backends.deployer.lookup(idempotencyKey);
+    if (found.state === 'not_started') return found;
+    if (found.work.kind !== 'rollback') throw new Error(`idempotency key ${idempotencyKey} was used for a ${found.work.kind} of ${found.work.model}, not for this rollback`);
+    // Done before this attempt: the split it left (what it took off traffic is in the deployer's history).
+    return { state: 'ended', output: { ...found.work.split, noop: false, noopReason: null } };
   },
   summarize: (out) =>
     out.noop

@@ -101,6 +101,12 @@ export const triggerRetrain = defineTool({
     });
     return { handle: { jobId: job.jobId, waitForCompletion: args.waitForCompletion !== false }, timeoutMs: WAIT_TIMEOUT_MS };
   },
+  async lookup(args, { backends, idempotencyKey }) {
+    const found = await backends.trainer.lookup(idempotencyKey);
+    if (found.state === 'not_started') return found;
+    // Ended or not, the job is followed like a started one: poll reads its end.
+    return { state: 'started', handle: { jobId: found.work.jobId, waitForCompletion: args.waitForCompletion !== false }, timeoutMs: WAIT_TIMEOUT_MS };
+  },
   async poll({ jobId, waitForCompletion }, { backends }) {
     const job = await backends.trainer.get(jobId);
     if (!job) throw new Error(`training job ${jobId} is not known to this trainer`);

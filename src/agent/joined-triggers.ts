@@ -24,11 +24,17 @@ export interface AbsorbDeps {
   logger: Logger;
 }
 
-/** Tools the gate let through (executed, or failed while executing) that can change things. */
+/**
+ * Tools that can change things and that the run set going: executed, failed while
+ * executing (it may have changed something), or started and still under way (a training
+ * job, a canary stepping) — whether directly or once people approved them.
+ */
 export function changingCalls(run: Run, readOnly: (tool: string) => boolean): string[] {
   const names = new Set<string>();
   for (const item of run.transcript) {
-    if (item.kind === 'result' && (item.outcome.status === 'executed' || item.outcome.status === 'failed') && !readOnly(item.name)) names.add(item.name);
+    if (item.kind !== 'result' && item.kind !== 'approval' && item.kind !== 'wait') continue;
+    const { status } = item.outcome;
+    if ((status === 'executed' || status === 'failed' || status === 'waiting') && !readOnly(item.name)) names.add(item.name);
   }
   return [...names];
 }

@@ -146,6 +146,7 @@ export function createAgent(deps: AgentDeps) {
   async function callOnce(run: Run, call: ProposedCall): Promise<void> {
     const key = callKey(call.name, call.args);
     let outcome: CallOutcomeForPlanner;
+    let recovery: string | undefined;
     if (timesProposed(run, key) > limits.maxRepeatedCalls) {
       const reason = `refused: ${call.name} was already proposed ${limits.maxRepeatedCalls} time(s) with these exact arguments in this run (loop.maxRepeatedCalls); use the earlier result or try something else`;
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
@@ -158,10 +159,14 @@ export function createAgent(deps: AgentDeps) {
         outcome = { status: 'refused', reason: undo, ruleId: 'loop.mitigation-guard' };
       } else {
         // park: a long-running call is started and followed from the transcript, not awaited here.
-        outcome = toPlannerOutcome(await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true }));
+        const result = await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true });
+        outcome = toPlannerOutcome(result);
+        recovery = result.recovery;
       }
     }
     await push(run, { kind: 'result', callId: call.id, name: call.name, outcome });
+    // An earlier attempt stopped mid-call: the planner is told what its backend said and what was done.
+    if (recovery) await push(run, { kind: 'note', text: recovery });
   }
 
   /**

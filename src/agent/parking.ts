@@ -38,6 +38,12 @@ export interface ParkingDeps {
   waitPollMs?: number;
 }
 
+/** The arguments the run proposed for `callId` (its plan item). */
+function argsOf(run: Run, callId: string): unknown {
+  for (const item of run.transcript) if (item.kind === 'plan') for (const c of item.calls) if (c.id === callId) return c.args;
+  return undefined;
+}
+
 export function createParking(deps: ParkingDeps) {
   const { gate, audit, runs, clock, push } = deps;
   const iso = () => new Date(clock.now()).toISOString();
@@ -52,6 +58,7 @@ export function createParking(deps: ParkingDeps) {
     if (parked.length === 0) return false;
     if (!deps.approvals) return true;
     let waiting = false;
+    const notes: string[] = [];
     for (const call of parked) {
       const approval = await deps.approvals.get(call.approvalId);
       let outcome: CallOutcomeForPlanner;
@@ -62,12 +69,20 @@ export function createParking(deps: ParkingDeps) {
         continue;
       } else if (approval.status === 'granted') {
         // park: an approved long-running call is started and then waited for like any other.
-        outcome = approval.consumedAt ? recordedOutcome(approval.outcome, approval.rule.id) : toPlannerOutcome(await gate.executeApproved(call.approvalId, { park: true }));
+        if (!approval.consumedAt) outcome = toPlannerOutcome(await gate.executeApproved(call.approvalId, { park: true }));
+        else if (approval.outcome) outcome = recordedOutcome(approval.outcome, approval.rule.id);
+        else {
+          // Consumed, and no end kept: the worker stopped mid-call. Its backend says what became of it.
+          const resumed = await gate.resumeApproved({ approvalId: call.approvalId, runId: run.id, callId: call.callId, principal: run.trigger.principal, tool: call.name, args: argsOf(run, call.callId), ruleId: approval.rule.id, park: true });
+          outcome = toPlannerOutcome(resumed);
+          if (resumed.recovery) notes.push(resumed.recovery);
+        }
       } else {
         outcome = { status: 'refused', reason: `approval ${approval.status}: ${approval.resolution ?? ''}`.trim(), ruleId: approval.rule.id };
       }
       const status = approval?.status === 'granted' || approval?.status === 'denied' || approval?.status === 'expired' ? approval.status : 'missing';
       await push(run, { kind: 'approval', callId: call.callId, name: call.name, approvalId: call.approvalId, status, resolution: approval?.resolution ?? 'the approval record is missing', outcome });
+      for (const text of notes.splice(0)) await push(run, { kind: 'note', text });
     }
     return waiting;
   }

@@ -92,7 +92,11 @@ export function createWaitSweeper(deps: WaitSweeperDeps): WaitSweeper {
       })();
     },
 
-    start: periodic.start,
+    start() {
+      periodic.start();
+      // At once too: runs parked before a restart need not wait a whole interval to be looked at.
+      periodic.run().catch((err: unknown) => logger.warn({ err }, 'wait sweep failed; it runs again'));
+    },
 
     async stop() {
       stopped = true;

@@ -94,6 +94,7 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
     // A dead worker's run is taken over once its lock lapses and a stalled check sees it.
     lockDuration: config.worker.lockDurationMs,
     stalledInterval: config.worker.lockDurationMs,
+    maxStalledCount: config.worker.maxStalls,
     onError,
   });
 }
@@ -119,6 +120,7 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       // A run waiting for training or a canary frees its worker; the wait sweeper resumes it.
       longWaits: 'park',
     });
+    metrics.observeCircuits(runtime.circuits);
     slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
     // Every process sweeps: whichever acts first wins, and a grant is consumed once.
     const sweeper = createApprovalSweeper({

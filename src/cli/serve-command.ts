@@ -1,10 +1,12 @@
 // `mlops-agent serve`: the HTTP server (alert webhooks, chat, runs, health, metrics, MCP
 // at /mcp), the schedules, and (unless worker.inProcess is false) an in-process worker
 // that executes the queued runs.
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import type { Config } from '../config.js';
-import { scheduleFromConfig, type ScheduleSync } from '../intake/index.js';
+import { createRedisIncidentIndex, openFileIncidentIndex, scheduleFromConfig, type ScheduleSync } from '../intake/index.js';
+import { recheckAfterMs } from '../llm/index.js';
 import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
 import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
@@ -83,9 +85,14 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
               logger,
             })
           : undefined;
+      // One incident, one run: which run handles each alert outlives this process (Redis, or files beside the queue's journal).
+      const incidents = config.redisUrl ? createRedisIncidentIndex({ connection: config.redisUrl, prefix: config.queue.prefix }) : openFileIncidentIndex(join(config.home, 'incidents'));
       const app = await createServer({
         runtime,
         queue,
+        incidents,
+        recheckAfterMs: (alertName) => recheckAfterMs(runtime.runbooks, alertName),
+        readOnlyTools: allTools.filter((t) => t.annotations.readOnly).map((t) => t.name),
         runs: runtime.runs,
         approvals: runtime.approvals,
         tokens: config.server.tokens,
@@ -104,6 +111,7 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
         await app.close().catch((err: unknown) => logger.warn({ err }, 'closing the HTTP server failed'));
         await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
         await redisCheck?.close();
+        await incidents.close();
         handedBack = (await closeAgentProcess(agent, config.worker.shutdownGraceMs, logger)).handedBack.length;
       };
       const done = untilSignalled(logger, shutdown);

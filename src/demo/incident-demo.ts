@@ -12,7 +12,7 @@ import type { Run } from '../agent/run.js';
 import { verifyAuditFile } from '../audit/index.js';
 import type { Config } from '../config.js';
 import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type CreditGeneratorOptions, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
-import { triggerFromAlertGroup } from '../intake/alert-trigger.js';
+import { alertmanagerTrigger } from '../intake/alertmanager-payload.js';
 import type { Logger } from '../logger.js';
 import { stillNeeded } from '../approvals/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
@@ -149,7 +149,7 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
 
     // Traffic keeps flowing while the agent works, so the canary analysis has data.
     simulator.start(TRAFFIC_PER_SECOND);
-    run = await runtime.agent.start(triggerFromAlertGroup(firing));
+    run = await runtime.agent.start(alertmanagerTrigger(firing).trigger);
     print(`${when()}  ${formatRunSummary(run)}`);
     if (run.status === 'waiting_approval' && options.approveAs?.length) {
       run = await approveAndResume(runtime, run, options.approveAs, print);

@@ -4,9 +4,11 @@
 import { z } from 'zod';
 import type { Trigger } from '../agent/run.js';
 import { UserError } from '../errors.js';
+import type { AlertNotice } from './incidents.js';
+import { describeIssues, labelSetSchema } from './label-set.js';
 import { dedupeKeyOf } from './run-queue.js';
 
-const labelSet = z.record(z.string().min(1).max(200), z.string().max(2000)).refine((r) => Object.keys(r).length <= 100, 'at most 100 entries');
+const labelSet = labelSetSchema;
 
 export const genericAlertSchema = z
   .object({
@@ -39,13 +41,14 @@ function defaultKey(alert: GenericAlert): string {
   return `generic:${alert.name}:${JSON.stringify(labels)}`;
 }
 
-/** Validates a generic alert body; an invalid one is a UserError naming the fields. */
-export function genericAlertTrigger(body: unknown, sender: string): { trigger: Trigger; dedupeKey: string; status: 'firing' | 'resolved' } {
+/**
+ * Validates a generic alert body; an invalid one is a UserError naming the fields. The
+ * alert is one incident alert: its dedupe key, first firing at `startsAt` (or, absent, when
+ * it was first seen firing).
+ */
+export function genericAlertTrigger(body: unknown, sender: string): AlertNotice {
   const parsed = genericAlertSchema.safeParse(body);
-  if (!parsed.success) {
-    const where = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-    throw new UserError(`not a valid alert: ${where}`);
-  }
+  if (!parsed.success) throw new UserError(`not a valid alert: ${describeIssues(parsed.error)}`);
   const alert = parsed.data;
   const dedupeKey = alert.dedupeKey ?? defaultKey(alert);
   // Runbooks read `alert.labels.*` and Alertmanager labels carry the name as `alertname`.
@@ -65,5 +68,10 @@ export function genericAlertTrigger(body: unknown, sender: string): { trigger: T
       sender,
     },
   };
-  return { trigger, dedupeKey: dedupeKeyOf(trigger) ?? `alert:${dedupeKey}`, status: alert.status };
+  return {
+    trigger,
+    dedupeKey: dedupeKeyOf(trigger) ?? `alert:${dedupeKey}`,
+    status: alert.status,
+    alerts: [{ key: `generic:${dedupeKey}`, startsAt: alert.startsAt ?? null, status: alert.status }],
+  };
 }

@@ -4,9 +4,22 @@ export {
   alertmanagerAlertSchema,
   alertmanagerPayloadSchema,
   alertmanagerTrigger,
+  fingerprintOf,
   type AlertmanagerAlert,
   type AlertmanagerPayload,
 } from './alertmanager-payload.js';
+export {
+  createMemoryIncidentIndex,
+  openFileIncidentIndex,
+  judgeAlerts,
+  type AlertNotice,
+  type AlertRecord,
+  type IncidentAlert,
+  type IncidentIndex,
+} from './incidents.js';
+export { createRedisIncidentIndex } from './redis-incident-index.js';
+export { createIncidentIntake, type IncidentIntake, type IntakeResult } from './incident-intake.js';
+export { labelSetSchema, MAX_LABELS } from './label-set.js';
 export { GENERIC_ALERT_PRINCIPAL, genericAlertSchema, genericAlertTrigger, type GenericAlert } from './generic-alert.js';
 export { createBullmqRunQueue, runIdOfJob, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
 export { nextFireAt } from './cron.js';

@@ -6,6 +6,7 @@ import { parse as parseCel } from '@bufbuild/cel';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { parseDuration } from '../policy/index.js';
 
 const stepId = z.string().regex(/^[a-z][a-z0-9_]*$/, 'step ids are lowercase words joined by "_", e.g. retrain');
 
@@ -49,6 +50,15 @@ const frontMatterSchema = z
     title: z.string().min(1),
     /** Alert names (the `alertname` label) this runbook answers. */
     alerts: z.array(z.string().min(1)).default([]),
+    /**
+     * How long an incident this runbook answered stays handled while its alerts keep
+     * firing: after it, the next notification starts a new run to look again (e.g. "4h").
+     * Absent: until its alerts resolve (repeat notifications start nothing).
+     */
+    recheckAfter: z
+      .string()
+      .refine((d) => 'ms' in parseDuration(d), 'a duration like "30m", "4h" or "1d" (at most 30d)')
+      .optional(),
     steps: z.array(stepSchema).min(1),
   })
   .strict();
@@ -131,6 +141,14 @@ export async function loadRunbooks(dir: string, knownTools: readonly string[]): 
     ids.add(rb.id);
   }
   return runbooks;
+}
+
+/** The re-check interval of the runbook answering `alertName`, in ms, or null: handled until its alerts resolve. */
+export function recheckAfterMs(runbooks: readonly Runbook[], alertName: string | undefined): number | null {
+  const every = runbookFor(runbooks, alertName)?.recheckAfter;
+  if (!every) return null;
+  const parsed = parseDuration(every);
+  return 'ms' in parsed ? parsed.ms : null;
 }
 
 export function runbookFor(runbooks: readonly Runbook[], alertName: string | undefined): Runbook | undefined {

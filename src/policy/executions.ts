@@ -15,6 +15,8 @@ export interface CallEnd {
   status: 'executed' | 'refused' | 'invalid' | 'failed' | 'started';
   summary: string;
   output?: unknown;
+  /** Kept just before its audit entry is written: an attempt that stopped here may or may not have written it. */
+  recording?: true;
 }
 
 /** What a `started` end says the call waits on, or null when it does not say (or did not start). */

@@ -3,7 +3,7 @@
 // audit log, and only then executes, refuses, or parks the call for approval. A
 // long-running call (training, a canary) is started here and finished here, once.
 import type { z } from 'zod';
-import { isLongRunning, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
+import { isLongRunning, NO_RISK, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
 import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, isNotFound, UpstreamError } from '../errors.js';
@@ -11,6 +11,7 @@ import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
 import { createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
+import { createTakenCalls, endOf, endOfCompleted } from './taken-calls.js';
 import { explainedDecision, policyRequestFor } from './call-request.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
 
@@ -70,7 +71,7 @@ export interface GateCall {
   park?: boolean;
 }
 
-export type GateOutcome =
+export type GateOutcome = (
   | { status: 'executed'; decision: GateDecision; risk: Risk; output: unknown; summary: string }
   | { status: 'refused'; decision: GateDecision; risk: Risk | null }
   /** `code: not_found`: something the call names (model, version, dataset, served model) does not exist. */
@@ -78,7 +79,15 @@ export type GateOutcome =
   | { status: 'pending_approval'; decision: GateDecision; risk: Risk; approvalId: string | null; where: string | null }
   | { status: 'failed'; decision: GateDecision; risk: Risk; error: string }
   /** A long-running call was started and goes on; `summary` says what is under way. */
-  | { status: 'waiting'; decision: GateDecision; risk: Risk; wait: WaitingCall; summary: string };
+  | { status: 'waiting'; decision: GateDecision; risk: Risk; wait: WaitingCall; summary: string }
+) & {
+  /**
+   * Set when an earlier attempt had taken the call and stopped before recording its end:
+   * what the backend said became of the call's key and what was done about it, in words for
+   * the planner and the transcript.
+   */
+  recovery?: string;
+};
 
 export interface Gate {
   call(call: GateCall): Promise<GateOutcome>;
@@ -96,10 +105,29 @@ export interface Gate {
    * call is completed by the one run that waits for it.
    */
   completeWaiting(wait: WaitingCall): Promise<CompletedCall | null>;
+  /**
+   * A call people approved whose grant was consumed and whose end was never recorded (the
+   * worker stopped): asks the backend by key and finishes it (see GateOutcome.recovery),
+   * executing it at most once. The approval is not asked again.
+   */
+  resumeApproved(call: ResumedApprovedCall): Promise<GateOutcome>;
   /** Whether completeWaiting would end the call now; records nothing (for sweeps). */
   checkWaiting(wait: WaitingCall): Promise<boolean>;
   /** Resolves when any of the calls may have ended (the work signals its end here), or after `timeoutMs`. */
   untilDone(waits: readonly WaitingCall[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+}
+
+/** An approved call as its run recorded it: the approval, and the call it was for. */
+export interface ResumedApprovedCall {
+  approvalId: string;
+  runId: string | null;
+  callId: string;
+  principal: Principal;
+  tool: string;
+  args: unknown;
+  /** The rule that asked for the approval. */
+  ruleId: string | null;
+  park?: boolean;
 }
 
 export interface GateOptions {
@@ -187,7 +215,13 @@ export function createGate(options: GateOptions): Gate {
    * A call an earlier attempt took for execution under the same key (a run resumed after
    * its worker died) is answered with how it ended, never executed again. Null: first time.
    */
-  async function replayed(call: { runId: string | null; callId: string; principal: Principal; idempotencyKey: string }, tool: AnyTool, args: Record<string, unknown>, earlier: ExecutionRecord | undefined | null): Promise<GateOutcome | null> {
+  async function replayed(
+    call: { runId: string | null; callId: string; principal: Principal; idempotencyKey: string },
+    tool: AnyTool,
+    args: Record<string, unknown>,
+    earlier: ExecutionRecord | undefined | null,
+    how: { park: boolean; approvedRuleId?: string | null },
+  ): Promise<GateOutcome | null> {
     if (!earlier) return null;
     const key = call.idempotencyKey;
     if (earlier.tool !== tool.name || earlier.argsHash !== argsHashOf(args)) {
@@ -196,6 +230,8 @@ export function createGate(options: GateOptions): Gate {
       return { status: 'invalid', error, issues: [{ path: '(idempotencyKey)', message: error }] };
     }
     await record(call, 'call.replayed', { callId: call.callId, tool: tool.name, idempotencyKey: key, takenAt: earlier.takenAt, end: earlier.end?.status ?? null });
+    // Taken, and no end kept: its backend says what became of the key.
+    if (!earlier.end) return taken.finish(tool, earlier, args, how);
     return outcomeOf(earlier);
   }
 
@@ -211,7 +247,8 @@ export function createGate(options: GateOptions): Gate {
     const once = !tool.annotations.readOnly;
     if (once) {
       const taking: ExecutionRecord = { key: parked.idempotencyKey, runId: parked.runId, callId: parked.callId, principal: parked.principal, tool: tool.name, argsHash: argsHashOf(parked.args), decision, risk, approvalId: how.approvalId, takenAt: new Date(clock.now()).toISOString(), end: null };
-      const earlier = await replayed(parked, tool, parked.args, await executions.take(taking));
+      // Taken meanwhile by another attempt (a run resumed by two workers at once): asked of the backend too.
+      const earlier = await replayed(parked, tool, parked.args, await executions.take(taking), how);
       if (earlier) return earlier;
     }
     await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey });
@@ -220,6 +257,17 @@ export function createGate(options: GateOptions): Gate {
     if (once) await executions.finish(parked.idempotencyKey, endOf(outcome)).catch((err: unknown) => logger?.warn({ err, key: parked.idempotencyKey }, 'could not record how a call ended; a resumed attempt will be told its end is unknown'));
     return outcome;
   }
+
+  const taken = createTakenCalls({
+    backends,
+    clock,
+    executions,
+    long,
+    record,
+    judge,
+    run: (tool, parked, how) => run(tool, parked, how),
+    warn: (err, key) => logger?.warn({ err, key }, 'could not record how a call ended; a resumed attempt will ask its backend'),
+  });
 
   async function run(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
     const { decision, risk } = parked;
@@ -267,7 +315,7 @@ export function createGate(options: GateOptions): Gate {
       }
       const args = parsed.data as Record<string, unknown>;
       // Asked again after a crash: what happened then stands, whatever the policy says now.
-      const earlier = tool.annotations.readOnly ? null : await replayed({ ...call, idempotencyKey }, tool, args, await executions.find(idempotencyKey));
+      const earlier = tool.annotations.readOnly ? null : await replayed({ ...call, idempotencyKey }, tool, args, await executions.find(idempotencyKey), { park: call.park === true });
       if (earlier) return earlier;
       const { risk, decision, shadow, notFound } = await judge(tool, args, call.principal, idempotencyKey);
       if (notFound !== undefined) return notFoundOutcome(call, tool, args, notFound);
@@ -323,7 +371,47 @@ export function createGate(options: GateOptions): Gate {
       return outcome;
     },
 
-    completeWaiting: (wait) => long.complete(wait),
+    async resumeApproved(call) {
+      const idempotencyKey = defaultIdempotencyKey(call.runId, call.callId);
+      const tool = byName.get(call.tool);
+      const parsed = tool?.input.safeParse(call.args ?? {});
+      const outcome = await (async (): Promise<GateOutcome> => {
+        if (!tool || !parsed?.success) {
+          const error = `approval ${call.approvalId}: ${tool ? `the approved arguments are no longer valid for ${tool.name}` : `tool ${call.tool} no longer exists`}; nothing was executed`;
+          await record(call, 'call.invalid', { callId: call.callId, tool: call.tool, approvalId: call.approvalId, error });
+          return { status: 'invalid', error, issues: parsed && !parsed.success ? issuesOf(parsed.error) : [] };
+        }
+        const args = parsed.data as Record<string, unknown>;
+        const how = { park: call.park === true, approvedRuleId: call.ruleId };
+        const earlier = await executions.find(idempotencyKey);
+        if (earlier) return (await replayed({ ...call, idempotencyKey }, tool, args, earlier, how))!;
+        // Consumed, then the worker stopped before taking the key: nothing started. The grant stands for its rule.
+        // Its risk figures are judged afresh before it executes; these only stand in the record until then.
+        const claim: ExecutionRecord = { key: idempotencyKey, runId: call.runId, callId: call.callId, principal: call.principal, tool: tool.name, argsHash: argsHashOf(args), decision: { effect: 'require_approval', ruleId: call.ruleId, reason: `approved (${call.approvalId})`, policy: '(approval)' }, risk: NO_RISK, approvalId: call.approvalId, takenAt: new Date(clock.now()).toISOString(), end: null };
+        const other = await executions.take(claim);
+        if (other) return (await replayed({ ...call, idempotencyKey }, tool, args, other, how))!;
+        return taken.finish(tool, claim, args, how);
+      })();
+      await approvals?.recordOutcome(call.approvalId, endOf(outcome)).catch((err: unknown) => logger?.warn({ err, approvalId: call.approvalId }, 'could not record how a resumed approved call ended with its approval'));
+      return outcome;
+    },
+
+    async completeWaiting(wait) {
+      const key = wait.idempotencyKey;
+      const kept = (await executions.find(key).catch(() => undefined))?.end;
+      // Recorded already (the run stopped before keeping it in its transcript): the same end, not a second record of it.
+      if (kept && !kept.recording && (kept.status === 'executed' || kept.status === 'failed')) {
+        return kept.status === 'executed' ? { status: 'executed', output: kept.output ?? null, summary: kept.summary } : { status: 'failed', error: kept.summary, timedOut: false };
+      }
+      const warn = (err: unknown) => logger?.warn({ err, key }, 'could not record how a waiting call ended');
+      const end = await long.complete(wait, {
+        // An attempt stopped between this mark and the end's entry: its entry may exist, so the next one says it may repeat it.
+        mayRepeat: kept?.recording === true,
+        beforeRecord: (e) => executions.finish(key, { ...endOfCompleted(e), recording: true }).catch(warn),
+      });
+      if (end) await executions.finish(key, endOfCompleted(end)).catch(warn);
+      return end;
+    },
     checkWaiting: (wait) => long.check(wait),
     untilDone: (waits, opts) => long.untilDone(waits, opts),
   };
@@ -347,21 +435,4 @@ function outcomeOf(earlier: ExecutionRecord): GateOutcome {
     return { status: 'waiting', decision, risk, wait, summary: end.summary };
   }
   return { status: 'failed', decision, risk, error: `an earlier attempt of this call already ended: ${end.summary}` };
-}
-
-/** What is kept with an approval, and with the call's execution record, about how it ended. */
-function endOf(outcome: GateOutcome): CallEnd {
-  switch (outcome.status) {
-    case 'executed':
-      return { status: 'executed', summary: outcome.summary, output: outcome.output };
-    case 'failed':
-    case 'invalid':
-      return { status: outcome.status, summary: outcome.error };
-    case 'refused':
-      return { status: 'refused', summary: outcome.decision.reason };
-    case 'pending_approval':
-      return { status: 'refused', summary: outcome.decision.reason };
-    case 'waiting':
-      return { status: 'started', summary: outcome.summary, output: { handle: outcome.wait.handle, startedAt: outcome.wait.startedAt, deadline: outcome.wait.deadline } };
-  }
 }

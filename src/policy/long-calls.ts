@@ -89,7 +89,13 @@ export function createLongCalls(deps: LongCallDeps) {
     return { kind: 'done', output: checked.data, summary: tool.summarize(checked.data) };
   }
 
-  async function complete(wait: WaitingCall): Promise<CompletedCall | null> {
+  /**
+   * `beforeRecord`: told the end before it is audited (the gate marks it in the execution
+   * record, so an attempt that stops right after the entry is known to have been recording
+   * it). `mayRepeat`: an earlier attempt stopped while recording this end; the entry says so,
+   * as it may be the second of its kind.
+   */
+  async function complete(wait: WaitingCall, hooks: { beforeRecord?(end: CompletedCall): Promise<void>; mayRepeat?: boolean } = {}): Promise<CompletedCall | null> {
     const seen = await look(wait);
     if (seen.kind === 'running') return null;
     if (seen.kind === 'unseen') {
@@ -97,17 +103,20 @@ export function createLongCalls(deps: LongCallDeps) {
       return null;
     }
     const waitedMs = Math.max(0, clock.now() - Date.parse(wait.startedAt));
+    const repeat = hooks.mayRepeat ? { mayRepeat: true } : {};
     let end: CompletedCall;
     if (seen.kind === 'done') {
-      await record(wait, 'execution.finished', { callId: wait.callId, tool: wait.tool, summary: seen.summary, output: seen.output, waitedMs });
       end = { status: 'executed', output: seen.output, summary: seen.summary };
+      await hooks.beforeRecord?.(end);
+      await record(wait, 'execution.finished', { callId: wait.callId, tool: wait.tool, summary: seen.summary, output: seen.output, waitedMs, ...repeat });
     } else {
       const error =
         seen.kind === 'overdue'
           ? `timed out: ${wait.tool} had not finished by its deadline ${wait.deadline} (started ${wait.startedAt})${seen.lastError ? `; the last look at it failed: ${seen.lastError}` : ''}; what it started may still be going on, so check the current state before proposing it again`
           : seen.error;
-      await record(wait, 'execution.failed', { callId: wait.callId, tool: wait.tool, error, waitedMs, timedOut: seen.kind === 'overdue' });
       end = { status: 'failed', error, timedOut: seen.kind === 'overdue' };
+      await hooks.beforeRecord?.(end);
+      await record(wait, 'execution.failed', { callId: wait.callId, tool: wait.tool, error, waitedMs, timedOut: seen.kind === 'overdue', ...repeat });
     }
     if (wait.approvalId && deps.recordApproved) {
       // What the approval shows is for people following it; failing to update it must not undo the end just recorded.
@@ -168,22 +177,39 @@ export function createLongCalls(deps: LongCallDeps) {
     }
   }
 
+  /**
+   * Follows work its backend has acknowledged: looks at it once (work that ended at once
+   * needs no waiting), else records `execution.waiting` with the handle and deadline, then,
+   * with `park`, answers `waiting`, else waits here. `recovered`: the work was found under
+   * the call's key after an earlier attempt stopped (the entry says so).
+   */
+  async function follow(
+    tool: LongRunningTool,
+    call: { runId: string | null; callId: string; principal: Principal },
+    wait: WaitingCall,
+    timeoutMs: number,
+    how: { park: boolean; recovered?: boolean },
+  ): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
+    // Ended here (at once, or waited for here): executeApproved records it with the approval itself.
+    const here = { ...wait, approvalId: null };
+    const end = await complete(here);
+    if (end) return end;
+    const summary = tool.describeWait(wait.handle);
+    await record(call, 'execution.waiting', { callId: call.callId, tool: tool.name, handle: wait.handle, startedAt: wait.startedAt, deadline: wait.deadline, timeoutMs, waiting: summary, ...(how.recovered ? { recovered: true } : {}) });
+    return how.park ? { status: 'waiting', wait, summary } : finish(here);
+  }
+
   return {
     /**
-     * Starts the work (after the gate recorded `execution.started`) and looks at it once:
-     * work that ended at once needs no waiting. Otherwise records `execution.waiting` with
-     * the handle and deadline; then, with `park`, answers `waiting`, else waits here.
+     * Starts the work (after the gate recorded `execution.started`) and follows it. Only a
+     * start the backend acknowledged (the work and its key durable there) is recorded as
+     * `execution.waiting`: the log never says work is under way that the backend lacks.
      */
     async begin(tool: LongRunningTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
       const { wait, timeoutMs } = await start(tool, parked, how.approvalId);
-      // Ended here (at once, or waited for here): executeApproved records it with the approval itself.
-      const here = { ...wait, approvalId: null };
-      const end = await complete(here);
-      if (end) return end;
-      const summary = tool.describeWait(wait.handle);
-      await record(parked, 'execution.waiting', { callId: parked.callId, tool: tool.name, handle: wait.handle, startedAt: wait.startedAt, deadline: wait.deadline, timeoutMs, waiting: summary });
-      return how.park ? { status: 'waiting', wait, summary } : finish(here);
+      return follow(tool, parked, wait, timeoutMs, how);
     },
+    follow,
     complete,
     /** True when `complete` would end the call now (done, failed or overdue). */
     async check(wait: WaitingCall): Promise<boolean> {

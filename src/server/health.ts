@@ -17,7 +17,11 @@ export function queueReadiness(queue: Pick<RunQueue, 'unavailable'>): ReadinessC
   };
 }
 
-export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[] }): void {
+/**
+ * `detail`: what readiness does not hinge on but an operator wants to see beside it (an
+ * LLM circuit breaker that is open: runs still go on, with their runbooks).
+ */
+export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[]; detail?: () => Record<string, unknown> }): void {
   app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const problems: string[] = [];
@@ -26,7 +30,16 @@ export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLo
       const problem = await check().catch((err: unknown) => `readiness check failed: ${String(err)}`);
       if (problem) problems.push(redactPaths(problem));
     }
-    if (problems.length > 0) return reply.code(503).send({ status: 'not_ready', problems });
-    return { status: 'ready' };
+    const detail = deps.detail?.() ?? {};
+    if (problems.length > 0) return reply.code(503).send({ status: 'not_ready', problems, ...detail });
+    return { status: 'ready', ...detail };
   });
+}
+
+/** The planners' circuit breakers for /readyz, when there are any. */
+export function circuitDetail(metrics: { circuits(): { planner: string }[] }): () => Record<string, unknown> {
+  return () => {
+    const planners = metrics.circuits();
+    return planners.length > 0 ? { planners } : {};
+  };
 }

@@ -6,7 +6,7 @@ import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
 import type { SlackChannel } from '../approvals/slack/index.js';
 import type { AuditLog, EvidenceExporter } from '../audit/index.js';
-import type { RunQueue } from '../intake/index.js';
+import type { IncidentIndex, RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import type { McpHttpHandler } from '../mcp/index.js';
 import { registerAlertRoutes } from './alerts.js';
@@ -14,7 +14,7 @@ import { registerApprovalRoutes } from './approvals.js';
 import { registerAuth, registerOauthDiscovery404, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 import { registerEvidenceRoute } from './evidence.js';
-import { queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
+import { circuitDetail, queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
 import { registerMcp } from './mcp.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { createQueuedRuns } from './queued-runs.js';
@@ -46,6 +46,12 @@ export interface ServerDeps {
   metrics?: ServerMetrics;
   /** The Slack app (connected to the runtime): mounts /v1/slack/interactions and /v1/slack/events. */
   slack?: SlackChannel;
+  /** Which run handles each alert (Redis with BullMQ, files without); default in memory. */
+  incidents?: IncidentIndex;
+  /** A runbook's re-check interval for an alert name, or null: an incident stays handled until its alerts resolve. */
+  recheckAfterMs?(alertName: string | undefined): number | null;
+  /** Tools that change nothing, to tell what a resolved notice does to the run it joins. */
+  readOnlyTools?: readonly string[];
   /** Mounts GET /v1/runs/:id/evidence (a run's evidence bundle, or its HTML report). */
   evidence?: EvidenceExporter;
 }
@@ -64,9 +70,18 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
   registerAuth(app, deps.tokens, { skip: (route) => (deps.mcp !== undefined && route === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(route)) });
   registerOauthDiscovery404(app);
-  registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])] });
+  registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])], detail: circuitDetail(metrics) });
   app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  registerAlertRoutes(app, { queue: deps.queue, metrics, queued, audit: deps.runtime.audit });
+  registerAlertRoutes(app, {
+    queue: deps.queue,
+    metrics,
+    queued,
+    audit: deps.runtime.audit,
+    runs: deps.runs,
+    readOnly: (tool) => deps.readOnlyTools?.includes(tool) ?? false,
+    ...(deps.incidents ? { incidents: deps.incidents } : {}),
+    ...(deps.recheckAfterMs ? { recheckAfterMs: deps.recheckAfterMs } : {}),
+  });
   registerRunRoutes(app, { queue: deps.queue, runs: deps.runs, metrics, queued });
   if (deps.approvals) registerApprovalRoutes(app, { approvals: deps.approvals });
   if (deps.evidence) registerEvidenceRoute(app, { evidence: deps.evidence });

@@ -6,7 +6,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Logger } from '../logger.js';
 import { registerAuth, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
-import { registerHealth, type ReadinessCheck } from './health.js';
+import { circuitDetail, registerHealth, type ReadinessCheck } from './health.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface MetricsServerDeps {
@@ -21,7 +21,7 @@ export async function createMetricsServer(deps: MetricsServerDeps): Promise<Fast
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, requestTimeout: 30_000 });
   registerErrorHandler(app);
   registerAuth(app, deps.tokens);
-  registerHealth(app, { audit: deps.audit, checks: deps.readiness ?? [] });
+  registerHealth(app, { audit: deps.audit, checks: deps.readiness ?? [], detail: circuitDetail(deps.metrics) });
   app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
   await app.ready();
   return app;

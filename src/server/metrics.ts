@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Run } from '../agent/run.js';
 import type { AuditEntryInput } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
+import type { CircuitReport } from '../llm/index.js';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -16,6 +17,10 @@ export interface ServerMetrics {
   settled(run: Run): void;
   /** For the runtime's `onAudit`: every durable audit entry. */
   audited(entry: AuditEntryInput): void;
+  /** Where the planners' circuit breakers are read from (the runtime's `circuits`). */
+  observeCircuits(read: () => CircuitReport[]): void;
+  /** The breakers as they stand, for /readyz. */
+  circuits(): CircuitReport[];
 }
 
 /** The decision a tool-call audit entry records, or null for entries of other kinds. */
@@ -89,6 +94,26 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetri
     },
   });
 
+  let readCircuits: () => CircuitReport[] = () => [];
+  new Gauge({
+    name: 'mlops_agent_planner_circuit_open',
+    help: "1 while the planner's circuit breaker is open (alert runs go straight to their runbook), else 0",
+    labelNames: ['planner'] as const,
+    registers: [registry],
+    collect() {
+      for (const c of readCircuits()) this.set({ planner: c.planner }, c.state === 'closed' ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'mlops_agent_planner_short_circuited_turns',
+    help: 'Planner turns refused at once by an open circuit breaker since the process started',
+    labelNames: ['planner'] as const,
+    registers: [registry],
+    collect() {
+      for (const c of readCircuits()) this.set({ planner: c.planner }, c.shortCircuited);
+    },
+  });
+
   function tokens(entry: AuditEntryInput): void {
     const usage = entry.data.usage as { input?: unknown; output?: unknown } | undefined;
     const planner = typeof entry.data.planner === 'string' ? entry.data.planner : 'unknown';
@@ -103,6 +128,10 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>): ServerMetri
     enqueued: (kind, coalesced) => runsEnqueued.inc({ trigger: kind, coalesced: String(coalesced) }),
     webhookSeconds,
     settled: (run) => runsSettled.inc({ trigger: run.trigger.kind, outcome: run.status }),
+    observeCircuits(read) {
+      readCircuits = read;
+    },
+    circuits: () => readCircuits(),
     audited(entry) {
       if (entry.kind === 'planner.turn') return tokens(entry);
       const call = decisionOf(entry);

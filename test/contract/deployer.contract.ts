@@ -136,6 +136,34 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
     });
 
+    it('keeps a canary\'s key with its rollout: a second start under the key starts nothing, and lookup follows it to its end', async () => {
+      stopTraffic = h.startTraffic();
+      const keyed = { ...request(h.goodVersion, h.partialPercent), idempotencyKey: 'run_5:call_4' };
+      expect(await h.deployer.lookup('run_5:call_4')).toEqual({ state: 'not_started' });
+      const [a, b] = await Promise.all([h.deployer.startCanary(keyed), h.deployer.startCanary(keyed)]);
+      expect([a.canaryVersion, b.canaryVersion]).toEqual([h.goodVersion, h.goodVersion]);
+      const found = await h.deployer.lookup('run_5:call_4');
+      expect(found).toMatchObject({ work: { kind: 'canary', model: h.model, version: h.goodVersion, targetPercent: h.partialPercent } });
+      expect(found.state === 'started' || found.state === 'ended').toBe(true);
+      const ended = await h.deployer.waitForRollout(h.model, h.environment, { timeoutMs: TIMEOUT_MS });
+      expect(await h.deployer.lookup('run_5:call_4')).toMatchObject({ state: 'ended', work: { rollout: ended } });
+      // Started again under its key after it ended: the same rollout, not a second canary.
+      expect(await h.deployer.startCanary(keyed)).toEqual(ended);
+      await expect(h.deployer.startCanary({ ...keyed, targetPercent: 100 })).rejects.toBeInstanceOf(UserError);
+    });
+
+    it('rolls back once under a key, answering a repeat with the split that rollback left', async () => {
+      stopTraffic = h.startTraffic();
+      await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
+      const rollback = { model: h.model, environment: h.environment, reason: 'alert', requestedBy: 'contract-test', idempotencyKey: 'run_6:call_1' };
+      const split = await h.deployer.rollback(rollback);
+      expect(await h.deployer.lookup('run_6:call_1')).toMatchObject({ state: 'ended', work: { kind: 'rollback', split } });
+      // A canary started since is not rolled back by the repeat.
+      await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
+      expect(await h.deployer.rollback(rollback)).toEqual(split);
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+    });
+
     it('starts a canary without waiting, refusing a bad request at once, and tells when it stops at the authorised share', async () => {
       stopTraffic = h.startTraffic();
       await expect(h.deployer.startCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(UserError);

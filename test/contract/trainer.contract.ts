@@ -67,6 +67,19 @@ export function describeTrainerContract(adapter: string, create: () => Promise<T
       expect((await harness.registry.listVersions('credit-risk')).length).toBe(2);
     });
 
+    it('answers what became of a key: not started, then started or ended with the job it started', async () => {
+      expect(await trainer.lookup('run_7:call_2')).toEqual({ state: 'not_started' });
+      const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: small, requestedBy: 'alice', idempotencyKey: 'run_7:call_2' });
+      const found = await trainer.lookup('run_7:call_2');
+      expect(found.state === 'started' || found.state === 'ended').toBe(true);
+      expect(found).toMatchObject({ work: { jobId: job.jobId } });
+      const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+      expect(await trainer.lookup('run_7:call_2')).toEqual({ state: 'ended', work: done });
+      // A refused start under a key started nothing under it.
+      await expect(trainer.start({ model: 'credit-risk', dataset: 'no-such-data', params: {}, requestedBy: 'alice', idempotencyKey: 'run_7:call_3' })).rejects.toThrow();
+      expect(await trainer.lookup('run_7:call_3')).toEqual({ state: 'not_started' });
+    });
+
     it('refuses an unknown dataset before starting anything', async () => {
       await expect(trainer.start({ model: 'credit-risk', dataset: 'no-such-data', params: {}, requestedBy: 'alice' })).rejects.toMatchObject({ code: 'not_found' });
     });

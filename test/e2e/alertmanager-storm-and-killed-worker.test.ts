@@ -204,7 +204,7 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     expect(before.transcript[1]).toMatchObject({ kind: 'plan', mitigation: true });
 
     // Repeats while the run is active join it, at once as in a storm.
-    for (const reply of await Promise.all(repeats.slice(0, 2).map(post))) expect(reply).toEqual({ runId, coalesced: true });
+    for (const reply of await Promise.all(repeats.slice(0, 2).map(post))) expect(reply).toMatchObject({ runId, coalesced: true, incident: 'joined' });
 
     firstWorker.child.kill('SIGKILL');
     await firstWorker.exited;
@@ -212,7 +212,7 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     expect(firstWorker.child.signalCode).toBe('SIGKILL');
     // The dead worker's run still holds its group: the next notification joins it, and no
     // second run is started for the group while nobody works on the first.
-    expect(await post(repeats[2])).toEqual({ runId, coalesced: true });
+    expect(await post(repeats[2])).toMatchObject({ runId, coalesced: true, incident: 'joined' });
 
     // Same home, so both workers write one audit log; the dead one's writer lock is taken over.
     const secondWorker = start(['worker'], workerHome);

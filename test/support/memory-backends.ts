@@ -2,6 +2,7 @@
 // (versions, splits, jobs) so tests can assert what changed, and count every call.
 import type {
   Backends,
+  DeployerWork,
   DataQualityReport,
   Deployer,
   Environment,
@@ -72,6 +73,8 @@ export function memoryBackends(): MemoryBackends {
   const jobs = new Map<string, TrainingJob>();
   const rollouts = new Map<string, Rollout>();
   const heldCanaries = new Map<string, CanaryRequest>();
+  // What the deployer did under each idempotency key, as a real adapter keeps it with the work.
+  const keyed = new Map<string, DeployerWork>();
   // Whoever waits for a job or a rollout, woken when it ends.
   const waiters = new Set<() => void>();
   const wake = () => {
@@ -175,6 +178,11 @@ export function memoryBackends(): MemoryBackends {
       async get(id) {
         return jobs.get(id);
       },
+      async lookup(idempotencyKey) {
+        const job = jobs.get(`job-${idempotencyKey}`);
+        if (!job) return { state: 'not_started' };
+        return { state: job.status === 'running' || job.status === 'queued' ? 'started' : 'ended', work: job };
+      },
       async waitFor(id, { timeoutMs, signal }) {
         await waitUntil(() => jobs.get(id)?.status !== 'running', timeoutMs, signal);
         return jobs.get(id)!;
@@ -191,6 +199,9 @@ export function memoryBackends(): MemoryBackends {
         return rollout;
       },
       async startCanary(req): Promise<Rollout> {
+        const earlier = req.idempotencyKey ? keyed.get(req.idempotencyKey) : undefined;
+        if (earlier?.kind === 'canary') return rollouts.get(key(req.model, req.environment))!;
+        if (req.idempotencyKey) keyed.set(req.idempotencyKey, { kind: 'canary', model: req.model, environment: req.environment, version: req.version, targetPercent: req.targetPercent, at: '2026-01-01T00:00:00.000Z', rollout: null });
         state.calls.push(`deployer.startCanary:${req.version}@${req.targetPercent}`);
         if (!state.holdCanaries) {
           rollouts.set(key(req.model, req.environment), endOf(req));
@@ -210,11 +221,21 @@ export function memoryBackends(): MemoryBackends {
         return rollouts.get(key(model, env));
       },
       async rollback(req) {
+        const earlier = req.idempotencyKey ? keyed.get(req.idempotencyKey) : undefined;
+        if (earlier?.kind === 'rollback') return earlier.split;
         state.calls.push(`deployer.rollback:${req.model}`);
         const split = state.splits.get(key(req.model, req.environment))!;
         const next = { ...split, stableVersion: split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 };
         state.splits.set(key(req.model, req.environment), next);
+        if (req.idempotencyKey) keyed.set(req.idempotencyKey, { kind: 'rollback', model: req.model, environment: req.environment, at: '2026-01-01T00:00:00.000Z', split: next });
         return next;
+      },
+      async lookup(idempotencyKey) {
+        const work = keyed.get(idempotencyKey);
+        if (!work) return { state: 'not_started' };
+        if (work.kind === 'rollback') return { state: 'ended', work };
+        const rollout = rollouts.get(key(work.model, work.environment)) ?? null;
+        return { state: rollout?.status === 'progressing' ? 'started' : 'ended', work: { ...work, rollout } };
       },
     },
     dataQuality: {

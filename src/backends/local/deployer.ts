@@ -5,10 +5,15 @@
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { CanaryAnalysis, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { CanaryAnalysis, CanaryRequest, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import { createFileExclusive } from '../../durable-file.js';
+import { ownerGone, PROCESS_TOKEN } from '../../process-identity.js';
 import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
 import { createCanaryWatch, DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateFailuresToRollback, validateWatchInterval, type Timers } from './canary-watch.js';
-import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord } from './deployment-store.js';
+import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord, type KeyRecord } from './deployment-store.js';
+import { lookupKey, rememberKey } from './deployment-keys.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 
@@ -82,11 +87,20 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   const promoteAlias = { production: 'champion', staging: null, ...options.promoteAlias };
   const store = createDeploymentStore(options.dir);
   const state: DeploymentState = await store.load();
-  // A rollout that was stepping when the process stopped keeps its split and waits to be continued.
-  for (const entry of Object.values(state.entries)) {
-    if (entry.rollout?.status === 'progressing') {
-      entry.rollout = { ...entry.rollout, status: 'paused', reason: 'interrupted by a restart; call deployCanary again to continue' };
+  // A rollout that was stepping when its process died was acknowledged to whoever started
+  // it: it is continued here (below), by the first process to claim it, until its deadline.
+  // One whose process is alive, or of an older build, or past its deadline, keeps its split
+  // and waits to be continued by hand.
+  const orphans: string[] = [];
+  for (const [key, entry] of Object.entries(state.entries)) {
+    if (entry.rollout?.status !== 'progressing') continue;
+    const stepping = state.stepping?.[key];
+    const orphaned = stepping !== undefined && ownerGone({ pid: stepping.ownerPid, token: stepping.ownerToken }) && stepping.deadline > clock.now();
+    if (orphaned && (await createFileExclusive(join(options.dir, 'claims', `${createHash('sha256').update(key).digest('hex').slice(0, 16)}.${stepping.ownerPid}.${stepping.ownerToken ?? 'none'}`), String(process.pid)))) {
+      orphans.push(key);
+      continue;
     }
+    entry.rollout = { ...entry.rollout, status: 'paused', reason: 'interrupted by a restart; call deployCanary again to continue' };
   }
   /** The loop currently driving each model/environment; rollback flips `stopped`. */
   const running = new Map<string, RunningLoop>();
@@ -118,8 +132,8 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   async function commit(model: string, environment: Environment, entry: DeploymentEntry, record: Omit<HistoryRecord, 'at' | 'model' | 'environment' | 'split'>): Promise<void> {
     state.entries[keyOf(model, environment)] = entry;
     logger.info({ model, environment, action: record.action, split: entry.split, reason: record.reason }, 'deployment move');
-    await store.save(state);
-    await store.append({ at: iso(), model, environment, split: entry.split, ...record });
+    // One fsync'd state with the move in it, then the history line: a crash between them loses no move.
+    await store.commit(state, { at: iso(), model, environment, split: entry.split, ...record });
   }
 
   async function requirePromotable(model: string, version: string): Promise<void> {
@@ -133,7 +147,10 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     if (!meta.promotable) throw new UserError(`${model} v${version} failed its quality gates and can never be promoted; train a better version`);
   }
 
-  async function rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis?: CanaryAnalysis): Promise<DeploymentEntry> {
+  /** Remembers what was done under `key`, in the state the next commit writes (one fsync'd file with the split). */
+  const remember = (key: string, record: KeyRecord) => rememberKey(state, key, record, clock.now());
+
+  async function rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis?: CanaryAnalysis, idempotencyKey?: string): Promise<DeploymentEntry> {
     const next: DeploymentEntry = {
       split: { ...entry.split, stableVersion: entry.split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 },
       rollout: entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused')
@@ -142,6 +159,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       stepStartedAt: null,
       stepPending: false,
     };
+    if (idempotencyKey) remember(idempotencyKey, { kind: 'rollback', model, environment, at: iso(), split: next.split });
     await commit(model, environment, next, { action: 'rollback', by, reason, analysis });
     return next;
   }
@@ -239,13 +257,22 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
    * Checks a canary request and sets its stepping loop going; `done` settles when the loop
    * ends. deployCanary waits for it, startCanary does not.
    */
-  async function begin(request: Parameters<Deployer['deployCanary']>[0]): Promise<{ rollout: Rollout; done: Promise<Rollout> }> {
-    const { model, version, environment, targetPercent, requestedBy } = request;
+  async function begin(request: CanaryRequest): Promise<{ rollout: Rollout; done: Promise<Rollout> }> {
+    const { model, version, environment, targetPercent, requestedBy, idempotencyKey } = request;
     if (!Number.isInteger(targetPercent) || targetPercent < 1 || targetPercent > 100) {
       throw new UserError(`targetPercent must be an integer from 1 to 100, got ${targetPercent}`);
     }
     if (!(request.timeoutMs > 0)) throw new UserError(`timeoutMs must be a positive number, got ${request.timeoutMs}`);
     const key = keyOf(model, environment);
+    const known = idempotencyKey ? state.keys?.[idempotencyKey] : undefined;
+    if (known) {
+      // Started before under this key (a call retried after its worker died): that rollout is the answer.
+      if (known.kind !== 'canary' || known.model !== model || known.environment !== environment || known.version !== version || known.targetPercent !== targetPercent) {
+        throw new UserError(`idempotency key "${idempotencyKey}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was started`);
+      }
+      const current = entryFor(model, environment).rollout!;
+      return { rollout: current, done: running.get(key)?.done ?? Promise.resolve(current) };
+    }
     if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
     entryFor(model, environment);
     await requirePromotable(model, version);
@@ -267,10 +294,38 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     const rollout: Rollout = active
       ? { ...active, targetPercent, status: 'progressing', reason: null }
       : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
+    const deadline = clock.now() + request.timeoutMs;
     state.entries[key] = { ...entry, split: { ...entry.split, canaryVersion: version }, rollout };
+    state.stepping = { ...state.stepping, [key]: { ownerPid: process.pid, ownerToken: PROCESS_TOKEN, deadline, requestedBy, idempotencyKey: idempotencyKey ?? null } };
+    if (idempotencyKey) remember(idempotencyKey, { kind: 'canary', model, environment, version, targetPercent, at: iso() });
+    try {
+      // Durable before it is acknowledged: a process that dies from here on leaves a rollout (and its key) the next one continues.
+      await store.save(state);
+    } catch (err) {
+      if (running.get(key) === token) running.delete(key);
+      throw err;
+    }
+    launch(model, environment, requestedBy, token, deadline);
+    // drive ran up to its first wait: this is the rollout at its first step.
+    return { rollout: state.entries[key]?.rollout ?? rollout, done: token.done! };
+  }
+
+  // Starts under one key in flight in this process: the second is answered with the first.
+  const beginning = new Map<string, Promise<{ rollout: Rollout; done: Promise<Rollout> }>>();
+  function beginOnce(request: CanaryRequest): Promise<{ rollout: Rollout; done: Promise<Rollout> }> {
+    const key = request.idempotencyKey;
+    if (!key) return begin(request);
+    const pending = beginning.get(key) ?? begin(request).finally(() => beginning.delete(key));
+    beginning.set(key, pending);
+    return pending;
+  }
+
+  /** Sets the stepping loop of `token` going; `token.done` settles when it ends. */
+  function launch(model: string, environment: Environment, by: string, token: RunningLoop, deadline: number): void {
+    const key = keyOf(model, environment);
     token.done = (async () => {
       try {
-        return await drive(model, environment, requestedBy, token, clock.now() + request.timeoutMs);
+        return await drive(model, environment, by, token, deadline);
       } catch (err) {
         await halted(model, environment, err);
         throw err;
@@ -279,8 +334,6 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         if (!running.has(key) && holdsTraffic(state.entries[key])) watch.watch(model, environment);
       }
     })();
-    // drive ran up to its first wait: this is the rollout at its first step.
-    return { rollout: state.entries[key]?.rollout ?? rollout, done: token.done };
   }
 
   /** A stepping loop that died on an error leaves its rollout paused, not `progressing` for ever. */
@@ -290,6 +343,22 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     const reason = `stepping stopped on an error: ${describeError(err)}; call deployCanary again to continue`;
     state.entries[keyOf(model, environment)] = { ...entry, rollout: { ...entry.rollout, status: 'paused', reason } };
     await store.save(state).catch((saveErr: unknown) => logger.error({ err: saveErr, model, environment }, 'could not persist the paused rollout'));
+  }
+
+  // Rollouts a dead process was stepping go on here, where they stood, until their deadline.
+  for (const key of orphans) {
+    const entry = state.entries[key]!;
+    const stepping = state.stepping![key]!;
+    const { model, environment } = entry.split;
+    const token: RunningLoop = { stopped: false, done: null };
+    running.set(key, token);
+    watch.unwatch(model, environment);
+    state.stepping = { ...state.stepping, [key]: { ...stepping, ownerPid: process.pid, ownerToken: PROCESS_TOKEN } };
+    await store.save(state);
+    logger.warn({ model, environment, deadOwner: stepping.ownerPid, canary: entry.rollout?.canaryVersion, percent: entry.rollout?.canaryPercent }, 'continuing a canary whose process died while it stepped');
+    launch(model, environment, stepping.requestedBy, token, stepping.deadline);
+    // Nobody here awaits it: its end is read with rollout() or waitForRollout().
+    token.done!.catch((err: unknown) => logger.warn({ err, model, environment }, 'a continued canary stopped on an error'));
   }
 
   return {
@@ -309,16 +378,18 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       return split;
     },
 
-    deployCanary: async (request) => (await begin(request)).done,
+    deployCanary: async (request) => (await beginOnce(request)).done,
 
     async startCanary(request) {
-      const { rollout, done } = await begin(request);
+      const { rollout, done } = await beginOnce(request);
       // Nobody awaits the stepping here: its end is read with rollout() or waitForRollout().
       done.catch((err: unknown) => logger.warn({ err, model: request.model, environment: request.environment }, 'a canary started without waiting stopped on an error'));
       return rollout;
     },
 
     rollout: async (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
+
+    lookup: async (idempotencyKey) => lookupKey(state, idempotencyKey),
 
     async waitForRollout(model, environment, { timeoutMs, signal }) {
       const current = () => state.entries[keyOf(model, environment)]?.rollout ?? undefined;
@@ -341,8 +412,16 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     },
 
     async rollback(request) {
-      const { model, environment, reason, requestedBy } = request;
+      const { model, environment, reason, requestedBy, idempotencyKey } = request;
       const key = keyOf(model, environment);
+      const known = idempotencyKey ? state.keys?.[idempotencyKey] : undefined;
+      if (known) {
+        // Done before under this key: what it left is the answer, and nothing is rolled back twice.
+        if (known.kind !== 'rollback' || known.model !== model || known.environment !== environment) {
+          throw new UserError(`idempotency key "${idempotencyKey}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was rolled back`);
+        }
+        return known.split;
+      }
       const entry = entryFor(model, environment);
       // Nothing to roll back (no canary, the last known good serves all): no move, no history line.
       if (!running.has(key) && entry.split.canaryVersion === null && entry.split.stableVersion === entry.split.lastKnownGoodVersion) return entry.split;
@@ -351,7 +430,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       if (token) token.stopped = true;
       running.delete(key);
       watch.unwatch(model, environment);
-      return (await rollBackTo(model, environment, entry, requestedBy, reason)).split;
+      return (await rollBackTo(model, environment, entry, requestedBy, reason, undefined, idempotencyKey)).split;
     },
 
     async close() {

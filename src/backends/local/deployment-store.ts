@@ -5,7 +5,7 @@ import { open, readFile, rename } from 'node:fs/promises';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../durable-file.js';
 import { join } from 'node:path';
 import { UpstreamError } from '../../errors.js';
-import type { Rollout, TrafficSplit } from '../../../tools/ports.js';
+import type { Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
 
 export interface DeploymentEntry {
   split: TrafficSplit;
@@ -18,9 +18,35 @@ export interface DeploymentEntry {
   watchedAnalyses?: number;
 }
 
+/** What the deployer did under an idempotency key, kept in the same file as the split it changed. */
+export type KeyRecord =
+  | { kind: 'canary'; model: string; environment: Environment; version: string; targetPercent: number; at: string }
+  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit };
+
+/** A rollout's stepping loop: who drives it, until when, under which key (absent in files of older builds). */
+export interface SteppingRecord {
+  ownerPid: number;
+  /** The owning process's token (see process-identity.ts; absent in older files). */
+  ownerToken?: string;
+  /** Epoch ms: past it the rollout pauses as timed out. */
+  deadline: number;
+  requestedBy: string;
+  idempotencyKey: string | null;
+}
+
 export interface DeploymentState {
   schemaVersion: 1;
   entries: Record<string, DeploymentEntry>;
+  /** By idempotency key (absent in files of older builds). */
+  keys?: Record<string, KeyRecord>;
+  /** By model/environment entry key, for rollouts that were stepping (absent in files of older builds). */
+  stepping?: Record<string, SteppingRecord>;
+  /**
+   * The last move, kept with the state it produced: a process that dies after saving the
+   * state and before appending the move to the history leaves it here, and the next load
+   * appends it (absent in files of older builds).
+   */
+  lastMove?: HistoryRecord;
 }
 
 export interface HistoryRecord {
@@ -35,9 +61,11 @@ export interface HistoryRecord {
 }
 
 export interface DeploymentStore {
+  /** The state; a last move that never reached the history is appended to it first. */
   load(): Promise<DeploymentState>;
   save(state: DeploymentState): Promise<void>;
-  append(record: HistoryRecord): Promise<void>;
+  /** Saves `state` with `record` as its last move, then appends `record` to the history. */
+  commit(state: DeploymentState, record: HistoryRecord): Promise<void>;
   readHistory(): Promise<HistoryRecord[]>;
 }
 
@@ -65,6 +93,40 @@ export function createDeploymentStore(dir: string): DeploymentStore {
     });
   };
 
+  function save(state: DeploymentState): Promise<void> {
+    const text = `${JSON.stringify(state, null, 2)}\n`;
+    return serial(async () => {
+      const tmp = `${stateFile}.${process.pid}.tmp`;
+      await writeDurably(tmp, text, 'w');
+      await rename(tmp, stateFile);
+      // The rename itself is durable only once the directory is synced.
+      const d = await open(dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    });
+  }
+
+  function append(record: HistoryRecord): Promise<void> {
+    const line = `${JSON.stringify(record)}\n`;
+    return serial(() => writeDurably(historyFile, line, 'a'));
+  }
+
+  async function readHistory(): Promise<HistoryRecord[]> {
+    try {
+      const text = await readFile(historyFile, 'utf8');
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as HistoryRecord);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   return {
     async load() {
       await queue;
@@ -79,39 +141,19 @@ export function createDeploymentStore(dir: string): DeploymentStore {
       if (state.schemaVersion !== 1) {
         throw new UpstreamError('deployment store', `${stateFile} has schemaVersion ${String(state.schemaVersion)}; this build reads 1`, { retryable: false });
       }
+      const last = await readHistory().then((h) => h.at(-1));
+      if (state.lastMove && JSON.stringify(last) !== JSON.stringify(state.lastMove)) await append(state.lastMove);
       return state;
     },
-    save(state) {
-      const text = `${JSON.stringify(state, null, 2)}\n`;
-      return serial(async () => {
-        const tmp = `${stateFile}.${process.pid}.tmp`;
-        await writeDurably(tmp, text, 'w');
-        await rename(tmp, stateFile);
-        // The rename itself is durable only once the directory is synced.
-        const d = await open(dir, 'r');
-        try {
-          await d.sync();
-        } finally {
-          await d.close();
-        }
-      });
-    },
-    append(record) {
-      const line = `${JSON.stringify(record)}\n`;
-      return serial(() => writeDurably(historyFile, line, 'a'));
+    save,
+    async commit(state, record) {
+      state.lastMove = record;
+      await save(state);
+      await append(record);
     },
     async readHistory() {
       await queue;
-      try {
-        const text = await readFile(historyFile, 'utf8');
-        return text
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as HistoryRecord);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
+      return readHistory();
     },
   };
 }

@@ -5,13 +5,15 @@
 // something refuses.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backends, Deployer, Environment, Rollout, Trainer, TrafficSplit } from '../../../tools/index.js';
+import type { Backends, Deployer, Environment, KeyedWork, Rollout, Trainer, TrafficSplit, TrainingJob } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
 import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
 import { createLocalDataQuality } from './data-quality.js';
+import { lookupKey } from './deployment-keys.js';
 import type { DeploymentState } from './deployment-store.js';
 import { createJobStore } from './job-store.js';
+import { jobIdForKey } from './trainer.js';
 import { createLocalRegistry } from './registry.js';
 
 export interface ReadOnlyLab extends Backends {
@@ -38,7 +40,7 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
 
   // Read fresh on every look: another process may move traffic meanwhile.
   const stateFile = join(root, 'deployments', 'deployments.json');
-  async function entry(model: string, environment: Environment) {
+  async function readState(): Promise<DeploymentState | undefined> {
     let text: string;
     try {
       text = await readFile(stateFile, 'utf8');
@@ -46,8 +48,10 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    const state = JSON.parse(text) as DeploymentState;
-    return state.entries[`${model}\u0000${environment}`];
+    return JSON.parse(text) as DeploymentState;
+  }
+  async function entry(model: string, environment: Environment) {
+    return (await readState())?.entries[`${model}\u0000${environment}`];
   }
   const deployer: Deployer = {
     getSplit: async (model, environment): Promise<TrafficSplit | undefined> => (await entry(model, environment))?.split,
@@ -56,6 +60,8 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
     deployCanary: async () => refuse('deploy_canary'),
     startCanary: async () => refuse('deploy_canary'),
     rollback: async () => refuse('rollback'),
+    // What a key did, as the deployer's state file says (see LocalDeployer.lookup).
+    lookup: async (idempotencyKey) => lookupKey(await readState(), idempotencyKey),
   };
 
   const jobs = createJobStore(join(root, 'jobs'));
@@ -72,6 +78,12 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
       const job = await this.get(jobId);
       if (!job) throw new UserError(`training job ${jobId} is not known to this lab`, { code: 'not_found' });
       return job;
+    },
+    async lookup(idempotencyKey): Promise<KeyedWork<TrainingJob>> {
+      const record = await jobs.read(jobIdForKey(idempotencyKey));
+      if (!record || record.idempotencyKey !== idempotencyKey) return { state: 'not_started' };
+      const { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } = record;
+      return { state: status === 'queued' || status === 'running' ? 'started' : 'ended', work: { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } };
     },
   };
 

@@ -2,11 +2,11 @@
 // trials, metrics) lives in <jobsDir>/<jobId>.json, replaced atomically on every change,
 // and the result is registered as a new version with its lineage.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
-import type { ParamValue, QualityGateResult, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
+import type { KeyedWork, ParamValue, QualityGateResult, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import type { QualityGates } from '../../config.js';
 import type { ContractSet } from '../../contracts/index.js';
@@ -16,7 +16,7 @@ import type { DataCheckStore } from './data-check-store.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { datasetFile } from './dataset-store.js';
 import { createFileExclusive } from '../../durable-file.js';
-import { processAlive } from '../../file-lock.js';
+import { ownerGone, PROCESS_TOKEN } from '../../process-identity.js';
 import { codeVersion } from './git-version.js';
 import { searchCandidates } from './hyperparameter-search.js';
 import { parseTrainingParams } from './logistic-regression.js';
@@ -48,6 +48,10 @@ export interface TrainingExperiment extends TrainingJob {
   dataQualityReport?: string | null;
   /** Content a stored report passed when the job started: the worker does not check it again. */
   checkedVersion?: string | null;
+  /** Times a process took the job over from one that died running it (absent: never). */
+  takeovers?: number;
+  /** The owning process's token, telling it from a later process with the same pid (absent in older records). */
+  ownerToken?: string;
 }
 
 export interface LocalTrainer extends Trainer {
@@ -71,6 +75,15 @@ export interface LocalTrainerOptions {
 
 const JOB_ID = /^job-[a-z0-9]+-[0-9a-f]{8}$/;
 
+/**
+ * A keyed job's id follows from its key, so the job record itself, created exclusively
+ * under that id, is where the key lives: one fsync'd file, no index written after it.
+ */
+export function jobIdForKey(key: string): string {
+  const hash = createHash('sha256').update(key).digest('hex');
+  return `job-k${hash.slice(0, 11)}-${hash.slice(11, 19)}`;
+}
+
 function toJob(e: TrainingExperiment): TrainingJob {
   const { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } = e;
   return { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error };
@@ -88,25 +101,71 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
   let closing = false;
   const now = () => new Date(clock.now()).toISOString();
 
+  // Jobs this process is writing its first record of: not orphans, though no worker runs them yet.
+  const starting = new Set<string>();
+
   async function load(jobId: string): Promise<TrainingExperiment | undefined> {
     if (!JOB_ID.test(jobId)) return undefined;
     const record = await store.read(jobId);
-    if (record && (record.status === 'queued' || record.status === 'running') && !running.has(jobId) && record.ownerPid !== process.pid && !processAlive(record.ownerPid)) {
-      return { ...record, status: 'failed', error: `interrupted: process ${record.ownerPid} that ran it has exited` };
+    if (!record || (record.status !== 'queued' && record.status !== 'running') || running.has(jobId) || starting.has(jobId)) return record;
+    if (!ownerGone({ pid: record.ownerPid, token: record.ownerToken })) return record;
+    if (closing) return { ...record, status: 'failed', error: `interrupted: process ${record.ownerPid} that ran it has exited` };
+    return takeOver(record);
+  }
+
+  /**
+   * A job whose process died (SIGKILL, a power cut) was acknowledged to its caller, so it
+   * is finished here rather than lost: once, by the first process to claim it. A version it
+   * had already registered ends it; otherwise it trains again under the same id.
+   */
+  async function takeOver(record: TrainingExperiment): Promise<TrainingExperiment> {
+    const claim = join(jobsDir, 'claims', `${record.jobId}.${record.ownerPid}.${record.ownerToken ?? 'none'}.${record.takeovers ?? 0}`);
+    // Another process claimed it first: it is running there (its record says so once written).
+    if (!(await createFileExclusive(claim, String(process.pid)))) return record;
+    const registered = (await registry.listVersions(record.model).catch(() => [])).find((v) => v.trainingJobId === record.jobId);
+    const takeovers = (record.takeovers ?? 0) + 1;
+    if (registered) {
+      const done: TrainingExperiment = {
+        ...record,
+        status: 'succeeded',
+        progress: 1,
+        version: registered.version,
+        dataVersion: registered.dataVersion,
+        metrics: registered.metrics,
+        qualityGates: registered.qualityGates,
+        bestParams: registered.params,
+        finishedAt: now(),
+        ownerPid: process.pid,
+        takeovers,
+      };
+      await store.write(done);
+      logger.warn({ jobId: record.jobId, deadOwner: record.ownerPid, version: registered.version }, 'a training job whose process died had registered its version; recorded it as succeeded');
+      return done;
     }
-    return record;
+    const taken: TrainingExperiment = { ...record, status: 'running', progress: 0, ownerPid: process.pid, ownerToken: PROCESS_TOKEN, takeovers };
+    logger.warn({ jobId: record.jobId, deadOwner: record.ownerPid }, 'a training job whose process died is trained again here, under its id');
+    run(taken);
+    await store.write(taken);
+    return taken;
+  }
+
+  /** The job started under `key`: its record under the id the key gives, or (jobs of older builds) the id the key's index file names. */
+  async function byKey(key: string): Promise<TrainingExperiment | undefined> {
+    const keyed = await load(jobIdForKey(key));
+    if (keyed) return keyed.idempotencyKey === key ? keyed : undefined;
+    const legacy = await readFile(keyFile(key), 'utf8').catch(() => undefined);
+    return legacy ? load(legacy.trim()) : undefined;
   }
 
   async function byIdempotencyKey(key: string, request: TrainingRequest): Promise<TrainingExperiment | undefined> {
-    const jobId = await readFile(keyFile(key), 'utf8').catch(() => undefined);
-    if (!jobId) return undefined;
-    const existing = await load(jobId.trim());
+    const existing = await byKey(key);
     if (existing && !sameRequest(existing, request)) {
       throw new UserError(`idempotency key "${key}" was already used for job ${existing.jobId} with a different request (model, dataset, params or searchTrials)`);
     }
     return existing;
   }
 
+  // Where builds before keyed job ids kept a key's job id; read only.
   const keyFile = (key: string) => join(jobsDir, 'idempotency', `${createHash('sha256').update(key).digest('hex')}.txt`);
 
   function run(record: TrainingExperiment): void {
@@ -203,7 +262,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
 
       const record: TrainingExperiment = {
         schemaVersion: 1,
-        jobId: `job-${clock.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+        jobId: request.idempotencyKey ? jobIdForKey(request.idempotencyKey) : `job-${clock.now().toString(36)}-${randomBytes(4).toString('hex')}`,
         model: request.model,
         dataset: request.dataset,
         status: 'queued',
@@ -217,6 +276,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         requestedBy: request.requestedBy,
         idempotencyKey: request.idempotencyKey ?? null,
         ownerPid: process.pid,
+        ownerToken: PROCESS_TOKEN,
         dataVersion: null,
         codeVersion: await codeVersion(),
         trials: [],
@@ -228,17 +288,23 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         dataQualityReport: null,
         checkedVersion: report ? contentVersion : null,
       };
-      await store.write(record);
-      if (request.idempotencyKey && !(await createFileExclusive(keyFile(request.idempotencyKey), record.jobId))) {
-        // Another start with the same key won the race: that job is the answer.
-        await unlink(store.file(record.jobId)).catch(() => undefined);
-        const winner = await byIdempotencyKey(request.idempotencyKey, request);
-        if (!winner) throw new UserError(`idempotency key "${request.idempotencyKey}" points at a job that does not exist`);
-        return toJob(winner);
+      starting.add(record.jobId);
+      try {
+        if (!request.idempotencyKey) await store.write(record);
+        else if (!(await createFileExclusive(store.file(record.jobId), `${JSON.stringify(record, null, 2)}\n`))) {
+          // Another start with the same key won the race: that job is the answer.
+          starting.delete(record.jobId);
+          const winner = await byIdempotencyKey(request.idempotencyKey, request);
+          if (!winner) throw new UserError(`idempotency key "${request.idempotencyKey}" points at a job that does not exist`);
+          return toJob(winner);
+        }
+        // From here the job (and its key) is durable: the start is acknowledged.
+        logger.info({ jobId: record.jobId, model: record.model, dataset: record.dataset, searchTrials }, 'training job started');
+        record.status = 'running';
+        run(record);
+      } finally {
+        starting.delete(record.jobId);
       }
-      logger.info({ jobId: record.jobId, model: record.model, dataset: record.dataset, searchTrials }, 'training job started');
-      record.status = 'running';
-      run(record);
       await store.write(record);
       return toJob(record);
     },
@@ -246,6 +312,12 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
     async get(jobId) {
       const record = await load(jobId);
       return record && toJob(record);
+    },
+
+    async lookup(key): Promise<KeyedWork<TrainingJob>> {
+      const record = await byKey(key);
+      if (!record) return { state: 'not_started' };
+      return { state: record.status === 'queued' || record.status === 'running' ? 'started' : 'ended', work: toJob(record) };
     },
 
     getExperiment: load,

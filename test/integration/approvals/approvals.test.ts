@@ -72,6 +72,24 @@ describe('approvals', () => {
     expect((await verifyAuditFile(fx.auditFile)).ok).toBe(true);
   });
 
+  it('executes once, without asking people again, a granted call whose worker stopped after consuming the grant', async () => {
+    const { approvals } = await setup();
+    const id = await park();
+    await approvals.decide(id, { approverId: 'user:alice', verdict: 'grant', comment: 'canary held', via: 'http' });
+    // The worker consumed the grant and died before it took the call's key.
+    expect(await approvals.consume(id)).toMatchObject({ ok: true });
+    const resumed = { approvalId: id, runId: 'run_a', callId: 'call_1', principal, tool: 'deploy_canary', args: canary25, ruleId: 'approve-production-canary-above-5' };
+    const outcome = await fx.gate.resumeApproved(resumed);
+    expect(outcome).toMatchObject({ status: 'executed', recovery: expect.stringContaining('executed now, once') });
+    expect(deploys()).toEqual(['deployer.startCanary:2@25']);
+    expect(await approvals.get(id)).toMatchObject({ outcome: { status: 'executed' } });
+    // A second resume (another worker) asks the record, not the backend twice.
+    expect((await fx.gate.resumeApproved(resumed)).status).toBe('executed');
+    expect(deploys()).toEqual(['deployer.startCanary:2@25']);
+    const decision = (await fx.entries()).find((e) => e.kind === 'policy.decision' && e.data.resumed === true);
+    expect(decision?.data).toMatchObject({ approvalId: id, honoured: true, decision: { effect: 'require_approval', ruleId: 'approve-production-canary-above-5' } });
+  });
+
   it('executes nothing on a denial, and tells whoever asks why', async () => {
     const { approvals } = await setup();
     const id = await park();

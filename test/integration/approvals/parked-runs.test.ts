@@ -93,15 +93,18 @@ describe('a run waiting for approval', () => {
     expect(done).toMatchObject({ status: 'succeeded', waitedMs: 3 * 60 * 60_000 });
   });
 
-  it('never executes an approved call twice when a worker died after taking the grant', async () => {
+  it('executes once, without asking people again, an approved call whose worker died after taking the grant', async () => {
     const { agent, approvals } = await setup([canary(25), answer('checked')]);
     const parked = await agent.start(alert);
     const [approval] = await approvals.list({ runId: parked.id });
     await approvals.decide(approval!.id, { approverId: 'user:alice', verdict: 'grant', comment: null, via: 'http' });
-    // The dead worker consumed the grant and stopped before recording a result.
+    // The dead worker consumed the grant and stopped before it took the call's key: the deployer never heard of it.
     await fx.approvalStore!.update(approval!.id, (a) => ({ ...a, consumedAt: '2026-01-01T00:00:01.000Z' }));
     const done = await agent.resume(parked.id);
-    expect(deploys()).toEqual([]);
-    expect(done.transcript.find((i) => i.kind === 'approval')).toMatchObject({ outcome: { status: 'failed', error: expect.stringContaining('never recorded') } });
+    expect(deploys()).toEqual(['deployer.startCanary:2@25']);
+    expect(done.transcript.find((i) => i.kind === 'approval')).toMatchObject({ status: 'granted', outcome: { status: 'executed' } });
+    expect(done.transcript.find((i) => i.kind === 'note')).toMatchObject({ text: expect.stringContaining('so it was executed now, once') });
+    expect(done).toMatchObject({ status: 'succeeded', answer: 'checked' });
+    expect((await approvals.get(approval!.id))?.outcome).toMatchObject({ status: 'executed' });
   });
 });

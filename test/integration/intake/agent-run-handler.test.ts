@@ -115,12 +115,12 @@ describe('agentRunHandler', () => {
       expect(rollbacks()).toHaveLength(1);
     });
 
-    it('does not execute a call the dead worker had started, and tells the planner to check the state', async () => {
+    it('asks the backend about a call the dead worker had taken: one it never started is executed once, and the planner is told', async () => {
       let shown = '';
       const { agent, runs } = await wired(() => [
         (input) => {
-          shown = JSON.stringify(input.transcript.at(-1));
-          return answer('checked the split instead');
+          shown = JSON.stringify(input.transcript);
+          return answer('rolled back after the restart');
         },
       ]);
       await crashedDuringCall(runs, 'run_crashed_3');
@@ -128,11 +128,24 @@ describe('agentRunHandler', () => {
       const decision = { effect: 'allow' as const, ruleId: 'r', reason: 'r', policy: 'default' };
       await fx!.executions.take({ key: 'run_crashed_3:call_1', runId: 'run_crashed_3', callId: 'call_1', principal: { id: 'agent:alertmanager', roles: [] }, tool: 'rollback', argsHash: argsHashOf(rollbackArgs), decision, risk: NO_RISK, approvalId: null, takenAt: new Date().toISOString(), end: null });
       await agentRunHandler(agent, runs)('run_crashed_3', alert('g', 0));
-      // What became of the rollback is not known: the run cannot say it succeeded.
-      expect(await runs.get('run_crashed_3')).toMatchObject({ status: 'failed', answer: 'checked the split instead', error: expect.stringContaining('failed: rollback') });
-      expect(rollbacks()).toEqual([]);
-      expect(shown).toContain('check the current state before proposing it again');
-      expect((await fx!.entries()).map((e) => e.kind)).toContain('call.replayed');
+      expect(await runs.get('run_crashed_3')).toMatchObject({ status: 'succeeded', answer: 'rolled back after the restart' });
+      expect(rollbacks()).toHaveLength(1);
+      expect(shown).toContain('stopped before rollback');
+      expect((await fx!.entries()).map((e) => e.kind)).toEqual(expect.arrayContaining(['call.replayed', 'execution.reconciled', 'execution.finished']));
+    });
+
+    it('asks the backend about a call the dead worker had taken: one it had done is not done again', async () => {
+      const { agent, runs } = await wired(() => [answer('already rolled back')]);
+      await crashedDuringCall(runs, 'run_crashed_4');
+      const decision = { effect: 'allow' as const, ruleId: 'r', reason: 'r', policy: 'default' };
+      await fx!.executions.take({ key: 'run_crashed_4:call_1', runId: 'run_crashed_4', callId: 'call_1', principal: { id: 'agent:alertmanager', roles: [] }, tool: 'rollback', argsHash: argsHashOf(rollbackArgs), decision, risk: NO_RISK, approvalId: null, takenAt: new Date().toISOString(), end: null });
+      // The rollback had reached the deployer under the call's key before the worker died.
+      await fx!.backends.deployer.rollback({ model: rollbackArgs.model, environment: 'production', reason: rollbackArgs.reason, requestedBy: 'agent:alertmanager', idempotencyKey: 'run_crashed_4:call_1' });
+      await agentRunHandler(agent, runs)('run_crashed_4', alert('g', 0));
+      const run = (await runs.get('run_crashed_4'))!;
+      expect(run).toMatchObject({ status: 'succeeded', answer: 'already rolled back' });
+      expect(run.transcript.find((i) => i.kind === 'result')).toMatchObject({ outcome: { status: 'executed' } });
+      expect(rollbacks()).toHaveLength(1);
     });
   });
 

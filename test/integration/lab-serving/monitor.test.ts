@@ -6,7 +6,7 @@ import { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload } fr
 import { generateCreditRows } from '../../../src/backends/local/credit-generator.js';
 import { createMonitor } from '../../../src/backends/local/monitor.js';
 import { createTrafficSimulator } from '../../../src/backends/local/traffic-simulator.js';
-import { triggerFromAlertGroup } from '../../../src/intake/alert-trigger.js';
+import { alertmanagerTrigger } from '../../../src/intake/alertmanager-payload.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { brokenArtifact, cleanupTraining, createLab, MODEL, type Lab } from './lab-fixture.js';
 import { createStack, type Stack } from './serving-stack.js';
@@ -109,7 +109,7 @@ describe('monitor', () => {
       annotations: { runbook: 'canary-rollback' },
     });
     expect(degraded.annotations.description).toMatch(/10% of traffic\): error rate 100\.0%/);
-    expect(triggerFromAlertGroup(firing!).alertName).toBe('CanaryDegraded');
+    expect(alertmanagerTrigger(firing!).trigger.alertName).toBe('CanaryDegraded');
 
     await stack.deployer.rollback({ model: MODEL, environment: 'production', reason: 'test', requestedBy: 'test' });
     const [resolved] = await monitor.evaluate();

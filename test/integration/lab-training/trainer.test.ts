@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateCreditRows } from '../../../src/backends/local/credit-generator.js';
 import { writeDataset } from '../../../src/backends/local/dataset-store.js';
 import { createLocalRegistry, type LocalRegistry } from '../../../src/backends/local/registry.js';
-import { createLocalTrainer, type LocalTrainer } from '../../../src/backends/local/trainer.js';
+import { createLocalTrainer, jobIdForKey, type LocalTrainer } from '../../../src/backends/local/trainer.js';
 import { createRandom } from '../../../src/backends/local/random.js';
 import { createDataCheckStore } from '../../../src/backends/local/data-check-store.js';
 import { createLocalDataQuality } from '../../../src/backends/local/data-quality.js';
@@ -36,6 +36,8 @@ async function lab() {
     registry,
     trainer,
     dataQuality,
+    /** Another trainer over the same jobs, as a second process would have. */
+    another: () => createLocalTrainer({ registry, datasetsDir: join(root, 'datasets'), jobsDir: join(root, 'jobs'), clock: manualClock(), gates, contracts, dataChecks }),
     writeDataset: async (name: string, rows: Parameters<typeof writeDataset>[2], columns?: string[]) => {
       await writeDataset(join(root, 'datasets'), name, rows, columns);
     },
@@ -182,13 +184,68 @@ describe('local trainer', () => {
     expect(await registry.getVersion('credit-risk', second.version!)).toMatchObject({ dataQualityReport: null });
   });
 
-  it('reports a job whose process died as failed instead of running forever', async () => {
+  /** The record a process killed while it ran `jobId` leaves behind: running, owned by a pid that no longer exists. */
+  async function orphan(jobId: string, extra: Record<string, unknown> = {}): Promise<void> {
+    // As start() left it: the model created, then the job's record.
+    await registry.createModel('credit-risk', 'probability of default');
     await mkdir(join(env.root, 'jobs'), { recursive: true });
-    const orphan = { schemaVersion: 1, jobId: 'job-abc-0000beef', model: 'credit-risk', dataset: 'x', status: 'running', progress: 0.4, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null, ownerPid: 99_999_999 };
-    await writeFile(join(env.root, 'jobs', 'job-abc-0000beef.json'), JSON.stringify(orphan));
-    const job = await trainer.waitFor('job-abc-0000beef', { timeoutMs: 1000 });
-    expect(job.status).toBe('failed');
-    expect(job.error).toMatch(/interrupted/);
+    const record = {
+      schemaVersion: 1, jobId, model: 'credit-risk', dataset: 'credit-3k', status: 'running', progress: 0.4, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null,
+      params: { epochs: 8 }, searchTrials: 0, requestedBy: 'alice', idempotencyKey: 'run_1:call_2', ownerPid: 99_999_999, dataVersion: null, codeVersion: null, trials: [], bestParams: null, metrics: null, qualityGates: null, durationMs: null, ...extra,
+    };
+    await writeFile(join(env.root, 'jobs', `${jobId}.json`), JSON.stringify(record));
+  }
+
+  it('trains again, under its id and once, a job whose process died while it ran', async () => {
+    await env.writeDataset('credit-3k', generateCreditRows({ seed: 3, rows: 3000, startDate: '2025-01-01', days: 60 }));
+    const jobId = jobIdForKey('run_1:call_2');
+    await orphan(jobId);
+    // Two trainers over the same jobs look at once: one takes it over, the other sees it running.
+    const other = env.another();
+    try {
+      expect(await trainer.lookup('run_1:call_2')).toMatchObject({ state: 'started', work: { jobId, status: 'running' } });
+      expect((await other.get(jobId))?.status).toBe('running');
+      const done = await trainer.waitFor(jobId, { timeoutMs: 50_000 });
+      expect(done, JSON.stringify(done)).toMatchObject({ jobId, status: 'succeeded', version: '1' });
+      expect(await trainer.lookup('run_1:call_2')).toMatchObject({ state: 'ended', work: { jobId, version: '1' } });
+      expect((await registry.listVersions('credit-risk')).map((v) => v.trainingJobId)).toEqual([jobId]);
+      expect(JSON.parse(await readFile(join(env.root, 'jobs', `${jobId}.json`), 'utf8'))).toMatchObject({ takeovers: 1, ownerPid: process.pid });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('records as succeeded, without training again, a job whose process died after it registered its version', async () => {
+    await env.writeDataset('credit-3k', generateCreditRows({ seed: 3, rows: 3000, startDate: '2025-01-01', days: 60 }));
+    const first = await trainer.start({ model: 'credit-risk', dataset: 'credit-3k', params: { epochs: 8 }, requestedBy: 'alice', idempotencyKey: 'run_1:call_2' });
+    await trainer.waitFor(first.jobId, { timeoutMs: 50_000 });
+    // As if the process died between registering the version and writing the job's end.
+    await orphan(first.jobId);
+    const again = env.another();
+    try {
+      expect(await again.get(first.jobId)).toMatchObject({ status: 'succeeded', version: '1' });
+      expect(await registry.listVersions('credit-risk')).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('keeps a keyed job under the id its key gives, in one record with the key: no index written after it', async () => {
+    await env.writeDataset('credit-3k', generateCreditRows({ seed: 3, rows: 3000, startDate: '2025-01-01', days: 60 }));
+    expect(await trainer.lookup('run_9:call_1')).toEqual({ state: 'not_started' });
+    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-3k', params: { epochs: 8 }, requestedBy: 'alice', idempotencyKey: 'run_9:call_1' });
+    expect(job.jobId).toBe(jobIdForKey('run_9:call_1'));
+    expect(JSON.parse(await readFile(join(env.root, 'jobs', `${job.jobId}.json`), 'utf8'))).toMatchObject({ idempotencyKey: 'run_9:call_1' });
+    expect(await readdir(join(env.root, 'jobs'))).not.toContain('idempotency');
+    expect((await trainer.lookup('run_9:call_1')).state).toMatch(/^(started|ended)$/);
+    await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+  });
+
+  it('still finds a job that an older build indexed by key in a separate file', async () => {
+    await orphan('job-abc-0000beef', { status: 'succeeded', version: '3', idempotencyKey: 'run_old:call_1', ownerPid: process.pid });
+    await mkdir(join(env.root, 'jobs', 'idempotency'), { recursive: true });
+    await writeFile(join(env.root, 'jobs', 'idempotency', `${createHash('sha256').update('run_old:call_1').digest('hex')}.txt`), 'job-abc-0000beef');
+    expect(await trainer.lookup('run_old:call_1')).toMatchObject({ state: 'ended', work: { jobId: 'job-abc-0000beef', version: '3' } });
   });
 });
 

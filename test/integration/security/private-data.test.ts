@@ -89,9 +89,8 @@ describe('the data directory is private by default', () => {
     await registry.setAlias('credit-risk', 'champion', '1', 'user:alice', 'test');
     await createJobStore(join(home, 'lab', 'jobs')).write({ jobId: 'job-1' } as never);
     const deployments = createDeploymentStore(join(home, 'lab', 'deployments'));
-    await deployments.save({ schemaVersion: 1, entries: {} });
     const split = { model: 'credit-risk', environment: 'production' as const, stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' };
-    await deployments.append({ at: '2026-01-01T00:00:00.000Z', model: 'credit-risk', environment: 'production', action: 'serve', by: 'user:alice', reason: 'test', split });
+    await deployments.commit({ schemaVersion: 1, entries: {} }, { at: '2026-01-01T00:00:00.000Z', model: 'credit-risk', environment: 'production', action: 'serve', by: 'user:alice', reason: 'test', split });
 
     expect((statSync(home).mode & 0o777).toString(8)).toBe('700');
     const found = modes(home);

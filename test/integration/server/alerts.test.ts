@@ -69,7 +69,7 @@ describe('POST /v1/alerts', () => {
     const first = await post('/v1/alerts', alert);
     expect(first.statusCode).toBe(202);
     const { runId } = first.json() as { runId: string };
-    expect((await post('/v1/alerts', { ...alert, summary: 'PSI 0.44' })).json()).toEqual({ runId, coalesced: true });
+    expect((await post('/v1/alerts', { ...alert, summary: 'PSI 0.44' })).json()).toMatchObject({ runId, coalesced: true, incident: 'joined' });
     startWorking(agent, 2);
     const run = await finished(runId);
     // The lab has no data set: the runbook's data check fails, so the run ends failed, saying why.
@@ -91,7 +91,7 @@ describe('a resolved notice', () => {
     startWorking(agent, 2);
     const res = await post('/v1/alerts', { name: 'ModelDriftDetected', status: 'resolved', labels });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toEqual({ runId: null, coalesced: false, message: 'no queued, active or parked run for this alert, so nothing was started; recorded in the audit log' });
+    expect(res.json()).toEqual({ runId: null, coalesced: false, incident: 'resolved', message: 'no queued, active or parked run for this alert, so nothing was started; recorded in the audit log' });
     const am = await post('/v1/alerts/alertmanager', alertmanager('resolved'));
     expect(am.json()).toMatchObject({ runId: null, coalesced: false });
     expect(await agent.queue.depth()).toBe(0);
@@ -106,7 +106,7 @@ describe('a resolved notice', () => {
   it('that joins a queued Alertmanager run ends it, succeeded, before it acts', async () => {
     const { runId } = (await post('/v1/alerts/alertmanager', alertmanager('firing'))).json() as { runId: string };
     const resolved = await post('/v1/alerts/alertmanager', alertmanager('resolved'));
-    expect(resolved.json()).toEqual({ runId, coalesced: true, message: `recorded on run ${runId}; a run that has changed nothing yet ends there` });
+    expect(resolved.json()).toEqual({ runId, coalesced: true, incident: 'resolved', message: `recorded on run ${runId}, which has changed nothing yet: it ends before its next step, without acting` });
     startWorking(agent, 2);
     const run = await finished(runId);
     expect(run).toMatchObject({ status: 'succeeded', steps: 0 });
@@ -116,5 +116,22 @@ describe('a resolved notice', () => {
     expect(kinds).toEqual(['alert.resolved', 'run.started', 'run.joined', 'run.resolved', 'run.finished']);
     const metrics = (await app.inject({ method: 'GET', url: '/metrics', headers: AUTH })).body;
     expect(metrics).toContain('mlops_agent_webhook_duration_seconds_count{receiver="alertmanager",outcome="resolved_joined"} 1');
+  });
+
+  it('that joins a run which started work says so, and does not end it', async () => {
+    const { runId } = (await post('/v1/alerts/alertmanager', alertmanager('firing'))).json() as { runId: string };
+    // The run as a worker left it: parked while its training job runs.
+    const now = new Date().toISOString();
+    await agent.runtime.runs.save({
+      schemaVersion: 1, id: runId, trigger: { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, text: 'ModelDriftDetected firing', data: {} }, status: 'waiting', planner: 'runbook:drift-retrain', fallback: null,
+      transcript: [
+        { kind: 'trigger', trigger: 'alert', text: 'ModelDriftDetected firing', data: {} },
+        { kind: 'plan', text: null, calls: [{ id: 'call_1', name: 'trigger_retrain', args: {} }] },
+        { kind: 'result', callId: 'call_1', name: 'trigger_retrain', outcome: { status: 'waiting', summary: 'training job job-1 running', handle: { jobId: 'job-1', waitForCompletion: true }, startedAt: now, deadline: now } },
+      ],
+      steps: 1, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null, parkedAt: now,
+    });
+    const resolved = await post('/v1/alerts/alertmanager', alertmanager('resolved'));
+    expect(resolved.json()).toEqual({ runId, coalesced: true, incident: 'resolved', message: `recorded on run ${runId}, which has already started work (trigger_retrain): it does not end for this notice, it carries on and decides whether its remaining steps are still needed` });
   });
 });

@@ -97,7 +97,8 @@ describe('mlops-agent serve: the HTTP server', () => {
     expect(coalesced).toBe(false);
     const second = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload });
     expect(second.statusCode).toBe(202);
-    expect(second.json()).toEqual({ runId, coalesced: true });
+    // The same alert again: handled by the run, which is still under way, so it joins it.
+    expect(second.json()).toMatchObject({ runId, coalesced: true, incident: 'joined' });
 
     // The lab has no data set and no model: the runbook's first step (check) fails, and
     // the run ends there instead of retraining on nothing.
@@ -137,11 +138,12 @@ describe('mlops-agent serve: the HTTP server', () => {
   });
 
   it('answers 400 naming the field for a malformed payload, and never crashes on garbage', async () => {
-    const { groupKey: _drop, ...noGroupKey } = alertmanagerPayload('g');
-    const missing = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload: noGroupKey });
+    // Only what identifies an alert is required: its labels and startsAt.
+    const { startsAt: _drop, ...noStart } = alertmanagerPayload('g').alerts[0]!;
+    const missing = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload: { ...alertmanagerPayload('g'), alerts: [noStart] } });
     expect(missing.statusCode).toBe(400);
     expect(missing.json()).toMatchObject({ error: 'input_invalid' });
-    expect((missing.json() as { message: string }).message).toContain('groupKey');
+    expect((missing.json() as { message: string }).message).toContain('alerts.0.startsAt: Required');
 
     const badVersion = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload: { ...alertmanagerPayload('g'), version: '3' } });
     expect(badVersion.statusCode).toBe(400);

@@ -10,7 +10,7 @@ import { readAuditEntries, verifyAuditFile } from '../../../src/audit/index.js';
 import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type AlertmanagerPayload, type LocalLab, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { systemClock } from '../../../src/clock.js';
 import { loadConfig } from '../../../src/config.js';
-import { triggerFromAlertGroup } from '../../../src/intake/alert-trigger.js';
+import { alertmanagerTrigger } from '../../../src/intake/alertmanager-payload.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createRuntime, type Runtime } from '../../../src/runtime.js';
 import { daysAgo } from '../../support/dates.js';
@@ -77,7 +77,7 @@ describe('an alert about a held canary', () => {
     const [payload] = await monitor.evaluate();
     expect(payload!.alerts[0]!.labels).toMatchObject({ alertname: 'CanaryDegraded', version: v2 });
 
-    const run = await runtime.agent.start(triggerFromAlertGroup(payload!));
+    const run = await runtime.agent.start(alertmanagerTrigger(payload!).trigger);
     expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:canary-rollback' });
     const results = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
     expect(results).toEqual(['rollback:executed']);

@@ -115,6 +115,8 @@ describe('waiting on the real lab', () => {
     }, 120_000);
 
     expect(done.status, done.error ?? '').toBe('succeeded');
+    // The run is stored as ended a moment before its worker hears it settled.
+    await eventually('the worker to hear the run settled', async () => (settled.length >= 3 ? true : undefined));
     // The worker was handed back twice: once while the job trained, once while the canary stepped.
     expect(settled).toEqual([
       { status: 'waiting', open: 'trigger_retrain' },

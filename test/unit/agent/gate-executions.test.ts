@@ -1,7 +1,8 @@
 // A call with side effects is executed once per idempotency key, whichever worker or
-// attempt asks: a later attempt is told how the first ended, or that its end is unknown.
+// attempt asks: a later attempt is told how the first ended, or, when no end was kept, what
+// the backend says became of the call's key (ended, started, or never started).
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryExecutions } from '../../../src/policy/index.js';
+import { createMemoryExecutions, type WaitingCall } from '../../../src/policy/index.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { memoryBackends } from '../../support/memory-backends.js';
 
@@ -37,19 +38,117 @@ describe('execution records at the gate', () => {
     expect(kinds.filter((k) => k === 'execution.started')).toHaveLength(1);
   });
 
-  it('never executes a call an earlier attempt took and did not finish, and says to check the state', async () => {
+  /** What a worker killed between taking a call and keeping its end leaves: the key taken, no end. */
+  async function takenWithoutEnd(fx: GateFixture, call: { runId: string; callId: string; tool: string; args: unknown }, backends = fx.backends): Promise<GateFixture> {
+    const first = await fixture({ backends: memoryBackends() });
+    await first.gate.call({ ...call, principal: agent });
+    const record = (await first.executions.find(`${call.runId}:${call.callId}`))!;
+    const executions = createMemoryExecutions();
+    await executions.take({ ...record, end: null });
+    return fixture({ executions, backends });
+  }
+
+  it('asks the backend about a call taken with no recorded end, and records the end it already reached without doing it again', async () => {
     const fx = await fixture();
-    // What a worker killed during the rollback leaves: the key taken, no end.
-    const taken = await fx.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
-    expect(taken.status).toBe('executed');
+    const call = { runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs };
+    expect((await fx.gate.call(call)).status).toBe('executed');
+    // The worker died after the rollback and before its end was kept.
     const record = (await fx.executions.find('r1:call_1'))!;
     const executions = createMemoryExecutions();
     await executions.take({ ...record, end: null });
     const resumed = await fixture({ executions, backends: fx.backends });
-    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
-    expect(outcome).toMatchObject({ status: 'failed', error: expect.stringContaining('has recorded no end (it is still under way elsewhere, or its worker stopped); it was not executed again: check the current state') });
+    const outcome = await resumed.gate.call(call);
+    expect(outcome).toMatchObject({ status: 'executed', summary: 'credit-risk production: all traffic on v1 (last known good)', recovery: expect.stringContaining('had already done it under its key') });
     expect(rollbacks(fx)).toHaveLength(1);
-    expect((await resumed.entries()).map((e) => e.kind)).toEqual(['call.proposed', 'call.replayed']);
+    expect((await resumed.entries()).map((e) => [e.kind, e.data.recovered ?? e.data.found ?? null])).toEqual([
+      ['call.proposed', null],
+      ['call.replayed', null],
+      ['execution.reconciled', 'ended'],
+      ['execution.finished', true],
+    ]);
+    expect((await executions.find('r1:call_1'))?.end).toMatchObject({ status: 'executed' });
+  });
+
+  it('executes now, once and after asking the policy again, a taken call its backend never started', async () => {
+    const fx = await fixture();
+    const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_1', tool: 'rollback', args: rollbackArgs });
+    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
+    expect(outcome).toMatchObject({ status: 'executed', recovery: expect.stringContaining('was executed now, once, after the policy allowed it again (rule allow-rollback)') });
+    expect(rollbacks(resumed)).toHaveLength(1);
+    const entries = await resumed.entries();
+    expect(entries.map((e) => e.kind)).toEqual(['call.proposed', 'call.replayed', 'execution.reconciled', 'policy.decision', 'execution.started', 'execution.finished']);
+    expect(entries[3]!.data).toMatchObject({ resumed: true, decision: { effect: 'allow', ruleId: 'allow-rollback' } });
+    // A third attempt finds the end kept and does nothing.
+    expect((await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs })).status).toBe('executed');
+    expect(rollbacks(resumed)).toHaveLength(1);
+  });
+
+  it('refuses, executing nothing, a taken call never started that the policy now denies', async () => {
+    const fx = await fixture();
+    const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_1', tool: 'rollback', args: rollbackArgs });
+    // Nothing serves the model any more: its risk cannot be assessed, which denies.
+    resumed.backends.splits.clear();
+    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
+    expect(outcome).toMatchObject({ status: 'refused', recovery: expect.stringContaining('Nothing was executed') });
+    expect(rollbacks(resumed)).toHaveLength(0);
+    expect((await resumed.entries()).map((e) => e.kind)).not.toContain('execution.started');
+  });
+
+  it('follows as a waiting call a long-running call its backend had started under the key, starting nothing twice', async () => {
+    const fx = await fixture();
+    fx.backends.holdJobs = true;
+    const args = { model: 'credit-risk', dataset: 'credit-recent' };
+    const started = await fx.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    expect(started.status).toBe('waiting');
+    const record = (await fx.executions.find('r1:call_2'))!;
+    const executions = createMemoryExecutions();
+    await executions.take({ ...record, end: null });
+    const resumed = await fixture({ executions, backends: fx.backends });
+    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    expect(outcome).toMatchObject({ status: 'waiting', wait: { handle: { jobId: 'job-r1:call_2' }, startedAt: record.takenAt }, recovery: expect.stringContaining('training job job-r1:call_2 running') });
+    expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
+    expect((await resumed.entries()).find((e) => e.kind === 'execution.waiting')?.data).toMatchObject({ recovered: true });
+    // Its end is recorded once, however often a resumed run comes back for it.
+    fx.backends.finishJob('job-r1:call_2');
+    const wait = (outcome as { wait: WaitingCall }).wait;
+    expect(await resumed.gate.completeWaiting(wait)).toMatchObject({ status: 'executed' });
+    expect(await resumed.gate.completeWaiting(wait)).toMatchObject({ status: 'executed' });
+    expect((await resumed.entries()).filter((e) => e.kind === 'execution.finished')).toHaveLength(1);
+  });
+
+  it('records the end again, marked as a possible repeat, when an attempt stopped while recording it', async () => {
+    const fx = await fixture();
+    fx.backends.holdJobs = true;
+    const args = { model: 'credit-risk', dataset: 'credit-recent' };
+    const started = await fx.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    const wait = (started as { wait: WaitingCall }).wait;
+    fx.backends.finishJob('job-r1:call_2');
+    // What a process killed right after the end's audit entry leaves in the execution record.
+    await fx.executions.finish('r1:call_2', { status: 'executed', summary: 'job registered v2', output: {}, recording: true });
+    expect(await fx.gate.completeWaiting(wait)).toMatchObject({ status: 'executed' });
+    const ends = (await fx.entries()).filter((e) => e.kind === 'execution.finished');
+    expect(ends.map((e) => e.data.mayRepeat ?? false)).toEqual([true]);
+    expect((await fx.executions.find('r1:call_2'))?.end).not.toHaveProperty('recording');
+  });
+
+  it('starts a long-running call its backend never started, under the same key', async () => {
+    const fx = await fixture();
+    fx.backends.holdJobs = true;
+    const args = { model: 'credit-risk', dataset: 'credit-recent' };
+    const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_2', tool: 'trigger_retrain', args });
+    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    expect(outcome).toMatchObject({ status: 'waiting', wait: { handle: { jobId: 'job-r1:call_2' } } });
+    expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
+  });
+
+  it('executes nothing and fails the attempt as retryable when the backend cannot be asked', async () => {
+    const fx = await fixture();
+    const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_1', tool: 'rollback', args: rollbackArgs });
+    resumed.backends.deployer.lookup = async () => {
+      throw new Error('deployer unreachable');
+    };
+    await expect(resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs })).rejects.toMatchObject({ retryable: true, message: expect.stringContaining('deployer unreachable') });
+    expect(rollbacks(resumed)).toHaveLength(0);
   });
 
   it('refuses a key reused for a different call, executing nothing', async () => {
@@ -75,9 +174,8 @@ describe('execution records at the gate', () => {
     const [a, b] = [await fixture({ executions, backends }), await fixture({ executions, backends })];
     const call = { runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs };
     const outcomes = await Promise.all([a.gate.call(call), b.gate.call(call)]);
+    // The loser of the race asks the backend, which keeps the key with the work: one rollback.
     expect(backends.calls.filter((c) => c.startsWith('deployer.rollback'))).toHaveLength(1);
-    // The loser of the race is told the call is under way elsewhere.
-    expect(outcomes.map((o) => o.status).sort()).toEqual(['executed', 'failed']);
-    expect(outcomes.find((o) => o.status === 'failed')).toMatchObject({ error: expect.stringContaining('still under way elsewhere') });
+    expect(outcomes.map((o) => o.status)).toEqual(['executed', 'executed']);
   });
 });

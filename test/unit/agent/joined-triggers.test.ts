@@ -27,7 +27,7 @@ const notice = (status: 'firing' | 'resolved', n = 0): JoinedNotice => ({ at: `2
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
 
-async function agentWith(planner: Planner, joined: (runId: string, from: number) => Promise<JoinedNotice[]>) {
+async function agentWith(planner: Planner, joined: (runId: string, from: number) => Promise<JoinedNotice[]>, options: { longWaits?: 'park' } = {}) {
   fx = await gateFixture();
   const runs = createFileRunStore(join(fx.dir, 'runs'));
   const agent = createAgent({
@@ -43,6 +43,7 @@ async function agentWith(planner: Planner, joined: (runId: string, from: number)
     logger: silentLogger,
     joined,
     readOnlyTools,
+    ...options,
   });
   return { agent, runs };
 }
@@ -93,6 +94,22 @@ describe('triggers that joined a run', () => {
     expect(run).toMatchObject({ status: 'succeeded', answer: 'retrained; the alert had resolved, so no canary' });
     const seenNote = planner.seen[1]!.transcript.find((i) => i.kind === 'note');
     expect(seenNote).toMatchObject({ kind: 'note', text: expect.stringContaining('this run already made changes (trigger_retrain), so it carries on') });
+    expect((await fx.entries()).some((e) => e.kind === 'run.resolved')).toBe(false);
+  });
+
+  it('do not end a run whose long-running call is still under way (a training job), and its canary is not left behind', async () => {
+    const list: JoinedNotice[] = [];
+    const planner = scriptedPlanner([call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }), answer('retrained; the alert had resolved, so no canary')]);
+    const { agent } = await agentWith(planner, async (_runId, from) => list.slice(from), { longWaits: 'park' });
+    fx.backends.holdJobs = true;
+    const parked = await agent.start(alert('firing'));
+    expect(parked.status).toBe('waiting');
+    // The alert resolves while the job trains; the job then ends and the run resumes.
+    list.push(notice('resolved', 1));
+    fx.backends.finishJob(`job-${parked.id}:call_1`);
+    const run = await agent.resume(parked.id);
+    expect(run).toMatchObject({ status: 'succeeded', answer: 'retrained; the alert had resolved, so no canary' });
+    expect(run.transcript.find((i) => i.kind === 'note')).toMatchObject({ text: expect.stringContaining('this run already made changes (trigger_retrain), so it carries on') });
     expect((await fx.entries()).some((e) => e.kind === 'run.resolved')).toBe(false);
   });
 

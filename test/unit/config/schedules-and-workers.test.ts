@@ -30,8 +30,15 @@ describe('the queue, worker and schedule keys', () => {
   it('default to three tries backing off from 1 s, two runs at a time, an in-process worker and no schedules', () => {
     const config = loadConfig({ env: {}, cwd: withFile('{}\n') });
     expect(config.queue).toEqual({ prefix: 'mlops', attempts: 3, backoffMs: 1000 });
-    expect(config.worker).toEqual({ concurrency: 2, inProcess: true, shutdownGraceMs: 20_000, lockDurationMs: 30_000 });
+    expect(config.worker).toEqual({ concurrency: 2, inProcess: true, shutdownGraceMs: 20_000, lockDurationMs: 30_000, maxStalls: 1 });
     expect(config.schedules).toEqual([]);
+  });
+
+  it('take how often a run may lose its worker, and refuse 0 naming the key', () => {
+    const cwd = withFile('worker:\n  maxStalls: 3\n');
+    expect(loadConfig({ env: {}, cwd }).worker.maxStalls).toBe(3);
+    writeFileSync(join(cwd, 'mlops-agent.yaml'), 'worker:\n  maxStalls: 0\n');
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/worker\.maxStalls/);
   });
 
   it('read a schedule, and the worker settings from the environment', () => {

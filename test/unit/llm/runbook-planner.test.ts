@@ -220,19 +220,33 @@ describe('the runbook planner on the canary-rollback runbook', () => {
     expect(run.answer).toContain('completed');
   });
 
-  it('answers CanaryDegraded the same way', async () => {
-    const { outcomes } = await runAlert(alert('CanaryDegraded', { version: '2', stable_version: '1' }), heldCanary);
+  it('answers CanaryDegraded by rolling back the canary the alert is about', async () => {
+    const { outcomes, calls } = await runAlert(alert('CanaryDegraded', { version: '2', stable_version: '1' }), heldCanary);
     expect(outcomes).toEqual(['rollback:executed']);
+    expect(JSON.parse(calls[0]!.slice('rollback:'.length))).toMatchObject({ expectedCanaryVersion: '2' });
     expect(fx.backends.calls).toContain('deployer.rollback:credit-risk');
+  });
+
+  it('leaves alone, saying so, a different canary than the one a CanaryDegraded alert is about', async () => {
+    // The alert was about v3; v3 was rolled back since, and v2 is canarying now.
+    const { run, outcomes } = await runAlert(alert('CanaryDegraded', { version: '3', stable_version: '1' }), heldCanary);
+    expect(outcomes).toEqual(['rollback:executed']);
+    expect(fx.backends.calls).not.toContain('deployer.rollback:credit-risk');
+    expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({ canaryVersion: '2', canaryPercent: 5 });
+    expect(run.answer).toContain('not rolled back: the alert was about canary v3, but v2 is canarying now');
   });
 });
 
 describe('the canary-rollback runbook\'s mitigation', () => {
-  it('marks the rollback as the mitigation, and reduces the runbook to it', async () => {
+  it('marks the rollbacks as the mitigation, and reduces the runbook to them', async () => {
     const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
     const rollback = runbookFor(runbooks, 'CanaryDegraded')!;
-    expect(rollback.steps).toEqual([expect.objectContaining({ id: 'rollback', tool: 'rollback', mitigation: true })]);
-    expect(mitigationSteps(rollback)?.steps.map((st) => st.id)).toEqual(['rollback']);
+    // One for the canary a CanaryDegraded alert names, one for any other alert: each runs only when the other does not.
+    expect(rollback.steps).toEqual([
+      expect.objectContaining({ id: 'rollback_canary', tool: 'rollback', mitigation: true, args: expect.objectContaining({ expectedCanaryVersion: '{{ alert.labels.version }}' }) }),
+      expect.objectContaining({ id: 'rollback', tool: 'rollback', mitigation: true }),
+    ]);
+    expect(mitigationSteps(rollback)?.steps.map((st) => st.id)).toEqual(['rollback_canary', 'rollback']);
     expect(mitigationSteps(runbookFor(runbooks, 'ModelDriftDetected')!)).toBeNull();
   });
 });
