@@ -48,7 +48,8 @@ describe('closing the local deployer', () => {
     const crashed = await mkdtemp(join(tmpdir(), 'lab-crashed-'));
     try {
       // The disk as a SIGKILLed process leaves it: stepping at 10%, owned by a pid that is gone.
-      await cp(join(lab.dir, 'deployments'), crashed, { recursive: true });
+      // Temp files of an atomic write in flight may vanish between listing and copying: a crash leaves none that matter.
+      await cp(join(lab.dir, 'deployments'), crashed, { recursive: true, filter: (src) => !src.endsWith('.tmp') });
       const file = join(crashed, 'deployments.json');
       const state = JSON.parse(await readFile(file, 'utf8'));
       for (const s of Object.values(state.stepping) as { ownerPid: number; ownerToken?: string }[]) {
