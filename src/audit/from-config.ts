@@ -1,7 +1,7 @@
 // The audit store the configuration asks for: the log a runtime appends to, the reader the
 // CLI verifies and exports with, and the public keys verify accepts.
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import type { Logger } from '../logger.js';
 import { openFileAuditLog } from './file-audit-log.js';
 import { openPostgresAuditReader } from './pg-reader.js';

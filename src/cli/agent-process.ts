@@ -9,14 +9,14 @@ import { abandonRun } from '../agent/abandoned-runs.js';
 import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
 import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
-import { createSlackChannel, type SlackChannel } from '../approvals/slack/index.js';
+import { createSlackChannel, type SlackChannel } from '../slack/index.js';
 import { openLocalLab, type LocalLab } from '../backends/local/index.js';
 import { systemClock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
-import { createRedisExecutions, type Executions } from '../policy/index.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import { createRedisExecutions, type Executions } from '../gate/index.js';
+import { createRuntime, type Runtime } from '../app/runtime.js';
 import { createServerMetrics, type ServerMetrics } from '../server/index.js';
 import { queueErrorLog } from './queue-error-log.js';
 

@@ -2,10 +2,10 @@
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
 import { openLocalLab } from '../backends/local/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createLlmPlanner, createRuntime, HOW_TO_CONFIGURE_LLM } from '../runtime.js';
+import { createLlmPlanner, createRuntime, HOW_TO_CONFIGURE_LLM } from '../app/runtime.js';
 import { exitCodeForRun } from './exit-codes.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 

@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import { openReadOnlyLab } from '../backends/local/index.js';
 import { loadContracts } from '../contracts/index.js';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../app/config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { approvalsCommand } from './approvals-command.js';

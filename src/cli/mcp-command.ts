@@ -4,11 +4,11 @@ import { Command } from 'commander';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { allTools } from '../../tools/index.js';
 import { openLocalLab } from '../backends/local/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import type { Logger } from '../logger.js';
 import { createMcpServer, guardRequests, principalFromClientName } from '../mcp/index.js';
 import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
-import { createRuntime } from '../runtime.js';
+import { createRuntime } from '../app/runtime.js';
 import { auditTail } from './evidence-sources.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {

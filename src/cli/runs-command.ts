@@ -9,7 +9,7 @@ import { createFileRunStore, type RunStore } from '../agent/run-store.js';
 import { createFileApprovalStore, createRedisApprovalStore, pendingApprovalsFrom } from '../approvals/index.js';
 import { openReadOnlyLab } from '../backends/local/index.js';
 import { loadContracts } from '../contracts/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { describeError, isNotFound, UserError } from '../errors.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';

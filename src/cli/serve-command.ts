@@ -4,9 +4,9 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { allTools } from '../../tools/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { createRedisIncidentIndex, openFileIncidentIndex, scheduleFromConfig, type ScheduleSync } from '../intake/index.js';
-import { recheckAfterMs } from '../llm/index.js';
+import { recheckAfterMs } from '../runbooks/index.js';
 import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
 import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';

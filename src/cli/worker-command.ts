@@ -1,7 +1,7 @@
 // `mlops-agent worker`: only consumes the BullMQ run queue. Run as many as needed, on as
 // many machines, against one Redis; `serve` takes the webhooks and sets the schedules.
 import { Command, InvalidArgumentError } from 'commander';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMetricsServer, queueReadiness, redisReadiness } from '../server/index.js';

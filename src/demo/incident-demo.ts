@@ -10,12 +10,12 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import type { Run } from '../agent/run.js';
 import { verifyAuditFile } from '../audit/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type CreditGeneratorOptions, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
 import { alertmanagerTrigger } from '../intake/alertmanager-payload.js';
 import type { Logger } from '../logger.js';
 import { stillNeeded } from '../approvals/index.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import { createRuntime, type Runtime } from '../app/runtime.js';
 import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
 
 export type Scenario = 'drift' | 'bad-canary' | 'canary-regression';

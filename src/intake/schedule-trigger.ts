@@ -2,7 +2,7 @@
 // each firing starts a run with. The config is the operator's, so unlike an alert's
 // labels nothing here is outside content; the run still shows it as data.
 import type { Trigger } from '../agent/run.js';
-import type { ScheduleConfig } from '../config.js';
+import type { ScheduleConfig } from '../app/config.js';
 
 /** Scheduled runs act as this principal; give it roles in the policy's `roles:` map. */
 export const SCHEDULER_PRINCIPAL = { id: 'agent:scheduler', roles: [] as string[] };

@@ -1,7 +1,7 @@
 // The metrics a trained model is judged by, and the quality gates built on them.
 import { performance } from 'node:perf_hooks';
 import type { QualityGateResult } from '../../../tools/ports.js';
-import type { QualityGates } from '../../config.js';
+import type { QualityGates } from '../../app/config.js';
 import { UserError } from '../../errors.js';
 import type { CreditRow } from './credit-schema.js';
 import { score, type ModelArtifact } from './model-artifact.js';

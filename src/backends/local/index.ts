@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Backends } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
-import type { Config } from '../../config.js';
+import type { Config } from '../../app/config.js';
 import { loadContracts, type ContractSet } from '../../contracts/index.js';
 import type { Logger } from '../../logger.js';
 import { defaultContractFiles } from '../../paths.js';

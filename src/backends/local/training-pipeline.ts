@@ -2,7 +2,7 @@
 // evaluate on the held-out test split, apply the quality gates. Runs inside the worker.
 import { performance } from 'node:perf_hooks';
 import type { ParamValue, QualityGateResult } from '../../../tools/ports.js';
-import type { QualityGates } from '../../config.js';
+import type { QualityGates } from '../../app/config.js';
 import type { DataContract } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
 import { columnSpecs } from './contract-columns.js';
