@@ -12,7 +12,7 @@ import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
 import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
-import { evidenceSources } from './evidence-sources.js';
+import { evidenceSources } from '../app/evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';

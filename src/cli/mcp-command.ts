@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import { createMcpServer, guardRequests, principalFromClientName } from '../mcp/index.js';
 import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
 import { createRuntime } from '../app/runtime.js';
-import { auditTail } from './evidence-sources.js';
+import { auditTail } from '../app/evidence-sources.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('mcp')

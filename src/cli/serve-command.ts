@@ -10,8 +10,8 @@ import { recheckAfterMs } from '../runbooks/index.js';
 import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
 import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
-import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, untilSignalled } from './agent-process.js';
-import { auditTail, evidenceExporter } from './evidence-sources.js';
+import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, untilSignalled } from '../app/agent-process.js';
+import { auditTail, evidenceExporter } from '../app/evidence-sources.js';
 
 function port(value: string): number {
   const n = Number(value);

@@ -5,7 +5,7 @@ import type { Config } from '../app/config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMetricsServer, queueReadiness, redisReadiness } from '../server/index.js';
-import { closeAgentProcess, openAgentProcess, redactUrl, startWorking, untilSignalled } from './agent-process.js';
+import { closeAgentProcess, openAgentProcess, redactUrl, startWorking, untilSignalled } from '../app/agent-process.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);

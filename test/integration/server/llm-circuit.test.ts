@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditEntries } from '../../../src/audit/index.js';
-import { closeAgentProcess, openAgentProcess, startWorking, type AgentProcess } from '../../../src/cli/agent-process.js';
+import { closeAgentProcess, openAgentProcess, startWorking, type AgentProcess } from '../../../src/app/agent-process.js';
 import { loadConfig, type Config } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createServer } from '../../../src/server/index.js';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAgentProcess, openAgentProcess, startWorking, type AgentProcess } from '../../../src/cli/agent-process.js';
+import { closeAgentProcess, openAgentProcess, startWorking, type AgentProcess } from '../../../src/app/agent-process.js';
 import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createServer } from '../../../src/server/index.js';

@@ -9,7 +9,7 @@ import type { ModelRegistry } from '../../tools/index.js';
 import type { Logger } from '../logger.js';
 import { createLocalRegistry } from '../backends/local/registry.js';
 import { systemClock } from '../clock.js';
-import type { Config } from '../app/config.js';
+import type { Config } from './config.js';
 
 export async function evidenceSources(config: Config): Promise<{ context: (record: RunRecord) => Promise<EvidenceContext>; close(): Promise<void> }> {
   const redis = config.redisUrl ? createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : null;

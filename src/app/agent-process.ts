@@ -12,11 +12,11 @@ import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, ty
 import { createSlackChannel, type SlackChannel } from '../slack/index.js';
 import { openLocalLab, type LocalLab } from '../backends/local/index.js';
 import { systemClock } from '../clock.js';
-import type { Config } from '../app/config.js';
+import type { Config } from './config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createRedisExecutions, type Executions } from '../gate/index.js';
-import { createRuntime, type Runtime } from '../app/runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
 import { createServerMetrics, type ServerMetrics } from '../server/index.js';
 import { queueErrorLog } from './queue-error-log.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queueErrorLog } from '../../../src/cli/queue-error-log.js';
+import { queueErrorLog } from '../../../src/app/queue-error-log.js';
 import { manualClock } from '../../support/manual-clock.js';
 
 function capture() {
