@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { duplicateTokenProblems, SCOPES } from '../api-tokens.js';
 import { UserError } from '../errors.js';
 import { defaultContractFiles, defaultPolicyDir } from '../paths.js';
+import type { SlackConfig } from '../slack/index.js';
 
 const qualityGatesSchema = z
   .object({
@@ -292,14 +293,6 @@ const configSchema = z
   });
 
 type ParsedConfig = z.infer<typeof configSchema>;
-/** A complete Slack set-up: `config.slack` is absent unless all of it is there. */
-export interface SlackConfig {
-  botToken: string;
-  signingSecret: string;
-  approvalChannel: string;
-  apiUrl?: string;
-  users: Record<string, string>;
-}
 export type Config = Omit<ParsedConfig, 'slack' | 'client'> & {
   slack?: SlackConfig;
   auditFile: string;
@@ -308,8 +301,6 @@ export type Config = Omit<ParsedConfig, 'slack' | 'client'> & {
   configFile: string | null;
   client: { url: string; token?: string };
 };
-export type QualityGates = z.infer<typeof qualityGatesSchema>;
-export type ScheduleConfig = z.infer<typeof scheduleSchema>;
 
 /** Environment variables and the config key each sets. */
 const ENV_KEYS: Record<string, string[]> = {

@@ -1,7 +1,6 @@
 // Chooses the planner the configuration asks for; the runbook planner is built by its
 // owner and passed in, so this room does not depend on runbooks.
 import type { Planner } from '../agent/planner.js';
-import type { Config } from '../app/config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createGeminiPlanner } from './gemini-planner.js';
@@ -16,15 +15,29 @@ export interface PlannerDeps {
 
 export type PlannerProvider = 'gemini' | 'openai' | 'runbook';
 
+/** What the planners read of the operator's settings (the app's config `llm` section). */
+export interface LlmSettings {
+  provider: PlannerProvider | 'auto';
+  geminiApiKey?: string | undefined;
+  geminiModel: string;
+  geminiBaseUrl?: string | undefined;
+  openaiBaseUrl?: string | undefined;
+  openaiApiKey?: string | undefined;
+  openaiModel: string;
+  timeoutMs: number;
+  maxRetries: number;
+  retryBaseDelayMs: number;
+}
+
 /** `auto`: Gemini when a key is set, else an OpenAI-compatible endpoint when set, else the runbook. */
-export function resolveProvider(llm: Config['llm']): PlannerProvider {
+export function resolveProvider(llm: LlmSettings): PlannerProvider {
   if (llm.provider !== 'auto') return llm.provider;
   if (llm.geminiApiKey) return 'gemini';
   if (llm.openaiBaseUrl) return 'openai';
   return 'runbook';
 }
 
-export function createPlannerFromConfig(llm: Config['llm'], deps: PlannerDeps): Planner {
+export function createPlannerFromConfig(llm: LlmSettings, deps: PlannerDeps): Planner {
   const provider = resolveProvider(llm);
   const retry = { timeoutMs: llm.timeoutMs, maxRetries: llm.maxRetries, retryBaseDelayMs: llm.retryBaseDelayMs, logger: deps.logger, ...(deps.sleep ? { sleep: deps.sleep } : {}) };
   let planner: Planner;

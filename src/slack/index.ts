@@ -11,4 +11,4 @@ export { MAX_SKEW_SECONDS, signSlackRequest, verifySlackSignature, type Signatur
 export { createSlackChannel, type EnqueueChat, type SlackChannel, type SlackChannelOptions, type SlackRuntimeParts } from './slack-channel.js';
 export { EVENT_MEMORY_MS, REPLAY_MEMORY_MS, type SlackAck } from './slack-interactions.js';
 export { createSlackNotifier, readNotice, SLACK_NOTIFIER_NAME, type SlackNotice } from './slack-notifier.js';
-export { createSlackWebClient, DEFAULT_RETRY, slackCall, type SlackClientOptions } from './web-client.js';
+export { createSlackWebClient, DEFAULT_RETRY, slackCall, type SlackClientOptions, type SlackConfig } from './web-client.js';

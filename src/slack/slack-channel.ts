@@ -7,7 +7,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Run, Trigger } from '../agent/run.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
-import type { SlackConfig } from '../app/config.js';
+import type { SlackConfig } from './web-client.js';
 import type { Logger } from '../logger.js';
 import type { AuditAppender } from '../gate/index.js';
 import type { ApprovalNotifier } from '../approvals/approvals.js';

@@ -1,9 +1,17 @@
 // The Slack Web API client (Slack's own @slack/web-api WebClient), set up for a server
 // that must never hang on Slack, and Slack's errors mapped to ours.
 import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
-import type { SlackConfig } from '../app/config.js';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
+
+/** A complete Slack set-up, as the app's config holds it when all of it is there. */
+export interface SlackConfig {
+  botToken: string;
+  signingSecret: string;
+  approvalChannel: string;
+  apiUrl?: string;
+  users: Record<string, string>;
+}
 
 export interface SlackClientOptions {
   /**
