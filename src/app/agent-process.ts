@@ -4,19 +4,18 @@
 // acts on decisions and expiry), the sweeper that resumes runs whose long-running calls
 // ended, and a shutdown that gives active runs a grace period.
 import { join } from 'node:path';
-import { createRedisRunStore, type RedisRunStore } from '../agent/redis-run-store.js';
 import { abandonRun } from '../agent/abandoned-runs.js';
 import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
-import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
+import { createApprovalSweeper, type ApprovalSweeper } from '../approvals/index.js';
 import { createSlackChannel, type SlackChannel } from '../slack/index.js';
-import { openLocalLab, type LocalLab } from '../backends/local/index.js';
 import { systemClock } from '../clock.js';
+import { openBackends, type OpenedBackends } from './backends.js';
 import type { Config } from './config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
-import { createRedisExecutions, type Executions } from '../gate/index.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { openStores, type Stores } from './stores.js';
 import { createServerMetrics, type ServerMetrics } from '../server/index.js';
 import { queueErrorLog } from './queue-error-log.js';
 
@@ -24,12 +23,9 @@ export interface AgentProcess {
   queue: RunQueue;
   metrics: ServerMetrics;
   runtime: Runtime;
-  lab: LocalLab;
-  /**
-   * Runs, approvals and execution records are kept in Redis with the queue, shared by every
-   * process; null: the runtime keeps them in files under <home>.
-   */
-  redis: RedisStores | null;
+  backends: OpenedBackends;
+  /** Runs, approvals and execution records: in Redis with the queue when shared, else files under <home>. */
+  stores: Stores;
   /** Posts approval requests and chat answers; null when Slack is not configured. */
   slack: SlackChannel | null;
   /** Resumes decided runs, executes granted direct calls, expires what waited too long. */
@@ -40,27 +36,6 @@ export interface AgentProcess {
    */
   waits: WaitSweeper | null;
   logger: Logger;
-}
-
-interface RedisStores {
-  runs: RedisRunStore;
-  approvals: ApprovalStore;
-  executions: Executions;
-  close(logger: Logger): Promise<void>;
-}
-
-function openRedisStores(connection: string, prefix: string): RedisStores {
-  const stores = {
-    runs: createRedisRunStore({ connection, prefix }),
-    approvals: createRedisApprovalStore({ connection, prefix }),
-    executions: createRedisExecutions({ connection, prefix }),
-  };
-  return {
-    ...stores,
-    async close(logger) {
-      for (const [name, store] of Object.entries(stores)) await store.close().catch((err: unknown) => logger.warn({ err }, `closing the Redis ${name} store failed`));
-    },
-  };
 }
 
 /** The queue's name under `queue.prefix`; every process sharing a Redis uses it. */
@@ -103,17 +78,19 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
 export async function openAgentProcess(config: Config, logger: Logger, { executesRuns }: { executesRuns: boolean }): Promise<AgentProcess> {
   const queue = createRunQueueFromConfig(config, logger);
   const metrics = createServerMetrics(queue);
-  const redis = config.redisUrl ? openRedisStores(config.redisUrl, config.queue.prefix) : null;
+  const stores = openStores(config);
   // Slack's notifier must exist before the approvals service; its handlers need the service.
   const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
-  let lab: LocalLab | null = null;
+  let backends: OpenedBackends | null = null;
   try {
-    lab = await openLocalLab({ config, logger });
+    backends = await openBackends(config, logger);
     const runtime = await createRuntime({
       config,
       logger,
-      backends: lab,
-      ...(redis ? { runs: redis.runs, approvalStore: redis.approvals, executions: redis.executions } : {}),
+      backends: backends.backends,
+      runs: stores.runs,
+      approvalStore: stores.approvals,
+      executions: stores.executions,
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
       onAudit: (entry) => metrics.audited(entry),
@@ -135,12 +112,12 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       ? createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (runId) => queue.resume(runId), clock: systemClock, logger })
       : null;
     waits?.start();
-    return { queue, metrics, runtime, lab, redis, slack, sweeper, waits, logger };
+    return { queue, metrics, runtime, backends, stores, slack, sweeper, waits, logger };
   } catch (err) {
     // Open connections would keep the process alive after the error is reported.
     await queue.close({ force: true }).catch(() => undefined);
-    await redis?.close(logger);
-    await lab?.close().catch(() => undefined);
+    await stores.close(logger);
+    await backends?.close().catch(() => undefined);
     throw err;
   }
 }
@@ -171,7 +148,7 @@ export function startWorking(p: AgentProcess, concurrency: number): void {
  * resumed where its transcript ends. (With Redis, BullMQ hands such runs over itself.)
  */
 export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promise<number> {
-  if (p.redis) return 0;
+  if (p.stores.shared) return 0;
   const interrupted = await p.runtime.runs.list({ status: 'running' });
   for (const run of interrupted) await p.queue.resume(run.id);
   if (interrupted.length > 0) logger.info({ runs: interrupted.map((r) => r.id) }, 'resuming runs the last shutdown interrupted');
@@ -191,14 +168,14 @@ export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger
     return { handedBack: [] as string[] };
   });
   if (handedBack.length > 0) {
-    const where = p.redis ? 'another worker takes them over once their lock lapses' : 'they resume at the next start';
+    const where = p.stores.shared ? 'another worker takes them over once their lock lapses' : 'they resume at the next start';
     logger.warn({ runs: handedBack, graceMs }, `runs still active after the shutdown grace were handed back: ${where}`);
   }
   // Slack acknowledged clicks and owes their work; let it finish before the audit log closes.
   await p.slack?.idle();
   await p.runtime.close().catch((err: unknown) => logger.warn({ err }, 'closing the audit log failed'));
-  await p.redis?.close(logger);
-  await p.lab.close().catch((err: unknown) => logger.warn({ err }, 'closing the lab failed'));
+  await p.stores.close(logger);
+  await p.backends.close().catch((err: unknown) => logger.warn({ err }, 'closing the backends failed'));
   return { handedBack };
 }
 

@@ -1,14 +1,14 @@
-// The composition root: builds the audit log, policy, gate, planners and agent from one
-// config and a set of backends. Commands (chat, demo, serve, mcp) start here.
+// The runtime: the audit log, policy, gate, planners and agent built from one config and a
+// set of backends. The app's builders (app.ts) call it for every role.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { allTools, type Backends } from '../../tools/index.js';
-import { createApprovals, createFileApprovalStore, pendingApprovalsFrom, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from '../approvals/index.js';
+import { createApprovals, pendingApprovalsFrom, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from '../approvals/index.js';
 import { createAgent, type Agent } from '../agent/loop.js';
 import type { JoinedNotice } from '../agent/joined-triggers.js';
 import type { Planner, TranscriptItem } from '../agent/planner.js';
 import type { Run, Trigger } from '../agent/run.js';
-import { createFileRunStore, type RunStore } from '../agent/run-store.js';
+import type { RunStore } from '../agent/run-store.js';
 import { openAuditLog, type AuditEntryInput, type AuditLog } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from './config.js';
@@ -18,24 +18,25 @@ import { createPlannerFromConfig, createRunbookPlanner, resolveProvider, withCir
 import { loadRunbooks, mitigationSteps, runbookFor, type Runbook } from '../runbooks/index.js';
 import { toolSpecs } from '../../tools/tool-schema.js';
 import type { Logger } from '../logger.js';
-import { createFileExecutions, createGate, type Executions, type Gate } from '../gate/index.js';
+import { createGate, type Executions, type Gate } from '../gate/index.js';
 import { createPolicyStore, type PolicyStore } from '../policy/index.js';
 import { promptsDir } from '../paths.js';
 import { preparePrivateHome } from '../private-home.js';
+import { openApprovalStore, openExecutions, openRunStore } from './stores.js';
 
 export interface RuntimeOptions {
   config: Config;
   logger: Logger;
   backends: Backends;
   clock?: Clock;
-  /** Where approvals are kept; default files under <home>/approvals (`serve` passes Redis when configured). */
+  /** Where approvals are kept; default as the config says (see stores.ts). */
   approvalStore?: ApprovalStore;
-  /** Which calls with side effects were taken for execution; default files under <home>/executions (`serve` passes Redis when configured). */
+  /** Which calls with side effects were taken for execution; default as the config says. */
   executions?: Executions;
   /** Channels that announce approvals (Slack). */
   notifiers?: ApprovalNotifier[];
   onEvent?: (run: Run, item: TranscriptItem) => void;
-  /** Where runs are kept; default files under <home>/runs (`serve` passes Redis when configured). */
+  /** Where runs are kept; default as the config says. */
   runs?: RunStore;
   /** The run queue's record of triggers that joined a run; the loop reads it between steps. */
   joined?: (runId: string, from: number) => Promise<JoinedNotice[]>;
@@ -151,7 +152,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         },
       })
     : null;
-  const approvalStore = options.approvalStore ?? createFileApprovalStore(join(config.home, 'approvals'));
+  // Stores not handed in are opened as the config says (Redis or files) and closed with the runtime.
+  const approvalStore = options.approvalStore ?? openApprovalStore(config);
   const approvals = createApprovals({
     store: approvalStore,
     audit: appender,
@@ -161,12 +163,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     notifiers: options.notifiers ?? [],
   });
-  // Kept on disk by default: a run resumed at the next start must not repeat a call it had started.
-  const executions = options.executions ?? createFileExecutions(join(config.home, 'executions'));
+  const executions = options.executions ?? openExecutions(config);
   // The serving view lists the approvals pending on a model: the tools see them beside the backends.
   const toolBackends: Backends = { ...backends, approvals: pendingApprovalsFrom((filter) => approvals.list(filter)) };
   const gate = createGate({ tools: allTools, backends: toolBackends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, executions, clock });
-  const runs = options.runs ?? createFileRunStore(join(config.home, 'runs'));
+  const ownRuns = options.runs ? null : openRunStore(config);
+  const runs = options.runs ?? ownRuns!;
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
 
   const runbookPlanners = new Map(runbooks.map((rb) => [rb.id, createRunbookPlanner(rb)]));
@@ -222,6 +224,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     async close() {
       if (!options.approvalStore) await approvalStore.close();
       if (!options.executions) await executions.close();
+      await ownRuns?.close();
       await audit.close();
     },
   };

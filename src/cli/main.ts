@@ -2,8 +2,7 @@
 // The mlops-agent command.
 import { Command, CommanderError } from 'commander';
 import { allTools } from '../../tools/index.js';
-import { openReadOnlyLab } from '../backends/local/index.js';
-import { loadContracts } from '../contracts/index.js';
+import { openBackendsForReading } from '../app/backends.js';
 import { loadConfig, type Config } from '../app/config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -58,8 +57,7 @@ program.addCommand(
     tools: () => allTools,
     defaultFiles: () => config().policy.files,
     openState: async (home) => {
-      const lab = openReadOnlyLab({ home: home ?? config().home, contracts: await loadContracts(config().contracts.files) });
-      return { backends: lab, where: `the lab under ${lab.root}`, close: async () => undefined };
+      return { ...(await openBackendsForReading(config(), home)), close: async () => undefined };
     },
   }),
 );
