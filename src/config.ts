@@ -3,9 +3,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { duplicateTokenProblems, SCOPES } from './api-tokens.js';
+import { BACKENDS_ENV_KEYS, backendsSchema } from './backends/settings.js';
 import { UserError } from './errors.js';
 import { defaultContractFiles, defaultPolicyDir } from './paths.js';
 
@@ -280,6 +281,8 @@ const configSchema = z
       .default({}),
     /** The Slack app: approval messages with buttons, and chat by mention or DM. Off when unset. */
     slack: slackSchema.optional(),
+    /** Which adapter serves each port (registry, analysis, deployer, trainer); default the local lab. */
+    backends: backendsSchema.default({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -338,6 +341,7 @@ const ENV_KEYS: Record<string, string[]> = {
   MLOPS_AGENT_QUEUE_PREFIX: ['queue', 'prefix'],
   MLOPS_AGENT_WORKER_CONCURRENCY: ['worker', 'concurrency'],
   MLOPS_AGENT_METRICS_PORT: ['worker', 'metricsPort'],
+  ...BACKENDS_ENV_KEYS,
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -363,13 +367,24 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const candidate = explicit ? resolve(cwd, explicit) : join(cwd, 'mlops-agent.yaml');
   let raw: Record<string, unknown> = {};
   let configFile: string | null = null;
+  let lineOf: (path: readonly PropertyKey[]) => number | null = () => null;
   if (existsSync(candidate)) {
     configFile = candidate;
-    try {
-      raw = (parseYaml(readFileSync(candidate, 'utf8')) ?? {}) as Record<string, unknown>;
-    } catch (err) {
-      throw new UserError(`config file ${candidate} is not valid YAML: ${(err as Error).message}`, { code: 'config_invalid', cause: err });
+    const lines = new LineCounter();
+    const doc = parseDocument(readFileSync(candidate, 'utf8'), { lineCounter: lines });
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      throw new UserError(`config file ${candidate} is not valid YAML: ${err.message}`, { code: 'config_invalid', cause: err });
     }
+    raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+    // The deepest key of an issue's path that the file holds: where the operator looks.
+    lineOf = (path) => {
+      for (let n = path.length; n > 0; n--) {
+        const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+        if (node?.range) return lines.linePos(node.range[0]).line;
+      }
+      return null;
+    };
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw new UserError(`config file ${candidate} must hold a mapping of keys, not ${Array.isArray(raw) ? 'a list' : typeof raw}`, { code: 'config_invalid' });
     }
@@ -407,7 +422,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const lines = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(root)';
       const fromEnv = Object.entries(ENV_KEYS).find(([, p]) => p.join('.') === key)?.[0];
-      return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}`;
+      const line = fromEnv && env[fromEnv] ? null : lineOf(issue.path);
+      return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}${line && configFile ? ` (${configFile}:${line})` : ''}`;
     });
     throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, { code: 'config_invalid' });
   }

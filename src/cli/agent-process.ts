@@ -10,7 +10,7 @@ import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
 import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
 import { createSlackChannel, type SlackChannel } from '../approvals/slack/index.js';
-import { openLocalLab, type LocalLab } from '../backends/local/index.js';
+import { openBackends, type OpenedBackends } from '../backends/from-config.js';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
@@ -24,7 +24,8 @@ export interface AgentProcess {
   queue: RunQueue;
   metrics: ServerMetrics;
   runtime: Runtime;
-  lab: LocalLab;
+  /** The ports runs act on, as `backends:` chose them (the lab among them). */
+  backends: OpenedBackends;
   /**
    * Runs, approvals and execution records are kept in Redis with the queue, shared by every
    * process; null: the runtime keeps them in files under <home>.
@@ -106,13 +107,13 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
   const redis = config.redisUrl ? openRedisStores(config.redisUrl, config.queue.prefix) : null;
   // Slack's notifier must exist before the approvals service; its handlers need the service.
   const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
-  let lab: LocalLab | null = null;
+  let backends: OpenedBackends | null = null;
   try {
-    lab = await openLocalLab({ config, logger });
+    backends = await openBackends(config, { logger, env: process.env });
     const runtime = await createRuntime({
       config,
       logger,
-      backends: lab,
+      backends: backends.backends,
       ...(redis ? { runs: redis.runs, approvalStore: redis.approvals, executions: redis.executions } : {}),
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
@@ -135,12 +136,12 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       ? createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (runId) => queue.resume(runId), clock: systemClock, logger })
       : null;
     waits?.start();
-    return { queue, metrics, runtime, lab, redis, slack, sweeper, waits, logger };
+    return { queue, metrics, runtime, backends, redis, slack, sweeper, waits, logger };
   } catch (err) {
     // Open connections would keep the process alive after the error is reported.
     await queue.close({ force: true }).catch(() => undefined);
     await redis?.close(logger);
-    await lab?.close().catch(() => undefined);
+    await backends?.close().catch(() => undefined);
     throw err;
   }
 }
@@ -198,7 +199,7 @@ export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger
   await p.slack?.idle();
   await p.runtime.close().catch((err: unknown) => logger.warn({ err }, 'closing the audit log failed'));
   await p.redis?.close(logger);
-  await p.lab.close().catch((err: unknown) => logger.warn({ err }, 'closing the lab failed'));
+  await p.backends.close().catch((err: unknown) => logger.warn({ err }, 'closing the backends failed'));
   return { handedBack };
 }
 

@@ -1,7 +1,7 @@
 // `mlops-agent chat "question"`: one chat run against the local lab, printed as it happens.
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import { openLocalLab } from '../backends/local/index.js';
+import { openBackends } from '../backends/from-config.js';
 import type { Config } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -21,11 +21,11 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
       if (!createLlmPlanner(config.llm, logger)) {
         throw new UserError(`mlops-agent chat needs an LLM to plan.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
       }
-      const lab = await openLocalLab({ config, logger });
+      const opened = await openBackends(config, { logger, env: process.env });
       const runtime = await createRuntime({
         config,
         logger,
-        backends: lab,
+        backends: opened.backends,
         onEvent: opts.json ? undefined : (run, item) => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`),
       });
       try {
@@ -35,7 +35,7 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
         process.exitCode = exitCodeForRun(run.status);
       } finally {
         await runtime.close();
-        await lab.close();
+        await opened.close();
       }
     });
 }

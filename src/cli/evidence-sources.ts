@@ -23,13 +23,13 @@ export async function evidenceSources(config: Config): Promise<{ context: (recor
   };
 }
 
-/** serve's exporter: checkpoints its own log, reads the configured store, context from its runs and lab. */
-export function evidenceExporter(config: Config, agent: { runtime: { audit: AuditLog; runs: RunStore }; lab: { registry: ModelRegistry } }, logger: Logger): EvidenceExporter {
+/** serve's exporter: checkpoints its own log, reads the configured store, context from its runs and registry. */
+export function evidenceExporter(config: Config, agent: { runtime: { audit: AuditLog; runs: RunStore }; backends: { backends: { registry: ModelRegistry } } }, logger: Logger): EvidenceExporter {
   return createEvidenceExporter({
     audit: agent.runtime.audit,
     reader: () => openAuditReader(config, logger),
     keys: verificationKeys(config),
-    context: evidenceContext({ runs: agent.runtime.runs, registry: agent.lab.registry }),
+    context: evidenceContext({ runs: agent.runtime.runs, registry: agent.backends.backends.registry }),
     clock: systemClock,
   });
 }

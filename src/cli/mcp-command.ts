@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { allTools } from '../../tools/index.js';
-import { openLocalLab } from '../backends/local/index.js';
+import { openBackends } from '../backends/from-config.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createMcpServer, guardRequests, principalFromClientName } from '../mcp/index.js';
@@ -28,10 +28,10 @@ the approval_status tool reports how it ended.`,
     .action(async () => {
       const config = deps.config();
       const logger = deps.logger();
-      const lab = await openLocalLab({ config, logger });
+      const opened = await openBackends(config, { logger, env: process.env });
       // With Redis, approvals are shared with serve, where people decide them.
       const approvalStore = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : undefined;
-      const runtime = await createRuntime({ config, logger, backends: lab, ...(approvalStore ? { approvalStore } : {}) });
+      const runtime = await createRuntime({ config, logger, backends: opened.backends, ...(approvalStore ? { approvalStore } : {}) });
       const server = createMcpServer({
         gate: runtime.gate,
         tools: allTools,
@@ -58,7 +58,7 @@ the approval_status tool reports how it ended.`,
           await sweeper.stop();
           await runtime.close();
           await approvalStore?.close();
-          await lab.close();
+          await opened.close();
         })());
 
       const done = new Promise<void>((resolve) => {
