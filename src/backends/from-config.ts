@@ -10,6 +10,7 @@ import { createCommandTrainer } from './external/command-trainer.js';
 import { createHttpTrainer } from './external/http-trainer.js';
 import type { VersionOfRun } from './external/training-report.js';
 import { openLocalLab, type LocalLab } from './local/index.js';
+import { openMlflowRegistry } from './mlflow/index.js';
 import { resolveRegistry, type BackendsSection } from './settings.js';
 
 type LabSettings = Parameters<typeof openLocalLab>[0]['config'];
@@ -55,11 +56,12 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
   // Refused before anything is opened, so a bad choice holds nothing.
   if (chosen.analysis === 'prometheus') throw notBuilt('analysis', 'prometheus');
   if (chosen.deployer === 'kserve') throw notBuilt('deployer', 'kserve');
-  if (chosen.registry === 'mlflow') throw notBuilt('registry', 'mlflow');
 
   const lab = await openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}) });
-  const registry = lab.registry;
-  const versionOfRun: VersionOfRun | undefined = undefined;
+  const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
+  const registry = mlflow ?? lab.registry;
+  // A job that names the MLflow run it logged is turned into the version registered from it.
+  const versionOfRun: VersionOfRun | undefined = mlflow ? (model, runId) => mlflow.versionOfRun(model, runId) : undefined;
   const dir = (name: string) => join(settings.home, 'backends', name);
   const clock = deps.clock ? { clock: deps.clock } : {};
   const closers: (() => Promise<void>)[] = [];
