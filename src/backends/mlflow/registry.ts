@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError, UserError, isNotFound } from '../../errors.js';
 import type { AliasMove, ModelRegistry, ModelSummary, ModelVersion, ParamValue, QualityGateResult } from '../../../tools/ports.js';
 import type { ModelArtifact } from '../local/model-artifact.js';
+import type { RegisterVersionInput } from '../local/registry.js';
 import type { MlflowQualityGate } from '../settings.js';
 import { MlflowRefusal, type MlflowClient } from './client.js';
 
@@ -58,19 +59,8 @@ export const TAGS = {
 
 export interface MlflowRegistry extends ModelRegistry {
   createModel(name: string, description: string): Promise<void>;
-  registerVersion(input: {
-    model: string;
-    dataset: string;
-    dataVersion: string;
-    params: Record<string, ParamValue>;
-    metrics: Record<string, number>;
-    codeVersion: string | null;
-    trainingJobId: string | null;
-    createdBy: string;
-    qualityGates: QualityGateResult[];
-    artifact: ModelArtifact;
-    dataQualityReport?: string | null;
-  }): Promise<MlflowVersionView>;
+  /** Logs a run (params, metrics, the training dataset with its digest, the model artifact) and registers a version from it. The input's gates are not kept: MLflow's are read from the run's metrics. */
+  registerVersion(input: RegisterVersionInput): Promise<MlflowVersionView>;
   setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
   setVersionTag(model: string, version: string, key: string, value: string): Promise<void>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
