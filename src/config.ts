@@ -100,11 +100,16 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     llm: z
       .object({
-        /** `auto`: Gemini when a key is set, else an OpenAI-compatible endpoint when set, else the runbook. */
+        /** `auto`: Gemini when a key is set (or Vertex AI is on), else an OpenAI-compatible endpoint when set, else the runbook. */
         provider: z.enum(['auto', 'gemini', 'openai', 'runbook']).default('auto'),
         geminiApiKey: z.string().min(1).optional(),
         geminiModel: z.string().min(1).default('gemini-2.5-flash'),
         geminiBaseUrl: z.string().url().optional(),
+        /** Gemini on Vertex AI (project, location, application default credentials) instead of the Gemini API with a key. */
+        vertexai: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ invalid_type_error: 'true or false' })).default(false),
+        vertexProject: z.string().min(1).optional(),
+        /** The Vertex AI region requests are served in, e.g. europe-west4 (where the data is processed). */
+        vertexLocation: z.string().min(1).optional(),
         openaiBaseUrl: z.string().url().optional(),
         openaiApiKey: z.string().min(1).optional(),
         openaiModel: z.string().min(1).default('llama3.1'),
@@ -322,6 +327,9 @@ const ENV_KEYS: Record<string, string[]> = {
   GEMINI_API_KEY: ['llm', 'geminiApiKey'],
   GEMINI_MODEL: ['llm', 'geminiModel'],
   GEMINI_BASE_URL: ['llm', 'geminiBaseUrl'],
+  GOOGLE_GENAI_USE_VERTEXAI: ['llm', 'vertexai'],
+  GOOGLE_CLOUD_PROJECT: ['llm', 'vertexProject'],
+  GOOGLE_CLOUD_LOCATION: ['llm', 'vertexLocation'],
   OPENAI_BASE_URL: ['llm', 'openaiBaseUrl'],
   OPENAI_API_KEY: ['llm', 'openaiApiKey'],
   OPENAI_MODEL: ['llm', 'openaiModel'],
