@@ -11,7 +11,7 @@ import { createHttpTrainer } from './external/http-trainer.js';
 import type { VersionOfRun } from './external/training-report.js';
 import { openLocalLab, type LocalLab } from './local/index.js';
 import { openMlflowRegistry } from './mlflow/index.js';
-import { resolveRegistry, type BackendsSection } from './settings.js';
+import { combinationProblems, resolveRegistry, type BackendsSection } from './settings.js';
 
 type LabSettings = Parameters<typeof openLocalLab>[0]['config'];
 
@@ -54,6 +54,8 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
   const b = settings.backends;
   const chosen = chooseBackends(b);
   // Refused before anything is opened, so a bad choice holds nothing.
+  const problems = combinationProblems(b);
+  if (problems.length > 0) throw new UserError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, { code: 'config_invalid' });
   if (chosen.analysis === 'prometheus') throw notBuilt('analysis', 'prometheus');
   if (chosen.deployer === 'kserve') throw notBuilt('deployer', 'kserve');
 

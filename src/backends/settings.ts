@@ -120,8 +120,6 @@ export const backendsSchema = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    const registry = resolveRegistry(b);
-    const why = b.registry === 'auto' ? 'the registry is mlflow (a tracking server is set and registry is auto)' : 'the registry is mlflow';
     if (b.registry === 'mlflow' && !b.mlflow.trackingUri) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registry'], message: 'is mlflow but no tracking server is set: set MLFLOW_TRACKING_URI or backends.mlflow.trackingUri' });
     }
@@ -130,14 +128,6 @@ export const backendsSchema = z
     }
     if (b.trainer === 'http' && !b.httpTrainer) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['trainer'], message: 'is http but backends.httpTrainer is not set: give at least httpTrainer.startUrl and httpTrainer.statusUrl' });
-    }
-    // The lab's trainer registers into the lab's registry, and the lab's deployer serves the
-    // lab's model files: with MLflow they would act on models MLflow does not know.
-    if (registry === 'mlflow' && b.trainer === 'local') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['trainer'], message: `is local, which registers into the lab's registry, but ${why}: set trainer to command or http (a job that logs to MLflow), or registry to local` });
-    }
-    if (registry === 'mlflow' && b.deployer === 'local') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['deployer'], message: `is local, which serves the lab's model files, but ${why}: set deployer to kserve, or registry to local` });
     }
   });
 
@@ -151,6 +141,22 @@ export type MlflowQualityGate = MlflowSettings['qualityGates'][number];
 export function resolveRegistry(b: Pick<BackendsSection, 'registry' | 'mlflow'>): 'local' | 'mlflow' {
   if (b.registry !== 'auto') return b.registry;
   return b.mlflow.trackingUri ? 'mlflow' : 'local';
+}
+
+/**
+ * Choices that validate one by one but cannot work together. Checked when the backends are
+ * opened, not when the config is read: MLFLOW_TRACKING_URI in an engineer's shell must not
+ * stop commands that never act on a registry (the demo, audit, policy).
+ */
+export function combinationProblems(b: BackendsSection): string[] {
+  if (resolveRegistry(b) !== 'mlflow') return [];
+  const why = b.registry === 'auto' ? 'the registry is mlflow (MLFLOW_TRACKING_URI or backends.mlflow.trackingUri is set and backends.registry is auto)' : 'the registry is mlflow';
+  const problems: string[] = [];
+  // The lab's trainer registers into the lab's registry, and the lab's deployer serves the
+  // lab's model files: with MLflow they would act on models MLflow does not know.
+  if (b.trainer === 'local') problems.push(`backends.trainer: is local, which registers into the lab's registry, but ${why}: set trainer to command or http (a job that logs to MLflow), or registry to local`);
+  if (b.deployer === 'local') problems.push(`backends.deployer: is local, which serves the lab's model files, but ${why}: set deployer to kserve, or registry to local`);
+  return problems;
 }
 
 /** Environment variables and the config key each sets (MLflow's own names). */

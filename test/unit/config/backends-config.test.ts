@@ -35,13 +35,8 @@ describe('the backends section', () => {
     expect(chooseBackends(load('backends:\n  registry: local\n', { MLFLOW_TRACKING_URI: 'https://mlflow.internal:5000' }).backends).registry).toBe('local');
   });
 
-  it('refuses the lab\'s trainer and deployer beside an MLflow registry, saying why and what to set', () => {
-    expect(() => load('', { MLFLOW_TRACKING_URI: 'https://mlflow.internal:5000' })).toThrow(
-      /backends\.trainer: is local, which registers into the lab's registry, but the registry is mlflow \(a tracking server is set and registry is auto\): set trainer to command or http/,
-    );
-    expect(() => load('backends:\n  registry: mlflow\n  trainer: http\n  httpTrainer: { startUrl: "http://t/jobs", statusUrl: "http://t/jobs/{jobId}" }\n', { MLFLOW_TRACKING_URI: 'http://m' })).toThrow(
-      /backends\.deployer: is local, which serves the lab's model files, but the registry is mlflow: set deployer to kserve, or registry to local/,
-    );
+  it('reads a config with MLFLOW_TRACKING_URI in the environment and the lab for every other port, so commands that act on no registry still start', () => {
+    expect(chooseBackends(load('', { MLFLOW_TRACKING_URI: 'https://mlflow.internal:5000' }).backends)).toEqual({ registry: 'mlflow', analysis: 'local', deployer: 'local', trainer: 'local' });
   });
 
   it('names the file and line of a bad key', () => {
