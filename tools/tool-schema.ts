@@ -45,7 +45,7 @@ const PRIMITIVES = new Set(['string', 'number', 'integer', 'boolean', 'array', '
 const MAX_REF_DEPTH = 32;
 
 /**
- * Reduces a JSON Schema to the `Schema` subset of @google/generative-ai: type, format,
+ * Reduces a JSON Schema to the `Schema` subset of Gemini function declarations: type, format,
  * description, nullable, enum, properties, required, items, minItems, maxItems. Unions of
  * literals become enums and unions with null become `nullable`; constraints Gemini cannot
  * hold (minimum, pattern, default...) move into the description so the model still reads

@@ -1,9 +1,10 @@
-// The backends the agent acts on, opened from the config. Today that is the embedded lab
-// under <home>/lab; adapters to real stacks (MLflow, Prometheus, KServe) plug in here, so
-// no command or server opens a backend itself.
+// The backends the agent acts on, opened from the config: the `backends:` section chooses
+// an adapter per port (src/backends/from-config.ts), beside the embedded lab under
+// <home>/lab. No command or server opens a backend itself.
 import { join } from 'node:path';
 import type { Backends, ModelRegistry } from '../../tools/index.js';
-import { openLocalLab, openReadOnlyLab, type LocalLab } from '../backends/local/index.js';
+import { openBackends as openBackendsFromSettings, type OpenedBackends } from '../backends/from-config.js';
+import { openLocalLab, openReadOnlyLab } from '../backends/local/index.js';
 import { createLocalRegistry } from '../backends/local/registry.js';
 import { systemClock } from '../clock.js';
 import { loadContracts } from '../contracts/index.js';
@@ -13,17 +14,11 @@ import type { Config } from './config.js';
 /** What a caller (the demo, a test) insists on over the config: e.g. a fresh lab home, quick canary steps. */
 export type LabOverrides = Omit<Parameters<typeof openLocalLab>[0], 'config' | 'logger'> & { home?: string };
 
-export interface OpenedBackends {
-  backends: Backends;
-  /** The embedded lab behind them (the demo seeds and serves models on it). */
-  lab: LocalLab;
-  close(): Promise<void>;
-}
+export type { OpenedBackends };
 
 export async function openBackends(config: Config, logger: Logger, overrides: LabOverrides = {}): Promise<OpenedBackends> {
-  const { home, ...labOptions } = overrides;
-  const lab = await openLocalLab({ config: home ? { ...config, home } : config, logger, ...labOptions });
-  return { backends: lab, lab, close: () => lab.close() };
+  const { home, ...lab } = overrides;
+  return openBackendsFromSettings(home ? { ...config, home } : config, { logger, env: process.env, lab });
 }
 
 /** The backends as another process left them, read and never changed (runs show, policy explain); `home` reads another data dir. */

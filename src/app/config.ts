@@ -3,12 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { CronExpressionParser } from 'cron-parser';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { duplicateTokenProblems, SCOPES } from '../api-tokens.js';
 import { UserError } from '../errors.js';
 import { defaultContractFiles, defaultPolicyDir } from '../paths.js';
 import type { SlackConfig } from '../slack/index.js';
+import { BACKENDS_ENV_KEYS, backendsSchema } from '../backends/settings.js';
 
 const qualityGatesSchema = z
   .object({
@@ -100,11 +101,16 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     llm: z
       .object({
-        /** `auto`: Gemini when a key is set, else an OpenAI-compatible endpoint when set, else the runbook. */
+        /** `auto`: Gemini when a key is set (or Vertex AI is on), else an OpenAI-compatible endpoint when set, else the runbook. */
         provider: z.enum(['auto', 'gemini', 'openai', 'runbook']).default('auto'),
         geminiApiKey: z.string().min(1).optional(),
         geminiModel: z.string().min(1).default('gemini-2.5-flash'),
         geminiBaseUrl: z.string().url().optional(),
+        /** Gemini on Vertex AI (project, location, application default credentials) instead of the Gemini API with a key. */
+        vertexai: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ invalid_type_error: 'true or false' })).default(false),
+        vertexProject: z.string().min(1).optional(),
+        /** The Vertex AI region requests are served in, e.g. europe-west4 (where the data is processed). */
+        vertexLocation: z.string().min(1).optional(),
         openaiBaseUrl: z.string().url().optional(),
         openaiApiKey: z.string().min(1).optional(),
         openaiModel: z.string().min(1).default('llama3.1'),
@@ -281,6 +287,8 @@ const configSchema = z
       .default({}),
     /** The Slack app: approval messages with buttons, and chat by mention or DM. Off when unset. */
     slack: slackSchema.optional(),
+    /** Which adapter serves each port (registry, analysis, deployer, trainer); default the local lab. */
+    backends: backendsSchema.default({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -310,6 +318,9 @@ const ENV_KEYS: Record<string, string[]> = {
   GEMINI_API_KEY: ['llm', 'geminiApiKey'],
   GEMINI_MODEL: ['llm', 'geminiModel'],
   GEMINI_BASE_URL: ['llm', 'geminiBaseUrl'],
+  GOOGLE_GENAI_USE_VERTEXAI: ['llm', 'vertexai'],
+  GOOGLE_CLOUD_PROJECT: ['llm', 'vertexProject'],
+  GOOGLE_CLOUD_LOCATION: ['llm', 'vertexLocation'],
   OPENAI_BASE_URL: ['llm', 'openaiBaseUrl'],
   OPENAI_API_KEY: ['llm', 'openaiApiKey'],
   OPENAI_MODEL: ['llm', 'openaiModel'],
@@ -329,6 +340,7 @@ const ENV_KEYS: Record<string, string[]> = {
   MLOPS_AGENT_QUEUE_PREFIX: ['queue', 'prefix'],
   MLOPS_AGENT_WORKER_CONCURRENCY: ['worker', 'concurrency'],
   MLOPS_AGENT_METRICS_PORT: ['worker', 'metricsPort'],
+  ...BACKENDS_ENV_KEYS,
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -354,13 +366,24 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const candidate = explicit ? resolve(cwd, explicit) : join(cwd, 'mlops-agent.yaml');
   let raw: Record<string, unknown> = {};
   let configFile: string | null = null;
+  let lineOf: (path: readonly PropertyKey[]) => number | null = () => null;
   if (existsSync(candidate)) {
     configFile = candidate;
-    try {
-      raw = (parseYaml(readFileSync(candidate, 'utf8')) ?? {}) as Record<string, unknown>;
-    } catch (err) {
-      throw new UserError(`config file ${candidate} is not valid YAML: ${(err as Error).message}`, { code: 'config_invalid', cause: err });
+    const lines = new LineCounter();
+    const doc = parseDocument(readFileSync(candidate, 'utf8'), { lineCounter: lines });
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      throw new UserError(`config file ${candidate} is not valid YAML: ${err.message}`, { code: 'config_invalid', cause: err });
     }
+    raw = (doc.toJS() ?? {}) as Record<string, unknown>;
+    // The deepest key of an issue's path that the file holds: where the operator looks.
+    lineOf = (path) => {
+      for (let n = path.length; n > 0; n--) {
+        const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+        if (node?.range) return lines.linePos(node.range[0]).line;
+      }
+      return null;
+    };
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw new UserError(`config file ${candidate} must hold a mapping of keys, not ${Array.isArray(raw) ? 'a list' : typeof raw}`, { code: 'config_invalid' });
     }
@@ -398,7 +421,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const lines = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(root)';
       const fromEnv = Object.entries(ENV_KEYS).find(([, p]) => p.join('.') === key)?.[0];
-      return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}`;
+      const line = fromEnv && env[fromEnv] ? null : lineOf(issue.path);
+      return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}${line && configFile ? ` (${configFile}:${line})` : ''}`;
     });
     throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, { code: 'config_invalid' });
   }

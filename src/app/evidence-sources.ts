@@ -14,7 +14,7 @@ export async function evidenceSources(config: Config): Promise<{ context: (recor
   return { context: evidenceContext({ runs, registry: openRegistryForReading(config) }), close: () => runs.close() };
 }
 
-/** serve's exporter: checkpoints its own log, reads the configured store, context from its runs and lab. */
+/** serve's exporter: checkpoints its own log, reads the configured store, context from its runs and registry. */
 export function evidenceExporter(config: Config, agent: { runtime: { audit: AuditLog; runs: RunStore }; backends: { backends: { registry: ModelRegistry } } }, logger: Logger): EvidenceExporter {
   return createEvidenceExporter({
     audit: agent.runtime.audit,

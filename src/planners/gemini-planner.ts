@@ -1,25 +1,27 @@
-// The Planner over Gemini function calling (@google/generative-ai).
-import {
-  GoogleGenerativeAI,
-  GoogleGenerativeAIAbortError,
-  GoogleGenerativeAIError,
-  GoogleGenerativeAIFetchError,
-  type Content,
-  type FunctionDeclaration,
-  type FunctionDeclarationSchema,
-  type GenerateContentResponse,
-  type Part,
-} from '@google/generative-ai';
+// The Planner over Gemini function calling, through Google's current SDK (@google/genai):
+// the Gemini API with an API key, or Vertex AI (a project and a location, credentials from
+// application default credentials) for teams that need their data kept in one region.
+import { ApiError, GoogleGenAI, type Content, type FunctionDeclaration, type GenerateContentResponse, type GoogleGenAIOptions, type Part, type Schema } from '@google/genai';
 import type { Planner, PlannerInput, PlannerTurn, ToolSpec } from '../agent/planner.js';
 import { ModelBehaviorError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { callWithTimeout, RequestTimeout, withRetries, type FailureVerdict } from './retry.js';
 import { argsObject, renderToolResult, toChatTurns } from './transcript-view.js';
 
+/** Vertex AI: requests go to the project's endpoint in `location`, authorised by application default credentials. */
+export interface VertexTarget {
+  project: string;
+  location: string;
+  /** Passed to google-auth-library (e.g. keyFilename); default: application default credentials. */
+  googleAuthOptions?: GoogleGenAIOptions['googleAuthOptions'];
+}
+
 export interface GeminiPlannerOptions {
-  apiKey: string;
+  /** The Gemini API key; unused with `vertex`. */
+  apiKey?: string;
+  vertex?: VertexTarget;
   model: string;
-  /** Another endpoint speaking the Gemini REST protocol (a proxy, a test server). */
+  /** Another endpoint speaking the Gemini (or Vertex AI) REST protocol: a proxy, a test server. */
   baseUrl?: string;
   timeoutMs: number;
   maxRetries: number;
@@ -30,59 +32,87 @@ export interface GeminiPlannerOptions {
 
 const BLOCKING_FINISH = new Set(['SAFETY', 'RECITATION', 'LANGUAGE', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY']);
 
+function createClient(options: GeminiPlannerOptions): GoogleGenAI {
+  // No SDK retries (ours classify and audit them) and no SDK timeout (ours is cleared when the call ends).
+  const httpOptions = options.baseUrl ? { httpOptions: { baseUrl: options.baseUrl.replace(/\/+$/, '') } } : {};
+  if (options.vertex) {
+    const { project, location, googleAuthOptions } = options.vertex;
+    return new GoogleGenAI({ vertexai: true, project, location, ...(googleAuthOptions ? { googleAuthOptions } : {}), ...httpOptions });
+  }
+  return new GoogleGenAI({ apiKey: options.apiKey!, ...httpOptions });
+}
+
 export function createGeminiPlanner(options: GeminiPlannerOptions): Planner {
-  if (!options.apiKey) throw new UserError('the Gemini planner needs an API key: set GEMINI_API_KEY or llm.geminiApiKey', { code: 'config_invalid' });
+  if (options.vertex) {
+    if (!options.vertex.project) throw new UserError('Gemini on Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT or llm.vertexProject', { code: 'config_invalid' });
+    if (!options.vertex.location) throw new UserError('Gemini on Vertex AI needs a location, e.g. europe-west4: set GOOGLE_CLOUD_LOCATION or llm.vertexLocation', { code: 'config_invalid' });
+  } else if (!options.apiKey) {
+    throw new UserError('the Gemini planner needs an API key: set GEMINI_API_KEY or llm.geminiApiKey (or use Vertex AI: GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION)', { code: 'config_invalid' });
+  }
   if (!options.model) throw new UserError('the Gemini planner needs a model name: set GEMINI_MODEL or llm.geminiModel', { code: 'config_invalid' });
-  const client = new GoogleGenerativeAI(options.apiKey);
-  const baseUrl = options.baseUrl?.replace(/\/+$/, '');
+  const client = createClient(options);
+  const credentialsHint = options.vertex
+    ? ` (check application default credentials: gcloud auth application-default login or GOOGLE_APPLICATION_CREDENTIALS, and that they may use Vertex AI in project ${options.vertex.project})`
+    : ' (check GEMINI_API_KEY)';
 
   return {
-    name: `gemini:${options.model}`,
+    name: options.vertex ? `gemini:${options.model}@vertex:${options.vertex.location}` : `gemini:${options.model}`,
     async next(input: PlannerInput): Promise<PlannerTurn> {
       const contents = toGeminiContents(input);
       const declarations = input.tools.map(toDeclaration);
-      const model = client.getGenerativeModel(
-        {
-          model: options.model,
-          systemInstruction: input.systemPrompt,
-          ...(declarations.length > 0 ? { tools: [{ functionDeclarations: declarations }] } : {}),
-        },
-        baseUrl ? { baseUrl } : {},
-      );
       const response = await withRetries(
         'gemini',
-        () => callWithTimeout(options.timeoutMs, input.signal, (signal) => model.generateContent({ contents }, { signal })),
-        (err) => classifyGeminiFailure(err, options.timeoutMs),
+        () =>
+          callWithTimeout(options.timeoutMs, input.signal, (signal) =>
+            client.models.generateContent({
+              model: options.model,
+              contents,
+              config: {
+                systemInstruction: input.systemPrompt,
+                ...(declarations.length > 0 ? { tools: [{ functionDeclarations: declarations }] } : {}),
+                abortSignal: signal,
+              },
+            }),
+          ),
+        (err) => classifyGeminiFailure(err, options.timeoutMs, credentialsHint),
         { maxRetries: options.maxRetries, retryBaseDelayMs: options.retryBaseDelayMs, ...(options.sleep ? { sleep: options.sleep } : {}), ...(options.logger ? { logger: options.logger } : {}) },
         input.signal,
       );
-      return readTurn(response.response);
+      return readTurn(response);
     },
   };
 }
 
-/** Our own timer rather than the SDK's `timeout`, which is never cleared and would keep a finished CLI alive. */
-export function classifyGeminiFailure(err: unknown, timeoutMs: number): FailureVerdict | null {
+/** Google's error body, which the SDK's ApiError carries as JSON text in its message. */
+function googleError(err: ApiError): { message: string; status: string; details: unknown } {
+  try {
+    const body = JSON.parse(err.message) as { error?: { message?: unknown; status?: unknown; details?: unknown } };
+    return { message: String(body.error?.message ?? err.message), status: String(body.error?.status ?? ''), details: body.error?.details };
+  } catch {
+    return { message: err.message, status: '', details: undefined };
+  }
+}
+
+/** Our own timer rather than the SDK's `timeout`: a failure here is classified, retried and audited by us. */
+export function classifyGeminiFailure(err: unknown, timeoutMs: number, credentialsHint = ' (check GEMINI_API_KEY)'): FailureVerdict | null {
   if (err instanceof RequestTimeout) return { retryable: true, timeout: true, message: `generateContent timed out after ${timeoutMs} ms` };
-  if (err instanceof GoogleGenerativeAIFetchError) {
+  if (err instanceof ApiError) {
     const status = err.status ?? 0;
     const retryable = status === 429 || status === 408 || status >= 500;
-    const hint = status === 401 || status === 403 ? ' (check GEMINI_API_KEY)' : status === 404 ? ' (check GEMINI_MODEL)' : '';
-    const verdict: FailureVerdict = { retryable, timeout: false, message: `HTTP ${status} ${err.statusText ?? ''}${hint}: ${stripSdkPrefix(err.message)}` };
-    const retryAfterMs = retryInfoDelay(err.errorDetails);
+    const body = googleError(err);
+    const hint = status === 401 || status === 403 ? credentialsHint : status === 404 ? ' (check GEMINI_MODEL)' : '';
+    const verdict: FailureVerdict = { retryable, timeout: false, message: `HTTP ${status} ${body.status}${hint}: ${body.message}` };
+    const retryAfterMs = retryInfoDelay(body.details);
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs;
     return verdict;
   }
-  if (err instanceof GoogleGenerativeAIAbortError) return null;
-  // Network failures (refused, reset) and unreadable bodies: the service, not the request, is at fault.
-  if (err instanceof GoogleGenerativeAIError || err instanceof SyntaxError) {
-    return { retryable: true, timeout: false, message: stripSdkPrefix((err as Error).message) };
+  if (err instanceof Error && err.name === 'AbortError') return null;
+  // Network failures (refused, reset: fetch's TypeError) and unreadable bodies: the service, not the request, is at fault.
+  if (err instanceof TypeError || err instanceof SyntaxError) {
+    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+    return { retryable: true, timeout: false, message: `${err.message}${cause ? ` (${cause.code ?? cause.message})` : ''}` };
   }
   return null;
-}
-
-function stripSdkPrefix(message: string): string {
-  return message.replace(/^\[GoogleGenerativeAI Error\]: /, '');
 }
 
 /** Gemini's `google.rpc.RetryInfo` detail: `retryDelay` like "2s" or "0.5s". */
@@ -104,7 +134,7 @@ export function toDeclaration(spec: ToolSpec): FunctionDeclaration {
   const hasParameters = typeof properties === 'object' && properties !== null && Object.keys(properties).length > 0;
   // Gemini rejects an object with no properties; a tool without arguments declares none.
   return hasParameters
-    ? { name: spec.name, description: spec.description, parameters: spec.parameters as unknown as FunctionDeclarationSchema }
+    ? { name: spec.name, description: spec.description, parameters: spec.parameters as unknown as Schema }
     : { name: spec.name, description: spec.description };
 }
 
@@ -114,7 +144,7 @@ export function toGeminiContents(input: Pick<PlannerInput, 'transcript'>): Conte
     if (parts.length === 0) return;
     const last = contents[contents.length - 1];
     // Gemini wants user and model turns to alternate, so neighbours of one role merge.
-    if (last && last.role === role) last.parts.push(...parts);
+    if (last && last.role === role) (last.parts ??= []).push(...parts);
     else contents.push({ role, parts });
   };
   for (const turn of toChatTurns(input.transcript)) {

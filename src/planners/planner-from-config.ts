@@ -24,15 +24,19 @@ export interface LlmSettings {
   openaiBaseUrl?: string | undefined;
   openaiApiKey?: string | undefined;
   openaiModel: string;
+  /** Gemini on Vertex AI (project, location, application default credentials) instead of an API key. */
+  vertexai: boolean;
+  vertexProject?: string | undefined;
+  vertexLocation?: string | undefined;
   timeoutMs: number;
   maxRetries: number;
   retryBaseDelayMs: number;
 }
 
-/** `auto`: Gemini when a key is set, else an OpenAI-compatible endpoint when set, else the runbook. */
+/** `auto`: Gemini when a key is set or Vertex AI is on, else an OpenAI-compatible endpoint when set, else the runbook. */
 export function resolveProvider(llm: LlmSettings): PlannerProvider {
   if (llm.provider !== 'auto') return llm.provider;
-  if (llm.geminiApiKey) return 'gemini';
+  if (llm.geminiApiKey || llm.vertexai) return 'gemini';
   if (llm.openaiBaseUrl) return 'openai';
   return 'runbook';
 }
@@ -43,10 +47,16 @@ export function createPlannerFromConfig(llm: LlmSettings, deps: PlannerDeps): Pl
   let planner: Planner;
   switch (provider) {
     case 'gemini':
-      if (!llm.geminiApiKey) {
-        throw new UserError('llm.provider is gemini but no API key is set: export GEMINI_API_KEY=... (or set llm.provider to runbook)', { code: 'config_invalid' });
+      if (!llm.geminiApiKey && !llm.vertexai) {
+        throw new UserError('llm.provider is gemini but no API key is set: export GEMINI_API_KEY=..., or use Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION (or set llm.provider to runbook)', { code: 'config_invalid' });
       }
-      planner = createGeminiPlanner({ apiKey: llm.geminiApiKey, model: llm.geminiModel, ...(llm.geminiBaseUrl ? { baseUrl: llm.geminiBaseUrl } : {}), ...retry });
+      planner = createGeminiPlanner({
+        // Vertex AI authenticates with application default credentials, never the API key.
+        ...(llm.vertexai ? { vertex: { project: llm.vertexProject ?? '', location: llm.vertexLocation ?? '' } } : { apiKey: llm.geminiApiKey! }),
+        model: llm.geminiModel,
+        ...(llm.geminiBaseUrl ? { baseUrl: llm.geminiBaseUrl } : {}),
+        ...retry,
+      });
       break;
     case 'openai':
       if (!llm.openaiBaseUrl) {

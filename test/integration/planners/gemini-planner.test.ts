@@ -98,7 +98,9 @@ describe('GeminiPlanner against a Gemini-protocol server', () => {
     expect(request.body.systemInstruction.parts[0].text).toContain('You are the MLOps agent.');
     const declared = request.body.tools[0].functionDeclarations;
     expect(declared.map((d: { name: string }) => d.name)).toEqual(tools.map((t) => t.name));
-    expect(declared).toEqual(tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters })));
+    // The SDK sends Schema types as the API's enum names (OBJECT, STRING); nothing else changes.
+    const asSent = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema), (key, value) => (key === 'type' && typeof value === 'string' ? value.toUpperCase() : value));
+    expect(declared).toEqual(tools.map((t) => ({ name: t.name, description: t.description, parameters: asSent(t.parameters) })));
     expect(JSON.stringify(declared)).not.toMatch(/additionalProperties|\$schema|anyOf|"default"/);
   });
 
