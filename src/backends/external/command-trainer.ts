@@ -7,12 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../../clock.js';
-import { UserError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { ownerGone } from '../../process-identity.js';
-import type { KeyedWork, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
+import type { Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
 import type { CommandTrainerSettings } from '../settings.js';
-import { checkSameRequest, createJobRecords, finished, jobIdForKey, newJobRecord, pollUntilFinished, toJob, type JobRecord } from './job-records.js';
+import { checkSameRequest, createJobRecords, finished, jobReads, newJobRecord, toJob, type JobRecord } from './job-records.js';
 import { applyReport, parseReportLine, type VersionOfRun } from './training-report.js';
 
 export interface CommandTrainer extends Trainer {
@@ -175,23 +174,7 @@ export function createCommandTrainer(options: CommandTrainerOptions): CommandTra
       void run(record);
       return toJob(record);
     },
-    async lookup(key): Promise<KeyedWork<TrainingJob>> {
-      const record = await load(jobIdForKey(key));
-      if (!record) return { state: 'not_started' };
-      return { state: finished(record) ? 'ended' : 'started', work: toJob(record) };
-    },
-    async get(jobId) {
-      const record = await load(jobId);
-      return record ? toJob(record) : undefined;
-    },
-    async waitFor(jobId, { timeoutMs, signal }) {
-      const read = async () => {
-        const record = await load(jobId);
-        if (!record) throw new UserError(`no training job ${jobId}`, { code: 'not_found' });
-        return toJob(record);
-      };
-      return pollUntilFinished(read, { timeoutMs, intervalMs: running.has(jobId) ? 50 : pollIntervalMs, ...(signal ? { signal } : {}) });
-    },
+    ...jobReads(load, (jobId) => (running.has(jobId) ? 50 : pollIntervalMs)),
     async close() {
       stopping = true;
       const active = [...running.values()];

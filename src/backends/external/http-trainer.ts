@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../../clock.js';
 import { UpstreamError, UserError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { KeyedWork, Trainer, TrainingJob, TrainingRequest, TrainingStatus } from '../../../tools/ports.js';
+import type { Trainer, TrainingJob, TrainingRequest, TrainingStatus } from '../../../tools/ports.js';
 import { describeBody, requestJson, type JsonResponse } from '../http-json.js';
 import type { HttpTrainerSettings } from '../settings.js';
-import { checkSameRequest, createJobRecords, finished, jobIdForKey, newJobRecord, pollUntilFinished, toJob, type JobRecord } from './job-records.js';
+import { checkSameRequest, createJobRecords, finished, jobReads, newJobRecord, toJob, type JobRecord } from './job-records.js';
 import { applyReport, reportFrom, type VersionOfRun } from './training-report.js';
 
 const SERVICE = 'training service';
@@ -108,22 +108,6 @@ export function createHttpTrainer(options: HttpTrainerOptions): Trainer {
       await submit(kept.record);
       return toJob((await remote(kept.record)) ?? kept.record);
     },
-    async lookup(key): Promise<KeyedWork<TrainingJob>> {
-      const job = await current(jobIdForKey(key));
-      if (!job) return { state: 'not_started' };
-      return { state: finished(job) ? 'ended' : 'started', work: toJob(job) };
-    },
-    async get(jobId) {
-      const job = await current(jobId);
-      return job ? toJob(job) : undefined;
-    },
-    async waitFor(jobId, { timeoutMs, signal }) {
-      const read = async () => {
-        const job = await current(jobId);
-        if (!job) throw new UserError(`no training job ${jobId} at the ${SERVICE}`, { code: 'not_found' });
-        return toJob(job);
-      };
-      return pollUntilFinished(read, { timeoutMs, intervalMs: settings.pollIntervalMs, ...(signal ? { signal } : {}) });
-    },
+    ...jobReads(current, () => settings.pollIntervalMs),
   };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createFileExclusive, readJsonIfExists, writeFileAtomic } from '../../durable-file.js';
 import { UserError } from '../../errors.js';
 import { PROCESS_TOKEN } from '../../process-identity.js';
-import type { ParamValue, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
+import type { KeyedWork, ParamValue, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
 
 export interface JobRecord extends TrainingJob {
   idempotencyKey: string | null;
@@ -117,4 +117,30 @@ export async function pollUntilFinished(
     job = await read();
   }
   return job;
+}
+
+/**
+ * The Trainer port's reads over a way to load a job's current record: what became of a
+ * key, one job, and waiting for a job to end (read again every `intervalFor(jobId)` ms).
+ */
+export function jobReads(load: (jobId: string) => Promise<JobRecord | undefined>, intervalFor: (jobId: string) => number): Pick<Trainer, 'lookup' | 'get' | 'waitFor'> {
+  return {
+    async lookup(key): Promise<KeyedWork<TrainingJob>> {
+      const record = await load(jobIdForKey(key));
+      if (!record) return { state: 'not_started' };
+      return { state: finished(record) ? 'ended' : 'started', work: toJob(record) };
+    },
+    async get(jobId) {
+      const record = await load(jobId);
+      return record ? toJob(record) : undefined;
+    },
+    async waitFor(jobId, { timeoutMs, signal }) {
+      const read = async () => {
+        const record = await load(jobId);
+        if (!record) throw new UserError(`no training job ${jobId}`, { code: 'not_found' });
+        return toJob(record);
+      };
+      return pollUntilFinished(read, { timeoutMs, intervalMs: intervalFor(jobId), ...(signal ? { signal } : {}) });
+    },
+  };
 }
