@@ -28,6 +28,8 @@ export interface FakeKServeServer {
   /** Creates an InferenceService serving `storageUri` at 100% (revision 00001 rolled out). */
   create(namespace: string, name: string, storageUri: string): void;
   get(namespace: string, name: string): FakeInferenceService | undefined;
+  /** The traffic the controller routes now, with each revision's storageUri (what a gateway would serve). */
+  routes(namespace: string, name: string): { storageUri: string; percent: number; latestRevision: boolean }[];
   patches: RecordedPatch[];
   /** Namespaces whose requests are refused with 403. */
   forbidden: Set<string>;
@@ -167,6 +169,12 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
       reconcile(key);
     },
     get: (namespace, name) => objects.get(`${namespace}/${name}`),
+    routes(namespace, name) {
+      const key = `${namespace}/${name}`;
+      const revisions = controller.get(key)?.revisions ?? [];
+      const traffic = ((objects.get(key)?.status?.components as { predictor?: { traffic?: { revisionName: string; percent: number; latestRevision: boolean }[] } } | undefined)?.predictor?.traffic) ?? [];
+      return traffic.map((t) => ({ storageUri: revisions.find((r) => r.name === t.revisionName)!.storageUri, percent: t.percent, latestRevision: t.latestRevision }));
+    },
     async close() {
       for (const t of timers) clearTimeout(t);
       await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 // Starts the real Prometheus (Debian's 2.42 at /usr/bin/prometheus) on a free port, with a
-// temp TSDB, basic auth, and a 1 s scrape of the given targets. Stops it and removes its
+// temp TSDB, basic auth, and a 1 s scrape of the given targets; resolves once each target
+// has been scraped. Stops it and removes its
 // directory on close.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -73,6 +74,16 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
     if (Date.now() > until) {
       await close();
       throw new Error(`prometheus did not become ready within 30 s: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Prometheus hands new targets to its scrapers up to 5 s after start: wait for every target's first scrape.
+  for (;;) {
+    const body = await fetch(`${url}/api/v1/targets`, { headers: { authorization: authHeader } }).then((r) => r.json() as Promise<{ data: { activeTargets: { health: string }[] } }>);
+    if (body.data.activeTargets.length === targets.length && body.data.activeTargets.every((t) => t.health === 'up')) break;
+    if (Date.now() > until) {
+      await close();
+      throw new Error(`prometheus did not scrape ${targets.join(', ')} within 30 s: ${JSON.stringify(body.data.activeTargets)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -377,7 +377,14 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       unwatch(t);
       const split = splitOf(t, environment, isvc);
       const stepping = readRollout(isvc)?.status === 'progressing';
-      if (!loop && !stepping && split.canaryVersion === null && isvc.metadata.annotations?.[ANNOTATION.canaryVersion] === undefined) return split;
+      if (!loop && !stepping && split.canaryVersion === null && isvc.metadata.annotations?.[ANNOTATION.canaryVersion] === undefined) {
+        // Nothing to move; under a key, the call is still recorded, so a repeat or a lookup finds it done.
+        if (key) {
+          const record: KeyRecord = { kind: 'rollback', model, environment, at: iso(), split };
+          await commit(t, (current) => ({ metadata: { annotations: annotationsFor(current, null, key, record) } }));
+        }
+        return split;
+      }
       return (await rollBack(t, requestedBy, reason, key)).split;
     },
     async lookup(key) {

@@ -77,6 +77,7 @@ export function createPrometheusAnalysis(input: unknown, options: { now?: () => 
     const measurements: Measurement[] = [];
     let phase: MetricPhase = 'Successful';
     let consecutiveErrors = 0;
+    if (metric.initialDelay) await sleep(durationMs(metric.initialDelay), signal);
     for (let i = 0; i < metric.count; i++) {
       if (i > 0) await sleep(durationMs(metric.interval), signal);
       if (signal?.aborted) break;

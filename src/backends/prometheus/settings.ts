@@ -1,6 +1,6 @@
 // The Prometheus adapter's settings: where Prometheus is, and the analysis templates, in
 // the shape of Argo Rollouts' AnalysisTemplate metrics (name, query, successCondition,
-// interval, count, failureLimit, inconclusiveLimit, consecutiveErrorLimit).
+// interval, count, failureLimit, inconclusiveLimit, consecutiveErrorLimit, initialDelay).
 import { z } from 'zod';
 import { TEMPLATE_VARIABLES } from './query-template.js';
 
@@ -19,6 +19,8 @@ export const analysisMetricSchema = z
     /** CEL over `result` (a list: one number per series, or per range series a list of numbers); must return true or false. */
     successCondition: z.string().min(1),
     interval: duration.default('30s'),
+    /** Wait before the first measurement, so a new canary has been scraped (Argo's initialDelay; default none). */
+    initialDelay: duration.optional(),
     count: z.number().int().min(1).default(1),
     /** Failed measurements allowed before the metric fails (Argo's default 0). */
     failureLimit: z.number().int().min(0).default(0),
