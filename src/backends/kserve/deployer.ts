@@ -282,7 +282,10 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
           throw new UserError(`idempotency key "${key}" was already used at ${work.at} for another request (${work.kind} of ${work.model} in ${work.environment}); nothing was started`);
         }
         const rollout = work.rollout ?? (await currentRollout(t))!;
-        return { rollout, done: running.get(k)?.done ?? Promise.resolve(rollout) };
+        // Stepped here: its loop's end; stepped by another worker: read from the cluster until it ends.
+        const done = running.get(k)?.done
+          ?? (rollout.status === 'progressing' ? waitUntilSettled(model, environment, request.timeoutMs).then((r) => r ?? rollout) : Promise.resolve(rollout));
+        return { rollout, done };
       }
     }
     await requirePromotable(model, version);
@@ -328,6 +331,17 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
   // Starts under one key in flight in this process: the second is answered with the first.
   const beginOnce = oncePerKey(begin);
 
+  async function waitUntilSettled(model: string, environment: Environment, timeoutMs: number, signal?: AbortSignal): Promise<Rollout | undefined> {
+    const t = requireTarget(model, environment);
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const rollout = await currentRollout(t);
+      if (rollout?.status !== 'progressing' || Date.now() >= until || signal?.aborted) return rollout;
+      const done = running.get(keyOf(model, environment))?.done;
+      await Promise.race([sleep(Math.min(settings.pollMs, until - Date.now())), ...(done ? [done.catch(() => undefined)] : [])]);
+    }
+  }
+
   return {
     settings,
     async getSplit(model, environment) {
@@ -349,16 +363,7 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       const rollout = isvc ? readRollout(isvc) : undefined;
       return rollout ? publicRollout(rollout) : undefined;
     },
-    async waitForRollout(model, environment, { timeoutMs, signal }) {
-      const t = requireTarget(model, environment);
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const rollout = await currentRollout(t);
-        if (rollout?.status !== 'progressing' || Date.now() >= until || signal?.aborted) return rollout;
-        const done = running.get(keyOf(model, environment))?.done;
-        await Promise.race([sleep(Math.min(settings.pollMs, until - Date.now())), ...(done ? [done.catch(() => undefined)] : [])]);
-      }
-    },
+    waitForRollout: (model, environment, { timeoutMs, signal }) => waitUntilSettled(model, environment, timeoutMs, signal),
     async rollback(request) {
       const { model, environment, reason, requestedBy, idempotencyKey: key } = request;
       const t = requireTarget(model, environment);

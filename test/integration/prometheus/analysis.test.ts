@@ -28,12 +28,12 @@ let good: string;
 let broken: string;
 let example: { metrics: Record<string, unknown>[] } & Record<string, unknown>;
 
-/** The example templates, pointed at this Prometheus and measured twice, 1 s apart. */
+/** The example templates, pointed at this Prometheus and measured twice, 1 s apart, at once (the traffic is already scraped). */
 const settings = (overrides: Record<string, unknown> = {}) => ({
   ...example,
   url: prometheus.url,
   auth: prometheus.auth,
-  metrics: example.metrics.map((m) => ({ ...m, interval: '1s', count: 2 })),
+  metrics: example.metrics.map((m) => ({ ...m, interval: '1s', count: 2, initialDelay: '0s' })),
   ...overrides,
 });
 const target = (environment: Environment, canaryVersion: string, model = MODEL): AnalysisTarget => ({ model, environment, canaryVersion, stableVersion: stable, trafficPercent: 50 });
