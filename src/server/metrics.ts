@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Run } from '../agent/run.js';
 import type { AuditEntryInput } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
-import type { CircuitReport } from '../llm/index.js';
+import type { CircuitReport } from '../planners/index.js';
 
 export interface ServerMetrics {
   registry: Registry;

@@ -4,11 +4,11 @@
 import { join } from 'node:path';
 import type { Backends } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
-import type { Config } from '../../config.js';
 import { loadContracts, type ContractSet } from '../../contracts/index.js';
 import type { Logger } from '../../logger.js';
 import { defaultContractFiles } from '../../paths.js';
 import type { CanaryThresholds } from './canary-analysis.js';
+import type { QualityGates } from './evaluation.js';
 import type { Timers } from './canary-watch.js';
 import { createDataCheckStore } from './data-check-store.js';
 import { readDataset } from './dataset-store.js';
@@ -47,8 +47,18 @@ export const LAB_CANARY_ANALYSIS: CanaryThresholds = {
   latencyFloorMs: 25,
 };
 
+/** What the lab reads of the operator's settings (the app's config has this shape). */
+export interface LabSettings {
+  /** The data directory: the lab lives under <home>/lab. */
+  home: string;
+  qualityGates: QualityGates;
+  lab?: { canary?: Partial<Pick<CanaryThresholds, 'minRequestsPerStep' | 'stepTimeoutMs'>> & { watchIntervalMs?: number; steps?: number[] } };
+  /** Data contract files; default the shipped ones. */
+  contracts?: { files: string[] };
+}
+
 export async function openLocalLab(options: {
-  config: Pick<Config, 'home' | 'qualityGates'> & { lab?: Config['lab']; contracts?: Config['contracts'] };
+  config: LabSettings;
   logger: Logger;
   clock?: Clock;
   analysis?: Partial<CanaryThresholds>;
@@ -133,3 +143,4 @@ export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, typ
 export type { ModelServer } from './model-server.js';
 export { DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';
 export { openReadOnlyLab, type ReadOnlyLab } from './read-only-lab.js';
+export type { QualityGates } from './evaluation.js';
