@@ -14,6 +14,7 @@ import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds
 import { createCanaryWatch, DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateFailuresToRollback, validateWatchInterval, type Timers } from './canary-watch.js';
 import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord, type KeyRecord } from './deployment-store.js';
 import { lookupKey, rememberKey } from './deployment-keys.js';
+import { oncePerKey } from '../once-per-key.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 
@@ -311,14 +312,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   }
 
   // Starts under one key in flight in this process: the second is answered with the first.
-  const beginning = new Map<string, Promise<{ rollout: Rollout; done: Promise<Rollout> }>>();
-  function beginOnce(request: CanaryRequest): Promise<{ rollout: Rollout; done: Promise<Rollout> }> {
-    const key = request.idempotencyKey;
-    if (!key) return begin(request);
-    const pending = beginning.get(key) ?? begin(request).finally(() => beginning.delete(key));
-    beginning.set(key, pending);
-    return pending;
-  }
+  const beginOnce = oncePerKey(begin);
 
   /** Sets the stepping loop of `token` going; `token.done` settles when it ends. */
   function launch(model: string, environment: Environment, by: string, token: RunningLoop, deadline: number): void {

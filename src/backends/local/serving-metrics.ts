@@ -46,7 +46,9 @@ export function createServingMetrics(registry: Registry) {
     feedback,
     observeRequest(labels: Labels, latencyMs: number, ok: boolean, predictionScores: number[]): void {
       requests.inc(labels);
-      if (!ok) errors.inc(labels);
+      // Incremented by 0 on success so every served version has an error series: without
+      // it, a PromQL error rate of a canary that never failed would be "no data", not 0.
+      errors.inc(labels, ok ? 0 : 1);
       latency.observe(labels, latencyMs / 1000);
       for (const s of predictionScores) scores.observe(labels, s);
     },
