@@ -9,8 +9,10 @@ import type { Logger } from '../logger.js';
 import { createCommandTrainer } from './external/command-trainer.js';
 import { createHttpTrainer } from './external/http-trainer.js';
 import type { VersionOfRun } from './external/training-report.js';
+import { createKServeDeployer } from './kserve/index.js';
 import { openLocalLab, type LocalLab } from './local/index.js';
 import { openMlflowRegistry } from './mlflow/index.js';
+import { createPrometheusAnalysis } from './prometheus/index.js';
 import { combinationProblems, resolveRegistry, type BackendsSection } from './settings.js';
 
 type LabSettings = Parameters<typeof openLocalLab>[0]['config'];
@@ -43,10 +45,6 @@ export interface OpenedBackends {
   close(): Promise<void>;
 }
 
-function notBuilt(key: string, value: string): UserError {
-  return new UserError(`backends.${key}: ${value} is not built in this version; set backends.${key} to local`, { code: 'config_invalid' });
-}
-
 export function chooseBackends(b: BackendsSection): ChosenBackends {
   return { registry: resolveRegistry(b), analysis: b.analysis, deployer: b.deployer, trainer: b.trainer };
 }
@@ -58,8 +56,6 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
   // Refused before anything is opened, so a bad choice holds nothing.
   const problems = combinationProblems(b);
   if (problems.length > 0) throw new UserError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, { code: 'config_invalid' });
-  if (chosen.analysis === 'prometheus') throw notBuilt('analysis', 'prometheus');
-  if (chosen.deployer === 'kserve') throw notBuilt('deployer', 'kserve');
 
   const lab = await openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
   const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
@@ -69,8 +65,13 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
   const dir = (name: string) => join(settings.home, 'backends', name);
   const clock = deps.clock ? { clock: deps.clock } : {};
   const closers: (() => Promise<void>)[] = [];
-
+  const closeAll = async () => {
+    for (const close of closers) await close().catch((err: unknown) => logger.warn({ err }, 'closing a backend failed'));
+    await lab.close();
+  };
   let trainer: Backends['trainer'] = lab.trainer;
+  let deployer: Backends['deployer'] = lab.deployer;
+  try {
   if (chosen.trainer === 'command') {
     const command = createCommandTrainer({ settings: b.commandTrainer!, dir: dir('command-trainer'), env: deps.env ?? process.env, logger, ...clock, ...(versionOfRun ? { versionOfRun } : {}) });
     closers.push(() => command.close());
@@ -78,15 +79,24 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
   } else if (chosen.trainer === 'http') {
     trainer = createHttpTrainer({ settings: b.httpTrainer!, dir: dir('http-trainer'), logger, ...clock, ...(versionOfRun ? { versionOfRun } : {}) });
   }
+  if (chosen.deployer === 'kserve') {
+    // combinationProblems made sure analysis is prometheus.
+    const analyzer = createPrometheusAnalysis(b.prometheus);
+    const kserve = createKServeDeployer(b.kserve, { analyzer, registry, logger });
+    closers.push(() => kserve.close());
+    deployer = kserve;
+  }
+  } catch (err) {
+    // A bad adapter setting must not leave the lab's servers and watches holding the process.
+    await closeAll();
+    throw err;
+  }
   logger.info({ backends: chosen }, 'backends opened');
 
   return {
-    backends: { registry, trainer, deployer: lab.deployer, dataQuality: lab.dataQuality },
+    backends: { registry, trainer, deployer, dataQuality: lab.dataQuality },
     lab,
     chosen,
-    async close() {
-      for (const close of closers) await close().catch((err: unknown) => logger.warn({ err }, 'closing a backend failed'));
-      await lab.close();
-    },
+    close: closeAll,
   };
 }

@@ -2,6 +2,8 @@
 // of the adapters chosen. Validated with the rest of the config at start; `openBackends`
 // (from-config.ts) builds what it names.
 import { z } from 'zod';
+import { kserveDeployerSettingsSchema } from './kserve/settings.js';
+import { prometheusAnalysisSettingsSchema } from './prometheus/settings.js';
 
 /** Placeholders a command trainer's argv may use; each is filled from the trigger_retrain call. */
 export const COMMAND_PLACEHOLDERS = ['model', 'dataset', 'params', 'searchTrials', 'requestedBy', 'jobId', 'idempotencyKey'] as const;
@@ -101,9 +103,6 @@ const httpTrainerSchema = z
   })
   .strict();
 
-/** Accepted now so a config naming them validates; their adapters are wired in from-config. */
-const opaqueSection = z.record(z.string(), z.unknown());
-
 export const backendsSchema = z
   .object({
     /** `auto` (default): mlflow when MLFLOW_TRACKING_URI / backends.mlflow.trackingUri is set, else local. */
@@ -113,8 +112,8 @@ export const backendsSchema = z
     deployer: z.enum(['local', 'kserve']).default('local'),
     trainer: z.enum(['local', 'command', 'http']).default('local'),
     mlflow: mlflowSchema.default({}),
-    prometheus: opaqueSection.optional(),
-    kserve: opaqueSection.optional(),
+    prometheus: prometheusAnalysisSettingsSchema.optional(),
+    kserve: kserveDeployerSettingsSchema.optional(),
     commandTrainer: commandTrainerSchema.optional(),
     httpTrainer: httpTrainerSchema.optional(),
   })
@@ -125,6 +124,12 @@ export const backendsSchema = z
     }
     if (b.trainer === 'command' && !b.commandTrainer) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['trainer'], message: 'is command but backends.commandTrainer is not set: give at least commandTrainer.argv' });
+    }
+    if (b.analysis === 'prometheus' && !b.prometheus) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['analysis'], message: 'is prometheus but backends.prometheus is not set: give prometheus.url and prometheus.metrics (see examples/analysis-templates.yaml)' });
+    }
+    if (b.deployer === 'kserve' && !b.kserve) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['deployer'], message: 'is kserve but backends.kserve is not set: give kserve.inferenceServices (see examples/kserve-deployer.yaml)' });
     }
     if (b.trainer === 'http' && !b.httpTrainer) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['trainer'], message: 'is http but backends.httpTrainer is not set: give at least httpTrainer.startUrl and httpTrainer.statusUrl' });
@@ -149,9 +154,13 @@ export function resolveRegistry(b: Pick<BackendsSection, 'registry' | 'mlflow'>)
  * stop commands that never act on a registry (the demo, audit, policy).
  */
 export function combinationProblems(b: BackendsSection): string[] {
-  if (resolveRegistry(b) !== 'mlflow') return [];
-  const why = b.registry === 'auto' ? 'the registry is mlflow (MLFLOW_TRACKING_URI or backends.mlflow.trackingUri is set and backends.registry is auto)' : 'the registry is mlflow';
   const problems: string[] = [];
+  // The KServe deployer judges each step through Prometheus; the lab's deployer judges its own
+  // in-process traffic, so neither works with the other's analysis.
+  if (b.deployer === 'kserve' && b.analysis !== 'prometheus') problems.push('backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus');
+  if (b.deployer === 'local' && b.analysis === 'prometheus') problems.push("backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve");
+  if (resolveRegistry(b) !== 'mlflow') return problems;
+  const why = b.registry === 'auto' ? 'the registry is mlflow (MLFLOW_TRACKING_URI or backends.mlflow.trackingUri is set and backends.registry is auto)' : 'the registry is mlflow';
   // The lab's trainer registers into the lab's registry, and the lab's deployer serves the
   // lab's model files: with MLflow they would act on models MLflow does not know.
   if (b.trainer === 'local') problems.push(`backends.trainer: is local, which registers into the lab's registry, but ${why}: set trainer to command or http (a job that logs to MLflow), or registry to local`);

@@ -55,9 +55,15 @@ describe('openBackends', () => {
     );
   });
 
-  it('refuses, before opening anything, an adapter this build does not have', async () => {
-    await expect(openBackends({ home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus: { url: 'http://prom:9090' } }) }, { logger: silentLogger })).rejects.toThrow(
-      'backends.analysis: prometheus is not built in this version; set backends.analysis to local',
+  it('refuses, before opening anything, a canary analysis the chosen deployer cannot use', async () => {
+    const prometheus = { url: 'http://prom:9090', metrics: [{ name: 'errors', query: 'up', successCondition: 'result[0] <= 1' }] };
+    const kserve = { inferenceServices: [{ model: 'credit-risk', environment: 'production', namespace: 'ml', storageUri: 's3://m/{{version}}' }] };
+    await expect(openBackends({ home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus }) }, { logger: silentLogger })).rejects.toThrow(
+      "backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve",
     );
+    await expect(openBackends({ home, qualityGates, backends: backendsSchema.parse({ deployer: 'kserve', kserve }) }, { logger: silentLogger })).rejects.toThrow(
+      'backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus',
+    );
+    expect(() => backendsSchema.parse({ analysis: 'prometheus', prometheus: { url: 'http://prom:9090' } })).toThrow(/metrics/);
   });
 });

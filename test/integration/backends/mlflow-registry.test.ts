@@ -18,7 +18,7 @@ const defaults = backendsSchema.parse({}).mlflow;
 /** MLflow as the registry needs a trainer and deployer that act on MLflow's models. */
 function writeConfig(dir: string): string {
   const file = join(dir, 'mlops-agent.yaml');
-  writeFileSync(file, 'backends:\n  deployer: kserve\n  trainer: http\n  httpTrainer: { startUrl: "http://train.internal/jobs", statusUrl: "http://train.internal/jobs/{jobId}" }\n');
+  writeFileSync(file, 'backends:\n  deployer: kserve\n  analysis: prometheus\n  prometheus: { url: "http://prom:9090", metrics: [{ name: errors, query: "up", successCondition: "result[0] <= 1" }] }\n  kserve: { inferenceServices: [{ model: credit-risk, environment: production, namespace: ml, storageUri: "s3://m/{{version}}" }] }\n  trainer: http\n  httpTrainer: { startUrl: "http://train.internal/jobs", statusUrl: "http://train.internal/jobs/{jobId}" }\n');
   return file;
 }
 

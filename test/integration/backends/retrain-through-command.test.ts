@@ -14,10 +14,11 @@ import { openBackends, type OpenedBackends } from '../../../src/backends/from-co
 import { generateCreditRows, writeDataset } from '../../../src/backends/local/index.js';
 import { backendsSchema } from '../../../src/backends/settings.js';
 import { systemClock } from '../../../src/clock.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
-import { createFileExecutions, createGate, createPolicyStore } from '../../../src/policy/index.js';
+import { createFileExecutions, createGate } from '../../../src/gate/index.js';
+import { createPolicyStore } from '../../../src/policy/index.js';
 import { daysAgo } from '../../support/dates.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
 

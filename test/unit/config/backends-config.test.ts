@@ -25,7 +25,7 @@ describe('the backends section', () => {
   });
 
   it('picks MLflow for the registry when MLFLOW_TRACKING_URI is set and nothing else is chosen, with MLflow\'s own credential variables', () => {
-    const config = load('backends:\n  trainer: command\n  deployer: kserve\n  commandTrainer: { argv: [mlflow, run, ., -P, "model={model}"] }\n', {
+    const config = load('backends:\n  trainer: command\n  deployer: kserve\n  analysis: prometheus\n  prometheus: { url: "http://prom:9090", metrics: [{ name: errors, query: "up", successCondition: "result[0] <= 1" }] }\n  kserve: { inferenceServices: [{ model: credit-risk, environment: production, namespace: ml, storageUri: "s3://m/{{version}}" }] }\n  commandTrainer: { argv: [mlflow, run, ., -P, "model={model}"] }\n', {
       MLFLOW_TRACKING_URI: 'https://mlflow.internal:5000',
       MLFLOW_TRACKING_USERNAME: 'svc-agent',
       MLFLOW_TRACKING_PASSWORD: 'pw',
