@@ -16,6 +16,8 @@ export interface TrafficSimulatorOptions {
   feedbackDelayMs?: number;
   /** Requests in flight at once (default 8). */
   concurrency?: number;
+  /** The row's column holding its true 0/1 outcome, never sent to the model (default `default`). */
+  labelColumn?: string;
 }
 
 export interface SimulatorCounts {
@@ -94,7 +96,7 @@ export function createTrafficSimulator(options: TrafficSimulatorOptions): Traffi
   async function one(): Promise<void> {
     const full = nextRow();
     // The model must not see the outcome it is asked to predict.
-    const { [LABEL_COLUMN]: truth, ...row } = full;
+    const { [options.labelColumn ?? LABEL_COLUMN]: truth, ...row } = full;
     counts.sent++;
     try {
       const res = await post(agent, `${options.url}/predict`, { model: options.model, environment, row });
