@@ -10,7 +10,8 @@ import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
 import { createApprovalSweeper, createRedisApprovalStore, type ApprovalStore, type ApprovalSweeper } from '../approvals/index.js';
 import { createSlackChannel, type SlackChannel } from '../approvals/slack/index.js';
-import { openLocalLab, type LocalLab } from '../backends/local/index.js';
+import { openLocalLab, type LabBackends } from '../backends/local/index.js';
+import { openLabOrItsLink } from '../backends/local/lab-link.js';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
@@ -24,7 +25,8 @@ export interface AgentProcess {
   queue: RunQueue;
   metrics: ServerMetrics;
   runtime: Runtime;
-  lab: LocalLab;
+  /** The lab under the home; while `lab up` runs, with that process's deployer (see lab-link.ts). */
+  lab: LabBackends;
   /**
    * Runs, approvals and execution records are kept in Redis with the queue, shared by every
    * process; null: the runtime keeps them in files under <home>.
@@ -106,9 +108,9 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
   const redis = config.redisUrl ? openRedisStores(config.redisUrl, config.queue.prefix) : null;
   // Slack's notifier must exist before the approvals service; its handlers need the service.
   const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
-  let lab: LocalLab | null = null;
+  let lab: LabBackends | null = null;
   try {
-    lab = await openLocalLab({ config, logger });
+    lab = await openLabOrItsLink(config, logger, () => openLocalLab({ config, logger }));
     const runtime = await createRuntime({
       config,
       logger,

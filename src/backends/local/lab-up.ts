@@ -123,7 +123,9 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       environment: LAB_ENVIRONMENT,
       dataset: trading.recent,
       reference: await referenceSample(lab, trading.reference, 3000, (rows) => signalRows(rows)),
-      features: SIGNAL_FEATURES.map((f) => ({ name: f.name, categorical: false })),
+      // Not the spread: in bps it moves in whole ticks, and PSI over such point masses jumps
+      // whenever the price level shifts a tick's worth of bps across a bin edge.
+      features: SIGNAL_FEATURES.filter((f) => f.name !== 'spread_bps').map((f) => ({ name: f.name, categorical: false })),
       offlineAccuracy: 'hit_rate',
       signal: true,
     },
