@@ -5,6 +5,7 @@
 // ended, and a shutdown that gives active runs a grace period.
 import { join } from 'node:path';
 import { createRedisRunStore, type RedisRunStore } from '../agent/redis-run-store.js';
+import { allTools } from '../../tools/index.js';
 import { abandonRun } from '../agent/abandoned-runs.js';
 import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
@@ -104,7 +105,7 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
 /** `executesRuns`: this process will call startWorking (a worker, or serve with its in-process worker). */
 export async function openAgentProcess(config: Config, logger: Logger, { executesRuns }: { executesRuns: boolean }): Promise<AgentProcess> {
   const queue = createRunQueueFromConfig(config, logger);
-  const metrics = createServerMetrics(queue);
+  const metrics = createServerMetrics(queue, { tools: allTools.map((t) => t.name), executesRuns });
   const redis = config.redisUrl ? openRedisStores(config.redisUrl, config.queue.prefix) : null;
   // Slack's notifier must exist before the approvals service; its handlers need the service.
   const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
@@ -118,11 +119,15 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       ...(redis ? { runs: redis.runs, approvalStore: redis.approvals, executions: redis.executions } : {}),
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
-      onAudit: (entry) => metrics.audited(entry),
+      onAudit: (entry, seconds) => {
+        metrics.auditAppended(seconds);
+        metrics.audited(entry);
+      },
       // A run waiting for training or a canary frees its worker; the wait sweeper resumes it.
       longWaits: 'park',
     });
     metrics.observeCircuits(runtime.circuits);
+    metrics.observeApprovals(async () => (await runtime.approvals.list({ status: 'pending' })).length);
     slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
     // Every process sweeps: whichever acts first wins, and a grant is consumed once.
     const sweeper = createApprovalSweeper({
