@@ -4,6 +4,7 @@
 // its scores and of each input against the model's reference data, and for the trading
 // signal a Sharpe-style figure of its labelled calls. The example rules in
 // examples/prometheus/ alert on these.
+import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Environment } from '../../../tools/ports.js';
 import type { CreditRow } from './credit-schema.js';
@@ -45,6 +46,8 @@ export function createLabMetrics(options: {
   splits: SplitSource;
   artifacts: { loadArtifact(model: string, version: string): Promise<ModelArtifact>; getVersion(model: string, version: string): Promise<{ metrics: Record<string, number> } | undefined> };
   windowMs: number;
+  /** The lab's directory: its filesystem's free and total bytes are exported. */
+  diskPath: string;
   now?: () => number;
 }): Registry {
   const registry = new Registry();
@@ -73,8 +76,16 @@ export function createLabMetrics(options: {
     sharpe: new Gauge({ name: 'mlops_lab_signal_sharpe_per_trade', help: 'Per-trade Sharpe ratio of the signal\'s labelled calls in the last window (+1 right, -1 wrong)', labelNames: versionLabels, registers: [registry] }),
   };
 
+  const disk = {
+    free: new Gauge({ name: 'mlops_lab_disk_free_bytes', help: 'Bytes free to unprivileged writers on the filesystem of the lab\'s home', labelNames: ['path'], registers: [registry] }),
+    size: new Gauge({ name: 'mlops_lab_disk_size_bytes', help: 'Size in bytes of the filesystem of the lab\'s home', labelNames: ['path'], registers: [registry] }),
+  };
+
   async function collect(): Promise<void> {
     for (const g of Object.values(gauges)) g.reset();
+    const fs = await statfs(options.diskPath);
+    disk.free.set({ path: options.diskPath }, fs.bavail * fs.bsize);
+    disk.size.set({ path: options.diskPath }, fs.blocks * fs.bsize);
     const since = now() - options.windowMs;
     for (const m of options.models) {
       const split = options.splits.currentSplit(m.model, m.environment);

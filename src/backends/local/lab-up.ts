@@ -130,7 +130,7 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       signal: true,
     },
   ];
-  const metrics = createLabMetrics({ models: watched, stats: lab.stats, splits: lab.deployer, artifacts: lab.registry, windowMs: options.windowMs });
+  const metrics = createLabMetrics({ models: watched, stats: lab.stats, splits: lab.deployer, artifacts: lab.registry, windowMs: options.windowMs, diskPath: lab.dirs.root });
 
   function status() {
     return {

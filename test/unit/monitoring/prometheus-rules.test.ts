@@ -16,17 +16,22 @@ const rules = parse(readFileSync(join(packageRoot, 'examples', 'prometheus', 'ru
 const alertNames = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.alert ? [r.alert] : []))));
 
 describe('examples/prometheus/rules.yml and prompts/runbooks', () => {
-  it('answer exactly the same alert names', async () => {
+  it('answer exactly the same alert names, the predictive ones with a runbook that only tells people', async () => {
     const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), allTools.map((t) => t.name));
     const answered = new Set(runbooks.flatMap((rb) => rb.alerts));
     expect([...alertNames].sort()).toEqual([...answered].sort());
-    expect(alertNames.size).toBeGreaterThanOrEqual(4);
+    expect(alertNames.size).toBeGreaterThanOrEqual(6);
+    const capacity = runbooks.find((rb) => rb.alerts.includes('LabDiskFillingUp'))!;
+    expect(capacity.steps.every((step) => !('tool' in step) || step.tool === undefined)).toBe(true);
+    expect(rules.groups.flatMap((g) => g.rules).filter((r) => r.alert?.startsWith('Lab')).every((r) => r.expr.includes('predict_linear'))).toBe(true);
   });
 
   it('name the series labels the runbooks read: model and environment on every rule, dataset on drift and accuracy', () => {
     for (const rule of rules.groups.flatMap((g) => g.rules)) {
-      expect(rule.expr, rule.alert).toMatch(/model/);
-      expect(rule.expr, rule.alert).toMatch(/environment/);
+      // A process-wide capacity alert names the lab itself, in its static labels.
+      const named = `${rule.expr} ${Object.keys(rule.labels ?? {}).join(' ')}`;
+      expect(named, rule.alert).toMatch(/model/);
+      expect(named, rule.alert).toMatch(/environment/);
       if (rule.alert === 'ModelDriftDetected' || rule.alert === 'ModelAccuracyDrop') expect(rule.expr, rule.alert).toMatch(/dataset/);
       if (rule.alert === 'CanaryDegraded') expect(rule.expr, rule.alert).toMatch(/by \(model, environment, version/);
     }
