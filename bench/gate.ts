@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { allTools, NO_DATA_RISK } from '../tools/index.js';
 import { openFileAuditLog } from '../src/audit/index.js';
 import { defaultPolicyDir } from '../src/paths.js';
-import { createGate, createPolicyStore, type GateCall } from '../src/policy/index.js';
+import { createGate, type GateCall } from '../src/gate/index.js';
+import { createPolicyStore } from '../src/policy/index.js';
 import { memoryBackends, version } from '../test/support/memory-backends.js';
 
 const CALLS = 600;

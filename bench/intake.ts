@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { loadHttp, type LoadResult } from './http-load.js';
 import { createRedisRunStore } from '../src/agent/redis-run-store.js';
 import { openFileAuditLog } from '../src/audit/index.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/app/config.js';
 import { createBullmqRunQueue } from '../src/intake/index.js';
 import { createServer } from '../src/server/index.js';
 import { wipe } from '../test/integration/intake/redis-helpers.js';

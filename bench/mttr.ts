@@ -17,7 +17,7 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalLab } from '../src/backends/local/index.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/app/config.js';
 import { silentLogger } from '../src/logger.js';
 import { versionInput } from '../test/contract/model-registry.contract.js';
 import { wipe } from '../test/integration/intake/redis-helpers.js';

@@ -1,9 +1,9 @@
 // Slack text cleanup on crafted messages: the regex chain this replaced (each pattern
 // scanned to the end of the text from every unclosed `<`, quadratic in the length) against
-// the one-pass reader in src/approvals/slack/chat-events.ts, on 40,000-character messages
+// the one-pass reader in src/slack/chat-events.ts, on 40,000-character messages
 // (Slack's own limit) of unclosed tokens, and on an ordinary question as a control.
 // Prints the median time of each and the ratio. Run: npm run bench:slack
-import { plainFromSlack, readSlackEvent } from '../src/approvals/slack/index.js';
+import { plainFromSlack, readSlackEvent } from '../src/slack/index.js';
 
 /** The cleanup as it was before (kept here only as the baseline). */
 function regexChain(text: string): string {

@@ -13,7 +13,7 @@ export type ErrorCode =
   | 'model_behavior'
   | 'upstream_failed'
   | 'upstream_timeout'
-  /** Not asked at all: a circuit breaker is open after repeated failures (see llm/circuit-breaker.ts). */
+  /** Not asked at all: a circuit breaker is open after repeated failures (see planners/circuit-breaker.ts). */
   | 'circuit_open'
   | 'policy_denied'
   | 'audit_failed'

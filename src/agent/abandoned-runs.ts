@@ -4,7 +4,7 @@
 // and the audit log. A parked or finished run is left as it is: it was not lost.
 import type { Clock } from '../clock.js';
 import { redactPaths } from '../public-message.js';
-import type { AuditAppender } from '../policy/gate.js';
+import type { AuditAppender } from '../gate/gate.js';
 import type { Run } from './run.js';
 import type { RunStore } from './run-store.js';
 

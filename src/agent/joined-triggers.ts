@@ -3,7 +3,7 @@
 // mean. A resolved alert ends a run that has only looked so far, since acting on an alert
 // that cleared on its own (retraining, shipping) would change production for nothing.
 import type { Logger } from '../logger.js';
-import type { AuditAppender } from '../policy/gate.js';
+import type { AuditAppender } from '../gate/gate.js';
 import type { TranscriptItem } from './planner.js';
 import type { Run, Trigger } from './run.js';
 

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import { ModelBehaviorError, UpstreamError, UserError } from '../errors.js';
 import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
-import type { AuditAppender, Gate } from '../policy/gate.js';
+import type { AuditAppender, Gate } from '../gate/gate.js';
 import { absorbJoined, type JoinedNotice } from './joined-triggers.js';
 import { undoesMitigation } from './mitigation.js';
 import { toPlannerOutcome } from './parked-calls.js';

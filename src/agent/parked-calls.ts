@@ -1,8 +1,8 @@
 // What a parked run waits on, read from its transcript: calls waiting for people
 // (approvals) and long-running calls under way (a training job, a canary rollout). The
 // transcript is the only record: a call is open until a later item says how it ended.
-import { startedWait, type CallEnd } from '../policy/index.js';
-import { defaultIdempotencyKey, type GateOutcome, type WaitingCall } from '../policy/gate.js';
+import { startedWait, type CallEnd } from '../gate/index.js';
+import { defaultIdempotencyKey, type GateOutcome, type WaitingCall } from '../gate/gate.js';
 import type { CallOutcomeForPlanner } from './planner.js';
 import type { Run } from './run.js';
 

@@ -3,7 +3,7 @@
 // worker until a sweep or an event resumes it, or, for long-running calls in a process
 // that runs one run alone (chat, demo), is waited for here.
 import type { Clock } from '../clock.js';
-import type { AuditAppender, Gate } from '../policy/gate.js';
+import type { AuditAppender, Gate } from '../gate/gate.js';
 import { openWaits, recordedOutcome, toPlannerOutcome, unsettledApprovals, type RecordedOutcome } from './parked-calls.js';
 import type { CallOutcomeForPlanner, TranscriptItem } from './planner.js';
 import type { Run } from './run.js';

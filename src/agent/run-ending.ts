@@ -1,7 +1,7 @@
 // How a run ends: its status from what the transcript shows (never from the planner's
 // words), its summary, the flags on an answer that claims more, and the mitigation phase's
 // own end. The loop calls these; each writes the audit log before it saves the run.
-import type { AuditAppender } from '../policy/gate.js';
+import type { AuditAppender } from '../gate/gate.js';
 import type { PlannedEnd, PlannerTurn, TranscriptItem } from './planner.js';
 import { endFromSummary, summarizeTranscript, unsupportedClaims } from './run-account.js';
 import type { Run, RunFlag } from './run.js';

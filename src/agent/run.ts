@@ -1,5 +1,5 @@
 // A run: one episode of the agent, persisted so it survives a restart.
-import type { Principal } from '../policy/gate.js';
+import type { Principal } from '../gate/gate.js';
 import type { TokenUsage, TranscriptItem } from './planner.js';
 
 export type TriggerKind = 'chat' | 'alert' | 'schedule' | 'mcp';

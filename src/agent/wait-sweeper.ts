@@ -7,7 +7,7 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { createPeriodic } from '../periodic.js';
-import type { Gate, WaitingCall } from '../policy/gate.js';
+import type { Gate, WaitingCall } from '../gate/gate.js';
 import { openWaits } from './parked-calls.js';
 import type { Run, RunStatus } from './run.js';
 

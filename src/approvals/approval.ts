@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Risk } from '../../tools/index.js';
 import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { UserError } from '../errors.js';
-import type { CallEnd, Principal } from '../policy/index.js';
+import type { CallEnd, Principal } from '../gate/index.js';
 
 export const APPROVAL_SCHEMA_VERSION = 1;
 

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
-import type { ApprovalSink, AuditAppender, ParkedCall } from '../policy/index.js';
+import type { ApprovalSink, AuditAppender, ParkedCall } from '../gate/index.js';
 import {
   APPROVAL_SCHEMA_VERSION,
   argsHashOf,

@@ -1,7 +1,6 @@
 // The audit store the configuration asks for: the log a runtime appends to, the reader the
 // CLI verifies and exports with, and the public keys verify accepts.
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { openFileAuditLog } from './file-audit-log.js';
 import { openPostgresAuditReader } from './pg-reader.js';
@@ -10,7 +9,18 @@ import { openFileAuditReader, type AuditReader } from './reader.js';
 import { keyRing, loadPublicKey, loadSigningKey, type KeyRing } from './signing.js';
 import type { AuditLog } from './types.js';
 
-export type AuditConfig = Pick<Config, 'auditFile' | 'auditStore' | 'audit' | 'databaseUrl'>;
+/** What the audit room reads of the operator's settings (the app's config has this shape). */
+export interface AuditConfig {
+  auditFile: string;
+  auditStore: 'file' | 'postgres';
+  databaseUrl?: string | undefined;
+  audit: {
+    postgresSchema: string;
+    signingKeyFile?: string | undefined;
+    publicKeyFiles: string[];
+    checkpoint: { everyEntries: number; everyMs: number; postUrl?: string | undefined };
+  };
+}
 
 export async function openAuditLog(config: AuditConfig, deps: { clock: Clock; logger: Logger }): Promise<AuditLog> {
   const { signingKeyFile, checkpoint } = config.audit;

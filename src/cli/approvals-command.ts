@@ -2,7 +2,7 @@
 // through a running `serve` (MLOPS_AGENT_URL), as whoever the token stands for.
 import { Command, Option } from 'commander';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus } from '../approvals/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { createServerClient } from './server-client.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
 

@@ -1,11 +1,9 @@
 // `mlops-agent chat "question"`: one chat run against the local lab, printed as it happens.
 import { userInfo } from 'node:os';
 import { Command } from 'commander';
-import { openLocalLab } from '../backends/local/index.js';
-import type { Config } from '../config.js';
-import { UserError } from '../errors.js';
+import { buildChat } from '../app/app.js';
+import type { Config } from '../app/config.js';
 import type { Logger } from '../logger.js';
-import { createLlmPlanner, createRuntime, HOW_TO_CONFIGURE_LLM } from '../runtime.js';
 import { exitCodeForRun } from './exit-codes.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
@@ -18,24 +16,17 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
     .action(async (words: string[], opts: { principal: string; json?: boolean }) => {
       const config = deps.config();
       const logger = deps.logger();
-      if (!createLlmPlanner(config.llm, logger)) {
-        throw new UserError(`mlops-agent chat needs an LLM to plan.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
-      }
-      const lab = await openLocalLab({ config, logger });
-      const runtime = await createRuntime({
-        config,
-        logger,
-        backends: lab,
-        onEvent: opts.json ? undefined : (run, item) => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`),
+      const app = await buildChat(config, logger, {
+        ...(opts.json ? {} : { onEvent: (run, item) => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`) }),
       });
+      const { runtime } = app;
       try {
         const text = words.join(' ');
         const run = await runtime.agent.start({ kind: 'chat', principal: { id: opts.principal, roles: [] }, text, data: { question: text } });
         process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : `${formatRunSummary(run)}\n`);
         process.exitCode = exitCodeForRun(run.status);
       } finally {
-        await runtime.close();
-        await lab.close();
+        await app.close();
       }
     });
 }

@@ -1,6 +1,6 @@
 // `mlops-agent demo`: a whole incident on the local lab, with no cloud and no API key.
 import { Command, Option } from 'commander';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { runIncidentDemo, SCENARIOS, type Scenario } from '../demo/incident-demo.js';
 import type { Logger } from '../logger.js';
 import { EXIT } from './exit-codes.js';

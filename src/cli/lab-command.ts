@@ -4,10 +4,10 @@ import { Argument, Command, InvalidArgumentError } from 'commander';
 import { openLocalLab } from '../backends/local/index.js';
 import { seedLab } from '../backends/local/lab-seed.js';
 import { findLabUp, INCIDENTS, LAB_UP_DEFAULTS, startLabUp, type Incident, type LabUpRecord } from '../backends/local/lab-up.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { UpstreamError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { untilSignalled } from './agent-process.js';
+import { untilSignalled } from '../app/agent-process.js';
 
 /** Canary steps wait for this many requests in the running lab: seconds at the default traffic. */
 export const LAB_UP_MIN_REQUESTS_PER_STEP = 20;

@@ -2,9 +2,8 @@
 // The mlops-agent command.
 import { Command, CommanderError } from 'commander';
 import { allTools } from '../../tools/index.js';
-import { openReadOnlyLab } from '../backends/local/index.js';
-import { loadContracts } from '../contracts/index.js';
-import { loadConfig, type Config } from '../config.js';
+import { openBackendsForReading } from '../app/backends.js';
+import { loadConfig, type Config } from '../app/config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { approvalsCommand } from './approvals-command.js';
@@ -12,7 +11,7 @@ import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
 import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
-import { evidenceSources } from './evidence-sources.js';
+import { evidenceSources } from '../app/evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { labCommand } from './lab-command.js';
 import { mcpCommand } from './mcp-command.js';
@@ -59,8 +58,7 @@ program.addCommand(
     tools: () => allTools,
     defaultFiles: () => config().policy.files,
     openState: async (home) => {
-      const lab = openReadOnlyLab({ home: home ?? config().home, contracts: await loadContracts(config().contracts.files) });
-      return { backends: lab, where: `the lab under ${lab.root}`, close: async () => undefined };
+      return { ...(await openBackendsForReading(config(), home)), close: async () => undefined };
     },
   }),
 );

@@ -3,13 +3,10 @@
 import { Command } from 'commander';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { allTools } from '../../tools/index.js';
-import { openLocalLab } from '../backends/local/index.js';
-import type { Config } from '../config.js';
+import { buildMcp } from '../app/app.js';
+import type { Config } from '../app/config.js';
 import type { Logger } from '../logger.js';
-import { createMcpServer, guardRequests, principalFromClientName } from '../mcp/index.js';
-import { createApprovalSweeper, createRedisApprovalStore } from '../approvals/index.js';
-import { createRuntime } from '../runtime.js';
-import { auditTail } from './evidence-sources.js';
+import { guardRequests } from '../mcp/index.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('mcp')
@@ -28,37 +25,12 @@ the approval_status tool reports how it ended.`,
     .action(async () => {
       const config = deps.config();
       const logger = deps.logger();
-      const lab = await openLocalLab({ config, logger });
-      // With Redis, approvals are shared with serve, where people decide them.
-      const approvalStore = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : undefined;
-      const runtime = await createRuntime({ config, logger, backends: lab, ...(approvalStore ? { approvalStore } : {}) });
-      const server = createMcpServer({
-        gate: runtime.gate,
-        tools: allTools,
-        runs: runtime.runs,
-        approvals: runtime.approvals,
-        auditFile: config.auditFile,
-        auditTail: auditTail(config, logger),
-        runbooks: runtime.runbooks,
-        principalFor: ({ name }) => principalFromClientName(name),
-        // The client runs this command as the operator, on the operator's machine and data.
-        readsAll: true,
-        logger,
-      });
-      // Expires this client's approvals in time and executes the granted ones (at most once,
-      // whichever process gets there first); runs belong to serve's workers.
-      const sweeper = createApprovalSweeper({ approvals: runtime.approvals, executeApproved: (id) => runtime.gate.executeApproved(id), logger, intervalMs: 1000 });
-      sweeper.start();
-
+      const app = await buildMcp(config, logger);
       let closing: Promise<void> | null = null;
       const shutdown = (why: string) =>
         (closing ??= (async () => {
           logger.info({ why }, 'mcp server stopping');
-          await server.close().catch((err: unknown) => logger.warn({ err }, 'closing the mcp server failed'));
-          await sweeper.stop();
-          await runtime.close();
-          await approvalStore?.close();
-          await lab.close();
+          await app.close();
         })());
 
       const done = new Promise<void>((resolve) => {
@@ -67,9 +39,9 @@ the approval_status tool reports how it ended.`,
         for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal).then(resolve));
       });
       const transport = new StdioServerTransport();
-      await server.connect(transport);
+      await app.server.connect(transport);
       guardRequests(transport);
-      logger.info({ tools: allTools.length, runbooks: runtime.runbooks.length }, 'mcp server ready on stdio');
+      logger.info({ tools: allTools.length, runbooks: app.runtime.runbooks.length }, 'mcp server ready on stdio');
       await done;
     });
 }

@@ -3,13 +3,12 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { buildServingViews, describeServingView, ENVIRONMENTS, type Environment, type ServingView } from '../../tools/index.js';
-import { createRedisRunStore } from '../agent/redis-run-store.js';
 import { RUN_STATUSES, type Run, type RunStatus } from '../agent/run.js';
-import { createFileRunStore, type RunStore } from '../agent/run-store.js';
-import { createFileApprovalStore, createRedisApprovalStore, pendingApprovalsFrom } from '../approvals/index.js';
-import { openReadOnlyLab } from '../backends/local/index.js';
-import { loadContracts } from '../contracts/index.js';
-import type { Config } from '../config.js';
+import type { RunStore } from '../agent/run-store.js';
+import { pendingApprovalsFrom } from '../approvals/index.js';
+import { openBackendsForReading } from '../app/backends.js';
+import { openApprovalStore, openRunStore } from '../app/stores.js';
+import type { Config } from '../app/config.js';
 import { describeError, isNotFound, UserError } from '../errors.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
@@ -37,9 +36,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
     return config.redisUrl ? `Redis (prefix ${config.queue.prefix})` : join(config.home, 'runs');
   };
   async function withStore<T>(use: (store: RunStore) => Promise<T>): Promise<T> {
-    const config = deps.config();
-    if (!config.redisUrl) return use(createFileRunStore(join(config.home, 'runs')));
-    const store = createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix });
+    const store = openRunStore(deps.config());
     try {
       return await use(store);
     } finally {
@@ -68,9 +65,9 @@ export function runsCommand(deps: { config: () => Config }): Command {
    */
   async function servingNow(run: Run): Promise<{ views: ServingView[]; problems: string[] }> {
     const config = deps.config();
-    const lab = openReadOnlyLab({ home: config.home, contracts: await loadContracts(config.contracts.files) });
-    const approvals = config.redisUrl ? createRedisApprovalStore({ connection: config.redisUrl, prefix: config.queue.prefix }) : createFileApprovalStore(join(config.home, 'approvals'));
-    const backends = { ...lab, approvals: pendingApprovalsFrom((filter) => approvals.list(filter)) };
+    const read = await openBackendsForReading(config);
+    const approvals = openApprovalStore(config);
+    const backends = { ...read.backends, approvals: pendingApprovalsFrom((filter) => approvals.list(filter)) };
     const views: ServingView[] = [];
     const problems: string[] = [];
     try {
@@ -79,7 +76,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
           try {
             views.push(...(await buildServingViews(backends, model, env)));
           } catch (err) {
-            problems.push(`${model}/${env}: ${isNotFound(err) ? '' : 'could not be read: '}${describeError(err)} (lab under ${lab.root})`);
+            problems.push(`${model}/${env}: ${isNotFound(err) ? '' : 'could not be read: '}${describeError(err)} (${read.where})`);
             break;
           }
         }

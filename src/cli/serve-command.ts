@@ -1,17 +1,11 @@
 // `mlops-agent serve`: the HTTP server (alert webhooks, chat, runs, health, metrics, MCP
 // at /mcp), the schedules, and (unless worker.inProcess is false) an in-process worker
-// that executes the queued runs.
-import { join } from 'node:path';
+// that executes the queued runs. The app room builds it all; this parses and prints.
 import { Command, InvalidArgumentError } from 'commander';
-import { allTools } from '../../tools/index.js';
-import type { Config } from '../config.js';
-import { createRedisIncidentIndex, openFileIncidentIndex, scheduleFromConfig, type ScheduleSync } from '../intake/index.js';
-import { recheckAfterMs } from '../llm/index.js';
+import { buildServe } from '../app/app.js';
+import type { Config } from '../app/config.js';
 import type { Logger } from '../logger.js';
-import { createMcpHttpHandler, createMcpServer } from '../mcp/index.js';
-import { createServer, redisReadiness, type ReadinessCheck } from '../server/index.js';
-import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, untilSignalled } from './agent-process.js';
-import { auditTail, evidenceExporter } from './evidence-sources.js';
+import { untilSignalled } from '../app/agent-process.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -38,87 +32,19 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
     .action(async (opts: { port?: number; host?: string }) => {
       const config = deps.config();
       const logger = deps.logger();
-      const agent = await openAgentProcess(config, logger, { executesRuns: config.worker.inProcess });
-      const { queue, metrics, runtime } = agent;
-      const readiness: ReadinessCheck[] = [];
-      const redisCheck = config.redisUrl ? redisReadiness(config.redisUrl) : null;
-      if (redisCheck) readiness.push(redisCheck.check);
-
-      let schedules: ScheduleSync;
-      try {
-        // The config is the whole truth about schedules: any other one in Redis is removed.
-        schedules = await queue.setSchedules(config.schedules.map(scheduleFromConfig));
-        if (config.worker.inProcess) {
-          startWorking(agent, config.worker.concurrency);
-          await resumeInterrupted(agent, logger);
-        }
-      } catch (err) {
-        // Open connections would keep the process alive after the error is reported.
-        await redisCheck?.close();
-        await closeAgentProcess(agent, 0, logger);
-        throw err;
-      }
-      if (schedules.removed.length > 0) logger.info({ removed: schedules.removed }, 'removed schedules that are no longer in the config');
-
-      const mcp =
-        config.server.tokens.length > 0
-          ? createMcpHttpHandler({
-              tokens: config.server.tokens,
-              allowedOrigins: config.mcpAllowedOrigins,
-              allowedHosts: config.server.mcp.allowedHosts,
-              sessionsPerPrincipal: config.server.mcp.sessionsPerPrincipal,
-              idleTimeoutMs: config.server.mcp.idleTimeoutMs,
-              maxBodyBytes: config.server.bodyLimitBytes,
-              createServer: (principal, caller) =>
-                createMcpServer({
-                  gate: runtime.gate,
-                  tools: allTools,
-                  runs: runtime.runs,
-                  approvals: runtime.approvals,
-                  auditFile: config.auditFile,
-                  auditTail: auditTail(config, logger),
-                  runbooks: runtime.runbooks,
-                  principalFor: () => principal,
-                  readsAll: caller.scopes.has('read'),
-                  logger,
-                }),
-              logger,
-            })
-          : undefined;
-      // One incident, one run: which run handles each alert outlives this process (Redis, or files beside the queue's journal).
-      const incidents = config.redisUrl ? createRedisIncidentIndex({ connection: config.redisUrl, prefix: config.queue.prefix }) : openFileIncidentIndex(join(config.home, 'incidents'));
-      const app = await createServer({
-        runtime,
-        queue,
-        incidents,
-        recheckAfterMs: (alertName) => recheckAfterMs(runtime.runbooks, alertName),
-        readOnlyTools: allTools.filter((t) => t.annotations.readOnly).map((t) => t.name),
-        runs: runtime.runs,
-        approvals: runtime.approvals,
-        tokens: config.server.tokens,
-        logger,
-        bodyLimitBytes: config.server.bodyLimitBytes,
-        readiness,
-        metrics,
-        ...(mcp ? { mcp } : {}),
-        ...(agent.slack ? { slack: agent.slack } : {}),
-        evidence: evidenceExporter(config, agent, logger),
-      });
+      const app = await buildServe(config, logger);
+      const { schedules } = app;
 
       let handedBack = 0;
       const shutdown = async (why: string) => {
         logger.info({ why, graceMs: config.worker.shutdownGraceMs }, 'server stopping');
-        await app.close().catch((err: unknown) => logger.warn({ err }, 'closing the HTTP server failed'));
-        await mcp?.close().catch((err: unknown) => logger.warn({ err }, 'closing MCP sessions failed'));
-        await redisCheck?.close();
-        await incidents.close();
-        handedBack = (await closeAgentProcess(agent, config.worker.shutdownGraceMs, logger)).handedBack.length;
+        handedBack = (await app.close(config.worker.shutdownGraceMs)).handedBack.length;
       };
       const done = untilSignalled(logger, shutdown);
 
       let address: string;
       try {
-        address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
+        address = await app.http.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
       } catch (err) {
         // A port in use: report it, and close what is open so the process can end.
         await shutdown('listen failed');

@@ -1,22 +1,16 @@
 // `mlops-agent worker`: only consumes the BullMQ run queue. Run as many as needed, on as
 // many machines, against one Redis; `serve` takes the webhooks and sets the schedules.
 import { Command, InvalidArgumentError } from 'commander';
-import type { Config } from '../config.js';
-import { UserError } from '../errors.js';
+import type { Config } from '../app/config.js';
+import { buildWorker } from '../app/app.js';
 import type { Logger } from '../logger.js';
-import { createMetricsServer, queueReadiness, redisReadiness } from '../server/index.js';
-import { closeAgentProcess, openAgentProcess, redactUrl, startWorking, untilSignalled } from './agent-process.js';
+import { redactUrl, startWorking, untilSignalled } from '../app/agent-process.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('an integer from 1 to 64');
   return n;
 }
-
-export const WORKER_NEEDS_REDIS = [
-  'mlops-agent worker needs Redis, where serve queues the runs: set REDIS_URL (e.g. export REDIS_URL=redis://127.0.0.1:6379/0)',
-  'or redisUrl in the config. Without Redis, `mlops-agent serve` executes the runs itself and no worker is needed.',
-].join('\n');
 
 export function workerCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('worker')
@@ -34,22 +28,15 @@ still active then is handed to another worker once its lock (worker.lockDuration
     )
     .action(async (opts: { concurrency?: number }) => {
       const config = deps.config();
-      if (!config.redisUrl) throw new UserError(WORKER_NEEDS_REDIS, { code: 'config_invalid' });
       const logger = deps.logger();
       const concurrency = opts.concurrency ?? config.worker.concurrency;
-      const agent = await openAgentProcess(config, logger, { executesRuns: true });
-      const redisCheck = redisReadiness(config.redisUrl);
-      const metricsServer =
-        config.worker.metricsPort !== undefined
-          ? await createMetricsServer({ metrics: agent.metrics, audit: agent.runtime.audit, tokens: config.server.tokens, logger, readiness: [queueReadiness(agent.queue), redisCheck.check] })
-          : null;
+      const app = await buildWorker(config, logger);
+      const { agent, metricsServer } = app;
 
       let handedBack = 0;
       const shutdown = async (why: string) => {
         logger.info({ why, graceMs: config.worker.shutdownGraceMs }, 'worker stopping');
-        await metricsServer?.close().catch((err: unknown) => logger.warn({ err }, 'closing the metrics server failed'));
-        await redisCheck.close();
-        handedBack = (await closeAgentProcess(agent, config.worker.shutdownGraceMs, logger)).handedBack.length;
+        handedBack = (await app.close(config.worker.shutdownGraceMs)).handedBack.length;
       };
       const done = untilSignalled(logger, shutdown);
 
@@ -62,7 +49,7 @@ still active then is handed to another worker once its lock (worker.lockDuration
         throw err;
       }
       startWorking(agent, concurrency);
-      process.stdout.write(`mlops-agent worker consuming runs from ${redactUrl(config.redisUrl)} (prefix ${config.queue.prefix}; ${concurrency} at a time${metricsAt})\n`);
+      process.stdout.write(`mlops-agent worker consuming runs from ${redactUrl(config.redisUrl!)} (prefix ${config.queue.prefix}; ${concurrency} at a time${metricsAt})\n`);
       logger.info({ concurrency, prefix: config.queue.prefix, pid: process.pid }, 'worker started');
       await done;
       // A handed-back run's handler is still pending; it must not go on after the hand-over.

@@ -10,12 +10,13 @@ import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import type { Run } from '../agent/run.js';
 import { verifyAuditFile } from '../audit/index.js';
-import type { Config } from '../config.js';
-import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, readDataset, writeDataset, type AlertmanagerPayload, type CreditGeneratorOptions, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
+import type { Config } from '../app/config.js';
+import { createMonitor, createTrafficSimulator, generateCreditRows, readDataset, writeDataset, type AlertmanagerPayload, type CreditGeneratorOptions, type LocalLab, type TrafficSimulator } from '../backends/local/index.js';
 import { alertmanagerTrigger } from '../intake/alertmanager-payload.js';
 import type { Logger } from '../logger.js';
 import { stillNeeded } from '../approvals/index.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import { buildDemo } from '../app/app.js';
+import type { Runtime } from '../app/runtime.js';
 import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
 
 export type Scenario = 'drift' | 'bad-canary' | 'canary-regression';
@@ -90,16 +91,19 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
   const demoHome = join(config.home, 'demo');
   await rm(demoHome, { recursive: true, force: true });
   print(`${when()}  mlops-agent demo, scenario ${scenario}; lab in ${demoHome}`);
-  const lab = await openLocalLab({
-    config: { ...config, home: demoHome },
-    logger,
-    // A retrained model scores drifted traffic differently from the stale champion by
-    // design, so the score shift bound is wide; a unit bug moves scores far beyond it.
-    analysis: { minRequestsPerStep: 150, minLabelsPerStep: 150, minAccuracyDelta: -0.05, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
-    // The demo starts canaries at 5% so a step gathers enough traffic in seconds.
-    steps: [5, 25, 100],
+  const app = await buildDemo(config, logger, {
+    onEvent: (run, item) => print(formatTranscriptItem(item, run.updatedAt)),
+    lab: {
+      home: demoHome,
+      // A retrained model scores drifted traffic differently from the stale champion by
+      // design, so the score shift bound is wide; a unit bug moves scores far beyond it.
+      analysis: { minRequestsPerStep: 150, minLabelsPerStep: 150, minAccuracyDelta: -0.05, maxScoreShiftPsi: 1, stepTimeoutMs: 60_000 },
+      // The demo starts canaries at 5% so a step gathers enough traffic in seconds.
+      steps: [5, 25, 100],
+    },
   });
-  const runtime = await createRuntime({ config, logger, backends: lab, onEvent: (run, item) => print(formatTranscriptItem(item, run.updatedAt)) });
+  const { runtime } = app;
+  const { lab } = app.backends;
   print(`${when()}  planner   ${runtime.llm ? runtime.llm.name : 'runbooks (no GEMINI_API_KEY or OPENAI_BASE_URL set)'}`);
   const server = await lab.serve({ host: '127.0.0.1', port: 0 });
   let simulator: TrafficSimulator | null = null;
@@ -161,8 +165,7 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     return await finish(runtime, run, print);
   } finally {
     await simulator?.stop();
-    await runtime.close();
-    await lab.close();
+    await app.close();
   }
 }
 

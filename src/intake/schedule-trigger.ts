@@ -2,7 +2,6 @@
 // each firing starts a run with. The config is the operator's, so unlike an alert's
 // labels nothing here is outside content; the run still shows it as data.
 import type { Trigger } from '../agent/run.js';
-import type { ScheduleConfig } from '../config.js';
 
 /** Scheduled runs act as this principal; give it roles in the policy's `roles:` map. */
 export const SCHEDULER_PRINCIPAL = { id: 'agent:scheduler', roles: [] as string[] };
@@ -23,6 +22,16 @@ export interface ScheduleData {
   labels: Record<string, string>;
   /** When this firing was due (ISO 8601); set when it fires. */
   scheduledFor?: string;
+}
+
+/** A schedule as the operator configures it (the app's config `schedules` entries). */
+export interface ScheduleConfig {
+  name: string;
+  cron: string;
+  tz: string;
+  task: string;
+  runbook?: string | undefined;
+  labels: Record<string, string>;
 }
 
 export function scheduleFromConfig(config: ScheduleConfig): Schedule {

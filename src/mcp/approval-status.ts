@@ -5,8 +5,8 @@ import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/
 import { z } from 'zod';
 import { isOwn, stillNeeded, type Approval, type Approvals } from '../approvals/index.js';
 import { publicMessage } from '../public-message.js';
-import { toJsonSchema } from '../llm/index.js';
-import type { Principal } from '../policy/index.js';
+import { toJsonSchema } from '../../tools/tool-schema.js';
+import type { Principal } from '../gate/index.js';
 
 export const APPROVAL_STATUS_TOOL = 'approval_status';
 

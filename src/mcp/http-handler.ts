@@ -10,7 +10,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createTokenResolver, missingScope, type ApiToken, type Caller } from '../api-tokens.js';
 import type { Logger } from '../logger.js';
 import { guardRequests } from './request-guard.js';
-import type { Principal } from '../policy/index.js';
+import type { Principal } from '../gate/index.js';
 
 export interface McpHttpOptions {
   /** The API tokens; a caller needs the `mcp` scope, and its principal is `mcp:<token's principal>`. */

@@ -11,7 +11,8 @@ import type { RunStore } from '../agent/run-store.js';
 import { isOwn } from '../approvals/index.js';
 import { readAuditEntries, type AuditEntry } from '../audit/index.js';
 import { publicMessage } from '../public-message.js';
-import { refusedBy, type Gate, type Principal } from '../policy/index.js';
+import { refusedBy } from '../policy/index.js';
+import { type Gate, type Principal } from '../gate/index.js';
 
 export const AUDIT_TAIL_ENTRIES = 50;
 

@@ -2,7 +2,7 @@
 // with the alert labels its steps read (`alert.labels.X`) as arguments.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { Runbook } from '../llm/index.js';
+import type { Runbook } from '../runbooks/index.js';
 
 const LABEL_REF = /alert\.labels\.([A-Za-z_][A-Za-z0-9_]*)/g;
 

@@ -1,6 +1,7 @@
 // Turns a gate outcome into an MCP tool result: what an MCP client reads back from one call.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { refusedBy, type GateOutcome } from '../policy/index.js';
+import { refusedBy } from '../policy/index.js';
+import { type GateOutcome } from '../gate/index.js';
 
 /** Named in a pending result when no approval channel took the request. */
 export const APPROVALS_TAKEN_BY = 'none: no approval channel is configured';

@@ -4,7 +4,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { RunStore } from '../agent/run-store.js';
 import type { Approvals } from '../approvals/index.js';
-import type { SlackChannel } from '../approvals/slack/index.js';
+import type { SlackChannel } from '../slack/index.js';
 import type { AuditLog, EvidenceExporter } from '../audit/index.js';
 import type { IncidentIndex, RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';

@@ -11,7 +11,7 @@ import { isParked, type Run, type RunStatus, type TriggerKind } from '../agent/r
 import { packageRoot } from '../paths.js';
 import type { AuditEntryInput } from '../audit/index.js';
 import type { RunQueue } from '../intake/index.js';
-import type { CircuitReport } from '../llm/index.js';
+import type { CircuitReport } from '../planners/index.js';
 
 export interface ServerMetrics {
   registry: Registry;

@@ -4,7 +4,7 @@
 // refused with 401, and audited, unless the signature over the exact raw body verifies.
 // Slack wants an answer within three seconds: the routes acknowledge, the work follows.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { EnqueueChat, SlackAck, SlackChannel } from '../approvals/slack/index.js';
+import type { EnqueueChat, SlackAck, SlackChannel } from '../slack/index.js';
 
 export const SLACK_PATHS: ReadonlySet<string> = new Set(['/v1/slack/interactions', '/v1/slack/events']);
 

@@ -1,6 +1,6 @@
 // The Executions contract: every adapter (memory, files, Redis) passes the same suite.
 import { describe, expect, it } from 'vitest';
-import type { ExecutionRecord, Executions } from '../../src/policy/index.js';
+import type { ExecutionRecord, Executions } from '../../src/gate/index.js';
 import { NO_RISK } from '../../tools/index.js';
 
 let n = 0;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalLab } from '../../src/backends/local/index.js';
 import { readAuditEntries, type AuditEntry } from '../../src/audit/index.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { versionInput } from '../contract/model-registry.contract.js';
 import { REDIS_URL, uniqueNames, wipe } from '../integration/intake/redis-helpers.js';

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditEntries } from '../../src/audit/index.js';
 import { generateCreditRows, openLocalLab, writeDataset } from '../../src/backends/local/index.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { REDIS_URL, uniqueNames, wipe } from '../integration/intake/redis-helpers.js';
 import { eventually, startCli, type CliProcess } from '../support/cli-process.js';

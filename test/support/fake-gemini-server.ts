@@ -74,10 +74,14 @@ export async function startFakeGeminiServer(): Promise<FakeGeminiServer> {
         // Kept as text: a test asserting on the body will show what arrived.
       }
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      if (req.method !== 'POST' || !/^\/v1beta\/models\/[^/:]+:generateContent$/.test(req.url ?? '')) {
+      // The Gemini API (an API key) or Vertex AI (a project's regional endpoint and an OAuth token).
+      const geminiApi = /^\/v1beta\/models\/[^/:]+:generateContent$/.test(req.url ?? '');
+      const vertex = /^\/v1beta1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/:]+:generateContent$/.test(req.url ?? '');
+      if (req.method !== 'POST' || (!geminiApi && !vertex)) {
         return sendError(res, { status: 404, message: `fake-gemini-server: no route for ${req.method} ${req.url}` });
       }
-      if (!req.headers['x-goog-api-key']) return sendError(res, { status: 401, message: 'fake-gemini-server: missing x-goog-api-key header' });
+      if (geminiApi && !req.headers['x-goog-api-key']) return sendError(res, { status: 401, message: 'fake-gemini-server: missing x-goog-api-key header' });
+      if (vertex && !/^Bearer \S+$/.test(String(req.headers.authorization ?? ''))) return sendError(res, { status: 401, message: 'fake-gemini-server: missing OAuth bearer token' });
       const reply = queue.shift();
       if (!reply) return sendError(res, { status: 500, message: 'fake-gemini-server: no scripted reply left for this request' });
       const send = () => {

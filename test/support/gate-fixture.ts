@@ -8,7 +8,8 @@ import { createApprovals, createFileApprovalStore, stateFromTools, type Approval
 import { openFileAuditLog, readAuditEntries, type AuditLog } from '../../src/audit/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
-import { createFileExecutions, createGate, createPolicyStore, type Executions, type Gate, type PolicyStore } from '../../src/policy/index.js';
+import { createFileExecutions, createGate, type Executions, type Gate } from '../../src/gate/index.js';
+import { createPolicyStore, type PolicyStore } from '../../src/policy/index.js';
 import { defaultPolicyDir } from '../../src/paths.js';
 import { memoryBackends, type MemoryBackends } from './memory-backends.js';
 

@@ -1,7 +1,6 @@
 // The metrics a trained model is judged by, and the quality gates built on them.
 import { performance } from 'node:perf_hooks';
 import type { QualityGateResult } from '../../../tools/ports.js';
-import type { QualityGates } from '../../config.js';
 import { UserError } from '../../errors.js';
 import type { CreditRow } from './credit-schema.js';
 import { score, type ModelArtifact } from './model-artifact.js';
@@ -119,6 +118,15 @@ export function scoreLatencyP99(artifact: ModelArtifact, rows: CreditRow[], call
 }
 
 /** Each configured gate, judged against the metrics; a missing metric fails its gate. */
+/** The offline bars a candidate must clear before it may be registered as deployable. */
+export interface QualityGates {
+  minAuc: number;
+  maxCalibrationError: number;
+  maxP99LatencyMs: number;
+  /** Demographic-parity gap as a fraction: 0.05 is five points. */
+  maxParityGap: number;
+}
+
 export function evaluateQualityGates(metrics: Record<string, number>, gates: QualityGates): QualityGateResult[] {
   const specs: [string, number, 'min' | 'max'][] = [
     ['auc', gates.minAuc, 'min'],

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Backends, Deployer } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
-import type { Config } from '../../config.js';
 import { loadContracts, type ContractSet } from '../../contracts/index.js';
 import type { Logger } from '../../logger.js';
 import { defaultContractFiles } from '../../paths.js';
 import type { CanaryThresholds } from './canary-analysis.js';
+import type { QualityGates } from './evaluation.js';
 import type { Timers } from './canary-watch.js';
 import { createDataCheckStore } from './data-check-store.js';
 import { readDataset } from './dataset-store.js';
@@ -53,19 +53,27 @@ export const LAB_CANARY_ANALYSIS: CanaryThresholds = {
   latencyFloorMs: 25,
 };
 
-type LabConfig = Pick<Config, 'home' | 'qualityGates'> & { lab?: Config['lab']; contracts?: Config['contracts'] };
+/** What the lab reads of the operator's settings (the app's config has this shape). */
+export interface LabSettings {
+  /** The data directory: the lab lives under <home>/lab. */
+  home: string;
+  qualityGates: QualityGates;
+  lab?: { canary?: Partial<Pick<CanaryThresholds, 'minRequestsPerStep' | 'stepTimeoutMs'>> & { watchIntervalMs?: number; steps?: number[] } };
+  /** Data contract files; default the shipped ones. */
+  contracts?: { files: string[] };
+}
 
 /**
  * The lab whose deployer is another process's (a running `lab up`, through
  * lab-deployer-link.ts): no deployer is opened here, so nothing here watches or steps a canary.
  */
-export async function openLabBackends(options: { config: LabConfig; logger: Logger; deployer: Deployer; clock?: Clock }): Promise<LabBackends> {
+export async function openLabBackends(options: { config: LabSettings; logger: Logger; deployer: Deployer; clock?: Clock }): Promise<LabBackends> {
   const clock = options.clock ?? systemClock;
   const parts = await openLabParts(options.config, clock, options.logger, options.deployer);
   return { ...parts, deployer: options.deployer, close: () => parts.trainer.close() };
 }
 
-async function openLabParts(config: LabConfig, clock: Clock, logger: Logger, splits: Pick<Deployer, 'getSplit'>) {
+async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, splits: Pick<Deployer, 'getSplit'>) {
   const root = join(config.home, 'lab');
   const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments'), dataChecks: join(root, 'data-checks') };
   // A broken contract file stops the start here, with file:line, as a broken policy does.
@@ -88,7 +96,7 @@ async function openLabParts(config: LabConfig, clock: Clock, logger: Logger, spl
 }
 
 export async function openLocalLab(options: {
-  config: LabConfig;
+  config: LabSettings;
   logger: Logger;
   clock?: Clock;
   analysis?: Partial<CanaryThresholds>;
@@ -158,3 +166,4 @@ export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, typ
 export type { ModelServer } from './model-server.js';
 export { DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';
 export { openReadOnlyLab, type ReadOnlyLab } from './read-only-lab.js';
+export type { QualityGates } from './evaluation.js';

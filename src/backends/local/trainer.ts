@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
 import type { KeyedWork, ParamValue, QualityGateResult, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
-import type { QualityGates } from '../../config.js';
+import type { QualityGates } from './evaluation.js';
 import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
 import { noContractViolation, refuseBrokenData } from './contract-checks.js';

@@ -2,13 +2,12 @@
 // evaluate on the held-out test split, apply the quality gates. Runs inside the worker.
 import { performance } from 'node:perf_hooks';
 import type { ParamValue, QualityGateResult } from '../../../tools/ports.js';
-import type { QualityGates } from '../../config.js';
 import type { DataContract } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
 import { columnSpecs } from './contract-columns.js';
 import { PROTECTED_COLUMN, type CreditRow } from './credit-schema.js';
 import { readDataset } from './dataset-store.js';
-import { accuracy, auc, evaluateQualityGates, expectedCalibrationError, logLoss, parityGap, scoreLatencyP99 } from './evaluation.js';
+import { accuracy, auc, evaluateQualityGates, type QualityGates, expectedCalibrationError, logLoss, parityGap, scoreLatencyP99 } from './evaluation.js';
 import { searchCandidates } from './hyperparameter-search.js';
 import { encodeRows, fitEncoder, fitLogisticRegression, parseTrainingParams, readLabels, type TrainingParams } from './logistic-regression.js';
 import { score, type ModelArtifact } from './model-artifact.js';

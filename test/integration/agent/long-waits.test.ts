@@ -15,7 +15,7 @@ import { createWaitSweeper, type WaitSweeper } from '../../../src/agent/wait-swe
 import { verifyAuditFile } from '../../../src/audit/index.js';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { eventually } from '../../support/cli-process.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';

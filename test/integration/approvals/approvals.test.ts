@@ -1,7 +1,7 @@
 // The approvals service with the real gate, default policy, audit log and file store.
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyAuditFile } from '../../../src/audit/index.js';
-import type { GateOutcome } from '../../../src/policy/index.js';
+import type { GateOutcome } from '../../../src/gate/index.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { version } from '../../support/memory-backends.js';

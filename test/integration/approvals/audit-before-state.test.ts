@@ -13,7 +13,8 @@ import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } fr
 import { UpstreamError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
-import { createFileExecutions, createGate, createPolicyStore, type AuditAppender, type Gate, type GateOutcome } from '../../../src/policy/index.js';
+import { createFileExecutions, createGate, type AuditAppender, type Gate, type GateOutcome } from '../../../src/gate/index.js';
+import { createPolicyStore } from '../../../src/policy/index.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { memoryBackends, version, type MemoryBackends } from '../../support/memory-backends.js';
 

@@ -6,7 +6,7 @@ import { createAgent } from '../../../src/agent/loop.js';
 import type { Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { verifyAuditFile } from '../../../src/audit/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { manualClock } from '../../support/manual-clock.js';

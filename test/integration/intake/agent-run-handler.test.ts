@@ -9,7 +9,7 @@ import { RUN_SCHEMA_VERSION, type Run, type Trigger } from '../../../src/agent/r
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { systemClock } from '../../../src/clock.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';

@@ -11,7 +11,7 @@ import { isParked, type Trigger } from '../../../src/agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../../../src/agent/wait-sweeper.js';
 import { systemClock } from '../../../src/clock.js';
 import { agentRunHandler, createBullmqRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { eventually } from '../../support/cli-process.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';

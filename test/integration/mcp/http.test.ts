@@ -13,11 +13,11 @@ import type { Run } from '../../../src/agent/run.js';
 import { createApprovalSweeper, type ApprovalSweeper } from '../../../src/approvals/index.js';
 import { readAuditEntries } from '../../../src/audit/index.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpHttpHandler, createMcpServer, type McpHttpHandler, type McpHttpOptions } from '../../../src/mcp/index.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { seededHome } from './seed-lab.js';
 
 const TOKENS: ApiToken[] = [

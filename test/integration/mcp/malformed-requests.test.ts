@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import { readAuditEntries } from '../../../src/audit/index.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpHttpHandler, createMcpServer, guardRequests, type McpHttpHandler } from '../../../src/mcp/index.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { seededHome } from './seed-lab.js';
 
 const TOKEN = 'token-malformed-0123456789';

@@ -11,11 +11,11 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpServer } from '../../../src/mcp/index.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { createServer } from '../../../src/server/index.js';
 
 const TOKEN = 'operator-token-0123456789abcdef';

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUN_SCHEMA_VERSION, type Run } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
-import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, type AgentProcess } from '../../../src/cli/agent-process.js';
-import { loadConfig } from '../../../src/config.js';
+import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, type AgentProcess } from '../../../src/app/agent-process.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { eventually } from '../../support/cli-process.js';
 

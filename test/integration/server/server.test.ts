@@ -7,11 +7,11 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpHttpHandler, createMcpServer, type McpHttpHandler } from '../../../src/mcp/index.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { createServer, createServerMetrics } from '../../../src/server/index.js';
 
 const TOKEN = 'operator-token-0123456789abcdef';

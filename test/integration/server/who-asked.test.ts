@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, type ApiToken } from '../../../src/api-tokens.js';
 import { createApprovalSweeper, type Approval, type ApprovalSweeper } from '../../../src/approvals/index.js';
 import { readAuditEntries } from '../../../src/audit/index.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
 import { silentLogger } from '../../../src/logger.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { createServer } from '../../../src/server/index.js';
 import { memoryBackends } from '../../support/memory-backends.js';
 

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditEntries, verifyAuditFile } from '../../../src/audit/index.js';
 import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type AlertmanagerPayload, type LocalLab, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { systemClock } from '../../../src/clock.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { alertmanagerTrigger } from '../../../src/intake/alertmanager-payload.js';
 import { silentLogger } from '../../../src/logger.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { daysAgo } from '../../support/dates.js';
 
 const MODEL = 'credit-risk';

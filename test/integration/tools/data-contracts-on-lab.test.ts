@@ -14,10 +14,11 @@ import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
 import { systemClock } from '../../../src/clock.js';
 import { generateCreditRows, openLocalLab, writeDataset, type LocalLab } from '../../../src/backends/local/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
-import { createGate, createPolicyStore } from '../../../src/policy/index.js';
+import { createGate } from '../../../src/gate/index.js';
+import { createPolicyStore } from '../../../src/policy/index.js';
 import { daysAgo } from '../../support/dates.js';
 import { answer, call, scriptedPlanner, type ScriptedTurn } from '../../support/scripted-planner.js';
 

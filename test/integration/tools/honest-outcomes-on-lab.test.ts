@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run, Trigger } from '../../../src/agent/run.js';
 import { readAuditEntries, verifyAuditFile } from '../../../src/audit/index.js';
 import { generateCreditRows, openLocalLab, writeDataset, type LocalLab } from '../../../src/backends/local/index.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { genericAlertTrigger } from '../../../src/intake/generic-alert.js';
 import { silentLogger } from '../../../src/logger.js';
-import { createRuntime, type Runtime } from '../../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { functionCallReply, startFakeGeminiServer, textReply, type FakeGeminiServer } from '../../support/fake-gemini-server.js';
 
 const MODEL = 'credit-risk';

@@ -16,10 +16,11 @@ import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } fr
 import { systemClock } from '../../../src/clock.js';
 import { createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type LocalLab, type ModelServer, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
-import { createGate, createPolicyStore } from '../../../src/policy/index.js';
+import { createGate } from '../../../src/gate/index.js';
+import { createPolicyStore } from '../../../src/policy/index.js';
 import { eventually } from '../../support/cli-process.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
 import { daysAgo } from '../../support/dates.js';

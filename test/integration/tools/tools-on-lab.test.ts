@@ -10,7 +10,8 @@ import { createTrafficSimulator, generateCreditRows, generateQuotes, openLocalLa
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
 import { daysAgo } from '../../support/dates.js';
-import { createGate, createPolicyStore, type Gate, type GateOutcome } from '../../../src/policy/index.js';
+import { createGate, type Gate, type GateOutcome } from '../../../src/gate/index.js';
+import { createPolicyStore } from '../../../src/policy/index.js';
 
 const principal = { id: 'user:alice', roles: [] };
 let home: string;

@@ -9,7 +9,7 @@ import type { Planner } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { systemClock } from '../../../src/clock.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';

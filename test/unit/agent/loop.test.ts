@@ -10,8 +10,9 @@ import { createFileRunStore, upgradeRun } from '../../../src/agent/run-store.js'
 import { verifyAuditFile } from '../../../src/audit/index.js';
 import { systemClock } from '../../../src/clock.js';
 import { ModelBehaviorError, UpstreamError, UserError } from '../../../src/errors.js';
-import { createRunbookPlanner, loadRunbooks, mitigationSteps, runbookFor } from '../../../src/llm/index.js';
-import { toolSpecs } from '../../../src/llm/tool-schema.js';
+import { createRunbookPlanner } from '../../../src/planners/index.js';
+import { loadRunbooks, mitigationSteps, runbookFor } from '../../../src/runbooks/index.js';
+import { toolSpecs } from '../../../tools/tool-schema.js';
 import { promptsDir } from '../../../src/paths.js';
 import { silentLogger } from '../../../src/logger.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
-import { createRuntime } from '../../../src/runtime.js';
+import { createRuntime } from '../../../src/app/runtime.js';
 import { memoryBackends } from '../../support/memory-backends.js';
 
 let dir: string;

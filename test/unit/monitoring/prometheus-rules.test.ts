@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { allTools } from '../../../tools/index.js';
-import { loadRunbooks } from '../../../src/llm/index.js';
+import { loadRunbooks } from '../../../src/runbooks/index.js';
 import { packageRoot, promptsDir } from '../../../src/paths.js';
 
 interface RulesFile {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Approval } from '../../../src/approvals/index.js';
-import { approvalMessage, denyModal, parseButtonValue, readDenySubmission } from '../../../src/approvals/slack/index.js';
+import { approvalMessage, denyModal, parseButtonValue, readDenySubmission } from '../../../src/slack/index.js';
 import { NO_DATA_RISK } from '../../../tools/index.js';
 
 function approval(overrides: Partial<Approval> = {}): Approval {

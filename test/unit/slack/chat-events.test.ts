@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_QUESTION, MAX_SLACK_TEXT, plainFromSlack, readSlackEvent, slackChatTrigger, slackThreadOf } from '../../../src/approvals/slack/index.js';
+import { MAX_QUESTION, MAX_SLACK_TEXT, plainFromSlack, readSlackEvent, slackChatTrigger, slackThreadOf } from '../../../src/slack/index.js';
 
 const callback = (event: Record<string, unknown>) => ({ type: 'event_callback', event_id: 'Ev0001', event });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeMrkdwn, sections } from '../../../src/approvals/slack/index.js';
+import { escapeMrkdwn, sections } from '../../../src/slack/index.js';
 
 const texts = (blocks: unknown[]) => blocks.map((b) => (b as { text: { text: string } }).text.text);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codeBlock, escapeMrkdwn, inlineCode, untrusted } from '../../../src/approvals/slack/index.js';
+import { codeBlock, escapeMrkdwn, inlineCode, untrusted } from '../../../src/slack/index.js';
 
 // Slack reads `<…>` as a control sequence (mention, broadcast, link, date); after escaping
 // no `<` or `>` may be left, whatever the input.

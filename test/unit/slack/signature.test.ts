@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signSlackRequest, verifySlackSignature } from '../../../src/approvals/slack/index.js';
+import { signSlackRequest, verifySlackSignature } from '../../../src/slack/index.js';
 
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const NOW = Date.parse('2026-03-01T12:00:00Z');

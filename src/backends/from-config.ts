@@ -1,0 +1,98 @@
+// The one place that turns the `backends:` settings into the ports the tools act on. The
+// local lab is always opened: it checks data (no other adapter does), and serves every
+// port the settings leave to it. Everything a command needs to close is closed by `close`.
+import { join } from 'node:path';
+import type { Backends } from '../../tools/ports.js';
+import type { Clock } from '../clock.js';
+import { UserError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createCommandTrainer } from './external/command-trainer.js';
+import { createHttpTrainer } from './external/http-trainer.js';
+import type { VersionOfRun } from './external/training-report.js';
+import { openLocalLab, type LabBackends, type LocalLab } from './local/index.js';
+import { openLabOrItsLink } from './local/lab-link.js';
+import { openMlflowRegistry } from './mlflow/index.js';
+import { combinationProblems, resolveRegistry, type BackendsSection } from './settings.js';
+
+type LabSettings = Parameters<typeof openLocalLab>[0]['config'];
+
+/** What openBackends reads: the data directory, the lab's settings and the `backends:` section. */
+export type BackendSettings = LabSettings & { backends: BackendsSection };
+
+export interface BackendDeps {
+  logger: Logger;
+  clock?: Clock;
+  /** The agent's environment; a command trainer passes PATH, HOME, LANG and TMPDIR of it on. */
+  env?: NodeJS.ProcessEnv;
+  /** What a caller (the demo, a test) insists on for the lab over its settings: quick canary steps, own timers. */
+  lab?: Omit<Parameters<typeof openLocalLab>[0], 'config' | 'logger'>;
+  /** serve and workers: act on the lab of a running `mlops-agent lab up` when there is one (see local/lab-link.ts). */
+  runningLab?: boolean;
+}
+
+/** Which adapter serves each port, as chosen (the registry's `auto` made concrete). */
+export interface ChosenBackends {
+  registry: 'local' | 'mlflow';
+  analysis: 'local' | 'prometheus';
+  deployer: 'local' | 'kserve';
+  trainer: 'local' | 'command' | 'http';
+}
+
+export interface OpenedBackends<Lab extends LabBackends = LocalLab> {
+  backends: Backends;
+  /** The local lab (data checks, and every port left to it); with `runningLab`, a running `lab up`'s. */
+  lab: Lab;
+  chosen: ChosenBackends;
+  close(): Promise<void>;
+}
+
+function notBuilt(key: string, value: string): UserError {
+  return new UserError(`backends.${key}: ${value} is not built in this version; set backends.${key} to local`, { code: 'config_invalid' });
+}
+
+export function chooseBackends(b: BackendsSection): ChosenBackends {
+  return { registry: resolveRegistry(b), analysis: b.analysis, deployer: b.deployer, trainer: b.trainer };
+}
+
+export async function openBackends(settings: BackendSettings, deps: BackendDeps & { runningLab: true }): Promise<OpenedBackends<LabBackends>>;
+export async function openBackends(settings: BackendSettings, deps: BackendDeps & { runningLab?: false }): Promise<OpenedBackends>;
+export async function openBackends(settings: BackendSettings, deps: BackendDeps): Promise<OpenedBackends<LabBackends>> {
+  const { logger } = deps;
+  const b = settings.backends;
+  const chosen = chooseBackends(b);
+  // Refused before anything is opened, so a bad choice holds nothing.
+  const problems = combinationProblems(b);
+  if (problems.length > 0) throw new UserError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, { code: 'config_invalid' });
+  if (chosen.analysis === 'prometheus') throw notBuilt('analysis', 'prometheus');
+  if (chosen.deployer === 'kserve') throw notBuilt('deployer', 'kserve');
+
+  const openOwn = () => openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
+  const lab: LabBackends = deps.runningLab ? await openLabOrItsLink(settings, logger, openOwn) : await openOwn();
+  const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
+  const registry = mlflow ?? lab.registry;
+  // A job that names the MLflow run it logged is turned into the version registered from it.
+  const versionOfRun: VersionOfRun | undefined = mlflow ? (model, runId) => mlflow.versionOfRun(model, runId) : undefined;
+  const dir = (name: string) => join(settings.home, 'backends', name);
+  const clock = deps.clock ? { clock: deps.clock } : {};
+  const closers: (() => Promise<void>)[] = [];
+
+  let trainer: Backends['trainer'] = lab.trainer;
+  if (chosen.trainer === 'command') {
+    const command = createCommandTrainer({ settings: b.commandTrainer!, dir: dir('command-trainer'), env: deps.env ?? process.env, logger, ...clock, ...(versionOfRun ? { versionOfRun } : {}) });
+    closers.push(() => command.close());
+    trainer = command;
+  } else if (chosen.trainer === 'http') {
+    trainer = createHttpTrainer({ settings: b.httpTrainer!, dir: dir('http-trainer'), logger, ...clock, ...(versionOfRun ? { versionOfRun } : {}) });
+  }
+  logger.info({ backends: chosen }, 'backends opened');
+
+  return {
+    backends: { registry, trainer, deployer: lab.deployer, dataQuality: lab.dataQuality },
+    lab,
+    chosen,
+    async close() {
+      for (const close of closers) await close().catch((err: unknown) => logger.warn({ err }, 'closing a backend failed'));
+      await lab.close();
+    },
+  };
+}

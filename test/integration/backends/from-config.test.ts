@@ -1,0 +1,63 @@
+// openBackends builds what `backends:` names: the lab by default, an external trainer
+// beside the lab's other ports, and a clear refusal for adapters this build lacks.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openBackends } from '../../../src/backends/from-config.js';
+import { backendsSchema } from '../../../src/backends/settings.js';
+import { silentLogger } from '../../../src/logger.js';
+
+const script = fileURLToPath(new URL('../../support/train-command.mjs', import.meta.url));
+const qualityGates = { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 };
+
+describe('openBackends', () => {
+  let home: string;
+  beforeEach(async () => {
+    home = await mkdtemp(join(tmpdir(), 'open-backends-'));
+  });
+  afterEach(async () => rm(home, { recursive: true, force: true }));
+
+  it('opens the lab for every port by default', async () => {
+    const opened = await openBackends({ home, qualityGates, backends: backendsSchema.parse({}) }, { logger: silentLogger });
+    try {
+      expect(opened.chosen).toEqual({ registry: 'local', analysis: 'local', deployer: 'local', trainer: 'local' });
+      expect(opened.backends.registry).toBe(opened.lab.registry);
+      expect(opened.backends.trainer).toBe(opened.lab.trainer);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('puts a command trainer beside the lab\'s registry and deployer, keeping its jobs under <home>/backends', async () => {
+    const out = join(home, 'registered');
+    const backends = backendsSchema.parse({ trainer: 'command', commandTrainer: { argv: [process.execPath, script, '--model', '{model}', '--dataset', '{dataset}', '--out', out] } });
+    const opened = await openBackends({ home, qualityGates, backends }, { logger: silentLogger, env: { PATH: process.env.PATH } });
+    try {
+      expect(opened.backends.trainer).not.toBe(opened.lab.trainer);
+      const job = await opened.backends.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: {}, requestedBy: 'alice', idempotencyKey: 'run_1:call_1' });
+      expect(await opened.backends.trainer.waitFor(job.jobId, { timeoutMs: 15_000 })).toMatchObject({ status: 'succeeded', version: '1' });
+      expect(await opened.backends.trainer.lookup('run_1:call_1')).toMatchObject({ state: 'ended' });
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('refuses the lab\'s trainer and deployer beside an MLflow registry, saying why and what to set', async () => {
+    const auto = backendsSchema.parse({ mlflow: { trackingUri: 'https://mlflow.internal:5000' } });
+    await expect(openBackends({ home, qualityGates, backends: auto }, { logger: silentLogger })).rejects.toThrow(
+      /backends\.trainer: is local, which registers into the lab's registry, but the registry is mlflow \(MLFLOW_TRACKING_URI or backends\.mlflow\.trackingUri is set and backends\.registry is auto\): set trainer to command or http/,
+    );
+    const explicit = backendsSchema.parse({ registry: 'mlflow', trainer: 'http', mlflow: { trackingUri: 'http://m' }, httpTrainer: { startUrl: 'http://t/jobs', statusUrl: 'http://t/jobs/{jobId}' } });
+    await expect(openBackends({ home, qualityGates, backends: explicit }, { logger: silentLogger })).rejects.toThrow(
+      /backends\.deployer: is local, which serves the lab's model files, but the registry is mlflow: set deployer to kserve, or registry to local/,
+    );
+  });
+
+  it('refuses, before opening anything, an adapter this build does not have', async () => {
+    await expect(openBackends({ home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus: { url: 'http://prom:9090' } }) }, { logger: silentLogger })).rejects.toThrow(
+      'backends.analysis: prometheus is not built in this version; set backends.analysis to local',
+    );
+  });
+});
