@@ -155,8 +155,12 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
     expect(after.rollout?.reason).toContain('CanaryDegraded alert for credit-risk v2 in production: rolled back by runbook canary-rollback');
 
     // The agent, not the lab's own canary watch, did it: the move is the runbook's.
-    const history = (await readFile(join(home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; by: string; reason: string });
-    const rollback = history.filter((h) => h.action === 'rollback');
+    // The state moves first, then the history line is appended: wait for it.
+    const readHistory = async () => (await readFile(join(home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; by: string; reason: string });
+    const rollback = await eventually('the rollback in the deployment history', async () => {
+      const rows = (await readHistory()).filter((h) => h.action === 'rollback');
+      return rows.length > 0 ? rows : undefined;
+    }, 30_000);
     expect(rollback).toHaveLength(1);
     expect(rollback[0]!.reason).toContain('rolled back by runbook canary-rollback');
 
