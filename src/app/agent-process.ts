@@ -4,13 +4,16 @@
 // acts on decisions and expiry), the sweeper that resumes runs whose long-running calls
 // ended, and a shutdown that gives active runs a grace period.
 import { join } from 'node:path';
+import { allTools } from '../../tools/index.js';
 import { abandonRun } from '../agent/abandoned-runs.js';
 import { isParked, type Run } from '../agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../agent/wait-sweeper.js';
 import { createApprovalSweeper, type ApprovalSweeper } from '../approvals/index.js';
 import { createSlackChannel, type SlackChannel } from '../slack/index.js';
 import { systemClock } from '../clock.js';
-import { openBackends, type OpenedBackends } from './backends.js';
+import { openBackendsOnRunningLab } from './backends.js';
+import type { OpenedBackends } from '../backends/from-config.js';
+import type { LabBackends } from '../backends/local/index.js';
 import type { Config } from './config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
@@ -23,7 +26,7 @@ export interface AgentProcess {
   queue: RunQueue;
   metrics: ServerMetrics;
   runtime: Runtime;
-  backends: OpenedBackends;
+  backends: OpenedBackends<LabBackends>;
   /** Runs, approvals and execution records: in Redis with the queue when shared, else files under <home>. */
   stores: Stores;
   /** Posts approval requests and chat answers; null when Slack is not configured. */
@@ -77,13 +80,14 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
 /** `executesRuns`: this process will call startWorking (a worker, or serve with its in-process worker). */
 export async function openAgentProcess(config: Config, logger: Logger, { executesRuns }: { executesRuns: boolean }): Promise<AgentProcess> {
   const queue = createRunQueueFromConfig(config, logger);
-  const metrics = createServerMetrics(queue);
+  const metrics = createServerMetrics(queue, { tools: allTools.map((t) => t.name), executesRuns });
   const stores = openStores(config);
   // Slack's notifier must exist before the approvals service; its handlers need the service.
   const slack = config.slack ? createSlackChannel({ slack: config.slack, logger }) : null;
-  let backends: OpenedBackends | null = null;
+  let backends: OpenedBackends<LabBackends> | null = null;
   try {
-    backends = await openBackends(config, logger);
+    // While `mlops-agent lab up` runs on this home, its deployer and model servers are the lab's.
+    backends = await openBackendsOnRunningLab(config, logger);
     const runtime = await createRuntime({
       config,
       logger,
@@ -93,11 +97,15 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       executions: stores.executions,
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
-      onAudit: (entry) => metrics.audited(entry),
+      onAudit: (entry, seconds) => {
+        metrics.auditAppended(seconds);
+        metrics.audited(entry);
+      },
       // A run waiting for training or a canary frees its worker; the wait sweeper resumes it.
       longWaits: 'park',
     });
     metrics.observeCircuits(runtime.circuits);
+    metrics.observeApprovals(async () => (await runtime.approvals.list({ status: 'pending' })).length);
     slack?.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
     // Every process sweeps: whichever acts first wins, and a grant is consumed once.
     const sweeper = createApprovalSweeper({

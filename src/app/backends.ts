@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Backends, ModelRegistry } from '../../tools/index.js';
 import { openBackends as openBackendsFromSettings, type OpenedBackends } from '../backends/from-config.js';
-import { openLocalLab, openReadOnlyLab } from '../backends/local/index.js';
+import { openLocalLab, openReadOnlyLab, type LabBackends } from '../backends/local/index.js';
 import { createLocalRegistry } from '../backends/local/registry.js';
 import { systemClock } from '../clock.js';
 import { loadContracts } from '../contracts/index.js';
@@ -19,6 +19,11 @@ export type { OpenedBackends };
 export async function openBackends(config: Config, logger: Logger, overrides: LabOverrides = {}): Promise<OpenedBackends> {
   const { home, ...lab } = overrides;
   return openBackendsFromSettings(home ? { ...config, home } : config, { logger, env: process.env, lab });
+}
+
+/** For serve and workers: the lab of a running `mlops-agent lab up` on this home when there is one. */
+export async function openBackendsOnRunningLab(config: Config, logger: Logger): Promise<OpenedBackends<LabBackends>> {
+  return openBackendsFromSettings(config, { logger, env: process.env, runningLab: true });
 }
 
 /** The backends as another process left them, read and never changed (runs show, policy explain); `home` reads another data dir. */

@@ -2,6 +2,7 @@
 // set of backends. The app's builders (app.ts) call it for every role.
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { allTools, type Backends } from '../../tools/index.js';
 import { createApprovals, pendingApprovalsFrom, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from '../approvals/index.js';
 import { createAgent, type Agent } from '../agent/loop.js';
@@ -40,8 +41,8 @@ export interface RuntimeOptions {
   runs?: RunStore;
   /** The run queue's record of triggers that joined a run; the loop reads it between steps. */
   joined?: (runId: string, from: number) => Promise<JoinedNotice[]>;
-  /** Sees every entry the gate and the loop wrote, once it is durable (for /metrics). */
-  onAudit?: (entry: AuditEntryInput) => void;
+  /** Sees every entry the gate and the loop wrote, once it is durable, and how long that took (for /metrics). */
+  onAudit?: (entry: AuditEntryInput, seconds: number) => void;
   /**
    * `park`: a run waiting for a long-running call (training, a canary) parks and frees its
    * worker; a sweep resumes it (serve, worker). Default `in_process`: the run waits where it
@@ -112,12 +113,13 @@ function checkSchedules(config: Config, runbooks: readonly Runbook[], llm: Plann
 }
 
 /** The audit log as the gate and the loop see it: each durable entry is also shown to `observe`. */
-function observed(audit: AuditLog, observe: ((entry: AuditEntryInput) => void) | undefined, logger: Logger): AuditLog['append'] {
+function observed(audit: AuditLog, observe: ((entry: AuditEntryInput, seconds: number) => void) | undefined, logger: Logger): AuditLog['append'] {
   if (!observe) return (entry) => audit.append(entry);
   return async (entry) => {
+    const started = performance.now();
     const written = await audit.append(entry);
     try {
-      observe(entry);
+      observe(entry, (performance.now() - started) / 1000);
     } catch (err) {
       logger.warn({ err, kind: entry.kind }, 'an audit observer failed; the entry is written');
     }

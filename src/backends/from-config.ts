@@ -10,7 +10,8 @@ import { createCommandTrainer } from './external/command-trainer.js';
 import { createHttpTrainer } from './external/http-trainer.js';
 import type { VersionOfRun } from './external/training-report.js';
 import { createKServeDeployer } from './kserve/index.js';
-import { openLocalLab, type LocalLab } from './local/index.js';
+import { openLocalLab, type LabBackends, type LocalLab } from './local/index.js';
+import { openLabOrItsLink } from './local/lab-link.js';
 import { openMlflowRegistry } from './mlflow/index.js';
 import { createPrometheusAnalysis } from './prometheus/index.js';
 import { combinationProblems, resolveRegistry, type BackendsSection } from './settings.js';
@@ -27,6 +28,8 @@ export interface BackendDeps {
   env?: NodeJS.ProcessEnv;
   /** What a caller (the demo, a test) insists on for the lab over its settings: quick canary steps, own timers. */
   lab?: Omit<Parameters<typeof openLocalLab>[0], 'config' | 'logger'>;
+  /** serve and workers: act on the lab of a running `mlops-agent lab up` when there is one (see local/lab-link.ts). */
+  runningLab?: boolean;
 }
 
 /** Which adapter serves each port, as chosen (the registry's `auto` made concrete). */
@@ -37,10 +40,10 @@ export interface ChosenBackends {
   trainer: 'local' | 'command' | 'http';
 }
 
-export interface OpenedBackends {
+export interface OpenedBackends<Lab extends LabBackends = LocalLab> {
   backends: Backends;
-  /** The local lab (data checks, and every port left to it). */
-  lab: LocalLab;
+  /** The local lab (data checks, and every port left to it); with `runningLab`, a running `lab up`'s. */
+  lab: Lab;
   chosen: ChosenBackends;
   close(): Promise<void>;
 }
@@ -49,7 +52,9 @@ export function chooseBackends(b: BackendsSection): ChosenBackends {
   return { registry: resolveRegistry(b), analysis: b.analysis, deployer: b.deployer, trainer: b.trainer };
 }
 
-export async function openBackends(settings: BackendSettings, deps: BackendDeps): Promise<OpenedBackends> {
+export async function openBackends(settings: BackendSettings, deps: BackendDeps & { runningLab: true }): Promise<OpenedBackends<LabBackends>>;
+export async function openBackends(settings: BackendSettings, deps: BackendDeps & { runningLab?: false }): Promise<OpenedBackends>;
+export async function openBackends(settings: BackendSettings, deps: BackendDeps): Promise<OpenedBackends<LabBackends>> {
   const { logger } = deps;
   const b = settings.backends;
   const chosen = chooseBackends(b);
@@ -57,7 +62,8 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
   const problems = combinationProblems(b);
   if (problems.length > 0) throw new UserError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, { code: 'config_invalid' });
 
-  const lab = await openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
+  const openOwn = () => openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
+  const lab: LabBackends = deps.runningLab ? await openLabOrItsLink(settings, logger, openOwn) : await openOwn();
   const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
   const registry = mlflow ?? lab.registry;
   // A job that names the MLflow run it logged is turned into the version registered from it.

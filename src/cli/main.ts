@@ -13,6 +13,7 @@ import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
 import { evidenceSources } from '../app/evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { labCommand } from './lab-command.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
 import { runsCommand } from './runs-command.js';
@@ -65,6 +66,7 @@ program.addCommand(contractsCommand({ defaultFiles: () => config().contracts.fil
 program.addCommand(auditCommand({ config, logger, evidenceContext: () => evidenceSources(config()) }));
 program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));
+program.addCommand(labCommand({ config, logger }));
 program.addCommand(serveCommand({ config, logger }));
 program.addCommand(workerCommand({ config, logger }));
 

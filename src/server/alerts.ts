@@ -75,7 +75,9 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
       const result = await intake.accept(notice, receiver);
       outcome =
         result.incident === 'new' ? (result.coalesced ? 'coalesced' : 'enqueued') : result.incident === 'resolved' ? (result.runId ? 'resolved_joined' : 'resolved_no_run') : result.incident;
-      if (result.runId && result.incident !== 'duplicate') deps.metrics.enqueued(trigger.kind, result.coalesced);
+      // Notices are counted apart from runs: a resolution or a duplicate enqueues nothing.
+      deps.metrics.notice(receiver, result.incident === 'new' && result.coalesced ? 'coalesced' : result.incident);
+      if (result.runId && (result.incident === 'new' || result.incident === 'joined')) deps.metrics.enqueued(trigger.kind, result.coalesced);
       if (result.incident === 'new' && !result.coalesced) deps.queued.add(result.runId, trigger);
       request.log.info({ dedupeKey, alertName: trigger.alertName, receiver, runId: result.runId, incident: result.incident }, 'alert accepted');
       return reply.code(202).send(await answer(result));

@@ -16,7 +16,7 @@ import { registerErrorHandler } from './errors.js';
 import { registerEvidenceRoute } from './evidence.js';
 import { circuitDetail, queueReadiness, registerHealth, type ReadinessCheck } from './health.js';
 import { registerMcp } from './mcp.js';
-import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { createServerMetrics, registerHttpMetrics, type ServerMetrics } from './metrics.js';
 import { createQueuedRuns } from './queued-runs.js';
 import { registerRunRoutes } from './runs.js';
 import { registerSlackRoutes, SLACK_PATHS } from './slack.js';
@@ -67,6 +67,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createServerMetrics(deps.queue);
   const queued = createQueuedRuns();
   registerErrorHandler(app);
+  registerHttpMetrics(app, metrics);
   // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
   registerAuth(app, deps.tokens, { skip: (route) => (deps.mcp !== undefined && route === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(route)) });
   registerOauthDiscovery404(app);

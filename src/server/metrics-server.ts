@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { registerAuth, type ApiToken } from './auth.js';
 import { registerErrorHandler } from './errors.js';
 import { circuitDetail, registerHealth, type ReadinessCheck } from './health.js';
-import type { ServerMetrics } from './metrics.js';
+import { registerHttpMetrics, type ServerMetrics } from './metrics.js';
 
 export interface MetricsServerDeps {
   metrics: ServerMetrics;
@@ -20,6 +20,7 @@ export interface MetricsServerDeps {
 export async function createMetricsServer(deps: MetricsServerDeps): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, requestTimeout: 30_000 });
   registerErrorHandler(app);
+  registerHttpMetrics(app, deps.metrics);
   registerAuth(app, deps.tokens);
   registerHealth(app, { audit: deps.audit, checks: deps.readiness ?? [], detail: circuitDetail(deps.metrics) });
   app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));

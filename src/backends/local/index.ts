@@ -2,7 +2,8 @@
 // checks, all under <home>/lab. It is what the agent acts on when no MLflow or
 // Prometheus is configured, and what `npm start` runs an incident on.
 import { join } from 'node:path';
-import type { Backends } from '../../../tools/index.js';
+import type { Registry } from 'prom-client';
+import type { Backends, Deployer } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
 import { loadContracts, type ContractSet } from '../../contracts/index.js';
 import type { Logger } from '../../logger.js';
@@ -14,22 +15,27 @@ import { createDataCheckStore } from './data-check-store.js';
 import { readDataset } from './dataset-store.js';
 import { createLocalDataQuality } from './data-quality.js';
 import { createLocalDeployer, type LocalDeployer } from './deployer.js';
-import { createModelServer, type ModelServer } from './model-server.js';
+import { createModelServer, type ModelServer, type ServingFaults } from './model-server.js';
 import { createLocalRegistry, type LocalRegistry } from './registry.js';
 import { createServingStats, type ServingStats } from './serving-stats.js';
 import { createTrafficRouter } from './traffic-router.js';
 import { createLocalTrainer, type LocalTrainer } from './trainer.js';
 
-export interface LocalLab extends Backends {
+/** The lab as `serve` and a worker act on it: with its own deployer, or the one of a running `lab up`. */
+export interface LabBackends extends Backends {
   registry: LocalRegistry;
   trainer: LocalTrainer;
-  deployer: LocalDeployer;
-  stats: ServingStats;
   /** The data contracts the lab's data checks and trainer hold datasets to. */
   contracts: ContractSet;
   dirs: { root: string; datasets: string; registry: string; jobs: string; deployments: string; dataChecks: string };
+  close(): Promise<void>;
+}
+
+export interface LocalLab extends LabBackends {
+  deployer: LocalDeployer;
+  stats: ServingStats;
   /** Starts the HTTP model server (POST /predict, POST /feedback, GET /metrics). */
-  serve(options?: { host?: string; port?: number }): Promise<ModelServer>;
+  serve(options?: { host?: string; port?: number; faults?: ServingFaults; metricsRegistry?: Registry }): Promise<ModelServer>;
   /** Stops watching held canaries, then closes the model servers and the trainer. */
   close(): Promise<void>;
 }
@@ -57,6 +63,38 @@ export interface LabSettings {
   contracts?: { files: string[] };
 }
 
+/**
+ * The lab whose deployer is another process's (a running `lab up`, through
+ * lab-deployer-link.ts): no deployer is opened here, so nothing here watches or steps a canary.
+ */
+export async function openLabBackends(options: { config: LabSettings; logger: Logger; deployer: Deployer; clock?: Clock }): Promise<LabBackends> {
+  const clock = options.clock ?? systemClock;
+  const parts = await openLabParts(options.config, clock, options.logger, options.deployer);
+  return { ...parts, deployer: options.deployer, close: () => parts.trainer.close() };
+}
+
+async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, splits: Pick<Deployer, 'getSplit'>) {
+  const root = join(config.home, 'lab');
+  const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments'), dataChecks: join(root, 'data-checks') };
+  // A broken contract file stops the start here, with file:line, as a broken policy does.
+  const contracts = await loadContracts(config.contracts?.files ?? defaultContractFiles);
+  const registry = createLocalRegistry({ dir: dirs.registry, clock });
+  const dataChecks = createDataCheckStore(dirs.dataChecks);
+  const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, contracts, dataChecks, logger });
+  const dataQuality = createLocalDataQuality({
+    datasetsDir: dirs.datasets,
+    checksDir: dirs.dataChecks,
+    contracts,
+    clock,
+    // Prediction drift is measured with the version of the contract's model serving production now.
+    scoreWith: async (model) => {
+      const split = await splits.getSplit(model, 'production');
+      return split ? { version: split.stableVersion, artifact: await registry.loadArtifact(model, split.stableVersion) } : undefined;
+    },
+  });
+  return { registry, trainer, dataQuality, contracts, dirs };
+}
+
 export async function openLocalLab(options: {
   config: LabSettings;
   logger: Logger;
@@ -76,14 +114,9 @@ export async function openLocalLab(options: {
   // The operator's config first, then what the caller (the demo, a test) insists on.
   const { steps: configSteps, watchIntervalMs: configWatch, ...configAnalysis } = config.lab?.canary ?? {};
   const steps = options.steps ?? configSteps;
-  const root = join(config.home, 'lab');
-  const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments'), dataChecks: join(root, 'data-checks') };
-  // A broken contract file stops the start here, with file:line, as a broken policy does.
-  const contracts = await loadContracts(config.contracts?.files ?? defaultContractFiles);
-
-  const registry = createLocalRegistry({ dir: dirs.registry, clock });
-  const dataChecks = createDataCheckStore(dirs.dataChecks);
-  const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, contracts, dataChecks, logger });
+  // The deployer is made below; a data check reads its splits only once it exists.
+  let deployerRef: LocalDeployer | undefined;
+  const { registry, trainer, dataQuality, contracts, dirs } = await openLabParts(config, clock, logger, { getSplit: (model, environment) => deployerRef!.getSplit(model, environment) });
   const stats = createServingStats({ clock });
   const deployer = await createLocalDeployer({
     dir: dirs.deployments,
@@ -97,17 +130,7 @@ export async function openLocalLab(options: {
     failuresToRollback: options.failuresToRollback,
     timers: options.timers,
   });
-  const dataQuality = createLocalDataQuality({
-    datasetsDir: dirs.datasets,
-    checksDir: dirs.dataChecks,
-    contracts,
-    clock,
-    // Prediction drift is measured with the version of the contract's model serving production now.
-    scoreWith: async (model) => {
-      const split = await deployer.getSplit(model, 'production');
-      return split ? { version: split.stableVersion, artifact: await registry.loadArtifact(model, split.stableVersion) } : undefined;
-    },
-  });
+  deployerRef = deployer;
   const servers: ModelServer[] = [];
 
   return {
@@ -120,7 +143,7 @@ export async function openLocalLab(options: {
     dirs,
     async serve(serveOptions = {}) {
       const router = createTrafficRouter({ splits: deployer });
-      const server = await createModelServer({ ...serveOptions, artifacts: registry, router, stats, logger });
+      const server = await createModelServer({ ...serveOptions, artifacts: registry, router, stats, logger, metricsRegistry: serveOptions.metricsRegistry });
       servers.push(server);
       return server;
     },

@@ -22,6 +22,17 @@ export interface ArtifactSource {
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** An incident `lab inject` causes on purpose: a share of a version's requests fail, or all are slowed. */
+export interface Fault {
+  errorRate: number;
+  addedLatencyMs: number;
+}
+
+/** Read on every request: the fault on this model version now, if any. */
+export interface ServingFaults {
+  faultFor(model: string, version: string): Fault | undefined;
+}
+
 export interface ModelServer {
   url: string;
   close(): Promise<void>;
@@ -35,6 +46,7 @@ export async function createModelServer(options: {
   stats: ServingStats;
   logger: Logger;
   metricsRegistry?: Registry;
+  faults?: ServingFaults;
 }): Promise<ModelServer> {
   const { artifacts, router, stats, logger } = options;
   const registry = options.metricsRegistry ?? new Registry();
@@ -65,6 +77,9 @@ export async function createModelServer(options: {
       // the version: counted, it made a fresh canary's p99 look like a regression next to the
       // warm stable version whenever the disk was slow.
       started = performance.now();
+      const fault = options.faults?.faultFor(request.model, route.version);
+      if (fault && fault.addedLatencyMs > 0) await new Promise((r) => setTimeout(r, fault.addedLatencyMs));
+      if (fault && Math.random() < fault.errorRate) throw new Error(`a fault injected by \`mlops-agent lab inject\` failed this request`);
       for (const row of request.rows) {
         const s = score(artifact, row);
         if (!Number.isFinite(s)) throw new Error(`version ${route.version} produced a non-finite score`);

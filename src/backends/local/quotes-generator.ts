@@ -33,6 +33,11 @@ export interface QuoteGeneratorOptions {
     crossed?: { fromMinute: number; minutes: number; perMinute: number };
     halt?: { symbol?: string; fromMinute: number; minutes: number };
   };
+  /**
+   * How far the book's size imbalance leads the next mid move, in standard deviations of a
+   * step (default 0: a pure random walk). The lab's trading-signal model learns this.
+   */
+  imbalanceEdge?: number;
 }
 
 function round(x: number, decimals: number): number {
@@ -54,7 +59,9 @@ export function generateQuotes(options: QuoteGeneratorOptions): CreditRow[] {
   if (!(missingRate >= 0 && missingRate <= 1)) throw new UserError(`faults.missingRate must lie in 0..1, got ${missingRate}`);
 
   const random = createRandom(seed);
-  const state = symbols.map((symbol) => ({ symbol, ...(START_MID[symbol] ?? { mid: 100, decimals: 4 }) }));
+  const edge = options.imbalanceEdge ?? 0;
+  if (!Number.isFinite(edge)) throw new UserError(`imbalanceEdge must be a finite number, got ${edge}`);
+  const state = symbols.map((symbol) => ({ symbol, imbalance: 0, ...(START_MID[symbol] ?? { mid: 100, decimals: 4 }) }));
   const perMinute = 60 / interval;
   const rows: CreditRow[] = [];
   const inWindow = (minute: number, w?: { fromMinute: number; minutes: number }) => w !== undefined && minute >= w.fromMinute && minute < w.fromMinute + w.minutes;
@@ -63,11 +70,12 @@ export function generateQuotes(options: QuoteGeneratorOptions): CreditRow[] {
     // Which quotes of this minute are crossed: the first `perMinute` of the crossed window's minutes.
     const crossedHere = inWindow(minute, faults.crossed) && i % perMinute < faults.crossed!.perMinute;
     for (const s of state) {
-      s.mid *= 1 + 0.00002 * random.normal();
+      s.mid *= 1 + 0.00002 * (random.normal() + edge * s.imbalance);
       const halted = inWindow(minute, faults.halt) && (faults.halt!.symbol === undefined || faults.halt!.symbol === s.symbol);
       const missing = random.next() < missingRate;
       const halfSpread = s.mid * 0.00005 * (1 + 0.2 * Math.abs(random.normal()));
       const sizes = [1000 * random.poisson(1000), 1000 * random.poisson(1000)];
+      s.imbalance = (sizes[0]! - sizes[1]!) / (sizes[0]! + sizes[1]! || 1);
       if (halted) continue;
       const time = new Date(start + i * interval * 1000).toISOString();
       if (missing) {

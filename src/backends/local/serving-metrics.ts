@@ -41,10 +41,17 @@ export function createServingMetrics(registry: Registry) {
     new Counter({ name: 'mlops_lab_feedback_labels_total', help: 'Delayed true labels attached to predictions', registers: [registry] }),
   );
 
+  // Error ratios must read 0, not nothing, before a version's first error: its counter starts at 0.
+  const seen = new Set<string>();
   return {
     rejected,
     feedback,
     observeRequest(labels: Labels, latencyMs: number, ok: boolean, predictionScores: number[]): void {
+      const key = `${labels.model}\u0000${labels.environment}\u0000${labels.version}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        errors.inc(labels, 0);
+      }
       requests.inc(labels);
       // Incremented by 0 on success so every served version has an error series: without
       // it, a PromQL error rate of a canary that never failed would be "no data", not 0.

@@ -16,6 +16,8 @@ export interface TrafficSimulatorOptions {
   feedbackDelayMs?: number;
   /** Requests in flight at once (default 8). */
   concurrency?: number;
+  /** The row's column holding its true 0/1 outcome, never sent to the model (default `default`). */
+  labelColumn?: string;
 }
 
 export interface SimulatorCounts {
@@ -68,6 +70,8 @@ export function createTrafficSimulator(options: TrafficSimulatorOptions): Traffi
   const concurrency = options.concurrency ?? 8;
   const counts: SimulatorCounts = { sent: 0, ok: 0, failed: 0, labelled: 0, byVersion: {}, lastError: null };
   const pending = new Set<Promise<unknown>>();
+  // Requests awaiting their answer; labels waiting out their delay do not hold the rate back.
+  let inflight = 0;
   let cursor = 0;
 
   const nextRow = (): CreditRow => {
@@ -94,7 +98,7 @@ export function createTrafficSimulator(options: TrafficSimulatorOptions): Traffi
   async function one(): Promise<void> {
     const full = nextRow();
     // The model must not see the outcome it is asked to predict.
-    const { [LABEL_COLUMN]: truth, ...row } = full;
+    const { [options.labelColumn ?? LABEL_COLUMN]: truth, ...row } = full;
     counts.sent++;
     try {
       const res = await post(agent, `${options.url}/predict`, { model: options.model, environment, row });
@@ -139,9 +143,10 @@ export function createTrafficSimulator(options: TrafficSimulatorOptions): Traffi
       // Catch up every tick to the count the rate implies, skipping while the server lags.
       timer = setInterval(() => {
         const due = Math.floor(((Date.now() - started) / 1000) * ratePerSecond);
-        while (issued < due && pending.size < concurrency * 4) {
+        while (issued < due && inflight < concurrency * 4) {
           issued++;
-          track(one());
+          inflight++;
+          track(one().finally(() => inflight--));
         }
         issued = Math.max(issued, due - concurrency * 4);
       }, 10);

@@ -258,7 +258,8 @@ describe('runbook files', () => {
 
   it('loads the shipped runbooks', async () => {
     const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
-    expect(runbooks.map((r) => r.id)).toEqual(['canary-rollback', 'drift-retrain', 'nightly-retrain']);
+    expect(runbooks.map((r) => r.id)).toEqual(['canary-rollback', 'drift-retrain', 'nightly-retrain', 'resource-exhaustion']);
+    expect(runbookFor(runbooks, 'LabDiskFillingUp')?.id).toBe('resource-exhaustion');
     expect(runbookFor(runbooks, 'ModelAccuracyDrop')?.id).toBe('drift-retrain');
     expect(runbookFor(runbooks, 'ModelLatencyHigh')?.id).toBe('canary-rollback');
     expect(runbookFor(runbooks, 'CanaryDegraded')?.id).toBe('canary-rollback');
