@@ -44,6 +44,8 @@ export interface RuntimeOptions {
    * runs, for commands that run one run and then exit (chat, demo).
    */
   longWaits?: 'park' | 'in_process';
+  /** The LLM planner to plan with instead of the one the config names (the eval harness's scripted planners). */
+  llm?: Planner;
 }
 
 export interface Runtime {
@@ -127,7 +129,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const toolNames = allTools.map((t) => t.name);
   // Checked before the audit log is opened, so a refused config leaves no writer lock held.
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
-  const llm = createLlmPlanner(config.llm, logger);
+  const llm = options.llm ?? createLlmPlanner(config.llm, logger);
   checkSchedules(config, runbooks, llm);
   await preparePrivateHome(config.home, logger);
   // The file log, or the chain in PostgreSQL that every process shares (audit.store).
