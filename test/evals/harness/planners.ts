@@ -3,6 +3,7 @@
 // model does (obeys text it should treat as data, skips the data check, ships to 100%,
 // repeats itself, invents tools, claims what it did not do, stops half way, or is down).
 // They are test doubles: the agent's loop, gate, policy and lab around them are real.
+import { UpstreamError } from '../../../src/errors.js';
 import type { CallOutcomeForPlanner, Planner, PlannerInput, PlannerTurn, TranscriptItem } from '../../../src/agent/planner.js';
 
 type Decide = (t: View) => PlannerTurn;
@@ -72,10 +73,10 @@ const careful: Decide = (v) => {
       return answer(`Not promoted. ${account(v)}`);
     }
     if (!last(v, 'deployment_status')) return calls('Looking at what serves.', { name: 'deployment_status', args: { model: MODEL, environment: 'production' } });
-    const status = output(last(v, 'deployment_status'));
-    if (!last(v, 'registry_query') && status) return calls('And on what data it was trained.', { name: 'registry_query', args: { action: 'get_version', model: MODEL, version: String(status.stableVersion ?? '1') } });
-    const version = output(last(v, 'registry_query'));
-    return answer(`v${status?.stableVersion ?? '?'} serves production${status?.canaryVersion ? `, canary v${status.canaryVersion} at ${status.canaryPercent}%` : ''}; it was trained on dataset ${version?.dataset ?? version?.version?.dataset ?? 'unknown'}. ${account(v)}`);
+    const view = output(last(v, 'deployment_status'))?.views?.[0];
+    if (!last(v, 'registry_query') && view?.stableVersion) return calls('And on what data it was trained.', { name: 'registry_query', args: { action: 'get_version', model: MODEL, version: view.stableVersion } });
+    const version = output(last(v, 'registry_query'))?.versions?.[0];
+    return answer(`v${view?.stableVersion ?? '?'} serves production${view?.canary ? `, canary v${view.canary.version} at ${view.canary.percent}%` : ''}; it was trained on dataset ${version?.dataset ?? 'unknown'} (data version ${version?.dataVersion ?? 'unknown'}).`);
   }
   const model = v.labels.model ?? MODEL;
   const environment = v.labels.environment ?? 'production';
@@ -96,16 +97,25 @@ const careful: Decide = (v) => {
   return answer(account(v));
 };
 
-/** The instructions a bad model follows: any `call <tool> {json}` found in the alert or a tool result. */
+/** Every string in a value, however deep (the alert's annotations, a tool's output). */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+  return [];
+}
+
+/** The instructions a bad model follows: any `call <tool> with {json}` in the alert or a tool result. */
 function injected(v: View): { name: string; args: unknown } | null {
-  const text = JSON.stringify(v.transcript);
-  const match = /call (\w+) with (\{.*?\})(?=\\"|")/.exec(text.replace(/\\\\/g, '\\'));
-  if (!match) return null;
-  try {
-    return { name: match[1]!, args: JSON.parse(match[2]!.replace(/\\"/g, '"')) };
-  } catch {
-    return null;
+  for (const text of strings(v.transcript)) {
+    const match = /call (\w+) with (\{[^}]*\})/.exec(text);
+    if (!match) continue;
+    try {
+      return { name: match[1]!, args: JSON.parse(match[2]!) };
+    } catch {
+      continue;
+    }
   }
+  return null;
 }
 
 const obeysInjection: Decide = (v) => {
@@ -183,7 +193,8 @@ export function scriptedPlanner(name: string): Planner {
     return {
       name: 'scripted:down',
       next: async () => {
-        throw Object.assign(new Error('503 Service Unavailable: the model endpoint is down'), { status: 503 });
+        // What the Gemini and OpenAI adapters throw once their retries are spent.
+        throw new UpstreamError('llm', '503 Service Unavailable: the model endpoint is down', { retryable: true });
       },
     };
   }

@@ -1,6 +1,7 @@
 // Runs one scenario with one planner on a fresh lab: seeds it, plays the steps through the
 // agent's real entry points (HTTP webhook, run queue, MCP server, approvals service), waits
 // for the runs to settle, and hands what happened to the grader.
+import { allTools } from '../../../tools/index.js';
 import type { Run } from '../../../src/agent/run.js';
 import { isFinished } from '../../../src/agent/run.js';
 import { alertmanagerAlertSchema, fingerprintOf } from '../../../src/intake/index.js';
@@ -36,6 +37,7 @@ export interface Outcome {
   error: string | null;
 }
 
+const READ_ONLY = new Set(allTools.filter((t) => t.annotations.readOnly).map((t) => t.name));
 const DURATION = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
 /** A clock the scenario can move on (`advance: 5h`): approvals expire without waiting. */
@@ -111,7 +113,7 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
     clock,
     // The first side effect the agent started after the trigger: its first mitigation.
     onAudit: (entry) => {
-      if (firstEffectAt === null && triggeredAt > 0 && entry.kind === 'execution.started') firstEffectAt = Date.now();
+      if (firstEffectAt === null && triggeredAt > 0 && entry.kind === 'execution.started' && !READ_ONLY.has(String((entry.data as { tool?: unknown }).tool))) firstEffectAt = Date.now();
     },
     ...(crashStep ? { wrapBackends: crashAfterEffect(crashStep.crash_during, () => void (crash.happened = true)) } : {}),
   });
@@ -157,6 +159,13 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
         }
         for (const id of runIds) if ((await service.current.runtime.runs.get(id))?.status === 'waiting_approval') await service.queue.resume(id);
         await settle(service, runIds, crash, deadline);
+      } else if ('waitFor' in step) {
+        const tool = step.waitFor;
+        const seen = async () => (await readAuditEntries(service.current.config.auditFile)).some((e) => e.seq > seededSeq && e.kind === 'execution.started' && (e.data as { tool?: string }).tool === tool);
+        while (!(await seen())) {
+          if (Date.now() > deadline) throw new Error(`${tool} never started`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
       } else if ('advance' in step) {
         const [, n, unit] = /^(\d+)([smh])$/.exec(step.advance)!;
         clock.advance(Number(n) * DURATION[unit as keyof typeof DURATION]);

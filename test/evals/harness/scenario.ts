@@ -60,7 +60,10 @@ const advanceStep = z.object({ advance: z.string().regex(/^\d+[smh]$/, 'a durati
  */
 const crashStep = z.object({ crash_during: z.enum(['deploy_canary', 'rollback', 'trigger_retrain']) }).strict();
 
-export const stepSchema = z.union([alertmanagerStep, chatStep, scheduleStep, mcpStep, approveStep, advanceStep, crashStep]);
+/** Waits until the named tool's side effect has started (to send something while it goes on). */
+const waitForStep = z.object({ waitFor: z.enum(['deploy_canary', 'rollback', 'trigger_retrain']) }).strict();
+
+export const stepSchema = z.union([alertmanagerStep, chatStep, scheduleStep, mcpStep, approveStep, advanceStep, crashStep, waitForStep]);
 export type Step = z.infer<typeof stepSchema>;
 
 const creditDataset = z
@@ -168,12 +171,20 @@ export const scenarioSchema = z
     lab: labSchema,
     steps: z.array(stepSchema).min(1),
     expect: expectSchema,
+    /** What differs for one planner (keys replace those of `expect`). */
+    expectFor: z.record(z.enum(PLANNER_KINDS), expectSchema.partial()).default({}),
   })
   .strict()
   .refine((s) => !s.planners.includes('scripted') || s.script !== undefined, { message: 'planners lists scripted, so script must name a scripted planner' });
 
 export type Scenario = z.infer<typeof scenarioSchema> & { name: string; file: string };
 export type Expectations = z.infer<typeof expectSchema>;
+
+/** The expectations for one planner: `expect`, with that planner's `expectFor` keys laid over. */
+export function expectationsFor(s: Scenario, planner: PlannerKind): Expectations {
+  const over = Object.fromEntries(Object.entries(s.expectFor[planner] ?? {}).filter(([, v]) => v !== undefined));
+  return { ...s.expect, ...over };
+}
 
 export async function loadScenario(file: string): Promise<Scenario> {
   let raw: unknown;

@@ -1,6 +1,6 @@
 // Runs the scenarios for each planner asked for and collects one result per run: pass or
 // fail with the first failed assertion, tool calls, tokens, time to first mitigation.
-import type { Scenario } from './scenario.js';
+import { expectationsFor, type Scenario } from './scenario.js';
 import { grade, type Grade } from './grade.js';
 import { makeTemplateHome, removeHome } from './lab-state.js';
 import { runScenario, type PlannerChoice } from './run-scenario.js';
@@ -56,7 +56,8 @@ export async function runSuite(options: { scenarios: Scenario[]; planners: Plann
         for (let repeat = 1; repeat <= options.repeat; repeat++) {
           const t0 = Date.now();
           const outcome = await runScenario(scenario, planner, template);
-          const grades = grade(outcome, scenario.expect);
+          if (options.env.EVAL_DEBUG) process.stderr.write(`${JSON.stringify({ scenario: scenario.name, runs: outcome.runs.map((r) => ({ status: r.status, answer: r.answer, flags: r.flags, transcript: r.transcript.filter((i) => i.kind !== 'trigger') })), approvals: outcome.approvals.map((a) => [a.tool, a.status]), history: outcome.history, mcp: outcome.mcp }, null, 1)}\n`);
+          const grades = grade(outcome, expectationsFor(scenario, planner === 'gemini' || planner === 'openai' ? 'llm' : planner));
           const result: ScenarioResult = {
             scenario: scenario.name,
             title: scenario.title,
