@@ -204,6 +204,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.joined ? { joined: options.joined } : {}),
     readOnlyTools: allTools.filter((t) => t.annotations.readOnly).map((t) => t.name),
+    onceOnlyTools: allTools.filter((t) => !t.annotations.readOnly && !t.annotations.idempotent).map((t) => t.name),
     longWaits: options.longWaits ?? 'in_process',
   });
 
