@@ -30,7 +30,7 @@ function answer(text: string): PlannerTurn {
   return { kind: 'answer', text, usage: estimate(text, []) };
 }
 
-/** Scripted turns cost what their text would in tokens (about 4 characters a token), so the table's columns mean something. */
+/** Scripted turns are counted as a model's would be, at about 4 characters a token (an estimate, not a tokenizer). */
 function estimate(text: string, list: unknown[]): { input: number; output: number } {
   return { ...USAGE, output: Math.ceil((text.length + JSON.stringify(list).length) / 4) };
 }
@@ -206,7 +206,10 @@ export function scriptedPlanner(name: string): Planner {
     async next(input) {
       const turn = (turns.get(input.runId) ?? 0) + 1;
       turns.set(input.runId, turn);
-      return decide(view(input, turn));
+      const out = decide(view(input, turn));
+      // What a model would have read: the system prompt, the tools and the transcript.
+      const read = Math.ceil((input.systemPrompt.length + JSON.stringify(input.tools).length + JSON.stringify(input.transcript).length) / 4);
+      return { ...out, usage: { ...out.usage, input: read } };
     },
   };
 }
