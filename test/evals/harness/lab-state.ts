@@ -5,7 +5,7 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateCreditRows, generateQuotes, openLocalLab, writeDataset, type LocalLab } from '../../../src/backends/local/index.js';
+import { generateCreditRows, generateQuotes, openLocalLab, QUOTE_COLUMNS, writeDataset, type LocalLab } from '../../../src/backends/local/index.js';
 import type { Gate } from '../../../src/policy/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { evalConfig } from './runtime.js';
@@ -68,7 +68,7 @@ export async function seedLab(lab: LocalLab, gate: Gate, scenario: Scenario): Pr
       await writeDataset(lab.dirs.datasets, d.name, every ? (rows.map((row, i) => (i % every === 0 ? { ...row, income: null } : row)) as typeof rows) : rows);
     } else {
       const start = new Date(Date.now() - (d.minutes + 60) * 60_000).toISOString().slice(0, 16) + ':00Z';
-      await writeDataset(lab.dirs.datasets, d.name, generateQuotes({ seed: d.seed, start, minutes: d.minutes, faults: d.faults }));
+      await writeDataset(lab.dirs.datasets, d.name, generateQuotes({ seed: d.seed, start, minutes: d.minutes, faults: d.faults }), QUOTE_COLUMNS);
     }
   }
   if (state.canary) {
