@@ -6,7 +6,7 @@ import type { Run } from '../../../src/agent/run.js';
 import { isFinished } from '../../../src/agent/run.js';
 import { alertmanagerAlertSchema, fingerprintOf } from '../../../src/intake/index.js';
 import { readAuditEntries, verifyAuditFile, type AuditEntry } from '../../../src/audit/index.js';
-import type { LocalLab } from '../../../src/backends/local/index.js';
+import { createTrafficSimulator, readDataset, type LocalLab, type TrafficSimulator } from '../../../src/backends/local/index.js';
 import { scheduleFromConfig, firing } from '../../../src/intake/index.js';
 import type { Approval } from '../../../src/approvals/index.js';
 import { freshHome, removeHome, seedLab } from './lab-state.js';
@@ -118,12 +118,14 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
     ...(crashStep ? { wrapBackends: crashAfterEffect(crashStep.crash_during, () => void (crash.happened = true)) } : {}),
   });
   const runIds = new Set<string>();
+  let traffic: TrafficSimulator | null = null;
   const voteRefusals: string[] = [];
   const mcp: Outcome['mcp'] = [];
   let error: string | null = null;
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   try {
     await seedLab(service.current.lab, service.current.runtime.gate, scenario);
+    if (scenario.lab.traffic) traffic = await startTraffic(service.current.lab, scenario.lab.traffic);
     seededSeq = service.current.runtime.audit.lastSeq();
     const mark = () => void (triggeredAt ||= Date.now());
     for (const step of scenario.steps) {
@@ -177,6 +179,7 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
   } catch (err) {
     error = (err as Error).message;
   }
+  await traffic?.stop();
   let auditFile = '';
   try {
     const { runtime, lab, config } = service.current;
@@ -214,6 +217,15 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
     await service.close().catch(() => undefined);
     await removeHome(home);
   }
+}
+
+/** The lab's model server, and requests to it from the dataset's rows (with outcomes fed back, so the canary analysis has labels). */
+async function startTraffic(lab: LocalLab, options: { dataset: string; perSecond: number }): Promise<TrafficSimulator> {
+  const server = await lab.serve({ host: '127.0.0.1', port: 0 });
+  const { rows } = await readDataset(lab.dirs.datasets, options.dataset);
+  const simulator = createTrafficSimulator({ url: server.url, model: 'credit-risk', environment: 'production', rows, feedbackDelayMs: 50, concurrency: 4 });
+  simulator.start(options.perSecond);
+  return simulator;
 }
 
 async function listJobs(lab: LocalLab): Promise<Outcome['jobs']> {

@@ -123,6 +123,8 @@ const labSchema = z
     /** A canary of one of the versions, held at `percent` of production. */
     canary: z.object({ version: z.string(), percent: z.number().min(1).max(99) }).strict().optional(),
     datasets: z.array(z.discriminatedUnion('kind', [creditDataset, quotesDataset])).default([]),
+    /** Live requests (with outcome labels) to production at this rate while the scenario runs, drawn from this credit dataset. */
+    traffic: z.object({ dataset: z.string(), perSecond: z.number().int().min(1).max(1000).default(400) }).strict().optional(),
     /** Calls already waiting for people when the scenario starts, requested by `as`. */
     pendingApprovals: z.array(z.object({ as: z.string().min(1), tool: z.string().min(1), args: z.record(z.string(), z.unknown()) }).strict()).default([]),
   })
