@@ -33,6 +33,6 @@ export function formatReport(report: SuiteReport): string {
   for (const s of report.skipped) lines.push(`planner: ${s.planner}: ${s.reason}`);
   const all = report.results.length;
   const passed = report.results.filter((r) => r.passed).length;
-  lines.push(`all planners: ${passed}/${all} passed (${all ? ((100 * passed) / all).toFixed(0) : 0}%)`);
+  lines.push(all ? `all planners: ${passed}/${all} passed (${((100 * passed) / all).toFixed(0)}%)` : 'all planners: no scenario ran');
   return lines.join('\n');
 }

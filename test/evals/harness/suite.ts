@@ -44,7 +44,8 @@ export function llmUnavailable(planner: PlannerChoice, env: NodeJS.ProcessEnv): 
 
 export async function runSuite(options: { scenarios: Scenario[]; planners: PlannerChoice[]; repeat: number; env: NodeJS.ProcessEnv; onResult?: (r: ScenarioResult) => void }): Promise<SuiteReport> {
   const report: SuiteReport = { startedAt: new Date().toISOString(), results: [], skipped: [] };
-  const template = await makeTemplateHome();
+  // The champion is trained once, when the first scenario needs it.
+  let template: string | null = null;
   try {
     for (const planner of options.planners) {
       const unavailable = llmUnavailable(planner, options.env);
@@ -55,6 +56,7 @@ export async function runSuite(options: { scenarios: Scenario[]; planners: Plann
       for (const scenario of options.scenarios.filter((s) => gradedWith(s, planner))) {
         for (let repeat = 1; repeat <= options.repeat; repeat++) {
           const t0 = Date.now();
+          template ??= await makeTemplateHome();
           const outcome = await runScenario(scenario, planner, template);
           if (options.env.EVAL_DEBUG) process.stderr.write(`${JSON.stringify({ scenario: scenario.name, runs: outcome.runs.map((r) => ({ status: r.status, answer: r.answer, flags: r.flags, transcript: r.transcript.filter((i) => i.kind !== 'trigger') })), approvals: outcome.approvals.map((a) => [a.tool, a.status]), history: outcome.history, mcp: outcome.mcp }, null, 1)}\n`);
           const grades = grade(outcome, expectationsFor(scenario, planner === 'gemini' || planner === 'openai' ? 'llm' : planner));
@@ -79,7 +81,7 @@ export async function runSuite(options: { scenarios: Scenario[]; planners: Plann
       }
     }
   } finally {
-    await removeHome(template);
+    if (template) await removeHome(template);
   }
   return report;
 }
