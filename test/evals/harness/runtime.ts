@@ -25,9 +25,9 @@ export interface EvalRuntime {
 
 /**
  * Canary analysis fast enough for a scenario: a step is judged on 20 requests, or after
- * 3 s with what it got (a canary with no traffic pauses "too little traffic").
+ * 4 s with what it got (a canary with no traffic pauses "too little traffic").
  */
-const QUICK_ANALYSIS = { minRequestsPerStep: 20, minLabelsPerStep: 20, stepTimeoutMs: 3_000 };
+const QUICK_ANALYSIS = { minRequestsPerStep: 20, minLabelsPerStep: 20, stepTimeoutMs: 4_000 };
 
 export function evalConfig(home: string, llm: LlmChoice): Config {
   const env: Record<string, string | undefined> = { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'runbook' };
