@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool, NO_DATA_RISK } from './define-tool.js';
-import { qualityGateFailures, requireVersion } from './lookups.js';
+import { failedQualityGates, qualityGateFailures, requireVersion } from './lookups.js';
 import { describeSplit } from './split-preview.js';
 
 const environment = z.enum(['staging', 'production']);
@@ -78,7 +78,7 @@ export const deployCanary = defineTool({
       trafficChangePercent: args.trafficPercent - currentShare,
       promotesToFull: args.trafficPercent >= 100,
       qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
-      failedQualityGates: candidate.qualityGates.filter((g) => !g.passed).map((g) => g.gate),
+      failedQualityGates: failedQualityGates(candidate),
       qualityGateFailures: qualityGateFailures(candidate),
       reversible: true,
       data: NO_DATA_RISK,

@@ -28,8 +28,18 @@ export async function requireSplit(backends: Backends, model: string, environmen
   throw new NotFoundError(`model "${model}" is not served in ${environment} (no version of it takes traffic there)`);
 }
 
+/**
+ * The quality gates a version failed, by name. A version with no gate measured at all (never
+ * evaluated) counts as failing `evaluation`: nothing shows it is fit to serve.
+ */
+export function failedQualityGates(version: ModelVersion): string[] {
+  if (version.qualityGates.length === 0) return ['evaluation'];
+  return version.qualityGates.filter((g) => !g.passed).map((g) => g.gate);
+}
+
 /** Each failed quality gate with its measured value against its bound, e.g. `auc 0.48 < 0.82`. */
 export function qualityGateFailures(version: ModelVersion): string[] {
+  if (version.qualityGates.length === 0) return ['evaluation: the version was never evaluated (no quality gate was measured)'];
   return version.qualityGates
     .filter((g) => !g.passed)
     .map((g) => `${g.gate} ${round(g.value)} ${g.direction === 'min' ? '<' : '>'} ${round(g.threshold)}`);

@@ -54,6 +54,11 @@ export interface AgentDeps {
   /** Tools that change nothing: a run that used only these ends when its alert resolves. */
   readOnlyTools?: readonly string[];
   /**
+   * Tools whose effect is not idempotent (a training job): the same call with the same
+   * arguments is executed at most once per run; proposing it again after it started is refused.
+   */
+  onceOnlyTools?: readonly string[];
+  /**
    * What a run does while a long-running call (training, a canary) goes on: `park` frees
    * its worker until a sweep or the completion resumes it (serve, worker); `in_process`
    * (default) waits here, for commands that run one run in one process (chat, demo).
@@ -142,6 +147,13 @@ export function createAgent(deps: AgentDeps) {
     }
   }
 
+  /** Whether a call with this key already started or ran in this run (its outcome is in the transcript). */
+  function alreadyStarted(run: Run, key: string): boolean {
+    const keys = new Map<string, string>();
+    for (const item of run.transcript) if (item.kind === 'plan') for (const c of item.calls) keys.set(c.id, callKey(c.name, c.args));
+    return run.transcript.some((i) => (i.kind === 'result' || i.kind === 'wait' || i.kind === 'approval') && keys.get(i.callId) === key && (i.outcome.status === 'executed' || i.outcome.status === 'waiting'));
+  }
+
   /** Passes one proposed call through the gate (or refuses a repeat) and records its result. */
   async function callOnce(run: Run, call: ProposedCall): Promise<void> {
     const key = callKey(call.name, call.args);
@@ -151,6 +163,10 @@ export function createAgent(deps: AgentDeps) {
       const reason = `refused: ${call.name} was already proposed ${limits.maxRepeatedCalls} time(s) with these exact arguments in this run (loop.maxRepeatedCalls); use the earlier result or try something else`;
       await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
       outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
+    } else if (deps.onceOnlyTools?.includes(call.name) && alreadyStarted(run, key)) {
+      const reason = `refused: ${call.name} already ran with these exact arguments in this run; running it again would do it twice (another job, another version). Use its result above`;
+      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null, once: true } });
+      outcome = { status: 'refused', reason, ruleId: 'loop.once-per-run' };
     } else {
       stillOurs(run);
       const undo = undoesMitigation(run.transcript, call, isReadOnly(call.name));

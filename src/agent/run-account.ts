@@ -5,7 +5,7 @@ import type { CallOutcomeForPlanner, PlannedEnd, TranscriptItem } from './planne
 import type { RunFlag, RunStatus, RunSummary, SummaryItem } from './run.js';
 
 /** Refusals of the loop's own hygiene (a repeated call) say nothing about what the run did. */
-const HYGIENE_RULES = new Set(['loop.max-repeated-calls']);
+const HYGIENE_RULES = new Set(['loop.max-repeated-calls', 'loop.once-per-run']);
 
 interface CallRecord {
   callId: string;

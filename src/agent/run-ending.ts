@@ -55,10 +55,20 @@ export function createRunEnding(deps: RunEndingDeps) {
   async function conclude(run: Run, turn: Extract<PlannerTurn, { kind: 'answer' }>): Promise<Run> {
     const summary = summarizeTranscript(run.transcript, isReadOnly);
     const mitigation = run.mitigation && run.mitigation.status !== 'done' ? run.mitigation.status : undefined;
-    const { status, reason } = endFromSummary(summary, turn.ends, mitigation);
+    const flags = turn.ends ? [] : unsupportedClaims(turn.text, run.transcript);
+    let { status, reason } = endFromSummary(summary, turn.ends, mitigation);
+    // A run is not `succeeded` on an answer nobody can take at its word: one claiming what the
+    // transcript does not show, or none at all (the planner stopped mid-way). A person reads it.
+    if (status === 'succeeded' && flags.length > 0) {
+      status = 'needs_attention';
+      reason = `the answer claims what this run did not do (${[...new Set(flags.map((f) => f.claim))].join(', ')}); what it did: ${summary.text}`;
+    } else if (status === 'succeeded' && !turn.ends && turn.text.trim() === '') {
+      status = 'needs_attention';
+      reason = `the planner stopped without an answer; what the run did: ${summary.text}`;
+    }
     const firstLine = turn.text.split('\n')[0] ?? turn.text;
     const error = status === 'succeeded' ? null : reason ?? (mitigation ? `the mitigation did not complete: ${run.mitigation!.text.split('\n')[0]}` : firstLine);
-    return finish(run, status, { answer: turn.text, error, flags: turn.ends ? [] : unsupportedClaims(turn.text, run.transcript) });
+    return finish(run, status, { answer: turn.text, error, flags });
   }
 
   /** The mitigation steps are through: recorded on the run, audited, and told to the planner that goes on. */

@@ -49,6 +49,8 @@ export interface RuntimeOptions {
    * runs, for commands that run one run and then exit (chat, demo).
    */
   longWaits?: 'park' | 'in_process';
+  /** The LLM planner to plan with instead of the one the config names (the eval harness's scripted planners). */
+  llm?: Planner;
 }
 
 export interface Runtime {
@@ -133,7 +135,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const toolNames = allTools.map((t) => t.name);
   // Checked before the audit log is opened, so a refused config leaves no writer lock held.
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
-  const llm = createLlmPlanner(config.llm, logger);
+  const llm = options.llm ?? createLlmPlanner(config.llm, logger);
   checkSchedules(config, runbooks, llm);
   await preparePrivateHome(config.home, logger);
   // The file log, or the chain in PostgreSQL that every process shares (audit.store).
@@ -209,6 +211,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.joined ? { joined: options.joined } : {}),
     readOnlyTools: allTools.filter((t) => t.annotations.readOnly).map((t) => t.name),
+    onceOnlyTools: allTools.filter((t) => !t.annotations.readOnly && !t.annotations.idempotent).map((t) => t.name),
     longWaits: options.longWaits ?? 'in_process',
   });
 

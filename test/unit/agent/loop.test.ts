@@ -202,11 +202,30 @@ describe('the agent loop', () => {
     expect(run).toMatchObject({ status: 'failed', error: 'failed: trigger_retrain (the trainer was closed)' });
   });
 
+  it('ends needing attention, not succeeded, when the planner stops without an answer', async () => {
+    const planner = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('')]);
+    const { agent } = await agentWith(planner, { readOnlyTools: ['deployment_status'] });
+    const run = await agent.start(chat);
+    expect(run).toMatchObject({ status: 'needs_attention', error: 'the planner stopped without an answer; what the run did: Changed nothing. Looked: deployment_status.' });
+  });
+
+  it('runs a call whose effect is not idempotent once per run: the same call again is refused, not a second job', async () => {
+    const retrain = { model: 'credit-risk', dataset: 'credit-recent' };
+    const planner = scriptedPlanner([call('trigger_retrain', retrain), call('trigger_retrain', retrain), call('trigger_retrain', { ...retrain, searchTrials: 2 }), answer('Retrained twice.')]);
+    const { agent } = await agentWith(planner, { onceOnlyTools: ['trigger_retrain'] });
+    const run = await agent.start(chat);
+    const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' || i.kind === 'wait' ? [`${i.name}:${i.outcome.status}${i.outcome.status === 'refused' ? `:${i.outcome.ruleId}` : ''}`] : []));
+    expect(outcomes.filter((o) => o !== 'trigger_retrain:waiting')).toEqual(['trigger_retrain:executed', 'trigger_retrain:refused:loop.once-per-run', 'trigger_retrain:executed']);
+    expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(2);
+    expect((await fx.entries()).filter((e) => e.kind === 'call.repeated')).toEqual([expect.objectContaining({ data: expect.objectContaining({ tool: 'trigger_retrain', once: true }) })]);
+  });
+
   it('flags an answer that claims an effect the transcript does not show, and audits the flag', async () => {
     const planner = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('I rolled back credit-risk in production; v1 serves everything.')]);
     const { agent } = await agentWith(planner, { readOnlyTools: ['deployment_status'] });
     const run = await agent.start(chat);
-    expect(run.status).toBe('succeeded');
+    // Not `succeeded`: nobody can take this answer at its word.
+    expect(run).toMatchObject({ status: 'needs_attention', error: 'the answer claims what this run did not do (rollback); what it did: Changed nothing. Looked: deployment_status.' });
     expect(run.flags).toEqual([expect.objectContaining({ claim: 'rollback', sentence: 'I rolled back credit-risk in production; v1 serves everything.' })]);
     expect(run.transcript.at(-1)).toMatchObject({ kind: 'note', text: expect.stringMatching(/^Flagged: the answer claims what this run's transcript does not show .* What the transcript shows: Changed nothing\. Looked: deployment_status\./) });
     const entries = await fx.entries();

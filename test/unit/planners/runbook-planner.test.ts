@@ -143,7 +143,7 @@ describe('the runbook planner on the drift runbook', () => {
     expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
   });
 
-  it('does not ask to promote a canary paused short of its target (a restart while it stepped)', async () => {
+  it('does not ask to promote a canary paused short of its target (a restart while it stepped), or at it after a failed analysis', async () => {
     const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
     const planner = createRunbookPlanner(runbookFor(runbooks, 'ModelDriftDetected')!);
     const trigger = drift(labels);
@@ -169,6 +169,11 @@ describe('the runbook planner on the drift runbook', () => {
     // The same rollout paused at its target is promoted.
     transcript[transcript.length - 1] = { kind: 'wait', callId: 'call_4', name: 'deploy_canary', waitedMs: 5000, outcome: { status: 'executed', output: { ...rollout, canaryPercent: 5, reason: null }, summary: 'paused' } };
     expect(await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] })).toMatchObject({ kind: 'calls', calls: [{ name: 'deploy_canary', args: { trafficPercent: 100 } }] });
+    // Paused at its target after an analysis that failed for too little traffic: nothing proved yet.
+    const thin = { at: '2026-01-01T00:00:05.000Z', trafficPercent: 5, passed: false, checks: [{ check: 'canary_requests', canary: 3, stable: 60, threshold: 20, passed: false }] };
+    transcript[transcript.length - 1] = { kind: 'wait', callId: 'call_4', name: 'deploy_canary', waitedMs: 5000, outcome: { status: 'executed', output: { ...rollout, canaryPercent: 5, reason: 'canary got too little traffic at 5%', analyses: [thin] }, summary: 'paused' } };
+    const thinTurn = await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] });
+    expect(thinTurn.kind === 'answer' && thinTurn.text).toMatch(/- promote: skipped/);
   });
 
   it('stops the canary line when the deployer rolled the canary back on its own', async () => {

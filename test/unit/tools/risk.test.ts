@@ -47,4 +47,14 @@ describe('risk figures', () => {
       expect((await riskOf(tool, INPUTS[tool])).data, tool).toEqual(NO_DATA_RISK);
     }
   });
+
+  it('counts a version never evaluated (no quality gate measured) as failing the evaluation gate', async () => {
+    const backends = memoryBackends();
+    const v1 = backends.versions[0]!;
+    backends.versions.push({ ...v1, version: '2', aliases: [], metrics: {}, qualityGates: [] });
+    const risk = await riskOf('deploy_canary', { ...(INPUTS.deploy_canary as object), version: '2', trafficPercent: 100 }, backends);
+    expect(risk.failedQualityGates).toEqual(['evaluation']);
+    expect(risk.qualityGateFailures).toEqual(['evaluation: the version was never evaluated (no quality gate was measured)']);
+    expect((await riskOf('deploy_canary', INPUTS.deploy_canary, backends)).failedQualityGates).toEqual([]);
+  });
 });
