@@ -6,7 +6,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCreditRows, generateQuotes, openLocalLab, QUOTE_COLUMNS, writeDataset, type LocalLab } from '../../../src/backends/local/index.js';
-import type { Gate } from '../../../src/policy/index.js';
+import type { Gate } from '../../../src/gate/index.js';
 import { silentLogger } from '../../../src/logger.js';
 import { evalConfig } from './runtime.js';
 import type { Scenario } from './scenario.js';

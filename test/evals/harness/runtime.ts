@@ -5,13 +5,13 @@
 import type { Planner } from '../../../src/agent/planner.js';
 import { openLocalLab, type LocalLab } from '../../../src/backends/local/index.js';
 import type { Clock } from '../../../src/clock.js';
-import { loadConfig, type Config } from '../../../src/config.js';
+import { loadConfig, type Config } from '../../../src/app/config.js';
 import type { AuditEntryInput } from '../../../src/audit/index.js';
 import { silentLogger } from '../../../src/logger.js';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../../src/runtime.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../../src/app/runtime.js';
 
-export type { Runtime } from '../../../src/runtime.js';
-export type { Config } from '../../../src/config.js';
+export type { Runtime } from '../../../src/app/runtime.js';
+export type { Config } from '../../../src/app/config.js';
 
 /** What the configured LLM is, as the config reads the environment (GEMINI_API_KEY, OPENAI_BASE_URL). */
 export type LlmChoice = { kind: 'runbook' } | { kind: 'scripted'; planner: Planner } | { kind: 'gemini' | 'openai'; env: NodeJS.ProcessEnv };

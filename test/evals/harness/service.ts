@@ -12,7 +12,7 @@ import type { AuditEntryInput } from '../../../src/audit/index.js';
 import type { LocalLab } from '../../../src/backends/local/index.js';
 import type { Clock } from '../../../src/clock.js';
 import { agentRunHandler, createLocalRunQueue, openFileIncidentIndex, openQueueJournal, type RunQueue } from '../../../src/intake/index.js';
-import { recheckAfterMs } from '../../../src/llm/runbook.js';
+import { recheckAfterMs } from '../../../src/runbooks/runbook.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpServer } from '../../../src/mcp/index.js';
 import { createServer } from '../../../src/server/index.js';
