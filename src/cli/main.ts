@@ -7,6 +7,7 @@ import { loadContracts } from '../contracts/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { packageVersion } from '../paths.js';
 import { approvalsCommand } from './approvals-command.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
@@ -14,6 +15,7 @@ import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
 import { evidenceSources } from './evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { reportUsageErrors } from './output/usage-errors.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
 import { runsCommand } from './runs-command.js';
@@ -32,7 +34,10 @@ const program = new Command('mlops-agent')
     'An MLOps agent: retrains models when quality drops, checks data, ships by canary and rolls back,\n' +
       'behind a policy gate, with every step in a tamper-evident audit log.',
   )
+  .version(packageVersion, '-V, --version', 'print the version')
   .option('-c, --config <file>', 'config file (default ./mlops-agent.yaml, or MLOPS_AGENT_CONFIG)')
+  // Read where colour is decided (output/style.ts); declared so commander accepts it anywhere.
+  .option('--no-color', 'no colour or symbols, even on a terminal (also NO_COLOR=1; FORCE_COLOR=1 forces them)')
   .hook('preAction', (cmd) => {
     configFile = cmd.opts().config as string | undefined;
   })
@@ -45,9 +50,8 @@ Exit codes: 0 ok (or the run waits for approval or work); 1 the run failed or wa
 
 Environment: MLOPS_AGENT_HOME (data directory, default ./.mlops-agent), GEMINI_API_KEY,
 GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LEVEL,
-REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY.`,
-  )
-  .exitOverride();
+REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY, NO_COLOR, FORCE_COLOR.`,
+  );
 
 const logger = () => createLogger(config().logLevel);
 program.addCommand(demoCommand({ config, logger }));
@@ -69,6 +73,13 @@ program.addCommand(runsCommand({ config }));
 program.addCommand(approvalsCommand({ config }));
 program.addCommand(serveCommand({ config, logger }));
 program.addCommand(workerCommand({ config, logger }));
+reportUsageErrors(program);
+
+// `mlops-agent runs list | head`: the reader has what it wanted; stop quietly, not with a stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -76,7 +76,7 @@ describe('the mlops-agent command', () => {
       expect(stderr).toBe('');
       // The canary it tried could not run: the run failed, whatever the answer says.
       expect(code).toBe(1);
-      expect(stdout).toContain('CHAT  which model is champion?');
+      expect(stdout).toContain('CHAT      which model is champion?');
       expect(stdout).toMatch(/call\s+registry_query \{"action":"list_models"\}/);
       expect(stdout).toMatch(/ok\s+registry_query: 0 model\(s\)/);
       // The canary names a model the registry does not have: a not-found, not a refusal.
