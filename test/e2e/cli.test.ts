@@ -97,7 +97,7 @@ describe('the mlops-agent command', () => {
       const none = await runCli(['runs', 'list', '--status', 'waiting'], { env: { MLOPS_AGENT_HOME: home } });
       expect(none).toMatchObject({ code: 0, stdout: 'no runs\n' });
       const list = await runCli(['runs', 'list', '--status', 'failed'], { env: { MLOPS_AGENT_HOME: home } });
-      const id = /(run_\S+)\s+failed\s+chat\s+which model is champion\?/.exec(list.stdout)?.[1];
+      const id = /(run_\S+)\s+failed\s+chat\s+\d+\s+\S+\s+which model is champion\?/.exec(list.stdout)?.[1];
       expect(id).toBeDefined();
       const show = await runCli(['runs', 'show', id!], { env: { MLOPS_AGENT_HOME: home } });
       expect(show.code).toBe(0);
