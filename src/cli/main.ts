@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The mlops-agent command.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import { openReadOnlyLab } from '../backends/local/index.js';
@@ -15,6 +17,7 @@ import { contractsCommand } from './contracts-command.js';
 import { demoCommand } from './demo-command.js';
 import { evidenceSources } from './evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { dim } from './output/style.js';
 import { reportUsageErrors } from './output/usage-errors.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
@@ -24,6 +27,9 @@ import { workerCommand } from './worker-command.js';
 
 let cachedConfig: Config | null = null;
 let configFile: string | undefined;
+/** Set for a command that draws a timeline on a terminal: its full log goes to this file (logger.ts). */
+let timelineLogFile: string | undefined;
+const TIMELINE_COMMANDS = new Set(['demo', 'chat']);
 function config(): Config {
   cachedConfig ??= loadConfig(configFile ? { file: configFile } : {});
   return cachedConfig;
@@ -38,8 +44,9 @@ const program = new Command('mlops-agent')
   .option('-c, --config <file>', 'config file (default ./mlops-agent.yaml, or MLOPS_AGENT_CONFIG)')
   // Read where colour is decided (output/style.ts); declared so commander accepts it anywhere.
   .option('--no-color', 'no colour or symbols, even on a terminal (also NO_COLOR=1; FORCE_COLOR=1 forces them)')
-  .hook('preAction', (cmd) => {
+  .hook('preAction', (cmd, action) => {
     configFile = cmd.opts().config as string | undefined;
+    if (TIMELINE_COMMANDS.has(action.name()) && process.stderr.isTTY) timelineLogFile = join(config().home, 'logs', `${action.name()}.log`);
   })
   .addHelpText(
     'after',
@@ -53,7 +60,7 @@ GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LE
 REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY, NO_COLOR, FORCE_COLOR.`,
   );
 
-const logger = () => createLogger(config().logLevel);
+const logger = () => createLogger(config().logLevel, timelineLogFile ? { logFile: timelineLogFile } : {});
 program.addCommand(demoCommand({ config, logger }));
 program.addCommand(chatCommand({ config, logger }));
 program.addCommand(mcpCommand({ config, logger }));
@@ -92,3 +99,4 @@ try {
     process.exitCode = exitCodeFor(err);
   }
 }
+if (timelineLogFile && existsSync(timelineLogFile)) process.stderr.write(`${dim(`full log: ${timelineLogFile}`)}\n`);
