@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createLlmPlanner, createRuntime, HOW_TO_CONFIGURE_LLM } from '../runtime.js';
 import { exitCodeForRun } from './exit-codes.js';
+import { createWaitProgress, labProgressSources } from './output/progress.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
 export function chatCommand(deps: { config: () => Config; logger: () => Logger }): Command {
@@ -22,11 +23,16 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
         throw new UserError(`mlops-agent chat needs an LLM to plan.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
       }
       const lab = await openLocalLab({ config, logger });
+      const progress = createWaitProgress(labProgressSources(lab));
       const runtime = await createRuntime({
         config,
         logger,
         backends: lab,
-        onEvent: opts.json ? undefined : (run, item) => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`),
+        onEvent: opts.json
+          ? undefined
+          : (run, item) => {
+              progress.onItem(item, () => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`));
+            },
       });
       try {
         const text = words.join(' ');
@@ -34,6 +40,7 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
         process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : `${formatRunSummary(run)}\n`);
         process.exitCode = exitCodeForRun(run.status);
       } finally {
+        progress.stop();
         await runtime.close();
         await lab.close();
       }

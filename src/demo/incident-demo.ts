@@ -17,6 +17,7 @@ import type { Logger } from '../logger.js';
 import { stillNeeded } from '../approvals/index.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
+import { createWaitProgress, labProgressSources } from '../cli/output/progress.js';
 
 export type Scenario = 'drift' | 'bad-canary' | 'canary-regression';
 export const SCENARIOS: Scenario[] = ['drift', 'bad-canary', 'canary-regression'];
@@ -99,7 +100,16 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
     // The demo starts canaries at 5% so a step gathers enough traffic in seconds.
     steps: [5, 25, 100],
   });
-  const runtime = await createRuntime({ config, logger, backends: lab, onEvent: (run, item) => print(formatTranscriptItem(item, run.updatedAt)) });
+  // While the run waits for training or a canary step, a live line says how far it got.
+  const progress = createWaitProgress(labProgressSources(lab));
+  const runtime = await createRuntime({
+    config,
+    logger,
+    backends: lab,
+    onEvent: (run, item) => {
+      progress.onItem(item, () => print(formatTranscriptItem(item, run.updatedAt)));
+    },
+  });
   print(`${when()}  planner   ${runtime.llm ? runtime.llm.name : 'runbooks (no GEMINI_API_KEY or OPENAI_BASE_URL set)'}`);
   const server = await lab.serve({ host: '127.0.0.1', port: 0 });
   let simulator: TrafficSimulator | null = null;
@@ -156,10 +166,12 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
       print(`${when()}  ${formatRunSummary(run)}`);
     }
     if (scenario === 'bad-canary') await showRefusal(runtime, lab, print);
+    progress.stop();
     const split = await lab.deployer.getSplit(MODEL, ENVIRONMENT);
     if (split) print(`${when()}  serving   ${MODEL}/${ENVIRONMENT}: stable v${split.stableVersion}${split.canaryVersion ? `, canary v${split.canaryVersion} at ${split.canaryPercent}%` : ''}; last known good v${split.lastKnownGoodVersion}`);
     return await finish(runtime, run, print);
   } finally {
+    progress.stop();
     await simulator?.stop();
     await runtime.close();
     await lab.close();
