@@ -2,7 +2,8 @@
 // against a pipe: colour and symbols only on the terminal, tables with a header, one JSON
 // document with -o json, and exit code 2 with a clear message for every usage mistake.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,6 +59,26 @@ describe('terminal versus pipe', () => {
     const piped = await runCli(['runs', 'show', 'run_fixture_v1_attention'], { env: { MLOPS_AGENT_HOME: home } });
     expect(piped.stdout).not.toContain(ESC);
     expect(piped.stdout).not.toMatch(/skipped \(.* is false\)/);
+  });
+});
+
+describe('runs show --follow', () => {
+  it('prints the new steps of a run under way as they are saved, and ends when the run ends', async () => {
+    const file = join(home, 'runs', 'run_follow.json');
+    const stored = JSON.parse(readFileSync(new URL('../fixtures/runs/v1-run.json', import.meta.url), 'utf8'));
+    const live = { ...stored, id: 'run_follow', status: 'running', transcript: stored.transcript.slice(0, 1), endedAt: null };
+    writeFileSync(file, JSON.stringify(live));
+    const child = spawn(process.execPath, [CLI, 'runs', 'show', 'run_follow', '--follow'], { env: { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await expect.poll(() => out, { timeout: 15_000 }).toContain('following run run_follow (running)');
+    // The agent saves the run as it goes (the file store writes whole files).
+    writeFileSync(file, JSON.stringify({ ...live, status: 'succeeded', transcript: [...live.transcript, { kind: 'note', text: 'a step saved while followed' }, { kind: 'answer', text: 'done' }] }));
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/note {6}a step saved while followed\n.*answer {4}done\nrun run_follow succeeded/);
+    // Written here, not through the store: gone again before the listing tests count runs.
+    rmSync(file);
   });
 });
 
