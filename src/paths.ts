@@ -16,6 +16,8 @@ function findPackageRoot(start: string): string {
 }
 
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+/** The version in package.json, as `--version` prints it. */
+export const packageVersion: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
 export const defaultPolicyDir = join(packageRoot, 'policies');
 export const promptsDir = join(packageRoot, 'prompts');
 export const defaultContractDir = join(packageRoot, 'contracts');

@@ -104,6 +104,7 @@ export function createAgent(deps: AgentDeps) {
   const runs: RunStore = {
     get: (id) => deps.runs.get(id),
     list: (filter) => deps.runs.list(filter),
+    recent: (query) => deps.runs.recent(query),
     async save(run) {
       stillOurs(run);
       await deps.runs.save(run);

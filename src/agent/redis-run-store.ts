@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { describeError, UpstreamError, UserError } from '../errors.js';
 import { RUN_STATUSES, type Run, type RunStatus } from './run.js';
-import { upgradeRun, type RunStore } from './run-store.js';
+import { newestFirst, upgradeRun, type RunStore } from './run-store.js';
 import { redisCommand as call } from '../redis-command.js';
 import { reconnectDelay } from '../redis-client.js';
 
@@ -68,6 +68,21 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStor
         : await call('listing runs', () => redis.zrange(allKey, '0', '-1'));
       const runs = await load(ids);
       return runs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    },
+    async recent({ limit, since, status }) {
+      // The sorted set by creation time, read from its newest end, a page at a time; with a
+      // status, each page is checked against the status set (SMISMEMBER) before any run is read.
+      const min = since === undefined ? '-inf' : String(Date.parse(since));
+      const page = Math.max(limit, 100);
+      const ids: string[] = [];
+      for (let offset = 0; ids.length < limit; offset += page) {
+        const batch = await call('listing runs', () => redis.zrevrangebyscore(allKey, '+inf', min, 'LIMIT', offset, page));
+        if (batch.length === 0) break;
+        const member = status ? await call('listing runs', () => redis.smismember(statusKey(status), ...batch)) : null;
+        for (let i = 0; i < batch.length && ids.length < limit; i++) if (!member || member[i] === 1) ids.push(batch[i]!);
+        if (batch.length < page) break;
+      }
+      return (await load(ids)).sort(newestFirst);
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

@@ -3,6 +3,8 @@
 import { Command, Option } from 'commander';
 import { APPROVAL_STATUSES, type Approval, type ApprovalStatus } from '../approvals/index.js';
 import type { Config } from '../app/config.js';
+import { formatOf, outputOption, renderListing, type Column, type OutputFormat } from './output/listing.js';
+import { dim, status } from './output/style.js';
 import { createServerClient } from './server-client.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
 
@@ -16,6 +18,16 @@ function risk(a: Approval): string {
   const data = !d?.dataset ? '' : `, data ${d.dataset} ${!d.checked ? 'NEVER CHECKED' : d.passed ? `passed${d.driftOnly ? ' (drift only)' : ` (soft: ${d.softFailures.join(', ')})`}` : `FAILED ${d.failedChecks.join(', ')}`}`;
   return `${r.environment}, traffic ${r.trafficPercent}% (${r.trafficChangePercent >= 0 ? '+' : ''}${r.trafficChangePercent} pts), quality delta ${delta}, failed gates ${r.failedQualityGates.join(', ') || 'none'}, ${r.reversible ? 'reversible' : 'NOT reversible'}${data}`;
 }
+
+const APPROVAL_COLUMNS: Column<ApprovalView>[] = [
+  { header: 'CREATED', value: (a) => a.createdAt.replace('T', ' ').slice(0, 19), style: dim },
+  { header: 'ID', value: (a) => a.id },
+  { header: 'STATUS', value: (a) => a.status, style: (text, a) => status(a.status, text) },
+  { header: 'TOOL', value: (a) => a.tool },
+  { header: 'ARGS', value: (a) => JSON.stringify(a.args), max: 50 },
+  { header: 'ASKED BY', value: (a) => `${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester}` : ''}`, max: 36 },
+  { header: 'NEEDS / RESOLUTION', value: (a) => (a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')), max: 60 },
+];
 
 export function formatApproval(a: ApprovalView): string {
   const lines = [
@@ -57,18 +69,12 @@ usage or an unknown id, 4 the server cannot be reached.`,
     .description('approvals, oldest first (default: pending ones)')
     .addOption(new Option('--status <status>', 'only approvals with this status').choices(APPROVAL_STATUSES as string[]).default('pending'))
     .option('--all', 'every approval, whatever its status')
-    .option('--json', 'print the approvals as JSON lines')
-    .action(async (opts: { status: ApprovalStatus; all?: boolean; json?: boolean }) => {
+    .addOption(outputOption())
+    .option('--json', 'the same as -o jsonl (one approval a line; kept for older scripts)')
+    .action(async (opts: { status: ApprovalStatus; all?: boolean; output: OutputFormat; json?: boolean }) => {
       const query = opts.all ? '' : `?status=${opts.status}`;
       const { approvals: found } = await client().get<{ approvals: ApprovalView[] }>(`/v1/approvals${query}`);
-      for (const a of found) {
-        process.stdout.write(
-          opts.json
-            ? `${jsonSafe(JSON.stringify(a))}\n`
-            : `${terminalSafe(`${a.createdAt}  ${a.id}  ${a.status.padEnd(8)} ${a.tool} ${JSON.stringify(a.args)}  by ${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester}` : ''}; ${a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')}`)}\n`,
-        );
-      }
-      if (!opts.json && found.length === 0) process.stdout.write(opts.all ? 'no approvals\n' : `no ${opts.status} approvals\n`);
+      process.stdout.write(renderListing(found, formatOf(opts), APPROVAL_COLUMNS, opts.all ? 'no approvals' : `no ${opts.status} approvals`));
     });
 
   approvals

@@ -27,6 +27,8 @@ import { describePostgres, openPool } from '../audit/pg-connection.js';
 import { writeFileAtomic } from '../durable-file.js';
 import { UserError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { formatOf, outputOption, renderListing, type Column, type OutputFormat } from './output/listing.js';
+import { dim } from './output/style.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
 
 /** Exit code of `audit verify` when the chain is broken (1 and 2 are taken by errors and usage). */
@@ -48,7 +50,7 @@ function formatValue(value: unknown): string {
 }
 
 /** `key=value` pairs of an entry's data, cut to one readable line. */
-export function summarizeData(data: Record<string, unknown>): string {
+export function summarizeData(data: Record<string, unknown>, max: number = SUMMARY_MAX): string {
   // Short values first: data is stored in canonical (sorted) key order, and a long answer
   // or a tool's whole output would otherwise push a status or a summary off the line.
   const scalars: string[] = [];
@@ -56,8 +58,17 @@ export function summarizeData(data: Record<string, unknown>): string {
   for (const [key, value] of Object.entries(data)) (typeof value === 'object' && value !== null ? nested : scalars).push(`${key}=${formatValue(value)}`);
   // sort is stable: pairs of equal length keep their key order.
   const text = [...scalars.sort((a, b) => a.length - b.length), ...nested].join(' ');
-  return text.length > SUMMARY_MAX ? `${text.slice(0, SUMMARY_MAX - 1)}…` : text;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+const ENTRY_COLUMNS: Column<AuditEntry>[] = [
+  { header: 'SEQ', value: (e) => String(e.seq), align: 'right' },
+  { header: 'TIME', value: (e) => e.time, style: dim },
+  { header: 'KIND', value: (e) => String(e.kind) },
+  { header: 'RUN', value: (e) => e.runId ?? '-' },
+  { header: 'BY', value: (e) => e.principal, max: 30 },
+  { header: 'DATA', value: (e) => summarizeData(typeof e.data === 'object' && e.data !== null ? e.data : {}, Infinity), max: SUMMARY_MAX },
+];
 
 /** One entry, one line: whatever an alert or a model put in it is escaped (terminal-safe.ts). */
 export function formatEntryLine(entry: AuditEntry): string {
@@ -166,9 +177,10 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
     .description('show the most recent entries: seq, time, kind, run, principal and a summary of the data')
     .option('-n, --lines <count>', 'how many entries to show', parseCount, 20)
     .option('--run <id>', 'only entries of this run')
-    .option('--json', 'print the entries as JSON lines, exactly as stored')
+    .addOption(outputOption())
+    .option('--json', 'the same as -o jsonl: one entry a line, exactly as stored')
     .option('--file <path>', 'audit log to read (default: the configured store)')
-    .action(async (options: { lines: number; run?: string; json?: boolean; file?: string }) => {
+    .action(async (options: { lines: number; run?: string; output: OutputFormat; json?: boolean; file?: string }) => {
       const reader = readerFor(options);
       let entries: AuditEntry[];
       try {
@@ -176,11 +188,7 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
       } finally {
         await reader.close();
       }
-      if (entries.length === 0) {
-        if (!options.json) write(options.run !== undefined ? `no audit entries for run ${options.run}\n` : 'the audit log is empty\n');
-        return;
-      }
-      write(entries.map((entry) => `${options.json ? jsonSafe(JSON.stringify(entry)) : formatEntryLine(entry)}\n`).join(''));
+      write(renderListing(entries, formatOf(options), ENTRY_COLUMNS, options.run !== undefined ? `no audit entries for run ${options.run}` : 'the audit log is empty'));
     });
 
   audit

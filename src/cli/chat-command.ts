@@ -5,6 +5,7 @@ import { buildChat } from '../app/app.js';
 import type { Config } from '../app/config.js';
 import type { Logger } from '../logger.js';
 import { exitCodeForRun } from './exit-codes.js';
+import { createWaitProgress, labProgressSources, type WaitProgress } from './output/progress.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
 export function chatCommand(deps: { config: () => Config; logger: () => Logger }): Command {
@@ -16,16 +17,28 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
     .action(async (words: string[], opts: { principal: string; json?: boolean }) => {
       const config = deps.config();
       const logger = deps.logger();
+      let progress: WaitProgress | null = null;
       const app = await buildChat(config, logger, {
-        ...(opts.json ? {} : { onEvent: (run, item) => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`) }),
+        ...(opts.json
+          ? {}
+          : {
+              onEvent: (run, item) => {
+                const line = () => process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`);
+                if (progress) progress.onItem(item, line);
+                else line();
+              },
+            }),
       });
       const { runtime } = app;
+      // The run starts below, so the line exists before its first item.
+      progress = createWaitProgress(labProgressSources({ ...app.backends.backends, stats: app.backends.lab.stats }));
       try {
         const text = words.join(' ');
         const run = await runtime.agent.start({ kind: 'chat', principal: { id: opts.principal, roles: [] }, text, data: { question: text } });
         process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : `${formatRunSummary(run)}\n`);
         process.exitCode = exitCodeForRun(run.status);
       } finally {
+        progress?.stop();
         await app.close();
       }
     });

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // The mlops-agent command.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { allTools } from '../../tools/index.js';
 import { openBackendsForReading } from '../app/backends.js';
 import { loadConfig, type Config } from '../app/config.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { packageVersion } from '../paths.js';
 import { approvalsCommand } from './approvals-command.js';
 import { auditCommand } from './audit-command.js';
 import { chatCommand } from './chat-command.js';
@@ -14,6 +17,8 @@ import { demoCommand } from './demo-command.js';
 import { evidenceSources } from '../app/evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { labCommand } from './lab-command.js';
+import { dim } from './output/style.js';
+import { reportUsageErrors } from './output/usage-errors.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
 import { runsCommand } from './runs-command.js';
@@ -22,6 +27,9 @@ import { workerCommand } from './worker-command.js';
 
 let cachedConfig: Config | null = null;
 let configFile: string | undefined;
+/** Set for a command that draws a timeline on a terminal: its full log goes to this file (logger.ts). */
+let timelineLogFile: string | undefined;
+const TIMELINE_COMMANDS = new Set(['demo', 'chat']);
 function config(): Config {
   cachedConfig ??= loadConfig(configFile ? { file: configFile } : {});
   return cachedConfig;
@@ -32,9 +40,13 @@ const program = new Command('mlops-agent')
     'An MLOps agent: retrains models when quality drops, checks data, ships by canary and rolls back,\n' +
       'behind a policy gate, with every step in a tamper-evident audit log.',
   )
+  .version(packageVersion, '-V, --version', 'print the version')
   .option('-c, --config <file>', 'config file (default ./mlops-agent.yaml, or MLOPS_AGENT_CONFIG)')
-  .hook('preAction', (cmd) => {
+  // Read where colour is decided (output/style.ts); declared so commander accepts it anywhere.
+  .option('--no-color', 'no colour or symbols, even on a terminal (also NO_COLOR=1; FORCE_COLOR=1 forces them)')
+  .hook('preAction', (cmd, action) => {
     configFile = cmd.opts().config as string | undefined;
+    if (TIMELINE_COMMANDS.has(action.name()) && process.stderr.isTTY) timelineLogFile = join(config().home, 'logs', `${action.name()}.log`);
   })
   .addHelpText(
     'after',
@@ -45,11 +57,10 @@ Exit codes: 0 ok (or the run waits for approval or work); 1 the run failed or wa
 
 Environment: MLOPS_AGENT_HOME (data directory, default ./.mlops-agent), GEMINI_API_KEY,
 GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LEVEL,
-REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY.`,
-  )
-  .exitOverride();
+REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY, NO_COLOR, FORCE_COLOR.`,
+  );
 
-const logger = () => createLogger(config().logLevel);
+const logger = () => createLogger(config().logLevel, timelineLogFile ? { logFile: timelineLogFile } : {});
 program.addCommand(demoCommand({ config, logger }));
 program.addCommand(chatCommand({ config, logger }));
 program.addCommand(mcpCommand({ config, logger }));
@@ -69,6 +80,13 @@ program.addCommand(approvalsCommand({ config }));
 program.addCommand(labCommand({ config, logger }));
 program.addCommand(serveCommand({ config, logger }));
 program.addCommand(workerCommand({ config, logger }));
+reportUsageErrors(program);
+
+// `mlops-agent runs list | head`: the reader has what it wanted; stop quietly, not with a stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
 
 try {
   await program.parseAsync(process.argv);
@@ -81,3 +99,4 @@ try {
     process.exitCode = exitCodeFor(err);
   }
 }
+if (timelineLogFile && existsSync(timelineLogFile)) process.stderr.write(`${dim(`full log: ${timelineLogFile}`)}\n`);

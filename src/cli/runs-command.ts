@@ -1,6 +1,7 @@
 // `mlops-agent runs list|show`: what the agent did, from the stored runs: in Redis when
 // REDIS_URL is set (where serve and its workers keep them), else under the data dir.
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { buildServingViews, describeServingView, ENVIRONMENTS, type Environment, type ServingView } from '../../tools/index.js';
 import { RUN_STATUSES, type Run, type RunStatus } from '../agent/run.js';
@@ -9,9 +10,28 @@ import { pendingApprovalsFrom } from '../approvals/index.js';
 import { openBackendsForReading } from '../app/backends.js';
 import { openApprovalStore, openRunStore } from '../app/stores.js';
 import type { Config } from '../app/config.js';
+import { openAuditReader } from '../audit/index.js';
+import { silentLogger } from '../logger.js';
 import { describeError, isNotFound, UserError } from '../errors.js';
+import { formatOf, outputOption, renderListing, type Column, type OutputFormat } from './output/listing.js';
+import { parseLimit, parseSince } from './output/option-values.js';
+import { auditEntriesOf, transcriptTimes } from './output/run-times.js';
+import { dim, status } from './output/style.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
 import { formatRunSummary, formatTranscriptItem } from './timeline.js';
+
+const RUN_COLUMNS: Column<Run>[] = [
+  { header: 'CREATED', value: (r) => r.createdAt.replace('T', ' ').slice(0, 19), style: dim },
+  { header: 'ID', value: (r) => r.id },
+  { header: 'STATUS', value: (r) => r.status, style: (text, r) => status(r.status, text) },
+  { header: 'TRIGGER', value: (r) => r.trigger.kind },
+  { header: 'STEPS', value: (r) => String(r.steps), align: 'right' },
+  { header: 'PLANNER', value: (r) => r.planner, max: 28 },
+  { header: 'WHAT', value: (r) => r.trigger.text, max: 60 },
+];
+
+/** A run still under way: `runs show --follow` keeps reading it. Parked runs wait for people or jobs. */
+const UNDER_WAY = new Set<RunStatus>(['running', 'waiting', 'waiting_approval']);
 
 /** The models a run named (in its alert's labels or its calls' arguments), each with the environments named, or all. */
 export function modelsOf(run: Run): Map<string, Set<Environment>> {
@@ -46,17 +66,19 @@ export function runsCommand(deps: { config: () => Config }): Command {
 
   runs
     .command('list')
-    .description('one line per run, oldest first')
+    .description('the newest runs first, a page at a time (an index, not a scan: as fast at 20,000 runs as at 20)')
     .addOption(new Option('--status <status>', 'only runs with this status').choices([...RUN_STATUSES]))
-    .option('--json', 'print the runs as JSON lines')
-    .action(async (opts: { status?: RunStatus; json?: boolean }) => {
-      const found = await withStore((store) => store.list(opts.status ? { status: opts.status } : {}));
-      for (const run of found) {
-        process.stdout.write(
-          opts.json ? `${jsonSafe(JSON.stringify(run))}\n` : `${terminalSafe(`${run.createdAt}  ${run.id}  ${run.status.padEnd(16)} ${run.trigger.kind.padEnd(8)} ${run.trigger.text}`)}\n`,
-        );
+    .option('--limit <n>', 'how many runs to show', parseLimit, 20)
+    .option('--since <when>', 'only runs created since then: a duration (30m, 2h, 7d) or an ISO date', (v: string) => parseSince(v))
+    .addOption(outputOption())
+    .option('--json', 'the same as -o jsonl (one run a line; kept for older scripts)')
+    .action(async (opts: { status?: RunStatus; limit: number; since?: string; output: OutputFormat; json?: boolean }) => {
+      const found = await withStore((store) => store.recent({ limit: opts.limit, ...(opts.status ? { status: opts.status } : {}), ...(opts.since ? { since: opts.since } : {}) }));
+      const format = formatOf(opts);
+      process.stdout.write(renderListing(found, format, RUN_COLUMNS, 'no runs'));
+      if ((format === 'table' || format === 'wide') && found.length === opts.limit) {
+        process.stdout.write(dim(`the newest ${found.length}; older ones with --limit or --since\n`));
       }
-      if (!opts.json && found.length === 0) process.stdout.write('no runs\n');
     });
 
   /**
@@ -87,20 +109,53 @@ export function runsCommand(deps: { config: () => Config }): Command {
     return { views, problems };
   }
 
+  /** Times of the run's items from its audit entries; none (and a note why) when the log cannot be read. */
+  async function timesOf(run: Run): Promise<(string | null)[]> {
+    const reader = openAuditReader(deps.config(), silentLogger);
+    try {
+      return transcriptTimes(run, await auditEntriesOf(reader, run.id));
+    } catch (err) {
+      process.stderr.write(`${terminalSafe(`times not shown: the audit log (${reader.location}) could not be read: ${describeError(err)}`)}\n`);
+      return run.transcript.map(() => null);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** Prints the run's new items as they are saved, until it ends; the interval is how often it reads the store. */
+  async function follow(id: string, shown: number, intervalMs: number): Promise<Run> {
+    for (;;) {
+      await sleep(intervalMs);
+      const run = await withStore((store) => store.get(id));
+      if (!run) throw new UserError(`run ${id} is no longer in ${where()}`, { code: 'not_found' });
+      for (const item of run.transcript.slice(shown)) process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`);
+      shown = run.transcript.length;
+      if (!UNDER_WAY.has(run.status)) return run;
+    }
+  }
+
   runs
     .command('show')
     .description('the run as a timeline: trigger, plans, each call with its decision, the answer, what the transcript shows it did; then what serves the models it named now')
     .argument('<id>', 'run id, as printed by chat, demo or runs list')
     .option('--json', 'print the stored run as JSON, with `servingNow`: the serving view of the models it named')
-    .action(async (id: string, opts: { json?: boolean }) => {
-      const run = await withStore((store) => store.get(id));
+    .option('-f, --follow', 'for a run under way: print its new steps as they happen, until it ends (Ctrl-C stops watching, not the run)')
+    .action(async (id: string, opts: { json?: boolean; follow?: boolean }) => {
+      let run = await withStore((store) => store.get(id));
       if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
-      const serving = await servingNow(run);
+      if (opts.json && opts.follow) throw new UserError('--follow prints a timeline; --json prints the run as stored once: use one of them', { code: 'input_invalid' });
       if (opts.json) {
+        const serving = await servingNow(run);
         process.stdout.write(`${jsonSafe(JSON.stringify({ ...run, servingNow: serving.views }, null, 2))}\n`);
         return;
       }
-      for (const item of run.transcript) process.stdout.write(`${formatTranscriptItem(item, null)}\n`);
+      const times = await timesOf(run);
+      run.transcript.forEach((item, i) => process.stdout.write(`${formatTranscriptItem(item, times[i] ?? null)}\n`));
+      if (opts.follow && UNDER_WAY.has(run.status)) {
+        process.stdout.write(dim(`${terminalSafe(`following run ${id} (${run.status}); Ctrl-C stops watching`)}\n`));
+        run = await follow(id, run.transcript.length, 1000);
+      }
+      const serving = await servingNow(run);
       process.stdout.write(`${formatRunSummary(run)}\n`);
       for (const view of serving.views) process.stdout.write(`serving now  ${terminalSafe(describeServingView(view))}\n`);
       for (const problem of serving.problems) process.stdout.write(`serving now  ${terminalSafe(problem)}\n`);

@@ -2,6 +2,8 @@
 // answer, in lines an operator can read during an incident.
 import type { CallOutcomeForPlanner, TranscriptItem } from '../agent/planner.js';
 import type { Run } from '../agent/run.js';
+import { readableSkips } from './output/skipped-steps.js';
+import { colorOn, dim, status } from './output/style.js';
 import { terminalSafe as safe, terminalSafeLines } from './terminal-safe.js';
 
 const STATUS_MARK: Record<string, string> = {
@@ -56,37 +58,43 @@ function duration(ms: number): string {
  * line, except an answer, whose own lines are indented under it.
  */
 export function formatTranscriptItem(item: TranscriptItem, at: string | null): string {
-  at = at ? clock(at) : '        ';
+  const time = at ? dim(clock(at)) : '        ';
+  /** A label column: a status (symbol and colour on a terminal) or a plain word, aligned either way. */
+  const col = (text: string, key?: string) => (key !== undefined ? status(key, text.padEnd(8)) : `${colorOn ? '  ' : ''}${text.padEnd(8)}`);
+  const markCol = (o: CallOutcomeForPlanner) => {
+    const text = mark(o);
+    return col(text, text);
+  };
   switch (item.kind) {
     case 'trigger':
-      return `${at}  ${safe(item.trigger.toUpperCase())}  ${safe(item.text)}`;
+      return `${time}  ${col(safe(item.trigger.toUpperCase()))}  ${safe(item.text)}`;
     case 'plan': {
-      const lines = item.text ? [`${at}  ${item.mitigation ? 'MITIGATE' : 'plan    '}  ${safe(item.text)}`] : [];
-      for (const call of item.calls) lines.push(`${at}  call      ${safe(call.name)} ${oneLine(call.args)}`);
+      const lines = item.text ? [`${time}  ${col(item.mitigation ? 'MITIGATE' : 'plan')}  ${safe(item.text)}`] : [];
+      for (const call of item.calls) lines.push(`${time}  ${col('call')}  ${safe(call.name)} ${dim(oneLine(call.args))}`);
       return lines.join('\n');
     }
     case 'result':
-      return `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`;
+      return `${time}  ${markCol(item.outcome)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`;
     case 'approval':
       return [
-        `${at}  ${safe(item.status.toUpperCase()).padEnd(8)}  ${safe(item.name)}: approval ${safe(item.approvalId)} ${safe(item.resolution)}`,
-        `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`,
+        `${time}  ${col(safe(item.status.toUpperCase()), item.status)}  ${safe(item.name)}: approval ${safe(item.approvalId)} ${safe(item.resolution)}`,
+        `${time}  ${markCol(item.outcome)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))}`,
       ].join('\n');
     case 'wait':
-      return `${at}  ${mark(item.outcome).padEnd(8)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))} (after ${duration(item.waitedMs)})`;
+      return `${time}  ${markCol(item.outcome)}  ${safe(item.name)}: ${safe(outcomeDetail(item.outcome))} (after ${duration(item.waitedMs)})`;
     case 'note':
-      return `${at}  note      ${safe(item.text)}`;
+      return `${time}  ${col('note')}  ${safe(item.text)}`;
     case 'answer':
-      return `${at}  answer    ${terminalSafeLines(item.text, '                    ')}`;
+      return `${time}  ${col('answer')}  ${terminalSafeLines(readableSkips(item.text), colorOn ? '                      ' : '                    ')}`;
   }
 }
 
 export function formatRunSummary(run: Run): string {
   const tokens = run.usage.input + run.usage.output;
-  const lines = [`run ${safe(run.id)} ${safe(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
+  const lines = [`run ${safe(run.id)} ${status(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
   // What the transcript shows, beside whatever the answer says; and why it is not `succeeded`.
   if (run.summary) lines.push(`  did     ${safe(run.summary.text)}`);
   if (run.error && run.status !== 'succeeded') lines.push(`  why     ${oneLine(run.error, 400)}`);
-  for (const flag of run.flags ?? []) lines.push(`  FLAG    ${safe(flag.reason)}: "${oneLine(flag.sentence, 200)}"`);
+  for (const flag of run.flags ?? []) lines.push(`  ${status('flag', 'FLAG')}    ${safe(flag.reason)}: "${oneLine(flag.sentence, 200)}"`);
   return lines.join('\n');
 }

@@ -18,6 +18,7 @@ import { stillNeeded } from '../approvals/index.js';
 import { buildDemo } from '../app/app.js';
 import type { Runtime } from '../app/runtime.js';
 import { formatRunSummary, formatTranscriptItem } from '../cli/timeline.js';
+import { createWaitProgress, labProgressSources, type WaitProgress } from '../cli/output/progress.js';
 
 export type Scenario = 'drift' | 'bad-canary' | 'canary-regression';
 export const SCENARIOS: Scenario[] = ['drift', 'bad-canary', 'canary-regression'];
@@ -91,8 +92,13 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
   const demoHome = join(config.home, 'demo');
   await rm(demoHome, { recursive: true, force: true });
   print(`${when()}  mlops-agent demo, scenario ${scenario}; lab in ${demoHome}`);
+  let progress: WaitProgress | null = null;
   const app = await buildDemo(config, logger, {
-    onEvent: (run, item) => print(formatTranscriptItem(item, run.updatedAt)),
+    onEvent: (run, item) => {
+      const line = () => print(formatTranscriptItem(item, run.updatedAt));
+      if (progress) progress.onItem(item, line);
+      else line();
+    },
     lab: {
       home: demoHome,
       // A retrained model scores drifted traffic differently from the stale champion by
@@ -104,6 +110,8 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
   });
   const { runtime } = app;
   const { lab } = app.backends;
+  // While the run waits for training or a canary step, a live line says how far it got.
+  progress = createWaitProgress(labProgressSources(lab));
   print(`${when()}  planner   ${runtime.llm ? runtime.llm.name : 'runbooks (no GEMINI_API_KEY or OPENAI_BASE_URL set)'}`);
   const server = await lab.serve({ host: '127.0.0.1', port: 0 });
   let simulator: TrafficSimulator | null = null;
@@ -160,10 +168,12 @@ export async function runIncidentDemo(options: { config: Config; logger: Logger;
       print(`${when()}  ${formatRunSummary(run)}`);
     }
     if (scenario === 'bad-canary') await showRefusal(runtime, lab, print);
+    progress.stop();
     const split = await lab.deployer.getSplit(MODEL, ENVIRONMENT);
     if (split) print(`${when()}  serving   ${MODEL}/${ENVIRONMENT}: stable v${split.stableVersion}${split.canaryVersion ? `, canary v${split.canaryVersion} at ${split.canaryPercent}%` : ''}; last known good v${split.lastKnownGoodVersion}`);
     return await finish(runtime, run, print);
   } finally {
+    progress.stop();
     await simulator?.stop();
     await app.close();
   }

@@ -75,6 +75,32 @@ export function runStoreContract(name: string, fixture: RunStoreFixture): void {
       expect(await s.list({ status: 'succeeded' })).toEqual([]);
     });
 
+    it('pages the newest runs first, by --limit and --since, with their latest status', async () => {
+      const s = await open();
+      // Saved out of creation order, some twice, one moving status after it was created.
+      for (let i = 0; i < 30; i++) {
+        const id = `run_${String(i).padStart(2, '0')}`;
+        await s.save(run(id, `2026-11-23T10:${String(i).padStart(2, '0')}:00.000Z`, i % 3 === 0 ? 'succeeded' : 'running'));
+      }
+      await s.save({ ...run('run_28', '2026-11-23T10:28:00.000Z'), status: 'failed', error: 'boom' });
+      await s.save({ ...run('run_05', '2026-11-23T10:05:00.000Z'), status: 'failed', error: 'boom' });
+      const ids = async (q: Parameters<RunStore['recent']>[0]) => (await s.recent(q)).map((r) => r.id);
+      expect(await ids({ limit: 3 })).toEqual(['run_29', 'run_28', 'run_27']);
+      expect((await s.recent({ limit: 3 }))[1]).toMatchObject({ id: 'run_28', status: 'failed', error: 'boom' });
+      expect(await ids({ limit: 100 })).toHaveLength(30);
+      expect(await ids({ limit: 100, since: '2026-11-23T10:26:00.000Z' })).toEqual(['run_29', 'run_28', 'run_27', 'run_26']);
+      expect(await ids({ limit: 2, status: 'succeeded' })).toEqual(['run_27', 'run_24']);
+      expect(await ids({ limit: 10, status: 'failed' })).toEqual(['run_28', 'run_05']);
+      expect(await ids({ limit: 10, status: 'running', since: '2026-11-23T10:27:00.000Z' })).toEqual(['run_29']);
+      expect(await ids({ limit: 10, status: 'waiting' })).toEqual([]);
+      expect(await ids({ limit: 5, since: '2026-11-24T00:00:00.000Z' })).toEqual([]);
+    });
+
+    it('pages an empty store as no runs', async () => {
+      const s = await open();
+      expect(await s.recent({ limit: 20 })).toEqual([]);
+    });
+
     it('refuses a run id that could escape its key or file name', async () => {
       const s = await open();
       await expect(s.get('../etc/passwd')).rejects.toBeInstanceOf(UserError);

@@ -46,7 +46,10 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
     const { code, stdout } = await approvals(tokens.carol, ['list']);
     expect(code).toBe(0);
     expect(stdout).toContain(`${approvalId}  pending  deploy_canary`);
-    expect(stdout).toContain('by mcp:user:operator; needs 1 more approval(s) from [ml-leads]');
+    expect(stdout).toMatch(/mcp:user:operator {2}needs 1 more approval\(s\) from \[ml-leads\]/);
+    // -o json: one JSON document, the same approvals.
+    const json = await approvals(tokens.carol, ['list', '-o', 'json']);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ id: approvalId, status: 'pending' })]);
   });
 
   it('refuses an approver without the rule\'s role, exit 1, after showing what was asked', async () => {

@@ -76,7 +76,7 @@ describe('the mlops-agent command', () => {
       expect(stderr).toBe('');
       // The canary it tried could not run: the run failed, whatever the answer says.
       expect(code).toBe(1);
-      expect(stdout).toContain('CHAT  which model is champion?');
+      expect(stdout).toContain('CHAT      which model is champion?');
       expect(stdout).toMatch(/call\s+registry_query \{"action":"list_models"\}/);
       expect(stdout).toMatch(/ok\s+registry_query: 0 model\(s\)/);
       // The canary names a model the registry does not have: a not-found, not a refusal.
@@ -97,7 +97,7 @@ describe('the mlops-agent command', () => {
       const none = await runCli(['runs', 'list', '--status', 'waiting'], { env: { MLOPS_AGENT_HOME: home } });
       expect(none).toMatchObject({ code: 0, stdout: 'no runs\n' });
       const list = await runCli(['runs', 'list', '--status', 'failed'], { env: { MLOPS_AGENT_HOME: home } });
-      const id = /(run_\S+)\s+failed\s+chat\s+which model is champion\?/.exec(list.stdout)?.[1];
+      const id = /(run_\S+)\s+failed\s+chat\s+\d+\s+\S+\s+which model is champion\?/.exec(list.stdout)?.[1];
       expect(id).toBeDefined();
       const show = await runCli(['runs', 'show', id!], { env: { MLOPS_AGENT_HOME: home } });
       expect(show.code).toBe(0);

@@ -131,9 +131,10 @@ describe('serve and worker across a Redis restart (the built command)', () => {
     const listed = await runCli(['runs', 'list'], { cwd: await dir(''), env: { REDIS_URL: redis.url, MLOPS_AGENT_QUEUE_PREFIX: PREFIX } });
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`${firstId}\\s+failed\\s+alert\\s+ModelDriftDetected firing: PSI 0\\.41`));
-    expect(lines[1]).toMatch(new RegExp(`${secondId}\\s+failed\\s+alert\\s+ModelDriftDetected firing: PSI 0\\.38`));
+    // A header row, then the newest run first.
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(new RegExp(`${secondId}\\s+failed\\s+alert\\s+\\d+\\s+\\S+\\s+ModelDriftDetected firing: PSI 0\\.38`));
+    expect(lines[2]).toMatch(new RegExp(`${firstId}\\s+failed\\s+alert\\s+\\d+\\s+\\S+\\s+ModelDriftDetected firing: PSI 0\\.41`));
 
     // Neither process crashed or reported an unhandled rejection while Redis was away.
     expect(alive(serve) && alive(worker)).toBe(true);

@@ -76,7 +76,7 @@ describe('security controls in the built mlops-agent command', () => {
     expect(written.filter((f) => f.mode !== (f.dir ? 0o700 : 0o600)).map((f) => `${f.path} ${f.mode.toString(8)}`)).toEqual([]);
 
     const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-    for (const args of [['runs', 'show', (await readdir(join(home, 'runs')))[0]!.replace(/\.json$/, '')], ['runs', 'list'], ['audit', 'tail', '-n', '50']]) {
+    for (const args of [['runs', 'show', (await readdir(join(home, 'runs'))).find((n) => n.endsWith('.json'))!.replace(/\.json$/, '')], ['runs', 'list'], ['audit', 'tail', '-n', '50']]) {
       const { code, stdout } = await runCli(args, { cwd: home, env });
       expect(code, args.join(' ')).toBe(0);
       expect(stdout, args.join(' ')).not.toMatch(unsafe);

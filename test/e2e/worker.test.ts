@@ -86,7 +86,7 @@ describe('mlops-agent worker (the built command)', () => {
     // The operator's view of it: runs in Redis, whichever process executed them.
     const shown = await runCli(['runs', 'show', runId], { cwd: await dir(), env: { REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix } });
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toContain('ALERT  ModelDriftDetected firing: PSI 0.41');
+    expect(shown.stdout).toContain('ALERT     ModelDriftDetected firing: PSI 0.41');
     expect(shown.stdout).toContain(`run ${runId} failed after`);
 
     // The run is over, so its resolved notice has nothing to join and starts nothing.

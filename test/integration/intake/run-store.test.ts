@@ -1,6 +1,6 @@
 // Both RunStore adapters through one contract: files under a temp dir, and Redis.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -41,6 +41,44 @@ runStoreContract('redis', {
     if (keys.length) await redis.del(...keys);
     await redis.quit();
   },
+});
+
+describe('the file run store index', () => {
+  const stored = (id: string, createdAt: string, status = 'succeeded') => ({ schemaVersion: 1, id, status, createdAt, updatedAt: createdAt, transcript: [] });
+
+  it('is built once from the run files of a store from before it, then kept by saves', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlops-runs-'));
+    try {
+      for (const [id, at] of [['run_old1', '2026-01-01T00:00:00.000Z'], ['run_old2', '2026-01-02T00:00:00.000Z']] as const) {
+        await writeFile(join(dir, `${id}.json`), JSON.stringify(stored(id, at)));
+      }
+      const store = createFileRunStore(dir);
+      expect((await store.recent({ limit: 5 })).map((r) => r.id)).toEqual(['run_old2', 'run_old1']);
+      await store.save(stored('run_new', '2026-01-03T00:00:00.000Z', 'running') as never);
+      expect((await store.recent({ limit: 1 })).map((r) => r.id)).toEqual(['run_new']);
+      expect(await readFile(join(dir, 'index.log'), 'utf8')).toBe(
+        '2026-01-01T00:00:00.000Z run_old1 succeeded new\n2026-01-02T00:00:00.000Z run_old2 succeeded new\n2026-01-03T00:00:00.000Z run_new running new\n',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('skips a line torn by a crash and a line whose run file was never written, and starts the next line afresh', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlops-runs-'));
+    try {
+      const store = createFileRunStore(dir);
+      await store.save(stored('run_a', '2026-01-01T00:00:00.000Z') as never);
+      // A crash after a new run's line, before its file; then a crash halfway through a line.
+      await appendFile(join(dir, 'index.log'), '2026-01-02T00:00:00.000Z run_lost running new\n2026-01-03T00:0');
+      const next = createFileRunStore(dir);
+      await next.save(stored('run_b', '2026-01-04T00:00:00.000Z') as never);
+      expect((await next.recent({ limit: 10 })).map((r) => r.id)).toEqual(['run_b', 'run_a']);
+      expect((await readFile(join(dir, 'index.log'), 'utf8')).split('\n')).toContain('2026-01-04T00:00:00.000Z run_b succeeded new');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('Redis run store failures', () => {

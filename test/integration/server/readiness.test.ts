@@ -12,7 +12,7 @@ import { uniqueNames } from '../intake/redis-helpers.js';
 import { SCOPES } from '../../../src/api-tokens.js';
 
 const TOKEN = 'readiness-token-0123456789';
-const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [] };
+const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [], recent: async () => [] };
 const unused = async (): Promise<never> => {
   throw new Error('these tests never append to the audit log');
 };

@@ -9,7 +9,7 @@ import { createServer } from '../../../src/server/index.js';
 import { SCOPES } from '../../../src/api-tokens.js';
 
 const TOKEN = 'upstream-token-0123456789';
-const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [] };
+const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [], recent: async () => [] };
 const unused = async (): Promise<never> => {
   throw new Error('only chat is posted here: nothing appends to the audit log');
 };

@@ -65,9 +65,10 @@ describe('mlops-agent audit tail', () => {
     await writeLog(file, 5);
     const out = await run(file, ['tail', '-n', '2']);
     const lines = out.trimEnd().split('\n');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^\s+4 {2}2026-01-01T00:00:04\.000Z {2}planner\.turn\s+run=run-0 {2}by=alice {2}step=4$/);
-    expect(lines[1]).toMatch(/^\s+5 .* run=run-1 {2}by=alice {2}step=5$/);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^SEQ {2}TIME {22}KIND {10}RUN {4}BY {5}DATA$/);
+    expect(lines[1]).toMatch(/^ {2}4 {2}2026-01-01T00:00:04\.000Z {2}planner\.turn {2}run-0 {2}alice {2}step=4$/);
+    expect(lines[2]).toMatch(/^ {2}5 .* run-1 {2}alice {2}step=5$/);
   });
 
   it('filters by run and prints JSON lines exactly as stored with --json', async () => {
@@ -85,14 +86,16 @@ describe('mlops-agent audit tail', () => {
     await log.close();
     const out = await run(file, ['tail']);
     // Stored in canonical (sorted) key order; the summary lists short values first, nested ones after.
-    expect(out).toContain('run=-  by=ops  effect=deny reason="canary above 5%" note=yyy');
+    expect(out).toMatch(/policy\.decision {2}- {4}ops {2}effect=deny reason="canary above 5%" note=yyy/);
     const other = join(tempDir(), 'audit.jsonl');
     const log2 = await openFileAuditLog({ file: other });
     await log2.append({ runId: 'r', principal: 'ops', kind: 'execution.finished', data: { callId: 'c1', tool: 'deploy_canary', summary: 'promoted', output: { big: 'z'.repeat(400) } } });
     await log2.close();
-    expect(await run(other, ['tail'])).toContain('by=ops  callId=c1 summary=promoted tool=deploy_canary output={"big":"zzz');
+    expect(await run(other, ['tail'])).toContain('ops  callId=c1 summary=promoted tool=deploy_canary output={"big":"zzz');
     expect(out.trimEnd().endsWith('…')).toBe(true);
-    expect(out.split('\n')).toHaveLength(2);
+    expect(out.split('\n')).toHaveLength(3);
+    // -o wide: the whole summary, uncut.
+    expect(await run(other, ['tail', '-o', 'wide'])).toContain(`output={"big":"${'z'.repeat(400)}"}`);
   });
 
   it('says so when there is nothing to show', async () => {
