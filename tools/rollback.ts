@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { defineTool, NO_DATA_RISK } from './define-tool.js';
 import { requireSplit } from './lookups.js';
 import type { Backends, TrafficSplit } from './ports.js';
+import { environmentSchema, trafficSplitSchema } from './schemas.js';
 import { describeSplit } from './split-preview.js';
 
-const environment = z.enum(['staging', 'production']);
+const environment = environmentSchema;
 
 const input = z
   .object({
@@ -19,13 +20,7 @@ const input = z
   })
   .strict();
 
-const output = z.object({
-  model: z.string(),
-  environment: z.string(),
-  stableVersion: z.string(),
-  canaryVersion: z.string().nullable(),
-  canaryPercent: z.number(),
-  lastKnownGoodVersion: z.string(),
+const output = trafficSplitSchema.extend({
   /** True when there was nothing to roll back: nothing changed and nothing was written. */
   noop: z.boolean().optional(),
   /** Why it was a no-op, in a sentence. */
