@@ -2,7 +2,6 @@
 // It validates the call, assesses risk, asks the policy, records the decision in the
 // audit log, and only then executes, refuses, or parks the call for approval. A
 // long-running call (training, a canary) is started here and finished here, once.
-import type { z } from 'zod';
 import { isLongRunning, NO_RISK, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, isNotFound, UpstreamError } from '../errors.js';

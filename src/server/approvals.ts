@@ -4,7 +4,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { APPROVAL_STATUSES, isOwn, stillNeeded, type Approval, type Approvals, type RefusalCode } from '../approvals/index.js';
-import { UserError } from '../errors.js';
 import { readsAll } from './auth.js';
 import { invalid } from './errors.js';
 

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { isOwn } from '../approvals/index.js';
 import { RUN_STATUSES, type Run, type RunStatus, type Trigger } from '../agent/run.js';
 import type { RunStore } from '../agent/run-store.js';
-import { UserError } from '../errors.js';
 import type { RunQueue } from '../intake/index.js';
 import { readsAll } from './auth.js';
 import { invalid } from './errors.js';
