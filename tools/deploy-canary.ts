@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { defineTool, NO_DATA_RISK } from './define-tool.js';
 import { failedQualityGates, qualityGateFailures, requireVersion } from './lookups.js';
+import { environmentSchema, rolloutStatusSchema, trafficSplitSchema } from './schemas.js';
 import { describeSplit } from './split-preview.js';
 
-const environment = z.enum(['staging', 'production']);
+const environment = environmentSchema;
 
 const input = z
   .object({
@@ -18,14 +19,9 @@ const input = z
   })
   .strict();
 
-const output = z.object({
-  model: z.string(),
-  environment: z.string(),
-  stableVersion: z.string(),
-  canaryVersion: z.string().nullable(),
-  canaryPercent: z.number(),
+const output = trafficSplitSchema.omit({ lastKnownGoodVersion: true }).extend({
   targetPercent: z.number(),
-  status: z.enum(['progressing', 'paused', 'promoted', 'rolled_back']),
+  status: rolloutStatusSchema,
   reason: z.string().nullable(),
   analyses: z.array(
     z.object({

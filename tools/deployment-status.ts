@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { environmentSchema } from './schemas.js';
 import { defineTool, NO_RISK } from './define-tool.js';
 import { requireModel } from './lookups.js';
 import { buildServingViews, describeServingView, servingViewSchema } from './serving-view.js';
@@ -6,7 +7,7 @@ import { buildServingViews, describeServingView, servingViewSchema } from './ser
 const input = z
   .object({
     model: z.string().min(1).describe('Model name, e.g. "credit-risk"'),
-    environment: z.enum(['staging', 'production']).optional().describe('staging or production; omitted: both'),
+    environment: environmentSchema.optional().describe('staging or production; omitted: both'),
   })
   .strict();
 

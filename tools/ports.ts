@@ -145,6 +145,7 @@ export interface CanaryCheck {
 }
 
 export type RolloutStatus = 'progressing' | 'paused' | 'promoted' | 'rolled_back';
+export const ROLLOUT_STATUSES: readonly RolloutStatus[] = ['progressing', 'paused', 'promoted', 'rolled_back'];
 
 export interface Rollout {
   model: string;

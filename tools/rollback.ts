@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { defineTool, NO_DATA_RISK } from './define-tool.js';
+import { defineTool, NO_RISK } from './define-tool.js';
 import { requireSplit } from './lookups.js';
 import type { Backends, TrafficSplit } from './ports.js';
+import { environmentSchema, trafficSplitSchema } from './schemas.js';
 import { describeSplit } from './split-preview.js';
 
-const environment = z.enum(['staging', 'production']);
+const environment = environmentSchema;
 
 const input = z
   .object({
@@ -19,13 +20,7 @@ const input = z
   })
   .strict();
 
-const output = z.object({
-  model: z.string(),
-  environment: z.string(),
-  stableVersion: z.string(),
-  canaryVersion: z.string().nullable(),
-  canaryPercent: z.number(),
-  lastKnownGoodVersion: z.string(),
+const output = trafficSplitSchema.extend({
   /** True when there was nothing to roll back: nothing changed and nothing was written. */
   noop: z.boolean().optional(),
   /** Why it was a no-op, in a sentence. */
@@ -67,18 +62,8 @@ export const rollback = defineTool({
   async assessRisk(args, { backends }) {
     const split = await requireSplit(backends, args.model, args.environment);
     const untouched = otherCanary(args.expectedCanaryVersion, split.canaryVersion) !== null;
-    return {
-      environment: args.environment,
-      trafficPercent: 0,
-      trafficChangePercent: untouched ? 0 : -split.canaryPercent,
-      promotesToFull: false,
-      qualityDelta: 0,
-      failedQualityGates: [],
-      qualityGateFailures: [],
-      // It restores a version that was already serving.
-      reversible: true,
-      data: NO_DATA_RISK,
-    };
+    // Otherwise no risk: it restores a version that was already serving (reversible, no quality change).
+    return { ...NO_RISK, environment: args.environment, trafficChangePercent: untouched ? 0 : -split.canaryPercent };
   },
   async preview(args, { backends }) {
     const split = await backends.deployer.getSplit(args.model, args.environment);

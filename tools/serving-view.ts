@@ -3,16 +3,17 @@
 // (through that tool and the gate) and `mlops-agent runs show`.
 import { z } from 'zod';
 import { ENVIRONMENTS, type Backends, type Environment } from './ports.js';
+import { environmentSchema, rolloutStatusSchema } from './schemas.js';
 import { requireModel } from './lookups.js';
 
 /** How many of the latest canary analyses the view keeps. */
 export const VIEW_ANALYSES = 3;
 
-const rolloutStatus = z.enum(['progressing', 'paused', 'promoted', 'rolled_back']);
+const rolloutStatus = rolloutStatusSchema;
 
 export const servingViewSchema = z.object({
   model: z.string(),
-  environment: z.enum(['staging', 'production']),
+  environment: environmentSchema,
   /** False when no version of the model takes traffic in this environment. */
   served: z.boolean(),
   traffic: z.array(z.object({ version: z.string(), percent: z.number(), role: z.enum(['stable', 'canary']) })),

@@ -6,8 +6,6 @@ import { defaultIdempotencyKey, type GateOutcome, type WaitingCall } from '../ga
 import type { CallOutcomeForPlanner } from './planner.js';
 import type { Run } from './run.js';
 
-/** How an approved call ended, as kept with its approval (the approvals room's `ApprovedCallOutcome`). */
-export type RecordedOutcome = CallEnd;
 
 export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
   switch (outcome.status) {
@@ -27,7 +25,7 @@ export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
 }
 
 /** How an approved call that ran elsewhere (or before a crash) ended, as the planner sees it. */
-export function recordedOutcome(outcome: RecordedOutcome | null, ruleId: string | null): CallOutcomeForPlanner {
+export function recordedOutcome(outcome: CallEnd | null, ruleId: string | null): CallOutcomeForPlanner {
   if (!outcome) {
     // Taken for execution, then no result: the worker died mid-call. Never run it again blindly.
     return { status: 'failed', error: 'the approved call was taken for execution but its result was never recorded (the worker stopped); check the current state before proposing it again' };

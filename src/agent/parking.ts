@@ -4,7 +4,8 @@
 // that runs one run alone (chat, demo), is waited for here.
 import type { Clock } from '../clock.js';
 import type { AuditAppender, Gate } from '../gate/gate.js';
-import { openWaits, recordedOutcome, toPlannerOutcome, unsettledApprovals, type RecordedOutcome } from './parked-calls.js';
+import type { CallEnd } from '../gate/executions.js';
+import { openWaits, recordedOutcome, toPlannerOutcome, unsettledApprovals } from './parked-calls.js';
 import type { CallOutcomeForPlanner, TranscriptItem } from './planner.js';
 import type { Run } from './run.js';
 import type { RunStore } from './run-store.js';
@@ -16,7 +17,7 @@ export interface ApprovalLookup {
         status: 'pending' | 'granted' | 'denied' | 'expired';
         resolution: string | null;
         consumedAt: string | null;
-        outcome: RecordedOutcome | null;
+        outcome: CallEnd | null;
         rule: { id: string | null };
       }
     | undefined

@@ -18,7 +18,7 @@ import type { Config } from './config.js';
 import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createRuntime, type Runtime } from './runtime.js';
-import { openStores, type Stores } from './stores.js';
+import { openStores, runtimeStores, type Stores } from './stores.js';
 import { createServerMetrics, type ServerMetrics } from '../server/index.js';
 import { queueErrorLog } from './queue-error-log.js';
 
@@ -92,9 +92,7 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
       config,
       logger,
       backends: backends.backends,
-      runs: stores.runs,
-      approvalStore: stores.approvals,
-      executions: stores.executions,
+      ...runtimeStores(stores),
       ...(slack ? { notifiers: [slack.notifier] } : {}),
       joined: (runId, from) => queue.joined(runId, from),
       onAudit: (entry, seconds) => {

@@ -20,7 +20,7 @@ import { openBackends, type LabOverrides, type OpenedBackends } from './backends
 import type { Config } from './config.js';
 import { auditTail, evidenceExporter } from './evidence-sources.js';
 import { createLlmPlanner, createRuntime, HOW_TO_CONFIGURE_LLM, type Runtime } from './runtime.js';
-import { openStores } from './stores.js';
+import { openStores, runtimeStores } from './stores.js';
 
 /** `serve`: the HTTP server, the schedules, and (unless worker.inProcess is false) an in-process worker. */
 export interface ServeApp {
@@ -156,7 +156,7 @@ export async function buildMcp(config: Config, logger: Logger): Promise<McpApp> 
   // The same stores as serve and its workers: with Redis, people decide these approvals there.
   const stores = openStores(config);
   const backends = await openBackends(config, logger);
-  const runtime = await createRuntime({ config, logger, backends: backends.backends, runs: stores.runs, approvalStore: stores.approvals, executions: stores.executions });
+  const runtime = await createRuntime({ config, logger, backends: backends.backends, ...runtimeStores(stores) });
   // The client runs this command as the operator, on the operator's machine and data.
   const server = mcpServerFor(config, logger, runtime, { principalFor: ({ name }) => principalFromClientName(name), readsAll: true });
   // Expires this client's approvals in time and executes the granted ones (at most once,
@@ -190,9 +190,7 @@ async function buildLocal(config: Config, logger: Logger, onEvent: ((run: Run, i
     config,
     logger,
     backends: backends.backends,
-    runs: stores.runs,
-    approvalStore: stores.approvals,
-    executions: stores.executions,
+    ...runtimeStores(stores),
     ...(onEvent ? { onEvent } : {}),
   });
   return {

@@ -20,6 +20,11 @@ export interface Stores {
 
 type StoreConfig = Pick<Config, 'home' | 'redisUrl' | 'queue'>;
 
+/** The stores as the runtime takes them. */
+export function runtimeStores(stores: Stores): { runs: RunStore; approvalStore: ApprovalStore; executions: Executions } {
+  return { runs: stores.runs, approvalStore: stores.approvals, executions: stores.executions };
+}
+
 /** Runs alone, for commands that only read them (runs list, evidence export). */
 export function openRunStore(config: StoreConfig): RunStore & { close(): Promise<void> } {
   if (config.redisUrl) return createRedisRunStore({ connection: config.redisUrl, prefix: config.queue.prefix });

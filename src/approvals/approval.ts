@@ -3,7 +3,6 @@
 // it would change; it is stored server-side and a grant is used once.
 import { randomBytes } from 'node:crypto';
 import type { Risk } from '../../tools/index.js';
-import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { UserError } from '../errors.js';
 import type { CallEnd, Principal } from '../gate/index.js';
 
@@ -37,7 +36,6 @@ export interface ChangePreview {
  * clients). `started`: a long-running call (training, a canary) is under way; its run
  * waits for it, and its end replaces this.
  */
-export type ApprovedCallOutcome = CallEnd & { at: string };
 
 export interface Approval {
   schemaVersion: typeof APPROVAL_SCHEMA_VERSION;
@@ -70,17 +68,13 @@ export interface Approval {
   resolution: string | null;
   /** Set when a grant was taken for execution: it is never taken twice. */
   consumedAt: string | null;
-  outcome: ApprovedCallOutcome | null;
+  outcome: (CallEnd & { at: string }) | null;
   /** Each channel's own reference to its message about this approval (e.g. Slack channel and ts). */
   notices: Record<string, unknown>;
 }
 
 export function newApprovalId(now: number): string {
   return `apr_${now.toString(36)}_${randomBytes(4).toString('hex')}`;
-}
-
-export function argsHashOf(args: unknown): string {
-  return sha256Hex(canonicalJson(args ?? null));
 }
 
 export function isResolved(a: Approval): boolean {

@@ -6,15 +6,13 @@ import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import { publicMessage } from '../public-message.js';
 import type { Logger } from '../logger.js';
-import type { ApprovalSink, AuditAppender, ParkedCall } from '../gate/index.js';
+import { argsHashOf, type ApprovalSink, type AuditAppender, type CallEnd, type ParkedCall } from '../gate/index.js';
 import {
   APPROVAL_SCHEMA_VERSION,
-  argsHashOf,
   checkApprovalId,
   newApprovalId,
   type Approval,
   type ApprovalStatus,
-  type ApprovedCallOutcome,
   type ChangePreview,
 } from './approval.js';
 import type { ApprovalStore } from './approval-store.js';
@@ -334,7 +332,7 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
 
     async recordOutcome(approvalId, outcome) {
       const at = iso();
-      const stored: ApprovedCallOutcome = { ...outcome, at };
+      const stored: CallEnd & { at: string } = { ...outcome, at };
       const result = await store.update(approvalId, (current) => ({ ...current, outcome: stored }));
       if (result) await notify(result.approval);
     },

@@ -3,12 +3,10 @@
 export {
   APPROVAL_SCHEMA_VERSION,
   APPROVAL_STATUSES,
-  argsHashOf,
   checkApprovalId,
   type Approval,
   type ApprovalStatus,
   type ApprovalVote,
-  type ApprovedCallOutcome,
   type ChangePreview,
   type DecisionChannel,
   type Verdict,

@@ -29,7 +29,7 @@ import { UserError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { formatOf, outputOption, renderListing, type Column, type OutputFormat } from './output/listing.js';
 import { dim } from './output/style.js';
-import { jsonSafe, terminalSafe } from './terminal-safe.js';
+import { terminalSafe } from './terminal-safe.js';
 
 /** Exit code of `audit verify` when the chain is broken (1 and 2 are taken by errors and usage). */
 export const AUDIT_BROKEN_EXIT_CODE = 3;

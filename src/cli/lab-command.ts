@@ -1,9 +1,7 @@
 // `mlops-agent lab`: seed the persistent lab (init), run it with live traffic (up), look at
 // what serves (status), and cause an incident on demand (inject).
 import { Argument, Command, InvalidArgumentError } from 'commander';
-import { openLocalLab } from '../backends/local/index.js';
-import { seedLab } from '../backends/local/lab-seed.js';
-import { findLabUp, INCIDENTS, LAB_UP_DEFAULTS, startLabUp, type Incident, type LabUpRecord } from '../backends/local/lab-up.js';
+import { findLabUp, INCIDENTS, LAB_UP_DEFAULTS, openLab, seedLab, startLabUp, type Incident, type LabUpRecord } from '../app/lab.js';
 import type { Config } from '../app/config.js';
 import { UpstreamError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -71,7 +69,7 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
     .action(async () => {
       const config = deps.config();
       await refuseWhileUp(config.home, 'init');
-      const opened = await openLocalLab({ config, logger: deps.logger() });
+      const opened = await openLab(config, deps.logger());
       try {
         print(`lab init under ${opened.dirs.root}`);
         const changed = await seedLab(opened, print);
@@ -97,7 +95,7 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
       const logger = deps.logger();
       await refuseWhileUp(config.home, 'a second lab up');
       const minRequestsPerStep = opts.minRequestsPerStep ?? config.lab.canary.minRequestsPerStep ?? LAB_UP_MIN_REQUESTS_PER_STEP;
-      const opened = await openLocalLab({ config, logger, analysis: { minRequestsPerStep } });
+      const opened = await openLab(config, logger, { minRequestsPerStep });
       let up;
       try {
         up = await startLabUp(opened, { host: opts.host, ports: { control: opts.controlPort, credit: opts.creditPort, trading: opts.tradingPort }, ratePerSecond: opts.rate, labelDelayMs: opts.labelDelayMs, windowMs: opts.windowMs }, logger);

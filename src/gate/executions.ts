@@ -6,9 +6,17 @@
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Risk } from '../../tools/index.js';
-import { sha256Hex } from '../audit/index.js';
+import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { createFileExclusive, writeFileAtomic } from '../durable-file.js';
 import type { Decision, PolicyPrincipal } from '../policy/types.js';
+
+/**
+ * The hash that binds a call to its exact arguments (canonical JSON, SHA-256): an execution
+ * record and an approval both keep it, and the two must agree.
+ */
+export function argsHashOf(args: unknown): string {
+  return sha256Hex(canonicalJson(args ?? null));
+}
 
 /** How a call ended, as kept for whoever comes back for it (`started`: a long-running call goes on, its wait in `output`). */
 export interface CallEnd {

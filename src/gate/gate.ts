@@ -2,14 +2,13 @@
 // It validates the call, assesses risk, asks the policy, records the decision in the
 // audit log, and only then executes, refuses, or parks the call for approval. A
 // long-running call (training, a canary) is started here and finished here, once.
-import type { z } from 'zod';
 import { isLongRunning, NO_RISK, type AnyTool, type Backends, type Risk } from '../../tools/index.js';
-import { canonicalJson, sha256Hex } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { describeError, isNotFound, UpstreamError } from '../errors.js';
 import { publicMessage } from '../public-message.js';
+import { describeValidation, validationIssues } from '../validation.js';
 import type { Logger } from '../logger.js';
-import { createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
+import { argsHashOf, createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
 import { createTakenCalls, endOf, endOfCompleted } from './taken-calls.js';
 import { explainedDecision, policyRequestFor } from '../policy/call-request.js';
@@ -40,11 +39,6 @@ export interface ParkedCall {
   idempotencyKey: string;
 }
 
-/**
- * The result of an approved call, kept with its approval for callers that were not waiting.
- * `started`: a long-running call is under way (its wait in `output`); its end replaces this.
- */
-export type ApprovedOutcome = CallEnd;
 
 /** Where calls that need a human go. Absent, such calls are reported pending and never executed. */
 export interface ApprovalSink {
@@ -52,7 +46,7 @@ export interface ApprovalSink {
   request(call: ParkedCall): Promise<{ approvalId: string; where: string }>;
   /** Takes a complete grant for execution, once: the second taker gets `ok: false`. */
   consume(approvalId: string): Promise<{ ok: true; call: ParkedCall } | { ok: false; reason: string }>;
-  recordOutcome(approvalId: string, outcome: ApprovedOutcome): Promise<void>;
+  recordOutcome(approvalId: string, outcome: CallEnd): Promise<void>;
 }
 
 export interface GateCall {
@@ -153,10 +147,6 @@ export function defaultIdempotencyKey(runId: string | null, callId: string): str
   return `${runId ?? 'direct'}:${callId}`;
 }
 
-function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(arguments)', message: issue.message }));
-}
-
 export function createGate(options: GateOptions): Gate {
   const { tools, backends, policy, audit, approvals, logger } = options;
   const executions = options.executions ?? createMemoryExecutions();
@@ -179,7 +169,7 @@ export function createGate(options: GateOptions): Gate {
     clock,
     record,
     ...(logger ? { logger } : {}),
-    ...(approvals ? { recordApproved: (id: string, outcome: ApprovedOutcome) => approvals.recordOutcome(id, outcome) } : {}),
+    ...(approvals ? { recordApproved: (id: string, outcome: CallEnd) => approvals.recordOutcome(id, outcome) } : {}),
     ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
   });
 
@@ -280,7 +270,7 @@ export function createGate(options: GateOptions): Gate {
       const raw = await tool.execute(parked.args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
       const checked = tool.output.safeParse(raw);
       if (!checked.success) {
-        throw new Error(`tool ${tool.name} returned output that does not match its schema: ${issuesOf(checked.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+        throw new Error(`tool ${tool.name} returned output that does not match its schema: ${describeValidation(checked.error, '(output)')}`);
       }
       const summary = tool.summarize(checked.data);
       await record(parked, 'execution.finished', { callId: parked.callId, tool: tool.name, summary, output: checked.data });
@@ -308,8 +298,8 @@ export function createGate(options: GateOptions): Gate {
       }
       const parsed = tool.input.safeParse(call.args ?? {});
       if (!parsed.success) {
-        const issues = issuesOf(parsed.error);
-        const error = `invalid arguments for ${tool.name}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+        const issues = validationIssues(parsed.error, '(arguments)');
+        const error = `invalid arguments for ${tool.name}: ${describeValidation(parsed.error, '(arguments)')}`;
         await record(call, 'call.invalid', { callId: call.callId, tool: tool.name, error, issues });
         return { status: 'invalid', error, issues };
       }
@@ -352,7 +342,7 @@ export function createGate(options: GateOptions): Gate {
         if (!tool || !parsed?.success) {
           const error = `approval ${approvalId}: ${tool ? `the approved arguments are no longer valid for ${tool.name}` : `tool ${parked.tool} no longer exists`}; nothing was executed`;
           await record(parked, 'call.invalid', { callId: parked.callId, tool: parked.tool, approvalId, error });
-          return { status: 'invalid', error, issues: parsed && !parsed.success ? issuesOf(parsed.error) : [] };
+          return { status: 'invalid', error, issues: parsed && !parsed.success ? validationIssues(parsed.error, '(arguments)') : [] };
         }
         const args = parsed.data as Record<string, unknown>;
         const { risk, decision, shadow, notFound } = await judge(tool, args, parked.principal, parked.idempotencyKey);
@@ -379,7 +369,7 @@ export function createGate(options: GateOptions): Gate {
         if (!tool || !parsed?.success) {
           const error = `approval ${call.approvalId}: ${tool ? `the approved arguments are no longer valid for ${tool.name}` : `tool ${call.tool} no longer exists`}; nothing was executed`;
           await record(call, 'call.invalid', { callId: call.callId, tool: call.tool, approvalId: call.approvalId, error });
-          return { status: 'invalid', error, issues: parsed && !parsed.success ? issuesOf(parsed.error) : [] };
+          return { status: 'invalid', error, issues: parsed && !parsed.success ? validationIssues(parsed.error, '(arguments)') : [] };
         }
         const args = parsed.data as Record<string, unknown>;
         const how = { park: call.park === true, approvedRuleId: call.ruleId };
@@ -417,9 +407,6 @@ export function createGate(options: GateOptions): Gate {
   };
 }
 
-function argsHashOf(args: unknown): string {
-  return sha256Hex(canonicalJson(args ?? null));
-}
 
 /** What an earlier attempt's record says happened, as this attempt's outcome. */
 function outcomeOf(earlier: ExecutionRecord): GateOutcome {

@@ -4,8 +4,10 @@
 import { isLongRunning, type AnyTool, type Backends, type LongRunningTool, type ToolContext } from '../../tools/index.js';
 import type { Clock } from '../clock.js';
 import { publicMessage } from '../public-message.js';
+import { describeValidation } from '../validation.js';
 import type { Logger } from '../logger.js';
-import type { ApprovedOutcome, ParkedCall, Principal } from './gate.js';
+import type { CallEnd } from './executions.js';
+import type { ParkedCall, Principal } from './gate.js';
 
 /** A started long-running call: everything needed to finish it, JSON, kept with the run. */
 export interface WaitingCall {
@@ -35,7 +37,7 @@ export interface LongCallDeps {
   clock: Clock;
   /** The gate's audit write: throws when the entry could not be made durable. */
   record(call: { runId: string | null; principal: Principal }, kind: string, data: Record<string, unknown>): Promise<void>;
-  recordApproved?(approvalId: string, outcome: ApprovedOutcome): Promise<void>;
+  recordApproved?(approvalId: string, outcome: CallEnd): Promise<void>;
   /** How often a wait without a completion signal is looked at again (default 1 s). */
   pollIntervalMs?: number;
   logger?: Logger;
@@ -85,7 +87,7 @@ export function createLongCalls(deps: LongCallDeps) {
       return unseen === null ? { kind: 'running' } : { kind: 'unseen', error: unseen };
     }
     const checked = tool.output.safeParse(out);
-    if (!checked.success) return { kind: 'error', error: `tool ${tool.name} returned output that does not match its schema: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    if (!checked.success) return { kind: 'error', error: `tool ${tool.name} returned output that does not match its schema: ${describeValidation(checked.error, '(output)')}` };
     return { kind: 'done', output: checked.data, summary: tool.summarize(checked.data) };
   }
 

@@ -7,6 +7,7 @@ import { isOwn, stillNeeded, type Approval, type Approvals } from '../approvals/
 import { publicMessage } from '../public-message.js';
 import { toJsonSchema } from '../../tools/tool-schema.js';
 import type { Principal } from '../gate/index.js';
+import { describeValidation } from '../validation.js';
 
 export const APPROVAL_STATUS_TOOL = 'approval_status';
 
@@ -59,7 +60,7 @@ export async function approvalStatus(approvals: Approvals | undefined, args: unk
   const error = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
   if (!approvals) return error('approvals are not available on this server');
   const parsed = input.safeParse(args ?? {});
-  if (!parsed.success) return error(`invalid arguments for ${APPROVAL_STATUS_TOOL}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) return error(`invalid arguments for ${APPROVAL_STATUS_TOOL}: ${describeValidation(parsed.error, '(arguments)')}`);
   let approval: Approval | undefined;
   try {
     approval = await approvals.get(parsed.data.approvalId);

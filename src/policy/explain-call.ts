@@ -5,6 +5,7 @@
 // says `allow` for a call the gate would park or deny.
 import { NO_DATA_RISK, NO_RISK, type AnyTool, type Backends, type DataRisk, type Risk } from '../../tools/index.js';
 import { describeError, isNotFound, UserError } from '../errors.js';
+import { describeValidation } from '../validation.js';
 import { explainedDecision, policyRequestFor } from './call-request.js';
 import type { Explanation, PolicyPrincipal, PolicySet } from './types.js';
 
@@ -72,8 +73,7 @@ function explain(req: ExplainCallRequest, args: Record<string, unknown>, risk: R
 export async function explainCall(req: ExplainCallRequest): Promise<ExplainedCall> {
   const parsed = req.tool.input.safeParse(req.input);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`);
-    return { kind: 'not_judged', reason: `invalid arguments for ${req.tool.name}: ${issues.join('; ')} (the gate refuses such a call before asking the policy)` };
+    return { kind: 'not_judged', reason: `invalid arguments for ${req.tool.name}: ${describeValidation(parsed.error, '(arguments)')} (the gate refuses such a call before asking the policy)` };
   }
   const args = parsed.data as Record<string, unknown>;
   let computed: Risk;

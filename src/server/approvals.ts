@@ -4,8 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { APPROVAL_STATUSES, isOwn, stillNeeded, type Approval, type Approvals, type RefusalCode } from '../approvals/index.js';
-import { UserError } from '../errors.js';
 import { readsAll } from './auth.js';
+import { invalid } from './errors.js';
 
 const listQuery = z.object({ status: z.enum(APPROVAL_STATUSES as [Approval['status'], ...Approval['status'][]]).optional(), runId: z.string().min(1).optional() }).strict();
 const decisionBody = z
@@ -28,10 +28,6 @@ const STATUS_OF: Record<RefusalCode | 'not_found', number> = {
   not_authorised: 403,
 };
 
-function invalid(what: string, error: z.ZodError): UserError {
-  const where = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-  return new UserError(`invalid ${what}: ${where}`);
-}
 
 /** An approval as clients see it: the record plus what it still waits for. */
 export function approvalView(approval: Approval) {

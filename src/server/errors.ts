@@ -1,8 +1,15 @@
 // One error handler for the server: who is at fault decides the status, and nothing a
 // client sends can crash the process or leak a stack trace.
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { z } from 'zod';
 import { UpstreamError, UserError } from '../errors.js';
 import { publicMessage, redactPaths } from '../public-message.js';
+import { describeValidation } from '../validation.js';
+
+/** A request the server refuses: what was wrong, the first five issues. */
+export function invalid(what: string, error: z.ZodError): UserError {
+  return new UserError(`invalid ${what}: ${describeValidation(error, '(body)', 5)}`);
+}
 
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | Error, request, reply) => {

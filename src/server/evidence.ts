@@ -4,13 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { renderEvidenceReport, type EvidenceExporter } from '../audit/index.js';
 import { UserError } from '../errors.js';
+import { describeValidation } from '../validation.js';
 
 const query = z.object({ format: z.enum(['json', 'html']).default('json') }).strict();
 
 export function registerEvidenceRoute(app: FastifyInstance, deps: { evidence: EvidenceExporter }): void {
   app.get<{ Params: { id: string } }>('/v1/runs/:id/evidence', async (request, reply) => {
     const parsed = query.safeParse(request.query);
-    if (!parsed.success) throw new UserError(`invalid query: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')} (use ?format=json or ?format=html)`);
+    if (!parsed.success) throw new UserError(`invalid query: ${describeValidation(parsed.error, '(query)')} (use ?format=json or ?format=html)`);
     const { bundle, verification } = await deps.evidence.export(request.params.id);
     request.log.info({ runId: bundle.runId, principal: request.principal, status: verification.status }, 'evidence exported');
     const name = `evidence-${bundle.runId.replace(/[^\w.-]/g, '_')}`;

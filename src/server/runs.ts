@@ -5,19 +5,15 @@ import { z } from 'zod';
 import { isOwn } from '../approvals/index.js';
 import { RUN_STATUSES, type Run, type RunStatus, type Trigger } from '../agent/run.js';
 import type { RunStore } from '../agent/run-store.js';
-import { UserError } from '../errors.js';
 import type { RunQueue } from '../intake/index.js';
 import { readsAll } from './auth.js';
+import { invalid } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { QueuedRuns } from './queued-runs.js';
 
 const chatBody = z.object({ text: z.string().trim().min(1, 'must not be empty').max(8000) }).strict();
 const runsQuery = z.object({ status: z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]).optional() }).strict();
 
-function invalid(what: string, error: z.ZodError): UserError {
-  const where = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-  return new UserError(`invalid ${what}: ${where}`);
-}
 
 function summary(run: Run) {
   return {

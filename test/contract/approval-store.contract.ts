@@ -1,6 +1,7 @@
 // The ApprovalStore contract: every adapter (files, Redis) passes the same suite.
 import { describe, expect, it } from 'vitest';
-import { APPROVAL_SCHEMA_VERSION, argsHashOf, type Approval, type ApprovalStore } from '../../src/approvals/index.js';
+import { APPROVAL_SCHEMA_VERSION, type Approval, type ApprovalStore } from '../../src/approvals/index.js';
+import { argsHashOf } from '../../src/gate/index.js';
 import { NO_RISK } from '../../tools/index.js';
 
 let n = 0;

@@ -115,8 +115,8 @@ export async function openLocalLab(options: {
   const { steps: configSteps, watchIntervalMs: configWatch, ...configAnalysis } = config.lab?.canary ?? {};
   const steps = options.steps ?? configSteps;
   // The deployer is made below; a data check reads its splits only once it exists.
-  let deployerRef: LocalDeployer | undefined;
-  const { registry, trainer, dataQuality, contracts, dirs } = await openLabParts(config, clock, logger, { getSplit: (model, environment) => deployerRef!.getSplit(model, environment) });
+  const deployerRef: { current?: LocalDeployer } = {};
+  const { registry, trainer, dataQuality, contracts, dirs } = await openLabParts(config, clock, logger, { getSplit: (model, environment) => deployerRef.current!.getSplit(model, environment) });
   const stats = createServingStats({ clock });
   const deployer = await createLocalDeployer({
     dir: dirs.deployments,
@@ -130,7 +130,7 @@ export async function openLocalLab(options: {
     failuresToRollback: options.failuresToRollback,
     timers: options.timers,
   });
-  deployerRef = deployer;
+  deployerRef.current = deployer;
   const servers: ModelServer[] = [];
 
   return {

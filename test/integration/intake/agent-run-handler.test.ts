@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools, NO_RISK } from '../../../tools/index.js';
-import { argsHashOf } from '../../../src/approvals/index.js';
+import { argsHashOf } from '../../../src/gate/index.js';
 import { createAgent } from '../../../src/agent/loop.js';
 import { RUN_SCHEMA_VERSION, type Run, type Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';

@@ -14,18 +14,9 @@ import { silentLogger } from '../../../src/logger.js';
 import { manualTimers } from '../../support/manual-timers.js';
 import { cleanupTraining, createLab, fragileArtifact, MODEL, withoutIncome, type Lab } from './lab-fixture.js';
 import { createStack, type Stack, type StackOptions } from './serving-stack.js';
+import { eventually } from '../../support/eventually.js';
 
 afterAll(cleanupTraining);
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const watchRecords = (history: HistoryRecord[]) => history.filter((h) => h.action === 'analysis' && h.by === 'canary-watch');
 
@@ -74,11 +65,11 @@ describe('the canary watch of the lab deployer', () => {
     expect(paused).toMatchObject({ status: 'paused', canaryPercent: 50, reason: expect.stringMatching(/reached the authorised 50%/) });
     expect(stack.deployer.watching()).toEqual([{ model: MODEL, environment: 'production' }]);
     // Healthy on complete rows: the watch analyses it and lets it be.
-    await until('a passing watch analysis', async () => (watchRecords(await stack.deployer.history()).length > 0 ? true : undefined));
+    await eventually('a passing watch analysis', async () => (watchRecords(await stack.deployer.history()).length > 0 ? true : undefined));
     expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 50 });
 
     population = withoutIncome(lab.servingRows);
-    const rollout = await until('the watch to roll back', () => {
+    const rollout = await eventually('the watch to roll back', () => {
       const r = stack.deployer.getRollout(MODEL, 'production');
       return r?.status === 'rolled_back' ? r : undefined;
     });
@@ -88,7 +79,7 @@ describe('the canary watch of the lab deployer', () => {
     expect(last.checks.find((c) => c.check === 'score_psi')).toMatchObject({ passed: false });
     expect(rollout.reason).toMatch(/\(2 of 2 in a row\)$/);
     // The history record is written just after the split moved in memory.
-    const history = await until('the rollback record', async () => {
+    const history = await eventually('the rollback record', async () => {
       const all = await stack.deployer.history();
       return all.some((h) => h.action === 'rollback') ? all : undefined;
     });
@@ -101,7 +92,7 @@ describe('the canary watch of the lab deployer', () => {
 
     // No request reaches the fragile version any more (beyond the few already being served).
     const before = sim!.counts().byVersion;
-    await until('more traffic', () => ((sim!.counts().byVersion[v1] ?? 0) > (before[v1] ?? 0) + 500 ? true : undefined));
+    await eventually('more traffic', () => ((sim!.counts().byVersion[v1] ?? 0) > (before[v1] ?? 0) + 500 ? true : undefined));
     const settled = await sim!.stop();
     sim = undefined;
     expect(settled.byVersion[fragile] ?? 0).toBeLessThanOrEqual((before[fragile] ?? 0) + 8);
@@ -112,7 +103,7 @@ describe('the canary watch of the lab deployer', () => {
     await stack.deployer.serve(MODEL, 'production', v1);
     startTraffic();
     expect(await canary(good, 50)).toMatchObject({ status: 'paused', canaryPercent: 50 });
-    const watched = await until('several watch analyses', async () => {
+    const watched = await eventually('several watch analyses', async () => {
       const records = watchRecords(await stack.deployer.history());
       return records.length >= WATCH_ANALYSES_KEPT + 3 ? records : undefined;
     });
@@ -141,7 +132,7 @@ describe('the canary watch of the lab deployer', () => {
     await stack.deployer.serve(MODEL, 'production', v1);
     // No traffic: the first step waits at 10%, holding traffic, when the process "dies".
     const stepping = canary(fragile, 50);
-    await until('the first step', () => (stack.deployer.currentSplit(MODEL, 'production')!.canaryPercent === 10 ? true : undefined));
+    await eventually('the first step', () => (stack.deployer.currentSplit(MODEL, 'production')!.canaryPercent === 10 ? true : undefined));
     const crashed = await mkdtemp(join(tmpdir(), 'lab-crashed-'));
     try {
       // What the disk holds at that moment is what a restarted process finds.
@@ -155,7 +146,7 @@ describe('the canary watch of the lab deployer', () => {
       expect(stack.deployer.watching()).toEqual([{ model: MODEL, environment: 'production' }]);
       population = withoutIncome(lab.servingRows);
       startTraffic();
-      const rollout = await until('the watch to roll back', () => {
+      const rollout = await eventually('the watch to roll back', () => {
         const r = stack.deployer.getRollout(MODEL, 'production');
         return r?.status === 'rolled_back' ? r : undefined;
       });
@@ -175,7 +166,7 @@ describe('the canary watch of the lab deployer', () => {
     expect((await canary(good, 50)).status).toBe('paused');
     const { analyses } = stack.deployer.getRollout(MODEL, 'production')!;
     const since = Date.parse(analyses.at(-1)!.at);
-    await until('a window of canary traffic', () => (stack.stats.window(MODEL, 'production', good, since).requests >= 400 ? true : undefined));
+    await eventually('a window of canary traffic', () => (stack.stats.window(MODEL, 'production', good, since).requests >= 400 ? true : undefined));
     await sim!.stop();
     sim = undefined;
 
@@ -185,7 +176,7 @@ describe('the canary watch of the lab deployer', () => {
     expect(split).toMatchObject({ stableVersion: v1, canaryVersion: null, canaryPercent: 0 });
 
     // Both writes land, in order; the watch does not come back for another look.
-    const history = await until('both records', async () => {
+    const history = await eventually('both records', async () => {
       const all = await stack.deployer.history();
       return all.at(-1)?.action === 'rollback' && all.at(-2)?.by === 'canary-watch' ? all : undefined;
     });

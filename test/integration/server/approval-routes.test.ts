@@ -15,6 +15,7 @@ import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { createServer } from '../../../src/server/index.js';
 import { memoryBackends, type MemoryBackends } from '../../support/memory-backends.js';
 import { SCOPES } from '../../../src/api-tokens.js';
+import { eventually } from '../../support/eventually.js';
 
 const tokens = {
   operator: 'operator-token-0123456789abcdef',
@@ -31,16 +32,6 @@ function driftAlert(groupKey: string) {
     commonLabels: labels, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
     alerts: [{ status: 'firing', labels, annotations: { summary: 'drift' }, startsAt: '2026-11-23T16:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prom', fingerprint: 'f1' }],
   };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('approvals over HTTP', () => {
@@ -88,14 +79,14 @@ describe('approvals over HTTP', () => {
     expect(posted.statusCode).toBe(202);
     const { runId } = posted.json() as { runId: string };
 
-    const pending = await waitFor('the promotion to wait for approval', async () => {
+    const pending = await eventually('the promotion to wait for approval', async () => {
       const list = (await app.inject({ method: 'GET', url: '/v1/approvals?status=pending', headers: as('operator') })).json() as { approvals: { id: string; runId: string; args: { trafficPercent: number }; stillNeeded: string }[] };
       return list.approvals.find((a) => a.runId === runId);
     });
     expect(pending.args.trafficPercent).toBe(100);
     expect(pending.stillNeeded).toContain('one from each of [ml-leads, risk-officers]');
     // The approval is stored a moment before the run records the result and parks.
-    await waitFor('the run to park', async () => ((await runtime.runs.get(runId))?.status === 'waiting_approval' ? true : undefined));
+    await eventually('the run to park', async () => ((await runtime.runs.get(runId))?.status === 'waiting_approval' ? true : undefined));
 
     const decide = (who: keyof typeof tokens, payload: Record<string, unknown>) =>
       app.inject({ method: 'POST', url: `/v1/approvals/${pending.id}/decision`, headers: as(who), payload });
@@ -125,7 +116,7 @@ describe('approvals over HTTP', () => {
     expect(second.json()).toMatchObject({ resolved: true, approval: { status: 'granted', resolution: 'granted by user:alice and user:carol' } });
     expect((second.json() as { approval: { votes: { via: string }[] } }).approval.votes.map((v) => v.via)).toEqual(['http', 'http']);
 
-    const run = await waitFor('the run to finish', async () => {
+    const run = await eventually('the run to finish', async () => {
       const r = await runtime.runs.get(runId);
       return r && r.status !== 'waiting_approval' && r.status !== 'running' ? r : undefined;
     });

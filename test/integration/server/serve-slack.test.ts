@@ -10,18 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSlackServer, type FakeSlackServer } from '../../support/fake-slack-server.js';
 import { CLI } from '../../support/run-cli.js';
 import { blockActions, eventCallback, FORM, formBody, JSON_TYPE, signed } from '../../support/slack-requests.js';
+import { eventually } from '../../support/eventually.js';
 
 const SECRET = 'serve-slack-signing-secret-0123456789';
-
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 30_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('mlops-agent serve with Slack (the built command)', () => {
   let home: string;
@@ -78,14 +69,14 @@ describe('mlops-agent serve with Slack (the built command)', () => {
 
       const click = formBody(blockActions({ user: 'U0BOB', actionId: 'approval.grant', value: `apr_mwthl1g5_15aff571:${'a'.repeat(64)}` }));
       expect((await post('interactions', signed(SECRET, Date.now(), click, FORM))).status).toBe(200);
-      const ephemeral = await waitFor('the ephemeral answer', () => fake.callsTo('chat.postEphemeral')[0]);
+      const ephemeral = await eventually('the ephemeral answer', () => fake.callsTo('chat.postEphemeral')[0]);
       expect(ephemeral.params).toMatchObject({ channel: 'C0APPROVALS', user: 'U0BOB' });
       expect(ephemeral.params.text).toContain('not recorded (not_found)');
 
       // No LLM: the chat run cannot be planned; it needs a person, and says so where it was asked.
       const ask = JSON.stringify(eventCallback('Ev0SERVE1', { type: 'app_mention', user: 'U0ALICE', text: '<@U0BOT> hello', ts: '1767225800.000100', channel: 'C0ML' }));
       expect((await post('events', signed(SECRET, Date.now(), ask, JSON_TYPE))).status).toBe(200);
-      const reply = await waitFor('the run outcome in the thread', () => fake.callsTo('chat.postMessage').find((c) => c.params.thread_ts === '1767225800.000100' && /needs a person/.test(c.params.text)));
+      const reply = await eventually('the run outcome in the thread', () => fake.callsTo('chat.postMessage').find((c) => c.params.thread_ts === '1767225800.000100' && /needs a person/.test(c.params.text)));
       expect(reply.params.channel).toBe('C0ML');
       expect(reply.params.text).toContain('needs an LLM');
     } finally {

@@ -13,6 +13,7 @@ import { silentLogger } from '../../../src/logger.js';
 import { createMcpHttpHandler, createMcpServer, type McpHttpHandler } from '../../../src/mcp/index.js';
 import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { createServer, createServerMetrics } from '../../../src/server/index.js';
+import { eventually } from '../../support/eventually.js';
 
 const TOKEN = 'operator-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -42,16 +43,6 @@ function alertmanagerPayload(groupKey: string) {
       },
     ],
   };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('mlops-agent serve: the HTTP server', () => {
@@ -102,7 +93,7 @@ describe('mlops-agent serve: the HTTP server', () => {
 
     // The lab has no data set and no model: the runbook's first step (check) fails, and
     // the run ends there instead of retraining on nothing.
-    const run = await waitFor('the run to end', async () => {
+    const run = await eventually('the run to end', async () => {
       const res = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: AUTH });
       const body = res.json() as { status: string };
       return res.statusCode === 200 && body.status !== 'queued' && body.status !== 'running' ? (res.json() as Record<string, unknown>) : undefined;
@@ -120,7 +111,7 @@ describe('mlops-agent serve: the HTTP server', () => {
     expect(metrics.body).toContain('mlops_agent_webhook_duration_seconds_bucket');
     // The worker counts the run once agent.start returns, a moment after the run is stored.
     const settled = new RegExp(`mlops_agent_runs_settled_total\\{trigger="alert",outcome="${String(run.status)}"\\} 1`);
-    await waitFor('the settled run to be counted', async () => {
+    await eventually('the settled run to be counted', async () => {
       const body = (await app.inject({ method: 'GET', url: '/metrics', headers: AUTH })).body;
       return settled.test(body) ? body : undefined;
     });
@@ -179,7 +170,7 @@ describe('mlops-agent serve: the HTTP server', () => {
     expect(res.statusCode).toBe(202);
     const { runId } = res.json() as { runId: string };
     // No LLM is configured, so nothing can plan the chat run: it ends at once needing a person, saying why.
-    const run = await waitFor('the chat run to end', async () => {
+    const run = await eventually('the chat run to end', async () => {
       const r = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: AUTH })).json() as { status: string };
       return r.status !== 'queued' && r.status !== 'running' ? (r as Record<string, unknown>) : undefined;
     });

@@ -17,6 +17,7 @@ import { silentLogger } from '../../../src/logger.js';
 import { createRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { createServer } from '../../../src/server/index.js';
 import { memoryBackends } from '../../support/memory-backends.js';
+import { eventually } from '../../support/eventually.js';
 
 const TOKENS: ApiToken[] = [
   // An ML lead who also wires up monitors: the two-person rule must hold against her.
@@ -39,16 +40,6 @@ function alertmanagerGroup(groupKey: string) {
     commonLabels: all, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
     alerts: [{ status: 'firing', labels: all, annotations: { summary: 'drift' }, startsAt: '2026-11-23T16:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prom', fingerprint: 'f1' }],
   };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('who asked, and what a token may do', () => {
@@ -84,8 +75,8 @@ describe('who asked, and what a token may do', () => {
   });
 
   async function promotionOf(runId: string): Promise<Approval> {
-    const approval = await waitFor('the promotion to wait for approval', async () => (await runtime.approvals.list({ runId })).find((a) => a.status === 'pending'));
-    await waitFor('the run to park', async () => ((await runtime.runs.get(runId))?.status === 'waiting_approval' ? true : undefined));
+    const approval = await eventually('the promotion to wait for approval', async () => (await runtime.approvals.list({ runId })).find((a) => a.status === 'pending'));
+    await eventually('the run to park', async () => ((await runtime.runs.get(runId))?.status === 'waiting_approval' ? true : undefined));
     return approval;
   }
 

@@ -2,22 +2,13 @@
 // (the real WebClient against a local fake Slack), through the real server and worker.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { messageText, slackFixture, TOKEN, type SlackFixture } from './slack-fixture.js';
+import { eventually } from '../../support/eventually.js';
 
 let f: SlackFixture;
 beforeEach(async () => {
   f = await slackFixture();
 });
 afterEach(async () => f.close());
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('a run that needs attention', () => {
   it('is posted to the approval channel with why, when an alert no runbook answers arrives and no LLM is configured', async () => {
@@ -29,7 +20,7 @@ describe('a run that needs attention', () => {
     });
     expect(response.statusCode).toBe(202);
     const { runId } = response.json() as { runId: string };
-    const post = await waitFor('the attention notice', () => f.fake.callsTo('chat.postMessage').find((c) => String(c.params.text).includes('needs attention')));
+    const post = await eventually('the attention notice', () => f.fake.callsTo('chat.postMessage').find((c) => String(c.params.text).includes('needs attention')));
     expect(post.params.channel).toBe('#approvals');
     const text = messageText(post.params.blocks);
     expect(text).toContain(`Run \`${runId}\` needs attention`);
@@ -48,7 +39,7 @@ describe('a run that needs attention', () => {
       payload: { name: 'ModelLatencyHigh', labels: { model: 'credit-risk', environment: 'production' } },
     });
     const { runId } = response.json() as { runId: string };
-    const run = await waitFor('the run to end', async () => {
+    const run = await eventually('the run to end', async () => {
       const r = await f.runtime.runs.get(runId);
       return r && r.endedAt ? r : undefined;
     });

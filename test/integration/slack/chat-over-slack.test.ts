@@ -8,6 +8,7 @@ import { silentLogger } from '../../../src/logger.js';
 import { functionCallReply, startFakeGeminiServer, textReply, type FakeGeminiServer } from '../../support/fake-gemini-server.js';
 import { blockActions, eventCallback, FORM, formBody, JSON_TYPE, signed } from '../../support/slack-requests.js';
 import { messageText, SIGNING_SECRET, slackFixture, type SlackFixture } from './slack-fixture.js';
+import { eventually } from '../../support/eventually.js';
 
 let f: SlackFixture;
 let gemini: FakeGeminiServer;
@@ -19,16 +20,6 @@ afterEach(async () => {
   await f.close();
   await gemini.close();
 });
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const threadPosts = (threadTs: string) => f.fake.callsTo('chat.postMessage').filter((c) => c.params.thread_ts === threadTs);
 const mention = (eventId: string, user: string, text: string, ts = '1767225600.000100') => JSON.stringify(eventCallback(eventId, { type: 'app_mention', user, text, ts, channel: 'C0ML' }));
@@ -47,7 +38,7 @@ describe('chat in Slack', () => {
     gemini.script(textReply('credit-risk v1 is champion. <!channel> see <https://evil.example|the report>'));
     const response = await f.post('events', mention('Ev0MENTION1', 'U0ALICE', '<@U0BOT> which credit-risk version is champion?'), JSON_TYPE);
     expect(response.statusCode).toBe(200);
-    const answer = await waitFor('the answer in the thread', () => threadPosts('1767225600.000100').find((c) => messageText(c.params.blocks).includes('champion')));
+    const answer = await eventually('the answer in the thread', () => threadPosts('1767225600.000100').find((c) => messageText(c.params.blocks).includes('champion')));
     expect(answer.params).toMatchObject({ channel: 'C0ML', thread_ts: '1767225600.000100' });
     expect(messageText(answer.params.blocks)).toContain('credit-risk v1 is champion. &lt;!channel&gt; see &lt;https://evil.example|the report&gt;');
     expect(threadPosts('1767225600.000100').some((c) => /On it: run `run_/.test(c.params.text))).toBe(true);
@@ -68,7 +59,7 @@ describe('chat in Slack', () => {
     const edit = JSON.stringify(eventCallback('Ev0EDIT1', { type: 'message', channel_type: 'im', subtype: 'message_changed', ts: '1767225602.000100', channel: 'D0ALICE', message: { user: 'U0ALICE', text: 'edited' } }));
     expect((await f.post('events', own, JSON_TYPE)).statusCode).toBe(200);
     expect((await f.post('events', edit, JSON_TYPE)).statusCode).toBe(200);
-    await waitFor('the answer', () => threadPosts('1767225600.000100').find((c) => messageText(c.params.blocks).includes('v1.')));
+    await eventually('the answer', () => threadPosts('1767225600.000100').find((c) => messageText(c.params.blocks).includes('v1.')));
     await f.slack.idle();
     expect(await f.runtime.runs.list()).toHaveLength(1);
     expect(gemini.requests).toHaveLength(1);
@@ -111,7 +102,7 @@ describe('chat in Slack', () => {
     );
     await f.post('events', mention('Ev0CANARY1', 'U0DAVE', '<@U0BOT> widen the credit-risk canary to 25%', '1767225700.000100'), JSON_TYPE);
 
-    const waiting = await waitFor('the waiting notice in the thread', () => threadPosts('1767225700.000100').find((c) => /waiting for approval/.test(c.params.text)));
+    const waiting = await eventually('the waiting notice in the thread', () => threadPosts('1767225700.000100').find((c) => /waiting for approval/.test(c.params.text)));
     const approvalId = /`(apr_[a-z0-9]+_[0-9a-f]{8})`/.exec(waiting.params.text)?.[1];
     expect(approvalId).toBeDefined();
     const approval = (await f.runtime.approvals.get(approvalId!))!;
@@ -121,9 +112,9 @@ describe('chat in Slack', () => {
     expect(posted).toContain('v2 beats v1 by 0.02 AUC &lt;!here&gt;; widening the canary.');
 
     await f.post('interactions', formBody(blockActions({ user: 'U0ALICE', actionId: 'approval.grant', value: `${approval.id}:${approval.argsHash}` })), FORM);
-    const answer = await waitFor('the answer after the approval', () => threadPosts('1767225700.000100').find((c) => messageText(c.params.blocks).includes('The canary of v2 is at 25%')));
+    const answer = await eventually('the answer after the approval', () => threadPosts('1767225700.000100').find((c) => messageText(c.params.blocks).includes('The canary of v2 is at 25%')));
     expect(answer.params.channel).toBe('C0ML');
-    await waitFor('the result in the approval message', () => (messageText(f.fake.message(notice.channel, notice.ts)!.versions.at(-1)!.blocks).includes('*Result* (executed)') ? true : undefined));
+    await eventually('the result in the approval message', () => (messageText(f.fake.message(notice.channel, notice.ts)!.versions.at(-1)!.blocks).includes('*Result* (executed)') ? true : undefined));
     const [run] = await f.runtime.runs.list();
     expect(run).toMatchObject({ status: 'succeeded', trigger: { principal: { id: 'user:dave' } } });
     await sweeper.stop();

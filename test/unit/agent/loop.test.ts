@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
@@ -132,7 +131,7 @@ describe('the agent loop', () => {
   it('stops when the wall-clock budget is used up', async () => {
     const clock = manualClock();
     const planner = scriptedPlanner([
-      (input) => {
+      () => {
         clock.advance(61_000);
         return call('registry_query', { action: 'list_models' });
       },
@@ -181,7 +180,7 @@ describe('the agent loop', () => {
 
   it('ends refused when the gate denied a call, with the rule in the reason, whatever the answer says', async () => {
     const planner = scriptedPlanner([
-      (input) => call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 1 }),
+      () => call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 1 }),
       answer('The canary could not start.'),
     ]);
     const { agent } = await agentWith(planner);

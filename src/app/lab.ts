@@ -1,0 +1,14 @@
+// The embedded lab as `mlops-agent lab` handles it (init, up, status, inject): the one
+// command that is about the lab itself rather than acting through the chosen backends, so
+// the lab is opened here, in the composition root, like every other backend.
+import { openLocalLab, type LocalLab } from '../backends/local/index.js';
+import type { Logger } from '../logger.js';
+import type { Config } from './config.js';
+
+export { seedLab } from '../backends/local/lab-seed.js';
+export { findLabUp, INCIDENTS, LAB_UP_DEFAULTS, startLabUp, type Incident, type LabUpRecord } from '../backends/local/lab-up.js';
+
+export function openLab(config: Config, logger: Logger, options: { minRequestsPerStep?: number } = {}): Promise<LocalLab> {
+  const { minRequestsPerStep } = options;
+  return openLocalLab({ config, logger, ...(minRequestsPerStep !== undefined ? { analysis: { minRequestsPerStep } } : {}) });
+}
