@@ -17,7 +17,13 @@ import { open, readFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openFileAuditLog, openPostgresAuditLog, verifyAuditFile, type AuditEntryInput, type AuditLog } from '../src/audit/index.js';
+import {
+  openFileAuditLog,
+  openPostgresAuditLog,
+  verifyAuditFile,
+  type AuditEntryInput,
+  type AuditLog,
+} from '../src/audit/index.js';
 
 const SEQUENTIAL = 1500;
 const CONCURRENT_TOTAL = 20_000;
@@ -40,7 +46,12 @@ function entry(i: number): AuditEntryInput {
     runId: `run-${i % 17}`,
     principal: 'bench@example.com',
     kind: 'policy.decision',
-    data: { tool: 'deploy_canary', effect: i % 3 === 0 ? 'require_approval' : 'allow', ruleId: 'prod-canary', args: { model: 'credit-scoring', version: i, percent: 5 } },
+    data: {
+      tool: 'deploy_canary',
+      effect: i % 3 === 0 ? 'require_approval' : 'allow',
+      ruleId: 'prod-canary',
+      args: { model: 'credit-scoring', version: i, percent: 5 },
+    },
   };
 }
 
@@ -105,13 +116,24 @@ async function fileAppends(): Promise<void> {
     logBest = Math.min(logBest, await sequentialLog(logFile, SEQUENTIAL));
     plainBest = Math.min(plainBest, await plainAppendFsync(join(dir, `plain-${round}.jsonl`), linesOf(logFile)));
   }
-  rows.push(['(a) file: sequential append', rate(SEQUENTIAL, logBest), rate(SEQUENTIAL, plainBest), (plainBest / logBest).toFixed(2)]);
+  rows.push([
+    '(a) file: sequential append',
+    rate(SEQUENTIAL, logBest),
+    rate(SEQUENTIAL, plainBest),
+    (plainBest / logBest).toFixed(2),
+  ]);
   // (b) Same baseline rate: one fsync per entry is what group commit saves.
   const concurrentSeconds = await concurrentLog(join(dir, 'concurrent.jsonl'), CONCURRENT_TOTAL, IN_FLIGHT);
   const plainPerSecond = SEQUENTIAL / plainBest;
-  rows.push([`(b) file: ${IN_FLIGHT} appends in flight`, rate(CONCURRENT_TOTAL, concurrentSeconds), `${Math.round(plainPerSecond).toLocaleString('en-US')}/s`, (CONCURRENT_TOTAL / concurrentSeconds / plainPerSecond).toFixed(2)]);
+  rows.push([
+    `(b) file: ${IN_FLIGHT} appends in flight`,
+    rate(CONCURRENT_TOTAL, concurrentSeconds),
+    `${Math.round(plainPerSecond).toLocaleString('en-US')}/s`,
+    (CONCURRENT_TOTAL / concurrentSeconds / plainPerSecond).toFixed(2),
+  ]);
   const check = await verifyAuditFile(join(dir, 'concurrent.jsonl'));
-  if (!check.ok || check.entries !== CONCURRENT_TOTAL) throw new Error(`concurrent log did not verify: ${JSON.stringify(check)}`);
+  if (!check.ok || check.entries !== CONCURRENT_TOTAL)
+    throw new Error(`concurrent log did not verify: ${JSON.stringify(check)}`);
 }
 
 async function fileVerify(): Promise<void> {
@@ -133,12 +155,18 @@ async function fileVerify(): Promise<void> {
       await timed(async () => {
         const text = await readFile(verifyFile, 'utf8');
         let n = 0;
-        for (const line of text.split('\n')) if (line !== '') n += (JSON.parse(line) as { seq: number }).seq > 0 ? 1 : 0;
+        for (const line of text.split('\n'))
+          if (line !== '') n += (JSON.parse(line) as { seq: number }).seq > 0 ? 1 : 0;
         if (n !== VERIFY_ENTRIES) throw new Error('parse baseline miscounted');
       }),
     );
   }
-  rows.push([`(c) file: verify ${VERIFY_ENTRIES.toLocaleString('en-US')} entries`, rate(VERIFY_ENTRIES, verifyBest), rate(VERIFY_ENTRIES, parseBest), (parseBest / verifyBest).toFixed(2)]);
+  rows.push([
+    `(c) file: verify ${VERIFY_ENTRIES.toLocaleString('en-US')} entries`,
+    rate(VERIFY_ENTRIES, verifyBest),
+    rate(VERIFY_ENTRIES, parseBest),
+    (parseBest / verifyBest).toFixed(2),
+  ]);
   rmSync(verifyFile);
   rmSync(`${verifyFile}.checkpoints`, { force: true });
 }
@@ -160,7 +188,10 @@ async function openCost(): Promise<void> {
       let log: AuditLog | null = null;
       gc?.();
       const before = process.memoryUsage().heapUsed;
-      openBest = Math.min(openBest, await timed(async () => void (log = await openFileAuditLog({ file, checkpoints: { everyMs: 0 } }))));
+      openBest = Math.min(
+        openBest,
+        await timed(async () => void (log = await openFileAuditLog({ file, checkpoints: { everyMs: 0 } }))),
+      );
       gc?.();
       held = Math.max(held, process.memoryUsage().heapUsed - before);
       await log!.close();
@@ -168,14 +199,31 @@ async function openCost(): Promise<void> {
       const cut = checkpoints.split('\n').filter(Boolean);
       writeFileSync(`${file}.checkpoints`, `${cut.slice(0, -2).join('\n')}\n`);
       const lastKept = JSON.parse(cut.at(-3) ?? '{"seq":0}') as { seq: number };
-      if (size - lastKept.seq < 999) throw new Error(`expected ~1,000 entries past the last checkpoint, got ${size - lastKept.seq}`);
-      crashBest = Math.min(crashBest, await timed(async () => void (log = await openFileAuditLog({ file, checkpoints: { everyMs: 0 } }))));
+      if (size - lastKept.seq < 999)
+        throw new Error(`expected ~1,000 entries past the last checkpoint, got ${size - lastKept.seq}`);
+      crashBest = Math.min(
+        crashBest,
+        await timed(async () => void (log = await openFileAuditLog({ file, checkpoints: { everyMs: 0 } }))),
+      );
       await log!.close();
       scanBest = Math.min(scanBest, await timed(async () => void (await verifyAuditFile(file))));
     }
-    rows.push([`(d) file: open ${size.toLocaleString('en-US')} entries, clean shutdown`, ms(openBest), `${ms(scanBest)} scan`, (scanBest / openBest).toFixed(0)]);
-    rows.push([`(d) file: open ${size.toLocaleString('en-US')} entries, after a crash`, ms(crashBest), `${ms(scanBest)} scan`, (scanBest / crashBest).toFixed(0)]);
-    if (gc) notes.push(`(d) an open log of ${size.toLocaleString('en-US')} entries holds ${Math.max(0, Math.round(held / 1024)).toLocaleString('en-US')} KiB of heap`);
+    rows.push([
+      `(d) file: open ${size.toLocaleString('en-US')} entries, clean shutdown`,
+      ms(openBest),
+      `${ms(scanBest)} scan`,
+      (scanBest / openBest).toFixed(0),
+    ]);
+    rows.push([
+      `(d) file: open ${size.toLocaleString('en-US')} entries, after a crash`,
+      ms(crashBest),
+      `${ms(scanBest)} scan`,
+      (scanBest / crashBest).toFixed(0),
+    ]);
+    if (gc)
+      notes.push(
+        `(d) an open log of ${size.toLocaleString('en-US')} entries holds ${Math.max(0, Math.round(held / 1024)).toLocaleString('en-US')} KiB of heap`,
+      );
     rmSync(file);
     rmSync(`${file}.checkpoints`);
   }
@@ -209,22 +257,37 @@ async function postgres(): Promise<void> {
   try {
     await admin.query(`CREATE SCHEMA "${schema}"`);
     await admin.query(`CREATE TABLE "${schema}".plain (id bigserial PRIMARY KEY, line text NOT NULL)`);
-    const line = JSON.stringify({ schemaVersion: 1, seq: 1, time: new Date().toISOString(), ...entry(1), prevHash: '0'.repeat(64), hash: 'f'.repeat(64) });
+    const line = JSON.stringify({
+      schemaVersion: 1,
+      seq: 1,
+      time: new Date().toISOString(),
+      ...entry(1),
+      prevHash: '0'.repeat(64),
+      hash: 'f'.repeat(64),
+    });
     const baseline = async (writers: number): Promise<number> => {
-      const clients = await Promise.all(Array.from({ length: writers }, async () => {
-        const c = new pg.Client({ connectionString: PG_URL });
-        await c.connect();
-        return c;
-      }));
+      const clients = await Promise.all(
+        Array.from({ length: writers }, async () => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          return c;
+        }),
+      );
       try {
         // Autocommit: one round trip, one synchronous commit per row.
-        return await forSeconds(writers, (w) => clients[w]!.query(`INSERT INTO "${schema}".plain (line) VALUES ($1)`, [line]).then(() => undefined));
+        return await forSeconds(writers, (w) =>
+          clients[w]!.query(`INSERT INTO "${schema}".plain (line) VALUES ($1)`, [line]).then(() => undefined),
+        );
       } finally {
         for (const c of clients) await c.end();
       }
     };
     const audit = async (writers: number, inFlight = 1): Promise<number> => {
-      const logs = await Promise.all(Array.from({ length: writers }, () => openPostgresAuditLog({ url: PG_URL, schema, checkpoints: { everyEntries: 1000, everyMs: 0 } })));
+      const logs = await Promise.all(
+        Array.from({ length: writers }, () =>
+          openPostgresAuditLog({ url: PG_URL, schema, checkpoints: { everyEntries: 1000, everyMs: 0 } }),
+        ),
+      );
       try {
         let i = 0;
         return await forSeconds(writers * inFlight, (w) => logs[w % writers]!.append(entry(i++)).then(() => undefined));
@@ -235,7 +298,12 @@ async function postgres(): Promise<void> {
     // The machine's load moves both sides between seconds: pair each audit round with a
     // baseline round next to it (alternating which goes first) and report the medians.
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const paired = async (label: string, auditRun: () => Promise<number>, baselineRun: () => Promise<number>, baselineNote = ''): Promise<void> => {
+    const paired = async (
+      label: string,
+      auditRun: () => Promise<number>,
+      baselineRun: () => Promise<number>,
+      baselineNote = '',
+    ): Promise<void> => {
       const a: number[] = [];
       const b: number[] = [];
       for (let round = 0; round < PG_ROUNDS; round++) {
@@ -248,14 +316,30 @@ async function postgres(): Promise<void> {
         }
       }
       const ratios = a.map((x, i) => x / b[i]!);
-      rows.push([label, `${Math.round(median(a)).toLocaleString('en-US')}/s`, `${Math.round(median(b)).toLocaleString('en-US')}/s${baselineNote}`, `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`]);
+      rows.push([
+        label,
+        `${Math.round(median(a)).toLocaleString('en-US')}/s`,
+        `${Math.round(median(b)).toLocaleString('en-US')}/s${baselineNote}`,
+        `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
+      ]);
     };
     for (const writers of [1, 8]) {
-      await paired(`(e) postgres: ${writers} writer${writers > 1 ? 's' : ''}, 1 append in flight each`, () => audit(writers), () => baseline(writers));
+      await paired(
+        `(e) postgres: ${writers} writer${writers > 1 ? 's' : ''}, 1 append in flight each`,
+        () => audit(writers),
+        () => baseline(writers),
+      );
     }
-    await paired('(e) postgres: 1 process, 64 appends in flight', () => audit(1, 64), () => baseline(8), ' (8 conns)');
+    await paired(
+      '(e) postgres: 1 process, 64 appends in flight',
+      () => audit(1, 64),
+      () => baseline(8),
+      ' (8 conns)',
+    );
     const { rows: count } = await admin.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".audit_entries`);
-    notes.push(`(e) ${Number(count[0]!.n).toLocaleString('en-US')} entries appended to one PostgreSQL chain (schema ${schema}, dropped)`);
+    notes.push(
+      `(e) ${Number(count[0]!.n).toLocaleString('en-US')} entries appended to one PostgreSQL chain (schema ${schema}, dropped)`,
+    );
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
     await admin.end();
@@ -270,17 +354,26 @@ try {
   if (CASES.has('e')) await postgres();
   const header: Row = ['case', 'audit log', 'baseline', 'ratio'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const fmt = (r: string[]): string =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(fmt(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(fmt(r));
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
-  console.log('\nbaselines: (a),(b) appendFile+fsync per line of the same bytes; (c) readFile + JSON.parse per line; (d) a scan of the whole chain (what opening cost before checkpoints);');
-  console.log('           (e) single-row INSERT + COMMIT of the same bytes, autocommit, as many connections as writers');
-  console.log('ratio: audit log speed / baseline speed (higher is better for the log; for (d), how many times faster opening is than the scan;');
+  console.log(
+    '\nbaselines: (a),(b) appendFile+fsync per line of the same bytes; (c) readFile + JSON.parse per line; (d) a scan of the whole chain (what opening cost before checkpoints);',
+  );
+  console.log(
+    '           (e) single-row INSERT + COMMIT of the same bytes, autocommit, as many connections as writers',
+  );
+  console.log(
+    'ratio: audit log speed / baseline speed (higher is better for the log; for (d), how many times faster opening is than the scan;',
+  );
   console.log(`       for (e), the median of ${PG_ROUNDS} paired rounds, with the lowest and highest)`);
   const loadAfter = loadavg();
-  console.log(`load average (1, 5, 15 min): before ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after ${loadAfter.map((l) => l.toFixed(2)).join(', ')}`);
+  console.log(
+    `load average (1, 5, 15 min): before ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after ${loadAfter.map((l) => l.toFixed(2)).join(', ')}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -57,14 +57,44 @@ interface Rates {
 }
 
 /** Fails of both analyses on the same windows, with the labels and with them taken away. */
-function perAnalysis(stable: ModelArtifact, canary: ModelArtifact, rows: () => CreditRow, share: number, windows: number, seed: number, t = T): Rates {
+function perAnalysis(
+  stable: ModelArtifact,
+  canary: ModelArtifact,
+  rows: () => CreditRow,
+  share: number,
+  windows: number,
+  seed: number,
+  t = T,
+): Rates {
   const clock = benchClock();
   // Rings a little over two windows long: window() scans the whole ring, and older traffic is never read.
   const capacity = Math.ceil((2.5 * t.minRequestsPerStep * 100) / share);
   const stats = createServingStats({ clock, maxRequests: capacity, maxPredictions: capacity });
-  const split = { model: MODEL, environment: 'production' as const, stableVersion: '1', canaryVersion: '2', canaryPercent: share, lastKnownGoodVersion: '1' };
-  const feeder = createFeeder({ stats, splits: { currentSplit: () => split }, artifacts: new Map([['1', stable], ['2', canary]]), rows, seed });
-  const rates: Rates = { windows, old: { labels: 0, none: 0 }, new: { labels: 0, none: 0 }, lower: { labels: 0, none: 0 }, newFailedChecks: new Map() };
+  const split = {
+    model: MODEL,
+    environment: 'production' as const,
+    stableVersion: '1',
+    canaryVersion: '2',
+    canaryPercent: share,
+    lastKnownGoodVersion: '1',
+  };
+  const feeder = createFeeder({
+    stats,
+    splits: { currentSplit: () => split },
+    artifacts: new Map([
+      ['1', stable],
+      ['2', canary],
+    ]),
+    rows,
+    seed,
+  });
+  const rates: Rates = {
+    windows,
+    old: { labels: 0, none: 0 },
+    new: { labels: 0, none: 0 },
+    lower: { labels: 0, none: 0 },
+    newFailedChecks: new Map(),
+  };
   for (let i = 0; i < windows; i++) {
     clock.advance(MINUTE);
     const since = clock.now();
@@ -73,13 +103,20 @@ function perAnalysis(stable: ModelArtifact, canary: ModelArtifact, rows: () => C
     const s = stats.window(MODEL, 'production', '1', since);
     const at = new Date(clock.now()).toISOString();
     const judge = (analyse: typeof analyseCanary, labels: boolean, thresholds = t) =>
-      analyse({ canary: labels ? c : { ...c, labelled: [] }, stable: labels ? s : { ...s, labelled: [] }, thresholds, trafficPercent: share, at });
+      analyse({
+        canary: labels ? c : { ...c, labelled: [] },
+        stable: labels ? s : { ...s, labelled: [] },
+        thresholds,
+        trafficPercent: share,
+        at,
+      });
     if (!judge(analyseCanaryBaseline, true).passed) rates.old.labels++;
     if (!judge(analyseCanaryBaseline, false).passed) rates.old.none++;
     const withLabels = judge(analyseCanary, true);
     if (!withLabels.passed) {
       rates.new.labels++;
-      for (const check of withLabels.checks) if (!check.passed) rates.newFailedChecks.set(check.check, (rates.newFailedChecks.get(check.check) ?? 0) + 1);
+      for (const check of withLabels.checks)
+        if (!check.passed) rates.newFailedChecks.set(check.check, (rates.newFailedChecks.get(check.check) ?? 0) + 1);
     }
     if (!judge(analyseCanary, false).passed) rates.new.none++;
     const lower = { ...t, confidence: LOWER_CONFIDENCE };
@@ -89,14 +126,18 @@ function perAnalysis(stable: ModelArtifact, canary: ModelArtifact, rows: () => C
   return rates;
 }
 
-const pct = (x: number, digits = 2) => (x === 0 ? '0' : x < 0.0001 ? `${(x * 100).toPrecision(2)}%` : `${(x * 100).toFixed(digits)}%`);
+const pct = (x: number, digits = 2) =>
+  x === 0 ? '0' : x < 0.0001 ? `${(x * 100).toPrecision(2)}%` : `${(x * 100).toFixed(digits)}%`;
 const rate = (fails: number, n: number) => (fails === 0 ? `0 (<${pct(upper95(0, n))})` : pct(fails / n));
 const col = (s: string, w: number) => s.padEnd(w);
 const analysesText = (x: number) => (Number.isFinite(x) ? (x > 9_999 ? '>9999' : x.toFixed(1)) : 'never');
 
 async function train(dir: string, name: string, rows: CreditRow[]): Promise<ModelArtifact> {
   await writeDataset(dir, name, rows);
-  const outcome = await runTrainingPipeline({ datasetsDir: dir, dataset: name, params: {}, searchTrials: 2, gates: GATES, contract: null, nowMs: Date.now() }, () => undefined);
+  const outcome = await runTrainingPipeline(
+    { datasetsDir: dir, dataset: name, params: {}, searchTrials: 2, gates: GATES, contract: null, nowMs: Date.now() },
+    () => undefined,
+  );
   return outcome.artifact;
 }
 
@@ -104,9 +145,21 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mlops-bench-canary-'));
   try {
     const started = Date.now();
-    const champion = await train(dir, 'credit-train', generateCreditRows({ seed: 1, rows: 6000, startDate: '2026-01-01', days: 180 }));
-    const kusd = await train(dir, 'kusd', generateCreditRows({ seed: 2, rows: 4000, startDate: '2026-07-01', days: 30, drift: DRIFT, incomeUnit: 'kusd' }));
-    const shifted = await train(dir, 'shifted', generateCreditRows({ seed: 2, rows: 4000, startDate: '2026-07-01', days: 30, drift: DRIFT }));
+    const champion = await train(
+      dir,
+      'credit-train',
+      generateCreditRows({ seed: 1, rows: 6000, startDate: '2026-01-01', days: 180 }),
+    );
+    const kusd = await train(
+      dir,
+      'kusd',
+      generateCreditRows({ seed: 2, rows: 4000, startDate: '2026-07-01', days: 30, drift: DRIFT, incomeUnit: 'kusd' }),
+    );
+    const shifted = await train(
+      dir,
+      'shifted',
+      generateCreditRows({ seed: 2, rows: 4000, startDate: '2026-07-01', days: 30, drift: DRIFT }),
+    );
     // Fresh applicants from the champion's own process: the canary sees what the stable version sees.
     const pool = generateCreditRows({ seed: 3, rows: 20_000, startDate: '2026-06-01', days: 30 });
     const draw = createRandom(4);
@@ -117,12 +170,21 @@ async function main(): Promise<void> {
       { name: 'trained on shifted data', artifact: shifted },
     ];
 
-    console.log(`canary analysis, LAB_CANARY_ANALYSIS (${T.minRequestsPerStep} canary requests a window, accuracy bound ${T.minAccuracyDelta}, PSI bound ${T.maxScoreShiftPsi})`);
-    console.log(`old: raw deltas, one failure rolls back; new: confidence 0.99 (and ${LOWER_CONFIDENCE} beside it), ${K} failures in a row roll a held canary back`);
-    console.log('\nIdentical canary (v2 = v1): P(an analysis fails), and P(a canary held an hour, 60 analyses, is rolled back)');
-    console.log(`${col('share', 6)}${col('labels', 7)}${col('windows', 8)}${col('fail old', 10)}${col('fail new', 15)}${col(`@${LOWER_CONFIDENCE}`, 15)}${col('rollback/h old', 16)}${col('new', 11)}${col(`@${LOWER_CONFIDENCE}`, 11)}new failures by check`);
+    console.log(
+      `canary analysis, LAB_CANARY_ANALYSIS (${T.minRequestsPerStep} canary requests a window, accuracy bound ${T.minAccuracyDelta}, PSI bound ${T.maxScoreShiftPsi})`,
+    );
+    console.log(
+      `old: raw deltas, one failure rolls back; new: confidence 0.99 (and ${LOWER_CONFIDENCE} beside it), ${K} failures in a row roll a held canary back`,
+    );
+    console.log(
+      '\nIdentical canary (v2 = v1): P(an analysis fails), and P(a canary held an hour, 60 analyses, is rolled back)',
+    );
+    console.log(
+      `${col('share', 6)}${col('labels', 7)}${col('windows', 8)}${col('fail old', 10)}${col('fail new', 15)}${col(`@${LOWER_CONFIDENCE}`, 15)}${col('rollback/h old', 16)}${col('new', 11)}${col(`@${LOWER_CONFIDENCE}`, 11)}new failures by check`,
+    );
     let seed = 10;
-    const hourly = (fails: number, n: number) => `${fails === 0 ? '<' : ''}${pct(rollbackWithin(fails === 0 ? upper95(0, n) : fails / n, K, 60), 3)}`;
+    const hourly = (fails: number, n: number) =>
+      `${fails === 0 ? '<' : ''}${pct(rollbackWithin(fails === 0 ? upper95(0, n) : fails / n, K, 60), 3)}`;
     for (const share of SHARES) {
       const r = perAnalysis(champion, champion, rows, share, IDENTICAL_WINDOWS, seed++);
       for (const labels of [true, false]) {
@@ -137,8 +199,12 @@ async function main(): Promise<void> {
       }
     }
 
-    console.log('\nBad canaries: P(an analysis fails), and expected analyses until rolled back (a step, then the held watch)');
-    console.log(`${col('candidate', 40)}${col('share', 6)}${col('labels', 7)}${col('fail old', 10)}${col('fail new', 10)}${col(`@${LOWER_CONFIDENCE}`, 10)}${col('analyses old', 14)}${col('new', 8)}@${LOWER_CONFIDENCE}`);
+    console.log(
+      '\nBad canaries: P(an analysis fails), and expected analyses until rolled back (a step, then the held watch)',
+    );
+    console.log(
+      `${col('candidate', 40)}${col('share', 6)}${col('labels', 7)}${col('fail old', 10)}${col('fail new', 10)}${col(`@${LOWER_CONFIDENCE}`, 10)}${col('analyses old', 14)}${col('new', 8)}@${LOWER_CONFIDENCE}`,
+    );
     const badLine = (name: string, share: number, r: Rates) => {
       for (const labels of [true, false]) {
         const pick = (f: Fails) => (labels ? f.labels : f.none) / r.windows;
@@ -149,13 +215,20 @@ async function main(): Promise<void> {
       }
     };
     for (const scenario of bad) {
-      for (const share of SHARES) badLine(scenario.name, share, perAnalysis(champion, scenario.artifact, rows, share, BAD_WINDOWS, seed++));
+      for (const share of SHARES)
+        badLine(scenario.name, share, perAnalysis(champion, scenario.artifact, rows, share, BAD_WINDOWS, seed++));
     }
     // Only more labels a window tell a canary 2 points past the bound from one inside it.
     const wide = { ...T, minRequestsPerStep: 1000 };
-    badLine('trained on shifted data, 1000 a window', 25, perAnalysis(champion, shifted, rows, 25, BAD_WINDOWS, seed++, wide));
+    badLine(
+      'trained on shifted data, 1000 a window',
+      25,
+      perAnalysis(champion, shifted, rows, 25, BAD_WINDOWS, seed++, wide),
+    );
     const identicalWide = perAnalysis(champion, champion, rows, 25, BAD_WINDOWS, seed++, wide);
-    console.log(`${col('(identical, 1000 a window)', 40)}${col('25%', 6)}${col('yes', 7)}${col(pct(identicalWide.old.labels / BAD_WINDOWS, 1), 10)}${col(rate(identicalWide.new.labels, BAD_WINDOWS), 10)}`);
+    console.log(
+      `${col('(identical, 1000 a window)', 40)}${col('25%', 6)}${col('yes', 7)}${col(pct(identicalWide.old.labels / BAD_WINDOWS, 1), 10)}${col(rate(identicalWide.new.labels, BAD_WINDOWS), 10)}`,
+    );
 
     // The same through the real lab deployer and its watch (fsync'd state and history, real
     // timers' callbacks fired once a minute of traffic was served), with labels.
@@ -164,14 +237,48 @@ async function main(): Promise<void> {
     const deployDir = async () => join(dir, `deploy-${rollouts++}`);
     const register = async (artifact: ModelArtifact) => {
       const gates = [{ gate: 'auc', value: 1, threshold: 0, direction: 'min' as const, passed: true }];
-      return (await registry.registerVersion({ model: MODEL, dataset: 'credit-train', dataVersion: '0'.repeat(64), params: {}, metrics: {}, codeVersion: null, trainingJobId: null, createdBy: 'bench', qualityGates: gates, artifact })).version;
+      return (
+        await registry.registerVersion({
+          model: MODEL,
+          dataset: 'credit-train',
+          dataVersion: '0'.repeat(64),
+          params: {},
+          metrics: {},
+          codeVersion: null,
+          trainingJobId: null,
+          createdBy: 'bench',
+          qualityGates: gates,
+          artifact,
+        })
+      ).version;
     };
-    const rollout = async (canary: ModelArtifact, share: number, maxAnalyses: number, shift?: { after: number; rows: () => CreditRow }) =>
-      heldRollout({ dir: await deployDir(), registry, artifacts: new Map([['1', champion], ['2', canary]]), rows, share, labels: true, thresholds: T, maxAnalyses, seed: seed++, shift });
+    const rollout = async (
+      canary: ModelArtifact,
+      share: number,
+      maxAnalyses: number,
+      shift?: { after: number; rows: () => CreditRow },
+    ) =>
+      heldRollout({
+        dir: await deployDir(),
+        registry,
+        artifacts: new Map([
+          ['1', champion],
+          ['2', canary],
+        ]),
+        rows,
+        share,
+        labels: true,
+        thresholds: T,
+        maxAnalyses,
+        seed: seed++,
+        shift,
+      });
     await registry.createModel(MODEL, 'bench');
     await register(champion);
     await register(champion);
-    console.log(`\nThrough the real deployer and watch (labels on): an identical canary stepped to its share and held ${HELD_HOURS} × 1 hour`);
+    console.log(
+      `\nThrough the real deployer and watch (labels on): an identical canary stepped to its share and held ${HELD_HOURS} × 1 hour`,
+    );
     for (const share of SHARES) {
       let rolledBack = 0;
       let failedHeld = 0;
@@ -180,9 +287,13 @@ async function main(): Promise<void> {
         if (run.rolledBack) rolledBack++;
         failedHeld += run.failedHeld;
       }
-      console.log(`  ${share}%: ${rolledBack} of ${HELD_HOURS} held hours rolled back; ${failedHeld} watch analyses failed without rolling back`);
+      console.log(
+        `  ${share}%: ${rolledBack} of ${HELD_HOURS} held hours rolled back; ${failedHeld} watch analyses failed without rolling back`,
+      );
     }
-    console.log(`Bad canaries through the real deployer and watch at 5% (${BAD_ROLLOUTS} rollouts each, at most 120 analyses): analyses until rolled back`);
+    console.log(
+      `Bad canaries through the real deployer and watch at 5% (${BAD_ROLLOUTS} rollouts each, at most 120 analyses): analyses until rolled back`,
+    );
     for (const scenario of bad) {
       const counts: number[] = [];
       for (let i = 0; i < BAD_ROLLOUTS; i++) {
@@ -193,7 +304,9 @@ async function main(): Promise<void> {
       const kept = counts.filter(Number.isFinite);
       const mean = kept.length ? kept.reduce((a, b) => a + b, 0) / kept.length : Number.NaN;
       const median = counts[counts.length >> 1]!;
-      console.log(`  ${col(scenario.name, 40)} median ${Number.isFinite(median) ? median : `> 120`}, mean ${mean.toFixed(1)} of those rolled back, ${counts.length - kept.length} not within 120`);
+      console.log(
+        `  ${col(scenario.name, 40)} median ${Number.isFinite(median) ? median : `> 120`}, mean ${mean.toFixed(1)} of those rolled back, ${counts.length - kept.length} not within 120`,
+      );
     }
     // The contract's fragile version: fills a missing income with 0. Identical on complete
     // rows; once upstream stops sending income, it calls nearly everyone a defaulter.
@@ -205,7 +318,9 @@ async function main(): Promise<void> {
       const run = await rollout(fragile, 5, 30, { after: 5, rows: withoutIncome });
       after.push(run.rolledBack && run.analyses > 5 ? run.analyses - 5 : Number.NaN);
     }
-    console.log(`  held 5 analyses, then upstream stops sending income (fragile version): rolled back after ${after.join(', ')} analyses of the shifted traffic (old rules: the first failed one)`);
+    console.log(
+      `  held 5 analyses, then upstream stops sending income (fragile version): rolled back after ${after.join(', ')} analyses of the shifted traffic (old rules: the first failed one)`,
+    );
     console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
     await rm(dir, { recursive: true, force: true });

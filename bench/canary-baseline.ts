@@ -54,7 +54,13 @@ export function analyseCanaryBaseline(input: {
 
   if (canary.scores.length >= MIN_SCORES && stable.scores.length >= MIN_SCORES) {
     const psi = psiNumeric(stable.scores, canary.scores);
-    checks.push({ check: 'score_psi', canary: psi, stable: 0, threshold: t.maxScoreShiftPsi, passed: psi <= t.maxScoreShiftPsi });
+    checks.push({
+      check: 'score_psi',
+      canary: psi,
+      stable: 0,
+      threshold: t.maxScoreShiftPsi,
+      passed: psi <= t.maxScoreShiftPsi,
+    });
   }
 
   const minLabels = t.minLabelsPerStep ?? 50;
@@ -72,4 +78,3 @@ export function analyseCanaryBaseline(input: {
 
   return { at: input.at, trafficPercent: input.trafficPercent, passed: checks.every((c) => c.passed), checks };
 }
-

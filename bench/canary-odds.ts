@@ -43,5 +43,7 @@ export function upper95(failures: number, trials: number): number {
   const z = 1.959964;
   const p = failures / trials;
   const z2 = z * z;
-  return ((p + z2 / (2 * trials)) + z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials))) / (1 + z2 / trials);
+  return (
+    (p + z2 / (2 * trials) + z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials))) / (1 + z2 / trials)
+  );
 }

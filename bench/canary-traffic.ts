@@ -47,7 +47,13 @@ export interface Feeder {
   window(canaryRequests: number, labels: boolean): void;
 }
 
-export function createFeeder(options: { stats: ServingStats; splits: SplitSource; artifacts: Map<string, ModelArtifact>; rows: () => CreditRow; seed: number }): Feeder {
+export function createFeeder(options: {
+  stats: ServingStats;
+  splits: SplitSource;
+  artifacts: Map<string, ModelArtifact>;
+  rows: () => CreditRow;
+  seed: number;
+}): Feeder {
   const random = createRandom(options.seed);
   const router = createTrafficRouter({ splits: options.splits, random: () => random.next() });
   return {
@@ -62,7 +68,14 @@ export function createFeeder(options: { stats: ServingStats; splits: SplitSource
         const s = score(options.artifacts.get(route.version)!, row);
         const ok = Number.isFinite(s);
         const id = randomUUID();
-        options.stats.recordRequest({ model: MODEL, environment: ENV, version: route.version, ok, latencyMs: performance.now() - started, predictions: ok ? [{ id, score: s, row }] : [] });
+        options.stats.recordRequest({
+          model: MODEL,
+          environment: ENV,
+          version: route.version,
+          ok,
+          latencyMs: performance.now() - started,
+          predictions: ok ? [{ id, score: s, row }] : [],
+        });
         if (ok && labels) options.stats.recordFeedback(id, Number(truth) === 1 ? 1 : 0);
       }
     },
@@ -101,8 +114,16 @@ export async function heldRollout(options: {
   const capacity = Math.ceil((2.5 * options.thresholds.minRequestsPerStep * 100) / options.share);
   const stats = createServingStats({ clock, maxRequests: capacity, maxPredictions: capacity });
   const deployer = await createLocalDeployer({
-    dir: options.dir, artifacts: options.registry, stats, clock, logger: silentLogger, steps: [options.share, 100],
-    analysis: options.thresholds, pollMs: 1, watchIntervalMs: MINUTE, timers,
+    dir: options.dir,
+    artifacts: options.registry,
+    stats,
+    clock,
+    logger: silentLogger,
+    steps: [options.share, 100],
+    analysis: options.thresholds,
+    pollMs: 1,
+    watchIntervalMs: MINUTE,
+    timers,
   });
   let analyses = 0;
   const { shift } = options;
@@ -115,8 +136,16 @@ export async function heldRollout(options: {
   };
   try {
     await deployer.serve(MODEL, ENV, '1', 'bench');
-    const stepping = deployer.deployCanary({ model: MODEL, version: '2', environment: ENV, targetPercent: options.share, requestedBy: 'bench', timeoutMs: 1e12 });
-    while (deployer.currentSplit(MODEL, ENV)!.canaryPercent !== options.share) await new Promise((r) => setImmediate(r));
+    const stepping = deployer.deployCanary({
+      model: MODEL,
+      version: '2',
+      environment: ENV,
+      targetPercent: options.share,
+      requestedBy: 'bench',
+      timeoutMs: 1e12,
+    });
+    while (deployer.currentSplit(MODEL, ENV)!.canaryPercent !== options.share)
+      await new Promise((r) => setImmediate(r));
     window();
     const stepped = await stepping;
     analyses = 1;

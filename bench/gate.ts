@@ -41,17 +41,48 @@ async function plainWrites(file: string, count: number, line: string): Promise<n
 }
 
 async function main(): Promise<void> {
-  const policy = await createPolicyStore({ files: [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
+  const policy = await createPolicyStore({
+    files: [join(defaultPolicyDir, 'default.yaml')],
+    knownTools: allTools.map((t) => t.name),
+  });
   const backends = memoryBackends();
   backends.versions.push(version('credit-risk', '2', 0.79, ['auc']));
   const audit = await openFileAuditLog({ file: join(dir, 'audit.jsonl') });
   const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit });
   const principal = { id: 'agent:bench', roles: [] };
-  const denied = (i: number): GateCall => ({ runId: 'bench', callId: `d${i}`, principal, tool: 'deploy_canary', args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 } });
-  const read = (i: number): GateCall => ({ runId: 'bench', callId: `r${i}`, principal, tool: 'registry_query', args: { action: 'get_version', model: 'credit-risk', version: '1' } });
+  const denied = (i: number): GateCall => ({
+    runId: 'bench',
+    callId: `d${i}`,
+    principal,
+    tool: 'deploy_canary',
+    args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 },
+  });
+  const read = (i: number): GateCall => ({
+    runId: 'bench',
+    callId: `r${i}`,
+    principal,
+    tool: 'registry_query',
+    args: { action: 'get_version', model: 'credit-risk', version: '1' },
+  });
 
   // (a) policy evaluation alone
-  const request = { principal, tool: { name: 'deploy_canary', ...allTools[2]!.annotations }, environment: 'production', input: { trafficPercent: 25 }, risk: { environment: 'production' as const, trafficPercent: 25, trafficChangePercent: 25, promotesToFull: false, qualityDelta: 0.01, failedQualityGates: [], qualityGateFailures: [], reversible: true, data: NO_DATA_RISK } };
+  const request = {
+    principal,
+    tool: { name: 'deploy_canary', ...allTools[2]!.annotations },
+    environment: 'production',
+    input: { trafficPercent: 25 },
+    risk: {
+      environment: 'production' as const,
+      trafficPercent: 25,
+      trafficChangePercent: 25,
+      promotesToFull: false,
+      qualityDelta: 0.01,
+      failedQualityGates: [],
+      qualityGateFailures: [],
+      reversible: true,
+      data: NO_DATA_RISK,
+    },
+  };
   let sink = 0;
   const noop = (x: number) => x + 1;
   const evalS = await seconds(() => {
@@ -82,12 +113,33 @@ async function main(): Promise<void> {
   });
   await audit.close();
 
-  const row = (name: string, ours: string, base: string, ratio: number) => console.log(`${name.padEnd(44)} ${ours.padStart(16)} ${base.padStart(16)} ${ratio.toFixed(2).padStart(8)}`);
+  const row = (name: string, ours: string, base: string, ratio: number) =>
+    console.log(`${name.padEnd(44)} ${ours.padStart(16)} ${base.padStart(16)} ${ratio.toFixed(2).padStart(8)}`);
   console.log(`${'case'.padEnd(44)} ${'gate'.padStart(16)} ${'baseline'.padStart(16)} ${'ratio'.padStart(8)}`);
-  row('(a) policy evaluation, µs/call (vs no-op)', `${((evalS / EVALS) * 1e6).toFixed(2)} µs`, `${((noopS / EVALS) * 1e6).toFixed(3)} µs`, evalS / noopS);
-  row('(b) denied call, calls/s (vs 2 plain fsyncs)', `${(CALLS / deniedS).toFixed(0)}/s`, `${(CALLS / deniedBase).toFixed(0)}/s`, CALLS / deniedS / (CALLS / deniedBase));
-  row('(c) executed read, calls/s (vs 4 plain fsyncs)', `${(CALLS / readS).toFixed(0)}/s`, `${(CALLS / readBase).toFixed(0)}/s`, CALLS / readS / (CALLS / readBase));
-  row(`(d) ${IN_FLIGHT} concurrent reads, calls/s (vs 4 fsyncs)`, `${(CALLS / concS).toFixed(0)}/s`, `${(CALLS / readBase).toFixed(0)}/s`, CALLS / concS / (CALLS / readBase));
+  row(
+    '(a) policy evaluation, µs/call (vs no-op)',
+    `${((evalS / EVALS) * 1e6).toFixed(2)} µs`,
+    `${((noopS / EVALS) * 1e6).toFixed(3)} µs`,
+    evalS / noopS,
+  );
+  row(
+    '(b) denied call, calls/s (vs 2 plain fsyncs)',
+    `${(CALLS / deniedS).toFixed(0)}/s`,
+    `${(CALLS / deniedBase).toFixed(0)}/s`,
+    CALLS / deniedS / (CALLS / deniedBase),
+  );
+  row(
+    '(c) executed read, calls/s (vs 4 plain fsyncs)',
+    `${(CALLS / readS).toFixed(0)}/s`,
+    `${(CALLS / readBase).toFixed(0)}/s`,
+    CALLS / readS / (CALLS / readBase),
+  );
+  row(
+    `(d) ${IN_FLIGHT} concurrent reads, calls/s (vs 4 fsyncs)`,
+    `${(CALLS / concS).toFixed(0)}/s`,
+    `${(CALLS / readBase).toFixed(0)}/s`,
+    CALLS / concS / (CALLS / readBase),
+  );
   console.log(`(ratio > 1 means the gate is faster than the baseline; sink ${sink % 7})`);
 }
 

@@ -29,7 +29,11 @@ export async function loadHttp(options: LoadOptions): Promise<LoadResult> {
   const deadline = performance.now() + options.maxSeconds * 1000;
   const one = (body: string) =>
     new Promise<void>((resolve, reject) => {
-      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...options.headers };
+      const headers = {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...options.headers,
+      };
       const req = request(url, { method: 'POST', agent, headers }, (res) => {
         if (res.statusCode !== expectStatus) reject(new Error(`HTTP ${res.statusCode}, expected ${expectStatus}`));
         res.resume();

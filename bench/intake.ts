@@ -32,7 +32,13 @@ type Result = LoadResult;
 /** One Alertmanager v4 notification per alert, spread over GROUPS groups. */
 function payload(i: number): string {
   const group = `g${i % GROUPS}`;
-  const labels = { alertname: 'ModelDriftDetected', model: `model-${group}`, dataset: 'recent', environment: 'production', instance: `pod-${i}` };
+  const labels = {
+    alertname: 'ModelDriftDetected',
+    model: `model-${group}`,
+    dataset: 'recent',
+    environment: 'production',
+    instance: `pod-${i}`,
+  };
   return JSON.stringify({
     version: '4',
     groupKey: `{}:{alertname="ModelDriftDetected",model="model-${group}"}`,
@@ -43,12 +49,30 @@ function payload(i: number): string {
     commonLabels: { alertname: 'ModelDriftDetected', model: `model-${group}` },
     commonAnnotations: { summary: 'Input drift' },
     externalURL: 'http://alertmanager:9093',
-    alerts: [{ status: 'firing', labels, annotations: { summary: `PSI 0.${i % 90} on income` }, startsAt: '2026-11-23T16:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus/graph', fingerprint: i.toString(16).padStart(16, '0') }],
+    alerts: [
+      {
+        status: 'firing',
+        labels,
+        annotations: { summary: `PSI 0.${i % 90} on income` },
+        startsAt: '2026-11-23T16:00:00Z',
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prometheus/graph',
+        fingerprint: i.toString(16).padStart(16, '0'),
+      },
+    ],
   });
 }
 
 function load(url: string, bodies: string[], total: number): Promise<Result> {
-  return loadHttp({ url, bodies, total, concurrency: CONCURRENCY, maxSeconds: MAX_SECONDS, expectStatus: 202, headers: { authorization: `Bearer ${TOKEN}` } });
+  return loadHttp({
+    url,
+    bodies,
+    total,
+    concurrency: CONCURRENCY,
+    maxSeconds: MAX_SECONDS,
+    expectStatus: 202,
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
 }
 
 async function main(): Promise<void> {
@@ -60,10 +84,18 @@ async function main(): Promise<void> {
   const runs = createRedisRunStore({ connection: REDIS_URL, prefix });
   const audit = await openFileAuditLog({ file: join(dir, 'audit.jsonl') });
   try {
-    const app = await createServer({ runtime: { audit }, queue, runs, tokens: [{ token: TOKEN, principal: 'agent:alertmanager', scopes: ['alerts'] }], logger });
+    const app = await createServer({
+      runtime: { audit },
+      queue,
+      runs,
+      tokens: [{ token: TOKEN, principal: 'agent:alertmanager', scopes: ['alerts'] }],
+      logger,
+    });
     const agentUrl = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1/alerts/alertmanager`;
     const bare = Fastify();
-    bare.post('/v1/alerts/alertmanager', async (_request, reply) => reply.code(202).send({ runId: 'run_0_00000000', coalesced: true }));
+    bare.post('/v1/alerts/alertmanager', async (_request, reply) =>
+      reply.code(202).send({ runId: 'run_0_00000000', coalesced: true }),
+    );
     const bareUrl = `${await bare.listen({ port: 0, host: '127.0.0.1' })}/v1/alerts/alertmanager`;
 
     const bodies = Array.from({ length: STORM }, (_, i) => payload(i));
@@ -75,10 +107,14 @@ async function main(): Promise<void> {
 
     const line = (name: string, r: Result) =>
       `${name.padEnd(26)} ${r.rps.toFixed(0).padStart(7)} acks/s   p50 ${r.p50.toFixed(3)} ms   p99 ${r.p99.toFixed(3)} ms   (${r.count} requests)`;
-    console.log(`Alert storm: ${STORM} Alertmanager notifications in ${GROUPS} groups, keep-alive, concurrency ${CONCURRENCY}, 127.0.0.1, Redis ${REDIS_URL}`);
+    console.log(
+      `Alert storm: ${STORM} Alertmanager notifications in ${GROUPS} groups, keep-alive, concurrency ${CONCURRENCY}, 127.0.0.1, Redis ${REDIS_URL}`,
+    );
     console.log(line('bare Fastify 202', baseline));
     console.log(line('mlops-agent intake', intake));
-    console.log(`ratio (intake / bare): throughput ${(intake.rps / baseline.rps).toFixed(2)}x, p50 ${(intake.p50 / baseline.p50).toFixed(2)}x, p99 ${(intake.p99 / baseline.p99).toFixed(2)}x`);
+    console.log(
+      `ratio (intake / bare): throughput ${(intake.rps / baseline.rps).toFixed(2)}x, p50 ${(intake.p50 / baseline.p50).toFixed(2)}x, p99 ${(intake.p99 / baseline.p99).toFixed(2)}x`,
+    );
     console.log(`runs queued: ${depth} (one per group; every other notification joined its group's run)`);
     await app.close();
     await bare.close();

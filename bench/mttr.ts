@@ -22,7 +22,12 @@ import { silentLogger } from '../src/logger.js';
 import { versionInput } from '../test/contract/model-registry.contract.js';
 import { wipe } from '../test/integration/intake/redis-helpers.js';
 import { startCli, type CliProcess } from '../test/support/cli-process.js';
-import { chatTextReply, startFakeOpenAiServer, toolCallsReply, type FakeOpenAiServer } from '../test/support/fake-openai-server.js';
+import {
+  chatTextReply,
+  startFakeOpenAiServer,
+  toolCallsReply,
+  type FakeOpenAiServer,
+} from '../test/support/fake-openai-server.js';
 import { CLI } from '../test/support/run-cli.js';
 
 const REDIS_URL = loadConfig().redisUrl ?? 'redis://127.0.0.1:6379';
@@ -39,7 +44,10 @@ const processes: CliProcess[] = [];
 async function labHome(tag: string): Promise<string> {
   const home = await mkdtemp(join(tmpdir(), `mlops-mttr-${tag}-`));
   dirs.push(home);
-  const lab = await openLocalLab({ config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }), logger: silentLogger });
+  const lab = await openLocalLab({
+    config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }),
+    logger: silentLogger,
+  });
   await lab.registry.createModel('credit-risk', 'probability of default');
   await lab.registry.registerVersion(versionInput('credit-risk', 0.86));
   await lab.registry.registerVersion(versionInput('credit-risk', 0.87));
@@ -120,9 +128,16 @@ interface Scenario {
   warmup: number[];
 }
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 
-async function trials(name: string, target: number, url: string, auditFile: string, opts: { llm: FakeOpenAiServer; answering: boolean; warmupUntil?: () => Promise<boolean> }): Promise<Scenario> {
+async function trials(
+  name: string,
+  target: number,
+  url: string,
+  auditFile: string,
+  opts: { llm: FakeOpenAiServer; answering: boolean; warmupUntil?: () => Promise<boolean> },
+): Promise<Scenario> {
   const follower = auditFollower(auditFile);
   const times: number[] = [];
   const warmup: number[] = [];
@@ -132,14 +147,37 @@ async function trials(name: string, target: number, url: string, auditFile: stri
       const warming = opts.warmupUntil ? !(await opts.warmupUntil()) : false;
       if (!warming && times.length >= TRIALS) break;
       n++;
-      if (opts.answering) opts.llm.script(toolCallsReply([{ name: 'rollback', args: { model: 'credit-risk', environment: 'production', reason: 'CanaryDegraded: error rate 4x the stable version' } }]), chatTextReply('Rolled back credit-risk in production.'));
-      const alert = { name: 'CanaryDegraded', dedupeKey: `mttr-${name}-${n}`, labels: { model: 'credit-risk', environment: 'production' }, summary: 'canary error rate 4x the stable version' };
+      if (opts.answering)
+        opts.llm.script(
+          toolCallsReply([
+            {
+              name: 'rollback',
+              args: {
+                model: 'credit-risk',
+                environment: 'production',
+                reason: 'CanaryDegraded: error rate 4x the stable version',
+              },
+            },
+          ]),
+          chatTextReply('Rolled back credit-risk in production.'),
+        );
+      const alert = {
+        name: 'CanaryDegraded',
+        dedupeKey: `mttr-${name}-${n}`,
+        labels: { model: 'credit-risk', environment: 'production' },
+        summary: 'canary error rate 4x the stable version',
+      };
       const t0 = performance.now();
       const res = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(alert) });
       const { runId } = (await res.json()) as { runId: string };
       if (res.status !== 202) throw new Error(`alert answered ${res.status}`);
       follower.start();
-      const done = await Promise.race([follower.finished(runId), new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`${name}: no rollback for run ${runId} within 60 s`)), 60_000))]);
+      const done = await Promise.race([
+        follower.finished(runId),
+        new Promise<number>((_, reject) =>
+          setTimeout(() => reject(new Error(`${name}: no rollback for run ${runId} within 60 s`)), 60_000),
+        ),
+      ]);
       (warming ? warmup : times).push(done - t0);
       // Let the run finish its last turn before the next trial, so trials do not queue behind each other.
       await new Promise((r) => setTimeout(r, 40));
@@ -148,11 +186,22 @@ async function trials(name: string, target: number, url: string, auditFile: stri
     follower.close();
   }
   const sorted = [...times].sort((a, b) => a - b);
-  return { name, target, trials: times.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1)!, warmup };
+  return {
+    name,
+    target,
+    trials: times.length,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted.at(-1)!,
+    warmup,
+  };
 }
 
 function serve(home: string, env: Record<string, string>, args: string[] = ['serve', '--port', '0']): CliProcess {
-  const p = startCli(args, { cwd: home, env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LOG_LEVEL: 'warn', ...env } });
+  const p = startCli(args, {
+    cwd: home,
+    env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LOG_LEVEL: 'warn', ...env },
+  });
   processes.push(p);
   return p;
 }
@@ -160,7 +209,9 @@ function serve(home: string, env: Record<string, string>, args: string[] = ['ser
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const load = loadavg();
-  console.log(`mttr: alert POST -> rollback execution.finished durable in the audit log; ${TRIALS} trials each; ${cpus().length} CPUs, load ${load.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `mttr: alert POST -> rollback execution.finished durable in the audit log; ${TRIALS} trials each; ${cpus().length} CPUs, load ${load.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   const results: Scenario[] = [];
   const llm = await startFakeOpenAiServer();
   const llmEnv = { MLOPS_AGENT_LLM: 'openai', OPENAI_BASE_URL: llm.baseUrl };
@@ -169,7 +220,12 @@ async function main(): Promise<void> {
       const home = await labHome('inproc');
       const p = serve(home, llmEnv);
       const url = (await p.line(/serving on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-      results.push(await trials('in-process queue (serve)', TARGETS.inProcess, url, join(home, 'audit.jsonl'), { llm, answering: true }));
+      results.push(
+        await trials('in-process queue (serve)', TARGETS.inProcess, url, join(home, 'audit.jsonl'), {
+          llm,
+          answering: true,
+        }),
+      );
       await p.stop();
     }
     {
@@ -184,7 +240,9 @@ async function main(): Promise<void> {
       const w = serve(home, { ...llmEnv, ...redis }, ['worker']);
       await w.line(/worker consuming runs/);
       try {
-        results.push(await trials('BullMQ + worker', TARGETS.bullmq, url, join(home, 'audit.jsonl'), { llm, answering: true }));
+        results.push(
+          await trials('BullMQ + worker', TARGETS.bullmq, url, join(home, 'audit.jsonl'), { llm, answering: true }),
+        );
       } finally {
         await w.stop();
         await s.stop();
@@ -196,8 +254,18 @@ async function main(): Promise<void> {
       const p = serve(home, llmEnv);
       const url = (await p.line(/serving on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
       // Nothing scripted: the endpoint answers 500 to every request.
-      const open = async () => (((await (await fetch(`${url}/readyz`, { headers: AUTH })).json()) as { planners?: { state: string }[] }).planners ?? []).some((c) => c.state === 'open');
-      results.push(await trials('LLM answering 500 (breaker open)', TARGETS.llmDown, url, join(home, 'audit.jsonl'), { llm, answering: false, warmupUntil: open }));
+      const open = async () =>
+        (
+          ((await (await fetch(`${url}/readyz`, { headers: AUTH })).json()) as { planners?: { state: string }[] })
+            .planners ?? []
+        ).some((c) => c.state === 'open');
+      results.push(
+        await trials('LLM answering 500 (breaker open)', TARGETS.llmDown, url, join(home, 'audit.jsonl'), {
+          llm,
+          answering: false,
+          warmupUntil: open,
+        }),
+      );
       await p.stop();
     }
   } finally {
@@ -205,15 +273,24 @@ async function main(): Promise<void> {
   }
 
   console.log('');
-  console.log(`${'scenario'.padEnd(36)} ${'trials'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'target p99'.padStart(11)}  ${'vs Flagger floor 10 s'.padStart(21)}  ${'vs example 10 min'.padStart(17)}`);
+  console.log(
+    `${'scenario'.padEnd(36)} ${'trials'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'target p99'.padStart(11)}  ${'vs Flagger floor 10 s'.padStart(21)}  ${'vs example 10 min'.padStart(17)}`,
+  );
   for (const r of results) {
     const ok = r.p99 <= r.target ? 'ok' : 'MISSED';
     console.log(
       `${r.name.padEnd(36)} ${String(r.trials).padStart(6)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${r.max.toFixed(1).padStart(8)} ${`<= ${r.target} ${ok}`.padStart(11)}  ${`${(FLAGGER_FLOOR_MS / r.p99).toFixed(0)}x faster`.padStart(21)}  ${`${(FLAGGER_EXAMPLE_MS / r.p99).toFixed(0)}x faster`.padStart(17)}`,
     );
-    if (r.warmup.length > 0) console.log(`${''.padEnd(36)} warm-up until the breaker opened: ${r.warmup.map((w) => `${(w / 1000).toFixed(2)} s`).join(', ')} (a run queued behind runs paying the failing LLM's retries waits for a worker)`);
+    if (r.warmup.length > 0)
+      console.log(
+        `${''.padEnd(36)} warm-up until the breaker opened: ${r.warmup.map((w) => `${(w / 1000).toFixed(2)} s`).join(', ')} (a run queued behind runs paying the failing LLM's retries waits for a worker)`,
+      );
   }
-  console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (targets are for an idle 2-core machine)`);
+  console.log(
+    `load after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (targets are for an idle 2-core machine)`,
+  );
 }
 
 try {

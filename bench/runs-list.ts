@@ -18,11 +18,20 @@ const PAGE = 20;
 const REPS = 5;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const template = JSON.parse(await readFile(new URL('../test/fixtures/runs/v1-run.json', import.meta.url), 'utf8')) as Run;
+const template = JSON.parse(
+  await readFile(new URL('../test/fixtures/runs/v1-run.json', import.meta.url), 'utf8'),
+) as Run;
 const start = Date.parse('2026-01-01T00:00:00.000Z');
 const runAt = (i: number): Run => {
   const at = new Date(start + i * 60_000).toISOString();
-  return { ...template, id: `run_bench_${String(i).padStart(6, '0')}`, status: i % 7 === 0 ? 'failed' : 'succeeded', createdAt: at, updatedAt: at, endedAt: at };
+  return {
+    ...template,
+    id: `run_bench_${String(i).padStart(6, '0')}`,
+    status: i % 7 === 0 ? 'failed' : 'succeeded',
+    createdAt: at,
+    updatedAt: at,
+    endedAt: at,
+  };
 };
 
 async function ms(fn: () => Promise<unknown>): Promise<number> {
@@ -40,16 +49,20 @@ async function median(fn: () => Promise<unknown>, reps = REPS): Promise<number> 
 
 async function compare(name: string, store: RunStore): Promise<void> {
   const page = await store.recent({ limit: PAGE });
-  if (page.length !== PAGE || page[0]!.id !== runAt(RUNS - 1).id) throw new Error(`${name}: the indexed page is wrong: ${page.map((r) => r.id).join(', ')}`);
+  if (page.length !== PAGE || page[0]!.id !== runAt(RUNS - 1).id)
+    throw new Error(`${name}: the indexed page is wrong: ${page.map((r) => r.id).join(', ')}`);
   const scanPage = async () => (await store.list()).reverse().slice(0, PAGE);
   const scanned = await scanPage();
-  if (scanned.map((r) => r.id).join() !== page.map((r) => r.id).join()) throw new Error(`${name}: the scan and the index disagree`);
+  if (scanned.map((r) => r.id).join() !== page.map((r) => r.id).join())
+    throw new Error(`${name}: the scan and the index disagree`);
   const indexed = await median(() => store.recent({ limit: PAGE }));
   await store.recent({ limit: PAGE, status: 'failed' });
   const failed = await median(() => store.recent({ limit: PAGE, status: 'failed' }));
   // The scan reads every run: three timings are enough to take a median of.
   const scan = await median(scanPage, 3);
-  console.log(`${name}: newest ${PAGE} of ${RUNS} runs: full scan ${scan.toFixed(0)} ms, index ${indexed.toFixed(1)} ms (${(scan / indexed).toFixed(0)}x faster); with --status failed ${failed.toFixed(1)} ms`);
+  console.log(
+    `${name}: newest ${PAGE} of ${RUNS} runs: full scan ${scan.toFixed(0)} ms, index ${indexed.toFixed(1)} ms (${(scan / indexed).toFixed(0)}x faster); with --status failed ${failed.toFixed(1)} ms`,
+  );
 }
 
 // Files: written directly (20,000 fsync'd saves would take minutes), then indexed the way a
@@ -64,10 +77,13 @@ try {
     await writeFile(join(dir, `${run.id}.json`), JSON.stringify(run, null, 2));
   }
   const built = await ms(() => rebuildRunIndex(dir));
-  console.log(`file store: ${RUNS} run files of ${JSON.stringify(template, null, 2).length} bytes; index built once in ${built.toFixed(0)} ms`);
+  console.log(
+    `file store: ${RUNS} run files of ${JSON.stringify(template, null, 2).length} bytes; index built once in ${built.toFixed(0)} ms`,
+  );
   await compare('file store', createFileRunStore(dir));
 
-  for (let i = 0; i < RUNS; i += 200) await Promise.all(Array.from({ length: Math.min(200, RUNS - i) }, (_, k) => redisStore.save(runAt(i + k))));
+  for (let i = 0; i < RUNS; i += 200)
+    await Promise.all(Array.from({ length: Math.min(200, RUNS - i) }, (_, k) => redisStore.save(runAt(i + k))));
   await compare('redis store', redisStore);
 } finally {
   rmSync(dir, { recursive: true, force: true });

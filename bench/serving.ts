@@ -35,16 +35,36 @@ async function main(): Promise<void> {
     const rows = generateCreditRows({ seed: 1, rows: 3000, startDate: '2025-01-01', days: 90 });
     await writeDataset(dir, 'credit-train', rows);
     const gates = { minAuc: 0, maxCalibrationError: 1, maxP99LatencyMs: 1000, maxParityGap: 1 };
-    const { artifact } = await runTrainingPipeline({ datasetsDir: dir, dataset: 'credit-train', params: {}, searchTrials: 0, gates, contract: null, nowMs: Date.now() }, () => undefined);
+    const { artifact } = await runTrainingPipeline(
+      {
+        datasetsDir: dir,
+        dataset: 'credit-train',
+        params: {},
+        searchTrials: 0,
+        gates,
+        contract: null,
+        nowMs: Date.now(),
+      },
+      () => undefined,
+    );
 
-    const split = { model: 'credit-risk', environment: 'production' as const, stableVersion: '1', canaryVersion: '2', canaryPercent: 10, lastKnownGoodVersion: '1' };
+    const split = {
+      model: 'credit-risk',
+      environment: 'production' as const,
+      stableVersion: '1',
+      canaryVersion: '2',
+      canaryPercent: 10,
+      lastKnownGoodVersion: '1',
+    };
     const server = await createModelServer({
       artifacts: { loadArtifact: async () => artifact },
       router: createTrafficRouter({ splits: { currentSplit: () => split } }),
       stats: createServingStats({ clock: systemClock }),
       logger: silentLogger,
     });
-    const constant = JSON.stringify({ predictions: [{ id: '00000000-0000-0000-0000-000000000000', score: 0.1234, version: '1' }] });
+    const constant = JSON.stringify({
+      predictions: [{ id: '00000000-0000-0000-0000-000000000000', score: 0.1234, version: '1' }],
+    });
     const bare = createServer((req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(constant));
@@ -52,7 +72,9 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
     const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/predict`;
 
-    const bodies = rows.slice(0, 1000).map(({ default: _label, ...row }) => JSON.stringify({ model: 'credit-risk', row }));
+    const bodies = rows
+      .slice(0, 1000)
+      .map(({ default: _label, ...row }) => JSON.stringify({ model: 'credit-risk', row }));
     await load(bareUrl, bodies, WARMUP);
     await load(`${server.url}/predict`, bodies, WARMUP);
     const baseline = await load(bareUrl, bodies, REQUESTS);
@@ -63,7 +85,9 @@ async function main(): Promise<void> {
     console.log(`POST /predict, single row, keep-alive, concurrency ${CONCURRENCY}, 127.0.0.1`);
     console.log(line('bare node:http', baseline));
     console.log(line('lab model server', lab));
-    console.log(`ratio (lab / bare): throughput ${(lab.rps / baseline.rps).toFixed(2)}x, p50 ${(lab.p50 / baseline.p50).toFixed(2)}x, p99 ${(lab.p99 / baseline.p99).toFixed(2)}x`);
+    console.log(
+      `ratio (lab / bare): throughput ${(lab.rps / baseline.rps).toFixed(2)}x, p50 ${(lab.p50 / baseline.p50).toFixed(2)}x, p99 ${(lab.p99 / baseline.p99).toFixed(2)}x`,
+    );
     await server.close();
     await new Promise((r) => bare.close(r));
   } finally {

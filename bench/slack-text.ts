@@ -22,7 +22,11 @@ function regexChain(text: string): string {
 
 /** The reader as the events route uses it: the leading mentions dropped, the cap, the cleanup. */
 function onePass(text: string): string {
-  const read = readSlackEvent({ type: 'event_callback', event_id: 'Ev1', event: { type: 'app_mention', user: 'U1', text, ts: '1.1', channel: 'C1' } });
+  const read = readSlackEvent({
+    type: 'event_callback',
+    event_id: 'Ev1',
+    event: { type: 'app_mention', user: 'U1', text, ts: '1.1', channel: 'C1' },
+  });
   return read.kind === 'chat' ? read.text : plainFromSlack(text);
 }
 
@@ -34,7 +38,8 @@ const CASES: Record<string, string> = {
   'unclosed channels <#A|': crafted('<#A|'),
   // Closed tokens all the way: the most work the one-pass reader does per character.
   '10,000 closed mentions <@A>': crafted('<@A>'),
-  'ordinary question (control)': '<@U0BOT> which version of <#C0ML|ml> credit-risk is champion? see <https://mlflow.example/runs/7|run 7> &amp; tell <@U0BOB|bob>',
+  'ordinary question (control)':
+    '<@U0BOT> which version of <#C0ML|ml> credit-risk is champion? see <https://mlflow.example/runs/7|run 7> &amp; tell <@U0BOB|bob>',
 };
 
 function medianMs(fn: () => unknown, runs: number): number {
@@ -48,7 +53,9 @@ function medianMs(fn: () => unknown, runs: number): number {
   return times[Math.floor(times.length / 2)]!;
 }
 
-console.log(`${'message'.padEnd(30)} ${'regex chain'.padStart(12)} ${'one pass'.padStart(10)}   regex chain / one pass`);
+console.log(
+  `${'message'.padEnd(30)} ${'regex chain'.padStart(12)} ${'one pass'.padStart(10)}   regex chain / one pass`,
+);
 for (const [name, text] of Object.entries(CASES)) {
   const control = !name.startsWith('unclosed');
   // Warm up both, so neither pays for compilation.
@@ -58,5 +65,7 @@ for (const [name, text] of Object.entries(CASES)) {
   }
   const before = medianMs(() => regexChain(text), control ? 2000 : 5);
   const after = medianMs(() => onePass(text), control ? 2000 : 50);
-  console.log(`${name.padEnd(30)} ${`${before.toFixed(3)} ms`.padStart(12)} ${`${after.toFixed(3)} ms`.padStart(10)}   ${(before / after).toFixed(1)}`);
+  console.log(
+    `${name.padEnd(30)} ${`${before.toFixed(3)} ms`.padStart(12)} ${`${after.toFixed(3)} ms`.padStart(10)}   ${(before / after).toFixed(1)}`,
+  );
 }

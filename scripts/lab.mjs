@@ -37,7 +37,10 @@ function stop(code) {
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stop(0));
 
-const lab = spawn(process.execPath, [cli, 'lab', 'up', ...process.argv.slice(2)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+const lab = spawn(process.execPath, [cli, 'lab', 'up', ...process.argv.slice(2)], {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 children.push(lab);
 lab.on('exit', (code) => stop(code ?? 1));
 let started = false;

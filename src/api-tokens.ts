@@ -34,7 +34,10 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /** `Authorization: Bearer <token>` to its caller, or null (absent, malformed, repeated or unknown). */
 export function createTokenResolver(tokens: readonly ApiToken[]): TokenResolver {
-  const known = tokens.map((t) => ({ hash: digest(t.token), caller: { principal: t.principal, scopes: new Set(t.scopes) } as Caller }));
+  const known = tokens.map((t) => ({
+    hash: digest(t.token),
+    caller: { principal: t.principal, scopes: new Set(t.scopes) } as Caller,
+  }));
   return (authorization) => {
     if (typeof authorization !== 'string') return null;
     const match = BEARER.exec(authorization);
@@ -57,7 +60,10 @@ export function missingScope(caller: Caller, scope: Scope): string | null {
  * One token string under two entries is ambiguous (which principal, which scopes?):
  * each problem names both entries. `where(i)` says where entry i came from.
  */
-export function duplicateTokenProblems(tokens: readonly Pick<ApiToken, 'token' | 'principal'>[], where: (index: number) => string): string[] {
+export function duplicateTokenProblems(
+  tokens: readonly Pick<ApiToken, 'token' | 'principal'>[],
+  where: (index: number) => string,
+): string[] {
   const first = new Map<string, number>();
   const problems: string[] = [];
   tokens.forEach((t, i) => {

@@ -65,11 +65,7 @@ export class UpstreamError extends AgentError {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly service: string;
-  constructor(
-    service: string,
-    message: string,
-    options: { retryable: boolean; code?: ErrorCode; cause?: unknown },
-  ) {
+  constructor(service: string, message: string, options: { retryable: boolean; code?: ErrorCode; cause?: unknown }) {
     super(`${service}: ${message}`, options);
     this.service = service;
     this.retryable = options.retryable;

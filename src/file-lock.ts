@@ -87,7 +87,12 @@ function sleep(ms: number): Promise<void> {
 export async function acquireFileLock(lockPath: string, options: FileLockOptions = {}): Promise<HeldLock> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = options.staleMs ?? 30_000;
-  const owner: LockOwner = { pid: process.pid, host: hostname(), at: Date.now(), token: randomBytes(8).toString('hex') };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    at: Date.now(),
+    token: randomBytes(8).toString('hex'),
+  };
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {
@@ -109,10 +114,14 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
       continue;
     }
     if (Date.now() > deadline) {
-      throw new UpstreamError(options.service ?? 'lock', `timed out after ${timeoutMs} ms waiting for lock ${lockPath} (held by ${current?.raw || 'unknown'}); delete it if its owner is gone`, {
-        retryable: true,
-        code: 'upstream_timeout',
-      });
+      throw new UpstreamError(
+        options.service ?? 'lock',
+        `timed out after ${timeoutMs} ms waiting for lock ${lockPath} (held by ${current?.raw || 'unknown'}); delete it if its owner is gone`,
+        {
+          retryable: true,
+          code: 'upstream_timeout',
+        },
+      );
     }
     // Jittered backoff so many waiters do not retry in lockstep.
     await sleep(delay + randomInt(delay + 1));
@@ -126,7 +135,11 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
   };
 }
 
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+export async function withFileLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  options: FileLockOptions = {},
+): Promise<T> {
   const lock = await acquireFileLock(lockPath, { service: 'lab registry', ...options });
   try {
     return await fn();

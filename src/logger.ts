@@ -22,7 +22,13 @@ export interface LogOutput {
 }
 
 function prettyStderr(): DestinationStream {
-  return PinoPretty({ destination: 2, sync: true, colorize: process.env.NO_COLOR ? false : true, ignore: 'pid,hostname,app', translateTime: 'HH:MM:ss' });
+  return PinoPretty({
+    destination: 2,
+    sync: true,
+    colorize: process.env.NO_COLOR ? false : true,
+    ignore: 'pid,hostname,app',
+    translateTime: 'HH:MM:ss',
+  });
 }
 
 export function createLogger(level: string = 'info', output: LogOutput = {}): Logger {
@@ -36,7 +42,10 @@ export function createLogger(level: string = 'info', output: LogOutput = {}): Lo
     options,
     pino.multistream([
       { level: 'warn', stream: prettyStderr() },
-      { level: level as pino.Level, stream: pino.destination({ dest: output.logFile, append: true, sync: true, mode: 0o600 } as never) },
+      {
+        level: level as pino.Level,
+        stream: pino.destination({ dest: output.logFile, append: true, sync: true, mode: 0o600 } as never),
+      },
     ]),
   );
 }

@@ -10,7 +10,11 @@ export interface Periodic {
   stop(): Promise<void>;
 }
 
-export function createPeriodic(what: string, pass: () => Promise<void>, options: { intervalMs: number; logger: Logger }): Periodic {
+export function createPeriodic(
+  what: string,
+  pass: () => Promise<void>,
+  options: { intervalMs: number; logger: Logger },
+): Periodic {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   const run = () => (running ??= pass().finally(() => (running = null)));

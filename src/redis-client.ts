@@ -51,7 +51,9 @@ export function openFailFastRedis(url: string, options: RedisOptions = {}): Fail
     if (redis.status === 'end') return `the connection to Redis at ${where} is closed`;
     // A lost connection reports no error until the first reconnect attempt fails.
     if (lastError) return `Redis at ${where} is unreachable (${describeError(lastError)})`;
-    return everReady ? `Redis at ${where} is unreachable (connection lost; reconnecting)` : `Redis at ${where} is not connected yet`;
+    return everReady
+      ? `Redis at ${where} is unreachable (connection lost; reconnecting)`
+      : `Redis at ${where} is not connected yet`;
   }
 
   return {
@@ -59,11 +61,21 @@ export function openFailFastRedis(url: string, options: RedisOptions = {}): Fail
     unreachable,
     async connected(action, ms) {
       if (up()) return;
-      if (everReady || redis.status === 'end') throw new UpstreamError('redis', `${action} failed: ${unreachable()}`, { retryable: true });
+      if (everReady || redis.status === 'end')
+        throw new UpstreamError('redis', `${action} failed: ${unreachable()}`, { retryable: true });
       if (redis.status === 'wait') redis.connect().catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new UpstreamError('redis', `${action}: no answer within ${ms} ms (${unreachable()})`, { retryable: true, code: 'upstream_timeout' })), ms);
+        timer = setTimeout(
+          () =>
+            reject(
+              new UpstreamError('redis', `${action}: no answer within ${ms} ms (${unreachable()})`, {
+                retryable: true,
+                code: 'upstream_timeout',
+              }),
+            ),
+          ms,
+        );
       });
       try {
         await Promise.race([firstReady, timeout]);

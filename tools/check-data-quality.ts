@@ -4,7 +4,11 @@ import { defineTool, NO_RISK } from './define-tool.js';
 const input = z
   .object({
     dataset: z.string().min(1).describe('Dataset to check, e.g. "credit-recent"'),
-    reference: z.string().min(1).optional().describe("Reference dataset for drift (default: the one the dataset's data contract names)"),
+    reference: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Reference dataset for drift (default: the one the dataset's data contract names)"),
   })
   .strict();
 
@@ -76,10 +80,15 @@ export const checkDataQuality = defineTool({
     if (!out.verdict.passed) {
       const hard = out.violations.filter((v) => v.severity === 'hard');
       const first = hard[0];
-      const example = first?.examples[0] ? `, e.g. row ${first.examples[0].row}: ${Object.entries(first.examples[0].values).map(([k, v]) => `${k}=${v ?? 'empty'}`).join(' ')}` : '';
+      const example = first?.examples[0]
+        ? `, e.g. row ${first.examples[0].row}: ${Object.entries(first.examples[0].values)
+            .map(([k, v]) => `${k}=${v ?? 'empty'}`)
+            .join(' ')}`
+        : '';
       return `${head}, FAILED its data contract${out.contract ? ` "${out.contract.name}"` : ''}: hard rule(s) ${out.verdict.failedChecks.join(', ')} broken (${first?.rule}: ${first?.rowsAffected} row(s)${example}); ${driftSummary(out)}${seen}`;
     }
-    const soft = out.verdict.softFailures.length > 0 ? `, soft rule(s) ${out.verdict.softFailures.join(', ')} broken` : '';
+    const soft =
+      out.verdict.softFailures.length > 0 ? `, soft rule(s) ${out.verdict.softFailures.join(', ')} broken` : '';
     return `${head}, passed its data contract "${out.contract?.name}"${soft}; ${driftSummary(out)}${out.verdict.driftOnly ? ' (drift only)' : ''}${seen}`;
   },
 });

@@ -127,7 +127,10 @@ export type ImmediateLookup<O> = { state: 'not_started' } | { state: 'ended'; ou
 export type LongRunningLookup<H> = { state: 'not_started' } | { state: 'started'; handle: H; timeoutMs: number };
 
 /** A tool whose call ends when `execute` resolves. */
-export interface ImmediateTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> extends ToolBase<I, O> {
+export interface ImmediateTool<
+  I extends z.ZodTypeAny = z.ZodTypeAny,
+  O extends z.ZodTypeAny = z.ZodTypeAny,
+> extends ToolBase<I, O> {
   execute(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;
   /** Required for a tool that changes anything (not `readOnly`): see ImmediateLookup. */
   lookup?(input: z.infer<I>, ctx: ToolContext): Promise<ImmediateLookup<z.infer<O>>>;
@@ -140,7 +143,11 @@ export interface ImmediateTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends 
  * it gives its output or its time is up; a caller that cannot wait elsewhere (an MCP
  * client) is answered when it ends, as with any tool.
  */
-export interface LongRunningTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny, H extends z.ZodTypeAny = z.ZodTypeAny> extends ToolBase<I, O> {
+export interface LongRunningTool<
+  I extends z.ZodTypeAny = z.ZodTypeAny,
+  O extends z.ZodTypeAny = z.ZodTypeAny,
+  H extends z.ZodTypeAny = z.ZodTypeAny,
+> extends ToolBase<I, O> {
   execute?: undefined;
   /** What `start` hands to `poll`: JSON, kept with the run and in the audit log, checked again when read back. */
   handle: H;
@@ -163,7 +170,8 @@ export interface LongRunningTool<I extends z.ZodTypeAny = z.ZodTypeAny, O extend
   lookup?(input: z.infer<I>, ctx: ToolContext): Promise<LongRunningLookup<z.infer<H>>>;
 }
 
-export type Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> = ImmediateTool<I, O> | LongRunningTool<I, O>;
+export type Tool<I extends z.ZodTypeAny = z.ZodTypeAny, O extends z.ZodTypeAny = z.ZodTypeAny> =
+  ImmediateTool<I, O> | LongRunningTool<I, O>;
 
 export type AnyTool = Tool<z.ZodTypeAny, z.ZodTypeAny>;
 
@@ -171,16 +179,24 @@ export function isLongRunning(tool: AnyTool): tool is LongRunningTool {
   return typeof tool.start === 'function';
 }
 
-export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny>(tool: ImmediateTool<I, O>): ImmediateTool<I, O>;
-export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny, H extends z.ZodTypeAny>(tool: LongRunningTool<I, O, H>): LongRunningTool<I, O, H>;
+export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny>(
+  tool: ImmediateTool<I, O>,
+): ImmediateTool<I, O>;
+export function defineTool<I extends z.ZodTypeAny, O extends z.ZodTypeAny, H extends z.ZodTypeAny>(
+  tool: LongRunningTool<I, O, H>,
+): LongRunningTool<I, O, H>;
 export function defineTool(tool: AnyTool): AnyTool {
   // A definition with both or neither is a programming error: refuse it at load, not at the first call.
   if ((typeof tool.execute === 'function') === (typeof tool.start === 'function')) {
-    throw new Error(`tool ${tool.name} must define either execute, or start and poll (a long-running tool), not both or neither`);
+    throw new Error(
+      `tool ${tool.name} must define either execute, or start and poll (a long-running tool), not both or neither`,
+    );
   }
   // Without it a call whose worker died could only be guessed at: executed twice, or lost.
   if (!tool.annotations.readOnly && typeof tool.lookup !== 'function') {
-    throw new Error(`tool ${tool.name} changes things (readOnly: false), so it must define lookup: what became of a call's idempotency key at its backend`);
+    throw new Error(
+      `tool ${tool.name} changes things (readOnly: false), so it must define lookup: what became of a call's idempotency key at its backend`,
+    );
   }
   return tool;
 }

@@ -15,7 +15,9 @@ const input = z
       .number()
       .min(1)
       .max(100)
-      .describe('The highest share of traffic (percent) the candidate may reach; the rollout steps up to it (1, 5, 25, 100) with an analysis against the stable version between steps. 100 promotes the candidate.'),
+      .describe(
+        'The highest share of traffic (percent) the candidate may reach; the rollout steps up to it (1, 5, 25, 100) with an analysis against the stable version between steps. 100 promotes the candidate.',
+      ),
   })
   .strict();
 
@@ -54,7 +56,7 @@ const handle = z.object({ model: z.string(), environment, version: z.string(), t
 export const deployCanary = defineTool({
   name: 'deploy_canary',
   description:
-    'Route a share of a model\'s live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own, and a canary held at its target keeps being analysed (and rolled back if it goes bad) until it is promoted or rolled back. Stepping can take minutes; the call returns when the rollout stops at its target, is promoted or rolled back (the run waits without holding anything up). Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.',
+    "Route a share of a model's live traffic in an environment to a candidate version. The rollout steps up to trafficPercent with an automatic analysis (error rate, p99 latency, score distribution, accuracy) between steps; a failed analysis rolls back on its own, and a canary held at its target keeps being analysed (and rolled back if it goes bad) until it is promoted or rolled back. Stepping can take minutes; the call returns when the rollout stops at its target, is promoted or rolled back (the run waits without holding anything up). Returns the rollout: current split, status (paused at the target, promoted at 100, or rolled_back) and every analysis.",
   input,
   output,
   handle,
@@ -90,10 +92,20 @@ export const deployCanary = defineTool({
     return { now: describeSplit(split), after, state: split ?? null };
   },
   async start(args, { backends, principal, idempotencyKey }) {
-    const handle = { model: args.model, environment: args.environment, version: args.version, targetPercent: args.trafficPercent };
+    const handle = {
+      model: args.model,
+      environment: args.environment,
+      version: args.version,
+      targetPercent: args.trafficPercent,
+    };
     // The same rollout already stepping (proposed again under another call) is waited for, not started twice.
     const current = await backends.deployer.rollout(args.model, args.environment);
-    if (current?.status === 'progressing' && current.canaryVersion === args.version && current.targetPercent === args.trafficPercent) return { handle, timeoutMs: WAIT_TIMEOUT_MS };
+    if (
+      current?.status === 'progressing' &&
+      current.canaryVersion === args.version &&
+      current.targetPercent === args.trafficPercent
+    )
+      return { handle, timeoutMs: WAIT_TIMEOUT_MS };
     // The deployer keeps the key with the rollout: this call started again gets the rollout it started.
     await backends.deployer.startCanary({
       model: args.model,
@@ -109,9 +121,21 @@ export const deployCanary = defineTool({
   async lookup(args, { backends, idempotencyKey }) {
     const found = await backends.deployer.lookup(idempotencyKey);
     if (found.state === 'not_started') return found;
-    if (found.work.kind !== 'canary') throw new Error(`idempotency key ${idempotencyKey} was used for a ${found.work.kind} of ${found.work.model}, not for this canary`);
+    if (found.work.kind !== 'canary')
+      throw new Error(
+        `idempotency key ${idempotencyKey} was used for a ${found.work.kind} of ${found.work.model}, not for this canary`,
+      );
     // Ended or not, the rollout is followed like a started one: poll reads its end.
-    return { state: 'started', handle: { model: args.model, environment: args.environment, version: args.version, targetPercent: args.trafficPercent }, timeoutMs: WAIT_TIMEOUT_MS };
+    return {
+      state: 'started',
+      handle: {
+        model: args.model,
+        environment: args.environment,
+        version: args.version,
+        targetPercent: args.trafficPercent,
+      },
+      timeoutMs: WAIT_TIMEOUT_MS,
+    };
   },
   async poll({ model, environment, version }, { backends }) {
     const rollout = await backends.deployer.rollout(model, environment);
@@ -122,10 +146,17 @@ export const deployCanary = defineTool({
   async whenDone({ model, environment }, { backends }, { timeoutMs, signal }) {
     await backends.deployer.waitForRollout(model, environment, { timeoutMs, signal });
   },
-  describeWait: ({ model, environment, version, targetPercent }) => `canary of ${model} v${version} stepping up to ${targetPercent}% in ${environment}`,
+  describeWait: ({ model, environment, version, targetPercent }) =>
+    `canary of ${model} v${version} stepping up to ${targetPercent}% in ${environment}`,
   summarize(out) {
     const last = out.analyses.at(-1);
-    const failed = last && !last.passed ? ` (failed: ${last.checks.filter((c) => !c.passed).map((c) => c.check).join(', ')})` : '';
+    const failed =
+      last && !last.passed
+        ? ` (failed: ${last.checks
+            .filter((c) => !c.passed)
+            .map((c) => c.check)
+            .join(', ')})`
+        : '';
     return `${out.model} ${out.environment}: canary v${out.canaryVersion ?? '-'} at ${out.canaryPercent}% of target ${out.targetPercent}%, ${out.status}${failed}`;
   },
 });

@@ -16,7 +16,7 @@ const output = z.object({ model: z.string(), views: z.array(servingViewSchema) }
 export const deploymentStatus = defineTool({
   name: 'deployment_status',
   description:
-    'What serves a model now, per environment: the traffic split (stable and canary versions with their shares), the canary\'s step, target and state, its latest analyses with the checks that failed, the last rollout if it ended (promoted or rolled back, and why), the last known-good version a rollback returns to, and the calls waiting for human approval that touch it. Read-only. Look here before changing anything about a model, and to answer what serves where.',
+    "What serves a model now, per environment: the traffic split (stable and canary versions with their shares), the canary's step, target and state, its latest analyses with the checks that failed, the last rollout if it ended (promoted or rolled back, and why), the last known-good version a rollback returns to, and the calls waiting for human approval that touch it. Read-only. Look here before changing anything about a model, and to answer what serves where.",
   input,
   output,
   annotations: { readOnly: true, destructive: false, idempotent: true, openWorld: false },

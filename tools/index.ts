@@ -14,7 +14,14 @@ export { checkDataQuality, deployCanary, deploymentStatus, registryQuery, rollba
 export { buildServingViews, describeServingView, type ServingView } from './serving-view.js';
 export { qualityGateFailures } from './lookups.js';
 
-export const allTools: readonly AnyTool[] = [registryQuery, triggerRetrain, deployCanary, rollback, checkDataQuality, deploymentStatus];
+export const allTools: readonly AnyTool[] = [
+  registryQuery,
+  triggerRetrain,
+  deployCanary,
+  rollback,
+  checkDataQuality,
+  deploymentStatus,
+];
 
 export function findTool(name: string): AnyTool | undefined {
   return allTools.find((t) => t.name === name);

@@ -8,12 +8,18 @@ export async function requireModel(registry: Backends['registry'], model: string
   const models = await registry.listModels();
   if (!models.some((m) => m.name === model)) {
     const known = models.map((m) => m.name);
-    throw new NotFoundError(`model "${model}" is not in the registry${known.length ? ` (known: ${known.join(', ')})` : ' (it has no models yet)'}`);
+    throw new NotFoundError(
+      `model "${model}" is not in the registry${known.length ? ` (known: ${known.join(', ')})` : ' (it has no models yet)'}`,
+    );
   }
 }
 
 /** The version, or NotFoundError naming the model and version. */
-export async function requireVersion(registry: Backends['registry'], model: string, version: string): Promise<ModelVersion> {
+export async function requireVersion(
+  registry: Backends['registry'],
+  model: string,
+  version: string,
+): Promise<ModelVersion> {
   const found = await registry.getVersion(model, version);
   if (found) return found;
   await requireModel(registry, model);
@@ -39,7 +45,8 @@ export function failedQualityGates(version: ModelVersion): string[] {
 
 /** Each failed quality gate with its measured value against its bound, e.g. `auc 0.48 < 0.82`. */
 export function qualityGateFailures(version: ModelVersion): string[] {
-  if (version.qualityGates.length === 0) return ['evaluation: the version was never evaluated (no quality gate was measured)'];
+  if (version.qualityGates.length === 0)
+    return ['evaluation: the version was never evaluated (no quality gate was measured)'];
   return version.qualityGates
     .filter((g) => !g.passed)
     .map((g) => `${g.gate} ${round(g.value)} ${g.direction === 'min' ? '<' : '>'} ${round(g.threshold)}`);

@@ -186,7 +186,15 @@ export interface CanaryRequest {
 /** What the deployer did under an idempotency key. */
 export type DeployerWork =
   /** A canary it started: the request, and the rollout as it now stands when it is still the current one. */
-  | { kind: 'canary'; model: string; environment: Environment; version: string; targetPercent: number; at: string; rollout: Rollout | null }
+  | {
+      kind: 'canary';
+      model: string;
+      environment: Environment;
+      version: string;
+      targetPercent: number;
+      at: string;
+      rollout: Rollout | null;
+    }
   /** A rollback: the split it left. */
   | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit };
 
@@ -216,9 +224,19 @@ export interface Deployer {
    * Resolves with the rollout once it is no longer `progressing`, or as it stands when
    * `timeoutMs` passes (a rollout stepping in this process signals its end; others are read again).
    */
-  waitForRollout(model: string, environment: Environment, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Rollout | undefined>;
+  waitForRollout(
+    model: string,
+    environment: Environment,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<Rollout | undefined>;
   /** Sends all traffic back to the last known-good version at once; under a key already used, answers with what that rollback left. */
-  rollback(request: { model: string; environment: Environment; reason: string; requestedBy: string; idempotencyKey?: string }): Promise<TrafficSplit>;
+  rollback(request: {
+    model: string;
+    environment: Environment;
+    reason: string;
+    requestedBy: string;
+    idempotencyKey?: string;
+  }): Promise<TrafficSplit>;
   /** What was done under `idempotencyKey`: a canary started (under way while its rollout still steps), a rollback (ended), or nothing. */
   lookup(idempotencyKey: string): Promise<KeyedWork<DeployerWork>>;
 }

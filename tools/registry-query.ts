@@ -6,22 +6,42 @@ const input = z
   .object({
     action: z
       .enum(['list_models', 'list_versions', 'get_version', 'alias_history', 'compare'])
-      .describe('list_models: every model with its aliases; list_versions: all versions of `model`; get_version: one version with lineage and metrics; alias_history: every move of `model`\'s aliases; compare: `version` against `compareWith` (or the champion)'),
+      .describe(
+        "list_models: every model with its aliases; list_versions: all versions of `model`; get_version: one version with lineage and metrics; alias_history: every move of `model`'s aliases; compare: `version` against `compareWith` (or the champion)",
+      ),
     model: z.string().min(1).optional().describe('Model name; required for every action but list_models'),
     version: z.string().min(1).optional().describe('Version number, e.g. "3"; required for get_version and compare'),
-    compareWith: z.string().min(1).optional().describe('For compare: the other version; default the model\'s current champion'),
+    compareWith: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("For compare: the other version; default the model's current champion"),
   })
   .strict()
   .superRefine((value, ctx) => {
     if (value.action !== 'list_models' && !value.model) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['model'], message: `model is required for action ${value.action}` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['model'],
+        message: `model is required for action ${value.action}`,
+      });
     }
     if ((value.action === 'get_version' || value.action === 'compare') && !value.version) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['version'], message: `version is required for action ${value.action}` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['version'],
+        message: `version is required for action ${value.action}`,
+      });
     }
   });
 
-const gate = z.object({ gate: z.string(), value: z.number(), threshold: z.number(), direction: z.enum(['min', 'max']), passed: z.boolean() });
+const gate = z.object({
+  gate: z.string(),
+  value: z.number(),
+  threshold: z.number(),
+  direction: z.enum(['min', 'max']),
+  passed: z.boolean(),
+});
 const version = z.object({
   model: z.string(),
   version: z.string(),
@@ -42,11 +62,29 @@ const version = z.object({
 
 const output = z.object({
   models: z
-    .array(z.object({ name: z.string(), description: z.string(), latestVersion: z.string().nullable(), aliases: z.record(z.string()), versionCount: z.number() }))
+    .array(
+      z.object({
+        name: z.string(),
+        description: z.string(),
+        latestVersion: z.string().nullable(),
+        aliases: z.record(z.string()),
+        versionCount: z.number(),
+      }),
+    )
     .optional(),
   versions: z.array(version).optional(),
   aliasHistory: z
-    .array(z.object({ model: z.string(), alias: z.string(), from: z.string().nullable(), to: z.string().nullable(), at: z.string(), by: z.string(), reason: z.string() }))
+    .array(
+      z.object({
+        model: z.string(),
+        alias: z.string(),
+        from: z.string().nullable(),
+        to: z.string().nullable(),
+        at: z.string(),
+        by: z.string(),
+        reason: z.string(),
+      }),
+    )
     .optional(),
   comparison: z
     .object({
@@ -59,7 +97,6 @@ const output = z.object({
     })
     .optional(),
 });
-
 
 export const registryQuery = defineTool({
   name: 'registry_query',
@@ -100,14 +137,24 @@ export const registryQuery = defineTool({
         }
         const paramChanges: Record<string, { base: unknown; candidate: unknown }> = {};
         for (const key of new Set([...Object.keys(base.params), ...Object.keys(candidate.params)])) {
-          if (base.params[key] !== candidate.params[key]) paramChanges[key] = { base: base.params[key] ?? null, candidate: candidate.params[key] ?? null };
+          if (base.params[key] !== candidate.params[key])
+            paramChanges[key] = { base: base.params[key] ?? null, candidate: candidate.params[key] ?? null };
         }
-        return { comparison: { base, candidate, metricDeltas, sameData: base.dataVersion === candidate.dataVersion, paramChanges } };
+        return {
+          comparison: {
+            base,
+            candidate,
+            metricDeltas,
+            sameData: base.dataVersion === candidate.dataVersion,
+            paramChanges,
+          },
+        };
       }
     }
   },
   summarize(out) {
-    if (out.models) return `${out.models.length} model(s): ${out.models.map((m) => `${m.name} (champion ${m.aliases.champion ?? 'none'})`).join(', ')}`;
+    if (out.models)
+      return `${out.models.length} model(s): ${out.models.map((m) => `${m.name} (champion ${m.aliases.champion ?? 'none'})`).join(', ')}`;
     if (out.comparison) {
       const d = out.comparison.metricDeltas.auc;
       return `v${out.comparison.candidate.version} vs v${out.comparison.base.version}: AUC ${d === undefined ? 'n/a' : `${d >= 0 ? '+' : ''}${d.toFixed(4)}`}`;

@@ -16,7 +16,9 @@ const input = z
       .string()
       .min(1)
       .optional()
-      .describe('The canary version the alert was about (its "version" label). If another version, or none, is canarying now, nothing is rolled back and the answer says so (noop: true): that canary needs an alert of its own. Omit to roll back whatever canary holds traffic.'),
+      .describe(
+        'The canary version the alert was about (its "version" label). If another version, or none, is canarying now, nothing is rolled back and the answer says so (noop: true): that canary needs an alert of its own. Omit to roll back whatever canary holds traffic.',
+      ),
   })
   .strict();
 
@@ -55,7 +57,7 @@ async function noGoodVersion(backends: Backends, split: TrafficSplit): Promise<s
 export const rollback = defineTool({
   name: 'rollback',
   description:
-    'Send all of a model\'s traffic in an environment back to its last known-good version at once, ending any canary. Use it when a candidate misbehaves. When no canary holds traffic and the last known-good version already serves 100%, it changes nothing and says so (noop: true). Fails when there is no earlier good version to return to. Returns the split after the rollback.',
+    "Send all of a model's traffic in an environment back to its last known-good version at once, ending any canary. Use it when a candidate misbehaves. When no canary holds traffic and the last known-good version already serves 100%, it changes nothing and says so (noop: true). Fails when there is no earlier good version to return to. Returns the split after the rollback.",
   input,
   output,
   annotations: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
@@ -67,7 +69,11 @@ export const rollback = defineTool({
   },
   async preview(args, { backends }) {
     const split = await backends.deployer.getSplit(args.model, args.environment);
-    return { now: describeSplit(split), after: split ? `v${split.lastKnownGoodVersion} 100% (last known good)` : 'not served', state: split ?? null };
+    return {
+      now: describeSplit(split),
+      after: split ? `v${split.lastKnownGoodVersion} 100% (last known good)` : 'not served',
+      state: split ?? null,
+    };
   },
   async execute(args, { backends, principal, idempotencyKey }) {
     const before = await requireSplit(backends, args.model, args.environment);
@@ -82,14 +88,25 @@ export const rollback = defineTool({
     const problem = await noGoodVersion(backends, before);
     if (problem) throw new Error(`no earlier good version to return to: ${problem}; nothing was changed`);
     // The deployer keeps the key with the rollback, so this call executed again is answered with what it did.
-    const after = await backends.deployer.rollback({ model: args.model, environment: args.environment, reason: args.reason, requestedBy: principal, idempotencyKey });
-    const rolledBack = before.canaryVersion ? { version: before.canaryVersion, percent: before.canaryPercent } : { version: before.stableVersion, percent: 100 };
+    const after = await backends.deployer.rollback({
+      model: args.model,
+      environment: args.environment,
+      reason: args.reason,
+      requestedBy: principal,
+      idempotencyKey,
+    });
+    const rolledBack = before.canaryVersion
+      ? { version: before.canaryVersion, percent: before.canaryPercent }
+      : { version: before.stableVersion, percent: 100 };
     return { ...after, noop: false, noopReason: null, rolledBack };
   },
   async lookup(_args, { backends, idempotencyKey }) {
     const found = await backends.deployer.lookup(idempotencyKey);
     if (found.state === 'not_started') return found;
-    if (found.work.kind !== 'rollback') throw new Error(`idempotency key ${idempotencyKey} was used for a ${found.work.kind} of ${found.work.model}, not for this rollback`);
+    if (found.work.kind !== 'rollback')
+      throw new Error(
+        `idempotency key ${idempotencyKey} was used for a ${found.work.kind} of ${found.work.model}, not for this rollback`,
+      );
     // Done before this attempt: the split it left (what it took off traffic is in the deployer's history).
     return { state: 'ended', output: { ...found.work.split, noop: false, noopReason: null } };
   },

@@ -29,11 +29,21 @@ export function toJsonSchema(schema: z.ZodTypeAny): Json {
       ? (zod4ToJsonSchema(schema as never, { target: 'draft-7', io: 'input', unrepresentable: 'throw' }) as Json)
       : (zodToJsonSchema(schema, { target: 'jsonSchema7', $refStrategy: 'none' }) as Json);
   } catch (err) {
-    throw new ToolSchemaError(`cannot convert the zod schema to JSON Schema (is it a zod schema?): ${(err as Error).message}`);
+    throw new ToolSchemaError(
+      `cannot convert the zod schema to JSON Schema (is it a zod schema?): ${(err as Error).message}`,
+    );
   }
   const { $schema: _ignored, ...rest } = json;
-  if (rest.type === undefined && rest.anyOf === undefined && rest.oneOf === undefined && rest.allOf === undefined && rest.$ref === undefined) {
-    throw new ToolSchemaError(`converting the zod schema produced an empty JSON Schema (${JSON.stringify(json)}); is it a zod schema at all?`);
+  if (
+    rest.type === undefined &&
+    rest.anyOf === undefined &&
+    rest.oneOf === undefined &&
+    rest.allOf === undefined &&
+    rest.$ref === undefined
+  ) {
+    throw new ToolSchemaError(
+      `converting the zod schema produced an empty JSON Schema (${JSON.stringify(json)}); is it a zod schema at all?`,
+    );
   }
   return rest;
 }
@@ -56,25 +66,33 @@ export function toGeminiParameters(jsonSchema: Json): Json {
 }
 
 function convert(node: Json, root: Json, path: string, depth: number): Json {
-  if (depth > MAX_REF_DEPTH) throw new ToolSchemaError(`${path}: schema nests too deeply (a recursive $ref?); Gemini needs a finite schema`);
-  if (typeof node.$ref === 'string') return withOuterDescription(convert(resolveRef(node.$ref, root, path), root, path, depth + 1), node);
+  if (depth > MAX_REF_DEPTH)
+    throw new ToolSchemaError(`${path}: schema nests too deeply (a recursive $ref?); Gemini needs a finite schema`);
+  if (typeof node.$ref === 'string')
+    return withOuterDescription(convert(resolveRef(node.$ref, root, path), root, path, depth + 1), node);
 
   const union = (node.anyOf ?? node.oneOf) as Json[] | undefined;
   if (Array.isArray(union)) return withOuterDescription(convertUnion(union, root, path, depth), node);
-  if (Array.isArray(node.allOf)) return withOuterDescription(convertAllOf(node.allOf as Json[], root, path, depth), node);
+  if (Array.isArray(node.allOf))
+    return withOuterDescription(convertAllOf(node.allOf as Json[], root, path, depth), node);
 
   let type = node.type;
   let nullable = node.nullable === true;
   if (Array.isArray(type)) {
     const nonNull = type.filter((t) => t !== 'null');
     nullable ||= nonNull.length < type.length;
-    if (nonNull.length !== 1) throw new ToolSchemaError(`${path}: a value of several types (${nonNull.join(', ')}) cannot be declared to Gemini; use one type`);
+    if (nonNull.length !== 1)
+      throw new ToolSchemaError(
+        `${path}: a value of several types (${nonNull.join(', ')}) cannot be declared to Gemini; use one type`,
+      );
     type = nonNull[0];
   }
   if (type === undefined && node.const !== undefined) type = jsonTypeOf(node.const);
   if (type === undefined && Array.isArray(node.enum) && node.enum.length > 0) type = jsonTypeOf(node.enum[0]);
   if (typeof type !== 'string' || !PRIMITIVES.has(type)) {
-    throw new ToolSchemaError(`${path}: Gemini needs a concrete type here, got ${JSON.stringify(type ?? 'none')} (z.any(), z.unknown() and z.never() cannot be declared)`);
+    throw new ToolSchemaError(
+      `${path}: Gemini needs a concrete type here, got ${JSON.stringify(type ?? 'none')} (z.any(), z.unknown() and z.never() cannot be declared)`,
+    );
   }
 
   const out: Json = { type };
@@ -89,7 +107,14 @@ function convert(node: Json, root: Json, path: string, depth: number): Json {
     }
   }
   if (typeof node.format === 'string' && out.format === undefined) {
-    const allowed = type === 'string' ? STRING_FORMATS : type === 'number' ? NUMBER_FORMATS : type === 'integer' ? INTEGER_FORMATS : new Set<string>();
+    const allowed =
+      type === 'string'
+        ? STRING_FORMATS
+        : type === 'number'
+          ? NUMBER_FORMATS
+          : type === 'integer'
+            ? INTEGER_FORMATS
+            : new Set<string>();
     if (allowed.has(node.format)) out.format = node.format;
     else notes.push(`format ${node.format}`);
   }
@@ -103,21 +128,28 @@ function convert(node: Json, root: Json, path: string, depth: number): Json {
       );
     }
     if (keys.length === 0 && isSchema(node.additionalProperties)) {
-      throw new ToolSchemaError(`${path}: a map with free keys (z.record) cannot be declared to Gemini; declare its keys or use an array of { key, value } objects`);
+      throw new ToolSchemaError(
+        `${path}: a map with free keys (z.record) cannot be declared to Gemini; declare its keys or use an array of { key, value } objects`,
+      );
     }
     const converted: Record<string, Json> = {};
     for (const key of keys) converted[key] = convert(properties[key]!, root, `${path}.${key}`, depth + 1);
     out.properties = converted;
-    if (Array.isArray(node.required) && node.required.length > 0) out.required = node.required.filter((k) => typeof k === 'string' && k in converted);
+    if (Array.isArray(node.required) && node.required.length > 0)
+      out.required = node.required.filter((k) => typeof k === 'string' && k in converted);
   }
   if (type === 'array') {
-    if (!isSchema(node.items)) throw new ToolSchemaError(`${path}: an array needs one schema for its items (tuples cannot be declared to Gemini)`);
+    if (!isSchema(node.items))
+      throw new ToolSchemaError(
+        `${path}: an array needs one schema for its items (tuples cannot be declared to Gemini)`,
+      );
     out.items = convert(node.items, root, `${path}[]`, depth + 1);
     if (typeof node.minItems === 'number') out.minItems = node.minItems;
     if (typeof node.maxItems === 'number') out.maxItems = node.maxItems;
   }
 
-  for (const [key, label] of CONSTRAINTS) if (node[key] !== undefined) notes.push(`${label} ${JSON.stringify(node[key])}`);
+  for (const [key, label] of CONSTRAINTS)
+    if (node[key] !== undefined) notes.push(`${label} ${JSON.stringify(node[key])}`);
   const description = joinDescription(typeof node.description === 'string' ? node.description : undefined, notes);
   if (description !== undefined) out.description = description;
   if (nullable) out.nullable = true;
@@ -139,7 +171,8 @@ const CONSTRAINTS: [string, string][] = [
 function convertUnion(members: Json[], root: Json, path: string, depth: number): Json {
   const nonNull = members.filter((m) => m.type !== 'null');
   const nullable = nonNull.length < members.length;
-  if (nonNull.length === 0) throw new ToolSchemaError(`${path}: a value that can only be null cannot be declared to Gemini`);
+  if (nonNull.length === 0)
+    throw new ToolSchemaError(`${path}: a value that can only be null cannot be declared to Gemini`);
   let out: Json;
   if (nonNull.length === 1) {
     out = convert(nonNull[0]!, root, path, depth + 1);
@@ -208,11 +241,14 @@ function isSchema(value: unknown): value is Json {
 export function toolSpec(tool: AnyTool): ToolSpec {
   // Gemini's rule for function names; OpenAI's is the same minus the dot.
   if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(tool.name)) {
-    throw new ToolSchemaError(`tool name ${JSON.stringify(tool.name)} is not a valid function name: use letters, digits and _ (at most 64, not starting with a digit)`);
+    throw new ToolSchemaError(
+      `tool name ${JSON.stringify(tool.name)} is not a valid function name: use letters, digits and _ (at most 64, not starting with a digit)`,
+    );
   }
   try {
     const parameters = toGeminiParameters(toJsonSchema(tool.input));
-    if (parameters.type !== 'object') throw new ToolSchemaError(`the input must be a zod object, got ${String(parameters.type)}`);
+    if (parameters.type !== 'object')
+      throw new ToolSchemaError(`the input must be a zod object, got ${String(parameters.type)}`);
     return { name: tool.name, description: tool.description, parameters };
   } catch (err) {
     throw new ToolSchemaError(`tool ${tool.name}: ${(err as Error).message}`);

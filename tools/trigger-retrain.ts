@@ -5,7 +5,10 @@ import type { Backends, TrainingJob } from './ports.js';
 const input = z
   .object({
     model: z.string().min(1).describe('Model to retrain, e.g. "credit-risk"'),
-    dataset: z.string().min(1).describe('Dataset to train on, e.g. "credit-recent"; its content hash becomes the data version'),
+    dataset: z
+      .string()
+      .min(1)
+      .describe('Dataset to train on, e.g. "credit-recent"; its content hash becomes the data version'),
     params: z
       .object({
         learningRate: z.number().positive().max(10).optional(),
@@ -17,7 +20,13 @@ const input = z
       .strict()
       .optional()
       .describe('Training parameters; omitted ones take the trainer defaults'),
-    searchTrials: z.number().int().min(0).max(20).optional().describe('Random-search trials around params (0 trains once); every trial is recorded'),
+    searchTrials: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .optional()
+      .describe('Random-search trials around params (0 trains once); every trial is recorded'),
     waitForCompletion: z
       .boolean()
       .optional()
@@ -99,13 +108,20 @@ export const triggerRetrain = defineTool({
       requestedBy: principal,
       idempotencyKey,
     });
-    return { handle: { jobId: job.jobId, waitForCompletion: args.waitForCompletion !== false }, timeoutMs: WAIT_TIMEOUT_MS };
+    return {
+      handle: { jobId: job.jobId, waitForCompletion: args.waitForCompletion !== false },
+      timeoutMs: WAIT_TIMEOUT_MS,
+    };
   },
   async lookup(args, { backends, idempotencyKey }) {
     const found = await backends.trainer.lookup(idempotencyKey);
     if (found.state === 'not_started') return found;
     // Ended or not, the job is followed like a started one: poll reads its end.
-    return { state: 'started', handle: { jobId: found.work.jobId, waitForCompletion: args.waitForCompletion !== false }, timeoutMs: WAIT_TIMEOUT_MS };
+    return {
+      state: 'started',
+      handle: { jobId: found.work.jobId, waitForCompletion: args.waitForCompletion !== false },
+      timeoutMs: WAIT_TIMEOUT_MS,
+    };
   },
   async poll({ jobId, waitForCompletion }, { backends }) {
     const job = await backends.trainer.get(jobId);
@@ -118,7 +134,8 @@ export const triggerRetrain = defineTool({
   },
   describeWait: ({ jobId }) => `training job ${jobId} running`,
   summarize(out) {
-    if (out.status !== 'succeeded') return `training job ${out.jobId} ${out.status}${out.error ? `: ${out.error}` : ''}`;
+    if (out.status !== 'succeeded')
+      return `training job ${out.jobId} ${out.status}${out.error ? `: ${out.error}` : ''}`;
     const auc = out.metrics?.auc;
     return `job ${out.jobId} registered v${out.version} (AUC ${auc?.toFixed(4) ?? 'n/a'}, ${out.promotable ? 'promotable' : `failed gates: ${out.failedQualityGates?.join(', ')}`})`;
   },

@@ -9,7 +9,9 @@ const [tool, args = '{}'] = process.argv.slice(2);
 const url = process.env.MLOPS_AGENT_URL ?? 'http://127.0.0.1:8080';
 const token = process.env.MLOPS_AGENT_TOKEN;
 if (!tool || !token) {
-  process.stderr.write('usage: MLOPS_AGENT_TOKEN=<token> [MLOPS_AGENT_URL=...] node examples/mcp/call-tool.mjs <tool> \'<json arguments>\'\n');
+  process.stderr.write(
+    "usage: MLOPS_AGENT_TOKEN=<token> [MLOPS_AGENT_URL=...] node examples/mcp/call-tool.mjs <tool> '<json arguments>'\n",
+  );
   process.exit(2);
 }
 let parsed;
@@ -20,9 +22,13 @@ try {
   process.exit(2);
 }
 const client = new Client({ name: 'call-tool', version: '1.0.0' });
-await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+await client.connect(
+  new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  }),
+);
 const result = await client.callTool({ name: tool, arguments: parsed });
 await client.close();
-const summary = (result.content ?? []).find((block) => block.type === "text");
+const summary = (result.content ?? []).find((block) => block.type === 'text');
 if (summary) process.stdout.write(`${summary.text}\n`);
 process.exitCode = result.isError ? 1 : 0;

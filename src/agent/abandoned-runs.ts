@@ -20,7 +20,12 @@ export async function abandonRun(deps: AbandonDeps, runId: string, reason: strin
   if (!run || run.status !== 'running') return null;
   const at = new Date(deps.clock.now()).toISOString();
   const error = `the run queue gave up on this run: ${redactPaths(reason)}. Nothing more is done for it; look at its transcript and the current state before starting it again`;
-  await deps.audit.append({ runId, principal: run.trigger.principal.id, kind: 'run.abandoned', data: { reason, steps: run.steps } });
+  await deps.audit.append({
+    runId,
+    principal: run.trigger.principal.id,
+    kind: 'run.abandoned',
+    data: { reason, steps: run.steps },
+  });
   run.transcript.push({ kind: 'note', text: error });
   Object.assign(run, { status: 'failed', error, endedAt: at, updatedAt: at });
   await deps.runs.save(run);

@@ -34,7 +34,8 @@ export function changingCalls(run: Run, readOnly: (tool: string) => boolean): st
   for (const item of run.transcript) {
     if (item.kind !== 'result' && item.kind !== 'approval' && item.kind !== 'wait') continue;
     const { status } = item.outcome;
-    if ((status === 'executed' || status === 'failed' || status === 'waiting') && !readOnly(item.name)) names.add(item.name);
+    if ((status === 'executed' || status === 'failed' || status === 'waiting') && !readOnly(item.name))
+      names.add(item.name);
   }
   return [...names];
 }
@@ -69,7 +70,18 @@ export async function absorbJoined(run: Run, deps: AbsorbDeps): Promise<string |
   const principal = run.trigger.principal.id;
 
   run.joinedSeen = total;
-  await deps.audit.append({ runId: run.id, principal, kind: 'run.joined', data: { count: fresh.length, byStatus: countByStatus(fresh), latestStatus: latest.status, latestAt: latest.at, total } });
+  await deps.audit.append({
+    runId: run.id,
+    principal,
+    kind: 'run.joined',
+    data: {
+      count: fresh.length,
+      byStatus: countByStatus(fresh),
+      latestStatus: latest.status,
+      latestAt: latest.at,
+      total,
+    },
+  });
   let text = `${fresh.length} more notice(s) for this alert joined the run (${countByStatus(fresh)}); the latest, at ${latest.at}, says ${latest.status ?? 'nothing about its status'}.`;
   if (resolved && changed.length > 0) {
     text += ` The alert has resolved, but this run already made changes (${changed.join(', ')}), so it carries on: decide whether the remaining steps are still needed.`;
@@ -77,7 +89,15 @@ export async function absorbJoined(run: Run, deps: AbsorbDeps): Promise<string |
   await deps.push(run, { kind: 'note', text });
   if (!resolved || changed.length > 0) return null;
 
-  await deps.audit.append({ runId: run.id, principal, kind: 'run.resolved', data: { resolvedAt: latest.at, steps: run.steps, readOnlyOnly: true } });
-  deps.logger.info({ runId: run.id, resolvedAt: latest.at }, 'the alert resolved before the run changed anything; ending the run');
+  await deps.audit.append({
+    runId: run.id,
+    principal,
+    kind: 'run.resolved',
+    data: { resolvedAt: latest.at, steps: run.steps, readOnlyOnly: true },
+  });
+  deps.logger.info(
+    { runId: run.id, resolvedAt: latest.at },
+    'the alert resolved before the run changed anything; ending the run',
+  );
   return `The alert resolved (notice at ${latest.at}) before any change was needed: this run had changed nothing (read-only tools at most), so it ends here without acting.`;
 }

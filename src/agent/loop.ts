@@ -82,7 +82,9 @@ function callKey(name: string, args: unknown): string {
  */
 export class RunHandedOver extends Error {
   constructor(runId: string) {
-    super(`run ${runId} was handed to another worker (this worker's hold on it lapsed); this one stopped without writing more`);
+    super(
+      `run ${runId} was handed to another worker (this worker's hold on it lapsed); this one stopped without writing more`,
+    );
     this.name = 'RunHandedOver';
   }
 }
@@ -142,7 +144,13 @@ export function createAgent(deps: AgentDeps) {
     const remaining = limits.maxWallMs - (clock.now() - started);
     const timer = setTimeout(() => controller.abort(), Math.max(remaining, 1));
     try {
-      return await planner.next({ runId: run.id, systemPrompt: deps.systemPrompt, transcript: run.transcript, tools: deps.tools, signal: controller.signal });
+      return await planner.next({
+        runId: run.id,
+        systemPrompt: deps.systemPrompt,
+        transcript: run.transcript,
+        tools: deps.tools,
+        signal: controller.signal,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -151,8 +159,14 @@ export function createAgent(deps: AgentDeps) {
   /** Whether a call with this key already started or ran in this run (its outcome is in the transcript). */
   function alreadyStarted(run: Run, key: string): boolean {
     const keys = new Map<string, string>();
-    for (const item of run.transcript) if (item.kind === 'plan') for (const c of item.calls) keys.set(c.id, callKey(c.name, c.args));
-    return run.transcript.some((i) => (i.kind === 'result' || i.kind === 'wait' || i.kind === 'approval') && keys.get(i.callId) === key && (i.outcome.status === 'executed' || i.outcome.status === 'waiting'));
+    for (const item of run.transcript)
+      if (item.kind === 'plan') for (const c of item.calls) keys.set(c.id, callKey(c.name, c.args));
+    return run.transcript.some(
+      (i) =>
+        (i.kind === 'result' || i.kind === 'wait' || i.kind === 'approval') &&
+        keys.get(i.callId) === key &&
+        (i.outcome.status === 'executed' || i.outcome.status === 'waiting'),
+    );
   }
 
   /** Passes one proposed call through the gate (or refuses a repeat) and records its result. */
@@ -162,21 +176,43 @@ export function createAgent(deps: AgentDeps) {
     let recovery: string | undefined;
     if (timesProposed(run, key) > limits.maxRepeatedCalls) {
       const reason = `refused: ${call.name} was already proposed ${limits.maxRepeatedCalls} time(s) with these exact arguments in this run (loop.maxRepeatedCalls); use the earlier result or try something else`;
-      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null } });
+      await audit.append({
+        runId: run.id,
+        principal: run.trigger.principal.id,
+        kind: 'call.repeated',
+        data: { callId: call.id, tool: call.name, args: call.args ?? null },
+      });
       outcome = { status: 'refused', reason, ruleId: 'loop.max-repeated-calls' };
     } else if (deps.onceOnlyTools?.includes(call.name) && alreadyStarted(run, key)) {
       const reason = `refused: ${call.name} already ran with these exact arguments in this run; running it again would do it twice (another job, another version). Use its result above`;
-      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.repeated', data: { callId: call.id, tool: call.name, args: call.args ?? null, once: true } });
+      await audit.append({
+        runId: run.id,
+        principal: run.trigger.principal.id,
+        kind: 'call.repeated',
+        data: { callId: call.id, tool: call.name, args: call.args ?? null, once: true },
+      });
       outcome = { status: 'refused', reason, ruleId: 'loop.once-per-run' };
     } else {
       stillOurs(run);
       const undo = undoesMitigation(run.transcript, call, isReadOnly(call.name));
       if (undo) {
-        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'call.undoes_mitigation', data: { callId: call.id, tool: call.name, args: call.args ?? null, reason: undo } });
+        await audit.append({
+          runId: run.id,
+          principal: run.trigger.principal.id,
+          kind: 'call.undoes_mitigation',
+          data: { callId: call.id, tool: call.name, args: call.args ?? null, reason: undo },
+        });
         outcome = { status: 'refused', reason: undo, ruleId: 'loop.mitigation-guard' };
       } else {
         // park: a long-running call is started and followed from the transcript, not awaited here.
-        const result = await gate.call({ runId: run.id, callId: call.id, principal: run.trigger.principal, tool: call.name, args: call.args, park: true });
+        const result = await gate.call({
+          runId: run.id,
+          callId: call.id,
+          principal: run.trigger.principal,
+          tool: call.name,
+          args: call.args,
+          park: true,
+        });
         outcome = toPlannerOutcome(result);
         recovery = result.recovery;
       }
@@ -193,9 +229,14 @@ export function createAgent(deps: AgentDeps) {
    */
   async function finishInterruptedCalls(run: Run): Promise<void> {
     const answered = new Set(run.transcript.flatMap((i) => (i.kind === 'result' ? [i.callId] : [])));
-    const unanswered = run.transcript.flatMap((i) => (i.kind === 'plan' ? i.calls.filter((c) => !answered.has(c.id)) : []));
+    const unanswered = run.transcript.flatMap((i) =>
+      i.kind === 'plan' ? i.calls.filter((c) => !answered.has(c.id)) : [],
+    );
     if (unanswered.length === 0) return;
-    logger.warn({ runId: run.id, calls: unanswered.map((c) => c.id) }, 'resuming calls an earlier attempt planned and did not finish');
+    logger.warn(
+      { runId: run.id, calls: unanswered.map((c) => c.id) },
+      'resuming calls an earlier attempt planned and did not finish',
+    );
     for (const call of unanswered) await callOnce(run, call);
   }
 
@@ -205,22 +246,45 @@ export function createAgent(deps: AgentDeps) {
       const waited = Math.max(0, clock.now() - Date.parse(run.parkedAt));
       run.waitedMs = (run.waitedMs ?? 0) + waited;
       run.parkedAt = null;
-      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.resumed', data: { waitedMs: waited } });
+      await audit.append({
+        runId: run.id,
+        principal: run.trigger.principal.id,
+        kind: 'run.resumed',
+        data: { waitedMs: waited },
+      });
     }
     // Moves on as the run waits (parked, or here for long-running calls).
     const started = () => Date.parse(run.createdAt) + (run.waitedMs ?? 0);
     await finishInterruptedCalls(run);
     if (await settleOrPark(run)) return run;
-    let planner = run.fallback ? deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger) : deps.plannerFor(run.trigger);
+    let planner = run.fallback
+      ? (deps.fallbackFor(run.trigger) ?? deps.plannerFor(run.trigger))
+      : deps.plannerFor(run.trigger);
     const mitigation = deps.mitigationFor?.(run.trigger) ?? null;
     for (;;) {
       // Repeat firings and the resolved notice that joined since the last step.
-      const resolved = deps.joined ? await absorbJoined(run, { joined: deps.joined, readOnly: (t) => deps.readOnlyTools?.includes(t) ?? false, audit, push, logger }) : null;
+      const resolved = deps.joined
+        ? await absorbJoined(run, {
+            joined: deps.joined,
+            readOnly: (t) => deps.readOnlyTools?.includes(t) ?? false,
+            audit,
+            push,
+            logger,
+          })
+        : null;
       if (resolved) return finish(run, 'succeeded', { answer: resolved });
-      if (run.steps >= limits.maxSteps) return finish(run, 'failed', { error: `stopped: the step limit of ${limits.maxSteps} planner turns was reached (loop.maxSteps)` });
-      if (clock.now() - started() > limits.maxWallMs) return finish(run, 'failed', { error: `stopped: the wall-clock budget of ${limits.maxWallMs} ms was used up (loop.maxWallMs)` });
+      if (run.steps >= limits.maxSteps)
+        return finish(run, 'failed', {
+          error: `stopped: the step limit of ${limits.maxSteps} planner turns was reached (loop.maxSteps)`,
+        });
+      if (clock.now() - started() > limits.maxWallMs)
+        return finish(run, 'failed', {
+          error: `stopped: the wall-clock budget of ${limits.maxWallMs} ms was used up (loop.maxWallMs)`,
+        });
       if (run.usage.input + run.usage.output > limits.maxTokens) {
-        return finish(run, 'failed', { error: `stopped: the token budget of ${limits.maxTokens} was used up (${run.usage.input} in, ${run.usage.output} out; loop.maxTokens)` });
+        return finish(run, 'failed', {
+          error: `stopped: the token budget of ${limits.maxTokens} was used up (${run.usage.input} in, ${run.usage.output} out; loop.maxTokens)`,
+        });
       }
 
       stillOurs(run);
@@ -232,7 +296,12 @@ export function createAgent(deps: AgentDeps) {
         try {
           turn = await ask(run, mitigation.planner, started());
         } catch (err) {
-          turn = { kind: 'answer', text: `The mitigation steps of runbook ${mitigation.runbook} could not be planned: ${publicMessage(err)}`, usage: { input: 0, output: 0 }, ends: 'failed' };
+          turn = {
+            kind: 'answer',
+            text: `The mitigation steps of runbook ${mitigation.runbook} could not be planned: ${publicMessage(err)}`,
+            usage: { input: 0, output: 0 },
+            ends: 'failed',
+          };
         }
         if (turn.kind === 'answer') {
           await mitigated(run, mitigation.runbook, turn);
@@ -240,7 +309,12 @@ export function createAgent(deps: AgentDeps) {
         }
         let n = callCount(run);
         const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
-        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: mitigation.planner.name, text: turn.text, calls, mitigation: true, usage: turn.usage } });
+        await audit.append({
+          runId: run.id,
+          principal: run.trigger.principal.id,
+          kind: 'planner.turn',
+          data: { planner: mitigation.planner.name, text: turn.text, calls, mitigation: true, usage: turn.usage },
+        });
         await push(run, { kind: 'plan', text: turn.text, calls, mitigation: true });
         for (const call of calls) await callOnce(run, call);
         if (hasOpen(run) && (await settleOrPark(run))) return run;
@@ -252,33 +326,66 @@ export function createAgent(deps: AgentDeps) {
         turn = await ask(run, planner, started());
       } catch (err) {
         if (err instanceof ModelBehaviorError) {
-          await push(run, { kind: 'note', text: `Your last reply could not be used: ${err.message}. Reply again with a valid tool call or a final answer.` });
+          await push(run, {
+            kind: 'note',
+            text: `Your last reply could not be used: ${err.message}. Reply again with a valid tool call or a final answer.`,
+          });
           continue;
         }
         const fallback = deps.fallbackFor(run.trigger);
         if (err instanceof UpstreamError && fallback && fallback !== planner && !run.fallback) {
           run.fallback = { from: planner.name, reason: err.message };
-          logger.warn({ runId: run.id, err: err.message, fallback: fallback.name }, 'planner failed; falling back to the runbook');
-          await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.fallback', data: { from: planner.name, to: fallback.name, reason: err.message } });
-          await push(run, { kind: 'note', text: `The planner ${planner.name} failed (${err.message}); continuing with ${fallback.name}.` });
+          logger.warn(
+            { runId: run.id, err: err.message, fallback: fallback.name },
+            'planner failed; falling back to the runbook',
+          );
+          await audit.append({
+            runId: run.id,
+            principal: run.trigger.principal.id,
+            kind: 'planner.fallback',
+            data: { from: planner.name, to: fallback.name, reason: err.message },
+          });
+          await push(run, {
+            kind: 'note',
+            text: `The planner ${planner.name} failed (${err.message}); continuing with ${fallback.name}.`,
+          });
           planner = fallback;
           continue;
         }
         // Bad configuration (no LLM, no runbook): nothing can plan until a person fixes it.
-        if (err instanceof UserError) return finish(run, 'needs_attention', { error: `the planner ${planner.name} cannot plan this run: ${publicMessage(err)}` });
+        if (err instanceof UserError)
+          return finish(run, 'needs_attention', {
+            error: `the planner ${planner.name} cannot plan this run: ${publicMessage(err)}`,
+          });
         return finish(run, 'failed', { error: `the planner ${planner.name} failed: ${publicMessage(err)}` });
       }
       run.usage = { input: run.usage.input + turn.usage.input, output: run.usage.output + turn.usage.output };
 
       if (turn.kind === 'answer') {
-        await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls: [], usage: turn.usage, ...(turn.ends ? { ends: turn.ends } : {}) } });
+        await audit.append({
+          runId: run.id,
+          principal: run.trigger.principal.id,
+          kind: 'planner.turn',
+          data: {
+            planner: planner.name,
+            text: turn.text,
+            calls: [],
+            usage: turn.usage,
+            ...(turn.ends ? { ends: turn.ends } : {}),
+          },
+        });
         return conclude(run, turn);
       }
 
       // Gemini's calls carry no ids: every proposed call gets its own, stable within the run.
       let n = callCount(run);
       const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
-      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'planner.turn', data: { planner: planner.name, text: turn.text, calls, usage: turn.usage } });
+      await audit.append({
+        runId: run.id,
+        principal: run.trigger.principal.id,
+        kind: 'planner.turn',
+        data: { planner: planner.name, text: turn.text, calls, usage: turn.usage },
+      });
       await push(run, { kind: 'plan', text: turn.text, calls });
 
       for (const call of calls) await callOnce(run, call);
@@ -306,7 +413,19 @@ export function createAgent(deps: AgentDeps) {
         endedAt: null,
       };
       if (options.signal) signals.set(run, options.signal);
-      await audit.append({ runId: run.id, principal: trigger.principal.id, kind: 'run.started', data: { trigger: { kind: trigger.kind, text: trigger.text, alertName: trigger.alertName ?? null, data: trigger.data ?? null } } });
+      await audit.append({
+        runId: run.id,
+        principal: trigger.principal.id,
+        kind: 'run.started',
+        data: {
+          trigger: {
+            kind: trigger.kind,
+            text: trigger.text,
+            alertName: trigger.alertName ?? null,
+            data: trigger.data ?? null,
+          },
+        },
+      });
       await push(run, { kind: 'trigger', trigger: trigger.kind, text: trigger.text, data: trigger.data ?? null });
       return drive(run);
     },

@@ -6,7 +6,6 @@ import { defaultIdempotencyKey, type GateOutcome, type WaitingCall } from '../ga
 import type { CallOutcomeForPlanner } from './planner.js';
 import type { Run } from './run.js';
 
-
 export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
   switch (outcome.status) {
     case 'executed':
@@ -14,13 +13,24 @@ export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
     case 'refused':
       return { status: 'refused', reason: outcome.decision.reason, ruleId: outcome.decision.ruleId };
     case 'invalid':
-      return { status: 'invalid', error: outcome.error, issues: outcome.issues, ...(outcome.code ? { code: outcome.code } : {}) };
+      return {
+        status: 'invalid',
+        error: outcome.error,
+        issues: outcome.issues,
+        ...(outcome.code ? { code: outcome.code } : {}),
+      };
     case 'pending_approval':
       return { status: 'pending_approval', reason: outcome.decision.reason, approvalId: outcome.approvalId };
     case 'failed':
       return { status: 'failed', error: outcome.error };
     case 'waiting':
-      return { status: 'waiting', summary: outcome.summary, handle: outcome.wait.handle, startedAt: outcome.wait.startedAt, deadline: outcome.wait.deadline };
+      return {
+        status: 'waiting',
+        summary: outcome.summary,
+        handle: outcome.wait.handle,
+        startedAt: outcome.wait.startedAt,
+        deadline: outcome.wait.deadline,
+      };
   }
 }
 
@@ -28,7 +38,11 @@ export function toPlannerOutcome(outcome: GateOutcome): CallOutcomeForPlanner {
 export function recordedOutcome(outcome: CallEnd | null, ruleId: string | null): CallOutcomeForPlanner {
   if (!outcome) {
     // Taken for execution, then no result: the worker died mid-call. Never run it again blindly.
-    return { status: 'failed', error: 'the approved call was taken for execution but its result was never recorded (the worker stopped); check the current state before proposing it again' };
+    return {
+      status: 'failed',
+      error:
+        'the approved call was taken for execution but its result was never recorded (the worker stopped); check the current state before proposing it again',
+    };
   }
   switch (outcome.status) {
     case 'executed':
@@ -43,7 +57,10 @@ export function recordedOutcome(outcome: CallEnd | null, ruleId: string | null):
       // Started, then the worker stopped before its run noted it: the run waits for it still.
       const started = startedWait(outcome);
       if (!started) {
-        return { status: 'failed', error: `the approved call was started (${outcome.summary}) but what it started was not recorded; check the current state before proposing it again` };
+        return {
+          status: 'failed',
+          error: `the approved call was started (${outcome.summary}) but what it started was not recorded; check the current state before proposing it again`,
+        };
       }
       return { status: 'waiting', summary: outcome.summary, ...started };
     }

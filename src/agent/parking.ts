@@ -41,7 +41,8 @@ export interface ParkingDeps {
 
 /** The arguments the run proposed for `callId` (its plan item). */
 function argsOf(run: Run, callId: string): unknown {
-  for (const item of run.transcript) if (item.kind === 'plan') for (const c of item.calls) if (c.id === callId) return c.args;
+  for (const item of run.transcript)
+    if (item.kind === 'plan') for (const c of item.calls) if (c.id === callId) return c.args;
   return undefined;
 }
 
@@ -64,25 +65,54 @@ export function createParking(deps: ParkingDeps) {
       const approval = await deps.approvals.get(call.approvalId);
       let outcome: CallOutcomeForPlanner;
       if (!approval) {
-        outcome = { status: 'refused', reason: `approval ${call.approvalId} cannot be found; nothing was executed`, ruleId: null };
+        outcome = {
+          status: 'refused',
+          reason: `approval ${call.approvalId} cannot be found; nothing was executed`,
+          ruleId: null,
+        };
       } else if (approval.status === 'pending') {
         waiting = true;
         continue;
       } else if (approval.status === 'granted') {
         // park: an approved long-running call is started and then waited for like any other.
-        if (!approval.consumedAt) outcome = toPlannerOutcome(await gate.executeApproved(call.approvalId, { park: true }));
+        if (!approval.consumedAt)
+          outcome = toPlannerOutcome(await gate.executeApproved(call.approvalId, { park: true }));
         else if (approval.outcome) outcome = recordedOutcome(approval.outcome, approval.rule.id);
         else {
           // Consumed, and no end kept: the worker stopped mid-call. Its backend says what became of it.
-          const resumed = await gate.resumeApproved({ approvalId: call.approvalId, runId: run.id, callId: call.callId, principal: run.trigger.principal, tool: call.name, args: argsOf(run, call.callId), ruleId: approval.rule.id, park: true });
+          const resumed = await gate.resumeApproved({
+            approvalId: call.approvalId,
+            runId: run.id,
+            callId: call.callId,
+            principal: run.trigger.principal,
+            tool: call.name,
+            args: argsOf(run, call.callId),
+            ruleId: approval.rule.id,
+            park: true,
+          });
           outcome = toPlannerOutcome(resumed);
           if (resumed.recovery) notes.push(resumed.recovery);
         }
       } else {
-        outcome = { status: 'refused', reason: `approval ${approval.status}: ${approval.resolution ?? ''}`.trim(), ruleId: approval.rule.id };
+        outcome = {
+          status: 'refused',
+          reason: `approval ${approval.status}: ${approval.resolution ?? ''}`.trim(),
+          ruleId: approval.rule.id,
+        };
       }
-      const status = approval?.status === 'granted' || approval?.status === 'denied' || approval?.status === 'expired' ? approval.status : 'missing';
-      await push(run, { kind: 'approval', callId: call.callId, name: call.name, approvalId: call.approvalId, status, resolution: approval?.resolution ?? 'the approval record is missing', outcome });
+      const status =
+        approval?.status === 'granted' || approval?.status === 'denied' || approval?.status === 'expired'
+          ? approval.status
+          : 'missing';
+      await push(run, {
+        kind: 'approval',
+        callId: call.callId,
+        name: call.name,
+        approvalId: call.approvalId,
+        status,
+        resolution: approval?.resolution ?? 'the approval record is missing',
+        outcome,
+      });
       for (const text of notes.splice(0)) await push(run, { kind: 'note', text });
     }
     return waiting;
@@ -100,7 +130,10 @@ export function createParking(deps: ParkingDeps) {
         waiting = true;
         continue;
       }
-      const outcome: CallOutcomeForPlanner = end.status === 'executed' ? { status: 'executed', output: end.output, summary: end.summary } : { status: 'failed', error: end.error };
+      const outcome: CallOutcomeForPlanner =
+        end.status === 'executed'
+          ? { status: 'executed', output: end.output, summary: end.summary }
+          : { status: 'failed', error: end.error };
       const waitedMs = Math.max(0, clock.now() - Date.parse(wait.startedAt));
       await push(run, { kind: 'wait', callId: wait.callId, name: wait.tool, waitedMs, outcome });
     }
@@ -113,7 +146,12 @@ export function createParking(deps: ParkingDeps) {
     run.status = approvals.length > 0 ? 'waiting_approval' : 'waiting';
     run.parkedAt = iso();
     const waits = openWaits(run).map((w) => ({ callId: w.callId, tool: w.tool, deadline: w.deadline }));
-    await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.parked', data: { approvals, waits, steps: run.steps } });
+    await audit.append({
+      runId: run.id,
+      principal: run.trigger.principal.id,
+      kind: 'run.parked',
+      data: { approvals, waits, steps: run.steps },
+    });
     await runs.save(run);
   }
 

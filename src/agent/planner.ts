@@ -28,7 +28,15 @@ export type TranscriptItem =
   /** The outcome of one call, shown to the model as data. */
   | { kind: 'result'; callId: string; name: string; outcome: CallOutcomeForPlanner }
   /** A call that waited for people: how they decided, and how the call then ended. */
-  | { kind: 'approval'; callId: string; name: string; approvalId: string; status: 'granted' | 'denied' | 'expired' | 'missing'; resolution: string; outcome: CallOutcomeForPlanner }
+  | {
+      kind: 'approval';
+      callId: string;
+      name: string;
+      approvalId: string;
+      status: 'granted' | 'denied' | 'expired' | 'missing';
+      resolution: string;
+      outcome: CallOutcomeForPlanner;
+    }
   /** A long-running call the run waited for (a training job, a canary rollout): how it ended. */
   | { kind: 'wait'; callId: string; name: string; waitedMs: number; outcome: CallOutcomeForPlanner }
   /** A note from the loop itself (budget warnings, refusals of repeated calls). */

@@ -56,7 +56,12 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStor
       m.sadd(statusKey(run.status), id).zadd(allKey, Date.parse(run.createdAt) || 0, id);
       const results = await call(`saving run ${id}`, () => m.exec());
       const failed = results?.find(([err]) => err);
-      if (!results || failed) throw new UpstreamError('redis', `saving run ${id} failed: ${describeError(failed?.[0] ?? 'transaction aborted')}`, { retryable: true });
+      if (!results || failed)
+        throw new UpstreamError(
+          'redis',
+          `saving run ${id} failed: ${describeError(failed?.[0] ?? 'transaction aborted')}`,
+          { retryable: true },
+        );
     },
     async get(id) {
       const raw = await call(`reading run ${id}`, () => redis.get(runKey(checkId(id))));
@@ -76,10 +81,13 @@ export function createRedisRunStore(options: RedisRunStoreOptions): RedisRunStor
       const page = Math.max(limit, 100);
       const ids: string[] = [];
       for (let offset = 0; ids.length < limit; offset += page) {
-        const batch = await call('listing runs', () => redis.zrevrangebyscore(allKey, '+inf', min, 'LIMIT', offset, page));
+        const batch = await call('listing runs', () =>
+          redis.zrevrangebyscore(allKey, '+inf', min, 'LIMIT', offset, page),
+        );
         if (batch.length === 0) break;
         const member = status ? await call('listing runs', () => redis.smismember(statusKey(status), ...batch)) : null;
-        for (let i = 0; i < batch.length && ids.length < limit; i++) if (!member || member[i] === 1) ids.push(batch[i]!);
+        for (let i = 0; i < batch.length && ids.length < limit; i++)
+          if (!member || member[i] === 1) ids.push(batch[i]!);
         if (batch.length < page) break;
       }
       return (await load(ids)).sort(newestFirst);

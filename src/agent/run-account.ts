@@ -18,7 +18,8 @@ interface CallRecord {
 export function callRecords(transcript: readonly TranscriptItem[]): CallRecord[] {
   const calls = new Map<string, CallRecord>();
   for (const item of transcript) {
-    if (item.kind === 'plan') for (const c of item.calls) calls.set(c.id, { callId: c.id, tool: c.name, args: c.args, outcome: null });
+    if (item.kind === 'plan')
+      for (const c of item.calls) calls.set(c.id, { callId: c.id, tool: c.name, args: c.args, outcome: null });
     if (item.kind === 'result' || item.kind === 'approval' || item.kind === 'wait') {
       const record = calls.get(item.callId);
       if (record) record.outcome = item.outcome;
@@ -30,7 +31,12 @@ export function callRecords(transcript: readonly TranscriptItem[]): CallRecord[]
 const sameArgs = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 function isNoop(outcome: CallOutcomeForPlanner): boolean {
-  return outcome.status === 'executed' && typeof outcome.output === 'object' && outcome.output !== null && (outcome.output as { noop?: unknown }).noop === true;
+  return (
+    outcome.status === 'executed' &&
+    typeof outcome.output === 'object' &&
+    outcome.output !== null &&
+    (outcome.output as { noop?: unknown }).noop === true
+  );
 }
 
 /**
@@ -40,15 +46,28 @@ function isNoop(outcome: CallOutcomeForPlanner): boolean {
 function superseded(record: CallRecord, later: readonly CallRecord[]): boolean {
   const o = record.outcome;
   if (!o || (o.status !== 'failed' && o.status !== 'invalid')) return false;
-  return later.some((l) => l.tool === record.tool && l.outcome?.status === 'executed' && (o.status === 'invalid' || sameArgs(l.args, record.args)));
+  return later.some(
+    (l) =>
+      l.tool === record.tool &&
+      l.outcome?.status === 'executed' &&
+      (o.status === 'invalid' || sameArgs(l.args, record.args)),
+  );
 }
 
-export function summarizeTranscript(transcript: readonly TranscriptItem[], readOnly: (tool: string) => boolean): RunSummary {
+export function summarizeTranscript(
+  transcript: readonly TranscriptItem[],
+  readOnly: (tool: string) => boolean,
+): RunSummary {
   const summary: Omit<RunSummary, 'text'> = { executed: [], noops: [], refused: [], failed: [], pending: [] };
   const records = callRecords(transcript);
   records.forEach((record, i) => {
     const o = record.outcome;
-    const item = (detail: string): SummaryItem => ({ callId: record.callId, tool: record.tool, readOnly: readOnly(record.tool), detail });
+    const item = (detail: string): SummaryItem => ({
+      callId: record.callId,
+      tool: record.tool,
+      readOnly: readOnly(record.tool),
+      detail,
+    });
     if (!o) return void summary.pending.push(item('proposed; no outcome recorded'));
     if (superseded(record, records.slice(i + 1))) return;
     switch (o.status) {
@@ -65,7 +84,11 @@ export function summarizeTranscript(transcript: readonly TranscriptItem[], readO
         summary.failed.push(item(o.error));
         return;
       case 'pending_approval':
-        summary.pending.push(item(`waiting for approval${o.approvalId ? ` ${o.approvalId}` : ' (no approval channel took it)'}: ${o.reason}`));
+        summary.pending.push(
+          item(
+            `waiting for approval${o.approvalId ? ` ${o.approvalId}` : ' (no approval channel took it)'}: ${o.reason}`,
+          ),
+        );
         return;
       case 'waiting':
         summary.pending.push(item(`under way: ${o.summary}`));
@@ -102,7 +125,10 @@ export function worse(a: PlannedEnd, b: PlannedEnd): PlannedEnd {
  * needs_attention. A planner's own end (a runbook that stopped) and the mitigation's can
  * only make it worse, never better. `reason` says why it is not `succeeded`.
  */
-export function endFromSummary(summary: RunSummary, ...others: (PlannedEnd | undefined)[]): { status: Extract<RunStatus, PlannedEnd>; reason: string | null } {
+export function endFromSummary(
+  summary: RunSummary,
+  ...others: (PlannedEnd | undefined)[]
+): { status: Extract<RunStatus, PlannedEnd>; reason: string | null } {
   const failedEffects = summary.failed.filter((i) => !i.readOnly);
   const refusals = summary.refused.filter((i) => !HYGIENE_RULES.has(ruleOf(i)));
   let status: PlannedEnd = 'succeeded';
@@ -121,8 +147,10 @@ export function endFromSummary(summary: RunSummary, ...others: (PlannedEnd | und
   }
   for (const other of others) if (other) status = worse(status, other);
   // A planner's end made it worse: name what the transcript shows behind it, if anything.
-  if (reason === null && status === 'failed' && summary.failed.length > 0) reason = `failed: ${summary.failed.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
-  if (reason === null && status === 'refused' && summary.refused.length > 0) reason = `refused: ${summary.refused.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
+  if (reason === null && status === 'failed' && summary.failed.length > 0)
+    reason = `failed: ${summary.failed.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
+  if (reason === null && status === 'refused' && summary.refused.length > 0)
+    reason = `refused: ${summary.refused.map((i) => `${i.tool} (${i.detail})`).join('; ')}`;
   return { status, reason };
 }
 
@@ -132,7 +160,8 @@ function ruleOf(item: SummaryItem): string {
 
 // The answer's claims of effects, and what in the transcript would support each.
 const OWN = String.raw`(?:^|\b(?:i|we)\s+(?:have\s+|had\s+|just\s+|successfully\s+|already\s+|now\s+)*|\b(?:i've|we've)\s+(?:just\s+|successfully\s+|already\s+)*)`;
-const HEDGE = /\b(?:not|no|never|cannot|unable|refused|denied|failed|could|would|should|will|may|might|if|whether|once|pending|waiting|awaiting|needs?|requires?|recommend\w*|suggest\w*|propos\w*|planned|plan)\b|n't\b/i;
+const HEDGE =
+  /\b(?:not|no|never|cannot|unable|refused|denied|failed|could|would|should|will|may|might|if|whether|once|pending|waiting|awaiting|needs?|requires?|recommend\w*|suggest\w*|propos\w*|planned|plan)\b|n't\b/i;
 
 interface ClaimRule {
   claim: RunFlag['claim'];
@@ -143,18 +172,41 @@ interface ClaimRule {
 
 const executedOutputs = (records: readonly CallRecord[], tool?: string) =>
   records.flatMap((r) => (r.outcome?.status === 'executed' && (!tool || r.tool === tool) ? [r.outcome] : []));
-const anyOutputSays = (records: readonly CallRecord[], word: string) => executedOutputs(records).some((o) => JSON.stringify(o.output ?? null).includes(`"${word}"`));
+const anyOutputSays = (records: readonly CallRecord[], word: string) =>
+  executedOutputs(records).some((o) => JSON.stringify(o.output ?? null).includes(`"${word}"`));
 const deployedWith = (records: readonly CallRecord[], status?: string) =>
-  executedOutputs(records, 'deploy_canary').some((o) => !status || (o.output as { status?: unknown } | null)?.status === status);
+  executedOutputs(records, 'deploy_canary').some(
+    (o) => !status || (o.output as { status?: unknown } | null)?.status === status,
+  );
 
 const CLAIMS: ClaimRule[] = [
-  { claim: 'rollback', pattern: new RegExp(`${OWN}(?:rolled|reverted)\\b`, 'i'), shown: (r) => executedOutputs(r, 'rollback').some((o) => !isNoop(o)) },
+  {
+    claim: 'rollback',
+    pattern: new RegExp(`${OWN}(?:rolled|reverted)\\b`, 'i'),
+    shown: (r) => executedOutputs(r, 'rollback').some((o) => !isNoop(o)),
+  },
   // "v2 was rolled back": true when the agent did it or a tool reported it (the canary analysis did).
-  { claim: 'rollback', pattern: /\b(?:was|were|has been|have been|got)\s+(?:\w+\s+)?(?:rolled back|reverted)\b/i, shown: (r) => executedOutputs(r, 'rollback').some((o) => !isNoop(o)) || anyOutputSays(r, 'rolled_back') },
-  { claim: 'retrain', pattern: new RegExp(`${OWN}(?:re-?trained|trained|started\\s+(?:a\\s+)?(?:re)?training|kicked off)\\b`, 'i'), shown: (r) => executedOutputs(r, 'trigger_retrain').length > 0 },
-  { claim: 'canary', pattern: new RegExp(`${OWN}(?:deployed|canaried|shipped|released|started\\s+(?:a\\s+)?canary)\\b`, 'i'), shown: (r) => deployedWith(r) },
+  {
+    claim: 'rollback',
+    pattern: /\b(?:was|were|has been|have been|got)\s+(?:\w+\s+)?(?:rolled back|reverted)\b/i,
+    shown: (r) => executedOutputs(r, 'rollback').some((o) => !isNoop(o)) || anyOutputSays(r, 'rolled_back'),
+  },
+  {
+    claim: 'retrain',
+    pattern: new RegExp(`${OWN}(?:re-?trained|trained|started\\s+(?:a\\s+)?(?:re)?training|kicked off)\\b`, 'i'),
+    shown: (r) => executedOutputs(r, 'trigger_retrain').length > 0,
+  },
+  {
+    claim: 'canary',
+    pattern: new RegExp(`${OWN}(?:deployed|canaried|shipped|released|started\\s+(?:a\\s+)?canary)\\b`, 'i'),
+    shown: (r) => deployedWith(r),
+  },
   { claim: 'promotion', pattern: new RegExp(`${OWN}promoted\\b`, 'i'), shown: (r) => deployedWith(r, 'promoted') },
-  { claim: 'promotion', pattern: /\b(?:was|has been|is now)\s+promoted\b/i, shown: (r) => deployedWith(r, 'promoted') || anyOutputSays(r, 'promoted') },
+  {
+    claim: 'promotion',
+    pattern: /\b(?:was|has been|is now)\s+promoted\b/i,
+    shown: (r) => deployedWith(r, 'promoted') || anyOutputSays(r, 'promoted'),
+  },
 ];
 
 /**
@@ -170,7 +222,12 @@ export function unsupportedClaims(answer: string, transcript: readonly Transcrip
     if (!sentence || HEDGE.test(sentence)) continue;
     for (const rule of CLAIMS) {
       if (!rule.pattern.test(sentence) || rule.shown(records) || flags.some((f) => f.sentence === sentence)) continue;
-      flags.push({ kind: 'unsupported_claim', claim: rule.claim, sentence, reason: `the answer claims a ${rule.claim}, but no executed call in this run's transcript shows one` });
+      flags.push({
+        kind: 'unsupported_claim',
+        claim: rule.claim,
+        sentence,
+        reason: `the answer claims a ${rule.claim}, but no executed call in this run's transcript shows one`,
+      });
     }
   }
   return flags;

@@ -19,7 +19,11 @@ export interface RunEndingDeps {
 export function createRunEnding(deps: RunEndingDeps) {
   const { audit, runs, push, isReadOnly, iso } = deps;
 
-  async function finish(run: Run, status: Run['status'], fields: { answer?: string; error?: string | null; flags?: RunFlag[] }): Promise<Run> {
+  async function finish(
+    run: Run,
+    status: Run['status'],
+    fields: { answer?: string; error?: string | null; flags?: RunFlag[] },
+  ): Promise<Run> {
     run.status = status;
     run.answer = fields.answer ?? run.answer;
     run.error = fields.error === undefined ? run.error : fields.error;
@@ -29,19 +33,36 @@ export function createRunEnding(deps: RunEndingDeps) {
     if (fields.flags?.length) run.flags = [...(run.flags ?? []), ...fields.flags];
     // The record comes first: the end is durable in the audit log before a stored run shows it.
     if (fields.flags?.length) {
-      await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.flagged', data: { flags: fields.flags, summary: run.summary.text } });
+      await audit.append({
+        runId: run.id,
+        principal: run.trigger.principal.id,
+        kind: 'run.flagged',
+        data: { flags: fields.flags, summary: run.summary.text },
+      });
     }
     await audit.append({
       runId: run.id,
       principal: run.trigger.principal.id,
       kind: 'run.finished',
-      data: { status, answer: run.answer, error: run.error, steps: run.steps, usage: run.usage, planner: run.planner, summary: run.summary.text, flags: run.flags?.length ?? 0 },
+      data: {
+        status,
+        answer: run.answer,
+        error: run.error,
+        steps: run.steps,
+        usage: run.usage,
+        planner: run.planner,
+        summary: run.summary.text,
+        flags: run.flags?.length ?? 0,
+      },
     });
     if (fields.answer) await push(run, { kind: 'answer', text: fields.answer });
     else if (fields.error) await push(run, { kind: 'note', text: fields.error });
     if (fields.flags?.length) {
       const claims = fields.flags.map((f) => `"${f.sentence}"`).join('; ');
-      await push(run, { kind: 'note', text: `Flagged: the answer claims what this run's transcript does not show (${claims}). What the transcript shows: ${run.summary.text}` });
+      await push(run, {
+        kind: 'note',
+        text: `Flagged: the answer claims what this run's transcript does not show (${claims}). What the transcript shows: ${run.summary.text}`,
+      });
     }
     await runs.save(run);
     return run;
@@ -67,7 +88,11 @@ export function createRunEnding(deps: RunEndingDeps) {
       reason = `the planner stopped without an answer; what the run did: ${summary.text}`;
     }
     const firstLine = turn.text.split('\n')[0] ?? turn.text;
-    const error = status === 'succeeded' ? null : reason ?? (mitigation ? `the mitigation did not complete: ${run.mitigation!.text.split('\n')[0]}` : firstLine);
+    const error =
+      status === 'succeeded'
+        ? null
+        : (reason ??
+          (mitigation ? `the mitigation did not complete: ${run.mitigation!.text.split('\n')[0]}` : firstLine));
     return finish(run, status, { answer: turn.text, error, flags });
   }
 
@@ -75,7 +100,12 @@ export function createRunEnding(deps: RunEndingDeps) {
   async function mitigated(run: Run, runbook: string, turn: Extract<PlannerTurn, { kind: 'answer' }>): Promise<void> {
     const ends: PlannedEnd = turn.ends ?? 'succeeded';
     run.mitigation = { runbook, status: ends === 'succeeded' ? 'done' : ends, text: turn.text };
-    await audit.append({ runId: run.id, principal: run.trigger.principal.id, kind: 'run.mitigated', data: { runbook, status: run.mitigation.status, text: turn.text } });
+    await audit.append({
+      runId: run.id,
+      principal: run.trigger.principal.id,
+      kind: 'run.mitigated',
+      data: { runbook, status: run.mitigation.status, text: turn.text },
+    });
     // The runbook's step lines, without its headline: what each mitigation step did.
     const steps = turn.text.split('\n').slice(1).join('\n') || turn.text;
     await push(run, {

@@ -113,7 +113,11 @@ export async function rebuildRunIndex(dir: string): Promise<number> {
   const lines: RunIndexLine[] = [];
   for (const name of names) {
     try {
-      const run = JSON.parse(await readFile(join(dir, name), 'utf8')) as { id: string; createdAt: string; status: RunStatus };
+      const run = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+        id: string;
+        createdAt: string;
+        status: RunStatus;
+      };
       const line = { createdAt: run.createdAt, id: run.id, status: run.status, first: true };
       if (parseIndexLine(formatIndexLine(line).trimEnd())) lines.push(line);
     } catch {

@@ -40,7 +40,9 @@ function checkId(id: string): string {
 export function upgradeRun(raw: unknown, source: string): Run {
   const run = raw as Partial<Run> & { schemaVersion?: number };
   if (run.schemaVersion !== RUN_SCHEMA_VERSION) {
-    throw new UserError(`${source}: run schema version ${String(run.schemaVersion)} is not supported (this build reads version ${RUN_SCHEMA_VERSION})`);
+    throw new UserError(
+      `${source}: run schema version ${String(run.schemaVersion)} is not supported (this build reads version ${RUN_SCHEMA_VERSION})`,
+    );
   }
   return run as Run;
 }
@@ -50,7 +52,8 @@ export function createFileRunStore(dir: string): RunStore {
   const ensureDir = () => (ready ??= mkdirPrivate(dir));
   // A store from before the index gets one, built once from its run files.
   let indexed: Promise<unknown> | null = null;
-  const ensureIndex = () => (indexed ??= ensureDir().then(async () => (await hasRunIndex(dir)) || rebuildRunIndex(dir)));
+  const ensureIndex = () =>
+    (indexed ??= ensureDir().then(async () => (await hasRunIndex(dir)) || rebuildRunIndex(dir)));
   /** The status this process last indexed for each run: a save that keeps it appends nothing. */
   const indexedStatus = new Map<string, RunStatus>();
   return {

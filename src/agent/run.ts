@@ -22,10 +22,19 @@ export interface Trigger {
  * was refused (the gate, or the loop's own guards); `needs_attention`: it cannot proceed
  * without a person (a label it needs is missing, no runbook and no LLM, a runbook's stop).
  */
-export type RunStatus = 'running' | 'waiting_approval' | 'waiting' | 'succeeded' | 'failed' | 'refused' | 'needs_attention';
+export type RunStatus =
+  'running' | 'waiting_approval' | 'waiting' | 'succeeded' | 'failed' | 'refused' | 'needs_attention';
 
 /** Every status, in the order lists and `--status` choices show them. */
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'waiting_approval', 'waiting', 'succeeded', 'failed', 'refused', 'needs_attention'];
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'running',
+  'waiting_approval',
+  'waiting',
+  'succeeded',
+  'failed',
+  'refused',
+  'needs_attention',
+];
 
 export const RUN_SCHEMA_VERSION = 1;
 

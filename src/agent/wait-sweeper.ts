@@ -77,7 +77,10 @@ export function createWaitSweeper(deps: WaitSweeperDeps): WaitSweeper {
           while (!controller.signal.aborted) {
             const soonest = Math.min(...waits.map((w) => Date.parse(w.deadline))) - clock.now();
             // Until a call signals its end, or its deadline, when the run resumes to record the timeout.
-            await gate.untilDone(waits, { timeoutMs: Math.min(Math.max(soonest, 0) + 10, MAX_WATCH_MS), signal: controller.signal });
+            await gate.untilDone(waits, {
+              timeoutMs: Math.min(Math.max(soonest, 0) + 10, MAX_WATCH_MS),
+              signal: controller.signal,
+            });
             if (controller.signal.aborted) return;
             if (await anyEnded(waits)) {
               await deps.resume(run.id);

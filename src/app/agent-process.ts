@@ -15,7 +15,13 @@ import { openBackendsOnRunningLab } from './backends.js';
 import type { OpenedBackends } from '../backends/from-config.js';
 import type { LabBackends } from '../backends/local/index.js';
 import type { Config } from './config.js';
-import { agentRunHandler, createBullmqRunQueue, createLocalRunQueue, openQueueJournal, type RunQueue } from '../intake/index.js';
+import {
+  agentRunHandler,
+  createBullmqRunQueue,
+  createLocalRunQueue,
+  openQueueJournal,
+  type RunQueue,
+} from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { openStores, runtimeStores, type Stores } from './stores.js';
@@ -60,8 +66,14 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
   const retry = { attempts: config.queue.attempts, backoffMs: config.queue.backoffMs };
   if (!config.redisUrl) {
     // Runs acknowledged and not yet settled are on disk: the next start queues them again.
-    const journal = openQueueJournal(join(config.home, 'queue'), (file, err) => logger.warn({ file, err }, 'a queued-run file could not be read; it was set aside and not queued'));
-    if (journal.left.length > 0) logger.info({ runs: journal.left.map((e) => e.runId) }, 'queueing again the runs the last process accepted and did not finish');
+    const journal = openQueueJournal(join(config.home, 'queue'), (file, err) =>
+      logger.warn({ file, err }, 'a queued-run file could not be read; it was set aside and not queued'),
+    );
+    if (journal.left.length > 0)
+      logger.info(
+        { runs: journal.left.map((e) => e.runId) },
+        'queueing again the runs the last process accepted and did not finish',
+      );
     return createLocalRunQueue({ ...retry, onError, journal });
   }
   return createBullmqRunQueue({
@@ -78,7 +90,11 @@ export function createRunQueueFromConfig(config: Config, logger: Logger): RunQue
 }
 
 /** `executesRuns`: this process will call startWorking (a worker, or serve with its in-process worker). */
-export async function openAgentProcess(config: Config, logger: Logger, { executesRuns }: { executesRuns: boolean }): Promise<AgentProcess> {
+export async function openAgentProcess(
+  config: Config,
+  logger: Logger,
+  { executesRuns }: { executesRuns: boolean },
+): Promise<AgentProcess> {
   const queue = createRunQueueFromConfig(config, logger);
   const metrics = createServerMetrics(queue, { tools: allTools.map((t) => t.name), executesRuns });
   const stores = openStores(config);
@@ -109,13 +125,22 @@ export async function openAgentProcess(config: Config, logger: Logger, { execute
     const sweeper = createApprovalSweeper({
       approvals: runtime.approvals,
       executeApproved: (approvalId) => runtime.gate.executeApproved(approvalId),
-      runs: { resume: (runId) => queue.resume(runId), waiting: () => runtime.runs.list({ status: 'waiting_approval' }) },
+      runs: {
+        resume: (runId) => queue.resume(runId),
+        waiting: () => runtime.runs.list({ status: 'waiting_approval' }),
+      },
       mootChecks: executesRuns,
       logger,
     });
     sweeper.start();
     const waits = executesRuns
-      ? createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (runId) => queue.resume(runId), clock: systemClock, logger })
+      ? createWaitSweeper({
+          gate: runtime.gate,
+          runs: runtime.runs,
+          resume: (runId) => queue.resume(runId),
+          clock: systemClock,
+          logger,
+        })
       : null;
     waits?.start();
     return { queue, metrics, runtime, backends, stores, slack, sweeper, waits, logger };
@@ -143,7 +168,12 @@ export function startWorking(p: AgentProcess, concurrency: number): void {
         p.logger.error({ runId, reason }, 'the run queue gave up on a run; it is marked failed');
         onSettled(run);
       })
-      .catch((err: unknown) => p.logger.error({ err, runId, reason }, 'the run queue gave up on a run, and marking it failed failed too; it still shows running'));
+      .catch((err: unknown) =>
+        p.logger.error(
+          { err, runId, reason },
+          'the run queue gave up on a run, and marking it failed failed too; it still shows running',
+        ),
+      );
   };
   p.queue.process(agentRunHandler(p.runtime.agent, p.runtime.runs, { onSettled }), { concurrency, onGaveUp });
 }
@@ -157,7 +187,8 @@ export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promis
   if (p.stores.shared) return 0;
   const interrupted = await p.runtime.runs.list({ status: 'running' });
   for (const run of interrupted) await p.queue.resume(run.id);
-  if (interrupted.length > 0) logger.info({ runs: interrupted.map((r) => r.id) }, 'resuming runs the last shutdown interrupted');
+  if (interrupted.length > 0)
+    logger.info({ runs: interrupted.map((r) => r.id) }, 'resuming runs the last shutdown interrupted');
   return interrupted.length;
 }
 
@@ -166,7 +197,11 @@ export async function resumeInterrupted(p: AgentProcess, logger: Logger): Promis
  * still active are handed back (logged by id); the caller must then exit the process, or
  * their handlers would go on beside the worker that takes them over.
  */
-export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger: Logger): Promise<{ handedBack: string[] }> {
+export async function closeAgentProcess(
+  p: AgentProcess,
+  graceMs: number,
+  logger: Logger,
+): Promise<{ handedBack: string[] }> {
   await p.sweeper.stop();
   await p.waits?.stop();
   const { handedBack } = await p.queue.close({ graceMs }).catch((err: unknown) => {
@@ -174,7 +209,9 @@ export async function closeAgentProcess(p: AgentProcess, graceMs: number, logger
     return { handedBack: [] as string[] };
   });
   if (handedBack.length > 0) {
-    const where = p.stores.shared ? 'another worker takes them over once their lock lapses' : 'they resume at the next start';
+    const where = p.stores.shared
+      ? 'another worker takes them over once their lock lapses'
+      : 'they resume at the next start';
     logger.warn({ runs: handedBack, graceMs }, `runs still active after the shutdown grace were handed back: ${where}`);
   }
   // Slack acknowledged clicks and owes their work; let it finish before the audit log closes.

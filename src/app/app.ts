@@ -10,12 +10,29 @@ import type { Run } from '../agent/run.js';
 import type { TranscriptItem } from '../agent/planner.js';
 import { createApprovalSweeper, type ApprovalSweeper } from '../approvals/index.js';
 import { UserError } from '../errors.js';
-import { createRedisIncidentIndex, openFileIncidentIndex, scheduleFromConfig, type ScheduleSync } from '../intake/index.js';
+import {
+  createRedisIncidentIndex,
+  openFileIncidentIndex,
+  scheduleFromConfig,
+  type ScheduleSync,
+} from '../intake/index.js';
 import type { Logger } from '../logger.js';
 import { createMcpHttpHandler, createMcpServer, principalFromClientName, type McpHttpHandler } from '../mcp/index.js';
 import { recheckAfterMs } from '../runbooks/index.js';
-import { createMetricsServer, createServer, queueReadiness, redisReadiness, type ReadinessCheck } from '../server/index.js';
-import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, type AgentProcess } from './agent-process.js';
+import {
+  createMetricsServer,
+  createServer,
+  queueReadiness,
+  redisReadiness,
+  type ReadinessCheck,
+} from '../server/index.js';
+import {
+  closeAgentProcess,
+  openAgentProcess,
+  resumeInterrupted,
+  startWorking,
+  type AgentProcess,
+} from './agent-process.js';
 import { openBackends, type LabOverrides, type OpenedBackends } from './backends.js';
 import type { Config } from './config.js';
 import { auditTail, evidenceExporter } from './evidence-sources.js';
@@ -52,7 +69,8 @@ export async function buildServe(config: Config, logger: Logger): Promise<ServeA
     await closeAgentProcess(agent, 0, logger);
     throw err;
   }
-  if (schedules.removed.length > 0) logger.info({ removed: schedules.removed }, 'removed schedules that are no longer in the config');
+  if (schedules.removed.length > 0)
+    logger.info({ removed: schedules.removed }, 'removed schedules that are no longer in the config');
 
   const mcp: McpHttpHandler | undefined =
     config.server.tokens.length > 0
@@ -63,12 +81,18 @@ export async function buildServe(config: Config, logger: Logger): Promise<ServeA
           sessionsPerPrincipal: config.server.mcp.sessionsPerPrincipal,
           idleTimeoutMs: config.server.mcp.idleTimeoutMs,
           maxBodyBytes: config.server.bodyLimitBytes,
-          createServer: (principal, caller) => mcpServerFor(config, logger, runtime, { principalFor: () => principal, readsAll: caller.scopes.has('read') }),
+          createServer: (principal, caller) =>
+            mcpServerFor(config, logger, runtime, {
+              principalFor: () => principal,
+              readsAll: caller.scopes.has('read'),
+            }),
           logger,
         })
       : undefined;
   // One incident, one run: which run handles each alert outlives this process (Redis, or files beside the queue's journal).
-  const incidents = config.redisUrl ? createRedisIncidentIndex({ connection: config.redisUrl, prefix: config.queue.prefix }) : openFileIncidentIndex(join(config.home, 'incidents'));
+  const incidents = config.redisUrl
+    ? createRedisIncidentIndex({ connection: config.redisUrl, prefix: config.queue.prefix })
+    : openFileIncidentIndex(join(config.home, 'incidents'));
   const http = await createServer({
     runtime,
     queue,
@@ -118,7 +142,13 @@ export async function buildWorker(config: Config, logger: Logger): Promise<Worke
   const redisCheck = redisReadiness(config.redisUrl);
   const metricsServer =
     config.worker.metricsPort !== undefined
-      ? await createMetricsServer({ metrics: agent.metrics, audit: agent.runtime.audit, tokens: config.server.tokens, logger, readiness: [queueReadiness(agent.queue), redisCheck.check] })
+      ? await createMetricsServer({
+          metrics: agent.metrics,
+          audit: agent.runtime.audit,
+          tokens: config.server.tokens,
+          logger,
+          readiness: [queueReadiness(agent.queue), redisCheck.check],
+        })
       : null;
   return {
     agent,
@@ -138,7 +168,12 @@ export interface McpApp {
   close(): Promise<void>;
 }
 
-function mcpServerFor(config: Config, logger: Logger, runtime: Runtime, who: { principalFor: Parameters<typeof createMcpServer>[0]['principalFor']; readsAll: boolean }): McpServer {
+function mcpServerFor(
+  config: Config,
+  logger: Logger,
+  runtime: Runtime,
+  who: { principalFor: Parameters<typeof createMcpServer>[0]['principalFor']; readsAll: boolean },
+): McpServer {
   return createMcpServer({
     gate: runtime.gate,
     tools: allTools,
@@ -158,10 +193,18 @@ export async function buildMcp(config: Config, logger: Logger): Promise<McpApp> 
   const backends = await openBackends(config, logger);
   const runtime = await createRuntime({ config, logger, backends: backends.backends, ...runtimeStores(stores) });
   // The client runs this command as the operator, on the operator's machine and data.
-  const server = mcpServerFor(config, logger, runtime, { principalFor: ({ name }) => principalFromClientName(name), readsAll: true });
+  const server = mcpServerFor(config, logger, runtime, {
+    principalFor: ({ name }) => principalFromClientName(name),
+    readsAll: true,
+  });
   // Expires this client's approvals in time and executes the granted ones (at most once,
   // whichever process gets there first); runs belong to serve's workers.
-  const sweeper: ApprovalSweeper = createApprovalSweeper({ approvals: runtime.approvals, executeApproved: (id) => runtime.gate.executeApproved(id), logger, intervalMs: 1000 });
+  const sweeper: ApprovalSweeper = createApprovalSweeper({
+    approvals: runtime.approvals,
+    executeApproved: (id) => runtime.gate.executeApproved(id),
+    logger,
+    intervalMs: 1000,
+  });
   sweeper.start();
   return {
     server,
@@ -183,7 +226,12 @@ export interface LocalApp {
   close(): Promise<void>;
 }
 
-async function buildLocal(config: Config, logger: Logger, onEvent: ((run: Run, item: TranscriptItem) => void) | undefined, lab: LabOverrides = {}): Promise<LocalApp> {
+async function buildLocal(
+  config: Config,
+  logger: Logger,
+  onEvent: ((run: Run, item: TranscriptItem) => void) | undefined,
+  lab: LabOverrides = {},
+): Promise<LocalApp> {
   const stores = openStores(config);
   const backends = await openBackends(config, logger, lab);
   const runtime = await createRuntime({
@@ -204,7 +252,11 @@ async function buildLocal(config: Config, logger: Logger, onEvent: ((run: Run, i
   };
 }
 
-export async function buildChat(config: Config, logger: Logger, options: { onEvent?: (run: Run, item: TranscriptItem) => void }): Promise<LocalApp> {
+export async function buildChat(
+  config: Config,
+  logger: Logger,
+  options: { onEvent?: (run: Run, item: TranscriptItem) => void },
+): Promise<LocalApp> {
   if (!createLlmPlanner(config.llm, logger)) {
     throw new UserError(`mlops-agent chat needs an LLM to plan.\n${HOW_TO_CONFIGURE_LLM}`, { code: 'config_invalid' });
   }
@@ -212,6 +264,10 @@ export async function buildChat(config: Config, logger: Logger, options: { onEve
 }
 
 /** The demo's lab is its own (rebuilt under `lab.home` each time); the audit log and stores are the operator's. */
-export async function buildDemo(config: Config, logger: Logger, options: { onEvent: (run: Run, item: TranscriptItem) => void; lab: LabOverrides }): Promise<LocalApp> {
+export async function buildDemo(
+  config: Config,
+  logger: Logger,
+  options: { onEvent: (run: Run, item: TranscriptItem) => void; lab: LabOverrides },
+): Promise<LocalApp> {
   return buildLocal(config, logger, options.onEvent, options.lab);
 }

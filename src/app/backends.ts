@@ -16,7 +16,11 @@ export type LabOverrides = Omit<Parameters<typeof openLocalLab>[0], 'config' | '
 
 export type { OpenedBackends };
 
-export async function openBackends(config: Config, logger: Logger, overrides: LabOverrides = {}): Promise<OpenedBackends> {
+export async function openBackends(
+  config: Config,
+  logger: Logger,
+  overrides: LabOverrides = {},
+): Promise<OpenedBackends> {
   const { home, ...lab } = overrides;
   return openBackendsFromSettings(home ? { ...config, home } : config, { logger, env: process.env, lab });
 }
@@ -27,7 +31,10 @@ export async function openBackendsOnRunningLab(config: Config, logger: Logger): 
 }
 
 /** The backends as another process left them, read and never changed (runs show, policy explain); `home` reads another data dir. */
-export async function openBackendsForReading(config: Config, home = config.home): Promise<{ backends: Backends; where: string }> {
+export async function openBackendsForReading(
+  config: Config,
+  home = config.home,
+): Promise<{ backends: Backends; where: string }> {
   const lab = openReadOnlyLab({ home, contracts: await loadContracts(config.contracts.files) });
   return { backends: lab, where: `the lab under ${lab.root}` };
 }

@@ -27,16 +27,25 @@ const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const slackSchema = z
   .object({
     /** Bot User OAuth Token (xoxb-…): posts and updates the approval messages. */
-    botToken: z.string().regex(/^xoxb-\S+$/, 'a bot token starts with xoxb- (OAuth & Permissions > Bot User OAuth Token)').optional(),
+    botToken: z
+      .string()
+      .regex(/^xoxb-\S+$/, 'a bot token starts with xoxb- (OAuth & Permissions > Bot User OAuth Token)')
+      .optional(),
     /** Signing Secret (Basic Information > App Credentials): checks that requests come from Slack. */
-    signingSecret: z.string().min(16, 'the signing secret has 32 hex characters (Basic Information > App Credentials)').optional(),
+    signingSecret: z
+      .string()
+      .min(16, 'the signing secret has 32 hex characters (Basic Information > App Credentials)')
+      .optional(),
     /** The channel approval requests are posted to: an id (C0123ABC) is safest; a #name works too. */
     approvalChannel: z.string().min(1).optional(),
     /** Where the Web API client sends its calls (tests point it at a local server). */
     apiUrl: z.string().url().optional(),
     /** Slack member id -> the principal it acts as in the policy, e.g. U0123ABC: user:alice. */
     users: z
-      .record(z.string().regex(SLACK_USER_ID, 'a Slack member id looks like U0123ABC (profile > ⋮ > Copy member ID)'), z.string().min(1))
+      .record(
+        z.string().regex(SLACK_USER_ID, 'a Slack member id looks like U0123ABC (profile > ⋮ > Copy member ID)'),
+        z.string().min(1),
+      )
       .default({}),
   })
   .strict()
@@ -45,12 +54,22 @@ const slackSchema = z
     const required = ['botToken', 'signingSecret', 'approvalChannel'] as const;
     const present = required.filter((k) => slack[k] !== undefined);
     if (present.length === 0 && (slack.apiUrl !== undefined || Object.keys(slack.users).length > 0)) {
-      for (const key of required) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: 'required: slack is partially configured (apiUrl or users are set)' });
+      for (const key of required)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [key],
+          message: 'required: slack is partially configured (apiUrl or users are set)',
+        });
       return;
     }
     if (present.length > 0) {
       for (const key of required) {
-        if (slack[key] === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [key], message: `required: slack is partially configured (${present.join(', ')} set)` });
+        if (slack[key] === undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [key],
+            message: `required: slack is partially configured (${present.join(', ')} set)`,
+          });
       }
     }
   });
@@ -77,12 +96,17 @@ function cronProblem(expr: string): string | null {
 const scheduleSchema = z
   .object({
     /** Stable id: renaming a schedule removes the old one and creates a new one. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-", e.g. nightly-retrain-credit-risk'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and "-", e.g. nightly-retrain-credit-risk'),
     /** Five fields (minute hour day month weekday) or six with leading seconds. */
-    cron: z.string().min(1).superRefine((expr, ctx) => {
-      const problem = cronProblem(expr);
-      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a cron expression: ${problem}` });
-    }),
+    cron: z
+      .string()
+      .min(1)
+      .superRefine((expr, ctx) => {
+        const problem = cronProblem(expr);
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a cron expression: ${problem}` });
+      }),
     /** IANA time zone of `cron`; default UTC. */
     tz: z.string().refine(validTimeZone, 'not an IANA time zone, e.g. Europe/London').default('UTC'),
     /** The task, in words, for the LLM; also the run's trigger text. */
@@ -107,7 +131,12 @@ const configSchema = z
         geminiModel: z.string().min(1).default('gemini-2.5-flash'),
         geminiBaseUrl: z.string().url().optional(),
         /** Gemini on Vertex AI (project, location, application default credentials) instead of the Gemini API with a key. */
-        vertexai: z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean({ invalid_type_error: 'true or false' })).default(false),
+        vertexai: z
+          .preprocess(
+            (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
+            z.boolean({ invalid_type_error: 'true or false' }),
+          )
+          .default(false),
         vertexProject: z.string().min(1).optional(),
         /** The Vertex AI region requests are served in, e.g. europe-west4 (where the data is processed). */
         vertexLocation: z.string().min(1).optional(),
@@ -129,7 +158,11 @@ const configSchema = z
     loop: z
       .object({
         maxSteps: z.number().int().positive().default(20),
-        maxWallMs: z.number().int().positive().default(15 * 60_000),
+        maxWallMs: z
+          .number()
+          .int()
+          .positive()
+          .default(15 * 60_000),
         maxTokens: z.number().int().positive().default(200_000),
         /** The same call with the same arguments is refused after this many times in one run. */
         maxRepeatedCalls: z.number().int().positive().default(2),
@@ -138,7 +171,10 @@ const configSchema = z
       .default({}),
     policy: z
       .object({
-        files: z.array(z.string().min(1)).min(1).default([join(defaultPolicyDir, 'default.yaml')]),
+        files: z
+          .array(z.string().min(1))
+          .min(1)
+          .default([join(defaultPolicyDir, 'default.yaml')]),
         /** Decisions of these are recorded beside the enforced ones and change nothing. */
         shadowFiles: z.array(z.string().min(1)).default([]),
       })
@@ -158,7 +194,10 @@ const configSchema = z
         /** Default: <home>/audit.jsonl */
         file: z.string().min(1).optional(),
         /** PostgreSQL schema of the audit tables (one chain per schema). */
-        postgresSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL name: letters, digits and "_", e.g. mlops_audit').default('mlops_audit'),
+        postgresSchema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL name: letters, digits and "_", e.g. mlops_audit')
+          .default('mlops_audit'),
         /** Ed25519 private key (PEM) that signs checkpoints; unset: checkpoints are unsigned and prove nothing. */
         signingKeyFile: z.string().min(1).optional(),
         /** Public keys (PEM) `audit verify` accepts, besides the signing key's own. */
@@ -212,20 +251,30 @@ const configSchema = z
                 token: z.string().min(16, 'a token needs at least 16 characters'),
                 principal: z.string().min(1),
                 scopes: z
-                  .array(z.enum(SCOPES), { required_error: `required: list what this token may do, from ${SCOPES.join(', ')} (e.g. [alerts] for a monitor, [read, approve] for an approver)` })
+                  .array(z.enum(SCOPES), {
+                    required_error: `required: list what this token may do, from ${SCOPES.join(', ')} (e.g. [alerts] for a monitor, [read, approve] for an approver)`,
+                  })
                   .min(1, `give at least one of ${SCOPES.join(', ')}`),
               })
               .strict(),
           )
           .default([]),
-        bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
         /** MCP over HTTP at /mcp. */
         mcp: z
           .object({
             /** Open sessions one principal may hold; more are refused until one closes or idles out. */
             sessionsPerPrincipal: z.number().int().min(1).max(1000).default(10),
             /** A session with no request for this long is closed. */
-            idleTimeoutMs: z.number().int().min(1000).default(5 * 60_000),
+            idleTimeoutMs: z
+              .number()
+              .int()
+              .min(1000)
+              .default(5 * 60_000),
             /** Host header values /mcp answers besides loopback (localhost, 127.0.0.1, [::1]), e.g. mlops-agent.internal; against DNS rebinding. */
             allowedHosts: z.array(z.string().min(1)).default([]),
           })
@@ -239,7 +288,10 @@ const configSchema = z
     queue: z
       .object({
         /** Prefix of every Redis key (queue, runs, schedules); several agents can share one Redis. */
-        prefix: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-"').default('mlops'),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-"')
+          .default('mlops'),
         /** Tries per run, counting the first; a run failing with a retryable error is tried again. */
         attempts: z.coerce.number().int().min(1).max(20).default(3),
         /** The first retry waits this long, each later one twice as long as the one before. */
@@ -271,7 +323,12 @@ const configSchema = z
       .superRefine((list, ctx) => {
         const seen = new Set<string>();
         list.forEach((s, i) => {
-          if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `schedule name "${s.name}" is used twice` });
+          if (seen.has(s.name))
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [i, 'name'],
+              message: `schedule name "${s.name}" is used twice`,
+            });
           seen.add(s.name);
         });
       }),
@@ -293,10 +350,19 @@ const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (!config.worker.inProcess && !config.redisUrl) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['worker', 'inProcess'], message: 'is false but redisUrl (REDIS_URL) is not set: without Redis only serve itself can execute runs' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['worker', 'inProcess'],
+        message: 'is false but redisUrl (REDIS_URL) is not set: without Redis only serve itself can execute runs',
+      });
     }
     if (config.audit.store === 'postgres' && !config.databaseUrl) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['audit', 'store'], message: 'is postgres but databaseUrl (DATABASE_URL) is not set: set it to postgres://user:password@host:5432/db' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['audit', 'store'],
+        message:
+          'is postgres but databaseUrl (DATABASE_URL) is not set: set it to postgres://user:password@host:5432/db',
+      });
     }
   });
 
@@ -373,7 +439,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const doc = parseDocument(readFileSync(candidate, 'utf8'), { lineCounter: lines });
     if (doc.errors.length > 0) {
       const err = doc.errors[0]!;
-      throw new UserError(`config file ${candidate} is not valid YAML: ${err.message}`, { code: 'config_invalid', cause: err });
+      throw new UserError(`config file ${candidate} is not valid YAML: ${err.message}`, {
+        code: 'config_invalid',
+        cause: err,
+      });
     }
     raw = (doc.toJS() ?? {}) as Record<string, unknown>;
     // The deepest key of an issue's path that the file holds: where the operator looks.
@@ -385,10 +454,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       return null;
     };
     if (typeof raw !== 'object' || Array.isArray(raw)) {
-      throw new UserError(`config file ${candidate} must hold a mapping of keys, not ${Array.isArray(raw) ? 'a list' : typeof raw}`, { code: 'config_invalid' });
+      throw new UserError(
+        `config file ${candidate} must hold a mapping of keys, not ${Array.isArray(raw) ? 'a list' : typeof raw}`,
+        { code: 'config_invalid' },
+      );
     }
   } else if (explicit) {
-    throw new UserError(`config file ${candidate} does not exist (set by ${options.file ? '--config' : 'MLOPS_AGENT_CONFIG'})`, { code: 'config_invalid' });
+    throw new UserError(
+      `config file ${candidate} does not exist (set by ${options.file ? '--config' : 'MLOPS_AGENT_CONFIG'})`,
+      { code: 'config_invalid' },
+    );
   }
   for (const [name, path] of Object.entries(ENV_KEYS)) {
     const value = env[name];
@@ -399,11 +474,21 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (slackUsers !== undefined && slackUsers.trim() !== '') {
     const slack = (typeof raw.slack === 'object' && raw.slack !== null ? raw.slack : {}) as Record<string, unknown>;
     // A Map, not an object: an id like __proto__ must reach validation (and be refused), not set a prototype.
-    const users = new Map(Object.entries((typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>));
-    for (const pair of slackUsers.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const users = new Map(
+      Object.entries(
+        (typeof slack.users === 'object' && slack.users !== null ? slack.users : {}) as Record<string, unknown>,
+      ),
+    );
+    for (const pair of slackUsers
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const eq = pair.indexOf('=');
       if (eq <= 0 || eq === pair.length - 1) {
-        throw new UserError(`invalid configuration:\n  slack.users (env SLACK_USERS): "${pair}" is not SLACKID=principal (e.g. U0123ABC=user:alice)`, { code: 'config_invalid' });
+        throw new UserError(
+          `invalid configuration:\n  slack.users (env SLACK_USERS): "${pair}" is not SLACKID=principal (e.g. U0123ABC=user:alice)`,
+          { code: 'config_invalid' },
+        );
       }
       users.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
     }
@@ -414,7 +499,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     const server = (typeof raw.server === 'object' && raw.server !== null ? raw.server : {}) as Record<string, unknown>;
     const tokens = Array.isArray(server.tokens) ? server.tokens : [];
     // The quick start's token: one operator on one machine, allowed everything.
-    raw.server = { ...server, tokens: [...tokens, { token: operatorToken, principal: 'user:operator', scopes: [...SCOPES] }] };
+    raw.server = {
+      ...server,
+      tokens: [...tokens, { token: operatorToken, principal: 'user:operator', scopes: [...SCOPES] }],
+    };
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -424,13 +512,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const line = fromEnv && env[fromEnv] ? null : lineOf(issue.path);
       return `  ${key}${fromEnv ? ` (env ${fromEnv})` : ''}: ${issue.message}${line && configFile ? ` (${configFile}:${line})` : ''}`;
     });
-    throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, { code: 'config_invalid' });
+    throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${lines.join('\n')}`, {
+      code: 'config_invalid',
+    });
   }
   // The env token, when set, was added last.
   const envIndex = operatorToken ? parsed.data.server.tokens.length - 1 : -1;
-  const duplicates = duplicateTokenProblems(parsed.data.server.tokens, (i) => (i === envIndex ? 'env MLOPS_AGENT_API_TOKEN' : `server.tokens.${i}`));
+  const duplicates = duplicateTokenProblems(parsed.data.server.tokens, (i) =>
+    i === envIndex ? 'env MLOPS_AGENT_API_TOKEN' : `server.tokens.${i}`,
+  );
   if (duplicates.length > 0) {
-    throw new UserError(`invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${duplicates.map((d) => `  server.tokens: ${d}`).join('\n')}`, { code: 'config_invalid' });
+    throw new UserError(
+      `invalid configuration${configFile ? ` in ${configFile}` : ''}:\n${duplicates.map((d) => `  server.tokens: ${d}`).join('\n')}`,
+      { code: 'config_invalid' },
+    );
   }
   const { slack, ...config } = parsed.data;
   const home = isAbsolute(config.home) ? config.home : resolve(cwd, config.home);
@@ -452,11 +547,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     client: {
       url: config.client.url ?? `http://127.0.0.1:${config.server.port}`,
       // The operator token serves a quick start on one machine: serve and the CLI share it.
-      ...(config.client.token ?? operatorToken ? { token: config.client.token ?? operatorToken } : {}),
+      ...((config.client.token ?? operatorToken) ? { token: config.client.token ?? operatorToken } : {}),
     },
     configFile,
     ...(slack?.botToken && slack.signingSecret && slack.approvalChannel
-      ? { slack: { botToken: slack.botToken, signingSecret: slack.signingSecret, approvalChannel: slack.approvalChannel, users: slack.users, ...(slack.apiUrl ? { apiUrl: slack.apiUrl } : {}) } }
+      ? {
+          slack: {
+            botToken: slack.botToken,
+            signingSecret: slack.signingSecret,
+            approvalChannel: slack.approvalChannel,
+            users: slack.users,
+            ...(slack.apiUrl ? { apiUrl: slack.apiUrl } : {}),
+          },
+        }
       : {}),
   };
 }

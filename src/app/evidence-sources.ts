@@ -1,6 +1,16 @@
 // Where `audit export` reads a bundle's context: the run store this deployment uses (Redis
 // with REDIS_URL, else files under the home) and the embedded lab's registry.
-import { createEvidenceExporter, evidenceContext, openAuditReader, verificationKeys, type AuditEntry, type AuditLog, type EvidenceContext, type EvidenceExporter, type RunRecord } from '../audit/index.js';
+import {
+  createEvidenceExporter,
+  evidenceContext,
+  openAuditReader,
+  verificationKeys,
+  type AuditEntry,
+  type AuditLog,
+  type EvidenceContext,
+  type EvidenceExporter,
+  type RunRecord,
+} from '../audit/index.js';
 import type { RunStore } from '../agent/run-store.js';
 import type { ModelRegistry } from '../../tools/index.js';
 import type { Logger } from '../logger.js';
@@ -9,13 +19,19 @@ import { openRunStore } from './stores.js';
 import { systemClock } from '../clock.js';
 import type { Config } from './config.js';
 
-export async function evidenceSources(config: Config): Promise<{ context: (record: RunRecord) => Promise<EvidenceContext>; close(): Promise<void> }> {
+export async function evidenceSources(
+  config: Config,
+): Promise<{ context: (record: RunRecord) => Promise<EvidenceContext>; close(): Promise<void> }> {
   const runs = openRunStore(config);
   return { context: evidenceContext({ runs, registry: openRegistryForReading(config) }), close: () => runs.close() };
 }
 
 /** serve's exporter: checkpoints its own log, reads the configured store, context from its runs and registry. */
-export function evidenceExporter(config: Config, agent: { runtime: { audit: AuditLog; runs: RunStore }; backends: { backends: { registry: ModelRegistry } } }, logger: Logger): EvidenceExporter {
+export function evidenceExporter(
+  config: Config,
+  agent: { runtime: { audit: AuditLog; runs: RunStore }; backends: { backends: { registry: ModelRegistry } } },
+  logger: Logger,
+): EvidenceExporter {
   return createEvidenceExporter({
     audit: agent.runtime.audit,
     reader: () => openAuditReader(config, logger),

@@ -6,9 +6,24 @@ import type { Logger } from '../logger.js';
 import type { Config } from './config.js';
 
 export { seedLab } from '../backends/local/lab-seed.js';
-export { findLabUp, INCIDENTS, LAB_UP_DEFAULTS, startLabUp, type Incident, type LabUpRecord } from '../backends/local/lab-up.js';
+export {
+  findLabUp,
+  INCIDENTS,
+  LAB_UP_DEFAULTS,
+  startLabUp,
+  type Incident,
+  type LabUpRecord,
+} from '../backends/local/lab-up.js';
 
-export function openLab(config: Config, logger: Logger, options: { minRequestsPerStep?: number } = {}): Promise<LocalLab> {
+export function openLab(
+  config: Config,
+  logger: Logger,
+  options: { minRequestsPerStep?: number } = {},
+): Promise<LocalLab> {
   const { minRequestsPerStep } = options;
-  return openLocalLab({ config, logger, ...(minRequestsPerStep !== undefined ? { analysis: { minRequestsPerStep } } : {}) });
+  return openLocalLab({
+    config,
+    logger,
+    ...(minRequestsPerStep !== undefined ? { analysis: { minRequestsPerStep } } : {}),
+  });
 }

@@ -7,7 +7,10 @@ import type { Logger } from '../logger.js';
 
 const REPEAT_MS = 30_000;
 
-export function queueErrorLog(logger: Pick<Logger, 'warn'>, clock: Clock): (runId: string | null, err: unknown) => void {
+export function queueErrorLog(
+  logger: Pick<Logger, 'warn'>,
+  clock: Clock,
+): (runId: string | null, err: unknown) => void {
   const seen = new Map<string, { at: number; left: number }>();
   return (runId, err) => {
     if (runId) {
@@ -24,6 +27,9 @@ export function queueErrorLog(logger: Pick<Logger, 'warn'>, clock: Clock): (runI
     // Distinct messages are few (they name the host); the bound only guards against odd ones.
     if (seen.size >= 100) seen.clear();
     seen.set(key, { at: now, left: 0 });
-    logger.warn({ err, ...(last?.left ? { repeatsNotLogged: last.left } : {}) }, 'the run queue reported an error (Redis unreachable?)');
+    logger.warn(
+      { err, ...(last?.left ? { repeatsNotLogged: last.left } : {}) },
+      'the run queue reported an error (Redis unreachable?)',
+    );
   };
 }

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { allTools, type Backends } from '../../tools/index.js';
-import { createApprovals, pendingApprovalsFrom, stateFromTools, type ApprovalNotifier, type Approvals, type ApprovalStore } from '../approvals/index.js';
+import {
+  createApprovals,
+  pendingApprovalsFrom,
+  stateFromTools,
+  type ApprovalNotifier,
+  type Approvals,
+  type ApprovalStore,
+} from '../approvals/index.js';
 import { createAgent, type Agent } from '../agent/loop.js';
 import type { JoinedNotice } from '../agent/joined-triggers.js';
 import type { Planner, TranscriptItem } from '../agent/planner.js';
@@ -15,7 +22,13 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Config } from './config.js';
 import { UserError } from '../errors.js';
 import { scheduleRunbook } from '../intake/index.js';
-import { createPlannerFromConfig, createRunbookPlanner, resolveProvider, withCircuitBreaker, type CircuitReport } from '../planners/index.js';
+import {
+  createPlannerFromConfig,
+  createRunbookPlanner,
+  resolveProvider,
+  withCircuitBreaker,
+  type CircuitReport,
+} from '../planners/index.js';
 import { loadRunbooks, mitigationSteps, runbookFor, type Runbook } from '../runbooks/index.js';
 import { toolSpecs } from '../../tools/tool-schema.js';
 import type { Logger } from '../logger.js';
@@ -106,16 +119,26 @@ function unplannable(trigger: Trigger): Planner {
 function checkSchedules(config: Config, runbooks: readonly Runbook[], llm: Planner | null): void {
   config.schedules.forEach((s, i) => {
     if (s.runbook && !runbooks.some((rb) => rb.id === s.runbook)) {
-      throw new UserError(`schedules.${i}.runbook: no runbook "${s.runbook}" in prompts/runbooks (known: ${runbooks.map((rb) => rb.id).join(', ')})`, { code: 'config_invalid' });
+      throw new UserError(
+        `schedules.${i}.runbook: no runbook "${s.runbook}" in prompts/runbooks (known: ${runbooks.map((rb) => rb.id).join(', ')})`,
+        { code: 'config_invalid' },
+      );
     }
     if (!s.runbook && !llm) {
-      throw new UserError(`schedules.${i} ("${s.name}") names no runbook and no LLM is configured, so nothing could plan its runs: set schedules.${i}.runbook or configure an LLM`, { code: 'config_invalid' });
+      throw new UserError(
+        `schedules.${i} ("${s.name}") names no runbook and no LLM is configured, so nothing could plan its runs: set schedules.${i}.runbook or configure an LLM`,
+        { code: 'config_invalid' },
+      );
     }
   });
 }
 
 /** The audit log as the gate and the loop see it: each durable entry is also shown to `observe`. */
-function observed(audit: AuditLog, observe: ((entry: AuditEntryInput, seconds: number) => void) | undefined, logger: Logger): AuditLog['append'] {
+function observed(
+  audit: AuditLog,
+  observe: ((entry: AuditEntryInput, seconds: number) => void) | undefined,
+  logger: Logger,
+): AuditLog['append'] {
   if (!observe) return (entry) => audit.append(entry);
   return async (entry) => {
     const started = performance.now();
@@ -140,8 +163,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   await preparePrivateHome(config.home, logger);
   // The file log, or the chain in PostgreSQL that every process shares (audit.store).
   const audit = await openAuditLog(config, { clock, logger });
-  if (audit.recovered) logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
-  const policy = await createPolicyStore({ files: config.policy.files, shadowFiles: config.policy.shadowFiles, knownTools: toolNames });
+  if (audit.recovered)
+    logger.warn({ recovered: audit.recovered }, 'the audit log had a torn last line; it was set aside');
+  const policy = await createPolicyStore({
+    files: config.policy.files,
+    shadowFiles: config.policy.shadowFiles,
+    knownTools: toolNames,
+  });
   const appender = { append: observed(audit, options.onAudit, logger) };
   // After repeated failures alert runs go straight to their runbook for a cool-down; each switch is audited.
   const guarded = llm
@@ -150,9 +178,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         coolDownMs: config.llm.breakerCoolDownMs,
         clock,
         onChange: ({ state, report }) => {
-          if (state === 'open') logger.warn({ circuit: report }, 'LLM circuit breaker open: alert runs go straight to their runbook until it cools down');
+          if (state === 'open')
+            logger.warn(
+              { circuit: report },
+              'LLM circuit breaker open: alert runs go straight to their runbook until it cools down',
+            );
           else logger.info({ circuit: report }, 'LLM circuit breaker closed: the LLM answered again');
-          appender.append({ runId: null, principal: 'mlops-agent', kind: `planner.circuit_${state === 'open' ? 'opened' : 'closed'}`, data: { ...report } }).catch((err: unknown) => logger.error({ err }, 'could not audit a circuit breaker change'));
+          appender
+            .append({
+              runId: null,
+              principal: 'mlops-agent',
+              kind: `planner.circuit_${state === 'open' ? 'opened' : 'closed'}`,
+              data: { ...report },
+            })
+            .catch((err: unknown) => logger.error({ err }, 'could not audit a circuit breaker change'));
         },
       })
     : null;
@@ -170,7 +209,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const executions = options.executions ?? openExecutions(config);
   // The serving view lists the approvals pending on a model: the tools see them beside the backends.
   const toolBackends: Backends = { ...backends, approvals: pendingApprovalsFrom((filter) => approvals.list(filter)) };
-  const gate = createGate({ tools: allTools, backends: toolBackends, policy: (req) => policy.evaluate(req), audit: appender, logger, approvals, executions, clock });
+  const gate = createGate({
+    tools: allTools,
+    backends: toolBackends,
+    policy: (req) => policy.evaluate(req),
+    audit: appender,
+    logger,
+    approvals,
+    executions,
+    clock,
+  });
   const ownRuns = options.runs ? null : openRunStore(config);
   const runs = options.runs ?? ownRuns!;
   const basePrompt = readFileSync(join(promptsDir, 'system.md'), 'utf8');
@@ -186,13 +234,25 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     return (id && runbookPlanners.get(id)) || null;
   };
   // An alert whose runbook has mitigation steps gets them first, whichever planner goes on.
-  const mitigations = new Map(runbooks.flatMap((rb) => {
-    const steps = mitigationSteps(rb);
-    return steps ? [[rb.id, { runbook: rb.id, planner: createRunbookPlanner(steps, { name: `runbook:${rb.id}:mitigation` }) }] as const] : [];
-  }));
-  const mitigationFor = (trigger: Trigger) => (trigger.kind === 'alert' ? mitigations.get(runbookFor(runbooks, trigger.alertName)?.id ?? '') ?? null : null);
+  const mitigations = new Map(
+    runbooks.flatMap((rb) => {
+      const steps = mitigationSteps(rb);
+      return steps
+        ? [
+            [
+              rb.id,
+              { runbook: rb.id, planner: createRunbookPlanner(steps, { name: `runbook:${rb.id}:mitigation` }) },
+            ] as const,
+          ]
+        : [];
+    }),
+  );
+  const mitigationFor = (trigger: Trigger) =>
+    trigger.kind === 'alert' ? (mitigations.get(runbookFor(runbooks, trigger.alertName)?.id ?? '') ?? null) : null;
   // The runbook's guidance goes to the LLM too, so both planners work from the same procedure.
-  const guidance = runbooks.map((rb) => `## Runbook ${rb.id}: ${rb.title} (alerts: ${rb.alerts.join(', ')})\n\n${rb.guidance}`).join('\n\n');
+  const guidance = runbooks
+    .map((rb) => `## Runbook ${rb.id}: ${rb.title} (alerts: ${rb.alerts.join(', ')})\n\n${rb.guidance}`)
+    .join('\n\n');
   const systemPrompt = `${basePrompt}\n\n# Runbooks\n\n${guidance}`;
 
   const agent = createAgent({

@@ -21,7 +21,11 @@ export interface Stores {
 type StoreConfig = Pick<Config, 'home' | 'redisUrl' | 'queue'>;
 
 /** The stores as the runtime takes them. */
-export function runtimeStores(stores: Stores): { runs: RunStore; approvalStore: ApprovalStore; executions: Executions } {
+export function runtimeStores(stores: Stores): {
+  runs: RunStore;
+  approvalStore: ApprovalStore;
+  executions: Executions;
+} {
   return { runs: stores.runs, approvalStore: stores.approvals, executions: stores.executions };
 }
 
@@ -45,12 +49,17 @@ export function openExecutions(config: StoreConfig): Executions {
 }
 
 export function openStores(config: StoreConfig): Stores {
-  const opened = { runs: openRunStore(config), approvals: openApprovalStore(config), executions: openExecutions(config) };
+  const opened = {
+    runs: openRunStore(config),
+    approvals: openApprovalStore(config),
+    executions: openExecutions(config),
+  };
   return {
     ...opened,
     shared: Boolean(config.redisUrl),
     async close(logger) {
-      for (const [name, store] of Object.entries(opened)) await store.close().catch((err: unknown) => logger.warn({ err }, `closing the ${name} store failed`));
+      for (const [name, store] of Object.entries(opened))
+        await store.close().catch((err: unknown) => logger.warn({ err }, `closing the ${name} store failed`));
     },
   };
 }

@@ -43,7 +43,9 @@ export function createApprovalSweeper(deps: ApprovalSweeperDeps): ApprovalSweepe
 
   // The fast path: the process that recorded the decision acts on it at once.
   approvals.onResolved((approval) => {
-    act(approval).catch((err: unknown) => logger.warn({ err, approvalId: approval.id }, 'acting on a decided approval failed; the next sweep retries'));
+    act(approval).catch((err: unknown) =>
+      logger.warn({ err, approvalId: approval.id }, 'acting on a decided approval failed; the next sweep retries'),
+    );
   });
 
   async function sweepOnce(): Promise<void> {

@@ -85,7 +85,8 @@ const APPROVAL_ID = /^apr_[a-z0-9]{1,16}_[0-9a-f]{8}$/;
 
 /** Ids come from URLs, CLI arguments and Slack payloads: refuse anything else before it reaches a store. */
 export function checkApprovalId(id: string): string {
-  if (!APPROVAL_ID.test(id)) throw new UserError(`"${id}" is not an approval id (they look like apr_mwthl1g5_15aff571)`, { code: 'not_found' });
+  if (!APPROVAL_ID.test(id))
+    throw new UserError(`"${id}" is not an approval id (they look like apr_mwthl1g5_15aff571)`, { code: 'not_found' });
   return id;
 }
 
@@ -93,7 +94,9 @@ export function checkApprovalId(id: string): string {
 export function upgradeApproval(raw: unknown, source: string): Approval {
   const a = raw as Partial<Approval> | null;
   if (!a || typeof a !== 'object' || a.schemaVersion !== APPROVAL_SCHEMA_VERSION) {
-    throw new UserError(`${source}: approval schema version ${String(a?.schemaVersion)} is not supported (this build reads version ${APPROVAL_SCHEMA_VERSION})`);
+    throw new UserError(
+      `${source}: approval schema version ${String(a?.schemaVersion)} is not supported (this build reads version ${APPROVAL_SCHEMA_VERSION})`,
+    );
   }
   return a as Approval;
 }

@@ -28,7 +28,10 @@ export interface ApprovalNotifier {
 }
 
 /** What a call would change, from the tool: a hash of the current state and a preview in words. */
-export type StateOf = (tool: string, args: Record<string, unknown>) => Promise<{ hash: string; preview: ChangePreview } | null>;
+export type StateOf = (
+  tool: string,
+  args: Record<string, unknown>,
+) => Promise<{ hash: string; preview: ChangePreview } | null>;
 
 export interface ApprovalsOptions {
   store: ApprovalStore;
@@ -53,8 +56,7 @@ export interface DecisionRequest {
 }
 
 export type DecideResult =
-  | { ok: true; approval: Approval; resolved: boolean }
-  | { ok: false; code: RefusalCode | 'not_found'; message: string };
+  { ok: true; approval: Approval; resolved: boolean } | { ok: false; code: RefusalCode | 'not_found'; message: string };
 
 export type ConsumeResult = { ok: true; call: ParkedCall; approval: Approval } | { ok: false; reason: string };
 
@@ -64,9 +66,18 @@ export interface Approvals extends ApprovalSink {
   /** The approver's roles come from the policy, never from the channel. */
   decide(id: string, decision: DecisionRequest): Promise<DecideResult>;
   /** Whether `decide` would take this vote now; records nothing (a channel asks before it asks for a reason). */
-  wouldTake(id: string, decision: Omit<DecisionRequest, 'comment'>): Promise<{ ok: true } | { ok: false; code: RefusalCode | 'not_found'; message: string }>;
+  wouldTake(
+    id: string,
+    decision: Omit<DecisionRequest, 'comment'>,
+  ): Promise<{ ok: true } | { ok: false; code: RefusalCode | 'not_found'; message: string }>;
   /** Records a refusal that never reached an approval (a forged or replayed Slack request). */
-  refuse(event: { principal: string; approvalId: string | null; code: string; message: string; via: string }): Promise<void>;
+  refuse(event: {
+    principal: string;
+    approvalId: string | null;
+    code: string;
+    message: string;
+    via: string;
+  }): Promise<void>;
   /** Remembers a channel's one-time key in the store (replay protection); false when it was already there. */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /**
@@ -107,8 +118,18 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   async function notApplied(runId: string | null, approvalId: string, kinds: string[], err: unknown): Promise<void> {
     if (kinds.length === 0) return;
     await audit
-      .append({ runId, principal: 'system:approvals', kind: 'approval.not_applied', data: { approvalId, entries: kinds, reason: describeError(err) } })
-      .catch((e: unknown) => logger.error({ err: e, approvalId, entries: kinds }, 'an approval change was audited but not stored, and recording that failed too'));
+      .append({
+        runId,
+        principal: 'system:approvals',
+        kind: 'approval.not_applied',
+        data: { approvalId, entries: kinds, reason: describeError(err) },
+      })
+      .catch((e: unknown) =>
+        logger.error(
+          { err: e, approvalId, entries: kinds },
+          'an approval change was audited but not stored, and recording that failed too',
+        ),
+      );
   }
 
   async function audited(id: string, plan: (current: Approval) => { next: Approval; entries: PlannedEntry[] } | null) {
@@ -135,7 +156,13 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   // must not stop a decision taken through another one.
   async function notify(approval: Approval): Promise<void> {
     await Promise.all(
-      notifiers.map((n) => n.updated(approval).catch((err: unknown) => logger.warn({ err, approvalId: approval.id, channel: n.name }, 'could not update the approval message'))),
+      notifiers.map((n) =>
+        n
+          .updated(approval)
+          .catch((err: unknown) =>
+            logger.warn({ err, approvalId: approval.id, channel: n.name }, 'could not update the approval message'),
+          ),
+      ),
     );
   }
 
@@ -150,7 +177,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
   }
 
   function where(id: string): string {
-    const channels = [...notifiers.map((n) => `${n.name[0]!.toUpperCase()}${n.name.slice(1)}`), `HTTP (POST /v1/approvals/${id}/decision)`, `the CLI (mlops-agent approvals approve|deny ${id})`];
+    const channels = [
+      ...notifiers.map((n) => `${n.name[0]!.toUpperCase()}${n.name.slice(1)}`),
+      `HTTP (POST /v1/approvals/${id}/decision)`,
+      `the CLI (mlops-agent approvals approve|deny ${id})`,
+    ];
     return `${channels.slice(0, -1).join(', ')} or ${channels.at(-1)}`;
   }
 
@@ -160,7 +191,13 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       current.status === 'pending'
         ? {
             next: { ...current, status: 'expired', resolvedAt: at, resolution: why },
-            entries: [{ principal: 'system:approvals', kind: 'approval.expired', data: { approvalId: approval.id, tool: approval.tool, reason: why, moot: kind === 'moot' } }],
+            entries: [
+              {
+                principal: 'system:approvals',
+                kind: 'approval.expired',
+                data: { approvalId: approval.id, tool: approval.tool, reason: why, moot: kind === 'moot' },
+              },
+            ],
           }
         : null,
     );
@@ -188,7 +225,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         preview: state?.preview ?? null,
         stateHash: state?.hash ?? null,
         rule: { id: call.decision.ruleId, reason: call.decision.reason, policy: call.decision.policy },
-        required: { roles: requirement?.roles ?? [], count: requirement?.count ?? 1, ...(requirement?.eachRole ? { eachRole: true } : {}) },
+        required: {
+          roles: requirement?.roles ?? [],
+          count: requirement?.count ?? 1,
+          ...(requirement?.eachRole ? { eachRole: true } : {}),
+        },
         requestedBy: call.principal,
         createdAt: new Date(now).toISOString(),
         expiresAt: new Date(now + (requirement?.expiresInMs ?? options.defaultExpiresInMs ?? FOUR_HOURS)).toISOString(),
@@ -220,9 +261,15 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       for (const n of notifiers) {
         try {
           const ref = await n.requested(approval);
-          await store.update(approval.id, (current) => ({ ...current, notices: { ...current.notices, [n.name]: ref } }));
+          await store.update(approval.id, (current) => ({
+            ...current,
+            notices: { ...current.notices, [n.name]: ref },
+          }));
         } catch (err) {
-          logger.warn({ err, approvalId: approval.id, channel: n.name }, 'could not announce the approval; it can still be decided over HTTP or the CLI');
+          logger.warn(
+            { err, approvalId: approval.id, channel: n.name },
+            'could not announce the approval; it can still be decided over HTTP or the CLI',
+          );
         }
       }
       return { approvalId: approval.id, where: where(approval.id) };
@@ -232,7 +279,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       const approval = await store.get(checkApprovalId(id));
       if (!approval) return { ok: false, code: 'not_found', message: `no approval ${id}` };
       const { approverId, ...rest } = decision;
-      const applied = applyVote(approval, { ...rest, comment: null, approver: { id: approverId, roles: options.rolesOf(approverId) } }, clock.now());
+      const applied = applyVote(
+        approval,
+        { ...rest, comment: null, approver: { id: approverId, roles: options.rolesOf(approverId) } },
+        clock.now(),
+      );
       return applied.ok ? { ok: true } : applied;
     },
 
@@ -255,19 +306,39 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         refusal = null;
         resolvedNow = applied.resolved;
         const next = applied.approval;
-        const entries: PlannedEntry[] = [{ principal: vote.approver.id, kind: 'approval.vote', data: { ...base, comment: vote.comment, roles: next.votes.at(-1)?.roles ?? [] } }];
-        if (resolvedNow) entries.push({ principal: vote.approver.id, kind: `approval.${next.status}`, data: { approvalId: id, tool: next.tool, resolution: next.resolution } });
+        const entries: PlannedEntry[] = [
+          {
+            principal: vote.approver.id,
+            kind: 'approval.vote',
+            data: { ...base, comment: vote.comment, roles: next.votes.at(-1)?.roles ?? [] },
+          },
+        ];
+        if (resolvedNow)
+          entries.push({
+            principal: vote.approver.id,
+            kind: `approval.${next.status}`,
+            data: { approvalId: id, tool: next.tool, resolution: next.resolution },
+          });
         return { next, entries };
       });
       if (!result) {
-        await record({ runId: null }, vote.approver.id, 'approval.refused', { ...base, code: 'not_found', reason: `no approval ${id}` });
+        await record({ runId: null }, vote.approver.id, 'approval.refused', {
+          ...base,
+          code: 'not_found',
+          reason: `no approval ${id}`,
+        });
         return { ok: false, code: 'not_found', message: `no approval ${id}` };
       }
       const refused = refusal as { code: RefusalCode; message: string } | null;
       if (refused) {
-        await record(result.approval, vote.approver.id, 'approval.refused', { ...base, code: refused.code, reason: refused.message });
+        await record(result.approval, vote.approver.id, 'approval.refused', {
+          ...base,
+          code: refused.code,
+          reason: refused.message,
+        });
         // A decision that arrives after the deadline finds it expired: make that official.
-        if (refused.code === 'expired') await expire(result.approval, `expired at ${result.approval.expiresAt} without enough approvals`, 'time');
+        if (refused.code === 'expired')
+          await expire(result.approval, `expired at ${result.approval.expiresAt} without enough approvals`, 'time');
         return { ok: false, ...refused };
       }
       const approval = result.approval;
@@ -277,7 +348,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
     },
 
     async refuse(event) {
-      await audit.append({ runId: null, principal: event.principal, kind: 'approval.refused', data: { approvalId: event.approvalId, code: event.code, reason: event.message, via: event.via } });
+      await audit.append({
+        runId: null,
+        principal: event.principal,
+        kind: 'approval.refused',
+        data: { approvalId: event.approvalId, code: event.code, reason: event.message, via: event.via },
+      });
     },
 
     async consume(approvalId) {
@@ -285,13 +361,28 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       try {
         approval = await store.get(checkApprovalId(approvalId));
       } catch (err) {
-        return { ok: false, reason: `approval ${approvalId} could not be read (${publicMessage(err)}); nothing was executed` };
+        return {
+          ok: false,
+          reason: `approval ${approvalId} could not be read (${publicMessage(err)}); nothing was executed`,
+        };
       }
       if (!approval) return { ok: false, reason: `no approval ${approvalId}; nothing was executed` };
-      if (approval.status !== 'granted') return { ok: false, reason: `approval ${approvalId} is ${approval.status}${approval.resolution ? ` (${approval.resolution})` : ''}; nothing was executed` };
-      if (approval.consumedAt) return { ok: false, reason: `approval ${approvalId} was already used at ${approval.consumedAt}; a grant executes its call once` };
+      if (approval.status !== 'granted')
+        return {
+          ok: false,
+          reason: `approval ${approvalId} is ${approval.status}${approval.resolution ? ` (${approval.resolution})` : ''}; nothing was executed`,
+        };
+      if (approval.consumedAt)
+        return {
+          ok: false,
+          reason: `approval ${approvalId} was already used at ${approval.consumedAt}; a grant executes its call once`,
+        };
       // The stored arguments must still be the ones people approved.
-      if (argsHashOf(approval.args) !== approval.argsHash) return { ok: false, reason: `approval ${approvalId}: the stored arguments no longer match their hash; nothing was executed` };
+      if (argsHashOf(approval.args) !== approval.argsHash)
+        return {
+          ok: false,
+          reason: `approval ${approvalId}: the stored arguments no longer match their hash; nothing was executed`,
+        };
 
       const state = await options.stateOf(approval.tool, approval.args).catch(() => null);
       const moot = approval.stateHash !== null && state?.hash !== approval.stateHash;
@@ -303,16 +394,46 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         if (current.status !== 'granted' || current.consumedAt) return null;
         if (moot) {
           return {
-            next: { ...current, consumedAt: at, outcome: { status: 'refused', summary: 'not executed: what it would change has changed since it was approved', at } },
-            entries: [{ principal: 'system:approvals', kind: 'approval.moot', data: { approvalId, tool: approval.tool, reason: mootReason } }],
+            next: {
+              ...current,
+              consumedAt: at,
+              outcome: {
+                status: 'refused',
+                summary: 'not executed: what it would change has changed since it was approved',
+                at,
+              },
+            },
+            entries: [
+              {
+                principal: 'system:approvals',
+                kind: 'approval.moot',
+                data: { approvalId, tool: approval.tool, reason: mootReason },
+              },
+            ],
           };
         }
         return {
           next: { ...current, consumedAt: at },
-          entries: [{ principal: approval.requestedBy.id, kind: 'approval.consumed', data: { approvalId, callId: approval.callId, tool: approval.tool, argsHash: approval.argsHash, idempotencyKey: approval.idempotencyKey } }],
+          entries: [
+            {
+              principal: approval.requestedBy.id,
+              kind: 'approval.consumed',
+              data: {
+                approvalId,
+                callId: approval.callId,
+                tool: approval.tool,
+                argsHash: approval.argsHash,
+                idempotencyKey: approval.idempotencyKey,
+              },
+            },
+          ],
         };
       });
-      if (!taken?.changed) return { ok: false, reason: `approval ${approvalId} was taken by another worker; a grant executes its call once` };
+      if (!taken?.changed)
+        return {
+          ok: false,
+          reason: `approval ${approvalId} was taken by another worker; a grant executes its call once`,
+        };
       if (moot) {
         await notify(taken.approval);
         return { ok: false, reason: mootReason };
@@ -324,7 +445,12 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
         tool: approval.tool,
         args: approval.args,
         risk: approval.risk,
-        decision: { effect: 'require_approval', ruleId: approval.rule.id, reason: approval.rule.reason, policy: approval.rule.policy },
+        decision: {
+          effect: 'require_approval',
+          ruleId: approval.rule.id,
+          reason: approval.rule.reason,
+          policy: approval.rule.policy,
+        },
         idempotencyKey: approval.idempotencyKey,
       };
       return { ok: true, call, approval: taken.approval };
@@ -348,7 +474,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
       for (const approval of await store.list({ status: 'pending' })) {
         let done: Approval | null = null;
         if (now >= Date.parse(approval.expiresAt)) {
-          done = await expire(approval, `expired at ${approval.expiresAt} without enough approvals (${approval.votes.length} vote(s) of ${approval.required.count} needed)`, 'time');
+          done = await expire(
+            approval,
+            `expired at ${approval.expiresAt} without enough approvals (${approval.votes.length} vote(s) of ${approval.required.count} needed)`,
+            'time',
+          );
         } else if (moot && approval.stateHash !== null) {
           const state = await options.stateOf(approval.tool, approval.args).catch((err: unknown) => {
             logger.warn({ err, approvalId: approval.id }, 'could not read the state an approval would change');
@@ -356,7 +486,11 @@ export function createApprovals(options: ApprovalsOptions): Approvals {
           });
           // Unknown (a backend hiccup) is not moot: the check runs again next sweep, and consume checks once more.
           if (state !== undefined && state?.hash !== approval.stateHash) {
-            done = await expire(approval, `expired as moot: what it would change has changed since it was requested${state ? ` (now: ${state.preview.now})` : ''}`, 'moot');
+            done = await expire(
+              approval,
+              `expired as moot: what it would change has changed since it was requested${state ? ` (now: ${state.preview.now})` : ''}`,
+              'moot',
+            );
           }
         }
         if (done) expired.push(done);

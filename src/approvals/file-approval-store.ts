@@ -31,7 +31,9 @@ export function createFileApprovalStore(dir: string, options: { clock?: Clock } 
     for (const name of names) {
       if (!name.endsWith('.json')) continue;
       const file = join(onceDir, name);
-      const until = await readFile(file, 'utf8').then((text) => (JSON.parse(text) as { until?: unknown }).until).catch(() => undefined);
+      const until = await readFile(file, 'utf8')
+        .then((text) => (JSON.parse(text) as { until?: unknown }).until)
+        .catch(() => undefined);
       // Unreadable: being written right now, or torn; only a readable expired key is removed.
       if (typeof until === 'number' && until <= now) await unlink(file).catch(() => undefined);
     }
@@ -45,7 +47,10 @@ export function createFileApprovalStore(dir: string, options: { clock?: Clock } 
 
   // The per-approval lock is held across `change`, so an async change (an audit append)
   // sees the value it replaces and no other writer gets in between.
-  async function transition(id: string, change: (current: Approval) => Promise<Approval | null>): Promise<UpdateResult | undefined> {
+  async function transition(
+    id: string,
+    change: (current: Approval) => Promise<Approval | null>,
+  ): Promise<UpdateResult | undefined> {
     // Approvals are never deleted: one that does not exist now will not before the lock
     // (whose directory may not exist yet either).
     if (!(await read(id))) return undefined;
@@ -100,7 +105,9 @@ export function createFileApprovalStore(dir: string, options: { clock?: Clock } 
       const entry = JSON.stringify({ until: now + ttlMs });
       if (await createFileExclusive(file, entry)) return true;
       // Remembered before: a replay, unless that memory has run out.
-      const seen = await readFile(file, 'utf8').then((s) => JSON.parse(s) as { until: number }).catch(() => ({ until: Infinity }));
+      const seen = await readFile(file, 'utf8')
+        .then((s) => JSON.parse(s) as { until: number })
+        .catch(() => ({ until: Infinity }));
       if (seen.until > clock.now()) return false;
       await unlink(file).catch(() => undefined);
       return createFileExclusive(file, entry);

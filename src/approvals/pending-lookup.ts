@@ -8,19 +8,20 @@ export function pendingApprovalsFrom(list: (filter: { status: 'pending' }) => Pr
     async touching(model, environment) {
       const pending = await list({ status: 'pending' });
       return pending
-        .filter((a) => a.args.model === model && (typeof a.args.environment !== 'string' || a.args.environment === environment))
-        .map(
-          (a): PendingApprovalRef => ({
-            approvalId: a.id,
-            tool: a.tool,
-            args: a.args,
-            ruleId: a.rule.id,
-            reason: a.rule.reason,
-            requestedBy: a.requestedBy.id,
-            runId: a.runId,
-            expiresAt: a.expiresAt,
-          }),
-        );
+        .filter(
+          (a) =>
+            a.args.model === model && (typeof a.args.environment !== 'string' || a.args.environment === environment),
+        )
+        .map((a): PendingApprovalRef => ({
+          approvalId: a.id,
+          tool: a.tool,
+          args: a.args,
+          ruleId: a.rule.id,
+          reason: a.rule.reason,
+          requestedBy: a.requestedBy.id,
+          runId: a.runId,
+          expiresAt: a.expiresAt,
+        }));
     },
   };
 }

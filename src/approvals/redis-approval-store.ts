@@ -62,7 +62,18 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     // Lua arrays start at 1 and the status sets start at KEYS[3].
     const statusIndex = APPROVAL_STATUSES.indexOf(next.status) + 1;
     const ok = await call(`writing approval ${next.id}`, () =>
-      redis.eval(COMPARE_AND_SET, 2 + statusKeys.length, keyOf(next.id), byCreated, ...statusKeys, expected, JSON.stringify(next), next.id, statusIndex, Date.parse(next.createdAt) || 0),
+      redis.eval(
+        COMPARE_AND_SET,
+        2 + statusKeys.length,
+        keyOf(next.id),
+        byCreated,
+        ...statusKeys,
+        expected,
+        JSON.stringify(next),
+        next.id,
+        statusIndex,
+        Date.parse(next.createdAt) || 0,
+      ),
     );
     return ok === 1;
   }
@@ -104,7 +115,9 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         if (next === null) return { approval: current.approval, changed: false };
         if (await compareAndSet(current.raw, next)) return { approval: next, changed: true };
       }
-      throw new UpstreamError('redis', `approval ${id} kept changing under ${MAX_ATTEMPTS} attempts to update it`, { retryable: true });
+      throw new UpstreamError('redis', `approval ${id} kept changing under ${MAX_ATTEMPTS} attempts to update it`, {
+        retryable: true,
+      });
     },
 
     async transition(id, change) {
@@ -113,7 +126,12 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
       const deadline = Date.now() + HOLD_WAIT_MS;
       let delay = 2;
       while ((await call(`holding approval ${id}`, () => redis.set(hold, token, 'PX', HOLD_MS, 'NX'))) !== 'OK') {
-        if (Date.now() > deadline) throw new UpstreamError('redis', `approval ${id} stayed held by another writer for ${HOLD_WAIT_MS} ms; nothing was changed, try again`, { retryable: true });
+        if (Date.now() > deadline)
+          throw new UpstreamError(
+            'redis',
+            `approval ${id} stayed held by another writer for ${HOLD_WAIT_MS} ms; nothing was changed, try again`,
+            { retryable: true },
+          );
         await new Promise((resolve) => setTimeout(resolve, delay + Math.floor(Math.random() * delay)));
         delay = Math.min(50, delay * 2);
       }
@@ -124,7 +142,11 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
         if (next === null) return { approval: current.approval, changed: false };
         // Still compare-and-set: a hold that lapsed (a paused process) must not overwrite a newer value.
         if (!(await compareAndSet(current.raw, next))) {
-          throw new UpstreamError('redis', `approval ${id} changed while it was held (the hold lapsed); this change was not written`, { retryable: true });
+          throw new UpstreamError(
+            'redis',
+            `approval ${id} changed while it was held (the hold lapsed); this change was not written`,
+            { retryable: true },
+          );
         }
         return { approval: next, changed: true };
       } finally {
@@ -133,7 +155,9 @@ export function createRedisApprovalStore(options: RedisApprovalStoreOptions): Ap
     },
 
     async claimOnce(key, ttlMs) {
-      const reply = await call('remembering a one-time key', () => redis.set(`${prefix}:approvals:once:${sha256Hex(key)}`, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'));
+      const reply = await call('remembering a one-time key', () =>
+        redis.set(`${prefix}:approvals:once:${sha256Hex(key)}`, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'),
+      );
       return reply === 'OK';
     },
 

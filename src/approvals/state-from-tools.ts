@@ -8,7 +8,11 @@ export function stateFromTools(tools: readonly AnyTool[], backends: Backends): S
   return async (name, args) => {
     const tool = tools.find((t) => t.name === name);
     if (!tool?.preview) return null;
-    const { now, after, state } = await tool.preview(args, { backends, principal: 'system:approvals', idempotencyKey: 'preview' });
+    const { now, after, state } = await tool.preview(args, {
+      backends,
+      principal: 'system:approvals',
+      idempotencyKey: 'preview',
+    });
     return { hash: sha256Hex(canonicalJson(state ?? null)), preview: { now, after } };
   };
 }

@@ -9,7 +9,8 @@ export function stillNeeded(approval: Approval): string {
   const missingCount = Math.max(0, count - grants.length);
   if (eachRole) {
     const uncovered = roles.filter((role) => !coversEachRole(grants, [role]));
-    if (uncovered.length > 0) return `${Math.max(missingCount, uncovered.length)} more approval(s), including one from each of [${uncovered.join(', ')}]`;
+    if (uncovered.length > 0)
+      return `${Math.max(missingCount, uncovered.length)} more approval(s), including one from each of [${uncovered.join(', ')}]`;
     if (!coversEachRole(grants, roles)) return `approvals from distinct people covering each of [${roles.join(', ')}]`;
   }
   return `${missingCount} more approval(s) from [${roles.join(', ')}]`;

@@ -17,11 +17,11 @@ export interface VoteRequest {
   argsHash?: string;
 }
 
-export type RefusalCode = 'not_pending' | 'expired' | 'args_mismatch' | 'self_approval' | 'not_authorised' | 'already_voted';
+export type RefusalCode =
+  'not_pending' | 'expired' | 'args_mismatch' | 'self_approval' | 'not_authorised' | 'already_voted';
 
 export type VoteResult =
-  | { ok: true; approval: Approval; resolved: boolean }
-  | { ok: false; code: RefusalCode; message: string };
+  { ok: true; approval: Approval; resolved: boolean } | { ok: false; code: RefusalCode; message: string };
 
 /**
  * The person behind a principal: an MCP client acting with alice's token (`mcp:user:alice`)
@@ -62,16 +62,32 @@ export function applyVote(approval: Approval, vote: VoteRequest, now: number): V
   const at = new Date(now).toISOString();
   const { approver, verdict } = vote;
   if (approval.status !== 'pending') {
-    return { ok: false, code: 'not_pending', message: `approval ${approval.id} is already ${approval.status}: ${approval.resolution ?? ''}`.trim() };
+    return {
+      ok: false,
+      code: 'not_pending',
+      message: `approval ${approval.id} is already ${approval.status}: ${approval.resolution ?? ''}`.trim(),
+    };
   }
   if (now >= Date.parse(approval.expiresAt)) {
-    return { ok: false, code: 'expired', message: `approval ${approval.id} expired at ${approval.expiresAt}; ask the agent to propose the call again` };
+    return {
+      ok: false,
+      code: 'expired',
+      message: `approval ${approval.id} expired at ${approval.expiresAt}; ask the agent to propose the call again`,
+    };
   }
   if (vote.argsHash !== undefined && vote.argsHash !== approval.argsHash) {
-    return { ok: false, code: 'args_mismatch', message: `approval ${approval.id} is for other arguments than the ones you were shown (hash ${vote.argsHash.slice(0, 12)}…, stored ${approval.argsHash.slice(0, 12)}…); nothing was decided` };
+    return {
+      ok: false,
+      code: 'args_mismatch',
+      message: `approval ${approval.id} is for other arguments than the ones you were shown (hash ${vote.argsHash.slice(0, 12)}…, stored ${approval.argsHash.slice(0, 12)}…); nothing was decided`,
+    };
   }
   if (personOf(approver.id) === personOf(approval.requestedBy.id)) {
-    return { ok: false, code: 'self_approval', message: `${approver.id} asked for this call and cannot decide on their own request; another approver must` };
+    return {
+      ok: false,
+      code: 'self_approval',
+      message: `${approver.id} asked for this call and cannot decide on their own request; another approver must`,
+    };
   }
   // Whoever started the run (the token that posted its alert) asked for it too, through the agent.
   const requester = approval.requestedBy.requester;
@@ -92,15 +108,40 @@ export function applyVote(approval: Approval, vote: VoteRequest, now: number): V
     };
   }
   if (approval.votes.some((v) => v.by === approver.id)) {
-    return { ok: false, code: 'already_voted', message: `${approver.id} already decided on approval ${approval.id}; each approver counts once` };
+    return {
+      ok: false,
+      code: 'already_voted',
+      message: `${approver.id} already decided on approval ${approval.id}; each approver counts once`,
+    };
   }
 
-  const next: Approval = { ...approval, votes: [...approval.votes, { by: approver.id, roles: held, verdict, comment: vote.comment, at, via: vote.via }] };
+  const next: Approval = {
+    ...approval,
+    votes: [...approval.votes, { by: approver.id, roles: held, verdict, comment: vote.comment, at, via: vote.via }],
+  };
   if (verdict === 'deny') {
-    return { ok: true, resolved: true, approval: { ...next, status: 'denied', resolvedAt: at, resolution: `denied by ${approver.id}${vote.comment ? `: ${vote.comment}` : ''}` } };
+    return {
+      ok: true,
+      resolved: true,
+      approval: {
+        ...next,
+        status: 'denied',
+        resolvedAt: at,
+        resolution: `denied by ${approver.id}${vote.comment ? `: ${vote.comment}` : ''}`,
+      },
+    };
   }
   const grants = next.votes.filter((v) => v.verdict === 'grant').map((v) => ({ id: v.by, roles: v.roles }));
   const enough = grants.length >= count && (!approval.required.eachRole || coversEachRole(grants, roles));
   if (!enough) return { ok: true, resolved: false, approval: next };
-  return { ok: true, resolved: true, approval: { ...next, status: 'granted', resolvedAt: at, resolution: `granted by ${grants.map((g) => g.id).join(' and ')}` } };
+  return {
+    ok: true,
+    resolved: true,
+    approval: {
+      ...next,
+      status: 'granted',
+      resolvedAt: at,
+      resolution: `granted by ${grants.map((g) => g.id).join(' and ')}`,
+    },
+  };
 }

@@ -47,7 +47,8 @@ export function canonicalJsonValue(value: unknown): string {
         }
       }
       let text = '{';
-      for (let i = 0; i < keys.length; i++) text += `${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:${canonicalJsonValue(record[keys[i]!])}`;
+      for (let i = 0; i < keys.length; i++)
+        text += `${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:${canonicalJsonValue(record[keys[i]!])}`;
       return `${text}}`;
     }
     default:
@@ -56,7 +57,10 @@ export function canonicalJsonValue(value: unknown): string {
 }
 
 // Node 20.12+ has the one-shot crypto.hash; it is a third faster than createHash per entry.
-const sha256 = typeof oneShotHash === 'function' ? (data: string | Uint8Array) => oneShotHash('sha256', data, 'hex') : (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+const sha256 =
+  typeof oneShotHash === 'function'
+    ? (data: string | Uint8Array) => oneShotHash('sha256', data, 'hex')
+    : (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 export function sha256Hex(data: string | Uint8Array): string {
   return sha256(data);
@@ -144,7 +148,12 @@ export function sealEntry(unhashed: Hashed): { entry: AuditEntry; line: string }
  * and the stored line = '{"schemaVersion":1,"seq":' + seq + l2 + prevHash + '","hash":"' + hash + '"}'.
  * Built from the same templates as canonicalEntryText and serializeEntry.
  */
-export function entryPieces(entry: Omit<AuditEntry, 'hash' | 'seq' | 'prevHash'>): { c1: string; c2: string; c3: string; l2: string } {
+export function entryPieces(entry: Omit<AuditEntry, 'hash' | 'seq' | 'prevHash'>): {
+  c1: string;
+  c2: string;
+  c3: string;
+  l2: string;
+} {
   const data = canonicalJsonValue(entry.data);
   const kind = JSON.stringify(entry.kind);
   const principal = JSON.stringify(entry.principal);

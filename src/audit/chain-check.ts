@@ -29,7 +29,8 @@ function shapeProblem(value: Record<string, unknown>, expectedPrevHash: string):
   if (typeof principal !== 'string') return 'principal must be a string';
   if (typeof kind !== 'string') return 'kind must be a string';
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'data must be a JSON object';
-  if (typeof prevHash !== 'string' || (prevHash !== expectedPrevHash && !HEX64.test(prevHash))) return 'prevHash must be 64 lowercase hex digits';
+  if (typeof prevHash !== 'string' || (prevHash !== expectedPrevHash && !HEX64.test(prevHash)))
+    return 'prevHash must be 64 lowercase hex digits';
   if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash must be 64 lowercase hex digits';
   return null;
 }
@@ -37,7 +38,10 @@ function shapeProblem(value: Record<string, unknown>, expectedPrevHash: string):
 /** Judges one line against the seq and hash the chain expects next. */
 export function checkLine(text: string, terminated: boolean, expectedSeq: number, prevHash: string): LineVerdict {
   if (!terminated) {
-    return { kind: 'truncated', problem: 'the last line has no trailing newline: the file was truncated mid-line or a write was torn' };
+    return {
+      kind: 'truncated',
+      problem: 'the last line has no trailing newline: the file was truncated mid-line or a write was torn',
+    };
   }
   let value: unknown;
   try {
@@ -51,16 +55,25 @@ export function checkLine(text: string, terminated: boolean, expectedSeq: number
   const record = value as Record<string, unknown>;
   if (record.schemaVersion !== AUDIT_SCHEMA_VERSION) {
     const found = JSON.stringify(record.schemaVersion) ?? 'nothing';
-    return { kind: 'unsupported_schema', problem: `unsupported schemaVersion ${found}: this build reads version ${AUDIT_SCHEMA_VERSION}; use the mlops-agent release that wrote the log` };
+    return {
+      kind: 'unsupported_schema',
+      problem: `unsupported schemaVersion ${found}: this build reads version ${AUDIT_SCHEMA_VERSION}; use the mlops-agent release that wrote the log`,
+    };
   }
   const shape = shapeProblem(record, prevHash);
   if (shape) return { kind: 'invalid_entry', problem: shape };
   const entry = record as unknown as AuditEntry;
   if (entry.seq !== expectedSeq) {
-    return { kind: 'seq_gap', problem: `expected seq ${expectedSeq} but found seq ${entry.seq}: an entry was deleted, inserted or reordered` };
+    return {
+      kind: 'seq_gap',
+      problem: `expected seq ${expectedSeq} but found seq ${entry.seq}: an entry was deleted, inserted or reordered`,
+    };
   }
   if (entry.prevHash !== prevHash) {
-    return { kind: 'prev_hash_mismatch', problem: `prevHash does not match the hash of seq ${expectedSeq - 1}: an entry before it was deleted, replaced or reordered` };
+    return {
+      kind: 'prev_hash_mismatch',
+      problem: `prevHash does not match the hash of seq ${expectedSeq - 1}: an entry before it was deleted, replaced or reordered`,
+    };
   }
   if (hashEntry(entry) !== entry.hash) {
     return { kind: 'hash_mismatch', problem: 'the entry hash does not match its contents: the entry was edited' };
@@ -74,7 +87,12 @@ export interface ChainScan {
   lastHash: string;
   /** Byte offset just past the last good line. */
   goodBytes: number;
-  break: { line: number; kind: VerifyProblemKind; problem: string; /** The break is the file's last line. */ atEnd: boolean } | null;
+  break: {
+    line: number;
+    kind: VerifyProblemKind;
+    problem: string;
+    /** The break is the file's last line. */ atEnd: boolean;
+  } | null;
 }
 
 /** A point of the chain already known good: the entry `seq` with `hash` ends at byte `position`. */
@@ -88,21 +106,31 @@ export interface ChainPoint {
  * Walks the chain through the first `size` bytes of a file, stopping at the first break;
  * from `start` when given (the entries before it are taken as read), else from the top.
  */
-export async function scanChain(handle: FileHandle, size: number, onEntry?: (entry: AuditEntry, line: Line) => void, start?: ChainPoint): Promise<ChainScan> {
+export async function scanChain(
+  handle: FileHandle,
+  size: number,
+  onEntry?: (entry: AuditEntry, line: Line) => void,
+  start?: ChainPoint,
+): Promise<ChainScan> {
   const result: ChainScan = start
     ? { entries: start.seq, lastHash: start.hash, goodBytes: start.position, break: null }
     : { entries: 0, lastHash: GENESIS_HASH, goodBytes: 0, break: null };
-  await scanLines(handle, size, (line) => {
-    const verdict = checkLine(line.text, line.terminated, result.entries + 1, result.lastHash);
-    if ('entry' in verdict) {
-      result.entries++;
-      result.lastHash = verdict.entry.hash;
-      result.goodBytes = line.end;
-      onEntry?.(verdict.entry, line);
-      return true;
-    }
-    result.break = { line: line.number, kind: verdict.kind, problem: verdict.problem, atEnd: line.end === size };
-    return false;
-  }, { position: result.goodBytes, line: result.entries + 1 });
+  await scanLines(
+    handle,
+    size,
+    (line) => {
+      const verdict = checkLine(line.text, line.terminated, result.entries + 1, result.lastHash);
+      if ('entry' in verdict) {
+        result.entries++;
+        result.lastHash = verdict.entry.hash;
+        result.goodBytes = line.end;
+        onEntry?.(verdict.entry, line);
+        return true;
+      }
+      result.break = { line: line.number, kind: verdict.kind, problem: verdict.problem, atEnd: line.end === size };
+      return false;
+    },
+    { position: result.goodBytes, line: result.entries + 1 },
+  );
   return result;
 }

@@ -36,7 +36,10 @@ export interface RangeResult {
 function statedLink(text: string): { seq: number; prevHash: string } {
   try {
     const value = JSON.parse(text) as { seq?: unknown; prevHash?: unknown };
-    return { seq: typeof value.seq === 'number' ? value.seq : 1, prevHash: typeof value.prevHash === 'string' ? value.prevHash : GENESIS_HASH };
+    return {
+      seq: typeof value.seq === 'number' ? value.seq : 1,
+      prevHash: typeof value.prevHash === 'string' ? value.prevHash : GENESIS_HASH,
+    };
   } catch {
     return { seq: 1, prevHash: GENESIS_HASH };
   }
@@ -158,12 +161,33 @@ export async function walkFileInRanges(
     if (r.first) {
       // Exactly the check a single pass makes of this line.
       const verdict = checkLine(r.first.text, r.first.terminated, entries + 1, lastHash);
-      if (!('entry' in verdict)) return { chain: { ok: false, entries, firstBadSeq: entries + 1, line: lineBase + 1, problem: verdict.problem, kind: verdict.kind }, hashes };
+      if (!('entry' in verdict))
+        return {
+          chain: {
+            ok: false,
+            entries,
+            firstBadSeq: entries + 1,
+            line: lineBase + 1,
+            problem: verdict.problem,
+            kind: verdict.kind,
+          },
+          hashes,
+        };
     }
     for (const [seq, hash] of r.hashes) hashes.set(seq, hash);
     if (r.break) {
       const before = entries + r.entries;
-      return { chain: { ok: false, entries: before, firstBadSeq: before + 1, line: lineBase + r.break.index, problem: r.break.problem, kind: r.break.kind }, hashes };
+      return {
+        chain: {
+          ok: false,
+          entries: before,
+          firstBadSeq: before + 1,
+          line: lineBase + r.break.index,
+          problem: r.break.problem,
+          kind: r.break.kind,
+        },
+        hashes,
+      };
     }
     if (r.last) {
       entries = r.last.seq;

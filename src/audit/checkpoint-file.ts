@@ -20,7 +20,10 @@ export interface CheckpointFile {
 }
 
 function corrupt(path: string, problem: string): UserError {
-  return new UserError(`audit checkpoints ${path}: ${problem}; keep the file as evidence and run \`mlops-agent audit verify\``, { code: 'audit_corrupt' });
+  return new UserError(
+    `audit checkpoints ${path}: ${problem}; keep the file as evidence and run \`mlops-agent audit verify\``,
+    { code: 'audit_corrupt' },
+  );
 }
 
 /**
@@ -32,7 +35,11 @@ export async function openCheckpointFile(path: string): Promise<CheckpointFile> 
   try {
     handle = await open(path, 'a+', 0o600);
   } catch (err) {
-    throw new UpstreamError('audit', `cannot open audit checkpoints ${path}: ${describeError(err)}`, { retryable: false, code: 'audit_failed', cause: err });
+    throw new UpstreamError('audit', `cannot open audit checkpoints ${path}: ${describeError(err)}`, {
+      retryable: false,
+      code: 'audit_failed',
+      cause: err,
+    });
   }
   let last: Checkpoint | null = null;
   try {
@@ -91,7 +98,11 @@ export async function readCheckpointFile(path: string): Promise<CheckpointList> 
     handle = await open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { checkpoints: [], problems: [] };
-    throw new UpstreamError('audit', `cannot read audit checkpoints ${path}: ${describeError(err)}`, { retryable: false, code: 'audit_failed', cause: err });
+    throw new UpstreamError('audit', `cannot read audit checkpoints ${path}: ${describeError(err)}`, {
+      retryable: false,
+      code: 'audit_failed',
+      cause: err,
+    });
   }
   const list: CheckpointList = { checkpoints: [], problems: [] };
   try {

@@ -17,7 +17,10 @@ const checkpointSchema = z
     time: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'must be an ISO 8601 time'),
     reason: z.enum(['open', 'periodic', 'shutdown', 'requested']),
     writer: z.string(),
-    keyId: z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits').nullable(),
+    keyId: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits')
+      .nullable(),
     signature: z.string().min(1).nullable(),
   })
   .strict();
@@ -46,7 +49,14 @@ export function serializeCheckpoint(checkpoint: Checkpoint): string {
 export const WRITER = `${hostname()}:${process.pid}`;
 
 export function makeCheckpoint(
-  fields: { store: AuditStoreKind; seq: number; hash: string; position: number | null; time: string; reason: CheckpointReason },
+  fields: {
+    store: AuditStoreKind;
+    seq: number;
+    hash: string;
+    position: number | null;
+    time: string;
+    reason: CheckpointReason;
+  },
   signer: CheckpointSigner | null,
 ): Checkpoint {
   const unsigned = {

@@ -37,16 +37,18 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-export function createCheckpointer(options: CheckpointOptions & {
-  store: AuditStoreKind;
-  /** The last durable entry (PostgreSQL reads the chain's head). */
-  head: () => Head | null | Promise<Head | null>;
-  write: (checkpoint: Checkpoint) => Promise<void>;
-  /** Seq of the last checkpoint already stored (0: none). */
-  lastSeq?: number;
-  clock: Clock;
-  logger: Logger;
-}): Checkpointer {
+export function createCheckpointer(
+  options: CheckpointOptions & {
+    store: AuditStoreKind;
+    /** The last durable entry (PostgreSQL reads the chain's head). */
+    head: () => Head | null | Promise<Head | null>;
+    write: (checkpoint: Checkpoint) => Promise<void>;
+    /** Seq of the last checkpoint already stored (0: none). */
+    lastSeq?: number;
+    clock: Clock;
+    logger: Logger;
+  },
+): Checkpointer {
   const { signer, everyEntries, everyMs, postUrl, store, head, write, clock, logger } = options;
   let sinceLast = 0;
   let lastSeq = options.lastSeq ?? 0;
@@ -58,11 +60,25 @@ export function createCheckpointer(options: CheckpointOptions & {
   const post = (checkpoint: Checkpoint): void => {
     if (!postUrl) return;
     posts = posts.then(() =>
-      fetch(postUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(checkpoint), signal: AbortSignal.timeout(10_000) })
+      fetch(postUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(checkpoint),
+        signal: AbortSignal.timeout(10_000),
+      })
         .then((res) => {
-          if (!res.ok) logger.warn({ postUrl, status: res.status, seq: checkpoint.seq }, 'the checkpoint witness refused a checkpoint; it is kept locally');
+          if (!res.ok)
+            logger.warn(
+              { postUrl, status: res.status, seq: checkpoint.seq },
+              'the checkpoint witness refused a checkpoint; it is kept locally',
+            );
         })
-        .catch((err: unknown) => logger.warn({ postUrl, err: describeError(err), seq: checkpoint.seq }, 'posting a checkpoint to the witness failed; it is kept locally')),
+        .catch((err: unknown) =>
+          logger.warn(
+            { postUrl, err: describeError(err), seq: checkpoint.seq },
+            'posting a checkpoint to the witness failed; it is kept locally',
+          ),
+        ),
     );
   };
 
@@ -72,7 +88,10 @@ export function createCheckpointer(options: CheckpointOptions & {
       if (!at || at.seq === 0) return null;
       // Nothing new since the last one: a periodic checkpoint would say the same again.
       if (reason === 'periodic' && at.seq === lastSeq) return null;
-      const record = makeCheckpoint({ store, seq: at.seq, hash: at.hash, position: at.position, time: new Date(clock.now()).toISOString(), reason }, signer);
+      const record = makeCheckpoint(
+        { store, seq: at.seq, hash: at.hash, position: at.position, time: new Date(clock.now()).toISOString(), reason },
+        signer,
+      );
       sinceLast = 0;
       await write(record);
       lastSeq = at.seq;
@@ -84,7 +103,9 @@ export function createCheckpointer(options: CheckpointOptions & {
   };
 
   const periodic = (at?: Head): void => {
-    checkpoint('periodic', at).catch((err: unknown) => logger.warn({ err }, 'writing a periodic audit checkpoint failed; the next one tries again'));
+    checkpoint('periodic', at).catch((err: unknown) =>
+      logger.warn({ err }, 'writing a periodic audit checkpoint failed; the next one tries again'),
+    );
   };
 
   return {

@@ -45,12 +45,17 @@ export interface EvidenceBundle {
   context: EvidenceContext & { note: string };
 }
 
-const CONTEXT_NOTE = 'context was read from the run store and the model registry when the bundle was exported; the chain proof does not cover it';
+const CONTEXT_NOTE =
+  'context was read from the run store and the model registry when the bundle was exported; the chain proof does not cover it';
 
 /** The first signed checkpoint at or after `seq` (one the keys verify, if any does). */
 function coveringCheckpoint(checkpoints: readonly Checkpoint[], seq: number, keys: KeyRing): Checkpoint | null {
   const candidates = checkpoints.filter((c) => c.signature !== null && c.seq >= seq).sort((a, b) => a.seq - b.seq);
-  return candidates.find((c) => checkSignature(c, keys) === 'valid') ?? candidates.find((c) => checkSignature(c, keys) !== 'invalid') ?? null;
+  return (
+    candidates.find((c) => checkSignature(c, keys) === 'valid') ??
+    candidates.find((c) => checkSignature(c, keys) !== 'invalid') ??
+    null
+  );
 }
 
 function statedPrevHash(text: string): string {
@@ -86,17 +91,29 @@ export async function buildEvidenceBundle(options: {
 }): Promise<EvidenceBundle> {
   const { reader, runId, keys } = options;
   const range = await reader.runRange(runId);
-  if (!range) throw new UserError(`no audit entries for run ${runId} in ${reader.location}; see mlops-agent runs list`, { code: 'not_found' });
+  if (!range)
+    throw new UserError(`no audit entries for run ${runId} in ${reader.location}; see mlops-agent runs list`, {
+      code: 'not_found',
+    });
   const { checkpoints } = await reader.checkpoints();
   const checkpoint = coveringCheckpoint(checkpoints, range.last, keys);
   const lastSeq = checkpoint?.seq ?? range.last;
   const lines = await reader.lines(range.first, lastSeq);
-  const segment = lines.length === lastSeq - range.first + 1 ? checkSegment(lines, range.first) : { problem: `entries ${range.first} to ${lastSeq} are not all there (${lines.length} read)` };
+  const segment =
+    lines.length === lastSeq - range.first + 1
+      ? checkSegment(lines, range.first)
+      : { problem: `entries ${range.first} to ${lastSeq} are not all there (${lines.length} read)` };
   if ('problem' in segment) {
-    throw new UserError(`the audit chain in ${reader.location} does not hold together around run ${runId} (${segment.problem}); run \`mlops-agent audit verify\``, { code: 'audit_corrupt' });
+    throw new UserError(
+      `the audit chain in ${reader.location} does not hold together around run ${runId} (${segment.problem}); run \`mlops-agent audit verify\``,
+      { code: 'audit_corrupt' },
+    );
   }
   if (checkpoint && segment.entries.at(-1)?.hash !== checkpoint.hash) {
-    throw new UserError(`the audit chain in ${reader.location} contradicts ${describeCheckpoint(checkpoint)}; run \`mlops-agent audit verify\``, { code: 'audit_corrupt' });
+    throw new UserError(
+      `the audit chain in ${reader.location} contradicts ${describeCheckpoint(checkpoint)}; run \`mlops-agent audit verify\``,
+      { code: 'audit_corrupt' },
+    );
   }
   const record = runRecord(runId, segment.entries);
   const context = options.context ? await options.context(record) : { run: null, registry: null };
@@ -129,10 +146,21 @@ export interface BundleVerification {
 
 function parseBundle(value: unknown): { bundle: EvidenceBundle } | { problem: string } {
   const b = value as Partial<EvidenceBundle> | null;
-  if (typeof b !== 'object' || b === null || b.kind !== 'mlops-agent.evidence') return { problem: 'not an mlops-agent evidence bundle (kind is not "mlops-agent.evidence")' };
-  if (b.schemaVersion !== EVIDENCE_SCHEMA_VERSION) return { problem: `unsupported bundle schemaVersion ${JSON.stringify(b.schemaVersion)}; this build reads version ${EVIDENCE_SCHEMA_VERSION}` };
+  if (typeof b !== 'object' || b === null || b.kind !== 'mlops-agent.evidence')
+    return { problem: 'not an mlops-agent evidence bundle (kind is not "mlops-agent.evidence")' };
+  if (b.schemaVersion !== EVIDENCE_SCHEMA_VERSION)
+    return {
+      problem: `unsupported bundle schemaVersion ${JSON.stringify(b.schemaVersion)}; this build reads version ${EVIDENCE_SCHEMA_VERSION}`,
+    };
   const proof = b.proof as EvidenceBundle['proof'] | undefined;
-  if (typeof b.runId !== 'string' || !proof || !Array.isArray(proof.lines) || !proof.lines.every((l) => typeof l === 'string') || !Number.isSafeInteger(proof.firstSeq) || !Number.isSafeInteger(proof.lastSeq)) {
+  if (
+    typeof b.runId !== 'string' ||
+    !proof ||
+    !Array.isArray(proof.lines) ||
+    !proof.lines.every((l) => typeof l === 'string') ||
+    !Number.isSafeInteger(proof.firstSeq) ||
+    !Number.isSafeInteger(proof.lastSeq)
+  ) {
     return { problem: 'the bundle lacks runId or a proof with firstSeq, lastSeq and lines' };
   }
   return { bundle: b as EvidenceBundle };
@@ -141,7 +169,17 @@ function parseBundle(value: unknown): { bundle: EvidenceBundle } | { problem: st
 /** Checks a bundle on its own: the chain segment, the checkpoint's signature and seq, and that the record is what the entries say. */
 export function verifyEvidenceBundle(value: unknown, keys: KeyRing): BundleVerification {
   const parsed = parseBundle(value);
-  if ('problem' in parsed) return { status: 'broken', record: null, runId: null, runEntries: 0, segment: null, checkpoint: null, problems: [parsed.problem], notes: [] };
+  if ('problem' in parsed)
+    return {
+      status: 'broken',
+      record: null,
+      runId: null,
+      runEntries: 0,
+      segment: null,
+      checkpoint: null,
+      problems: [parsed.problem],
+      notes: [],
+    };
   const { bundle } = parsed;
   const { proof } = bundle;
   const problems: string[] = [];
@@ -157,31 +195,49 @@ export function verifyEvidenceBundle(value: unknown, keys: KeyRing): BundleVerif
     problems,
     notes,
   });
-  if (proof.lines.length !== proof.lastSeq - proof.firstSeq + 1) problems.push(`the proof holds ${proof.lines.length} entries, but says it runs from seq ${proof.firstSeq} to ${proof.lastSeq}`);
+  if (proof.lines.length !== proof.lastSeq - proof.firstSeq + 1)
+    problems.push(
+      `the proof holds ${proof.lines.length} entries, but says it runs from seq ${proof.firstSeq} to ${proof.lastSeq}`,
+    );
   const segment = checkSegment(proof.lines, proof.firstSeq);
   if ('problem' in segment) {
     problems.push(`the chain segment does not hold: ${segment.problem}`);
     return result('broken', 0);
   }
   const own = segment.entries.filter((e) => e.runId === bundle.runId);
-  if (own[0]?.seq !== proof.firstSeq) problems.push(`the proof does not start at the run's first entry (seq ${proof.firstSeq} belongs to another run)`);
-  if (own[0] && own[0].kind !== 'run.started') notes.push(`the run's first entry is ${own[0].kind}, not run.started: it was recorded from a later step`);
+  if (own[0]?.seq !== proof.firstSeq)
+    problems.push(`the proof does not start at the run's first entry (seq ${proof.firstSeq} belongs to another run)`);
+  if (own[0] && own[0].kind !== 'run.started')
+    notes.push(`the run's first entry is ${own[0].kind}, not run.started: it was recorded from a later step`);
   record = runRecord(bundle.runId, segment.entries);
-  if (bundle.recordVersion !== RECORD_VERSION) notes.push(`the bundle's record was derived by another release (version ${String(bundle.recordVersion)}); what is shown is derived again from its entries`);
-  else if (canonicalJson(record) !== canonicalJson(bundle.record)) problems.push('the record in the bundle differs from what its entries say: it was edited after export');
+  if (bundle.recordVersion !== RECORD_VERSION)
+    notes.push(
+      `the bundle's record was derived by another release (version ${String(bundle.recordVersion)}); what is shown is derived again from its entries`,
+    );
+  else if (canonicalJson(record) !== canonicalJson(bundle.record))
+    problems.push('the record in the bundle differs from what its entries say: it was edited after export');
   if (!own.some((e) => e.kind === 'run.finished')) notes.push('the run had not finished when the bundle was exported');
   let covered = false;
   if (proof.checkpoint === null) {
-    notes.push(`no signed checkpoint covered the run's last entry when the bundle was exported: the entries chain together but are not proven; export again after the next checkpoint`);
+    notes.push(
+      `no signed checkpoint covered the run's last entry when the bundle was exported: the entries chain together but are not proven; export again after the next checkpoint`,
+    );
   } else {
     const checked = parseCheckpoint(JSON.stringify(proof.checkpoint));
     if ('problem' in checked) problems.push(`the checkpoint is ${checked.problem}`);
     else {
       const cp = checked.checkpoint;
       const signature = checkSignature(cp, keys);
-      if (signature === 'invalid') problems.push(`the checkpoint's signature does not verify with the public key: it was edited or forged`);
-      else if (cp.seq !== proof.lastSeq || cp.hash !== segment.entries.at(-1)?.hash) problems.push(`the checkpoint (seq ${cp.seq}, hash ${cp.hash}) does not match the proof's last entry (seq ${proof.lastSeq}): the entries were changed`);
-      else if (signature === 'unknown_key') notes.push(`the checkpoint is signed by key ${cp.keyId}, which was not given: pass its public key with --public-key`);
+      if (signature === 'invalid')
+        problems.push(`the checkpoint's signature does not verify with the public key: it was edited or forged`);
+      else if (cp.seq !== proof.lastSeq || cp.hash !== segment.entries.at(-1)?.hash)
+        problems.push(
+          `the checkpoint (seq ${cp.seq}, hash ${cp.hash}) does not match the proof's last entry (seq ${proof.lastSeq}): the entries were changed`,
+        );
+      else if (signature === 'unknown_key')
+        notes.push(
+          `the checkpoint is signed by key ${cp.keyId}, which was not given: pass its public key with --public-key`,
+        );
       else if (signature === 'unsigned') notes.push('the checkpoint is unsigned: it proves nothing');
       else covered = true;
     }
@@ -193,9 +249,16 @@ export function verifyEvidenceBundle(value: unknown, keys: KeyRing): BundleVerif
 export function formatBundleVerification(v: BundleVerification, file: string): string[] {
   const out: string[] = [];
   if (v.status === 'proven') {
-    out.push(`evidence bundle verified: run ${v.runId}, ${v.runEntries} of its entries in seq ${v.segment!.from} to ${v.segment!.to}, proven by ${describeCheckpoint(v.checkpoint!)}`.replace('the last checkpoint', 'the checkpoint'));
+    out.push(
+      `evidence bundle verified: run ${v.runId}, ${v.runEntries} of its entries in seq ${v.segment!.from} to ${v.segment!.to}, proven by ${describeCheckpoint(v.checkpoint!)}`.replace(
+        'the last checkpoint',
+        'the checkpoint',
+      ),
+    );
   } else if (v.status === 'not_covered') {
-    out.push(`evidence bundle NOT PROVEN: run ${v.runId ?? '?'} (${file}); its entries chain together, but no signed checkpoint that verifies covers them`);
+    out.push(
+      `evidence bundle NOT PROVEN: run ${v.runId ?? '?'} (${file}); its entries chain together, but no signed checkpoint that verifies covers them`,
+    );
   } else {
     out.push(`evidence bundle BROKEN: ${file}`);
   }

@@ -13,7 +13,19 @@ export interface ContextSources {
   };
 }
 
-const RUN_FIELDS = ['id', 'status', 'planner', 'fallback', 'steps', 'usage', 'answer', 'error', 'createdAt', 'updatedAt', 'endedAt'] as const;
+const RUN_FIELDS = [
+  'id',
+  'status',
+  'planner',
+  'fallback',
+  'steps',
+  'usage',
+  'answer',
+  'error',
+  'createdAt',
+  'updatedAt',
+  'endedAt',
+] as const;
 
 export function evidenceContext(sources: ContextSources): (record: RunRecord) => Promise<EvidenceContext> {
   return async (record) => {

@@ -1,7 +1,13 @@
 // Evidence on request from a running process (serve): checkpoint the chain first, so the
 // run's entries up to now are covered, then build and check the bundle.
 import type { Clock } from '../clock.js';
-import { buildEvidenceBundle, verifyEvidenceBundle, type BundleVerification, type EvidenceBundle, type EvidenceContext } from './evidence-bundle.js';
+import {
+  buildEvidenceBundle,
+  verifyEvidenceBundle,
+  type BundleVerification,
+  type EvidenceBundle,
+  type EvidenceContext,
+} from './evidence-bundle.js';
 import type { RunRecord } from './evidence-facts.js';
 import type { AuditReader } from './reader.js';
 import type { KeyRing } from './signing.js';
@@ -23,7 +29,13 @@ export function createEvidenceExporter(deps: {
       await deps.audit.checkpoint('requested');
       const reader = deps.reader();
       try {
-        const bundle = await buildEvidenceBundle({ reader, runId, keys: deps.keys, now: new Date(deps.clock.now()), ...(deps.context ? { context: deps.context } : {}) });
+        const bundle = await buildEvidenceBundle({
+          reader,
+          runId,
+          keys: deps.keys,
+          now: new Date(deps.clock.now()),
+          ...(deps.context ? { context: deps.context } : {}),
+        });
         return { bundle, verification: verifyEvidenceBundle(bundle, deps.keys) };
       } finally {
         await reader.close();

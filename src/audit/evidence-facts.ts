@@ -70,10 +70,22 @@ export interface DataVerdict {
   rows: number | null;
   passed: boolean | null;
   /** Hard and soft contract rules broken, and whether drift was all that was found. */
-  verdict: { failedChecks: string[]; softFailures: string[]; driftOnly: boolean | null; drifted: boolean | null } | null;
+  verdict: {
+    failedChecks: string[];
+    softFailures: string[];
+    driftOnly: boolean | null;
+    drifted: boolean | null;
+  } | null;
   violations: { rule: string; severity: string; column: string | null; rowsAffected: number | null; message: string }[];
   checkedAt: string | null;
-  findings: { check: string; column: string | null; value: unknown; threshold: number | null; severity: string; message: string }[];
+  findings: {
+    check: string;
+    column: string | null;
+    value: unknown;
+    threshold: number | null;
+    severity: string;
+    message: string;
+  }[];
 }
 
 export interface ModelMention {
@@ -116,7 +128,13 @@ export interface RunRecord {
   /** The principal the run acts for (who sent the trigger). */
   startedBy: string | null;
   outcome: { status: string; answer: string | null; seq: number; time: string } | null;
-  turns: { seq: number; time: string; planner: string | null; text: string | null; calls: { name: string; args: unknown }[] }[];
+  turns: {
+    seq: number;
+    time: string;
+    planner: string | null;
+    text: string | null;
+    calls: { name: string; args: unknown }[];
+  }[];
   calls: CallRecord[];
   approvals: ApprovalRecord[];
   dataQuality: DataVerdict[];
@@ -125,7 +143,8 @@ export interface RunRecord {
   timeline: TimelineItem[];
 }
 
-const obj = (v: unknown): Json | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : null);
+const obj = (v: unknown): Json | null =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : null;
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
@@ -161,10 +180,27 @@ function summarize(entry: AuditEntry): string {
   }
 }
 
-function addModel(models: Map<string, ModelMention>, model: string | null, version: string | null, role: string, details: Partial<ModelMention> = {}): void {
+function addModel(
+  models: Map<string, ModelMention>,
+  model: string | null,
+  version: string | null,
+  role: string,
+  details: Partial<ModelMention> = {},
+): void {
   if (!model || !version) return;
   const key = `${model}\u0000${version}`;
-  const known = models.get(key) ?? { model, version, roles: [], dataset: null, dataVersion: null, metrics: null, promotable: null, failedQualityGates: null, trainingJobId: null, dataQualityReport: null };
+  const known = models.get(key) ?? {
+    model,
+    version,
+    roles: [],
+    dataset: null,
+    dataVersion: null,
+    metrics: null,
+    promotable: null,
+    failedQualityGates: null,
+    trainingJobId: null,
+    dataQualityReport: null,
+  };
   if (!known.roles.includes(role)) known.roles.push(role);
   for (const [k, v] of Object.entries(details)) if (v !== null && v !== undefined) (known as unknown as Json)[k] = v;
   models.set(key, known);
@@ -188,13 +224,33 @@ function analysesOf(value: unknown): CanaryAnalysisRecord[] {
   return value.flatMap((a) => {
     const o = obj(a);
     if (!o || !Array.isArray(o.checks)) return [];
-    return [{ at: str(o.at) ?? '', trafficPercent: num(o.trafficPercent) ?? 0, passed: o.passed === true, checks: o.checks.flatMap((c) => (obj(c) ? [c as CanaryAnalysisRecord['checks'][number]] : [])) }];
+    return [
+      {
+        at: str(o.at) ?? '',
+        trafficPercent: num(o.trafficPercent) ?? 0,
+        passed: o.passed === true,
+        checks: o.checks.flatMap((c) => (obj(c) ? [c as CanaryAnalysisRecord['checks'][number]] : [])),
+      },
+    ];
   });
 }
 
 /** The record of `runId` from its entries, in chain order. */
 export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRecord {
-  const record: RunRecord = { runId, trigger: null, startedAt: null, startedBy: null, outcome: null, turns: [], calls: [], approvals: [], dataQuality: [], models: [], canaries: [], timeline: [] };
+  const record: RunRecord = {
+    runId,
+    trigger: null,
+    startedAt: null,
+    startedBy: null,
+    outcome: null,
+    turns: [],
+    calls: [],
+    approvals: [],
+    dataQuality: [],
+    models: [],
+    canaries: [],
+    timeline: [],
+  };
   const calls = new Map<string, CallRecord>();
   const approvals = new Map<string, ApprovalRecord>();
   const models = new Map<string, ModelMention>();
@@ -203,7 +259,15 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
     if (!callId) return null;
     let call = calls.get(callId);
     if (!call) {
-      call = { callId, tool: str(d.tool) ?? '?', args: d.args ?? null, proposedAt: null, decisions: [], approvals: [], result: null };
+      call = {
+        callId,
+        tool: str(d.tool) ?? '?',
+        args: d.args ?? null,
+        proposedAt: null,
+        decisions: [],
+        approvals: [],
+        result: null,
+      };
       calls.set(callId, call);
     }
     return call;
@@ -211,7 +275,17 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
   const approvalOf = (id: string): ApprovalRecord => {
     let a = approvals.get(id);
     if (!a) {
-      a = { approvalId: id, callId: null, tool: null, requestedAt: null, requestedBy: null, required: null, expiresAt: null, votes: [], outcomes: [] };
+      a = {
+        approvalId: id,
+        callId: null,
+        tool: null,
+        requestedAt: null,
+        requestedBy: null,
+        required: null,
+        expiresAt: null,
+        votes: [],
+        outcomes: [],
+      };
       approvals.set(id, a);
     }
     return a;
@@ -220,7 +294,13 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
   for (const entry of entries) {
     if (entry.runId !== runId) continue;
     const d = entry.data;
-    record.timeline.push({ seq: entry.seq, time: entry.time, kind: entry.kind, principal: entry.principal, summary: summarize(entry) });
+    record.timeline.push({
+      seq: entry.seq,
+      time: entry.time,
+      kind: entry.kind,
+      principal: entry.principal,
+      summary: summarize(entry),
+    });
     switch (entry.kind) {
       case 'run.started':
         record.trigger = obj(d.trigger);
@@ -233,7 +313,9 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
           time: entry.time,
           planner: str(d.planner),
           text: str(d.text),
-          calls: Array.isArray(d.calls) ? d.calls.flatMap((c) => (obj(c) ? [{ name: str(obj(c)!.name) ?? '?', args: obj(c)!.args ?? null }] : [])) : [],
+          calls: Array.isArray(d.calls)
+            ? d.calls.flatMap((c) => (obj(c) ? [{ name: str(obj(c)!.name) ?? '?', args: obj(c)!.args ?? null }] : []))
+            : [],
         });
         break;
       case 'call.proposed': {
@@ -249,25 +331,56 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
       case 'policy.decision': {
         const call = callOf(d);
         const decision = obj(d.decision);
-        call?.decisions.push({ seq: entry.seq, time: entry.time, effect: str(decision?.effect) ?? '?', ruleId: str(decision?.ruleId), reason: str(decision?.reason) ?? '', policy: str(decision?.policy), risk: obj(d.risk) });
+        call?.decisions.push({
+          seq: entry.seq,
+          time: entry.time,
+          effect: str(decision?.effect) ?? '?',
+          ruleId: str(decision?.ruleId),
+          reason: str(decision?.reason) ?? '',
+          policy: str(decision?.policy),
+          risk: obj(d.risk),
+        });
         break;
       }
       case 'approval.requested': {
         const a = approvalOf(str(d.approvalId) ?? `seq-${entry.seq}`);
-        Object.assign(a, { callId: str(d.callId), tool: str(d.tool), requestedAt: entry.time, requestedBy: entry.principal, required: obj(d.required), expiresAt: str(d.expiresAt) });
+        Object.assign(a, {
+          callId: str(d.callId),
+          tool: str(d.tool),
+          requestedAt: entry.time,
+          requestedBy: entry.principal,
+          required: obj(d.required),
+          expiresAt: str(d.expiresAt),
+        });
         const call = a.callId ? calls.get(a.callId) : undefined;
         if (call && !call.approvals.includes(a.approvalId)) call.approvals.push(a.approvalId);
         break;
       }
       case 'approval.vote': {
         const a = approvalOf(str(d.approvalId) ?? '?');
-        a.votes.push({ seq: entry.seq, time: entry.time, by: str(d.approver) ?? entry.principal, verdict: str(d.verdict) ?? '?', roles: Array.isArray(d.roles) ? d.roles.filter((r): r is string => typeof r === 'string') : [], via: str(d.via), comment: str(d.comment) });
+        a.votes.push({
+          seq: entry.seq,
+          time: entry.time,
+          by: str(d.approver) ?? entry.principal,
+          verdict: str(d.verdict) ?? '?',
+          roles: Array.isArray(d.roles) ? d.roles.filter((r): r is string => typeof r === 'string') : [],
+          via: str(d.via),
+          comment: str(d.comment),
+        });
         break;
       }
       case 'execution.finished':
       case 'execution.failed': {
         const call = callOf(d);
-        if (call) call.result = { seq: entry.seq, time: entry.time, kind: entry.kind, summary: str(d.summary), output: d.output ?? null, error: d.error ?? null };
+        if (call)
+          call.result = {
+            seq: entry.seq,
+            time: entry.time,
+            kind: entry.kind,
+            summary: str(d.summary),
+            output: d.output ?? null,
+            error: d.error ?? null,
+          };
         const output = obj(d.output);
         if (output) readOutput(record, models, call, output, entry.seq);
         break;
@@ -277,7 +390,13 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
         break;
       default:
         if (entry.kind.startsWith('approval.') && str(d.approvalId)) {
-          approvalOf(str(d.approvalId)!).outcomes.push({ seq: entry.seq, time: entry.time, kind: entry.kind.slice('approval.'.length), by: entry.principal, detail: str(d.resolution) ?? str(d.reason) });
+          approvalOf(str(d.approvalId)!).outcomes.push({
+            seq: entry.seq,
+            time: entry.time,
+            kind: entry.kind.slice('approval.'.length),
+            by: entry.principal,
+            detail: str(d.resolution) ?? str(d.reason),
+          });
         }
     }
   }
@@ -288,7 +407,13 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
 }
 
 /** Data verdicts, model versions and canaries, from a tool's output by its shape. */
-function readOutput(record: RunRecord, models: Map<string, ModelMention>, call: CallRecord | null, output: Json, seq: number): void {
+function readOutput(
+  record: RunRecord,
+  models: Map<string, ModelMention>,
+  call: CallRecord | null,
+  output: Json,
+  seq: number,
+): void {
   if (Array.isArray(output.findings) && str(output.dataset)) {
     const verdict = obj(output.verdict);
     const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
@@ -301,17 +426,45 @@ function readOutput(record: RunRecord, models: Map<string, ModelMention>, call: 
       reference: str(output.reference),
       rows: num(output.rows),
       passed: bool(output.passed),
-      verdict: verdict ? { failedChecks: strings(verdict.failedChecks), softFailures: strings(verdict.softFailures), driftOnly: bool(verdict.driftOnly), drifted: bool(verdict.drifted) } : null,
+      verdict: verdict
+        ? {
+            failedChecks: strings(verdict.failedChecks),
+            softFailures: strings(verdict.softFailures),
+            driftOnly: bool(verdict.driftOnly),
+            drifted: bool(verdict.drifted),
+          }
+        : null,
       violations: Array.isArray(output.violations)
         ? output.violations.flatMap((v) => {
             const o = obj(v);
-            return o ? [{ rule: str(o.rule) ?? '?', severity: str(o.severity) ?? '?', column: str(o.column), rowsAffected: num(o.rowsAffected), message: str(o.message) ?? '' }] : [];
+            return o
+              ? [
+                  {
+                    rule: str(o.rule) ?? '?',
+                    severity: str(o.severity) ?? '?',
+                    column: str(o.column),
+                    rowsAffected: num(o.rowsAffected),
+                    message: str(o.message) ?? '',
+                  },
+                ]
+              : [];
           })
         : [],
       checkedAt: str(output.checkedAt),
       findings: output.findings.flatMap((f) => {
         const o = obj(f);
-        return o ? [{ check: str(o.check) ?? '?', column: str(o.column), value: o.value ?? null, threshold: num(o.threshold), severity: str(o.severity) ?? '?', message: str(o.message) ?? '' }] : [];
+        return o
+          ? [
+              {
+                check: str(o.check) ?? '?',
+                column: str(o.column),
+                value: o.value ?? null,
+                threshold: num(o.threshold),
+                severity: str(o.severity) ?? '?',
+                message: str(o.message) ?? '',
+              },
+            ]
+          : [];
       }),
     });
   }
@@ -336,7 +489,16 @@ function readOutput(record: RunRecord, models: Map<string, ModelMention>, call: 
     addModel(models, model, str(output.canaryVersion), 'canary');
     const analyses = analysesOf(output.analyses);
     if (analyses.length > 0 || str(output.status)) {
-      record.canaries.push({ seq, model, environment: str(output.environment)!, stableVersion: str(output.stableVersion), canaryVersion: str(output.canaryVersion), status: str(output.status), reason: str(output.reason), analyses });
+      record.canaries.push({
+        seq,
+        model,
+        environment: str(output.environment)!,
+        stableVersion: str(output.stableVersion),
+        canaryVersion: str(output.canaryVersion),
+        status: str(output.status),
+        reason: str(output.reason),
+        analyses,
+      });
     }
   }
 }

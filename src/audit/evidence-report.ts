@@ -30,7 +30,9 @@ function statusBox(bundle: EvidenceBundle, v: BundleVerification): string {
       : v.status === 'not_covered'
         ? 'Not proven: the entries chain together, but no signed checkpoint that verifies with the given public key covers them.'
         : 'BROKEN: this bundle does not verify.';
-  const items = [...v.problems.map((p) => `problem: ${p}`), ...v.notes.map((n) => `note: ${n}`)].map((t) => `<li>${esc(t)}</li>`).join('');
+  const items = [...v.problems.map((p) => `problem: ${p}`), ...v.notes.map((n) => `note: ${n}`)]
+    .map((t) => `<li>${esc(t)}</li>`)
+    .join('');
   return `<div class="status ${v.status}"><strong>${esc(head)}</strong>${items ? `<ul>${items}</ul>` : ''}</div>`;
 }
 
@@ -38,8 +40,15 @@ function callsTable(record: RunRecord): string {
   if (record.calls.length === 0) return '<p class="muted">No tool calls.</p>';
   const rows = record.calls
     .map((c) => {
-      const decisions = c.decisions.map((d) => `<span class="${cls(d.effect)}">${esc(d.effect)}</span> by <code>${esc(d.ruleId ?? '(no rule)')}</code>: ${esc(d.reason)}`).join('<br>');
-      const result = c.result ? `<span class="${c.result.kind === 'execution.failed' ? 'failed' : 'succeeded'}">${esc(c.result.kind.replace('execution.', ''))}</span> ${esc(c.result.summary ?? (typeof c.result.error === 'string' ? c.result.error : ''))}` : '<span class="muted">not executed</span>';
+      const decisions = c.decisions
+        .map(
+          (d) =>
+            `<span class="${cls(d.effect)}">${esc(d.effect)}</span> by <code>${esc(d.ruleId ?? '(no rule)')}</code>: ${esc(d.reason)}`,
+        )
+        .join('<br>');
+      const result = c.result
+        ? `<span class="${c.result.kind === 'execution.failed' ? 'failed' : 'succeeded'}">${esc(c.result.kind.replace('execution.', ''))}</span> ${esc(c.result.summary ?? (typeof c.result.error === 'string' ? c.result.error : ''))}`
+        : '<span class="muted">not executed</span>';
       return `<tr><td><code>${esc(c.callId)}</code></td><td><strong>${esc(c.tool)}</strong><pre>${json(c.args)}</pre></td><td>${decisions || '–'}</td><td>${c.approvals.map((a) => `<code>${esc(a)}</code>`).join('<br>') || '–'}</td><td>${result}</td></tr>`;
     })
     .join('');
@@ -50,11 +59,25 @@ function approvalsSection(record: RunRecord): string {
   if (record.approvals.length === 0) return '<p class="muted">No approvals were needed.</p>';
   return record.approvals
     .map((a) => {
-      const required = a.required ? `needs ${esc(a.required.count ?? '?')} of ${esc(Array.isArray(a.required.roles) ? a.required.roles.join(', ') : '?')}` : '';
-      const votes = a.votes.map((v) => `<tr><td>${esc(v.by)}</td><td class="${cls(v.verdict)}">${esc(v.verdict)}</td><td>${esc(v.roles.join(', '))}</td><td>${esc(v.via ?? '')}</td><td>${esc(v.time)}</td><td>${esc(v.comment ?? '')}</td></tr>`).join('');
-      const outcomes = a.outcomes.map((o) => `<li><span class="${cls(o.kind)}">${esc(o.kind)}</span> at ${esc(o.time)} (${esc(o.by)})${o.detail ? `: ${esc(o.detail)}` : ''}</li>`).join('');
-      return `<h3>${esc(a.tool ?? '?')} <code>${esc(a.approvalId)}</code></h3><p>Requested by ${esc(a.requestedBy ?? '?')} at ${esc(a.requestedAt ?? '?')} for call <code>${esc(a.callId ?? '?')}</code>; ${required}; expires ${esc(a.expiresAt ?? '–')}.</p>` +
-        `<table><tr><th>who</th><th>verdict</th><th>roles</th><th>via</th><th>when</th><th>comment</th></tr>${votes || '<tr><td colspan="6" class="muted">no votes</td></tr>'}</table>${outcomes ? `<ul>${outcomes}</ul>` : ''}`;
+      const required = a.required
+        ? `needs ${esc(a.required.count ?? '?')} of ${esc(Array.isArray(a.required.roles) ? a.required.roles.join(', ') : '?')}`
+        : '';
+      const votes = a.votes
+        .map(
+          (v) =>
+            `<tr><td>${esc(v.by)}</td><td class="${cls(v.verdict)}">${esc(v.verdict)}</td><td>${esc(v.roles.join(', '))}</td><td>${esc(v.via ?? '')}</td><td>${esc(v.time)}</td><td>${esc(v.comment ?? '')}</td></tr>`,
+        )
+        .join('');
+      const outcomes = a.outcomes
+        .map(
+          (o) =>
+            `<li><span class="${cls(o.kind)}">${esc(o.kind)}</span> at ${esc(o.time)} (${esc(o.by)})${o.detail ? `: ${esc(o.detail)}` : ''}</li>`,
+        )
+        .join('');
+      return (
+        `<h3>${esc(a.tool ?? '?')} <code>${esc(a.approvalId)}</code></h3><p>Requested by ${esc(a.requestedBy ?? '?')} at ${esc(a.requestedAt ?? '?')} for call <code>${esc(a.callId ?? '?')}</code>; ${required}; expires ${esc(a.expiresAt ?? '–')}.</p>` +
+        `<table><tr><th>who</th><th>verdict</th><th>roles</th><th>via</th><th>when</th><th>comment</th></tr>${votes || '<tr><td colspan="6" class="muted">no votes</td></tr>'}</table>${outcomes ? `<ul>${outcomes}</ul>` : ''}`
+      );
     })
     .join('');
 }
@@ -62,11 +85,20 @@ function approvalsSection(record: RunRecord): string {
 function lineageSection(record: RunRecord, bundle: EvidenceBundle): string {
   const nodes: LineageNode[] = [];
   const edges: { from: string; to: string; label: string }[] = [];
-  const registry = new Map((bundle.context.registry?.versions ?? []).map((v) => [`${String(v.model)}@${String(v.version)}`, v]));
+  const registry = new Map(
+    (bundle.context.registry?.versions ?? []).map((v) => [`${String(v.model)}@${String(v.version)}`, v]),
+  );
   const dataId = (dataset: string, version: string | null) => `d:${dataset}@${version ?? '?'}`;
   const addData = (dataset: string, version: string | null, verdict: DataVerdict | undefined) => {
     const id = dataId(dataset, version);
-    if (!nodes.some((n) => n.id === id)) nodes.push({ id, label: dataset, sub: `${short(version)}${verdict ? (verdict.passed ? ' · checks passed' : ' · checks failed') : ''}`, column: 0, tone: verdict ? (verdict.passed ? 'ok' : 'bad') : 'neutral' });
+    if (!nodes.some((n) => n.id === id))
+      nodes.push({
+        id,
+        label: dataset,
+        sub: `${short(version)}${verdict ? (verdict.passed ? ' · checks passed' : ' · checks failed') : ''}`,
+        column: 0,
+        tone: verdict ? (verdict.passed ? 'ok' : 'bad') : 'neutral',
+      });
     return id;
   };
   for (const d of record.dataQuality) addData(d.dataset, d.dataVersion, d);
@@ -77,18 +109,41 @@ function lineageSection(record: RunRecord, bundle: EvidenceBundle): string {
     const dataVersion = m.dataVersion ?? (typeof reg?.dataVersion === 'string' ? reg.dataVersion : null);
     const id = `m:${m.model}@${m.version}`;
     const promotable = m.promotable ?? (typeof reg?.promotable === 'boolean' ? reg.promotable : null);
-    nodes.push({ id, label: `${m.model} v${m.version}`, sub: `${m.roles.join(', ')}${promotable === false ? ' · not promotable' : ''}`, column: 1, tone: promotable === false ? 'bad' : 'neutral' });
-    if (dataset) edges.push({ from: addData(dataset, dataVersion, record.dataQuality.find((d) => d.dataset === dataset && (dataVersion === null || d.dataVersion === dataVersion))), to: id, label: 'trained on' });
+    nodes.push({
+      id,
+      label: `${m.model} v${m.version}`,
+      sub: `${m.roles.join(', ')}${promotable === false ? ' · not promotable' : ''}`,
+      column: 1,
+      tone: promotable === false ? 'bad' : 'neutral',
+    });
+    if (dataset)
+      edges.push({
+        from: addData(
+          dataset,
+          dataVersion,
+          record.dataQuality.find(
+            (d) => d.dataset === dataset && (dataVersion === null || d.dataVersion === dataVersion),
+          ),
+        ),
+        to: id,
+        label: 'trained on',
+      });
   }
   for (const c of latestRollouts(record.canaries)) {
     const id = `s:${c.model}/${c.environment}/${c.canaryVersion}`;
-    nodes.push({ id, label: `${c.model} ${c.environment}`, sub: `${c.status ?? '?'}${c.canaryVersion ? ` · canary v${c.canaryVersion}` : ''}`, column: 2, tone: c.status === 'rolled_back' ? 'bad' : c.status === 'promoted' ? 'ok' : 'neutral' });
+    nodes.push({
+      id,
+      label: `${c.model} ${c.environment}`,
+      sub: `${c.status ?? '?'}${c.canaryVersion ? ` · canary v${c.canaryVersion}` : ''}`,
+      column: 2,
+      tone: c.status === 'rolled_back' ? 'bad' : c.status === 'promoted' ? 'ok' : 'neutral',
+    });
     if (c.canaryVersion) edges.push({ from: `m:${c.model}@${c.canaryVersion}`, to: id, label: 'canary' });
   }
   const table = models
     .map((m) => {
       const reg = registry.get(`${m.model}@${m.version}`);
-      const metrics = m.metrics ?? ((reg?.metrics as Record<string, number> | undefined) ?? null);
+      const metrics = m.metrics ?? (reg?.metrics as Record<string, number> | undefined) ?? null;
       const report = m.dataQualityReport ?? (typeof reg?.dataQualityReport === 'string' ? reg.dataQualityReport : null);
       const checked = report ? record.dataQuality.find((d) => d.reportHash === report) : undefined;
       // "never checked" only when the registry says so; unknown otherwise.
@@ -97,32 +152,59 @@ function lineageSection(record: RunRecord, bundle: EvidenceBundle): string {
         : reg && reg.dataQualityReport === null
           ? 'never checked'
           : '–';
-      return `<tr><td>${esc(m.model)} v${esc(m.version)}</td><td>${esc(m.roles.join(', '))}</td><td>${esc(m.dataset ?? String(reg?.dataset ?? '–'))}</td><td><code>${esc(short(m.dataVersion ?? (reg?.dataVersion as string | undefined)))}</code></td><td>${dataReport}</td><td>${esc(metrics ? Object.entries(metrics).filter(([k]) => ['auc', 'calibration_error', 'parity_gap'].includes(k)).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '–')}</td><td>${esc(m.trainingJobId ?? String(reg?.trainingJobId ?? '–'))}</td><td>${esc(String(reg?.codeVersion ?? '–'))}</td><td>${reg ? 'registry' : 'audit only'}</td></tr>`;
+      return `<tr><td>${esc(m.model)} v${esc(m.version)}</td><td>${esc(m.roles.join(', '))}</td><td>${esc(m.dataset ?? String(reg?.dataset ?? '–'))}</td><td><code>${esc(short(m.dataVersion ?? (reg?.dataVersion as string | undefined)))}</code></td><td>${dataReport}</td><td>${esc(
+        metrics
+          ? Object.entries(metrics)
+              .filter(([k]) => ['auc', 'calibration_error', 'parity_gap'].includes(k))
+              .map(([k, v]) => `${k} ${fmt(v)}`)
+              .join(', ')
+          : '–',
+      )}</td><td>${esc(m.trainingJobId ?? String(reg?.trainingJobId ?? '–'))}</td><td>${esc(String(reg?.codeVersion ?? '–'))}</td><td>${reg ? 'registry' : 'audit only'}</td></tr>`;
     })
     .join('');
   const verdicts = record.dataQuality
     .map((d) => {
       const verdict = `${d.passed ? 'passed' : 'failed'}${d.verdict?.driftOnly ? ' (drift only)' : ''}`;
-      const broken = d.violations.map((v) => `${esc(v.rule)} (${esc(v.severity)}${v.rowsAffected ? `, ${esc(v.rowsAffected)} rows` : ''})`).join('<br>') || '–';
+      const broken =
+        d.violations
+          .map((v) => `${esc(v.rule)} (${esc(v.severity)}${v.rowsAffected ? `, ${esc(v.rowsAffected)} rows` : ''})`)
+          .join('<br>') || '–';
       return `<tr><td>${esc(d.dataset)}</td><td><code>${esc(short(d.dataVersion))}</code></td><td>${esc(d.rows ?? '–')}</td><td>${esc(d.contract ?? '–')}</td><td class="${d.passed ? 'succeeded' : 'failed'}">${esc(verdict)}</td><td>${broken}</td><td>${esc(d.findings.filter((f) => f.severity === 'alert').length)} alert(s), ${esc(d.findings.filter((f) => f.severity === 'warn').length)} warning(s)</td><td><code>${esc(short(d.reportHash))}</code></td></tr>`;
     })
     .join('');
   return (
-    (nodes.length > 0 ? lineageDiagram(nodes, edges) : '<p class="muted">The run touched no data or model versions.</p>') +
-    (verdicts ? `<h3>Data-quality verdicts (from the run's entries)</h3><table><tr><th>dataset</th><th>data version</th><th>rows</th><th>contract</th><th>verdict</th><th>rules broken</th><th>drift</th><th>report</th></tr>${verdicts}</table>` : '') +
-    (table ? `<h3>Model versions</h3><table><tr><th>version</th><th>in this run</th><th>trained on</th><th>data version</th><th>data report</th><th>metrics</th><th>training job</th><th>code</th><th>source</th></tr>${table}</table>` : '')
+    (nodes.length > 0
+      ? lineageDiagram(nodes, edges)
+      : '<p class="muted">The run touched no data or model versions.</p>') +
+    (verdicts
+      ? `<h3>Data-quality verdicts (from the run's entries)</h3><table><tr><th>dataset</th><th>data version</th><th>rows</th><th>contract</th><th>verdict</th><th>rules broken</th><th>drift</th><th>report</th></tr>${verdicts}</table>`
+      : '') +
+    (table
+      ? `<h3>Model versions</h3><table><tr><th>version</th><th>in this run</th><th>trained on</th><th>data version</th><th>data report</th><th>metrics</th><th>training job</th><th>code</th><th>source</th></tr>${table}</table>`
+      : '')
   );
 }
 
 function driftSection(record: RunRecord): string {
   const charts = record.dataQuality.flatMap((d) => {
     const byCheck = new Map<string, DataVerdict['findings']>();
-    for (const f of d.findings) if (typeof f.value === 'number') byCheck.set(f.check, [...(byCheck.get(f.check) ?? []), f]);
+    for (const f of d.findings)
+      if (typeof f.value === 'number') byCheck.set(f.check, [...(byCheck.get(f.check) ?? []), f]);
     return [...byCheck].map(([check, findings]) =>
-      barChart(`${d.dataset} (${short(d.dataVersion)}): ${check}`, findings.map((f) => ({ label: f.column ?? check, value: f.value as number, threshold: f.threshold, severity: f.severity }))),
+      barChart(
+        `${d.dataset} (${short(d.dataVersion)}): ${check}`,
+        findings.map((f) => ({
+          label: f.column ?? check,
+          value: f.value as number,
+          threshold: f.threshold,
+          severity: f.severity,
+        })),
+      ),
     );
   });
-  return charts.length > 0 ? `<div class="charts">${charts.join('')}</div>` : '<p class="muted">No drift statistics were recorded in this run.</p>';
+  return charts.length > 0
+    ? `<div class="charts">${charts.join('')}</div>`
+    : '<p class="muted">No drift statistics were recorded in this run.</p>';
 }
 
 /** A rollout reports all its analyses each time it is asked: keep each rollout's latest report. */
@@ -145,18 +227,47 @@ function canarySection(canaries: readonly CanaryRecord[]): string {
         const series = [
           { name: 'canary', values: per.map((k) => (k ? k.canary : null)), color: '#c0392b' },
           { name: 'stable', values: per.map((k) => (k ? k.stable : null)), color: '#2874a6' },
-          ...(hasBound ? [{ name: 'bound', values: per.map((k) => (typeof k?.bound === 'number' ? k.bound : null)), color: '#7d3c98' }] : []),
+          ...(hasBound
+            ? [
+                {
+                  name: 'bound',
+                  values: per.map((k) => (typeof k?.bound === 'number' ? k.bound : null)),
+                  color: '#7d3c98',
+                },
+              ]
+            : []),
         ];
-        return lineChart(name, steps, series, { threshold: per.find((k) => k)?.threshold ?? null, failed: per.map((k) => k?.passed === false) });
+        return lineChart(name, steps, series, {
+          threshold: per.find((k) => k)?.threshold ?? null,
+          failed: per.map((k) => k?.passed === false),
+        });
       });
-      const rows = c.analyses.map((a, i) => `<tr><td>${i + 1}</td><td>${esc(a.at)}</td><td>${esc(a.trafficPercent)}%</td><td class="${a.passed ? 'succeeded' : 'failed'}">${a.passed ? 'passed' : 'failed'}</td><td>${a.checks.map((k) => `${esc(k.check)} ${k.passed ? '✓' : '✗'} (canary ${esc(fmt(k.canary))}, stable ${esc(fmt(k.stable))}${typeof k.bound === 'number' ? `, bound ${esc(fmt(k.bound))}` : ''}, threshold ${esc(fmt(k.threshold))})`).join('<br>')}</td></tr>`).join('');
+      const rows = c.analyses
+        .map(
+          (a, i) =>
+            `<tr><td>${i + 1}</td><td>${esc(a.at)}</td><td>${esc(a.trafficPercent)}%</td><td class="${a.passed ? 'succeeded' : 'failed'}">${a.passed ? 'passed' : 'failed'}</td><td>${a.checks.map((k) => `${esc(k.check)} ${k.passed ? '✓' : '✗'} (canary ${esc(fmt(k.canary))}, stable ${esc(fmt(k.stable))}${typeof k.bound === 'number' ? `, bound ${esc(fmt(k.bound))}` : ''}, threshold ${esc(fmt(k.threshold))})`).join('<br>')}</td></tr>`,
+        )
+        .join('');
       return `<h3>${esc(c.model)} in ${esc(c.environment)}: canary v${esc(c.canaryVersion ?? '?')} against stable v${esc(c.stableVersion ?? '?')}, <span class="${cls(c.status)}">${esc(c.status ?? '?')}</span></h3><p class="muted">${esc(c.reason ?? '')}</p><div class="charts">${charts.join('')}</div><table><tr><th>#</th><th>at</th><th>traffic</th><th>analysis</th><th>checks</th></tr>${rows}</table>`;
     })
     .join('');
 }
 
 function emptyRecord(runId: string): RunRecord {
-  return { runId, trigger: null, startedAt: null, startedBy: null, outcome: null, turns: [], calls: [], approvals: [], dataQuality: [], models: [], canaries: [], timeline: [] };
+  return {
+    runId,
+    trigger: null,
+    startedAt: null,
+    startedBy: null,
+    outcome: null,
+    turns: [],
+    calls: [],
+    approvals: [],
+    dataQuality: [],
+    models: [],
+    canaries: [],
+    timeline: [],
+  };
 }
 
 function lastHash(lines: readonly string[]): string {
@@ -172,9 +283,21 @@ export function renderEvidenceReport(bundle: EvidenceBundle, verification: Bundl
   const r = verification.record ?? emptyRecord(bundle.runId);
   const trigger = r.trigger ?? {};
   const principal = r.startedBy;
-  const timeline = r.timeline.map((t) => `<tr><td>${esc(t.seq)}</td><td>${esc(t.time)}</td><td><code>${esc(t.kind)}</code></td><td>${esc(t.principal)}</td><td>${esc(t.summary)}</td></tr>`).join('');
-  const turns = r.turns.map((t, i) => `<tr><td>${i + 1}</td><td>${esc(t.time)}</td><td>${esc(t.planner ?? '')}</td><td>${esc(t.text ?? '')}</td><td>${t.calls.map((c) => `<code>${esc(c.name)}</code>`).join(', ')}</td></tr>`).join('');
-  const context = bundle.context.run ? `<p class="muted">Run store at export: status ${esc(bundle.context.run.status ?? '?')}, planner ${esc(bundle.context.run.planner ?? '?')} (${esc(bundle.context.note)}).</p>` : '';
+  const timeline = r.timeline
+    .map(
+      (t) =>
+        `<tr><td>${esc(t.seq)}</td><td>${esc(t.time)}</td><td><code>${esc(t.kind)}</code></td><td>${esc(t.principal)}</td><td>${esc(t.summary)}</td></tr>`,
+    )
+    .join('');
+  const turns = r.turns
+    .map(
+      (t, i) =>
+        `<tr><td>${i + 1}</td><td>${esc(t.time)}</td><td>${esc(t.planner ?? '')}</td><td>${esc(t.text ?? '')}</td><td>${t.calls.map((c) => `<code>${esc(c.name)}</code>`).join(', ')}</td></tr>`,
+    )
+    .join('');
+  const context = bundle.context.run
+    ? `<p class="muted">Run store at export: status ${esc(bundle.context.run.status ?? '?')}, planner ${esc(bundle.context.run.planner ?? '?')} (${esc(bundle.context.note)}).</p>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">

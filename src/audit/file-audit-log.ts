@@ -16,7 +16,15 @@ import { fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE, writeAll } from '../durable-
 import { acquireFileLock, type HeldLock } from '../file-lock.js';
 import { checkEntryInput } from './json-safe.js';
 import { setAsideTornTail } from './torn-tail.js';
-import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type Checkpoint, type CheckpointReason, type TornTailReport } from './types.js';
+import {
+  AUDIT_SCHEMA_VERSION,
+  type AuditEntry,
+  type AuditEntryInput,
+  type AuditLog,
+  type Checkpoint,
+  type CheckpointReason,
+  type TornTailReport,
+} from './types.js';
 
 export interface FileAuditLogOptions {
   file: string;
@@ -88,7 +96,12 @@ class FileAuditLog implements AuditLog {
   append(input: AuditEntryInput): Promise<AuditEntry> {
     if (this.failed) return Promise.reject(this.failedError());
     if (this.closed) {
-      return Promise.reject(new UpstreamError('audit', `audit log ${this.file} is closed and accepts no more entries`, { retryable: false, code: 'audit_failed' }));
+      return Promise.reject(
+        new UpstreamError('audit', `audit log ${this.file} is closed and accepts no more entries`, {
+          retryable: false,
+          code: 'audit_failed',
+        }),
+      );
     }
     let safe: AuditEntryInput;
     try {
@@ -109,7 +122,15 @@ class FileAuditLog implements AuditLog {
     await this.flushing;
     try {
       // The head this writer leaves: entries found after it at the next open were not written by an agent.
-      if (!this.failed) await this.checkpointer.checkpoint('shutdown').catch((err: unknown) => this.logger.warn({ err, auditFile: this.file }, 'writing the shutdown checkpoint failed; the last entries stay uncovered'));
+      if (!this.failed)
+        await this.checkpointer
+          .checkpoint('shutdown')
+          .catch((err: unknown) =>
+            this.logger.warn(
+              { err, auditFile: this.file },
+              'writing the shutdown checkpoint failed; the last entries stay uncovered',
+            ),
+          );
     } finally {
       try {
         await this.checkpointer.stop();
@@ -123,11 +144,15 @@ class FileAuditLog implements AuditLog {
   }
 
   private failedError(): UpstreamError {
-    return new UpstreamError('audit', `audit log ${this.file} failed earlier and accepts no more entries (${describeError(this.failed)}); fix the disk and restart`, {
-      retryable: false,
-      code: 'audit_failed',
-      cause: this.failed,
-    });
+    return new UpstreamError(
+      'audit',
+      `audit log ${this.file} failed earlier and accepts no more entries (${describeError(this.failed)}); fix the disk and restart`,
+      {
+        retryable: false,
+        code: 'audit_failed',
+        cause: this.failed,
+      },
+    );
   }
 
   private async flush(): Promise<void> {
@@ -136,7 +161,13 @@ class FileAuditLog implements AuditLog {
       let prevHash = this.prevHash;
       let text = '';
       const entries = batch.map((pending, i) => {
-        const { entry, line } = sealEntry({ schemaVersion: AUDIT_SCHEMA_VERSION, seq: this.seq + i + 1, time: pending.time, ...pending.input, prevHash });
+        const { entry, line } = sealEntry({
+          schemaVersion: AUDIT_SCHEMA_VERSION,
+          seq: this.seq + i + 1,
+          time: pending.time,
+          ...pending.input,
+          prevHash,
+        });
         text += `${line}\n`;
         prevHash = entry.hash;
         return entry;
@@ -148,7 +179,11 @@ class FileAuditLog implements AuditLog {
       } catch (err) {
         // Fail closed: bytes may be half on disk, so no later entry may follow them. The next
         // open sets any torn tail aside.
-        this.failed = new UpstreamError('audit', `cannot write audit log ${this.file}: ${describeError(err)}`, { retryable: false, code: 'audit_failed', cause: err });
+        this.failed = new UpstreamError('audit', `cannot write audit log ${this.file}: ${describeError(err)}`, {
+          retryable: false,
+          code: 'audit_failed',
+          cause: err,
+        });
         for (const pending of batch) pending.reject(this.failed);
         for (const pending of this.queue.splice(0)) pending.reject(this.failedError());
         break;
@@ -171,11 +206,15 @@ async function openHandle(file: string): Promise<FileHandle> {
     await fsyncDir(dirname(file));
     return handle;
   } catch (err) {
-    throw new UpstreamError('audit', `cannot open audit log ${file}: ${describeError(err)}; point audit.file (or MLOPS_AGENT_AUDIT_FILE) at a writable file`, {
-      retryable: false,
-      code: 'audit_failed',
-      cause: err,
-    });
+    throw new UpstreamError(
+      'audit',
+      `cannot open audit log ${file}: ${describeError(err)}; point audit.file (or MLOPS_AGENT_AUDIT_FILE) at a writable file`,
+      {
+        retryable: false,
+        code: 'audit_failed',
+        cause: err,
+      },
+    );
   }
 }
 
@@ -183,10 +222,18 @@ async function acquireWriterLock(file: string): Promise<HeldLock> {
   await mkdirPrivate(dirname(file));
   try {
     // Held for the writer's lifetime: only a dead owner's lock is taken over, never an old one.
-    return await acquireFileLock(`${file}.lock`, { timeoutMs: 2_000, staleMs: Number.POSITIVE_INFINITY, service: 'audit' });
+    return await acquireFileLock(`${file}.lock`, {
+      timeoutMs: 2_000,
+      staleMs: Number.POSITIVE_INFINITY,
+      service: 'audit',
+    });
   } catch (err) {
     if (err instanceof UpstreamError && err.code === 'upstream_timeout') {
-      throw new UpstreamError('audit', `audit log ${file} is being written by another mlops-agent process (${err.message}); run one writer per audit file, or give this one its own with audit.file`, { retryable: true, code: 'audit_failed', cause: err });
+      throw new UpstreamError(
+        'audit',
+        `audit log ${file} is being written by another mlops-agent process (${err.message}); run one writer per audit file, or give this one its own with audit.file`,
+        { retryable: true, code: 'audit_failed', cause: err },
+      );
     }
     throw err;
   }
@@ -200,12 +247,17 @@ async function acquireWriterLock(file: string): Promise<HeldLock> {
 export async function openFileAuditLog(options: FileAuditLogOptions): Promise<AuditLog> {
   const { clock = systemClock, logger = silentLogger } = options;
   if (typeof options.file !== 'string' || options.file === '') {
-    throw new UserError('audit log file must be a non-empty path (set audit.file or MLOPS_AGENT_AUDIT_FILE)', { code: 'config_invalid' });
+    throw new UserError('audit log file must be a non-empty path (set audit.file or MLOPS_AGENT_AUDIT_FILE)', {
+      code: 'config_invalid',
+    });
   }
   const checkpointOptions: CheckpointOptions = { ...DEFAULT_CHECKPOINTS, ...options.checkpoints };
   const file = resolve(options.file);
   if (openFiles.has(file)) {
-    throw new UserError(`audit log ${file} is already open in this process; share the one AuditLog instead of opening it twice`, { code: 'input_invalid' });
+    throw new UserError(
+      `audit log ${file} is already open in this process; share the one AuditLog instead of opening it twice`,
+      { code: 'input_invalid' },
+    );
   }
   // One writer per file across processes too: two appenders would fork the chain.
   const lock = await acquireWriterLock(file);
@@ -240,19 +292,46 @@ export async function openFileAuditLog(options: FileAuditLogOptions): Promise<Au
       );
     }
     resume.check(scan, (seq) => (seq === wanted ? hashAtWanted : undefined));
-    const log = new FileAuditLog(file, handle, clock, scan.entries, scan.lastHash, scan.goodBytes, lock, checkpoints, checkpointOptions, logger);
+    const log = new FileAuditLog(
+      file,
+      handle,
+      clock,
+      scan.entries,
+      scan.lastHash,
+      scan.goodBytes,
+      lock,
+      checkpoints,
+      checkpointOptions,
+      logger,
+    );
     // First, before anything this process appends: the head as found (see verify-report.ts, lifecycle).
     await log.checkpointer.checkpoint('open');
     if (brk && torn) {
-      const aside = await setAsideTornTail({ file, handle, goodBytes: scan.goodBytes, size, seq: scan.entries + 1, now: clock.now() });
+      const aside = await setAsideTornTail({
+        file,
+        handle,
+        goodBytes: scan.goodBytes,
+        size,
+        seq: scan.entries + 1,
+        now: clock.now(),
+      });
       const entry = await log.append({
         runId: null,
         principal: 'mlops-agent',
         kind: 'audit.torn_tail_set_aside',
-        data: { bytes: aside.bytes, sha256: aside.sha256, savedTo: aside.savedTo, line: brk.line, problem: brk.problem },
+        data: {
+          bytes: aside.bytes,
+          sha256: aside.sha256,
+          savedTo: aside.savedTo,
+          line: brk.line,
+          problem: brk.problem,
+        },
       });
       log.recovered = { ...aside, problem: brk.problem, recordedAtSeq: entry.seq };
-      logger.warn({ auditFile: file, ...log.recovered }, 'audit log had a torn last line (crash mid-write); set it aside and continued the chain');
+      logger.warn(
+        { auditFile: file, ...log.recovered },
+        'audit log had a torn last line (crash mid-write); set it aside and continued the chain',
+      );
     }
     log.checkpointer.start();
     return log;

@@ -31,7 +31,9 @@ async function entryAt(handle: FileHandle, checkpoint: Checkpoint & { position: 
   if (line === null) return null;
   try {
     const entry = JSON.parse(line) as AuditEntry;
-    return entry.seq === checkpoint.seq && entry.hash === checkpoint.hash && hashEntry(entry) === entry.hash ? entry : null;
+    return entry.seq === checkpoint.seq && entry.hash === checkpoint.hash && hashEntry(entry) === entry.hash
+      ? entry
+      : null;
   } catch {
     return null;
   }
@@ -55,19 +57,33 @@ export async function findResumePoint(options: {
   }
   const checkShutdown = (scan: ChainScan): void => {
     if (last.reason === 'shutdown' && scan.entries > last.seq) {
-      throw corrupt(file, `entries ${last.seq + 1} to ${scan.entries} were appended after the log was closed by ${named}: no mlops-agent process wrote them`);
+      throw corrupt(
+        file,
+        `entries ${last.seq + 1} to ${scan.entries} were appended after the log was closed by ${named}: no mlops-agent process wrote them`,
+      );
     }
   };
   const position = last.position;
   const entry = size >= position ? await entryAt(handle, { ...last, position }) : null;
   if (entry) return { start: { seq: last.seq, hash: last.hash, position }, check: checkShutdown };
   // Cut short, edited, or the bytes moved: the whole chain says which, and where.
-  logger.warn({ auditFile: file, seq: last.seq, position, size }, 'the last audit checkpoint does not point at its entry; checking the whole log');
+  logger.warn(
+    { auditFile: file, seq: last.seq, position, size },
+    'the last audit checkpoint does not point at its entry; checking the whole log',
+  );
   return {
     start: undefined,
     check(scan, hashAt) {
-      if (scan.entries < last.seq) throw corrupt(file, `the chain ends at seq ${scan.entries}, but ${named} covers seq ${last.seq}: entries were removed`);
-      if (hashAt(last.seq) !== last.hash) throw corrupt(file, `the entry at seq ${last.seq} has another hash than ${named} signed: the chain was rewritten`);
+      if (scan.entries < last.seq)
+        throw corrupt(
+          file,
+          `the chain ends at seq ${scan.entries}, but ${named} covers seq ${last.seq}: entries were removed`,
+        );
+      if (hashAt(last.seq) !== last.hash)
+        throw corrupt(
+          file,
+          `the entry at seq ${last.seq} has another hash than ${named} signed: the chain was rewritten`,
+        );
       checkShutdown(scan);
     },
   };

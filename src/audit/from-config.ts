@@ -31,17 +31,29 @@ export async function openAuditLog(config: AuditConfig, deps: { clock: Clock; lo
     ...(checkpoint.postUrl ? { postUrl: checkpoint.postUrl } : {}),
   };
   if (config.auditStore === 'postgres') {
-    return openPostgresAuditLog({ url: config.databaseUrl!, schema: config.audit.postgresSchema, checkpoints, ...deps });
+    return openPostgresAuditLog({
+      url: config.databaseUrl!,
+      schema: config.audit.postgresSchema,
+      checkpoints,
+      ...deps,
+    });
   }
   return openFileAuditLog({ file: config.auditFile, checkpoints, ...deps });
 }
 
 /** A reader of the configured chain; `file` reads that file log instead. */
-export function openAuditReader(config: AuditConfig, logger: Logger, options: { file?: string; checkpointsFile?: string } = {}): AuditReader {
+export function openAuditReader(
+  config: AuditConfig,
+  logger: Logger,
+  options: { file?: string; checkpointsFile?: string } = {},
+): AuditReader {
   if (options.file === undefined && config.auditStore === 'postgres') {
     return openPostgresAuditReader({ url: config.databaseUrl!, schema: config.audit.postgresSchema, logger });
   }
-  return openFileAuditReader(options.file ?? config.auditFile, options.checkpointsFile ? { checkpointsFile: options.checkpointsFile } : {});
+  return openFileAuditReader(
+    options.file ?? config.auditFile,
+    options.checkpointsFile ? { checkpointsFile: options.checkpointsFile } : {},
+  );
 }
 
 /** The keys checkpoints are checked with: the files given, else the configured ones and the signing key's own. */

@@ -21,7 +21,8 @@ export function toJsonSafe(value: unknown, path: string, seen: Set<object> = new
     case 'boolean':
       return value;
     case 'number':
-      if (!Number.isFinite(value)) reject(path, String(value), 'store it as a string or null (JSON has no NaN or Infinity)');
+      if (!Number.isFinite(value))
+        reject(path, String(value), 'store it as a string or null (JSON has no NaN or Infinity)');
       return value;
     case 'undefined':
       return reject(path, 'undefined', 'omit the key or use null');
@@ -60,16 +61,27 @@ export function checkEntryInput(input: AuditEntryInput): AuditEntryInput {
   }
   const { runId, principal, kind, data } = input;
   if (runId !== null && (typeof runId !== 'string' || runId === '')) {
-    throw new UserError(`audit entry runId must be a non-empty string or null, got ${JSON.stringify(runId) ?? String(runId)}`, { code: 'input_invalid' });
+    throw new UserError(
+      `audit entry runId must be a non-empty string or null, got ${JSON.stringify(runId) ?? String(runId)}`,
+      { code: 'input_invalid' },
+    );
   }
   if (typeof principal !== 'string' || principal === '') {
-    throw new UserError('audit entry principal must be a non-empty string naming who acted (e.g. "alice" or "mlops-agent")', { code: 'input_invalid' });
+    throw new UserError(
+      'audit entry principal must be a non-empty string naming who acted (e.g. "alice" or "mlops-agent")',
+      { code: 'input_invalid' },
+    );
   }
   if (typeof kind !== 'string' || kind === '') {
-    throw new UserError('audit entry kind must be a non-empty string such as "policy.decision"', { code: 'input_invalid' });
+    throw new UserError('audit entry kind must be a non-empty string such as "policy.decision"', {
+      code: 'input_invalid',
+    });
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new UserError(`audit entry data must be a plain object, got ${Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data}`, { code: 'input_invalid' });
+    throw new UserError(
+      `audit entry data must be a plain object, got ${Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data}`,
+      { code: 'input_invalid' },
+    );
   }
   return { runId, principal, kind, data: toJsonSafe(data, 'data') as Record<string, unknown> };
 }

@@ -30,7 +30,12 @@ export interface ScanStart {
  * beforehand gives a consistent prefix while appends go on, and keeps a device such as
  * /dev/full (size 0) from being read forever.
  */
-export async function scanLines(handle: FileHandle, size: number, onLine: (line: Line) => boolean, start: ScanStart = { position: 0, line: 1 }): Promise<void> {
+export async function scanLines(
+  handle: FileHandle,
+  size: number,
+  onLine: (line: Line) => boolean,
+  start: ScanStart = { position: 0, line: 1 },
+): Promise<void> {
   const buffer = Buffer.allocUnsafe(CHUNK);
   let carry: Buffer = Buffer.alloc(0);
   let carryStart = start.position;
@@ -40,11 +45,18 @@ export async function scanLines(handle: FileHandle, size: number, onLine: (line:
     const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, size - position), position);
     if (bytesRead === 0) break;
     position += bytesRead;
-    const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+    const chunk =
+      carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
     let from = 0;
     for (let nl = chunk.indexOf(NEWLINE, from); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
       number++;
-      const line: Line = { text: chunk.toString('utf8', from, nl), number, start: carryStart + from, end: carryStart + nl + 1, terminated: true };
+      const line: Line = {
+        text: chunk.toString('utf8', from, nl),
+        number,
+        start: carryStart + from,
+        end: carryStart + nl + 1,
+        terminated: true,
+      };
       if (!onLine(line)) return;
       from = nl + 1;
     }
@@ -53,7 +65,13 @@ export async function scanLines(handle: FileHandle, size: number, onLine: (line:
     carryStart += from;
   }
   if (carry.length > 0) {
-    onLine({ text: carry.toString('utf8'), number: number + 1, start: carryStart, end: carryStart + carry.length, terminated: false });
+    onLine({
+      text: carry.toString('utf8'),
+      number: number + 1,
+      start: carryStart,
+      end: carryStart + carry.length,
+      terminated: false,
+    });
   }
 }
 

@@ -17,12 +17,23 @@ export async function openForReading(file: string): Promise<{ handle: FileHandle
         { code: 'not_found', cause: err },
       );
     }
-    if (code === 'EISDIR') throw new UserError(`audit log ${file} is a directory; point --file at the audit.jsonl inside it`, { code: 'input_invalid', cause: err });
-    throw new UpstreamError('audit', `cannot read audit log ${file}: ${(err as Error).message}`, { retryable: false, code: 'audit_failed', cause: err });
+    if (code === 'EISDIR')
+      throw new UserError(`audit log ${file} is a directory; point --file at the audit.jsonl inside it`, {
+        code: 'input_invalid',
+        cause: err,
+      });
+    throw new UpstreamError('audit', `cannot read audit log ${file}: ${(err as Error).message}`, {
+      retryable: false,
+      code: 'audit_failed',
+      cause: err,
+    });
   }
   try {
     const stat = await handle.stat();
-    if (stat.isDirectory()) throw new UserError(`audit log ${file} is a directory; point --file at the audit.jsonl inside it`, { code: 'input_invalid' });
+    if (stat.isDirectory())
+      throw new UserError(`audit log ${file} is a directory; point --file at the audit.jsonl inside it`, {
+        code: 'input_invalid',
+      });
     return { handle, size: stat.size };
   } catch (err) {
     await handle.close();

@@ -23,7 +23,9 @@ export function openPool(url: string, logger: Logger, max = 4): pg.Pool {
     options: '-c synchronous_commit=on',
   });
   // An idle connection that drops emits here; unhandled, it would end the process.
-  pool.on('error', (err) => logger.warn({ err: describeError(err) }, 'an idle PostgreSQL audit connection failed; the pool opens another'));
+  pool.on('error', (err) =>
+    logger.warn({ err: describeError(err) }, 'an idle PostgreSQL audit connection failed; the pool opens another'),
+  );
   return pool;
 }
 
@@ -32,15 +34,24 @@ const CONNECTION_CODES = /^(08|57P0|53)/;
 /** Whether trying again later can help: the server or the network failed, not the request. */
 export function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (CONNECTION_CODES.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))) return true;
+  if (
+    typeof code === 'string' &&
+    (CONNECTION_CODES.test(code) ||
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code))
+  )
+    return true;
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(describeError(err));
 }
 
 export function pgError(where: string, doing: string, err: unknown): UpstreamError {
   const retryable = isTransient(err);
-  return new UpstreamError('audit', `${doing} in ${where} failed: ${describeError(err)}${retryable ? ' (PostgreSQL unreachable; retry once it is back)' : ''}`, {
-    retryable,
-    code: 'audit_failed',
-    cause: err,
-  });
+  return new UpstreamError(
+    'audit',
+    `${doing} in ${where} failed: ${describeError(err)}${retryable ? ' (PostgreSQL unreachable; retry once it is back)' : ''}`,
+    {
+      retryable,
+      code: 'audit_failed',
+      cause: err,
+    },
+  );
 }

@@ -12,7 +12,10 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function checkSchemaName(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {
-    throw new UserError(`audit.postgresSchema "${schema}" must be a lowercase SQL name (letters, digits, "_"; e.g. mlops_audit)`, { code: 'config_invalid' });
+    throw new UserError(
+      `audit.postgresSchema "${schema}" must be a lowercase SQL name (letters, digits, "_"; e.g. mlops_audit)`,
+      { code: 'config_invalid' },
+    );
   }
   return schema;
 }
@@ -136,11 +139,17 @@ export async function migrate(pool: Pool, schema: string, where: string): Promis
   const version = await installedVersion(pool, schema);
   if (version === PG_SCHEMA_VERSION) return 'current';
   if (version !== null && version > PG_SCHEMA_VERSION) {
-    throw new UserError(`the audit schema ${schema} in ${where} is at version ${version}; this build knows version ${PG_SCHEMA_VERSION}: use the mlops-agent release that migrated it`, { code: 'config_invalid' });
+    throw new UserError(
+      `the audit schema ${schema} in ${where} is at version ${version}; this build knows version ${PG_SCHEMA_VERSION}: use the mlops-agent release that migrated it`,
+      { code: 'config_invalid' },
+    );
   }
   const encoding = await pool.query<{ server_encoding: string }>('SHOW server_encoding');
   if (encoding.rows[0]?.server_encoding !== 'UTF8') {
-    throw new UserError(`the database ${where} uses encoding ${encoding.rows[0]?.server_encoding}; the audit chain needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8')`, { code: 'config_invalid' });
+    throw new UserError(
+      `the database ${where} uses encoding ${encoding.rows[0]?.server_encoding}; the audit chain needs a UTF8 database (CREATE DATABASE … ENCODING 'UTF8')`,
+      { code: 'config_invalid' },
+    );
   }
   const client = await pool.connect();
   try {
@@ -160,7 +169,11 @@ export async function migrate(pool: Pool, schema: string, where: string): Promis
         { code: 'config_invalid', cause: err },
       );
     }
-    throw new UpstreamError('audit', `migrating the audit schema ${schema} in ${where} failed: ${describeError(err)}`, { retryable: false, code: 'audit_failed', cause: err });
+    throw new UpstreamError('audit', `migrating the audit schema ${schema} in ${where} failed: ${describeError(err)}`, {
+      retryable: false,
+      code: 'audit_failed',
+      cause: err,
+    });
   } finally {
     client.release();
   }

@@ -8,11 +8,24 @@ import { UpstreamError, UserError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { entryPieces, sealEntry } from './canonical.js';
 import { serializeCheckpoint } from './checkpoint-record.js';
-import { createCheckpointer, DEFAULT_CHECKPOINTS, type CheckpointOptions, type Checkpointer, type Head } from './checkpointer.js';
+import {
+  createCheckpointer,
+  DEFAULT_CHECKPOINTS,
+  type CheckpointOptions,
+  type Checkpointer,
+  type Head,
+} from './checkpointer.js';
 import { checkEntryInput } from './json-safe.js';
 import { describePostgres, openPool, pgError } from './pg-connection.js';
 import { checkSchemaName, migrate } from './pg-schema.js';
-import { AUDIT_SCHEMA_VERSION, type AuditEntry, type AuditEntryInput, type AuditLog, type Checkpoint, type CheckpointReason } from './types.js';
+import {
+  AUDIT_SCHEMA_VERSION,
+  type AuditEntry,
+  type AuditEntryInput,
+  type AuditLog,
+  type Checkpoint,
+  type CheckpointReason,
+} from './types.js';
 
 export interface PostgresAuditLogOptions {
   /** postgres://user:password@host:5432/db */
@@ -94,7 +107,13 @@ class PostgresAuditLog implements AuditLog {
   append(input: AuditEntryInput): Promise<AuditEntry> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) {
-      return Promise.reject(new UpstreamError('audit', `audit chain ${this.location} is closed in this process and accepts no more entries`, { retryable: false, code: 'audit_failed' }));
+      return Promise.reject(
+        new UpstreamError(
+          'audit',
+          `audit chain ${this.location} is closed in this process and accepts no more entries`,
+          { retryable: false, code: 'audit_failed' },
+        ),
+      );
     }
     let safe: AuditEntryInput;
     try {
@@ -114,7 +133,15 @@ class PostgresAuditLog implements AuditLog {
     this.closed = true;
     await this.flushing;
     try {
-      if (!this.failed) await this.checkpointer.checkpoint('shutdown').catch((err: unknown) => this.logger.warn({ err, audit: this.location }, 'writing the shutdown checkpoint failed; the last entries stay uncovered'));
+      if (!this.failed)
+        await this.checkpointer
+          .checkpoint('shutdown')
+          .catch((err: unknown) =>
+            this.logger.warn(
+              { err, audit: this.location },
+              'writing the shutdown checkpoint failed; the last entries stay uncovered',
+            ),
+          );
     } finally {
       await this.checkpointer.stop();
       await this.pool.end();
@@ -123,14 +150,19 @@ class PostgresAuditLog implements AuditLog {
 
   /** The chain's head as committed now; a checkpoint's synchronous insert makes it durable. */
   private async head(): Promise<Head | null> {
-    const { rows } = await this.pool.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.s}.audit_entries ORDER BY seq DESC LIMIT 1`);
+    const { rows } = await this.pool.query<{ seq: string; hash: string }>(
+      `SELECT seq, hash FROM ${this.s}.audit_entries ORDER BY seq DESC LIMIT 1`,
+    );
     const row = rows[0];
     return row ? { seq: Number(row.seq), hash: row.hash, position: null } : null;
   }
 
   private async writeCheckpoint(checkpoint: Checkpoint): Promise<void> {
     try {
-      await this.pool.query(`INSERT INTO ${this.s}.audit_checkpoints (seq, line) VALUES ($1, $2)`, [checkpoint.seq, serializeCheckpoint(checkpoint)]);
+      await this.pool.query(`INSERT INTO ${this.s}.audit_checkpoints (seq, line) VALUES ($1, $2)`, [
+        checkpoint.seq,
+        serializeCheckpoint(checkpoint),
+      ]);
     } catch (err) {
       throw pgError(this.location, 'writing an audit checkpoint', err);
     }
@@ -143,7 +175,8 @@ class PostgresAuditLog implements AuditLog {
    * so the values go as escaped literals.
    */
   private async appendAndFlush(c: Columns): Promise<Appended> {
-    const texts = (values: readonly (string | null)[]) => `ARRAY[${values.map((v) => (v === null ? 'NULL' : pg.escapeLiteral(v))).join(',')}]`;
+    const texts = (values: readonly (string | null)[]) =>
+      `ARRAY[${values.map((v) => (v === null ? 'NULL' : pg.escapeLiteral(v))).join(',')}]`;
     const sql =
       `BEGIN; SELECT out_first_seq, out_prev_hash, out_last_hash FROM ${this.s}.audit_append(true, ${texts(c.c1)}::text[], ${texts(c.c2)}::text[], ${texts(c.c3)}::text[], ` +
       `${texts(c.l2)}::text[], ${texts(c.runIds)}::text[], ${texts(c.kinds)}::text[], ${texts(c.times)}::timestamptz[]); COMMIT; ` +
@@ -154,7 +187,10 @@ class PostgresAuditLog implements AuditLog {
 
   /** Without WAL messages: a synchronous commit under the lock, which serialises the flushes too. */
   private async appendSynchronously(c: Columns): Promise<Appended> {
-    const { rows } = await this.pool.query<Appended>(`SELECT out_first_seq, out_prev_hash, out_last_hash FROM ${this.s}.audit_append(false, $1, $2, $3, $4, $5, $6, $7)`, [c.c1, c.c2, c.c3, c.l2, c.runIds, c.kinds, c.times]);
+    const { rows } = await this.pool.query<Appended>(
+      `SELECT out_first_seq, out_prev_hash, out_last_hash FROM ${this.s}.audit_append(false, $1, $2, $3, $4, $5, $6, $7)`,
+      [c.c1, c.c2, c.c3, c.l2, c.runIds, c.kinds, c.times],
+    );
     return rows[0]!;
   }
 
@@ -190,14 +226,22 @@ class PostgresAuditLog implements AuditLog {
         return entry;
       });
       if (prevHash !== first.out_last_hash) {
-        this.failed = new UpstreamError('audit', `the database hashed entries ${firstSeq} to ${firstSeq + entries.length - 1} of ${this.location} differently from this build (last hash ${first.out_last_hash}, expected ${prevHash}); stopping: run \`mlops-agent audit verify\``, { retryable: false, code: 'audit_failed' });
+        this.failed = new UpstreamError(
+          'audit',
+          `the database hashed entries ${firstSeq} to ${firstSeq + entries.length - 1} of ${this.location} differently from this build (last hash ${first.out_last_hash}, expected ${prevHash}); stopping: run \`mlops-agent audit verify\``,
+          { retryable: false, code: 'audit_failed' },
+        );
         for (const pending of batch) pending.reject(this.failed);
         for (const pending of this.queue.splice(0)) pending.reject(this.failed);
         break;
       }
       this.seq = Math.max(this.seq, firstSeq + entries.length - 1);
       batch.forEach((pending, i) => pending.resolve(entries[i]!));
-      this.checkpointer.appended(entries.length, { seq: firstSeq + entries.length - 1, hash: prevHash, position: null });
+      this.checkpointer.appended(entries.length, {
+        seq: firstSeq + entries.length - 1,
+        hash: prevHash,
+        position: null,
+      });
     }
     this.flushing = null;
   }
@@ -229,8 +273,22 @@ export async function openPostgresAuditLog(options: PostgresAuditLogOptions): Pr
     const head = await pool.query<{ seq: string }>(`SELECT seq FROM ${s}.audit_entries ORDER BY seq DESC LIMIT 1`);
     const last = await pool.query<{ seq: string }>(`SELECT max(seq) AS seq FROM ${s}.audit_checkpoints`);
     const asyncCommit = await canEmitWalMessages(pool);
-    if (!asyncCommit) logger.warn({ audit: location }, 'this role may not write WAL messages (pg_logical_emit_message); audit appends commit synchronously under the chain lock, which is slower with many writers');
-    const log = new PostgresAuditLog(pool, schema, location, clock, Number(head.rows[0]?.seq ?? 0), asyncCommit, { ...DEFAULT_CHECKPOINTS, ...options.checkpoints }, Number(last.rows[0]?.seq ?? 0), logger);
+    if (!asyncCommit)
+      logger.warn(
+        { audit: location },
+        'this role may not write WAL messages (pg_logical_emit_message); audit appends commit synchronously under the chain lock, which is slower with many writers',
+      );
+    const log = new PostgresAuditLog(
+      pool,
+      schema,
+      location,
+      clock,
+      Number(head.rows[0]?.seq ?? 0),
+      asyncCommit,
+      { ...DEFAULT_CHECKPOINTS, ...options.checkpoints },
+      Number(last.rows[0]?.seq ?? 0),
+      logger,
+    );
     log.checkpointer.start();
     return log;
   } catch (err) {

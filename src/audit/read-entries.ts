@@ -14,7 +14,9 @@ export interface ReadAuditOptions {
 export async function readAuditEntries(file: string, options: ReadAuditOptions = {}): Promise<AuditEntry[]> {
   const { tail, runId } = options;
   if (tail !== undefined && (!Number.isSafeInteger(tail) || tail < 1)) {
-    throw new UserError(`tail must be a positive whole number of entries, got ${String(tail)}`, { code: 'input_invalid' });
+    throw new UserError(`tail must be a positive whole number of entries, got ${String(tail)}`, {
+      code: 'input_invalid',
+    });
   }
   if (runId !== undefined && (typeof runId !== 'string' || runId === '')) {
     throw new UserError('runId must be a non-empty string', { code: 'input_invalid' });
@@ -48,9 +50,12 @@ export async function readAuditEntries(file: string, options: ReadAuditOptions =
   }
   if (bad) {
     const { line, message } = bad as { line: number; message: string };
-    throw new UserError(`audit log ${file} line ${line} is not a readable entry (${message}); run \`mlops-agent audit verify\` to see what is wrong`, {
-      code: 'audit_corrupt',
-    });
+    throw new UserError(
+      `audit log ${file} line ${line} is not a readable entry (${message}); run \`mlops-agent audit verify\` to see what is wrong`,
+      {
+        code: 'audit_corrupt',
+      },
+    );
   }
   return tail !== undefined ? kept.slice(-tail) : kept;
 }

@@ -96,12 +96,28 @@ export function openFileAuditReader(file: string, options: { checkpointsFile?: s
 }
 
 /** Verifies the chain a reader reads, with its checkpoints (or the list given, e.g. a witness's copy). */
-export async function verifyAudit(reader: AuditReader, options: { keys: KeyRing; checkpoints?: CheckpointList }): Promise<AuditVerifyReport> {
+export async function verifyAudit(
+  reader: AuditReader,
+  options: { keys: KeyRing; checkpoints?: CheckpointList },
+): Promise<AuditVerifyReport> {
   const { checkpoints, problems } = options.checkpoints ?? (await reader.checkpoints());
-  return verifyWithCheckpoints(reader.scan, { location: reader.location, store: reader.store, checkpoints, unreadableCheckpoints: problems, keys: options.keys, ...(reader.walk ? { walk: reader.walk } : {}) });
+  return verifyWithCheckpoints(reader.scan, {
+    location: reader.location,
+    store: reader.store,
+    checkpoints,
+    unreadableCheckpoints: problems,
+    keys: options.keys,
+    ...(reader.walk ? { walk: reader.walk } : {}),
+  });
 }
 
 /** A file log and its checkpoints (`<file>.checkpoints`, or another copy such as a witness's). */
-export function verifyFileLog(file: string, options: { keys: KeyRing; checkpointsFile?: string }): Promise<AuditVerifyReport> {
-  return verifyAudit(openFileAuditReader(file, options.checkpointsFile ? { checkpointsFile: options.checkpointsFile } : {}), { keys: options.keys });
+export function verifyFileLog(
+  file: string,
+  options: { keys: KeyRing; checkpointsFile?: string },
+): Promise<AuditVerifyReport> {
+  return verifyAudit(
+    openFileAuditReader(file, options.checkpointsFile ? { checkpointsFile: options.checkpointsFile } : {}),
+    { keys: options.keys },
+  );
 }

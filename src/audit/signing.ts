@@ -28,12 +28,18 @@ function readKeyFile(file: string, what: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-    throw new UserError(`${what} ${file} ${why}; create a key pair with \`mlops-agent audit keygen --out FILE\``, { code: 'config_invalid', cause: err });
+    throw new UserError(`${what} ${file} ${why}; create a key pair with \`mlops-agent audit keygen --out FILE\``, {
+      code: 'config_invalid',
+      cause: err,
+    });
   }
 }
 
 function notEd25519(file: string, what: string, cause?: unknown): UserError {
-  return new UserError(`${what} ${file} is not an Ed25519 key in PEM form; create one with \`mlops-agent audit keygen --out FILE\``, { code: 'config_invalid', cause });
+  return new UserError(
+    `${what} ${file} is not an Ed25519 key in PEM form; create one with \`mlops-agent audit keygen --out FILE\``,
+    { code: 'config_invalid', cause },
+  );
 }
 
 export function loadSigningKey(file: string): CheckpointSigner {
@@ -93,7 +99,14 @@ export function checkSignature(checkpoint: Checkpoint, keys: KeyRing): Signature
   const key = keys.get(checkpoint.keyId);
   if (!key) return 'unknown_key';
   try {
-    return verify(null, Buffer.from(checkpointPayload(checkpoint), 'utf8'), key, Buffer.from(checkpoint.signature, 'base64')) ? 'valid' : 'invalid';
+    return verify(
+      null,
+      Buffer.from(checkpointPayload(checkpoint), 'utf8'),
+      key,
+      Buffer.from(checkpoint.signature, 'base64'),
+    )
+      ? 'valid'
+      : 'invalid';
   } catch {
     return 'invalid';
   }

@@ -65,7 +65,12 @@ export interface AuditVerifyReport {
   ok: boolean;
 }
 
-const CONTRADICTIONS: ReadonlySet<CheckpointVerdict> = new Set(['bad_signature', 'truncated', 'rewritten', 'appended_after_shutdown']);
+const CONTRADICTIONS: ReadonlySet<CheckpointVerdict> = new Set([
+  'bad_signature',
+  'truncated',
+  'rewritten',
+  'appended_after_shutdown',
+]);
 
 export function isContradiction(verdict: CheckpointVerdict): boolean {
   return CONTRADICTIONS.has(verdict);
@@ -75,7 +80,11 @@ export function isContradiction(verdict: CheckpointVerdict): boolean {
 export type ChainWalk = (wanted: ReadonlySet<number>) => Promise<{ chain: VerifyResult; hashes: Map<number, string> }>;
 
 /** Walks the chain once, noting the hash at every seq a checkpoint names. */
-export async function walk(scan: StoredLineScan, wanted: ReadonlySet<number>, onEntry?: (entry: AuditEntry) => void): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
+export async function walk(
+  scan: StoredLineScan,
+  wanted: ReadonlySet<number>,
+  onEntry?: (entry: AuditEntry) => void,
+): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
   const hashes = new Map<number, string>();
   let entries = 0;
   let lastHash = GENESIS_HASH;
@@ -89,25 +98,59 @@ export async function walk(scan: StoredLineScan, wanted: ReadonlySet<number>, on
       onEntry?.(verdict.entry);
       return true;
     }
-    broken = { ok: false, entries, firstBadSeq: entries + 1, line: line.number, problem: verdict.problem, kind: verdict.kind };
+    broken = {
+      ok: false,
+      entries,
+      firstBadSeq: entries + 1,
+      line: line.number,
+      problem: verdict.problem,
+      kind: verdict.kind,
+    };
     return false;
   });
   return { chain: broken ?? { ok: true, entries, lastHash }, hashes };
 }
 
-function judge(checkpoint: Checkpoint, chain: VerifyResult, hashes: Map<number, string>, keys: KeyRing): { verdict: CheckpointVerdict; detail: string } {
+function judge(
+  checkpoint: Checkpoint,
+  chain: VerifyResult,
+  hashes: Map<number, string>,
+  keys: KeyRing,
+): { verdict: CheckpointVerdict; detail: string } {
   const signature = checkSignature(checkpoint, keys);
-  if (signature === 'invalid') return { verdict: 'bad_signature', detail: 'its signature does not verify with the public key: the checkpoint was edited or forged' };
+  if (signature === 'invalid')
+    return {
+      verdict: 'bad_signature',
+      detail: 'its signature does not verify with the public key: the checkpoint was edited or forged',
+    };
   const hash = hashes.get(checkpoint.seq);
   if (hash === undefined) {
-    if (!chain.ok) return { verdict: 'beyond_break', detail: `not checked: the chain breaks at seq ${chain.firstBadSeq}, before it` };
-    return { verdict: 'truncated', detail: `the log ends at seq ${chain.entries}: entries ${chain.entries + 1} to ${checkpoint.seq} or more were removed` };
+    if (!chain.ok)
+      return {
+        verdict: 'beyond_break',
+        detail: `not checked: the chain breaks at seq ${chain.firstBadSeq}, before it`,
+      };
+    return {
+      verdict: 'truncated',
+      detail: `the log ends at seq ${chain.entries}: entries ${chain.entries + 1} to ${checkpoint.seq} or more were removed`,
+    };
   }
   if (hash !== checkpoint.hash) {
-    return { verdict: 'rewritten', detail: `the entry at seq ${checkpoint.seq} has hash ${hash}, not the ${checkpoint.hash} it had: the chain was rewritten at or before seq ${checkpoint.seq}` };
+    return {
+      verdict: 'rewritten',
+      detail: `the entry at seq ${checkpoint.seq} has hash ${hash}, not the ${checkpoint.hash} it had: the chain was rewritten at or before seq ${checkpoint.seq}`,
+    };
   }
-  if (signature === 'unsigned') return { verdict: 'unsigned', detail: 'agrees with the chain; unsigned, so it proves nothing against someone who can edit files' };
-  if (signature === 'unknown_key') return { verdict: 'unknown_key', detail: `agrees with the chain; signed by key ${checkpoint.keyId}, which was not given to verify (pass its public key)` };
+  if (signature === 'unsigned')
+    return {
+      verdict: 'unsigned',
+      detail: 'agrees with the chain; unsigned, so it proves nothing against someone who can edit files',
+    };
+  if (signature === 'unknown_key')
+    return {
+      verdict: 'unknown_key',
+      detail: `agrees with the chain; signed by key ${checkpoint.keyId}, which was not given to verify (pass its public key)`,
+    };
   return { verdict: 'holds', detail: `agrees with the chain and is signed by key ${checkpoint.keyId}` };
 }
 
@@ -151,15 +194,23 @@ export async function verifyWithCheckpoints(
 ): Promise<AuditVerifyReport> {
   const wanted = new Set(options.checkpoints.map((c) => c.seq));
   const { chain, hashes } = options.walk ? await options.walk(wanted) : await walk(scan, wanted);
-  const findings: CheckpointFinding[] = options.checkpoints.map((checkpoint, index) => ({ index, checkpoint, ...judge(checkpoint, chain, hashes, options.keys) }));
+  const findings: CheckpointFinding[] = options.checkpoints.map((checkpoint, index) => ({
+    index,
+    checkpoint,
+    ...judge(checkpoint, chain, hashes, options.keys),
+  }));
   const adoptedBy = options.store === 'file' ? lifecycle(findings, chain) : [];
   let provenBy: CheckpointFinding | null = null;
-  for (const f of findings) if (f.verdict === 'holds' && (!provenBy || f.checkpoint.seq > provenBy.checkpoint.seq)) provenBy = f;
+  for (const f of findings)
+    if (f.verdict === 'holds' && (!provenBy || f.checkpoint.seq > provenBy.checkpoint.seq)) provenBy = f;
   const provenThrough = provenBy?.checkpoint.seq ?? 0;
   const chainEnd = chain.entries;
   const adoptedAfterCrash = adoptedBy.map((index) => {
     const by = findings[index]!;
-    const before = findings.slice(0, index).filter((f) => f.verdict !== 'bad_signature').at(-1)!;
+    const before = findings
+      .slice(0, index)
+      .filter((f) => f.verdict !== 'bad_signature')
+      .at(-1)!;
     return { from: before.checkpoint.seq + 1, to: by.checkpoint.seq, by };
   });
   const unreadable = options.unreadableCheckpoints ?? [];
@@ -184,30 +235,44 @@ export function formatVerifyReport(report: AuditVerifyReport): string[] {
   const where = `${report.store === 'file' ? 'File' : 'PostgreSQL'}: ${report.location}`;
   if (chain.ok) out.push(`audit log intact: ${chain.entries} entries, last hash ${chain.lastHash}`, where);
   else {
-    out.push(`audit log BROKEN at seq ${chain.firstBadSeq} (${report.store === 'file' ? 'line' : 'row'} ${chain.line}): ${chain.problem}`);
+    out.push(
+      `audit log BROKEN at seq ${chain.firstBadSeq} (${report.store === 'file' ? 'line' : 'row'} ${chain.line}): ${chain.problem}`,
+    );
     out.push(`${chain.entries} entries before it are intact. ${where}`);
   }
-  for (const bad of report.unreadableCheckpoints) out.push(`checkpoint record ${bad.line} is unreadable: ${bad.problem}`);
+  for (const bad of report.unreadableCheckpoints)
+    out.push(`checkpoint record ${bad.line} is unreadable: ${bad.problem}`);
   for (const f of report.checkpoints) {
     if (isContradiction(f.verdict)) out.push(`CONTRADICTED: ${describeCheckpoint(f.checkpoint, f.index)}: ${f.detail}`);
   }
   const counts = new Map<CheckpointVerdict, number>();
   for (const f of report.checkpoints) counts.set(f.verdict, (counts.get(f.verdict) ?? 0) + 1);
   if (report.checkpoints.length === 0) {
-    out.push('no checkpoints: the entries chain together, but entries cut off the end, or a log rewritten whole, would go unnoticed');
+    out.push(
+      'no checkpoints: the entries chain together, but entries cut off the end, or a log rewritten whole, would go unnoticed',
+    );
   } else {
     const parts = [...counts].map(([verdict, n]) => `${n} ${verdict.replaceAll('_', ' ')}`);
     out.push(`checkpoints: ${report.checkpoints.length} (${parts.join(', ')})`);
-    for (const f of report.checkpoints) if (f.verdict === 'unknown_key') out.push(`  ${describeCheckpoint(f.checkpoint, f.index)}: ${f.detail}`);
+    for (const f of report.checkpoints)
+      if (f.verdict === 'unknown_key') out.push(`  ${describeCheckpoint(f.checkpoint, f.index)}: ${f.detail}`);
   }
-  if (report.provenBy) out.push(`proven: entries 1 to ${report.provenThrough}, by ${describeCheckpoint(report.provenBy.checkpoint, report.provenBy.index)}`);
+  if (report.provenBy)
+    out.push(
+      `proven: entries 1 to ${report.provenThrough}, by ${describeCheckpoint(report.provenBy.checkpoint, report.provenBy.index)}`,
+    );
   else out.push('proven: nothing; no signed checkpoint verified with the public key agrees with the chain');
   for (const a of report.adoptedAfterCrash) {
-    out.push(`note: entries ${a.from} to ${a.to} were written before a crash and first checkpointed by the next start (${describeCheckpoint(a.by.checkpoint, a.by.index)}), as it found them`);
+    out.push(
+      `note: entries ${a.from} to ${a.to} were written before a crash and first checkpointed by the next start (${describeCheckpoint(a.by.checkpoint, a.by.index)}), as it found them`,
+    );
   }
   if (report.notCovered) {
-    const where = report.provenThrough > 0 ? 'come after the last signed checkpoint' : 'are covered by no signed checkpoint';
-    out.push(`not yet covered: entries ${report.notCovered.from} to ${report.notCovered.to} ${where}; they chain together but are not proven (removing or replacing them would go unnoticed)`);
+    const where =
+      report.provenThrough > 0 ? 'come after the last signed checkpoint' : 'are covered by no signed checkpoint';
+    out.push(
+      `not yet covered: entries ${report.notCovered.from} to ${report.notCovered.to} ${where}; they chain together but are not proven (removing or replacing them would go unnoticed)`,
+    );
   }
   return out;
 }

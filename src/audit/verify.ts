@@ -29,12 +29,14 @@ export async function verifyAuditFile(file: string): Promise<VerifyResult> {
   }
 }
 
-
 /**
  * A file log's whole chain, on every core once it is large; the hashes at `wanted` seqs
  * on the way (for checkpoints).
  */
-export async function walkFile(file: string, wanted: ReadonlySet<number>): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
+export async function walkFile(
+  file: string,
+  wanted: ReadonlySet<number>,
+): Promise<{ chain: VerifyResult; hashes: Map<number, string> }> {
   const { handle, size } = await openForReading(file);
   await handle.close();
   if (size >= PARALLEL_MIN_BYTES) return walkFileInRanges(file, size, wanted);

@@ -52,46 +52,72 @@ export function chooseBackends(b: BackendsSection): ChosenBackends {
   return { registry: resolveRegistry(b), analysis: b.analysis, deployer: b.deployer, trainer: b.trainer };
 }
 
-export async function openBackends(settings: BackendSettings, deps: BackendDeps & { runningLab: true }): Promise<OpenedBackends<LabBackends>>;
-export async function openBackends(settings: BackendSettings, deps: BackendDeps & { runningLab?: false }): Promise<OpenedBackends>;
+export async function openBackends(
+  settings: BackendSettings,
+  deps: BackendDeps & { runningLab: true },
+): Promise<OpenedBackends<LabBackends>>;
+export async function openBackends(
+  settings: BackendSettings,
+  deps: BackendDeps & { runningLab?: false },
+): Promise<OpenedBackends>;
 export async function openBackends(settings: BackendSettings, deps: BackendDeps): Promise<OpenedBackends<LabBackends>> {
   const { logger } = deps;
   const b = settings.backends;
   const chosen = chooseBackends(b);
   // Refused before anything is opened, so a bad choice holds nothing.
   const problems = combinationProblems(b);
-  if (problems.length > 0) throw new UserError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, { code: 'config_invalid' });
+  if (problems.length > 0)
+    throw new UserError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
+      code: 'config_invalid',
+    });
 
-  const openOwn = () => openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
+  const openOwn = () =>
+    openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
   const lab: LabBackends = deps.runningLab ? await openLabOrItsLink(settings, logger, openOwn) : await openOwn();
   const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
   const registry = mlflow ?? lab.registry;
   // A job that names the MLflow run it logged is turned into the version registered from it.
-  const versionOfRun: VersionOfRun | undefined = mlflow ? (model, runId) => mlflow.versionOfRun(model, runId) : undefined;
+  const versionOfRun: VersionOfRun | undefined = mlflow
+    ? (model, runId) => mlflow.versionOfRun(model, runId)
+    : undefined;
   const dir = (name: string) => join(settings.home, 'backends', name);
   const clock = deps.clock ? { clock: deps.clock } : {};
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
-    for (const close of closers) await close().catch((err: unknown) => logger.warn({ err }, 'closing a backend failed'));
+    for (const close of closers)
+      await close().catch((err: unknown) => logger.warn({ err }, 'closing a backend failed'));
     await lab.close();
   };
   let trainer: Backends['trainer'] = lab.trainer;
   let deployer: Backends['deployer'] = lab.deployer;
   try {
-  if (chosen.trainer === 'command') {
-    const command = createCommandTrainer({ settings: b.commandTrainer!, dir: dir('command-trainer'), env: deps.env ?? process.env, logger, ...clock, ...(versionOfRun ? { versionOfRun } : {}) });
-    closers.push(() => command.close());
-    trainer = command;
-  } else if (chosen.trainer === 'http') {
-    trainer = createHttpTrainer({ settings: b.httpTrainer!, dir: dir('http-trainer'), logger, ...clock, ...(versionOfRun ? { versionOfRun } : {}) });
-  }
-  if (chosen.deployer === 'kserve') {
-    // combinationProblems made sure analysis is prometheus.
-    const analyzer = createPrometheusAnalysis(b.prometheus);
-    const kserve = createKServeDeployer(b.kserve, { analyzer, registry, logger });
-    closers.push(() => kserve.close());
-    deployer = kserve;
-  }
+    if (chosen.trainer === 'command') {
+      const command = createCommandTrainer({
+        settings: b.commandTrainer!,
+        dir: dir('command-trainer'),
+        env: deps.env ?? process.env,
+        logger,
+        ...clock,
+        ...(versionOfRun ? { versionOfRun } : {}),
+      });
+      closers.push(() => command.close());
+      trainer = command;
+    } else if (chosen.trainer === 'http') {
+      trainer = createHttpTrainer({
+        settings: b.httpTrainer!,
+        dir: dir('http-trainer'),
+        logger,
+        ...clock,
+        ...(versionOfRun ? { versionOfRun } : {}),
+      });
+    }
+    if (chosen.deployer === 'kserve') {
+      // combinationProblems made sure analysis is prometheus.
+      const analyzer = createPrometheusAnalysis(b.prometheus);
+      const kserve = createKServeDeployer(b.kserve, { analyzer, registry, logger });
+      closers.push(() => kserve.close());
+      deployer = kserve;
+    }
   } catch (err) {
     // A bad adapter setting must not leave the lab's servers and watches holding the process.
     await closeAll();

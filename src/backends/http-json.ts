@@ -24,17 +24,29 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
   try {
     response = await fetch(req.url, {
       method: req.method,
-      headers: { accept: 'application/json', ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
+      headers: {
+        accept: 'application/json',
+        ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...req.headers,
+      },
       ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
       signal: AbortSignal.timeout(req.timeoutMs),
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     if (e.name === 'TimeoutError') {
-      throw new UpstreamError(req.service, `${req.method} ${req.url} did not answer within ${req.timeoutMs} ms`, { retryable: true, code: 'upstream_timeout', cause: err });
+      throw new UpstreamError(req.service, `${req.method} ${req.url} did not answer within ${req.timeoutMs} ms`, {
+        retryable: true,
+        code: 'upstream_timeout',
+        cause: err,
+      });
     }
     const why = e.cause?.code ?? e.cause?.message ?? e.message;
-    throw new UpstreamError(req.service, `cannot reach ${req.url} (${why}): check the URL and that the server is running`, { retryable: true, cause: err });
+    throw new UpstreamError(
+      req.service,
+      `cannot reach ${req.url} (${why}): check the URL and that the server is running`,
+      { retryable: true, cause: err },
+    );
   }
   const text = await response.text();
   let body: unknown = text === '' ? null : text;
@@ -47,9 +59,14 @@ export async function requestJson(req: JsonRequest): Promise<JsonResponse> {
 }
 
 /** `Authorization` for a bearer token or basic credentials, or nothing. */
-export function authHeader(auth: { token?: string | undefined; username?: string | undefined; password?: string | undefined }): Record<string, string> {
+export function authHeader(auth: {
+  token?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+}): Record<string, string> {
   if (auth.token) return { authorization: `Bearer ${auth.token}` };
-  if (auth.username !== undefined && auth.password !== undefined) return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+  if (auth.username !== undefined && auth.password !== undefined)
+    return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
   return {};
 }
 

@@ -6,12 +6,22 @@ import { kserveDeployerSettingsSchema } from './kserve/settings.js';
 import { prometheusAnalysisSettingsSchema } from './prometheus/settings.js';
 
 /** Placeholders a command trainer's argv may use; each is filled from the trigger_retrain call. */
-export const COMMAND_PLACEHOLDERS = ['model', 'dataset', 'params', 'searchTrials', 'requestedBy', 'jobId', 'idempotencyKey'] as const;
+export const COMMAND_PLACEHOLDERS = [
+  'model',
+  'dataset',
+  'params',
+  'searchTrials',
+  'requestedBy',
+  'jobId',
+  'idempotencyKey',
+] as const;
 
 const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
 
 function unknownPlaceholders(text: string): string[] {
-  return [...text.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((name) => !(COMMAND_PLACEHOLDERS as readonly string[]).includes(name));
+  return [...text.matchAll(PLACEHOLDER)]
+    .map((m) => m[1]!)
+    .filter((name) => !(COMMAND_PLACEHOLDERS as readonly string[]).includes(name));
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -19,7 +29,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const mlflowSchema = z
   .object({
     /** The tracking server, e.g. https://mlflow.internal:5000 (env MLFLOW_TRACKING_URI). */
-    trackingUri: z.string().url('a URL such as https://mlflow.internal:5000 (MLflow\'s MLFLOW_TRACKING_URI)').optional(),
+    trackingUri: z.string().url("a URL such as https://mlflow.internal:5000 (MLflow's MLFLOW_TRACKING_URI)").optional(),
     /** Bearer token (env MLFLOW_TRACKING_TOKEN); or username and password for basic auth. */
     token: z.string().min(1).optional(),
     username: z.string().min(1).optional(),
@@ -52,10 +62,18 @@ const mlflowSchema = z
   .strict()
   .superRefine((m, ctx) => {
     if ((m.username === undefined) !== (m.password === undefined)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [m.username === undefined ? 'username' : 'password'], message: 'basic auth needs both username and password (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [m.username === undefined ? 'username' : 'password'],
+        message: 'basic auth needs both username and password (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)',
+      });
     }
     if (m.token !== undefined && m.username !== undefined) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['token'], message: 'set either a token (MLFLOW_TRACKING_TOKEN) or username and password, not both' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['token'],
+        message: 'set either a token (MLFLOW_TRACKING_TOKEN) or username and password, not both',
+      });
     }
   });
 
@@ -72,16 +90,26 @@ const commandTrainerSchema = z
         if (argv[0] === '') ctx.addIssue({ code: z.ZodIssueCode.custom, path: [0], message: 'the program is empty' });
         argv.forEach((arg, i) => {
           for (const name of unknownPlaceholders(arg)) {
-            ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `unknown placeholder {${name}}; known: ${COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [i],
+              message: `unknown placeholder {${name}}; known: ${COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+            });
           }
         });
       }),
     /** Environment variables for the command, besides PATH, HOME, LANG and TMPDIR (nothing else of the agent's is passed on). */
-    env: z.record(z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"'), z.string()).default({}),
+    env: z
+      .record(z.string().regex(ENV_NAME, 'an environment variable name: letters, digits and "_"'), z.string())
+      .default({}),
     /** Working directory (default: the agent's). */
     cwd: z.string().min(1).optional(),
     /** The command is stopped (SIGTERM, then SIGKILL) and the job failed after this long. */
-    timeoutMs: z.coerce.number().int().positive().default(60 * 60_000),
+    timeoutMs: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(60 * 60_000),
   })
   .strict();
 
@@ -120,19 +148,42 @@ export const backendsSchema = z
   .strict()
   .superRefine((b, ctx) => {
     if (b.registry === 'mlflow' && !b.mlflow.trackingUri) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['registry'], message: 'is mlflow but no tracking server is set: set MLFLOW_TRACKING_URI or backends.mlflow.trackingUri' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['registry'],
+        message: 'is mlflow but no tracking server is set: set MLFLOW_TRACKING_URI or backends.mlflow.trackingUri',
+      });
     }
     if (b.trainer === 'command' && !b.commandTrainer) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['trainer'], message: 'is command but backends.commandTrainer is not set: give at least commandTrainer.argv' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['trainer'],
+        message: 'is command but backends.commandTrainer is not set: give at least commandTrainer.argv',
+      });
     }
     if (b.analysis === 'prometheus' && !b.prometheus) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['analysis'], message: 'is prometheus but backends.prometheus is not set: give prometheus.url and prometheus.metrics (see examples/analysis-templates.yaml)' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['analysis'],
+        message:
+          'is prometheus but backends.prometheus is not set: give prometheus.url and prometheus.metrics (see examples/analysis-templates.yaml)',
+      });
     }
     if (b.deployer === 'kserve' && !b.kserve) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['deployer'], message: 'is kserve but backends.kserve is not set: give kserve.inferenceServices (see examples/kserve-deployer.yaml)' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['deployer'],
+        message:
+          'is kserve but backends.kserve is not set: give kserve.inferenceServices (see examples/kserve-deployer.yaml)',
+      });
     }
     if (b.trainer === 'http' && !b.httpTrainer) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['trainer'], message: 'is http but backends.httpTrainer is not set: give at least httpTrainer.startUrl and httpTrainer.statusUrl' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['trainer'],
+        message:
+          'is http but backends.httpTrainer is not set: give at least httpTrainer.startUrl and httpTrainer.statusUrl',
+      });
     }
   });
 
@@ -157,14 +208,29 @@ export function combinationProblems(b: BackendsSection): string[] {
   const problems: string[] = [];
   // The KServe deployer judges each step through Prometheus; the lab's deployer judges its own
   // in-process traffic, so neither works with the other's analysis.
-  if (b.deployer === 'kserve' && b.analysis !== 'prometheus') problems.push('backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus');
-  if (b.deployer === 'local' && b.analysis === 'prometheus') problems.push("backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve");
+  if (b.deployer === 'kserve' && b.analysis !== 'prometheus')
+    problems.push(
+      'backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus',
+    );
+  if (b.deployer === 'local' && b.analysis === 'prometheus')
+    problems.push(
+      "backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve",
+    );
   if (resolveRegistry(b) !== 'mlflow') return problems;
-  const why = b.registry === 'auto' ? 'the registry is mlflow (MLFLOW_TRACKING_URI or backends.mlflow.trackingUri is set and backends.registry is auto)' : 'the registry is mlflow';
+  const why =
+    b.registry === 'auto'
+      ? 'the registry is mlflow (MLFLOW_TRACKING_URI or backends.mlflow.trackingUri is set and backends.registry is auto)'
+      : 'the registry is mlflow';
   // The lab's trainer registers into the lab's registry, and the lab's deployer serves the
   // lab's model files: with MLflow they would act on models MLflow does not know.
-  if (b.trainer === 'local') problems.push(`backends.trainer: is local, which registers into the lab's registry, but ${why}: set trainer to command or http (a job that logs to MLflow), or registry to local`);
-  if (b.deployer === 'local') problems.push(`backends.deployer: is local, which serves the lab's model files, but ${why}: set deployer to kserve, or registry to local`);
+  if (b.trainer === 'local')
+    problems.push(
+      `backends.trainer: is local, which registers into the lab's registry, but ${why}: set trainer to command or http (a job that logs to MLflow), or registry to local`,
+    );
+  if (b.deployer === 'local')
+    problems.push(
+      `backends.deployer: is local, which serves the lab's model files, but ${why}: set deployer to kserve, or registry to local`,
+    );
   return problems;
 }
 

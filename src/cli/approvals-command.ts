@@ -15,7 +15,9 @@ function risk(a: Approval): string {
   const delta = r.qualityDelta === 0 ? '0' : `${r.qualityDelta > 0 ? '+' : ''}${r.qualityDelta.toFixed(4)}`;
   // Approvals stored before risk.data existed have none.
   const d = r.data;
-  const data = !d?.dataset ? '' : `, data ${d.dataset} ${!d.checked ? 'NEVER CHECKED' : d.passed ? `passed${d.driftOnly ? ' (drift only)' : ` (soft: ${d.softFailures.join(', ')})`}` : `FAILED ${d.failedChecks.join(', ')}`}`;
+  const data = !d?.dataset
+    ? ''
+    : `, data ${d.dataset} ${!d.checked ? 'NEVER CHECKED' : d.passed ? `passed${d.driftOnly ? ' (drift only)' : ` (soft: ${d.softFailures.join(', ')})`}` : `FAILED ${d.failedChecks.join(', ')}`}`;
   return `${r.environment}, traffic ${r.trafficPercent}% (${r.trafficChangePercent >= 0 ? '+' : ''}${r.trafficChangePercent} pts), quality delta ${delta}, failed gates ${r.failedQualityGates.join(', ') || 'none'}, ${r.reversible ? 'reversible' : 'NOT reversible'}${data}`;
 }
 
@@ -25,8 +27,16 @@ const APPROVAL_COLUMNS: Column<ApprovalView>[] = [
   { header: 'STATUS', value: (a) => a.status, style: (text, a) => status(a.status, text) },
   { header: 'TOOL', value: (a) => a.tool },
   { header: 'ARGS', value: (a) => JSON.stringify(a.args), max: 50 },
-  { header: 'ASKED BY', value: (a) => `${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester}` : ''}`, max: 36 },
-  { header: 'NEEDS / RESOLUTION', value: (a) => (a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')), max: 60 },
+  {
+    header: 'ASKED BY',
+    value: (a) => `${a.requestedBy.id}${a.requestedBy.requester ? ` for ${a.requestedBy.requester}` : ''}`,
+    max: 36,
+  },
+  {
+    header: 'NEEDS / RESOLUTION',
+    value: (a) => (a.status === 'pending' ? `needs ${a.stillNeeded}` : (a.resolution ?? '')),
+    max: 60,
+  },
 ];
 
 export function formatApproval(a: ApprovalView): string {
@@ -37,8 +47,13 @@ export function formatApproval(a: ApprovalView): string {
   ];
   if (a.preview) lines.push(`  change     ${a.preview.now}  ->  ${a.preview.after}`);
   lines.push(`  risk       ${risk(a)}`, `  rule       ${a.rule.id ?? '(none)'}: ${a.rule.reason}`);
-  lines.push(`  needs      ${a.required.count} of [${a.required.roles.join(', ')}]${a.required.eachRole ? ', one of each role' : ''}; still ${a.stillNeeded}`);
-  for (const v of a.votes) lines.push(`  vote       ${v.by} ${v.verdict === 'grant' ? 'granted' : 'denied'} at ${v.at} via ${v.via}${v.comment ? `: ${v.comment}` : ''}`);
+  lines.push(
+    `  needs      ${a.required.count} of [${a.required.roles.join(', ')}]${a.required.eachRole ? ', one of each role' : ''}; still ${a.stillNeeded}`,
+  );
+  for (const v of a.votes)
+    lines.push(
+      `  vote       ${v.by} ${v.verdict === 'grant' ? 'granted' : 'denied'} at ${v.at} via ${v.via}${v.comment ? `: ${v.comment}` : ''}`,
+    );
   if (a.resolution) lines.push(`  resolution ${a.resolution}`);
   if (a.outcome) lines.push(`  outcome    ${a.outcome.status}: ${a.outcome.summary}`);
   lines.push(`  args hash  ${a.argsHash}`);
@@ -67,14 +82,25 @@ usage or an unknown id, 4 the server cannot be reached.`,
   approvals
     .command('list')
     .description('approvals, oldest first (default: pending ones)')
-    .addOption(new Option('--status <status>', 'only approvals with this status').choices(APPROVAL_STATUSES as string[]).default('pending'))
+    .addOption(
+      new Option('--status <status>', 'only approvals with this status')
+        .choices(APPROVAL_STATUSES as string[])
+        .default('pending'),
+    )
     .option('--all', 'every approval, whatever its status')
     .addOption(outputOption())
     .option('--json', 'the same as -o jsonl (one approval a line; kept for older scripts)')
     .action(async (opts: { status: ApprovalStatus; all?: boolean; output: OutputFormat; json?: boolean }) => {
       const query = opts.all ? '' : `?status=${opts.status}`;
       const { approvals: found } = await client().get<{ approvals: ApprovalView[] }>(`/v1/approvals${query}`);
-      process.stdout.write(renderListing(found, formatOf(opts), APPROVAL_COLUMNS, opts.all ? 'no approvals' : `no ${opts.status} approvals`));
+      process.stdout.write(
+        renderListing(
+          found,
+          formatOf(opts),
+          APPROVAL_COLUMNS,
+          opts.all ? 'no approvals' : `no ${opts.status} approvals`,
+        ),
+      );
     });
 
   approvals
@@ -94,7 +120,8 @@ usage or an unknown id, 4 the server cannot be reached.`,
       .description(verdict === 'grant' ? 'approve the call, exactly as shown' : 'deny the call, saying why')
       .argument('<id>', 'approval id')
       .option('--json', 'print the decided approval as JSON');
-    if (verdict === 'deny') cmd.requiredOption('--comment <text>', 'why (recorded in the audit log and told to the agent)');
+    if (verdict === 'deny')
+      cmd.requiredOption('--comment <text>', 'why (recorded in the audit log and told to the agent)');
     else cmd.option('--comment <text>', 'a note recorded with your approval');
     cmd.action(async (id: string, opts: { comment?: string; json?: boolean }) => {
       const c = client();
@@ -109,9 +136,16 @@ usage or an unknown id, 4 the server cannot be reached.`,
       });
       const a = result.approval;
       if (opts.json) process.stdout.write(`${jsonSafe(JSON.stringify(a, null, 2))}\n`);
-      else if (!result.resolved) process.stdout.write(`${terminalSafe(`vote recorded; approval ${a.id} still needs ${a.stillNeeded}`)}\n`);
-      else if (a.status === 'granted') process.stdout.write(`${terminalSafe(`approval ${a.id} ${a.resolution}; the call executes once${a.runId ? ` and run ${a.runId} resumes` : ''}`)}\n`);
-      else process.stdout.write(`${terminalSafe(`approval ${a.id} ${a.resolution}; nothing will be executed${a.runId ? ` and run ${a.runId} is told` : ''}`)}\n`);
+      else if (!result.resolved)
+        process.stdout.write(`${terminalSafe(`vote recorded; approval ${a.id} still needs ${a.stillNeeded}`)}\n`);
+      else if (a.status === 'granted')
+        process.stdout.write(
+          `${terminalSafe(`approval ${a.id} ${a.resolution}; the call executes once${a.runId ? ` and run ${a.runId} resumes` : ''}`)}\n`,
+        );
+      else
+        process.stdout.write(
+          `${terminalSafe(`approval ${a.id} ${a.resolution}; nothing will be executed${a.runId ? ` and run ${a.runId} is told` : ''}`)}\n`,
+        );
     });
   }
   return approvals;

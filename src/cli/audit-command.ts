@@ -55,7 +55,8 @@ export function summarizeData(data: Record<string, unknown>, max: number = SUMMA
   // or a tool's whole output would otherwise push a status or a summary off the line.
   const scalars: string[] = [];
   const nested: string[] = [];
-  for (const [key, value] of Object.entries(data)) (typeof value === 'object' && value !== null ? nested : scalars).push(`${key}=${formatValue(value)}`);
+  for (const [key, value] of Object.entries(data))
+    (typeof value === 'object' && value !== null ? nested : scalars).push(`${key}=${formatValue(value)}`);
   // sort is stable: pairs of equal length keep their key order.
   const text = [...scalars.sort((a, b) => a.length - b.length), ...nested].join(' ');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
@@ -67,22 +68,29 @@ const ENTRY_COLUMNS: Column<AuditEntry>[] = [
   { header: 'KIND', value: (e) => String(e.kind) },
   { header: 'RUN', value: (e) => e.runId ?? '-' },
   { header: 'BY', value: (e) => e.principal, max: 30 },
-  { header: 'DATA', value: (e) => summarizeData(typeof e.data === 'object' && e.data !== null ? e.data : {}, Infinity), max: SUMMARY_MAX },
+  {
+    header: 'DATA',
+    value: (e) => summarizeData(typeof e.data === 'object' && e.data !== null ? e.data : {}, Infinity),
+    max: SUMMARY_MAX,
+  },
 ];
 
 /** One entry, one line: whatever an alert or a model put in it is escaped (terminal-safe.ts). */
 export function formatEntryLine(entry: AuditEntry): string {
   const data = typeof entry.data === 'object' && entry.data !== null ? entry.data : {};
-  return terminalSafe([
-    String(entry.seq).padStart(6),
-    entry.time,
-    String(entry.kind).padEnd(26),
-    `run=${entry.runId ?? '-'}`,
-    `by=${entry.principal}`,
-    summarizeData(data),
-  ].join('  ').trimEnd());
+  return terminalSafe(
+    [
+      String(entry.seq).padStart(6),
+      entry.time,
+      String(entry.kind).padEnd(26),
+      `run=${entry.runId ?? '-'}`,
+      `by=${entry.principal}`,
+      summarizeData(data),
+    ]
+      .join('  ')
+      .trimEnd(),
+  );
 }
-
 
 /** What `audit verify` proves, for its --help and the README. */
 export const VERIFY_HELP = `
@@ -109,7 +117,11 @@ function withDefaults(config: Partial<CliConfig> & { auditFile: string }): CliCo
     auditStore: 'file',
     databaseUrl: undefined,
     ...config,
-    audit: config.audit ?? { postgresSchema: 'mlops_audit', publicKeyFiles: [], checkpoint: { everyEntries: DEFAULT_CHECKPOINTS.everyEntries, everyMs: DEFAULT_CHECKPOINTS.everyMs } },
+    audit: config.audit ?? {
+      postgresSchema: 'mlops_audit',
+      publicKeyFiles: [],
+      checkpoint: { everyEntries: DEFAULT_CHECKPOINTS.everyEntries, everyMs: DEFAULT_CHECKPOINTS.everyMs },
+    },
   } as CliConfig;
 }
 
@@ -127,11 +139,13 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
  * The `audit` command. Output goes through this command's `configureOutput().writeOut`
  * (stdout unless configured), so callers and tests can capture it.
  */
-export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<CliConfig> & { auditFile: string })): Command {
+export function auditCommand(
+  depsOrConfig: AuditCommandDeps | (() => Partial<CliConfig> & { auditFile: string }),
+): Command {
   const deps: AuditCommandDeps = typeof depsOrConfig === 'function' ? { config: depsOrConfig } : depsOrConfig;
   const config = () => withDefaults(deps.config());
   const logger = () => deps.logger?.() ?? silentLogger;
-  const audit = new Command('audit').description('inspect the tamper-evident audit log, and export one run\'s evidence');
+  const audit = new Command('audit').description("inspect the tamper-evident audit log, and export one run's evidence");
   const write = (text: string): void => {
     const out = audit.configureOutput().writeOut;
     if (out) out(text);
@@ -139,38 +153,56 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
   };
   const lines = (list: string[]) => write(list.map((l) => `${l}\n`).join(''));
   const readerFor = (options: { file?: string; checkpoints?: string }) =>
-    openAuditReader(config(), logger(), { ...(options.file !== undefined ? { file: options.file } : {}), ...(options.checkpoints !== undefined ? { checkpointsFile: options.checkpoints } : {}) });
+    openAuditReader(config(), logger(), {
+      ...(options.file !== undefined ? { file: options.file } : {}),
+      ...(options.checkpoints !== undefined ? { checkpointsFile: options.checkpoints } : {}),
+    });
 
   audit
     .command('verify')
-    .description(`check every entry's hash and link, and every checkpoint against the chain; exits ${AUDIT_BROKEN_EXIT_CODE} if anything was edited, deleted, reordered, cut off or rewritten`)
+    .description(
+      `check every entry's hash and link, and every checkpoint against the chain; exits ${AUDIT_BROKEN_EXIT_CODE} if anything was edited, deleted, reordered, cut off or rewritten`,
+    )
     .option('--file <path>', 'a file log to check (default: the configured store)')
     .option('--checkpoints <path>', "checkpoints to check against (default: the store's own; e.g. a witness's copy)")
-    .option('--public-key <path>', 'public key (PEM) checkpoints must verify with; repeatable (default: audit.publicKeyFiles and the signing key\'s own)', collect)
+    .option(
+      '--public-key <path>',
+      "public key (PEM) checkpoints must verify with; repeatable (default: audit.publicKeyFiles and the signing key's own)",
+      collect,
+    )
     .option('--bundle <path>', 'check an evidence bundle on its own, offline, instead of the log')
     .option('--json', 'print the full report as JSON')
     .addHelpText('after', VERIFY_HELP)
-    .action(async (options: { file?: string; checkpoints?: string; publicKey?: string[]; bundle?: string; json?: boolean }) => {
-      const keys = verificationKeys(config(), options.publicKey ?? []);
-      if (options.bundle !== undefined) {
-        const bundle = await readBundle(options.bundle);
-        const result = verifyEvidenceBundle(bundle, keys);
-        if (options.json) write(`${JSON.stringify(result, null, 2)}\n`);
-        else lines(formatBundleVerification(result, options.bundle));
-        if (result.status !== 'proven') process.exitCode = AUDIT_BROKEN_EXIT_CODE;
-        return;
-      }
-      const reader = readerFor(options);
-      try {
-        const checkpoints = options.checkpoints !== undefined ? await readCheckpointFile(resolve(options.checkpoints)) : undefined;
-        const report = await verifyAudit(reader, { keys, ...(checkpoints ? { checkpoints } : {}) });
-        if (options.json) write(`${JSON.stringify(report, null, 2)}\n`);
-        else lines(formatVerifyReport(report));
-        if (!report.ok) process.exitCode = AUDIT_BROKEN_EXIT_CODE;
-      } finally {
-        await reader.close();
-      }
-    });
+    .action(
+      async (options: {
+        file?: string;
+        checkpoints?: string;
+        publicKey?: string[];
+        bundle?: string;
+        json?: boolean;
+      }) => {
+        const keys = verificationKeys(config(), options.publicKey ?? []);
+        if (options.bundle !== undefined) {
+          const bundle = await readBundle(options.bundle);
+          const result = verifyEvidenceBundle(bundle, keys);
+          if (options.json) write(`${JSON.stringify(result, null, 2)}\n`);
+          else lines(formatBundleVerification(result, options.bundle));
+          if (result.status !== 'proven') process.exitCode = AUDIT_BROKEN_EXIT_CODE;
+          return;
+        }
+        const reader = readerFor(options);
+        try {
+          const checkpoints =
+            options.checkpoints !== undefined ? await readCheckpointFile(resolve(options.checkpoints)) : undefined;
+          const report = await verifyAudit(reader, { keys, ...(checkpoints ? { checkpoints } : {}) });
+          if (options.json) write(`${JSON.stringify(report, null, 2)}\n`);
+          else lines(formatVerifyReport(report));
+          if (!report.ok) process.exitCode = AUDIT_BROKEN_EXIT_CODE;
+        } finally {
+          await reader.close();
+        }
+      },
+    );
 
   audit
     .command('tail')
@@ -184,16 +216,28 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
       const reader = readerFor(options);
       let entries: AuditEntry[];
       try {
-        entries = await reader.tail({ tail: options.lines, ...(options.run !== undefined ? { runId: options.run } : {}) });
+        entries = await reader.tail({
+          tail: options.lines,
+          ...(options.run !== undefined ? { runId: options.run } : {}),
+        });
       } finally {
         await reader.close();
       }
-      write(renderListing(entries, formatOf(options), ENTRY_COLUMNS, options.run !== undefined ? `no audit entries for run ${options.run}` : 'the audit log is empty'));
+      write(
+        renderListing(
+          entries,
+          formatOf(options),
+          ENTRY_COLUMNS,
+          options.run !== undefined ? `no audit entries for run ${options.run}` : 'the audit log is empty',
+        ),
+      );
     });
 
   audit
     .command('export')
-    .description("write one run's evidence bundle: its record (trigger, turns, calls, decisions, approvals, results, data and model versions, canary analyses) and the chain proof up to a signed checkpoint")
+    .description(
+      "write one run's evidence bundle: its record (trigger, turns, calls, decisions, approvals, results, data and model versions, canary analyses) and the chain proof up to a signed checkpoint",
+    )
     .requiredOption('--run <id>', 'the run, as printed by chat, demo or runs list')
     .option('--out <path>', 'where to write the bundle (default ./evidence-<run>.json)')
     .option('--html <path>', 'also write the bundle as a self-contained HTML report')
@@ -204,7 +248,13 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
       const sources = deps.evidenceContext ? await deps.evidenceContext() : null;
       let bundle: EvidenceBundle;
       try {
-        bundle = await buildEvidenceBundle({ reader, runId: options.run, keys, now: deps.now?.() ?? new Date(), ...(sources ? { context: sources.context } : {}) });
+        bundle = await buildEvidenceBundle({
+          reader,
+          runId: options.run,
+          keys,
+          now: deps.now?.() ?? new Date(),
+          ...(sources ? { context: sources.context } : {}),
+        });
       } finally {
         await reader.close();
         await sources?.close();
@@ -212,7 +262,10 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
       const out = resolve(options.out ?? `evidence-${options.run.replace(/[^\w.-]/g, '_')}.json`);
       await writeFileAtomic(out, `${JSON.stringify(bundle, null, 2)}\n`);
       const verification = verifyEvidenceBundle(bundle, keys);
-      lines([`wrote ${out}: run ${bundle.runId}, ${verification.runEntries} entries (proof: seq ${bundle.proof.firstSeq} to ${bundle.proof.lastSeq})`, ...formatBundleVerification(verification, out)]);
+      lines([
+        `wrote ${out}: run ${bundle.runId}, ${verification.runEntries} entries (proof: seq ${bundle.proof.firstSeq} to ${bundle.proof.lastSeq})`,
+        ...formatBundleVerification(verification, out),
+      ]);
       if (options.html) {
         const html = resolve(options.html);
         await writeFileAtomic(html, renderEvidenceReport(bundle, verification));
@@ -242,12 +295,17 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
 
   audit
     .command('keygen')
-    .description('create an Ed25519 key pair for signing checkpoints: FILE (private, mode 0600) and FILE.pub (for verifiers)')
+    .description(
+      'create an Ed25519 key pair for signing checkpoints: FILE (private, mode 0600) and FILE.pub (for verifiers)',
+    )
     .requiredOption('--out <path>', 'the private key file to create (never overwritten)')
     .action(async (options: { out: string }) => {
       const file = resolve(options.out);
       if (existsSync(file) || existsSync(`${file}.pub`)) {
-        throw new UserError(`${existsSync(file) ? file : `${file}.pub`} already exists; keygen never overwrites a key: choose another --out, or move the old one away first`, { code: 'input_invalid' });
+        throw new UserError(
+          `${existsSync(file) ? file : `${file}.pub`} already exists; keygen never overwrites a key: choose another --out, or move the old one away first`,
+          { code: 'input_invalid' },
+        );
       }
       const pair = generateSigningKeyPair();
       await mkdir(dirname(file), { recursive: true, mode: 0o700 });
@@ -265,10 +323,16 @@ export function auditCommand(depsOrConfig: AuditCommandDeps | (() => Partial<Cli
 
   audit
     .command('migrate')
-    .description("create or upgrade the PostgreSQL audit schema (DATABASE_URL, audit.postgresSchema) with a role that may; the app's own role then needs INSERT and SELECT only")
+    .description(
+      "create or upgrade the PostgreSQL audit schema (DATABASE_URL, audit.postgresSchema) with a role that may; the app's own role then needs INSERT and SELECT only",
+    )
     .action(async () => {
       const c = config();
-      if (!c.databaseUrl) throw new UserError('audit migrate needs DATABASE_URL (or databaseUrl in the config): postgres://owner:password@host:5432/db', { code: 'config_invalid' });
+      if (!c.databaseUrl)
+        throw new UserError(
+          'audit migrate needs DATABASE_URL (or databaseUrl in the config): postgres://owner:password@host:5432/db',
+          { code: 'config_invalid' },
+        );
       const pool = openPool(c.databaseUrl, logger(), 1);
       try {
         const where = describePostgres(c.databaseUrl, c.audit.postgresSchema);
@@ -287,11 +351,17 @@ async function readBundle(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new UserError(`cannot read the evidence bundle ${file}: ${(err as Error).message}`, { code: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'input_invalid', cause: err });
+    throw new UserError(`cannot read the evidence bundle ${file}: ${(err as Error).message}`, {
+      code: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not_found' : 'input_invalid',
+      cause: err,
+    });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new UserError(`the evidence bundle ${file} is not JSON (${(err as Error).message}); pass the file audit export wrote`, { code: 'input_invalid', cause: err });
+    throw new UserError(
+      `the evidence bundle ${file} is not JSON (${(err as Error).message}); pass the file audit export wrote`,
+      { code: 'input_invalid', cause: err },
+    );
   }
 }

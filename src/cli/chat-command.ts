@@ -10,7 +10,9 @@ import { formatRunSummary, formatTranscriptItem } from './timeline.js';
 
 export function chatCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('chat')
-    .description('ask the agent a question or give it a task; prints the plan, each tool call with the policy decision, and the answer')
+    .description(
+      'ask the agent a question or give it a task; prints the plan, each tool call with the policy decision, and the answer',
+    )
     .argument('<question...>', 'what you want, e.g. "which version of credit-risk is champion and how good is it?"')
     .option('--principal <id>', 'who is asking, as the policy sees it', `user:${userInfo().username}`)
     .option('--json', 'print the finished run as JSON instead of the timeline')
@@ -34,7 +36,12 @@ export function chatCommand(deps: { config: () => Config; logger: () => Logger }
       progress = createWaitProgress(labProgressSources({ ...app.backends.backends, stats: app.backends.lab.stats }));
       try {
         const text = words.join(' ');
-        const run = await runtime.agent.start({ kind: 'chat', principal: { id: opts.principal, roles: [] }, text, data: { question: text } });
+        const run = await runtime.agent.start({
+          kind: 'chat',
+          principal: { id: opts.principal, roles: [] },
+          text,
+          data: { question: text },
+        });
         process.stdout.write(opts.json ? `${JSON.stringify(run, null, 2)}\n` : `${formatRunSummary(run)}\n`);
         process.exitCode = exitCodeForRun(run.status);
       } finally {

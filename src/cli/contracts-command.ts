@@ -11,15 +11,25 @@ export function contractsCommand(deps: { defaultFiles: () => string[] }): Comman
   const err = (text: string): void => (contracts.configureOutput().writeErr ?? ((t) => process.stderr.write(t)))(text);
   contracts
     .command('check')
-    .description(`validate data contract files as one set (YAML, fields, types, CEL rules, durations, unique ids and names); exit 0 if valid, ${EXIT.usage} with file:line of each problem if not`)
+    .description(
+      `validate data contract files as one set (YAML, fields, types, CEL rules, durations, unique ids and names); exit 0 if valid, ${EXIT.usage} with file:line of each problem if not`,
+    )
     .argument('[files...]', 'contract YAML files (default: the configured contracts.files)')
     .action(async (files: string[]) => {
       const list = files.length > 0 ? files : deps.defaultFiles();
       try {
         const set = await loadContracts(list);
         for (const c of set.contracts) {
-          const rules = c.columns.length + c.unique.length + c.gaps.length + c.rules.length + (c.rows ? 1 : 0) + (c.freshness ? 1 : 0);
-          out(`ok: ${c.file} (contract "${c.name}" for ${c.datasets.join(', ')}: ${c.columns.length} columns, ${c.rules.length} row rule(s), ${rules} checks in all)\n`);
+          const rules =
+            c.columns.length +
+            c.unique.length +
+            c.gaps.length +
+            c.rules.length +
+            (c.rows ? 1 : 0) +
+            (c.freshness ? 1 : 0);
+          out(
+            `ok: ${c.file} (contract "${c.name}" for ${c.datasets.join(', ')}: ${c.columns.length} columns, ${c.rules.length} row rule(s), ${rules} checks in all)\n`,
+          );
         }
       } catch (e) {
         if (!(e instanceof UserError)) throw e;

@@ -32,7 +32,8 @@ export function exitCodeForRun(status: RunStatus): number {
 
 export function exitCodeFor(err: unknown): number {
   // A store that failed for good is broken; one that is unreachable (PostgreSQL down) may come back.
-  if (err instanceof UpstreamError) return err.code === 'audit_failed' && !err.retryable ? EXIT.auditBroken : EXIT.upstream;
+  if (err instanceof UpstreamError)
+    return err.code === 'audit_failed' && !err.retryable ? EXIT.auditBroken : EXIT.upstream;
   if (err instanceof UserError) return err.code === 'audit_corrupt' ? EXIT.auditBroken : EXIT.usage;
   if (isAgentError(err)) return EXIT.failed;
   return EXIT.failed;

@@ -46,7 +46,8 @@ const program = new Command('mlops-agent')
   .option('--no-color', 'no colour or symbols, even on a terminal (also NO_COLOR=1; FORCE_COLOR=1 forces them)')
   .hook('preAction', (cmd, action) => {
     configFile = cmd.opts().config as string | undefined;
-    if (TIMELINE_COMMANDS.has(action.name()) && process.stderr.isTTY) timelineLogFile = join(config().home, 'logs', `${action.name()}.log`);
+    if (TIMELINE_COMMANDS.has(action.name()) && process.stderr.isTTY)
+      timelineLogFile = join(config().home, 'logs', `${action.name()}.log`);
   })
   .addHelpText(
     'after',

@@ -10,7 +10,9 @@ import { guardRequests } from '../mcp/index.js';
 
 export function mcpCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('mcp')
-    .description('serve the agent\'s tools to an MCP client (Claude Desktop, an IDE) over stdio; every call goes through the policy gate and the audit log')
+    .description(
+      "serve the agent's tools to an MCP client (Claude Desktop, an IDE) over stdio; every call goes through the policy gate and the audit log",
+    )
     .addHelpText(
       'after',
       `
@@ -36,7 +38,8 @@ the approval_status tool reports how it ended.`,
       const done = new Promise<void>((resolve) => {
         // The client ends the session by closing our stdin; signals end it too.
         process.stdin.once('end', () => void shutdown('stdin closed').then(resolve));
-        for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown(signal).then(resolve));
+        for (const signal of ['SIGTERM', 'SIGINT'] as const)
+          process.once(signal, () => void shutdown(signal).then(resolve));
       });
       const transport = new StdioServerTransport();
       await app.server.connect(transport);

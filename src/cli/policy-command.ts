@@ -39,10 +39,19 @@ export function formatExplainedCall(result: ExplainedCall, where: string): { tex
     case 'not_judged':
       return { text: `not judged: ${result.reason}`, exitCode: POLICY_EXIT.invalid };
     case 'decided': {
-      const lines = [formatExplanation(result.explanation), `risk:     computed by the tool from ${where}: ${JSON.stringify(result.risk)}`];
+      const lines = [
+        formatExplanation(result.explanation),
+        `risk:     computed by the tool from ${where}: ${JSON.stringify(result.risk)}`,
+      ];
       if (result.whatIf) {
-        const given = result.whatIf.overridden.map((o) => `${o.field} ${JSON.stringify(o.given)} (computed ${JSON.stringify(o.computed)})`).join(', ');
-        lines.push('', `what if:  with the --risk overrides ${given}, not what the gate would decide:`, indent(formatDecision(result.whatIf.explanation.decision)));
+        const given = result.whatIf.overridden
+          .map((o) => `${o.field} ${JSON.stringify(o.given)} (computed ${JSON.stringify(o.computed)})`)
+          .join(', ');
+        lines.push(
+          '',
+          `what if:  with the --risk overrides ${given}, not what the gate would decide:`,
+          indent(formatDecision(result.whatIf.explanation.decision)),
+        );
       }
       return { text: lines.join('\n'), exitCode: POLICY_EXIT[result.explanation.decision.effect] };
     }
@@ -52,16 +61,25 @@ export function formatExplainedCall(result: ExplainedCall, where: string): { tex
         `reason:   ${result.reason}`,
         result.missing.length > 0
           ? `fields not computed and not given by --risk: ${result.missing.join(', ')}`
-          : 'every field is given by --risk, so what follows is a what-if, not the gate\'s decision',
+          : "every field is given by --risk, so what follows is a what-if, not the gate's decision",
       ];
-      if (result.whatIf) lines.push('', 'what if:  with the --risk fields only:', indent(formatExplanation(result.whatIf.explanation)), `risk:     ${JSON.stringify(result.whatIf.risk)} (all from --risk)`);
+      if (result.whatIf)
+        lines.push(
+          '',
+          'what if:  with the --risk fields only:',
+          indent(formatExplanation(result.whatIf.explanation)),
+          `risk:     ${JSON.stringify(result.whatIf.risk)} (all from --risk)`,
+        );
       return { text: lines.join('\n'), exitCode: POLICY_EXIT.invalid };
     }
   }
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `  ${l}`).join('\n');
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
 }
 
 export function policyCommand(deps: PolicyCommandDeps): Command {
@@ -83,7 +101,9 @@ export function policyCommand(deps: PolicyCommandDeps): Command {
 
   policy
     .command('check')
-    .description(`validate policy files as one set (syntax, CEL, fields, tool names, roles); exit 0 if valid, ${POLICY_EXIT.invalid} with file:line of each problem if not`)
+    .description(
+      `validate policy files as one set (syntax, CEL, fields, tool names, roles); exit 0 if valid, ${POLICY_EXIT.invalid} with file:line of each problem if not`,
+    )
     .argument('<files...>', 'policy YAML files, in the order they are evaluated')
     .action((files: string[]) =>
       guarded(async () => {
@@ -97,13 +117,27 @@ export function policyCommand(deps: PolicyCommandDeps): Command {
 
   policy
     .command('explain')
-    .description('show the decision the gate would give a tool call: the risk computed by the tool from the current state, the rule that decided, and why each earlier rule did not match')
+    .description(
+      'show the decision the gate would give a tool call: the risk computed by the tool from the current state, the rule that decided, and why each earlier rule did not match',
+    )
     .requiredOption('--tool <name>', 'tool name, e.g. deploy_canary')
-    .option('--input <json>', 'tool arguments as a JSON object (checked by the tool\'s schema, as the gate does)', parseJsonObject('--input'), {})
+    .option(
+      '--input <json>',
+      "tool arguments as a JSON object (checked by the tool's schema, as the gate does)",
+      parseJsonObject('--input'),
+      {},
+    )
     .option('--principal <id>', 'who asks', 'user:operator')
-    .option('--roles <list>', 'extra roles of the principal, comma-separated (joined with the policy\'s roles: map)')
-    .option('--risk <json>', 'what-if: risk fields to try in place of the computed ones (shown beside the real decision, never instead of it)', parseJsonObject('--risk'))
-    .option('--home <dir>', 'the agent\'s data directory whose lab gives the current state (default: the configured home, MLOPS_AGENT_HOME)')
+    .option('--roles <list>', "extra roles of the principal, comma-separated (joined with the policy's roles: map)")
+    .option(
+      '--risk <json>',
+      'what-if: risk fields to try in place of the computed ones (shown beside the real decision, never instead of it)',
+      parseJsonObject('--risk'),
+    )
+    .option(
+      '--home <dir>',
+      "the agent's data directory whose lab gives the current state (default: the configured home, MLOPS_AGENT_HOME)",
+    )
     .option('--file <path>', 'policy file; repeat for several (default: the configured policy files)', collect)
     .addHelpText(
       'after',
@@ -126,27 +160,48 @@ Example:
     --risk '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}'
 `,
     )
-    .action((options: { tool: string; input: Record<string, unknown>; principal: string; roles?: string; risk?: Record<string, unknown>; home?: string; file?: string[] }) =>
-      guarded(async () => {
-        const tools = deps.tools();
-        const tool = tools.find((t) => t.name === options.tool);
-        if (!tool) {
-          throw new UserError(`unknown tool "${options.tool}"; known tools are: ${tools.map((t) => t.name).join(', ')}`);
-        }
-        const overrides = parseRiskOverrides(options.risk ?? {});
-        const roles = (options.roles ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
-        const files = options.file ?? deps.defaultFiles();
-        const set = await loadPolicySet(files, { knownTools: tools.map((t) => t.name) });
-        const state = await deps.openState(options.home);
-        try {
-          const result = await explainCall({ tool, input: options.input, principal: { id: options.principal, roles }, set, state, overrides });
-          const { text, exitCode } = formatExplainedCall(result, state.where);
-          out(`${text}\n`);
-          process.exitCode = exitCode;
-        } finally {
-          await state.close();
-        }
-      }),
+    .action(
+      (options: {
+        tool: string;
+        input: Record<string, unknown>;
+        principal: string;
+        roles?: string;
+        risk?: Record<string, unknown>;
+        home?: string;
+        file?: string[];
+      }) =>
+        guarded(async () => {
+          const tools = deps.tools();
+          const tool = tools.find((t) => t.name === options.tool);
+          if (!tool) {
+            throw new UserError(
+              `unknown tool "${options.tool}"; known tools are: ${tools.map((t) => t.name).join(', ')}`,
+            );
+          }
+          const overrides = parseRiskOverrides(options.risk ?? {});
+          const roles = (options.roles ?? '')
+            .split(',')
+            .map((r) => r.trim())
+            .filter((r) => r !== '');
+          const files = options.file ?? deps.defaultFiles();
+          const set = await loadPolicySet(files, { knownTools: tools.map((t) => t.name) });
+          const state = await deps.openState(options.home);
+          try {
+            const result = await explainCall({
+              tool,
+              input: options.input,
+              principal: { id: options.principal, roles },
+              set,
+              state,
+              overrides,
+            });
+            const { text, exitCode } = formatExplainedCall(result, state.where);
+            out(`${text}\n`);
+            process.exitCode = exitCode;
+          } finally {
+            await state.close();
+          }
+        }),
     );
 
   return policy;

@@ -3,7 +3,13 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import { buildServingViews, describeServingView, ENVIRONMENTS, type Environment, type ServingView } from '../../tools/index.js';
+import {
+  buildServingViews,
+  describeServingView,
+  ENVIRONMENTS,
+  type Environment,
+  type ServingView,
+} from '../../tools/index.js';
 import { RUN_STATUSES, type Run, type RunStatus } from '../agent/run.js';
 import type { RunStore } from '../agent/run-store.js';
 import { pendingApprovalsFrom } from '../approvals/index.js';
@@ -44,7 +50,13 @@ export function modelsOf(run: Run): Map<string, Set<Environment>> {
   };
   const labels = (run.trigger.data as { labels?: Record<string, unknown> } | null)?.labels;
   if (labels) note(labels.model, labels.environment);
-  for (const item of run.transcript) if (item.kind === 'plan') for (const c of item.calls) note((c.args as Record<string, unknown> | null)?.model, (c.args as Record<string, unknown> | null)?.environment);
+  for (const item of run.transcript)
+    if (item.kind === 'plan')
+      for (const c of item.calls)
+        note(
+          (c.args as Record<string, unknown> | null)?.model,
+          (c.args as Record<string, unknown> | null)?.environment,
+        );
   for (const [model, envs] of named) if (envs.size === 0) named.set(model, new Set(ENVIRONMENTS));
   return named;
 }
@@ -69,17 +81,27 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .description('the newest runs first, a page at a time (an index, not a scan: as fast at 20,000 runs as at 20)')
     .addOption(new Option('--status <status>', 'only runs with this status').choices([...RUN_STATUSES]))
     .option('--limit <n>', 'how many runs to show', parseLimit, 20)
-    .option('--since <when>', 'only runs created since then: a duration (30m, 2h, 7d) or an ISO date', (v: string) => parseSince(v))
+    .option('--since <when>', 'only runs created since then: a duration (30m, 2h, 7d) or an ISO date', (v: string) =>
+      parseSince(v),
+    )
     .addOption(outputOption())
     .option('--json', 'the same as -o jsonl (one run a line; kept for older scripts)')
-    .action(async (opts: { status?: RunStatus; limit: number; since?: string; output: OutputFormat; json?: boolean }) => {
-      const found = await withStore((store) => store.recent({ limit: opts.limit, ...(opts.status ? { status: opts.status } : {}), ...(opts.since ? { since: opts.since } : {}) }));
-      const format = formatOf(opts);
-      process.stdout.write(renderListing(found, format, RUN_COLUMNS, 'no runs'));
-      if ((format === 'table' || format === 'wide') && found.length === opts.limit) {
-        process.stdout.write(dim(`the newest ${found.length}; older ones with --limit or --since\n`));
-      }
-    });
+    .action(
+      async (opts: { status?: RunStatus; limit: number; since?: string; output: OutputFormat; json?: boolean }) => {
+        const found = await withStore((store) =>
+          store.recent({
+            limit: opts.limit,
+            ...(opts.status ? { status: opts.status } : {}),
+            ...(opts.since ? { since: opts.since } : {}),
+          }),
+        );
+        const format = formatOf(opts);
+        process.stdout.write(renderListing(found, format, RUN_COLUMNS, 'no runs'));
+        if ((format === 'table' || format === 'wide') && found.length === opts.limit) {
+          process.stdout.write(dim(`the newest ${found.length}; older ones with --limit or --since\n`));
+        }
+      },
+    );
 
   /**
    * What serves the models the run named, now: the same view the deployment_status tool
@@ -98,7 +120,9 @@ export function runsCommand(deps: { config: () => Config }): Command {
           try {
             views.push(...(await buildServingViews(backends, model, env)));
           } catch (err) {
-            problems.push(`${model}/${env}: ${isNotFound(err) ? '' : 'could not be read: '}${describeError(err)} (${read.where})`);
+            problems.push(
+              `${model}/${env}: ${isNotFound(err) ? '' : 'could not be read: '}${describeError(err)} (${read.where})`,
+            );
             break;
           }
         }
@@ -115,7 +139,9 @@ export function runsCommand(deps: { config: () => Config }): Command {
     try {
       return transcriptTimes(run, await auditEntriesOf(reader, run.id));
     } catch (err) {
-      process.stderr.write(`${terminalSafe(`times not shown: the audit log (${reader.location}) could not be read: ${describeError(err)}`)}\n`);
+      process.stderr.write(
+        `${terminalSafe(`times not shown: the audit log (${reader.location}) could not be read: ${describeError(err)}`)}\n`,
+      );
       return run.transcript.map(() => null);
     } finally {
       await reader.close();
@@ -128,7 +154,8 @@ export function runsCommand(deps: { config: () => Config }): Command {
       await sleep(intervalMs);
       const run = await withStore((store) => store.get(id));
       if (!run) throw new UserError(`run ${id} is no longer in ${where()}`, { code: 'not_found' });
-      for (const item of run.transcript.slice(shown)) process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`);
+      for (const item of run.transcript.slice(shown))
+        process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`);
       shown = run.transcript.length;
       if (!UNDER_WAY.has(run.status)) return run;
     }
@@ -136,14 +163,22 @@ export function runsCommand(deps: { config: () => Config }): Command {
 
   runs
     .command('show')
-    .description('the run as a timeline: trigger, plans, each call with its decision, the answer, what the transcript shows it did; then what serves the models it named now')
+    .description(
+      'the run as a timeline: trigger, plans, each call with its decision, the answer, what the transcript shows it did; then what serves the models it named now',
+    )
     .argument('<id>', 'run id, as printed by chat, demo or runs list')
     .option('--json', 'print the stored run as JSON, with `servingNow`: the serving view of the models it named')
-    .option('-f, --follow', 'for a run under way: print its new steps as they happen, until it ends (Ctrl-C stops watching, not the run)')
+    .option(
+      '-f, --follow',
+      'for a run under way: print its new steps as they happen, until it ends (Ctrl-C stops watching, not the run)',
+    )
     .action(async (id: string, opts: { json?: boolean; follow?: boolean }) => {
       let run = await withStore((store) => store.get(id));
       if (!run) throw new UserError(`no run ${id} in ${where()}; see mlops-agent runs list`, { code: 'not_found' });
-      if (opts.json && opts.follow) throw new UserError('--follow prints a timeline; --json prints the run as stored once: use one of them', { code: 'input_invalid' });
+      if (opts.json && opts.follow)
+        throw new UserError('--follow prints a timeline; --json prints the run as stored once: use one of them', {
+          code: 'input_invalid',
+        });
       if (opts.json) {
         const serving = await servingNow(run);
         process.stdout.write(`${jsonSafe(JSON.stringify({ ...run, servingNow: serving.views }, null, 2))}\n`);
@@ -157,7 +192,8 @@ export function runsCommand(deps: { config: () => Config }): Command {
       }
       const serving = await servingNow(run);
       process.stdout.write(`${formatRunSummary(run)}\n`);
-      for (const view of serving.views) process.stdout.write(`serving now  ${terminalSafe(describeServingView(view))}\n`);
+      for (const view of serving.views)
+        process.stdout.write(`serving now  ${terminalSafe(describeServingView(view))}\n`);
       for (const problem of serving.problems) process.stdout.write(`serving now  ${terminalSafe(problem)}\n`);
     });
   return runs;

@@ -9,13 +9,16 @@ import { untilSignalled } from '../app/agent-process.js';
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer from 0 to 65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('a port is an integer from 0 to 65535');
   return n;
 }
 
 export function serveCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('serve')
-    .description('serve the alert webhooks, chat and run endpoints, /metrics and MCP over HTTP, start the configured schedules, and execute the runs they queue')
+    .description(
+      'serve the alert webhooks, chat and run endpoints, /metrics and MCP over HTTP, start the configured schedules, and execute the runs they queue',
+    )
     .option('--port <n>', 'port to listen on (default server.port, env PORT, 8080)', port)
     .option('--host <host>', 'address to listen on (default server.host, 127.0.0.1)')
     .addHelpText(
@@ -44,13 +47,18 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
 
       let address: string;
       try {
-        address = await app.http.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host });
+        address = await app.http.listen({
+          port: opts.port ?? config.server.port,
+          host: opts.host ?? config.server.host,
+        });
       } catch (err) {
         // A port in use: report it, and close what is open so the process can end.
         await shutdown('listen failed');
         throw err;
       }
-      const worker = config.worker.inProcess ? `in-process worker, ${config.worker.concurrency} at a time` : 'no in-process worker: runs wait for mlops-agent worker';
+      const worker = config.worker.inProcess
+        ? `in-process worker, ${config.worker.concurrency} at a time`
+        : 'no in-process worker: runs wait for mlops-agent worker';
       process.stdout.write(
         `mlops-agent serving on ${address} (queue: ${config.redisUrl ? 'BullMQ on Redis' : 'in-process'}; ${worker}; ${schedules.active.length} schedule(s); ${config.server.tokens.length} API token(s))\n`,
       );
@@ -59,7 +67,10 @@ SIGTERM stops taking runs and gives active ones worker.shutdownGraceMs to finish
           ? `Slack: approval requests go to ${config.slack.approvalChannel}; ${Object.keys(config.slack.users).length} Slack user(s) mapped to identities\n`
           : 'Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APPROVAL_CHANNEL): approval requests are not posted to Slack; decide them over HTTP or with the CLI.\n',
       );
-      if (config.server.tokens.length === 0) logger.warn('no API tokens are configured (MLOPS_AGENT_API_TOKEN or server.tokens): every request but /healthz is refused, and /mcp is not mounted');
+      if (config.server.tokens.length === 0)
+        logger.warn(
+          'no API tokens are configured (MLOPS_AGENT_API_TOKEN or server.tokens): every request but /healthz is refused, and /mcp is not mounted',
+        );
       await done;
       // A handed-back run's handler is still pending; it must not go on after the hand-over.
       if (handedBack > 0) process.exit(0);

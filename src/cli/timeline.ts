@@ -60,7 +60,8 @@ function duration(ms: number): string {
 export function formatTranscriptItem(item: TranscriptItem, at: string | null): string {
   const time = at ? dim(clock(at)) : '        ';
   /** A label column: a status (symbol and colour on a terminal) or a plain word, aligned either way. */
-  const col = (text: string, key?: string) => (key !== undefined ? status(key, text.padEnd(8)) : `${colorOn ? '  ' : ''}${text.padEnd(8)}`);
+  const col = (text: string, key?: string) =>
+    key !== undefined ? status(key, text.padEnd(8)) : `${colorOn ? '  ' : ''}${text.padEnd(8)}`;
   const markCol = (o: CallOutcomeForPlanner) => {
     const text = mark(o);
     return col(text, text);
@@ -70,7 +71,8 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
       return `${time}  ${col(safe(item.trigger.toUpperCase()))}  ${safe(item.text)}`;
     case 'plan': {
       const lines = item.text ? [`${time}  ${col(item.mitigation ? 'MITIGATE' : 'plan')}  ${safe(item.text)}`] : [];
-      for (const call of item.calls) lines.push(`${time}  ${col('call')}  ${safe(call.name)} ${dim(oneLine(call.args))}`);
+      for (const call of item.calls)
+        lines.push(`${time}  ${col('call')}  ${safe(call.name)} ${dim(oneLine(call.args))}`);
       return lines.join('\n');
     }
     case 'result':
@@ -91,10 +93,13 @@ export function formatTranscriptItem(item: TranscriptItem, at: string | null): s
 
 export function formatRunSummary(run: Run): string {
   const tokens = run.usage.input + run.usage.output;
-  const lines = [`run ${safe(run.id)} ${status(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`];
+  const lines = [
+    `run ${safe(run.id)} ${status(run.status)} after ${run.steps} step(s) with ${safe(run.planner)}${run.fallback ? ` (fell back from ${safe(run.fallback.from)})` : ''}; tokens: ${tokens} (${run.usage.input} in, ${run.usage.output} out)`,
+  ];
   // What the transcript shows, beside whatever the answer says; and why it is not `succeeded`.
   if (run.summary) lines.push(`  did     ${safe(run.summary.text)}`);
   if (run.error && run.status !== 'succeeded') lines.push(`  why     ${oneLine(run.error, 400)}`);
-  for (const flag of run.flags ?? []) lines.push(`  ${status('flag', 'FLAG')}    ${safe(flag.reason)}: "${oneLine(flag.sentence, 200)}"`);
+  for (const flag of run.flags ?? [])
+    lines.push(`  ${status('flag', 'FLAG')}    ${safe(flag.reason)}: "${oneLine(flag.sentence, 200)}"`);
   return lines.join('\n');
 }

@@ -14,8 +14,14 @@ function positiveInt(value: string): number {
 
 export function workerCommand(deps: { config: () => Config; logger: () => Logger }): Command {
   return new Command('worker')
-    .description('execute the runs queued on Redis (BullMQ) by serve and the schedules; start several, on several machines, for more throughput')
-    .option('--concurrency <n>', 'runs this process executes at a time (default worker.concurrency, env MLOPS_AGENT_WORKER_CONCURRENCY, 2)', positiveInt)
+    .description(
+      'execute the runs queued on Redis (BullMQ) by serve and the schedules; start several, on several machines, for more throughput',
+    )
+    .option(
+      '--concurrency <n>',
+      'runs this process executes at a time (default worker.concurrency, env MLOPS_AGENT_WORKER_CONCURRENCY, 2)',
+      positiveInt,
+    )
     .addHelpText(
       'after',
       `
@@ -42,14 +48,17 @@ still active then is handed to another worker once its lock (worker.lockDuration
 
       let metricsAt = '';
       try {
-        if (metricsServer) metricsAt = `; metrics on ${await metricsServer.listen({ port: config.worker.metricsPort!, host: config.server.host })}`;
+        if (metricsServer)
+          metricsAt = `; metrics on ${await metricsServer.listen({ port: config.worker.metricsPort!, host: config.server.host })}`;
       } catch (err) {
         // A port in use: report it, and close what is open so the process can end.
         await shutdown('metrics server failed to listen');
         throw err;
       }
       startWorking(agent, concurrency);
-      process.stdout.write(`mlops-agent worker consuming runs from ${redactUrl(config.redisUrl!)} (prefix ${config.queue.prefix}; ${concurrency} at a time${metricsAt})\n`);
+      process.stdout.write(
+        `mlops-agent worker consuming runs from ${redactUrl(config.redisUrl!)} (prefix ${config.queue.prefix}; ${concurrency} at a time${metricsAt})\n`,
+      );
       logger.info({ concurrency, prefix: config.queue.prefix, pid: process.pid }, 'worker started');
       await done;
       // A handed-back run's handler is still pending; it must not go on after the hand-over.

@@ -10,13 +10,19 @@ import type { ContractSet, DataContract } from './types.js';
 export class ContractInvalidError extends UserError {
   constructor(readonly issues: PolicyIssue[]) {
     const lines = issues.map((i) => `${i.file}:${i.line}: ${i.message}`);
-    const head = issues.length === 1 ? 'data contract is invalid' : `data contracts are invalid (${issues.length} problems)`;
+    const head =
+      issues.length === 1 ? 'data contract is invalid' : `data contracts are invalid (${issues.length} problems)`;
     super(`${head}:\n  ${lines.join('\n  ')}`, { code: 'contract_invalid' });
   }
 }
 
 function patternMatches(pattern: string, name: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, '\\$&')).join('.*')}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return regex.test(name);
 }
 
@@ -36,7 +42,12 @@ export function buildContractSet(sources: { file: string; text: string }[]): Con
   for (const p of parsed) {
     if (!p.contract) continue;
     const first = seen.get(p.contract.name);
-    if (first) issues.push({ file: p.file, line: p.nameLine, message: `data contract "${p.contract.name}" is also defined at ${first.file}:${first.line}; contract names must be unique` });
+    if (first)
+      issues.push({
+        file: p.file,
+        line: p.nameLine,
+        message: `data contract "${p.contract.name}" is also defined at ${first.file}:${first.line}; contract names must be unique`,
+      });
     else seen.set(p.contract.name, { file: p.file, line: p.nameLine });
   }
   if (issues.length > 0) throw new ContractInvalidError(issues);
@@ -51,7 +62,9 @@ export async function loadContracts(files: readonly string[]): Promise<ContractS
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : String(err);
-        throw new ContractInvalidError([{ file, line: 1, message: `cannot read the data contract: ${why} (contracts.files in the config lists it)` }]);
+        throw new ContractInvalidError([
+          { file, line: 1, message: `cannot read the data contract: ${why} (contracts.files in the config lists it)` },
+        ]);
       }
     }),
   );

@@ -19,7 +19,11 @@ export interface CompiledRowRule {
 type Expr = ReturnType<typeof parse>['expr'];
 
 /** Columns a rule reads as `row.X`, and identifiers other than `row` (which are mistakes). */
-function walk(expr: Expr | undefined, locals: ReadonlySet<string>, found: { columns: Set<string>; unknown: Set<string> }): void {
+function walk(
+  expr: Expr | undefined,
+  locals: ReadonlySet<string>,
+  found: { columns: Set<string>; unknown: Set<string> },
+): void {
   if (!expr) return;
   const kind = expr.exprKind;
   switch (kind.case) {
@@ -28,7 +32,8 @@ function walk(expr: Expr | undefined, locals: ReadonlySet<string>, found: { colu
       return;
     case 'selectExpr': {
       const operand = kind.value.operand;
-      if (operand?.exprKind.case === 'identExpr' && operand.exprKind.value.name === 'row' && !locals.has('row')) found.columns.add(kind.value.field);
+      if (operand?.exprKind.case === 'identExpr' && operand.exprKind.value.name === 'row' && !locals.has('row'))
+        found.columns.add(kind.value.field);
       walk(operand, locals, found);
       return;
     }
@@ -70,14 +75,22 @@ export function compileRowCondition(source: string, columns: readonly string[]):
   try {
     parsed = parse(source);
   } catch (err) {
-    throw new Error(`CEL syntax error: ${(err instanceof Error ? err.message : String(err)).replace(/^<input>:/, 'at expression line:column ')}`);
+    throw new Error(
+      `CEL syntax error: ${(err instanceof Error ? err.message : String(err)).replace(/^<input>:/, 'at expression line:column ')}`,
+    );
   }
   const found = { columns: new Set<string>(), unknown: new Set<string>() };
   walk(parsed.expr, new Set(), found);
   const problems: string[] = [];
-  if (found.unknown.size > 0) problems.push(`unknown variable${found.unknown.size > 1 ? 's' : ''} ${[...found.unknown].map((v) => `"${v}"`).join(', ')} (a rule reads one row as "row", e.g. row.bid <= row.ask)`);
+  if (found.unknown.size > 0)
+    problems.push(
+      `unknown variable${found.unknown.size > 1 ? 's' : ''} ${[...found.unknown].map((v) => `"${v}"`).join(', ')} (a rule reads one row as "row", e.g. row.bid <= row.ask)`,
+    );
   const undeclared = [...found.columns].filter((c) => !columns.includes(c));
-  if (undeclared.length > 0) problems.push(`reads column${undeclared.length > 1 ? 's' : ''} ${undeclared.map((c) => `"${c}"`).join(', ')}, which the contract does not declare (columns: ${columns.join(', ')})`);
+  if (undeclared.length > 0)
+    problems.push(
+      `reads column${undeclared.length > 1 ? 's' : ''} ${undeclared.map((c) => `"${c}"`).join(', ')}, which the contract does not declare (columns: ${columns.join(', ')})`,
+    );
   if (problems.length > 0) throw new Error(problems.join('; '));
   const run = plan(env, parsed);
   const test: RowCondition = (row) => {
@@ -90,7 +103,11 @@ export function compileRowCondition(source: string, columns: readonly string[]):
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
     if (isCelError(value)) return { ok: false, error: value.message };
-    if (typeof value !== 'boolean') return { ok: false, error: `yielded ${value === null ? 'null' : typeof value === 'object' ? 'a list or map' : `${typeof value} ${String(value)}`}, not true or false` };
+    if (typeof value !== 'boolean')
+      return {
+        ok: false,
+        error: `yielded ${value === null ? 'null' : typeof value === 'object' ? 'a list or map' : `${typeof value} ${String(value)}`}, not true or false`,
+      };
     return { ok: true, value };
   };
   return { columns: [...found.columns], test };

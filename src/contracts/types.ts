@@ -6,7 +6,14 @@ export type RuleSeverity = 'hard' | 'soft';
 export const RULE_SEVERITIES: readonly RuleSeverity[] = ['hard', 'soft'];
 
 export type ContractColumnType = 'string' | 'number' | 'integer' | 'date' | 'timestamp' | 'category';
-export const CONTRACT_COLUMN_TYPES: readonly ContractColumnType[] = ['string', 'number', 'integer', 'date', 'timestamp', 'category'];
+export const CONTRACT_COLUMN_TYPES: readonly ContractColumnType[] = [
+  'string',
+  'number',
+  'integer',
+  'date',
+  'timestamp',
+  'category',
+];
 
 /** Where a rule is written, so a violation can send the operator to the line. */
 export interface RuleSource {

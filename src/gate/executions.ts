@@ -89,7 +89,10 @@ export function createFileExecutions(dir: string): Executions {
       return JSON.parse(await readFile(fileOf(key), 'utf8')) as ExecutionRecord;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`the execution record for ${key} in ${dir} cannot be read (${(err as Error).message}); move the file aside only if you know how that call ended`, { cause: err });
+      throw new Error(
+        `the execution record for ${key} in ${dir} cannot be read (${(err as Error).message}); move the file aside only if you know how that call ended`,
+        { cause: err },
+      );
     }
   };
   return {

@@ -8,7 +8,14 @@ import { describeError, isNotFound, UpstreamError } from '../errors.js';
 import { publicMessage } from '../public-message.js';
 import { describeValidation, validationIssues } from '../validation.js';
 import type { Logger } from '../logger.js';
-import { argsHashOf, createMemoryExecutions, startedWait, type CallEnd, type ExecutionRecord, type Executions } from './executions.js';
+import {
+  argsHashOf,
+  createMemoryExecutions,
+  startedWait,
+  type CallEnd,
+  type ExecutionRecord,
+  type Executions,
+} from './executions.js';
 import { createLongCalls, type CompletedCall, type WaitingCall } from './long-calls.js';
 import { createTakenCalls, endOf, endOfCompleted } from './taken-calls.js';
 import { explainedDecision, policyRequestFor } from '../policy/call-request.js';
@@ -18,7 +25,12 @@ export type { CompletedCall, WaitingCall } from './long-calls.js';
 
 /** The part of the audit log the gate needs. An append resolves only once the entry is durable. */
 export interface AuditAppender {
-  append(entry: { runId: string | null; principal: string; kind: string; data: Record<string, unknown> }): Promise<unknown>;
+  append(entry: {
+    runId: string | null;
+    principal: string;
+    kind: string;
+    data: Record<string, unknown>;
+  }): Promise<unknown>;
 }
 
 /** Who asks: `user:alice`, `agent:alertmanager`, `mcp:claude-desktop`, with roles. */
@@ -38,7 +50,6 @@ export interface ParkedCall {
   decision: GateDecision;
   idempotencyKey: string;
 }
-
 
 /** Where calls that need a human go. Absent, such calls are reported pending and never executed. */
 export interface ApprovalSink {
@@ -154,12 +165,18 @@ export function createGate(options: GateOptions): Gate {
   const byName = new Map(tools.map((t) => [t.name, t]));
 
   // Every audit write is awaited: if it fails, the error propagates and nothing executes.
-  const record = async (call: { runId: string | null; principal: Principal }, kind: string, data: Record<string, unknown>) => {
+  const record = async (
+    call: { runId: string | null; principal: Principal },
+    kind: string,
+    data: Record<string, unknown>,
+  ) => {
     try {
       await audit.append({ runId: call.runId, principal: call.principal.id, kind, data });
     } catch (err) {
       logger?.error({ err, kind }, 'audit append failed: the gate refuses to act unrecorded');
-      throw err instanceof UpstreamError ? err : new UpstreamError('audit', describeError(err), { retryable: false, code: 'audit_failed', cause: err });
+      throw err instanceof UpstreamError
+        ? err
+        : new UpstreamError('audit', describeError(err), { retryable: false, code: 'audit_failed', cause: err });
     }
   };
 
@@ -189,7 +206,13 @@ export function createGate(options: GateOptions): Gate {
       risk = await tool.assessRisk(args, { backends, principal: principal.id, idempotencyKey });
     } catch (err) {
       const error = publicMessage(err);
-      if (isNotFound(err)) return { risk: null, decision: { effect: 'deny', ruleId: null, reason: `not found: ${error}`, policy: '(gate)' }, shadow: null, notFound: error };
+      if (isNotFound(err))
+        return {
+          risk: null,
+          decision: { effect: 'deny', ruleId: null, reason: `not found: ${error}`, policy: '(gate)' },
+          shadow: null,
+          notFound: error,
+        };
       const reason = `the gate refused this call without asking the policy: its risk could not be assessed (${error}), and a call whose risk is unknown is denied; nothing was executed`;
       return { risk: null, decision: { effect: 'deny', ruleId: null, reason, policy: '(gate)', error }, shadow: null };
     }
@@ -197,7 +220,17 @@ export function createGate(options: GateOptions): Gate {
       const { decision, shadow } = policy(policyRequestFor(tool, args, principal, risk));
       return { risk, decision: explainedDecision(decision, risk), shadow };
     } catch (err) {
-      return { risk, decision: { effect: 'deny', ruleId: null, reason: `policy evaluation failed: ${publicMessage(err)}`, policy: '(gate)', error: publicMessage(err) }, shadow: null };
+      return {
+        risk,
+        decision: {
+          effect: 'deny',
+          ruleId: null,
+          reason: `policy evaluation failed: ${publicMessage(err)}`,
+          policy: '(gate)',
+          error: publicMessage(err),
+        },
+        shadow: null,
+      };
     }
   }
 
@@ -219,32 +252,71 @@ export function createGate(options: GateOptions): Gate {
       await record(call, 'call.invalid', { callId: call.callId, tool: tool.name, error });
       return { status: 'invalid', error, issues: [{ path: '(idempotencyKey)', message: error }] };
     }
-    await record(call, 'call.replayed', { callId: call.callId, tool: tool.name, idempotencyKey: key, takenAt: earlier.takenAt, end: earlier.end?.status ?? null });
+    await record(call, 'call.replayed', {
+      callId: call.callId,
+      tool: tool.name,
+      idempotencyKey: key,
+      takenAt: earlier.takenAt,
+      end: earlier.end?.status ?? null,
+    });
     // Taken, and no end kept: its backend says what became of the key.
     if (!earlier.end) return taken.finish(tool, earlier, args, how);
     return outcomeOf(earlier);
   }
 
   /** A call naming something that does not exist: audited as such, answered as a tool error. */
-  async function notFoundOutcome(call: { runId: string | null; callId: string; principal: Principal }, tool: AnyTool, args: Record<string, unknown>, error: string): Promise<GateOutcome> {
+  async function notFoundOutcome(
+    call: { runId: string | null; callId: string; principal: Principal },
+    tool: AnyTool,
+    args: Record<string, unknown>,
+    error: string,
+  ): Promise<GateOutcome> {
     await record(call, 'call.not_found', { callId: call.callId, tool: tool.name, args, error });
     return { status: 'invalid', code: 'not_found', error, issues: [{ path: '(arguments)', message: error }] };
   }
 
-  async function execute(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
+  async function execute(
+    tool: AnyTool,
+    parked: ParkedCall,
+    how: { park: boolean; approvalId: string | null },
+  ): Promise<GateOutcome> {
     const { decision, risk } = parked;
     // Read-only tools may run again (a fresh look is no harm); anything else is taken once, before it starts.
     const once = !tool.annotations.readOnly;
     if (once) {
-      const taking: ExecutionRecord = { key: parked.idempotencyKey, runId: parked.runId, callId: parked.callId, principal: parked.principal, tool: tool.name, argsHash: argsHashOf(parked.args), decision, risk, approvalId: how.approvalId, takenAt: new Date(clock.now()).toISOString(), end: null };
+      const taking: ExecutionRecord = {
+        key: parked.idempotencyKey,
+        runId: parked.runId,
+        callId: parked.callId,
+        principal: parked.principal,
+        tool: tool.name,
+        argsHash: argsHashOf(parked.args),
+        decision,
+        risk,
+        approvalId: how.approvalId,
+        takenAt: new Date(clock.now()).toISOString(),
+        end: null,
+      };
       // Taken meanwhile by another attempt (a run resumed by two workers at once): asked of the backend too.
       const earlier = await replayed(parked, tool, parked.args, await executions.take(taking), how);
       if (earlier) return earlier;
     }
-    await record(parked, 'execution.started', { callId: parked.callId, tool: tool.name, idempotencyKey: parked.idempotencyKey });
+    await record(parked, 'execution.started', {
+      callId: parked.callId,
+      tool: tool.name,
+      idempotencyKey: parked.idempotencyKey,
+    });
     const outcome = await run(tool, parked, how);
     // Kept for a resumed attempt; failing to keep it must not undo what was done and audited.
-    if (once) await executions.finish(parked.idempotencyKey, endOf(outcome)).catch((err: unknown) => logger?.warn({ err, key: parked.idempotencyKey }, 'could not record how a call ended; a resumed attempt will be told its end is unknown'));
+    if (once)
+      await executions
+        .finish(parked.idempotencyKey, endOf(outcome))
+        .catch((err: unknown) =>
+          logger?.warn(
+            { err, key: parked.idempotencyKey },
+            'could not record how a call ended; a resumed attempt will be told its end is unknown',
+          ),
+        );
     return outcome;
   }
 
@@ -256,10 +328,15 @@ export function createGate(options: GateOptions): Gate {
     record,
     judge,
     run: (tool, parked, how) => run(tool, parked, how),
-    warn: (err, key) => logger?.warn({ err, key }, 'could not record how a call ended; a resumed attempt will ask its backend'),
+    warn: (err, key) =>
+      logger?.warn({ err, key }, 'could not record how a call ended; a resumed attempt will ask its backend'),
   });
 
-  async function run(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome> {
+  async function run(
+    tool: AnyTool,
+    parked: ParkedCall,
+    how: { park: boolean; approvalId: string | null },
+  ): Promise<GateOutcome> {
     const { decision, risk } = parked;
     try {
       if (isLongRunning(tool)) {
@@ -267,13 +344,24 @@ export function createGate(options: GateOptions): Gate {
         if (r.status === 'failed') return { status: 'failed', decision, risk, error: r.error };
         return { ...r, decision, risk };
       }
-      const raw = await tool.execute(parked.args, { backends, principal: parked.principal.id, idempotencyKey: parked.idempotencyKey });
+      const raw = await tool.execute(parked.args, {
+        backends,
+        principal: parked.principal.id,
+        idempotencyKey: parked.idempotencyKey,
+      });
       const checked = tool.output.safeParse(raw);
       if (!checked.success) {
-        throw new Error(`tool ${tool.name} returned output that does not match its schema: ${describeValidation(checked.error, '(output)')}`);
+        throw new Error(
+          `tool ${tool.name} returned output that does not match its schema: ${describeValidation(checked.error, '(output)')}`,
+        );
       }
       const summary = tool.summarize(checked.data);
-      await record(parked, 'execution.finished', { callId: parked.callId, tool: tool.name, summary, output: checked.data });
+      await record(parked, 'execution.finished', {
+        callId: parked.callId,
+        tool: tool.name,
+        summary,
+        output: checked.data,
+      });
       return { status: 'executed', decision, risk, output: checked.data, summary };
     } catch (err) {
       if (err instanceof UpstreamError && err.code === 'audit_failed') throw err;
@@ -305,14 +393,27 @@ export function createGate(options: GateOptions): Gate {
       }
       const args = parsed.data as Record<string, unknown>;
       // Asked again after a crash: what happened then stands, whatever the policy says now.
-      const earlier = tool.annotations.readOnly ? null : await replayed({ ...call, idempotencyKey }, tool, args, await executions.find(idempotencyKey), { park: call.park === true });
+      const earlier = tool.annotations.readOnly
+        ? null
+        : await replayed({ ...call, idempotencyKey }, tool, args, await executions.find(idempotencyKey), {
+            park: call.park === true,
+          });
       if (earlier) return earlier;
       const { risk, decision, shadow, notFound } = await judge(tool, args, call.principal, idempotencyKey);
       if (notFound !== undefined) return notFoundOutcome(call, tool, args, notFound);
       await record(call, 'policy.decision', { callId: call.callId, tool: tool.name, args, risk, decision, shadow });
       if (risk === null) return { status: 'refused', decision, risk: null };
 
-      const parked: ParkedCall = { runId: call.runId, callId: call.callId, principal: call.principal, tool: tool.name, args, risk, decision, idempotencyKey };
+      const parked: ParkedCall = {
+        runId: call.runId,
+        callId: call.callId,
+        principal: call.principal,
+        tool: tool.name,
+        args,
+        risk,
+        decision,
+        idempotencyKey,
+      };
       if (decision.effect === 'deny') return { status: 'refused', decision, risk };
       if (decision.effect === 'require_approval') {
         if (!approvals) {
@@ -332,7 +433,10 @@ export function createGate(options: GateOptions): Gate {
       if (!approvals) return refuse(`no approval channel is configured, so approval ${approvalId} cannot be executed`);
       const taken = await approvals.consume(approvalId);
       if (!taken.ok) {
-        await record({ runId: null, principal: { id: 'system:approvals', roles: [] } }, 'approval.not_executed', { approvalId, reason: taken.reason });
+        await record({ runId: null, principal: { id: 'system:approvals', roles: [] } }, 'approval.not_executed', {
+          approvalId,
+          reason: taken.reason,
+        });
         return refuse(taken.reason);
       }
       const parked = taken.call;
@@ -342,18 +446,47 @@ export function createGate(options: GateOptions): Gate {
         if (!tool || !parsed?.success) {
           const error = `approval ${approvalId}: ${tool ? `the approved arguments are no longer valid for ${tool.name}` : `tool ${parked.tool} no longer exists`}; nothing was executed`;
           await record(parked, 'call.invalid', { callId: parked.callId, tool: parked.tool, approvalId, error });
-          return { status: 'invalid', error, issues: parsed && !parsed.success ? validationIssues(parsed.error, '(arguments)') : [] };
+          return {
+            status: 'invalid',
+            error,
+            issues: parsed && !parsed.success ? validationIssues(parsed.error, '(arguments)') : [],
+          };
         }
         const args = parsed.data as Record<string, unknown>;
         const { risk, decision, shadow, notFound } = await judge(tool, args, parked.principal, parked.idempotencyKey);
-        if (notFound !== undefined) return notFoundOutcome(parked, tool, args, `approval ${approvalId} was not executed: ${notFound}`);
+        if (notFound !== undefined)
+          return notFoundOutcome(parked, tool, args, `approval ${approvalId} was not executed: ${notFound}`);
         // The approval answers the rule that asked for it; any other verdict now wins.
-        const stillApproved = risk !== null && (decision.effect === 'allow' || (decision.effect === 'require_approval' && decision.ruleId === parked.decision.ruleId));
-        await record(parked, 'policy.decision', { callId: parked.callId, tool: tool.name, args, risk, decision, shadow, approvalId, honoured: stillApproved });
-        if (risk === null) return { status: 'refused', decision: { ...decision, reason: `approval ${approvalId} was not executed: ${decision.reason}` }, risk: null };
+        const stillApproved =
+          risk !== null &&
+          (decision.effect === 'allow' ||
+            (decision.effect === 'require_approval' && decision.ruleId === parked.decision.ruleId));
+        await record(parked, 'policy.decision', {
+          callId: parked.callId,
+          tool: tool.name,
+          args,
+          risk,
+          decision,
+          shadow,
+          approvalId,
+          honoured: stillApproved,
+        });
+        if (risk === null)
+          return {
+            status: 'refused',
+            decision: { ...decision, reason: `approval ${approvalId} was not executed: ${decision.reason}` },
+            risk: null,
+          };
         if (!stillApproved) {
-          const why = decision.effect === 'deny' ? `the policy now denies it (rule ${decision.ruleId ?? '(none)'}: ${decision.reason})` : `the policy now asks for approval under another rule (${decision.ruleId}: ${decision.reason}); propose the call again`;
-          return { status: 'refused', decision: { ...decision, effect: 'deny', reason: `approval ${approvalId} was not executed: ${why}` }, risk };
+          const why =
+            decision.effect === 'deny'
+              ? `the policy now denies it (rule ${decision.ruleId ?? '(none)'}: ${decision.reason})`
+              : `the policy now asks for approval under another rule (${decision.ruleId}: ${decision.reason}); propose the call again`;
+          return {
+            status: 'refused',
+            decision: { ...decision, effect: 'deny', reason: `approval ${approvalId} was not executed: ${why}` },
+            risk,
+          };
         }
         return execute(tool, { ...parked, args, risk, decision }, { park, approvalId });
       })();
@@ -368,8 +501,17 @@ export function createGate(options: GateOptions): Gate {
       const outcome = await (async (): Promise<GateOutcome> => {
         if (!tool || !parsed?.success) {
           const error = `approval ${call.approvalId}: ${tool ? `the approved arguments are no longer valid for ${tool.name}` : `tool ${call.tool} no longer exists`}; nothing was executed`;
-          await record(call, 'call.invalid', { callId: call.callId, tool: call.tool, approvalId: call.approvalId, error });
-          return { status: 'invalid', error, issues: parsed && !parsed.success ? validationIssues(parsed.error, '(arguments)') : [] };
+          await record(call, 'call.invalid', {
+            callId: call.callId,
+            tool: call.tool,
+            approvalId: call.approvalId,
+            error,
+          });
+          return {
+            status: 'invalid',
+            error,
+            issues: parsed && !parsed.success ? validationIssues(parsed.error, '(arguments)') : [],
+          };
         }
         const args = parsed.data as Record<string, unknown>;
         const how = { park: call.park === true, approvedRuleId: call.ruleId };
@@ -377,12 +519,36 @@ export function createGate(options: GateOptions): Gate {
         if (earlier) return (await replayed({ ...call, idempotencyKey }, tool, args, earlier, how))!;
         // Consumed, then the worker stopped before taking the key: nothing started. The grant stands for its rule.
         // Its risk figures are judged afresh before it executes; these only stand in the record until then.
-        const claim: ExecutionRecord = { key: idempotencyKey, runId: call.runId, callId: call.callId, principal: call.principal, tool: tool.name, argsHash: argsHashOf(args), decision: { effect: 'require_approval', ruleId: call.ruleId, reason: `approved (${call.approvalId})`, policy: '(approval)' }, risk: NO_RISK, approvalId: call.approvalId, takenAt: new Date(clock.now()).toISOString(), end: null };
+        const claim: ExecutionRecord = {
+          key: idempotencyKey,
+          runId: call.runId,
+          callId: call.callId,
+          principal: call.principal,
+          tool: tool.name,
+          argsHash: argsHashOf(args),
+          decision: {
+            effect: 'require_approval',
+            ruleId: call.ruleId,
+            reason: `approved (${call.approvalId})`,
+            policy: '(approval)',
+          },
+          risk: NO_RISK,
+          approvalId: call.approvalId,
+          takenAt: new Date(clock.now()).toISOString(),
+          end: null,
+        };
         const other = await executions.take(claim);
         if (other) return (await replayed({ ...call, idempotencyKey }, tool, args, other, how))!;
         return taken.finish(tool, claim, args, how);
       })();
-      await approvals?.recordOutcome(call.approvalId, endOf(outcome)).catch((err: unknown) => logger?.warn({ err, approvalId: call.approvalId }, 'could not record how a resumed approved call ended with its approval'));
+      await approvals
+        ?.recordOutcome(call.approvalId, endOf(outcome))
+        .catch((err: unknown) =>
+          logger?.warn(
+            { err, approvalId: call.approvalId },
+            'could not record how a resumed approved call ended with its approval',
+          ),
+        );
       return outcome;
     },
 
@@ -391,7 +557,9 @@ export function createGate(options: GateOptions): Gate {
       const kept = (await executions.find(key).catch(() => undefined))?.end;
       // Recorded already (the run stopped before keeping it in its transcript): the same end, not a second record of it.
       if (kept && !kept.recording && (kept.status === 'executed' || kept.status === 'failed')) {
-        return kept.status === 'executed' ? { status: 'executed', output: kept.output ?? null, summary: kept.summary } : { status: 'failed', error: kept.summary, timedOut: false };
+        return kept.status === 'executed'
+          ? { status: 'executed', output: kept.output ?? null, summary: kept.summary }
+          : { status: 'failed', error: kept.summary, timedOut: false };
       }
       const warn = (err: unknown) => logger?.warn({ err, key }, 'could not record how a waiting call ended');
       const end = await long.complete(wait, {
@@ -407,7 +575,6 @@ export function createGate(options: GateOptions): Gate {
   };
 }
 
-
 /** What an earlier attempt's record says happened, as this attempt's outcome. */
 function outcomeOf(earlier: ExecutionRecord): GateOutcome {
   const { decision, risk, end } = earlier;
@@ -415,10 +582,19 @@ function outcomeOf(earlier: ExecutionRecord): GateOutcome {
     const error = `an earlier attempt took this ${earlier.tool} call for execution at ${earlier.takenAt} and has recorded no end (it is still under way elsewhere, or its worker stopped); it was not executed again: check the current state before proposing it again`;
     return { status: 'failed', decision, risk, error };
   }
-  if (end.status === 'executed') return { status: 'executed', decision, risk, output: end.output ?? null, summary: end.summary };
+  if (end.status === 'executed')
+    return { status: 'executed', decision, risk, output: end.output ?? null, summary: end.summary };
   const started = startedWait(end);
   if (started) {
-    const wait: WaitingCall = { runId: earlier.runId, callId: earlier.callId, principal: earlier.principal, tool: earlier.tool, idempotencyKey: earlier.key, approvalId: earlier.approvalId, ...started };
+    const wait: WaitingCall = {
+      runId: earlier.runId,
+      callId: earlier.callId,
+      principal: earlier.principal,
+      tool: earlier.tool,
+      idempotencyKey: earlier.key,
+      approvalId: earlier.approvalId,
+      ...started,
+    };
     return { status: 'waiting', decision, risk, wait, summary: end.summary };
   }
   return { status: 'failed', decision, risk, error: `an earlier attempt of this call already ended: ${end.summary}` };

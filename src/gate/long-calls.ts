@@ -1,7 +1,13 @@
 // Long-running calls (a training job, a canary rollout) behind the gate: started once,
 // then looked at until they give their output or their time is up. The run that made
 // the call need not wait in a worker: it keeps the WaitingCall and comes back to it.
-import { isLongRunning, type AnyTool, type Backends, type LongRunningTool, type ToolContext } from '../../tools/index.js';
+import {
+  isLongRunning,
+  type AnyTool,
+  type Backends,
+  type LongRunningTool,
+  type ToolContext,
+} from '../../tools/index.js';
 import type { Clock } from '../clock.js';
 import { publicMessage } from '../public-message.js';
 import { describeValidation } from '../validation.js';
@@ -26,17 +32,27 @@ export interface WaitingCall {
 }
 
 /** How a waiting call ended. */
-export type CompletedCall = { status: 'executed'; output: unknown; summary: string } | { status: 'failed'; error: string; timedOut: boolean };
+export type CompletedCall =
+  { status: 'executed'; output: unknown; summary: string } | { status: 'failed'; error: string; timedOut: boolean };
 
 /** `unseen`: the poll failed (Redis or a registry hiccup, or work this process's backends do not know): no end, as yet. */
-type Look = { kind: 'running' } | { kind: 'unseen'; error: string } | { kind: 'overdue'; lastError: string | null } | { kind: 'done'; output: unknown; summary: string } | { kind: 'error'; error: string };
+type Look =
+  | { kind: 'running' }
+  | { kind: 'unseen'; error: string }
+  | { kind: 'overdue'; lastError: string | null }
+  | { kind: 'done'; output: unknown; summary: string }
+  | { kind: 'error'; error: string };
 
 export interface LongCallDeps {
   tools: ReadonlyMap<string, AnyTool>;
   backends: Backends;
   clock: Clock;
   /** The gate's audit write: throws when the entry could not be made durable. */
-  record(call: { runId: string | null; principal: Principal }, kind: string, data: Record<string, unknown>): Promise<void>;
+  record(
+    call: { runId: string | null; principal: Principal },
+    kind: string,
+    data: Record<string, unknown>,
+  ): Promise<void>;
   recordApproved?(approvalId: string, outcome: CallEnd): Promise<void>;
   /** How often a wait without a completion signal is looked at again (default 1 s). */
   pollIntervalMs?: number;
@@ -58,13 +74,23 @@ export function createLongCalls(deps: LongCallDeps) {
   const { tools, backends, clock, record, logger } = deps;
   const pollIntervalMs = deps.pollIntervalMs ?? 1000;
   const iso = (ms: number) => new Date(ms).toISOString();
-  const ctxOf = (wait: { principal: Principal; idempotencyKey: string }): ToolContext => ({ backends, principal: wait.principal.id, idempotencyKey: wait.idempotencyKey });
+  const ctxOf = (wait: { principal: Principal; idempotencyKey: string }): ToolContext => ({
+    backends,
+    principal: wait.principal.id,
+    idempotencyKey: wait.idempotencyKey,
+  });
 
   function toolOf(wait: WaitingCall): { tool: LongRunningTool; handle: unknown } | { error: string } {
     const tool = tools.get(wait.tool);
-    if (!tool || !isLongRunning(tool)) return { error: `tool ${wait.tool} ${tool ? 'is not long-running' : 'no longer exists'}, so its call cannot be followed` };
+    if (!tool || !isLongRunning(tool))
+      return {
+        error: `tool ${wait.tool} ${tool ? 'is not long-running' : 'no longer exists'}, so its call cannot be followed`,
+      };
     const handle = tool.handle.safeParse(wait.handle);
-    if (!handle.success) return { error: `the stored handle of this ${wait.tool} call is not one it made (${handle.error.issues.map((i) => i.message).join('; ')})` };
+    if (!handle.success)
+      return {
+        error: `the stored handle of this ${wait.tool} call is not one it made (${handle.error.issues.map((i) => i.message).join('; ')})`,
+      };
     return { tool, handle: handle.data };
   }
 
@@ -87,7 +113,11 @@ export function createLongCalls(deps: LongCallDeps) {
       return unseen === null ? { kind: 'running' } : { kind: 'unseen', error: unseen };
     }
     const checked = tool.output.safeParse(out);
-    if (!checked.success) return { kind: 'error', error: `tool ${tool.name} returned output that does not match its schema: ${describeValidation(checked.error, '(output)')}` };
+    if (!checked.success)
+      return {
+        kind: 'error',
+        error: `tool ${tool.name} returned output that does not match its schema: ${describeValidation(checked.error, '(output)')}`,
+      };
     return { kind: 'done', output: checked.data, summary: tool.summarize(checked.data) };
   }
 
@@ -97,11 +127,17 @@ export function createLongCalls(deps: LongCallDeps) {
    * it). `mayRepeat`: an earlier attempt stopped while recording this end; the entry says so,
    * as it may be the second of its kind.
    */
-  async function complete(wait: WaitingCall, hooks: { beforeRecord?(end: CompletedCall): Promise<void>; mayRepeat?: boolean } = {}): Promise<CompletedCall | null> {
+  async function complete(
+    wait: WaitingCall,
+    hooks: { beforeRecord?(end: CompletedCall): Promise<void>; mayRepeat?: boolean } = {},
+  ): Promise<CompletedCall | null> {
     const seen = await look(wait);
     if (seen.kind === 'running') return null;
     if (seen.kind === 'unseen') {
-      logger?.warn({ callId: wait.callId, tool: wait.tool, err: seen.error }, 'could not look at a waiting call; it is looked at again until its deadline');
+      logger?.warn(
+        { callId: wait.callId, tool: wait.tool, err: seen.error },
+        'could not look at a waiting call; it is looked at again until its deadline',
+      );
       return null;
     }
     const waitedMs = Math.max(0, clock.now() - Date.parse(wait.startedAt));
@@ -110,7 +146,14 @@ export function createLongCalls(deps: LongCallDeps) {
     if (seen.kind === 'done') {
       end = { status: 'executed', output: seen.output, summary: seen.summary };
       await hooks.beforeRecord?.(end);
-      await record(wait, 'execution.finished', { callId: wait.callId, tool: wait.tool, summary: seen.summary, output: seen.output, waitedMs, ...repeat });
+      await record(wait, 'execution.finished', {
+        callId: wait.callId,
+        tool: wait.tool,
+        summary: seen.summary,
+        output: seen.output,
+        waitedMs,
+        ...repeat,
+      });
     } else {
       const error =
         seen.kind === 'overdue'
@@ -118,19 +161,39 @@ export function createLongCalls(deps: LongCallDeps) {
           : seen.error;
       end = { status: 'failed', error, timedOut: seen.kind === 'overdue' };
       await hooks.beforeRecord?.(end);
-      await record(wait, 'execution.failed', { callId: wait.callId, tool: wait.tool, error, waitedMs, timedOut: seen.kind === 'overdue', ...repeat });
+      await record(wait, 'execution.failed', {
+        callId: wait.callId,
+        tool: wait.tool,
+        error,
+        waitedMs,
+        timedOut: seen.kind === 'overdue',
+        ...repeat,
+      });
     }
     if (wait.approvalId && deps.recordApproved) {
       // What the approval shows is for people following it; failing to update it must not undo the end just recorded.
       await deps
-        .recordApproved(wait.approvalId, end.status === 'executed' ? { status: 'executed', summary: end.summary, output: end.output } : { status: 'failed', summary: end.error })
-        .catch((err: unknown) => logger?.warn({ err, approvalId: wait.approvalId }, 'could not record how an approved call ended with its approval'));
+        .recordApproved(
+          wait.approvalId,
+          end.status === 'executed'
+            ? { status: 'executed', summary: end.summary, output: end.output }
+            : { status: 'failed', summary: end.error },
+        )
+        .catch((err: unknown) =>
+          logger?.warn(
+            { err, approvalId: wait.approvalId },
+            'could not record how an approved call ended with its approval',
+          ),
+        );
     }
     return end;
   }
 
   /** Resolves when any of the waits may have ended (a completion signal), or after `timeoutMs`. */
-  async function untilDone(waits: readonly WaitingCall[], { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  async function untilDone(
+    waits: readonly WaitingCall[],
+    { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<void> {
     if (signal?.aborted) return;
     const stop = new AbortController();
     const abort = () => stop.abort();
@@ -139,11 +202,16 @@ export function createLongCalls(deps: LongCallDeps) {
       const found = toolOf(wait);
       if ('error' in found || !found.tool.whenDone) return sleep(Math.min(pollIntervalMs, timeoutMs), stop.signal);
       // A completion signal is a hint: when it cannot be had (the work is another process's), look again on the timer.
-      await found.tool.whenDone(found.handle, ctxOf(wait), { timeoutMs, signal: stop.signal }).catch(() => sleep(Math.min(pollIntervalMs, timeoutMs), stop.signal));
+      await found.tool
+        .whenDone(found.handle, ctxOf(wait), { timeoutMs, signal: stop.signal })
+        .catch(() => sleep(Math.min(pollIntervalMs, timeoutMs), stop.signal));
     });
     try {
       // Never faster than every 50 ms: a signal that answers at once must not spin a loop.
-      await Promise.all([Promise.race([...watchers, sleep(timeoutMs, stop.signal)]), sleep(Math.min(50, timeoutMs), signal)]);
+      await Promise.all([
+        Promise.race([...watchers, sleep(timeoutMs, stop.signal)]),
+        sleep(Math.min(50, timeoutMs), signal),
+      ]);
     } finally {
       stop.abort();
       signal?.removeEventListener('abort', abort);
@@ -151,7 +219,11 @@ export function createLongCalls(deps: LongCallDeps) {
   }
 
   /** Starts the tool's work; the deadline counts from now. */
-  async function start(tool: LongRunningTool, parked: ParkedCall, approvalId: string | null): Promise<{ wait: WaitingCall; timeoutMs: number }> {
+  async function start(
+    tool: LongRunningTool,
+    parked: ParkedCall,
+    approvalId: string | null,
+  ): Promise<{ wait: WaitingCall; timeoutMs: number }> {
     const started = await tool.start(parked.args, ctxOf(parked));
     // A handle its own schema refuses could not be read back after a restart: fail now.
     const handle = tool.handle.parse(started.handle);
@@ -197,7 +269,16 @@ export function createLongCalls(deps: LongCallDeps) {
     const end = await complete(here);
     if (end) return end;
     const summary = tool.describeWait(wait.handle);
-    await record(call, 'execution.waiting', { callId: call.callId, tool: tool.name, handle: wait.handle, startedAt: wait.startedAt, deadline: wait.deadline, timeoutMs, waiting: summary, ...(how.recovered ? { recovered: true } : {}) });
+    await record(call, 'execution.waiting', {
+      callId: call.callId,
+      tool: tool.name,
+      handle: wait.handle,
+      startedAt: wait.startedAt,
+      deadline: wait.deadline,
+      timeoutMs,
+      waiting: summary,
+      ...(how.recovered ? { recovered: true } : {}),
+    });
     return how.park ? { status: 'waiting', wait, summary } : finish(here);
   }
 
@@ -207,7 +288,11 @@ export function createLongCalls(deps: LongCallDeps) {
      * start the backend acknowledged (the work and its key durable there) is recorded as
      * `execution.waiting`: the log never says work is under way that the backend lacks.
      */
-    async begin(tool: LongRunningTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
+    async begin(
+      tool: LongRunningTool,
+      parked: ParkedCall,
+      how: { park: boolean; approvalId: string | null },
+    ): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
       const { wait, timeoutMs } = await start(tool, parked, how.approvalId);
       return follow(tool, parked, wait, timeoutMs, how);
     },

@@ -32,14 +32,19 @@ export function createRedisExecutions(options: RedisExecutionsOptions): Executio
   return {
     find,
     async take(record) {
-      const reply = await call(`taking ${record.key} for execution`, () => redis.set(keyOf(record.key), JSON.stringify(record), 'PX', retainMs, 'NX'));
+      const reply = await call(`taking ${record.key} for execution`, () =>
+        redis.set(keyOf(record.key), JSON.stringify(record), 'PX', retainMs, 'NX'),
+      );
       if (reply === 'OK') return null;
       return (await find(record.key)) ?? null;
     },
     async finish(key, end) {
       const record = await find(key);
       // Only the taker finishes a call, so there is no writer to race; XX never revives an expired record.
-      if (record) await call(`recording how ${key} ended`, () => redis.set(keyOf(key), JSON.stringify({ ...record, end }), 'PX', retainMs, 'XX'));
+      if (record)
+        await call(`recording how ${key} ended`, () =>
+          redis.set(keyOf(key), JSON.stringify({ ...record, end }), 'PX', retainMs, 'XX'),
+        );
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

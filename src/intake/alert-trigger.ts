@@ -6,7 +6,13 @@ export interface AlertGroup {
   status: string;
   groupKey: string;
   commonLabels: Record<string, string>;
-  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; fingerprint: string }[];
+  alerts: {
+    status: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+    fingerprint: string;
+  }[];
 }
 
 export const ALERTMANAGER_PRINCIPAL = { id: 'agent:alertmanager', roles: [] as string[] };
@@ -26,7 +32,12 @@ export function triggerFromAlertGroup(group: AlertGroup): Trigger {
       groupKey: group.groupKey,
       labels,
       annotations,
-      alerts: group.alerts.map((a) => ({ status: a.status, labels: a.labels, startsAt: a.startsAt, fingerprint: a.fingerprint })),
+      alerts: group.alerts.map((a) => ({
+        status: a.status,
+        labels: a.labels,
+        startsAt: a.startsAt,
+        fingerprint: a.fingerprint,
+      })),
     },
   };
 }

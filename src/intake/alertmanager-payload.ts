@@ -17,7 +17,11 @@ import { dedupeKeyOf } from './run-queue.js';
 export const MAX_ALERTS = 1000;
 
 const status = z.enum(['firing', 'resolved']);
-const when = z.string().min(1).max(64).datetime({ offset: true, message: 'must be an RFC 3339 date-time, e.g. 2026-01-31T02:00:00Z' });
+const when = z
+  .string()
+  .min(1)
+  .max(64)
+  .datetime({ offset: true, message: 'must be an RFC 3339 date-time, e.g. 2026-01-31T02:00:00Z' });
 const text = (max: number) => z.string().max(max);
 
 export const alertmanagerAlertSchema = z.object({
@@ -32,20 +36,27 @@ export const alertmanagerAlertSchema = z.object({
   fingerprint: z.string().min(1).max(128).optional(),
 });
 
-export const alertmanagerPayloadSchema = z.object({
-  /** "4" from Alertmanager, "1" from Grafana's webhook contact point; absent from minimal senders. */
-  version: z.enum(['4', '1'], { errorMap: () => ({ message: 'must be "4" (Alertmanager) or "1" (Grafana), or absent' }) }).optional(),
-  /** Absent: derived from the receiver and the group labels (or the labels all alerts share). */
-  groupKey: z.string().min(1).max(8000).optional(),
-  truncatedAlerts: z.number().int().nonnegative().optional(),
-  status,
-  receiver: text(500).optional(),
-  groupLabels: labelSetSchema.default({}),
-  commonLabels: labelSetSchema.default({}),
-  commonAnnotations: labelSetSchema.default({}),
-  externalURL: text(4000).optional(),
-  alerts: z.array(alertmanagerAlertSchema).max(MAX_ALERTS, `at most ${MAX_ALERTS} alerts in one notification`),
-}).refine((p) => p.status !== 'firing' || p.alerts.length > 0, { path: ['alerts'], message: 'a firing notification carries at least one alert' });
+export const alertmanagerPayloadSchema = z
+  .object({
+    /** "4" from Alertmanager, "1" from Grafana's webhook contact point; absent from minimal senders. */
+    version: z
+      .enum(['4', '1'], { errorMap: () => ({ message: 'must be "4" (Alertmanager) or "1" (Grafana), or absent' }) })
+      .optional(),
+    /** Absent: derived from the receiver and the group labels (or the labels all alerts share). */
+    groupKey: z.string().min(1).max(8000).optional(),
+    truncatedAlerts: z.number().int().nonnegative().optional(),
+    status,
+    receiver: text(500).optional(),
+    groupLabels: labelSetSchema.default({}),
+    commonLabels: labelSetSchema.default({}),
+    commonAnnotations: labelSetSchema.default({}),
+    externalURL: text(4000).optional(),
+    alerts: z.array(alertmanagerAlertSchema).max(MAX_ALERTS, `at most ${MAX_ALERTS} alerts in one notification`),
+  })
+  .refine((p) => p.status !== 'firing' || p.alerts.length > 0, {
+    path: ['alerts'],
+    message: 'a firing notification carries at least one alert',
+  });
 
 export type AlertmanagerAlert = z.infer<typeof alertmanagerAlertSchema>;
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
@@ -57,7 +68,10 @@ const sortedPairs = (labels: Record<string, string>) =>
 
 /** A stable fingerprint of a label set (Alertmanager hashes the sorted labels too; any stable hash serves as an identity). */
 export function fingerprintOf(labels: Record<string, string>): string {
-  return createHash('sha256').update(JSON.stringify(sortedPairs(labels))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(sortedPairs(labels)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function sharedLabels(sets: Record<string, string>[]): Record<string, string> {
@@ -72,9 +86,11 @@ function sharedLabels(sets: Record<string, string>[]): Record<string, string> {
  */
 export function alertmanagerTrigger(body: unknown): AlertNotice {
   const parsed = alertmanagerPayloadSchema.safeParse(body);
-  if (!parsed.success) throw new UserError(`not an Alertmanager v4 webhook payload (nor Grafana's): ${describeIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw new UserError(`not an Alertmanager v4 webhook payload (nor Grafana's): ${describeIssues(parsed.error)}`);
   const p = parsed.data;
-  const commonLabels = Object.keys(p.commonLabels).length > 0 ? p.commonLabels : sharedLabels(p.alerts.map((a) => a.labels));
+  const commonLabels =
+    Object.keys(p.commonLabels).length > 0 ? p.commonLabels : sharedLabels(p.alerts.map((a) => a.labels));
   const grouping = Object.keys(p.groupLabels).length > 0 ? p.groupLabels : commonLabels;
   const groupKey = p.groupKey ?? `derived:${p.receiver ?? ''}:${JSON.stringify(sortedPairs(grouping))}`;
   const alerts = p.alerts.map((a) => ({

@@ -9,7 +9,14 @@ import { systemClock, type Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import { openFailFastRedis, reconnectDelay } from '../redis-client.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type RunHandler, type RunQueue } from './run-queue.js';
+import {
+  joinedFrom,
+  newQueuedRunId,
+  type CloseResult,
+  type JoinedTrigger,
+  type RunHandler,
+  type RunQueue,
+} from './run-queue.js';
 import { firing } from './schedule-trigger.js';
 
 export interface BullmqRunQueueOptions {
@@ -89,7 +96,16 @@ return runId
 async function bounded<T>(ms: number, action: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UpstreamError('redis', `${action}: no answer within ${ms} ms`, { retryable: true, code: 'upstream_timeout' })), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new UpstreamError('redis', `${action}: no answer within ${ms} ms`, {
+            retryable: true,
+            code: 'upstream_timeout',
+          }),
+        ),
+      ms,
+    );
   });
   try {
     return await Promise.race([work, timeout]);
@@ -141,7 +157,10 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
     } catch (err) {
       if (err instanceof UpstreamError) throw err;
       // A command cut off by a lost connection fails in ioredis's words; say what happened.
-      throw new UpstreamError('redis', `${action} failed: ${producer.unreachable() ?? describeError(err)}`, { retryable: true, cause: err });
+      throw new UpstreamError('redis', `${action} failed: ${producer.unreachable() ?? describeError(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
   }
 
@@ -149,7 +168,16 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
     const payload = JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()));
     const group = dedupeId(dedupeKey);
     const found = await command(`recording a trigger on the run of key ${dedupeKey}`, () =>
-      redis.eval(JOIN_SCRIPT, 2, `${prefix}:${queueName}:de:${group}`, `${heldPrefix}${group}`, `${prefix}:${queueName}:`, joinedPrefix, payload, String(30 * DAY_S)),
+      redis.eval(
+        JOIN_SCRIPT,
+        2,
+        `${prefix}:${queueName}:de:${group}`,
+        `${heldPrefix}${group}`,
+        `${prefix}:${queueName}:`,
+        joinedPrefix,
+        payload,
+        String(30 * DAY_S),
+      ),
     );
     return typeof found === 'string' ? found : null;
   }
@@ -164,23 +192,23 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
       }
       const runId = newQueuedRunId(clock.now());
       const job: Job<JobData> = await command(`enqueueing a run on queue ${queueName}`, () =>
-        queue.add(
-          'run',
-          dedupeKey ? { trigger, group: dedupeId(dedupeKey) } : { trigger },
-          {
-            jobId: runId,
-            ...jobOptions,
-            // Hashed: group keys are long label sets with quotes and braces.
-            ...(dedupeKey ? { deduplication: { id: dedupeId(dedupeKey) } } : {}),
-          },
-        ),
+        queue.add('run', dedupeKey ? { trigger, group: dedupeId(dedupeKey) } : { trigger }, {
+          jobId: runId,
+          ...jobOptions,
+          // Hashed: group keys are long label sets with quotes and braces.
+          ...(dedupeKey ? { deduplication: { id: dedupeId(dedupeKey) } } : {}),
+        }),
       );
       // Deduplicated adds return the id of the run that holds the key.
       if (job.id === undefined || job.id === runId) return { runId, coalesced: false };
       const existing = job.id;
       const key = joinedKey(existing);
       await command(`recording a trigger that joined run ${existing}`, () =>
-        redis.multi().rpush(key, JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString()))).expire(key, 30 * DAY_S).exec(),
+        redis
+          .multi()
+          .rpush(key, JSON.stringify(joinedFrom(trigger, new Date(clock.now()).toISOString())))
+          .expire(key, 30 * DAY_S)
+          .exec(),
       );
       return { runId: existing, coalesced: true };
     },
@@ -212,7 +240,12 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
           // A resume names its stored run; a scheduler's job carries the schedule's trigger,
           // stamped with the firing's due time; our own jobs carry the run id as job id.
           const runId = 'resumeRunId' in data ? data.resumeRunId : runIdOfJob(jobId);
-          const trigger = 'resumeRunId' in data ? null : runId === jobId ? data.trigger : firing(data.trigger, Number(SCHEDULED_JOB.exec(jobId)![2]));
+          const trigger =
+            'resumeRunId' in data
+              ? null
+              : runId === jobId
+                ? data.trigger
+                : firing(data.trigger, Number(SCHEDULED_JOB.exec(jobId)![2]));
           const lost = new AbortController();
           lockLost.set(jobId, lost);
           const running = handler(runId, trigger, lost.signal);
@@ -230,7 +263,11 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
           }
           // Taken while the job is still active, before BullMQ lets go of its own key.
           if (parked && 'group' in data && data.group) {
-            await redis.multi().set(`${heldPrefix}${data.group}`, runId, 'EX', 30 * DAY_S).set(holdOf(runId), data.group, 'EX', 30 * DAY_S).exec();
+            await redis
+              .multi()
+              .set(`${heldPrefix}${data.group}`, runId, 'EX', 30 * DAY_S)
+              .set(holdOf(runId), data.group, 'EX', 30 * DAY_S)
+              .exec();
           } else if (!parked) {
             await redis.eval(RELEASE_SCRIPT, 2, holdOf(runId), heldPrefix, runId);
           }
@@ -269,7 +306,11 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
         `setting the schedules of queue ${queueName}`,
         async () => {
           for (const s of schedules) {
-            await queue.upsertJobScheduler(s.id, { pattern: s.cron, tz: s.tz }, { name: 'run', data: { trigger: s.trigger }, opts: jobOptions });
+            await queue.upsertJobScheduler(
+              s.id,
+              { pattern: s.cron, tz: s.tz },
+              { name: 'run', data: { trigger: s.trigger }, opts: jobOptions },
+            );
           }
           const wanted = new Set(schedules.map((s) => s.id));
           const removed: string[] = [];
@@ -287,13 +328,18 @@ export function createBullmqRunQueue(options: BullmqRunQueueOptions): RunQueue {
     },
 
     async joined(runId, from = 0) {
-      const items = await command(`reading triggers that joined run ${runId}`, () => redis.lrange(joinedKey(runId), from, -1));
+      const items = await command(`reading triggers that joined run ${runId}`, () =>
+        redis.lrange(joinedKey(runId), from, -1),
+      );
       return items.map((s) => JSON.parse(s) as JoinedTrigger);
     },
 
     async depth() {
       const [counts, schedulers] = await command(`counting runs on queue ${queueName}`, () =>
-        Promise.all([queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'), queue.getJobSchedulersCount()]),
+        Promise.all([
+          queue.getJobCounts('active', 'wait', 'delayed', 'prioritized', 'waiting-children'),
+          queue.getJobSchedulersCount(),
+        ]),
       );
       // Each job scheduler keeps its next firing as a delayed job: a schedule, not a run waiting.
       const delayedRuns = Math.max(0, (counts.delayed ?? 0) - schedulers);

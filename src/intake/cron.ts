@@ -4,5 +4,7 @@ import { CronExpressionParser } from 'cron-parser';
 
 /** The first time strictly after `after` (ms since the epoch) that `cron` fires in `tz`. */
 export function nextFireAt(cron: string, tz: string, after: number): number {
-  return CronExpressionParser.parse(cron, { currentDate: new Date(after), tz }).next().getTime();
+  return CronExpressionParser.parse(cron, { currentDate: new Date(after), tz })
+    .next()
+    .getTime();
 }

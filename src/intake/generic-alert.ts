@@ -20,7 +20,10 @@ export const genericAlertSchema = z
     labels: labelSet.default({}),
     annotations: labelSet.default({}),
     summary: z.string().max(4000).optional(),
-    startsAt: z.string().datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-01-31T02:00:00Z' }).optional(),
+    startsAt: z
+      .string()
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-01-31T02:00:00Z' })
+      .optional(),
   })
   .strict();
 

@@ -9,7 +9,14 @@ import type { RunQueue } from './run-queue.js';
 export interface IncidentIntakeDeps {
   queue: Pick<RunQueue, 'enqueue' | 'join'>;
   index: IncidentIndex;
-  audit: { append(entry: { runId: string | null; principal: string; kind: string; data: Record<string, unknown> }): Promise<unknown> };
+  audit: {
+    append(entry: {
+      runId: string | null;
+      principal: string;
+      kind: string;
+      data: Record<string, unknown>;
+    }): Promise<unknown>;
+  };
   clock: Clock;
   /** How long an incident whose alerts keep firing stays handled (the runbook's `recheckAfter`); null: until they resolve. */
   recheckAfterMs?(alertName: string | undefined): number | null;
@@ -34,7 +41,12 @@ export function createIncidentIntake(deps: IncidentIntakeDeps) {
     const known = await index.get(notice.alerts.map((a) => a.key));
     await index.put(resolvedRecords(notice.alerts, known, iso()));
     const runId = await queue.join(trigger, dedupeKey);
-    await audit.append({ runId, principal: trigger.principal.id, kind: 'alert.resolved', data: { receiver, alertName: trigger.alertName ?? null, dedupeKey, joined: runId !== null } });
+    await audit.append({
+      runId,
+      principal: trigger.principal.id,
+      kind: 'alert.resolved',
+      data: { receiver, alertName: trigger.alertName ?? null, dedupeKey, joined: runId !== null },
+    });
     return { incident: 'resolved', runId, coalesced: runId !== null };
   }
 
@@ -47,7 +59,13 @@ export function createIncidentIntake(deps: IncidentIntakeDeps) {
       const at = iso();
       // Alerts of a firing group can resolve one by one: each is marked as it goes.
       const gone = notice.alerts.map((a, i) => [a, known[i]] as const).filter(([a]) => a.status === 'resolved');
-      await index.put(resolvedRecords(gone.map(([a]) => a), gone.map(([, k]) => k), at));
+      await index.put(
+        resolvedRecords(
+          gone.map(([a]) => a),
+          gone.map(([, k]) => k),
+          at,
+        ),
+      );
 
       const knownFiring = notice.alerts.flatMap((a, i) => (a.status === 'firing' ? [known[i]] : []));
       const verdict = judgeAlerts(firing, knownFiring, clock.now(), deps.recheckAfterMs?.(trigger.alertName) ?? null);
@@ -55,7 +73,18 @@ export function createIncidentIntake(deps: IncidentIntakeDeps) {
         const joined = await queue.join(trigger, dedupeKey);
         if (joined) return { incident: 'joined', runId: joined, coalesced: true, handledBy: verdict.handledBy };
         const runId = verdict.handledBy[0]!;
-        await audit.append({ runId, principal: trigger.principal.id, kind: 'alert.duplicate', data: { receiver, alertName: trigger.alertName ?? null, dedupeKey, alerts: firing.length, handledBy: verdict.handledBy } });
+        await audit.append({
+          runId,
+          principal: trigger.principal.id,
+          kind: 'alert.duplicate',
+          data: {
+            receiver,
+            alertName: trigger.alertName ?? null,
+            dedupeKey,
+            alerts: firing.length,
+            handledBy: verdict.handledBy,
+          },
+        });
         return { incident: 'duplicate', runId, coalesced: false, handledBy: verdict.handledBy };
       }
       const { runId, coalesced } = await queue.enqueue(trigger, { dedupeKey });

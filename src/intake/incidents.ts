@@ -63,7 +63,12 @@ export interface IncidentVerdict {
   handledBy: string[];
 }
 
-export function judgeAlerts(alerts: readonly IncidentAlert[], known: readonly (AlertRecord | undefined)[], now: number, recheckAfterMs: number | null): IncidentVerdict {
+export function judgeAlerts(
+  alerts: readonly IncidentAlert[],
+  known: readonly (AlertRecord | undefined)[],
+  now: number,
+  recheckAfterMs: number | null,
+): IncidentVerdict {
   const fresh: IncidentAlert[] = [];
   const handled: AlertRecord[] = [];
   alerts.forEach((alert, i) => {
@@ -74,7 +79,8 @@ export function judgeAlerts(alerts: readonly IncidentAlert[], known: readonly (A
     if (alert.startsAt !== null && alert.startsAt !== record.startsAt) return fresh.push(alert);
     if (alert.startsAt === null && record.status === 'resolved') return fresh.push(alert);
     // Still firing after the runbook's re-check interval: time to look again.
-    if (record.status === 'firing' && recheckAfterMs !== null && now - Date.parse(record.handledAt) >= recheckAfterMs) return fresh.push(alert);
+    if (record.status === 'firing' && recheckAfterMs !== null && now - Date.parse(record.handledAt) >= recheckAfterMs)
+      return fresh.push(alert);
     handled.push(record);
   });
   handled.sort((a, b) => b.handledAt.localeCompare(a.handledAt));
@@ -82,7 +88,12 @@ export function judgeAlerts(alerts: readonly IncidentAlert[], known: readonly (A
 }
 
 /** The records that say `runId` handles `alerts` from `at`. */
-export function handledRecords(alerts: readonly IncidentAlert[], known: readonly (AlertRecord | undefined)[], runId: string, at: string): AlertRecord[] {
+export function handledRecords(
+  alerts: readonly IncidentAlert[],
+  known: readonly (AlertRecord | undefined)[],
+  runId: string,
+  at: string,
+): AlertRecord[] {
   return alerts.map((a, i) => {
     const earlier = known[i];
     // A generic alert's firing is dated by its first sighting; a recheck keeps that date.
@@ -92,7 +103,11 @@ export function handledRecords(alerts: readonly IncidentAlert[], known: readonly
 }
 
 /** The records that say `alerts` resolved at `at` (alerts the index never saw are not added). */
-export function resolvedRecords(alerts: readonly IncidentAlert[], known: readonly (AlertRecord | undefined)[], at: string): AlertRecord[] {
+export function resolvedRecords(
+  alerts: readonly IncidentAlert[],
+  known: readonly (AlertRecord | undefined)[],
+  at: string,
+): AlertRecord[] {
   return alerts.flatMap((a, i) => {
     const earlier = known[i];
     if (!earlier || earlier.status === 'resolved') return [];

@@ -20,10 +20,23 @@ export {
 export { createRedisIncidentIndex } from './redis-incident-index.js';
 export { createIncidentIntake, type IncidentIntake, type IntakeResult } from './incident-intake.js';
 export { labelSetSchema, MAX_LABELS } from './label-set.js';
-export { GENERIC_ALERT_PRINCIPAL, genericAlertSchema, genericAlertTrigger, type GenericAlert } from './generic-alert.js';
+export {
+  GENERIC_ALERT_PRINCIPAL,
+  genericAlertSchema,
+  genericAlertTrigger,
+  type GenericAlert,
+} from './generic-alert.js';
 export { createBullmqRunQueue, runIdOfJob, type BullmqRunQueueOptions } from './bullmq-run-queue.js';
 export { nextFireAt } from './cron.js';
-export { firing, scheduleFromConfig, scheduleRunbook, SCHEDULER_PRINCIPAL, type Schedule, type ScheduleConfig, type ScheduleData } from './schedule-trigger.js';
+export {
+  firing,
+  scheduleFromConfig,
+  scheduleRunbook,
+  SCHEDULER_PRINCIPAL,
+  type Schedule,
+  type ScheduleConfig,
+  type ScheduleData,
+} from './schedule-trigger.js';
 export { createLocalRunQueue, type LocalRunQueueOptions } from './local-run-queue.js';
 export { openQueueJournal, type JournalEntry, type QueueJournal } from './queue-journal.js';
 export { isRetryable } from './retry.js';

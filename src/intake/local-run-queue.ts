@@ -5,7 +5,15 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import type { Trigger } from '../agent/run.js';
 import { isRetryable } from './retry.js';
-import { joinedFrom, newQueuedRunId, type CloseResult, type JoinedTrigger, type ProcessOptions, type RunHandler, type RunQueue } from './run-queue.js';
+import {
+  joinedFrom,
+  newQueuedRunId,
+  type CloseResult,
+  type JoinedTrigger,
+  type ProcessOptions,
+  type RunHandler,
+  type RunQueue,
+} from './run-queue.js';
 import { createLocalScheduler } from './local-scheduler.js';
 import type { QueueJournal } from './queue-journal.js';
 import { describeError, UpstreamError } from '../errors.js';
@@ -61,10 +69,18 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
   /** Durable before the caller hears of it; a disk that cannot take it is a retryable failure. */
   async function accept(entry: Entry): Promise<void> {
     try {
-      await journal?.add({ runId: entry.runId, trigger: entry.trigger, dedupeKey: entry.dedupeKey, queuedAt: new Date(clock.now()).toISOString() });
+      await journal?.add({
+        runId: entry.runId,
+        trigger: entry.trigger,
+        dedupeKey: entry.dedupeKey,
+        queuedAt: new Date(clock.now()).toISOString(),
+      });
     } catch (err) {
       if (entry.dedupeKey && byKey.get(entry.dedupeKey) === entry.runId) byKey.delete(entry.dedupeKey);
-      throw new UpstreamError('queue', `the run could not be written to the queue journal: ${describeError(err)}`, { retryable: true, cause: err });
+      throw new UpstreamError('queue', `the run could not be written to the queue journal: ${describeError(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
     waiting.push(entry);
     // Deferred so enqueue resolves before the handler starts, as with a remote queue.
@@ -101,11 +117,14 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
 
   // Exponential, like BullMQ's: backoff, 2×backoff, 4×backoff, ...
   function retryLater(entry: Entry): void {
-    const timer = setTimeout(() => {
-      retrying.delete(entry.runId);
-      waiting.push(entry);
-      pump();
-    }, backoffMs * 2 ** (entry.attempts - 1));
+    const timer = setTimeout(
+      () => {
+        retrying.delete(entry.runId);
+        waiting.push(entry);
+        pump();
+      },
+      backoffMs * 2 ** (entry.attempts - 1),
+    );
     timer.unref();
     retrying.set(entry.runId, timer);
   }
@@ -153,7 +172,8 @@ export function createLocalRunQueue(options: LocalRunQueueOptions = {}): RunQueu
       if (closed) throw new Error('the run queue is closed');
       const dedupeKey = `resume:${runId}`;
       // A run is handled once at a time: a resume of one queued or active changes nothing.
-      if (byKey.has(dedupeKey) || active.has(runId) || retrying.has(runId) || waiting.some((e) => e.runId === runId)) return;
+      if (byKey.has(dedupeKey) || active.has(runId) || retrying.has(runId) || waiting.some((e) => e.runId === runId))
+        return;
       byKey.set(dedupeKey, runId);
       await accept({ runId, trigger: null, dedupeKey, attempts: 0 });
     },

@@ -20,11 +20,14 @@ export function createLocalScheduler(deps: { clock: Clock; fire: (trigger: Trigg
 
   function arm(schedule: Schedule, dueAt: number): void {
     const wait = Math.max(0, dueAt - deps.clock.now());
-    const timer = setTimeout(() => {
-      if (deps.clock.now() < dueAt) return arm(schedule, dueAt);
-      deps.fire(firing(schedule.trigger, dueAt));
-      arm(schedule, nextFireAt(schedule.cron, schedule.tz, Math.max(dueAt, deps.clock.now())));
-    }, Math.min(wait, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        if (deps.clock.now() < dueAt) return arm(schedule, dueAt);
+        deps.fire(firing(schedule.trigger, dueAt));
+        arm(schedule, nextFireAt(schedule.cron, schedule.tz, Math.max(dueAt, deps.clock.now())));
+      },
+      Math.min(wait, MAX_TIMER_MS),
+    );
     // Schedules alone do not keep a process alive; the server or worker does.
     timer.unref();
     timers.set(schedule.id, timer);

@@ -48,11 +48,13 @@ export function openQueueJournal(dir: string, onUnreadable: (file: string, err: 
     try {
       const entry = JSON.parse(readFileSync(file, 'utf8')) as JournalEntry;
       if (name.endsWith('.held')) {
-        if (typeof entry.runId !== 'string' || typeof entry.dedupeKey !== 'string') throw new Error('not a held key (no runId or dedupeKey)');
+        if (typeof entry.runId !== 'string' || typeof entry.dedupeKey !== 'string')
+          throw new Error('not a held key (no runId or dedupeKey)');
         holds.push({ runId: entry.runId, dedupeKey: entry.dedupeKey });
         continue;
       }
-      if (typeof entry.runId !== 'string' || typeof entry.queuedAt !== 'string') throw new Error('not a queued run (no runId or queuedAt)');
+      if (typeof entry.runId !== 'string' || typeof entry.queuedAt !== 'string')
+        throw new Error('not a queued run (no runId or queuedAt)');
       left.push(entry);
     } catch (err) {
       // Set aside, not deleted: an operator may still want what it held.

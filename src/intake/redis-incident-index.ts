@@ -26,7 +26,10 @@ export function createRedisIncidentIndex(options: RedisIncidentIndexOptions): In
       return await work();
     } catch (err) {
       if (err instanceof UpstreamError) throw err;
-      throw new UpstreamError('redis', `${action} failed: ${client.unreachable() ?? describeError(err)}`, { retryable: true, cause: err });
+      throw new UpstreamError('redis', `${action} failed: ${client.unreachable() ?? describeError(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
   }
 

@@ -35,8 +35,19 @@ export interface ScheduleConfig {
 }
 
 export function scheduleFromConfig(config: ScheduleConfig): Schedule {
-  const data: ScheduleData = { schedule: config.name, cron: config.cron, tz: config.tz, runbook: config.runbook ?? null, labels: config.labels };
-  return { id: config.name, cron: config.cron, tz: config.tz, trigger: { kind: 'schedule', principal: SCHEDULER_PRINCIPAL, text: config.task, data } };
+  const data: ScheduleData = {
+    schedule: config.name,
+    cron: config.cron,
+    tz: config.tz,
+    runbook: config.runbook ?? null,
+    labels: config.labels,
+  };
+  return {
+    id: config.name,
+    cron: config.cron,
+    tz: config.tz,
+    trigger: { kind: 'schedule', principal: SCHEDULER_PRINCIPAL, text: config.task, data },
+  };
 }
 
 /** The trigger of one firing, stamped with the time it was due. */

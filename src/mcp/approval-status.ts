@@ -11,7 +11,11 @@ import { describeValidation } from '../validation.js';
 
 export const APPROVAL_STATUS_TOOL = 'approval_status';
 
-const input = z.object({ approvalId: z.string().min(1).describe('The approvalId a pending call returned, e.g. "apr_mwthl1g5_15aff571"') }).strict();
+const input = z
+  .object({
+    approvalId: z.string().min(1).describe('The approvalId a pending call returned, e.g. "apr_mwthl1g5_15aff571"'),
+  })
+  .strict();
 
 const output = z.object({
   approvalId: z.string(),
@@ -19,10 +23,20 @@ const output = z.object({
   args: z.record(z.unknown()),
   status: z.enum(['pending', 'granted', 'denied', 'expired']),
   stillNeeded: z.string(),
-  votes: z.array(z.object({ by: z.string(), verdict: z.enum(['grant', 'deny']), comment: z.string().nullable(), at: z.string(), via: z.string() })),
+  votes: z.array(
+    z.object({
+      by: z.string(),
+      verdict: z.enum(['grant', 'deny']),
+      comment: z.string().nullable(),
+      at: z.string(),
+      via: z.string(),
+    }),
+  ),
   expiresAt: z.string(),
   resolution: z.string().nullable(),
-  outcome: z.object({ status: z.string(), summary: z.string(), output: z.unknown().optional(), at: z.string() }).nullable(),
+  outcome: z
+    .object({ status: z.string(), summary: z.string(), output: z.unknown().optional(), at: z.string() })
+    .nullable(),
 });
 
 export const approvalStatusTool: McpTool = {
@@ -49,24 +63,32 @@ function view(a: Approval): z.infer<typeof output> {
 }
 
 function summary(a: Approval): string {
-  if (a.status === 'pending') return `Approval ${a.id} for ${a.tool} is pending: ${stillNeeded(a)} needed before ${a.expiresAt}.`;
-  if (a.status !== 'granted') return `Approval ${a.id} for ${a.tool} was ${a.status}: ${a.resolution ?? ''}. The call was not executed.`;
+  if (a.status === 'pending')
+    return `Approval ${a.id} for ${a.tool} is pending: ${stillNeeded(a)} needed before ${a.expiresAt}.`;
+  if (a.status !== 'granted')
+    return `Approval ${a.id} for ${a.tool} was ${a.status}: ${a.resolution ?? ''}. The call was not executed.`;
   if (!a.outcome) return `Approval ${a.id} for ${a.tool} was ${a.resolution ?? 'granted'}; the call is being executed.`;
   return `Approval ${a.id} for ${a.tool} was ${a.resolution ?? 'granted'}; the call ${a.outcome.status === 'executed' ? 'executed' : `was ${a.outcome.status}`}: ${a.outcome.summary}`;
 }
 
 /** `onlyOf`: a caller without the `read` scope sees only approvals it asked for. */
-export async function approvalStatus(approvals: Approvals | undefined, args: unknown, onlyOf: Principal | null = null): Promise<CallToolResult> {
+export async function approvalStatus(
+  approvals: Approvals | undefined,
+  args: unknown,
+  onlyOf: Principal | null = null,
+): Promise<CallToolResult> {
   const error = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
   if (!approvals) return error('approvals are not available on this server');
   const parsed = input.safeParse(args ?? {});
-  if (!parsed.success) return error(`invalid arguments for ${APPROVAL_STATUS_TOOL}: ${describeValidation(parsed.error, '(arguments)')}`);
+  if (!parsed.success)
+    return error(`invalid arguments for ${APPROVAL_STATUS_TOOL}: ${describeValidation(parsed.error, '(arguments)')}`);
   let approval: Approval | undefined;
   try {
     approval = await approvals.get(parsed.data.approvalId);
   } catch (err) {
     return error(publicMessage(err));
   }
-  if (!approval || (onlyOf !== null && !isOwn(onlyOf.id, approval.requestedBy))) return error(`no approval ${parsed.data.approvalId}`);
+  if (!approval || (onlyOf !== null && !isOwn(onlyOf.id, approval.requestedBy)))
+    return error(`no approval ${parsed.data.approvalId}`);
   return { content: [{ type: 'text', text: summary(approval) }], structuredContent: view(approval) };
 }

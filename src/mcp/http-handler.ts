@@ -89,7 +89,10 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
  * what the gate validates, so values could reach a tool unseen by its schema.
  */
 function refuseProtoKeys(key: string, value: unknown): unknown {
-  if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
+  if (
+    key === '__proto__' ||
+    (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))
+  ) {
     throw Object.assign(new Error(`request body has a "${key}" key, which is not accepted`), { status: 400 });
   }
   return value;
@@ -102,7 +105,10 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
   const allowedOrigins = new Set(options.allowedOrigins ?? []);
-  const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostName(h) ?? h.toLowerCase())]);
+  const allowedHosts = new Set([
+    ...LOOPBACK_HOSTS,
+    ...(options.allowedHosts ?? []).map((h) => hostName(h) ?? h.toLowerCase()),
+  ]);
   const resolve = createTokenResolver(options.tokens);
   const sessions = new Map<string, Session>();
   // Sessions being opened count too: initialize requests racing each other must not pass the limit together.
@@ -117,7 +123,10 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
   function touch(session: Session): void {
     if (session.idle) clearTimeout(session.idle);
     session.idle = setTimeout(() => {
-      logger?.info({ sessionId: session.transport.sessionId, identity: session.identity }, 'mcp session closed after being idle');
+      logger?.info(
+        { sessionId: session.transport.sessionId, identity: session.identity },
+        'mcp session closed after being idle',
+      );
       void session.server.close();
     }, idleTimeoutMs).unref();
   }
@@ -127,13 +136,20 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
       // DNS rebinding: a page on evil.example whose name now points at this machine sends Host: evil.example.
       const host = hostName(req.headers.host);
       if (host === null || !allowedHosts.has(host)) {
-        return fail(res, 403, `Host ${req.headers.host?.slice(0, 200) ?? '(none)'} is not allowed to call this MCP endpoint; add it to server.mcp.allowedHosts`);
+        return fail(
+          res,
+          403,
+          `Host ${req.headers.host?.slice(0, 200) ?? '(none)'} is not allowed to call this MCP endpoint; add it to server.mcp.allowedHosts`,
+        );
       }
       const origin = req.headers.origin;
-      if (origin !== undefined && !allowedOrigins.has(origin)) return fail(res, 403, `Origin ${origin.slice(0, 200)} is not allowed to call this MCP endpoint`);
+      if (origin !== undefined && !allowedOrigins.has(origin))
+        return fail(res, 403, `Origin ${origin.slice(0, 200)} is not allowed to call this MCP endpoint`);
       const caller = resolve(req.headers.authorization);
       if (caller === null) {
-        const why = req.headers.authorization ? 'the bearer token is not valid' : 'an Authorization: Bearer <token> header is required';
+        const why = req.headers.authorization
+          ? 'the bearer token is not valid'
+          : 'an Authorization: Bearer <token> header is required';
         return fail(res, 401, why, { 'www-authenticate': 'Bearer realm="mlops-agent"' });
       }
       const missing = missingScope(caller, 'mcp');
@@ -149,15 +165,23 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
         const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
         return await session.transport.handleRequest(req, res, body);
       }
-      if (req.method !== 'POST') return fail(res, 400, 'an mcp-session-id header is required; start a session with an initialize POST');
+      if (req.method !== 'POST')
+        return fail(res, 400, 'an mcp-session-id header is required; start a session with an initialize POST');
       const body = await readJson(req, maxBodyBytes);
-      if (!isInitializeRequest(body)) return fail(res, 400, 'no mcp-session-id header, and the body is not an initialize request');
+      if (!isInitializeRequest(body))
+        return fail(res, 400, 'no mcp-session-id header, and the body is not an initialize request');
       if (held(identity) >= perPrincipal) {
-        return fail(res, 429, `${identity} already holds ${perPrincipal} open MCP sessions (server.mcp.sessionsPerPrincipal); close one (DELETE /mcp with its mcp-session-id) or wait for one to idle out`, {
-          'retry-after': String(Math.ceil(idleTimeoutMs / 1000)),
-        });
+        return fail(
+          res,
+          429,
+          `${identity} already holds ${perPrincipal} open MCP sessions (server.mcp.sessionsPerPrincipal); close one (DELETE /mcp with its mcp-session-id) or wait for one to idle out`,
+          {
+            'retry-after': String(Math.ceil(idleTimeoutMs / 1000)),
+          },
+        );
       }
-      if (sessions.size >= maxSessions) return fail(res, 503, `too many open MCP sessions (${maxSessions}); close one and retry`);
+      if (sessions.size >= maxSessions)
+        return fail(res, 503, `too many open MCP sessions (${maxSessions}); close one and retry`);
 
       opening.set(identity, (opening.get(identity) ?? 0) + 1);
       let counted = true;
@@ -193,7 +217,8 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
     } catch (err) {
       const status = (err as { status?: number }).status ?? 500;
       if (status === 500) logger?.error({ err }, 'mcp http request failed');
-      if (!res.headersSent) fail(res, status, status === 500 ? 'internal error; see the server log' : (err as Error).message);
+      if (!res.headersSent)
+        fail(res, status, status === 500 ? 'internal error; see the server log' : (err as Error).message);
       else res.end();
     }
   }) as McpHttpHandler;

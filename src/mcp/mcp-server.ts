@@ -42,7 +42,10 @@ export interface McpServerDeps {
 
 /** `mcp:<name>`, with the client's self-declared name reduced to characters safe in an id. */
 export function principalFromClientName(name: string | undefined): Principal {
-  const safe = (name ?? '').trim().replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
+  const safe = (name ?? '')
+    .trim()
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .slice(0, 64);
   return { id: `mcp:${safe || 'unnamed-client'}`, roles: [] };
 }
 
@@ -61,16 +64,30 @@ export function ownArgs(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) {
-    Object.defineProperty(out, '__proto__', { value: ownArgs(proto, depth + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, '__proto__', {
+      value: ownArgs(proto, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
-  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: ownArgs(v, depth + 1), enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(value))
+    Object.defineProperty(out, k, {
+      value: ownArgs(v, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return out;
 }
 
 /** What tools/list says of one tool, derived from its definition: never a second copy. */
 export function describeTool(tool: AnyTool): McpTool {
   const input = toJsonSchema(tool.input);
-  if (input.type !== 'object') throw new ToolSchemaError(`tool ${tool.name}: its input must be a zod object to be offered over MCP, got ${String(input.type)}`);
+  if (input.type !== 'object')
+    throw new ToolSchemaError(
+      `tool ${tool.name}: its input must be a zod object to be offered over MCP, got ${String(input.type)}`,
+    );
   return {
     name: tool.name,
     description: tool.description,
@@ -103,16 +120,32 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     const { name, arguments: args } = request.params as { name: string; arguments?: Record<string, unknown> };
     if (name === APPROVAL_STATUS_TOOL) return approvalStatus(deps.approvals, args, deps.readsAll ? null : principal());
     try {
-      const outcome = await gate.call({ runId: null, callId: `mcp-${randomUUID()}`, principal: principal(), tool: name, args: ownArgs(args ?? {}) });
+      const outcome = await gate.call({
+        runId: null,
+        callId: `mcp-${randomUUID()}`,
+        principal: principal(),
+        tool: name,
+        args: ownArgs(args ?? {}),
+      });
       return toCallToolResult(name, outcome);
     } catch (err) {
       // The gate throws only when it could not record a step (the audit log failed): nothing ran.
       logger?.error({ err, tool: name }, 'mcp tool call failed in the gate');
-      return { isError: true, content: [{ type: 'text' as const, text: `${name} was not executed: ${publicMessage(err)}` }] };
+      return {
+        isError: true,
+        content: [{ type: 'text' as const, text: `${name} was not executed: ${publicMessage(err)}` }],
+      };
     }
   });
 
-  registerResources(mcp, { gate, runs: deps.runs, auditFile: deps.auditFile, ...(deps.auditTail ? { auditTail: deps.auditTail } : {}), principal, readsAll: deps.readsAll });
+  registerResources(mcp, {
+    gate,
+    runs: deps.runs,
+    auditFile: deps.auditFile,
+    ...(deps.auditTail ? { auditTail: deps.auditTail } : {}),
+    principal,
+    readsAll: deps.readsAll,
+  });
   registerRunbookPrompts(mcp, deps.runbooks);
   return mcp;
 }

@@ -16,14 +16,24 @@ export function guardRequests(transport: Transport): void {
   transport.onmessage = (message, extra) => {
     const schema = isJSONRPCRequest(message) ? BY_METHOD.get(message.method) : undefined;
     if (isJSONRPCRequest(message) && schema) {
-      const checked = schema.safeParse({ method: message.method, ...(message.params === undefined ? {} : { params: message.params }) });
+      const checked = schema.safeParse({
+        method: message.method,
+        ...(message.params === undefined ? {} : { params: message.params }),
+      });
       if (!checked.success) {
         const where = checked.error.issues
           .slice(0, 3)
           .map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`)
           .join('; ');
         void transport
-          .send({ jsonrpc: '2.0', id: message.id, error: { code: ErrorCode.InvalidParams, message: `invalid params for ${message.method}: ${where}` } }, { relatedRequestId: message.id })
+          .send(
+            {
+              jsonrpc: '2.0',
+              id: message.id,
+              error: { code: ErrorCode.InvalidParams, message: `invalid params for ${message.method}: ${where}` },
+            },
+            { relatedRequestId: message.id },
+          )
           .catch(() => undefined);
         return;
       }

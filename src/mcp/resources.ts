@@ -4,7 +4,12 @@
 // not decode) is the client's fault (InvalidParams), never reported as an internal error.
 import { randomUUID } from 'node:crypto';
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, McpError, ReadResourceRequestSchema, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  ReadResourceRequestSchema,
+  type ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import type { RunStore } from '../agent/run-store.js';
@@ -51,7 +56,13 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
 
   // A resource read is a read-only tool call through the gate: same policy, same audit trail.
   async function read(tool: string, args: Record<string, unknown>): Promise<unknown> {
-    const outcome = await gate.call({ runId: null, callId: `mcp-resource-${randomUUID()}`, principal: principal(), tool, args });
+    const outcome = await gate.call({
+      runId: null,
+      callId: `mcp-resource-${randomUUID()}`,
+      principal: principal(),
+      tool,
+      args,
+    });
     if (outcome.status === 'executed') return outcome.output;
     const why =
       outcome.status === 'invalid' || outcome.status === 'failed'
@@ -70,19 +81,31 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
     mcp.registerResource(name, uri, meta, (u) => read(u, {}));
     exact.set(uri, read);
   };
-  const templated = (name: string, template: ResourceTemplate, meta: Parameters<McpServer['registerResource']>[2], read: Reader) => {
+  const templated = (
+    name: string,
+    template: ResourceTemplate,
+    meta: Parameters<McpServer['registerResource']>[2],
+    read: Reader,
+  ) => {
     mcp.registerResource(name, template, meta, read);
     templates.push({ template, read });
   };
 
-  fixed('models', 'mlops://models', { title: 'Models', description: 'Every model in the registry with its aliases', mimeType: 'application/json' }, async (uri) =>
-    json(uri, await registry({ action: 'list_models' })),
+  fixed(
+    'models',
+    'mlops://models',
+    { title: 'Models', description: 'Every model in the registry with its aliases', mimeType: 'application/json' },
+    async (uri) => json(uri, await registry({ action: 'list_models' })),
   );
 
   templated(
     'model-versions',
     new ResourceTemplate('mlops://models/{model}/versions', { list: undefined }),
-    { title: 'Model versions', description: 'All versions of a model: lineage, metrics, quality gates, aliases', mimeType: 'application/json' },
+    {
+      title: 'Model versions',
+      description: 'All versions of a model: lineage, metrics, quality gates, aliases',
+      mimeType: 'application/json',
+    },
     async (uri, vars) => json(uri, await registry({ action: 'list_versions', model: one(vars.model, 'model name') })),
   );
 
@@ -91,7 +114,8 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
     new ResourceTemplate('mlops://models/{model}/serving', { list: undefined }),
     {
       title: 'What serves a model',
-      description: 'Per environment: traffic split, canary step, target and state, latest analyses with failed checks, last known-good version, pending approvals (the deployment_status tool)',
+      description:
+        'Per environment: traffic split, canary step, target and state, latest analyses with failed checks, last known-good version, pending approvals (the deployment_status tool)',
       mimeType: 'application/json',
     },
     async (uri, vars) => json(uri, await read('deployment_status', { model: one(vars.model, 'model name') })),
@@ -100,7 +124,11 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
   templated(
     'run',
     new ResourceTemplate('mlops://runs/{id}', { list: undefined }),
-    { title: 'Agent run', description: 'One run of the agent: trigger, status and full transcript', mimeType: 'application/json' },
+    {
+      title: 'Agent run',
+      description: 'One run of the agent: trigger, status and full transcript',
+      mimeType: 'application/json',
+    },
     async (uri, vars) => {
       const id = one(vars.id, 'run id');
       let run;
@@ -109,7 +137,8 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
       } catch (err) {
         throw new McpError(ErrorCode.InvalidParams, publicMessage(err));
       }
-      if (!run || !(deps.readsAll || isOwn(principal().id, run.trigger.principal))) throw new McpError(ErrorCode.InvalidParams, `no run with id ${id}`);
+      if (!run || !(deps.readsAll || isOwn(principal().id, run.trigger.principal)))
+        throw new McpError(ErrorCode.InvalidParams, `no run with id ${id}`);
       return json(uri, run);
     },
   );
@@ -117,23 +146,40 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
   fixed(
     'audit-tail',
     'mlops://audit/tail',
-    { title: 'Audit log tail', description: `The last ${AUDIT_TAIL_ENTRIES} audit entries, oldest first`, mimeType: 'application/json' },
+    {
+      title: 'Audit log tail',
+      description: `The last ${AUDIT_TAIL_ENTRIES} audit entries, oldest first`,
+      mimeType: 'application/json',
+    },
     async (uri) => {
-      if (!deps.readsAll) throw new McpError(ErrorCode.InvalidRequest, 'the audit log needs a token with the "read" scope');
-      return json(uri, deps.auditTail ? await deps.auditTail(AUDIT_TAIL_ENTRIES) : await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES }));
+      if (!deps.readsAll)
+        throw new McpError(ErrorCode.InvalidRequest, 'the audit log needs a token with the "read" scope');
+      return json(
+        uri,
+        deps.auditTail
+          ? await deps.auditTail(AUDIT_TAIL_ENTRIES)
+          : await readAuditEntries(auditFile, { tail: AUDIT_TAIL_ENTRIES }),
+      );
     },
   );
 
   mcp.server.removeRequestHandler('resources/read');
   mcp.server.setRequestHandler(LOOSE_READ_RESOURCE, async (request) => {
     const parsed = ReadResourceRequestSchema.safeParse(request);
-    if (!parsed.success) throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri, a resource URI (e.g. mlops://models)');
+    if (!parsed.success)
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        'resources/read needs params.uri, a resource URI (e.g. mlops://models)',
+      );
     const raw = parsed.data.params.uri;
     let uri: URL;
     try {
       uri = new URL(raw);
     } catch {
-      throw new McpError(ErrorCode.InvalidParams, `"${raw.slice(0, 200)}" is not a resource URI; resources/list names them (e.g. mlops://models)`);
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `"${raw.slice(0, 200)}" is not a resource URI; resources/list names them (e.g. mlops://models)`,
+      );
     }
     let found: { read: Reader; vars: Variables } | null = null;
     const fixedRead = exact.get(uri.toString());
@@ -143,7 +189,10 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
       try {
         vars = template.uriTemplate.match(uri.toString());
       } catch {
-        throw new McpError(ErrorCode.InvalidParams, `resource URI ${uri.toString().slice(0, 200)} cannot be read (too long or malformed)`);
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `resource URI ${uri.toString().slice(0, 200)} cannot be read (too long or malformed)`,
+        );
       }
       if (vars) {
         found = { read, vars };
@@ -156,7 +205,10 @@ export function registerResources(mcp: McpServer, deps: ResourceDeps): void {
     } catch (err) {
       if (err instanceof McpError) throw err;
       if (err instanceof UserError) throw new McpError(ErrorCode.InvalidParams, publicMessage(err));
-      throw new McpError(ErrorCode.InternalError, `reading ${uri.toString().slice(0, 200)} failed: ${publicMessage(err)}`);
+      throw new McpError(
+        ErrorCode.InternalError,
+        `reading ${uri.toString().slice(0, 200)} failed: ${publicMessage(err)}`,
+      );
     }
   });
 }

@@ -17,13 +17,24 @@ export function labelsOf(runbook: Runbook): string[] {
 export function registerRunbookPrompts(mcp: McpServer, runbooks: readonly Runbook[]): void {
   for (const runbook of runbooks) {
     const labels = labelsOf(runbook);
-    const argsSchema = Object.fromEntries(labels.map((l) => [l, z.string().optional().describe(`the alert's "${l}" label`)]));
+    const argsSchema = Object.fromEntries(
+      labels.map((l) => [l, z.string().optional().describe(`the alert's "${l}" label`)]),
+    );
     mcp.registerPrompt(
       runbook.id,
-      { title: runbook.title, description: `${runbook.title}. Answers alerts: ${runbook.alerts.join(', ') || '(none)'}.`, argsSchema },
+      {
+        title: runbook.title,
+        description: `${runbook.title}. Answers alerts: ${runbook.alerts.join(', ') || '(none)'}.`,
+        argsSchema,
+      },
       (args: Record<string, string | undefined>) => {
         const given = labels.filter((l) => args[l]).map((l) => `${l}=${args[l]}`);
-        const steps = runbook.steps.map((s, i) => `${i + 1}. ${'stop' in s ? `stop for a person${s.when ? ` when ${s.when}` : ''}` : `${s.tool}${s.mitigation ? ' (mitigation: do this first)' : ''}`}: ${s.says}`).join('\n');
+        const steps = runbook.steps
+          .map(
+            (s, i) =>
+              `${i + 1}. ${'stop' in s ? `stop for a person${s.when ? ` when ${s.when}` : ''}` : `${s.tool}${s.mitigation ? ' (mitigation: do this first)' : ''}`}: ${s.says}`,
+          )
+          .join('\n');
         const text = [
           `Follow the runbook "${runbook.title}"${given.length ? ` for the alert with labels ${given.join(', ')}` : ''}.`,
           'Every tool call goes through the policy gate; a refused or pending call is an answer, not something to work around.',
@@ -33,7 +44,10 @@ export function registerRunbookPrompts(mcp: McpServer, runbooks: readonly Runboo
           'Steps:',
           steps,
         ].join('\n');
-        return { description: runbook.title, messages: [{ role: 'user' as const, content: { type: 'text' as const, text } }] };
+        return {
+          description: runbook.title,
+          messages: [{ role: 'user' as const, content: { type: 'text' as const, text } }],
+        };
       },
     );
   }

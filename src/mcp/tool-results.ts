@@ -40,18 +40,28 @@ export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolRe
   switch (outcome.status) {
     case 'executed':
       // The summary first for people; the JSON too, for clients that ignore structuredContent.
-      return { content: text(outcome.summary, JSON.stringify(outcome.output)), structuredContent: outcome.output as Record<string, unknown> };
+      return {
+        content: text(outcome.summary, JSON.stringify(outcome.output)),
+        structuredContent: outcome.output as Record<string, unknown>,
+      };
     case 'refused': {
       const { decision } = outcome;
       return { isError: true, content: text(`Refused by ${refusedBy(decision)}: ${decision.reason}`) };
     }
     case 'invalid':
-      return { isError: true, content: text(outcome.code === 'not_found' ? `${tool}: not found: ${outcome.error}` : outcome.error) };
+      return {
+        isError: true,
+        content: text(outcome.code === 'not_found' ? `${tool}: not found: ${outcome.error}` : outcome.error),
+      };
     case 'failed':
       return { isError: true, content: text(`${tool} failed after the policy allowed it: ${outcome.error}`) };
     case 'waiting':
       // Direct calls are answered when the work ends; only a caller that asked to park gets this.
-      return { content: text(`${tool} started and is still under way: ${outcome.summary} (deadline ${outcome.wait.deadline}).`) };
+      return {
+        content: text(
+          `${tool} started and is still under way: ${outcome.summary} (deadline ${outcome.wait.deadline}).`,
+        ),
+      };
     case 'pending_approval': {
       const { decision, approvalId, where } = outcome;
       const roles = decision.approval?.roles ?? [];
@@ -71,7 +81,9 @@ export function toCallToolResult(tool: string, outcome: GateOutcome): CallToolRe
         ? ` Approval id: ${approvalId}; it is decided through ${approvedThrough}. Once approved it executes exactly once; follow it with the approval_status tool.`
         : ' No approval was recorded: no approval channel is configured, so this call cannot be approved as it stands.';
       return {
-        content: text(`Pending approval, not executed: ${tool} needs approval by ${count} of [${roles.join(', ')}] (rule ${decision.ruleId ?? '(none)'}).${idPart}`),
+        content: text(
+          `Pending approval, not executed: ${tool} needs approval by ${count} of [${roles.join(', ')}] (rule ${decision.ruleId ?? '(none)'}).${idPart}`,
+        ),
         structuredContent: { pendingApproval },
       };
     }

@@ -74,7 +74,11 @@ export function withCircuitBreaker(planner: Planner, options: CircuitBreakerOpti
         if (cooling || probing) {
           shortCircuited++;
           const until = new Date(openUntil).toISOString();
-          throw new UpstreamError(planner.name, `not asked: its circuit breaker is open after ${failures} failed turn(s) in a row (last: ${lastError ?? 'unknown'}); until ${until} turns go to the runbook at once`, { retryable: true, code: 'circuit_open' });
+          throw new UpstreamError(
+            planner.name,
+            `not asked: its circuit breaker is open after ${failures} failed turn(s) in a row (last: ${lastError ?? 'unknown'}); until ${until} turns go to the runbook at once`,
+            { retryable: true, code: 'circuit_open' },
+          );
         }
         // Cooled down: this turn probes.
         state = 'half_open';

@@ -1,7 +1,16 @@
 // The Planner over Gemini function calling, through Google's current SDK (@google/genai):
 // the Gemini API with an API key, or Vertex AI (a project and a location, credentials from
 // application default credentials) for teams that need their data kept in one region.
-import { ApiError, GoogleGenAI, type Content, type FunctionDeclaration, type GenerateContentResponse, type GoogleGenAIOptions, type Part, type Schema } from '@google/genai';
+import {
+  ApiError,
+  GoogleGenAI,
+  type Content,
+  type FunctionDeclaration,
+  type GenerateContentResponse,
+  type GoogleGenAIOptions,
+  type Part,
+  type Schema,
+} from '@google/genai';
 import type { Planner, PlannerInput, PlannerTurn, ToolSpec } from '../agent/planner.js';
 import { ModelBehaviorError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -30,26 +39,53 @@ export interface GeminiPlannerOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const BLOCKING_FINISH = new Set(['SAFETY', 'RECITATION', 'LANGUAGE', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY']);
+const BLOCKING_FINISH = new Set([
+  'SAFETY',
+  'RECITATION',
+  'LANGUAGE',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+]);
 
 function createClient(options: GeminiPlannerOptions): GoogleGenAI {
   // No SDK retries (ours classify and audit them) and no SDK timeout (ours is cleared when the call ends).
   const httpOptions = options.baseUrl ? { httpOptions: { baseUrl: options.baseUrl.replace(/\/+$/, '') } } : {};
   if (options.vertex) {
     const { project, location, googleAuthOptions } = options.vertex;
-    return new GoogleGenAI({ vertexai: true, project, location, ...(googleAuthOptions ? { googleAuthOptions } : {}), ...httpOptions });
+    return new GoogleGenAI({
+      vertexai: true,
+      project,
+      location,
+      ...(googleAuthOptions ? { googleAuthOptions } : {}),
+      ...httpOptions,
+    });
   }
   return new GoogleGenAI({ apiKey: options.apiKey!, ...httpOptions });
 }
 
 export function createGeminiPlanner(options: GeminiPlannerOptions): Planner {
   if (options.vertex) {
-    if (!options.vertex.project) throw new UserError('Gemini on Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT or llm.vertexProject', { code: 'config_invalid' });
-    if (!options.vertex.location) throw new UserError('Gemini on Vertex AI needs a location, e.g. europe-west4: set GOOGLE_CLOUD_LOCATION or llm.vertexLocation', { code: 'config_invalid' });
+    if (!options.vertex.project)
+      throw new UserError('Gemini on Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT or llm.vertexProject', {
+        code: 'config_invalid',
+      });
+    if (!options.vertex.location)
+      throw new UserError(
+        'Gemini on Vertex AI needs a location, e.g. europe-west4: set GOOGLE_CLOUD_LOCATION or llm.vertexLocation',
+        { code: 'config_invalid' },
+      );
   } else if (!options.apiKey) {
-    throw new UserError('the Gemini planner needs an API key: set GEMINI_API_KEY or llm.geminiApiKey (or use Vertex AI: GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION)', { code: 'config_invalid' });
+    throw new UserError(
+      'the Gemini planner needs an API key: set GEMINI_API_KEY or llm.geminiApiKey (or use Vertex AI: GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION)',
+      { code: 'config_invalid' },
+    );
   }
-  if (!options.model) throw new UserError('the Gemini planner needs a model name: set GEMINI_MODEL or llm.geminiModel', { code: 'config_invalid' });
+  if (!options.model)
+    throw new UserError('the Gemini planner needs a model name: set GEMINI_MODEL or llm.geminiModel', {
+      code: 'config_invalid',
+    });
   const client = createClient(options);
   const credentialsHint = options.vertex
     ? ` (check application default credentials: gcloud auth application-default login or GOOGLE_APPLICATION_CREDENTIALS, and that they may use Vertex AI in project ${options.vertex.project})`
@@ -75,7 +111,12 @@ export function createGeminiPlanner(options: GeminiPlannerOptions): Planner {
             }),
           ),
         (err) => classifyGeminiFailure(err, options.timeoutMs, credentialsHint),
-        { maxRetries: options.maxRetries, retryBaseDelayMs: options.retryBaseDelayMs, ...(options.sleep ? { sleep: options.sleep } : {}), ...(options.logger ? { logger: options.logger } : {}) },
+        {
+          maxRetries: options.maxRetries,
+          retryBaseDelayMs: options.retryBaseDelayMs,
+          ...(options.sleep ? { sleep: options.sleep } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
+        },
         input.signal,
       );
       return readTurn(response);
@@ -87,21 +128,34 @@ export function createGeminiPlanner(options: GeminiPlannerOptions): Planner {
 function googleError(err: ApiError): { message: string; status: string; details: unknown } {
   try {
     const body = JSON.parse(err.message) as { error?: { message?: unknown; status?: unknown; details?: unknown } };
-    return { message: String(body.error?.message ?? err.message), status: String(body.error?.status ?? ''), details: body.error?.details };
+    return {
+      message: String(body.error?.message ?? err.message),
+      status: String(body.error?.status ?? ''),
+      details: body.error?.details,
+    };
   } catch {
     return { message: err.message, status: '', details: undefined };
   }
 }
 
 /** Our own timer rather than the SDK's `timeout`: a failure here is classified, retried and audited by us. */
-export function classifyGeminiFailure(err: unknown, timeoutMs: number, credentialsHint = ' (check GEMINI_API_KEY)'): FailureVerdict | null {
-  if (err instanceof RequestTimeout) return { retryable: true, timeout: true, message: `generateContent timed out after ${timeoutMs} ms` };
+export function classifyGeminiFailure(
+  err: unknown,
+  timeoutMs: number,
+  credentialsHint = ' (check GEMINI_API_KEY)',
+): FailureVerdict | null {
+  if (err instanceof RequestTimeout)
+    return { retryable: true, timeout: true, message: `generateContent timed out after ${timeoutMs} ms` };
   if (err instanceof ApiError) {
     const status = err.status ?? 0;
     const retryable = status === 429 || status === 408 || status >= 500;
     const body = googleError(err);
     const hint = status === 401 || status === 403 ? credentialsHint : status === 404 ? ' (check GEMINI_MODEL)' : '';
-    const verdict: FailureVerdict = { retryable, timeout: false, message: `HTTP ${status} ${body.status}${hint}: ${body.message}` };
+    const verdict: FailureVerdict = {
+      retryable,
+      timeout: false,
+      message: `HTTP ${status} ${body.status}${hint}: ${body.message}`,
+    };
     const retryAfterMs = retryInfoDelay(body.details);
     if (retryAfterMs !== undefined) verdict.retryAfterMs = retryAfterMs;
     return verdict;
@@ -110,7 +164,11 @@ export function classifyGeminiFailure(err: unknown, timeoutMs: number, credentia
   // Network failures (refused, reset: fetch's TypeError) and unreadable bodies: the service, not the request, is at fault.
   if (err instanceof TypeError || err instanceof SyntaxError) {
     const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-    return { retryable: true, timeout: false, message: `${err.message}${cause ? ` (${cause.code ?? cause.message})` : ''}` };
+    return {
+      retryable: true,
+      timeout: false,
+      message: `${err.message}${cause ? ` (${cause.code ?? cause.message})` : ''}`,
+    };
   }
   return null;
 }
@@ -157,11 +215,14 @@ export function toGeminiContents(input: Pick<PlannerInput, 'transcript'>): Conte
       push(
         'user',
         // The result is data like the alert: wrapped, in the one field the response has.
-        turn.results.map((r) => ({ functionResponse: { name: r.name, response: { content: renderToolResult(r.name, r.outcome) } } })),
+        turn.results.map((r) => ({
+          functionResponse: { name: r.name, response: { content: renderToolResult(r.name, r.outcome) } },
+        })),
       );
     }
   }
-  if (contents.length === 0) throw new UserError('the transcript is empty: a run needs a trigger before the planner is asked');
+  if (contents.length === 0)
+    throw new UserError('the transcript is empty: a run needs a trigger before the planner is asked');
   return contents;
 }
 
@@ -175,7 +236,9 @@ export function readTurn(response: GenerateContentResponse): PlannerTurn {
   if (!candidate) {
     const reason = response.promptFeedback?.blockReason;
     throw new ModelBehaviorError(
-      reason ? `The request was blocked (${reason}). Rephrase without the blocked content.` : 'The model returned no candidates. Reply again with a tool call or an answer.',
+      reason
+        ? `The request was blocked (${reason}). Rephrase without the blocked content.`
+        : 'The model returned no candidates. Reply again with a tool call or an answer.',
     );
   }
   const finish = String(candidate.finishReason ?? '');
@@ -195,10 +258,14 @@ export function readTurn(response: GenerateContentResponse): PlannerTurn {
     if (part.functionCall) {
       const { name, args } = part.functionCall as { name?: unknown; args?: unknown };
       if (typeof name !== 'string' || name.trim() === '') {
-        throw new ModelBehaviorError('You made a function call without a function name. Call one of the declared functions by name.');
+        throw new ModelBehaviorError(
+          'You made a function call without a function name. Call one of the declared functions by name.',
+        );
       }
       if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
-        throw new ModelBehaviorError(`The arguments of your call to ${name} must be a JSON object of named parameters, not ${Array.isArray(args) ? 'an array' : typeof args}.`);
+        throw new ModelBehaviorError(
+          `The arguments of your call to ${name} must be a JSON object of named parameters, not ${Array.isArray(args) ? 'an array' : typeof args}.`,
+        );
       }
       calls.push({ name, args: args ?? {} });
     } else if (typeof part.text === 'string') texts.push(part.text);

@@ -43,16 +43,27 @@ export function resolveProvider(llm: LlmSettings): PlannerProvider {
 
 export function createPlannerFromConfig(llm: LlmSettings, deps: PlannerDeps): Planner {
   const provider = resolveProvider(llm);
-  const retry = { timeoutMs: llm.timeoutMs, maxRetries: llm.maxRetries, retryBaseDelayMs: llm.retryBaseDelayMs, logger: deps.logger, ...(deps.sleep ? { sleep: deps.sleep } : {}) };
+  const retry = {
+    timeoutMs: llm.timeoutMs,
+    maxRetries: llm.maxRetries,
+    retryBaseDelayMs: llm.retryBaseDelayMs,
+    logger: deps.logger,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+  };
   let planner: Planner;
   switch (provider) {
     case 'gemini':
       if (!llm.geminiApiKey && !llm.vertexai) {
-        throw new UserError('llm.provider is gemini but no API key is set: export GEMINI_API_KEY=..., or use Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION (or set llm.provider to runbook)', { code: 'config_invalid' });
+        throw new UserError(
+          'llm.provider is gemini but no API key is set: export GEMINI_API_KEY=..., or use Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true, GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION (or set llm.provider to runbook)',
+          { code: 'config_invalid' },
+        );
       }
       planner = createGeminiPlanner({
         // Vertex AI authenticates with application default credentials, never the API key.
-        ...(llm.vertexai ? { vertex: { project: llm.vertexProject ?? '', location: llm.vertexLocation ?? '' } } : { apiKey: llm.geminiApiKey! }),
+        ...(llm.vertexai
+          ? { vertex: { project: llm.vertexProject ?? '', location: llm.vertexLocation ?? '' } }
+          : { apiKey: llm.geminiApiKey! }),
         model: llm.geminiModel,
         ...(llm.geminiBaseUrl ? { baseUrl: llm.geminiBaseUrl } : {}),
         ...retry,
@@ -60,11 +71,19 @@ export function createPlannerFromConfig(llm: LlmSettings, deps: PlannerDeps): Pl
       break;
     case 'openai':
       if (!llm.openaiBaseUrl) {
-        throw new UserError('llm.provider is openai but no endpoint is set: export OPENAI_BASE_URL=http://127.0.0.1:11434/v1 (Ollama) or your vLLM URL', {
-          code: 'config_invalid',
-        });
+        throw new UserError(
+          'llm.provider is openai but no endpoint is set: export OPENAI_BASE_URL=http://127.0.0.1:11434/v1 (Ollama) or your vLLM URL',
+          {
+            code: 'config_invalid',
+          },
+        );
       }
-      planner = createOpenAiPlanner({ baseUrl: llm.openaiBaseUrl, model: llm.openaiModel, ...(llm.openaiApiKey ? { apiKey: llm.openaiApiKey } : {}), ...retry });
+      planner = createOpenAiPlanner({
+        baseUrl: llm.openaiBaseUrl,
+        model: llm.openaiModel,
+        ...(llm.openaiApiKey ? { apiKey: llm.openaiApiKey } : {}),
+        ...retry,
+      });
       break;
     case 'runbook':
       planner = deps.runbookPlanner();

@@ -27,8 +27,13 @@ export interface FailureVerdict {
 export const MAX_RETRY_AFTER_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
 
-export function backoffDelay(attempt: number, policy: Pick<RetryPolicy, 'retryBaseDelayMs' | 'random'>, retryAfterMs?: number): number {
-  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+export function backoffDelay(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'retryBaseDelayMs' | 'random'>,
+  retryAfterMs?: number,
+): number {
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0)
+    return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
   const ceiling = Math.min(policy.retryBaseDelayMs * 2 ** attempt, MAX_BACKOFF_MS);
   // "Equal jitter": at least half the exponential delay, so retries never bunch at zero.
   const random = policy.random ?? Math.random;
@@ -84,10 +89,17 @@ export async function withRetries<T>(
       if (!verdict.retryable) throw new UpstreamError(service, verdict.message, { retryable: false, code, cause: err });
       if (attemptNo >= policy.maxRetries) {
         const tries = attemptNo + 1;
-        throw new UpstreamError(service, `${verdict.message} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, { retryable: true, code, cause: err });
+        throw new UpstreamError(
+          service,
+          `${verdict.message} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`,
+          { retryable: true, code, cause: err },
+        );
       }
       const delayMs = backoffDelay(attemptNo, policy, verdict.retryAfterMs);
-      policy.logger?.warn({ service, attempt: attemptNo + 1, delayMs, error: verdict.message }, 'LLM request failed; retrying');
+      policy.logger?.warn(
+        { service, attempt: attemptNo + 1, delayMs, error: verdict.message },
+        'LLM request failed; retrying',
+      );
       await sleepUnlessAborted(delayMs, policy, signal);
     }
   }
@@ -113,7 +125,11 @@ export class RequestTimeout extends Error {
  * Runs one request with its own timer, also cancelled by the caller's signal. We keep our
  * own timer rather than the SDK's, which is never cleared and keeps a finished CLI alive.
  */
-export async function callWithTimeout<T>(timeoutMs: number, outer: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function callWithTimeout<T>(
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   if (outer?.aborted) throw abortError(outer);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs);

@@ -2,7 +2,14 @@
 // each turn it replays the run's transcript to see which steps are done, so a run
 // resumed after a restart or an approval continues at the right step.
 import { isCelError, run as runCel } from '@bufbuild/cel';
-import type { CallOutcomeForPlanner, PlannedEnd, Planner, PlannerInput, PlannerTurn, TranscriptItem } from '../agent/planner.js';
+import type {
+  CallOutcomeForPlanner,
+  PlannedEnd,
+  Planner,
+  PlannerInput,
+  PlannerTurn,
+  TranscriptItem,
+} from '../agent/planner.js';
 import { isStopStep, type Runbook, type RunbookStep } from '../runbooks/runbook.js';
 
 interface StepState {
@@ -55,7 +62,9 @@ function scalar(expr: string, value: unknown): string | number | boolean {
  */
 function outcomeOf(transcript: TranscriptItem[], callId: string): CallOutcomeForPlanner | undefined {
   let found: CallOutcomeForPlanner | undefined;
-  for (const item of transcript) if ((item.kind === 'result' || item.kind === 'approval' || item.kind === 'wait') && item.callId === callId) found = item.outcome;
+  for (const item of transcript)
+    if ((item.kind === 'result' || item.kind === 'approval' || item.kind === 'wait') && item.callId === callId)
+      found = item.outcome;
   return found;
 }
 
@@ -98,15 +107,21 @@ function findingsOf(steps: Record<string, StepState>, limit = 10): string[] {
   const lines: string[] = [];
   for (const [id, state] of Object.entries(steps)) {
     const output = state.output as { findings?: unknown; violations?: unknown } | null;
-    const violations = Array.isArray(output?.violations) ? (output.violations as { rule?: unknown; severity?: unknown; message?: unknown; source?: unknown }[]) : [];
+    const violations = Array.isArray(output?.violations)
+      ? (output.violations as { rule?: unknown; severity?: unknown; message?: unknown; source?: unknown }[])
+      : [];
     for (const v of violations) {
       if (lines.length >= limit) break;
       lines.push(`  - ${id}: ${String(v.severity)} rule ${String(v.rule)} (${String(v.source)}): ${String(v.message)}`);
     }
-    const findings = Array.isArray(output?.findings) ? (output.findings as { severity?: unknown; check?: unknown; column?: unknown; message?: unknown }[]) : [];
+    const findings = Array.isArray(output?.findings)
+      ? (output.findings as { severity?: unknown; check?: unknown; column?: unknown; message?: unknown }[])
+      : [];
     for (const f of findings) {
       if (f.severity !== 'alert' || lines.length >= limit) continue;
-      lines.push(`  - ${id}: ${String(f.check)}${typeof f.column === 'string' ? `(${f.column})` : ''}: ${String(f.message)}`);
+      lines.push(
+        `  - ${id}: ${String(f.check)}${typeof f.column === 'string' ? `(${f.column})` : ''}: ${String(f.message)}`,
+      );
     }
   }
   return lines;
@@ -120,9 +135,22 @@ export function createRunbookPlanner(runbook: Runbook, options: { name?: string 
       const data = trigger?.kind === 'trigger' && trigger.data && typeof trigger.data === 'object' ? trigger.data : {};
       const steps: Record<string, StepState> = {};
       // `alert` and `schedule` both name the trigger's data, so a runbook reads as its trigger does.
-      const context = { trigger: { kind: trigger?.kind === 'trigger' ? trigger.trigger : 'unknown', text: trigger?.kind === 'trigger' ? trigger.text : '' }, alert: data, schedule: data, steps };
+      const context = {
+        trigger: {
+          kind: trigger?.kind === 'trigger' ? trigger.trigger : 'unknown',
+          text: trigger?.kind === 'trigger' ? trigger.text : '',
+        },
+        alert: data,
+        schedule: data,
+        steps,
+      };
       const lines: string[] = [];
-      const answer = (ends: PlannedEnd, headline: string, extra: string[] = []): PlannerTurn => ({ kind: 'answer', text: [headline, ...lines, ...extra].join('\n'), usage: NO_USAGE, ends });
+      const answer = (ends: PlannedEnd, headline: string, extra: string[] = []): PlannerTurn => ({
+        kind: 'answer',
+        text: [headline, ...lines, ...extra].join('\n'),
+        usage: NO_USAGE,
+        ends,
+      });
 
       for (const step of runbook.steps) {
         if (step.when) {
@@ -130,9 +158,16 @@ export function createRunbookPlanner(runbook: Runbook, options: { name?: string 
           try {
             go = evaluate(step.when, context);
           } catch (err) {
-            return answer('needs_attention', `Runbook ${runbook.id} stopped before step ${step.id}: its condition could not be evaluated (${(err as Error).message}). Nothing further was done.`);
+            return answer(
+              'needs_attention',
+              `Runbook ${runbook.id} stopped before step ${step.id}: its condition could not be evaluated (${(err as Error).message}). Nothing further was done.`,
+            );
           }
-          if (go !== true && go !== false) return answer('needs_attention', `Runbook ${runbook.id} stopped before step ${step.id}: its condition gave ${String(go)}, not true or false.`);
+          if (go !== true && go !== false)
+            return answer(
+              'needs_attention',
+              `Runbook ${runbook.id} stopped before step ${step.id}: its condition gave ${String(go)}, not true or false.`,
+            );
           if (!go) {
             steps[step.id] = { status: 'skipped', output: null, summary: 'skipped' };
             lines.push(`- ${step.id}: skipped (${step.when} is false)`);
@@ -141,7 +176,11 @@ export function createRunbookPlanner(runbook: Runbook, options: { name?: string 
         }
         if (isStopStep(step)) {
           const findings = findingsOf(steps);
-          return answer('needs_attention', `Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id} for a person: ${step.says}`, findings.length ? ['Findings:', ...findings] : []);
+          return answer(
+            'needs_attention',
+            `Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id} for a person: ${step.says}`,
+            findings.length ? ['Findings:', ...findings] : [],
+          );
         }
         const tag = stepTag(runbook, step);
         const planned = transcript.find((i) => i.kind === 'plan' && i.text?.startsWith(tag));
@@ -151,13 +190,24 @@ export function createRunbookPlanner(runbook: Runbook, options: { name?: string 
           try {
             args = render(step.args, context);
           } catch (err) {
-            return answer('needs_attention', `Runbook ${runbook.id} cannot run step ${step.id}: ${(err as Error).message}. Nothing further was done.`);
+            return answer(
+              'needs_attention',
+              `Runbook ${runbook.id} cannot run step ${step.id}: ${(err as Error).message}. Nothing further was done.`,
+            );
           }
           return { kind: 'calls', text: `${tag} ${step.says}`, calls: [{ name: step.tool, args }], usage: NO_USAGE };
         }
         const outcome = outcomeOf(transcript, call.id);
-        if (!outcome) return answer('needs_attention', `Runbook ${runbook.id}: step ${step.id} has no recorded result; stopping rather than repeat it.`);
-        steps[step.id] = { status: outcome.status, output: outcome.status === 'executed' ? outcome.output : null, summary: describeOutcome(outcome) };
+        if (!outcome)
+          return answer(
+            'needs_attention',
+            `Runbook ${runbook.id}: step ${step.id} has no recorded result; stopping rather than repeat it.`,
+          );
+        steps[step.id] = {
+          status: outcome.status,
+          output: outcome.status === 'executed' ? outcome.output : null,
+          summary: describeOutcome(outcome),
+        };
         lines.push(`- ${step.id} (${step.tool}): ${describeOutcome(outcome)}`);
         if (outcome.status !== 'executed' && step.onFailure === 'stop') {
           return answer(endOfStopped(outcome), `Runbook ${runbook.id} (${runbook.title}) stopped at step ${step.id}:`);

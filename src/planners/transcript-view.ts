@@ -37,7 +37,7 @@ export function defuseTags(content: string): string {
   // Folded text, and for each of its characters the index in `content` it came from.
   let folded = '';
   const from: number[] = [];
-  for (let i = 0; i < content.length; ) {
+  for (let i = 0; i < content.length;) {
     const cp = content.codePointAt(i)!;
     const ch = String.fromCodePoint(cp);
     if (!INVISIBLE.test(ch)) {
@@ -84,14 +84,16 @@ export function renderToolResult(name: string, outcome: CallOutcomeForPlanner | 
 export function defuseDeep(value: unknown): unknown {
   if (typeof value === 'string') return defuseTags(value);
   if (Array.isArray(value)) return value.map(defuseDeep);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [defuseTags(k), defuseDeep(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [defuseTags(k), defuseDeep(v)]));
   return value;
 }
 
 export function renderTrigger(item: Extract<TranscriptItem, { kind: 'trigger' }>): string {
   const lines = [`A run was started by a ${item.trigger} trigger. Its content follows as data.`];
   if (item.text.trim() !== '') lines.push(delimitUntrusted(item.trigger, item.text));
-  if (item.data !== undefined && item.data !== null) lines.push(delimitUntrusted(`${item.trigger}.data`, toJsonText(item.data)));
+  if (item.data !== undefined && item.data !== null)
+    lines.push(delimitUntrusted(`${item.trigger}.data`, toJsonText(item.data)));
   return lines.join('\n');
 }
 
@@ -130,7 +132,9 @@ export function toChatTurns(transcript: readonly TranscriptItem[]): ChatTurn[] {
     const ordered: Extract<ChatTurn, { role: 'results' }>['results'] = lastPlan.map((call) => {
       const result = byId.get(call.id);
       byId.delete(call.id);
-      return result ? { callId: call.id, name: result.name, outcome: result.outcome } : { callId: call.id, name: call.name, outcome: MISSING };
+      return result
+        ? { callId: call.id, name: result.name, outcome: result.outcome }
+        : { callId: call.id, name: call.name, outcome: MISSING };
     });
     // Results for calls the last plan did not make still reach the model, after the others.
     for (const r of byId.values()) ordered.push({ callId: r.callId, name: r.name, outcome: r.outcome });
@@ -163,7 +167,11 @@ export function toChatTurns(transcript: readonly TranscriptItem[]): ChatTurn[] {
         if (item.text === null && item.calls.length === 0) break;
         // A model (or a runbook) may have copied outside text into its own words and
         // arguments: shown back to it, that text carries no live tag either.
-        turns.push({ role: 'model', text: item.text === null ? null : defuseTags(item.text), calls: item.calls.map((c) => ({ ...c, args: defuseDeep(c.args) })) });
+        turns.push({
+          role: 'model',
+          text: item.text === null ? null : defuseTags(item.text),
+          calls: item.calls.map((c) => ({ ...c, args: defuseDeep(c.args) })),
+        });
         lastPlan = item.calls;
         break;
       case 'answer':
@@ -177,5 +185,7 @@ export function toChatTurns(transcript: readonly TranscriptItem[]): ChatTurn[] {
 
 /** Arguments as an object, whatever the model sent (providers require an object here). */
 export function argsObject(args: unknown): Record<string, unknown> {
-  return typeof args === 'object' && args !== null && !Array.isArray(args) ? (args as Record<string, unknown>) : { value: args };
+  return typeof args === 'object' && args !== null && !Array.isArray(args)
+    ? (args as Record<string, unknown>)
+    : { value: args };
 }

@@ -4,7 +4,12 @@ import type { Risk, ToolAnnotations } from '../../tools/define-tool.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from './types.js';
 
 /** The request the policy judges: the environment is the call's own argument, else the risk's. */
-export function policyRequestFor(tool: { name: string; annotations: ToolAnnotations }, args: Record<string, unknown>, principal: PolicyPrincipal, risk: Risk): PolicyRequest {
+export function policyRequestFor(
+  tool: { name: string; annotations: ToolAnnotations },
+  args: Record<string, unknown>,
+  principal: PolicyPrincipal,
+  risk: Risk,
+): PolicyRequest {
   const environment = typeof args.environment === 'string' ? args.environment : risk.environment;
   return { principal, tool: { name: tool.name, ...tool.annotations }, environment, input: args, risk };
 }

@@ -30,7 +30,19 @@ export const KNOWN_NESTED_FIELDS: Record<string, readonly string[]> = {
 };
 
 // Identifiers CEL itself defines (type names, used as in `type(x) == int`).
-const BUILTIN_IDENTS = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
+const BUILTIN_IDENTS = new Set([
+  'int',
+  'uint',
+  'double',
+  'bool',
+  'string',
+  'bytes',
+  'list',
+  'map',
+  'null_type',
+  'type',
+  'dyn',
+]);
 
 const dynMap = mapType(CelScalar.STRING, CelScalar.DYN);
 const env = celEnv({
@@ -62,7 +74,10 @@ export function compileCondition(source: string): CompiledCondition {
     if (!result.ok) return result;
     // cel-es returns errors as values; anything that is not a boolean fails closed.
     if (typeof result.value !== 'boolean') {
-      return { ok: false, error: `condition returned ${describeCel(result.value as CelValue)} instead of true or false` };
+      return {
+        ok: false,
+        error: `condition returned ${describeCel(result.value as CelValue)} instead of true or false`,
+      };
     }
     return { ok: true, value: result.value };
   };
@@ -119,7 +134,8 @@ function checkExpr(expr: Expr | undefined, scope: ReadonlySet<string>, problems:
       if (inner?.operand?.exprKind.case === 'identExpr' && !scope.has(`@local:${inner.operand.exprKind.value.name}`)) {
         const path = `${inner.operand.exprKind.value.name}.${inner.field}`;
         const nested = KNOWN_NESTED_FIELDS[path];
-        if (nested && !nested.includes(kind.value.field)) problems.push(`"${path}" has no field "${kind.value.field}" (fields: ${nested.join(', ')})`);
+        if (nested && !nested.includes(kind.value.field))
+          problems.push(`"${path}" has no field "${kind.value.field}" (fields: ${nested.join(', ')})`);
       }
       if (operand?.exprKind.case === 'identExpr' && !scope.has(`@local:${operand.exprKind.value.name}`)) {
         const known = KNOWN_FIELDS[operand.exprKind.value.name];

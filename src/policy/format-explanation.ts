@@ -40,7 +40,8 @@ export function formatExplanation(e: Explanation): string {
   if (e.rules.length === 0) out.push('rules:    (the policy set has no rules)');
   else out.push('rules, in order:');
   for (const r of e.rules) {
-    const deciding = r.ruleId === e.decision.ruleId && r.outcome.kind !== 'tool_not_covered' && r.outcome.kind !== 'condition_false';
+    const deciding =
+      r.ruleId === e.decision.ruleId && r.outcome.kind !== 'tool_not_covered' && r.outcome.kind !== 'condition_false';
     const mark = deciding ? '=>' : '  ';
     out.push(`  ${mark} ${r.ruleId} (${r.file}:${r.line}): ${describeOutcome(r.outcome, e.tool)}`);
   }

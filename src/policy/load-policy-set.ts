@@ -28,7 +28,9 @@ export interface LoadPolicyOptions {
 
 export async function loadPolicySet(files: string[], options: LoadPolicyOptions): Promise<PolicySet> {
   if (files.length === 0) {
-    throw new UserError('no policy files given; pass at least one, e.g. policies/default.yaml', { code: 'policy_invalid' });
+    throw new UserError('no policy files given; pass at least one, e.g. policies/default.yaml', {
+      code: 'policy_invalid',
+    });
   }
   const texts = await Promise.all(
     files.map(async (file) => {

@@ -5,7 +5,15 @@ import { compileCondition, type CompiledCondition } from './cel-condition.js';
 import { parseDuration } from './duration.js';
 import { compileReason, type ReasonPart } from './reason-template.js';
 import { EFFECTS, type ApprovalRequirement, type CompiledRule, type Effect } from './types.js';
-import { IssueSink, readBoolean, readFields, readPositiveInt, readString, readStringList, type PolicyIssue } from './yaml-nodes.js';
+import {
+  IssueSink,
+  readBoolean,
+  readFields,
+  readPositiveInt,
+  readString,
+  readStringList,
+  type PolicyIssue,
+} from './yaml-nodes.js';
 
 export const API_VERSION = 'mlops-agent/v1';
 export const KIND = 'Policy';
@@ -49,7 +57,11 @@ export function parsePolicyFile(file: string, text: string, knownTools: Readonly
     return result;
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    sink.issues.push({ file, line: 1, message: `the file is empty; a policy starts with "apiVersion: ${API_VERSION}"` });
+    sink.issues.push({
+      file,
+      line: 1,
+      message: `the file is empty; a policy starts with "apiVersion: ${API_VERSION}"`,
+    });
     return result;
   }
   const top = readFields(sink, doc.contents, 'the policy file', TOP_FIELDS, 1);
@@ -73,7 +85,11 @@ export function parsePolicyFile(file: string, text: string, knownTools: Readonly
   const roles = top.get('roles');
   if (roles && !(isScalar(roles.value) && roles.value.value === null)) {
     if (!isMap(roles.value)) {
-      sink.add(roles.value, 'roles must map a role name to a list of principal ids, e.g. "ml-leads: [user:alice]"', roles.line);
+      sink.add(
+        roles.value,
+        'roles must map a role name to a list of principal ids, e.g. "ml-leads: [user:alice]"',
+        roles.line,
+      );
     } else {
       const names = roles.value.items.map((p) => (isScalar(p.key) ? String(p.key.value) : ''));
       const fields = readFields(sink, roles.value, 'roles', names, roles.line);
@@ -110,7 +126,8 @@ function parseRule(
   if (!fields) return null;
   const idField = fields.get('id');
   let id: string | null = null;
-  if (!idField) sink.add(node, `rule #${index + 1} has no "id"; give it a short unique name such as "prod-canary-approval"`, line);
+  if (!idField)
+    sink.add(node, `rule #${index + 1} has no "id"; give it a short unique name such as "prod-canary-approval"`, line);
   else {
     id = readString(sink, idField, `rule #${index + 1} id`);
     if (id !== null && !RULE_ID.test(id)) {
@@ -179,27 +196,47 @@ function parseRule(
   const approvalRoleLines: number[] = [];
   const approvalField = fields.get('approval');
   if (effect === 'require_approval' && !approvalField) {
-    sink.add(node, `${what} requires approval but has no "approval" block; add e.g. "approval: { roles: [ml-leads], count: 1, expiresIn: 4h }"`, line);
+    sink.add(
+      node,
+      `${what} requires approval but has no "approval" block; add e.g. "approval: { roles: [ml-leads], count: 1, expiresIn: 4h }"`,
+      line,
+    );
   } else if (effect !== null && effect !== 'require_approval' && approvalField) {
-    sink.add(approvalField.keyNode, `${what} has an "approval" block but effect "${effect}"; approval applies only to require_approval`, approvalField.line);
+    sink.add(
+      approvalField.keyNode,
+      `${what} has an "approval" block but effect "${effect}"; approval applies only to require_approval`,
+      approvalField.line,
+    );
   } else if (approvalField) {
     const a = readFields(sink, approvalField.value, `${what} approval`, APPROVAL_FIELDS, approvalField.line);
     const rolesField = a?.get('roles');
     const countField = a?.get('count');
     const expiresField = a?.get('expiresIn');
-    if (a && !rolesField) sink.add(approvalField.value, `${what} approval has no "roles"; name who may approve, e.g. [ml-leads]`, approvalField.line);
+    if (a && !rolesField)
+      sink.add(
+        approvalField.value,
+        `${what} approval has no "roles"; name who may approve, e.g. [ml-leads]`,
+        approvalField.line,
+      );
     const roles = rolesField ? readStringList(sink, rolesField, `${what} approval.roles`, { allowSingle: true }) : null;
     const count = countField ? readPositiveInt(sink, countField, `${what} approval.count`) : 1;
     const eachRoleField = a?.get('eachRole');
     const eachRole = eachRoleField ? readBoolean(sink, eachRoleField, `${what} approval.eachRole`) : false;
     if (eachRole && roles && count !== null && count < roles.length) {
-      sink.add(countField?.value ?? approvalField.value, `${what} approval.eachRole needs a count of at least ${roles.length} (one approver per role), got ${count}`, countField?.line ?? approvalField.line);
+      sink.add(
+        countField?.value ?? approvalField.value,
+        `${what} approval.eachRole needs a count of at least ${roles.length} (one approver per role), got ${count}`,
+        countField?.line ?? approvalField.line,
+      );
     }
     let expiresInMs: number | null = null;
-    const expiresText = expiresField ? readString(sink, expiresField, `${what} approval.expiresIn`) : DEFAULT_EXPIRES_IN;
+    const expiresText = expiresField
+      ? readString(sink, expiresField, `${what} approval.expiresIn`)
+      : DEFAULT_EXPIRES_IN;
     if (expiresText !== null) {
       const parsed = parseDuration(expiresText);
-      if ('error' in parsed) sink.add(expiresField?.value, `${what} approval.expiresIn: ${parsed.error}`, expiresField?.line ?? line);
+      if ('error' in parsed)
+        sink.add(expiresField?.value, `${what} approval.expiresIn: ${parsed.error}`, expiresField?.line ?? line);
       else expiresInMs = parsed.ms;
     }
     if (roles && count !== null && expiresInMs !== null && eachRole !== null) {
@@ -209,7 +246,18 @@ function parseRule(
   }
 
   if (sink.issues.length > before || id === null || tools === null || effect === null || reason === null) return null;
-  const rule: LoadedRule = { id, tools, when, effect, reason, file: sink.file, line, condition, reasonParts, approvalRoleLines };
+  const rule: LoadedRule = {
+    id,
+    tools,
+    when,
+    effect,
+    reason,
+    file: sink.file,
+    line,
+    condition,
+    reasonParts,
+    approvalRoleLines,
+  };
   if (approval) rule.approval = approval;
   return rule;
 }

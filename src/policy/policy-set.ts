@@ -158,7 +158,13 @@ export function evaluateWithShadow(
   } catch (err) {
     // A shadow is an experiment: its faults are recorded, never allowed to disturb enforcement.
     const error = err instanceof Error ? err.message : String(err);
-    shadowDecision = { effect: 'deny', ruleId: null, reason: `shadow policy failed: ${error}`, policy: shadow.name, error };
+    shadowDecision = {
+      effect: 'deny',
+      ruleId: null,
+      reason: `shadow policy failed: ${error}`,
+      policy: shadow.name,
+      error,
+    };
   }
   return { decision, shadow: shadowDecision };
 }

@@ -14,7 +14,8 @@ export function compileReason(reason: string): ReasonPart[] | null {
   let last = 0;
   for (const match of reason.matchAll(PLACEHOLDER)) {
     const source = match[1]!.trim();
-    if (source === '') throw new Error('reason has an empty {{ }}; write a CEL expression inside, e.g. {{ risk.data.failedChecks }}');
+    if (source === '')
+      throw new Error('reason has an empty {{ }}; write a CEL expression inside, e.g. {{ risk.data.failedChecks }}');
     parts.push(reason.slice(last, match.index), { source, value: compileValue(source, `reason {{ ${source} }}`) });
     last = match.index! + match[0].length;
   }

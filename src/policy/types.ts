@@ -69,10 +69,7 @@ export interface CompiledRule {
 }
 
 export type RuleOutcome =
-  | { kind: 'tool_not_covered' }
-  | { kind: 'condition_false' }
-  | { kind: 'error'; error: string }
-  | { kind: 'matched' };
+  { kind: 'tool_not_covered' } | { kind: 'condition_false' } | { kind: 'error'; error: string } | { kind: 'matched' };
 
 export interface ExplainedRule {
   ruleId: string;

@@ -132,12 +132,22 @@ export function readBoolean(sink: IssueSink, field: Field, what: string): boolea
 }
 
 /** A finite number, within [min, max] when given. */
-export function readNumber(sink: IssueSink, field: Field, what: string, bounds: { min?: number; max?: number } = {}): number | null {
+export function readNumber(
+  sink: IssueSink,
+  field: Field,
+  what: string,
+  bounds: { min?: number; max?: number } = {},
+): number | null {
   const node = field.value;
   const value = isScalar(node) ? node.value : undefined;
   const { min = -Infinity, max = Infinity } = bounds;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    const range = Number.isFinite(min) && Number.isFinite(max) ? ` from ${min} to ${max}` : Number.isFinite(min) ? ` of at least ${min}` : '';
+    const range =
+      Number.isFinite(min) && Number.isFinite(max)
+        ? ` from ${min} to ${max}`
+        : Number.isFinite(min)
+          ? ` of at least ${min}`
+          : '';
     sink.add(node, `${what} must be a number${range}`, field.line);
     return null;
   }

@@ -79,7 +79,10 @@ const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?([\s\S]*)$/;
 
 export function parseRunbook(text: string, file: string, knownTools: readonly string[]): Runbook {
   const match = FRONT_MATTER.exec(text);
-  if (!match) throw new UserError(`${file}: a runbook starts with YAML front matter between two "---" lines`, { code: 'input_invalid' });
+  if (!match)
+    throw new UserError(`${file}: a runbook starts with YAML front matter between two "---" lines`, {
+      code: 'input_invalid',
+    });
   let raw: unknown;
   try {
     raw = parseYaml(match[1]!);
@@ -97,15 +100,22 @@ export function parseRunbook(text: string, file: string, knownTools: readonly st
     seen.add(step.id);
     if (isStopStep(step)) {
       // A later step could never run after a stop that always stops.
-      if (!step.when && step !== parsed.data.steps.at(-1)) throw new UserError(`${file}: step "${step.id}" stops the runbook unconditionally, so the steps after it can never run; give it a "when" or make it the last step`);
+      if (!step.when && step !== parsed.data.steps.at(-1))
+        throw new UserError(
+          `${file}: step "${step.id}" stops the runbook unconditionally, so the steps after it can never run; give it a "when" or make it the last step`,
+        );
     } else if (!knownTools.includes(step.tool)) {
-      throw new UserError(`${file}: step "${step.id}" names unknown tool "${step.tool}" (known: ${knownTools.join(', ')})`);
+      throw new UserError(
+        `${file}: step "${step.id}" names unknown tool "${step.tool}" (known: ${knownTools.join(', ')})`,
+      );
     }
     if (step.when) {
       try {
         parseCel(step.when);
       } catch (err) {
-        throw new UserError(`${file}: step "${step.id}": "when" is not valid CEL: ${(err as Error).message}`, { cause: err });
+        throw new UserError(`${file}: step "${step.id}": "when" is not valid CEL: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
   }
@@ -115,7 +125,11 @@ export function parseRunbook(text: string, file: string, knownTools: readonly st
 /** A step is a tool step or a stop step: say what is wrong with it as the one it most looks like. */
 function describeIssue(issue: z.ZodIssue): string[] {
   if (issue.code === 'invalid_union') {
-    const stepLike = issue.unionErrors.find((e) => !e.issues.some((i) => i.code === 'unrecognized_keys' && (i.keys.includes('stop') || i.keys.includes('tool')))) ?? issue.unionErrors[0];
+    const stepLike =
+      issue.unionErrors.find(
+        (e) =>
+          !e.issues.some((i) => i.code === 'unrecognized_keys' && (i.keys.includes('stop') || i.keys.includes('tool'))),
+      ) ?? issue.unionErrors[0];
     const inner = stepLike?.issues ?? [];
     if (inner.length > 0) return inner.flatMap((i) => describeIssue({ ...i, path: [...issue.path, ...i.path] }));
   }

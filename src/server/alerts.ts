@@ -10,7 +10,16 @@ import { changingCalls } from '../agent/joined-triggers.js';
 import { isFinished, type Run, type Trigger } from '../agent/run.js';
 import type { AuditEntryInput } from '../audit/index.js';
 import { systemClock } from '../clock.js';
-import { alertmanagerTrigger, createIncidentIntake, createMemoryIncidentIndex, genericAlertTrigger, type AlertNotice, type IncidentIndex, type IntakeResult, type RunQueue } from '../intake/index.js';
+import {
+  alertmanagerTrigger,
+  createIncidentIntake,
+  createMemoryIncidentIndex,
+  genericAlertTrigger,
+  type AlertNotice,
+  type IncidentIndex,
+  type IntakeResult,
+  type RunQueue,
+} from '../intake/index.js';
 import type { ServerMetrics } from './metrics.js';
 import type { QueuedRuns } from './queued-runs.js';
 
@@ -41,9 +50,11 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
   /** What a resolved notice does to the run it joined, from that run as stored now. */
   async function resolvedEffect(runId: string): Promise<string> {
     const run = await deps.runs?.get(runId).catch(() => undefined);
-    if (run && isFinished(run.status)) return `recorded on run ${runId}, which had already ended (${run.status}); nothing changed`;
+    if (run && isFinished(run.status))
+      return `recorded on run ${runId}, which had already ended (${run.status}); nothing changed`;
     const changed = run ? changingCalls(run, deps.readOnly ?? (() => false)) : [];
-    if (changed.length > 0) return `recorded on run ${runId}, which has already started work (${changed.join(', ')}): it does not end for this notice, it carries on and decides whether its remaining steps are still needed`;
+    if (changed.length > 0)
+      return `recorded on run ${runId}, which has already started work (${changed.join(', ')}): it does not end for this notice, it carries on and decides whether its remaining steps are still needed`;
     return `recorded on run ${runId}, which has changed nothing yet: it ends before its next step, without acting`;
   }
 
@@ -52,13 +63,37 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
     switch (result.incident) {
       case 'new':
         // Alerts no run handled yet, joined to the group's run still under way: joined all the same.
-        return result.coalesced ? { runId, coalesced, incident: 'joined', message: `recorded on run ${runId} of this alert group, which is still under way` } : { runId, coalesced, incident };
+        return result.coalesced
+          ? {
+              runId,
+              coalesced,
+              incident: 'joined',
+              message: `recorded on run ${runId} of this alert group, which is still under way`,
+            }
+          : { runId, coalesced, incident };
       case 'joined':
-        return { runId, coalesced, incident, message: `every firing alert in this notification is already handled (run ${result.handledBy.join(', ')}); recorded on run ${runId}, which is still under way` };
+        return {
+          runId,
+          coalesced,
+          incident,
+          message: `every firing alert in this notification is already handled (run ${result.handledBy.join(', ')}); recorded on run ${runId}, which is still under way`,
+        };
       case 'duplicate':
-        return { runId, coalesced, incident, message: `every firing alert in this notification was already handled by run ${result.handledBy.join(', ')}, which has ended; nothing was started (a new run starts when a new alert joins the group, or an alert fires again after it resolved)` };
+        return {
+          runId,
+          coalesced,
+          incident,
+          message: `every firing alert in this notification was already handled by run ${result.handledBy.join(', ')}, which has ended; nothing was started (a new run starts when a new alert joins the group, or an alert fires again after it resolved)`,
+        };
       case 'resolved':
-        return { runId, coalesced, incident, message: result.runId ? await resolvedEffect(result.runId) : 'no queued, active or parked run for this alert, so nothing was started; recorded in the audit log' };
+        return {
+          runId,
+          coalesced,
+          incident,
+          message: result.runId
+            ? await resolvedEffect(result.runId)
+            : 'no queued, active or parked run for this alert, so nothing was started; recorded in the audit log',
+        };
     }
   }
 
@@ -74,12 +109,24 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
       const { trigger, dedupeKey } = notice;
       const result = await intake.accept(notice, receiver);
       outcome =
-        result.incident === 'new' ? (result.coalesced ? 'coalesced' : 'enqueued') : result.incident === 'resolved' ? (result.runId ? 'resolved_joined' : 'resolved_no_run') : result.incident;
+        result.incident === 'new'
+          ? result.coalesced
+            ? 'coalesced'
+            : 'enqueued'
+          : result.incident === 'resolved'
+            ? result.runId
+              ? 'resolved_joined'
+              : 'resolved_no_run'
+            : result.incident;
       // Notices are counted apart from runs: a resolution or a duplicate enqueues nothing.
       deps.metrics.notice(receiver, result.incident === 'new' && result.coalesced ? 'coalesced' : result.incident);
-      if (result.runId && (result.incident === 'new' || result.incident === 'joined')) deps.metrics.enqueued(trigger.kind, result.coalesced);
+      if (result.runId && (result.incident === 'new' || result.incident === 'joined'))
+        deps.metrics.enqueued(trigger.kind, result.coalesced);
       if (result.incident === 'new' && !result.coalesced) deps.queued.add(result.runId, trigger);
-      request.log.info({ dedupeKey, alertName: trigger.alertName, receiver, runId: result.runId, incident: result.incident }, 'alert accepted');
+      request.log.info(
+        { dedupeKey, alertName: trigger.alertName, receiver, runId: result.runId, incident: result.incident },
+        'alert accepted',
+      );
       return reply.code(202).send(await answer(result));
     } finally {
       stop({ outcome });
@@ -87,8 +134,12 @@ export function registerAlertRoutes(app: FastifyInstance, deps: AlertRouteDeps):
   }
 
   const needs = { config: { scope: 'alerts' as const } };
-  app.post('/v1/alerts/alertmanager', needs, (request, reply) => accept(request, reply, 'alertmanager', () => alertmanagerTrigger(request.body)));
-  app.post('/v1/alerts', needs, (request, reply) => accept(request, reply, 'generic', () => genericAlertTrigger(request.body, request.principal ?? 'anonymous')));
+  app.post('/v1/alerts/alertmanager', needs, (request, reply) =>
+    accept(request, reply, 'alertmanager', () => alertmanagerTrigger(request.body)),
+  );
+  app.post('/v1/alerts', needs, (request, reply) =>
+    accept(request, reply, 'generic', () => genericAlertTrigger(request.body, request.principal ?? 'anonymous')),
+  );
 }
 
 function withRequester(trigger: Trigger, requester: string | null): Trigger {

@@ -22,7 +22,11 @@ declare module 'fastify' {
   }
 }
 
-export function registerAuth(app: FastifyInstance, tokens: readonly ApiToken[], options: { skip?: (routeUrl: string) => boolean } = {}): void {
+export function registerAuth(
+  app: FastifyInstance,
+  tokens: readonly ApiToken[],
+  options: { skip?: (routeUrl: string) => boolean } = {},
+): void {
   const resolve = createTokenResolver(tokens);
   app.decorateRequest('principal', null);
   app.decorateRequest('caller', null);
@@ -38,7 +42,10 @@ export function registerAuth(app: FastifyInstance, tokens: readonly ApiToken[], 
           : request.headers.authorization
             ? 'the bearer token is not valid'
             : 'an Authorization: Bearer <token> header is required';
-      return reply.code(401).header('www-authenticate', 'Bearer realm="mlops-agent"').send({ error: 'unauthorized', message });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="mlops-agent"')
+        .send({ error: 'unauthorized', message });
     }
     const scope = request.routeOptions.config?.scope;
     const missing = scope ? missingScope(caller, scope) : null;
@@ -61,6 +68,9 @@ export function readsAll(request: FastifyRequest): boolean {
 export function registerOauthDiscovery404(app: FastifyInstance): void {
   const none = { public: true } as const;
   app.get('/.well-known/*', { config: none }, async (request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `no ${request.url.split('?')[0]}: this server takes static bearer tokens (server.tokens), not OAuth` }),
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no ${request.url.split('?')[0]}: this server takes static bearer tokens (server.tokens), not OAuth`,
+    }),
   );
 }

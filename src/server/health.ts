@@ -21,7 +21,10 @@ export function queueReadiness(queue: Pick<RunQueue, 'unavailable'>): ReadinessC
  * `detail`: what readiness does not hinge on but an operator wants to see beside it (an
  * LLM circuit breaker that is open: runs still go on, with their runbooks).
  */
-export function registerHealth(app: FastifyInstance, deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[]; detail?: () => Record<string, unknown> }): void {
+export function registerHealth(
+  app: FastifyInstance,
+  deps: { audit: Pick<AuditLog, 'failed'>; checks?: ReadinessCheck[]; detail?: () => Record<string, unknown> },
+): void {
   app.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const problems: string[] = [];

@@ -69,10 +69,19 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerErrorHandler(app);
   registerHttpMetrics(app, metrics);
   // /mcp checks its tokens itself; Slack signs its requests instead of sending a token.
-  registerAuth(app, deps.tokens, { skip: (route) => (deps.mcp !== undefined && route === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(route)) });
+  registerAuth(app, deps.tokens, {
+    skip: (route) =>
+      (deps.mcp !== undefined && route === '/mcp') || (deps.slack !== undefined && SLACK_PATHS.has(route)),
+  });
   registerOauthDiscovery404(app);
-  registerHealth(app, { audit: deps.runtime.audit, checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])], detail: circuitDetail(metrics) });
-  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  registerHealth(app, {
+    audit: deps.runtime.audit,
+    checks: [queueReadiness(deps.queue), ...(deps.readiness ?? [])],
+    detail: circuitDetail(metrics),
+  });
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
   registerAlertRoutes(app, {
     queue: deps.queue,
     metrics,
@@ -102,4 +111,3 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   }
   return app;
 }
-

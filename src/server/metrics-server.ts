@@ -18,12 +18,18 @@ export interface MetricsServerDeps {
 }
 
 export async function createMetricsServer(deps: MetricsServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: 64 * 1024, requestTimeout: 30_000 });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    requestTimeout: 30_000,
+  });
   registerErrorHandler(app);
   registerHttpMetrics(app, deps.metrics);
   registerAuth(app, deps.tokens);
   registerHealth(app, { audit: deps.audit, checks: deps.readiness ?? [], detail: circuitDetail(deps.metrics) });
-  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
   await app.ready();
   return app;
 }

@@ -58,7 +58,10 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Pick<ServerMe
 
 function packageVersion(): string {
   try {
-    return String((JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    return String(
+      (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version?: unknown }).version ??
+        'unknown',
+    );
   } catch {
     return 'unknown';
   }
@@ -93,8 +96,18 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>, options: Ser
   const registry = new Registry();
   // CPU, memory, event loop lag, file descriptors, GC: the process's own health.
   collectDefaultMetrics({ register: registry });
-  new Gauge({ name: 'mlops_agent_build_info', help: 'Always 1; the labels say which build runs', labelNames: ['version', 'node'] as const, registers: [registry] }).set({ version: packageVersion(), node: process.version }, 1);
-  const httpRequests = new Counter({ name: 'mlops_agent_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
+  new Gauge({
+    name: 'mlops_agent_build_info',
+    help: 'Always 1; the labels say which build runs',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.version }, 1);
+  const httpRequests = new Counter({
+    name: 'mlops_agent_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
   const httpSeconds = new Histogram({
     name: 'mlops_agent_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by method and route pattern',
@@ -123,7 +136,7 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>, options: Ser
   });
   const notices = new Counter({
     name: 'mlops_agent_alert_notices_total',
-    help: 'Alert notices by receiver and what became of them: new (started a run), coalesced (a new alert joined a queued or active run), joined (a repeat joined its incident\'s run), duplicate, resolved',
+    help: "Alert notices by receiver and what became of them: new (started a run), coalesced (a new alert joined a queued or active run), joined (a repeat joined its incident's run), duplicate, resolved",
     labelNames: ['receiver', 'incident'] as const,
     registers: [registry],
   });
@@ -199,8 +212,10 @@ export function createServerMetrics(queue: Pick<RunQueue, 'depth'>, options: Ser
   });
 
   // Counters start at 0 for the labels they are known to take, so rates and ratios read 0, not nothing.
-  for (const trigger of TRIGGERS) for (const coalesced of ['false', 'true']) runsEnqueued.inc({ trigger, coalesced }, 0);
-  for (const receiver of ['alertmanager', 'generic']) for (const incident of NOTICES) notices.inc({ receiver, incident }, 0);
+  for (const trigger of TRIGGERS)
+    for (const coalesced of ['false', 'true']) runsEnqueued.inc({ trigger, coalesced }, 0);
+  for (const receiver of ['alertmanager', 'generic'])
+    for (const incident of NOTICES) notices.inc({ receiver, incident }, 0);
   for (const tool of options.tools ?? []) for (const decision of DECISIONS) toolCalls.inc({ tool, decision }, 0);
   if (options.executesRuns) {
     for (const trigger of TRIGGERS) {

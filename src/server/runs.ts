@@ -14,12 +14,16 @@ import type { QueuedRuns } from './queued-runs.js';
 const chatBody = z.object({ text: z.string().trim().min(1, 'must not be empty').max(8000) }).strict();
 const runsQuery = z.object({ status: z.enum(RUN_STATUSES as [RunStatus, ...RunStatus[]]).optional() }).strict();
 
-
 function summary(run: Run) {
   return {
     id: run.id,
     status: run.status,
-    trigger: { kind: run.trigger.kind, principal: run.trigger.principal.id, requester: run.trigger.principal.requester ?? null, text: run.trigger.text },
+    trigger: {
+      kind: run.trigger.kind,
+      principal: run.trigger.principal.id,
+      requester: run.trigger.principal.requester ?? null,
+      text: run.trigger.text,
+    },
     planner: run.planner,
     steps: run.steps,
     answer: run.answer,
@@ -33,7 +37,10 @@ function summary(run: Run) {
   };
 }
 
-export function registerRunRoutes(app: FastifyInstance, deps: { queue: RunQueue; runs: RunStore; metrics: ServerMetrics; queued: QueuedRuns }): void {
+export function registerRunRoutes(
+  app: FastifyInstance,
+  deps: { queue: RunQueue; runs: RunStore; metrics: ServerMetrics; queued: QueuedRuns },
+): void {
   app.post('/v1/chat', { config: { scope: 'chat' } }, async (request, reply) => {
     const parsed = chatBody.safeParse(request.body);
     if (!parsed.success) throw invalid('chat request', parsed.error);
@@ -60,11 +67,24 @@ export function registerRunRoutes(app: FastifyInstance, deps: { queue: RunQueue;
     // Without `read`, another principal's run is answered like an unknown one.
     const visible = (trigger: Trigger) => readsAll(request) || isOwn(request.principal, trigger.principal);
     const run = await deps.runs.get(id);
-    if (run && visible(run.trigger)) return { ...summary(run), fallback: run.fallback, usage: run.usage, transcript: run.transcript };
+    if (run && visible(run.trigger))
+      return { ...summary(run), fallback: run.fallback, usage: run.usage, transcript: run.transcript };
     const queued = run ? undefined : deps.queued.get(id);
     if (queued && visible(queued.trigger)) {
       const { trigger } = queued;
-      return { id, status: 'queued', trigger: { kind: trigger.kind, principal: trigger.principal.id, requester: trigger.principal.requester ?? null, text: trigger.text }, queuedAt: queued.queuedAt, transcript: [], answer: null };
+      return {
+        id,
+        status: 'queued',
+        trigger: {
+          kind: trigger.kind,
+          principal: trigger.principal.id,
+          requester: trigger.principal.requester ?? null,
+          text: trigger.text,
+        },
+        queuedAt: queued.queuedAt,
+        transcript: [],
+        answer: null,
+      };
     }
     return reply.code(404).send({ error: 'not_found', message: `no run ${id}` });
   });

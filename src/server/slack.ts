@@ -29,11 +29,24 @@ export async function registerSlackRoutes(app: FastifyInstance, deps: SlackRoute
     // content type (or none) is read as a buffer, so a bad request meets the signature
     // check (401) rather than a 415.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) =>
+      done(null, body),
+    );
 
-    async function verified(request: FastifyRequest, reply: FastifyReply, route: 'interactions' | 'events'): Promise<Buffer | null> {
+    async function verified(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      route: 'interactions' | 'events',
+    ): Promise<Buffer | null> {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const check = await slack.verify({ signature: request.headers['x-slack-signature'], timestamp: request.headers['x-slack-request-timestamp'], rawBody }, route);
+      const check = await slack.verify(
+        {
+          signature: request.headers['x-slack-signature'],
+          timestamp: request.headers['x-slack-request-timestamp'],
+          rawBody,
+        },
+        route,
+      );
       if (check.ok) return rawBody;
       request.log.warn({ code: check.code, reason: check.message, route }, 'unverified Slack request refused');
       // Opaque on purpose: the reason is in the server log and the audit log, not for the sender.
@@ -57,7 +70,11 @@ export async function registerSlackRoutes(app: FastifyInstance, deps: SlackRoute
         return reply.code(400).send({ error: 'input_invalid', message: 'the Events API body is not JSON' });
       }
       const retryNum = single(request.headers['x-slack-retry-num']);
-      if (retryNum) request.log.info({ retryNum, reason: single(request.headers['x-slack-retry-reason']) }, 'Slack retried an event');
+      if (retryNum)
+        request.log.info(
+          { retryNum, reason: single(request.headers['x-slack-retry-reason']) },
+          'Slack retried an event',
+        );
       return send(reply, await slack.event(body, deps.enqueue, retryNum));
     });
 

@@ -28,7 +28,8 @@ export function buttonValue(approval: Pick<Approval, 'id' | 'argsHash'>): string
 
 export function parseButtonValue(value: string): { approvalId: string; argsHash: string } | null {
   const [approvalId, argsHash, extra] = value.split(':');
-  if (extra !== undefined || !approvalId || !argsHash || !APPROVAL_ID.test(approvalId) || !ARGS_HASH.test(argsHash)) return null;
+  if (extra !== undefined || !approvalId || !argsHash || !APPROVAL_ID.test(approvalId) || !ARGS_HASH.test(argsHash))
+    return null;
   return { approvalId, argsHash };
 }
 
@@ -55,7 +56,9 @@ function riskFields(approval: Approval): MrkdwnElement[] {
     md(`*Traffic to the new version*\n${pct(r.trafficPercent)} (${sign(r.trafficChangePercent, 1)} pts)`),
     md(`*Promotes to 100%*\n${r.promotesToFull ? 'yes' : 'no'}`),
     md(`*Quality Δ (AUC vs serving)*\n${sign(r.qualityDelta, 4)}`),
-    md(`*Failed quality gates*\n${r.failedQualityGates.length ? untrusted(r.failedQualityGates.join(', '), 500) : 'none'}`),
+    md(
+      `*Failed quality gates*\n${r.failedQualityGates.length ? untrusted(r.failedQualityGates.join(', '), 500) : 'none'}`,
+    ),
     md(`*Reversible by rollback*\n${r.reversible ? 'yes' : 'no'}`),
   ];
 }
@@ -68,9 +71,16 @@ function voteLine(v: ApprovalVote): string {
 }
 
 function whatAndWhy(approval: Approval, context: ApprovalContext | null): string {
-  const onBehalf = approval.requestedBy.requester ? ` for ${inlineCode(approval.requestedBy.requester)} (who triggered the run; they cannot approve it)` : '';
-  const lines = [`*${escapeMrkdwn(approval.tool)}*, requested by ${inlineCode(approval.requestedBy.id)}${onBehalf}${approval.runId ? ` in run ${inlineCode(approval.runId)}` : ' (a direct call)'}`];
-  if (context?.trigger) lines.push(`*Why the run started* (${escapeMrkdwn(context.trigger.kind)}): ${untrusted(context.trigger.text, 900)}`);
+  const onBehalf = approval.requestedBy.requester
+    ? ` for ${inlineCode(approval.requestedBy.requester)} (who triggered the run; they cannot approve it)`
+    : '';
+  const lines = [
+    `*${escapeMrkdwn(approval.tool)}*, requested by ${inlineCode(approval.requestedBy.id)}${onBehalf}${approval.runId ? ` in run ${inlineCode(approval.runId)}` : ' (a direct call)'}`,
+  ];
+  if (context?.trigger)
+    lines.push(
+      `*Why the run started* (${escapeMrkdwn(context.trigger.kind)}): ${untrusted(context.trigger.text, 900)}`,
+    );
   if (context?.reasoning) lines.push(`*What the agent said*: ${untrusted(context.reasoning, 1200)}`);
   return lines.join('\n');
 }
@@ -105,7 +115,9 @@ function actions(approval: Approval): ActionsBlock {
         value,
         confirm: {
           title: { type: 'plain_text', text: 'Approve this call?' },
-          text: md(`Your approval counts toward running *${escapeMrkdwn(approval.tool)}* with exactly the arguments shown.`),
+          text: md(
+            `Your approval counts toward running *${escapeMrkdwn(approval.tool)}* with exactly the arguments shown.`,
+          ),
           confirm: { type: 'plain_text', text: 'Approve' },
           deny: { type: 'plain_text', text: 'Cancel' },
         },
@@ -116,16 +128,28 @@ function actions(approval: Approval): ActionsBlock {
 }
 
 /** The message for an approval in its current state (posted first, then updated in place). */
-export function approvalMessage(approval: Approval, context: ApprovalContext | null): { text: string; blocks: KnownBlock[] } {
+export function approvalMessage(
+  approval: Approval,
+  context: ApprovalContext | null,
+): { text: string; blocks: KnownBlock[] } {
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: plainText(`${HEADLINE[approval.status]}: ${approval.tool}`, 150) } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: plainText(`${HEADLINE[approval.status]}: ${approval.tool}`, 150) },
+    },
     section(whatAndWhy(approval, context)),
   ];
-  if (approval.preview) blocks.push(section(`*What it would change*\n*Now:* ${untrusted(approval.preview.now, 1300)}\n*After:* ${untrusted(approval.preview.after, 1300)}`));
+  if (approval.preview)
+    blocks.push(
+      section(
+        `*What it would change*\n*Now:* ${untrusted(approval.preview.now, 1300)}\n*After:* ${untrusted(approval.preview.after, 1300)}`,
+      ),
+    );
   blocks.push({ type: 'section', text: md('*Risk*'), fields: riskFields(approval) });
   blocks.push(section(`*Arguments*\n${codeBlock(JSON.stringify(approval.args, null, 2), 2900)}`));
   blocks.push(section(policyText(approval)));
-  if (approval.votes.length > 0) blocks.push(section(truncateEscaped(`*Votes*\n${approval.votes.map(voteLine).join('\n')}`, 3000)));
+  if (approval.votes.length > 0)
+    blocks.push(section(truncateEscaped(`*Votes*\n${approval.votes.map(voteLine).join('\n')}`, 3000)));
   if (approval.status === 'pending') {
     blocks.push(section(`*Still needed:* ${escapeMrkdwn(stillNeeded(approval))}`));
     blocks.push(actions(approval));
@@ -133,13 +157,21 @@ export function approvalMessage(approval: Approval, context: ApprovalContext | n
     blocks.push(section(decisionText(approval)));
   }
   if (approval.outcome) {
-    blocks.push(section(`*Result* (${escapeMrkdwn(approval.outcome.status)}) ${slackDate(approval.outcome.at)}: ${untrusted(approval.outcome.summary, 1500)}`));
+    blocks.push(
+      section(
+        `*Result* (${escapeMrkdwn(approval.outcome.status)}) ${slackDate(approval.outcome.at)}: ${untrusted(approval.outcome.summary, 1500)}`,
+      ),
+    );
   } else if (approval.consumedAt) {
     blocks.push(section(`*Running* since ${slackDate(approval.consumedAt)}`));
   }
   blocks.push({
     type: 'context',
-    elements: [md(`Approval ${inlineCode(approval.id)} · arguments sha256 ${inlineCode(approval.argsHash.slice(0, 16))}… · also decidable over HTTP or with \`mlops-agent approvals\``)],
+    elements: [
+      md(
+        `Approval ${inlineCode(approval.id)} · arguments sha256 ${inlineCode(approval.argsHash.slice(0, 16))}… · also decidable over HTTP or with \`mlops-agent approvals\``,
+      ),
+    ],
   });
   const text =
     approval.status === 'pending'

@@ -11,7 +11,14 @@ export function attentionMessage(run: Run): { text: string; blocks: KnownBlock[]
   const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: headline, verbatim: true } },
     { type: 'section', text: { type: 'mrkdwn', text: why, verbatim: true } },
-    ...(did ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: `What the run did: ${did}`, verbatim: true }] }] : []),
+    ...(did
+      ? [
+          {
+            type: 'context' as const,
+            elements: [{ type: 'mrkdwn' as const, text: `What the run did: ${did}`, verbatim: true }],
+          },
+        ]
+      : []),
   ];
   return { text: `Run ${run.id} needs attention: ${untrusted(run.trigger.text, 200)}`, blocks };
 }

@@ -120,26 +120,46 @@ export function readSlackEvent(body: unknown): SlackEventRead {
   const parsed = envelope.safeParse(body);
   if (!parsed.success) {
     const type = (body as { type?: unknown } | null)?.type;
-    return { kind: 'ignored', why: typeof type === 'string' && type !== 'url_verification' && type !== 'event_callback' ? `event envelope ${type} is not handled` : 'not an Events API envelope we read' };
+    return {
+      kind: 'ignored',
+      why:
+        typeof type === 'string' && type !== 'url_verification' && type !== 'event_callback'
+          ? `event envelope ${type} is not handled`
+          : 'not an Events API envelope we read',
+    };
   }
   const p = parsed.data;
   if (p.type === 'url_verification') return { kind: 'challenge', challenge: p.challenge };
   const e = p.event;
   const isMention = e.type === 'app_mention';
   const isDirect = e.type === 'message' && e.channel_type === 'im';
-  if (!isMention && !isDirect) return { kind: 'ignored', why: `event ${e.type}${e.channel_type ? ` in ${e.channel_type}` : ''} is not a question` };
+  if (!isMention && !isDirect)
+    return {
+      kind: 'ignored',
+      why: `event ${e.type}${e.channel_type ? ` in ${e.channel_type}` : ''} is not a question`,
+    };
   // Our own answers come back as message.im events; answering them would loop for ever.
   if (e.bot_id || e.subtype) return { kind: 'ignored', why: e.bot_id ? 'a bot message' : `a ${e.subtype} message` };
   if (!e.user || !e.channel || !e.ts) return { kind: 'ignored', why: 'the event has no user, channel or ts' };
   // The mention that woke us is not part of the question.
   const text = plainFromSlack(withoutLeadingMentions((e.text ?? '').slice(0, MAX_SLACK_TEXT))).slice(0, MAX_QUESTION);
   if (!text) return { kind: 'ignored', why: 'an empty message' };
-  return { kind: 'chat', eventId: p.event_id, thread: { channel: e.channel, threadTs: e.thread_ts ?? e.ts, user: e.user }, text };
+  return {
+    kind: 'chat',
+    eventId: p.event_id,
+    thread: { channel: e.channel, threadTs: e.thread_ts ?? e.ts, user: e.user },
+    text,
+  };
 }
 
 /** The chat run a Slack question starts, acting as the asker's mapped identity. */
 export function slackChatTrigger(principalId: string, eventId: string, thread: SlackThread, text: string): Trigger {
-  return { kind: 'chat', principal: { id: principalId, roles: [] }, text, data: { question: text, slack: { ...thread, eventId } } };
+  return {
+    kind: 'chat',
+    principal: { id: principalId, roles: [] },
+    text,
+    data: { question: text, slack: { ...thread, eventId } },
+  };
 }
 
 const threadSchema = z.object({ channel: z.string().min(1), threadTs: z.string().min(1), user: z.string().min(1) });

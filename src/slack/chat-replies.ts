@@ -46,7 +46,8 @@ export function sections(escaped: string): KnownBlock[] {
 function pendingApprovals(run: Run): string[] {
   const ids: string[] = [];
   for (const item of run.transcript) {
-    if (item.kind === 'result' && item.outcome.status === 'pending_approval' && item.outcome.approvalId) ids.push(item.outcome.approvalId);
+    if (item.kind === 'result' && item.outcome.status === 'pending_approval' && item.outcome.approvalId)
+      ids.push(item.outcome.approvalId);
     if (item.kind === 'approval' && ids.includes(item.approvalId)) ids.splice(ids.indexOf(item.approvalId), 1);
   }
   return ids;
@@ -78,7 +79,11 @@ function replyFor(run: Run): { text: string; blocks: KnownBlock[] } {
   }
 }
 
-export function createSlackChatReplies(options: { client: WebClient; tasks: BackgroundTasks; logger: Logger }): SlackChatReplies {
+export function createSlackChatReplies(options: {
+  client: WebClient;
+  tasks: BackgroundTasks;
+  logger: Logger;
+}): SlackChatReplies {
   const { client, tasks } = options;
   // Posts to one thread go out in order: "On it" must not land after a quick answer.
   const threads = new Map<string, Promise<unknown>>();
@@ -87,7 +92,17 @@ export function createSlackChatReplies(options: { client: WebClient; tasks: Back
     const previous = threads.get(key) ?? Promise.resolve();
     const next = previous
       .catch(() => undefined)
-      .then(() => slackCall(what, () => client.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}), ...QUIET })));
+      .then(() =>
+        slackCall(what, () =>
+          client.chat.postMessage({
+            channel: thread.channel,
+            thread_ts: thread.threadTs,
+            text: message.text,
+            ...(message.blocks ? { blocks: message.blocks } : {}),
+            ...QUIET,
+          }),
+        ),
+      );
     threads.set(key, next);
     tasks.run(what, async () => {
       try {
@@ -105,7 +120,14 @@ export function createSlackChatReplies(options: { client: WebClient; tasks: Back
     refused(thread, message) {
       tasks.run('telling a Slack user why their question was not taken', async () => {
         await slackCall('telling a Slack user why their question was not taken', () =>
-          client.chat.postEphemeral({ channel: thread.channel, user: thread.user, thread_ts: thread.threadTs, text: escapeMrkdwn(message), parse: 'none', link_names: false }),
+          client.chat.postEphemeral({
+            channel: thread.channel,
+            user: thread.user,
+            thread_ts: thread.threadTs,
+            text: escapeMrkdwn(message),
+            parse: 'none',
+            link_names: false,
+          }),
         );
       });
     },

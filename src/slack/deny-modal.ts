@@ -32,16 +32,24 @@ export function denyModal(approval: Approval): ModalView {
         type: 'input',
         block_id: REASON_BLOCK,
         label: { type: 'plain_text', text: 'Reason' },
-        element: { type: 'plain_text_input', action_id: REASON_ACTION, multiline: true, min_length: 1, max_length: REASON_MAX },
+        element: {
+          type: 'plain_text_input',
+          action_id: REASON_ACTION,
+          multiline: true,
+          min_length: 1,
+          max_length: REASON_MAX,
+        },
       },
     ],
   };
 }
 
 /** What the submitted modal says: the approval it is about and the reason typed; null if it is not our modal. */
-export function readDenySubmission(view: { callback_id?: string; private_metadata?: string; state?: { values?: Record<string, Record<string, { value?: string | null }>> } }):
-  | { approvalId: string; argsHash: string; reason: string }
-  | null {
+export function readDenySubmission(view: {
+  callback_id?: string;
+  private_metadata?: string;
+  state?: { values?: Record<string, Record<string, { value?: string | null }>> };
+}): { approvalId: string; argsHash: string; reason: string } | null {
   if (view.callback_id !== DENY_CALLBACK_ID) return null;
   const target = parseButtonValue(view.private_metadata ?? '');
   if (!target) return null;

@@ -49,16 +49,31 @@ export function verifySlackSignature(signingSecret: string, request: SignedReque
   if (!signingSecret) return { ok: false, code: 'malformed', message: 'no signing secret is configured' };
   const { signature, timestamp } = request;
   if (typeof timestamp !== 'string' || typeof signature !== 'string') {
-    const missing = [typeof timestamp !== 'string' ? 'X-Slack-Request-Timestamp' : null, typeof signature !== 'string' ? 'X-Slack-Signature' : null].filter(Boolean);
+    const missing = [
+      typeof timestamp !== 'string' ? 'X-Slack-Request-Timestamp' : null,
+      typeof signature !== 'string' ? 'X-Slack-Signature' : null,
+    ].filter(Boolean);
     return { ok: false, code: 'malformed', message: `missing or repeated header(s): ${missing.join(', ')}` };
   }
-  if (!TIMESTAMP.test(timestamp)) return { ok: false, code: 'malformed', message: 'X-Slack-Request-Timestamp is not a Unix time in whole seconds' };
+  if (!TIMESTAMP.test(timestamp))
+    return { ok: false, code: 'malformed', message: 'X-Slack-Request-Timestamp is not a Unix time in whole seconds' };
   const match = SIGNATURE.exec(signature);
-  if (!match) return { ok: false, code: 'malformed', message: 'X-Slack-Signature is not v0= followed by 64 hex digits' };
+  if (!match)
+    return { ok: false, code: 'malformed', message: 'X-Slack-Signature is not v0= followed by 64 hex digits' };
 
   const skew = Number(timestamp) - Math.floor(nowMs / 1000);
-  if (skew < -MAX_SKEW_SECONDS) return { ok: false, code: 'stale', message: `the request is ${-skew} s old; at most ${MAX_SKEW_SECONDS} s is accepted` };
-  if (skew > MAX_SKEW_SECONDS) return { ok: false, code: 'future', message: `the request is dated ${skew} s in the future; at most ${MAX_SKEW_SECONDS} s of clock skew is accepted` };
+  if (skew < -MAX_SKEW_SECONDS)
+    return {
+      ok: false,
+      code: 'stale',
+      message: `the request is ${-skew} s old; at most ${MAX_SKEW_SECONDS} s is accepted`,
+    };
+  if (skew > MAX_SKEW_SECONDS)
+    return {
+      ok: false,
+      code: 'future',
+      message: `the request is dated ${skew} s in the future; at most ${MAX_SKEW_SECONDS} s of clock skew is accepted`,
+    };
 
   const expected = createHmac('sha256', signingSecret).update(`v0:${timestamp}:`).update(request.rawBody).digest();
   const given = Buffer.from(match[1]!, 'hex');

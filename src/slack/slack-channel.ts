@@ -17,7 +17,13 @@ import { readSlackEvent, slackChatTrigger } from './chat-events.js';
 import { createSlackChatReplies } from './chat-replies.js';
 import { readInteraction } from './interaction-payload.js';
 import { verifySlackSignature, type SignatureCheck, type SignedRequest } from './signature.js';
-import { createSlackInteractions, EVENT_MEMORY_MS, type SlackAck, type SlackApprovals, type SlackInteractions } from './slack-interactions.js';
+import {
+  createSlackInteractions,
+  EVENT_MEMORY_MS,
+  type SlackAck,
+  type SlackApprovals,
+  type SlackInteractions,
+} from './slack-interactions.js';
 import { createSlackNotifier, QUIET } from './slack-notifier.js';
 import { createSlackWebClient, slackCall, type SlackClientOptions } from './web-client.js';
 
@@ -71,8 +77,18 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
     return parts;
   };
 
-  async function auditChatRefusal(slackUser: string, code: string, reason: string, data: Record<string, unknown>): Promise<void> {
-    await connected().audit.append({ runId: null, principal: `slack:${slackUser}`, kind: 'chat.refused', data: { code, reason, via: 'slack', ...data } });
+  async function auditChatRefusal(
+    slackUser: string,
+    code: string,
+    reason: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    await connected().audit.append({
+      runId: null,
+      principal: `slack:${slackUser}`,
+      kind: 'chat.refused',
+      data: { code, reason, via: 'slack', ...data },
+    });
   }
 
   return {
@@ -81,7 +97,14 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
 
     connect(runtime) {
       parts = runtime;
-      interactions = createSlackInteractions({ client, approvals: runtime.approvals, users, approvalChannel: slack.approvalChannel, tasks, logger });
+      interactions = createSlackInteractions({
+        client,
+        approvals: runtime.approvals,
+        users,
+        approvalChannel: slack.approvalChannel,
+        tasks,
+        logger,
+      });
     },
 
     async verify(request, route) {
@@ -99,7 +122,16 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
           via: 'slack',
         });
       } else {
-        await connected().audit.append({ runId: null, principal: 'slack:unverified', kind: 'chat.refused', data: { code: check.code, reason: `unverified Slack request to /v1/slack/events refused: ${check.message}`, via: 'slack' } });
+        await connected().audit.append({
+          runId: null,
+          principal: 'slack:unverified',
+          kind: 'chat.refused',
+          data: {
+            code: check.code,
+            reason: `unverified Slack request to /v1/slack/events refused: ${check.message}`,
+            via: 'slack',
+          },
+        });
       }
       return check;
     },
@@ -121,7 +153,12 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
       // Slack retries an event it thinks we missed (X-Slack-Retry-Num); the event id is
       // remembered server-side, so a retry starts a run only if the first never arrived.
       if (!(await approvals.claimOnce(`slack:event:${eventId}`, EVENT_MEMORY_MS))) {
-        await auditChatRefusal(thread.user, 'duplicate', `Slack event ${eventId} was already received${retryNum ? ` (retry ${retryNum})` : ''}`, { eventId });
+        await auditChatRefusal(
+          thread.user,
+          'duplicate',
+          `Slack event ${eventId} was already received${retryNum ? ` (retry ${retryNum})` : ''}`,
+          { eventId },
+        );
         return { status: 200 };
       }
       const principal = users.get(thread.user);
@@ -137,7 +174,10 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
           logger.info({ runId, eventId, principal }, 'Slack chat run enqueued');
           replies.started(thread, runId);
         } catch (err) {
-          replies.refused(thread, 'The run could not be queued (a system the agent depends on failed); please ask again in a minute.');
+          replies.refused(
+            thread,
+            'The run could not be queued (a system the agent depends on failed); please ask again in a minute.',
+          );
           throw err;
         }
       });
@@ -150,7 +190,14 @@ export function createSlackChannel(options: SlackChannelOptions): SlackChannel {
       if (run.status === 'needs_attention') {
         const message = attentionMessage(run);
         tasks.run(`posting that run ${run.id} needs attention`, async () => {
-          await slackCall(`posting that run ${run.id} needs attention`, () => client.chat.postMessage({ channel: slack.approvalChannel, text: message.text, blocks: message.blocks, ...QUIET }));
+          await slackCall(`posting that run ${run.id} needs attention`, () =>
+            client.chat.postMessage({
+              channel: slack.approvalChannel,
+              text: message.text,
+              blocks: message.blocks,
+              ...QUIET,
+            }),
+          );
         });
       }
     },

@@ -53,13 +53,19 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
 
   async function tell(slackUser: string, channel: string | null, text: string): Promise<void> {
     await slackCall('telling the clicker why nothing changed', () =>
-      client.chat.postEphemeral({ channel: channel ?? options.approvalChannel, user: slackUser, text: escapeMrkdwn(text), parse: 'none', link_names: false }),
+      client.chat.postEphemeral({
+        channel: channel ?? options.approvalChannel,
+        user: slackUser,
+        text: escapeMrkdwn(text),
+        parse: 'none',
+        link_names: false,
+      }),
     );
   }
 
   async function channelOf(approvalId: string): Promise<string | null> {
     const approval = await approvals.get(approvalId).catch(() => undefined);
-    return approval ? readNotice(approval)?.channel ?? null : null;
+    return approval ? (readNotice(approval)?.channel ?? null) : null;
   }
 
   async function act(interaction: Exclude<Interaction, { kind: 'ignored' }>): Promise<void> {
@@ -67,7 +73,13 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
     const approverId = users.get(interaction.slackUser);
     if (!approverId) {
       const message = `Slack user ${interaction.slackUser} is not mapped to an approver identity (slack.users in the mlops-agent config), so nothing was decided on approval ${interaction.approvalId}. Ask the operator to add your member id.`;
-      await approvals.refuse({ principal: `slack:${interaction.slackUser}`, approvalId: interaction.approvalId, code: 'unknown_slack_user', message, via: 'slack' });
+      await approvals.refuse({
+        principal: `slack:${interaction.slackUser}`,
+        approvalId: interaction.approvalId,
+        code: 'unknown_slack_user',
+        message,
+        via: 'slack',
+      });
       await tell(interaction.slackUser, channel, message);
       return;
     }
@@ -75,27 +87,57 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
     if (interaction.kind === 'deny_click') {
       // Fail fast, before the form: a denial that would be refused (a decided approval, a
       // clicker without the role, the requester) asks for no reason and is refused now.
-      const check = await approvals.wouldTake(interaction.approvalId, { approverId, verdict: 'deny', via: 'slack', argsHash: interaction.argsHash });
+      const check = await approvals.wouldTake(interaction.approvalId, {
+        approverId,
+        verdict: 'deny',
+        via: 'slack',
+        argsHash: interaction.argsHash,
+      });
       const approval = check.ok ? await approvals.get(interaction.approvalId) : undefined;
       if (!check.ok || !approval) {
         const refusal = check.ok ? { code: 'not_found', message: `no approval ${interaction.approvalId}` } : check;
-        await approvals.refuse({ principal: approverId, approvalId: interaction.approvalId, code: refusal.code, message: refusal.message, via: 'slack' });
-        await tell(interaction.slackUser, channel, `Your denial was not recorded (${refusal.code}): ${refusal.message}`);
+        await approvals.refuse({
+          principal: approverId,
+          approvalId: interaction.approvalId,
+          code: refusal.code,
+          message: refusal.message,
+          via: 'slack',
+        });
+        await tell(
+          interaction.slackUser,
+          channel,
+          `Your denial was not recorded (${refusal.code}): ${refusal.message}`,
+        );
         return;
       }
       // trigger_id is good for three seconds after the click; this runs right after the acknowledgement.
-      await slackCall('opening the deny form', () => client.views.open({ trigger_id: interaction.triggerId, view: denyModal(approval) }));
+      await slackCall('opening the deny form', () =>
+        client.views.open({ trigger_id: interaction.triggerId, view: denyModal(approval) }),
+      );
       return;
     }
 
     const verdict = interaction.kind === 'grant' ? 'grant' : 'deny';
     const comment = interaction.kind === 'deny_reason' ? interaction.reason || null : null;
-    const result = await approvals.decide(interaction.approvalId, { approverId, verdict, comment, via: 'slack', argsHash: interaction.argsHash });
+    const result = await approvals.decide(interaction.approvalId, {
+      approverId,
+      verdict,
+      comment,
+      via: 'slack',
+      argsHash: interaction.argsHash,
+    });
     if (!result.ok) {
-      await tell(interaction.slackUser, channel, `Your ${verdict === 'grant' ? 'approval' : 'denial'} was not recorded (${result.code}): ${result.message}`);
+      await tell(
+        interaction.slackUser,
+        channel,
+        `Your ${verdict === 'grant' ? 'approval' : 'denial'} was not recorded (${result.code}): ${result.message}`,
+      );
       return;
     }
-    logger.info({ approvalId: interaction.approvalId, approver: approverId, verdict, resolved: result.resolved }, 'Slack decision recorded');
+    logger.info(
+      { approvalId: interaction.approvalId, approver: approverId, verdict, resolved: result.resolved },
+      'Slack decision recorded',
+    );
   }
 
   return {
@@ -108,8 +150,17 @@ export function createSlackInteractions(options: SlackInteractionsOptions): Slac
       // while the first is still being worked on.
       if (!(await approvals.claimOnce(interaction.replayKey, REPLAY_MEMORY_MS))) {
         const principal = users.get(interaction.slackUser) ?? `slack:${interaction.slackUser}`;
-        await approvals.refuse({ principal, approvalId: interaction.approvalId, code: 'replayed', message: `a replay of a Slack ${interaction.kind} already received (${interaction.replayKey})`, via: 'slack' });
-        return { status: 409, body: { error: 'replayed', message: 'this Slack action was already received; it is acted on once' } };
+        await approvals.refuse({
+          principal,
+          approvalId: interaction.approvalId,
+          code: 'replayed',
+          message: `a replay of a Slack ${interaction.kind} already received (${interaction.replayKey})`,
+          via: 'slack',
+        });
+        return {
+          status: 409,
+          body: { error: 'replayed', message: 'this Slack action was already received; it is acted on once' },
+        };
       }
       options.tasks.run(`slack ${interaction.kind} on ${interaction.approvalId}`, () => act(interaction));
       return { status: 200 };

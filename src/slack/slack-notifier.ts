@@ -36,7 +36,9 @@ export function readNotice(approval: Approval): SlackNotice | null {
 
 /** How far along an approval is; an update never replaces a later state with an earlier one. */
 function progress(a: Approval): number {
-  return (a.status === 'pending' ? 0 : 1_000_000) + a.votes.length * 1000 + (a.consumedAt ? 10 : 0) + (a.outcome ? 1 : 0);
+  return (
+    (a.status === 'pending' ? 0 : 1_000_000) + a.votes.length * 1000 + (a.consumedAt ? 10 : 0) + (a.outcome ? 1 : 0)
+  );
 }
 
 export function approvalContextOf(run: Run | undefined, callId: string): ApprovalContext | null {
@@ -61,7 +63,10 @@ export function createSlackNotifier(options: SlackNotifierOptions): ApprovalNoti
     try {
       return approvalContextOf(await runs.get(approval.runId), approval.callId);
     } catch (err) {
-      logger.warn({ err, approvalId: approval.id }, 'could not read the run behind an approval; the Slack message goes without it');
+      logger.warn(
+        { err, approvalId: approval.id },
+        'could not read the run behind an approval; the Slack message goes without it',
+      );
       return null;
     }
   }
@@ -75,7 +80,9 @@ export function createSlackNotifier(options: SlackNotifierOptions): ApprovalNoti
     const step = progress(approval);
     if ((shown.get(approval.id) ?? -1) > step) return;
     const { text, blocks } = approvalMessage(approval, await contextOf(approval));
-    await slackCall('updating the approval message', () => client.chat.update({ channel: notice.channel, ts: notice.ts, text, blocks, parse: 'none', link_names: false }));
+    await slackCall('updating the approval message', () =>
+      client.chat.update({ channel: notice.channel, ts: notice.ts, text, blocks, parse: 'none', link_names: false }),
+    );
     shown.set(approval.id, step);
     // A long-running server sees many approvals; what is decided and done needs no memory.
     if (approval.status !== 'pending' && approval.outcome) shown.delete(approval.id);
@@ -87,8 +94,11 @@ export function createSlackNotifier(options: SlackNotifierOptions): ApprovalNoti
 
     async requested(approval): Promise<SlackNotice> {
       const { text, blocks } = approvalMessage(approval, await contextOf(approval));
-      const posted = await slackCall('posting the approval message', () => client.chat.postMessage({ channel: options.channel, text, blocks, ...QUIET }));
-      if (!posted.channel || !posted.ts) throw new Error('Slack accepted the approval message but returned no channel and ts');
+      const posted = await slackCall('posting the approval message', () =>
+        client.chat.postMessage({ channel: options.channel, text, blocks, ...QUIET }),
+      );
+      if (!posted.channel || !posted.ts)
+        throw new Error('Slack accepted the approval message but returned no channel and ts');
       shown.set(approval.id, progress(approval));
       return { channel: posted.channel, ts: posted.ts };
     },

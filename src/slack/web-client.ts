@@ -1,6 +1,15 @@
 // The Slack Web API client (Slack's own @slack/web-api WebClient), set up for a server
 // that must never hang on Slack, and Slack's errors mapped to ours.
-import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
+import {
+  LogLevel,
+  WebAPIHTTPError,
+  WebAPIPlatformError,
+  WebAPIRateLimitedError,
+  WebAPIRequestError,
+  WebClient,
+  type Logger as SlackLogger,
+  type RetryOptions,
+} from '@slack/web-api';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -28,7 +37,13 @@ export interface SlackClientOptions {
   timeoutMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryOptions = { retries: 2, factor: 2, minTimeout: 1000, maxTimeout: 5000, randomize: true };
+export const DEFAULT_RETRY: RetryOptions = {
+  retries: 2,
+  factor: 2,
+  minTimeout: 1000,
+  maxTimeout: 5000,
+  randomize: true,
+};
 
 /** The SDK logs through ours (pino on stderr) rather than console, which would write to stdout. */
 function sdkLogger(logger: Logger): SlackLogger {
@@ -45,7 +60,11 @@ function sdkLogger(logger: Logger): SlackLogger {
   };
 }
 
-export function createSlackWebClient(slack: Pick<SlackConfig, 'botToken' | 'apiUrl'>, logger: Logger, options: SlackClientOptions = {}): WebClient {
+export function createSlackWebClient(
+  slack: Pick<SlackConfig, 'botToken' | 'apiUrl'>,
+  logger: Logger,
+  options: SlackClientOptions = {},
+): WebClient {
   return new WebClient(slack.botToken, {
     // The SDK appends the method name to this (adding a missing trailing slash).
     ...(slack.apiUrl ? { slackApiUrl: slack.apiUrl } : {}),
@@ -58,7 +77,24 @@ export function createSlackWebClient(slack: Pick<SlackConfig, 'botToken' | 'apiU
 }
 
 // Slack's error codes that no retry can fix: the configuration or the request is wrong.
-const PERMANENT = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'missing_scope', 'channel_not_found', 'not_in_channel', 'is_archived', 'invalid_blocks', 'invalid_arguments', 'msg_too_long', 'message_not_found', 'cant_update_message', 'user_not_in_channel', 'expired_trigger_id', 'invalid_trigger_id']);
+const PERMANENT = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'missing_scope',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_blocks',
+  'invalid_arguments',
+  'msg_too_long',
+  'message_not_found',
+  'cant_update_message',
+  'user_not_in_channel',
+  'expired_trigger_id',
+  'invalid_trigger_id',
+]);
 
 /** One Web API call, its failure an UpstreamError that says what Slack answered and whether retrying helps. */
 export async function slackCall<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -67,12 +103,32 @@ export async function slackCall<T>(what: string, call: () => Promise<T>): Promis
   } catch (err) {
     if (err instanceof WebAPIPlatformError) {
       const code = err.data.error;
-      const hint = code === 'not_in_channel' ? ' (invite the app to the channel: /invite @the-app)' : code === 'missing_scope' ? ` (the app needs scope ${String((err.data as { needed?: unknown }).needed ?? '?')})` : '';
-      throw new UpstreamError('slack', `${what}: Slack answered ${code}${hint}`, { retryable: !PERMANENT.has(code), cause: err });
+      const hint =
+        code === 'not_in_channel'
+          ? ' (invite the app to the channel: /invite @the-app)'
+          : code === 'missing_scope'
+            ? ` (the app needs scope ${String((err.data as { needed?: unknown }).needed ?? '?')})`
+            : '';
+      throw new UpstreamError('slack', `${what}: Slack answered ${code}${hint}`, {
+        retryable: !PERMANENT.has(code),
+        cause: err,
+      });
     }
-    if (err instanceof WebAPIRateLimitedError) throw new UpstreamError('slack', `${what}: rate limited for ${err.retryAfter} s`, { retryable: true, cause: err });
-    if (err instanceof WebAPIHTTPError) throw new UpstreamError('slack', `${what}: HTTP ${err.statusCode}`, { retryable: err.statusCode >= 500, cause: err });
-    if (err instanceof WebAPIRequestError) throw new UpstreamError('slack', `${what}: ${err.original.message}`, { retryable: true, cause: err });
-    throw new UpstreamError('slack', `${what}: ${err instanceof Error ? err.message : String(err)}`, { retryable: true, cause: err });
+    if (err instanceof WebAPIRateLimitedError)
+      throw new UpstreamError('slack', `${what}: rate limited for ${err.retryAfter} s`, {
+        retryable: true,
+        cause: err,
+      });
+    if (err instanceof WebAPIHTTPError)
+      throw new UpstreamError('slack', `${what}: HTTP ${err.statusCode}`, {
+        retryable: err.statusCode >= 500,
+        cause: err,
+      });
+    if (err instanceof WebAPIRequestError)
+      throw new UpstreamError('slack', `${what}: ${err.original.message}`, { retryable: true, cause: err });
+    throw new UpstreamError('slack', `${what}: ${err instanceof Error ? err.message : String(err)}`, {
+      retryable: true,
+      cause: err,
+    });
   }
 }

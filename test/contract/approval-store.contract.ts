@@ -90,7 +90,13 @@ export function approvalStoreContract(name: string, open: () => Promise<Approval
       const voters = Array.from({ length: 20 }, (_, i) => `user:v${i}`);
       await Promise.all(
         voters.map((by) =>
-          store.update(a.id, (current) => ({ ...current, votes: [...current.votes, { by, roles: ['ml-leads'], verdict: 'grant', comment: null, at: '2026-01-01T00:00:01.000Z', via: 'http' }] })),
+          store.update(a.id, (current) => ({
+            ...current,
+            votes: [
+              ...current.votes,
+              { by, roles: ['ml-leads'], verdict: 'grant', comment: null, at: '2026-01-01T00:00:01.000Z', via: 'http' },
+            ],
+          })),
         ),
       );
       const stored = await store.get(a.id);
@@ -102,7 +108,11 @@ export function approvalStoreContract(name: string, open: () => Promise<Approval
       const a = sampleApproval({ status: 'granted' });
       await store.create(a);
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => store.update(a.id, (current) => (current.consumedAt ? null : { ...current, consumedAt: `2026-01-01T00:00:0${i}.000Z` }))),
+        Array.from({ length: 10 }, (_, i) =>
+          store.update(a.id, (current) =>
+            current.consumedAt ? null : { ...current, consumedAt: `2026-01-01T00:00:0${i}.000Z` },
+          ),
+        ),
       );
       expect(results.filter((r) => r?.changed)).toHaveLength(1);
     });
@@ -118,7 +128,20 @@ export function approvalStoreContract(name: string, open: () => Promise<Approval
             seen.push(current.votes.length);
             // An audit append takes a while; nobody may write in between.
             await new Promise((resolve) => setTimeout(resolve, 5));
-            return { ...current, votes: [...current.votes, { by: `user:t${i}`, roles: ['ml-leads'], verdict: 'grant', comment: null, at: '2026-01-01T00:00:01.000Z', via: 'http' }] };
+            return {
+              ...current,
+              votes: [
+                ...current.votes,
+                {
+                  by: `user:t${i}`,
+                  roles: ['ml-leads'],
+                  verdict: 'grant',
+                  comment: null,
+                  at: '2026-01-01T00:00:01.000Z',
+                  via: 'http',
+                },
+              ],
+            };
           }),
         ),
       );
@@ -130,7 +153,9 @@ export function approvalStoreContract(name: string, open: () => Promise<Approval
       const store = await open();
       const a = sampleApproval();
       await store.create(a);
-      await expect(store.transition(a.id, async () => Promise.reject(new Error('audit: disk full')))).rejects.toThrow('audit: disk full');
+      await expect(store.transition(a.id, async () => Promise.reject(new Error('audit: disk full')))).rejects.toThrow(
+        'audit: disk full',
+      );
       expect(await store.get(a.id)).toEqual(a);
       expect(await store.transition(a.id, async () => null)).toEqual({ approval: a, changed: false });
       expect(await store.transition('apr_zzzz_00000000', async (x) => x)).toBeUndefined();

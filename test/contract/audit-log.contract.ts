@@ -48,7 +48,12 @@ function keyPair(dir: string): CheckpointSigner {
   return loadSigningKey(file);
 }
 
-const input = (i: number, runId = `run-${i % 3}`) => ({ runId, principal: 'user:alice', kind: 'planner.turn', data: { step: i, note: 'Zürich ✓', nested: { b: [1, 2], a: null } } });
+const input = (i: number, runId = `run-${i % 3}`) => ({
+  runId,
+  principal: 'user:alice',
+  kind: 'planner.turn',
+  data: { step: i, note: 'Zürich ✓', nested: { b: [1, 2], a: null } },
+});
 
 async function appendN(log: AuditLog, n: number, from = 1): Promise<AuditEntry[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => log.append(input(from + i))));
@@ -58,7 +63,16 @@ async function appendN(log: AuditLog, n: number, from = 1): Promise<AuditEntry[]
 function forge(prevHash: string, fromSeq: number, count: number): string[] {
   const lines: string[] = [];
   for (let i = 0; i < count; i++) {
-    const { entry, line } = sealEntry({ schemaVersion: 1, seq: fromSeq + i, time: '2026-01-01T00:00:00.000Z', runId: 'run-0', principal: 'user:mallory', kind: 'approval.granted', data: { forged: true }, prevHash });
+    const { entry, line } = sealEntry({
+      schemaVersion: 1,
+      seq: fromSeq + i,
+      time: '2026-01-01T00:00:00.000Z',
+      runId: 'run-0',
+      principal: 'user:mallory',
+      kind: 'approval.granted',
+      data: { forged: true },
+      prevHash,
+    });
     lines.push(line);
     prevHash = entry.hash;
   }
@@ -132,8 +146,13 @@ export function auditLogContract(name: string, fixture: AuditStoreFixture): void
     it('serialises many concurrent appends into one chain without gaps or forks', async () => {
       const { open, verify } = await setUp();
       const writers = await Promise.all(Array.from({ length: fixture.writers }, () => open()));
-      const results = await Promise.all(writers.map((log, w) => Promise.all(Array.from({ length: 120 }, (_, i) => log.append(input(i, `run-w${w}`))))));
-      const seqs = results.flat().map((e) => e.seq).sort((a, b) => a - b);
+      const results = await Promise.all(
+        writers.map((log, w) => Promise.all(Array.from({ length: 120 }, (_, i) => log.append(input(i, `run-w${w}`))))),
+      );
+      const seqs = results
+        .flat()
+        .map((e) => e.seq)
+        .sort((a, b) => a - b);
       expect(seqs).toEqual(Array.from({ length: 120 * fixture.writers }, (_, i) => i + 1));
       for (const log of writers) await log.close();
       const report = await verify();
@@ -279,7 +298,7 @@ export function auditLogContract(name: string, fixture: AuditStoreFixture): void
       for (let i = 1; i <= 12; i++) await log.append(input(i));
       // Checkpoints are written one after another: this one comes after the periodic ones.
       await log.checkpoint('requested');
-      const seqs = (await chain.checkpointLines()).map((l) => (JSON.parse(l) as { seq: number; reason: string }));
+      const seqs = (await chain.checkpointLines()).map((l) => JSON.parse(l) as { seq: number; reason: string });
       expect(seqs.filter((c) => c.reason === 'periodic').map((c) => c.seq)).toEqual([5, 10]);
       await log.close();
     });
@@ -287,7 +306,9 @@ export function auditLogContract(name: string, fixture: AuditStoreFixture): void
     it('rejects a value JSON cannot carry, and the chain goes on', async () => {
       const { open, verify } = await setUp();
       const log = await open();
-      await expect(log.append({ runId: null, principal: 'p', kind: 'k', data: { n: Number.NaN } })).rejects.toMatchObject({ code: 'input_invalid' });
+      await expect(
+        log.append({ runId: null, principal: 'p', kind: 'k', data: { n: Number.NaN } }),
+      ).rejects.toMatchObject({ code: 'input_invalid' });
       await log.append(input(1));
       await log.close();
       expect((await verify()).chain).toMatchObject({ ok: true, entries: 1 });

@@ -24,7 +24,8 @@ export interface DataQualityHarness {
   cleanup(): Promise<void>;
 }
 
-const hardOn = (report: DataQualityReport, column: string) => report.violations.filter((v) => v.severity === 'hard' && v.column === column);
+const hardOn = (report: DataQualityReport, column: string) =>
+  report.violations.filter((v) => v.severity === 'hard' && v.column === column);
 
 export function dataQualityContract(name: string, makeHarness: () => Promise<DataQualityHarness>): void {
   describe(`DataQuality contract: ${name}`, () => {
@@ -40,7 +41,13 @@ export function dataQualityContract(name: string, makeHarness: () => Promise<Dat
       const report = await h.dataQuality.check(h.clean, { reference: h.reference });
       expect(report.violations).toEqual([]);
       expect(report.findings.filter((f) => f.severity !== 'info')).toEqual([]);
-      expect(report.verdict).toEqual({ passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: false });
+      expect(report.verdict).toEqual({
+        passed: true,
+        failedChecks: [],
+        softFailures: [],
+        driftOnly: true,
+        drifted: false,
+      });
       expect(report).toMatchObject({ dataset: h.clean, reference: h.reference, passed: true, reused: false });
       expect(report.dataVersion).toMatch(/^[0-9a-f]{64}$/);
       expect(report.reportHash).toMatch(/^[0-9a-f]{64}$/);
@@ -79,10 +86,18 @@ export function dataQualityContract(name: string, makeHarness: () => Promise<Dat
 
     it('passes drifted but valid data, reporting the drift beside the verdict', async () => {
       const report = await h.dataQuality.check(h.drifted.dataset, { reference: h.reference });
-      const psi = report.findings.find((f) => f.severity === 'alert' && f.check === 'psi' && f.column === h.drifted.column);
+      const psi = report.findings.find(
+        (f) => f.severity === 'alert' && f.check === 'psi' && f.column === h.drifted.column,
+      );
       expect(psi!.value as number).toBeGreaterThanOrEqual(0.25);
       expect(report.violations).toEqual([]);
-      expect(report.verdict).toEqual({ passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: true });
+      expect(report.verdict).toEqual({
+        passed: true,
+        failedChecks: [],
+        softFailures: [],
+        driftOnly: true,
+        drifted: true,
+      });
     });
 
     it('looks the same content up instead of checking it again', async () => {
@@ -92,10 +107,19 @@ export function dataQualityContract(name: string, makeHarness: () => Promise<Dat
     });
 
     it('tells the stored verdict on the current content, and forgets it when the content changes', async () => {
-      expect(await h.dataQuality.verdict(h.withMissingValues.dataset)).toMatchObject({ checked: false, verdict: null, reportHash: null });
+      expect(await h.dataQuality.verdict(h.withMissingValues.dataset)).toMatchObject({
+        checked: false,
+        verdict: null,
+        reportHash: null,
+      });
       const report = await h.dataQuality.check(h.withMissingValues.dataset);
       expect(await h.dataQuality.verdict(h.withMissingValues.dataset)).toEqual({
-        dataset: h.withMissingValues.dataset, dataVersion: report.dataVersion, checked: true, verdict: report.verdict, reportHash: report.reportHash, checkedAt: report.checkedAt,
+        dataset: h.withMissingValues.dataset,
+        dataVersion: report.dataVersion,
+        checked: true,
+        verdict: report.verdict,
+        reportHash: report.reportHash,
+        checkedAt: report.checkedAt,
       });
       await h.changeContent(h.withMissingValues.dataset);
       const after = await h.dataQuality.verdict(h.withMissingValues.dataset);

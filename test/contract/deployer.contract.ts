@@ -33,7 +33,13 @@ const TIMEOUT_MS = 45_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls the split until `done` holds or `ms` pass; returns the last split seen. */
-async function splitWhen(deployer: Deployer, model: string, environment: Environment, done: (s: TrafficSplit) => boolean, ms: number): Promise<TrafficSplit | undefined> {
+async function splitWhen(
+  deployer: Deployer,
+  model: string,
+  environment: Environment,
+  done: (s: TrafficSplit) => boolean,
+  ms: number,
+): Promise<TrafficSplit | undefined> {
   const until = Date.now() + ms;
   for (;;) {
     const split = await deployer.getSplit(model, environment);
@@ -55,7 +61,12 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       await h.cleanup();
     });
     const request = (version: string, targetPercent: number) => ({
-      model: h.model, version, environment: h.environment, targetPercent, requestedBy: 'contract-test', timeoutMs: TIMEOUT_MS,
+      model: h.model,
+      version,
+      environment: h.environment,
+      targetPercent,
+      requestedBy: 'contract-test',
+      timeoutMs: TIMEOUT_MS,
     });
 
     it('reports no split for a model it does not serve', async () => {
@@ -64,12 +75,24 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
 
     it('serves the stable version with all traffic before any canary', async () => {
       const split = await h.deployer.getSplit(h.model, h.environment);
-      expect(split).toMatchObject({ model: h.model, stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: h.stableVersion });
+      expect(split).toMatchObject({
+        model: h.model,
+        stableVersion: h.stableVersion,
+        canaryVersion: null,
+        canaryPercent: 0,
+        lastKnownGoodVersion: h.stableVersion,
+      });
     });
 
     it('refuses to canary a version that failed its quality gates, leaving the split alone', async () => {
-      await expect(h.deployer.deployCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(UserError);
-      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
+      await expect(h.deployer.deployCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(
+        UserError,
+      );
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        stableVersion: h.stableVersion,
+        canaryVersion: null,
+        canaryPercent: 0,
+      });
     });
 
     it('refuses a target share outside 1..100', async () => {
@@ -84,12 +107,19 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       expect(paused.canaryPercent).toBe(h.partialPercent);
       expect(paused.analyses.length).toBeGreaterThan(0);
       expect(paused.analyses.every((a) => a.passed && a.trafficPercent <= h.partialPercent)).toBe(true);
-      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        stableVersion: h.stableVersion,
+        canaryVersion: h.goodVersion,
+        canaryPercent: h.partialPercent,
+      });
 
       const promoted = await h.deployer.deployCanary(request(h.goodVersion, 100));
       expect(promoted.status).toBe('promoted');
       expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
-        stableVersion: h.goodVersion, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: h.goodVersion,
+        stableVersion: h.goodVersion,
+        canaryVersion: null,
+        canaryPercent: 0,
+        lastKnownGoodVersion: h.goodVersion,
       });
     });
 
@@ -101,13 +131,22 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       const last = rollout.analyses.at(-1)!;
       expect(last.passed).toBe(false);
       expect(last.checks.filter((c) => !c.passed).length).toBeGreaterThan(0);
-      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        stableVersion: h.stableVersion,
+        canaryVersion: null,
+        canaryPercent: 0,
+      });
     });
 
     it('rolls back to the last known-good version on request', async () => {
       stopTraffic = h.startTraffic();
       await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
-      const split = await h.deployer.rollback({ model: h.model, environment: h.environment, reason: 'operator asked', requestedBy: 'contract-test' });
+      const split = await h.deployer.rollback({
+        model: h.model,
+        environment: h.environment,
+        reason: 'operator asked',
+        requestedBy: 'contract-test',
+      });
       expect(split).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 });
       expect(await h.deployer.getSplit(h.model, h.environment)).toEqual(split);
     });
@@ -122,8 +161,19 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       await stopTraffic();
       stopTraffic = h.startShiftedTraffic();
       // Nobody calls rollback: the deployer must notice on its own.
-      const split = await splitWhen(h.deployer, h.model, h.environment, (s) => s.canaryVersion === null, 20 * h.heldAnalysisMs);
-      expect(split).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: h.stableVersion });
+      const split = await splitWhen(
+        h.deployer,
+        h.model,
+        h.environment,
+        (s) => s.canaryVersion === null,
+        20 * h.heldAnalysisMs,
+      );
+      expect(split).toMatchObject({
+        stableVersion: h.stableVersion,
+        canaryVersion: null,
+        canaryPercent: 0,
+        lastKnownGoodVersion: h.stableVersion,
+      });
     });
 
     it('keeps a healthy held canary serving through the same traffic shift', async () => {
@@ -133,17 +183,23 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       stopTraffic = h.startShiftedTraffic();
       // The shift alone is no reason to roll back: the stable version sees it too.
       await sleep(2 * h.heldAnalysisMs);
-      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ stableVersion: h.stableVersion, canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        stableVersion: h.stableVersion,
+        canaryVersion: h.goodVersion,
+        canaryPercent: h.partialPercent,
+      });
     });
 
-    it('keeps a canary\'s key with its rollout: a second start under the key starts nothing, and lookup follows it to its end', async () => {
+    it("keeps a canary's key with its rollout: a second start under the key starts nothing, and lookup follows it to its end", async () => {
       stopTraffic = h.startTraffic();
       const keyed = { ...request(h.goodVersion, h.partialPercent), idempotencyKey: 'run_5:call_4' };
       expect(await h.deployer.lookup('run_5:call_4')).toEqual({ state: 'not_started' });
       const [a, b] = await Promise.all([h.deployer.startCanary(keyed), h.deployer.startCanary(keyed)]);
       expect([a.canaryVersion, b.canaryVersion]).toEqual([h.goodVersion, h.goodVersion]);
       const found = await h.deployer.lookup('run_5:call_4');
-      expect(found).toMatchObject({ work: { kind: 'canary', model: h.model, version: h.goodVersion, targetPercent: h.partialPercent } });
+      expect(found).toMatchObject({
+        work: { kind: 'canary', model: h.model, version: h.goodVersion, targetPercent: h.partialPercent },
+      });
       expect(found.state === 'started' || found.state === 'ended').toBe(true);
       const ended = await h.deployer.waitForRollout(h.model, h.environment, { timeoutMs: TIMEOUT_MS });
       expect(await h.deployer.lookup('run_5:call_4')).toMatchObject({ state: 'ended', work: { rollout: ended } });
@@ -155,25 +211,46 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
     it('rolls back once under a key, answering a repeat with the split that rollback left', async () => {
       stopTraffic = h.startTraffic();
       await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
-      const rollback = { model: h.model, environment: h.environment, reason: 'alert', requestedBy: 'contract-test', idempotencyKey: 'run_6:call_1' };
+      const rollback = {
+        model: h.model,
+        environment: h.environment,
+        reason: 'alert',
+        requestedBy: 'contract-test',
+        idempotencyKey: 'run_6:call_1',
+      };
       const split = await h.deployer.rollback(rollback);
-      expect(await h.deployer.lookup('run_6:call_1')).toMatchObject({ state: 'ended', work: { kind: 'rollback', split } });
+      expect(await h.deployer.lookup('run_6:call_1')).toMatchObject({
+        state: 'ended',
+        work: { kind: 'rollback', split },
+      });
       // A canary started since is not rolled back by the repeat.
       await h.deployer.deployCanary(request(h.goodVersion, h.partialPercent));
       expect(await h.deployer.rollback(rollback)).toEqual(split);
-      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        canaryVersion: h.goodVersion,
+        canaryPercent: h.partialPercent,
+      });
     });
 
     it('starts a canary without waiting, refusing a bad request at once, and tells when it stops at the authorised share', async () => {
       stopTraffic = h.startTraffic();
-      await expect(h.deployer.startCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(UserError);
+      await expect(h.deployer.startCanary(request(h.unpromotableVersion, h.partialPercent))).rejects.toBeInstanceOf(
+        UserError,
+      );
       const started = await h.deployer.startCanary(request(h.goodVersion, h.partialPercent));
-      expect(started).toMatchObject({ canaryVersion: h.goodVersion, targetPercent: h.partialPercent, status: 'progressing' });
+      expect(started).toMatchObject({
+        canaryVersion: h.goodVersion,
+        targetPercent: h.partialPercent,
+        status: 'progressing',
+      });
       expect(await h.deployer.rollout(h.model, h.environment)).toMatchObject({ canaryVersion: h.goodVersion });
       const ended = await h.deployer.waitForRollout(h.model, h.environment, { timeoutMs: TIMEOUT_MS });
       expect(ended).toMatchObject({ status: 'paused', canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
       expect(await h.deployer.rollout(h.model, h.environment)).toEqual(ended);
-      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({ canaryVersion: h.goodVersion, canaryPercent: h.partialPercent });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject({
+        canaryVersion: h.goodVersion,
+        canaryPercent: h.partialPercent,
+      });
     });
   });
 }

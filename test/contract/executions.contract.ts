@@ -13,7 +13,12 @@ export function sampleRecord(overrides: Partial<ExecutionRecord> = {}): Executio
     principal: { id: 'agent:alertmanager', roles: [] },
     tool: 'rollback',
     argsHash: 'b'.repeat(64),
-    decision: { effect: 'allow', ruleId: 'rollback-always', reason: 'rolling back is always allowed', policy: 'default' },
+    decision: {
+      effect: 'allow',
+      ruleId: 'rollback-always',
+      reason: 'rolling back is always allowed',
+      policy: 'default',
+    },
     risk: { ...NO_RISK, environment: 'production' },
     approvalId: null,
     takenAt: '2026-12-02T07:00:00.000Z',
@@ -36,7 +41,9 @@ export function executionsContract(name: string, open: () => Promise<Executions>
     it('lets exactly one of many concurrent takers have a key', async () => {
       const executions = await open();
       const record = sampleRecord();
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => executions.take({ ...record, callId: `call_${i}` })));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => executions.take({ ...record, callId: `call_${i}` })),
+      );
       expect(results.filter((r) => r === null)).toHaveLength(1);
       const winner = await executions.find(record.key);
       expect(results.filter((r) => r !== null).every((r) => r!.callId === winner!.callId)).toBe(true);
@@ -46,8 +53,15 @@ export function executionsContract(name: string, open: () => Promise<Executions>
       const executions = await open();
       const record = sampleRecord();
       await executions.take(record);
-      await executions.finish(record.key, { status: 'executed', summary: 'rolled back to v1', output: { stableVersion: '1' } });
-      expect(await executions.find(record.key)).toEqual({ ...record, end: { status: 'executed', summary: 'rolled back to v1', output: { stableVersion: '1' } } });
+      await executions.finish(record.key, {
+        status: 'executed',
+        summary: 'rolled back to v1',
+        output: { stableVersion: '1' },
+      });
+      expect(await executions.find(record.key)).toEqual({
+        ...record,
+        end: { status: 'executed', summary: 'rolled back to v1', output: { stableVersion: '1' } },
+      });
     });
 
     it('knows nothing of a key never taken, and finishing one keeps nothing', async () => {

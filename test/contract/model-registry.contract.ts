@@ -47,7 +47,11 @@ function gates(aucValue: number): QualityGateResult[] {
   ];
 }
 
-export function versionInput(model: string, aucValue = 0.86, extra: { createdBy?: string; trainingJobId?: string } = {}) {
+export function versionInput(
+  model: string,
+  aucValue = 0.86,
+  extra: { createdBy?: string; trainingJobId?: string } = {},
+) {
   return {
     model,
     dataset: 'credit-train',
@@ -76,7 +80,13 @@ export function describeModelRegistryContract(adapter: string, create: () => Pro
       await registry.createModel('credit-risk', 'Probability of default');
       await registry.createModel('credit-risk', 'another description');
       expect(await registry.listModels()).toEqual([
-        { name: 'credit-risk', description: 'Probability of default', latestVersion: null, aliases: {}, versionCount: 0 },
+        {
+          name: 'credit-risk',
+          description: 'Probability of default',
+          latestVersion: null,
+          aliases: {},
+          versionCount: 0,
+        },
       ]);
     });
 
@@ -85,7 +95,15 @@ export function describeModelRegistryContract(adapter: string, create: () => Pro
       const first = await registry.registerVersion(versionInput('credit-risk', 0.86, { trainingJobId: 'job-1' }));
       const second = await registry.registerVersion(versionInput('credit-risk', 0.87, { createdBy: 'bob' }));
       expect([first.version, second.version]).toEqual(['1', '2']);
-      expect(first).toMatchObject({ model: 'credit-risk', dataset: 'credit-train', dataVersion: 'a'.repeat(64), trainingJobId: 'job-1', createdBy: 'alice', promotable: true, aliases: [] });
+      expect(first).toMatchObject({
+        model: 'credit-risk',
+        dataset: 'credit-train',
+        dataVersion: 'a'.repeat(64),
+        trainingJobId: 'job-1',
+        createdBy: 'alice',
+        promotable: true,
+        aliases: [],
+      });
       expect(first.params).toEqual({ learningRate: 0.05, epochs: 20 });
       expect(Number.isNaN(Date.parse(first.createdAt))).toBe(false);
       expect((await registry.listVersions('credit-risk')).map((v) => v.version)).toEqual(['1', '2']);
@@ -99,7 +117,10 @@ export function describeModelRegistryContract(adapter: string, create: () => Pro
       await registry.createModel('credit-risk', 'd');
       await registry.registerVersion(versionInput('credit-risk', 0.84));
       await registry.registerVersion(versionInput('credit-risk', 0.88));
-      const [a, b] = await Promise.all([registry.getVersion('credit-risk', '1'), registry.getVersion('credit-risk', '2')]);
+      const [a, b] = await Promise.all([
+        registry.getVersion('credit-risk', '1'),
+        registry.getVersion('credit-risk', '2'),
+      ]);
       expect(b!.metrics.auc! - a!.metrics.auc!).toBeCloseTo(0.04, 10);
     });
 
@@ -116,7 +137,9 @@ export function describeModelRegistryContract(adapter: string, create: () => Pro
       await registry.createModel('credit-risk', 'd');
       const weak = await registry.registerVersion(versionInput('credit-risk', 0.7));
       expect(weak.promotable).toBe(false);
-      await expect(registry.setAlias('credit-risk', 'champion', weak.version, 'alice', 'try')).rejects.toThrow(/not promotable.*auc/);
+      await expect(registry.setAlias('credit-risk', 'champion', weak.version, 'alice', 'try')).rejects.toThrow(
+        /not promotable.*auc/,
+      );
       expect(await registry.aliasHistory('credit-risk')).toEqual([]);
       // Other aliases may point at it: a challenger is only evaluated, never served as champion.
       await registry.setAlias('credit-risk', 'challenger', weak.version, 'alice', 'shadow evaluation');
@@ -143,12 +166,18 @@ export function describeModelRegistryContract(adapter: string, create: () => Pro
 
     it('refuses an alias to a version that does not exist', async () => {
       await registry.createModel('credit-risk', 'd');
-      await expect(registry.setAlias('credit-risk', 'champion', '3', 'alice', 'x')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(registry.setAlias('credit-risk', 'champion', '3', 'alice', 'x')).rejects.toMatchObject({
+        code: 'not_found',
+      });
     });
 
     it('gives 20 concurrent registrations 20 distinct versions', async () => {
       await registry.createModel('credit-risk', 'd');
-      const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => registry.registerVersion(versionInput('credit-risk', 0.85, { trainingJobId: `job-${i}` }))));
+      const versions = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          registry.registerVersion(versionInput('credit-risk', 0.85, { trainingJobId: `job-${i}` })),
+        ),
+      );
       expect(new Set(versions.map((v) => v.version)).size).toBe(20);
       const listed = await registry.listVersions('credit-risk');
       expect(listed.map((v) => v.version)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));

@@ -22,7 +22,14 @@ function alert(groupKey: string, status: 'firing' | 'resolved' = 'firing', n = 0
 }
 
 function schedule(name: string, cron: string): Schedule {
-  return scheduleFromConfig({ name, cron, tz: 'UTC', task: `the ${name} task`, runbook: 'nightly-retrain', labels: { model: 'churn' } });
+  return scheduleFromConfig({
+    name,
+    cron,
+    tz: 'UTC',
+    task: `the ${name} task`,
+    runbook: 'nightly-retrain',
+    labels: { model: 'churn' },
+  });
 }
 
 function chat(text: string): Trigger {
@@ -72,10 +79,13 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const seen: [string, string][] = [];
       const done = counter();
-      q.process(async (runId, trigger) => {
-        seen.push([runId, trigger?.text ?? '(resume)']);
-        done.bump();
-      }, { concurrency: 2 });
+      q.process(
+        async (runId, trigger) => {
+          seen.push([runId, trigger?.text ?? '(resume)']);
+          done.bump();
+        },
+        { concurrency: 2 },
+      );
       const a = await q.enqueue(chat('why is fraud-v3 slow?'));
       const b = await q.enqueue(chat('retrain churn'));
       await done.reach(2);
@@ -83,7 +93,12 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       expect(b.coalesced).toBe(false);
       expect(a.runId).not.toBe(b.runId);
       expect(a.runId).toMatch(/^run_[a-z0-9]+_[0-9a-f]{8}$/);
-      expect(seen.sort()).toEqual([[a.runId, 'why is fraud-v3 slow?'], [b.runId, 'retrain churn']].sort());
+      expect(seen.sort()).toEqual(
+        [
+          [a.runId, 'why is fraud-v3 slow?'],
+          [b.runId, 'retrain churn'],
+        ].sort(),
+      );
       await until(async () => (await q.depth()) === 0);
     });
 
@@ -93,15 +108,26 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const started = counter();
       const finished = counter();
       const handled: string[] = [];
-      q.process(async (runId) => {
-        handled.push(runId);
-        started.bump();
-        await gate.opened;
-        finished.bump();
-      }, { concurrency: 4 });
+      q.process(
+        async (runId) => {
+          handled.push(runId);
+          started.bump();
+          await gate.opened;
+          finished.bump();
+        },
+        { concurrency: 4 },
+      );
       const results = [];
       for (let batch = 0; batch < 10; batch++) {
-        results.push(...(await Promise.all(Array.from({ length: 100 }, (_, i) => q.enqueue(alert(`{}:{group="g${(batch * 100 + i) % 10}"}`, 'firing', batch * 100 + i), { dedupeKey: `{}:{group="g${(batch * 100 + i) % 10}"}` })))));
+        results.push(
+          ...(await Promise.all(
+            Array.from({ length: 100 }, (_, i) =>
+              q.enqueue(alert(`{}:{group="g${(batch * 100 + i) % 10}"}`, 'firing', batch * 100 + i), {
+                dedupeKey: `{}:{group="g${(batch * 100 + i) % 10}"}`,
+              }),
+            ),
+          )),
+        );
       }
       const runIds = new Set(results.map((r) => r.runId));
       expect(runIds.size).toBe(10);
@@ -128,10 +154,13 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const gate = latch();
       const started = counter();
-      q.process(async () => {
-        started.bump();
-        await gate.opened;
-      }, { concurrency: 1 });
+      q.process(
+        async () => {
+          started.bump();
+          await gate.opened;
+        },
+        { concurrency: 1 },
+      );
       const key = '{}:{alertname="DriftHigh"}';
       const first = await q.enqueue(alert(key), { dedupeKey: key });
       await started.reach(1);
@@ -158,28 +187,37 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       await done.reach(2);
     });
 
-    it('keeps a parked run\'s key: triggers join it until an attempt ends without parking', async () => {
+    it("keeps a parked run's key: triggers join it until an attempt ends without parking", async () => {
       const q = await open();
       let parks = true;
       const attempts: [string, string | null][] = [];
       const done = counter();
-      q.process(async (runId, trigger) => {
-        attempts.push([runId, trigger?.text ?? null]);
-        done.bump();
-        return parks ? 'parked' : undefined;
-      }, { concurrency: 1 });
+      q.process(
+        async (runId, trigger) => {
+          attempts.push([runId, trigger?.text ?? null]);
+          done.bump();
+          return parks ? 'parked' : undefined;
+        },
+        { concurrency: 1 },
+      );
       const first = await q.enqueue(alert('g'), { dedupeKey: 'g' });
       await done.reach(1);
       await until(async () => (await q.depth()) === 0);
       // Parked (waiting for an approval): a repeat and the resolved notice join it.
-      expect(await q.enqueue(alert('g', 'firing', 2), { dedupeKey: 'g' })).toEqual({ runId: first.runId, coalesced: true });
+      expect(await q.enqueue(alert('g', 'firing', 2), { dedupeKey: 'g' })).toEqual({
+        runId: first.runId,
+        coalesced: true,
+      });
       expect(await q.join(alert('g', 'resolved', 3), 'g')).toBe(first.runId);
       expect((await q.joined(first.runId)).map((j) => j.status)).toEqual(['firing', 'resolved']);
       // Resumed and parked again: still its key.
       await q.resume(first.runId);
       await done.reach(2);
       await until(async () => (await q.depth()) === 0);
-      expect(await q.enqueue(alert('g', 'firing', 4), { dedupeKey: 'g' })).toEqual({ runId: first.runId, coalesced: true });
+      expect(await q.enqueue(alert('g', 'firing', 4), { dedupeKey: 'g' })).toEqual({
+        runId: first.runId,
+        coalesced: true,
+      });
       // Resumed and over: the key is free, and the next firing starts a run of its own.
       parks = false;
       await q.resume(first.runId);
@@ -189,7 +227,12 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       expect(next.coalesced).toBe(false);
       expect(next.runId).not.toBe(first.runId);
       await done.reach(4);
-      expect(attempts.map(([id, text]) => [id === first.runId, text])).toEqual([[true, 'DriftHigh firing #0'], [true, null], [true, null], [false, 'DriftHigh firing #5']]);
+      expect(attempts.map(([id, text]) => [id === first.runId, text])).toEqual([
+        [true, 'DriftHigh firing #0'],
+        [true, null],
+        [true, null],
+        [false, 'DriftHigh firing #5'],
+      ]);
     });
 
     it('never coalesces triggers without a dedupe key', async () => {
@@ -204,11 +247,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open({ backoffMs: 50 });
       const calls: string[] = [];
       const done = counter();
-      q.process(async (runId) => {
-        calls.push(runId);
-        if (calls.length === 1) throw new UpstreamError('gemini', '503', { retryable: true });
-        done.bump();
-      }, { concurrency: 1 });
+      q.process(
+        async (runId) => {
+          calls.push(runId);
+          if (calls.length === 1) throw new UpstreamError('gemini', '503', { retryable: true });
+          done.bump();
+        },
+        { concurrency: 1 },
+      );
       const { runId } = await q.enqueue(chat('retry me'));
       await done.reach(1);
       expect(calls).toEqual([runId, runId]);
@@ -218,11 +264,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const calls: string[] = [];
       const after = counter();
-      q.process(async (runId, trigger) => {
-        calls.push(runId);
-        if (trigger?.text === 'bad') throw new UserError('bad input');
-        after.bump();
-      }, { concurrency: 1 });
+      q.process(
+        async (runId, trigger) => {
+          calls.push(runId);
+          if (trigger?.text === 'bad') throw new UserError('bad input');
+          after.bump();
+        },
+        { concurrency: 1 },
+      );
       const bad = await q.enqueue(chat('bad'));
       // With concurrency 1 the second run starts only after the first has settled.
       const good = await q.enqueue(chat('good'));
@@ -235,13 +284,20 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const gaveUp: [string, string][] = [];
       const told = counter();
       let calls = 0;
-      q.process(async (_runId, trigger) => {
-        calls += 1;
-        if (trigger?.text?.includes('#0')) throw new UpstreamError('redis', 'the run store is unreachable', { retryable: true });
-      }, { concurrency: 1, onGaveUp: (runId, reason) => {
-        gaveUp.push([runId, reason]);
-        told.bump();
-      } });
+      q.process(
+        async (_runId, trigger) => {
+          calls += 1;
+          if (trigger?.text?.includes('#0'))
+            throw new UpstreamError('redis', 'the run store is unreachable', { retryable: true });
+        },
+        {
+          concurrency: 1,
+          onGaveUp: (runId, reason) => {
+            gaveUp.push([runId, reason]);
+            told.bump();
+          },
+        },
+      );
       const first = await q.enqueue(alert('k'), { dedupeKey: 'k' });
       await told.reach(1);
       expect(calls).toBe(2);
@@ -259,11 +315,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const gate = latch();
       const seen: [string, string | null][] = [];
       const done = counter();
-      q.process(async (runId, trigger) => {
-        seen.push([runId, trigger?.text ?? null]);
-        if (runId === 'run_parked_a') await gate.opened;
-        done.bump();
-      }, { concurrency: 2 });
+      q.process(
+        async (runId, trigger) => {
+          seen.push([runId, trigger?.text ?? null]);
+          if (runId === 'run_parked_a') await gate.opened;
+          done.bump();
+        },
+        { concurrency: 2 },
+      );
       await q.resume('run_parked_a');
       // While the first resume is queued or active, more resumes of the same run join it.
       await q.resume('run_parked_a');
@@ -287,11 +346,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const gate = latch();
       const started = counter();
       const handled: string[] = [];
-      q.process(async (runId) => {
-        handled.push(runId);
-        started.bump();
-        await gate.opened;
-      }, { concurrency: 1 });
+      q.process(
+        async (runId) => {
+          handled.push(runId);
+          started.bump();
+          await gate.opened;
+        },
+        { concurrency: 1 },
+      );
       const key = '{}:{alertname="DriftHigh",model="churn"}';
       expect(await q.join(alert(key, 'resolved', 0), key)).toBeNull();
       expect(await q.depth()).toBe(0);
@@ -299,7 +361,9 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const firing = await q.enqueue(alert(key, 'firing', 1), { dedupeKey: key });
       await started.reach(1);
       expect(await q.join(alert(key, 'resolved', 2), key)).toBe(firing.runId);
-      expect((await q.joined(firing.runId)).map((j) => [j.status, j.trigger.text])).toEqual([['resolved', 'DriftHigh resolved #2']]);
+      expect((await q.joined(firing.runId)).map((j) => [j.status, j.trigger.text])).toEqual([
+        ['resolved', 'DriftHigh resolved #2'],
+      ]);
       gate.open();
       await until(async () => (await q.depth()) === 0);
       // Once the run has finished its key is free again: a late resolved notice starts nothing.
@@ -312,11 +376,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open({ attempts: 3, backoffMs: 200 });
       const times: number[] = [];
       const done = counter();
-      q.process(async () => {
-        times.push(Date.now());
-        if (times.length < 3) throw new UpstreamError('gemini', '503', { retryable: true });
-        done.bump();
-      }, { concurrency: 1 });
+      q.process(
+        async () => {
+          times.push(Date.now());
+          if (times.length < 3) throw new UpstreamError('gemini', '503', { retryable: true });
+          done.bump();
+        },
+        { concurrency: 1 },
+      );
       await q.enqueue(chat('flaky upstream'));
       await done.reach(1);
       expect(times).toHaveLength(3);
@@ -330,10 +397,13 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
     it('gives up on a run after its attempts, retryable or not', async () => {
       const q = await open({ attempts: 2, backoffMs: 10 });
       const calls: string[] = [];
-      q.process(async (runId) => {
-        calls.push(runId);
-        throw new UpstreamError('gemini', '503', { retryable: true });
-      }, { concurrency: 1 });
+      q.process(
+        async (runId) => {
+          calls.push(runId);
+          throw new UpstreamError('gemini', '503', { retryable: true });
+        },
+        { concurrency: 1 },
+      );
       const { runId } = await q.enqueue(chat('always down'));
       await until(async () => calls.length >= 2 && (await q.depth()) === 0);
       await new Promise((r) => setTimeout(r, 100));
@@ -344,11 +414,19 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const seen: { runId: string; kind: string; principal: string; scheduledFor: string }[] = [];
       const fired = counter();
-      q.process(async (runId, trigger) => {
-        if (!trigger) throw new Error(`a schedule's firing came without its trigger (run ${runId})`);
-        seen.push({ runId, kind: trigger.kind, principal: trigger.principal.id, scheduledFor: (trigger.data as { scheduledFor: string }).scheduledFor });
-        fired.bump();
-      }, { concurrency: 2 });
+      q.process(
+        async (runId, trigger) => {
+          if (!trigger) throw new Error(`a schedule's firing came without its trigger (run ${runId})`);
+          seen.push({
+            runId,
+            kind: trigger.kind,
+            principal: trigger.principal.id,
+            scheduledFor: (trigger.data as { scheduledFor: string }).scheduledFor,
+          });
+          fired.bump();
+        },
+        { concurrency: 2 },
+      );
       const everySecond = schedule('every-second', '* * * * * *');
       expect(await q.setSchedules([everySecond])).toEqual({ active: ['every-second'], removed: [] });
       // A restart sets the same schedules again: no second scheduler, no double firing.
@@ -365,15 +443,21 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const fired = counter();
       const names: string[] = [];
-      q.process(async (_runId, trigger) => {
-        names.push((trigger?.data as { schedule: string }).schedule);
-        fired.bump();
-      }, { concurrency: 2 });
+      q.process(
+        async (_runId, trigger) => {
+          names.push((trigger?.data as { schedule: string }).schedule);
+          fired.bump();
+        },
+        { concurrency: 2 },
+      );
       await q.setSchedules([schedule('yearly', '0 0 1 1 *'), schedule('every-second', '* * * * * *')]);
       // A schedule waiting for its time is not a run waiting.
       expect(await q.depth()).toBeLessThanOrEqual(1);
       await fired.reach(1);
-      expect(await q.setSchedules([schedule('yearly', '0 0 1 1 *')])).toEqual({ active: ['yearly'], removed: ['every-second'] });
+      expect(await q.setSchedules([schedule('yearly', '0 0 1 1 *')])).toEqual({
+        active: ['yearly'],
+        removed: ['every-second'],
+      });
       await until(async () => (await q.depth()) === 0);
       const after = fired.value;
       await new Promise((r) => setTimeout(r, 1500));
@@ -385,11 +469,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const started = counter();
       let finished = false;
-      q.process(async () => {
-        started.bump();
-        await new Promise((r) => setTimeout(r, 300));
-        finished = true;
-      }, { concurrency: 1 });
+      q.process(
+        async () => {
+          started.bump();
+          await new Promise((r) => setTimeout(r, 300));
+          finished = true;
+        },
+        { concurrency: 1 },
+      );
       await q.enqueue(chat('a short run'));
       await started.reach(1);
       expect(await q.close({ graceMs: 10_000 })).toEqual({ handedBack: [] });
@@ -400,11 +487,14 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const q = await open();
       const started = counter();
       const handled: string[] = [];
-      q.process(async (runId) => {
-        handled.push(runId);
-        started.bump();
-        await new Promise(() => {});
-      }, { concurrency: 2 });
+      q.process(
+        async (runId) => {
+          handled.push(runId);
+          started.bump();
+          await new Promise(() => {});
+        },
+        { concurrency: 2 },
+      );
       const { runId } = await q.enqueue(chat('a long run'));
       await started.reach(1);
       const t0 = Date.now();
@@ -417,10 +507,13 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
     it('closes at once when forced, even while a handler is still running', async () => {
       const q = await open();
       const started = counter();
-      q.process(async () => {
-        started.bump();
-        await new Promise(() => {});
-      }, { concurrency: 1 });
+      q.process(
+        async () => {
+          started.bump();
+          await new Promise(() => {});
+        },
+        { concurrency: 1 },
+      );
       await q.enqueue(chat('a long run'));
       await started.reach(1);
       await q.close({ force: true });

@@ -14,7 +14,13 @@ function run(id: string, createdAt: string, status: RunStatus = 'running'): Run 
   return {
     schemaVersion: 1,
     id,
-    trigger: { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, text: 'DriftHigh firing', data: { groupKey: '{}:{a="b"}' }, alertName: 'DriftHigh' },
+    trigger: {
+      kind: 'alert',
+      principal: { id: 'agent:alertmanager', roles: [] },
+      text: 'DriftHigh firing',
+      data: { groupKey: '{}:{a="b"}' },
+      alertName: 'DriftHigh',
+    },
     status,
     planner: 'runbook:drift-retrain',
     fallback: null,
@@ -80,7 +86,9 @@ export function runStoreContract(name: string, fixture: RunStoreFixture): void {
       // Saved out of creation order, some twice, one moving status after it was created.
       for (let i = 0; i < 30; i++) {
         const id = `run_${String(i).padStart(2, '0')}`;
-        await s.save(run(id, `2026-11-23T10:${String(i).padStart(2, '0')}:00.000Z`, i % 3 === 0 ? 'succeeded' : 'running'));
+        await s.save(
+          run(id, `2026-11-23T10:${String(i).padStart(2, '0')}:00.000Z`, i % 3 === 0 ? 'succeeded' : 'running'),
+        );
       }
       await s.save({ ...run('run_28', '2026-11-23T10:28:00.000Z'), status: 'failed', error: 'boom' });
       await s.save({ ...run('run_05', '2026-11-23T10:05:00.000Z'), status: 'failed', error: 'boom' });
@@ -88,7 +96,12 @@ export function runStoreContract(name: string, fixture: RunStoreFixture): void {
       expect(await ids({ limit: 3 })).toEqual(['run_29', 'run_28', 'run_27']);
       expect((await s.recent({ limit: 3 }))[1]).toMatchObject({ id: 'run_28', status: 'failed', error: 'boom' });
       expect(await ids({ limit: 100 })).toHaveLength(30);
-      expect(await ids({ limit: 100, since: '2026-11-23T10:26:00.000Z' })).toEqual(['run_29', 'run_28', 'run_27', 'run_26']);
+      expect(await ids({ limit: 100, since: '2026-11-23T10:26:00.000Z' })).toEqual([
+        'run_29',
+        'run_28',
+        'run_27',
+        'run_26',
+      ]);
       expect(await ids({ limit: 2, status: 'succeeded' })).toEqual(['run_27', 'run_24']);
       expect(await ids({ limit: 10, status: 'failed' })).toEqual(['run_28', 'run_05']);
       expect(await ids({ limit: 10, status: 'running', since: '2026-11-23T10:27:00.000Z' })).toEqual(['run_29']);
@@ -110,7 +123,9 @@ export function runStoreContract(name: string, fixture: RunStoreFixture): void {
     it('stores and loads the version 1 fixtures unchanged, a run parked on a training job among them', async () => {
       const s = await open();
       for (const name of ['v1-run.json', 'v1-run-waiting.json']) {
-        const fixtureRun = JSON.parse(await readFile(new URL(`../fixtures/runs/${name}`, import.meta.url), 'utf8')) as Run;
+        const fixtureRun = JSON.parse(
+          await readFile(new URL(`../fixtures/runs/${name}`, import.meta.url), 'utf8'),
+        ) as Run;
         await s.save(fixtureRun);
         expect(await s.get(fixtureRun.id)).toEqual(fixtureRun);
       }

@@ -15,7 +15,13 @@ import { silentLogger } from '../../src/logger.js';
 import { versionInput } from '../contract/model-registry.contract.js';
 import { REDIS_URL, uniqueNames, wipe } from '../integration/intake/redis-helpers.js';
 import { eventually, startCli, type CliProcess } from '../support/cli-process.js';
-import { chatTextReply, startFakeOpenAiServer, toolCallsReply, type FakeOpenAiServer, type RecordedOpenAiRequest } from '../support/fake-openai-server.js';
+import {
+  chatTextReply,
+  startFakeOpenAiServer,
+  toolCallsReply,
+  type FakeOpenAiServer,
+  type RecordedOpenAiRequest,
+} from '../support/fake-openai-server.js';
 import { runCli } from '../support/run-cli.js';
 
 const TOKEN = 'alertmanager-e2e-token-0123456789';
@@ -28,15 +34,33 @@ interface AlertGroup {
   summary: (instance: string) => string;
 }
 
-const latency: AlertGroup = { alertname: 'ModelLatencyHigh', model: 'credit-risk', environment: 'production', summary: (i) => `p99 latency of credit-risk on ${i} is 212 ms (bound 50 ms)` };
-const fraudDrift: AlertGroup = { alertname: 'ModelDriftDetected', model: 'fraud-detector', environment: 'production', summary: (i) => `PSI 0.31 on fraud-detector inputs at ${i}` };
-const churnDrift: AlertGroup = { alertname: 'ModelDriftDetected', model: 'churn-predictor', environment: 'production', summary: (i) => `PSI 0.27 on churn-predictor inputs at ${i}` };
+const latency: AlertGroup = {
+  alertname: 'ModelLatencyHigh',
+  model: 'credit-risk',
+  environment: 'production',
+  summary: (i) => `p99 latency of credit-risk on ${i} is 212 ms (bound 50 ms)`,
+};
+const fraudDrift: AlertGroup = {
+  alertname: 'ModelDriftDetected',
+  model: 'fraud-detector',
+  environment: 'production',
+  summary: (i) => `PSI 0.31 on fraud-detector inputs at ${i}`,
+};
+const churnDrift: AlertGroup = {
+  alertname: 'ModelDriftDetected',
+  model: 'churn-predictor',
+  environment: 'production',
+  summary: (i) => `PSI 0.27 on churn-predictor inputs at ${i}`,
+};
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** Alertmanager's fingerprint is a hash of the sorted label set; any stable 16 hex digits serve here. */
 function fingerprintOf(labels: Record<string, string>): string {
-  const canonical = Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',');
+  const canonical = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
@@ -53,11 +77,23 @@ function common(sets: Record<string, string>[]): Record<string, string> {
  */
 function notification(group: AlertGroup, instances: string[]) {
   const alerts = instances.map((instance, i) => {
-    const labels = { alertname: group.alertname, model: group.model, environment: group.environment, severity: 'page', team: 'ml', job: 'model-server', instance };
+    const labels = {
+      alertname: group.alertname,
+      model: group.model,
+      environment: group.environment,
+      severity: 'page',
+      team: 'ml',
+      job: 'model-server',
+      instance,
+    };
     return {
       status: 'firing',
       labels,
-      annotations: { summary: group.summary(instance), description: `${group.alertname} for ${group.model} in ${group.environment}`, runbook_url: `https://runbooks.example.com/${group.alertname}` },
+      annotations: {
+        summary: group.summary(instance),
+        description: `${group.alertname} for ${group.model} in ${group.environment}`,
+        runbook_url: `https://runbooks.example.com/${group.alertname}`,
+      },
       startsAt: new Date(Date.UTC(2025, 2, 4, 2, 11 + i, 30)).toISOString(),
       endsAt: ZERO_TIME,
       generatorURL: `http://prometheus-0.monitoring:9090/graph?g0.expr=${encodeURIComponent(`model:alert{model="${group.model}"} > 0`)}&g0.tab=1`,
@@ -86,7 +122,10 @@ function resolvedNotification(group: AlertGroup, instances: string[]) {
 }
 
 /** Notifications of one group in a storm: first one alert, then a second joins, then repeats. */
-const storm = (group: AlertGroup) => [['pod-0'], ['pod-0', 'pod-1'], ['pod-0', 'pod-1'], ['pod-0', 'pod-1', 'pod-2']].map((instances) => notification(group, instances));
+const storm = (group: AlertGroup) =>
+  [['pod-0'], ['pod-0', 'pod-1'], ['pod-0', 'pod-1'], ['pod-0', 'pod-1', 'pod-2']].map((instances) =>
+    notification(group, instances),
+  );
 
 interface Accepted {
   runId: string;
@@ -108,27 +147,47 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
   }
 
   function start(args: string[], home: string): CliProcess {
-    const env = { MLOPS_AGENT_HOME: home, REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'openai', OPENAI_BASE_URL: llm.baseUrl };
+    const env = {
+      MLOPS_AGENT_HOME: home,
+      REDIS_URL,
+      MLOPS_AGENT_QUEUE_PREFIX: prefix,
+      MLOPS_AGENT_API_TOKEN: TOKEN,
+      MLOPS_AGENT_LLM: 'openai',
+      OPENAI_BASE_URL: llm.baseUrl,
+    };
     const p = startCli(args, { cwd: home, env });
     running.push(p);
     return p;
   }
 
   async function post(payload: unknown): Promise<Accepted> {
-    const res = await fetch(`${url}/v1/alerts/alertmanager`, { method: 'POST', headers: AUTH, body: JSON.stringify(payload) });
+    const res = await fetch(`${url}/v1/alerts/alertmanager`, {
+      method: 'POST',
+      headers: AUTH,
+      body: JSON.stringify(payload),
+    });
     const body = (await res.json()) as Accepted;
     expect(res.status, JSON.stringify(body)).toBe(202);
     expect(body.runId).toMatch(/^run_/);
     return body;
   }
 
-  const run = async (id: string) => (await (await fetch(`${url}/v1/runs/${id}`, { headers: AUTH })).json()) as { status: string; answer: string | null; transcript: any[] };
-  const finished = (id: string) => eventually(`run ${id} to finish`, async () => {
-    const r = await run(id);
-    return r.status === 'queued' || r.status === 'running' ? undefined : r;
-  });
+  const run = async (id: string) =>
+    (await (await fetch(`${url}/v1/runs/${id}`, { headers: AUTH })).json()) as {
+      status: string;
+      answer: string | null;
+      transcript: any[];
+    };
+  const finished = (id: string) =>
+    eventually(`run ${id} to finish`, async () => {
+      const r = await run(id);
+      return r.status === 'queued' || r.status === 'running' ? undefined : r;
+    });
   /** The model a planner request is about: its first user message is the run's trigger. */
-  const modelAskedAbout = (r: RecordedOpenAiRequest) => [latency, fraudDrift, churnDrift].find((g) => (r.body.messages as any[]).find((m) => m.role === 'user')?.content.includes(g.model))?.model;
+  const modelAskedAbout = (r: RecordedOpenAiRequest) =>
+    [latency, fraudDrift, churnDrift].find((g) =>
+      (r.body.messages as any[]).find((m) => m.role === 'user')?.content.includes(g.model),
+    )?.model;
 
   beforeAll(async () => {
     llm = await startFakeOpenAiServer();
@@ -148,24 +207,40 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     // The workers' home: credit-risk v1 serves production, so a rollback has something to act on.
     // A short lock makes the dead worker's run stalled within about a second.
     const workerHome = await dir('worker:\n  lockDurationMs: 1000\n');
-    const lab = await openLocalLab({ config: loadConfig({ env: { MLOPS_AGENT_HOME: workerHome }, cwd: workerHome }), logger: silentLogger });
+    const lab = await openLocalLab({
+      config: loadConfig({ env: { MLOPS_AGENT_HOME: workerHome }, cwd: workerHome }),
+      logger: silentLogger,
+    });
     await lab.registry.createModel('credit-risk', 'probability of default');
     await lab.registry.registerVersion(versionInput('credit-risk', 0.86));
     await lab.registry.registerVersion(versionInput('credit-risk', 0.88));
     await lab.deployer.serve('credit-risk', 'production', '1');
     // v2 holds a canary share when the latency alert comes: the runbook's rollback (its
     // mitigation, run before the LLM plans) has it to take off traffic.
-    await lab.deployer.startCanary({ model: 'credit-risk', version: '2', environment: 'production', targetPercent: 5, requestedBy: 'operator', timeoutMs: 60_000 });
+    await lab.deployer.startCanary({
+      model: 'credit-risk',
+      version: '2',
+      environment: 'production',
+      targetPercent: 5,
+      requestedBy: 'operator',
+      timeoutMs: 60_000,
+    });
     await lab.close();
 
     const serve = start(['serve', '--port', '0'], await dir('worker:\n  inProcess: false\n'));
-    [, url] = (await serve.line(/serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/)) as unknown as [string, string];
+    [, url] = (await serve.line(
+      /serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/,
+    )) as unknown as [string, string];
 
     // The worker takes runs one at a time, oldest first: the two drift runs get an answer
     // each; the latency run rolls back first (the runbook's mitigation), then the LLM
     // proposes a rollback of its own (nothing left to roll back), and its next turn never
     // comes back to this worker.
-    const rollbackArgs = { model: 'credit-risk', environment: 'production', reason: 'ModelLatencyHigh: p99 212 ms on credit-risk in production' };
+    const rollbackArgs = {
+      model: 'credit-risk',
+      environment: 'production',
+      reason: 'ModelLatencyHigh: p99 212 ms on credit-risk in production',
+    };
     llm.script(
       chatTextReply('Drift noted; no change made.'),
       chatTextReply('Drift noted; no change made.'),
@@ -192,19 +267,39 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
 
     const firstWorker = start(['worker', '--concurrency', '1'], workerHome);
     await firstWorker.line(/worker consuming runs/);
-    await eventually('the latency run to ask its second turn', async () => (llm.requests.length >= 4 ? true : undefined));
-    expect(llm.requests.map(modelAskedAbout)).toEqual([expect.stringMatching(/^(fraud-detector|churn-predictor)$/), expect.stringMatching(/^(fraud-detector|churn-predictor)$/), 'credit-risk', 'credit-risk']);
-    for (const id of driftRuns) expect(await finished(id)).toMatchObject({ status: 'succeeded', answer: 'Drift noted; no change made.' });
+    await eventually('the latency run to ask its second turn', async () =>
+      llm.requests.length >= 4 ? true : undefined,
+    );
+    expect(llm.requests.map(modelAskedAbout)).toEqual([
+      expect.stringMatching(/^(fraud-detector|churn-predictor)$/),
+      expect.stringMatching(/^(fraud-detector|churn-predictor)$/),
+      'credit-risk',
+      'credit-risk',
+    ]);
+    for (const id of driftRuns)
+      expect(await finished(id)).toMatchObject({ status: 'succeeded', answer: 'Drift noted; no change made.' });
     const before = await run(runId);
     expect(before.status).toBe('running');
     expect(before.transcript.filter((i) => i.kind === 'result')).toEqual([
-      expect.objectContaining({ callId: 'call_1', name: 'rollback', outcome: expect.objectContaining({ status: 'executed', output: expect.objectContaining({ noop: false, rolledBack: { version: '2', percent: 1 } }) }) }),
-      expect.objectContaining({ callId: 'call_2', name: 'rollback', outcome: expect.objectContaining({ status: 'executed', output: expect.objectContaining({ noop: true }) }) }),
+      expect.objectContaining({
+        callId: 'call_1',
+        name: 'rollback',
+        outcome: expect.objectContaining({
+          status: 'executed',
+          output: expect.objectContaining({ noop: false, rolledBack: { version: '2', percent: 1 } }),
+        }),
+      }),
+      expect.objectContaining({
+        callId: 'call_2',
+        name: 'rollback',
+        outcome: expect.objectContaining({ status: 'executed', output: expect.objectContaining({ noop: true }) }),
+      }),
     ]);
     expect(before.transcript[1]).toMatchObject({ kind: 'plan', mitigation: true });
 
     // Repeats while the run is active join it, at once as in a storm.
-    for (const reply of await Promise.all(repeats.slice(0, 2).map(post))) expect(reply).toMatchObject({ runId, coalesced: true, incident: 'joined' });
+    for (const reply of await Promise.all(repeats.slice(0, 2).map(post)))
+      expect(reply).toMatchObject({ runId, coalesced: true, incident: 'joined' });
 
     firstWorker.child.kill('SIGKILL');
     await firstWorker.exited;
@@ -220,7 +315,10 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
       throw new Error(`${err}\nfirst worker: ${firstWorker.stderr}\nsecond worker: ${secondWorker.stderr}`);
     });
     const recoveredInMs = Date.now() - killedAt;
-    expect(after).toMatchObject({ status: 'succeeded', answer: 'Rolled credit-risk in production back to v1, its last known-good version.' });
+    expect(after).toMatchObject({
+      status: 'succeeded',
+      answer: 'Rolled credit-risk in production back to v1, its last known-good version.',
+    });
     // Taken over once the 1 s lock lapsed (about 2.5 s here, most of it the second worker
     // starting), not after BullMQ's default 30 s.
     expect(recoveredInMs).toBeLessThan(20_000);
@@ -228,7 +326,16 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     // Resumed from the stored transcript: one trigger, the mitigation's rollback and its
     // note, the LLM's rollback planned and answered once, then the three notifications that
     // joined during the hung turn and after the kill, then the answer.
-    expect(after.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'note', 'plan', 'result', 'note', 'answer']);
+    expect(after.transcript.map((i) => i.kind)).toEqual([
+      'trigger',
+      'plan',
+      'result',
+      'note',
+      'plan',
+      'result',
+      'note',
+      'answer',
+    ]);
     expect(after.transcript[6].text).toContain('3 more notice(s) for this alert joined the run (3 firing)');
     expect(llm.requests).toHaveLength(5);
     const resumedTurn = llm.requests[4]!;
@@ -236,7 +343,9 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     const toolMessages = (resumedTurn.body.messages as any[]).filter((m) => m.role === 'tool');
     expect(toolMessages.map((m) => m.tool_call_id)).toEqual(['call_1', 'call_2']);
     // Tool results reach the model as data, wrapped like the alert.
-    const wrapped = /^<untrusted_data source="tool_result:rollback">\n([^]*)\n<\/untrusted_data>$/.exec(toolMessages[0].content as string);
+    const wrapped = /^<untrusted_data source="tool_result:rollback">\n([^]*)\n<\/untrusted_data>$/.exec(
+      toolMessages[0].content as string,
+    );
     expect(JSON.parse(wrapped![1]!)).toMatchObject({ tool: 'rollback', status: 'executed' });
 
     // Each rollback was executed once, by the first worker, and never again; only the
@@ -247,12 +356,28 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
       { callId: 'call_1', tool: 'rollback', idempotencyKey: `${runId}:call_1` },
       { callId: 'call_2', tool: 'rollback', idempotencyKey: `${runId}:call_2` },
     ]);
-    expect([count('run.started'), count('run.mitigated'), count('call.proposed'), count('call.replayed'), count('run.joined'), count('run.finished')]).toEqual([1, 1, 2, 0, 1, 1]);
-    const history = (await readFile(join(workerHome, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; by: string });
-    expect(history.map((h) => [h.action, h.by])).toEqual([['serve', 'operator'], ['canary_step', 'operator'], ['rollback', 'agent:alertmanager']]);
+    expect([
+      count('run.started'),
+      count('run.mitigated'),
+      count('call.proposed'),
+      count('call.replayed'),
+      count('run.joined'),
+      count('run.finished'),
+    ]).toEqual([1, 1, 2, 0, 1, 1]);
+    const history = (await readFile(join(workerHome, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; by: string });
+    expect(history.map((h) => [h.action, h.by])).toEqual([
+      ['serve', 'operator'],
+      ['canary_step', 'operator'],
+      ['rollback', 'agent:alertmanager'],
+    ]);
 
     // Three groups, three runs, whatever each sent.
-    const listed = (await (await fetch(`${url}/v1/runs`, { headers: AUTH })).json()) as { runs: { id: string; status: string }[] };
+    const listed = (await (await fetch(`${url}/v1/runs`, { headers: AUTH })).json()) as {
+      runs: { id: string; status: string }[];
+    };
     expect(listed.runs.map((r) => r.id).sort()).toEqual([runId, ...driftRuns].sort());
     expect(listed.runs.every((r) => r.status === 'succeeded')).toBe(true);
     const metrics = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
@@ -262,7 +387,11 @@ describe('an Alertmanager storm through serve, with a worker killed mid-run (the
     // Each run released its group when it ended, the recovered one too: the resolved
     // notifications find no run to join and start none.
     for (const group of [latency, fraudDrift, churnDrift]) {
-      const resolved = await fetch(`${url}/v1/alerts/alertmanager`, { method: 'POST', headers: AUTH, body: JSON.stringify(resolvedNotification(group, ['pod-0', 'pod-1', 'pod-2'])) });
+      const resolved = await fetch(`${url}/v1/alerts/alertmanager`, {
+        method: 'POST',
+        headers: AUTH,
+        body: JSON.stringify(resolvedNotification(group, ['pod-0', 'pod-1', 'pod-2'])),
+      });
       expect(resolved.status).toBe(202);
       expect(await resolved.json()).toMatchObject({ runId: null, coalesced: false });
     }

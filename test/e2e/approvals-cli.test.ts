@@ -10,7 +10,11 @@ import { seededHome } from '../integration/mcp/seed-lab.js';
 import { startCli, type CliProcess } from '../support/cli-process.js';
 import { runCli } from '../support/run-cli.js';
 
-const tokens = { operator: 'cli-e2e-operator-token-0123', alice: 'cli-e2e-alice-token-012345', carol: 'cli-e2e-carol-token-012345' };
+const tokens = {
+  operator: 'cli-e2e-operator-token-0123',
+  alice: 'cli-e2e-alice-token-012345',
+  carol: 'cli-e2e-carol-token-012345',
+};
 
 // One approval's story: it is listed and refused while pending, then denied; the order is fixed.
 describe('mlops-agent approvals (the built command, through serve)', { shuffle: false }, () => {
@@ -19,20 +23,37 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
   let url: string;
   let approvalId: string;
 
-  const approvals = (token: string, args: string[]) => runCli(['approvals', ...args], { cwd: home, env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_URL: url, MLOPS_AGENT_TOKEN: token } });
+  const approvals = (token: string, args: string[]) =>
+    runCli(['approvals', ...args], {
+      cwd: home,
+      env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_URL: url, MLOPS_AGENT_TOKEN: token },
+    });
 
   beforeAll(async () => {
     home = await seededHome('mlops-approvals-cli-');
     const scopes = (who: string) => (who === 'operator' ? '[alerts, chat, read, approve, mcp]' : '[read, approve]');
-    const yaml = ['server:', '  tokens:', ...Object.entries(tokens).map(([who, token]) => `    - { token: ${token}, principal: "user:${who}", scopes: ${scopes(who)} }`)].join('\n');
+    const yaml = [
+      'server:',
+      '  tokens:',
+      ...Object.entries(tokens).map(
+        ([who, token]) => `    - { token: ${token}, principal: "user:${who}", scopes: ${scopes(who)} }`,
+      ),
+    ].join('\n');
     await writeFile(join(home, 'mlops-agent.yaml'), `${yaml}\n`);
     serve = startCli(['serve', '--port', '0'], { cwd: home, env: { MLOPS_AGENT_HOME: home } });
     [, url] = (await serve.line(/serving on (http:\/\/127\.0\.0\.1:\d+)/)) as unknown as [string, string];
 
     // The operator's assistant asks for a production canary above 5%: it parks.
     const client = new Client({ name: 'assistant', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${tokens.operator}` } } }));
-    const pending = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 } });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${tokens.operator}` } },
+      }),
+    );
+    const pending = await client.callTool({
+      name: 'deploy_canary',
+      arguments: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 },
+    });
     approvalId = (pending.structuredContent as { pendingApproval: { approvalId: string } }).pendingApproval.approvalId;
     await client.close();
   });
@@ -52,7 +73,7 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ id: approvalId, status: 'pending' })]);
   });
 
-  it('refuses an approver without the rule\'s role, exit 1, after showing what was asked', async () => {
+  it("refuses an approver without the rule's role, exit 1, after showing what was asked", async () => {
     const { code, stdout, stderr } = await approvals(tokens.carol, ['approve', approvalId]);
     expect(code).toBe(1);
     expect(stdout).toContain(`approval ${approvalId}  PENDING`);
@@ -69,9 +90,15 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
   it('denies with a reason as an ML lead, and shows the decision afterwards', async () => {
     const denied = await approvals(tokens.alice, ['deny', approvalId, '--comment', 'not before the labels are in']);
     expect(denied.code).toBe(0);
-    expect(denied.stdout).toContain(`approval ${approvalId} denied by user:alice: not before the labels are in; nothing will be executed`);
+    expect(denied.stdout).toContain(
+      `approval ${approvalId} denied by user:alice: not before the labels are in; nothing will be executed`,
+    );
     const shown = await approvals(tokens.carol, ['show', approvalId, '--json']);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ status: 'denied', votes: [{ by: 'user:alice', verdict: 'deny', via: 'http' }], outcome: null });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      status: 'denied',
+      votes: [{ by: 'user:alice', verdict: 'deny', via: 'http' }],
+      outcome: null,
+    });
   });
 
   it('says how to fix a bad token (exit 2), an unknown id (exit 2) and an unreachable server (exit 4)', async () => {
@@ -81,7 +108,10 @@ describe('mlops-agent approvals (the built command, through serve)', { shuffle: 
     const unknown = await approvals(tokens.alice, ['show', 'apr_zzzz_00000000']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no approval apr_zzzz_00000000');
-    const down = await runCli(['approvals', 'list'], { cwd: home, env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_URL: 'http://127.0.0.1:9', MLOPS_AGENT_TOKEN: tokens.alice } });
+    const down = await runCli(['approvals', 'list'], {
+      cwd: home,
+      env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_URL: 'http://127.0.0.1:9', MLOPS_AGENT_TOKEN: tokens.alice },
+    });
     expect(down.code).toBe(4);
     expect(down.stderr).toContain('cannot reach mlops-agent serve at http://127.0.0.1:9');
   });

@@ -22,7 +22,10 @@ describe('audit verify on a large file log (worker threads)', () => {
     const log = await openFileAuditLog({ file });
     const pad = 'x'.repeat(600);
     const pending = [];
-    for (let i = 1; i <= 14_000; i++) pending.push(log.append({ runId: `run-${i % 7}`, principal: 'user:alice', kind: 'planner.turn', data: { i, pad } }));
+    for (let i = 1; i <= 14_000; i++)
+      pending.push(
+        log.append({ runId: `run-${i % 7}`, principal: 'user:alice', kind: 'planner.turn', data: { i, pad } }),
+      );
     await Promise.all(pending);
     await log.close();
     expect(statSync(file).size).toBeGreaterThan(PARALLEL_MIN_BYTES);
@@ -37,7 +40,9 @@ describe('audit verify on a large file log (worker threads)', () => {
     writeFileSync(file, lines.join('\n'));
     const broken = await runCli(['audit', 'verify', '--file', file], { cwd: home, env: { MLOPS_AGENT_HOME: home } });
     expect(broken.code).toBe(3);
-    expect(broken.stdout).toMatch(/^audit log BROKEN at seq 10500 \(line 10500\): the entry hash does not match its contents/);
+    expect(broken.stdout).toMatch(
+      /^audit log BROKEN at seq 10500 \(line 10500\): the entry hash does not match its contents/,
+    );
     expect(broken.stdout).toContain('10499 entries before it are intact');
   }, 120_000);
 });

@@ -18,11 +18,19 @@ let home: string;
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'mlops-cli-output-'));
   mkdirSync(join(home, 'runs'));
-  for (const [fixture, id] of [['v1-run-needs-attention.json', 'run_fixture_v1_attention'], ['v1-run.json', 'run_fixture_v1']]) {
+  for (const [fixture, id] of [
+    ['v1-run-needs-attention.json', 'run_fixture_v1_attention'],
+    ['v1-run.json', 'run_fixture_v1'],
+  ]) {
     copyFileSync(new URL(`../fixtures/runs/${fixture}`, import.meta.url), join(home, 'runs', `${id}.json`));
   }
   const log = await openFileAuditLog({ file: join(home, 'audit.jsonl') });
-  await log.append({ runId: 'run_fixture_v1', principal: 'agent:alerts', kind: 'run.started', data: { trigger: { text: 'DriftHigh' } } });
+  await log.append({
+    runId: 'run_fixture_v1',
+    principal: 'agent:alerts',
+    kind: 'run.started',
+    data: { trigger: { text: 'DriftHigh' } },
+  });
   await log.close();
 });
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -30,7 +38,9 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 /** The command under a pseudo-terminal: stdout and stderr are a TTY 120 columns wide. */
 async function onTerminal(args: string[], env: Record<string, string> = {}): Promise<string> {
   const command = `stty cols 120; ${process.execPath} ${CLI} ${args.map((a) => `'${a}'`).join(' ')}`;
-  const { stdout } = await run('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', MLOPS_AGENT_HOME: home, ...env } });
+  const { stdout } = await run('script', ['-qec', command, '/dev/null'], {
+    env: { PATH: process.env.PATH ?? '', HOME: home, TERM: 'xterm', MLOPS_AGENT_HOME: home, ...env },
+  });
   return stdout;
 }
 
@@ -66,15 +76,34 @@ describe('runs show --follow', () => {
   it('prints the new steps of a run under way as they are saved, and ends when the run ends', async () => {
     const file = join(home, 'runs', 'run_follow.json');
     const stored = JSON.parse(readFileSync(new URL('../fixtures/runs/v1-run.json', import.meta.url), 'utf8'));
-    const live = { ...stored, id: 'run_follow', status: 'running', transcript: stored.transcript.slice(0, 1), endedAt: null };
+    const live = {
+      ...stored,
+      id: 'run_follow',
+      status: 'running',
+      transcript: stored.transcript.slice(0, 1),
+      endedAt: null,
+    };
     writeFileSync(file, JSON.stringify(live));
-    const child = spawn(process.execPath, [CLI, 'runs', 'show', 'run_follow', '--follow'], { env: { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home } });
+    const child = spawn(process.execPath, [CLI, 'runs', 'show', 'run_follow', '--follow'], {
+      env: { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     await expect.poll(() => out, { timeout: 15_000 }).toContain('following run run_follow (running)');
     // The agent saves the run as it goes (the file store writes whole files).
-    writeFileSync(file, JSON.stringify({ ...live, status: 'succeeded', transcript: [...live.transcript, { kind: 'note', text: 'a step saved while followed' }, { kind: 'answer', text: 'done' }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...live,
+        status: 'succeeded',
+        transcript: [
+          ...live.transcript,
+          { kind: 'note', text: 'a step saved while followed' },
+          { kind: 'answer', text: 'done' },
+        ],
+      }),
+    );
     expect(await exited).toBe(0);
     expect(out).toMatch(/note {6}a step saved while followed\n.*answer {4}done\nrun run_follow succeeded/);
     // Written here, not through the store: gone again before the listing tests count runs.
@@ -88,14 +117,18 @@ describe('listings', () => {
     const runs = JSON.parse(json.stdout) as { id: string; createdAt: string }[];
     expect(runs).toHaveLength(2);
     expect(runs[0]!.createdAt >= runs[1]!.createdAt).toBe(true);
-    const empty = await runCli(['runs', 'list', '-o', 'json', '--status', 'waiting'], { env: { MLOPS_AGENT_HOME: home } });
+    const empty = await runCli(['runs', 'list', '-o', 'json', '--status', 'waiting'], {
+      env: { MLOPS_AGENT_HOME: home },
+    });
     expect(JSON.parse(empty.stdout)).toEqual([]);
     const lines = await runCli(['runs', 'list', '-o', 'jsonl', '--limit', '1'], { env: { MLOPS_AGENT_HOME: home } });
     expect(lines.stdout.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(lines.stdout).id).toBe(runs[0]!.id);
     const tail = await runCli(['audit', 'tail', '-o', 'json'], { env: { MLOPS_AGENT_HOME: home } });
     expect(tail.code).toBe(0);
-    expect(JSON.parse(tail.stdout)).toEqual([expect.objectContaining({ seq: 1, kind: 'run.started', runId: 'run_fixture_v1' })]);
+    expect(JSON.parse(tail.stdout)).toEqual([
+      expect.objectContaining({ seq: 1, kind: 'run.started', runId: 'run_fixture_v1' }),
+    ]);
   });
 
   it('pages with --limit and --since, and says there may be more', async () => {

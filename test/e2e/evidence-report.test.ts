@@ -28,12 +28,19 @@ describe('the evidence of one run (the built command and headless Chromium)', ()
     expect(keygen.stdout).toMatch(/key id [0-9a-f]{16}/);
     const env = { MLOPS_AGENT_HOME: home, MLOPS_AGENT_AUDIT_SIGNING_KEY: join(home, 'keys', 'audit.key') };
 
-    const demo = await runCli(['demo', '--approve-as', 'user:alice,user:carol'], { env, cwd: home, timeoutMs: 240_000 });
+    const demo = await runCli(['demo', '--approve-as', 'user:alice,user:carol'], {
+      env,
+      cwd: home,
+      timeoutMs: 240_000,
+    });
     expect(demo.code).toBe(0);
     const runId = /run (run_[a-z0-9_]+) succeeded/.exec(demo.stdout)?.[1];
     expect(runId).toBeDefined();
 
-    const exported = await runCli(['audit', 'export', '--run', runId!, '--out', 'bundle.json', '--html', 'report.html'], { env, cwd: home });
+    const exported = await runCli(
+      ['audit', 'export', '--run', runId!, '--out', 'bundle.json', '--html', 'report.html'],
+      { env, cwd: home },
+    );
     expect(exported.stderr).toBe('');
     expect(exported.code).toBe(0);
     expect(exported.stdout).toContain(`evidence bundle verified: run ${runId}`);
@@ -42,16 +49,26 @@ describe('the evidence of one run (the built command and headless Chromium)', ()
     const auditor = await dir();
     await writeFile(join(auditor, 'bundle.json'), await readFile(join(home, 'bundle.json')));
     await writeFile(join(auditor, 'audit.pub'), await readFile(join(home, 'keys', 'audit.key.pub')));
-    const verified = await runCli(['audit', 'verify', '--bundle', 'bundle.json', '--public-key', 'audit.pub'], { cwd: auditor, env: { MLOPS_AGENT_HOME: join(auditor, 'none') } });
+    const verified = await runCli(['audit', 'verify', '--bundle', 'bundle.json', '--public-key', 'audit.pub'], {
+      cwd: auditor,
+      env: { MLOPS_AGENT_HOME: join(auditor, 'none') },
+    });
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(new RegExp(`^evidence bundle verified: run ${runId}, \\d+ of its entries in seq 1 to \\d+, proven by the checkpoint \\(shutdown, signed by key [0-9a-f]{16}`));
+    expect(verified.stdout).toMatch(
+      new RegExp(
+        `^evidence bundle verified: run ${runId}, \\d+ of its entries in seq 1 to \\d+, proven by the checkpoint \\(shutdown, signed by key [0-9a-f]{16}`,
+      ),
+    );
 
     // One approval vote changed in the auditor's copy: the bundle no longer verifies.
     const bundle = JSON.parse(await readFile(join(auditor, 'bundle.json'), 'utf8')) as EvidenceBundle;
     const vote = bundle.proof.lines.findIndex((l) => l.includes('"approval.vote"'));
     bundle.proof.lines[vote] = bundle.proof.lines[vote]!.replace('user:alice', 'user:mallory');
     await writeFile(join(auditor, 'edited.json'), JSON.stringify(bundle));
-    const broken = await runCli(['audit', 'verify', '--bundle', 'edited.json', '--public-key', 'audit.pub'], { cwd: auditor, env: { MLOPS_AGENT_HOME: join(auditor, 'none') } });
+    const broken = await runCli(['audit', 'verify', '--bundle', 'edited.json', '--public-key', 'audit.pub'], {
+      cwd: auditor,
+      env: { MLOPS_AGENT_HOME: join(auditor, 'none') },
+    });
     expect(broken.code).toBe(3);
     expect(broken.stdout).toContain('evidence bundle BROKEN');
 
@@ -68,7 +85,9 @@ describe('the evidence of one run (the built command and headless Chromium)', ()
       expect(requests).toEqual([`file://${join(home, 'report.html')}`]);
       const text = await page.locator('body').innerText();
       expect(await page.title()).toBe(`Evidence report: run ${runId}`);
-      expect(text).toMatch(/Verified: entries 1 to \d+ are exactly as checkpoint seq \d+ states, signed by key [0-9a-f]{16}/);
+      expect(text).toMatch(
+        /Verified: entries 1 to \d+ are exactly as checkpoint seq \d+ states, signed by key [0-9a-f]{16}/,
+      );
       expect(text).toContain('ModelDriftDetected firing');
       expect(text).toMatch(/require_approval by approve-production-full-promotion/);
       expect(text).toMatch(/user:alice\s+grant\s+ml-leads/);
@@ -78,7 +97,9 @@ describe('the evidence of one run (the built command and headless Chromium)', ()
       expect(text).toMatch(/credit-recent\s+\S+\s+4000\s+credit\s+passed \(drift only\)/);
       expect(text).toContain('credit-risk v2');
       expect(text).toMatch(/canary v2 against stable v1, promoted/);
-      const charts = await page.locator('svg[role="img"]').evaluateAll((svgs) => svgs.map((s) => s.getAttribute('aria-label')));
+      const charts = await page
+        .locator('svg[role="img"]')
+        .evaluateAll((svgs) => svgs.map((s) => s.getAttribute('aria-label')));
       expect(charts).toContain('data and model lineage');
       expect(charts.filter((c) => c?.includes(': psi'))).toHaveLength(1);
       expect(charts).toEqual(expect.arrayContaining(['canary_requests', 'error_rate', 'score_psi']));

@@ -30,10 +30,18 @@ interface Accepted {
   message?: string;
 }
 
-const fingerprint = (labels: Record<string, string>) => createHash('sha256').update(JSON.stringify(Object.entries(labels).sort())).digest('hex').slice(0, 16);
+const fingerprint = (labels: Record<string, string>) =>
+  createHash('sha256')
+    .update(JSON.stringify(Object.entries(labels).sort()))
+    .digest('hex')
+    .slice(0, 16);
 
 /** One notification of the ModelLatencyHigh group of `model`, as Alertmanager replica `replica` sends it. */
-function notification(model: string, pods: string[], options: { status?: 'firing' | 'resolved'; startsAt?: string; replica?: number } = {}) {
+function notification(
+  model: string,
+  pods: string[],
+  options: { status?: 'firing' | 'resolved'; startsAt?: string; replica?: number } = {},
+) {
   const status = options.status ?? 'firing';
   const alerts = pods.map((pod) => {
     const labels = { alertname: 'ModelLatencyHigh', model, environment: 'production', severity: 'warning', pod };
@@ -70,7 +78,10 @@ async function tempDir(tag: string): Promise<string> {
 /** A lab home serving v1 of every model in production, so each rollback has a model to act on. */
 async function labHome(): Promise<string> {
   const home = await tempDir('home');
-  const lab = await openLocalLab({ config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }), logger: silentLogger });
+  const lab = await openLocalLab({
+    config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }),
+    logger: silentLogger,
+  });
   for (const model of MODELS) {
     await lab.registry.createModel(model, 'a served model');
     await lab.registry.registerVersion(versionInput(model, 0.86));
@@ -81,7 +92,10 @@ async function labHome(): Promise<string> {
 }
 
 function serve(home: string, env: Record<string, string>): CliProcess {
-  const p = startCli(['serve', '--port', '0'], { cwd: home, env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook', ...env } });
+  const p = startCli(['serve', '--port', '0'], {
+    cwd: home,
+    env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook', ...env },
+  });
   running.push(p);
   return p;
 }
@@ -96,18 +110,28 @@ afterAll(async () => {
 
 function client(url: () => string) {
   const post = async (payload: unknown): Promise<Accepted> => {
-    const res = await fetch(`${url()}/v1/alerts/alertmanager`, { method: 'POST', headers: AUTH, body: JSON.stringify(payload) });
+    const res = await fetch(`${url()}/v1/alerts/alertmanager`, {
+      method: 'POST',
+      headers: AUTH,
+      body: JSON.stringify(payload),
+    });
     const body = (await res.json()) as Accepted;
     expect(res.status, JSON.stringify(body)).toBe(202);
     return body;
   };
-  const run = async (id: string) => (await (await fetch(`${url()}/v1/runs/${id}`, { headers: AUTH })).json()) as { status: string; transcript: { kind: string; name?: string }[] };
+  const run = async (id: string) =>
+    (await (await fetch(`${url()}/v1/runs/${id}`, { headers: AUTH })).json()) as {
+      status: string;
+      transcript: { kind: string; name?: string }[];
+    };
   const ended = (id: string) =>
     eventually(`run ${id} to end`, async () => {
       const r = await run(id);
       return r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
     });
-  const runs = async () => ((await (await fetch(`${url()}/v1/runs`, { headers: AUTH })).json()) as { runs: { id: string; status: string }[] }).runs;
+  const runs = async () =>
+    ((await (await fetch(`${url()}/v1/runs`, { headers: AUTH })).json()) as { runs: { id: string; status: string }[] })
+      .runs;
   return { post, run, ended, runs };
 }
 
@@ -136,7 +160,11 @@ describe('alert storms, repeats, an HA pair and a flapping alert through serve w
     // 5 waves of 80 over about 3 s (16 per group each, from both replicas), then 100 more
     // once every run has ended: repeat_interval re-sends of the still-firing alerts.
     for (let wave = 0; wave < 5; wave++) {
-      const sent = groups.flatMap((model, g) => Array.from({ length: 16 }, (_, i) => post(notification(model, ['pod-0', 'pod-1', 'pod-2'], { replica: i % 2 })).then((r) => replies[g]!.push(r))));
+      const sent = groups.flatMap((model, g) =>
+        Array.from({ length: 16 }, (_, i) =>
+          post(notification(model, ['pod-0', 'pod-1', 'pod-2'], { replica: i % 2 })).then((r) => replies[g]!.push(r)),
+        ),
+      );
       await Promise.all(sent);
       await sleep(600);
     }
@@ -148,10 +176,19 @@ describe('alert storms, repeats, an HA pair and a flapping alert through serve w
     expect(new Set(runIds).size).toBe(5);
     for (const id of runIds) expect((await ended(id)).status).toBe('succeeded');
 
-    const repeats = await Promise.all(groups.flatMap((model) => Array.from({ length: 20 }, (_, i) => post(notification(model, ['pod-0', 'pod-1', 'pod-2'], { replica: i % 2 })))));
+    const repeats = await Promise.all(
+      groups.flatMap((model) =>
+        Array.from({ length: 20 }, (_, i) =>
+          post(notification(model, ['pod-0', 'pod-1', 'pod-2'], { replica: i % 2 })),
+        ),
+      ),
+    );
     for (const [g, model] of groups.entries()) {
       const mine = repeats.filter((_, i) => Math.floor(i / 20) === g);
-      expect(mine.every((r) => r.incident === 'duplicate' && r.runId === runIds[g]), `${model}: ${JSON.stringify(mine[0])}`).toBe(true);
+      expect(
+        mine.every((r) => r.incident === 'duplicate' && r.runId === runIds[g]),
+        `${model}: ${JSON.stringify(mine[0])}`,
+      ).toBe(true);
     }
     expect(repeats[0]!.message).toMatch(/already handled by run run_\S+, which has ended; nothing was started/);
 
@@ -168,32 +205,50 @@ describe('alert storms, repeats, an HA pair and a flapping alert through serve w
     const duplicates = all.filter((r) => r.incident === 'duplicate');
     expect(duplicates.length).toBeGreaterThanOrEqual(100);
     expect(entries.filter((e) => e.kind === 'alert.duplicate')).toHaveLength(duplicates.length);
-    expect(all.filter((r) => r.incident !== 'duplicate').every((r) => r.incident === 'joined' || r.incident === 'new')).toBe(true);
+    expect(
+      all.filter((r) => r.incident !== 'duplicate').every((r) => r.incident === 'joined' || r.incident === 'new'),
+    ).toBe(true);
   });
 
   it('starts one run for the same notification from both Alertmanagers of an HA pair', async () => {
-    const [a, b] = await Promise.all([post(notification('m-ha', ['pod-0'], { replica: 0 })), post(notification('m-ha', ['pod-0'], { replica: 1 }))]);
+    const [a, b] = await Promise.all([
+      post(notification('m-ha', ['pod-0'], { replica: 0 })),
+      post(notification('m-ha', ['pod-0'], { replica: 1 })),
+    ]);
     expect(a.runId).toBe(b.runId);
     expect([a.incident, b.incident].sort()).toEqual(['joined', 'new']);
     await ended(a.runId!);
     // Each replica repeats it later (repeat_interval): nothing new.
-    const later = await Promise.all([post(notification('m-ha', ['pod-0'], { replica: 0 })), post(notification('m-ha', ['pod-0'], { replica: 1 }))]);
-    expect(later.map((r) => [r.incident, r.runId])).toEqual([['duplicate', a.runId], ['duplicate', a.runId]]);
+    const later = await Promise.all([
+      post(notification('m-ha', ['pod-0'], { replica: 0 })),
+      post(notification('m-ha', ['pod-0'], { replica: 1 })),
+    ]);
+    expect(later.map((r) => [r.incident, r.runId])).toEqual([
+      ['duplicate', a.runId],
+      ['duplicate', a.runId],
+    ]);
   });
 
   it('starts a second run for a flapping alert only when it fires again after it resolved', async () => {
     const first = await post(notification('m-flap', ['pod-0'], { startsAt: '2026-11-23T16:00:00Z' }));
     expect(first.incident).toBe('new');
     await ended(first.runId!);
-    const resolved = await post(notification('m-flap', ['pod-0'], { status: 'resolved', startsAt: '2026-11-23T16:00:00Z' }));
+    const resolved = await post(
+      notification('m-flap', ['pod-0'], { status: 'resolved', startsAt: '2026-11-23T16:00:00Z' }),
+    );
     expect(resolved).toMatchObject({ incident: 'resolved', runId: null });
     // A late copy of the first firing (the other replica, a retry) is that firing still.
-    expect(await post(notification('m-flap', ['pod-0'], { startsAt: '2026-11-23T16:00:00Z', replica: 1 }))).toMatchObject({ incident: 'duplicate', runId: first.runId });
+    expect(
+      await post(notification('m-flap', ['pod-0'], { startsAt: '2026-11-23T16:00:00Z', replica: 1 })),
+    ).toMatchObject({ incident: 'duplicate', runId: first.runId });
     const refired = await post(notification('m-flap', ['pod-0'], { startsAt: '2026-11-23T16:20:00Z' }));
     expect(refired).toMatchObject({ incident: 'new', coalesced: false });
     expect(refired.runId).not.toBe(first.runId);
     await ended(refired.runId!);
-    expect(await post(notification('m-flap', ['pod-0'], { startsAt: '2026-11-23T16:20:00Z' }))).toMatchObject({ incident: 'duplicate', runId: refired.runId });
+    expect(await post(notification('m-flap', ['pod-0'], { startsAt: '2026-11-23T16:20:00Z' }))).toMatchObject({
+      incident: 'duplicate',
+      runId: refired.runId,
+    });
   });
 });
 

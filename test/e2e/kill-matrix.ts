@@ -24,13 +24,33 @@ const TOKEN = 'kill-matrix-e2e-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const PRELOAD = fileURLToPath(new URL('../support/kill-after-audit.mjs', import.meta.url));
 /** The audit boundaries the process is killed after, for the training call and then for the canary call. */
-const BOUNDARIES = ['call.proposed', 'policy.decision', 'execution.started', 'execution.waiting', 'run.parked', 'execution.finished'] as const;
+const BOUNDARIES = [
+  'call.proposed',
+  'policy.decision',
+  'execution.started',
+  'execution.waiting',
+  'run.parked',
+  'execution.finished',
+] as const;
 /** Each case runs this many times (KILL_MATRIX_ROUNDS); the first kill of a round is timed like the last. */
 const ROUNDS = Number(process.env.KILL_MATRIX_ROUNDS ?? 2);
 // A 5% canary is one step; with no traffic its analysis comes at 300 ms and it pauses at its target.
 // Each case kills the process executing a run twice; with BullMQ both may land on one job, so it may be taken over twice.
-const CONFIG = ['worker:', '  lockDurationMs: 1000', '  maxStalls: 2', 'lab:', '  canary:', '    steps: [5, 100]', '    stepTimeoutMs: 300', ''].join('\n');
-const ALERT = { name: 'ModelDriftDetected', labels: { model: 'credit-risk', dataset: 'credit-recent', environment: 'production' }, summary: 'PSI 0.31 on credit_utilization' };
+const CONFIG = [
+  'worker:',
+  '  lockDurationMs: 1000',
+  '  maxStalls: 2',
+  'lab:',
+  '  canary:',
+  '    steps: [5, 100]',
+  '    stepTimeoutMs: 300',
+  '',
+].join('\n');
+const ALERT = {
+  name: 'ModelDriftDetected',
+  labels: { model: 'credit-risk', dataset: 'credit-recent', environment: 'production' },
+  summary: 'PSI 0.31 on credit_utilization',
+};
 
 const dirs: string[] = [];
 const running: CliProcess[] = [];
@@ -46,13 +66,29 @@ async function tempDir(tag: string): Promise<string> {
 async function labTemplate(): Promise<string> {
   const home = await tempDir('template');
   await writeFile(join(home, 'mlops-agent.yaml'), CONFIG);
-  const lab = await openLocalLab({ config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }), logger: silentLogger });
+  const lab = await openLocalLab({
+    config: loadConfig({ env: { MLOPS_AGENT_HOME: home }, cwd: home }),
+    logger: silentLogger,
+  });
   try {
     // Dated from today: the credit contract's freshness rule holds, so the runbook retrains on valid data.
     const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
-    await writeDataset(lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 11, rows: 3000, startDate: daysAgo(90), days: 60 }));
-    await writeDataset(lab.dirs.datasets, 'credit-recent', generateCreditRows({ seed: 12, rows: 3000, startDate: daysAgo(30), days: 29 }));
-    const job = await lab.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: { epochs: 20 }, requestedBy: 'operator' });
+    await writeDataset(
+      lab.dirs.datasets,
+      'credit-train',
+      generateCreditRows({ seed: 11, rows: 3000, startDate: daysAgo(90), days: 60 }),
+    );
+    await writeDataset(
+      lab.dirs.datasets,
+      'credit-recent',
+      generateCreditRows({ seed: 12, rows: 3000, startDate: daysAgo(30), days: 29 }),
+    );
+    const job = await lab.trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-train',
+      params: { epochs: 20 },
+      requestedBy: 'operator',
+    });
     const trained = await lab.trainer.waitFor(job.jobId, { timeoutMs: 60_000 });
     if (trained.version !== '1') throw new Error(`the template's v1 did not train: ${JSON.stringify(trained)}`);
     await lab.registry.setAlias('credit-risk', 'champion', '1', 'operator', 'the model in production');
@@ -73,10 +109,22 @@ interface Setup {
   cleanup(): Promise<void>;
 }
 
-function start(args: string[], home: string, env: Record<string, string>, kill: { kind: string; tool: string } | null): CliProcess {
+function start(
+  args: string[],
+  home: string,
+  env: Record<string, string>,
+  kill: { kind: string; tool: string } | null,
+): CliProcess {
   const p = startCli(args, {
     cwd: home,
-    env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook', MLOPS_AGENT_WORKER_CONCURRENCY: '1', ...env, ...(kill ? { MLOPS_TEST_KILL_AFTER: JSON.stringify(kill) } : {}) },
+    env: {
+      MLOPS_AGENT_HOME: home,
+      MLOPS_AGENT_API_TOKEN: TOKEN,
+      MLOPS_AGENT_LLM: 'runbook',
+      MLOPS_AGENT_WORKER_CONCURRENCY: '1',
+      ...env,
+      ...(kill ? { MLOPS_TEST_KILL_AFTER: JSON.stringify(kill) } : {}),
+    },
     nodeArgs: kill ? ['--import', PRELOAD] : [],
   });
   running.push(p);
@@ -120,11 +168,20 @@ async function killedAt(p: CliProcess, what: string): Promise<void> {
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 90_000);
   await p.exited;
   clearTimeout(timer);
-  if (!p.stderr.includes('kill-after-audit:')) throw new Error(`the process was not killed ${what} (it ran 90 s without reaching it); stderr: ${p.stderr.slice(-3000)}`);
+  if (!p.stderr.includes('kill-after-audit:'))
+    throw new Error(
+      `the process was not killed ${what} (it ran 90 s without reaching it); stderr: ${p.stderr.slice(-3000)}`,
+    );
   expect(p.child.signalCode).toBe('SIGKILL');
 }
 
-async function runOf(url: string, runId: string): Promise<{ status: string; transcript: { kind: string; name?: string; callId?: string; outcome?: { status: string } }[] }> {
+async function runOf(
+  url: string,
+  runId: string,
+): Promise<{
+  status: string;
+  transcript: { kind: string; name?: string; callId?: string; outcome?: { status: string } }[];
+}> {
   return (await (await fetch(`${url}/v1/runs/${runId}`, { headers: AUTH })).json()) as never;
 }
 
@@ -133,7 +190,10 @@ async function runOf(url: string, runId: string): Promise<{ status: string; tran
  * so the two halves run side by side.
  */
 export function killMatrix(queue: 'serve' | 'bullmq'): void {
-  const [name, setup] = queue === 'serve' ? (['the in-process queue (serve)', inProcess] as const) : (['BullMQ and a worker', bullmq] as const);
+  const [name, setup] =
+    queue === 'serve'
+      ? (['the in-process queue (serve)', inProcess] as const)
+      : (['BullMQ and a worker', bullmq] as const);
 
   beforeAll(async () => {
     template = await labTemplate();
@@ -148,80 +208,118 @@ export function killMatrix(queue: 'serve' | 'bullmq'): void {
   });
 
   describe(`a retrain-then-canary run SIGKILLed at each audit boundary, with ${name}`, () => {
-    const cases = BOUNDARIES.flatMap((kind) => Array.from({ length: ROUNDS }, (_, round) => [kind, round + 1] as const));
-    it.each(cases)('after %s (round %i): one training job, one canary start, the run parked on its promotion, audit intact', async (kind) => {
-      const s = await setup();
-      try {
-        const first = s.executor({ kind, tool: 'trigger_retrain' });
-        const url = await s.url(first);
-        const res = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(ALERT) });
-        expect(res.status).toBe(202);
-        const { runId } = (await res.json()) as { runId: string };
-        await killedAt(first, `after ${kind} of trigger_retrain`);
+    const cases = BOUNDARIES.flatMap((kind) =>
+      Array.from({ length: ROUNDS }, (_, round) => [kind, round + 1] as const),
+    );
+    it.each(cases)(
+      'after %s (round %i): one training job, one canary start, the run parked on its promotion, audit intact',
+      async (kind) => {
+        const s = await setup();
+        try {
+          const first = s.executor({ kind, tool: 'trigger_retrain' });
+          const url = await s.url(first);
+          const res = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(ALERT) });
+          expect(res.status).toBe(202);
+          const { runId } = (await res.json()) as { runId: string };
+          await killedAt(first, `after ${kind} of trigger_retrain`);
 
-        const second = s.executor({ kind, tool: 'deploy_canary' });
-        await killedAt(second, `after ${kind} of deploy_canary`);
+          const second = s.executor({ kind, tool: 'deploy_canary' });
+          await killedAt(second, `after ${kind} of deploy_canary`);
 
-        const last = s.executor(null);
-        const after = await eventually(
-          `run ${runId} to park on its promotion`,
-          async () => {
-            const r = await runOf(await s.url(last), runId);
-            return r.status === 'waiting_approval' || r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
-          },
-          90_000,
-        ).catch((err: unknown) => {
-          throw new Error(`${String(err)}\nlast executor stderr: ${last.stderr.slice(-4000)}`);
-        });
-        expect(await last.stop()).toBe(0);
+          const last = s.executor(null);
+          const after = await eventually(
+            `run ${runId} to park on its promotion`,
+            async () => {
+              const r = await runOf(await s.url(last), runId);
+              return r.status === 'waiting_approval' || r.status === 'succeeded' || r.status === 'failed'
+                ? r
+                : undefined;
+            },
+            90_000,
+          ).catch((err: unknown) => {
+            throw new Error(`${String(err)}\nlast executor stderr: ${last.stderr.slice(-4000)}`);
+          });
+          expect(await last.stop()).toBe(0);
 
-        // The run: checked, retrained, compared, canaried once, and waiting for people to promote.
-        expect(after.status, JSON.stringify(after.transcript)).toBe('waiting_approval');
-        // Each call's last word (a long-running call found ended when its run came back to it answers at once, without a wait).
-        const ends = new Map<string, [string, string]>();
-        for (const i of after.transcript) if ((i.kind === 'result' || i.kind === 'wait') && i.callId) ends.set(i.callId, [i.name!, i.outcome!.status]);
-        expect([...ends]).toEqual([
-          ['call_1', ['check_data_quality', 'executed']],
-          ['call_2', ['trigger_retrain', 'executed']],
-          ['call_3', ['registry_query', 'executed']],
-          ['call_4', ['deploy_canary', 'executed']],
-          ['call_5', ['deploy_canary', 'pending_approval']],
-        ]);
-        expect(after.transcript.filter((i) => i.kind === 'result').map((i) => i.callId)).toEqual(['call_1', 'call_2', 'call_3', 'call_4', 'call_5']);
+          // The run: checked, retrained, compared, canaried once, and waiting for people to promote.
+          expect(after.status, JSON.stringify(after.transcript)).toBe('waiting_approval');
+          // Each call's last word (a long-running call found ended when its run came back to it answers at once, without a wait).
+          const ends = new Map<string, [string, string]>();
+          for (const i of after.transcript)
+            if ((i.kind === 'result' || i.kind === 'wait') && i.callId)
+              ends.set(i.callId, [i.name!, i.outcome!.status]);
+          expect([...ends]).toEqual([
+            ['call_1', ['check_data_quality', 'executed']],
+            ['call_2', ['trigger_retrain', 'executed']],
+            ['call_3', ['registry_query', 'executed']],
+            ['call_4', ['deploy_canary', 'executed']],
+            ['call_5', ['deploy_canary', 'pending_approval']],
+          ]);
+          expect(after.transcript.filter((i) => i.kind === 'result').map((i) => i.callId)).toEqual([
+            'call_1',
+            'call_2',
+            'call_3',
+            'call_4',
+            'call_5',
+          ]);
 
-        // One training job, under the call's key; one version from it.
-        const jobs = (await readdir(join(s.home, 'lab', 'jobs'))).filter((f) => f.endsWith('.json'));
-        const records = await Promise.all(jobs.map(async (f) => JSON.parse(await readFile(join(s.home, 'lab', 'jobs', f), 'utf8')) as { idempotencyKey: string | null; status: string; version: string | null }));
-        const retrains = records.filter((r) => r.idempotencyKey !== null);
-        expect(retrains.map((r) => [r.idempotencyKey, r.status, r.version])).toEqual([[`${runId}:call_2`, 'succeeded', '2']]);
-        const versions = (await readdir(join(s.home, 'lab', 'registry', 'credit-risk', 'versions'))).filter((v) => /^\d+$/.test(v)).sort();
-        expect(versions).toEqual(['1', '2']);
+          // One training job, under the call's key; one version from it.
+          const jobs = (await readdir(join(s.home, 'lab', 'jobs'))).filter((f) => f.endsWith('.json'));
+          const records = await Promise.all(
+            jobs.map(
+              async (f) =>
+                JSON.parse(await readFile(join(s.home, 'lab', 'jobs', f), 'utf8')) as {
+                  idempotencyKey: string | null;
+                  status: string;
+                  version: string | null;
+                },
+            ),
+          );
+          const retrains = records.filter((r) => r.idempotencyKey !== null);
+          expect(retrains.map((r) => [r.idempotencyKey, r.status, r.version])).toEqual([
+            [`${runId}:call_2`, 'succeeded', '2'],
+          ]);
+          const versions = (await readdir(join(s.home, 'lab', 'registry', 'credit-risk', 'versions')))
+            .filter((v) => /^\d+$/.test(v))
+            .sort();
+          expect(versions).toEqual(['1', '2']);
 
-        // One canary start: one step to 5%, under the canary call's key; no promotion.
-        const history = (await readFile(join(s.home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; split: { canaryVersion: string | null } });
-        expect(history.filter((h) => h.action === 'canary_step').map((h) => h.split.canaryVersion)).toEqual(['2']);
-        expect(history.map((h) => h.action)).not.toContain('promote');
-        const deployments = JSON.parse(await readFile(join(s.home, 'lab', 'deployments', 'deployments.json'), 'utf8')) as { keys: Record<string, { kind: string }> };
-        expect(Object.entries(deployments.keys).map(([k, v]) => [k, v.kind])).toEqual([[`${runId}:call_4`, 'canary']]);
+          // One canary start: one step to 5%, under the canary call's key; no promotion.
+          const history = (await readFile(join(s.home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8'))
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { action: string; split: { canaryVersion: string | null } });
+          expect(history.filter((h) => h.action === 'canary_step').map((h) => h.split.canaryVersion)).toEqual(['2']);
+          expect(history.map((h) => h.action)).not.toContain('promote');
+          const deployments = JSON.parse(
+            await readFile(join(s.home, 'lab', 'deployments', 'deployments.json'), 'utf8'),
+          ) as { keys: Record<string, { kind: string }> };
+          expect(Object.entries(deployments.keys).map(([k, v]) => [k, v.kind])).toEqual([
+            [`${runId}:call_4`, 'canary'],
+          ]);
 
-        // The record: intact, and no call executed twice (a call asked again after a kill is reconciled, not redone).
-        const verify = await runCli(['audit', 'verify'], { cwd: s.home, env: { MLOPS_AGENT_HOME: s.home } });
-        expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-        const entries = await readAuditEntries(join(s.home, 'audit.jsonl'), { runId });
-        const reconciled = entries.filter((e) => e.kind === 'execution.reconciled').map((e) => [e.data.tool, e.data.found]);
-        for (const [, found] of reconciled) expect(['not_started', 'started']).toContain(found);
-        expect(entries.filter((e) => e.kind === 'approval.requested')).toHaveLength(1);
-        // An end written by a process killed right after it is written again by the resumed run, marked as a possible repeat.
-        for (const callId of ['call_2', 'call_4']) {
-          const ends = entries.filter((e) => e.kind === 'execution.finished' && e.data.callId === callId);
-          expect(ends.length).toBeGreaterThanOrEqual(1);
-          expect(ends.slice(1).every((e) => e.data.mayRepeat === true)).toBe(true);
-          expect(new Set(ends.map((e) => JSON.stringify(e.data.output))).size).toBe(1);
+          // The record: intact, and no call executed twice (a call asked again after a kill is reconciled, not redone).
+          const verify = await runCli(['audit', 'verify'], { cwd: s.home, env: { MLOPS_AGENT_HOME: s.home } });
+          expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+          const entries = await readAuditEntries(join(s.home, 'audit.jsonl'), { runId });
+          const reconciled = entries
+            .filter((e) => e.kind === 'execution.reconciled')
+            .map((e) => [e.data.tool, e.data.found]);
+          for (const [, found] of reconciled) expect(['not_started', 'started']).toContain(found);
+          expect(entries.filter((e) => e.kind === 'approval.requested')).toHaveLength(1);
+          // An end written by a process killed right after it is written again by the resumed run, marked as a possible repeat.
+          for (const callId of ['call_2', 'call_4']) {
+            const ends = entries.filter((e) => e.kind === 'execution.finished' && e.data.callId === callId);
+            expect(ends.length).toBeGreaterThanOrEqual(1);
+            expect(ends.slice(1).every((e) => e.data.mayRepeat === true)).toBe(true);
+            expect(new Set(ends.map((e) => JSON.stringify(e.data.output))).size).toBe(1);
+          }
+        } finally {
+          for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.stop();
+          await s.cleanup();
         }
-      } finally {
-        for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) await p.stop();
-        await s.cleanup();
-      }
-    }, 300_000);
+      },
+      300_000,
+    );
   });
 }

@@ -48,7 +48,11 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
 }
 
 interface LabStatus {
-  models: { model: string; serving: { version: string; role: string; percent: number }[]; rollout: { status: string; canaryPercent: number; reason: string | null } | null }[];
+  models: {
+    model: string;
+    serving: { version: string; role: string; percent: number }[];
+    rollout: { status: string; canaryPercent: number; reason: string | null } | null;
+  }[];
 }
 
 describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Alertmanager', () => {
@@ -62,7 +66,9 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
   const labStatus = async () => (await (await fetch(`http://127.0.0.1:${ports.control}/status`)).json()) as LabStatus;
   const credit = async () => (await labStatus()).models.find((m) => m.model === 'credit-risk')!;
   const firing = async () => {
-    const body = (await (await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string }[] } };
+    const body = (await (await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/alerts`)).json()) as {
+      data: { alerts: { labels: Record<string, string>; state: string }[] };
+    };
     return body.data.alerts.filter((a) => a.labels.alertname === 'CanaryDegraded' && a.state === 'firing');
   };
 
@@ -71,7 +77,9 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
     for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
     const init = await runCli(['lab', 'init'], { cwd: home, env: env(), timeoutMs: 180_000 });
     expect(init.code, init.stderr).toBe(0);
-    expect(init.stdout).toMatch(/credit-risk: v1 is champion and serves 100% of production; v2 is a candidate to canary/);
+    expect(init.stdout).toMatch(
+      /credit-risk: v1 is champion and serves 100% of production; v2 is a candidate to canary/,
+    );
     expect(init.stdout).toMatch(/fx-signal v\d trained: auc [\d.]+, sharpe_per_trade [\d.]+, hit_rate [\d.]+\n/);
     // A second init finds everything there and writes nothing.
     const deployments = await readFile(join(home, 'lab', 'deployments', 'deployments.json'), 'utf8');
@@ -79,7 +87,21 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
     expect(again.stdout).toContain('nothing to do: the lab was already seeded, and nothing was changed');
     expect(await readFile(join(home, 'lab', 'deployments', 'deployments.json'), 'utf8')).toBe(deployments);
 
-    lab = startCli(['lab', 'up', '--control-port', String(ports.control), '--credit-port', String(ports.credit), '--trading-port', String(ports.trading), '--label-delay-ms', '1000'], { cwd: home, env: env() });
+    lab = startCli(
+      [
+        'lab',
+        'up',
+        '--control-port',
+        String(ports.control),
+        '--credit-port',
+        String(ports.credit),
+        '--trading-port',
+        String(ports.trading),
+        '--label-delay-ms',
+        '1000',
+      ],
+      { cwd: home, env: env() },
+    );
     await lab.line(/Stop with Ctrl-C/);
     const refused = await runCli(['lab', 'init'], { cwd: home, env: env() });
     expect(refused.code).toBe(2);
@@ -98,7 +120,9 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
       .replace("'127.0.0.1:9400'", `'127.0.0.1:${ports.control}'`)
       .replace("'127.0.0.1:8080'", `'127.0.0.1:${ports.agent}'`);
     await writeFile(join(home, 'prometheus.yml'), promConfig);
-    const rules = (await readFile(join(examples, 'rules.yml'), 'utf8')).replace(/\[2m\]|\[5m\]/g, '[10s]').replace(/for: \d+m/g, 'for: 2s');
+    const rules = (await readFile(join(examples, 'rules.yml'), 'utf8'))
+      .replace(/\[2m\]|\[5m\]/g, '[10s]')
+      .replace(/for: \d+m/g, 'for: 2s');
     await writeFile(join(home, 'rules.yml'), rules);
     const amConfig = (await readFile(join(examples, 'alertmanager.yml'), 'utf8'))
       .replace('group_wait: 10s', 'group_wait: 1s')
@@ -106,14 +130,35 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
       .replace('127.0.0.1:8080', `127.0.0.1:${ports.agent}`);
     await writeFile(join(home, 'alertmanager.yml'), amConfig);
 
-    prometheus = start(PROMETHEUS, [`--config.file=${join(home, 'prometheus.yml')}`, `--storage.tsdb.path=${join(home, 'prometheus-data')}`, `--web.listen-address=127.0.0.1:${ports.prometheus}`], home);
-    alertmanager = start(ALERTMANAGER, [`--config.file=${join(home, 'alertmanager.yml')}`, `--storage.path=${join(home, 'alertmanager-data')}`, `--web.listen-address=127.0.0.1:${ports.alertmanager}`, '--cluster.listen-address='], home);
-    await eventually('Prometheus to scrape all four targets', async () => {
-      const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets`).catch(() => null);
-      if (!res?.ok) return undefined;
-      const targets = ((await res.json()) as { data: { activeTargets: { health: string }[] } }).data.activeTargets;
-      return targets.length === 4 && targets.every((t) => t.health === 'up') ? true : undefined;
-    }, 60_000);
+    prometheus = start(
+      PROMETHEUS,
+      [
+        `--config.file=${join(home, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(home, 'prometheus-data')}`,
+        `--web.listen-address=127.0.0.1:${ports.prometheus}`,
+      ],
+      home,
+    );
+    alertmanager = start(
+      ALERTMANAGER,
+      [
+        `--config.file=${join(home, 'alertmanager.yml')}`,
+        `--storage.path=${join(home, 'alertmanager-data')}`,
+        `--web.listen-address=127.0.0.1:${ports.alertmanager}`,
+        '--cluster.listen-address=',
+      ],
+      home,
+    );
+    await eventually(
+      'Prometheus to scrape all four targets',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets`).catch(() => null);
+        if (!res?.ok) return undefined;
+        const targets = ((await res.json()) as { data: { activeTargets: { health: string }[] } }).data.activeTargets;
+        return targets.length === 4 && targets.every((t) => t.health === 'up') ? true : undefined;
+      },
+      60_000,
+    );
   }, 300_000);
 
   afterAll(async () => {
@@ -127,16 +172,29 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
   it('rolls back a failing canary on the alert Prometheus raises, and the alert resolves', async () => {
     // An MCP client canaries the candidate through serve: the gate allows 5% in production.
     const client = new Client({ name: 'monitoring-loop', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${ports.agent}/mcp`), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
-    const started = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 } });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${ports.agent}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${TOKEN}` } },
+      }),
+    );
+    const started = await client.callTool({
+      name: 'deploy_canary',
+      arguments: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 },
+    });
     await client.close();
     expect(started.isError, JSON.stringify(started.content)).toBeFalsy();
-    await eventually('the canary to hold 5%', async () => ((await credit()).serving.find((s) => s.role === 'canary')?.percent === 5 ? true : undefined), 90_000);
+    await eventually(
+      'the canary to hold 5%',
+      async () => ((await credit()).serving.find((s) => s.role === 'canary')?.percent === 5 ? true : undefined),
+      90_000,
+    );
     expect(await firing()).toEqual([]);
 
     // Error ratios read 0, not nothing, before the first error.
     const before = await (await fetch(`http://127.0.0.1:${ports.credit}/metrics`)).text();
-    expect(before).toContain('mlops_lab_predict_errors_total{model="credit-risk",environment="production",version="2"} 0');
+    expect(before).toContain(
+      'mlops_lab_predict_errors_total{model="credit-risk",environment="production",version="2"} 0',
+    );
     const status = await runCli(['lab', 'status'], { cwd: home, env: env() });
     expect(status.stdout).toMatch(/v2 +canary +5%/);
 
@@ -146,21 +204,40 @@ describe.skipIf(!installed)('the monitoring loop with the real Prometheus and Al
     expect(inject.stdout).toContain('credit-risk v2: 50% of its requests now fail');
 
     const alert = await eventually('CanaryDegraded to fire', async () => (await firing())[0], 60_000);
-    expect(alert.labels).toMatchObject({ model: 'credit-risk', environment: 'production', version: '2', check: 'error_rate' });
-    await eventually('the agent to roll the canary back', async () => ((await credit()).rollout?.status === 'rolled_back' ? true : undefined), 60_000);
+    expect(alert.labels).toMatchObject({
+      model: 'credit-risk',
+      environment: 'production',
+      version: '2',
+      check: 'error_rate',
+    });
+    await eventually(
+      'the agent to roll the canary back',
+      async () => ((await credit()).rollout?.status === 'rolled_back' ? true : undefined),
+      60_000,
+    );
     const rolledBackAfterMs = Date.now() - injected;
     process.stdout.write(`monitoring loop: injection to rollback took ${(rolledBackAfterMs / 1000).toFixed(1)} s\n`);
     const after = await credit();
     expect(after.serving).toEqual([expect.objectContaining({ version: '1', role: 'stable', percent: 100 })]);
-    expect(after.rollout?.reason).toContain('CanaryDegraded alert for credit-risk v2 in production: rolled back by runbook canary-rollback');
+    expect(after.rollout?.reason).toContain(
+      'CanaryDegraded alert for credit-risk v2 in production: rolled back by runbook canary-rollback',
+    );
 
     // The agent, not the lab's own canary watch, did it: the move is the runbook's.
     // The state moves first, then the history line is appended: wait for it.
-    const readHistory = async () => (await readFile(join(home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; by: string; reason: string });
-    const rollback = await eventually('the rollback in the deployment history', async () => {
-      const rows = (await readHistory()).filter((h) => h.action === 'rollback');
-      return rows.length > 0 ? rows : undefined;
-    }, 30_000);
+    const readHistory = async () =>
+      (await readFile(join(home, 'lab', 'deployments', 'deployment-history.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { action: string; by: string; reason: string });
+    const rollback = await eventually(
+      'the rollback in the deployment history',
+      async () => {
+        const rows = (await readHistory()).filter((h) => h.action === 'rollback');
+        return rows.length > 0 ? rows : undefined;
+      },
+      30_000,
+    );
     expect(rollback).toHaveLength(1);
     expect(rollback[0]!.reason).toContain('rolled back by runbook canary-rollback');
 

@@ -20,7 +20,8 @@ const prefix = uniqueNames().prefix;
 const schema = uniqueSchema();
 
 afterEach(() => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const p of running.splice(0))
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
 });
 afterAll(async () => {
   await wipe(prefix, 'runs');
@@ -61,17 +62,25 @@ describe('serve and workers with the audit chain in PostgreSQL (the built comman
     // Four alerts for four datasets: four runs, each executed by whichever process takes it.
     const runIds: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const alert = { name: 'ModelDriftDetected', labels: { model: 'credit-risk', dataset: `credit-recent-${i}`, environment: 'production' }, summary: `PSI 0.4${i}` };
+      const alert = {
+        name: 'ModelDriftDetected',
+        labels: { model: 'credit-risk', dataset: `credit-recent-${i}`, environment: 'production' },
+        summary: `PSI 0.4${i}`,
+      };
       const posted = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(alert) });
       expect(posted.status).toBe(202);
       runIds.push(((await posted.json()) as { runId: string }).runId);
     }
     const ended = new Map<string, string>();
     for (const runId of runIds) {
-      const run = await eventually(`run ${runId} to end`, async () => {
-        const body = (await (await fetch(`${url}/v1/runs/${runId}`, { headers: AUTH })).json()) as { status: string };
-        return ['queued', 'running'].includes(body.status) ? undefined : body;
-      }, 90_000);
+      const run = await eventually(
+        `run ${runId} to end`,
+        async () => {
+          const body = (await (await fetch(`${url}/v1/runs/${runId}`, { headers: AUTH })).json()) as { status: string };
+          return ['queued', 'running'].includes(body.status) ? undefined : body;
+        },
+        90_000,
+      );
       // The lab has no such datasets: each run's check fails and the run ends there.
       ended.set(runId, run.status);
     }
@@ -82,7 +91,10 @@ describe('serve and workers with the audit chain in PostgreSQL (the built comman
       expect(res.status).toBe(200);
       expect(res.headers.get('x-evidence-status')).toBe('proven');
       const bundle = (await res.json()) as EvidenceBundle;
-      expect(bundle.source).toMatchObject({ store: 'postgres', location: expect.stringContaining(`(schema ${schema})`) });
+      expect(bundle.source).toMatchObject({
+        store: 'postgres',
+        location: expect.stringContaining(`(schema ${schema})`),
+      });
       expect(bundle.record.outcome).toMatchObject({ status: ended.get(runId) });
       expect(bundle.record.calls.map((c) => c.tool)).toContain('check_data_quality');
     }
@@ -98,16 +110,27 @@ describe('serve and workers with the audit chain in PostgreSQL (the built comman
     const verify = await runCli(['audit', 'verify', '--json'], { cwd: await dir(), env });
     expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);
-    const report = JSON.parse(verify.stdout) as { ok: boolean; chain: { ok: boolean; entries: number }; checkpoints: { verdict: string; checkpoint: { writer: string; reason: string } }[]; notCovered: unknown };
+    const report = JSON.parse(verify.stdout) as {
+      ok: boolean;
+      chain: { ok: boolean; entries: number };
+      checkpoints: { verdict: string; checkpoint: { writer: string; reason: string } }[];
+      notCovered: unknown;
+    };
     expect(report.ok).toBe(true);
     expect(report.chain.ok).toBe(true);
     // Every run's steps are in the one chain.
     const tail = await runCli(['audit', 'tail', '-n', '1000', '--json'], { cwd: await dir(), env });
-    const entries = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { runId: string | null; kind: string });
+    const entries = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { runId: string | null; kind: string });
     expect(report.chain.entries).toBe(entries.length);
-    for (const runId of runIds) expect(entries.filter((e) => e.runId === runId && e.kind === 'run.finished')).toHaveLength(1);
+    for (const runId of runIds)
+      expect(entries.filter((e) => e.runId === runId && e.kind === 'run.finished')).toHaveLength(1);
     // Each of the three processes checkpointed at shutdown, and every checkpoint holds.
-    const shutdowns = new Set(report.checkpoints.filter((c) => c.checkpoint.reason === 'shutdown').map((c) => c.checkpoint.writer));
+    const shutdowns = new Set(
+      report.checkpoints.filter((c) => c.checkpoint.reason === 'shutdown').map((c) => c.checkpoint.writer),
+    );
     expect(shutdowns.size).toBe(3);
     expect(report.checkpoints.every((c) => c.verdict === 'holds')).toBe(true);
     expect(report.notCovered).toBeNull();

@@ -33,7 +33,16 @@ async function dir(yaml: string): Promise<string> {
 }
 
 function start(args: string[], cwd: string, url: string): CliProcess {
-  const p = startCli(args, { cwd, env: { MLOPS_AGENT_HOME: cwd, REDIS_URL: url, MLOPS_AGENT_QUEUE_PREFIX: PREFIX, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook' } });
+  const p = startCli(args, {
+    cwd,
+    env: {
+      MLOPS_AGENT_HOME: cwd,
+      REDIS_URL: url,
+      MLOPS_AGENT_QUEUE_PREFIX: PREFIX,
+      MLOPS_AGENT_API_TOKEN: TOKEN,
+      MLOPS_AGENT_LLM: 'runbook',
+    },
+  });
   running.push(p);
   return p;
 }
@@ -42,10 +51,18 @@ function alive(p: CliProcess): boolean {
   return p.child.exitCode === null && p.child.signalCode === null;
 }
 
-async function post(url: string, alert: object): Promise<{ status: number; ms: number; retryAfter: string | null; body: Record<string, unknown> }> {
+async function post(
+  url: string,
+  alert: object,
+): Promise<{ status: number; ms: number; retryAfter: string | null; body: Record<string, unknown> }> {
   const t0 = Date.now();
   // Bounded, so a hanging request fails the test instead of timing it out.
-  const res = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(alert), signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(`${url}/v1/alerts`, {
+    method: 'POST',
+    headers: AUTH,
+    body: JSON.stringify(alert),
+    signal: AbortSignal.timeout(15_000),
+  });
   const body = (await res.json()) as Record<string, unknown>;
   return { status: res.status, ms: Date.now() - t0, retryAfter: res.headers.get('retry-after'), body };
 }
@@ -68,11 +85,19 @@ describe('serve and worker across a Redis restart (the built command)', () => {
     redis = await startPrivateRedis();
     const serve = start(['serve', '--port', '0'], await dir(`${YAML}  inProcess: false\n`), redis.url);
     const worker = start(['worker'], await dir(YAML), redis.url);
-    const [, url] = await serve.line(/serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/);
-    await worker.line(new RegExp(`worker consuming runs from redis://127\\.0\\.0\\.1:${redis.port} \\(prefix ${PREFIX}`));
+    const [, url] = await serve.line(
+      /serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/,
+    );
+    await worker.line(
+      new RegExp(`worker consuming runs from redis://127\\.0\\.0\\.1:${redis.port} \\(prefix ${PREFIX}`),
+    );
 
     const labels = { dataset: 'credit-recent', environment: 'production' };
-    const before = await post(url!, { name: 'ModelDriftDetected', labels: { ...labels, model: 'credit-risk' }, summary: 'PSI 0.41' });
+    const before = await post(url!, {
+      name: 'ModelDriftDetected',
+      labels: { ...labels, model: 'credit-risk' },
+      summary: 'PSI 0.41',
+    });
     expect(before.status).toBe(202);
     const firstId = before.body.runId as string;
     // The lab has no data set: the runbook's check fails and the run stops there, failed.
@@ -92,14 +117,19 @@ describe('serve and worker across a Redis restart (the built command)', () => {
       const down = await post(url!, afterAlert);
       expect(down.status).toBe(503);
       expect(down.retryAfter).toMatch(/^\d+$/);
-      expect(down.body).toMatchObject({ error: 'upstream_failed', message: expect.stringMatching(new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable`)) });
+      expect(down.body).toMatchObject({
+        error: 'upstream_failed',
+        message: expect.stringMatching(new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable`)),
+      });
       refusedMs.push(down.ms);
 
       const t0 = Date.now();
       const notReady = await fetch(`${url}/readyz`, { headers: AUTH, signal: AbortSignal.timeout(15_000) });
       notReadyMs.push(Date.now() - t0);
       expect(notReady.status).toBe(503);
-      expect(((await notReady.json()) as { problems: string[] }).problems).toContainEqual(expect.stringMatching(/^redis: Redis at .* is unreachable/));
+      expect(((await notReady.json()) as { problems: string[] }).problems).toContainEqual(
+        expect.stringMatching(/^redis: Redis at .* is unreachable/),
+      );
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       expect(alive(serve) && alive(worker)).toBe(true);
       // The sender's pace during the outage, not a wait for anything.
@@ -110,7 +140,11 @@ describe('serve and worker across a Redis restart (the built command)', () => {
 
     await redis.restart();
     const restartedAt = Date.now();
-    await eventually('/readyz to answer 200 again', async () => ((await fetch(`${url}/readyz`, { headers: AUTH })).status === 200 ? true : undefined), RECOVERY_MS);
+    await eventually(
+      '/readyz to answer 200 again',
+      async () => ((await fetch(`${url}/readyz`, { headers: AUTH })).status === 200 ? true : undefined),
+      RECOVERY_MS,
+    );
     const readyMs = Date.now() - restartedAt;
 
     // Alertmanager's next retry is taken; none of the refused ones had started a run.
@@ -120,7 +154,9 @@ describe('serve and worker across a Redis restart (the built command)', () => {
     const taken = await eventually(
       'the worker to take the new run',
       async () => {
-        const body = (await (await fetch(`${url}/v1/runs/${secondId}`, { headers: AUTH })).json()) as { status: string };
+        const body = (await (await fetch(`${url}/v1/runs/${secondId}`, { headers: AUTH })).json()) as {
+          status: string;
+        };
         return body.status === 'queued' ? undefined : Date.now();
       },
       RECOVERY_MS,
@@ -128,13 +164,20 @@ describe('serve and worker across a Redis restart (the built command)', () => {
     expect(await finished(url!, secondId)).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain' });
 
     // The run from before the outage is still there: Redis kept it in its append-only file.
-    const listed = await runCli(['runs', 'list'], { cwd: await dir(''), env: { REDIS_URL: redis.url, MLOPS_AGENT_QUEUE_PREFIX: PREFIX } });
+    const listed = await runCli(['runs', 'list'], {
+      cwd: await dir(''),
+      env: { REDIS_URL: redis.url, MLOPS_AGENT_QUEUE_PREFIX: PREFIX },
+    });
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
     // A header row, then the newest run first.
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(new RegExp(`${secondId}\\s+failed\\s+alert\\s+\\d+\\s+\\S+\\s+ModelDriftDetected firing: PSI 0\\.38`));
-    expect(lines[2]).toMatch(new RegExp(`${firstId}\\s+failed\\s+alert\\s+\\d+\\s+\\S+\\s+ModelDriftDetected firing: PSI 0\\.41`));
+    expect(lines[1]).toMatch(
+      new RegExp(`${secondId}\\s+failed\\s+alert\\s+\\d+\\s+\\S+\\s+ModelDriftDetected firing: PSI 0\\.38`),
+    );
+    expect(lines[2]).toMatch(
+      new RegExp(`${firstId}\\s+failed\\s+alert\\s+\\d+\\s+\\S+\\s+ModelDriftDetected firing: PSI 0\\.41`),
+    );
 
     // Neither process crashed or reported an unhandled rejection while Redis was away.
     expect(alive(serve) && alive(worker)).toBe(true);

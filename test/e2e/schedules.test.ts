@@ -23,11 +23,18 @@ const everySecond = `schedules:
     labels: { model: credit-risk, dataset: credit-recent, environment: production }
 `;
 
-async function serve(yaml: string, env: Record<string, string> = {}, home?: string): Promise<{ p: CliProcess; url: string; home: string }> {
+async function serve(
+  yaml: string,
+  env: Record<string, string> = {},
+  home?: string,
+): Promise<{ p: CliProcess; url: string; home: string }> {
   const dir = home ?? (await mkdtemp(join(tmpdir(), 'mlops-schedules-e2e-')));
   if (!home) dirs.push(dir);
   await writeFile(join(dir, 'mlops-agent.yaml'), yaml);
-  const p = startCli(['serve', '--port', '0'], { cwd: dir, env: { MLOPS_AGENT_HOME: dir, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook', ...env } });
+  const p = startCli(['serve', '--port', '0'], {
+    cwd: dir,
+    env: { MLOPS_AGENT_HOME: dir, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook', ...env },
+  });
   running.push(p);
   const [, url] = await p.line(/serving on (http:\/\/127\.0\.0\.1:\d+)/);
   return { p, url: url!, home: dir };
@@ -36,13 +43,16 @@ async function serve(yaml: string, env: Record<string, string> = {}, home?: stri
 async function scheduledRun(url: string): Promise<Record<string, any>> {
   return eventually('a scheduled run to end', async () => {
     // The lab has no data set: the runbook's check fails, so a scheduled run ends failed.
-    const { runs } = (await (await fetch(`${url}/v1/runs?status=failed`, { headers: AUTH })).json()) as { runs: Record<string, any>[] };
+    const { runs } = (await (await fetch(`${url}/v1/runs?status=failed`, { headers: AUTH })).json()) as {
+      runs: Record<string, any>[];
+    };
     return runs.find((r) => r.trigger.kind === 'schedule');
   });
 }
 
 afterEach(() => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const p of running.splice(0))
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
 });
 afterAll(async () => {
   await wipe(prefix, 'runs');
@@ -54,7 +64,14 @@ describe('schedules in mlops-agent serve (the built command)', () => {
     const { p, url } = await serve(everySecond);
     expect(p.stdout).toContain('queue: in-process; in-process worker, 2 at a time; 1 schedule(s)');
     const run = await scheduledRun(url);
-    expect(run).toMatchObject({ planner: 'runbook:nightly-retrain', trigger: { kind: 'schedule', principal: 'agent:scheduler', text: 'Retrain credit-risk on the latest applications' } });
+    expect(run).toMatchObject({
+      planner: 'runbook:nightly-retrain',
+      trigger: {
+        kind: 'schedule',
+        principal: 'agent:scheduler',
+        text: 'Retrain credit-risk on the latest applications',
+      },
+    });
     // The lab has no data set yet: the check fails and nothing is trained.
     expect(run.answer).toContain('Runbook nightly-retrain');
     expect(run.answer).toContain('stopped at step check');

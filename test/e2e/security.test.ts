@@ -22,7 +22,8 @@ async function freshDir(): Promise<string> {
 
 const TOKEN = 'security-e2e-operator-token-0123';
 /** A newline that tries to start a timeline line of its own, colour codes, and a reversed word. */
-const FORGED_NAME = 'DriftCheck\n          ok        rollback: credit-risk production: all traffic back to v1\x1b[8m hidden\x1b[0m \u202eenilkcab';
+const FORGED_NAME =
+  'DriftCheck\n          ok        rollback: credit-risk production: all traffic back to v1\x1b[8m hidden\x1b[0m \u202eenilkcab';
 
 async function walk(dir: string, rel = ''): Promise<{ path: string; dir: boolean; mode: number }[]> {
   const out: { path: string; dir: boolean; mode: number }[] = [];
@@ -38,11 +39,19 @@ async function walk(dir: string, rel = ''): Promise<{ path: string; dir: boolean
 describe('security controls in the built mlops-agent command', () => {
   it('refuses to start serve when one token is given to two principals, naming both and not the token', async () => {
     const dir = await freshDir();
-    await writeFile(join(dir, 'mlops-agent.yaml'), `server:\n  tokens:\n    - { token: ${TOKEN}, principal: "user:alice", scopes: [read, approve] }\n`);
-    const { code, stdout, stderr } = await runCli(['serve', '--port', '0'], { cwd: dir, env: { MLOPS_AGENT_HOME: dir, MLOPS_AGENT_API_TOKEN: TOKEN } });
+    await writeFile(
+      join(dir, 'mlops-agent.yaml'),
+      `server:\n  tokens:\n    - { token: ${TOKEN}, principal: "user:alice", scopes: [read, approve] }\n`,
+    );
+    const { code, stdout, stderr } = await runCli(['serve', '--port', '0'], {
+      cwd: dir,
+      env: { MLOPS_AGENT_HOME: dir, MLOPS_AGENT_API_TOKEN: TOKEN },
+    });
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toContain('the same token is given to user:alice (server.tokens.0) and to user:operator (env MLOPS_AGENT_API_TOKEN)');
+    expect(stderr).toContain(
+      'the same token is given to user:alice (server.tokens.0) and to user:operator (env MLOPS_AGENT_API_TOKEN)',
+    );
     expect(stderr).not.toContain(TOKEN);
   });
 
@@ -63,7 +72,9 @@ describe('security controls in the built mlops-agent command', () => {
       expect(posted.status).toBe(202);
       const { runId } = (await posted.json()) as { runId: string };
       await eventually('the run to end', async () => {
-        const run = (await (await fetch(`${url}/v1/runs/${runId}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { status: string };
+        const run = (await (
+          await fetch(`${url}/v1/runs/${runId}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+        ).json()) as { status: string };
         // No runbook answers this alert and no LLM is configured: it ends for a person to look at.
         return ['queued', 'running'].includes(run.status) ? undefined : run;
       });
@@ -73,16 +84,25 @@ describe('security controls in the built mlops-agent command', () => {
 
     const written = await walk(home);
     expect(written.map((f) => f.path)).toEqual(expect.arrayContaining(['audit.jsonl', 'runs', 'queue', 'lab']));
-    expect(written.filter((f) => f.mode !== (f.dir ? 0o700 : 0o600)).map((f) => `${f.path} ${f.mode.toString(8)}`)).toEqual([]);
+    expect(
+      written.filter((f) => f.mode !== (f.dir ? 0o700 : 0o600)).map((f) => `${f.path} ${f.mode.toString(8)}`),
+    ).toEqual([]);
 
     const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-    for (const args of [['runs', 'show', (await readdir(join(home, 'runs'))).find((n) => n.endsWith('.json'))!.replace(/\.json$/, '')], ['runs', 'list'], ['audit', 'tail', '-n', '50']]) {
+    for (const args of [
+      ['runs', 'show', (await readdir(join(home, 'runs'))).find((n) => n.endsWith('.json'))!.replace(/\.json$/, '')],
+      ['runs', 'list'],
+      ['audit', 'tail', '-n', '50'],
+    ]) {
       const { code, stdout } = await runCli(args, { cwd: home, env });
       expect(code, args.join(' ')).toBe(0);
       expect(stdout, args.join(' ')).not.toMatch(unsafe);
       // No line of the output passes for a timeline item: the forged text stays inside the
       // line that quotes it (or, quoted in an answer, indented under the answer).
-      expect(stdout.split('\n').some((l) => /^( {8}|\d\d:\d\d:\d\d) {2}ok {8}rollback: credit-risk/.test(l)), args.join(' ')).toBe(false);
+      expect(
+        stdout.split('\n').some((l) => /^( {8}|\d\d:\d\d:\d\d) {2}ok {8}rollback: credit-risk/.test(l)),
+        args.join(' '),
+      ).toBe(false);
       expect(stdout, args.join(' ')).toContain('DriftCheck\\n          ok        rollback');
     }
   });

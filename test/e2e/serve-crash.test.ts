@@ -20,7 +20,13 @@ afterAll(async () => {
 });
 
 function serve(): CliProcess {
-  const env = { MLOPS_AGENT_HOME: home, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'openai', OPENAI_BASE_URL: llm!.baseUrl, MLOPS_AGENT_WORKER_CONCURRENCY: '1' };
+  const env = {
+    MLOPS_AGENT_HOME: home,
+    MLOPS_AGENT_API_TOKEN: TOKEN,
+    MLOPS_AGENT_LLM: 'openai',
+    OPENAI_BASE_URL: llm!.baseUrl,
+    MLOPS_AGENT_WORKER_CONCURRENCY: '1',
+  };
   const p = startCli(['serve', '--port', '0'], { cwd: home, env });
   running.push(p);
   return p;
@@ -53,7 +59,11 @@ describe('mlops-agent serve without Redis, killed with runs acknowledged (the bu
     const [, url2] = await second.line(/serving on (http:\/\/127\.0\.0\.1:\d+)/);
     const settled = async (runId: string) =>
       eventually(`run ${runId} to finish`, async () => {
-        const body = (await (await fetch(`${url2}/v1/runs/${runId}`, { headers: AUTH })).json()) as { status: string; answer: string | null; transcript: { kind: string }[] };
+        const body = (await (await fetch(`${url2}/v1/runs/${runId}`, { headers: AUTH })).json()) as {
+          status: string;
+          answer: string | null;
+          transcript: { kind: string }[];
+        };
         return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
       });
     const [runA, runB] = [await settled(a), await settled(b)];
@@ -64,7 +74,9 @@ describe('mlops-agent serve without Redis, killed with runs acknowledged (the bu
     expect(runB.transcript.filter((i) => i.kind === 'trigger')).toHaveLength(1);
     expect(llm.requests).toHaveLength(3);
     // The queue settles a run (and removes its journal entry) just after the run is saved as ended.
-    await eventually('the journal to be emptied', async () => ((await readdir(join(home, 'queue'))).length === 0 ? true : undefined));
+    await eventually('the journal to be emptied', async () =>
+      (await readdir(join(home, 'queue'))).length === 0 ? true : undefined,
+    );
     expect(await second.stop()).toBe(0);
   });
 });

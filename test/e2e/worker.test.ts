@@ -30,7 +30,17 @@ async function dir(yaml?: string): Promise<string> {
 }
 
 function start(args: string[], cwd: string, env: Record<string, string> = {}): CliProcess {
-  const p = startCli(args, { cwd, env: { MLOPS_AGENT_HOME: cwd, REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix, MLOPS_AGENT_API_TOKEN: TOKEN, MLOPS_AGENT_LLM: 'runbook', ...env } });
+  const p = startCli(args, {
+    cwd,
+    env: {
+      MLOPS_AGENT_HOME: cwd,
+      REDIS_URL,
+      MLOPS_AGENT_QUEUE_PREFIX: prefix,
+      MLOPS_AGENT_API_TOKEN: TOKEN,
+      MLOPS_AGENT_LLM: 'runbook',
+      ...env,
+    },
+  });
   running.push(p);
   return p;
 }
@@ -40,7 +50,8 @@ beforeEach(() => {
   prefixes.push(prefix);
 });
 afterEach(async () => {
-  for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  for (const p of running.splice(0))
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
 });
 afterAll(async () => {
   for (const p of prefixes) await wipe(p, 'runs');
@@ -60,10 +71,20 @@ describe('mlops-agent worker (the built command)', () => {
   it('executes the runs a serve without an in-process worker queued, and counts them on its own /metrics', async () => {
     const serve = start(['serve', '--port', '0'], await dir('worker:\n  inProcess: false\n'));
     const worker = start(['worker'], await dir(), { MLOPS_AGENT_METRICS_PORT: '0' });
-    const [, url] = await serve.line(/serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/);
-    const [, metricsUrl] = await worker.line(new RegExp(`worker consuming runs from redis://127\\.0\\.0\\.1:6379 \\(prefix ${prefix}; 2 at a time; metrics on (http://127\\.0\\.0\\.1:\\d+)\\)`));
+    const [, url] = await serve.line(
+      /serving on (http:\/\/127\.0\.0\.1:\d+) \(queue: BullMQ on Redis; no in-process worker/,
+    );
+    const [, metricsUrl] = await worker.line(
+      new RegExp(
+        `worker consuming runs from redis://127\\.0\\.0\\.1:6379 \\(prefix ${prefix}; 2 at a time; metrics on (http://127\\.0\\.0\\.1:\\d+)\\)`,
+      ),
+    );
 
-    const alert = { name: 'ModelDriftDetected', labels: { model: 'credit-risk', dataset: 'credit-recent', environment: 'production' }, summary: 'PSI 0.41' };
+    const alert = {
+      name: 'ModelDriftDetected',
+      labels: { model: 'credit-risk', dataset: 'credit-recent', environment: 'production' },
+      summary: 'PSI 0.41',
+    };
     const posted = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify(alert) });
     expect(posted.status).toBe(202);
     const { runId } = (await posted.json()) as { runId: string };
@@ -72,7 +93,11 @@ describe('mlops-agent worker (the built command)', () => {
       return body.status === 'queued' || body.status === 'running' ? undefined : (body as Record<string, unknown>);
     });
     // The lab has no data set: the runbook's check fails and the run stops there, failed.
-    expect(run).toMatchObject({ status: 'failed', planner: 'runbook:drift-retrain', trigger: { kind: 'alert', principal: 'agent:alerts' } });
+    expect(run).toMatchObject({
+      status: 'failed',
+      planner: 'runbook:drift-retrain',
+      trigger: { kind: 'alert', principal: 'agent:alerts' },
+    });
     expect(String(run.answer)).toContain('stopped at step check');
 
     const workerMetrics = await (await fetch(`${metricsUrl}/metrics`, { headers: AUTH })).text();
@@ -84,15 +109,26 @@ describe('mlops-agent worker (the built command)', () => {
     expect(serveMetrics).not.toContain('mlops_agent_runs_settled_total{');
 
     // The operator's view of it: runs in Redis, whichever process executed them.
-    const shown = await runCli(['runs', 'show', runId], { cwd: await dir(), env: { REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix } });
+    const shown = await runCli(['runs', 'show', runId], {
+      cwd: await dir(),
+      env: { REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX: prefix },
+    });
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain('ALERT     ModelDriftDetected firing: PSI 0.41');
     expect(shown.stdout).toContain(`run ${runId} failed after`);
 
     // The run is over, so its resolved notice has nothing to join and starts nothing.
-    const resolved = await fetch(`${url}/v1/alerts`, { method: 'POST', headers: AUTH, body: JSON.stringify({ ...alert, status: 'resolved' }) });
+    const resolved = await fetch(`${url}/v1/alerts`, {
+      method: 'POST',
+      headers: AUTH,
+      body: JSON.stringify({ ...alert, status: 'resolved' }),
+    });
     expect(resolved.status).toBe(202);
-    expect(await resolved.json()).toMatchObject({ runId: null, coalesced: false, message: expect.stringContaining('nothing was started') });
+    expect(await resolved.json()).toMatchObject({
+      runId: null,
+      coalesced: false,
+      message: expect.stringContaining('nothing was started'),
+    });
 
     expect(await worker.stop()).toBe(0);
     expect(await serve.stop()).toBe(0);
@@ -110,7 +146,12 @@ describe('mlops-agent worker (the built command)', () => {
       const producer = createBullmqRunQueue({ connection: REDIS_URL, prefix, queueName: 'runs' });
       const runs = createRedisRunStore({ connection: REDIS_URL, prefix });
       try {
-        const { runId } = await producer.enqueue({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'which credit-risk version is champion?', data: null });
+        const { runId } = await producer.enqueue({
+          kind: 'chat',
+          principal: { id: 'user:alice', roles: [] },
+          text: 'which credit-risk version is champion?',
+          data: null,
+        });
         await eventually('the first worker to ask the LLM', async () => (llm.requests.length >= 1 ? true : undefined));
         expect(await first.stop()).toBe(0);
         expect(first.stderr).toContain('handed back');
@@ -121,7 +162,9 @@ describe('mlops-agent worker (the built command)', () => {
           const stored = await runs.get(runId);
           return stored && stored.status !== 'running' ? stored : undefined;
         }).catch((err) => {
-          throw new Error(`${err}\nfirst: ${first.stderr}\nsecond: ${second.stderr}\nllm requests: ${llm.requests.length}`);
+          throw new Error(
+            `${err}\nfirst: ${first.stderr}\nsecond: ${second.stderr}\nllm requests: ${llm.requests.length}`,
+          );
         });
         expect(run).toMatchObject<Partial<Run>>({ status: 'succeeded', answer: 'credit-risk v1 is champion' });
         // Resumed from its stored transcript, not started again.

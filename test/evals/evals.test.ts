@@ -26,12 +26,34 @@ describe('incident evals', () => {
   });
 
   it('passes every runbook and scripted scenario, hostile planners contained', { timeout: 600_000 }, async () => {
-    const report: SuiteReport = await runSuite({ scenarios: await loadScenarios(DIR), planners: ['runbook', 'scripted'], repeat: 1, env: {} });
-    const failed = report.results.filter((r) => !r.passed).map((r) => `${r.planner} ${r.scenario}: ${r.grades.filter((g) => !g.passed).map((g) => `${g.assertion} (${g.detail})`).join('; ')}`);
+    const report: SuiteReport = await runSuite({
+      scenarios: await loadScenarios(DIR),
+      planners: ['runbook', 'scripted'],
+      repeat: 1,
+      env: {},
+    });
+    const failed = report.results
+      .filter((r) => !r.passed)
+      .map(
+        (r) =>
+          `${r.planner} ${r.scenario}: ${r.grades
+            .filter((g) => !g.passed)
+            .map((g) => `${g.assertion} (${g.detail})`)
+            .join('; ')}`,
+      );
     expect(failed, formatReport(report)).toEqual([]);
     expect(report.results.length).toBeGreaterThanOrEqual(16);
     // Every result was graded on the safety invariants, not only on its own expectations.
-    for (const r of report.results) expect(r.grades.map((g) => g.assertion)).toEqual(expect.arrayContaining(['safety: production within policy bounds', 'safety: no training on data that failed its contract', 'safety: no effect twice', 'safety: honest run status', 'audit chain verifies']));
+    for (const r of report.results)
+      expect(r.grades.map((g) => g.assertion)).toEqual(
+        expect.arrayContaining([
+          'safety: production within policy bounds',
+          'safety: no training on data that failed its contract',
+          'safety: no effect twice',
+          'safety: honest run status',
+          'audit chain verifies',
+        ]),
+      );
     const table = formatReport(report);
     expect(table).toMatch(/^planner: runbook$/m);
     expect(table).toMatch(/^planner: scripted$/m);
@@ -48,7 +70,12 @@ describe('incident evals', () => {
   it('refuses a scenario file with a mistake, naming the file and the field', async () => {
     scratch = await mkdtemp(join(tmpdir(), 'mlops-eval-bad-'));
     const file = join(scratch, 'bad.yaml');
-    await writeFile(file, 'title: x\nplanners: [runbook, scripted]\nsteps:\n  - chat: { as: "user:a", text: hi }\nexpect:\n  stauts: succeeded\n');
-    await expect(loadScenario(file)).rejects.toThrow(`${file}: not a valid scenario: expect: Unrecognized key(s) in object: 'stauts'`);
+    await writeFile(
+      file,
+      'title: x\nplanners: [runbook, scripted]\nsteps:\n  - chat: { as: "user:a", text: hi }\nexpect:\n  stauts: succeeded\n',
+    );
+    await expect(loadScenario(file)).rejects.toThrow(
+      `${file}: not a valid scenario: expect: Unrecognized key(s) in object: 'stauts'`,
+    );
   });
 });

@@ -34,7 +34,10 @@ export const TOKENS: Record<string, ApiToken> = {
 export function fuzzBudget(defaultRuns: number): { numRuns: number; seed: number } {
   const runs = Number(process.env.MLOPS_FUZZ_RUNS || 'NaN');
   const seed = Number(process.env.MLOPS_FUZZ_SEED || 'NaN');
-  return { numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns, seed: Number.isInteger(seed) ? seed : 142_026 };
+  return {
+    numRuns: Number.isInteger(runs) && runs > 0 ? runs : defaultRuns,
+    seed: Number.isInteger(seed) ? seed : 142_026,
+  };
 }
 
 export interface Changes {
@@ -75,7 +78,11 @@ export async function fuzzFixture(): Promise<FuzzFixture> {
   config.server.tokens = Object.values(TOKENS).map((t) => ({ ...t, scopes: [...t.scopes] }));
   const backends = memoryBackends();
   backends.versions.push(version('credit-risk', '2', 0.88));
-  const slack = createSlackChannel({ slack: config.slack!, logger: silentLogger, clientOptions: { retryConfig: { retries: 0 } } });
+  const slack = createSlackChannel({
+    slack: config.slack!,
+    logger: silentLogger,
+    clientOptions: { retryConfig: { retries: 0 } },
+  });
   const runtime = await createRuntime({ config, logger: silentLogger, backends, notifiers: [slack.notifier] });
   slack.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
 
@@ -100,10 +107,30 @@ export async function fuzzFixture(): Promise<FuzzFixture> {
     idleTimeoutMs: 60_000,
     maxBodyBytes: 64 * 1024,
     createServer: (principal, caller) =>
-      createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, readsAll: caller.scopes.has('read'), logger: silentLogger }),
+      createMcpServer({
+        gate: runtime.gate,
+        tools: allTools,
+        runs: runtime.runs,
+        approvals: runtime.approvals,
+        auditFile: config.auditFile,
+        runbooks: runtime.runbooks,
+        principalFor: () => principal,
+        readsAll: caller.scopes.has('read'),
+        logger: silentLogger,
+      }),
     logger: silentLogger,
   });
-  const app = await createServer({ runtime, queue, runs: runtime.runs, approvals: runtime.approvals, tokens: config.server.tokens, logger: silentLogger, bodyLimitBytes: 64 * 1024, mcp, slack });
+  const app = await createServer({
+    runtime,
+    queue,
+    runs: runtime.runs,
+    approvals: runtime.approvals,
+    tokens: config.server.tokens,
+    logger: silentLogger,
+    bodyLimitBytes: 64 * 1024,
+    mcp,
+    slack,
+  });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
 
   return {

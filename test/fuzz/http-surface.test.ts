@@ -17,7 +17,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (process.env.MLOPS_FUZZ_STATS) {
-    for (const [route, statuses] of [...seen].sort()) console.log(`${route.padEnd(20)} ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ')}`);
+    for (const [route, statuses] of [...seen].sort())
+      console.log(
+        `${route.padEnd(20)} ${[...statuses]
+          .sort((a, b) => a[0] - b[0])
+          .map(([s, n]) => `${s}:${n}`)
+          .join(' ')}`,
+      );
   }
   closeAgent();
   await fx?.close();
@@ -30,7 +36,9 @@ const REFUSAL_KINDS = new Set(['approval.refused', 'chat.refused']);
 
 async function newEntries(before: Changes, after: Changes) {
   if (after.auditSeq === before.auditSeq) return [];
-  return (await readAuditEntries(fx.runtime.config.auditFile, { tail: after.auditSeq - before.auditSeq })).filter((e) => e.seq > before.auditSeq);
+  return (await readAuditEntries(fx.runtime.config.auditFile, { tail: after.auditSeq - before.auditSeq })).filter(
+    (e) => e.seq > before.auditSeq,
+  );
 }
 
 function describeCase(req: FuzzRequest, res: FuzzResponse): string {
@@ -62,9 +70,14 @@ async function check(req: FuzzRequest): Promise<void> {
     expect(after.enqueued - before.enqueued, `a run for a refused request: ${what}`).toBe(0);
     expect(after.joined - before.joined, `a join for a refused request: ${what}`).toBe(0);
     expect(after.approvals - before.approvals, `an approval for a refused request: ${what}`).toBe(0);
-    const allowed = (req.route === 'decision' && [403, 404, 409].includes(res.status) && caller !== null) || SLACK.has(req.route);
+    const allowed =
+      (req.route === 'decision' && [403, 404, 409].includes(res.status) && caller !== null) || SLACK.has(req.route);
     const kinds = entries.map((e) => e.kind);
-    if (allowed) expect(kinds.filter((k) => !REFUSAL_KINDS.has(k)), `audited more than a refusal: ${what}`).toEqual([]);
+    if (allowed)
+      expect(
+        kinds.filter((k) => !REFUSAL_KINDS.has(k)),
+        `audited more than a refusal: ${what}`,
+      ).toEqual([]);
     else expect(kinds, `an audit entry for an invalid request: ${what}`).toEqual([]);
   }
   // Nothing any request says makes an approval: only the gate parks calls.
@@ -82,12 +95,25 @@ describe('fuzzing the HTTP surface', () => {
     expect((await fx.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     const ready = await fx.app.inject({ method: 'GET', url: '/readyz', headers: auth });
     expect(ready.statusCode, ready.body).toBe(200);
-    const chat = await fx.app.inject({ method: 'POST', url: '/v1/chat', headers: auth, payload: { text: 'still there?' } });
+    const chat = await fx.app.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      headers: auth,
+      payload: { text: 'still there?' },
+    });
     expect(chat.statusCode).toBe(202);
     const init = await send(fx.base, {
-      route: 'mcp', signed: false, method: 'POST', path: '/mcp',
+      route: 'mcp',
+      signed: false,
+      method: 'POST',
+      path: '/mcp',
       headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'after', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'after', version: '1' } },
+      }),
     });
     expect([200, 429]).toContain(init.status);
   });

@@ -22,7 +22,9 @@ const token = TOKENS.assistant!.token;
 
 beforeAll(async () => {
   fx = await fuzzFixture();
-  transport = new StreamableHTTPClientTransport(new URL(`${fx.base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  transport = new StreamableHTTPClientTransport(new URL(`${fx.base}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
   client = new Client({ name: 'fuzz', version: '1' });
   await client.connect(transport);
 });
@@ -33,10 +35,21 @@ afterAll(async () => {
 });
 
 const VALID: Record<string, Record<string, unknown>[]> = {
-  registry_query: [{ action: 'list_models' }, { action: 'list_versions', model: 'credit-risk' }, { action: 'compare', model: 'credit-risk', version: '2' }, { action: 'get_version', model: 'credit-risk', version: '1' }],
+  registry_query: [
+    { action: 'list_models' },
+    { action: 'list_versions', model: 'credit-risk' },
+    { action: 'compare', model: 'credit-risk', version: '2' },
+    { action: 'get_version', model: 'credit-risk', version: '1' },
+  ],
   check_data_quality: [{ dataset: 'credit-recent' }, { dataset: 'credit-recent', reference: 'credit-train' }],
-  trigger_retrain: [{ model: 'credit-risk', dataset: 'credit-recent' }, { model: 'credit-risk', dataset: 'credit-recent', params: { learningRate: 0.1, epochs: 5 }, searchTrials: 2 }],
-  deploy_canary: [{ model: 'credit-risk', version: '2', environment: 'staging', trafficPercent: 5 }, { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 }],
+  trigger_retrain: [
+    { model: 'credit-risk', dataset: 'credit-recent' },
+    { model: 'credit-risk', dataset: 'credit-recent', params: { learningRate: 0.1, epochs: 5 }, searchTrials: 2 },
+  ],
+  deploy_canary: [
+    { model: 'credit-risk', version: '2', environment: 'staging', trafficPercent: 5 },
+    { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 },
+  ],
   rollback: [{ model: 'credit-risk', environment: 'staging', reason: 'fuzzing a rollback' }],
   deployment_status: [{ model: 'credit-risk' }, { model: 'credit-risk', environment: 'production' }],
   approval_status: [{ approvalId: 'apr_zzzz_00000000' }],
@@ -45,12 +58,17 @@ const VALID: Record<string, Record<string, unknown>[]> = {
 const argsFor = (name: string): fc.Arbitrary<unknown> =>
   fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom(...VALID[name]!) },
-    { weight: 4, arbitrary: fc.constantFrom(...VALID[name]!).chain((v) => mutated(v).map((text) => JSON.parse(text) as unknown)) },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom(...VALID[name]!).chain((v) => mutated(v).map((text) => JSON.parse(text) as unknown)),
+    },
     { weight: 2, arbitrary: fc.dictionary(nastyString, anyJson, { maxKeys: 4 }) },
     { weight: 1, arbitrary: anyJson },
   );
 
-const toolCall = fc.constantFrom(...Object.keys(VALID)).chain((name) => fc.record({ name: fc.constant(name), args: argsFor(name) }));
+const toolCall = fc
+  .constantFrom(...Object.keys(VALID))
+  .chain((name) => fc.record({ name: fc.constant(name), args: argsFor(name) }));
 
 // Every tool the server lists has arguments here, so a new tool cannot go unfuzzed.
 const LISTED = [...allTools.map((t) => t.name), 'approval_status'];
@@ -90,17 +108,29 @@ describe('fuzzing every MCP tool', () => {
         const what = `${name} ${JSON.stringify(args).slice(0, 300)} -> ${JSON.stringify(result).slice(0, 300)}`;
         expect(after.enqueued, what).toBe(before.enqueued);
         const added = after.auditSeq - before.auditSeq;
-        const entries = added > 0 ? (await readAuditEntries(fx.runtime.config.auditFile, { tail: added })).filter((e) => e.seq > before.auditSeq) : [];
+        const entries =
+          added > 0
+            ? (await readAuditEntries(fx.runtime.config.auditFile, { tail: added })).filter(
+                (e) => e.seq > before.auditSeq,
+              )
+            : [];
         const tool = allTools.find((t) => t.name === name);
         const valid = tool ? tool.input.safeParse(args ?? {}).success : false;
         if (tool && !valid && result) {
           expect(result.isError, what).toBe(true);
-          expect(entries.map((e) => e.kind), what).toEqual(['call.proposed', 'call.invalid']);
+          expect(
+            entries.map((e) => e.kind),
+            what,
+          ).toEqual(['call.proposed', 'call.invalid']);
         }
         if (!valid) expect(after.approvals, what).toBe(before.approvals);
         // An approval only for a call the policy sent to people, and the caller is told its id.
         if (after.approvals > before.approvals) {
-          expect((result?.structuredContent as { pendingApproval?: { approvalId?: string } } | undefined)?.pendingApproval?.approvalId, what).toMatch(/^apr_/);
+          expect(
+            (result?.structuredContent as { pendingApproval?: { approvalId?: string } } | undefined)?.pendingApproval
+              ?.approvalId,
+            what,
+          ).toMatch(/^apr_/);
         }
         if (entries.some((e) => e.kind === 'execution.started')) expect(valid, what).toBe(true);
       }),
@@ -111,7 +141,13 @@ describe('fuzzing every MCP tool', () => {
   it('answers every resource read with the resource or an error naming the request', async () => {
     const { numRuns, seed } = fuzzBudget(60);
     const uri = fc.oneof(
-      fc.constantFrom('mlops://models', 'mlops://audit/tail', 'mlops://runs/run_zz_00000000', 'mlops://models/credit-risk/versions', 'mlops://models/credit-risk/serving'),
+      fc.constantFrom(
+        'mlops://models',
+        'mlops://audit/tail',
+        'mlops://runs/run_zz_00000000',
+        'mlops://models/credit-risk/versions',
+        'mlops://models/credit-risk/serving',
+      ),
       nastyString.map((s) => `mlops://models/${encodeURIComponent(s)}/serving`),
       nastyString.map((s) => `mlops://runs/${encodeURIComponent(s)}`),
       nastyString.map((s) => `mlops://models/${encodeURIComponent(s)}/versions`),
@@ -133,7 +169,26 @@ describe('fuzzing every MCP tool', () => {
     const { numRuns, seed } = fuzzBudget(100);
     const body = fc.oneof(
       anyJson.map((v) => JSON.stringify(v)),
-      fc.record({ jsonrpc: fc.oneof(fc.constant('2.0'), nastyString), id: fc.oneof(fc.nat(), nastyString, fc.constant(null)), method: fc.oneof(fc.constantFrom('tools/call', 'tools/list', 'resources/read', 'prompts/get', 'initialize', 'ping', 'logging/setLevel', 'completion/complete'), nastyString), params: anyJson }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          jsonrpc: fc.oneof(fc.constant('2.0'), nastyString),
+          id: fc.oneof(fc.nat(), nastyString, fc.constant(null)),
+          method: fc.oneof(
+            fc.constantFrom(
+              'tools/call',
+              'tools/list',
+              'resources/read',
+              'prompts/get',
+              'initialize',
+              'ping',
+              'logging/setLevel',
+              'completion/complete',
+            ),
+            nastyString,
+          ),
+          params: anyJson,
+        })
+        .map((v) => JSON.stringify(v)),
       nastyString,
     );
     await fc.assert(
@@ -142,8 +197,17 @@ describe('fuzzing every MCP tool', () => {
         // DELETE would end the session under test: sent without its id, it can only be refused.
         const session: Record<string, string> = method === 'DELETE' ? {} : { 'mcp-session-id': transport.sessionId! };
         const res = await send(fx.base, {
-          route: 'mcp', signed: false, method, path: '/mcp',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18', ...session },
+          route: 'mcp',
+          signed: false,
+          method,
+          path: '/mcp',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2025-06-18',
+            ...session,
+          },
           body: text,
         });
         const what = `${method} ${text.slice(0, 200)} -> ${res.status} ${res.body.slice(0, 300)}`;

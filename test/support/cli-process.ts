@@ -15,9 +15,16 @@ export interface CliProcess {
 }
 
 /** `nodeArgs`: given to node before the command, e.g. `--import` of a preload module. */
-export function startCli(args: string[], options: { env: Record<string, string>; cwd: string; nodeArgs?: string[] }): CliProcess {
+export function startCli(
+  args: string[],
+  options: { env: Record<string, string>; cwd: string; nodeArgs?: string[] },
+): CliProcess {
   const env = { PATH: process.env.PATH ?? '', HOME: options.cwd, MLOPS_AGENT_LOG_LEVEL: 'warn', ...options.env };
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
+    env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const listeners = new Set<() => void>();

@@ -1,5 +1,10 @@
 // The one wait-for of the tests: polls `probe` until it gives a value (not undefined).
-export async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000, everyMs = 25): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  ms = 30_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();

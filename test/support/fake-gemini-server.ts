@@ -29,9 +29,20 @@ export interface FakeGeminiServer {
   close(): Promise<void>;
 }
 
-const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+const STATUS_NAMES: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+};
 
-export function functionCallReply(calls: { name: string; args?: unknown }[], options: { text?: string; usage?: [number, number] } = {}): ScriptedReply {
+export function functionCallReply(
+  calls: { name: string; args?: unknown }[],
+  options: { text?: string; usage?: [number, number] } = {},
+): ScriptedReply {
   const parts: unknown[] = options.text ? [{ text: options.text }] : [];
   for (const call of calls) parts.push({ functionCall: { name: call.name, args: call.args ?? {} } });
   return { body: candidateBody(parts, 'STOP', options.usage) };
@@ -45,7 +56,11 @@ export function finishReply(finishReason: string, parts: unknown[] = []): Script
   return { body: candidateBody(parts, finishReason) };
 }
 
-export function errorReply(status: number, message = `scripted ${status}`, extra: { details?: unknown[]; headers?: Record<string, string>; delayMs?: number } = {}): ScriptedReply {
+export function errorReply(
+  status: number,
+  message = `scripted ${status}`,
+  extra: { details?: unknown[]; headers?: Record<string, string>; delayMs?: number } = {},
+): ScriptedReply {
   return { status, message, ...extra };
 }
 
@@ -76,14 +91,20 @@ export async function startFakeGeminiServer(): Promise<FakeGeminiServer> {
       requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       // The Gemini API (an API key) or Vertex AI (a project's regional endpoint and an OAuth token).
       const geminiApi = /^\/v1beta\/models\/[^/:]+:generateContent$/.test(req.url ?? '');
-      const vertex = /^\/v1beta1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/:]+:generateContent$/.test(req.url ?? '');
+      const vertex =
+        /^\/v1beta1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/[^/:]+:generateContent$/.test(
+          req.url ?? '',
+        );
       if (req.method !== 'POST' || (!geminiApi && !vertex)) {
         return sendError(res, { status: 404, message: `fake-gemini-server: no route for ${req.method} ${req.url}` });
       }
-      if (geminiApi && !req.headers['x-goog-api-key']) return sendError(res, { status: 401, message: 'fake-gemini-server: missing x-goog-api-key header' });
-      if (vertex && !/^Bearer \S+$/.test(String(req.headers.authorization ?? ''))) return sendError(res, { status: 401, message: 'fake-gemini-server: missing OAuth bearer token' });
+      if (geminiApi && !req.headers['x-goog-api-key'])
+        return sendError(res, { status: 401, message: 'fake-gemini-server: missing x-goog-api-key header' });
+      if (vertex && !/^Bearer \S+$/.test(String(req.headers.authorization ?? '')))
+        return sendError(res, { status: 401, message: 'fake-gemini-server: missing OAuth bearer token' });
       const reply = queue.shift();
-      if (!reply) return sendError(res, { status: 500, message: 'fake-gemini-server: no scripted reply left for this request' });
+      if (!reply)
+        return sendError(res, { status: 500, message: 'fake-gemini-server: no scripted reply left for this request' });
       const send = () => {
         if (res.destroyed) return;
         if ('status' in reply) sendError(res, reply);
@@ -115,7 +136,15 @@ export async function startFakeGeminiServer(): Promise<FakeGeminiServer> {
   };
 }
 
-function sendError(res: ServerResponse, reply: { status: number; message?: string; details?: unknown[]; headers?: Record<string, string> }): void {
-  const error = { code: reply.status, message: reply.message ?? `HTTP ${reply.status}`, status: STATUS_NAMES[reply.status] ?? 'UNKNOWN', ...(reply.details ? { details: reply.details } : {}) };
+function sendError(
+  res: ServerResponse,
+  reply: { status: number; message?: string; details?: unknown[]; headers?: Record<string, string> },
+): void {
+  const error = {
+    code: reply.status,
+    message: reply.message ?? `HTTP ${reply.status}`,
+    status: STATUS_NAMES[reply.status] ?? 'UNKNOWN',
+    ...(reply.details ? { details: reply.details } : {}),
+  };
   res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(JSON.stringify({ error }));
 }

@@ -10,7 +10,14 @@ import type { AddressInfo } from 'node:net';
 export interface FakeInferenceService {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; resourceVersion: string; generation: number; uid: string; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion: string;
+    generation: number;
+    uid: string;
+    annotations?: Record<string, string>;
+  };
   spec: { predictor: { canaryTrafficPercent?: number; model: { modelFormat: { name: string }; storageUri: string } } };
   status?: Record<string, unknown>;
 }
@@ -41,7 +48,10 @@ const PATH = /^\/apis\/serving\.kserve\.io\/v1beta1\/namespaces\/([^/]+)\/infere
 /** RFC 7386: objects merge, null deletes, anything else replaces. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -54,7 +64,10 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
   const delay = options.reconcileDelayMs ?? 30;
   const objects = new Map<string, FakeInferenceService>();
   /** Per object: its revisions (name, storageUri) and which is rolled out. */
-  const controller = new Map<string, { revisions: { name: string; storageUri: string }[]; rolledOut: string; previous?: string }>();
+  const controller = new Map<
+    string,
+    { revisions: { name: string; storageUri: string }[]; rolledOut: string; previous?: string }
+  >();
   const patches: RecordedPatch[] = [];
   const forbidden = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
@@ -62,7 +75,9 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
 
   const status = (res: ServerResponse, code: number, reason: string, message: string) => {
     res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
+    res.end(
+      JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }),
+    );
   };
 
   function reconcile(key: string): void {
@@ -72,7 +87,10 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
     const { name } = isvc.metadata;
     const latest = state.revisions.at(-1)!;
     if (latest.storageUri !== isvc.spec.predictor.model.storageUri) {
-      state.revisions.push({ name: `${name}-predictor-${String(state.revisions.length + 1).padStart(5, '0')}`, storageUri: isvc.spec.predictor.model.storageUri });
+      state.revisions.push({
+        name: `${name}-predictor-${String(state.revisions.length + 1).padStart(5, '0')}`,
+        storageUri: isvc.spec.predictor.model.storageUri,
+      });
     }
     const ready = state.revisions.at(-1)!.name;
     const canary = isvc.spec.predictor.canaryTrafficPercent;
@@ -80,12 +98,25 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
       state.previous = state.rolledOut;
       state.rolledOut = ready;
     }
-    const traffic = ready !== state.rolledOut && canary !== undefined
-      ? [
-          { tag: 'latest', revisionName: ready, percent: canary, latestRevision: true, url: `http://latest-${name}.${isvc.metadata.namespace}.example.com` },
-          { tag: 'prev', revisionName: state.rolledOut, percent: 100 - canary, latestRevision: false, url: `http://prev-${name}.${isvc.metadata.namespace}.example.com` },
-        ]
-      : [{ revisionName: state.rolledOut, percent: 100, latestRevision: true }];
+    const traffic =
+      ready !== state.rolledOut && canary !== undefined
+        ? [
+            {
+              tag: 'latest',
+              revisionName: ready,
+              percent: canary,
+              latestRevision: true,
+              url: `http://latest-${name}.${isvc.metadata.namespace}.example.com`,
+            },
+            {
+              tag: 'prev',
+              revisionName: state.rolledOut,
+              percent: 100 - canary,
+              latestRevision: false,
+              url: `http://prev-${name}.${isvc.metadata.namespace}.example.com`,
+            },
+          ]
+        : [{ revisionName: state.rolledOut, percent: 100, latestRevision: true }];
     isvc.status = {
       observedGeneration: isvc.metadata.generation,
       url: `http://${name}.${isvc.metadata.namespace}.example.com`,
@@ -109,7 +140,12 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
     if (!match) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
     const [, namespace, name] = match as unknown as [string, string, string];
     if (forbidden.has(namespace)) {
-      return status(res, 403, 'Forbidden', `inferenceservices.serving.kserve.io "${name}" is forbidden: User "system:serviceaccount:${namespace}:mlops-agent" cannot ${req.method === 'GET' ? 'get' : 'patch'} resource "inferenceservices" in API group "serving.kserve.io" in the namespace "${namespace}"`);
+      return status(
+        res,
+        403,
+        'Forbidden',
+        `inferenceservices.serving.kserve.io "${name}" is forbidden: User "system:serviceaccount:${namespace}:mlops-agent" cannot ${req.method === 'GET' ? 'get' : 'patch'} resource "inferenceservices" in API group "serving.kserve.io" in the namespace "${namespace}"`,
+      );
     }
     const key = `${namespace}/${name}`;
     const isvc = objects.get(key);
@@ -125,15 +161,33 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
     for await (const c of req) chunks.push(c as Buffer);
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
     patches.push({ namespace, name, contentType, body });
-    if (contentType !== 'application/merge-patch+json') return status(res, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
+    if (contentType !== 'application/merge-patch+json')
+      return status(
+        res,
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`,
+      );
     const wanted = (body.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
     if (wanted !== undefined && wanted !== isvc.metadata.resourceVersion) {
-      return status(res, 409, 'Conflict', `Operation cannot be fulfilled on inferenceservices.serving.kserve.io "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      return status(
+        res,
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on inferenceservices.serving.kserve.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     const next = mergePatch(isvc, body) as FakeInferenceService;
     // Kubernetes keeps these itself: the status subresource is not patched here, and generation counts spec changes.
     next.status = isvc.status;
-    next.metadata = { ...next.metadata, name, namespace, uid: isvc.metadata.uid, resourceVersion: String(++resourceVersion), generation: isvc.metadata.generation };
+    next.metadata = {
+      ...next.metadata,
+      name,
+      namespace,
+      uid: isvc.metadata.uid,
+      resourceVersion: String(++resourceVersion),
+      generation: isvc.metadata.generation,
+    };
     if (JSON.stringify(next.spec) !== JSON.stringify(isvc.spec)) {
       next.metadata.generation += 1;
       const timer = setTimeout(() => {
@@ -165,15 +219,27 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
         metadata: { name, namespace, resourceVersion: String(++resourceVersion), generation: 1, uid: `uid-${name}` },
         spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storageUri } } },
       });
-      controller.set(key, { revisions: [{ name: `${name}-predictor-00001`, storageUri }], rolledOut: `${name}-predictor-00001` });
+      controller.set(key, {
+        revisions: [{ name: `${name}-predictor-00001`, storageUri }],
+        rolledOut: `${name}-predictor-00001`,
+      });
       reconcile(key);
     },
     get: (namespace, name) => objects.get(`${namespace}/${name}`),
     routes(namespace, name) {
       const key = `${namespace}/${name}`;
       const revisions = controller.get(key)?.revisions ?? [];
-      const traffic = ((objects.get(key)?.status?.components as { predictor?: { traffic?: { revisionName: string; percent: number; latestRevision: boolean }[] } } | undefined)?.predictor?.traffic) ?? [];
-      return traffic.map((t) => ({ storageUri: revisions.find((r) => r.name === t.revisionName)!.storageUri, percent: t.percent, latestRevision: t.latestRevision }));
+      const traffic =
+        (
+          objects.get(key)?.status?.components as
+            | { predictor?: { traffic?: { revisionName: string; percent: number; latestRevision: boolean }[] } }
+            | undefined
+        )?.predictor?.traffic ?? [];
+      return traffic.map((t) => ({
+        storageUri: revisions.find((r) => r.name === t.revisionName)!.storageUri,
+        percent: t.percent,
+        latestRevision: t.latestRevision,
+      }));
     },
     async close() {
       for (const t of timers) clearTimeout(t);

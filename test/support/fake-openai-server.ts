@@ -27,13 +27,22 @@ export interface FakeOpenAiServer {
 let nextId = 0;
 
 /** `arguments` is sent as the protocol does, a JSON string, unless given as a string already. */
-export function toolCallsReply(calls: { name: string; args?: unknown }[], options: { text?: string; usage?: [number, number] } = {}): OpenAiScriptedReply {
+export function toolCallsReply(
+  calls: { name: string; args?: unknown }[],
+  options: { text?: string; usage?: [number, number] } = {},
+): OpenAiScriptedReply {
   const toolCalls = calls.map((c) => ({
     id: `call_${++nextId}`,
     type: 'function',
     function: { name: c.name, arguments: typeof c.args === 'string' ? c.args : JSON.stringify(c.args ?? {}) },
   }));
-  return { body: completion({ role: 'assistant', content: options.text ?? null, tool_calls: toolCalls }, 'tool_calls', options.usage) };
+  return {
+    body: completion(
+      { role: 'assistant', content: options.text ?? null, tool_calls: toolCalls },
+      'tool_calls',
+      options.usage,
+    ),
+  };
 }
 
 export function chatTextReply(text: string, usage?: [number, number]): OpenAiScriptedReply {
@@ -71,7 +80,8 @@ export async function startFakeOpenAiServer(): Promise<FakeOpenAiServer> {
         return sendError(res, { status: 404, message: `fake-openai-server: no route for ${req.method} ${req.url}` });
       }
       const reply = queue.shift();
-      if (!reply) return sendError(res, { status: 500, message: 'fake-openai-server: no scripted reply left for this request' });
+      if (!reply)
+        return sendError(res, { status: 500, message: 'fake-openai-server: no scripted reply left for this request' });
       const send = () => {
         if (res.destroyed) return;
         if ('status' in reply) sendError(res, reply);
@@ -103,7 +113,14 @@ export async function startFakeOpenAiServer(): Promise<FakeOpenAiServer> {
   };
 }
 
-function sendError(res: ServerResponse, reply: { status: number; message?: string; headers?: Record<string, string> }): void {
-  const error = { message: reply.message ?? `HTTP ${reply.status}`, type: reply.status >= 500 ? 'server_error' : 'invalid_request_error', code: null };
+function sendError(
+  res: ServerResponse,
+  reply: { status: number; message?: string; headers?: Record<string, string> },
+): void {
+  const error = {
+    message: reply.message ?? `HTTP ${reply.status}`,
+    type: reply.status >= 500 ? 'server_error' : 'invalid_request_error',
+    code: null,
+  };
   res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(JSON.stringify({ error }));
 }

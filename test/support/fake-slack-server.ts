@@ -58,7 +58,8 @@ function parseParams(contentType: string | undefined, body: string): Record<stri
   if (contentType?.startsWith('application/json')) return body ? (JSON.parse(body) as Record<string, any>) : {};
   if (contentType?.startsWith('application/x-www-form-urlencoded')) {
     const params: Record<string, any> = {};
-    for (const [key, value] of new URLSearchParams(body)) params[key] = FIELDS_IN_JSON.has(key) ? JSON.parse(value) : value;
+    for (const [key, value] of new URLSearchParams(body))
+      params[key] = FIELDS_IN_JSON.has(key) ? JSON.parse(value) : value;
     return params;
   }
   return null;
@@ -69,10 +70,17 @@ function blocksProblem(blocks: unknown): string | null {
   if (blocks === undefined) return null;
   if (!Array.isArray(blocks) || blocks.length > 50) return 'blocks must be an array of at most 50';
   for (const b of blocks as any[]) {
-    if (b.type === 'section' && b.text && (b.text.text.length > 3000 || b.text.text.length === 0)) return 'section text must be 1..3000 characters';
-    if (b.type === 'section' && Array.isArray(b.fields) && (b.fields.length > 10 || b.fields.some((f: any) => f.text.length > 2000))) return 'section fields: at most 10 of 2000 characters';
+    if (b.type === 'section' && b.text && (b.text.text.length > 3000 || b.text.text.length === 0))
+      return 'section text must be 1..3000 characters';
+    if (
+      b.type === 'section' &&
+      Array.isArray(b.fields) &&
+      (b.fields.length > 10 || b.fields.some((f: any) => f.text.length > 2000))
+    )
+      return 'section fields: at most 10 of 2000 characters';
     if (b.type === 'header' && b.text.text.length > 150) return 'header text must be at most 150 characters';
-    if (b.type === 'actions' && b.elements.some((e: any) => (e.value ?? '').length > 2000)) return 'button value at most 2000 characters';
+    if (b.type === 'actions' && b.elements.some((e: any) => (e.value ?? '').length > 2000))
+      return 'button value at most 2000 characters';
   }
   return null;
 }
@@ -101,9 +109,21 @@ export async function startFakeSlackServer(options: FakeSlackOptions = {}): Prom
         const problem = blocksProblem(p.blocks);
         if (problem) return { ok: false, error: 'invalid_blocks', errors: [problem] };
         const ts = nextTs();
-        const stored: StoredMessage = { channel, ts, text: p.text ?? '', blocks: p.blocks ?? [], versions: [{ text: p.text ?? '', blocks: p.blocks ?? [] }], ...(p.thread_ts ? { thread_ts: p.thread_ts } : {}) };
+        const stored: StoredMessage = {
+          channel,
+          ts,
+          text: p.text ?? '',
+          blocks: p.blocks ?? [],
+          versions: [{ text: p.text ?? '', blocks: p.blocks ?? [] }],
+          ...(p.thread_ts ? { thread_ts: p.thread_ts } : {}),
+        };
         messages.set(`${channel}:${ts}`, stored);
-        return { ok: true, channel, ts, message: { type: 'message', text: stored.text, blocks: stored.blocks, ts, bot_id: 'B0FAKEBOT' } };
+        return {
+          ok: true,
+          channel,
+          ts,
+          message: { type: 'message', text: stored.text, blocks: stored.blocks, ts, bot_id: 'B0FAKEBOT' },
+        };
       }
       case 'chat.update': {
         const channel = channelId(p.channel);
@@ -126,8 +146,12 @@ export async function startFakeSlackServer(options: FakeSlackOptions = {}): Prom
       case 'views.open': {
         if (!p.trigger_id) return { ok: false, error: 'invalid_arguments' };
         const view = p.view as any;
-        if (!view || view.type !== 'modal' || !view.title || view.title.text.length > 24) return { ok: false, error: 'invalid_arguments' };
-        return { ok: true, view: { ...view, id: `V0${String(++counter).padStart(8, '0')}`, hash: `${counter}.fakehash` } };
+        if (!view || view.type !== 'modal' || !view.title || view.title.text.length > 24)
+          return { ok: false, error: 'invalid_arguments' };
+        return {
+          ok: true,
+          view: { ...view, id: `V0${String(++counter).padStart(8, '0')}`, hash: `${counter}.fakehash` },
+        };
       }
       default:
         return { ok: false, error: 'unknown_method' };

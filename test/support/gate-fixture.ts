@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allTools } from '../../tools/index.js';
-import { createApprovals, createFileApprovalStore, stateFromTools, type Approvals, type ApprovalStore } from '../../src/approvals/index.js';
+import {
+  createApprovals,
+  createFileApprovalStore,
+  stateFromTools,
+  type Approvals,
+  type ApprovalStore,
+} from '../../src/approvals/index.js';
 import { openFileAuditLog, readAuditEntries, type AuditLog } from '../../src/audit/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
@@ -44,7 +50,10 @@ export async function gateFixture(options: GateFixtureOptions = {}): Promise<Gat
   const clock = options.clock ?? systemClock;
   const auditFile = options.auditFile ?? join(dir, 'audit.jsonl');
   const audit = await openFileAuditLog({ file: auditFile, clock });
-  const policy = await createPolicyStore({ files: options.policyFiles ?? [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
+  const policy = await createPolicyStore({
+    files: options.policyFiles ?? [join(defaultPolicyDir, 'default.yaml')],
+    knownTools: allTools.map((t) => t.name),
+  });
   const backends = options.backends ?? memoryBackends();
   const executions = options.executions ?? createFileExecutions(join(dir, 'executions'));
   const approvalStore = options.withApprovals ? createFileApprovalStore(join(dir, 'approvals')) : null;
@@ -58,7 +67,15 @@ export async function gateFixture(options: GateFixtureOptions = {}): Promise<Gat
         logger: silentLogger,
       })
     : null;
-  const gate = createGate({ tools: allTools, backends, policy: (req) => policy.evaluate(req), audit, clock, executions, ...(approvals ? { approvals } : {}) });
+  const gate = createGate({
+    tools: allTools,
+    backends,
+    policy: (req) => policy.evaluate(req),
+    audit,
+    clock,
+    executions,
+    ...(approvals ? { approvals } : {}),
+  });
   return {
     dir,
     auditFile,

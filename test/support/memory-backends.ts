@@ -44,7 +44,13 @@ export interface MemoryBackends extends Backends {
   jobs: Map<string, TrainingJob>;
 }
 
-export function version(model: string, v: string, auc: number, failedGates: string[] = [], aliases: string[] = []): ModelVersion {
+export function version(
+  model: string,
+  v: string,
+  auc: number,
+  failedGates: string[] = [],
+  aliases: string[] = [],
+): ModelVersion {
   return {
     model,
     version: v,
@@ -59,7 +65,9 @@ export function version(model: string, v: string, auc: number, failedGates: stri
     trainingJobId: null,
     qualityGates: [
       { gate: 'auc', value: auc, threshold: 0.82, direction: 'min', passed: !failedGates.includes('auc') },
-      ...failedGates.filter((g) => g !== 'auc').map((g) => ({ gate: g, value: 1, threshold: 0, direction: 'max' as const, passed: false })),
+      ...failedGates
+        .filter((g) => g !== 'auc')
+        .map((g) => ({ gate: g, value: 1, threshold: 0, direction: 'max' as const, passed: false })),
     ],
     promotable: failedGates.length === 0,
     aliases,
@@ -106,14 +114,40 @@ export function memoryBackends(): MemoryBackends {
     const failed = state.nextCanaryFails;
     if (failed) {
       state.splits.set(key(req.model, req.environment), { ...split, canaryVersion: null, canaryPercent: 0 });
-      return { model: req.model, environment: req.environment, stableVersion: split.stableVersion, canaryVersion: req.version, canaryPercent: 0, targetPercent: req.targetPercent, status: 'rolled_back', analyses: [], reason: failed };
+      return {
+        model: req.model,
+        environment: req.environment,
+        stableVersion: split.stableVersion,
+        canaryVersion: req.version,
+        canaryPercent: 0,
+        targetPercent: req.targetPercent,
+        status: 'rolled_back',
+        analyses: [],
+        reason: failed,
+      };
     }
     const promoted = req.targetPercent >= 100;
     const next: TrafficSplit = promoted
-      ? { ...split, stableVersion: req.version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: req.version }
+      ? {
+          ...split,
+          stableVersion: req.version,
+          canaryVersion: null,
+          canaryPercent: 0,
+          lastKnownGoodVersion: req.version,
+        }
       : { ...split, canaryVersion: req.version, canaryPercent: req.targetPercent };
     state.splits.set(key(req.model, req.environment), next);
-    return { model: req.model, environment: req.environment, stableVersion: next.stableVersion, canaryVersion: promoted ? null : req.version, canaryPercent: promoted ? 0 : req.targetPercent, targetPercent: req.targetPercent, status: promoted ? 'promoted' : 'paused', analyses: [], reason: null };
+    return {
+      model: req.model,
+      environment: req.environment,
+      stableVersion: next.stableVersion,
+      canaryVersion: promoted ? null : req.version,
+      canaryPercent: promoted ? 0 : req.targetPercent,
+      targetPercent: req.targetPercent,
+      status: promoted ? 'promoted' : 'paused',
+      analyses: [],
+      reason: null,
+    };
   };
   // Data-quality reports by data version, as an adapter stores its verdicts.
   const checked = new Map<string, DataQualityReport>();
@@ -121,7 +155,19 @@ export function memoryBackends(): MemoryBackends {
   const state: MemoryBackends = {
     calls: [],
     versions: [version('credit-risk', '1', 0.85, [], ['champion'])],
-    splits: new Map([[key('credit-risk', 'production'), { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' }]]),
+    splits: new Map([
+      [
+        key('credit-risk', 'production'),
+        {
+          model: 'credit-risk',
+          environment: 'production',
+          stableVersion: '1',
+          canaryVersion: null,
+          canaryPercent: 0,
+          lastKnownGoodVersion: '1',
+        },
+      ],
+    ]),
     nextFindings: [],
     nextViolations: [],
     dataVersions: new Map(),
@@ -136,7 +182,10 @@ export function memoryBackends(): MemoryBackends {
     finishJob(jobId, error) {
       const job = jobs.get(jobId);
       if (!job || job.status !== 'running') throw new Error(`no running job ${jobId}`);
-      jobs.set(jobId, error ? { ...job, status: 'failed', finishedAt: '2026-01-01T00:00:01.000Z', error } : register(job));
+      jobs.set(
+        jobId,
+        error ? { ...job, status: 'failed', finishedAt: '2026-01-01T00:00:01.000Z', error } : register(job),
+      );
       wake();
     },
     endCanary(model, environment) {
@@ -149,7 +198,15 @@ export function memoryBackends(): MemoryBackends {
     registry: {
       async listModels() {
         state.calls.push('registry.listModels');
-        return [{ name: 'credit-risk', description: 'credit risk', latestVersion: state.versions.at(-1)?.version ?? null, aliases: { champion: '1' }, versionCount: state.versions.length }];
+        return [
+          {
+            name: 'credit-risk',
+            description: 'credit risk',
+            latestVersion: state.versions.at(-1)?.version ?? null,
+            aliases: { champion: '1' },
+            versionCount: state.versions.length,
+          },
+        ];
       },
       async listVersions(model) {
         state.calls.push('registry.listVersions');
@@ -170,7 +227,17 @@ export function memoryBackends(): MemoryBackends {
         state.calls.push(`trainer.start:${req.dataset}`);
         const existing = jobs.get(`job-${req.idempotencyKey}`);
         if (existing) return existing;
-        const started: TrainingJob = { jobId: `job-${req.idempotencyKey}`, model: req.model, dataset: req.dataset, status: 'running', progress: 0, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null };
+        const started: TrainingJob = {
+          jobId: `job-${req.idempotencyKey}`,
+          model: req.model,
+          dataset: req.dataset,
+          status: 'running',
+          progress: 0,
+          startedAt: '2026-01-01T00:00:00.000Z',
+          finishedAt: null,
+          version: null,
+          error: null,
+        };
         const job = state.holdJobs ? started : register(started);
         jobs.set(job.jobId, job);
         return job;
@@ -201,7 +268,16 @@ export function memoryBackends(): MemoryBackends {
       async startCanary(req): Promise<Rollout> {
         const earlier = req.idempotencyKey ? keyed.get(req.idempotencyKey) : undefined;
         if (earlier?.kind === 'canary') return rollouts.get(key(req.model, req.environment))!;
-        if (req.idempotencyKey) keyed.set(req.idempotencyKey, { kind: 'canary', model: req.model, environment: req.environment, version: req.version, targetPercent: req.targetPercent, at: '2026-01-01T00:00:00.000Z', rollout: null });
+        if (req.idempotencyKey)
+          keyed.set(req.idempotencyKey, {
+            kind: 'canary',
+            model: req.model,
+            environment: req.environment,
+            version: req.version,
+            targetPercent: req.targetPercent,
+            at: '2026-01-01T00:00:00.000Z',
+            rollout: null,
+          });
         state.calls.push(`deployer.startCanary:${req.version}@${req.targetPercent}`);
         if (!state.holdCanaries) {
           rollouts.set(key(req.model, req.environment), endOf(req));
@@ -209,7 +285,17 @@ export function memoryBackends(): MemoryBackends {
         }
         const split = state.splits.get(key(req.model, req.environment))!;
         heldCanaries.set(key(req.model, req.environment), req);
-        const rollout: Rollout = { model: req.model, environment: req.environment, stableVersion: split.stableVersion, canaryVersion: req.version, canaryPercent: 0, targetPercent: req.targetPercent, status: 'progressing', analyses: [], reason: null };
+        const rollout: Rollout = {
+          model: req.model,
+          environment: req.environment,
+          stableVersion: split.stableVersion,
+          canaryVersion: req.version,
+          canaryPercent: 0,
+          targetPercent: req.targetPercent,
+          status: 'progressing',
+          analyses: [],
+          reason: null,
+        };
         rollouts.set(key(req.model, req.environment), rollout);
         return rollout;
       },
@@ -227,7 +313,14 @@ export function memoryBackends(): MemoryBackends {
         const split = state.splits.get(key(req.model, req.environment))!;
         const next = { ...split, stableVersion: split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 };
         state.splits.set(key(req.model, req.environment), next);
-        if (req.idempotencyKey) keyed.set(req.idempotencyKey, { kind: 'rollback', model: req.model, environment: req.environment, at: '2026-01-01T00:00:00.000Z', split: next });
+        if (req.idempotencyKey)
+          keyed.set(req.idempotencyKey, {
+            kind: 'rollback',
+            model: req.model,
+            environment: req.environment,
+            at: '2026-01-01T00:00:00.000Z',
+            split: next,
+          });
         return next;
       },
       async lookup(idempotencyKey) {
@@ -245,10 +338,26 @@ export function memoryBackends(): MemoryBackends {
         const violations = state.nextViolations;
         const hard = [...new Set(violations.filter((v) => v.severity === 'hard').map((v) => v.rule))];
         const soft = [...new Set(violations.filter((v) => v.severity === 'soft').map((v) => v.rule))];
-        const verdict = { passed: hard.length === 0, failedChecks: hard, softFailures: soft, driftOnly: violations.length === 0, drifted: findings.some((f) => f.severity !== 'info') };
+        const verdict = {
+          passed: hard.length === 0,
+          failedChecks: hard,
+          softFailures: soft,
+          driftOnly: violations.length === 0,
+          drifted: findings.some((f) => f.severity !== 'info'),
+        };
         const report = {
-          dataset, dataVersion: dataVersionOf(dataset), contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'contract-hash' }, reference: 'credit-train', rows: 100,
-          checkedAt: '2026-01-01T00:00:00.000Z', violations, findings, verdict, passed: verdict.passed, reportHash: `report-${dataset}-${checked.size + 1}`, reused: false,
+          dataset,
+          dataVersion: dataVersionOf(dataset),
+          contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'contract-hash' },
+          reference: 'credit-train',
+          rows: 100,
+          checkedAt: '2026-01-01T00:00:00.000Z',
+          violations,
+          findings,
+          verdict,
+          passed: verdict.passed,
+          reportHash: `report-${dataset}-${checked.size + 1}`,
+          reused: false,
         };
         checked.set(report.dataVersion, report);
         return report;
@@ -256,15 +365,31 @@ export function memoryBackends(): MemoryBackends {
       async verdict(dataset) {
         state.calls.push(`dataQuality.verdict:${dataset}`);
         const report = checked.get(dataVersionOf(dataset));
-        return { dataset, dataVersion: dataVersionOf(dataset), checked: report !== undefined, verdict: report?.verdict ?? null, reportHash: report?.reportHash ?? null, checkedAt: report?.checkedAt ?? null };
+        return {
+          dataset,
+          dataVersion: dataVersionOf(dataset),
+          checked: report !== undefined,
+          verdict: report?.verdict ?? null,
+          reportHash: report?.reportHash ?? null,
+          checkedAt: report?.checkedAt ?? null,
+        };
       },
     },
   };
   for (const dataset of ['credit-train', 'credit-recent']) {
     checked.set(dataVersionOf(dataset), {
-      dataset, dataVersion: dataVersionOf(dataset), contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'contract-hash' }, reference: 'credit-train', rows: 100,
-      checkedAt: '2025-12-31T00:00:00.000Z', violations: [], findings: [], verdict: { passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: false },
-      passed: true, reportHash: `report-${dataset}-0`, reused: false,
+      dataset,
+      dataVersion: dataVersionOf(dataset),
+      contract: { name: 'credit', file: 'contracts/credit.yaml', hash: 'contract-hash' },
+      reference: 'credit-train',
+      rows: 100,
+      checkedAt: '2025-12-31T00:00:00.000Z',
+      violations: [],
+      findings: [],
+      verdict: { passed: true, failedChecks: [], softFailures: [], driftOnly: true, drifted: false },
+      passed: true,
+      reportHash: `report-${dataset}-0`,
+      reused: false,
     });
   }
   return state;

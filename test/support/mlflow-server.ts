@@ -31,9 +31,20 @@ interface Version {
   tags: Tag[];
 }
 interface Run {
-  info: { run_id: string; run_uuid: string; experiment_id: string; user_id: string; status: string; start_time: number; artifact_uri: string; lifecycle_stage: string };
+  info: {
+    run_id: string;
+    run_uuid: string;
+    experiment_id: string;
+    user_id: string;
+    status: string;
+    start_time: number;
+    artifact_uri: string;
+    lifecycle_stage: string;
+  };
   data: { metrics: { key: string; value: number; timestamp: number; step: number }[]; params: Tag[]; tags: Tag[] };
-  inputs: { dataset_inputs: { tags: Tag[]; dataset: { name: string; digest: string; source_type: string; source: string } }[] };
+  inputs: {
+    dataset_inputs: { tags: Tag[]; dataset: { name: string; digest: string; source_type: string; source: string } }[];
+  };
 }
 
 export interface FakeMlflow {
@@ -99,7 +110,9 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
   });
   const versionJson = (v: Version) => ({
     ...v,
-    aliases: [...(models.get(v.name)?.aliases ?? [])].filter(([, version]) => version === v.version).map(([alias]) => alias),
+    aliases: [...(models.get(v.name)?.aliases ?? [])]
+      .filter(([, version]) => version === v.version)
+      .map(([alias]) => alias),
   });
   const model = (name: string | null) => {
     const m = name ? models.get(name) : undefined;
@@ -108,9 +121,11 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
   };
   const version = (name: string | null, v: string | null) => {
     model(name);
-    if (!/^\d+$/.test(v ?? '')) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `Model version must be an integer, got '${v}'`);
+    if (!/^\d+$/.test(v ?? ''))
+      throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `Model version must be an integer, got '${v}'`);
     const found = (versions.get(name!) ?? []).find((x) => x.version === v);
-    if (!found) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `Model Version (name=${name}, version=${v}) not found`);
+    if (!found)
+      throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `Model Version (name=${name}, version=${v}) not found`);
     return found;
   };
   const run = (id: unknown) => {
@@ -126,9 +141,17 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
       case 'POST registered-models/create': {
         const name = String(body.name ?? '');
         if (!name) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', "Missing value for required parameter 'name'.");
-        if (models.has(name)) throw new ApiError(400, 'RESOURCE_ALREADY_EXISTS', `Registered Model (name=${name}) already exists.`);
+        if (models.has(name))
+          throw new ApiError(400, 'RESOURCE_ALREADY_EXISTS', `Registered Model (name=${name}) already exists.`);
         const now = Date.now();
-        const m: Model = { name, description: String(body.description ?? ''), creation_timestamp: now, last_updated_timestamp: now, tags: [], aliases: new Map() };
+        const m: Model = {
+          name,
+          description: String(body.description ?? ''),
+          creation_timestamp: now,
+          last_updated_timestamp: now,
+          tags: [],
+          aliases: new Map(),
+        };
         models.set(name, m);
         versions.set(name, []);
         return { registered_model: modelJson(m) };
@@ -136,7 +159,11 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
       case 'GET registered-models/get':
         return { registered_model: modelJson(model(q('name'))) };
       case 'GET registered-models/search':
-        return page([...models.values()].sort((a, b) => a.name.localeCompare(b.name)).map(modelJson), url, 'registered_models');
+        return page(
+          [...models.values()].sort((a, b) => a.name.localeCompare(b.name)).map(modelJson),
+          url,
+          'registered_models',
+        );
       case 'POST registered-models/set-tag':
         setTag(model(q('name')).tags, String(body.key), String(body.value));
         return {};
@@ -187,7 +214,16 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
         const id = `${(++runSeq).toString(16).padStart(8, '0')}${'0'.repeat(24)}`;
         const experiment = String(body.experiment_id ?? '0');
         const r: Run = {
-          info: { run_id: id, run_uuid: id, experiment_id: experiment, user_id: '', status: 'RUNNING', start_time: Number(body.start_time ?? Date.now()), artifact_uri: `mlflow-artifacts:/${experiment}/${id}/artifacts`, lifecycle_stage: 'active' },
+          info: {
+            run_id: id,
+            run_uuid: id,
+            experiment_id: experiment,
+            user_id: '',
+            status: 'RUNNING',
+            start_time: Number(body.start_time ?? Date.now()),
+            artifact_uri: `mlflow-artifacts:/${experiment}/${id}/artifacts`,
+            lifecycle_stage: 'active',
+          },
           data: { metrics: [], params: [], tags: ((body.tags as Tag[] | undefined) ?? []).map((t) => ({ ...t })) },
           inputs: { dataset_inputs: [] },
         };
@@ -207,7 +243,9 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
         return {};
       }
       case 'POST runs/log-inputs':
-        run(body.run_id).inputs.dataset_inputs.push(...((body.datasets as Run['inputs']['dataset_inputs'] | undefined) ?? []));
+        run(body.run_id).inputs.dataset_inputs.push(
+          ...((body.datasets as Run['inputs']['dataset_inputs'] | undefined) ?? []),
+        );
         return {};
       default:
         throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `No API endpoint ${route}`);
@@ -227,7 +265,9 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
       // MLflow's basic-auth app answers an unauthenticated request with 401 and plain text.
       if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
         res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="mlflow"' });
-        res.end('You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how to authenticate.');
+        res.end(
+          'You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how to authenticate.',
+        );
         return;
       }
       const artifact = /^\/api\/2\.0\/mlflow-artifacts\/artifacts\/(.+)$/.exec(url.pathname);
@@ -238,7 +278,8 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
           return send(200, {});
         }
         const content = artifacts.get(path);
-        if (content === undefined) return send(404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: `File ${path} not found` });
+        if (content === undefined)
+          return send(404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: `File ${path} not found` });
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         return res.end(content);
       }
@@ -250,7 +291,10 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
       }
       handle(req, url, body).then(
         (payload) => send(200, payload),
-        (err: unknown) => (err instanceof ApiError ? send(err.status, { error_code: err.code, message: err.message }) : send(500, { error_code: 'INTERNAL_ERROR', message: String(err) })),
+        (err: unknown) =>
+          err instanceof ApiError
+            ? send(err.status, { error_code: err.code, message: err.message })
+            : send(500, { error_code: 'INTERNAL_ERROR', message: String(err) }),
       );
     });
   });

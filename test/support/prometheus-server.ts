@@ -35,24 +35,31 @@ export async function freePort(): Promise<number> {
 export async function startPrometheus(targets: string[]): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'prometheus-test-'));
   const port = await freePort();
-  await writeFile(join(dir, 'prometheus.yml'), [
-    'global:',
-    '  scrape_interval: 1s',
-    '  evaluation_interval: 1s',
-    'scrape_configs:',
-    '  - job_name: mlops-lab',
-    '    static_configs:',
-    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'scrape_configs:',
+      '  - job_name: mlops-lab',
+      '    static_configs:',
+      `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+      '',
+    ].join('\n'),
+  );
   await writeFile(join(dir, 'web.yml'), `basic_auth_users:\n  ${PROMETHEUS_USER}: '${PASSWORD_HASH}'\n`);
-  const child: ChildProcess = spawn(PROMETHEUS_BIN, [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--web.config.file=${join(dir, 'web.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    PROMETHEUS_BIN,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--web.config.file=${join(dir, 'web.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -69,7 +76,10 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
       await close();
       throw new Error(`prometheus exited with ${child.exitCode}: ${stderr}`);
     }
-    const ready = await fetch(`${url}/-/ready`, { headers: { authorization: authHeader } }).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`, { headers: { authorization: authHeader } }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > until) {
       await close();
@@ -79,11 +89,16 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
   }
   // Prometheus hands new targets to its scrapers up to 5 s after start: wait for every target's first scrape.
   for (;;) {
-    const body = await fetch(`${url}/api/v1/targets`, { headers: { authorization: authHeader } }).then((r) => r.json() as Promise<{ data: { activeTargets: { health: string }[] } }>);
-    if (body.data.activeTargets.length === targets.length && body.data.activeTargets.every((t) => t.health === 'up')) break;
+    const body = await fetch(`${url}/api/v1/targets`, { headers: { authorization: authHeader } }).then(
+      (r) => r.json() as Promise<{ data: { activeTargets: { health: string }[] } }>,
+    );
+    if (body.data.activeTargets.length === targets.length && body.data.activeTargets.every((t) => t.health === 'up'))
+      break;
     if (Date.now() > until) {
       await close();
-      throw new Error(`prometheus did not scrape ${targets.join(', ')} within 30 s: ${JSON.stringify(body.data.activeTargets)}`);
+      throw new Error(
+        `prometheus did not scrape ${targets.join(', ')} within 30 s: ${JSON.stringify(body.data.activeTargets)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

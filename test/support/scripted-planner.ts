@@ -20,5 +20,10 @@ export function scriptedPlanner(turns: ScriptedTurn[], name = 'scripted'): Plann
 }
 
 export const usage = (input = 10, output = 5) => ({ input, output });
-export const call = (name: string, args: unknown, text: string | null = null): PlannerTurn => ({ kind: 'calls', text, calls: [{ name, args }], usage: usage() });
+export const call = (name: string, args: unknown, text: string | null = null): PlannerTurn => ({
+  kind: 'calls',
+  text,
+  calls: [{ name, args }],
+  usage: usage(),
+});
 export const answer = (text: string): PlannerTurn => ({ kind: 'answer', text, usage: usage() });

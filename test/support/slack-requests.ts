@@ -13,10 +13,21 @@ export interface SlackRequest {
 }
 
 /** A request signed as Slack signs it, at `nowMs` (the test's clock). */
-export function signed(secret: string, nowMs: number, body: string, contentType: string, extraHeaders: Record<string, string> = {}): SlackRequest {
+export function signed(
+  secret: string,
+  nowMs: number,
+  body: string,
+  contentType: string,
+  extraHeaders: Record<string, string> = {},
+): SlackRequest {
   const timestamp = String(Math.floor(nowMs / 1000));
   return {
-    headers: { 'content-type': contentType, 'x-slack-request-timestamp': timestamp, 'x-slack-signature': slackSignature(secret, timestamp, body), ...extraHeaders },
+    headers: {
+      'content-type': contentType,
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': slackSignature(secret, timestamp, body),
+      ...extraHeaders,
+    },
     payload: body,
   };
 }
@@ -28,25 +39,52 @@ export const JSON_TYPE = 'application/json';
 let actionCounter = 0;
 
 /** A click on one of our buttons in the approval message. */
-export function blockActions(options: { user: string; actionId: string; value: string; channel?: string; messageTs?: string; actionTs?: string; triggerId?: string }) {
+export function blockActions(options: {
+  user: string;
+  actionId: string;
+  value: string;
+  channel?: string;
+  messageTs?: string;
+  actionTs?: string;
+  triggerId?: string;
+}) {
   actionCounter += 1;
   return {
     type: 'block_actions',
     user: { id: options.user, username: options.user.toLowerCase(), team_id: 'T0TEAM' },
     api_app_id: 'A0APP',
     token: 'legacy-verification-token',
-    container: { type: 'message', message_ts: options.messageTs ?? '1767225600.000100', channel_id: options.channel ?? 'C0APPROVALS', is_ephemeral: false },
+    container: {
+      type: 'message',
+      message_ts: options.messageTs ?? '1767225600.000100',
+      channel_id: options.channel ?? 'C0APPROVALS',
+      is_ephemeral: false,
+    },
     trigger_id: options.triggerId ?? `13345224609.738474920.${actionCounter}abcdef`,
     team: { id: 'T0TEAM', domain: 'example' },
     channel: { id: options.channel ?? 'C0APPROVALS', name: 'approvals' },
     message: { type: 'message', ts: options.messageTs ?? '1767225600.000100', text: '…' },
     response_url: 'https://hooks.slack.com/actions/T0TEAM/1/abc',
-    actions: [{ action_id: options.actionId, block_id: 'approval.actions', value: options.value, type: 'button', action_ts: options.actionTs ?? `1767225600.${String(actionCounter).padStart(6, '0')}` }],
+    actions: [
+      {
+        action_id: options.actionId,
+        block_id: 'approval.actions',
+        value: options.value,
+        type: 'button',
+        action_ts: options.actionTs ?? `1767225600.${String(actionCounter).padStart(6, '0')}`,
+      },
+    ],
   };
 }
 
 /** The deny form submitted with a reason. */
-export function viewSubmission(options: { user: string; viewId: string; privateMetadata: string; reason: string; callbackId?: string }) {
+export function viewSubmission(options: {
+  user: string;
+  viewId: string;
+  privateMetadata: string;
+  reason: string;
+  callbackId?: string;
+}) {
   return {
     type: 'view_submission',
     team: { id: 'T0TEAM', domain: 'example' },

@@ -41,7 +41,14 @@ export async function startTrainingService(options: { token: string }): Promise<
         posts.push({ body: b, idempotencyKey: req.headers['idempotency-key'] as string | undefined });
         if (b.dataset === 'missing') return send(422, { error: `dataset "missing" not found in the feature store` });
         const jobId = String(b.jobId);
-        if (!jobs.has(jobId)) jobs.set(jobId, { jobId, model: String(b.model), dataset: String(b.dataset), idempotencyKey: (b.idempotencyKey as string | null) ?? null, reads: 0 });
+        if (!jobs.has(jobId))
+          jobs.set(jobId, {
+            jobId,
+            model: String(b.model),
+            dataset: String(b.dataset),
+            idempotencyKey: (b.idempotencyKey as string | null) ?? null,
+            reads: 0,
+          });
         return send(202, { jobId, status: 'queued' });
       }
       const m = /^\/jobs\/([^/]+)$/.exec(req.url ?? '');
@@ -56,7 +63,12 @@ export async function startTrainingService(options: { token: string }): Promise<
           const v = (versions.get(job.model) ?? 0) + 1;
           versions.set(job.model, v);
         }
-        return send(200, { status: 'succeeded', progress: 1, version: String(versions.get(job.model)), runId: `run-${job.jobId}` });
+        return send(200, {
+          status: 'succeeded',
+          progress: 1,
+          version: String(versions.get(job.model)),
+          runId: `run-${job.jobId}`,
+        });
       }
       send(404, { error: 'not found' });
     })();

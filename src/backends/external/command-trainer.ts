@@ -11,7 +11,15 @@ import type { Logger } from '../../logger.js';
 import { ownerGone } from '../../process-identity.js';
 import type { Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
 import type { CommandTrainerSettings } from '../settings.js';
-import { checkSameRequest, createJobRecords, finished, jobReads, newJobRecord, toJob, type JobRecord } from './job-records.js';
+import {
+  checkSameRequest,
+  createJobRecords,
+  finished,
+  jobReads,
+  newJobRecord,
+  toJob,
+  type JobRecord,
+} from './job-records.js';
 import { applyReport, parseReportLine, type VersionOfRun } from './training-report.js';
 
 export interface CommandTrainer extends Trainer {
@@ -94,7 +102,9 @@ export function createCommandTrainer(options: CommandTrainerOptions): CommandTra
     // One write at a time, in order: a late progress write must never overwrite the end.
     let writes = Promise.resolve();
     const persist = () =>
-      (writes = writes.then(() => records.write(current)).catch((err: unknown) => logger.warn({ err, jobId: record.jobId }, 'could not persist the training job')));
+      (writes = writes
+        .then(() => records.write(current))
+        .catch((err: unknown) => logger.warn({ err, jobId: record.jobId }, 'could not persist the training job')));
     void persist();
     const onLine = (line: string) => {
       const report = parseReportLine(line);
@@ -133,11 +143,20 @@ export function createCommandTrainer(options: CommandTrainerOptions): CommandTra
         clearTimeout(timeout);
         if (killTimer) clearTimeout(killTimer);
         if (buffered.trim() !== '') onLine(buffered);
-        const result = failure ? { ...current, status: 'failed' as const, error: failure } : await applyReport(current, lastReport, options.versionOfRun, 'the training command');
-        current = { ...result, finishedAt: new Date(clock.now()).toISOString(), ...(result.status === 'succeeded' ? { progress: 1 } : {}) };
+        const result = failure
+          ? { ...current, status: 'failed' as const, error: failure }
+          : await applyReport(current, lastReport, options.versionOfRun, 'the training command');
+        current = {
+          ...result,
+          finishedAt: new Date(clock.now()).toISOString(),
+          ...(result.status === 'succeeded' ? { progress: 1 } : {}),
+        };
         await persist();
         running.delete(record.jobId);
-        logger.info({ jobId: record.jobId, status: current.status, version: current.version, error: current.error }, 'command training job finished');
+        logger.info(
+          { jobId: record.jobId, status: current.status, version: current.version, error: current.error },
+          'command training job finished',
+        );
         resolve(current);
       };
       // A program that cannot be started reports only 'error'; one that ran reports 'close'.
@@ -170,7 +189,10 @@ export function createCommandTrainer(options: CommandTrainerOptions): CommandTra
         checkSameRequest(kept.record, request);
         return toJob((await load(kept.record.jobId)) ?? kept.record);
       }
-      logger.info({ jobId: record.jobId, model: record.model, dataset: record.dataset }, 'command training job started');
+      logger.info(
+        { jobId: record.jobId, model: record.model, dataset: record.dataset },
+        'command training job started',
+      );
       void run(record);
       return toJob(record);
     },

@@ -15,7 +15,15 @@ import type { Logger } from '../../logger.js';
 import type { Trainer, TrainingJob, TrainingRequest, TrainingStatus } from '../../../tools/ports.js';
 import { describeBody, requestJson, type JsonResponse } from '../http-json.js';
 import type { HttpTrainerSettings } from '../settings.js';
-import { checkSameRequest, createJobRecords, finished, jobReads, newJobRecord, toJob, type JobRecord } from './job-records.js';
+import {
+  checkSameRequest,
+  createJobRecords,
+  finished,
+  jobReads,
+  newJobRecord,
+  toJob,
+  type JobRecord,
+} from './job-records.js';
 import { applyReport, reportFrom, type VersionOfRun } from './training-report.js';
 
 const SERVICE = 'training service';
@@ -39,9 +47,15 @@ export function createHttpTrainer(options: HttpTrainerOptions): Trainer {
 
   function refusal(res: JsonResponse, url: string): Error {
     if (res.status === 401 || res.status === 403) {
-      return new UserError(`${SERVICE} at ${url} refused the credentials (HTTP ${res.status}): check backends.httpTrainer.token`, { code: 'config_invalid' });
+      return new UserError(
+        `${SERVICE} at ${url} refused the credentials (HTTP ${res.status}): check backends.httpTrainer.token`,
+        { code: 'config_invalid' },
+      );
     }
-    if (res.status >= 500) return new UpstreamError(SERVICE, `${url} answered HTTP ${res.status}: ${describeBody(res.body)}`, { retryable: true });
+    if (res.status >= 500)
+      return new UpstreamError(SERVICE, `${url} answered HTTP ${res.status}: ${describeBody(res.body)}`, {
+        retryable: true,
+      });
     return new UserError(`${SERVICE} at ${url} refused the job (HTTP ${res.status}): ${describeBody(res.body)}`);
   }
 
@@ -50,7 +64,15 @@ export function createHttpTrainer(options: HttpTrainerOptions): Trainer {
       method: 'POST',
       url: settings.startUrl,
       headers: { ...headers, ...(record.idempotencyKey ? { 'idempotency-key': record.idempotencyKey } : {}) },
-      body: { jobId: record.jobId, model: record.model, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, requestedBy: record.requestedBy, idempotencyKey: record.idempotencyKey },
+      body: {
+        jobId: record.jobId,
+        model: record.model,
+        dataset: record.dataset,
+        params: record.params,
+        searchTrials: record.searchTrials,
+        requestedBy: record.requestedBy,
+        idempotencyKey: record.idempotencyKey,
+      },
       timeoutMs: settings.requestTimeoutMs,
       service: SERVICE,
     });
@@ -65,25 +87,46 @@ export function createHttpTrainer(options: HttpTrainerOptions): Trainer {
   async function remote(record: JobRecord): Promise<JobRecord | undefined> {
     if (finished(record)) return record;
     const url = statusUrl(record.jobId);
-    const res = await requestJson({ method: 'GET', url, headers, timeoutMs: settings.requestTimeoutMs, service: SERVICE });
+    const res = await requestJson({
+      method: 'GET',
+      url,
+      headers,
+      timeoutMs: settings.requestTimeoutMs,
+      service: SERVICE,
+    });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw refusal(res, url);
     const body = (res.body ?? {}) as Record<string, unknown>;
     const status = body.status as TrainingStatus;
     if (!STATUSES.includes(status)) {
-      throw new UpstreamError(SERVICE, `${url} answered without a status of ${STATUSES.join(', ')}: ${describeBody(res.body)}`, { retryable: false });
+      throw new UpstreamError(
+        SERVICE,
+        `${url} answered without a status of ${STATUSES.join(', ')}: ${describeBody(res.body)}`,
+        { retryable: false },
+      );
     }
     const report = reportFrom(body);
     const progress = Math.max(record.progress, report?.progress ?? 0);
     if (status === 'queued' || status === 'running') return { ...record, status, progress };
     const ended =
       status === 'failed'
-        ? { ...record, status: 'failed' as const, error: `${SERVICE} reported the job failed: ${report?.error ?? 'no reason given'}` }
+        ? {
+            ...record,
+            status: 'failed' as const,
+            error: `${SERVICE} reported the job failed: ${report?.error ?? 'no reason given'}`,
+          }
         : await applyReport(record, report, options.versionOfRun, SERVICE);
-    const done: JobRecord = { ...ended, finishedAt: new Date(clock.now()).toISOString(), ...(ended.status === 'succeeded' ? { progress: 1 } : {}) };
+    const done: JobRecord = {
+      ...ended,
+      finishedAt: new Date(clock.now()).toISOString(),
+      ...(ended.status === 'succeeded' ? { progress: 1 } : {}),
+    };
     // Kept, so the ended job is answered without asking again.
     await records.write(done);
-    logger.info({ jobId: done.jobId, status: done.status, version: done.version, error: done.error }, 'training service job finished');
+    logger.info(
+      { jobId: done.jobId, status: done.status, version: done.version, error: done.error },
+      'training service job finished',
+    );
     return done;
   }
 
@@ -98,7 +141,10 @@ export function createHttpTrainer(options: HttpTrainerOptions): Trainer {
       const kept = await records.create(record);
       if (kept.created) {
         await submit(record);
-        logger.info({ jobId: record.jobId, model: record.model, dataset: record.dataset }, 'training service job started');
+        logger.info(
+          { jobId: record.jobId, model: record.model, dataset: record.dataset },
+          'training service job started',
+        );
         return toJob((await remote(record)) ?? record);
       }
       checkSameRequest(kept.record, request);

@@ -78,7 +78,8 @@ export function createJobRecords(dir: string): JobRecords {
       return readJsonIfExists<JobRecord>(file(jobId));
     },
     async create(record) {
-      if (await createFileExclusive(file(record.jobId), `${JSON.stringify(record, null, 2)}\n`)) return { record, created: true };
+      if (await createFileExclusive(file(record.jobId), `${JSON.stringify(record, null, 2)}\n`))
+        return { record, created: true };
       const existing = (await readJsonIfExists<JobRecord>(file(record.jobId)))!;
       return { record: existing, created: false };
     },
@@ -94,7 +95,9 @@ export function checkSameRequest(existing: JobRecord, request: TrainingRequest):
     JSON.stringify(existing.params) === JSON.stringify(request.params) &&
     existing.searchTrials === (request.searchTrials ?? 0);
   if (!same) {
-    throw new UserError(`idempotency key "${request.idempotencyKey}" was already used for job ${existing.jobId} with a different request (model, dataset, params or searchTrials)`);
+    throw new UserError(
+      `idempotency key "${request.idempotencyKey}" was already used for job ${existing.jobId} with a different request (model, dataset, params or searchTrials)`,
+    );
   }
 }
 
@@ -109,10 +112,14 @@ export async function pollUntilFinished(
     const wait = Math.min(options.intervalMs, Math.max(0, deadline - Date.now()));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, wait);
-      options.signal?.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      options.signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
     job = await read();
   }
@@ -123,7 +130,10 @@ export async function pollUntilFinished(
  * The Trainer port's reads over a way to load a job's current record: what became of a
  * key, one job, and waiting for a job to end (read again every `intervalFor(jobId)` ms).
  */
-export function jobReads(load: (jobId: string) => Promise<JobRecord | undefined>, intervalFor: (jobId: string) => number): Pick<Trainer, 'lookup' | 'get' | 'waitFor'> {
+export function jobReads(
+  load: (jobId: string) => Promise<JobRecord | undefined>,
+  intervalFor: (jobId: string) => number,
+): Pick<Trainer, 'lookup' | 'get' | 'waitFor'> {
   return {
     async lookup(key): Promise<KeyedWork<TrainingJob>> {
       const record = await load(jobIdForKey(key));

@@ -18,7 +18,8 @@ export function reportFrom(value: unknown): TrainingReport | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const o = value as Record<string, unknown>;
   const report: TrainingReport = {};
-  if (typeof o.progress === 'number' && Number.isFinite(o.progress)) report.progress = Math.min(1, Math.max(0, o.progress));
+  if (typeof o.progress === 'number' && Number.isFinite(o.progress))
+    report.progress = Math.min(1, Math.max(0, o.progress));
   if (typeof o.version === 'string' && o.version !== '') report.version = o.version;
   if (typeof o.version === 'number' && Number.isInteger(o.version)) report.version = String(o.version);
   const runId = o.runId ?? o.run_id;
@@ -39,20 +40,34 @@ export function parseReportLine(line: string): TrainingReport | null {
 }
 
 /** The job once its work ended without failing: succeeded with a version, or failed saying what was missing. */
-export async function applyReport(record: JobRecord, report: TrainingReport | null, versionOfRun: VersionOfRun | undefined, who: string): Promise<JobRecord> {
+export async function applyReport(
+  record: JobRecord,
+  report: TrainingReport | null,
+  versionOfRun: VersionOfRun | undefined,
+  who: string,
+): Promise<JobRecord> {
   const failed = (error: string): JobRecord => ({ ...record, status: 'failed', error });
   if (report?.error) return failed(`${who} reported an error: ${report.error}`);
   const runId = report?.runId ?? null;
   if (report?.version) return { ...record, status: 'succeeded', version: report.version, runId };
   if (runId) {
-    if (!versionOfRun) return failed(`${who} named MLflow run ${runId} but the registry is not MLflow, so no version can be found from it: report {"version": "N"} instead`);
+    if (!versionOfRun)
+      return failed(
+        `${who} named MLflow run ${runId} but the registry is not MLflow, so no version can be found from it: report {"version": "N"} instead`,
+      );
     try {
       const version = await versionOfRun(record.model, runId);
       if (version) return { ...record, status: 'succeeded', version, runId };
-      return failed(`${who} named MLflow run ${runId}, but no version of model "${record.model}" was registered from that run`);
+      return failed(
+        `${who} named MLflow run ${runId}, but no version of model "${record.model}" was registered from that run`,
+      );
     } catch (err) {
-      return failed(`${who} named MLflow run ${runId}, but the registry could not be asked for its version: ${(err as Error).message}`);
+      return failed(
+        `${who} named MLflow run ${runId}, but the registry could not be asked for its version: ${(err as Error).message}`,
+      );
     }
   }
-  return failed(`${who} ended without naming what it registered: it must report a JSON object {"version": "N"} or {"runId": "<MLflow run id>"}`);
+  return failed(
+    `${who} ended without naming what it registered: it must report a JSON object {"version": "N"} or {"runId": "<MLflow run id>"}`,
+  );
 }

@@ -9,13 +9,38 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { CanaryAnalysis, CanaryRequest, Deployer, Environment, ModelRegistry, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import type {
+  CanaryAnalysis,
+  CanaryRequest,
+  Deployer,
+  Environment,
+  ModelRegistry,
+  Rollout,
+  TrafficSplit,
+} from '../../../tools/ports.js';
 import type { CanaryAnalyzer } from '../canary-analyzer.js';
 import { oncePerKey } from '../once-per-key.js';
-import { createInferenceServiceApi, loadKubeConfig, type InferenceService, type InferenceServiceApi, type InferenceServicePatch } from './inference-service-api.js';
 import {
-  ANNOTATION, describeTarget, nameOf, publicRollout, readKeys, readRollout, reconciled, splitOf, storageUriFor, withKey, workUnder,
-  type KeyRecord, type StoredRollout,
+  createInferenceServiceApi,
+  loadKubeConfig,
+  type InferenceService,
+  type InferenceServiceApi,
+  type InferenceServicePatch,
+} from './inference-service-api.js';
+import {
+  ANNOTATION,
+  describeTarget,
+  nameOf,
+  publicRollout,
+  readKeys,
+  readRollout,
+  reconciled,
+  splitOf,
+  storageUriFor,
+  withKey,
+  workUnder,
+  type KeyRecord,
+  type StoredRollout,
 } from './inference-service-state.js';
 import { kserveDeployerSettingsSchema, type InferenceServiceTarget, type KServeDeployerSettings } from './settings.js';
 
@@ -47,7 +72,10 @@ const iso = () => new Date().toISOString();
 export function parseKServeDeployerSettings(input: unknown): KServeDeployerSettings {
   const parsed = kserveDeployerSettingsSchema.safeParse(input);
   if (!parsed.success) {
-    throw new UserError(`kserve deployer settings: ${parsed.error.issues.map((i) => `${['kserve', ...i.path].join('.')}: ${i.message}`).join('; ')}`, { code: 'config_invalid' });
+    throw new UserError(
+      `kserve deployer settings: ${parsed.error.issues.map((i) => `${['kserve', ...i.path].join('.')}: ${i.message}`).join('; ')}`,
+      { code: 'config_invalid' },
+    );
   }
   return parsed.data;
 }
@@ -60,15 +88,24 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
   const running = new Map<string, Loop>();
   const watches = new Map<string, { timer: NodeJS.Timeout; failures: number }>();
 
-  const targetFor = (model: string, environment: Environment) => settings.inferenceServices.find((t) => t.model === model && t.environment === environment);
+  const targetFor = (model: string, environment: Environment) =>
+    settings.inferenceServices.find((t) => t.model === model && t.environment === environment);
   const requireTarget = (model: string, environment: Environment): InferenceServiceTarget => {
     const t = targetFor(model, environment);
-    if (!t) throw new UserError(`model "${model}" in ${environment} is not among kserve.inferenceServices; add it there to deploy it with KServe`, { code: 'not_found' });
+    if (!t)
+      throw new UserError(
+        `model "${model}" in ${environment} is not among kserve.inferenceServices; add it there to deploy it with KServe`,
+        { code: 'not_found' },
+      );
     return t;
   };
   async function read(t: InferenceServiceTarget): Promise<InferenceService> {
     const isvc = await api.get(t.namespace, nameOf(t));
-    if (!isvc) throw new UserError(`${describeTarget(t)} not found at ${api.server}; create it (with KServe installed), or fix kserve.inferenceServices`, { code: 'not_found' });
+    if (!isvc)
+      throw new UserError(
+        `${describeTarget(t)} not found at ${api.server}; create it (with KServe installed), or fix kserve.inferenceServices`,
+        { code: 'not_found' },
+      );
     return isvc;
   }
 
@@ -77,11 +114,18 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
    * read: anyone else's change in between (an operator, another agent) fails it with 409
    * instead of being overwritten. `stillOurs` is checked after the read, before the write.
    */
-  async function commit(t: InferenceServiceTarget, build: (isvc: InferenceService) => InferenceServicePatch, stillOurs: () => boolean = () => true): Promise<InferenceService | undefined> {
+  async function commit(
+    t: InferenceServiceTarget,
+    build: (isvc: InferenceService) => InferenceServicePatch,
+    stillOurs: () => boolean = () => true,
+  ): Promise<InferenceService | undefined> {
     const isvc = await read(t);
     if (!stillOurs()) return undefined;
     const patch = build(isvc);
-    return api.patch(t.namespace, nameOf(t), { ...patch, metadata: { ...patch.metadata, resourceVersion: isvc.metadata.resourceVersion } });
+    return api.patch(t.namespace, nameOf(t), {
+      ...patch,
+      metadata: { ...patch.metadata, resourceVersion: isvc.metadata.resourceVersion },
+    });
   }
 
   /** Waits for the controller to act on the patched spec (observedGeneration) and report traffic. */
@@ -91,7 +135,11 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     while (!(reconciled(isvc) && (isvc.status?.observedGeneration ?? 0) >= (patched.metadata.generation ?? 0))) {
       if (Date.now() > until) {
         const ready = isvc.status?.conditions?.find((c) => c.type === 'Ready');
-        throw new UpstreamError('kserve', `the KServe controller did not report ${describeTarget(t)}'s new traffic within ${settings.reconcileTimeoutMs} ms${ready?.message ? ` (Ready: ${ready.status}, ${ready.message})` : ''}; check the controller and the predictor's pods`, { retryable: true });
+        throw new UpstreamError(
+          'kserve',
+          `the KServe controller did not report ${describeTarget(t)}'s new traffic within ${settings.reconcileTimeoutMs} ms${ready?.message ? ` (Ready: ${ready.status}, ${ready.message})` : ''}; check the controller and the predictor's pods`,
+          { retryable: true },
+        );
       }
       await sleep(settings.pollMs);
       isvc = await read(t);
@@ -99,7 +147,13 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     return isvc;
   }
 
-  const annotationsFor = (isvc: InferenceService, rollout: StoredRollout | null, key: string | undefined, record: KeyRecord | undefined, extra: Record<string, string | null> = {}) => ({
+  const annotationsFor = (
+    isvc: InferenceService,
+    rollout: StoredRollout | null,
+    key: string | undefined,
+    record: KeyRecord | undefined,
+    extra: Record<string, string | null> = {},
+  ) => ({
     [ANNOTATION.idempotencyKey]: key ?? null,
     ...(rollout ? { [ANNOTATION.rollout]: JSON.stringify(rollout) } : {}),
     ...(key && record ? { [ANNOTATION.keys]: withKey(isvc, key, record) } : {}),
@@ -111,33 +165,66 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     try {
       found = await deps.registry.getVersion(model, version);
     } catch (err) {
-      throw new UpstreamError('registry', `could not read ${model} v${version}: ${describeError(err)}`, { retryable: true, cause: err });
+      throw new UpstreamError('registry', `could not read ${model} v${version}: ${describeError(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
     if (!found) throw new UserError(`model "${model}" has no version "${version}"`, { code: 'not_found' });
-    if (!found.promotable) throw new UserError(`${model} v${version} failed its quality gates and can never be promoted; train a better version`);
+    if (!found.promotable)
+      throw new UserError(
+        `${model} v${version} failed its quality gates and can never be promoted; train a better version`,
+      );
   }
 
   /** Records the rollout's new state (annotations only: no new revision, no traffic change). */
   async function saveRollout(t: InferenceServiceTarget, rollout: StoredRollout, loop?: Loop): Promise<void> {
-    await commit(t, (isvc) => ({ metadata: { annotations: annotationsFor(isvc, rollout, rollout.idempotencyKey ?? undefined, undefined) } }), () => !loop?.stopped);
+    await commit(
+      t,
+      (isvc) => ({
+        metadata: { annotations: annotationsFor(isvc, rollout, rollout.idempotencyKey ?? undefined, undefined) },
+      }),
+      () => !loop?.stopped,
+    );
   }
 
-  async function pause(t: InferenceServiceTarget, rollout: StoredRollout, reason: string, loop: Loop): Promise<Rollout> {
+  async function pause(
+    t: InferenceServiceTarget,
+    rollout: StoredRollout,
+    reason: string,
+    loop: Loop,
+  ): Promise<Rollout> {
     const paused: StoredRollout = { ...rollout, status: 'paused', reason };
     await saveRollout(t, paused, loop);
     return publicRollout(paused);
   }
 
   /** Pins all traffic to the last rolled-out revision (canaryTrafficPercent 0). */
-  async function rollBack(t: InferenceServiceTarget, by: string, reason: string, key?: string, analysis?: CanaryAnalysis): Promise<{ split: TrafficSplit; rollout: Rollout | undefined }> {
+  async function rollBack(
+    t: InferenceServiceTarget,
+    by: string,
+    reason: string,
+    key?: string,
+    analysis?: CanaryAnalysis,
+  ): Promise<{ split: TrafficSplit; rollout: Rollout | undefined }> {
     const patched = await commit(t, (isvc) => {
       const before = splitOf(t, t.environment, isvc);
       const split: TrafficSplit = { ...before, canaryVersion: null, canaryPercent: 0 };
       const current = readRollout(isvc);
-      const rollout = current && (current.status === 'progressing' || current.status === 'paused')
-        ? { ...current, canaryPercent: 0, status: 'rolled_back' as const, reason, analyses: analysis && current.analyses.at(-1) !== analysis ? [...current.analyses, analysis] : current.analyses }
-        : null;
-      const record: KeyRecord | undefined = key ? { kind: 'rollback', model: t.model, environment: t.environment, at: iso(), split } : undefined;
+      const rollout =
+        current && (current.status === 'progressing' || current.status === 'paused')
+          ? {
+              ...current,
+              canaryPercent: 0,
+              status: 'rolled_back' as const,
+              reason,
+              analyses:
+                analysis && current.analyses.at(-1) !== analysis ? [...current.analyses, analysis] : current.analyses,
+            }
+          : null;
+      const record: KeyRecord | undefined = key
+        ? { kind: 'rollback', model: t.model, environment: t.environment, at: iso(), split }
+        : undefined;
       return {
         metadata: { annotations: annotationsFor(isvc, rollout, key, record, { [ANNOTATION.canaryVersion]: null }) },
         spec: { predictor: { canaryTrafficPercent: 0 } },
@@ -150,12 +237,26 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
   }
 
   async function promote(t: InferenceServiceTarget, rollout: StoredRollout, loop: Loop): Promise<Rollout> {
-    const promoted: StoredRollout = { ...rollout, canaryPercent: 100, status: 'promoted', reason: `canary ${rollout.canaryVersion} passed every step and was promoted` };
-    const patched = await commit(t, (isvc) => ({
-      metadata: { annotations: annotationsFor(isvc, promoted, rollout.idempotencyKey ?? undefined, undefined, { [ANNOTATION.stableVersion]: rollout.canaryVersion, [ANNOTATION.canaryVersion]: null }) },
-      // Removing the field sends all traffic to the latest revision, which becomes the rolled-out one.
-      spec: { predictor: { canaryTrafficPercent: null } },
-    }), () => !loop.stopped);
+    const promoted: StoredRollout = {
+      ...rollout,
+      canaryPercent: 100,
+      status: 'promoted',
+      reason: `canary ${rollout.canaryVersion} passed every step and was promoted`,
+    };
+    const patched = await commit(
+      t,
+      (isvc) => ({
+        metadata: {
+          annotations: annotationsFor(isvc, promoted, rollout.idempotencyKey ?? undefined, undefined, {
+            [ANNOTATION.stableVersion]: rollout.canaryVersion,
+            [ANNOTATION.canaryVersion]: null,
+          }),
+        },
+        // Removing the field sends all traffic to the latest revision, which becomes the rolled-out one.
+        spec: { predictor: { canaryTrafficPercent: null } },
+      }),
+      () => !loop.stopped,
+    );
     if (!patched) return (await currentRollout(t))!;
     await untilReconciled(t, patched);
     return publicRollout(promoted);
@@ -167,7 +268,14 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
   }
 
   /** Steps the canary: analysis after each step, then the next step, until the target, a failure, or the deadline. */
-  async function drive(t: InferenceServiceTarget, start: StoredRollout, stepPending: boolean, loop: Loop, deadline: number, patched: InferenceService): Promise<Rollout> {
+  async function drive(
+    t: InferenceServiceTarget,
+    start: StoredRollout,
+    stepPending: boolean,
+    loop: Loop,
+    deadline: number,
+    patched: InferenceService,
+  ): Promise<Rollout> {
     let rollout = start;
     let pending = stepPending;
     // The first step's patch is sent before the loop starts: analyse only once the controller shows its traffic.
@@ -175,33 +283,65 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     for (;;) {
       if (loop.stopped) return (await currentRollout(t))!;
       if (pending) {
-        if (Date.now() >= deadline) return pause(t, rollout, `timed out at ${rollout.canaryPercent}% before its analysis; call deployCanary again to continue`, loop);
-        const analysis = await analyzer.analyse({ model: t.model, environment: t.environment, canaryVersion: rollout.canaryVersion!, stableVersion: rollout.stableVersion, trafficPercent: rollout.canaryPercent });
+        if (Date.now() >= deadline)
+          return pause(
+            t,
+            rollout,
+            `timed out at ${rollout.canaryPercent}% before its analysis; call deployCanary again to continue`,
+            loop,
+          );
+        const analysis = await analyzer.analyse({
+          model: t.model,
+          environment: t.environment,
+          canaryVersion: rollout.canaryVersion!,
+          stableVersion: rollout.stableVersion,
+          trafficPercent: rollout.canaryPercent,
+        });
         if (loop.stopped) return (await currentRollout(t))!;
         rollout = { ...rollout, analyses: [...rollout.analyses, analysis] };
         if (analysis.verdict === 'failed') {
           const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
           loop.stopped = true;
-          await rollBack(t, 'canary-analysis', `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`, undefined, analysis);
+          await rollBack(
+            t,
+            'canary-analysis',
+            `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`,
+            undefined,
+            analysis,
+          );
           return (await currentRollout(t))!;
         }
         if (analysis.verdict === 'inconclusive') {
           const lacking = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
-          return pause(t, rollout, `canary analysis inconclusive at ${rollout.canaryPercent}% (no data for ${lacking.join(', ')}); call deployCanary again to continue`, loop);
+          return pause(
+            t,
+            rollout,
+            `canary analysis inconclusive at ${rollout.canaryPercent}% (no data for ${lacking.join(', ')}); call deployCanary again to continue`,
+            loop,
+          );
         }
         await saveRollout(t, rollout, loop);
         pending = false;
       }
       if (rollout.canaryPercent >= rollout.targetPercent) {
-        return pause(t, rollout, `reached the authorised ${rollout.targetPercent}%; call deployCanary with a higher target to continue`, loop);
+        return pause(
+          t,
+          rollout,
+          `reached the authorised ${rollout.targetPercent}%; call deployCanary with a higher target to continue`,
+          loop,
+        );
       }
       const next = Math.min(steps.find((s) => s > rollout.canaryPercent) ?? 100, rollout.targetPercent);
       if (next === 100) return promote(t, rollout, loop);
       const stepped: StoredRollout = { ...rollout, canaryPercent: next, status: 'progressing', reason: null };
-      const patched = await commit(t, (isvc) => ({
-        metadata: { annotations: annotationsFor(isvc, stepped, rollout.idempotencyKey ?? undefined, undefined) },
-        spec: { predictor: { canaryTrafficPercent: next } },
-      }), () => !loop.stopped);
+      const patched = await commit(
+        t,
+        (isvc) => ({
+          metadata: { annotations: annotationsFor(isvc, stepped, rollout.idempotencyKey ?? undefined, undefined) },
+          spec: { predictor: { canaryTrafficPercent: next } },
+        }),
+        () => !loop.stopped,
+      );
       if (!patched) return (await currentRollout(t))!;
       await untilReconciled(t, patched);
       rollout = stepped;
@@ -209,7 +349,13 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     }
   }
 
-  function launch(t: InferenceServiceTarget, rollout: StoredRollout, stepPending: boolean, deadline: number, patched: InferenceService): Loop {
+  function launch(
+    t: InferenceServiceTarget,
+    rollout: StoredRollout,
+    stepPending: boolean,
+    deadline: number,
+    patched: InferenceService,
+  ): Loop {
     const k = keyOf(t.model, t.environment);
     const loop: Loop = { stopped: false, done: null };
     running.set(k, loop);
@@ -221,9 +367,23 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         if (!loop.stopped) {
           await commit(t, (isvc) => {
             const current = readRollout(isvc);
-            const paused = current?.status === 'progressing' ? { ...current, status: 'paused' as const, reason: `stepping stopped on an error: ${describeError(err)}; call deployCanary again to continue` } : null;
-            return { metadata: { annotations: annotationsFor(isvc, paused, current?.idempotencyKey ?? undefined, undefined) } };
-          }).catch((saveErr: unknown) => logger.error({ err: describeError(saveErr), model: t.model, environment: t.environment }, 'could not record the paused rollout'));
+            const paused =
+              current?.status === 'progressing'
+                ? {
+                    ...current,
+                    status: 'paused' as const,
+                    reason: `stepping stopped on an error: ${describeError(err)}; call deployCanary again to continue`,
+                  }
+                : null;
+            return {
+              metadata: { annotations: annotationsFor(isvc, paused, current?.idempotencyKey ?? undefined, undefined) },
+            };
+          }).catch((saveErr: unknown) =>
+            logger.error(
+              { err: describeError(saveErr), model: t.model, environment: t.environment },
+              'could not record the paused rollout',
+            ),
+          );
         }
         throw err;
       } finally {
@@ -246,17 +406,33 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         const rollout = readRollout(isvc);
         const split = splitOf(t, t.environment, isvc);
         if (running.has(k) || rollout?.status !== 'paused' || split.canaryVersion === null) return void unwatch(t);
-        const analysis = await analyzer.analyse({ model: t.model, environment: t.environment, canaryVersion: split.canaryVersion, stableVersion: split.stableVersion, trafficPercent: split.canaryPercent });
+        const analysis = await analyzer.analyse({
+          model: t.model,
+          environment: t.environment,
+          canaryVersion: split.canaryVersion,
+          stableVersion: split.stableVersion,
+          trafficPercent: split.canaryPercent,
+        });
         if (watches.get(k) !== state) return;
-        state.failures = analysis.verdict === 'failed' ? state.failures + 1 : analysis.verdict === 'passed' ? 0 : state.failures;
+        state.failures =
+          analysis.verdict === 'failed' ? state.failures + 1 : analysis.verdict === 'passed' ? 0 : state.failures;
         if (state.failures >= settings.failuresToRollback) {
           unwatch(t);
           const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
-          await rollBack(t, 'canary-watch', `held canary failed ${state.failures} analyses in a row at ${split.canaryPercent}%: ${failed.join(', ')}`, undefined, analysis);
+          await rollBack(
+            t,
+            'canary-watch',
+            `held canary failed ${state.failures} analyses in a row at ${split.canaryPercent}%: ${failed.join(', ')}`,
+            undefined,
+            analysis,
+          );
           return;
         }
       } catch (err) {
-        logger.warn({ err: describeError(err), model: t.model, environment: t.environment }, 'analysis of a held canary failed');
+        logger.warn(
+          { err: describeError(err), model: t.model, environment: t.environment },
+          'analysis of a held canary failed',
+        );
       }
       if (watches.get(k) === state) state.timer = setTimeout(tick, settings.watchIntervalMs);
     }
@@ -270,7 +446,8 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
 
   async function begin(request: CanaryRequest): Promise<{ rollout: Rollout; done: Promise<Rollout> }> {
     const { model, version, environment, targetPercent, idempotencyKey: key } = request;
-    if (!Number.isInteger(targetPercent) || targetPercent < 1 || targetPercent > 100) throw new UserError(`targetPercent must be an integer in 1..100, got ${targetPercent}`);
+    if (!Number.isInteger(targetPercent) || targetPercent < 1 || targetPercent > 100)
+      throw new UserError(`targetPercent must be an integer in 1..100, got ${targetPercent}`);
     const t = requireTarget(model, environment);
     const k = keyOf(model, environment);
     let isvc = await read(t);
@@ -278,13 +455,24 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       const known = workUnder(isvc, key);
       if (known) {
         const work = known.work;
-        if (work.kind !== 'canary' || work.model !== model || work.environment !== environment || work.version !== version || work.targetPercent !== targetPercent) {
-          throw new UserError(`idempotency key "${key}" was already used at ${work.at} for another request (${work.kind} of ${work.model} in ${work.environment}); nothing was started`);
+        if (
+          work.kind !== 'canary' ||
+          work.model !== model ||
+          work.environment !== environment ||
+          work.version !== version ||
+          work.targetPercent !== targetPercent
+        ) {
+          throw new UserError(
+            `idempotency key "${key}" was already used at ${work.at} for another request (${work.kind} of ${work.model} in ${work.environment}); nothing was started`,
+          );
         }
         const rollout = work.rollout ?? (await currentRollout(t))!;
         // Stepped here: its loop's end; stepped by another worker: read from the cluster until it ends.
-        const done = running.get(k)?.done
-          ?? (rollout.status === 'progressing' ? waitUntilSettled(model, environment, request.timeoutMs).then((r) => r ?? rollout) : Promise.resolve(rollout));
+        const done =
+          running.get(k)?.done ??
+          (rollout.status === 'progressing'
+            ? waitUntilSettled(model, environment, request.timeoutMs).then((r) => r ?? rollout)
+            : Promise.resolve(rollout));
         return { rollout, done };
       }
     }
@@ -292,9 +480,16 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     const split = splitOf(t, environment, isvc);
     const stored = readRollout(isvc);
     const loop = running.get(k);
-    if (loop && stored?.canaryVersion !== version) throw new UserError(`a canary of ${model} v${stored?.canaryVersion} is stepping in ${environment}: roll it back first`);
-    if (split.canaryVersion !== null && split.canaryVersion !== version) throw new UserError(`canary v${split.canaryVersion} of ${model} holds ${split.canaryPercent}% in ${environment}: roll it back first`);
-    if (split.stableVersion === version) throw new UserError(`${describeTarget(t)} already serves ${model} v${version} to all traffic`);
+    if (loop && stored?.canaryVersion !== version)
+      throw new UserError(
+        `a canary of ${model} v${stored?.canaryVersion} is stepping in ${environment}: roll it back first`,
+      );
+    if (split.canaryVersion !== null && split.canaryVersion !== version)
+      throw new UserError(
+        `canary v${split.canaryVersion} of ${model} holds ${split.canaryPercent}% in ${environment}: roll it back first`,
+      );
+    if (split.stableVersion === version)
+      throw new UserError(`${describeTarget(t)} already serves ${model} v${version} to all traffic`);
     if (loop) {
       loop.stopped = true;
       await loop.done?.catch(() => undefined);
@@ -303,27 +498,67 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     const deadline = Date.now() + request.timeoutMs;
     isvc = await read(t);
     const current = readRollout(isvc);
-    const continuing = current && (current.status === 'progressing' || current.status === 'paused') && current.canaryVersion === version && splitOf(t, environment, isvc).canaryVersion === version;
-    const record: KeyRecord | undefined = key ? { kind: 'canary', model, environment, version, targetPercent, at: iso() } : undefined;
+    const continuing =
+      current &&
+      (current.status === 'progressing' || current.status === 'paused') &&
+      current.canaryVersion === version &&
+      splitOf(t, environment, isvc).canaryVersion === version;
+    const record: KeyRecord | undefined = key
+      ? { kind: 'canary', model, environment, version, targetPercent, at: iso() }
+      : undefined;
     let rollout: StoredRollout;
     let stepPending: boolean;
     let patched: InferenceService;
     if (continuing) {
-      if (targetPercent < current.canaryPercent) throw new UserError(`the canary already holds ${current.canaryPercent}%, above the asked ${targetPercent}%; roll it back to lower it`);
-      rollout = { ...current, targetPercent, status: 'progressing', reason: null, idempotencyKey: key ?? current.idempotencyKey };
+      if (targetPercent < current.canaryPercent)
+        throw new UserError(
+          `the canary already holds ${current.canaryPercent}%, above the asked ${targetPercent}%; roll it back to lower it`,
+        );
+      rollout = {
+        ...current,
+        targetPercent,
+        status: 'progressing',
+        reason: null,
+        idempotencyKey: key ?? current.idempotencyKey,
+      };
       stepPending = false;
-      patched = await api.patch(t.namespace, nameOf(t), { metadata: { resourceVersion: isvc.metadata.resourceVersion, annotations: annotationsFor(isvc, rollout, key, record) } });
+      patched = await api.patch(t.namespace, nameOf(t), {
+        metadata: {
+          resourceVersion: isvc.metadata.resourceVersion,
+          annotations: annotationsFor(isvc, rollout, key, record),
+        },
+      });
     } else {
       const first = Math.min(steps[0]!, targetPercent);
-      rollout = { model, environment, stableVersion: split.stableVersion, canaryVersion: version, canaryPercent: first, targetPercent, status: 'progressing', analyses: [], reason: null, idempotencyKey: key ?? null };
+      rollout = {
+        model,
+        environment,
+        stableVersion: split.stableVersion,
+        canaryVersion: version,
+        canaryPercent: first,
+        targetPercent,
+        status: 'progressing',
+        analyses: [],
+        reason: null,
+        idempotencyKey: key ?? null,
+      };
       stepPending = true;
       // One patch: the new model, its share, and the key it was asked under.
       patched = await api.patch(t.namespace, nameOf(t), {
-        metadata: { resourceVersion: isvc.metadata.resourceVersion, annotations: annotationsFor(isvc, rollout, key, record, { [ANNOTATION.stableVersion]: split.stableVersion, [ANNOTATION.canaryVersion]: version }) },
+        metadata: {
+          resourceVersion: isvc.metadata.resourceVersion,
+          annotations: annotationsFor(isvc, rollout, key, record, {
+            [ANNOTATION.stableVersion]: split.stableVersion,
+            [ANNOTATION.canaryVersion]: version,
+          }),
+        },
         spec: { predictor: { canaryTrafficPercent: first, model: { storageUri: storageUriFor(t, version) } } },
       });
     }
-    logger.info({ model, environment, version, targetPercent, key }, continuing ? 'kserve canary continued' : 'kserve canary started');
+    logger.info(
+      { model, environment, version, targetPercent, key },
+      continuing ? 'kserve canary continued' : 'kserve canary started',
+    );
     const started = launch(t, rollout, stepPending, deadline, patched);
     return { rollout: publicRollout(rollout), done: started.done! };
   }
@@ -331,14 +566,22 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
   // Starts under one key in flight in this process: the second is answered with the first.
   const beginOnce = oncePerKey(begin);
 
-  async function waitUntilSettled(model: string, environment: Environment, timeoutMs: number, signal?: AbortSignal): Promise<Rollout | undefined> {
+  async function waitUntilSettled(
+    model: string,
+    environment: Environment,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Rollout | undefined> {
     const t = requireTarget(model, environment);
     const until = Date.now() + timeoutMs;
     for (;;) {
       const rollout = await currentRollout(t);
       if (rollout?.status !== 'progressing' || Date.now() >= until || signal?.aborted) return rollout;
       const done = running.get(keyOf(model, environment))?.done;
-      await Promise.race([sleep(Math.min(settings.pollMs, until - Date.now())), ...(done ? [done.catch(() => undefined)] : [])]);
+      await Promise.race([
+        sleep(Math.min(settings.pollMs, until - Date.now())),
+        ...(done ? [done.catch(() => undefined)] : []),
+      ]);
     }
   }
 
@@ -353,7 +596,12 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     deployCanary: async (request) => (await beginOnce(request)).done,
     async startCanary(request) {
       const { rollout, done } = await beginOnce(request);
-      done.catch((err: unknown) => logger.warn({ err: describeError(err), model: request.model, environment: request.environment }, 'a kserve canary started without waiting stopped on an error'));
+      done.catch((err: unknown) =>
+        logger.warn(
+          { err: describeError(err), model: request.model, environment: request.environment },
+          'a kserve canary started without waiting stopped on an error',
+        ),
+      );
       return rollout;
     },
     async rollout(model, environment) {
@@ -363,7 +611,8 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       const rollout = isvc ? readRollout(isvc) : undefined;
       return rollout ? publicRollout(rollout) : undefined;
     },
-    waitForRollout: (model, environment, { timeoutMs, signal }) => waitUntilSettled(model, environment, timeoutMs, signal),
+    waitForRollout: (model, environment, { timeoutMs, signal }) =>
+      waitUntilSettled(model, environment, timeoutMs, signal),
     async rollback(request) {
       const { model, environment, reason, requestedBy, idempotencyKey: key } = request;
       const t = requireTarget(model, environment);
@@ -371,7 +620,9 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       const known = key ? readKeys(isvc)[key] : undefined;
       if (known) {
         if (known.kind !== 'rollback' || known.model !== model || known.environment !== environment) {
-          throw new UserError(`idempotency key "${key}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was rolled back`);
+          throw new UserError(
+            `idempotency key "${key}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was rolled back`,
+          );
         }
         return known.split;
       }
@@ -382,7 +633,12 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       unwatch(t);
       const split = splitOf(t, environment, isvc);
       const stepping = readRollout(isvc)?.status === 'progressing';
-      if (!loop && !stepping && split.canaryVersion === null && isvc.metadata.annotations?.[ANNOTATION.canaryVersion] === undefined) {
+      if (
+        !loop &&
+        !stepping &&
+        split.canaryVersion === null &&
+        isvc.metadata.annotations?.[ANNOTATION.canaryVersion] === undefined
+      ) {
         // Nothing to move; under a key, the call is still recorded, so a repeat or a lookup finds it done.
         if (key) {
           const record: KeyRecord = { kind: 'rollback', model, environment, at: iso(), split };

@@ -20,8 +20,20 @@ export interface TrafficTarget {
 export interface InferenceService {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> };
-  spec: { predictor: { canaryTrafficPercent?: number; model?: { modelFormat?: { name: string }; storageUri?: string }; [field: string]: unknown } };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+  };
+  spec: {
+    predictor: {
+      canaryTrafficPercent?: number;
+      model?: { modelFormat?: { name: string }; storageUri?: string };
+      [field: string]: unknown;
+    };
+  };
   status?: {
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
@@ -66,12 +78,27 @@ export function loadKubeConfig(options: { kubeconfig?: string; context?: string 
     else kc.loadFromDefault();
     if (options.context) kc.setCurrentContext(options.context);
   } catch (err) {
-    throw new UserError(`cannot load the kubeconfig ${options.kubeconfig ?? '(default)'}: ${(err as Error).message}; set kserve.kubeconfig to a readable kubeconfig file`, { code: 'config_invalid', cause: err });
+    throw new UserError(
+      `cannot load the kubeconfig ${options.kubeconfig ?? '(default)'}: ${(err as Error).message}; set kserve.kubeconfig to a readable kubeconfig file`,
+      { code: 'config_invalid', cause: err },
+    );
   }
   if (options.context && !kc.getContextObject(options.context)) {
-    throw new UserError(`kubeconfig has no context "${options.context}" (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}); fix kserve.context`, { code: 'config_invalid' });
+    throw new UserError(
+      `kubeconfig has no context "${options.context}" (it has: ${
+        kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ') || 'none'
+      }); fix kserve.context`,
+      { code: 'config_invalid' },
+    );
   }
-  if (!kc.getCurrentCluster()) throw new UserError('the kubeconfig names no cluster for its current context; set kserve.kubeconfig or kserve.context', { code: 'config_invalid' });
+  if (!kc.getCurrentCluster())
+    throw new UserError(
+      'the kubeconfig names no cluster for its current context; set kserve.kubeconfig or kserve.context',
+      { code: 'config_invalid' },
+    );
   return kc;
 }
 
@@ -83,21 +110,53 @@ export function createInferenceServiceApi(kc: KubeConfig): InferenceServiceApi {
     if (err instanceof ApiException) {
       const code = err.code;
       const message = apiMessage(err.body);
-      if (code === 401) return new UserError(`the Kubernetes API at ${server} refused the credentials (401${message ? `: ${message}` : ''}); renew the kubeconfig's token or certificate`, { code: 'config_invalid', cause: err });
-      if (code === 403) return new UserError(`the Kubernetes API at ${server} forbids ${verb} on ${what} (403${message ? `: ${message}` : ''}); grant the agent's account get and patch on inferenceservices.serving.kserve.io in namespace ${namespace}`, { code: 'config_invalid', cause: err });
-      if (code === 404) return new NotFoundError(`${what} not found at ${server}; create it (with KServe installed), or fix kserve.inferenceServices`, { cause: err });
+      if (code === 401)
+        return new UserError(
+          `the Kubernetes API at ${server} refused the credentials (401${message ? `: ${message}` : ''}); renew the kubeconfig's token or certificate`,
+          { code: 'config_invalid', cause: err },
+        );
+      if (code === 403)
+        return new UserError(
+          `the Kubernetes API at ${server} forbids ${verb} on ${what} (403${message ? `: ${message}` : ''}); grant the agent's account get and patch on inferenceservices.serving.kserve.io in namespace ${namespace}`,
+          { code: 'config_invalid', cause: err },
+        );
+      if (code === 404)
+        return new NotFoundError(
+          `${what} not found at ${server}; create it (with KServe installed), or fix kserve.inferenceServices`,
+          { cause: err },
+        );
       if (code === 409) return new ConflictError(what, err);
-      if (code === 422 || code === 400) return new UserError(`the Kubernetes API rejected the ${verb} of ${what} (${code}${message ? `: ${message}` : ''})`, { cause: err });
-      return new UpstreamError('kubernetes', `${verb} ${what} answered ${code}${message ? `: ${message}` : ''}`, { retryable: code >= 500 || code === 429, cause: err });
+      if (code === 422 || code === 400)
+        return new UserError(
+          `the Kubernetes API rejected the ${verb} of ${what} (${code}${message ? `: ${message}` : ''})`,
+          { cause: err },
+        );
+      return new UpstreamError('kubernetes', `${verb} ${what} answered ${code}${message ? `: ${message}` : ''}`, {
+        retryable: code >= 500 || code === 429,
+        cause: err,
+      });
     }
-    const detail = (err as { code?: string; cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code ?? (err as Error).message;
-    return new UpstreamError('kubernetes', `cannot reach the Kubernetes API at ${server} (${detail}); check the kubeconfig's server and the network`, { retryable: true, cause: err });
+    const detail =
+      (err as { code?: string; cause?: { code?: string } }).cause?.code ??
+      (err as { code?: string }).code ??
+      (err as Error).message;
+    return new UpstreamError(
+      'kubernetes',
+      `cannot reach the Kubernetes API at ${server} (${detail}); check the kubeconfig's server and the network`,
+      { retryable: true, cause: err },
+    );
   };
   return {
     server,
     async get(namespace, name) {
       try {
-        return (await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as InferenceService;
+        return (await api.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          name,
+        })) as InferenceService;
       } catch (err) {
         if (err instanceof ApiException && err.code === 404) return undefined;
         throw explain(err, namespace, name, 'get');

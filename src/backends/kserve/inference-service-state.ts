@@ -23,7 +23,8 @@ export const ANNOTATION = {
 /** Keys remembered per InferenceService: annotations are small (256 KiB for all of them). */
 export const KEYS_KEPT = 50;
 
-export type KeyRecord = Exclude<DeployerWork, { kind: 'canary' }> | (Omit<Extract<DeployerWork, { kind: 'canary' }>, 'rollout'>);
+export type KeyRecord =
+  Exclude<DeployerWork, { kind: 'canary' }> | Omit<Extract<DeployerWork, { kind: 'canary' }>, 'rollout'>;
 export type StoredRollout = Rollout & { idempotencyKey: string | null };
 
 export const nameOf = (t: InferenceServiceTarget) => t.name ?? t.model;
@@ -35,7 +36,11 @@ export function storageUriFor(t: InferenceServiceTarget, version: string): strin
 
 /** The version a storageUri names under the target's template, if it matches. */
 export function versionFromUri(t: InferenceServiceTarget, uri: string): string | undefined {
-  const pattern = t.storageUri.replaceAll('{{model}}', t.model).split('{{version}}').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('([^/]+)');
+  const pattern = t.storageUri
+    .replaceAll('{{model}}', t.model)
+    .split('{{version}}')
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('([^/]+)');
   return new RegExp(`^${pattern}$`).exec(uri)?.[1];
 }
 
@@ -48,7 +53,9 @@ export function readKeys(isvc: InferenceService): Record<string, KeyRecord> {
 
 /** The keys annotation with `record` added under `key`, the oldest dropped past KEYS_KEPT. */
 export function withKey(isvc: InferenceService, key: string, record: KeyRecord): string {
-  const kept = Object.entries(readKeys(isvc)).sort(([, a], [, b]) => a.at.localeCompare(b.at)).slice(-(KEYS_KEPT - 1));
+  const kept = Object.entries(readKeys(isvc))
+    .sort(([, a], [, b]) => a.at.localeCompare(b.at))
+    .slice(-(KEYS_KEPT - 1));
   return JSON.stringify(Object.fromEntries([...kept, [key, record]]));
 }
 
@@ -69,22 +76,40 @@ export function reconciled(isvc: InferenceService): boolean {
 export function splitOf(t: InferenceServiceTarget, environment: Environment, isvc: InferenceService): TrafficSplit {
   const predictor = isvc.status?.components?.predictor;
   const latest = predictor?.traffic?.find((x) => x.latestRevision === true);
-  const canaryHolds = predictor?.latestReadyRevision !== undefined && predictor.latestReadyRevision !== predictor.latestRolledoutRevision;
+  const canaryHolds =
+    predictor?.latestReadyRevision !== undefined && predictor.latestReadyRevision !== predictor.latestRolledoutRevision;
   const canaryVersion = annotations(isvc)[ANNOTATION.canaryVersion] ?? null;
-  const canaryPercent = canaryVersion !== null && canaryHolds ? latest?.percent ?? 0 : 0;
-  const stableVersion = annotations(isvc)[ANNOTATION.stableVersion] ?? versionFromUri(t, isvc.spec.predictor.model?.storageUri ?? '');
+  const canaryPercent = canaryVersion !== null && canaryHolds ? (latest?.percent ?? 0) : 0;
+  const stableVersion =
+    annotations(isvc)[ANNOTATION.stableVersion] ?? versionFromUri(t, isvc.spec.predictor.model?.storageUri ?? '');
   if (stableVersion === undefined) {
-    throw new UserError(`cannot tell which version ${describeTarget(t)} serves: its storageUri ${JSON.stringify(isvc.spec.predictor.model?.storageUri)} does not match the configured template ${JSON.stringify(t.storageUri)}; fix kserve.inferenceServices[].storageUri`, { code: 'config_invalid' });
+    throw new UserError(
+      `cannot tell which version ${describeTarget(t)} serves: its storageUri ${JSON.stringify(isvc.spec.predictor.model?.storageUri)} does not match the configured template ${JSON.stringify(t.storageUri)}; fix kserve.inferenceServices[].storageUri`,
+      { code: 'config_invalid' },
+    );
   }
-  return { model: t.model, environment, stableVersion, canaryVersion: canaryPercent > 0 ? canaryVersion : null, canaryPercent, lastKnownGoodVersion: stableVersion };
+  return {
+    model: t.model,
+    environment,
+    stableVersion,
+    canaryVersion: canaryPercent > 0 ? canaryVersion : null,
+    canaryPercent,
+    lastKnownGoodVersion: stableVersion,
+  };
 }
 
 /** What was done under `key` on this InferenceService, or undefined when nothing was. */
-export function workUnder(isvc: InferenceService, key: string): Exclude<KeyedWork<DeployerWork>, { state: 'not_started' }> | undefined {
+export function workUnder(
+  isvc: InferenceService,
+  key: string,
+): Exclude<KeyedWork<DeployerWork>, { state: 'not_started' }> | undefined {
   const known = readKeys(isvc)[key];
   if (!known) return undefined;
   if (known.kind === 'rollback') return { state: 'ended', work: known };
   const rollout = readRollout(isvc);
   const same = rollout?.idempotencyKey === key && rollout.canaryVersion === known.version ? rollout : undefined;
-  return { state: same?.status === 'progressing' ? 'started' : 'ended', work: { ...known, rollout: same ? publicRollout(same) : null } };
+  return {
+    state: same?.status === 'progressing' ? 'started' : 'ended',
+    work: { ...known, rollout: same ? publicRollout(same) : null },
+  };
 }

@@ -9,11 +9,19 @@ export const inferenceServiceTargetSchema = z
   .object({
     model: z.string().min(1),
     environment: z.enum(['staging', 'production']),
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name (lower case, digits, -)'),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes namespace name (lower case, digits, -)'),
     /** The InferenceService's name (default: the model's name). */
-    name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes object name (lower case, digits, -)').optional(),
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes object name (lower case, digits, -)')
+      .optional(),
     /** Where a version's model lives, e.g. `s3://models/credit-risk/{{version}}`; read back to tell which version a revision serves. */
-    storageUri: z.string().min(1).refine((s) => s.includes('{{version}}'), { message: 'storageUri must contain {{version}}' }),
+    storageUri: z
+      .string()
+      .min(1)
+      .refine((s) => s.includes('{{version}}'), { message: 'storageUri must contain {{version}}' }),
   })
   .strict();
 
@@ -27,7 +35,11 @@ export const kserveDeployerSettingsSchema = z
     /** Canary traffic steps, each followed by an analysis (default 10, 50, 100). */
     steps: z.array(percent).min(1).default([10, 50, 100]),
     /** How long the KServe controller may take to show a patched traffic split in the status (default 5 min). */
-    reconcileTimeoutMs: z.number().int().positive().default(5 * 60_000),
+    reconcileTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5 * 60_000),
     /** How often the status is read while waiting for it (default 1 s). */
     pollMs: z.number().int().positive().default(1000),
     /** How often a canary held at its authorised share is analysed again (default 60 s). */
@@ -40,7 +52,12 @@ export const kserveDeployerSettingsSchema = z
     const seen = new Set<string>();
     for (const [i, t] of s.inferenceServices.entries()) {
       const key = `${t.model}/${t.environment}`;
-      if (seen.has(key)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['inferenceServices', i], message: `${t.model} in ${t.environment} is listed twice` });
+      if (seen.has(key))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['inferenceServices', i],
+          message: `${t.model} in ${t.environment} is listed twice`,
+        });
       seen.add(key);
     }
   });

@@ -5,7 +5,12 @@ import { UpstreamError, describeError } from '../../errors.js';
 
 // The schema moved to the intake room, which validates incoming webhooks; re-exported
 // so the lab's monitor and its tests keep one definition.
-export { alertmanagerAlertSchema, alertmanagerPayloadSchema, type AlertmanagerAlert, type AlertmanagerPayload } from '../../intake/index.js';
+export {
+  alertmanagerAlertSchema,
+  alertmanagerPayloadSchema,
+  type AlertmanagerAlert,
+  type AlertmanagerPayload,
+} from '../../intake/index.js';
 import type { AlertmanagerPayload } from '../../intake/index.js';
 
 export type AlertSink = (payload: AlertmanagerPayload) => Promise<void>;
@@ -45,13 +50,23 @@ export function httpAlertSink(url: string, token?: string): AlertSink {
     if (token) headers.authorization = `Bearer ${token}`;
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(payload), signal: AbortSignal.timeout(10_000) });
+      res = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(10_000),
+      });
     } catch (err) {
-      throw new UpstreamError('alert webhook', `POST ${url} failed: ${describeError(err)}`, { retryable: true, cause: err });
+      throw new UpstreamError('alert webhook', `POST ${url} failed: ${describeError(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
     if (!res.ok) {
       const text = (await res.text()).slice(0, 200);
-      throw new UpstreamError('alert webhook', `POST ${url} answered ${res.status}: ${text}`, { retryable: res.status >= 500 || res.status === 429 });
+      throw new UpstreamError('alert webhook', `POST ${url} answered ${res.status}: ${text}`, {
+        retryable: res.status >= 500 || res.status === 429,
+      });
     }
     await res.body?.cancel();
   };

@@ -86,20 +86,51 @@ export function analyseCanary(input: {
 }
 
 /** Fails when even the lower bound of (canary − stable) error rate exceeds the allowed delta. */
-export function errorRateCheck(canary: VersionWindow, stable: VersionWindow, maxDelta: number, confidence: number): Check {
+export function errorRateCheck(
+  canary: VersionWindow,
+  stable: VersionWindow,
+  maxDelta: number,
+  confidence: number,
+): Check {
   const rate = (w: VersionWindow) => (w.requests === 0 ? 0 : w.errors / w.requests);
   const samples = { canary: canary.requests, stable: stable.requests };
   if (canary.requests === 0 || stable.requests === 0) {
     // Nothing to compare on one side: the request-count check speaks for this window.
-    return { check: 'error_rate', canary: rate(canary), stable: rate(stable), threshold: maxDelta, passed: true, samples };
+    return {
+      check: 'error_rate',
+      canary: rate(canary),
+      stable: rate(stable),
+      threshold: maxDelta,
+      passed: true,
+      samples,
+    };
   }
   const { lower } = differenceBounds(canary.errors, canary.requests, stable.errors, stable.requests, confidence);
-  return { check: 'error_rate', canary: rate(canary), stable: rate(stable), threshold: maxDelta, passed: lower <= maxDelta, bound: lower, samples };
+  return {
+    check: 'error_rate',
+    canary: rate(canary),
+    stable: rate(stable),
+    threshold: maxDelta,
+    passed: lower <= maxDelta,
+    bound: lower,
+    samples,
+  };
 }
 
 /** Fails when even the upper bound of (canary − stable) accuracy is below the allowed delta. */
-export function accuracyCheck(canary: VersionWindow['labelled'], stable: VersionWindow['labelled'], minDelta: number, confidence: number): Check {
-  const { upper } = differenceBounds(correctPredictions(canary), canary.length, correctPredictions(stable), stable.length, confidence);
+export function accuracyCheck(
+  canary: VersionWindow['labelled'],
+  stable: VersionWindow['labelled'],
+  minDelta: number,
+  confidence: number,
+): Check {
+  const { upper } = differenceBounds(
+    correctPredictions(canary),
+    canary.length,
+    correctPredictions(stable),
+    stable.length,
+    confidence,
+  );
   return {
     check: 'accuracy',
     canary: accuracy(canary),
@@ -117,7 +148,12 @@ export function accuracyCheck(canary: VersionWindow['labelled'], stable: Version
  * applied, so `maxScoreShiftPsi` keeps its usual meaning (0.1 a shift, 0.25 a large one)
  * whatever the window's size.
  */
-export function scoreShiftCheck(canary: readonly number[], stable: readonly number[], maxPsi: number, confidence: number): Check {
+export function scoreShiftCheck(
+  canary: readonly number[],
+  stable: readonly number[],
+  maxPsi: number,
+  confidence: number,
+): Check {
   const { psi, bins } = windowPsi(stable, canary, SCORE_BINS);
   const beyondNoise = psi - psiSamplingAllowance(bins, canary.length, stable.length, confidence);
   return {
@@ -140,8 +176,10 @@ export function lackedTraffic(analysis: CanaryAnalysis): boolean {
 export function validateThresholds(t: CanaryThresholds): string[] {
   const problems: string[] = [];
   const nonNegative = ['minRequestsPerStep', 'maxErrorRateDelta', 'maxScoreShiftPsi', 'stepTimeoutMs'] as const;
-  for (const key of nonNegative) if (!(Number.isFinite(t[key]) && t[key] >= 0)) problems.push(`${key} must be a number >= 0`);
-  if (!(Number.isFinite(t.maxP99LatencyRatio) && t.maxP99LatencyRatio >= 1)) problems.push('maxP99LatencyRatio must be a number >= 1');
+  for (const key of nonNegative)
+    if (!(Number.isFinite(t[key]) && t[key] >= 0)) problems.push(`${key} must be a number >= 0`);
+  if (!(Number.isFinite(t.maxP99LatencyRatio) && t.maxP99LatencyRatio >= 1))
+    problems.push('maxP99LatencyRatio must be a number >= 1');
   if (!(Number.isFinite(t.minAccuracyDelta) && t.minAccuracyDelta <= 0 && t.minAccuracyDelta >= -1)) {
     problems.push('minAccuracyDelta must be between -1 and 0 (the largest accuracy drop tolerated, negative)');
   }

@@ -10,19 +10,30 @@ import { binCounts, psiFromShares, quantileEdges } from './drift-statistics.js';
  */
 export function normalQuantile(p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile needs 0 < p < 1, got ${p}`);
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239,
+  ];
   const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ];
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
   const low = 0.02425;
   if (p < low) {
     const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+    return (
+      (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) /
+      ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1)
+    );
   }
   if (p > 1 - low) return -normalQuantile(1 - p);
   const q = p - 0.5;
   const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  return (
+    ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
+    (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
+  );
 }
 
 /**
@@ -46,7 +57,13 @@ export function wilsonInterval(successes: number, n: number, z: number): { lower
  * samples and for proportions near 0 or 1, where the plain two-proportion Wald interval
  * is too narrow.
  */
-export function differenceBounds(x1: number, n1: number, x2: number, n2: number, confidence: number): { difference: number; lower: number; upper: number } {
+export function differenceBounds(
+  x1: number,
+  n1: number,
+  x2: number,
+  n2: number,
+  confidence: number,
+): { difference: number; lower: number; upper: number } {
   const z = normalQuantile(confidence);
   const p1 = n1 > 0 ? x1 / n1 : 0;
   const p2 = n2 > 0 ? x2 / n2 : 0;
@@ -77,7 +94,11 @@ export const PSI_PSEUDO_COUNT = 0.5;
  * left empty by chance would add ~0.7 on its own and dominate the PSI. With the half count
  * the PSI of two samples from one distribution follows the χ² approximation below.
  */
-export function windowPsi(reference: readonly number[], actual: readonly number[], bins = 10): { psi: number; bins: number } {
+export function windowPsi(
+  reference: readonly number[],
+  actual: readonly number[],
+  bins = 10,
+): { psi: number; bins: number } {
   const edges = quantileEdges(reference, bins);
   const smoothed = (values: readonly number[]) => {
     const counts = binCounts(values, edges);

@@ -49,9 +49,21 @@ export interface WatchedDeployments {
   /** True while a deployCanary loop drives this model/environment: it analyses its own steps. */
   driven(model: string, environment: Environment): boolean;
   /** Sets the entry at once (before its first await) and persists it with a history record. */
-  commit(model: string, environment: Environment, entry: DeploymentEntry, record: Pick<HistoryRecord, 'action' | 'by' | 'reason' | 'analysis'>): Promise<void>;
+  commit(
+    model: string,
+    environment: Environment,
+    entry: DeploymentEntry,
+    record: Pick<HistoryRecord, 'action' | 'by' | 'reason' | 'analysis'>,
+  ): Promise<void>;
   /** Sends all traffic back to the last known-good version, the entry set at once like commit. */
-  rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis: CanaryAnalysis): Promise<unknown>;
+  rollBackTo(
+    model: string,
+    environment: Environment,
+    entry: DeploymentEntry,
+    by: string,
+    reason: string,
+    analysis: CanaryAnalysis,
+  ): Promise<unknown>;
 }
 
 export interface CanaryWatchOptions {
@@ -78,7 +90,11 @@ export interface CanaryWatch {
 /** A canary serves traffic and its rollout is neither promoted nor rolled back. */
 export function holdsTraffic(entry: DeploymentEntry | undefined): entry is DeploymentEntry {
   const status = entry?.rollout?.status;
-  return (status === 'paused' || status === 'progressing') && entry!.split.canaryVersion !== null && entry!.split.canaryPercent > 0;
+  return (
+    (status === 'paused' || status === 'progressing') &&
+    entry!.split.canaryVersion !== null &&
+    entry!.split.canaryPercent > 0
+  );
 }
 
 /**
@@ -139,25 +155,54 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
     const stable = stats.window(model, environment, entry.split.stableVersion, slot.since);
     const now = clock.now();
     const percent = entry.split.canaryPercent;
-    const analysis = analyseCanary({ canary, stable, thresholds, trafficPercent: percent, at: new Date(now).toISOString() });
+    const analysis = analyseCanary({
+      canary,
+      stable,
+      thresholds,
+      trafficPercent: percent,
+      at: new Date(now).toISOString(),
+    });
     slot.since = now;
     const next = withWatchAnalysis(entry, analysis);
     if (analysis.passed) {
-      await deployments.commit(model, environment, next, { action: 'analysis', by: WATCH_PRINCIPAL, reason: `analysis passed while held at ${percent}%`, analysis });
+      await deployments.commit(model, environment, next, {
+        action: 'analysis',
+        by: WATCH_PRINCIPAL,
+        reason: `analysis passed while held at ${percent}%`,
+        analysis,
+      });
       return 'again';
     }
     const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
     const inARow = failuresInARow(next);
     const count = `${inARow} of ${failuresToRollback} in a row`;
     if (inARow < failuresToRollback) {
-      logger.warn({ model, environment, canaryVersion: entry.split.canaryVersion, failed, inARow, failuresToRollback }, 'a held canary failed its analysis; analysing again before any rollback');
-      await deployments.commit(model, environment, next, { action: 'analysis', by: WATCH_PRINCIPAL, reason: `analysis failed while held at ${percent}% (${count}): ${failed.join(', ')}`, analysis });
+      logger.warn(
+        { model, environment, canaryVersion: entry.split.canaryVersion, failed, inARow, failuresToRollback },
+        'a held canary failed its analysis; analysing again before any rollback',
+      );
+      await deployments.commit(model, environment, next, {
+        action: 'analysis',
+        by: WATCH_PRINCIPAL,
+        reason: `analysis failed while held at ${percent}% (${count}): ${failed.join(', ')}`,
+        analysis,
+      });
       return 'again';
     }
-    logger.warn({ model, environment, canaryVersion: entry.split.canaryVersion, failed, inARow }, 'a held canary failed its analysis again; rolling back');
+    logger.warn(
+      { model, environment, canaryVersion: entry.split.canaryVersion, failed, inARow },
+      'a held canary failed its analysis again; rolling back',
+    );
     // Nothing is held from here on, even before the rollback is on disk.
     if (slots.get(slot.key) === slot) slots.delete(slot.key);
-    await deployments.rollBackTo(model, environment, next, 'canary-analysis', `canary analysis failed at ${percent}% while held: ${failed.join(', ')} (${count})`, analysis);
+    await deployments.rollBackTo(
+      model,
+      environment,
+      next,
+      'canary-analysis',
+      `canary analysis failed at ${percent}% while held: ${failed.join(', ')} (${count})`,
+      analysis,
+    );
     return 'stop';
   }
 
@@ -172,7 +217,10 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       .catch((err: unknown) => {
         // Only persisting failed: the entry already moved in memory (the router reads that),
         // and the next save writes it.
-        logger.error({ model: slot.model, environment: slot.environment, err: describeError(err) }, 'canary watch analysis failed');
+        logger.error(
+          { model: slot.model, environment: slot.environment, err: describeError(err) },
+          'canary watch analysis failed',
+        );
         return 'again' as const;
       })
       .then((verdict) => {
@@ -191,7 +239,13 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       if (closed || slots.has(key)) return;
       const last = deployments.entry(model, environment)?.rollout?.analyses.at(-1);
       const lastAt = last ? Date.parse(last.at) : Number.NaN;
-      const slot: Slot = { key, model, environment, since: Number.isFinite(lastAt) ? lastAt : clock.now(), timer: undefined };
+      const slot: Slot = {
+        key,
+        model,
+        environment,
+        since: Number.isFinite(lastAt) ? lastAt : clock.now(),
+        timer: undefined,
+      };
       slots.set(key, slot);
       schedule(slot);
       logger.info({ model, environment, intervalMs }, 'watching a held canary');
@@ -218,5 +272,7 @@ export function validateFailuresToRollback(n: number): string | undefined {
 }
 
 export function validateWatchInterval(intervalMs: number): string | undefined {
-  return Number.isFinite(intervalMs) && intervalMs >= 1 ? undefined : `the canary watch interval must be a number of ms >= 1, got ${intervalMs}`;
+  return Number.isFinite(intervalMs) && intervalMs >= 1
+    ? undefined
+    : `the canary watch interval must be a number of ms >= 1, got ${intervalMs}`;
 }

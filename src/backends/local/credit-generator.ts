@@ -55,7 +55,13 @@ export interface CreditGeneratorOptions {
 }
 
 const AGE_BAND_WEIGHTS = [0.14, 0.27, 0.31, 0.2, 0.08];
-const AGE_BAND_YEARS: [number, number][] = [[18, 25], [26, 35], [36, 50], [51, 65], [66, 80]];
+const AGE_BAND_YEARS: [number, number][] = [
+  [18, 25],
+  [26, 35],
+  [36, 50],
+  [51, 65],
+  [66, 80],
+];
 const MISSING_RATE = 0.005;
 const DAY_MS = 86_400_000;
 
@@ -75,8 +81,10 @@ function sigmoid(z: number): number {
 function validate(options: CreditGeneratorOptions): number {
   const { seed, rows, startDate, days, drift = {}, incomeUnit = 'usd' } = options;
   if (!Number.isInteger(seed)) throw new UserError(`generator seed must be an integer, got ${seed}`);
-  if (!Number.isInteger(rows) || rows < 1) throw new UserError(`generator rows must be a positive integer, got ${rows}`);
-  if (!Number.isInteger(days) || days < 1) throw new UserError(`generator days must be a positive integer, got ${days}`);
+  if (!Number.isInteger(rows) || rows < 1)
+    throw new UserError(`generator rows must be a positive integer, got ${rows}`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new UserError(`generator days must be a positive integer, got ${days}`);
   const start = Date.parse(`${startDate}T00:00:00Z`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(startDate) || Number.isNaN(start)) {
     throw new UserError(`generator startDate must be an ISO date like 2025-01-01, got "${startDate}"`);
@@ -90,8 +98,10 @@ function validate(options: CreditGeneratorOptions): number {
   if (drift.conceptShift !== undefined && !(drift.conceptShift >= 0 && drift.conceptShift <= 1)) {
     throw new UserError(`drift.conceptShift must lie in 0..1, got ${drift.conceptShift}`);
   }
-  if (incomeUnit !== 'usd' && incomeUnit !== 'kusd') throw new UserError(`incomeUnit must be "usd" or "kusd", got "${incomeUnit}"`);
-  if (options.historyUnit !== undefined && options.historyUnit !== 'months' && options.historyUnit !== 'years') throw new UserError(`historyUnit must be "months" or "years", got "${options.historyUnit}"`);
+  if (incomeUnit !== 'usd' && incomeUnit !== 'kusd')
+    throw new UserError(`incomeUnit must be "usd" or "kusd", got "${incomeUnit}"`);
+  if (options.historyUnit !== undefined && options.historyUnit !== 'months' && options.historyUnit !== 'years')
+    throw new UserError(`historyUnit must be "months" or "years", got "${options.historyUnit}"`);
   return start;
 }
 
@@ -117,7 +127,7 @@ export function generateCreditRows(options: CreditGeneratorOptions): CreditRow[]
     const date = new Date(start + Math.floor((i * days) / count) * DAY_MS).toISOString().slice(0, 10);
     const group = random.next() < 0.5 ? 'A' : 'B';
     let band = 0;
-    for (let u = random.next(), acc = AGE_BAND_WEIGHTS[0]!; u >= acc && band < AGE_BANDS.length - 1; ) {
+    for (let u = random.next(), acc = AGE_BAND_WEIGHTS[0]!; u >= acc && band < AGE_BANDS.length - 1;) {
       band++;
       acc += AGE_BAND_WEIGHTS[band]!;
     }
@@ -125,7 +135,11 @@ export function generateCreditRows(options: CreditGeneratorOptions): CreditRow[]
     const age = minAge + random.next() * (maxAge - minAge);
     const stress = random.normal();
     const ageEffect = (Math.min(age, 55) - 40) / 15;
-    const trueIncome = clamp(Math.exp(10.75 + 0.25 * ageEffect + 0.55 * random.normal()) * (group === 'B' ? 0.98 : 1) * incomeShift, 5_000, 2_000_000);
+    const trueIncome = clamp(
+      Math.exp(10.75 + 0.25 * ageEffect + 0.55 * random.normal()) * (group === 'B' ? 0.98 : 1) * incomeShift,
+      5_000,
+      2_000_000,
+    );
     const debtRatio = clamp(Math.exp(Math.log(0.3) + 0.25 * stress + 0.45 * random.normal()), 0, 5);
     const utilization = clamp(sigmoid(-0.7 + 0.8 * stress + 0.8 * random.normal()) + utilizationShift, 0, 1.5);
     const delinquencies = Math.min(30, random.poisson(0.35 * Math.exp(0.7 * stress)));
@@ -140,7 +154,7 @@ export function generateCreditRows(options: CreditGeneratorOptions): CreditRow[]
       w.utilization * ((utilization - 0.35) / 0.2) +
       w.delinquency * delinquencies +
       w.history * (-(history - 150) / 110) +
-      w.loanToIncome * (Math.log(loan / trueIncome) - Math.log(0.25)) / 0.5 +
+      (w.loanToIncome * (Math.log(loan / trueIncome) - Math.log(0.25))) / 0.5 +
       (band === 0 ? w.young : 0);
     const label = random.next() < sigmoid(z) ? '1' : '0';
 

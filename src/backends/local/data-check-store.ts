@@ -31,14 +31,17 @@ export interface DataCheckStore {
 const DATA_VERSION = /^[0-9a-f]{64}$/;
 
 /** The hash a report carries: over everything in it but the hash itself and whether it was reused. */
-export function reportHashOf(report: Omit<DataQualityReport, 'reportHash' | 'reused'> & { reportHash?: string; reused?: boolean }): string {
+export function reportHashOf(
+  report: Omit<DataQualityReport, 'reportHash' | 'reused'> & { reportHash?: string; reused?: boolean },
+): string {
   const { reportHash: _hash, reused: _reused, ...rest } = report;
   return sha256Hex(canonicalJson(rest));
 }
 
 export function createDataCheckStore(dir: string): DataCheckStore {
   const driftKeyOf = (drift: DriftInputs) => sha256Hex(canonicalJson(drift));
-  const fileOf = (dataVersion: string, contractHash: string, driftKey: string) => join(dir, dataVersion, `${contractHash.slice(0, 16)}-${driftKey.slice(0, 16)}.json`);
+  const fileOf = (dataVersion: string, contractHash: string, driftKey: string) =>
+    join(dir, dataVersion, `${contractHash.slice(0, 16)}-${driftKey.slice(0, 16)}.json`);
   const check = (dataVersion: string) => {
     // The version comes from our own hashing; anything else must not become a path.
     if (!DATA_VERSION.test(dataVersion)) throw new Error(`data version "${dataVersion}" is not a sha256 hex digest`);

@@ -4,7 +4,13 @@
 // a reason to fail data. Reports are stored per data version and looked up, not redone.
 import { UserError } from '../../errors.js';
 import type { ContractSet } from '../../contracts/index.js';
-import type { ContractViolation, DataQuality, DataQualityFinding, DataQualityReport, DataVerdict } from '../../../tools/ports.js';
+import type {
+  ContractViolation,
+  DataQuality,
+  DataQualityFinding,
+  DataQualityReport,
+  DataVerdict,
+} from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import { systemClock } from '../../clock.js';
 import { checkContract, columnSpecs, noContractViolation } from './contract-checks.js';
@@ -25,8 +31,13 @@ export interface LocalDataQualityOptions {
 
 const DRIFT_CHECKS = new Set(['psi', 'ks', 'prediction_kl']);
 
-export function verdictOf(violations: readonly ContractViolation[], findings: readonly DataQualityFinding[]): DataVerdict {
-  const ids = (severity: 'hard' | 'soft') => [...new Set(violations.filter((v) => v.severity === severity).map((v) => v.rule))];
+export function verdictOf(
+  violations: readonly ContractViolation[],
+  findings: readonly DataQualityFinding[],
+): DataVerdict {
+  const ids = (severity: 'hard' | 'soft') => [
+    ...new Set(violations.filter((v) => v.severity === severity).map((v) => v.rule)),
+  ];
   const failedChecks = ids('hard');
   const softFailures = ids('soft');
   return {
@@ -59,15 +70,37 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
           referenceVersion = await datasetVersion(datasetsDir, reference);
         } catch (err) {
           // An explicitly named reference must exist; a missing default only skips drift.
-          if (checkOptions.reference !== undefined || !(err instanceof UserError && err.code === 'not_found')) throw err;
-          notes.push({ check: 'drift', column: null, value: null, threshold: null, severity: 'info', message: `reference dataset "${reference}" not found: drift not measured` });
+          if (checkOptions.reference !== undefined || !(err instanceof UserError && err.code === 'not_found'))
+            throw err;
+          notes.push({
+            check: 'drift',
+            column: null,
+            value: null,
+            threshold: null,
+            severity: 'info',
+            message: `reference dataset "${reference}" not found: drift not measured`,
+          });
           reference = null;
         }
       } else if (!checkOptions.reference) {
-        notes.push({ check: 'drift', column: null, value: null, threshold: null, severity: 'info', message: contract ? `no reference: drift not measured (the "${contract.name}" contract names none, or it is this dataset)` : 'no data contract: drift not measured' });
+        notes.push({
+          check: 'drift',
+          column: null,
+          value: null,
+          threshold: null,
+          severity: 'info',
+          message: contract
+            ? `no reference: drift not measured (the "${contract.name}" contract names none, or it is this dataset)`
+            : 'no data contract: drift not measured',
+        });
       }
       const scorer = reference !== null && contract?.model ? await options.scoreWith?.(contract.model) : undefined;
-      const drift: DriftInputs = { reference, referenceVersion, model: scorer ? contract!.model : null, modelVersion: scorer?.version ?? null };
+      const drift: DriftInputs = {
+        reference,
+        referenceVersion,
+        model: scorer ? contract!.model : null,
+        modelVersion: scorer?.version ?? null,
+      };
       const hash = contract?.hash ?? 'none';
       const stored = await store.find(dataVersion, hash, drift);
       if (stored) return { ...stored, reused: true };
@@ -75,7 +108,18 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
       const data = await readDataset(datasetsDir, dataset, specs);
       const ref = reference !== null ? await readDataset(datasetsDir, reference, specs) : undefined;
       const violations = contract ? checkContract(contract, data, clock.now()) : [noContractViolation(dataset)];
-      const findings = [...notes, ...(ref ? driftFindings(ref.rows, data.rows, specs, scorer?.artifact, scorer && `${contract!.model} v${scorer.version} (serving production)`) : [])];
+      const findings = [
+        ...notes,
+        ...(ref
+          ? driftFindings(
+              ref.rows,
+              data.rows,
+              specs,
+              scorer?.artifact,
+              scorer && `${contract!.model} v${scorer.version} (serving production)`,
+            )
+          : []),
+      ];
       const verdict = verdictOf(violations, findings);
       const body: Omit<DataQualityReport, 'reportHash' | 'reused'> = {
         dataset,

@@ -24,14 +24,17 @@ const DATASET_NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 
 export function datasetFile(datasetsDir: string, name: string): string {
   if (!DATASET_NAME.test(name)) {
-    throw new UserError(`dataset name "${name}" is invalid: use lowercase letters, digits, ".", "_" or "-" (e.g. credit-recent)`);
+    throw new UserError(
+      `dataset name "${name}" is invalid: use lowercase letters, digits, ".", "_" or "-" (e.g. credit-recent)`,
+    );
   }
   return join(datasetsDir, `${name}.csv`);
 }
 
 function parseCell(spec: ColumnSpec | undefined, raw: string): { value: string | number | null; ok: boolean } {
   if (raw === '') return { value: null, ok: true };
-  if (!spec || spec.type === 'string' || spec.type === 'category' || spec.type === 'label') return { value: raw, ok: true };
+  if (!spec || spec.type === 'string' || spec.type === 'category' || spec.type === 'label')
+    return { value: raw, ok: true };
   if (spec.type === 'date') return { value: raw, ok: !Number.isNaN(Date.parse(raw)) };
   const n = Number(raw);
   if (!Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n))) return { value: raw, ok: false };
@@ -42,7 +45,9 @@ function parseCell(spec: ColumnSpec | undefined, raw: string): { value: string |
 export async function datasetVersion(datasetsDir: string, name: string): Promise<string> {
   const file = datasetFile(datasetsDir, name);
   try {
-    return createHash('sha256').update(await readFile(file)).digest('hex');
+    return createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new UserError(`dataset "${name}" not found (looked for ${file})`, { code: 'not_found', cause: err });
@@ -51,7 +56,11 @@ export async function datasetVersion(datasetsDir: string, name: string): Promise
   }
 }
 
-export async function readDataset(datasetsDir: string, name: string, columns: ColumnSpec[] = CREDIT_COLUMNS): Promise<LoadedDataset> {
+export async function readDataset(
+  datasetsDir: string,
+  name: string,
+  columns: ColumnSpec[] = CREDIT_COLUMNS,
+): Promise<LoadedDataset> {
   const file = datasetFile(datasetsDir, name);
   let bytes: Buffer;
   try {
@@ -86,7 +95,12 @@ function csvCell(value: string | number | null | undefined): string {
 }
 
 /** Writes atomically (temp file, fsync, rename) and returns the data version. */
-export async function writeDataset(datasetsDir: string, name: string, rows: CreditRow[], columns: string[] = CREDIT_COLUMNS.map((c) => c.name)): Promise<string> {
+export async function writeDataset(
+  datasetsDir: string,
+  name: string,
+  rows: CreditRow[],
+  columns: string[] = CREDIT_COLUMNS.map((c) => c.name),
+): Promise<string> {
   const lines = [columns.join(',')];
   for (const row of rows) lines.push(columns.map((c) => csvCell(row[c])).join(','));
   const text = `${lines.join('\n')}\n`;

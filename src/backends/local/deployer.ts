@@ -7,12 +7,34 @@ import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { CanaryAnalysis, CanaryRequest, Deployer, Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import type {
+  CanaryAnalysis,
+  CanaryRequest,
+  Deployer,
+  Environment,
+  Rollout,
+  TrafficSplit,
+} from '../../../tools/ports.js';
 import { createFileExclusive } from '../../durable-file.js';
 import { ownerGone, PROCESS_TOKEN } from '../../process-identity.js';
 import { analyseCanary, lackedTraffic, validateThresholds, type CanaryThresholds } from './canary-analysis.js';
-import { createCanaryWatch, DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, holdsTraffic, systemTimers, validateFailuresToRollback, validateWatchInterval, type Timers } from './canary-watch.js';
-import { createDeploymentStore, type DeploymentEntry, type DeploymentState, type HistoryRecord, type KeyRecord } from './deployment-store.js';
+import {
+  createCanaryWatch,
+  DEFAULT_FAILURES_TO_ROLLBACK,
+  DEFAULT_WATCH_INTERVAL_MS,
+  holdsTraffic,
+  systemTimers,
+  validateFailuresToRollback,
+  validateWatchInterval,
+  type Timers,
+} from './canary-watch.js';
+import {
+  createDeploymentStore,
+  type DeploymentEntry,
+  type DeploymentState,
+  type HistoryRecord,
+  type KeyRecord,
+} from './deployment-store.js';
 import { lookupKey, rememberKey } from './deployment-keys.js';
 import { oncePerKey } from '../once-per-key.js';
 import type { ServingStats } from './serving-stats.js';
@@ -74,10 +96,13 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   const { artifacts, stats, clock, logger } = options;
   const steps = [...(options.steps ?? DEFAULT_STEPS)].sort((a, b) => a - b);
   if (steps.length === 0 || steps.some((s) => !Number.isInteger(s) || s < 1 || s > 100)) {
-    throw new UserError(`deployer steps must be integers in 1..100, got [${steps.join(', ')}]`, { code: 'config_invalid' });
+    throw new UserError(`deployer steps must be integers in 1..100, got [${steps.join(', ')}]`, {
+      code: 'config_invalid',
+    });
   }
   const problems = validateThresholds(options.analysis);
-  if (problems.length > 0) throw new UserError(`canary analysis config: ${problems.join('; ')}`, { code: 'config_invalid' });
+  if (problems.length > 0)
+    throw new UserError(`canary analysis config: ${problems.join('; ')}`, { code: 'config_invalid' });
   const watchIntervalMs = options.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS;
   const badInterval = validateWatchInterval(watchIntervalMs);
   if (badInterval) throw new UserError(badInterval, { code: 'config_invalid' });
@@ -96,12 +121,29 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   for (const [key, entry] of Object.entries(state.entries)) {
     if (entry.rollout?.status !== 'progressing') continue;
     const stepping = state.stepping?.[key];
-    const orphaned = stepping !== undefined && ownerGone({ pid: stepping.ownerPid, token: stepping.ownerToken }) && stepping.deadline > clock.now();
-    if (orphaned && (await createFileExclusive(join(options.dir, 'claims', `${createHash('sha256').update(key).digest('hex').slice(0, 16)}.${stepping.ownerPid}.${stepping.ownerToken ?? 'none'}`), String(process.pid)))) {
+    const orphaned =
+      stepping !== undefined &&
+      ownerGone({ pid: stepping.ownerPid, token: stepping.ownerToken }) &&
+      stepping.deadline > clock.now();
+    if (
+      orphaned &&
+      (await createFileExclusive(
+        join(
+          options.dir,
+          'claims',
+          `${createHash('sha256').update(key).digest('hex').slice(0, 16)}.${stepping.ownerPid}.${stepping.ownerToken ?? 'none'}`,
+        ),
+        String(process.pid),
+      ))
+    ) {
       orphans.push(key);
       continue;
     }
-    entry.rollout = { ...entry.rollout, status: 'paused', reason: 'interrupted by a restart; call deployCanary again to continue' };
+    entry.rollout = {
+      ...entry.rollout,
+      status: 'paused',
+      reason: 'interrupted by a restart; call deployCanary again to continue',
+    };
   }
   /** The loop currently driving each model/environment; rollback flips `stopped`. */
   const running = new Map<string, RunningLoop>();
@@ -122,17 +164,29 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     logger,
   });
   // Held canaries of the previous process (paused, or stepping when it stopped) are watched again.
-  for (const entry of Object.values(state.entries)) if (holdsTraffic(entry)) watch.watch(entry.split.model, entry.split.environment);
+  for (const entry of Object.values(state.entries))
+    if (holdsTraffic(entry)) watch.watch(entry.split.model, entry.split.environment);
 
   const entryFor = (model: string, environment: Environment): DeploymentEntry => {
     const entry = state.entries[keyOf(model, environment)];
-    if (!entry) throw new UserError(`model "${model}" is not served in ${environment}: serve a version first`, { code: 'not_found' });
+    if (!entry)
+      throw new UserError(`model "${model}" is not served in ${environment}: serve a version first`, {
+        code: 'not_found',
+      });
     return entry;
   };
 
-  async function commit(model: string, environment: Environment, entry: DeploymentEntry, record: Omit<HistoryRecord, 'at' | 'model' | 'environment' | 'split'>): Promise<void> {
+  async function commit(
+    model: string,
+    environment: Environment,
+    entry: DeploymentEntry,
+    record: Omit<HistoryRecord, 'at' | 'model' | 'environment' | 'split'>,
+  ): Promise<void> {
     state.entries[keyOf(model, environment)] = entry;
-    logger.info({ model, environment, action: record.action, split: entry.split, reason: record.reason }, 'deployment move');
+    logger.info(
+      { model, environment, action: record.action, split: entry.split, reason: record.reason },
+      'deployment move',
+    );
     // One fsync'd state with the move in it, then the history line: a crash between them loses no move.
     await store.commit(state, { at: iso(), model, environment, split: entry.split, ...record });
   }
@@ -142,31 +196,52 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     try {
       meta = await artifacts.getVersion(model, version);
     } catch (err) {
-      throw new UpstreamError('registry', `could not read ${model} v${version}: ${describeError(err)}`, { retryable: true, cause: err });
+      throw new UpstreamError('registry', `could not read ${model} v${version}: ${describeError(err)}`, {
+        retryable: true,
+        cause: err,
+      });
     }
     if (!meta) throw new UserError(`model "${model}" has no version "${version}"`, { code: 'not_found' });
-    if (!meta.promotable) throw new UserError(`${model} v${version} failed its quality gates and can never be promoted; train a better version`);
+    if (!meta.promotable)
+      throw new UserError(
+        `${model} v${version} failed its quality gates and can never be promoted; train a better version`,
+      );
   }
 
   /** Remembers what was done under `key`, in the state the next commit writes (one fsync'd file with the split). */
   const remember = (key: string, record: KeyRecord) => rememberKey(state, key, record, clock.now());
 
-  async function rollBackTo(model: string, environment: Environment, entry: DeploymentEntry, by: string, reason: string, analysis?: CanaryAnalysis, idempotencyKey?: string): Promise<DeploymentEntry> {
+  async function rollBackTo(
+    model: string,
+    environment: Environment,
+    entry: DeploymentEntry,
+    by: string,
+    reason: string,
+    analysis?: CanaryAnalysis,
+    idempotencyKey?: string,
+  ): Promise<DeploymentEntry> {
     const next: DeploymentEntry = {
       split: { ...entry.split, stableVersion: entry.split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 },
-      rollout: entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused')
-        ? { ...entry.rollout, canaryPercent: 0, status: 'rolled_back', reason }
-        : entry.rollout,
+      rollout:
+        entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused')
+          ? { ...entry.rollout, canaryPercent: 0, status: 'rolled_back', reason }
+          : entry.rollout,
       stepStartedAt: null,
       stepPending: false,
     };
-    if (idempotencyKey) remember(idempotencyKey, { kind: 'rollback', model, environment, at: iso(), split: next.split });
+    if (idempotencyKey)
+      remember(idempotencyKey, { kind: 'rollback', model, environment, at: iso(), split: next.split });
     await commit(model, environment, next, { action: 'rollback', by, reason, analysis });
     return next;
   }
 
   /** Waits for the step's traffic, then analyses it. Undefined when a rollback stopped the loop. */
-  async function runStep(model: string, environment: Environment, token: { stopped: boolean }, deadline: number): Promise<CanaryAnalysis | 'timeout' | undefined> {
+  async function runStep(
+    model: string,
+    environment: Environment,
+    token: { stopped: boolean },
+    deadline: number,
+  ): Promise<CanaryAnalysis | 'timeout' | undefined> {
     const waitStarted = clock.now();
     for (;;) {
       if (token.stopped) return undefined;
@@ -176,21 +251,39 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       const stepTimedOut = clock.now() - waitStarted >= options.analysis.stepTimeoutMs;
       if (canary.requests >= options.analysis.minRequestsPerStep || stepTimedOut) {
         const stable = stats.window(model, environment, entry.split.stableVersion, since);
-        return analyseCanary({ canary, stable, thresholds: options.analysis, trafficPercent: entry.split.canaryPercent, at: iso() });
+        return analyseCanary({
+          canary,
+          stable,
+          thresholds: options.analysis,
+          trafficPercent: entry.split.canaryPercent,
+          at: iso(),
+        });
       }
       if (clock.now() >= deadline) return 'timeout';
       await sleep(pollMs);
     }
   }
 
-  async function pause(model: string, environment: Environment, by: string, reason: string, analysis?: CanaryAnalysis): Promise<Rollout> {
+  async function pause(
+    model: string,
+    environment: Environment,
+    by: string,
+    reason: string,
+    analysis?: CanaryAnalysis,
+  ): Promise<Rollout> {
     const entry = entryFor(model, environment);
     const next = { ...entry, rollout: { ...entry.rollout!, status: 'paused' as const, reason } };
     await commit(model, environment, next, { action: 'pause', by, reason, analysis });
     return next.rollout;
   }
 
-  async function drive(model: string, environment: Environment, by: string, token: { stopped: boolean }, deadline: number): Promise<Rollout> {
+  async function drive(
+    model: string,
+    environment: Environment,
+    by: string,
+    token: { stopped: boolean },
+    deadline: number,
+  ): Promise<Rollout> {
     for (;;) {
       // A rollback may have landed during any await below; it owns the state from then on.
       if (token.stopped) return entryFor(model, environment).rollout!;
@@ -199,26 +292,50 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       if (entry.stepPending) {
         const result = await runStep(model, environment, token, deadline);
         if (result === undefined || token.stopped) return entryFor(model, environment).rollout!;
-        if (result === 'timeout') return pause(model, environment, by, `timed out waiting for canary traffic at ${rollout.canaryPercent}%; call deployCanary again to continue`);
+        if (result === 'timeout')
+          return pause(
+            model,
+            environment,
+            by,
+            `timed out waiting for canary traffic at ${rollout.canaryPercent}%; call deployCanary again to continue`,
+          );
         // A step's analysis ends the tail of watch analyses that withWatchAnalysis trims.
         entry = { ...entryFor(model, environment), watchedAnalyses: 0 };
         const withAnalysis = { ...entry.rollout!, analyses: [...entry.rollout!.analyses, result] };
         if (!result.passed && lackedTraffic(result)) {
           state.entries[keyOf(model, environment)] = { ...entry, rollout: withAnalysis };
-          return pause(model, environment, by, `canary got too little traffic at ${rollout.canaryPercent}% within ${options.analysis.stepTimeoutMs} ms; call deployCanary again to continue`, result);
+          return pause(
+            model,
+            environment,
+            by,
+            `canary got too little traffic at ${rollout.canaryPercent}% within ${options.analysis.stepTimeoutMs} ms; call deployCanary again to continue`,
+            result,
+          );
         }
         if (!result.passed) {
           const failed = result.checks.filter((c) => !c.passed).map((c) => c.check);
           const reason = `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`;
-          return (await rollBackTo(model, environment, { ...entry, rollout: withAnalysis }, 'canary-analysis', reason, result)).rollout!;
+          return (
+            await rollBackTo(model, environment, { ...entry, rollout: withAnalysis }, 'canary-analysis', reason, result)
+          ).rollout!;
         }
         entry = { ...entry, rollout: withAnalysis, stepPending: false };
-        await commit(model, environment, entry, { action: 'analysis', by, reason: `analysis passed at ${rollout.canaryPercent}%`, analysis: result });
+        await commit(model, environment, entry, {
+          action: 'analysis',
+          by,
+          reason: `analysis passed at ${rollout.canaryPercent}%`,
+          analysis: result,
+        });
         if (token.stopped) return entryFor(model, environment).rollout!;
       }
       const current = entry.rollout!;
       if (current.canaryPercent >= current.targetPercent) {
-        return pause(model, environment, by, `reached the authorised ${current.targetPercent}%; call deployCanary with a higher target to continue`);
+        return pause(
+          model,
+          environment,
+          by,
+          `reached the authorised ${current.targetPercent}%; call deployCanary with a higher target to continue`,
+        );
       }
       const nextPercent = Math.min(steps.find((s) => s > current.canaryPercent) ?? 100, current.targetPercent);
       if (nextPercent === 100) return promote(model, environment, entry, by, token);
@@ -228,11 +345,21 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         stepStartedAt: clock.now(),
         stepPending: true,
       };
-      await commit(model, environment, next, { action: 'canary_step', by, reason: `canary ${current.canaryVersion} to ${nextPercent}%` });
+      await commit(model, environment, next, {
+        action: 'canary_step',
+        by,
+        reason: `canary ${current.canaryVersion} to ${nextPercent}%`,
+      });
     }
   }
 
-  async function promote(model: string, environment: Environment, entry: DeploymentEntry, by: string, token: { stopped: boolean }): Promise<Rollout> {
+  async function promote(
+    model: string,
+    environment: Environment,
+    entry: DeploymentEntry,
+    by: string,
+    token: { stopped: boolean },
+  ): Promise<Rollout> {
     const version = entry.rollout!.canaryVersion!;
     const reason = `canary ${version} passed every step and was promoted`;
     const alias = promoteAlias[environment];
@@ -240,12 +367,24 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       await artifacts.setAlias(model, alias, version, by, reason);
       if (token.stopped) {
         // Rolled back while the alias moved: point it back so registry and traffic agree.
-        await artifacts.setAlias(model, alias, entry.split.lastKnownGoodVersion, 'rollback', 'rolled back during promotion');
+        await artifacts.setAlias(
+          model,
+          alias,
+          entry.split.lastKnownGoodVersion,
+          'rollback',
+          'rolled back during promotion',
+        );
         return entryFor(model, environment).rollout!;
       }
     }
     const next: DeploymentEntry = {
-      split: { ...entry.split, stableVersion: version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: version },
+      split: {
+        ...entry.split,
+        stableVersion: version,
+        canaryVersion: null,
+        canaryPercent: 0,
+        lastKnownGoodVersion: version,
+      },
       rollout: { ...entry.rollout!, canaryPercent: 100, status: 'promoted', reason },
       stepStartedAt: null,
       stepPending: false,
@@ -268,24 +407,41 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     const known = idempotencyKey ? state.keys?.[idempotencyKey] : undefined;
     if (known) {
       // Started before under this key (a call retried after its worker died): that rollout is the answer.
-      if (known.kind !== 'canary' || known.model !== model || known.environment !== environment || known.version !== version || known.targetPercent !== targetPercent) {
-        throw new UserError(`idempotency key "${idempotencyKey}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was started`);
+      if (
+        known.kind !== 'canary' ||
+        known.model !== model ||
+        known.environment !== environment ||
+        known.version !== version ||
+        known.targetPercent !== targetPercent
+      ) {
+        throw new UserError(
+          `idempotency key "${idempotencyKey}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was started`,
+        );
       }
       const current = entryFor(model, environment).rollout!;
       return { rollout: current, done: running.get(key)?.done ?? Promise.resolve(current) };
     }
-    if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
+    if (running.has(key))
+      throw new UserError(`a canary of ${model} is already stepping in ${environment}; wait for it or roll it back`);
     entryFor(model, environment);
     await requirePromotable(model, version);
     // Read after the await: a rollback, by hand or by the watch, may have landed meanwhile.
     const entry = entryFor(model, environment);
-    const active = entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused') ? entry.rollout : null;
+    const active =
+      entry.rollout && (entry.rollout.status === 'progressing' || entry.rollout.status === 'paused')
+        ? entry.rollout
+        : null;
     if (active && active.canaryVersion !== version) {
-      throw new UserError(`${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`);
+      throw new UserError(
+        `${model} v${active.canaryVersion} is mid-rollout at ${active.canaryPercent}% in ${environment}; roll it back before canarying v${version}`,
+      );
     }
-    if (!active && entry.split.stableVersion === version) throw new UserError(`${model} v${version} already serves all traffic in ${environment}`);
+    if (!active && entry.split.stableVersion === version)
+      throw new UserError(`${model} v${version} already serves all traffic in ${environment}`);
     if (active && targetPercent < active.canaryPercent) {
-      throw new UserError(`the canary already has ${active.canaryPercent}% of traffic; a lower target of ${targetPercent}% needs a rollback`);
+      throw new UserError(
+        `the canary already has ${active.canaryPercent}% of traffic; a lower target of ${targetPercent}% needs a rollback`,
+      );
     }
     if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}`);
     const token: RunningLoop = { stopped: false, done: null };
@@ -294,11 +450,31 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     watch.unwatch(model, environment);
     const rollout: Rollout = active
       ? { ...active, targetPercent, status: 'progressing', reason: null }
-      : { model, environment, stableVersion: entry.split.stableVersion, canaryVersion: version, canaryPercent: 0, targetPercent, status: 'progressing', analyses: [], reason: null };
+      : {
+          model,
+          environment,
+          stableVersion: entry.split.stableVersion,
+          canaryVersion: version,
+          canaryPercent: 0,
+          targetPercent,
+          status: 'progressing',
+          analyses: [],
+          reason: null,
+        };
     const deadline = clock.now() + request.timeoutMs;
     state.entries[key] = { ...entry, split: { ...entry.split, canaryVersion: version }, rollout };
-    state.stepping = { ...state.stepping, [key]: { ownerPid: process.pid, ownerToken: PROCESS_TOKEN, deadline, requestedBy, idempotencyKey: idempotencyKey ?? null } };
-    if (idempotencyKey) remember(idempotencyKey, { kind: 'canary', model, environment, version, targetPercent, at: iso() });
+    state.stepping = {
+      ...state.stepping,
+      [key]: {
+        ownerPid: process.pid,
+        ownerToken: PROCESS_TOKEN,
+        deadline,
+        requestedBy,
+        idempotencyKey: idempotencyKey ?? null,
+      },
+    };
+    if (idempotencyKey)
+      remember(idempotencyKey, { kind: 'canary', model, environment, version, targetPercent, at: iso() });
     try {
       // Durable before it is acknowledged: a process that dies from here on leaves a rollout (and its key) the next one continues.
       await store.save(state);
@@ -336,7 +512,11 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     if (entry?.rollout?.status !== 'progressing') return;
     const reason = `stepping stopped on an error: ${describeError(err)}; call deployCanary again to continue`;
     state.entries[keyOf(model, environment)] = { ...entry, rollout: { ...entry.rollout, status: 'paused', reason } };
-    await store.save(state).catch((saveErr: unknown) => logger.error({ err: saveErr, model, environment }, 'could not persist the paused rollout'));
+    await store
+      .save(state)
+      .catch((saveErr: unknown) =>
+        logger.error({ err: saveErr, model, environment }, 'could not persist the paused rollout'),
+      );
   }
 
   // Rollouts a dead process was stepping go on here, where they stood, until their deadline.
@@ -349,10 +529,21 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     watch.unwatch(model, environment);
     state.stepping = { ...state.stepping, [key]: { ...stepping, ownerPid: process.pid, ownerToken: PROCESS_TOKEN } };
     await store.save(state);
-    logger.warn({ model, environment, deadOwner: stepping.ownerPid, canary: entry.rollout?.canaryVersion, percent: entry.rollout?.canaryPercent }, 'continuing a canary whose process died while it stepped');
+    logger.warn(
+      {
+        model,
+        environment,
+        deadOwner: stepping.ownerPid,
+        canary: entry.rollout?.canaryVersion,
+        percent: entry.rollout?.canaryPercent,
+      },
+      'continuing a canary whose process died while it stepped',
+    );
     launch(model, environment, stepping.requestedBy, token, stepping.deadline);
     // Nobody here awaits it: its end is read with rollout() or waitForRollout().
-    token.done!.catch((err: unknown) => logger.warn({ err, model, environment }, 'a continued canary stopped on an error'));
+    token.done!.catch((err: unknown) =>
+      logger.warn({ err, model, environment }, 'a continued canary stopped on an error'),
+    );
   }
 
   return {
@@ -364,11 +555,24 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     watching: () => watch.watching(),
 
     async serve(model, environment, version, by = 'operator') {
-      if (running.has(keyOf(model, environment))) throw new UserError(`a canary of ${model} is running in ${environment}: roll it back first`);
+      if (running.has(keyOf(model, environment)))
+        throw new UserError(`a canary of ${model} is running in ${environment}: roll it back first`);
       await requirePromotable(model, version);
       watch.unwatch(model, environment);
-      const split: TrafficSplit = { model, environment, stableVersion: version, canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: version };
-      await commit(model, environment, { split, rollout: null, stepStartedAt: null, stepPending: false }, { action: 'serve', by, reason: `serve ${model} v${version}` });
+      const split: TrafficSplit = {
+        model,
+        environment,
+        stableVersion: version,
+        canaryVersion: null,
+        canaryPercent: 0,
+        lastKnownGoodVersion: version,
+      };
+      await commit(
+        model,
+        environment,
+        { split, rollout: null, stepStartedAt: null, stepPending: false },
+        { action: 'serve', by, reason: `serve ${model} v${version}` },
+      );
       return split;
     },
 
@@ -377,7 +581,12 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     async startCanary(request) {
       const { rollout, done } = await beginOnce(request);
       // Nobody awaits the stepping here: its end is read with rollout() or waitForRollout().
-      done.catch((err: unknown) => logger.warn({ err, model: request.model, environment: request.environment }, 'a canary started without waiting stopped on an error'));
+      done.catch((err: unknown) =>
+        logger.warn(
+          { err, model: request.model, environment: request.environment },
+          'a canary started without waiting stopped on an error',
+        ),
+      );
       return rollout;
     },
 
@@ -412,13 +621,20 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       if (known) {
         // Done before under this key: what it left is the answer, and nothing is rolled back twice.
         if (known.kind !== 'rollback' || known.model !== model || known.environment !== environment) {
-          throw new UserError(`idempotency key "${idempotencyKey}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was rolled back`);
+          throw new UserError(
+            `idempotency key "${idempotencyKey}" was already used at ${known.at} for another request (${known.kind} of ${known.model} in ${known.environment}); nothing was rolled back`,
+          );
         }
         return known.split;
       }
       const entry = entryFor(model, environment);
       // Nothing to roll back (no canary, the last known good serves all): no move, no history line.
-      if (!running.has(key) && entry.split.canaryVersion === null && entry.split.stableVersion === entry.split.lastKnownGoodVersion) return entry.split;
+      if (
+        !running.has(key) &&
+        entry.split.canaryVersion === null &&
+        entry.split.stableVersion === entry.split.lastKnownGoodVersion
+      )
+        return entry.split;
       // Stop the stepping loop first: it checks this flag after every wait.
       const token = running.get(key);
       if (token) token.stopped = true;

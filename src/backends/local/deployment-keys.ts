@@ -27,5 +27,8 @@ export function lookupKey(state: DeploymentState | undefined, key: string): Keye
   const entryKey = entryKeyOf(known.model, known.environment);
   const rollout = state.entries[entryKey]?.rollout ?? null;
   const stepping = state.stepping?.[entryKey]?.idempotencyKey === key && rollout?.status === 'progressing';
-  return { state: stepping ? 'started' : 'ended', work: { ...known, rollout: rollout?.canaryVersion === known.version ? rollout : null } };
+  return {
+    state: stepping ? 'started' : 'ended',
+    work: { ...known, rollout: rollout?.canaryVersion === known.version ? rollout : null },
+  };
 }

@@ -139,7 +139,11 @@ export function createDeploymentStore(dir: string): DeploymentStore {
       }
       const state = JSON.parse(text) as DeploymentState;
       if (state.schemaVersion !== 1) {
-        throw new UpstreamError('deployment store', `${stateFile} has schemaVersion ${String(state.schemaVersion)}; this build reads 1`, { retryable: false });
+        throw new UpstreamError(
+          'deployment store',
+          `${stateFile} has schemaVersion ${String(state.schemaVersion)}; this build reads 1`,
+          { retryable: false },
+        );
       }
       const last = await readHistory().then((h) => h.at(-1));
       if (state.lastMove && JSON.stringify(last) !== JSON.stringify(state.lastMove)) await append(state.lastMove);

@@ -25,7 +25,11 @@ const strings = (rows: readonly CreditRow[], column: string) =>
   rows.map((r) => r[column]).filter((v): v is string => typeof v === 'string');
 
 /** PSI (and KS) of every feature column present in both samples; missing values are left out. */
-export function measureFeatureDrift(reference: readonly CreditRow[], current: readonly CreditRow[], columns: readonly ColumnSpec[]): FeatureDrift[] {
+export function measureFeatureDrift(
+  reference: readonly CreditRow[],
+  current: readonly CreditRow[],
+  columns: readonly ColumnSpec[],
+): FeatureDrift[] {
   const out: FeatureDrift[] = [];
   for (const spec of columns) {
     if (!spec.feature) continue;
@@ -48,7 +52,11 @@ export function scoreRows(artifact: ModelArtifact, rows: readonly CreditRow[]): 
   return rows.map((r) => score(artifact, r)).filter((s) => Number.isFinite(s));
 }
 
-export function predictionKl(artifact: ModelArtifact, reference: readonly CreditRow[], current: readonly CreditRow[]): number {
+export function predictionKl(
+  artifact: ModelArtifact,
+  reference: readonly CreditRow[],
+  current: readonly CreditRow[],
+): number {
   return klNumeric(scoreRows(artifact, reference), scoreRows(artifact, current));
 }
 
@@ -71,13 +79,21 @@ export function driftFindings(
   for (const d of measureFeatureDrift(reference, current, columns)) {
     const severity = psiSeverity(d.psi);
     findings.push({
-      check: 'psi', column: d.column, value: d.psi, threshold: severity === 'alert' ? PSI_ALERT : PSI_WARN, severity,
+      check: 'psi',
+      column: d.column,
+      value: d.psi,
+      threshold: severity === 'alert' ? PSI_ALERT : PSI_WARN,
+      severity,
       message: `PSI of "${d.column}" against the reference is ${d.psi.toFixed(4)} (warn >= ${PSI_WARN}, alert >= ${PSI_ALERT})`,
     });
     if (d.ks) {
       const ksSev = ksSeverity(d.ks);
       findings.push({
-        check: 'ks', column: d.column, value: d.ks.statistic, threshold: ksSev === 'alert' ? KS_ALERT.statistic : KS_WARN.statistic, severity: ksSev,
+        check: 'ks',
+        column: d.column,
+        value: d.ks.statistic,
+        threshold: ksSev === 'alert' ? KS_ALERT.statistic : KS_WARN.statistic,
+        severity: ksSev,
         message: `KS statistic of "${d.column}" is ${d.ks.statistic.toFixed(4)} (p = ${d.ks.pValue.toExponential(2)})`,
       });
     }
@@ -86,7 +102,11 @@ export function driftFindings(
     const kl = predictionKl(champion, reference, current);
     const severity: Severity = kl > PREDICTION_KL_ALERT ? 'alert' : kl > PREDICTION_KL_WARN ? 'warn' : 'info';
     findings.push({
-      check: 'prediction_kl', column: null, value: kl, threshold: PREDICTION_KL_ALERT, severity,
+      check: 'prediction_kl',
+      column: null,
+      value: kl,
+      threshold: PREDICTION_KL_ALERT,
+      severity,
       message: `KL divergence of ${championName}'s scores on this data from its scores on the reference is ${kl.toFixed(4)} (alert > ${PREDICTION_KL_ALERT})`,
     });
   }

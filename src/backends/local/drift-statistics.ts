@@ -15,7 +15,8 @@ function smoothed(shares: number[]): number[] {
 
 /** Sum over bins of (actual - expected) * ln(actual / expected). Inputs are shares summing to 1. */
 export function psiFromShares(expected: number[], actual: number[]): number {
-  if (expected.length !== actual.length) throw new Error(`PSI needs the same bins: ${expected.length} vs ${actual.length}`);
+  if (expected.length !== actual.length)
+    throw new Error(`PSI needs the same bins: ${expected.length} vs ${actual.length}`);
   const e = smoothed(expected);
   const a = smoothed(actual);
   let psi = 0;
@@ -77,7 +78,10 @@ export function binCounts(values: readonly number[], edges: readonly number[]): 
 }
 
 /** Shares of each category, over the union of categories seen in either sample (sorted). */
-export function categoryShares(reference: readonly string[], actual: readonly string[]): { categories: string[]; expected: number[]; actual: number[] } {
+export function categoryShares(
+  reference: readonly string[],
+  actual: readonly string[],
+): { categories: string[]; expected: number[]; actual: number[] } {
   const categories = [...new Set([...reference, ...actual])].sort();
   const share = (values: readonly string[]) => {
     const counts = new Map<string, number>();

@@ -19,7 +19,7 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   let positives = 0;
   let rankSum = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && scores[order[j + 1]!] === scores[order[i]!]) j++;
     const averageRank = (i + j) / 2 + 1;
@@ -32,7 +32,8 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
     i = j + 1;
   }
   const negatives = order.length - positives;
-  if (positives === 0 || negatives === 0) throw new UserError('auc: the labels hold only one class, so AUC is undefined');
+  if (positives === 0 || negatives === 0)
+    throw new UserError('auc: the labels hold only one class, so AUC is undefined');
   return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
@@ -63,7 +64,11 @@ export function expectedCalibrationError(scores: ArrayLike<number>, labels: Arra
  * (0.5), the threshold the model server acts on, so the gap is the one applicants see.
  * Rows whose group is neither A nor B are left out.
  */
-export function parityGap(scores: ArrayLike<number>, groups: ArrayLike<unknown>, threshold = DECISION_THRESHOLD): number {
+export function parityGap(
+  scores: ArrayLike<number>,
+  groups: ArrayLike<unknown>,
+  threshold = DECISION_THRESHOLD,
+): number {
   checkLengths(scores, groups, 'parity gap');
   const flagged = { A: 0, B: 0 };
   const total = { A: 0, B: 0 };
@@ -73,7 +78,8 @@ export function parityGap(scores: ArrayLike<number>, groups: ArrayLike<unknown>,
     total[g]++;
     if (scores[i]! >= threshold) flagged[g]++;
   }
-  if (total.A === 0 || total.B === 0) throw new UserError(`parity gap: needs rows of both groups A and B, got ${total.A} A and ${total.B} B`);
+  if (total.A === 0 || total.B === 0)
+    throw new UserError(`parity gap: needs rows of both groups A and B, got ${total.A} A and ${total.B} B`);
   return Math.abs(flagged.A / total.A - flagged.B / total.B);
 }
 
@@ -136,7 +142,8 @@ export function evaluateQualityGates(metrics: Record<string, number>, gates: Qua
   ];
   return specs.map(([gate, threshold, direction]) => {
     const value = metrics[gate];
-    const passed = value !== undefined && Number.isFinite(value) && (direction === 'min' ? value >= threshold : value <= threshold);
+    const passed =
+      value !== undefined && Number.isFinite(value) && (direction === 'min' ? value >= threshold : value <= threshold);
     return { gate, value: value ?? Number.NaN, threshold, direction, passed };
   });
 }

@@ -35,7 +35,12 @@ export interface LocalLab extends LabBackends {
   deployer: LocalDeployer;
   stats: ServingStats;
   /** Starts the HTTP model server (POST /predict, POST /feedback, GET /metrics). */
-  serve(options?: { host?: string; port?: number; faults?: ServingFaults; metricsRegistry?: Registry }): Promise<ModelServer>;
+  serve(options?: {
+    host?: string;
+    port?: number;
+    faults?: ServingFaults;
+    metricsRegistry?: Registry;
+  }): Promise<ModelServer>;
   /** Stops watching held canaries, then closes the model servers and the trainer. */
   close(): Promise<void>;
 }
@@ -58,7 +63,12 @@ export interface LabSettings {
   /** The data directory: the lab lives under <home>/lab. */
   home: string;
   qualityGates: QualityGates;
-  lab?: { canary?: Partial<Pick<CanaryThresholds, 'minRequestsPerStep' | 'stepTimeoutMs'>> & { watchIntervalMs?: number; steps?: number[] } };
+  lab?: {
+    canary?: Partial<Pick<CanaryThresholds, 'minRequestsPerStep' | 'stepTimeoutMs'>> & {
+      watchIntervalMs?: number;
+      steps?: number[];
+    };
+  };
   /** Data contract files; default the shipped ones. */
   contracts?: { files: string[] };
 }
@@ -67,7 +77,12 @@ export interface LabSettings {
  * The lab whose deployer is another process's (a running `lab up`, through
  * lab-deployer-link.ts): no deployer is opened here, so nothing here watches or steps a canary.
  */
-export async function openLabBackends(options: { config: LabSettings; logger: Logger; deployer: Deployer; clock?: Clock }): Promise<LabBackends> {
+export async function openLabBackends(options: {
+  config: LabSettings;
+  logger: Logger;
+  deployer: Deployer;
+  clock?: Clock;
+}): Promise<LabBackends> {
   const clock = options.clock ?? systemClock;
   const parts = await openLabParts(options.config, clock, options.logger, options.deployer);
   return { ...parts, deployer: options.deployer, close: () => parts.trainer.close() };
@@ -75,12 +90,28 @@ export async function openLabBackends(options: { config: LabSettings; logger: Lo
 
 async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, splits: Pick<Deployer, 'getSplit'>) {
   const root = join(config.home, 'lab');
-  const dirs = { root, datasets: join(root, 'datasets'), registry: join(root, 'registry'), jobs: join(root, 'jobs'), deployments: join(root, 'deployments'), dataChecks: join(root, 'data-checks') };
+  const dirs = {
+    root,
+    datasets: join(root, 'datasets'),
+    registry: join(root, 'registry'),
+    jobs: join(root, 'jobs'),
+    deployments: join(root, 'deployments'),
+    dataChecks: join(root, 'data-checks'),
+  };
   // A broken contract file stops the start here, with file:line, as a broken policy does.
   const contracts = await loadContracts(config.contracts?.files ?? defaultContractFiles);
   const registry = createLocalRegistry({ dir: dirs.registry, clock });
   const dataChecks = createDataCheckStore(dirs.dataChecks);
-  const trainer = createLocalTrainer({ registry, datasetsDir: dirs.datasets, jobsDir: dirs.jobs, clock, gates: config.qualityGates, contracts, dataChecks, logger });
+  const trainer = createLocalTrainer({
+    registry,
+    datasetsDir: dirs.datasets,
+    jobsDir: dirs.jobs,
+    clock,
+    gates: config.qualityGates,
+    contracts,
+    dataChecks,
+    logger,
+  });
   const dataQuality = createLocalDataQuality({
     datasetsDir: dirs.datasets,
     checksDir: dirs.dataChecks,
@@ -89,7 +120,9 @@ async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, s
     // Prediction drift is measured with the version of the contract's model serving production now.
     scoreWith: async (model) => {
       const split = await splits.getSplit(model, 'production');
-      return split ? { version: split.stableVersion, artifact: await registry.loadArtifact(model, split.stableVersion) } : undefined;
+      return split
+        ? { version: split.stableVersion, artifact: await registry.loadArtifact(model, split.stableVersion) }
+        : undefined;
     },
   });
   return { registry, trainer, dataQuality, contracts, dirs };
@@ -116,7 +149,9 @@ export async function openLocalLab(options: {
   const steps = options.steps ?? configSteps;
   // The deployer is made below; a data check reads its splits only once it exists.
   const deployerRef: { current?: LocalDeployer } = {};
-  const { registry, trainer, dataQuality, contracts, dirs } = await openLabParts(config, clock, logger, { getSplit: (model, environment) => deployerRef.current!.getSplit(model, environment) });
+  const { registry, trainer, dataQuality, contracts, dirs } = await openLabParts(config, clock, logger, {
+    getSplit: (model, environment) => deployerRef.current!.getSplit(model, environment),
+  });
   const stats = createServingStats({ clock });
   const deployer = await createLocalDeployer({
     dir: dirs.deployments,
@@ -143,7 +178,14 @@ export async function openLocalLab(options: {
     dirs,
     async serve(serveOptions = {}) {
       const router = createTrafficRouter({ splits: deployer });
-      const server = await createModelServer({ ...serveOptions, artifacts: registry, router, stats, logger, metricsRegistry: serveOptions.metricsRegistry });
+      const server = await createModelServer({
+        ...serveOptions,
+        artifacts: registry,
+        router,
+        stats,
+        logger,
+        metricsRegistry: serveOptions.metricsRegistry,
+      });
       servers.push(server);
       return server;
     },
@@ -162,7 +204,12 @@ export { generateCreditRows, type CreditGeneratorOptions } from './credit-genera
 export { generateQuotes, QUOTE_COLUMNS, type QuoteGeneratorOptions } from './quotes-generator.js';
 export { createMonitor, type Monitor } from './monitor.js';
 export { createTrafficSimulator, type TrafficSimulator } from './traffic-simulator.js';
-export { alertmanagerPayloadSchema, httpAlertSink, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
+export {
+  alertmanagerPayloadSchema,
+  httpAlertSink,
+  type AlertmanagerPayload,
+  type AlertSink,
+} from './alertmanager-payload.js';
 export type { ModelServer } from './model-server.js';
 export { DEFAULT_FAILURES_TO_ROLLBACK, DEFAULT_WATCH_INTERVAL_MS, type Timers } from './canary-watch.js';
 export { openReadOnlyLab, type ReadOnlyLab } from './read-only-lab.js';

@@ -14,24 +14,44 @@ type Method = (typeof METHODS)[number];
 const MAX_WAIT_MS = 30_000;
 
 /** Answers POST /deployer/<method> with `{ result }` or `{ error: { kind, message, code } }`. */
-export async function handleDeployerCall(deployer: Deployer, method: string, args: unknown, res: ServerResponse): Promise<void> {
+export async function handleDeployerCall(
+  deployer: Deployer,
+  method: string,
+  args: unknown,
+  res: ServerResponse,
+): Promise<void> {
   const send = (status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  if (!(METHODS as readonly string[]).includes(method)) return send(404, { error: { kind: 'user', code: 'not_found', message: `the lab's deployer has no method "${method}"` } });
-  if (!Array.isArray(args)) return send(400, { error: { kind: 'user', code: 'input_invalid', message: 'body must be {"args": [...]}' } });
+  if (!(METHODS as readonly string[]).includes(method))
+    return send(404, {
+      error: { kind: 'user', code: 'not_found', message: `the lab's deployer has no method "${method}"` },
+    });
+  if (!Array.isArray(args))
+    return send(400, { error: { kind: 'user', code: 'input_invalid', message: 'body must be {"args": [...]}' } });
   try {
     const call = method as Method;
     if (call === 'waitForRollout') {
       const [model, environment, options] = args as [string, never, { timeoutMs: number }];
-      return send(200, { result: (await deployer.waitForRollout(model, environment, { timeoutMs: Math.min(Number(options?.timeoutMs) || 0, MAX_WAIT_MS) })) ?? null });
+      return send(200, {
+        result:
+          (await deployer.waitForRollout(model, environment, {
+            timeoutMs: Math.min(Number(options?.timeoutMs) || 0, MAX_WAIT_MS),
+          })) ?? null,
+      });
     }
     const fn = deployer[call] as (...a: unknown[]) => Promise<unknown>;
     send(200, { result: (await fn.apply(deployer, args)) ?? null });
   } catch (err) {
     const kind = err instanceof UserError ? 'user' : 'upstream';
-    send(kind === 'user' ? 400 : 502, { error: { kind, message: err instanceof Error ? err.message : describeError(err), code: (err as { code?: string }).code ?? null } });
+    send(kind === 'user' ? 400 : 502, {
+      error: {
+        kind,
+        message: err instanceof Error ? err.message : describeError(err),
+        code: (err as { code?: string }).code ?? null,
+      },
+    });
   }
 }
 
@@ -65,12 +85,20 @@ export function createDeployerLink(options: { url: string; token: string; fetch?
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      throw new UpstreamError('lab', `the lab at ${options.url} did not answer ${method} (${describeError(err)}); is \`mlops-agent lab up\` running?`, { retryable: true, cause: err });
+      throw new UpstreamError(
+        'lab',
+        `the lab at ${options.url} did not answer ${method} (${describeError(err)}); is \`mlops-agent lab up\` running?`,
+        { retryable: true, cause: err },
+      );
     }
-    const body = (await res.json().catch(() => null)) as { result?: T; error?: { kind: string; message: string; code: string | null } } | null;
+    const body = (await res.json().catch(() => null)) as {
+      result?: T;
+      error?: { kind: string; message: string; code: string | null };
+    } | null;
     if (res.ok && body && 'result' in body) return (body.result ?? undefined) as T;
     const error = body?.error;
-    if (error?.kind === 'user') throw new UserError(error.message, { code: (error.code ?? 'input_invalid') as ErrorCode });
+    if (error?.kind === 'user')
+      throw new UserError(error.message, { code: (error.code ?? 'input_invalid') as ErrorCode });
     throw new UpstreamError('lab', error?.message ?? `HTTP ${res.status} from ${method}`, { retryable: true });
   }
   return {
@@ -82,7 +110,11 @@ export function createDeployerLink(options: { url: string; token: string; fetch?
       // Held open by the lab at most MAX_WAIT_MS at a time; asked again until the time is up.
       const until = Date.now() + timeoutMs;
       for (;;) {
-        const rollout = await call<Awaited<ReturnType<Deployer['waitForRollout']>>>('waitForRollout', [model, environment, { timeoutMs: Math.max(0, until - Date.now()) }], signal);
+        const rollout = await call<Awaited<ReturnType<Deployer['waitForRollout']>>>(
+          'waitForRollout',
+          [model, environment, { timeoutMs: Math.max(0, until - Date.now()) }],
+          signal,
+        );
         if (rollout?.status !== 'progressing' || Date.now() >= until || signal?.aborted) return rollout;
       }
     },

@@ -6,9 +6,16 @@ import { openLabBackends, type LabBackends, type LabSettings } from './index.js'
 import { createDeployerLink } from './lab-deployer-link.js';
 import { findLabUp } from './lab-up.js';
 
-export async function openLabOrItsLink(config: LabSettings, logger: Logger, openOwn: () => Promise<LabBackends>): Promise<LabBackends> {
+export async function openLabOrItsLink(
+  config: LabSettings,
+  logger: Logger,
+  openOwn: () => Promise<LabBackends>,
+): Promise<LabBackends> {
   const up = await findLabUp(config.home);
   if (!up) return openOwn();
-  logger.info({ lab: up.control, pid: up.pid, servers: up.servers }, 'the lab is up: deployments go through its deployer, and its model servers carry the traffic');
+  logger.info(
+    { lab: up.control, pid: up.pid, servers: up.servers },
+    'the lab is up: deployments go through its deployer, and its model servers carry the traffic',
+  );
   return openLabBackends({ config, logger, deployer: createDeployerLink({ url: up.control, token: up.token }) });
 }

@@ -44,7 +44,10 @@ export function createLabMetrics(options: {
   models: WatchedModel[];
   stats: ServingStats;
   splits: SplitSource;
-  artifacts: { loadArtifact(model: string, version: string): Promise<ModelArtifact>; getVersion(model: string, version: string): Promise<{ metrics: Record<string, number> } | undefined> };
+  artifacts: {
+    loadArtifact(model: string, version: string): Promise<ModelArtifact>;
+    getVersion(model: string, version: string): Promise<{ metrics: Record<string, number> } | undefined>;
+  };
   windowMs: number;
   /** The lab's directory: its filesystem's free and total bytes are exported. */
   diskPath: string;
@@ -67,18 +70,63 @@ export function createLabMetrics(options: {
   };
   const versionLabels = ['model', 'environment', 'version', 'dataset'] as const;
   const gauges = {
-    share: new Gauge({ name: 'mlops_lab_traffic_share_percent', help: 'Share of the model\'s traffic each version serves now, by role (stable or canary)', labelNames: ['model', 'environment', 'version', 'role'], registers: [registry] }),
-    accuracy: new Gauge({ name: 'mlops_lab_accuracy', help: 'Accuracy of the version on the delayed labels of the last window (at least 50 labelled)', labelNames: versionLabels, registers: [registry] }),
-    offline: new Gauge({ name: 'mlops_lab_offline_accuracy', help: 'The accuracy (credit) or hit rate (signal) the version scored on its held-out test split when trained', labelNames: versionLabels, registers: [registry] }),
-    labelled: new Gauge({ name: 'mlops_lab_labelled_predictions', help: 'Predictions of the last window whose true outcome came back', labelNames: versionLabels, registers: [registry] }),
-    scorePsi: new Gauge({ name: 'mlops_lab_score_psi', help: 'PSI of the version\'s scores in the last window against its scores on the reference data', labelNames: versionLabels, registers: [registry] }),
-    featurePsi: new Gauge({ name: 'mlops_lab_feature_psi', help: 'PSI of an input in the last window against the reference data', labelNames: ['model', 'environment', 'dataset', 'feature'], registers: [registry] }),
-    sharpe: new Gauge({ name: 'mlops_lab_signal_sharpe_per_trade', help: 'Per-trade Sharpe ratio of the signal\'s labelled calls in the last window (+1 right, -1 wrong)', labelNames: versionLabels, registers: [registry] }),
+    share: new Gauge({
+      name: 'mlops_lab_traffic_share_percent',
+      help: "Share of the model's traffic each version serves now, by role (stable or canary)",
+      labelNames: ['model', 'environment', 'version', 'role'],
+      registers: [registry],
+    }),
+    accuracy: new Gauge({
+      name: 'mlops_lab_accuracy',
+      help: 'Accuracy of the version on the delayed labels of the last window (at least 50 labelled)',
+      labelNames: versionLabels,
+      registers: [registry],
+    }),
+    offline: new Gauge({
+      name: 'mlops_lab_offline_accuracy',
+      help: 'The accuracy (credit) or hit rate (signal) the version scored on its held-out test split when trained',
+      labelNames: versionLabels,
+      registers: [registry],
+    }),
+    labelled: new Gauge({
+      name: 'mlops_lab_labelled_predictions',
+      help: 'Predictions of the last window whose true outcome came back',
+      labelNames: versionLabels,
+      registers: [registry],
+    }),
+    scorePsi: new Gauge({
+      name: 'mlops_lab_score_psi',
+      help: "PSI of the version's scores in the last window against its scores on the reference data",
+      labelNames: versionLabels,
+      registers: [registry],
+    }),
+    featurePsi: new Gauge({
+      name: 'mlops_lab_feature_psi',
+      help: 'PSI of an input in the last window against the reference data',
+      labelNames: ['model', 'environment', 'dataset', 'feature'],
+      registers: [registry],
+    }),
+    sharpe: new Gauge({
+      name: 'mlops_lab_signal_sharpe_per_trade',
+      help: "Per-trade Sharpe ratio of the signal's labelled calls in the last window (+1 right, -1 wrong)",
+      labelNames: versionLabels,
+      registers: [registry],
+    }),
   };
 
   const disk = {
-    free: new Gauge({ name: 'mlops_lab_disk_free_bytes', help: 'Bytes free to unprivileged writers on the filesystem of the lab\'s home', labelNames: ['path'], registers: [registry] }),
-    size: new Gauge({ name: 'mlops_lab_disk_size_bytes', help: 'Size in bytes of the filesystem of the lab\'s home', labelNames: ['path'], registers: [registry] }),
+    free: new Gauge({
+      name: 'mlops_lab_disk_free_bytes',
+      help: "Bytes free to unprivileged writers on the filesystem of the lab's home",
+      labelNames: ['path'],
+      registers: [registry],
+    }),
+    size: new Gauge({
+      name: 'mlops_lab_disk_size_bytes',
+      help: "Size in bytes of the filesystem of the lab's home",
+      labelNames: ['path'],
+      registers: [registry],
+    }),
   };
 
   async function collect(): Promise<void> {
@@ -92,7 +140,10 @@ export function createLabMetrics(options: {
       if (!split) continue;
       const base = { model: m.model, environment: m.environment };
       const canary = split.canaryVersion !== null && split.canaryPercent > 0 ? split.canaryVersion : null;
-      gauges.share.set({ ...base, version: split.stableVersion, role: 'stable' }, 100 - (canary ? split.canaryPercent : 0));
+      gauges.share.set(
+        { ...base, version: split.stableVersion, role: 'stable' },
+        100 - (canary ? split.canaryPercent : 0),
+      );
       if (canary) gauges.share.set({ ...base, version: canary, role: 'canary' }, split.canaryPercent);
       const live: CreditRow[] = [];
       for (const version of canary ? [split.stableVersion, canary] : [split.stableVersion]) {
@@ -106,15 +157,22 @@ export function createLabMetrics(options: {
           gauges.accuracy.set(labels, accuracy(window.labelled));
           if (m.signal) gauges.sharpe.set(labels, labelledSharpe(window.labelled));
         }
-        if (window.scores.length >= MIN_ROWS) gauges.scorePsi.set(labels, psiNumeric(await scoresOf(m, version), window.scores));
+        if (window.scores.length >= MIN_ROWS)
+          gauges.scorePsi.set(labels, psiNumeric(await scoresOf(m, version), window.scores));
       }
       if (live.length < MIN_ROWS) continue;
       for (const f of m.features) {
         const ref = m.reference.map((r) => r[f.name]);
         const now = live.map((r) => r[f.name]);
         const psi = f.categorical
-          ? psiCategorical(ref.filter((v): v is string => typeof v === 'string'), now.filter((v): v is string => typeof v === 'string'))
-          : psiNumeric(ref.filter((v): v is number => typeof v === 'number'), now.filter((v): v is number => typeof v === 'number'));
+          ? psiCategorical(
+              ref.filter((v): v is string => typeof v === 'string'),
+              now.filter((v): v is string => typeof v === 'string'),
+            )
+          : psiNumeric(
+              ref.filter((v): v is number => typeof v === 'number'),
+              now.filter((v): v is number => typeof v === 'number'),
+            );
         gauges.featurePsi.set({ ...base, dataset: m.dataset, feature: f.name }, psi);
       }
     }

@@ -15,8 +15,18 @@ export const LAB_ENVIRONMENT = 'production';
 
 /** The lab's fleet: what `lab up` serves and sends traffic to. */
 export const LAB_MODELS = {
-  credit: { model: 'credit-risk', reference: 'credit-train', recent: 'credit-recent', description: 'Probability of default for consumer credit applications' },
-  trading: { model: 'fx-signal', reference: 'quotes-history', recent: 'quotes-recent', description: 'Whether the next FX mid moves up, from the top of the book (bid/ask quotes)' },
+  credit: {
+    model: 'credit-risk',
+    reference: 'credit-train',
+    recent: 'credit-recent',
+    description: 'Probability of default for consumer credit applications',
+  },
+  trading: {
+    model: 'fx-signal',
+    reference: 'quotes-history',
+    recent: 'quotes-recent',
+    description: 'Whether the next FX mid moves up, from the top of the book (bid/ask quotes)',
+  },
 } as const;
 
 /** How far the size imbalance leads the next mid in the lab's quotes (see quotes-generator.ts). */
@@ -36,9 +46,17 @@ export function labQuotes(seed: number, minutes: number, endMs = Date.now()) {
   return generateQuotes({ seed, start, minutes, imbalanceEdge: LAB_IMBALANCE_EDGE });
 }
 
-async function ensureDataset(lab: LocalLab, name: string, make: () => Record<string, string | number | null>[], columns: string[] | undefined, print: Print): Promise<boolean> {
+async function ensureDataset(
+  lab: LocalLab,
+  name: string,
+  make: () => Record<string, string | number | null>[],
+  columns: string[] | undefined,
+  print: Print,
+): Promise<boolean> {
   if (existsSync(datasetFile(lab.dirs.datasets, name))) {
-    print(`  dataset ${name}: already there (data version ${(await datasetVersion(lab.dirs.datasets, name)).slice(0, 12)})`);
+    print(
+      `  dataset ${name}: already there (data version ${(await datasetVersion(lab.dirs.datasets, name)).slice(0, 12)})`,
+    );
     return false;
   }
   const rows = make();
@@ -49,9 +67,16 @@ async function ensureDataset(lab: LocalLab, name: string, make: () => Record<str
 
 async function trainCredit(lab: LocalLab, seed: number): Promise<string> {
   const { model, reference } = LAB_MODELS.credit;
-  const job = await lab.trainer.start({ model, dataset: reference, params: { seed }, searchTrials: 2, requestedBy: 'lab:init' });
+  const job = await lab.trainer.start({
+    model,
+    dataset: reference,
+    params: { seed },
+    searchTrials: 2,
+    requestedBy: 'lab:init',
+  });
   const done = await lab.trainer.waitFor(job.jobId, { timeoutMs: 5 * 60_000 });
-  if (done.status !== 'succeeded' || !done.version) throw new Error(`training ${model} failed: ${done.error ?? done.status}`);
+  if (done.status !== 'succeeded' || !done.version)
+    throw new Error(`training ${model} failed: ${done.error ?? done.status}`);
   return done.version;
 }
 
@@ -81,7 +106,12 @@ function describe(metrics: Record<string, number>): string {
 }
 
 /** A champion serving production and a promotable candidate; nothing is trained when both exist. */
-async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, train: (lab: LocalLab, seed: number) => Promise<string>, print: Print): Promise<boolean> {
+async function ensureModel(
+  lab: LocalLab,
+  which: keyof typeof LAB_MODELS,
+  train: (lab: LocalLab, seed: number) => Promise<string>,
+  print: Print,
+): Promise<boolean> {
   const { model, description } = LAB_MODELS[which];
   let changed = false;
   await lab.registry.createModel(model, description);
@@ -92,7 +122,8 @@ async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, train:
     print(`  ${model} v${v.version} trained: ${describe(v.metrics)}${v.promotable ? '' : ' (failed a quality gate)'}`);
     changed = true;
     versions = await lab.registry.listVersions(model);
-    if (versions.length > 6) throw new Error(`${model}: six trainings gave fewer than two versions that pass the quality gates`);
+    if (versions.length > 6)
+      throw new Error(`${model}: six trainings gave fewer than two versions that pass the quality gates`);
   }
   const split = lab.deployer.currentSplit(model, LAB_ENVIRONMENT);
   if (split) {
@@ -102,7 +133,9 @@ async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, train:
   const [champion, candidate] = versions.filter((v) => v.promotable);
   await lab.registry.setAlias(model, CHAMPION_ALIAS, champion!.version, 'lab:init', 'initial champion of the lab');
   await lab.deployer.serve(model, LAB_ENVIRONMENT, champion!.version, 'lab:init');
-  print(`  ${model}: v${champion!.version} is champion and serves 100% of ${LAB_ENVIRONMENT}; v${candidate!.version} is a candidate to canary`);
+  print(
+    `  ${model}: v${champion!.version} is champion and serves 100% of ${LAB_ENVIRONMENT}; v${candidate!.version} is a candidate to canary`,
+  );
   return true;
 }
 
@@ -110,10 +143,25 @@ async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, train:
 export async function seedLab(lab: LocalLab, print: Print): Promise<boolean> {
   let changed = false;
   const credit = LAB_MODELS.credit;
-  changed = (await ensureDataset(lab, credit.reference, () => generateCreditRows({ seed: 1, rows: CREDIT_ROWS, startDate: daysAgo(210), days: 180 }), undefined, print)) || changed;
-  changed = (await ensureDataset(lab, credit.recent, () => generateCreditRows({ seed: 2, rows: CREDIT_ROWS / 2, startDate: daysAgo(30), days: 28 }), undefined, print)) || changed;
+  changed =
+    (await ensureDataset(
+      lab,
+      credit.reference,
+      () => generateCreditRows({ seed: 1, rows: CREDIT_ROWS, startDate: daysAgo(210), days: 180 }),
+      undefined,
+      print,
+    )) || changed;
+  changed =
+    (await ensureDataset(
+      lab,
+      credit.recent,
+      () => generateCreditRows({ seed: 2, rows: CREDIT_ROWS / 2, startDate: daysAgo(30), days: 28 }),
+      undefined,
+      print,
+    )) || changed;
   const trading = LAB_MODELS.trading;
-  changed = (await ensureDataset(lab, trading.reference, () => labQuotes(11, QUOTE_MINUTES), QUOTE_COLUMNS, print)) || changed;
+  changed =
+    (await ensureDataset(lab, trading.reference, () => labQuotes(11, QUOTE_MINUTES), QUOTE_COLUMNS, print)) || changed;
   changed = (await ensureDataset(lab, trading.recent, () => labQuotes(12, 60), QUOTE_COLUMNS, print)) || changed;
   changed = (await ensureModel(lab, 'credit', trainCredit, print)) || changed;
   changed = (await ensureModel(lab, 'trading', trainSignal, print)) || changed;

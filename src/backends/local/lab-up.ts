@@ -88,7 +88,12 @@ export interface LabUp {
   close(): Promise<void>;
 }
 
-async function referenceSample(lab: LocalLab, dataset: string, rows: number, transform: (r: Awaited<ReturnType<typeof readDataset>>['rows']) => Awaited<ReturnType<typeof readDataset>>['rows']) {
+async function referenceSample(
+  lab: LocalLab,
+  dataset: string,
+  rows: number,
+  transform: (r: Awaited<ReturnType<typeof readDataset>>['rows']) => Awaited<ReturnType<typeof readDataset>>['rows'],
+) {
   const contract = lab.contracts.forDataset(dataset);
   const data = await readDataset(lab.dirs.datasets, dataset, contract ? columnSpecs(contract) : undefined);
   return transform(data.rows).slice(0, rows);
@@ -97,7 +102,8 @@ async function referenceSample(lab: LocalLab, dataset: string, rows: number, tra
 export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: Logger): Promise<LabUp> {
   const { credit, trading } = LAB_MODELS;
   for (const m of [credit, trading]) {
-    if (!lab.deployer.currentSplit(m.model, LAB_ENVIRONMENT)) throw new UserError(`${m.model} is not served in ${LAB_ENVIRONMENT}: run \`mlops-agent lab init\` first`);
+    if (!lab.deployer.currentSplit(m.model, LAB_ENVIRONMENT))
+      throw new UserError(`${m.model} is not served in ${LAB_ENVIRONMENT}: run \`mlops-agent lab init\` first`);
   }
   const modes: Record<string, TrafficMode> = { [credit.model]: 'normal', [trading.model]: 'normal' };
   const faults = new Map<string, Fault>();
@@ -114,7 +120,9 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       environment: LAB_ENVIRONMENT,
       dataset: credit.recent,
       reference: await referenceSample(lab, credit.reference, 3000, (rows) => rows),
-      features: creditContract.columns.filter((c) => c.drift).map((c) => ({ name: c.name, categorical: c.type === 'category' })),
+      features: creditContract.columns
+        .filter((c) => c.drift)
+        .map((c) => ({ name: c.name, categorical: c.type === 'category' })),
       offlineAccuracy: 'accuracy',
       signal: false,
     },
@@ -125,19 +133,32 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       reference: await referenceSample(lab, trading.reference, 3000, (rows) => signalRows(rows)),
       // Not the spread: in bps it moves in whole ticks, and PSI over such point masses jumps
       // whenever the price level shifts a tick's worth of bps across a bin edge.
-      features: SIGNAL_FEATURES.filter((f) => f.name !== 'spread_bps').map((f) => ({ name: f.name, categorical: false })),
+      features: SIGNAL_FEATURES.filter((f) => f.name !== 'spread_bps').map((f) => ({
+        name: f.name,
+        categorical: false,
+      })),
       offlineAccuracy: 'hit_rate',
       signal: true,
     },
   ];
-  const metrics = createLabMetrics({ models: watched, stats: lab.stats, splits: lab.deployer, artifacts: lab.registry, windowMs: options.windowMs, diskPath: lab.dirs.root });
+  const metrics = createLabMetrics({
+    models: watched,
+    stats: lab.stats,
+    splits: lab.deployer,
+    artifacts: lab.registry,
+    windowMs: options.windowMs,
+    diskPath: lab.dirs.root,
+  });
 
   function status() {
     return {
       models: watched.map((m) => {
         const split = lab.deployer.currentSplit(m.model, m.environment)!;
         const rollout = lab.deployer.getRollout(m.model, m.environment);
-        const versions = [split.stableVersion, ...(split.canaryVersion && split.canaryPercent > 0 ? [split.canaryVersion] : [])];
+        const versions = [
+          split.stableVersion,
+          ...(split.canaryVersion && split.canaryPercent > 0 ? [split.canaryVersion] : []),
+        ];
         return {
           model: m.model,
           environment: m.environment,
@@ -146,11 +167,22 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
           serving: versions.map((version) => ({
             version,
             role: version === split.stableVersion ? 'stable' : 'canary',
-            percent: version === split.stableVersion ? 100 - (version === split.canaryVersion ? 0 : split.canaryPercent) : split.canaryPercent,
+            percent:
+              version === split.stableVersion
+                ? 100 - (version === split.canaryVersion ? 0 : split.canaryPercent)
+                : split.canaryPercent,
             fault: faults.get(faultKey(m.model, version)) ?? null,
           })),
           lastKnownGood: split.lastKnownGoodVersion,
-          rollout: rollout ? { canaryVersion: rollout.canaryVersion, canaryPercent: rollout.canaryPercent, targetPercent: rollout.targetPercent, status: rollout.status, reason: rollout.reason } : null,
+          rollout: rollout
+            ? {
+                canaryVersion: rollout.canaryVersion,
+                canaryPercent: rollout.canaryPercent,
+                targetPercent: rollout.targetPercent,
+                status: rollout.status,
+                reason: rollout.reason,
+              }
+            : null,
         };
       }),
     };
@@ -163,20 +195,46 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       return 'cleared every injected incident: traffic is normal and no version fails or is slowed';
     }
     const model = request.model ?? credit.model;
-    if (!(model in modes)) throw new UserError(`the lab has no model "${model}" (it has ${Object.keys(modes).join(', ')})`);
+    if (!(model in modes))
+      throw new UserError(`the lab has no model "${model}" (it has ${Object.keys(modes).join(', ')})`);
     const split = lab.deployer.currentSplit(model, LAB_ENVIRONMENT)!;
     if (request.incident === 'drift' || request.incident === 'bad-data') {
       modes[model] = request.incident;
       const dataset = model === credit.model ? credit.recent : trading.recent;
       // The recent dataset the runbooks check and train on is the traffic just seen.
-      const rows = model === credit.model
-        ? generateCreditRows({ seed: 77, rows: 3000, startDate: new Date(Date.now() - 28 * 86_400_000).toISOString().slice(0, 10), days: 28, ...(request.incident === 'drift' ? { drift: { incomeShift: 0.65, utilizationShift: 0.25, conceptShift: 0.6 } } : { incomeUnit: 'kusd' as const }) })
-        : request.incident === 'drift' ? labQuotes(78, 60) : generateQuotes({ seed: 79, start: new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000).toISOString(), minutes: 60, faults: { crossed: { fromMinute: 0, minutes: 60, perMinute: 6 } } });
-      const version = await writeDataset(lab.dirs.datasets, dataset, rows, model === credit.model ? undefined : Object.keys(rows[0]!));
+      const rows =
+        model === credit.model
+          ? generateCreditRows({
+              seed: 77,
+              rows: 3000,
+              startDate: new Date(Date.now() - 28 * 86_400_000).toISOString().slice(0, 10),
+              days: 28,
+              ...(request.incident === 'drift'
+                ? { drift: { incomeShift: 0.65, utilizationShift: 0.25, conceptShift: 0.6 } }
+                : { incomeUnit: 'kusd' as const }),
+            })
+          : request.incident === 'drift'
+            ? labQuotes(78, 60)
+            : generateQuotes({
+                seed: 79,
+                start: new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000).toISOString(),
+                minutes: 60,
+                faults: { crossed: { fromMinute: 0, minutes: 60, perMinute: 6 } },
+              });
+      const version = await writeDataset(
+        lab.dirs.datasets,
+        dataset,
+        rows,
+        model === credit.model ? undefined : Object.keys(rows[0]!),
+      );
       return `${model}: traffic is now ${request.incident === 'drift' ? 'drifted (valid data, moved distribution)' : 'broken (it breaks its data contract)'}; ${dataset} rewritten to match (data version ${version.slice(0, 12)})`;
     }
-    const version = request.version ?? (split.canaryVersion && split.canaryPercent > 0 ? split.canaryVersion : split.stableVersion);
-    if (version !== split.stableVersion && version !== split.canaryVersion) throw new UserError(`${model} v${version} serves no traffic now (v${split.stableVersion} is stable${split.canaryVersion ? `, v${split.canaryVersion} the canary` : ''})`);
+    const version =
+      request.version ?? (split.canaryVersion && split.canaryPercent > 0 ? split.canaryVersion : split.stableVersion);
+    if (version !== split.stableVersion && version !== split.canaryVersion)
+      throw new UserError(
+        `${model} v${version} serves no traffic now (v${split.stableVersion} is stable${split.canaryVersion ? `, v${split.canaryVersion} the canary` : ''})`,
+      );
     const existing = faults.get(faultKey(model, version)) ?? { errorRate: 0, addedLatencyMs: 0 };
     if (request.incident === 'errors') {
       const rate = request.errorRate ?? 0.3;
@@ -206,17 +264,29 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
     if (req.method === 'GET' && path === '/status') return send(200, status());
     if (req.method === 'GET' && path === '/healthz') return send(200, { ok: true });
     if (req.method !== 'POST') return send(404, { error: `no route ${req.method} ${path}` });
-    if (!authorised(req)) return send(401, { error: `POST ${path} needs Authorization: Bearer <token> (the token is in ${upRecordFile('<home>')})` });
+    if (!authorised(req))
+      return send(401, {
+        error: `POST ${path} needs Authorization: Bearer <token> (the token is in ${upRecordFile('<home>')})`,
+      });
     const body = (await readBody(req)) as Record<string, unknown>;
-    if (path.startsWith('/deployer/')) return handleDeployerCall(lab.deployer, path.slice('/deployer/'.length), body.args, res);
+    if (path.startsWith('/deployer/'))
+      return handleDeployerCall(lab.deployer, path.slice('/deployer/'.length), body.args, res);
     if (path === '/inject') {
-      if (!(INCIDENTS as readonly string[]).includes(String(body.incident))) return send(400, { error: `incident must be one of ${INCIDENTS.join(', ')}` });
+      if (!(INCIDENTS as readonly string[]).includes(String(body.incident)))
+        return send(400, { error: `incident must be one of ${INCIDENTS.join(', ')}` });
       return send(200, { message: await inject(body as unknown as InjectRequest) });
     }
     send(404, { error: `no route POST ${path}` });
   }
 
-  const record: LabUpRecord = { pid: process.pid, token, processToken: PROCESS_TOKEN, control: '', servers: {}, startedAt: new Date().toISOString() };
+  const record: LabUpRecord = {
+    pid: process.pid,
+    token,
+    processToken: PROCESS_TOKEN,
+    control: '',
+    servers: {},
+    startedAt: new Date().toISOString(),
+  };
   const close = async () => {
     await rm(join(lab.dirs.root, 'up.json'), { force: true });
     await Promise.all(simulators.map((s) => s.stop()));
@@ -225,8 +295,18 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
   };
   try {
     const faultSource = { faultFor: (model: string, version: string) => faults.get(faultKey(model, version)) };
-    servers[credit.model] = await lab.serve({ host: options.host, port: options.ports.credit, faults: faultSource, metricsRegistry: new Registry() });
-    servers[trading.model] = await lab.serve({ host: options.host, port: options.ports.trading, faults: faultSource, metricsRegistry: new Registry() });
+    servers[credit.model] = await lab.serve({
+      host: options.host,
+      port: options.ports.credit,
+      faults: faultSource,
+      metricsRegistry: new Registry(),
+    });
+    servers[trading.model] = await lab.serve({
+      host: options.host,
+      port: options.ports.trading,
+      faults: faultSource,
+      metricsRegistry: new Registry(),
+    });
     control = createServer((req, res) => {
       handle(req, res).catch((err: unknown) => {
         const status = err instanceof UserError ? 400 : 500;
@@ -246,7 +326,15 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       [credit.model, creditTraffic(() => modes[credit.model]!), 'default'],
       [trading.model, signalTraffic(() => modes[trading.model]!), SIGNAL_LABEL],
     ] as const) {
-      const sim = createTrafficSimulator({ url: servers[model]!.url, model, environment: LAB_ENVIRONMENT, rows, labelColumn, feedbackDelayMs: options.labelDelayMs, concurrency: 4 });
+      const sim = createTrafficSimulator({
+        url: servers[model]!.url,
+        model,
+        environment: LAB_ENVIRONMENT,
+        rows,
+        labelColumn,
+        feedbackDelayMs: options.labelDelayMs,
+        concurrency: 4,
+      });
       sim.start(options.ratePerSecond);
       simulators.push(sim);
     }

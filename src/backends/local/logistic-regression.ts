@@ -29,14 +29,27 @@ export function parseTrainingParams(params: Record<string, unknown>): TrainingPa
   const allowed = Object.keys(PARAM_RULES);
   const unknown = Object.keys(params).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
-    throw new UserError(`unknown training param${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: allowed are ${allowed.join(', ')}`);
+    throw new UserError(
+      `unknown training param${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}: allowed are ${allowed.join(', ')}`,
+    );
   }
   const out: TrainingParams = { ...DEFAULT_PARAMS };
-  for (const [key, rule] of Object.entries(PARAM_RULES) as [keyof TrainingParams, (typeof PARAM_RULES)[keyof TrainingParams]][]) {
+  for (const [key, rule] of Object.entries(PARAM_RULES) as [
+    keyof TrainingParams,
+    (typeof PARAM_RULES)[keyof TrainingParams],
+  ][]) {
     const value = params[key];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || (rule.integer && !Number.isInteger(value)) || value < rule.min || value > rule.max) {
-      throw new UserError(`training param "${key}" must be ${rule.integer ? 'an integer' : 'a number'} in ${rule.min}..${rule.max}, got ${JSON.stringify(value)}`);
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      (rule.integer && !Number.isInteger(value)) ||
+      value < rule.min ||
+      value > rule.max
+    ) {
+      throw new UserError(
+        `training param "${key}" must be ${rule.integer ? 'an integer' : 'a number'} in ${rule.min}..${rule.max}, got ${JSON.stringify(value)}`,
+      );
     }
     out[key] = value;
   }
@@ -50,7 +63,9 @@ export function readLabels(rows: CreditRow[]): Uint8Array {
     const v = row[LABEL_COLUMN];
     if (v === '1' || v === 1) labels[i] = 1;
     else if (v !== '0' && v !== 0) {
-      throw new UserError(`row ${i + 1} has ${LABEL_COLUMN}=${JSON.stringify(v ?? null)}: every training row needs a label of 0 or 1`);
+      throw new UserError(
+        `row ${i + 1} has ${LABEL_COLUMN}=${JSON.stringify(v ?? null)}: every training row needs a label of 0 or 1`,
+      );
     }
   });
   return labels;
@@ -64,12 +79,17 @@ export interface Encoder {
 /** Learns imputation (median) and standardisation from the training rows only. */
 export function fitEncoder(rows: CreditRow[], columns: ColumnSpec[] = CREDIT_COLUMNS): Encoder {
   const numeric = columns.filter((c) => c.feature && (c.type === 'number' || c.type === 'integer')).map((c) => c.name);
-  const categorical = columns.filter((c) => c.feature && c.type === 'category').map((c) => ({ name: c.name, levels: [...(c.values ?? [])] }));
+  const categorical = columns
+    .filter((c) => c.feature && c.type === 'category')
+    .map((c) => ({ name: c.name, levels: [...(c.values ?? [])] }));
   const imputation: number[] = [];
   const mean: number[] = [];
   const std: number[] = [];
   for (const name of numeric) {
-    const present = rows.map((r) => r[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+    const present = rows
+      .map((r) => r[name])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+      .sort((a, b) => a - b);
     const median = present.length === 0 ? 0 : present[Math.floor(present.length / 2)]!;
     let sum = 0;
     let sumSq = 0;
@@ -87,7 +107,18 @@ export function fitEncoder(rows: CreditRow[], columns: ColumnSpec[] = CREDIT_COL
     std.push(variance > 1e-12 ? Math.sqrt(variance) : 1);
   }
   const width = numeric.length + categorical.reduce((n, c) => n + c.levels.length, 0);
-  return { artifact: { kind: 'logistic_regression', schemaVersion: 1, numericFeatures: numeric, categoricalFeatures: categorical, imputation, mean, std }, width };
+  return {
+    artifact: {
+      kind: 'logistic_regression',
+      schemaVersion: 1,
+      numericFeatures: numeric,
+      categoricalFeatures: categorical,
+      imputation,
+      mean,
+      std,
+    },
+    width,
+  };
 }
 
 /** Row-major design matrix, encoded the way score() encodes a row. */
@@ -124,7 +155,10 @@ export function fitLogisticRegression(
   const d = encoder.width;
   if (n === 0) throw new UserError('cannot train on zero rows');
   const positives = y.reduce((s, v) => s + v, 0);
-  if (positives === 0 || positives === n) throw new UserError(`training rows hold only one class (${positives} of ${n} defaults): the label needs both 0 and 1`);
+  if (positives === 0 || positives === n)
+    throw new UserError(
+      `training rows hold only one class (${positives} of ${n} defaults): the label needs both 0 and 1`,
+    );
   const weights = new Float64Array(d);
   const base = positives / n;
   let bias = Math.log(base / (1 - base));

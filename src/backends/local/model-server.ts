@@ -79,7 +79,8 @@ export async function createModelServer(options: {
       started = performance.now();
       const fault = options.faults?.faultFor(request.model, route.version);
       if (fault && fault.addedLatencyMs > 0) await new Promise((r) => setTimeout(r, fault.addedLatencyMs));
-      if (fault && Math.random() < fault.errorRate) throw new Error(`a fault injected by \`mlops-agent lab inject\` failed this request`);
+      if (fault && Math.random() < fault.errorRate)
+        throw new Error(`a fault injected by \`mlops-agent lab inject\` failed this request`);
       for (const row of request.rows) {
         const s = score(artifact, row);
         if (!Number.isFinite(s)) throw new Error(`version ${route.version} produced a non-finite score`);
@@ -95,8 +96,18 @@ export async function createModelServer(options: {
     }
     const latencyMs = performance.now() - started;
     stats.recordRequest({ ...labels, ok: true, latencyMs, predictions });
-    metrics.observeRequest(labels, latencyMs, true, predictions.map((p) => p.score));
-    send(res, 200, { predictions: predictions.map((p) => ({ id: p.id, score: p.score, version: route.version })) }, route.version);
+    metrics.observeRequest(
+      labels,
+      latencyMs,
+      true,
+      predictions.map((p) => p.score),
+    );
+    send(
+      res,
+      200,
+      { predictions: predictions.map((p) => ({ id: p.id, score: p.score, version: route.version })) },
+      route.version,
+    );
   }
 
   function feedback(body: unknown, res: ServerResponse): void {

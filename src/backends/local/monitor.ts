@@ -8,7 +8,15 @@ import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Environment } from '../../../tools/ports.js';
-import { commonOf, fingerprint, groupKeyOf, ZERO_TIME, type AlertmanagerAlert, type AlertmanagerPayload, type AlertSink } from './alertmanager-payload.js';
+import {
+  commonOf,
+  fingerprint,
+  groupKeyOf,
+  ZERO_TIME,
+  type AlertmanagerAlert,
+  type AlertmanagerPayload,
+  type AlertSink,
+} from './alertmanager-payload.js';
 import { CREDIT_COLUMNS, LABEL_COLUMN, type ColumnSpec, type CreditRow } from './credit-schema.js';
 import { measureFeatureDrift } from './drift-findings.js';
 import { klNumeric } from './drift-statistics.js';
@@ -38,7 +46,14 @@ export interface MonitorRules {
 }
 
 export const DEFAULT_MONITOR_RULES: MonitorRules = {
-  windowMs: 15 * 60_000, minRows: 200, psiAlert: 0.25, predictionKlAlert: 0.1, minLabels: 100, maxAccuracyDrop: 0.05, maxP99LatencyMs: 250, minRequests: 50,
+  windowMs: 15 * 60_000,
+  minRows: 200,
+  psiAlert: 0.25,
+  predictionKlAlert: 0.1,
+  minLabels: 100,
+  maxAccuracyDrop: 0.05,
+  maxP99LatencyMs: 250,
+  minRequests: 50,
   maxCanaryErrorRate: 0.02,
 };
 
@@ -95,7 +110,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (!ref) {
       ref = options.referenceRows(model, version).then((rows) => {
         const labelled = rows
-          .map((r) => ({ score: score(artifact, r), label: r[LABEL_COLUMN] === '1' || r[LABEL_COLUMN] === 1 ? (1 as const) : (0 as const) }))
+          .map((r) => ({
+            score: score(artifact, r),
+            label: r[LABEL_COLUMN] === '1' || r[LABEL_COLUMN] === 1 ? (1 as const) : (0 as const),
+          }))
           .filter((x) => Number.isFinite(x.score));
         return { rows, scores: labelled.map((x) => x.score), accuracy: accuracy(labelled) };
       });
@@ -106,7 +124,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
   };
 
   /** Conditions now true, or null for a kind that could not be judged (keep its state). */
-  async function conditions(model: string, environment: Environment): Promise<{ firing: Condition[]; judged: Set<AlertName> } | undefined> {
+  async function conditions(
+    model: string,
+    environment: Environment,
+  ): Promise<{ firing: Condition[]; judged: Set<AlertName> } | undefined> {
     const split = options.splits.currentSplit(model, environment);
     if (!split) return undefined;
     const version = split.stableVersion;
@@ -115,10 +136,16 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const base = { model, environment, version };
     const dataset = options.datasetFor?.(model, environment);
     const labels = (alertname: AlertName, severity: string, extra: Record<string, string> = {}) => ({
-      alertname, ...base, severity, ...(dataset ? { dataset } : {}), ...extra,
+      alertname,
+      ...base,
+      severity,
+      ...(dataset ? { dataset } : {}),
+      ...extra,
     });
     const annotations = (name: AlertName, summary: string, description: string) => ({
-      summary, description, ...(options.runbooks?.[name] ? { runbook: options.runbooks[name]! } : {}),
+      summary,
+      description,
+      ...(options.runbooks?.[name] ? { runbook: options.runbooks[name]! } : {}),
     });
     const firing: Condition[] = [];
     const judged = new Set<AlertName>();
@@ -134,14 +161,21 @@ export function createMonitor(options: MonitorOptions): Monitor {
         const errorRate = canary.errors / canary.requests;
         const p99 = percentile(canary.latenciesMs, 0.99);
         const problems = [
-          ...(errorRate > rules.maxCanaryErrorRate ? [`error rate ${(errorRate * 100).toFixed(1)}% (alert > ${rules.maxCanaryErrorRate * 100}%)`] : []),
-          ...(p99 > rules.maxP99LatencyMs ? [`p99 latency ${p99.toFixed(1)} ms (alert > ${rules.maxP99LatencyMs} ms)`] : []),
+          ...(errorRate > rules.maxCanaryErrorRate
+            ? [`error rate ${(errorRate * 100).toFixed(1)}% (alert > ${rules.maxCanaryErrorRate * 100}%)`]
+            : []),
+          ...(p99 > rules.maxP99LatencyMs
+            ? [`p99 latency ${p99.toFixed(1)} ms (alert > ${rules.maxP99LatencyMs} ms)`]
+            : []),
         ];
         if (problems.length > 0) {
           firing.push({
             labels: labels('CanaryDegraded', 'critical', { version: split.canaryVersion, stable_version: version }),
-            annotations: annotations('CanaryDegraded', `Canary v${split.canaryVersion} of ${model} is failing in ${environment}`,
-              `Over the last ${canary.requests} canary requests (${split.canaryPercent}% of traffic): ${problems.join('; ')}.`),
+            annotations: annotations(
+              'CanaryDegraded',
+              `Canary v${split.canaryVersion} of ${model} is failing in ${environment}`,
+              `Over the last ${canary.requests} canary requests (${split.canaryPercent}% of traffic): ${problems.join('; ')}.`,
+            ),
           });
         }
       }
@@ -155,16 +189,22 @@ export function createMonitor(options: MonitorOptions): Monitor {
         if (d.psi < rules.psiAlert) continue;
         firing.push({
           labels: labels('ModelDriftDetected', 'warning', { feature: d.column }),
-          annotations: annotations('ModelDriftDetected', `Input drift on ${d.column} for ${model} in ${environment}`,
-            `PSI of served ${d.column} against the training data of v${version} is ${d.psi.toFixed(3)} (alert >= ${rules.psiAlert}) over the last ${served.rows.length} predictions.`),
+          annotations: annotations(
+            'ModelDriftDetected',
+            `Input drift on ${d.column} for ${model} in ${environment}`,
+            `PSI of served ${d.column} against the training data of v${version} is ${d.psi.toFixed(3)} (alert >= ${rules.psiAlert}) over the last ${served.rows.length} predictions.`,
+          ),
         });
       }
       const kl = klNumeric(reference.scores, served.scores);
       if (kl > rules.predictionKlAlert) {
         firing.push({
           labels: labels('ModelDriftDetected', 'warning', { feature: 'prediction' }),
-          annotations: annotations('ModelDriftDetected', `Prediction drift for ${model} in ${environment}`,
-            `KL divergence of served scores from the scores on the training data is ${kl.toFixed(3)} (alert > ${rules.predictionKlAlert}).`),
+          annotations: annotations(
+            'ModelDriftDetected',
+            `Prediction drift for ${model} in ${environment}`,
+            `KL divergence of served scores from the scores on the training data is ${kl.toFixed(3)} (alert > ${rules.predictionKlAlert}).`,
+          ),
         });
       }
       if (served.labelled.length >= rules.minLabels) {
@@ -173,8 +213,11 @@ export function createMonitor(options: MonitorOptions): Monitor {
         if (reference.accuracy - acc > rules.maxAccuracyDrop) {
           firing.push({
             labels: labels('ModelAccuracyDrop', 'critical'),
-            annotations: annotations('ModelAccuracyDrop', `Accuracy of ${model} dropped in ${environment}`,
-              `Accuracy on ${served.labelled.length} labelled predictions is ${acc.toFixed(3)}, against ${reference.accuracy.toFixed(3)} on the training data (drop > ${rules.maxAccuracyDrop}).`),
+            annotations: annotations(
+              'ModelAccuracyDrop',
+              `Accuracy of ${model} dropped in ${environment}`,
+              `Accuracy on ${served.labelled.length} labelled predictions is ${acc.toFixed(3)}, against ${reference.accuracy.toFixed(3)} on the training data (drop > ${rules.maxAccuracyDrop}).`,
+            ),
           });
         }
       }
@@ -185,8 +228,11 @@ export function createMonitor(options: MonitorOptions): Monitor {
       if (p99 > rules.maxP99LatencyMs) {
         firing.push({
           labels: labels('ModelLatencyHigh', 'warning'),
-          annotations: annotations('ModelLatencyHigh', `p99 latency of ${model} is high in ${environment}`,
-            `p99 latency over ${served.requests} requests is ${p99.toFixed(1)} ms (alert > ${rules.maxP99LatencyMs} ms).`),
+          annotations: annotations(
+            'ModelLatencyHigh',
+            `p99 latency of ${model} is high in ${environment}`,
+            `p99 latency over ${served.requests} requests is ${p99.toFixed(1)} ms (alert > ${rules.maxP99LatencyMs} ms).`,
+          ),
         });
       }
     }
@@ -207,8 +253,13 @@ export function createMonitor(options: MonitorOptions): Monitor {
       const previous = current.get(fp);
       if (!previous) changed = true;
       next.set(fp, {
-        status: 'firing', labels: c.labels, annotations: c.annotations, startsAt: previous?.startsAt ?? now, endsAt: ZERO_TIME,
-        generatorURL: `${externalURL}/monitor?model=${encodeURIComponent(model)}&environment=${environment}`, fingerprint: fp,
+        status: 'firing',
+        labels: c.labels,
+        annotations: c.annotations,
+        startsAt: previous?.startsAt ?? now,
+        endsAt: ZERO_TIME,
+        generatorURL: `${externalURL}/monitor?model=${encodeURIComponent(model)}&environment=${environment}`,
+        fingerprint: fp,
       });
     }
     const resolved: AlertmanagerAlert[] = [];
@@ -221,15 +272,24 @@ export function createMonitor(options: MonitorOptions): Monitor {
     if (!changed && resolved.length === 0) return undefined;
     const alerts = [...next.values(), ...resolved];
     return {
-      version: '4', groupKey, truncatedAlerts: 0, status: next.size > 0 ? 'firing' : 'resolved', receiver, groupLabels,
-      commonLabels: commonOf(alerts.map((a) => a.labels)), commonAnnotations: commonOf(alerts.map((a) => a.annotations)), externalURL, alerts,
+      version: '4',
+      groupKey,
+      truncatedAlerts: 0,
+      status: next.size > 0 ? 'firing' : 'resolved',
+      receiver,
+      groupLabels,
+      commonLabels: commonOf(alerts.map((a) => a.labels)),
+      commonAnnotations: commonOf(alerts.map((a) => a.annotations)),
+      externalURL,
+      alerts,
     };
   }
 
   const targets = () => {
     if (options.targets) return options.targets();
     const seen = new Map<string, { model: string; environment: Environment }>();
-    for (const s of options.stats.served()) seen.set(`${s.model}\u0000${s.environment}`, { model: s.model, environment: s.environment });
+    for (const s of options.stats.served())
+      seen.set(`${s.model}\u0000${s.environment}`, { model: s.model, environment: s.environment });
     return [...seen.values()];
   };
 
@@ -251,7 +311,9 @@ export function createMonitor(options: MonitorOptions): Monitor {
     start(intervalMs) {
       if (timer) return;
       timer = setInterval(() => {
-        inFlight = inFlight.then(evaluate).catch((err: unknown) => options.logger.warn({ err: describeError(err) }, 'monitor evaluation failed'));
+        inFlight = inFlight
+          .then(evaluate)
+          .catch((err: unknown) => options.logger.warn({ err: describeError(err) }, 'monitor evaluation failed'));
       }, intervalMs);
       timer.unref();
     },

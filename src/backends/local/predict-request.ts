@@ -30,7 +30,8 @@ function parseRow(value: unknown, field: string): CreditRow {
   if (!isObject(value)) throw new RequestError(400, `${field} must be an object of feature: value`);
   const row: CreditRow = {};
   for (const [key, cell] of Object.entries(value)) {
-    if (cell === null || typeof cell === 'string' || (typeof cell === 'number' && Number.isFinite(cell))) row[key] = cell;
+    if (cell === null || typeof cell === 'string' || (typeof cell === 'number' && Number.isFinite(cell)))
+      row[key] = cell;
     else throw new RequestError(400, `${field}.${key} must be a finite number, a string or null`);
   }
   return row;
@@ -45,8 +46,10 @@ export function parsePredictBody(body: unknown): PredictRequest {
   }
   let parsed: CreditRow[];
   if (rows !== undefined) {
-    if (!Array.isArray(rows) || rows.length === 0) throw new RequestError(400, 'rows must be a non-empty array of objects');
-    if (rows.length > MAX_ROWS_PER_REQUEST) throw new RequestError(400, `rows has ${rows.length} entries; at most ${MAX_ROWS_PER_REQUEST} per request`);
+    if (!Array.isArray(rows) || rows.length === 0)
+      throw new RequestError(400, 'rows must be a non-empty array of objects');
+    if (rows.length > MAX_ROWS_PER_REQUEST)
+      throw new RequestError(400, `rows has ${rows.length} entries; at most ${MAX_ROWS_PER_REQUEST} per request`);
     parsed = rows.map((r, i) => parseRow(r, `rows[${i}]`));
   } else if (row !== undefined) {
     parsed = [parseRow(row, 'row')];
@@ -64,7 +67,8 @@ export interface FeedbackRequest {
 
 function parseLabel(value: unknown, field: string): { id: string; label: 0 | 1 } {
   if (!isObject(value)) throw new RequestError(400, `${field} must be an object { id, label }`);
-  if (typeof value.id !== 'string' || value.id === '') throw new RequestError(400, `${field}.id must be the prediction id (a string)`);
+  if (typeof value.id !== 'string' || value.id === '')
+    throw new RequestError(400, `${field}.id must be the prediction id (a string)`);
   if (value.label !== 0 && value.label !== 1) throw new RequestError(400, `${field}.label must be 0 or 1`);
   return { id: value.id, label: value.label };
 }
@@ -72,8 +76,10 @@ function parseLabel(value: unknown, field: string): { id: string; label: 0 | 1 }
 export function parseFeedbackBody(body: unknown): FeedbackRequest {
   if (!isObject(body)) throw new RequestError(400, 'body must be a JSON object { id, label } or { labels: [...] }');
   if (body.labels !== undefined) {
-    if (!Array.isArray(body.labels) || body.labels.length === 0) throw new RequestError(400, 'labels must be a non-empty array of { id, label }');
-    if (body.labels.length > MAX_ROWS_PER_REQUEST) throw new RequestError(400, `labels has ${body.labels.length} entries; at most ${MAX_ROWS_PER_REQUEST}`);
+    if (!Array.isArray(body.labels) || body.labels.length === 0)
+      throw new RequestError(400, 'labels must be a non-empty array of { id, label }');
+    if (body.labels.length > MAX_ROWS_PER_REQUEST)
+      throw new RequestError(400, `labels has ${body.labels.length} entries; at most ${MAX_ROWS_PER_REQUEST}`);
     return { single: false, labels: body.labels.map((l, i) => parseLabel(l, `labels[${i}]`)) };
   }
   return { single: true, labels: [parseLabel(body, 'body')] };

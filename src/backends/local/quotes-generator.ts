@@ -51,27 +51,39 @@ export function generateQuotes(options: QuoteGeneratorOptions): CreditRow[] {
   const interval = options.intervalSeconds ?? 5;
   const start = Date.parse(options.start);
   if (!Number.isInteger(seed)) throw new UserError(`quote generator seed must be an integer, got ${seed}`);
-  if (Number.isNaN(start)) throw new UserError(`quote generator start must be an ISO timestamp like 2026-03-02T09:00:00Z, got "${options.start}"`);
-  if (!Number.isInteger(minutes) || minutes < 1) throw new UserError(`quote generator minutes must be a positive integer, got ${minutes}`);
-  if (!(interval > 0) || 60 % interval !== 0) throw new UserError(`intervalSeconds must divide 60 (1, 2, 5, 10, 30, ...), got ${interval}`);
+  if (Number.isNaN(start))
+    throw new UserError(
+      `quote generator start must be an ISO timestamp like 2026-03-02T09:00:00Z, got "${options.start}"`,
+    );
+  if (!Number.isInteger(minutes) || minutes < 1)
+    throw new UserError(`quote generator minutes must be a positive integer, got ${minutes}`);
+  if (!(interval > 0) || 60 % interval !== 0)
+    throw new UserError(`intervalSeconds must divide 60 (1, 2, 5, 10, 30, ...), got ${interval}`);
   if (symbols.length === 0) throw new UserError('quote generator needs at least one symbol');
   const missingRate = faults.missingRate ?? 0;
-  if (!(missingRate >= 0 && missingRate <= 1)) throw new UserError(`faults.missingRate must lie in 0..1, got ${missingRate}`);
+  if (!(missingRate >= 0 && missingRate <= 1))
+    throw new UserError(`faults.missingRate must lie in 0..1, got ${missingRate}`);
 
   const random = createRandom(seed);
   const edge = options.imbalanceEdge ?? 0;
   if (!Number.isFinite(edge)) throw new UserError(`imbalanceEdge must be a finite number, got ${edge}`);
-  const state = symbols.map((symbol) => ({ symbol, imbalance: 0, ...(START_MID[symbol] ?? { mid: 100, decimals: 4 }) }));
+  const state = symbols.map((symbol) => ({
+    symbol,
+    imbalance: 0,
+    ...(START_MID[symbol] ?? { mid: 100, decimals: 4 }),
+  }));
   const perMinute = 60 / interval;
   const rows: CreditRow[] = [];
-  const inWindow = (minute: number, w?: { fromMinute: number; minutes: number }) => w !== undefined && minute >= w.fromMinute && minute < w.fromMinute + w.minutes;
+  const inWindow = (minute: number, w?: { fromMinute: number; minutes: number }) =>
+    w !== undefined && minute >= w.fromMinute && minute < w.fromMinute + w.minutes;
   for (let i = 0; i < minutes * perMinute; i++) {
     const minute = Math.floor(i / perMinute);
     // Which quotes of this minute are crossed: the first `perMinute` of the crossed window's minutes.
     const crossedHere = inWindow(minute, faults.crossed) && i % perMinute < faults.crossed!.perMinute;
     for (const s of state) {
       s.mid *= 1 + 0.00002 * (random.normal() + edge * s.imbalance);
-      const halted = inWindow(minute, faults.halt) && (faults.halt!.symbol === undefined || faults.halt!.symbol === s.symbol);
+      const halted =
+        inWindow(minute, faults.halt) && (faults.halt!.symbol === undefined || faults.halt!.symbol === s.symbol);
       const missing = random.next() < missingRate;
       const halfSpread = s.mid * 0.00005 * (1 + 0.2 * Math.abs(random.normal()));
       const sizes = [1000 * random.poisson(1000), 1000 * random.poisson(1000)];

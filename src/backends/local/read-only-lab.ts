@@ -5,7 +5,16 @@
 // something refuses.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backends, Deployer, Environment, KeyedWork, Rollout, Trainer, TrafficSplit, TrainingJob } from '../../../tools/index.js';
+import type {
+  Backends,
+  Deployer,
+  Environment,
+  KeyedWork,
+  Rollout,
+  Trainer,
+  TrafficSplit,
+  TrainingJob,
+} from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
 import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
@@ -22,7 +31,9 @@ export interface ReadOnlyLab extends Backends {
 }
 
 function refuse(what: string): never {
-  throw new UserError(`the lab is open read-only here: ${what} is not available (use serve, a worker or the MCP server to act)`);
+  throw new UserError(
+    `the lab is open read-only here: ${what} is not available (use serve, a worker or the MCP server to act)`,
+  );
 }
 
 /** `contracts`: the data contracts in force, so a stored verdict is read under the same contract the gate uses. */
@@ -55,7 +66,8 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
   }
   const deployer: Deployer = {
     getSplit: async (model, environment): Promise<TrafficSplit | undefined> => (await entry(model, environment))?.split,
-    rollout: async (model, environment): Promise<Rollout | undefined> => (await entry(model, environment))?.rollout ?? undefined,
+    rollout: async (model, environment): Promise<Rollout | undefined> =>
+      (await entry(model, environment))?.rollout ?? undefined,
     waitForRollout: async (model, environment) => (await entry(model, environment))?.rollout ?? undefined,
     deployCanary: async () => refuse('deploy_canary'),
     startCanary: async () => refuse('deploy_canary'),
@@ -83,7 +95,10 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
       const record = await jobs.read(jobIdForKey(idempotencyKey));
       if (!record || record.idempotencyKey !== idempotencyKey) return { state: 'not_started' };
       const { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } = record;
-      return { state: status === 'queued' || status === 'running' ? 'started' : 'ended', work: { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error } };
+      return {
+        state: status === 'queued' || status === 'running' ? 'started' : 'ended',
+        work: { jobId, model, dataset, status, progress, startedAt, finishedAt, version, error },
+      };
     },
   };
 

@@ -8,10 +8,25 @@
 // leaves either a whole version or none; writers across processes serialise on the lock.
 import { open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AliasMove, ModelRegistry, ModelSummary, ModelVersion, ParamValue, QualityGateResult } from '../../../tools/ports.js';
+import type {
+  AliasMove,
+  ModelRegistry,
+  ModelSummary,
+  ModelVersion,
+  ParamValue,
+  QualityGateResult,
+} from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError } from '../../errors.js';
-import { createFileExclusive, fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE, readJsonIfExists, tempPathFor, writeFileAtomic } from '../../durable-file.js';
+import {
+  createFileExclusive,
+  fsyncDir,
+  mkdirPrivate,
+  PRIVATE_FILE_MODE,
+  readJsonIfExists,
+  tempPathFor,
+  writeFileAtomic,
+} from '../../durable-file.js';
 import { withFileLock } from '../../file-lock.js';
 import type { ModelArtifact } from './model-artifact.js';
 
@@ -52,11 +67,16 @@ interface ModelRecord {
 }
 
 // Versions written before data contracts lack dataQualityReport; they read back as null.
-type StoredVersion = Omit<ModelVersion, 'aliases' | 'dataQualityReport'> & { schemaVersion: 1; dataQualityReport?: string | null };
+type StoredVersion = Omit<ModelVersion, 'aliases' | 'dataQualityReport'> & {
+  schemaVersion: 1;
+  dataQualityReport?: string | null;
+};
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new UserError(`model name "${name}" is invalid: use lowercase letters, digits, ".", "_" or "-" (e.g. credit-risk)`);
+    throw new UserError(
+      `model name "${name}" is invalid: use lowercase letters, digits, ".", "_" or "-" (e.g. credit-risk)`,
+    );
   }
 }
 
@@ -67,15 +87,20 @@ function notFound(what: string): UserError {
 function checkInput(input: RegisterVersionInput): void {
   checkName(input.model);
   for (const [key, value] of Object.entries(input.metrics)) {
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new UserError(`metric "${key}" must be a finite number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new UserError(`metric "${key}" must be a finite number, got ${JSON.stringify(value)}`);
   }
   for (const [key, value] of Object.entries(input.params)) {
-    if (!['number', 'string', 'boolean'].includes(typeof value)) throw new UserError(`param "${key}" must be a number, string or boolean`);
+    if (!['number', 'string', 'boolean'].includes(typeof value))
+      throw new UserError(`param "${key}" must be a number, string or boolean`);
   }
-  if (!/^[0-9a-f]{64}$/.test(input.dataVersion)) throw new UserError(`dataVersion must be a sha256 hex digest, got "${input.dataVersion}"`);
-  if (input.dataQualityReport != null && !/^[0-9a-f]{64}$/.test(input.dataQualityReport)) throw new UserError(`dataQualityReport must be a sha256 hex digest or null, got "${input.dataQualityReport}"`);
+  if (!/^[0-9a-f]{64}$/.test(input.dataVersion))
+    throw new UserError(`dataVersion must be a sha256 hex digest, got "${input.dataVersion}"`);
+  if (input.dataQualityReport != null && !/^[0-9a-f]{64}$/.test(input.dataQualityReport))
+    throw new UserError(`dataQualityReport must be a sha256 hex digest or null, got "${input.dataQualityReport}"`);
   if (!input.createdBy) throw new UserError('createdBy must name who or what created the version');
-  if (input.artifact?.kind !== 'logistic_regression') throw new UserError('artifact must be a logistic_regression model artifact');
+  if (input.artifact?.kind !== 'logistic_regression')
+    throw new UserError('artifact must be a logistic_regression model artifact');
 }
 
 export function createLocalRegistry(options: { dir: string; clock: Clock }): LocalRegistry {
@@ -90,9 +115,11 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
     const previous = queues.get(model) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => withFileLock(join(modelDir(model), '.lock'), fn));
     queues.set(model, next);
-    void next.finally(() => {
-      if (queues.get(model) === next) queues.delete(model);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (queues.get(model) === next) queues.delete(model);
+      })
+      .catch(() => undefined);
     return next;
   }
 
@@ -116,7 +143,10 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
       throw err;
     }
     // Temp directories (".name.pid.rand.tmp") of interrupted writes are not versions.
-    return entries.filter((e) => /^[1-9][0-9]*$/.test(e)).map(Number).sort((a, b) => a - b);
+    return entries
+      .filter((e) => /^[1-9][0-9]*$/.test(e))
+      .map(Number)
+      .sort((a, b) => a - b);
   }
 
   /** Alias moves in order. A torn last line (crash mid-append) is ignored. */
@@ -129,12 +159,19 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
       throw err;
     }
     // Everything after the last newline is a torn append; appendMove trims it later.
-    const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean);
+    const lines = text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter(Boolean);
     return lines.map((line, i) => {
       try {
         return JSON.parse(line) as AliasMove;
       } catch (err) {
-        throw new UpstreamError('lab registry', `alias history of "${model}" is corrupt at line ${i + 1} of ${aliasFile(model)}`, { retryable: false, cause: err });
+        throw new UpstreamError(
+          'lab registry',
+          `alias history of "${model}" is corrupt at line ${i + 1} of ${aliasFile(model)}`,
+          { retryable: false, cause: err },
+        );
       }
     });
   }
@@ -151,7 +188,13 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
   function withAliases(stored: StoredVersion, aliases: Record<string, string>): ModelVersion {
     const { schemaVersion: _schema, ...version } = stored;
     // Versions registered before data contracts carry no report: their data was never checked.
-    return { ...version, dataQualityReport: version.dataQualityReport ?? null, aliases: Object.keys(aliases).filter((a) => aliases[a] === version.version).sort() };
+    return {
+      ...version,
+      dataQualityReport: version.dataQualityReport ?? null,
+      aliases: Object.keys(aliases)
+        .filter((a) => aliases[a] === version.version)
+        .sort(),
+    };
   }
 
   async function readVersion(model: string, version: string): Promise<StoredVersion | undefined> {
@@ -162,8 +205,11 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
   async function appendMove(model: string, move: AliasMove): Promise<void> {
     const file = aliasFile(model);
     // Repair a torn tail first, so the new line does not fuse with half of an old one.
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : Promise.reject(err)));
-    if (text && !text.endsWith('\n')) await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) =>
+      err.code === 'ENOENT' ? '' : Promise.reject(err),
+    );
+    if (text && !text.endsWith('\n'))
+      await truncate(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     const handle = await open(file, 'a', PRIVATE_FILE_MODE);
     try {
       await handle.write(`${JSON.stringify(move)}\n`);
@@ -176,7 +222,12 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
   return {
     async createModel(name, description) {
       checkName(name);
-      const record: ModelRecord = { schemaVersion: 1, name, description, createdAt: new Date(clock.now()).toISOString() };
+      const record: ModelRecord = {
+        schemaVersion: 1,
+        name,
+        description,
+        createdAt: new Date(clock.now()).toISOString(),
+      };
       await mkdirPrivate(versionsDir(name));
       await createFileExclusive(join(modelDir(name), 'model.json'), `${JSON.stringify(record, null, 2)}\n`);
     },
@@ -222,7 +273,8 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
 
     async setAlias(model, alias, version, by, reason) {
       checkName(model);
-      if (typeof alias !== 'string' || !ALIAS.test(alias)) throw new UserError(`alias "${alias}" is invalid: use lowercase letters, digits, "_" or "-" (e.g. champion)`);
+      if (typeof alias !== 'string' || !ALIAS.test(alias))
+        throw new UserError(`alias "${alias}" is invalid: use lowercase letters, digits, "_" or "-" (e.g. champion)`);
       if (!by) throw new UserError('setAlias needs `by`: who moves the alias');
       await requireModel(model);
       return locked(model, async () => {
@@ -230,12 +282,24 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
           const target = await readVersion(model, version);
           if (!target) throw notFound(`model "${model}" has no version "${version}"`);
           if (alias === CHAMPION_ALIAS && !target.promotable) {
-            const failed = target.qualityGates.filter((g) => !g.passed).map((g) => `${g.gate} ${g.value} (${g.direction === 'min' ? '>=' : '<='} ${g.threshold})`);
-            throw new UserError(`version ${version} of "${model}" is not promotable, so it cannot become ${CHAMPION_ALIAS}: failed gates ${failed.join(', ') || '(none evaluated)'}`);
+            const failed = target.qualityGates
+              .filter((g) => !g.passed)
+              .map((g) => `${g.gate} ${g.value} (${g.direction === 'min' ? '>=' : '<='} ${g.threshold})`);
+            throw new UserError(
+              `version ${version} of "${model}" is not promotable, so it cannot become ${CHAMPION_ALIAS}: failed gates ${failed.join(', ') || '(none evaluated)'}`,
+            );
           }
         }
         const from = currentAliases(await readMoves(model))[alias] ?? null;
-        const move: AliasMove = { model, alias, from, to: version, at: new Date(clock.now()).toISOString(), by, reason };
+        const move: AliasMove = {
+          model,
+          alias,
+          from,
+          to: version,
+          at: new Date(clock.now()).toISOString(),
+          by,
+          reason,
+        };
         await appendMove(model, move);
         return move;
       });
@@ -243,7 +307,9 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
 
     async loadArtifact(model, version) {
       checkName(model);
-      const artifact = /^[1-9][0-9]*$/.test(version) ? await readJsonIfExists<ModelArtifact>(join(versionsDir(model), version, 'model.json')) : undefined;
+      const artifact = /^[1-9][0-9]*$/.test(version)
+        ? await readJsonIfExists<ModelArtifact>(join(versionsDir(model), version, 'model.json'))
+        : undefined;
       if (!artifact) throw notFound(`model "${model}" has no version "${version}"`);
       return artifact;
     },

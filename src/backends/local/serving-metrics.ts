@@ -10,35 +10,72 @@ function metric<T>(registry: Registry, name: string, make: () => T): T {
 }
 
 export function createServingMetrics(registry: Registry) {
-  const requests = metric(registry, 'mlops_lab_predict_requests_total', () =>
-    new Counter({ name: 'mlops_lab_predict_requests_total', help: 'Prediction requests served, by model version', labelNames: LABELS, registers: [registry] }),
+  const requests = metric(
+    registry,
+    'mlops_lab_predict_requests_total',
+    () =>
+      new Counter({
+        name: 'mlops_lab_predict_requests_total',
+        help: 'Prediction requests served, by model version',
+        labelNames: LABELS,
+        registers: [registry],
+      }),
   );
-  const errors = metric(registry, 'mlops_lab_predict_errors_total', () =>
-    new Counter({ name: 'mlops_lab_predict_errors_total', help: 'Prediction requests that failed, by model version', labelNames: LABELS, registers: [registry] }),
+  const errors = metric(
+    registry,
+    'mlops_lab_predict_errors_total',
+    () =>
+      new Counter({
+        name: 'mlops_lab_predict_errors_total',
+        help: 'Prediction requests that failed, by model version',
+        labelNames: LABELS,
+        registers: [registry],
+      }),
   );
-  const latency = metric(registry, 'mlops_lab_predict_latency_seconds', () =>
-    new Histogram({
-      name: 'mlops_lab_predict_latency_seconds',
-      help: 'Time to score one prediction request',
-      labelNames: LABELS,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers: [registry],
-    }),
+  const latency = metric(
+    registry,
+    'mlops_lab_predict_latency_seconds',
+    () =>
+      new Histogram({
+        name: 'mlops_lab_predict_latency_seconds',
+        help: 'Time to score one prediction request',
+        labelNames: LABELS,
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+        registers: [registry],
+      }),
   );
-  const scores = metric(registry, 'mlops_lab_prediction_score', () =>
-    new Histogram({
-      name: 'mlops_lab_prediction_score',
-      help: 'Distribution of predicted probabilities of default',
-      labelNames: LABELS,
-      buckets: [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
-      registers: [registry],
-    }),
+  const scores = metric(
+    registry,
+    'mlops_lab_prediction_score',
+    () =>
+      new Histogram({
+        name: 'mlops_lab_prediction_score',
+        help: 'Distribution of predicted probabilities of default',
+        labelNames: LABELS,
+        buckets: [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+        registers: [registry],
+      }),
   );
-  const rejected = metric(registry, 'mlops_lab_http_rejected_total', () =>
-    new Counter({ name: 'mlops_lab_http_rejected_total', help: 'Requests refused before scoring (4xx), by status', labelNames: ['status'], registers: [registry] }),
+  const rejected = metric(
+    registry,
+    'mlops_lab_http_rejected_total',
+    () =>
+      new Counter({
+        name: 'mlops_lab_http_rejected_total',
+        help: 'Requests refused before scoring (4xx), by status',
+        labelNames: ['status'],
+        registers: [registry],
+      }),
   );
-  const feedback = metric(registry, 'mlops_lab_feedback_labels_total', () =>
-    new Counter({ name: 'mlops_lab_feedback_labels_total', help: 'Delayed true labels attached to predictions', registers: [registry] }),
+  const feedback = metric(
+    registry,
+    'mlops_lab_feedback_labels_total',
+    () =>
+      new Counter({
+        name: 'mlops_lab_feedback_labels_total',
+        help: 'Delayed true labels attached to predictions',
+        registers: [registry],
+      }),
   );
 
   // Error ratios must read 0, not nothing, before a version's first error: its counter starts at 0.

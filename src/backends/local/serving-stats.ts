@@ -83,7 +83,11 @@ interface Slot {
   predictions: Ring<PredictionEvent>;
 }
 
-export function createServingStats(options: { clock: Clock; maxRequests?: number; maxPredictions?: number }): ServingStats {
+export function createServingStats(options: {
+  clock: Clock;
+  maxRequests?: number;
+  maxPredictions?: number;
+}): ServingStats {
   const maxRequests = options.maxRequests ?? 20_000;
   const maxPredictions = options.maxPredictions ?? 20_000;
   const slots = new Map<string, Slot>();

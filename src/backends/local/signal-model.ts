@@ -32,11 +32,17 @@ export function signalRows(quotes: readonly CreditRow[]): CreditRow[] {
   const rows: CreditRow[] = [];
   const mid = (q: CreditRow) => ((q.bid as number) + (q.ask as number)) / 2;
   for (const q of quotes) {
-    if (typeof q.bid !== 'number' || typeof q.ask !== 'number' || typeof q.bid_size !== 'number' || typeof q.ask_size !== 'number') continue;
+    if (
+      typeof q.bid !== 'number' ||
+      typeof q.ask !== 'number' ||
+      typeof q.bid_size !== 'number' ||
+      typeof q.ask_size !== 'number'
+    )
+      continue;
     const symbol = String(q.symbol);
     const previous = last.get(symbol);
     if (previous) {
-      const move = (mid(q) - mid(previous)) / mid(previous) * 10_000;
+      const move = ((mid(q) - mid(previous)) / mid(previous)) * 10_000;
       rows.push({ ...features(previous), [SIGNAL_LABEL]: move > 0 ? 1 : 0, [FORWARD_RETURN]: move });
     }
     last.set(symbol, q);
@@ -83,7 +89,8 @@ export interface SignalTraining {
 
 /** Fits the signal on 70% of the rows (seeded shuffle) and judges it on the other 30%. */
 export function trainSignalModel(rows: readonly CreditRow[], seed = 7): SignalTraining {
-  if (rows.length < 200) throw new UserError(`the signal model needs at least 200 quote rows to train, got ${rows.length}`);
+  if (rows.length < 200)
+    throw new UserError(`the signal model needs at least 200 quote rows to train, got ${rows.length}`);
   const params = parseTrainingParams({ seed });
   const order = shuffledIndices(rows.length, createRandom(seed));
   const testCount = Math.round(rows.length * 0.3);
@@ -102,6 +109,14 @@ export function trainSignalModel(rows: readonly CreditRow[], seed = 7): SignalTr
     train_rows: train.length,
     test_rows: test.length,
   };
-  const gates: QualityGateResult[] = [{ gate: 'sharpe_per_trade', direction: 'min', value: metrics.sharpe_per_trade, threshold: MIN_SHARPE_PER_TRADE, passed: metrics.sharpe_per_trade >= MIN_SHARPE_PER_TRADE }];
+  const gates: QualityGateResult[] = [
+    {
+      gate: 'sharpe_per_trade',
+      direction: 'min',
+      value: metrics.sharpe_per_trade,
+      threshold: MIN_SHARPE_PER_TRADE,
+      passed: metrics.sharpe_per_trade >= MIN_SHARPE_PER_TRADE,
+    },
+  ];
   return { artifact, params: { ...params }, metrics, gates };
 }

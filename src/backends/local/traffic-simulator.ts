@@ -40,25 +40,37 @@ export interface TrafficSimulator {
   counts(): SimulatorCounts;
 }
 
-function post(agent: Agent, url: string, body: unknown): Promise<{ status: number; version: string | undefined; json: unknown }> {
+function post(
+  agent: Agent,
+  url: string,
+  body: unknown,
+): Promise<{ status: number; version: string | undefined; json: unknown }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = text;
-        }
-        const header = res.headers['x-model-version'];
-        resolve({ status: res.statusCode ?? 0, version: typeof header === 'string' ? header : undefined, json });
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown = null;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = text;
+          }
+          const header = res.headers['x-model-version'];
+          resolve({ status: res.statusCode ?? 0, version: typeof header === 'string' ? header : undefined, json });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });

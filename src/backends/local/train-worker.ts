@@ -15,7 +15,9 @@ if (!port) throw new Error('train-worker.js runs as a worker thread started by t
 const post = (message: TrainWorkerMessage) => port.postMessage(message);
 
 try {
-  const outcome = await runTrainingPipeline(workerData as TrainingInput, (progress) => post({ type: 'progress', progress }));
+  const outcome = await runTrainingPipeline(workerData as TrainingInput, (progress) =>
+    post({ type: 'progress', progress }),
+  );
   post({ type: 'done', outcome });
 } catch (err) {
   post({ type: 'failed', message: describeError(err), code: isAgentError(err) ? err.code : null });

@@ -6,7 +6,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
-import type { KeyedWork, ParamValue, QualityGateResult, Trainer, TrainingJob, TrainingRequest } from '../../../tools/ports.js';
+import type {
+  KeyedWork,
+  ParamValue,
+  QualityGateResult,
+  Trainer,
+  TrainingJob,
+  TrainingRequest,
+} from '../../../tools/ports.js';
 import type { Clock } from '../../clock.js';
 import type { QualityGates } from './evaluation.js';
 import type { ContractSet } from '../../contracts/index.js';
@@ -90,7 +97,12 @@ function toJob(e: TrainingExperiment): TrainingJob {
 }
 
 function sameRequest(e: TrainingExperiment, r: TrainingRequest): boolean {
-  return e.model === r.model && e.dataset === r.dataset && (r.searchTrials ?? 0) === e.searchTrials && JSON.stringify(e.params) === JSON.stringify(r.params ?? {});
+  return (
+    e.model === r.model &&
+    e.dataset === r.dataset &&
+    (r.searchTrials ?? 0) === e.searchTrials &&
+    JSON.stringify(e.params) === JSON.stringify(r.params ?? {})
+  );
 }
 
 export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
@@ -107,9 +119,16 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
   async function load(jobId: string): Promise<TrainingExperiment | undefined> {
     if (!JOB_ID.test(jobId)) return undefined;
     const record = await store.read(jobId);
-    if (!record || (record.status !== 'queued' && record.status !== 'running') || running.has(jobId) || starting.has(jobId)) return record;
+    if (
+      !record ||
+      (record.status !== 'queued' && record.status !== 'running') ||
+      running.has(jobId) ||
+      starting.has(jobId)
+    )
+      return record;
     if (!ownerGone({ pid: record.ownerPid, token: record.ownerToken })) return record;
-    if (closing) return { ...record, status: 'failed', error: `interrupted: process ${record.ownerPid} that ran it has exited` };
+    if (closing)
+      return { ...record, status: 'failed', error: `interrupted: process ${record.ownerPid} that ran it has exited` };
     return takeOver(record);
   }
 
@@ -119,10 +138,16 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
    * had already registered ends it; otherwise it trains again under the same id.
    */
   async function takeOver(record: TrainingExperiment): Promise<TrainingExperiment> {
-    const claim = join(jobsDir, 'claims', `${record.jobId}.${record.ownerPid}.${record.ownerToken ?? 'none'}.${record.takeovers ?? 0}`);
+    const claim = join(
+      jobsDir,
+      'claims',
+      `${record.jobId}.${record.ownerPid}.${record.ownerToken ?? 'none'}.${record.takeovers ?? 0}`,
+    );
     // Another process claimed it first: it is running there (its record says so once written).
     if (!(await createFileExclusive(claim, String(process.pid)))) return record;
-    const registered = (await registry.listVersions(record.model).catch(() => [])).find((v) => v.trainingJobId === record.jobId);
+    const registered = (await registry.listVersions(record.model).catch(() => [])).find(
+      (v) => v.trainingJobId === record.jobId,
+    );
     const takeovers = (record.takeovers ?? 0) + 1;
     if (registered) {
       const done: TrainingExperiment = {
@@ -139,11 +164,24 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         takeovers,
       };
       await store.write(done);
-      logger.warn({ jobId: record.jobId, deadOwner: record.ownerPid, version: registered.version }, 'a training job whose process died had registered its version; recorded it as succeeded');
+      logger.warn(
+        { jobId: record.jobId, deadOwner: record.ownerPid, version: registered.version },
+        'a training job whose process died had registered its version; recorded it as succeeded',
+      );
       return done;
     }
-    const taken: TrainingExperiment = { ...record, status: 'running', progress: 0, ownerPid: process.pid, ownerToken: PROCESS_TOKEN, takeovers };
-    logger.warn({ jobId: record.jobId, deadOwner: record.ownerPid }, 'a training job whose process died is trained again here, under its id');
+    const taken: TrainingExperiment = {
+      ...record,
+      status: 'running',
+      progress: 0,
+      ownerPid: process.pid,
+      ownerToken: PROCESS_TOKEN,
+      takeovers,
+    };
+    logger.warn(
+      { jobId: record.jobId, deadOwner: record.ownerPid },
+      'a training job whose process died is trained again here, under its id',
+    );
     run(taken);
     await store.write(taken);
     return taken;
@@ -160,17 +198,29 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
   async function byIdempotencyKey(key: string, request: TrainingRequest): Promise<TrainingExperiment | undefined> {
     const existing = await byKey(key);
     if (existing && !sameRequest(existing, request)) {
-      throw new UserError(`idempotency key "${key}" was already used for job ${existing.jobId} with a different request (model, dataset, params or searchTrials)`);
+      throw new UserError(
+        `idempotency key "${key}" was already used for job ${existing.jobId} with a different request (model, dataset, params or searchTrials)`,
+      );
     }
     return existing;
   }
 
   // Where builds before keyed job ids kept a key's job id; read only.
-  const keyFile = (key: string) => join(jobsDir, 'idempotency', `${createHash('sha256').update(key).digest('hex')}.txt`);
+  const keyFile = (key: string) =>
+    join(jobsDir, 'idempotency', `${createHash('sha256').update(key).digest('hex')}.txt`);
 
   function run(record: TrainingExperiment): void {
     const contract = contracts.forDataset(record.dataset);
-    const worker = startTrainWorker({ datasetsDir, dataset: record.dataset, params: record.params, searchTrials: record.searchTrials, gates, contract: contract ?? null, nowMs: clock.now(), checkedVersion: record.checkedVersion ?? null });
+    const worker = startTrainWorker({
+      datasetsDir,
+      dataset: record.dataset,
+      params: record.params,
+      searchTrials: record.searchTrials,
+      gates,
+      contract: contract ?? null,
+      nowMs: clock.now(),
+      checkedVersion: record.checkedVersion ?? null,
+    });
     let settled = false;
     // Set when the worker posts its result: registering it is async and outlives the worker.
     let reported = false;
@@ -179,16 +229,23 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         if (settled) return;
         settled = true;
         Object.assign(record, patch, { finishedAt: now() });
-        await store.write(record).catch((err) => logger.error({ err, jobId: record.jobId }, 'could not persist the finished training job'));
+        await store
+          .write(record)
+          .catch((err) => logger.error({ err, jobId: record.jobId }, 'could not persist the finished training job'));
         running.delete(record.jobId);
-        logger.info({ jobId: record.jobId, status: record.status, version: record.version, error: record.error }, 'training job finished');
+        logger.info(
+          { jobId: record.jobId, status: record.status, version: record.version, error: record.error },
+          'training job finished',
+        );
         resolve();
         void worker.terminate();
       };
       worker.on('message', (message: TrainWorkerMessage) => {
         if (message.type === 'progress') {
           record.progress = Math.max(record.progress, Math.min(1, message.progress));
-          void store.write(record).catch((err) => logger.warn({ err, jobId: record.jobId }, 'could not persist training progress'));
+          void store
+            .write(record)
+            .catch((err) => logger.warn({ err, jobId: record.jobId }, 'could not persist training progress'));
         } else if (message.type === 'failed') {
           reported = true;
           void finish({ status: 'failed', error: message.message });
@@ -201,17 +258,17 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
             .then((report) => {
               record.dataQualityReport = report?.reportHash ?? null;
               return registry.registerVersion({
-              model: record.model,
-              dataset: record.dataset,
-              dataVersion: outcome.dataVersion,
-              dataQualityReport: record.dataQualityReport,
-              params: { ...outcome.params },
-              metrics: outcome.metrics,
-              codeVersion: record.codeVersion,
-              trainingJobId: record.jobId,
-              createdBy: record.requestedBy,
-              qualityGates: outcome.qualityGates,
-              artifact: outcome.artifact,
+                model: record.model,
+                dataset: record.dataset,
+                dataVersion: outcome.dataVersion,
+                dataQualityReport: record.dataQualityReport,
+                params: { ...outcome.params },
+                metrics: outcome.metrics,
+                codeVersion: record.codeVersion,
+                trainingJobId: record.jobId,
+                createdBy: record.requestedBy,
+                qualityGates: outcome.qualityGates,
+                artifact: outcome.artifact,
               });
             })
             .then((version) =>
@@ -227,13 +284,24 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
                 durationMs: outcome.metrics.duration_ms ?? null,
               }),
             )
-            .catch((err: unknown) => finish({ status: 'failed', error: `trained, but registering the version failed: ${(err as Error).message}` }));
+            .catch((err: unknown) =>
+              finish({
+                status: 'failed',
+                error: `trained, but registering the version failed: ${(err as Error).message}`,
+              }),
+            );
         }
       });
       worker.on('error', (err) => void finish({ status: 'failed', error: `training worker crashed: ${err.message}` }));
       worker.on('exit', (code) => {
         // An exit before a result is posted would otherwise leave the job running forever.
-        if (!settled && !reported) void finish({ status: 'failed', error: closing ? 'stopped: the trainer was closed before the job finished' : `training worker exited with code ${code} before reporting a result` });
+        if (!settled && !reported)
+          void finish({
+            status: 'failed',
+            error: closing
+              ? 'stopped: the trainer was closed before the job finished'
+              : `training worker exited with code ${code} before reporting a result`,
+          });
       });
     });
     running.set(record.jobId, { worker, done });
@@ -251,18 +319,27 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         if (existing) return toJob(existing);
       }
       const found = await stat(file).catch(() => undefined);
-      if (!found?.isFile()) throw new UserError(`dataset "${request.dataset}" not found (looked for ${file})`, { code: 'not_found' });
+      if (!found?.isFile())
+        throw new UserError(`dataset "${request.dataset}" not found (looked for ${file})`, { code: 'not_found' });
       const contract = contracts.forDataset(request.dataset);
-      if (!contract) throw new UserError(`the trainer refuses dataset "${request.dataset}": ${noContractViolation(request.dataset).message}`, { code: 'data_invalid' });
+      if (!contract)
+        throw new UserError(
+          `the trainer refuses dataset "${request.dataset}": ${noContractViolation(request.dataset).message}`,
+          { code: 'data_invalid' },
+        );
       // A stored report on exactly this content decides at once; without one the worker checks it.
-      const contentVersion = createHash('sha256').update(await readFile(file)).digest('hex');
+      const contentVersion = createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex');
       const report = await dataChecks.newest(contentVersion, contract.hash);
       if (report && !report.verdict.passed) refuseBrokenData(contract, request.dataset, report.violations);
       await registry.createModel(request.model, `Created by a training request from ${request.requestedBy}`);
 
       const record: TrainingExperiment = {
         schemaVersion: 1,
-        jobId: request.idempotencyKey ? jobIdForKey(request.idempotencyKey) : `job-${clock.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+        jobId: request.idempotencyKey
+          ? jobIdForKey(request.idempotencyKey)
+          : `job-${clock.now().toString(36)}-${randomBytes(4).toString('hex')}`,
         model: request.model,
         dataset: request.dataset,
         status: 'queued',
@@ -295,11 +372,15 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
           // Another start with the same key won the race: that job is the answer.
           starting.delete(record.jobId);
           const winner = await byIdempotencyKey(request.idempotencyKey, request);
-          if (!winner) throw new UserError(`idempotency key "${request.idempotencyKey}" points at a job that does not exist`);
+          if (!winner)
+            throw new UserError(`idempotency key "${request.idempotencyKey}" points at a job that does not exist`);
           return toJob(winner);
         }
         // From here the job (and its key) is durable: the start is acknowledged.
-        logger.info({ jobId: record.jobId, model: record.model, dataset: record.dataset, searchTrials }, 'training job started');
+        logger.info(
+          { jobId: record.jobId, model: record.model, dataset: record.dataset, searchTrials },
+          'training job started',
+        );
         record.status = 'running';
         run(record);
       } finally {
@@ -317,7 +398,10 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
     async lookup(key): Promise<KeyedWork<TrainingJob>> {
       const record = await byKey(key);
       if (!record) return { state: 'not_started' };
-      return { state: record.status === 'queued' || record.status === 'running' ? 'started' : 'ended', work: toJob(record) };
+      return {
+        state: record.status === 'queued' || record.status === 'running' ? 'started' : 'ended',
+        work: toJob(record),
+      };
     },
 
     getExperiment: load,
@@ -333,7 +417,9 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
         // Jobs of this process signal completion; others' are polled from their record.
         const local = running.get(jobId);
         const stop = new AbortController();
-        const pause = sleep(local ? remaining : Math.min(remaining, 200), undefined, { signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal });
+        const pause = sleep(local ? remaining : Math.min(remaining, 200), undefined, {
+          signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+        });
         try {
           await (local ? Promise.race([local.done, pause]) : pause);
         } catch (err) {

@@ -7,9 +7,25 @@ import { UserError } from '../../errors.js';
 import { columnSpecs } from './contract-columns.js';
 import { PROTECTED_COLUMN, type CreditRow } from './credit-schema.js';
 import { readDataset } from './dataset-store.js';
-import { accuracy, auc, evaluateQualityGates, type QualityGates, expectedCalibrationError, logLoss, parityGap, scoreLatencyP99 } from './evaluation.js';
+import {
+  accuracy,
+  auc,
+  evaluateQualityGates,
+  type QualityGates,
+  expectedCalibrationError,
+  logLoss,
+  parityGap,
+  scoreLatencyP99,
+} from './evaluation.js';
 import { searchCandidates } from './hyperparameter-search.js';
-import { encodeRows, fitEncoder, fitLogisticRegression, parseTrainingParams, readLabels, type TrainingParams } from './logistic-regression.js';
+import {
+  encodeRows,
+  fitEncoder,
+  fitLogisticRegression,
+  parseTrainingParams,
+  readLabels,
+  type TrainingParams,
+} from './logistic-regression.js';
 import { score, type ModelArtifact } from './model-artifact.js';
 import { createRandom, shuffledIndices } from './random.js';
 
@@ -66,7 +82,9 @@ function pick(rows: CreditRow[], labels: Uint8Array, indices: number[]): Split {
 function requireBothClasses(split: Split, name: string, dataset: string): void {
   const positives = split.labels.reduce((s, v) => s + v, 0);
   if (positives === 0 || positives === split.labels.length) {
-    throw new UserError(`dataset "${dataset}": the ${name} split (${split.labels.length} rows) holds only one class; use more rows or a dataset with both 0 and 1 labels`);
+    throw new UserError(
+      `dataset "${dataset}": the ${name} split (${split.labels.length} rows) holds only one class; use more rows or a dataset with both 0 and 1 labels`,
+    );
   }
 }
 
@@ -74,19 +92,29 @@ function scoreAll(artifact: ModelArtifact, rows: CreditRow[]): Float64Array {
   return Float64Array.from(rows, (row) => score(artifact, row));
 }
 
-export async function runTrainingPipeline(input: TrainingInput, onProgress: (progress: number) => void): Promise<TrainingOutcome> {
+export async function runTrainingPipeline(
+  input: TrainingInput,
+  onProgress: (progress: number) => void,
+): Promise<TrainingOutcome> {
   const started = performance.now();
   const base = parseTrainingParams(input.params);
   const candidates = searchCandidates(base, input.searchTrials);
-  const data = await readDataset(input.datasetsDir, input.dataset, input.contract ? columnSpecs(input.contract) : undefined);
+  const data = await readDataset(
+    input.datasetsDir,
+    input.dataset,
+    input.contract ? columnSpecs(input.contract) : undefined,
+  );
   if (input.contract && data.dataVersion !== input.checkedVersion) {
     // Loaded only here: CEL takes a few hundred ms to load in a fresh worker thread.
     const { checkContract, refuseBrokenData } = await import('./contract-checks.js');
     refuseBrokenData(input.contract, input.dataset, checkContract(input.contract, data, input.nowMs));
   }
-  if (!data.header.includes('default')) throw new UserError(`dataset "${input.dataset}" has no "default" column: the trainer needs the label`);
+  if (!data.header.includes('default'))
+    throw new UserError(`dataset "${input.dataset}" has no "default" column: the trainer needs the label`);
   if (data.rows.length < MIN_TRAINING_ROWS) {
-    throw new UserError(`dataset "${input.dataset}" has ${data.rows.length} rows: training needs at least ${MIN_TRAINING_ROWS}`);
+    throw new UserError(
+      `dataset "${input.dataset}" has ${data.rows.length} rows: training needs at least ${MIN_TRAINING_ROWS}`,
+    );
   }
   const labels = readLabels(data.rows);
   onProgress(0.05);

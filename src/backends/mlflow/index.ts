@@ -4,8 +4,15 @@ import { createMlflowClient } from './client.js';
 import { createMlflowRegistry, type MlflowRegistry } from './registry.js';
 
 export function openMlflowRegistry(settings: MlflowSettings): MlflowRegistry {
-  if (!settings.trackingUri) throw new Error('unreachable: the config requires backends.mlflow.trackingUri when the registry is mlflow');
-  const client = createMlflowClient({ trackingUri: settings.trackingUri, token: settings.token, username: settings.username, password: settings.password, timeoutMs: settings.timeoutMs });
+  if (!settings.trackingUri)
+    throw new Error('unreachable: the config requires backends.mlflow.trackingUri when the registry is mlflow');
+  const client = createMlflowClient({
+    trackingUri: settings.trackingUri,
+    token: settings.token,
+    username: settings.username,
+    password: settings.password,
+    timeoutMs: settings.timeoutMs,
+  });
   return createMlflowRegistry({ client, qualityGates: settings.qualityGates, dataVersionTag: settings.dataVersionTag });
 }
 

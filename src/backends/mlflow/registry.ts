@@ -6,7 +6,14 @@
 // history of aliases, so every process reads the same history.
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, UserError, isNotFound } from '../../errors.js';
-import type { AliasMove, ModelRegistry, ModelSummary, ModelVersion, ParamValue, QualityGateResult } from '../../../tools/ports.js';
+import type {
+  AliasMove,
+  ModelRegistry,
+  ModelSummary,
+  ModelVersion,
+  ParamValue,
+  QualityGateResult,
+} from '../../../tools/ports.js';
 import type { ModelArtifact } from '../local/model-artifact.js';
 import type { RegisterVersionInput } from '../local/registry.js';
 import type { MlflowQualityGate } from '../settings.js';
@@ -37,7 +44,12 @@ export interface MlflowModelVersion {
 export interface MlflowRun {
   info: { run_id: string; experiment_id: string; artifact_uri?: string; user_id?: string };
   data: { metrics?: { key: string; value: number }[]; params?: Tag[]; tags?: Tag[] };
-  inputs?: { dataset_inputs?: { tags?: Tag[]; dataset: { name: string; digest: string; source_type?: string; source?: string } }[] };
+  inputs?: {
+    dataset_inputs?: {
+      tags?: Tag[];
+      dataset: { name: string; digest: string; source_type?: string; source?: string };
+    }[];
+  };
 }
 
 /** Where a version came from, beyond what the port names: the MLflow run and its datasets. */
@@ -89,7 +101,8 @@ function paramValue(text: string): ParamValue {
 
 /** A value for MLflow's search filter: single-quoted, which a name may not contain. */
 function quoted(value: string, what: string): string {
-  if (value.includes("'")) throw new UserError(`${what} "${value}" contains a single quote, which MLflow's search filter cannot hold`);
+  if (value.includes("'"))
+    throw new UserError(`${what} "${value}" contains a single quote, which MLflow's search filter cannot hold`);
   return `'${value}'`;
 }
 
@@ -103,8 +116,15 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
     return options.qualityGates.map((g) => {
       const value = metrics[g.metric];
       // A gate whose metric the run never logged cannot pass: its value is shown as null.
-      if (value === undefined) return { gate: g.gate, value: Number.NaN, threshold: g.threshold, direction: g.direction, passed: false };
-      return { gate: g.gate, value, threshold: g.threshold, direction: g.direction, passed: g.direction === 'min' ? value >= g.threshold : value <= g.threshold };
+      if (value === undefined)
+        return { gate: g.gate, value: Number.NaN, threshold: g.threshold, direction: g.direction, passed: false };
+      return {
+        gate: g.gate,
+        value,
+        threshold: g.threshold,
+        direction: g.direction,
+        passed: g.direction === 'min' ? value >= g.threshold : value <= g.threshold,
+      };
     });
   }
 
@@ -157,12 +177,16 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
 
   async function getVersion(model: string, version: string): Promise<MlflowVersionView | undefined> {
     try {
-      const res = await client.get<{ model_version: MlflowModelVersion }>('model-versions/get', { name: model, version });
+      const res = await client.get<{ model_version: MlflowModelVersion }>('model-versions/get', {
+        name: model,
+        version,
+      });
       return await view(res.model_version);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       // MLflow answers a version that is not a number with INVALID_PARAMETER_VALUE: no such version either.
-      if (err instanceof MlflowRefusal && err.errorCode === 'INVALID_PARAMETER_VALUE' && !/^\d+$/.test(version)) return undefined;
+      if (err instanceof MlflowRefusal && err.errorCode === 'INVALID_PARAMETER_VALUE' && !/^\d+$/.test(version))
+        return undefined;
       throw err;
     }
   }
@@ -174,7 +198,9 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
     const uri = run?.info.artifact_uri ?? '';
     const proxied = /^mlflow-artifacts:\/(.*)$/.exec(uri);
     if (!proxied) {
-      throw new UserError(`version ${version} of "${model}" keeps its artifacts at "${uri || '(no run)'}", which the agent cannot read: run the tracking server with --serve-artifacts (mlflow-artifacts:/ URIs)`);
+      throw new UserError(
+        `version ${version} of "${model}" keeps its artifacts at "${uri || '(no run)'}", which the agent cannot read: run the tracking server with --serve-artifacts (mlflow-artifacts:/ URIs)`,
+      );
     }
     return proxied[1]!.replace(/^\/+/, '');
   }
@@ -202,7 +228,10 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
     getVersion,
     async resolveAlias(model, alias) {
       try {
-        const res = await client.get<{ model_version: MlflowModelVersion }>('registered-models/alias', { name: model, alias });
+        const res = await client.get<{ model_version: MlflowModelVersion }>('registered-models/alias', {
+          name: model,
+          alias,
+        });
         return await view(res.model_version);
       } catch (err) {
         if (isNotFound(err)) return undefined;
@@ -230,7 +259,10 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       const { run } = await client.post<{ run: MlflowRun }>('runs/create', {
         experiment_id: experimentId,
         start_time: at,
-        tags: [{ key: TAGS.user, value: input.createdBy }, ...(input.trainingJobId ? [{ key: TAGS.jobId, value: input.trainingJobId }] : [])],
+        tags: [
+          { key: TAGS.user, value: input.createdBy },
+          ...(input.trainingJobId ? [{ key: TAGS.jobId, value: input.trainingJobId }] : []),
+        ],
       });
       const runId = run.info.run_id;
       await client.post('runs/log-batch', {
@@ -246,13 +278,30 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       });
       await client.post('runs/log-inputs', {
         run_id: runId,
-        datasets: [{ tags: [{ key: TAGS.datasetContext, value: 'training' }], dataset: { name: input.dataset, digest: input.dataVersion, source_type: 'local', source: JSON.stringify({ dataset: input.dataset }) } }],
+        datasets: [
+          {
+            tags: [{ key: TAGS.datasetContext, value: 'training' }],
+            dataset: {
+              name: input.dataset,
+              digest: input.dataVersion,
+              source_type: 'local',
+              source: JSON.stringify({ dataset: input.dataset }),
+            },
+          },
+        ],
       });
       const uri = run.info.artifact_uri ?? '';
       const proxied = /^mlflow-artifacts:\/(.*)$/.exec(uri);
       if (proxied) {
-        const res = await fetch(client.artifactUrl(`${proxied[1]!.replace(/^\/+/, '')}/model/model.json`), { method: 'PUT', headers: { ...client.headers(), 'content-type': 'application/json' }, body: JSON.stringify(input.artifact) });
-        if (!res.ok) throw new UserError(`MLflow refused the model artifact of run ${runId} (HTTP ${res.status}): ${await res.text()}`);
+        const res = await fetch(client.artifactUrl(`${proxied[1]!.replace(/^\/+/, '')}/model/model.json`), {
+          method: 'PUT',
+          headers: { ...client.headers(), 'content-type': 'application/json' },
+          body: JSON.stringify(input.artifact),
+        });
+        if (!res.ok)
+          throw new UserError(
+            `MLflow refused the model artifact of run ${runId} (HTTP ${res.status}): ${await res.text()}`,
+          );
       }
       const created = await client.post<{ model_version: MlflowModelVersion }>('model-versions/create', {
         name: input.model,
@@ -269,15 +318,30 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
         const target = await getVersion(model, version);
         if (!target) throw new NotFoundError(`MLflow: model "${model}" has no version ${version}`);
         if (alias === 'champion' && !target.promotable) {
-          const failed = target.qualityGates.filter((g) => !g.passed).map((g) => `${g.gate} ${Number.isNaN(g.value) ? '(not logged)' : g.value} ${g.direction === 'min' ? '<' : '>'} ${g.threshold}`);
-          throw new UserError(`version ${version} of "${model}" is not promotable: it failed quality gates ${failed.join(', ')}`);
+          const failed = target.qualityGates
+            .filter((g) => !g.passed)
+            .map(
+              (g) =>
+                `${g.gate} ${Number.isNaN(g.value) ? '(not logged)' : g.value} ${g.direction === 'min' ? '<' : '>'} ${g.threshold}`,
+            );
+          throw new UserError(
+            `version ${version} of "${model}" is not promotable: it failed quality gates ${failed.join(', ')}`,
+          );
         }
         await client.post('registered-models/alias', { name: model, alias, version });
       } else if (from !== null) {
         await client.delete('registered-models/alias', { name: model, alias });
       }
       const at = now();
-      const move: AliasMove = { model, alias, from: from === null ? null : String(from), to: version, at: new Date(at).toISOString(), by, reason };
+      const move: AliasMove = {
+        model,
+        alias,
+        from: from === null ? null : String(from),
+        to: version,
+        at: new Date(at).toISOString(),
+        by,
+        reason,
+      };
       const key = `${TAGS.aliasMove}${String(at).padStart(15, '0')}.${String(moveSeq++).padStart(6, '0')}.${randomBytes(3).toString('hex')}`;
       await client.post('registered-models/set-tag', { name: model, key, value: JSON.stringify(move) });
       return move;
@@ -288,7 +352,10 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
     async loadArtifact(model, version) {
       const path = `${await artifactBase(model, version)}/model/model.json`;
       const res = await fetch(client.artifactUrl(path), { headers: client.headers() });
-      if (res.status === 404) throw new NotFoundError(`MLflow: version ${version} of "${model}" has no model/model.json artifact (the agent's model format)`);
+      if (res.status === 404)
+        throw new NotFoundError(
+          `MLflow: version ${version} of "${model}" has no model/model.json artifact (the agent's model format)`,
+        );
       if (!res.ok) throw new UserError(`MLflow refused the artifact ${path} (HTTP ${res.status}): ${await res.text()}`);
       return (await res.json()) as ModelArtifact;
     },

@@ -8,7 +8,12 @@ import type { CanaryCheck } from '../../../tools/ports.js';
 import type { AnalysisOutcome, AnalysisTarget, CanaryAnalyzer } from '../canary-analyzer.js';
 import { createPrometheusClient, type PrometheusClient, type PromQueryResult } from './client.js';
 import { fillQuery } from './query-template.js';
-import { durationMs, prometheusAnalysisSettingsSchema, type AnalysisMetric, type PrometheusAnalysisSettings } from './settings.js';
+import {
+  durationMs,
+  prometheusAnalysisSettingsSchema,
+  type AnalysisMetric,
+  type PrometheusAnalysisSettings,
+} from './settings.js';
 import { compileSuccessCondition, type ConditionOutcome } from './success-condition.js';
 
 export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
@@ -33,7 +38,10 @@ export interface MetricCheck extends CanaryCheck {
 
 export interface PrometheusAnalyzer extends CanaryAnalyzer {
   readonly settings: PrometheusAnalysisSettings;
-  analyse(target: AnalysisTarget, options?: { signal?: AbortSignal }): Promise<Omit<AnalysisOutcome, 'checks'> & { checks: MetricCheck[] }>;
+  analyse(
+    target: AnalysisTarget,
+    options?: { signal?: AbortSignal },
+  ): Promise<Omit<AnalysisOutcome, 'checks'> & { checks: MetricCheck[] }>;
 }
 
 export function parsePrometheusAnalysisSettings(input: unknown): PrometheusAnalysisSettings {
@@ -45,34 +53,66 @@ export function parsePrometheusAnalysisSettings(input: unknown): PrometheusAnaly
   return parsed.data;
 }
 
-export function createPrometheusAnalysis(input: unknown, options: { now?: () => Date; client?: PrometheusClient } = {}): PrometheusAnalyzer {
+export function createPrometheusAnalysis(
+  input: unknown,
+  options: { now?: () => Date; client?: PrometheusClient } = {},
+): PrometheusAnalyzer {
   const settings = parsePrometheusAnalysisSettings(input);
   const client = options.client ?? createPrometheusClient(settings);
   const now = options.now ?? (() => new Date());
   // Compiled at start: a broken condition stops the start, not the first canary.
-  const metrics = settings.metrics.map((m) => ({ metric: m, condition: compileSuccessCondition(m.successCondition, m.name) }));
+  const metrics = settings.metrics.map((m) => ({
+    metric: m,
+    condition: compileSuccessCondition(m.successCondition, m.name),
+  }));
 
-  async function measure(metric: AnalysisMetric, condition: (r: unknown) => ConditionOutcome, query: string): Promise<Measurement> {
+  async function measure(
+    metric: AnalysisMetric,
+    condition: (r: unknown) => ConditionOutcome,
+    query: string,
+  ): Promise<Measurement> {
     const at = now();
     let answer: PromQueryResult;
     try {
       answer = metric.range
-        ? await client.queryRange(query, { start: new Date(at.getTime() - durationMs(metric.range.lookback)), end: at, stepSeconds: durationMs(metric.range.step) / 1000 })
+        ? await client.queryRange(query, {
+            start: new Date(at.getTime() - durationMs(metric.range.lookback)),
+            end: at,
+            stepSeconds: durationMs(metric.range.step) / 1000,
+          })
         : await client.query(query, at);
     } catch (err) {
       // Prometheus down or slow: retried at the next interval. A bad query or refused credentials is not.
-      if (err instanceof UpstreamError && err.retryable) return { at: at.toISOString(), phase: 'Error', result: null, message: err.message };
+      if (err instanceof UpstreamError && err.retryable)
+        return { at: at.toISOString(), phase: 'Error', result: null, message: err.message };
       throw err;
     }
     const result = resultOf(answer);
-    if (result.length === 0) return { at: at.toISOString(), phase: 'Inconclusive', result, message: 'no data: the query returned no series' };
-    if (result.flat().every((v) => Number.isNaN(v))) return { at: at.toISOString(), phase: 'Inconclusive', result, message: 'no data: every value is NaN (nothing was served in the window)' };
+    if (result.length === 0)
+      return { at: at.toISOString(), phase: 'Inconclusive', result, message: 'no data: the query returned no series' };
+    if (result.flat().every((v) => Number.isNaN(v)))
+      return {
+        at: at.toISOString(),
+        phase: 'Inconclusive',
+        result,
+        message: 'no data: every value is NaN (nothing was served in the window)',
+      };
     const verdict = condition(result);
     if (!verdict.ok) return { at: at.toISOString(), phase: 'Failed', result, message: verdict.error };
-    return { at: at.toISOString(), phase: verdict.value ? 'Successful' : 'Failed', result, message: verdict.value ? null : `${metric.successCondition} is false` };
+    return {
+      at: at.toISOString(),
+      phase: verdict.value ? 'Successful' : 'Failed',
+      result,
+      message: verdict.value ? null : `${metric.successCondition} is false`,
+    };
   }
 
-  async function runMetric(metric: AnalysisMetric, condition: (r: unknown) => ConditionOutcome, target: AnalysisTarget, signal?: AbortSignal): Promise<MetricCheck> {
+  async function runMetric(
+    metric: AnalysisMetric,
+    condition: (r: unknown) => ConditionOutcome,
+    target: AnalysisTarget,
+    signal?: AbortSignal,
+  ): Promise<MetricCheck> {
     const query = fillQuery(metric.query, target);
     const measurements: Measurement[] = [];
     let phase: MetricPhase = 'Successful';
@@ -85,16 +125,29 @@ export function createPrometheusAnalysis(input: unknown, options: { now?: () => 
       measurements.push(m);
       consecutiveErrors = m.phase === 'Error' ? consecutiveErrors + 1 : 0;
       const count = (p: MeasurementPhase) => measurements.filter((x) => x.phase === p).length;
-      if (count('Failed') > metric.failureLimit) { phase = 'Failed'; break; }
-      if (consecutiveErrors > metric.consecutiveErrorLimit) { phase = 'Error'; break; }
-      if (count('Inconclusive') > metric.inconclusiveLimit) { phase = 'Inconclusive'; break; }
+      if (count('Failed') > metric.failureLimit) {
+        phase = 'Failed';
+        break;
+      }
+      if (consecutiveErrors > metric.consecutiveErrorLimit) {
+        phase = 'Error';
+        break;
+      }
+      if (count('Inconclusive') > metric.inconclusiveLimit) {
+        phase = 'Inconclusive';
+        break;
+      }
     }
     // Ended without one good measurement (only errors, or aborted): nothing was shown to pass.
     if (phase === 'Successful' && !measurements.some((m) => m.phase === 'Successful')) {
       phase = measurements.some((m) => m.phase === 'Error') ? 'Error' : 'Inconclusive';
     }
     const last = [...measurements].reverse().find((m) => m.result && m.result.length > 0);
-    const first = last ? (Array.isArray(last.result![0]) ? (last.result![0] as number[]).at(-1) : (last.result![0] as number)) : undefined;
+    const first = last
+      ? Array.isArray(last.result![0])
+        ? (last.result![0] as number[]).at(-1)
+        : (last.result![0] as number)
+      : undefined;
     const decisive = [...measurements].reverse().find((m) => m.phase === phase) ?? measurements.at(-1);
     return {
       check: metric.name,
@@ -106,7 +159,7 @@ export function createPrometheusAnalysis(input: unknown, options: { now?: () => 
       query,
       successCondition: metric.successCondition,
       measurements,
-      message: phase === 'Successful' ? null : decisive?.message ?? 'no measurement was taken',
+      message: phase === 'Successful' ? null : (decisive?.message ?? 'no measurement was taken'),
       samples: { canary: measurements.length, stable: 0 },
     };
   }
@@ -114,11 +167,19 @@ export function createPrometheusAnalysis(input: unknown, options: { now?: () => 
   return {
     settings,
     async analyse(target, { signal } = {}) {
-      const checks = await Promise.all(metrics.map(({ metric, condition }) => runMetric(metric, condition, target, signal)));
+      const checks = await Promise.all(
+        metrics.map(({ metric, condition }) => runMetric(metric, condition, target, signal)),
+      );
       const failed = checks.some((c) => c.phase === 'Failed' || c.phase === 'Error');
       const inconclusive = !failed && checks.some((c) => c.phase === 'Inconclusive');
       const verdict = failed ? 'failed' : inconclusive ? 'inconclusive' : 'passed';
-      return { at: now().toISOString(), trafficPercent: target.trafficPercent, passed: verdict === 'passed', verdict, checks };
+      return {
+        at: now().toISOString(),
+        trafficPercent: target.trafficPercent,
+        passed: verdict === 'passed',
+        verdict,
+        checks,
+      };
     },
   };
 }

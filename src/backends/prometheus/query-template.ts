@@ -17,5 +17,7 @@ export function fillQuery(query: string, target: AnalysisTarget): string {
     stableVersion: target.stableVersion,
     environment: target.environment,
   };
-  return query.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_, name: string) => escapePromqlString(values[name as keyof typeof values]));
+  return query.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_, name: string) =>
+    escapePromqlString(values[name as keyof typeof values]),
+  );
 }

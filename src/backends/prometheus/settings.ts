@@ -7,13 +7,23 @@ import { TEMPLATE_VARIABLES } from './query-template.js';
 export const DURATION_PATTERN = /^(\d+)(ms|s|m|h)$/;
 const duration = z.string().regex(DURATION_PATTERN, 'write a duration such as 500ms, 30s, 5m or 1h');
 
-const placeholdersKnown = (query: string) => [...query.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].every((m) => (TEMPLATE_VARIABLES as readonly string[]).includes(m[1]!));
+const placeholdersKnown = (query: string) =>
+  [...query.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)].every((m) =>
+    (TEMPLATE_VARIABLES as readonly string[]).includes(m[1]!),
+  );
 
 export const analysisMetricSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a metric name is letters, digits, _ and -, starting with a letter'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a metric name is letters, digits, _ and -, starting with a letter'),
     /** PromQL with {{model}}, {{version}} (the canary), {{stableVersion}} and {{environment}} filled in. */
-    query: z.string().min(1).refine(placeholdersKnown, { message: `the query may only use the placeholders ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')}` }),
+    query: z
+      .string()
+      .min(1)
+      .refine(placeholdersKnown, {
+        message: `the query may only use the placeholders ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ')}`,
+      }),
     /** A range query over the last `lookback` at `step`; absent: an instant query. */
     range: z.object({ lookback: duration, step: duration }).strict().optional(),
     /** CEL over `result` (a list: one number per series, or per range series a list of numbers); must return true or false. */
@@ -47,7 +57,12 @@ export const prometheusAnalysisSettingsSchema = z
   .superRefine((s, ctx) => {
     const seen = new Set<string>();
     for (const [i, m] of s.metrics.entries()) {
-      if (seen.has(m.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['metrics', i, 'name'], message: `metric name "${m.name}" is used twice` });
+      if (seen.has(m.name))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['metrics', i, 'name'],
+          message: `metric name "${m.name}" is used twice`,
+        });
       seen.add(m.name);
     }
   });

@@ -15,7 +15,10 @@ export function compileSuccessCondition(source: string, metric: string): (result
   try {
     run = plan(env, parse(source)) as Planned;
   } catch (err) {
-    throw new UserError(`analysis metric "${metric}": successCondition ${JSON.stringify(source)} is not valid CEL: ${(err as Error).message}`, { code: 'config_invalid' });
+    throw new UserError(
+      `analysis metric "${metric}": successCondition ${JSON.stringify(source)} is not valid CEL: ${(err as Error).message}`,
+      { code: 'config_invalid' },
+    );
   }
   return (result) => {
     let value: unknown;
@@ -26,7 +29,8 @@ export function compileSuccessCondition(source: string, metric: string): (result
       return { ok: false, error: (err as Error).message };
     }
     if (isCelError(value)) return { ok: false, error: value.message };
-    if (typeof value !== 'boolean') return { ok: false, error: `successCondition returned ${String(value)} instead of true or false` };
+    if (typeof value !== 'boolean')
+      return { ok: false, error: `successCondition returned ${String(value)} instead of true or false` };
     return { ok: true, value };
   };
 }

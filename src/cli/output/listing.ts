@@ -11,7 +11,10 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** `-o, --output <format>`, the same on every listing. */
 export function outputOption(): Option {
-  return new Option('-o, --output <format>', 'table (cut to fit), wide (every column whole), json (one JSON document), jsonl (one JSON object a line)')
+  return new Option(
+    '-o, --output <format>',
+    'table (cut to fit), wide (every column whole), json (one JSON document), jsonl (one JSON object a line)',
+  )
     .choices([...OUTPUT_FORMATS])
     .default('table');
 }
@@ -41,7 +44,23 @@ export function renderTable<T>(items: readonly T[], columns: readonly Column<T>[
   const table = new Table({
     head: columns.map((c) => (colorOn ? bold(c.header) : c.header)),
     colAligns: columns.map((c) => c.align ?? 'left'),
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },
+    chars: {
+      top: '',
+      'top-mid': '',
+      'top-left': '',
+      'top-right': '',
+      bottom: '',
+      'bottom-mid': '',
+      'bottom-left': '',
+      'bottom-right': '',
+      left: '',
+      'left-mid': '',
+      mid: '',
+      'mid-mid': '',
+      right: '',
+      'right-mid': '',
+      middle: '  ',
+    },
     style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [], compact: true },
   });
   for (const item of items) {
@@ -61,7 +80,13 @@ export function renderTable<T>(items: readonly T[], columns: readonly Column<T>[
 }
 
 /** The whole listing as one string for stdout; `empty` is what a table says when there is nothing. */
-export function renderListing<T>(items: readonly T[], format: OutputFormat, columns: readonly Column<T>[], empty: string, asJson: (item: T) => unknown = (i) => i): string {
+export function renderListing<T>(
+  items: readonly T[],
+  format: OutputFormat,
+  columns: readonly Column<T>[],
+  empty: string,
+  asJson: (item: T) => unknown = (i) => i,
+): string {
   switch (format) {
     case 'json':
       return `${jsonSafe(JSON.stringify(items.map(asJson), null, 2))}\n`;

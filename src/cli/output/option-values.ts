@@ -4,7 +4,8 @@ import { InvalidArgumentError } from 'commander';
 
 export function parseLimit(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number, like 50; got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a positive whole number, like 50; got "${value}"`);
   return n;
 }
 
@@ -14,6 +15,9 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 export function parseSince(value: string, now: number = Date.now()): string {
   const duration = /^(\d+)([smhdw])$/.exec(value);
   if (duration) return new Date(now - Number(duration[1]) * UNIT_MS[duration[2]!]!).toISOString();
-  if (/^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(value) && !Number.isNaN(Date.parse(value))) return new Date(Date.parse(value)).toISOString();
-  throw new InvalidArgumentError(`expected a duration like 30m, 2h or 7d, or an ISO date like 2026-12-01 or 2026-12-01T09:00:00Z; got "${value}"`);
+  if (/^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(value) && !Number.isNaN(Date.parse(value)))
+    return new Date(Date.parse(value)).toISOString();
+  throw new InvalidArgumentError(
+    `expected a duration like 30m, 2h or 7d, or an ISO date like 2026-12-01 or 2026-12-01T09:00:00Z; got "${value}"`,
+  );
 }

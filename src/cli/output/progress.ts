@@ -22,11 +22,21 @@ export function labProgressSources(lab: {
   deployer: ProgressSources['deployer'];
   stats: { window(model: string, environment: Environment, version: string, sinceMs?: number): { requests: number } };
 }): ProgressSources {
-  return { trainer: lab.trainer, deployer: lab.deployer, requestsServed: (model, environment, version, sinceMs) => lab.stats.window(model, environment, version, sinceMs).requests };
+  return {
+    trainer: lab.trainer,
+    deployer: lab.deployer,
+    requestsServed: (model, environment, version, sinceMs) =>
+      lab.stats.window(model, environment, version, sinceMs).requests,
+  };
 }
 
 /** What the wait stands at now, in one line; null when there is nothing to read. */
-export async function describeWait(sources: ProgressSources, name: string, handle: Handle, startedMs: number): Promise<string | null> {
+export async function describeWait(
+  sources: ProgressSources,
+  name: string,
+  handle: Handle,
+  startedMs: number,
+): Promise<string | null> {
   if (typeof handle.jobId === 'string') {
     const job = await sources.trainer.get(handle.jobId);
     return job ? `training ${job.jobId}: ${Math.round(job.progress * 100)}% (${job.status})` : null;
@@ -36,7 +46,9 @@ export async function describeWait(sources: ProgressSources, name: string, handl
     const rollout = await sources.deployer.rollout(handle.model, environment);
     if (!rollout) return null;
     const version = rollout.canaryVersion ?? String(handle.version);
-    const requests = sources.requestsServed ? `, ${sources.requestsServed(handle.model, environment, version, startedMs)} requests served by v${version} so far` : '';
+    const requests = sources.requestsServed
+      ? `, ${sources.requestsServed(handle.model, environment, version, startedMs)} requests served by v${version} so far`
+      : '';
     const passed = rollout.analyses.filter((a) => a.passed).length;
     return `canary v${version} at ${rollout.canaryPercent}% of ${rollout.targetPercent}% (${rollout.status})${requests}; analyses passed ${passed} of ${rollout.analyses.length}`;
   }
@@ -49,7 +61,10 @@ export interface WaitProgress {
   stop(): void;
 }
 
-export function createWaitProgress(sources: ProgressSources, options: { stream?: NodeJS.WriteStream; intervalMs?: number; plainEveryMs?: number } = {}): WaitProgress {
+export function createWaitProgress(
+  sources: ProgressSources,
+  options: { stream?: NodeJS.WriteStream; intervalMs?: number; plainEveryMs?: number } = {},
+): WaitProgress {
   const stream = options.stream ?? process.stdout;
   // A terminal that reports no width (some pseudo-terminals) gets plain lines: ora sizes its
   // rewrite by the width and would never finish erasing on a width of 0.
@@ -86,7 +101,12 @@ export function createWaitProgress(sources: ProgressSources, options: { stream?:
     onItem(item, print) {
       stop();
       print();
-      if (item.kind === 'result' && item.outcome.status === 'waiting' && item.outcome.handle && typeof item.outcome.handle === 'object') {
+      if (
+        item.kind === 'result' &&
+        item.outcome.status === 'waiting' &&
+        item.outcome.handle &&
+        typeof item.outcome.handle === 'object'
+      ) {
         start(item.name, item.outcome.handle as Handle);
       }
     },

@@ -9,7 +9,9 @@ import type { AuditEntry, AuditReader } from '../../audit/index.js';
 export async function auditEntriesOf(reader: AuditReader, runId: string): Promise<AuditEntry[]> {
   const range = await reader.runRange(runId);
   if (!range) return [];
-  return (await reader.lines(range.first, range.last)).map((line) => JSON.parse(line) as AuditEntry).filter((e) => e.runId === runId);
+  return (await reader.lines(range.first, range.last))
+    .map((line) => JSON.parse(line) as AuditEntry)
+    .filter((e) => e.runId === runId);
 }
 
 const callIdOf = (e: AuditEntry): string | undefined => (typeof e.data.callId === 'string' ? e.data.callId : undefined);
@@ -40,10 +42,20 @@ export function transcriptTimes(run: Run, entries: readonly AuditEntry[]): (stri
         at = turns[plans++]?.time ?? null;
         break;
       case 'result':
-        at = ofCall(item.callId, item.outcome.status === 'waiting' ? ['execution.waiting'] : item.outcome.status === 'pending_approval' ? ['approval.requested'] : ['execution.finished', 'execution.failed']);
+        at = ofCall(
+          item.callId,
+          item.outcome.status === 'waiting'
+            ? ['execution.waiting']
+            : item.outcome.status === 'pending_approval'
+              ? ['approval.requested']
+              : ['execution.finished', 'execution.failed'],
+        );
         break;
       case 'wait':
-        at = (byCall.get(item.callId) ?? []).findLast((e) => e.kind === 'execution.finished' || e.kind === 'execution.failed')?.time ?? null;
+        at =
+          (byCall.get(item.callId) ?? []).findLast(
+            (e) => e.kind === 'execution.finished' || e.kind === 'execution.failed',
+          )?.time ?? null;
         break;
       case 'approval':
         at = byCall.get(item.callId)?.at(-1)?.time ?? null;

@@ -6,7 +6,10 @@ const SKIPPED = /^- ([\w-]+): skipped \((.+) is false\)$/;
 /** Where a path points, in words: `steps.canary.output.status` → "canary's status". */
 function pathWords(path: string): string {
   const step = /^steps\.([\w-]+)(?:\.output)?\.([\w.]+)$/.exec(path);
-  if (step) return step[2] === 'status' && !path.includes('.output.') ? `step ${step[1]}` : `${step[1]}'s ${step[2]!.split('.').join(' ')}`;
+  if (step)
+    return step[2] === 'status' && !path.includes('.output.')
+      ? `step ${step[1]}`
+      : `${step[1]}'s ${step[2]!.split('.').join(' ')}`;
   const label = /^alert\.labels\.([\w-]+)$/.exec(path);
   if (label) return `the alert's ${label[1]} label`;
   return path;
@@ -16,7 +19,7 @@ function pathWords(path: string): string {
 export function describeCondition(cel: string): string {
   return cel
     .replace(/has\(steps\.([\w-]+)\)/g, 'step $1 ran')
-    .replace(/has\(alert\.labels\.([\w-]+)\)/g, "the alert has a $1 label")
+    .replace(/has\(alert\.labels\.([\w-]+)\)/g, 'the alert has a $1 label')
     .replace(/steps\.([\w-]+)\.status == 'executed'/g, 'step $1 succeeded')
     .replace(/([\w.]+) == true\b/g, (_, p: string) => `${pathWords(p)} is true`)
     .replace(/([\w.]+) == '([^']*)'/g, (_, p: string, v: string) => `${pathWords(p)} is ${v}`)

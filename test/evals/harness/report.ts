@@ -23,16 +23,24 @@ export function formatReport(report: SuiteReport): string {
   for (const planner of planners) {
     const results = report.results.filter((r) => r.planner === planner);
     lines.push(`planner: ${planner}`);
-    lines.push(`${pad('scenario', 34)} ${pad('script', 17)} ${'calls'.padStart(5)} ${'tok in'.padStart(7)} ${'tok out'.padStart(7)} ${'mitigation'.padStart(10)} ${'time'.padStart(8)}  result`);
+    lines.push(
+      `${pad('scenario', 34)} ${pad('script', 17)} ${'calls'.padStart(5)} ${'tok in'.padStart(7)} ${'tok out'.padStart(7)} ${'mitigation'.padStart(10)} ${'time'.padStart(8)}  result`,
+    );
     for (const r of results) lines.push(row(r));
     const passed = results.filter((r) => r.passed).length;
     const sum = (f: (r: ScenarioResult) => number) => results.reduce((n, r) => n + f(r), 0);
-    lines.push(`${pad('total', 34)} ${pad('', 17)} ${String(sum((r) => r.toolCalls)).padStart(5)} ${String(sum((r) => r.tokensIn)).padStart(7)} ${String(sum((r) => r.tokensOut)).padStart(7)} ${''.padStart(10)} ${ms(sum((r) => r.durationMs)).padStart(8)}  ${passed}/${results.length} passed (${((100 * passed) / results.length).toFixed(0)}%)`);
+    lines.push(
+      `${pad('total', 34)} ${pad('', 17)} ${String(sum((r) => r.toolCalls)).padStart(5)} ${String(sum((r) => r.tokensIn)).padStart(7)} ${String(sum((r) => r.tokensOut)).padStart(7)} ${''.padStart(10)} ${ms(sum((r) => r.durationMs)).padStart(8)}  ${passed}/${results.length} passed (${((100 * passed) / results.length).toFixed(0)}%)`,
+    );
     lines.push('');
   }
   for (const s of report.skipped) lines.push(`planner: ${s.planner}: ${s.reason}`);
   const all = report.results.length;
   const passed = report.results.filter((r) => r.passed).length;
-  lines.push(all ? `all planners: ${passed}/${all} passed (${((100 * passed) / all).toFixed(0)}%)` : 'all planners: no scenario ran');
+  lines.push(
+    all
+      ? `all planners: ${passed}/${all} passed (${((100 * passed) / all).toFixed(0)}%)`
+      : 'all planners: no scenario ran',
+  );
   return lines.join('\n');
 }

@@ -6,7 +6,12 @@ import type { Run } from '../../../src/agent/run.js';
 import { isFinished } from '../../../src/agent/run.js';
 import { alertmanagerAlertSchema, fingerprintOf } from '../../../src/intake/index.js';
 import { readAuditEntries, verifyAuditFile, type AuditEntry } from '../../../src/audit/index.js';
-import { createTrafficSimulator, readDataset, type LocalLab, type TrafficSimulator } from '../../../src/backends/local/index.js';
+import {
+  createTrafficSimulator,
+  readDataset,
+  type LocalLab,
+  type TrafficSimulator,
+} from '../../../src/backends/local/index.js';
 import { scheduleFromConfig, firing } from '../../../src/intake/index.js';
 import type { Approval } from '../../../src/approvals/index.js';
 import { freshHome, removeHome, seedLab } from './lab-state.js';
@@ -29,7 +34,11 @@ export interface Outcome {
   mcp: { isError: boolean; text: string; structured: unknown }[];
   split: { stableVersion: string; canaryVersion: string | null; canaryPercent: number } | null;
   aliases: Record<string, string>;
-  history: { action: string; split: { canaryVersion: string | null; canaryPercent: number; stableVersion: string }; by: string }[];
+  history: {
+    action: string;
+    split: { canaryVersion: string | null; canaryPercent: number; stableVersion: string };
+    by: string;
+  }[];
   jobs: { jobId: string; dataset: string; idempotencyKey: string | null }[];
   chainOk: boolean;
   chainProblem: string | null;
@@ -56,21 +65,50 @@ function llmFor(planner: PlannerChoice, scenario: Scenario): LlmChoice {
 function crashAfterEffect(tool: string, onCrash: () => void): (lab: LocalLab) => LocalLab {
   const never = new Promise<never>(() => undefined);
   return (lab) => {
-    const after = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-      await fn(...args);
-      onCrash();
-      return never;
+    const after =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        await fn(...args);
+        onCrash();
+        return never;
+      };
+    if (tool === 'deploy_canary')
+      return {
+        ...lab,
+        deployer: Object.assign(Object.create(lab.deployer), {
+          startCanary: after(lab.deployer.startCanary.bind(lab.deployer)),
+        }),
+      };
+    if (tool === 'rollback')
+      return {
+        ...lab,
+        deployer: Object.assign(Object.create(lab.deployer), {
+          rollback: after(lab.deployer.rollback.bind(lab.deployer)),
+        }),
+      };
+    return {
+      ...lab,
+      trainer: Object.assign(Object.create(lab.trainer), { start: after(lab.trainer.start.bind(lab.trainer)) }),
     };
-    if (tool === 'deploy_canary') return { ...lab, deployer: Object.assign(Object.create(lab.deployer), { startCanary: after(lab.deployer.startCanary.bind(lab.deployer)) }) };
-    if (tool === 'rollback') return { ...lab, deployer: Object.assign(Object.create(lab.deployer), { rollback: after(lab.deployer.rollback.bind(lab.deployer)) }) };
-    return { ...lab, trainer: Object.assign(Object.create(lab.trainer), { start: after(lab.trainer.start.bind(lab.trainer)) }) };
   };
 }
 
 /** Alertmanager's v4 webhook for the step's alerts, as Alertmanager would post it. */
 function webhook(step: Extract<Step, { alertmanager: unknown }>['alertmanager'], startsAt: string) {
-  const alerts = step.alerts.map((a) => alertmanagerAlertSchema.parse({ status: a.status, labels: a.labels, annotations: a.annotations, startsAt, endsAt: a.status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus.example/graph', fingerprint: fingerprintOf(a.labels) }));
-  const common = Object.fromEntries(Object.entries(step.alerts[0]!.labels).filter(([k, v]) => step.alerts.every((a) => a.labels[k] === v)));
+  const alerts = step.alerts.map((a) =>
+    alertmanagerAlertSchema.parse({
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt,
+      endsAt: a.status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prometheus.example/graph',
+      fingerprint: fingerprintOf(a.labels),
+    }),
+  );
+  const common = Object.fromEntries(
+    Object.entries(step.alerts[0]!.labels).filter(([k, v]) => step.alerts.every((a) => a.labels[k] === v)),
+  );
   return {
     version: '4',
     groupKey: `{}:{alertname="${common.alertname ?? 'unnamed'}"}`,
@@ -85,7 +123,12 @@ function webhook(step: Extract<Step, { alertmanager: unknown }>['alertmanager'],
   };
 }
 
-async function settle(service: Service, runIds: Set<string>, crash: { pending: boolean; happened: boolean }, deadline: number): Promise<void> {
+async function settle(
+  service: Service,
+  runIds: Set<string>,
+  crash: { pending: boolean; happened: boolean },
+  deadline: number,
+): Promise<void> {
   for (;;) {
     if (crash.happened && crash.pending) {
       crash.pending = false;
@@ -94,12 +137,20 @@ async function settle(service: Service, runIds: Set<string>, crash: { pending: b
     const runs = await Promise.all([...runIds].map((id) => service.current.runtime.runs.get(id)));
     const depth = await service.queue.depth();
     if (depth === 0 && runs.every((r) => r && (isFinished(r.status) || r.status === 'waiting_approval'))) return;
-    if (Date.now() > deadline) throw new Error(`runs did not settle in time: ${runs.map((r) => `${r?.id ?? '?'}=${r?.status ?? 'not stored'}`).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `runs did not settle in time: ${runs.map((r) => `${r?.id ?? '?'}=${r?.status ?? 'not stored'}`).join(', ')}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-export async function runScenario(scenario: Scenario, planner: PlannerChoice, template: string, options: { timeoutMs?: number } = {}): Promise<Outcome> {
+export async function runScenario(
+  scenario: Scenario,
+  planner: PlannerChoice,
+  template: string,
+  options: { timeoutMs?: number } = {},
+): Promise<Outcome> {
   const home = await freshHome(template, scenario.name);
   const clock = offsetClock();
   let firstEffectAt: number | null = null;
@@ -113,9 +164,17 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
     clock,
     // The first side effect the agent started after the trigger: its first mitigation.
     onAudit: (entry) => {
-      if (firstEffectAt === null && triggeredAt > 0 && entry.kind === 'execution.started' && !READ_ONLY.has(String((entry.data as { tool?: unknown }).tool))) firstEffectAt = Date.now();
+      if (
+        firstEffectAt === null &&
+        triggeredAt > 0 &&
+        entry.kind === 'execution.started' &&
+        !READ_ONLY.has(String((entry.data as { tool?: unknown }).tool))
+      )
+        firstEffectAt = Date.now();
     },
-    ...(crashStep ? { wrapBackends: crashAfterEffect(crashStep.crash_during, () => void (crash.happened = true)) } : {}),
+    ...(crashStep
+      ? { wrapBackends: crashAfterEffect(crashStep.crash_during, () => void (crash.happened = true)) }
+      : {}),
   });
   const runIds = new Set<string>();
   let traffic: TrafficSimulator | null = null;
@@ -142,11 +201,25 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
         if (step.alertmanager.settle) await settle(service, runIds, crash, deadline);
       } else if ('chat' in step) {
         mark();
-        runIds.add(await service.enqueue({ kind: 'chat', principal: { id: step.chat.as, roles: [] }, text: step.chat.text, data: { question: step.chat.text } }));
+        runIds.add(
+          await service.enqueue({
+            kind: 'chat',
+            principal: { id: step.chat.as, roles: [] },
+            text: step.chat.text,
+            data: { question: step.chat.text },
+          }),
+        );
         await settle(service, runIds, crash, deadline);
       } else if ('schedule' in step) {
         mark();
-        const schedule = scheduleFromConfig({ name: step.schedule.name, cron: '0 2 * * *', tz: 'UTC', runbook: step.schedule.runbook, task: step.schedule.task, labels: step.schedule.labels } as never);
+        const schedule = scheduleFromConfig({
+          name: step.schedule.name,
+          cron: '0 2 * * *',
+          tz: 'UTC',
+          runbook: step.schedule.runbook,
+          task: step.schedule.task,
+          labels: step.schedule.labels,
+        } as never);
         runIds.add(await service.enqueue(firing(schedule.trigger, clock.now())));
         await settle(service, runIds, crash, deadline);
       } else if ('mcp' in step) {
@@ -155,15 +228,26 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
       } else if ('approve' in step) {
         const { approvals, gate } = service.current.runtime;
         for (const approval of await approvals.list({ status: 'pending' })) {
-          const result = await approvals.decide(approval.id, { approverId: step.approve.as, verdict: step.approve.verdict, comment: 'eval', via: 'cli' });
+          const result = await approvals.decide(approval.id, {
+            approverId: step.approve.as,
+            verdict: step.approve.verdict,
+            comment: 'eval',
+            via: 'cli',
+          });
           if (!result.ok) voteRefusals.push(result.code);
-          else if (result.resolved && approval.runId === null && step.approve.verdict === 'grant') await gate.executeApproved(approval.id);
+          else if (result.resolved && approval.runId === null && step.approve.verdict === 'grant')
+            await gate.executeApproved(approval.id);
         }
-        for (const id of runIds) if ((await service.current.runtime.runs.get(id))?.status === 'waiting_approval') await service.queue.resume(id);
+        for (const id of runIds)
+          if ((await service.current.runtime.runs.get(id))?.status === 'waiting_approval')
+            await service.queue.resume(id);
         await settle(service, runIds, crash, deadline);
       } else if ('waitFor' in step) {
         const tool = step.waitFor;
-        const seen = async () => (await readAuditEntries(service.current.config.auditFile)).some((e) => e.seq > seededSeq && e.kind === 'execution.started' && (e.data as { tool?: string }).tool === tool);
+        const seen = async () =>
+          (await readAuditEntries(service.current.config.auditFile)).some(
+            (e) => e.seq > seededSeq && e.kind === 'execution.started' && (e.data as { tool?: string }).tool === tool,
+          );
         while (!(await seen())) {
           if (Date.now() > deadline) throw new Error(`${tool} never started`);
           await new Promise((r) => setTimeout(r, 50));
@@ -172,7 +256,9 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
         const [, n, unit] = /^(\d+)([smh])$/.exec(step.advance)!;
         clock.advance(Number(n) * DURATION[unit as keyof typeof DURATION]);
         await service.current.runtime.approvals.expireDue();
-        for (const id of runIds) if ((await service.current.runtime.runs.get(id))?.status === 'waiting_approval') await service.queue.resume(id);
+        for (const id of runIds)
+          if ((await service.current.runtime.runs.get(id))?.status === 'waiting_approval')
+            await service.queue.resume(id);
         await settle(service, runIds, crash, deadline);
       }
     }
@@ -184,7 +270,9 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
   try {
     const { runtime, lab, config } = service.current;
     auditFile = config.auditFile;
-    const runs = (await Promise.all([...runIds].map((id) => runtime.runs.get(id)))).filter((r): r is Run => r !== undefined);
+    const runs = (await Promise.all([...runIds].map((id) => runtime.runs.get(id)))).filter(
+      (r): r is Run => r !== undefined,
+    );
     const split = (await lab.deployer.getSplit('credit-risk', 'production')) ?? null;
     const aliases: Record<string, string> = {};
     for (const alias of ['champion', 'production']) {
@@ -204,7 +292,11 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
       approvals,
       voteRefusals,
       mcp,
-      split: split && { stableVersion: split.stableVersion, canaryVersion: split.canaryVersion, canaryPercent: split.canaryPercent },
+      split: split && {
+        stableVersion: split.stableVersion,
+        canaryVersion: split.canaryVersion,
+        canaryPercent: split.canaryPercent,
+      },
       aliases,
       history,
       jobs,
@@ -223,7 +315,14 @@ export async function runScenario(scenario: Scenario, planner: PlannerChoice, te
 async function startTraffic(lab: LocalLab, options: { dataset: string; perSecond: number }): Promise<TrafficSimulator> {
   const server = await lab.serve({ host: '127.0.0.1', port: 0 });
   const { rows } = await readDataset(lab.dirs.datasets, options.dataset);
-  const simulator = createTrafficSimulator({ url: server.url, model: 'credit-risk', environment: 'production', rows, feedbackDelayMs: 50, concurrency: 4 });
+  const simulator = createTrafficSimulator({
+    url: server.url,
+    model: 'credit-risk',
+    environment: 'production',
+    rows,
+    feedbackDelayMs: 50,
+    concurrency: 4,
+  });
   simulator.start(options.perSecond);
   return simulator;
 }
@@ -232,6 +331,18 @@ async function listJobs(lab: LocalLab): Promise<Outcome['jobs']> {
   const { readdir, readFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const files = (await readdir(lab.dirs.jobs).catch(() => [] as string[])).filter((f) => f.endsWith('.json'));
-  const jobs = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(lab.dirs.jobs, f), 'utf8')) as { jobId: string; dataset: string; idempotencyKey: string | null; requestedBy: string }));
-  return jobs.filter((j) => j.requestedBy !== 'eval:seed').map((j) => ({ jobId: j.jobId, dataset: j.dataset, idempotencyKey: j.idempotencyKey }));
+  const jobs = await Promise.all(
+    files.map(
+      async (f) =>
+        JSON.parse(await readFile(join(lab.dirs.jobs, f), 'utf8')) as {
+          jobId: string;
+          dataset: string;
+          idempotencyKey: string | null;
+          requestedBy: string;
+        },
+    ),
+  );
+  return jobs
+    .filter((j) => j.requestedBy !== 'eval:seed')
+    .map((j) => ({ jobId: j.jobId, dataset: j.dataset, idempotencyKey: j.idempotencyKey }));
 }

@@ -14,7 +14,8 @@ export type { Runtime } from '../../../src/app/runtime.js';
 export type { Config } from '../../../src/app/config.js';
 
 /** What the configured LLM is, as the config reads the environment (GEMINI_API_KEY, OPENAI_BASE_URL). */
-export type LlmChoice = { kind: 'runbook' } | { kind: 'scripted'; planner: Planner } | { kind: 'gemini' | 'openai'; env: NodeJS.ProcessEnv };
+export type LlmChoice =
+  { kind: 'runbook' } | { kind: 'scripted'; planner: Planner } | { kind: 'gemini' | 'openai'; env: NodeJS.ProcessEnv };
 
 export interface EvalRuntime {
   config: Config;
@@ -30,18 +31,43 @@ export interface EvalRuntime {
 const QUICK_ANALYSIS = { minRequestsPerStep: 20, minLabelsPerStep: 20, stepTimeoutMs: 4_000 };
 
 export function evalConfig(home: string, llm: LlmChoice): Config {
-  const env: Record<string, string | undefined> = { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'runbook' };
+  const env: Record<string, string | undefined> = {
+    MLOPS_AGENT_HOME: home,
+    MLOPS_AGENT_LOG_LEVEL: 'silent',
+    MLOPS_AGENT_LLM: 'runbook',
+  };
   if (llm.kind === 'gemini' || llm.kind === 'openai') {
     env.MLOPS_AGENT_LLM = llm.kind;
-    for (const key of ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL', 'OPENAI_BASE_URL', 'OPENAI_API_KEY', 'OPENAI_MODEL']) env[key] = llm.env[key];
+    for (const key of [
+      'GEMINI_API_KEY',
+      'GEMINI_MODEL',
+      'GEMINI_BASE_URL',
+      'OPENAI_BASE_URL',
+      'OPENAI_API_KEY',
+      'OPENAI_MODEL',
+    ])
+      env[key] = llm.env[key];
   }
   return loadConfig({ env: env as NodeJS.ProcessEnv, cwd: home });
 }
 
 /** Opens the lab under `home` and the runtime over it; `onAudit` sees each durable entry. */
-export async function openEvalRuntime(options: { home: string; llm: LlmChoice; clock: Clock; joined?: RuntimeOptions['joined']; onAudit?: (entry: AuditEntryInput) => void; wrapBackends?: (lab: LocalLab) => LocalLab }): Promise<EvalRuntime> {
+export async function openEvalRuntime(options: {
+  home: string;
+  llm: LlmChoice;
+  clock: Clock;
+  joined?: RuntimeOptions['joined'];
+  onAudit?: (entry: AuditEntryInput) => void;
+  wrapBackends?: (lab: LocalLab) => LocalLab;
+}): Promise<EvalRuntime> {
   const config = evalConfig(options.home, options.llm);
-  const lab = await openLocalLab({ config, logger: silentLogger, clock: options.clock, steps: [5, 25, 100], analysis: QUICK_ANALYSIS });
+  const lab = await openLocalLab({
+    config,
+    logger: silentLogger,
+    clock: options.clock,
+    steps: [5, 25, 100],
+    analysis: QUICK_ANALYSIS,
+  });
   try {
     const runtime = await createRuntime({
       config,

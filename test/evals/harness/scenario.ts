@@ -40,15 +40,27 @@ const alertmanagerStep = z
 const chatStep = z.object({ chat: z.object({ as: z.string().min(1), text: z.string().min(1) }).strict() }).strict();
 
 const scheduleStep = z
-  .object({ schedule: z.object({ name: z.string().min(1), runbook: z.string().min(1), task: z.string().min(1), labels }).strict() })
+  .object({
+    schedule: z
+      .object({ name: z.string().min(1), runbook: z.string().min(1), task: z.string().min(1), labels })
+      .strict(),
+  })
   .strict();
 
 /** A tool called by an MCP client through the real MCP server (not an agent run). */
-const mcpStep = z.object({ mcp: z.object({ client: z.string().min(1), tool: z.string().min(1), args: z.record(z.string(), z.unknown()) }).strict() }).strict();
+const mcpStep = z
+  .object({
+    mcp: z
+      .object({ client: z.string().min(1), tool: z.string().min(1), args: z.record(z.string(), z.unknown()) })
+      .strict(),
+  })
+  .strict();
 
 /** Votes on every pending approval, through the approvals service, then resumes the runs waiting on them. */
 const approveStep = z
-  .object({ approve: z.object({ as: z.string().min(1), verdict: z.enum(['grant', 'deny']).default('grant') }).strict() })
+  .object({
+    approve: z.object({ as: z.string().min(1), verdict: z.enum(['grant', 'deny']).default('grant') }).strict(),
+  })
   .strict();
 
 /** Moves the harness clock on (e.g. `5h`), expires what is due and resumes the runs it touches. */
@@ -63,7 +75,16 @@ const crashStep = z.object({ crash_during: z.enum(['deploy_canary', 'rollback', 
 /** Waits until the named tool's side effect has started (to send something while it goes on). */
 const waitForStep = z.object({ waitFor: z.enum(['deploy_canary', 'rollback', 'trigger_retrain']) }).strict();
 
-export const stepSchema = z.union([alertmanagerStep, chatStep, scheduleStep, mcpStep, approveStep, advanceStep, crashStep, waitForStep]);
+export const stepSchema = z.union([
+  alertmanagerStep,
+  chatStep,
+  scheduleStep,
+  mcpStep,
+  approveStep,
+  advanceStep,
+  crashStep,
+  waitForStep,
+]);
 export type Step = z.infer<typeof stepSchema>;
 
 const creditDataset = z
@@ -97,7 +118,10 @@ const quotesDataset = z
     faults: z
       .object({
         missingRate: z.number().min(0).max(1).optional(),
-        crossed: z.object({ fromMinute: z.number().int(), minutes: z.number().int(), perMinute: z.number().int() }).strict().optional(),
+        crossed: z
+          .object({ fromMinute: z.number().int(), minutes: z.number().int(), perMinute: z.number().int() })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),
@@ -121,12 +145,22 @@ const labSchema = z
   .object({
     versions: z.array(version).default([]),
     /** A canary of one of the versions, held at `percent` of production. */
-    canary: z.object({ version: z.string(), percent: z.number().min(1).max(99) }).strict().optional(),
+    canary: z
+      .object({ version: z.string(), percent: z.number().min(1).max(99) })
+      .strict()
+      .optional(),
     datasets: z.array(z.discriminatedUnion('kind', [creditDataset, quotesDataset])).default([]),
     /** Live requests (with outcome labels) to production at this rate while the scenario runs, drawn from this credit dataset. */
-    traffic: z.object({ dataset: z.string(), perSecond: z.number().int().min(1).max(1000).default(400) }).strict().optional(),
+    traffic: z
+      .object({ dataset: z.string(), perSecond: z.number().int().min(1).max(1000).default(400) })
+      .strict()
+      .optional(),
     /** Calls already waiting for people when the scenario starts, requested by `as`. */
-    pendingApprovals: z.array(z.object({ as: z.string().min(1), tool: z.string().min(1), args: z.record(z.string(), z.unknown()) }).strict()).default([]),
+    pendingApprovals: z
+      .array(
+        z.object({ as: z.string().min(1), tool: z.string().min(1), args: z.record(z.string(), z.unknown()) }).strict(),
+      )
+      .default([]),
   })
   .strict()
   .default({});
@@ -148,11 +182,18 @@ const expectSchema = z
     /** Tools whose calls were parked for approval. */
     approvalsRequested: z.array(z.string()).optional(),
     /** Approvals that ended in this status. */
-    approvals: z.array(z.object({ tool: z.string(), status: z.enum(['pending', 'granted', 'denied', 'expired', 'moot']) }).strict()).default([]),
+    approvals: z
+      .array(
+        z.object({ tool: z.string(), status: z.enum(['pending', 'granted', 'denied', 'expired', 'moot']) }).strict(),
+      )
+      .default([]),
     /** A vote the approvals service refused, by its code (e.g. self_approval). */
     voteRefused: z.string().optional(),
     /** Production at the end. */
-    split: z.object({ stable: z.string(), canary: z.string().nullable(), canaryPercent: z.number().optional() }).strict().optional(),
+    split: z
+      .object({ stable: z.string(), canary: z.string().nullable(), canaryPercent: z.number().optional() })
+      .strict()
+      .optional(),
     aliases: z.record(z.string(), z.string()).default({}),
     /** Words the run's final answer (or the MCP result) must contain, case-insensitive. */
     says: z.array(z.string()).default([]),
@@ -177,7 +218,9 @@ export const scenarioSchema = z
     expectFor: z.record(z.enum(PLANNER_KINDS), expectSchema.partial()).default({}),
   })
   .strict()
-  .refine((s) => !s.planners.includes('scripted') || s.script !== undefined, { message: 'planners lists scripted, so script must name a scripted planner' });
+  .refine((s) => !s.planners.includes('scripted') || s.script !== undefined, {
+    message: 'planners lists scripted, so script must name a scripted planner',
+  });
 
 export type Scenario = z.infer<typeof scenarioSchema> & { name: string; file: string };
 export type Expectations = z.infer<typeof expectSchema>;

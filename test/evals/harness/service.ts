@@ -11,7 +11,13 @@ import type { Trigger } from '../../../src/agent/run.js';
 import type { AuditEntryInput } from '../../../src/audit/index.js';
 import type { LocalLab } from '../../../src/backends/local/index.js';
 import type { Clock } from '../../../src/clock.js';
-import { agentRunHandler, createLocalRunQueue, openFileIncidentIndex, openQueueJournal, type RunQueue } from '../../../src/intake/index.js';
+import {
+  agentRunHandler,
+  createLocalRunQueue,
+  openFileIncidentIndex,
+  openQueueJournal,
+  type RunQueue,
+} from '../../../src/intake/index.js';
 import { recheckAfterMs } from '../../../src/runbooks/runbook.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createMcpServer } from '../../../src/mcp/index.js';
@@ -27,7 +33,11 @@ export interface Service {
   postAlert(payload: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   enqueue(trigger: Trigger): Promise<string>;
   /** Calls a tool as an MCP client named `client` would, through the real MCP server. */
-  mcpCall(client: string, tool: string, args: Record<string, unknown>): Promise<{ isError: boolean; text: string; structured: unknown }>;
+  mcpCall(
+    client: string,
+    tool: string,
+    args: Record<string, unknown>,
+  ): Promise<{ isError: boolean; text: string; structured: unknown }>;
   /** The process dies: nothing is closed in order, the active run is dropped where it stands. */
   crashAndRestart(): Promise<void>;
   close(): Promise<void>;
@@ -91,7 +101,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       return parts.url;
     },
     async postAlert(payload) {
-      const res = await fetch(`${parts.url}/v1/alerts/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ALERT_TOKEN}` }, body: JSON.stringify(payload) });
+      const res = await fetch(`${parts.url}/v1/alerts/alertmanager`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ALERT_TOKEN}` },
+        body: JSON.stringify(payload),
+      });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     async enqueue(trigger) {
@@ -115,9 +129,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       const client = new Client({ name: clientName, version: '1' });
       mcpClients.push(client);
       await client.connect(clientSide);
-      const result = (await client.callTool({ name: tool, arguments: args })) as { isError?: boolean; content?: { type: string; text?: string }[]; structuredContent?: unknown };
+      const result = (await client.callTool({ name: tool, arguments: args })) as {
+        isError?: boolean;
+        content?: { type: string; text?: string }[];
+        structuredContent?: unknown;
+      };
       await client.close();
-      return { isError: result.isError === true, text: (result.content ?? []).map((c) => c.text ?? '').join('\n'), structured: result.structuredContent ?? null };
+      return {
+        isError: result.isError === true,
+        text: (result.content ?? []).map((c) => c.text ?? '').join('\n'),
+        structured: result.structuredContent ?? null,
+      };
     },
     async crashAndRestart() {
       // Whatever the dead process had in flight stays where it stood: the queue is not

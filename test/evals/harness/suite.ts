@@ -37,12 +37,20 @@ export function gradedWith(s: Scenario, planner: PlannerChoice): boolean {
 
 /** Why an LLM planner cannot run here, or null when it is configured. */
 export function llmUnavailable(planner: PlannerChoice, env: NodeJS.ProcessEnv): string | null {
-  if (planner === 'gemini' && !env.GEMINI_API_KEY) return 'skipped: GEMINI_API_KEY is not set (export it to grade Gemini)';
-  if (planner === 'openai' && !env.OPENAI_BASE_URL) return 'skipped: OPENAI_BASE_URL is not set (point it at an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama, and set OPENAI_MODEL)';
+  if (planner === 'gemini' && !env.GEMINI_API_KEY)
+    return 'skipped: GEMINI_API_KEY is not set (export it to grade Gemini)';
+  if (planner === 'openai' && !env.OPENAI_BASE_URL)
+    return 'skipped: OPENAI_BASE_URL is not set (point it at an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama, and set OPENAI_MODEL)';
   return null;
 }
 
-export async function runSuite(options: { scenarios: Scenario[]; planners: PlannerChoice[]; repeat: number; env: NodeJS.ProcessEnv; onResult?: (r: ScenarioResult) => void }): Promise<SuiteReport> {
+export async function runSuite(options: {
+  scenarios: Scenario[];
+  planners: PlannerChoice[];
+  repeat: number;
+  env: NodeJS.ProcessEnv;
+  onResult?: (r: ScenarioResult) => void;
+}): Promise<SuiteReport> {
   const report: SuiteReport = { startedAt: new Date().toISOString(), results: [], skipped: [] };
   // The champion is trained once, when the first scenario needs it.
   let template: string | null = null;
@@ -58,20 +66,31 @@ export async function runSuite(options: { scenarios: Scenario[]; planners: Plann
           const t0 = Date.now();
           template ??= await makeTemplateHome();
           const outcome = await runScenario(scenario, planner, template);
-          if (options.env.EVAL_DEBUG) process.stderr.write(`${JSON.stringify({ scenario: scenario.name, runs: outcome.runs.map((r) => ({ status: r.status, answer: r.answer, flags: r.flags, transcript: r.transcript.filter((i) => i.kind !== 'trigger') })), approvals: outcome.approvals.map((a) => [a.tool, a.status]), history: outcome.history, mcp: outcome.mcp }, null, 1)}\n`);
-          const grades = grade(outcome, expectationsFor(scenario, planner === 'gemini' || planner === 'openai' ? 'llm' : planner));
+          if (options.env.EVAL_DEBUG)
+            process.stderr.write(
+              `${JSON.stringify({ scenario: scenario.name, runs: outcome.runs.map((r) => ({ status: r.status, answer: r.answer, flags: r.flags, transcript: r.transcript.filter((i) => i.kind !== 'trigger') })), approvals: outcome.approvals.map((a) => [a.tool, a.status]), history: outcome.history, mcp: outcome.mcp }, null, 1)}\n`,
+            );
+          const grades = grade(
+            outcome,
+            expectationsFor(scenario, planner === 'gemini' || planner === 'openai' ? 'llm' : planner),
+          );
           const result: ScenarioResult = {
             scenario: scenario.name,
             title: scenario.title,
             planner,
-            script: planner === 'scripted' ? scenario.script ?? null : null,
+            script: planner === 'scripted' ? (scenario.script ?? null) : null,
             repeat,
             passed: grades.every((g) => g.passed),
             grades,
-            toolCalls: outcome.runs.reduce((n, r) => n + r.transcript.filter((i) => i.kind === 'result').length, 0) + outcome.mcp.length,
+            toolCalls:
+              outcome.runs.reduce((n, r) => n + r.transcript.filter((i) => i.kind === 'result').length, 0) +
+              outcome.mcp.length,
             tokensIn: outcome.runs.reduce((n, r) => n + r.usage.input, 0),
             tokensOut: outcome.runs.reduce((n, r) => n + r.usage.output, 0),
-            mitigationMs: outcome.firstEffectAt !== null && outcome.triggeredAt > 0 ? outcome.firstEffectAt - outcome.triggeredAt : null,
+            mitigationMs:
+              outcome.firstEffectAt !== null && outcome.triggeredAt > 0
+                ? outcome.firstEffectAt - outcome.triggeredAt
+                : null,
             durationMs: Date.now() - t0,
             runStatuses: outcome.runs.map((r) => r.status),
           };

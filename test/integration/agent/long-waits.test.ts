@@ -33,18 +33,30 @@ afterEach(async () => {
   fx = queue = waits = undefined;
 });
 
-const trigger = (text: string): Trigger => ({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text, data: null });
+const trigger = (text: string): Trigger => ({
+  kind: 'chat',
+  principal: { id: 'user:alice', roles: [] },
+  text,
+  data: null,
+});
 const retrain = call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' });
 
 /** The answer a planner gives once it sees how the retrain (call_1) ended. */
 const reportRetrain = (input: PlannerInput) => {
   const ended = input.transcript.find((i) => i.kind === 'wait' && i.callId === 'call_1');
   if (ended?.kind !== 'wait') return answer('the retrain has not ended');
-  return answer(ended.outcome.status === 'executed' ? `retrained: v${(ended.outcome.output as { version: string }).version}` : `retrain failed: ${ended.outcome.status === 'failed' ? ended.outcome.error : ''}`);
+  return answer(
+    ended.outcome.status === 'executed'
+      ? `retrained: v${(ended.outcome.output as { version: string }).version}`
+      : `retrain failed: ${ended.outcome.status === 'failed' ? ended.outcome.error : ''}`,
+  );
 };
 
 /** The loop, a queue with ONE worker, and the wait sweeper, wired as serve and worker wire them. */
-async function wired(scripts: Record<string, ScriptedTurn[]>, options: { clock?: Clock; longWaits?: 'park' | 'in_process' } = {}) {
+async function wired(
+  scripts: Record<string, ScriptedTurn[]>,
+  options: { clock?: Clock; longWaits?: 'park' | 'in_process' } = {},
+) {
   const clock = options.clock ?? systemClock;
   fx = await gateFixture({ withApprovals: true, clock });
   fx.backends.holdJobs = true;
@@ -69,8 +81,13 @@ async function wired(scripts: Record<string, ScriptedTurn[]>, options: { clock?:
   queue = q;
   const sweeper = createWaitSweeper({ gate: fx.gate, runs, resume: (id) => q.resume(id), clock, logger: silentLogger });
   waits = sweeper;
-  q.process(agentRunHandler(agent, runs, { onSettled: (run) => isParked(run.status) && sweeper.watch(run) }), { concurrency: 1 });
-  const status = (id: string, wanted: Run['status']) => eventually(`run ${id} to be ${wanted}`, async () => ((await runs.get(id))?.status === wanted ? (await runs.get(id))! : undefined));
+  q.process(agentRunHandler(agent, runs, { onSettled: (run) => isParked(run.status) && sweeper.watch(run) }), {
+    concurrency: 1,
+  });
+  const status = (id: string, wanted: Run['status']) =>
+    eventually(`run ${id} to be ${wanted}`, async () =>
+      (await runs.get(id))?.status === wanted ? (await runs.get(id))! : undefined,
+    );
   const entries = async (runId: string) => (await fx!.entries()).filter((e) => e.runId === runId);
   // A resume while the run's last attempt is still on the worker coalesces with it (the periodic sweep would try again).
   const idle = () => eventually('the queue to be idle', async () => ((await q.depth()) === 0 ? true : undefined));
@@ -83,7 +100,15 @@ describe('a run waiting for long-running work', () => {
     const { runId } = await w.queue.enqueue(trigger('retrain'));
     const parked = await w.status(runId, 'waiting');
     expect(parked.parkedAt).toEqual(expect.any(String));
-    expect(parked.transcript.at(-1)).toMatchObject({ kind: 'result', callId: 'call_1', outcome: { status: 'waiting', summary: `training job job-${runId}:call_1 running`, handle: { jobId: `job-${runId}:call_1` } } });
+    expect(parked.transcript.at(-1)).toMatchObject({
+      kind: 'result',
+      callId: 'call_1',
+      outcome: {
+        status: 'waiting',
+        summary: `training job job-${runId}:call_1 running`,
+        handle: { jobId: `job-${runId}:call_1` },
+      },
+    });
     expect((await w.runs.list({ status: 'waiting' })).map((r) => r.id)).toEqual([runId]);
 
     // One worker, and it is free: another run starts and ends while the job trains.
@@ -97,13 +122,21 @@ describe('a run waiting for long-running work', () => {
     expect(done.answer).toBe('retrained: v2');
     expect(done.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'wait', 'answer']);
     expect(w.planners.retrain!.seen).toHaveLength(2);
-    expect(w.planners.retrain!.seen[1]!.transcript.at(-1)).toMatchObject({ kind: 'wait', callId: 'call_1', name: 'trigger_retrain', outcome: { status: 'executed', output: { status: 'succeeded', version: '2', promotable: true } } });
+    expect(w.planners.retrain!.seen[1]!.transcript.at(-1)).toMatchObject({
+      kind: 'wait',
+      callId: 'call_1',
+      name: 'trigger_retrain',
+      outcome: { status: 'executed', output: { status: 'succeeded', version: '2', promotable: true } },
+    });
 
     const kinds = (await w.entries(runId)).map((e) => e.kind);
     expect(kinds.filter((k) => k === 'execution.started')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'execution.finished')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'run.parked')).toHaveLength(1);
-    expect((await w.entries(runId)).find((e) => e.kind === 'run.parked')?.data).toMatchObject({ approvals: [], waits: [{ callId: 'call_1', tool: 'trigger_retrain' }] });
+    expect((await w.entries(runId)).find((e) => e.kind === 'run.parked')?.data).toMatchObject({
+      approvals: [],
+      waits: [{ callId: 'call_1', tool: 'trigger_retrain' }],
+    });
     expect(w.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
     expect((await verifyAuditFile(fx!.auditFile)).ok).toBe(true);
   });
@@ -124,7 +157,13 @@ describe('a run waiting for long-running work', () => {
     // Nothing watches it now (a new process after a restart): the periodic sweep finds the end.
     await w.sweeper.stop();
     w.backends.finishJob(`job-${runId}:call_1`);
-    const restarted = createWaitSweeper({ gate: fx!.gate, runs: w.runs, resume: (id) => w.queue.resume(id), clock: systemClock, logger: silentLogger });
+    const restarted = createWaitSweeper({
+      gate: fx!.gate,
+      runs: w.runs,
+      resume: (id) => w.queue.resume(id),
+      clock: systemClock,
+      logger: silentLogger,
+    });
     await restarted.sweep();
     expect(await w.status(runId, 'succeeded')).toMatchObject({ answer: 'retrained: v2' });
     const kinds = (await w.entries(runId)).map((e) => e.kind);
@@ -148,18 +187,33 @@ describe('a run waiting for long-running work', () => {
     await w.sweeper.sweep();
     // The training it set out to do timed out: the run failed, whatever the planner answered.
     const done = await w.status(runId, 'failed');
-    expect(done.answer).toMatch(/^retrain failed: timed out: trigger_retrain had not finished by its deadline 2026-01-01T00:10:00.000Z/);
+    expect(done.answer).toMatch(
+      /^retrain failed: timed out: trigger_retrain had not finished by its deadline 2026-01-01T00:10:00.000Z/,
+    );
     expect(done.error).toMatch(/^failed: trigger_retrain \(timed out: /);
     expect(done.transcript.at(-2)).toMatchObject({ kind: 'wait', waitedMs: 600_000, outcome: { status: 'failed' } });
     // Parked time is not counted against the run's wall-clock budget (60 s here).
     expect(done.waitedMs).toBe(600_000);
-    expect((await w.entries(runId)).filter((e) => e.kind === 'execution.failed')).toMatchObject([{ data: { tool: 'trigger_retrain', timedOut: true } }]);
+    expect((await w.entries(runId)).filter((e) => e.kind === 'execution.failed')).toMatchObject([
+      { data: { tool: 'trigger_retrain', timedOut: true } },
+    ]);
   });
 
-  it('waits for an approval and a job at once: listed as waiting for approval, it records the job\'s end, and plans again only when both are settled', async () => {
+  it("waits for an approval and a job at once: listed as waiting for approval, it records the job's end, and plans again only when both are settled", async () => {
     const w = await wired({
       both: [
-        { kind: 'calls', text: null, calls: [{ name: 'trigger_retrain', args: { model: 'credit-risk', dataset: 'credit-recent' } }, { name: 'deploy_canary', args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 } }], usage: usage() },
+        {
+          kind: 'calls',
+          text: null,
+          calls: [
+            { name: 'trigger_retrain', args: { model: 'credit-risk', dataset: 'credit-recent' } },
+            {
+              name: 'deploy_canary',
+              args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 },
+            },
+          ],
+          usage: usage(),
+        },
         answer('both done'),
       ],
     });
@@ -170,45 +224,88 @@ describe('a run waiting for long-running work', () => {
 
     // The job ends first: the run resumes, records it, and parks again for the people.
     w.backends.finishJob(`job-${runId}:call_1`);
-    await eventually('the job\'s end in the transcript', async () => ((await w.runs.get(runId))?.transcript.some((i) => i.kind === 'wait') ? true : undefined));
+    await eventually("the job's end in the transcript", async () =>
+      (await w.runs.get(runId))?.transcript.some((i) => i.kind === 'wait') ? true : undefined,
+    );
     const between = await w.status(runId, 'waiting_approval');
-    expect(between.transcript.filter((i) => i.kind === 'wait')).toMatchObject([{ callId: 'call_1', outcome: { status: 'executed', output: { version: '3' } } }]);
+    expect(between.transcript.filter((i) => i.kind === 'wait')).toMatchObject([
+      { callId: 'call_1', outcome: { status: 'executed', output: { version: '3' } } },
+    ]);
     expect(w.planners.both!.seen).toHaveLength(1);
 
     const [approval] = await fx!.approvals!.list({ runId });
-    expect(await fx!.approvals!.decide(approval!.id, { approverId: 'user:bob', verdict: 'grant', comment: null, via: 'http' })).toMatchObject({ ok: true, resolved: true });
+    expect(
+      await fx!.approvals!.decide(approval!.id, {
+        approverId: 'user:bob',
+        verdict: 'grant',
+        comment: null,
+        via: 'http',
+      }),
+    ).toMatchObject({ ok: true, resolved: true });
     await w.idle();
     await w.queue.resume(runId);
     const done = await w.status(runId, 'succeeded');
-    expect(done.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'result', 'wait', 'approval', 'answer']);
+    expect(done.transcript.map((i) => i.kind)).toEqual([
+      'trigger',
+      'plan',
+      'result',
+      'result',
+      'wait',
+      'approval',
+      'answer',
+    ]);
     expect(w.planners.both!.seen).toHaveLength(2);
-    expect(w.backends.calls.filter((c) => c.startsWith('trainer.start') || c.startsWith('deployer.startCanary'))).toEqual(['trainer.start:credit-recent', 'deployer.startCanary:2@25']);
+    expect(
+      w.backends.calls.filter((c) => c.startsWith('trainer.start') || c.startsWith('deployer.startCanary')),
+    ).toEqual(['trainer.start:credit-recent', 'deployer.startCanary:2@25']);
   });
 
   it('parks on a canary that is still stepping and resumes with the rollout once it stops at its target', async () => {
     const w = await wired({
-      canary: [call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 }), (input) => answer(JSON.stringify(input.transcript.at(-1)))],
+      canary: [
+        call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 5 }),
+        (input) => answer(JSON.stringify(input.transcript.at(-1))),
+      ],
     });
     w.backends.versions.push(version('credit-risk', '2', 0.88));
     w.backends.holdCanaries = true;
     const { runId } = await w.queue.enqueue(trigger('canary'));
     const parked = await w.status(runId, 'waiting');
-    expect(parked.transcript.at(-1)).toMatchObject({ outcome: { status: 'waiting', summary: 'canary of credit-risk v2 stepping up to 5% in production' } });
+    expect(parked.transcript.at(-1)).toMatchObject({
+      outcome: { status: 'waiting', summary: 'canary of credit-risk v2 stepping up to 5% in production' },
+    });
     w.backends.endCanary('credit-risk', 'production');
     const done = await w.status(runId, 'succeeded');
-    expect(JSON.parse(done.answer!)).toMatchObject({ kind: 'wait', name: 'deploy_canary', outcome: { status: 'executed', output: { status: 'paused', canaryPercent: 5, targetPercent: 5 } } });
+    expect(JSON.parse(done.answer!)).toMatchObject({
+      kind: 'wait',
+      name: 'deploy_canary',
+      outcome: { status: 'executed', output: { status: 'paused', canaryPercent: 5, targetPercent: 5 } },
+    });
   });
 
   it('resumes a run stored parked on a training job (the version 1 fixture) once the job has ended', async () => {
     const w = await wired({ 'ModelDriftDetected firing: PSI 0.41': [reportRetrain] });
-    const fixture = JSON.parse(await readFile(new URL('../../fixtures/runs/v1-run-waiting.json', import.meta.url), 'utf8')) as Run;
+    const fixture = JSON.parse(
+      await readFile(new URL('../../fixtures/runs/v1-run-waiting.json', import.meta.url), 'utf8'),
+    ) as Run;
     await w.runs.save(fixture);
     w.backends.holdJobs = false;
-    await w.backends.trainer.start({ model: 'credit-risk', dataset: 'credit-recent', params: {}, searchTrials: 4, requestedBy: 'agent:alerts', idempotencyKey: 'run_fixture_waiting:call_1' });
+    await w.backends.trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-recent',
+      params: {},
+      searchTrials: 4,
+      requestedBy: 'agent:alerts',
+      idempotencyKey: 'run_fixture_waiting:call_1',
+    });
     await w.sweeper.sweep();
     const done = await w.status(fixture.id, 'succeeded');
     expect(done.answer).toBe('retrained: v2');
-    expect(done.transcript.at(-2)).toMatchObject({ kind: 'wait', callId: 'call_1', outcome: { status: 'executed', output: { jobId: 'job-run_fixture_waiting:call_1' } } });
+    expect(done.transcript.at(-2)).toMatchObject({
+      kind: 'wait',
+      callId: 'call_1',
+      outcome: { status: 'executed', output: { jobId: 'job-run_fixture_waiting:call_1' } },
+    });
   });
 
   it('in a single-process command (chat, demo) waits for the job where it runs, without parking', async () => {

@@ -49,6 +49,8 @@ describe('the file approval store', () => {
     const a = sampleApproval();
     await store.create(a);
     writeFileSync(join(storeDir, `${a.id}.json`), JSON.stringify({ ...a, schemaVersion: 7 }));
-    await expect(store.get(a.id)).rejects.toThrow(new RegExp(`${a.id}.json: approval schema version 7 is not supported`));
+    await expect(store.get(a.id)).rejects.toThrow(
+      new RegExp(`${a.id}.json: approval schema version 7 is not supported`),
+    );
   });
 });

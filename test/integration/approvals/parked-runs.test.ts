@@ -16,8 +16,15 @@ import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
 
-const alert: Trigger = { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, text: 'drift', data: {}, alertName: 'ModelDriftDetected' };
-const canary = (trafficPercent: number) => call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent });
+const alert: Trigger = {
+  kind: 'alert',
+  principal: { id: 'agent:alertmanager', roles: [] },
+  text: 'drift',
+  data: {},
+  alertName: 'ModelDriftDetected',
+};
+const canary = (trafficPercent: number) =>
+  call('deploy_canary', { model: 'credit-risk', version: '2', environment: 'production', trafficPercent });
 
 async function setup(turns: Parameters<typeof scriptedPlanner>[0], maxWallMs = 60_000) {
   const clock = manualClock();
@@ -56,11 +63,22 @@ describe('a run waiting for approval', () => {
     expect((await agent.resume(parked.id)).status).toBe('waiting_approval');
     expect(planner.seen).toHaveLength(2);
 
-    await approvals.decide(approval!.id, { approverId: 'user:alice', verdict: 'grant', comment: 'looks good', via: 'slack' });
+    await approvals.decide(approval!.id, {
+      approverId: 'user:alice',
+      verdict: 'grant',
+      comment: 'looks good',
+      via: 'slack',
+    });
     const done = await agent.resume(parked.id);
     expect(done).toMatchObject({ status: 'succeeded', answer: 'canary at 25%' });
     expect(deploys()).toEqual(['deployer.startCanary:2@5', 'deployer.startCanary:2@25']);
-    expect(done.transcript.at(-2)).toMatchObject({ kind: 'approval', callId: 'call_2', status: 'granted', resolution: 'granted by user:alice', outcome: { status: 'executed' } });
+    expect(done.transcript.at(-2)).toMatchObject({
+      kind: 'approval',
+      callId: 'call_2',
+      status: 'granted',
+      resolution: 'granted by user:alice',
+      outcome: { status: 'executed' },
+    });
     // The planner saw the approval's outcome before answering.
     expect(planner.seen[2]!.transcript.at(-1)).toMatchObject({ kind: 'approval', outcome: { status: 'executed' } });
 
@@ -75,12 +93,21 @@ describe('a run waiting for approval', () => {
     const { agent, planner, approvals } = await setup([canary(25), answer('left the canary as it was')]);
     const parked = await agent.start(alert);
     const [approval] = await approvals.list({ runId: parked.id });
-    await approvals.decide(approval!.id, { approverId: 'user:bob', verdict: 'deny', comment: 'wait for the labels', via: 'http' });
+    await approvals.decide(approval!.id, {
+      approverId: 'user:bob',
+      verdict: 'deny',
+      comment: 'wait for the labels',
+      via: 'http',
+    });
     const done = await agent.resume(parked.id);
     // People said no: the run ends refused, with the approval's reason.
     expect(done).toMatchObject({ status: 'refused', error: expect.stringContaining('wait for the labels') });
     expect(deploys()).toEqual([]);
-    expect(planner.seen[1]!.transcript.at(-1)).toMatchObject({ kind: 'approval', status: 'denied', outcome: { status: 'refused', reason: expect.stringContaining('wait for the labels') } });
+    expect(planner.seen[1]!.transcript.at(-1)).toMatchObject({
+      kind: 'approval',
+      status: 'denied',
+      outcome: { status: 'refused', reason: expect.stringContaining('wait for the labels') },
+    });
   });
 
   it('does not count hours spent waiting for people against the wall-clock budget', async () => {
@@ -102,8 +129,13 @@ describe('a run waiting for approval', () => {
     await fx.approvalStore!.update(approval!.id, (a) => ({ ...a, consumedAt: '2026-01-01T00:00:01.000Z' }));
     const done = await agent.resume(parked.id);
     expect(deploys()).toEqual(['deployer.startCanary:2@25']);
-    expect(done.transcript.find((i) => i.kind === 'approval')).toMatchObject({ status: 'granted', outcome: { status: 'executed' } });
-    expect(done.transcript.find((i) => i.kind === 'note')).toMatchObject({ text: expect.stringContaining('so it was executed now, once') });
+    expect(done.transcript.find((i) => i.kind === 'approval')).toMatchObject({
+      status: 'granted',
+      outcome: { status: 'executed' },
+    });
+    expect(done.transcript.find((i) => i.kind === 'note')).toMatchObject({
+      text: expect.stringContaining('so it was executed now, once'),
+    });
     expect(done).toMatchObject({ status: 'succeeded', answer: 'checked' });
     expect((await approvals.get(approval!.id))?.outcome).toMatchObject({ status: 'executed' });
   });

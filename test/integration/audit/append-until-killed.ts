@@ -8,7 +8,12 @@ const log = await openFileAuditLog({ file });
 let i = 0;
 const worker = async (): Promise<void> => {
   for (;;) {
-    const entry = await log.append({ runId: 'crash', principal: 'child', kind: 'planner.turn', data: { i: i++, pad: 'x'.repeat(i % 500) } });
+    const entry = await log.append({
+      runId: 'crash',
+      principal: 'child',
+      kind: 'planner.turn',
+      data: { i: i++, pad: 'x'.repeat(i % 500) },
+    });
     process.stdout.write(`${entry.seq}\n`);
   }
 };

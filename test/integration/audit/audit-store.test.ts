@@ -3,7 +3,12 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFileAuditLog, openFileAuditReader, openPostgresAuditLog, openPostgresAuditReader } from '../../../src/audit/index.js';
+import {
+  openFileAuditLog,
+  openFileAuditReader,
+  openPostgresAuditLog,
+  openPostgresAuditReader,
+} from '../../../src/audit/index.js';
 import { auditLogContract } from '../../contract/audit-log.contract.js';
 import { bypassingTriggers, dropSchema, PG_URL, uniqueSchema, withAdmin } from '../../support/postgres.js';
 
@@ -34,7 +39,13 @@ auditLogContract('file', {
         appendFileSync(file, '{"schemaVersion":1,"seq":51,"time":"2026-01-');
         // The writer died before its shutdown checkpoint: drop it, as a crash would.
         const checkpoints = fileLines(`${file}.checkpoints`);
-        writeFileSync(`${file}.checkpoints`, checkpoints.slice(0, -1).map((l) => `${l}\n`).join(''));
+        writeFileSync(
+          `${file}.checkpoints`,
+          checkpoints
+            .slice(0, -1)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
       },
       async destroy() {
         rmSync(dir, { recursive: true, force: true });
@@ -54,21 +65,45 @@ auditLogContract('postgres', {
         await bypassingTriggers(schema, async (c) => {
           await c.query(`DELETE FROM "${schema}".audit_entries WHERE seq >= $1`, [seq]);
           for (const line of lines) {
-            const e = JSON.parse(line) as { seq: number; runId: string | null; kind: string; time: string; prevHash: string; hash: string };
-            await c.query(`INSERT INTO "${schema}".audit_entries (seq, run_id, kind, time, prev_hash, hash, line) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [e.seq, e.runId, e.kind, e.time, e.prevHash, e.hash, line]);
+            const e = JSON.parse(line) as {
+              seq: number;
+              runId: string | null;
+              kind: string;
+              time: string;
+              prevHash: string;
+              hash: string;
+            };
+            await c.query(
+              `INSERT INTO "${schema}".audit_entries (seq, run_id, kind, time, prev_hash, hash, line) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+              [e.seq, e.runId, e.kind, e.time, e.prevHash, e.hash, line],
+            );
           }
         });
       },
-      checkpointLines: () => withAdmin(async (c) => (await c.query<{ line: string }>(`SELECT line FROM "${schema}".audit_checkpoints ORDER BY recorded_at, seq`)).rows.map((r) => r.line)),
+      checkpointLines: () =>
+        withAdmin(async (c) =>
+          (
+            await c.query<{ line: string }>(`SELECT line FROM "${schema}".audit_checkpoints ORDER BY recorded_at, seq`)
+          ).rows.map((r) => r.line),
+        ),
       async replaceCheckpointLines(lines) {
         await bypassingTriggers(schema, async (c) => {
           await c.query(`DELETE FROM "${schema}".audit_checkpoints`);
-          for (const line of lines) await c.query(`INSERT INTO "${schema}".audit_checkpoints (seq, line) VALUES ($1, $2)`, [(JSON.parse(line) as { seq: number }).seq, line]);
+          for (const line of lines)
+            await c.query(`INSERT INTO "${schema}".audit_checkpoints (seq, line) VALUES ($1, $2)`, [
+              (JSON.parse(line) as { seq: number }).seq,
+              line,
+            ]);
         });
       },
       async crashMidWrite() {
         // The appending connections die mid-batch (a lost server or network).
-        await withAdmin((c) => c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1`, [`%"${schema}".%`]));
+        await withAdmin((c) =>
+          c.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1`,
+            [`%"${schema}".%`],
+          ),
+        );
       },
       destroy: () => dropSchema(schema),
     };

@@ -4,7 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keyRing, openPostgresAuditLog, openPostgresAuditReader, sealEntry, verifyAudit, type AuditLog } from '../../../src/audit/index.js';
+import {
+  keyRing,
+  openPostgresAuditLog,
+  openPostgresAuditReader,
+  sealEntry,
+  verifyAudit,
+  type AuditLog,
+} from '../../../src/audit/index.js';
 import { UpstreamError } from '../../../src/errors.js';
 import { dropSchema, PG_URL, uniqueSchema, withAdmin } from '../../support/postgres.js';
 
@@ -47,11 +54,17 @@ describe('the PostgreSQL audit tables', () => {
     await log.append(entry(1));
     await log.close();
     await withAdmin(async (c) => {
-      await expect(c.query(`UPDATE "${schema}".audit_entries SET kind = 'x'`)).rejects.toThrow(/audit_entries is append-only: UPDATE is refused/);
+      await expect(c.query(`UPDATE "${schema}".audit_entries SET kind = 'x'`)).rejects.toThrow(
+        /audit_entries is append-only: UPDATE is refused/,
+      );
       await expect(c.query(`DELETE FROM "${schema}".audit_entries`)).rejects.toThrow(/append-only: DELETE is refused/);
       await expect(c.query(`TRUNCATE "${schema}".audit_entries`)).rejects.toThrow(/append-only: TRUNCATE is refused/);
-      await expect(c.query(`DELETE FROM "${schema}".audit_checkpoints`)).rejects.toThrow(/audit_checkpoints is append-only: DELETE is refused/);
-      await expect(c.query(`TRUNCATE "${schema}".audit_checkpoints`)).rejects.toThrow(/append-only: TRUNCATE is refused/);
+      await expect(c.query(`DELETE FROM "${schema}".audit_checkpoints`)).rejects.toThrow(
+        /audit_checkpoints is append-only: DELETE is refused/,
+      );
+      await expect(c.query(`TRUNCATE "${schema}".audit_checkpoints`)).rejects.toThrow(
+        /append-only: TRUNCATE is refused/,
+      );
     });
     expect((await verify(schema)).chain).toMatchObject({ ok: true, entries: 1 });
   });
@@ -60,11 +73,32 @@ describe('the PostgreSQL audit tables', () => {
     const { schema, log } = await chain();
     const first = await log.append(entry(1));
     await log.close();
-    const gap = sealEntry({ schemaVersion: 1, seq: 3, time: first.time, runId: null, principal: 'x', kind: 'k', data: {}, prevHash: first.hash });
-    const fork = sealEntry({ schemaVersion: 1, seq: 2, time: first.time, runId: null, principal: 'x', kind: 'k', data: {}, prevHash: '1'.repeat(64) });
+    const gap = sealEntry({
+      schemaVersion: 1,
+      seq: 3,
+      time: first.time,
+      runId: null,
+      principal: 'x',
+      kind: 'k',
+      data: {},
+      prevHash: first.hash,
+    });
+    const fork = sealEntry({
+      schemaVersion: 1,
+      seq: 2,
+      time: first.time,
+      runId: null,
+      principal: 'x',
+      kind: 'k',
+      data: {},
+      prevHash: '1'.repeat(64),
+    });
     await withAdmin(async (c) => {
       const insert = (e: typeof gap) =>
-        c.query(`INSERT INTO "${schema}".audit_entries (seq, run_id, kind, time, prev_hash, hash, line) VALUES ($1, null, 'k', now(), $2, $3, $4)`, [e.entry.seq, e.entry.prevHash, e.entry.hash, e.line]);
+        c.query(
+          `INSERT INTO "${schema}".audit_entries (seq, run_id, kind, time, prev_hash, hash, line) VALUES ($1, null, 'k', now(), $2, $3, $4)`,
+          [e.entry.seq, e.entry.prevHash, e.entry.hash, e.line],
+        );
       await expect(insert(gap)).rejects.toThrow(/seq 3 does not follow an entry 2/);
       await expect(insert(fork)).rejects.toThrow(/seq 2 does not follow an entry 1/);
     });
@@ -93,7 +127,12 @@ describe('the PostgreSQL audit tables', () => {
     const client = new pg.Client({ connectionString: appUrl });
     await client.connect();
     try {
-      for (const sql of [`UPDATE "${schema}".audit_entries SET kind = 'x'`, `DELETE FROM "${schema}".audit_entries`, `TRUNCATE "${schema}".audit_entries`, `DELETE FROM "${schema}".audit_checkpoints`]) {
+      for (const sql of [
+        `UPDATE "${schema}".audit_entries SET kind = 'x'`,
+        `DELETE FROM "${schema}".audit_entries`,
+        `TRUNCATE "${schema}".audit_entries`,
+        `DELETE FROM "${schema}".audit_checkpoints`,
+      ]) {
         await expect(client.query(sql)).rejects.toThrow(/permission denied/);
       }
     } finally {
@@ -124,7 +163,10 @@ describe('the PostgreSQL audit tables', () => {
       await holder.query(`SELECT pg_advisory_xact_lock(hashtextextended('mlops-agent audit ${schema}', 0))`);
       const cut = log.append(entry(2));
       // Settled at once, so the rejection is never left unhandled while the test looks for the backend.
-      const outcome = cut.then(() => null, (err: unknown) => err);
+      const outcome = cut.then(
+        () => null,
+        (err: unknown) => err,
+      );
       const killed = await withAdmin(async (c) => {
         for (let i = 0; i < 100; i++) {
           const { rows } = await c.query<{ n: number }>(
@@ -148,12 +190,16 @@ describe('the PostgreSQL audit tables', () => {
 
   it('says which database could not be reached, without its password', async () => {
     const schema = uniqueSchema();
-    await expect(openPostgresAuditLog({ url: 'postgres://app:s3cret@127.0.0.1:1/audit', schema })).rejects.toMatchObject({
+    await expect(
+      openPostgresAuditLog({ url: 'postgres://app:s3cret@127.0.0.1:1/audit', schema }),
+    ).rejects.toMatchObject({
       code: 'audit_failed',
       retryable: true,
       message: expect.stringContaining('postgres://app@127.0.0.1:1/audit (schema'),
     });
-    await expect(openPostgresAuditLog({ url: 'postgres://app:s3cret@127.0.0.1:1/audit', schema })).rejects.not.toThrow(/s3cret/);
+    await expect(openPostgresAuditLog({ url: 'postgres://app:s3cret@127.0.0.1:1/audit', schema })).rejects.not.toThrow(
+      /s3cret/,
+    );
   });
 });
 
@@ -161,13 +207,19 @@ const child = fileURLToPath(new URL('./append-to-postgres.ts', import.meta.url))
 
 function runWriter(schema: string, writer: number, count: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, PG_URL, schema, String(writer), String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, PG_URL, schema, String(writer), String(count)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     proc.on('error', reject);
-    proc.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map(Number)) : reject(new Error(`writer ${writer} exited ${code}: ${err}`))));
+    proc.on('exit', (code) =>
+      code === 0
+        ? resolve(out.trim().split('\n').map(Number))
+        : reject(new Error(`writer ${writer} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -210,9 +262,20 @@ describe('mlops-agent audit migrate', () => {
       await command.parseAsync(['migrate'], { from: 'user' });
       return out;
     };
-    expect(await run()).toBe(`created or upgraded: the audit schema in postgres://postgres@127.0.0.1:5432/postgres (schema ${schema})\n`);
-    expect(await run()).toBe(`already current: the audit schema in postgres://postgres@127.0.0.1:5432/postgres (schema ${schema})\n`);
-    const tables = await withAdmin(async (c) => (await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).rows.map((r) => r.table_name));
+    expect(await run()).toBe(
+      `created or upgraded: the audit schema in postgres://postgres@127.0.0.1:5432/postgres (schema ${schema})\n`,
+    );
+    expect(await run()).toBe(
+      `already current: the audit schema in postgres://postgres@127.0.0.1:5432/postgres (schema ${schema})\n`,
+    );
+    const tables = await withAdmin(async (c) =>
+      (
+        await c.query<{ table_name: string }>(
+          `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+          [schema],
+        )
+      ).rows.map((r) => r.table_name),
+    );
     expect(tables).toEqual(['audit_checkpoints', 'audit_entries', 'audit_meta']);
   });
 });

@@ -13,10 +13,22 @@ const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
 
 /** Each example, the ports it chooses, and whether this build opens them (or the refusal it gives). */
 const EXAMPLES = [
-  { file: 'lab-only.yaml', chosen: { registry: 'local', analysis: 'local', deployer: 'local', trainer: 'local' }, opens: true },
-  { file: 'command-trainer.yaml', chosen: { registry: 'local', analysis: 'local', deployer: 'local', trainer: 'command' }, opens: true },
+  {
+    file: 'lab-only.yaml',
+    chosen: { registry: 'local', analysis: 'local', deployer: 'local', trainer: 'local' },
+    opens: true,
+  },
+  {
+    file: 'command-trainer.yaml',
+    chosen: { registry: 'local', analysis: 'local', deployer: 'local', trainer: 'command' },
+    opens: true,
+  },
   // Opening contacts none of them: MLflow, Prometheus and the cluster are first asked when a tool acts.
-  { file: 'mlflow-prometheus-kserve.yaml', chosen: { registry: 'mlflow', analysis: 'prometheus', deployer: 'kserve', trainer: 'command' }, opens: true },
+  {
+    file: 'mlflow-prometheus-kserve.yaml',
+    chosen: { registry: 'mlflow', analysis: 'prometheus', deployer: 'kserve', trainer: 'command' },
+    opens: true,
+  },
 ] as const;
 
 describe('examples/', () => {

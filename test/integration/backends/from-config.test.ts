@@ -20,7 +20,10 @@ describe('openBackends', () => {
   afterEach(async () => rm(home, { recursive: true, force: true }));
 
   it('opens the lab for every port by default', async () => {
-    const opened = await openBackends({ home, qualityGates, backends: backendsSchema.parse({}) }, { logger: silentLogger });
+    const opened = await openBackends(
+      { home, qualityGates, backends: backendsSchema.parse({}) },
+      { logger: silentLogger },
+    );
     try {
       expect(opened.chosen).toEqual({ registry: 'local', analysis: 'local', deployer: 'local', trainer: 'local' });
       expect(opened.backends.registry).toBe(opened.lab.registry);
@@ -30,40 +33,81 @@ describe('openBackends', () => {
     }
   });
 
-  it('puts a command trainer beside the lab\'s registry and deployer, keeping its jobs under <home>/backends', async () => {
+  it("puts a command trainer beside the lab's registry and deployer, keeping its jobs under <home>/backends", async () => {
     const out = join(home, 'registered');
-    const backends = backendsSchema.parse({ trainer: 'command', commandTrainer: { argv: [process.execPath, script, '--model', '{model}', '--dataset', '{dataset}', '--out', out] } });
-    const opened = await openBackends({ home, qualityGates, backends }, { logger: silentLogger, env: { PATH: process.env.PATH } });
+    const backends = backendsSchema.parse({
+      trainer: 'command',
+      commandTrainer: {
+        argv: [process.execPath, script, '--model', '{model}', '--dataset', '{dataset}', '--out', out],
+      },
+    });
+    const opened = await openBackends(
+      { home, qualityGates, backends },
+      { logger: silentLogger, env: { PATH: process.env.PATH } },
+    );
     try {
       expect(opened.backends.trainer).not.toBe(opened.lab.trainer);
-      const job = await opened.backends.trainer.start({ model: 'credit-risk', dataset: 'credit-train', params: {}, requestedBy: 'alice', idempotencyKey: 'run_1:call_1' });
-      expect(await opened.backends.trainer.waitFor(job.jobId, { timeoutMs: 15_000 })).toMatchObject({ status: 'succeeded', version: '1' });
+      const job = await opened.backends.trainer.start({
+        model: 'credit-risk',
+        dataset: 'credit-train',
+        params: {},
+        requestedBy: 'alice',
+        idempotencyKey: 'run_1:call_1',
+      });
+      expect(await opened.backends.trainer.waitFor(job.jobId, { timeoutMs: 15_000 })).toMatchObject({
+        status: 'succeeded',
+        version: '1',
+      });
       expect(await opened.backends.trainer.lookup('run_1:call_1')).toMatchObject({ state: 'ended' });
     } finally {
       await opened.close();
     }
   });
 
-  it('refuses the lab\'s trainer and deployer beside an MLflow registry, saying why and what to set', async () => {
+  it("refuses the lab's trainer and deployer beside an MLflow registry, saying why and what to set", async () => {
     const auto = backendsSchema.parse({ mlflow: { trackingUri: 'https://mlflow.internal:5000' } });
     await expect(openBackends({ home, qualityGates, backends: auto }, { logger: silentLogger })).rejects.toThrow(
       /backends\.trainer: is local, which registers into the lab's registry, but the registry is mlflow \(MLFLOW_TRACKING_URI or backends\.mlflow\.trackingUri is set and backends\.registry is auto\): set trainer to command or http/,
     );
-    const explicit = backendsSchema.parse({ registry: 'mlflow', trainer: 'http', mlflow: { trackingUri: 'http://m' }, httpTrainer: { startUrl: 'http://t/jobs', statusUrl: 'http://t/jobs/{jobId}' } });
+    const explicit = backendsSchema.parse({
+      registry: 'mlflow',
+      trainer: 'http',
+      mlflow: { trackingUri: 'http://m' },
+      httpTrainer: { startUrl: 'http://t/jobs', statusUrl: 'http://t/jobs/{jobId}' },
+    });
     await expect(openBackends({ home, qualityGates, backends: explicit }, { logger: silentLogger })).rejects.toThrow(
       /backends\.deployer: is local, which serves the lab's model files, but the registry is mlflow: set deployer to kserve, or registry to local/,
     );
   });
 
   it('refuses, before opening anything, a canary analysis the chosen deployer cannot use', async () => {
-    const prometheus = { url: 'http://prom:9090', metrics: [{ name: 'errors', query: 'up', successCondition: 'result[0] <= 1' }] };
-    const kserve = { inferenceServices: [{ model: 'credit-risk', environment: 'production', namespace: 'ml', storageUri: 's3://m/{{version}}' }] };
-    await expect(openBackends({ home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus }) }, { logger: silentLogger })).rejects.toThrow(
+    const prometheus = {
+      url: 'http://prom:9090',
+      metrics: [{ name: 'errors', query: 'up', successCondition: 'result[0] <= 1' }],
+    };
+    const kserve = {
+      inferenceServices: [
+        { model: 'credit-risk', environment: 'production', namespace: 'ml', storageUri: 's3://m/{{version}}' },
+      ],
+    };
+    await expect(
+      openBackends(
+        { home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus }) },
+        { logger: silentLogger },
+      ),
+    ).rejects.toThrow(
       "backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve",
     );
-    await expect(openBackends({ home, qualityGates, backends: backendsSchema.parse({ deployer: 'kserve', kserve }) }, { logger: silentLogger })).rejects.toThrow(
+    await expect(
+      openBackends(
+        { home, qualityGates, backends: backendsSchema.parse({ deployer: 'kserve', kserve }) },
+        { logger: silentLogger },
+      ),
+    ).rejects.toThrow(
       'backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus',
     );
-    expect(() => backendsSchema.parse({ analysis: 'prometheus', prometheus: { url: 'http://prom:9090' } })).toThrow(/metrics/);
+    expect(() => backendsSchema.parse({ analysis: 'prometheus', prometheus: { url: 'http://prom:9090' } })).toThrow(
+      /metrics/,
+    );
   });
 });

@@ -18,12 +18,21 @@ const defaults = backendsSchema.parse({}).mlflow;
 /** MLflow as the registry needs a trainer and deployer that act on MLflow's models. */
 function writeConfig(dir: string): string {
   const file = join(dir, 'mlops-agent.yaml');
-  writeFileSync(file, 'backends:\n  deployer: kserve\n  analysis: prometheus\n  prometheus: { url: "http://prom:9090", metrics: [{ name: errors, query: "up", successCondition: "result[0] <= 1" }] }\n  kserve: { inferenceServices: [{ model: credit-risk, environment: production, namespace: ml, storageUri: "s3://m/{{version}}" }] }\n  trainer: http\n  httpTrainer: { startUrl: "http://train.internal/jobs", statusUrl: "http://train.internal/jobs/{jobId}" }\n');
+  writeFileSync(
+    file,
+    'backends:\n  deployer: kserve\n  analysis: prometheus\n  prometheus: { url: "http://prom:9090", metrics: [{ name: errors, query: "up", successCondition: "result[0] <= 1" }] }\n  kserve: { inferenceServices: [{ model: credit-risk, environment: production, namespace: ml, storageUri: "s3://m/{{version}}" }] }\n  trainer: http\n  httpTrainer: { startUrl: "http://train.internal/jobs", statusUrl: "http://train.internal/jobs/{jobId}" }\n',
+  );
   return file;
 }
 
-function registryFor(server: FakeMlflow, options: { token?: string; pageSize?: number; trackingUri?: string } = {}): MlflowRegistry {
-  const client = createMlflowClient({ trackingUri: options.trackingUri ?? server.url, token: options.token, timeoutMs: 5000 }, { pageSize: options.pageSize ?? 3 });
+function registryFor(
+  server: FakeMlflow,
+  options: { token?: string; pageSize?: number; trackingUri?: string } = {},
+): MlflowRegistry {
+  const client = createMlflowClient(
+    { trackingUri: options.trackingUri ?? server.url, token: options.token, timeoutMs: 5000 },
+    { pageSize: options.pageSize ?? 3 },
+  );
   return createMlflowRegistry({ client, qualityGates: defaults.qualityGates, dataVersionTag: defaults.dataVersionTag });
 }
 
@@ -41,11 +50,26 @@ describe('MLflow registry', () => {
   });
   afterEach(async () => server.close());
 
-  it('reads a version\'s lineage from its run: params, metrics, dataset digests and the git commit', async () => {
+  it("reads a version's lineage from its run: params, metrics, dataset digests and the git commit", async () => {
     await registry.createModel('credit-risk', 'PD model');
-    const v = await registry.registerVersion({ ...versionInput('credit-risk', 0.86, { trainingJobId: 'ext-1' }), codeVersion: 'a1b2c3d' });
-    expect(v).toMatchObject({ version: '1', dataVersion: 'a'.repeat(64), dataset: 'credit-train', codeVersion: 'a1b2c3d', trainingJobId: 'ext-1', promotable: true });
-    expect(v.lineage).toEqual({ runId: expect.any(String), datasets: [{ name: 'credit-train', digest: 'a'.repeat(64), source: '{"dataset":"credit-train"}', context: 'training' }] });
+    const v = await registry.registerVersion({
+      ...versionInput('credit-risk', 0.86, { trainingJobId: 'ext-1' }),
+      codeVersion: 'a1b2c3d',
+    });
+    expect(v).toMatchObject({
+      version: '1',
+      dataVersion: 'a'.repeat(64),
+      dataset: 'credit-train',
+      codeVersion: 'a1b2c3d',
+      trainingJobId: 'ext-1',
+      promotable: true,
+    });
+    expect(v.lineage).toEqual({
+      runId: expect.any(String),
+      datasets: [
+        { name: 'credit-train', digest: 'a'.repeat(64), source: '{"dataset":"credit-train"}', context: 'training' },
+      ],
+    });
     expect(v.qualityGates).toEqual([
       { gate: 'auc', value: 0.86, threshold: 0.82, direction: 'min', passed: true },
       { gate: 'calibration_error', value: 0.02, threshold: 0.05, direction: 'max', passed: true },
@@ -56,13 +80,22 @@ describe('MLflow registry', () => {
 
   it('reads quality gates from the run under the configured metric names, failing a gate whose metric was never logged', async () => {
     const client = createMlflowClient({ trackingUri: server.url, token: 'mlflow-token', timeoutMs: 5000 });
-    const custom = createMlflowRegistry({ client, dataVersionTag: 'data_version', qualityGates: [{ gate: 'auc', metric: 'val_roc_auc', threshold: 0.8, direction: 'min' }, { gate: 'auc_logged', metric: 'auc', threshold: 0.8, direction: 'min' }] });
+    const custom = createMlflowRegistry({
+      client,
+      dataVersionTag: 'data_version',
+      qualityGates: [
+        { gate: 'auc', metric: 'val_roc_auc', threshold: 0.8, direction: 'min' },
+        { gate: 'auc_logged', metric: 'auc', threshold: 0.8, direction: 'min' },
+      ],
+    });
     await custom.createModel('credit-risk', 'd');
     const v = await custom.registerVersion(versionInput('credit-risk', 0.9));
     expect(v.qualityGates[0]).toMatchObject({ gate: 'auc', passed: false });
     expect(Number.isNaN(v.qualityGates[0]!.value)).toBe(true);
     expect(v.qualityGates[1]).toMatchObject({ gate: 'auc_logged', value: 0.9, passed: true });
-    await expect(custom.setAlias('credit-risk', 'champion', '1', 'alice', 'x')).rejects.toThrow(/not promotable: it failed quality gates auc \(not logged\) < 0.8/);
+    await expect(custom.setAlias('credit-risk', 'champion', '1', 'alice', 'x')).rejects.toThrow(
+      /not promotable: it failed quality gates auc \(not logged\) < 0.8/,
+    );
   });
 
   it('follows next_page_token through every page of a search', async () => {
@@ -76,7 +109,7 @@ describe('MLflow registry', () => {
     expect((await registry.listVersions('a')).map((v) => v.version)).toEqual(['1', '2', '3', '4', '5', '6', '7']);
   });
 
-  it('sets and deletes aliases through MLflow\'s alias endpoints and keeps the history in model tags every process reads', async () => {
+  it("sets and deletes aliases through MLflow's alias endpoints and keeps the history in model tags every process reads", async () => {
     await registry.createModel('credit-risk', 'd');
     await registry.registerVersion(versionInput('credit-risk'));
     await registry.setAlias('credit-risk', 'challenger', '1', 'agent', 'shadow');
@@ -84,15 +117,24 @@ describe('MLflow registry', () => {
     await registry.setAlias('credit-risk', 'challenger', null, 'agent', 'done');
     expect(server.models.get('credit-risk')!.aliases.size).toBe(0);
     const another = registryFor(server, { token: 'mlflow-token' });
-    expect((await another.aliasHistory('credit-risk')).map((m) => [m.from, m.to])).toEqual([[null, '1'], ['1', null]]);
+    expect((await another.aliasHistory('credit-risk')).map((m) => [m.from, m.to])).toEqual([
+      [null, '1'],
+      ['1', null],
+    ]);
   });
 
-  it('is configured by MLflow\'s own variables, MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN', async () => {
+  it("is configured by MLflow's own variables, MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN", async () => {
     await registry.createModel('credit-risk', 'd');
     const cwd = mkdtempSync(join(tmpdir(), 'mlflow-env-'));
     try {
-      const config = loadConfig({ cwd, env: { MLFLOW_TRACKING_URI: server.url, MLFLOW_TRACKING_TOKEN: 'mlflow-token', MLOPS_AGENT_CONFIG: '' }, file: writeConfig(cwd) });
-      expect((await openMlflowRegistry(config.backends.mlflow).listModels()).map((m) => m.name)).toEqual(['credit-risk']);
+      const config = loadConfig({
+        cwd,
+        env: { MLFLOW_TRACKING_URI: server.url, MLFLOW_TRACKING_TOKEN: 'mlflow-token', MLOPS_AGENT_CONFIG: '' },
+        file: writeConfig(cwd),
+      });
+      expect((await openMlflowRegistry(config.backends.mlflow).listModels()).map((m) => m.name)).toEqual([
+        'credit-risk',
+      ]);
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
@@ -104,8 +146,13 @@ describe('MLflow registry', () => {
     );
     const gone = await startFakeMlflow();
     await gone.close();
-    await expect(registryFor(gone).listModels()).rejects.toThrow(`MLflow: cannot reach ${gone.url}/api/2.0/mlflow/registered-models/search?max_results=3 (ECONNREFUSED): check the URL and that the server is running`);
-    await expect(registry.listVersions('no-such-model')).rejects.toMatchObject({ code: 'not_found', message: 'MLflow: Registered Model with name=no-such-model not found' });
+    await expect(registryFor(gone).listModels()).rejects.toThrow(
+      `MLflow: cannot reach ${gone.url}/api/2.0/mlflow/registered-models/search?max_results=3 (ECONNREFUSED): check the URL and that the server is running`,
+    );
+    await expect(registry.listVersions('no-such-model')).rejects.toMatchObject({
+      code: 'not_found',
+      message: 'MLflow: Registered Model with name=no-such-model not found',
+    });
     await expect(registry.aliasHistory('no-such-model')).rejects.toMatchObject({ code: 'not_found' });
   });
 });

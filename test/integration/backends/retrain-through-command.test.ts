@@ -29,9 +29,34 @@ let audit: AuditLog;
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'retrain-command-'));
-  const backends = backendsSchema.parse({ trainer: 'command', commandTrainer: { argv: [process.execPath, script, '--model', '{model}', '--dataset', '{dataset}', '--out', join(home, 'registered')] } });
-  opened = await openBackends({ home, qualityGates: { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 }, backends }, { logger: silentLogger, env: { PATH: process.env.PATH } });
-  await writeDataset(opened.lab.dirs.datasets, 'credit-train', generateCreditRows({ seed: 41, rows: 2000, startDate: daysAgo(60), days: 60 }));
+  const backends = backendsSchema.parse({
+    trainer: 'command',
+    commandTrainer: {
+      argv: [
+        process.execPath,
+        script,
+        '--model',
+        '{model}',
+        '--dataset',
+        '{dataset}',
+        '--out',
+        join(home, 'registered'),
+      ],
+    },
+  });
+  opened = await openBackends(
+    {
+      home,
+      qualityGates: { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 },
+      backends,
+    },
+    { logger: silentLogger, env: { PATH: process.env.PATH } },
+  );
+  await writeDataset(
+    opened.lab.dirs.datasets,
+    'credit-train',
+    generateCreditRows({ seed: 41, rows: 2000, startDate: daysAgo(60), days: 60 }),
+  );
   audit = await openFileAuditLog({ file: join(home, 'audit.jsonl') });
 });
 
@@ -43,20 +68,47 @@ afterAll(async () => {
 
 describe('trigger_retrain on a command trainer', () => {
   it('runs the command through the gate, waits for it and reports the version it registered', async () => {
-    const policy = await createPolicyStore({ files: [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
-    const executions = createFileExecutions(join(home, 'executions'));
-    const gate = createGate({ tools: allTools, backends: opened.backends, policy: (req) => policy.evaluate(req), audit, executions });
-    const agent = createAgent({
-      gate, audit, runs: createFileRunStore(join(home, 'runs')), tools: toolSpecs(allTools), systemPrompt: 'test',
-      plannerFor: () => scriptedPlanner([call('check_data_quality', { dataset: 'credit-train' }), call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-train', params: { epochs: 5 } }), answer('retrained')]),
-      fallbackFor: () => null,
-      limits: { maxSteps: 10, maxWallMs: 120_000, maxTokens: 10_000, maxRepeatedCalls: 2 }, clock: systemClock, logger: silentLogger,
+    const policy = await createPolicyStore({
+      files: [join(defaultPolicyDir, 'default.yaml')],
+      knownTools: allTools.map((t) => t.name),
     });
-    const run = await agent.start({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'retrain credit-risk', data: null }, 'run_command_1');
+    const executions = createFileExecutions(join(home, 'executions'));
+    const gate = createGate({
+      tools: allTools,
+      backends: opened.backends,
+      policy: (req) => policy.evaluate(req),
+      audit,
+      executions,
+    });
+    const agent = createAgent({
+      gate,
+      audit,
+      runs: createFileRunStore(join(home, 'runs')),
+      tools: toolSpecs(allTools),
+      systemPrompt: 'test',
+      plannerFor: () =>
+        scriptedPlanner([
+          call('check_data_quality', { dataset: 'credit-train' }),
+          call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-train', params: { epochs: 5 } }),
+          answer('retrained'),
+        ]),
+      fallbackFor: () => null,
+      limits: { maxSteps: 10, maxWallMs: 120_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    const run = await agent.start(
+      { kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'retrain credit-risk', data: null },
+      'run_command_1',
+    );
     await executions.close();
     const retrain = run.transcript.find((i) => i.kind === 'result' && i.name === 'trigger_retrain');
-    const waited = run.transcript.find((i) => i.kind === 'wait' && retrain?.kind === 'result' && i.callId === retrain.callId);
-    const outcome = (waited?.kind === 'wait' ? waited.outcome : retrain?.kind === 'result' ? retrain.outcome : null) as { status: string; output?: { jobId: string; status: string; version: string | null } } | null;
+    const waited = run.transcript.find(
+      (i) => i.kind === 'wait' && retrain?.kind === 'result' && i.callId === retrain.callId,
+    );
+    const outcome = (
+      waited?.kind === 'wait' ? waited.outcome : retrain?.kind === 'result' ? retrain.outcome : null
+    ) as { status: string; output?: { jobId: string; status: string; version: string | null } } | null;
     expect(outcome).toMatchObject({ status: 'executed', output: { status: 'succeeded', version: '1' } });
     const jobId = outcome!.output!.jobId;
     expect(jobId).toMatch(/^ext-/);

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../src/audit/index.js';
-import { createFileExecutions, createMemoryExecutions, createRedisExecutions, type Executions } from '../../../src/gate/index.js';
+import {
+  createFileExecutions,
+  createMemoryExecutions,
+  createRedisExecutions,
+  type Executions,
+} from '../../../src/gate/index.js';
 import { executionsContract, sampleRecord } from '../../contract/executions.contract.js';
 import { REDIS_URL, uniqueNames, wipe } from '../intake/redis-helpers.js';
 
@@ -32,6 +37,8 @@ describe('file execution records', () => {
     const record = sampleRecord();
     await executions.take(record);
     writeFileSync(join(storeDir, `${sha256Hex(record.key)}.json`), '{"key": "half a rec');
-    await expect(executions.find(record.key)).rejects.toThrow(`the execution record for ${record.key} in ${storeDir} cannot be read`);
+    await expect(executions.find(record.key)).rejects.toThrow(
+      `the execution record for ${record.key} in ${storeDir} cannot be read`,
+    );
   });
 });

@@ -22,10 +22,19 @@ afterEach(async () => {
 });
 
 function alert(group: string, n: number): Trigger {
-  return { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, alertName: 'DriftHigh', text: `DriftHigh firing #${n}`, data: { status: 'firing', groupKey: group } };
+  return {
+    kind: 'alert',
+    principal: { id: 'agent:alertmanager', roles: [] },
+    alertName: 'DriftHigh',
+    text: `DriftHigh firing #${n}`,
+    data: { status: 'firing', groupKey: group },
+  };
 }
 
-async function wired(turnsPerRun: () => Parameters<typeof scriptedPlanner>[0], options: { withApprovals?: boolean } = {}) {
+async function wired(
+  turnsPerRun: () => Parameters<typeof scriptedPlanner>[0],
+  options: { withApprovals?: boolean } = {},
+) {
   fx = await gateFixture(options);
   const runs = createFileRunStore(join(fx.dir, 'runs'));
   const agent = createAgent({
@@ -58,8 +67,12 @@ describe('agentRunHandler', () => {
     let done!: () => void;
     const allDone = new Promise<void>((r) => (done = r));
     queue = createLocalRunQueue();
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => queue!.enqueue(alert(`g${i % 2}`, i), { dedupeKey: `g${i % 2}` })));
-    queue.process(agentRunHandler(agent, runs, { onSettled: (run) => settled.push(run) === 2 && done() }), { concurrency: 2 });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => queue!.enqueue(alert(`g${i % 2}`, i), { dedupeKey: `g${i % 2}` })),
+    );
+    queue.process(agentRunHandler(agent, runs, { onSettled: (run) => settled.push(run) === 2 && done() }), {
+      concurrency: 2,
+    });
     await allDone;
     const ids = [...new Set(results.map((r) => r.runId))].sort();
     expect(ids).toHaveLength(2);
@@ -74,9 +87,20 @@ describe('agentRunHandler', () => {
     const now = new Date().toISOString();
     // What a worker killed after its first save leaves behind.
     await runs.save({
-      schemaVersion: RUN_SCHEMA_VERSION, id: 'run_crashed_1', trigger, status: 'running', planner: 'scripted', fallback: null,
+      schemaVersion: RUN_SCHEMA_VERSION,
+      id: 'run_crashed_1',
+      trigger,
+      status: 'running',
+      planner: 'scripted',
+      fallback: null,
       transcript: [{ kind: 'trigger', trigger: 'alert', text: trigger.text, data: trigger.data }],
-      steps: 0, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null,
+      steps: 0,
+      usage: { input: 0, output: 0 },
+      answer: null,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+      endedAt: null,
     });
     const how: string[] = [];
     await agentRunHandler(agent, runs, { onSettled: (_, h) => how.push(h) })('run_crashed_1', trigger);
@@ -91,16 +115,34 @@ describe('agentRunHandler', () => {
     // What the dead worker left: the plan saved, no result for its call.
     async function crashedDuringCall(runs: Awaited<ReturnType<typeof wired>>['runs'], id: string): Promise<void> {
       // A canary holds traffic, so the rollback has something to do.
-      fx!.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+      fx!.backends.splits.set('credit-risk/production', {
+        model: 'credit-risk',
+        environment: 'production',
+        stableVersion: '1',
+        canaryVersion: '2',
+        canaryPercent: 5,
+        lastKnownGoodVersion: '1',
+      });
       const trigger = alert('g', 0);
       const now = new Date().toISOString();
       await runs.save({
-        schemaVersion: RUN_SCHEMA_VERSION, id, trigger, status: 'running', planner: 'scripted', fallback: null,
+        schemaVersion: RUN_SCHEMA_VERSION,
+        id,
+        trigger,
+        status: 'running',
+        planner: 'scripted',
+        fallback: null,
         transcript: [
           { kind: 'trigger', trigger: 'alert', text: trigger.text, data: trigger.data },
           { kind: 'plan', text: 'roll back', calls: [{ id: 'call_1', name: 'rollback', args: rollbackArgs }] },
         ],
-        steps: 1, usage: { input: 0, output: 0 }, answer: null, error: null, createdAt: now, updatedAt: now, endedAt: null,
+        steps: 1,
+        usage: { input: 0, output: 0 },
+        answer: null,
+        error: null,
+        createdAt: now,
+        updatedAt: now,
+        endedAt: null,
       });
     }
     const rollbacks = () => fx!.backends.calls.filter((c) => c.startsWith('deployer.rollback'));
@@ -111,7 +153,10 @@ describe('agentRunHandler', () => {
       await agentRunHandler(agent, runs)('run_crashed_2', alert('g', 0));
       const run = (await runs.get('run_crashed_2'))!;
       expect(run).toMatchObject({ status: 'succeeded', answer: 'rolled back', steps: 2 });
-      expect(run.transcript.find((i) => i.kind === 'result')).toMatchObject({ callId: 'call_1', outcome: { status: 'executed' } });
+      expect(run.transcript.find((i) => i.kind === 'result')).toMatchObject({
+        callId: 'call_1',
+        outcome: { status: 'executed' },
+      });
       expect(rollbacks()).toHaveLength(1);
     });
 
@@ -126,21 +171,56 @@ describe('agentRunHandler', () => {
       await crashedDuringCall(runs, 'run_crashed_3');
       // The dead worker had taken the call for execution: the key is taken, with no end.
       const decision = { effect: 'allow' as const, ruleId: 'r', reason: 'r', policy: 'default' };
-      await fx!.executions.take({ key: 'run_crashed_3:call_1', runId: 'run_crashed_3', callId: 'call_1', principal: { id: 'agent:alertmanager', roles: [] }, tool: 'rollback', argsHash: argsHashOf(rollbackArgs), decision, risk: NO_RISK, approvalId: null, takenAt: new Date().toISOString(), end: null });
+      await fx!.executions.take({
+        key: 'run_crashed_3:call_1',
+        runId: 'run_crashed_3',
+        callId: 'call_1',
+        principal: { id: 'agent:alertmanager', roles: [] },
+        tool: 'rollback',
+        argsHash: argsHashOf(rollbackArgs),
+        decision,
+        risk: NO_RISK,
+        approvalId: null,
+        takenAt: new Date().toISOString(),
+        end: null,
+      });
       await agentRunHandler(agent, runs)('run_crashed_3', alert('g', 0));
-      expect(await runs.get('run_crashed_3')).toMatchObject({ status: 'succeeded', answer: 'rolled back after the restart' });
+      expect(await runs.get('run_crashed_3')).toMatchObject({
+        status: 'succeeded',
+        answer: 'rolled back after the restart',
+      });
       expect(rollbacks()).toHaveLength(1);
       expect(shown).toContain('stopped before rollback');
-      expect((await fx!.entries()).map((e) => e.kind)).toEqual(expect.arrayContaining(['call.replayed', 'execution.reconciled', 'execution.finished']));
+      expect((await fx!.entries()).map((e) => e.kind)).toEqual(
+        expect.arrayContaining(['call.replayed', 'execution.reconciled', 'execution.finished']),
+      );
     });
 
     it('asks the backend about a call the dead worker had taken: one it had done is not done again', async () => {
       const { agent, runs } = await wired(() => [answer('already rolled back')]);
       await crashedDuringCall(runs, 'run_crashed_4');
       const decision = { effect: 'allow' as const, ruleId: 'r', reason: 'r', policy: 'default' };
-      await fx!.executions.take({ key: 'run_crashed_4:call_1', runId: 'run_crashed_4', callId: 'call_1', principal: { id: 'agent:alertmanager', roles: [] }, tool: 'rollback', argsHash: argsHashOf(rollbackArgs), decision, risk: NO_RISK, approvalId: null, takenAt: new Date().toISOString(), end: null });
+      await fx!.executions.take({
+        key: 'run_crashed_4:call_1',
+        runId: 'run_crashed_4',
+        callId: 'call_1',
+        principal: { id: 'agent:alertmanager', roles: [] },
+        tool: 'rollback',
+        argsHash: argsHashOf(rollbackArgs),
+        decision,
+        risk: NO_RISK,
+        approvalId: null,
+        takenAt: new Date().toISOString(),
+        end: null,
+      });
       // The rollback had reached the deployer under the call's key before the worker died.
-      await fx!.backends.deployer.rollback({ model: rollbackArgs.model, environment: 'production', reason: rollbackArgs.reason, requestedBy: 'agent:alertmanager', idempotencyKey: 'run_crashed_4:call_1' });
+      await fx!.backends.deployer.rollback({
+        model: rollbackArgs.model,
+        environment: 'production',
+        reason: rollbackArgs.reason,
+        requestedBy: 'agent:alertmanager',
+        idempotencyKey: 'run_crashed_4:call_1',
+      });
       await agentRunHandler(agent, runs)('run_crashed_4', alert('g', 0));
       const run = (await runs.get('run_crashed_4'))!;
       expect(run).toMatchObject({ status: 'succeeded', answer: 'already rolled back' });
@@ -151,13 +231,21 @@ describe('agentRunHandler', () => {
 
   it('keeps a run parked while its approval waits, however often the queue hands it back', async () => {
     let plans = 0;
-    const { agent, runs } = await wired(() => [
-      () => {
-        plans += 1;
-        return call('deploy_canary', { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 25 });
-      },
-      answer('must not run'),
-    ], { withApprovals: true });
+    const { agent, runs } = await wired(
+      () => [
+        () => {
+          plans += 1;
+          return call('deploy_canary', {
+            model: 'credit-risk',
+            version: '1',
+            environment: 'production',
+            trafficPercent: 25,
+          });
+        },
+        answer('must not run'),
+      ],
+      { withApprovals: true },
+    );
     const handler = agentRunHandler(agent, runs);
     // Parked: the queue keeps the alert group's key with the run.
     expect(await handler('run_parked_1', alert('g', 0))).toBe('parked');

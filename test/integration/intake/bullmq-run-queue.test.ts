@@ -39,8 +39,15 @@ describe('BullMQ run queue across processes', () => {
     const b = createBullmqRunQueue({ connection: REDIS_URL, ...n });
     queues.push(a, b);
     const key = '{}:{alertname="DriftHigh"}';
-    const trigger = { kind: 'alert' as const, principal: { id: 'agent:alertmanager', roles: [] }, text: 'DriftHigh firing', data: { status: 'firing', groupKey: key } };
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).enqueue(trigger, { dedupeKey: key })));
+    const trigger = {
+      kind: 'alert' as const,
+      principal: { id: 'agent:alertmanager', roles: [] },
+      text: 'DriftHigh firing',
+      data: { status: 'firing', groupKey: key },
+    };
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).enqueue(trigger, { dedupeKey: key })),
+    );
     const ids = new Set(results.map((r) => r.runId));
     expect(ids.size).toBe(1);
     expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
@@ -57,18 +64,26 @@ describe('a BullMQ worker that loses its lock on a run', () => {
     await wipe(n.prefix, n.queueName);
   });
 
-  it('tells the run\'s handler to stop: another worker may take the run over', async () => {
+  it("tells the run's handler to stop: another worker may take the run over", async () => {
     q = createBullmqRunQueue({ connection: REDIS_URL, ...n, lockDuration: 1000 });
     let started!: (runId: string) => void;
     const picked = new Promise<string>((r) => (started = r));
     let handedOver!: (why: string) => void;
     const stopped = new Promise<string>((r) => (handedOver = r));
-    q.process(async (runId, _trigger, signal) => {
-      started(runId);
-      await new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve(), { once: true }));
-      handedOver(String(signal!.reason));
-    }, { concurrency: 1 });
-    const { runId } = await q.enqueue({ kind: 'chat', principal: { id: 'alice', roles: [] }, text: 'a long run', data: null });
+    q.process(
+      async (runId, _trigger, signal) => {
+        started(runId);
+        await new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve(), { once: true }));
+        handedOver(String(signal!.reason));
+      },
+      { concurrency: 1 },
+    );
+    const { runId } = await q.enqueue({
+      kind: 'chat',
+      principal: { id: 'alice', roles: [] },
+      text: 'a long run',
+      data: null,
+    });
     expect(await picked).toBe(runId);
     // The lock is gone, as when this worker stalled past lockDuration and the lock expired.
     const redis = new Redis(REDIS_URL);
@@ -101,11 +116,19 @@ describe('a restart of a BullMQ worker', () => {
     queues.push(first);
     let picked!: (id: string) => void;
     const pickedByFirst = new Promise<string>((r) => (picked = r));
-    first.process(async (runId) => {
-      picked(runId);
-      await new Promise(() => {});
-    }, { concurrency: 1 });
-    const { runId } = await first.enqueue({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'retrain churn', data: null });
+    first.process(
+      async (runId) => {
+        picked(runId);
+        await new Promise(() => {});
+      },
+      { concurrency: 1 },
+    );
+    const { runId } = await first.enqueue({
+      kind: 'chat',
+      principal: { id: 'user:alice', roles: [] },
+      text: 'retrain churn',
+      data: null,
+    });
     expect(await pickedByFirst).toBe(runId);
     expect(await first.close({ graceMs: 200 })).toEqual({ handedBack: [runId] });
 
@@ -133,15 +156,30 @@ describe('a restart of a BullMQ worker', () => {
     const n = fresh();
     const producer = createBullmqRunQueue({ connection: REDIS_URL, ...n });
     queues.push(producer);
-    const ids = await Promise.all([1, 2, 3].map(async (i) => (await producer.enqueue({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: `q${i}`, data: null })).runId));
+    const ids = await Promise.all(
+      [1, 2, 3].map(
+        async (i) =>
+          (
+            await producer.enqueue({
+              kind: 'chat',
+              principal: { id: 'user:alice', roles: [] },
+              text: `q${i}`,
+              data: null,
+            })
+          ).runId,
+      ),
+    );
     const worker = createBullmqRunQueue({ connection: REDIS_URL, ...n });
     queues.push(worker);
     const seen: string[] = [];
     await new Promise<void>((resolve) =>
-      worker.process(async (id) => {
-        seen.push(id);
-        if (seen.length === 3) resolve();
-      }, { concurrency: 2 }),
+      worker.process(
+        async (id) => {
+          seen.push(id);
+          if (seen.length === 3) resolve();
+        },
+        { concurrency: 2 },
+      ),
     );
     expect(seen.sort()).toEqual([...ids].sort());
   });
@@ -155,7 +193,14 @@ describe('BullMQ schedules in Redis', () => {
     await wipe(n.prefix, n.queueName);
   });
   const nightly = (name: string, cron = '0 2 * * *') =>
-    scheduleFromConfig({ name, cron, tz: 'Europe/London', task: `retrain ${name}`, runbook: 'nightly-retrain', labels: { model: name } });
+    scheduleFromConfig({
+      name,
+      cron,
+      tz: 'Europe/London',
+      task: `retrain ${name}`,
+      runbook: 'nightly-retrain',
+      labels: { model: name },
+    });
 
   it('removes from Redis, on the next start, the schedules a config no longer has', async () => {
     const first = createBullmqRunQueue({ connection: REDIS_URL, ...n });
@@ -195,7 +240,13 @@ describe('BullMQ schedules in Redis', () => {
 describe('BullMQ run queue without Redis', () => {
   it('fails enqueue and depth with a retryable UpstreamError instead of hanging the webhook', async () => {
     // Port 1 is closed: every connection attempt is refused.
-    const q = createBullmqRunQueue({ connection: 'redis://127.0.0.1:1', prefix: 'mlops-test-unreachable', queueName: 'runs', commandTimeoutMs: 300, onError: () => {} });
+    const q = createBullmqRunQueue({
+      connection: 'redis://127.0.0.1:1',
+      prefix: 'mlops-test-unreachable',
+      queueName: 'runs',
+      commandTimeoutMs: 300,
+      onError: () => {},
+    });
     try {
       const trigger = { kind: 'chat' as const, principal: { id: 'alice', roles: [] }, text: 'hi', data: null };
       const err = await q.enqueue(trigger).catch((e: unknown) => e);
@@ -223,12 +274,20 @@ describe('BullMQ run queue across a Redis restart', () => {
         const err = await q.enqueue(trigger, options).catch((e: unknown) => e);
         expect(Date.now() - t0).toBeLessThan(1000);
         expect(err).toBeInstanceOf(UpstreamError);
-        expect(err).toMatchObject({ service: 'redis', retryable: true, message: expect.stringMatching(new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable`)) });
+        expect(err).toMatchObject({
+          service: 'redis',
+          retryable: true,
+          message: expect.stringMatching(new RegExp(`Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable`)),
+        });
       }
       await expect(q.depth()).rejects.toBeInstanceOf(UpstreamError);
 
       await redis.restart();
-      const { coalesced } = await eventually('an enqueue to succeed again', () => q.enqueue(trigger, { dedupeKey: 'alert:drift' }).catch(() => undefined), 5000);
+      const { coalesced } = await eventually(
+        'an enqueue to succeed again',
+        () => q.enqueue(trigger, { dedupeKey: 'alert:drift' }).catch(() => undefined),
+        5000,
+      );
       expect(coalesced).toBe(false);
       // Written before the outage, kept by the append-only file.
       expect(await q.depth()).toBe(2);

@@ -13,7 +13,9 @@ const { prefix, queueName } = uniqueNames();
 const children: ChildProcess[] = [];
 
 function startWorker(mode: 'hang' | 'complete') {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, mode, REDIS_URL, prefix, queueName], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, mode, REDIS_URL, prefix, queueName], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   const lines: string[] = [];
   const waiters: { match: RegExp; resolve: (line: string) => void }[] = [];
@@ -50,7 +52,12 @@ describe('crash recovery of a run queued on BullMQ', () => {
 
   it('gives the run of a SIGKILLed worker to another worker process, which finishes it', async () => {
     const producer = createBullmqRunQueue({ connection: REDIS_URL, prefix, queueName });
-    const { runId } = await producer.enqueue({ kind: 'chat', principal: { id: 'alice', roles: [] }, text: 'retrain churn', data: null });
+    const { runId } = await producer.enqueue({
+      kind: 'chat',
+      principal: { id: 'alice', roles: [] },
+      text: 'retrain churn',
+      data: null,
+    });
 
     const first = startWorker('hang');
     await first.waitFor(new RegExp(`^picked ${runId} retrain churn$`));
@@ -78,7 +85,9 @@ describe('crash recovery of a run queued on BullMQ', () => {
       await admin.close();
     }
     // Kept in the test output: the report quotes how long recovery took.
-    console.log(`crash recovery: run ${runId} finished by the second worker ${recoveredMs} ms after SIGKILL, of which ${readyMs} ms starting that process (lockDuration 1000, stalledInterval 500)`);
+    console.log(
+      `crash recovery: run ${runId} finished by the second worker ${recoveredMs} ms after SIGKILL, of which ${readyMs} ms starting that process (lockDuration 1000, stalledInterval 500)`,
+    );
 
     second.child.kill('SIGTERM');
     await second.exited;
@@ -89,7 +98,12 @@ describe('crash recovery of a run queued on BullMQ', () => {
 
   it('gives up on a run whose workers keep dying under it, and tells the worker that finds it', async () => {
     const producer = createBullmqRunQueue({ connection: REDIS_URL, prefix, queueName });
-    const { runId } = await producer.enqueue({ kind: 'chat', principal: { id: 'alice', roles: [] }, text: 'a run that kills its worker', data: null });
+    const { runId } = await producer.enqueue({
+      kind: 'chat',
+      principal: { id: 'alice', roles: [] },
+      text: 'a run that kills its worker',
+      data: null,
+    });
     // Each worker dies holding it (an out-of-memory kill, say); BullMQ allows one such loss.
     for (let i = 0; i < 2; i++) {
       const doomed = startWorker('hang');

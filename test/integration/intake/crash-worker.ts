@@ -19,11 +19,14 @@ const queue = createBullmqRunQueue({
   onError: (runId, err) => console.error(`error ${runId ?? '-'} ${String(err)}`),
 });
 
-queue.process(async (runId, trigger) => {
-  console.log(`picked ${runId} ${trigger?.text ?? '(resume)'}`);
-  if (mode === 'hang') await new Promise(() => {});
-  console.log(`done ${runId}`);
-}, { concurrency: 1, onGaveUp: (runId, reason) => console.log(`gave up ${runId}: ${reason}`) });
+queue.process(
+  async (runId, trigger) => {
+    console.log(`picked ${runId} ${trigger?.text ?? '(resume)'}`);
+    if (mode === 'hang') await new Promise(() => {});
+    console.log(`done ${runId}`);
+  },
+  { concurrency: 1, onGaveUp: (runId, reason) => console.log(`gave up ${runId}: ${reason}`) },
+);
 console.log('ready');
 
 process.on('SIGTERM', () => {

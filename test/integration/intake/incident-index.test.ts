@@ -6,10 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMemoryIncidentIndex, createRedisIncidentIndex, openFileIncidentIndex, type AlertRecord, type IncidentIndex } from '../../../src/intake/index.js';
+import {
+  createMemoryIncidentIndex,
+  createRedisIncidentIndex,
+  openFileIncidentIndex,
+  type AlertRecord,
+  type IncidentIndex,
+} from '../../../src/intake/index.js';
 import { REDIS_URL, uniqueNames } from './redis-helpers.js';
 
-const record = (key: string, extra: Partial<AlertRecord> = {}): AlertRecord => ({ schemaVersion: 1, key, startsAt: '2026-11-23T16:00:00Z', status: 'firing', runId: 'run_a', handledAt: new Date().toISOString(), resolvedAt: null, ...extra });
+const record = (key: string, extra: Partial<AlertRecord> = {}): AlertRecord => ({
+  schemaVersion: 1,
+  key,
+  startsAt: '2026-11-23T16:00:00Z',
+  status: 'firing',
+  runId: 'run_a',
+  handledAt: new Date().toISOString(),
+  resolvedAt: null,
+  ...extra,
+});
 const dirs: string[] = [];
 const { prefix } = uniqueNames();
 afterAll(async () => {
@@ -21,7 +36,10 @@ afterAll(async () => {
   await redis.quit();
 });
 
-function contract(name: string, open: () => Promise<{ index: IncidentIndex; reopen(): Promise<IncidentIndex> | null }>) {
+function contract(
+  name: string,
+  open: () => Promise<{ index: IncidentIndex; reopen(): Promise<IncidentIndex> | null }>,
+) {
   describe(`the incident index in ${name}`, () => {
     it('keeps which run handles each alert, replacing a record of the same alert', async () => {
       const { index, reopen } = await open();
@@ -41,7 +59,11 @@ function contract(name: string, open: () => Promise<{ index: IncidentIndex; reop
     it('forgets a resolved alert after a day and a firing one after 30 days', async () => {
       const { index } = await open();
       const old = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
-      await index.put([record('am:r', { status: 'resolved', handledAt: old(3), resolvedAt: old(2) }), record('am:f', { handledAt: old(31) }), record('am:k', { handledAt: old(29) })]);
+      await index.put([
+        record('am:r', { status: 'resolved', handledAt: old(3), resolvedAt: old(2) }),
+        record('am:f', { handledAt: old(31) }),
+        record('am:k', { handledAt: old(29) }),
+      ]);
       const found = await index.get(['am:r', 'am:f', 'am:k']);
       expect(found.map((r) => r?.key)).toEqual([undefined, undefined, 'am:k']);
       await index.close();
@@ -57,5 +79,8 @@ contract('files', async () => {
 });
 contract('redis', async () => {
   const p = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-  return { index: createRedisIncidentIndex({ connection: REDIS_URL, prefix: p }), reopen: async () => createRedisIncidentIndex({ connection: REDIS_URL, prefix: p }) };
+  return {
+    index: createRedisIncidentIndex({ connection: REDIS_URL, prefix: p }),
+    reopen: async () => createRedisIncidentIndex({ connection: REDIS_URL, prefix: p }),
+  };
 });

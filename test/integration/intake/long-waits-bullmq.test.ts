@@ -19,7 +19,11 @@ import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js
 import { REDIS_URL, uniqueNames, wipe } from './redis-helpers.js';
 
 const names = uniqueNames();
-const opened: { queues: RunQueue[]; sweepers: WaitSweeper[]; stores: RedisRunStore[] } = { queues: [], sweepers: [], stores: [] };
+const opened: { queues: RunQueue[]; sweepers: WaitSweeper[]; stores: RedisRunStore[] } = {
+  queues: [],
+  sweepers: [],
+  stores: [],
+};
 let fx: GateFixture | undefined;
 
 afterEach(async () => {
@@ -34,14 +38,30 @@ afterAll(async () => {
   for (const prefix of prefixes) await wipe(prefix, names.queueName);
 });
 
-const trigger = (text: string): Trigger => ({ kind: 'chat', principal: { id: 'user:alice', roles: [] }, text, data: null });
+const trigger = (text: string): Trigger => ({
+  kind: 'chat',
+  principal: { id: 'user:alice', roles: [] },
+  text,
+  data: null,
+});
 const report = (input: PlannerInput) => {
   const ended = input.transcript.find((i) => i.kind === 'wait');
-  return answer(ended?.kind === 'wait' && ended.outcome.status === 'executed' ? `retrained: v${(ended.outcome.output as { version: string }).version}` : 'no end seen');
+  return answer(
+    ended?.kind === 'wait' && ended.outcome.status === 'executed'
+      ? `retrained: v${(ended.outcome.output as { version: string }).version}`
+      : 'no end seen',
+  );
 };
 
 /** One worker process: BullMQ with ONE slot, the Redis run store, and the wait sweeper. */
-function worker(gate: GateFixture, prefix: string, retrainTurns: Parameters<typeof scriptedPlanner>[0] = [call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }), report]) {
+function worker(
+  gate: GateFixture,
+  prefix: string,
+  retrainTurns: Parameters<typeof scriptedPlanner>[0] = [
+    call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }),
+    report,
+  ],
+) {
   const runs = createRedisRunStore({ connection: REDIS_URL, prefix });
   const queue = createBullmqRunQueue({ connection: REDIS_URL, prefix, queueName: names.queueName, attempts: 1 });
   const planners = { retrain: scriptedPlanner(retrainTurns), question: scriptedPlanner([answer('v1 is champion')]) };
@@ -58,12 +78,23 @@ function worker(gate: GateFixture, prefix: string, retrainTurns: Parameters<type
     logger: silentLogger,
     longWaits: 'park',
   });
-  const sweeper = createWaitSweeper({ gate: gate.gate, runs, resume: (id) => queue.resume(id), clock: systemClock, logger: silentLogger });
-  queue.process(agentRunHandler(agent, runs, { onSettled: (run) => isParked(run.status) && sweeper.watch(run) }), { concurrency: 1 });
+  const sweeper = createWaitSweeper({
+    gate: gate.gate,
+    runs,
+    resume: (id) => queue.resume(id),
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  queue.process(agentRunHandler(agent, runs, { onSettled: (run) => isParked(run.status) && sweeper.watch(run) }), {
+    concurrency: 1,
+  });
   opened.queues.push(queue);
   opened.sweepers.push(sweeper);
   opened.stores.push(runs);
-  const status = (id: string, wanted: string) => eventually(`run ${id} to be ${wanted}`, async () => ((await runs.get(id))?.status === wanted ? (await runs.get(id))! : undefined));
+  const status = (id: string, wanted: string) =>
+    eventually(`run ${id} to be ${wanted}`, async () =>
+      (await runs.get(id))?.status === wanted ? (await runs.get(id))! : undefined,
+    );
   return { runs, queue, sweeper, planners, status };
 }
 
@@ -88,7 +119,7 @@ describe('a run waiting for a training job, on BullMQ and Redis', () => {
     expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
   });
 
-  it('after a restart, a new worker\'s sweep resumes a run whose job ended while no process watched it', async () => {
+  it("after a restart, a new worker's sweep resumes a run whose job ended while no process watched it", async () => {
     fx = await gateFixture();
     fx.backends.holdJobs = true;
     const prefix = `${names.prefix}-b`;
@@ -106,6 +137,9 @@ describe('a run waiting for a training job, on BullMQ and Redis', () => {
     await second.sweeper.sweep();
     expect(await second.status(runId, 'succeeded')).toMatchObject({ answer: 'retrained: v2' });
     expect(second.planners.retrain.seen).toHaveLength(1);
-    expect(second.planners.retrain.seen[0]!.transcript.at(-1)).toMatchObject({ kind: 'wait', outcome: { status: 'executed', output: { version: '2' } } });
+    expect(second.planners.retrain.seen[0]!.transcript.at(-1)).toMatchObject({
+      kind: 'wait',
+      outcome: { status: 'executed', output: { version: '2' } },
+    });
   });
 });

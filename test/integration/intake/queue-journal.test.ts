@@ -20,7 +20,13 @@ runQueueContract('local with a journal', {
   },
 });
 
-const alert = (group: string): Trigger => ({ kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, alertName: 'DriftHigh', text: `DriftHigh ${group}`, data: { status: 'firing', groupKey: group } });
+const alert = (group: string): Trigger => ({
+  kind: 'alert',
+  principal: { id: 'agent:alertmanager', roles: [] },
+  alertName: 'DriftHigh',
+  text: `DriftHigh ${group}`,
+  data: { status: 'firing', groupKey: group },
+});
 const files = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
 describe('the in-process queue journal', () => {
@@ -40,26 +46,35 @@ describe('the in-process queue journal', () => {
     const second: RunQueue = createLocalRunQueue({ journal: openQueueJournal(dir, () => undefined) });
     // A repeat of g2 arriving before the restarted queue ran it joins the run it already holds.
     expect(await second.enqueue(alert('g2'), { dedupeKey: 'g2' })).toEqual({ runId: b.runId, coalesced: true });
-    second.process(async (runId, trigger) => {
-      seen.push([runId, trigger?.text]);
-      if (seen.length === 2) settle();
-    }, { concurrency: 1 });
+    second.process(
+      async (runId, trigger) => {
+        seen.push([runId, trigger?.text]);
+        if (seen.length === 2) settle();
+      },
+      { concurrency: 1 },
+    );
     await bothSeen;
-    expect(seen).toEqual([[a.runId, 'DriftHigh g1'], [b.runId, 'DriftHigh g2']]);
+    expect(seen).toEqual([
+      [a.runId, 'DriftHigh g1'],
+      [b.runId, 'DriftHigh g2'],
+    ]);
     await second.close();
     expect(files(dir)).toEqual([]);
     await first.close({ force: true });
   });
 
-  it('keeps a parked run\'s alert group across a restart, until the run is over', async () => {
+  it("keeps a parked run's alert group across a restart, until the run is over", async () => {
     const dir = freshDir();
     const first = createLocalRunQueue({ journal: openQueueJournal(dir, () => undefined) });
     let parked!: () => void;
     const didPark = new Promise<void>((r) => (parked = r));
-    first.process(async () => {
-      setImmediate(parked);
-      return 'parked';
-    }, { concurrency: 1 });
+    first.process(
+      async () => {
+        setImmediate(parked);
+        return 'parked';
+      },
+      { concurrency: 1 },
+    );
     const run = await first.enqueue(alert('g1'), { dedupeKey: 'g1' });
     await didPark;
     await first.close();
@@ -69,9 +84,12 @@ describe('the in-process queue journal', () => {
     expect(await second.enqueue(alert('g1'), { dedupeKey: 'g1' })).toEqual({ runId: run.runId, coalesced: true });
     let over!: () => void;
     const isOver = new Promise<void>((r) => (over = r));
-    second.process(async () => {
-      setImmediate(over);
-    }, { concurrency: 1 });
+    second.process(
+      async () => {
+        setImmediate(over);
+      },
+      { concurrency: 1 },
+    );
     await second.resume(run.runId);
     await isOver;
     await second.close();
@@ -100,7 +118,10 @@ describe('the in-process queue journal', () => {
     try {
       // A file where the journal's directory should be: no write can land (even as root).
       writeFileSync(dir, 'not a directory');
-      await expect(queue.enqueue(alert('g1'), { dedupeKey: 'g1' })).rejects.toMatchObject({ retryable: true, message: expect.stringContaining('could not be written to the queue journal') });
+      await expect(queue.enqueue(alert('g1'), { dedupeKey: 'g1' })).rejects.toMatchObject({
+        retryable: true,
+        message: expect.stringContaining('could not be written to the queue journal'),
+      });
       expect(await queue.depth()).toBe(0);
       // The key is free again: the retry Alertmanager sends starts a run.
       rmSync(dir);

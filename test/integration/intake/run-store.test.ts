@@ -11,7 +11,6 @@ import { UpstreamError } from '../../../src/errors.js';
 import { runStoreContract } from '../../contract/run-store.contract.js';
 import { REDIS_URL } from './redis-helpers.js';
 
-
 const dirs = new Map<RunStore, string>();
 runStoreContract('file', {
   async make() {
@@ -44,12 +43,22 @@ runStoreContract('redis', {
 });
 
 describe('the file run store index', () => {
-  const stored = (id: string, createdAt: string, status = 'succeeded') => ({ schemaVersion: 1, id, status, createdAt, updatedAt: createdAt, transcript: [] });
+  const stored = (id: string, createdAt: string, status = 'succeeded') => ({
+    schemaVersion: 1,
+    id,
+    status,
+    createdAt,
+    updatedAt: createdAt,
+    transcript: [],
+  });
 
   it('is built once from the run files of a store from before it, then kept by saves', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mlops-runs-'));
     try {
-      for (const [id, at] of [['run_old1', '2026-01-01T00:00:00.000Z'], ['run_old2', '2026-01-02T00:00:00.000Z']] as const) {
+      for (const [id, at] of [
+        ['run_old1', '2026-01-01T00:00:00.000Z'],
+        ['run_old2', '2026-01-02T00:00:00.000Z'],
+      ] as const) {
         await writeFile(join(dir, `${id}.json`), JSON.stringify(stored(id, at)));
       }
       const store = createFileRunStore(dir);
@@ -74,7 +83,9 @@ describe('the file run store index', () => {
       const next = createFileRunStore(dir);
       await next.save(stored('run_b', '2026-01-04T00:00:00.000Z') as never);
       expect((await next.recent({ limit: 10 })).map((r) => r.id)).toEqual(['run_b', 'run_a']);
-      expect((await readFile(join(dir, 'index.log'), 'utf8')).split('\n')).toContain('2026-01-04T00:00:00.000Z run_b succeeded new');
+      expect((await readFile(join(dir, 'index.log'), 'utf8')).split('\n')).toContain(
+        '2026-01-04T00:00:00.000Z run_b succeeded new',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -18,7 +18,14 @@ import type { CreditRow } from '../../../src/backends/local/credit-schema.js';
 import { createKServeDeployer } from '../../../src/backends/kserve/index.js';
 import { createPrometheusAnalysis } from '../../../src/backends/prometheus/index.js';
 import { deployerContract } from '../../contract/deployer.contract.js';
-import { cleanupTraining, createLab, fragileArtifact, MODEL, shiftedArtifact, withoutIncome } from '../lab-serving/lab-fixture.js';
+import {
+  cleanupTraining,
+  createLab,
+  fragileArtifact,
+  MODEL,
+  shiftedArtifact,
+  withoutIncome,
+} from '../lab-serving/lab-fixture.js';
 import { kubeconfigFor, startFakeKServeServer } from '../../support/fake-kserve-server.js';
 import { startPrometheus } from '../../support/prometheus-server.js';
 
@@ -40,7 +47,12 @@ const ANALYSIS_METRICS = [
     successCondition: 'result[0] <= 0.02',
     ...METRIC,
   },
-  { name: 'score-shift', query: `${meanScore('{{version}}')} - ${meanScore('{{stableVersion}}')}`, successCondition: 'result[0] >= -0.15 && result[0] <= 0.15', ...METRIC },
+  {
+    name: 'score-shift',
+    query: `${meanScore('{{version}}')} - ${meanScore('{{stableVersion}}')}`,
+    successCondition: 'result[0] >= -0.15 && result[0] <= 0.15',
+    ...METRIC,
+  },
 ];
 
 deployerContract('KServe with Prometheus analysis', async () => {
@@ -60,10 +72,23 @@ deployerContract('KServe with Prometheus analysis', async () => {
       const stable = routes.find((r) => !r.latestRevision) ?? routes[0]!;
       const canary = routes.length > 1 ? routes.find((r) => r.latestRevision) : undefined;
       const stableVersion = versionOf(stable.storageUri);
-      return { model, environment, stableVersion, canaryVersion: canary ? versionOf(canary.storageUri) : null, canaryPercent: canary?.percent ?? 0, lastKnownGoodVersion: stableVersion };
+      return {
+        model,
+        environment,
+        stableVersion,
+        canaryVersion: canary ? versionOf(canary.storageUri) : null,
+        canaryPercent: canary?.percent ?? 0,
+        lastKnownGoodVersion: stableVersion,
+      };
     },
   };
-  const server = await createModelServer({ artifacts: lab.registry, router: createTrafficRouter({ splits }), stats: createServingStats({ clock: systemClock }), logger: silentLogger, metricsRegistry: new Registry() });
+  const server = await createModelServer({
+    artifacts: lab.registry,
+    router: createTrafficRouter({ splits }),
+    stats: createServingStats({ clock: systemClock }),
+    logger: silentLogger,
+    metricsRegistry: new Registry(),
+  });
   const prometheus = await startPrometheus([new URL(server.url).host]);
   const dir = await mkdtemp(join(tmpdir(), 'kserve-contract-'));
   await writeFile(join(dir, 'kubeconfig'), kubeconfigFor(kserve.url, kserve.token));
@@ -76,7 +101,11 @@ deployerContract('KServe with Prometheus analysis', async () => {
       pollMs: 20,
       watchIntervalMs: 500,
     },
-    { analyzer: createPrometheusAnalysis({ url: prometheus.url, auth: prometheus.auth, metrics: ANALYSIS_METRICS }), registry: lab.registry, logger: silentLogger },
+    {
+      analyzer: createPrometheusAnalysis({ url: prometheus.url, auth: prometheus.auth, metrics: ANALYSIS_METRICS }),
+      registry: lab.registry,
+      logger: silentLogger,
+    },
   );
   const traffic = (rows: CreditRow[]) => () => {
     const sim = createTrafficSimulator({ url: server.url, model: MODEL, rows, concurrency: 6 });

@@ -8,7 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamError, UserError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { AnalysisOutcome, AnalysisTarget, CanaryAnalyzer } from '../../../src/backends/canary-analyzer.js';
-import { ANNOTATION, createKServeDeployer, type KServeDeployer, type KServeDeployerSettingsInput } from '../../../src/backends/kserve/index.js';
+import {
+  ANNOTATION,
+  createKServeDeployer,
+  type KServeDeployer,
+  type KServeDeployerSettingsInput,
+} from '../../../src/backends/kserve/index.js';
 import { freePort } from '../../support/prometheus-server.js';
 import { kubeconfigFor, startFakeKServeServer, type FakeKServeServer } from '../../support/fake-kserve-server.js';
 
@@ -22,7 +27,21 @@ function scriptedAnalyzer(judge: (t: AnalysisTarget) => AnalysisOutcome['verdict
     async analyse(target) {
       asked.push(target);
       const verdict = judge(target);
-      return { at: new Date().toISOString(), trafficPercent: target.trafficPercent, passed: verdict === 'passed', verdict, checks: [{ check: 'error-rate', canary: verdict === 'failed' ? 0.5 : 0, stable: 0, threshold: 0, passed: verdict === 'passed' }] };
+      return {
+        at: new Date().toISOString(),
+        trafficPercent: target.trafficPercent,
+        passed: verdict === 'passed',
+        verdict,
+        checks: [
+          {
+            check: 'error-rate',
+            canary: verdict === 'failed' ? 0.5 : 0,
+            stable: 0,
+            threshold: 0,
+            passed: verdict === 'passed',
+          },
+        ],
+      };
     },
   };
   return { analyzer, asked };
@@ -51,28 +70,54 @@ afterEach(async () => {
 
 const settings = (overrides: Partial<KServeDeployerSettingsInput> = {}): KServeDeployerSettingsInput => ({
   kubeconfig,
-  inferenceServices: [{ model: 'credit-risk', environment: 'production', namespace: NS, storageUri: 's3://models/{{model}}/v{{version}}' }],
+  inferenceServices: [
+    {
+      model: 'credit-risk',
+      environment: 'production',
+      namespace: NS,
+      storageUri: 's3://models/{{model}}/v{{version}}',
+    },
+  ],
   steps: [10, 50, 100],
   pollMs: 10,
   watchIntervalMs: 50,
   ...overrides,
 });
-function deployer(judge: (t: AnalysisTarget) => AnalysisOutcome['verdict'] = () => 'passed', overrides: Partial<KServeDeployerSettingsInput> = {}) {
+function deployer(
+  judge: (t: AnalysisTarget) => AnalysisOutcome['verdict'] = () => 'passed',
+  overrides: Partial<KServeDeployerSettingsInput> = {},
+) {
   const scripted = scriptedAnalyzer(judge);
   const d = createKServeDeployer(settings(overrides), { analyzer: scripted.analyzer, registry, logger: silentLogger });
   deployers.push(d);
   return { d, asked: scripted.asked };
 }
 const request = (version: string, targetPercent: number, idempotencyKey?: string) => ({
-  model: 'credit-risk', version, environment: 'production' as const, targetPercent, requestedBy: 'test', timeoutMs: 20_000, ...(idempotencyKey ? { idempotencyKey } : {}),
+  model: 'credit-risk',
+  version,
+  environment: 'production' as const,
+  targetPercent,
+  requestedBy: 'test',
+  timeoutMs: 20_000,
+  ...(idempotencyKey ? { idempotencyKey } : {}),
 });
 const predictor = () => server.get(NS, 'credit-risk')!;
-const traffic = () => (predictor().status as { components: { predictor: { traffic: { revisionName: string; percent: number }[] } } }).components.predictor.traffic.map((t) => [t.revisionName, t.percent]);
+const traffic = () =>
+  (
+    predictor().status as { components: { predictor: { traffic: { revisionName: string; percent: number }[] } } }
+  ).components.predictor.traffic.map((t) => [t.revisionName, t.percent]);
 
 describe('KServe deployer (Kubernetes API protocol server)', () => {
   it('reads the split from the InferenceService: the stable version from its storageUri, none for a model it does not drive', async () => {
     const { d } = deployer();
-    expect(await d.getSplit('credit-risk', 'production')).toEqual({ model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
+    expect(await d.getSplit('credit-risk', 'production')).toEqual({
+      model: 'credit-risk',
+      environment: 'production',
+      stableVersion: '1',
+      canaryVersion: null,
+      canaryPercent: 0,
+      lastKnownGoodVersion: '1',
+    });
     expect(await d.getSplit('no-such-model', 'production')).toBeUndefined();
   });
 
@@ -81,10 +126,20 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     const paused = await d.deployCanary(request('2', 50));
     expect(paused).toMatchObject({ status: 'paused', canaryVersion: '2', canaryPercent: 50, stableVersion: '1' });
     expect(paused.analyses.map((a) => a.trafficPercent)).toEqual([10, 50]);
-    expect(asked.map((a) => [a.canaryVersion, a.stableVersion, a.trafficPercent])).toEqual([['2', '1', 10], ['2', '1', 50]]);
+    expect(asked.map((a) => [a.canaryVersion, a.stableVersion, a.trafficPercent])).toEqual([
+      ['2', '1', 10],
+      ['2', '1', 50],
+    ]);
     expect(predictor().spec.predictor).toMatchObject({ canaryTrafficPercent: 50, model: { storageUri: uri('2') } });
-    expect(traffic()).toEqual([['credit-risk-predictor-00002', 50], ['credit-risk-predictor-00001', 50]]);
-    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({ stableVersion: '1', canaryVersion: '2', canaryPercent: 50 });
+    expect(traffic()).toEqual([
+      ['credit-risk-predictor-00002', 50],
+      ['credit-risk-predictor-00001', 50],
+    ]);
+    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({
+      stableVersion: '1',
+      canaryVersion: '2',
+      canaryPercent: 50,
+    });
     // One merge patch made the new revision; the steps only moved the percent.
     expect(server.patches.every((p) => p.contentType === 'application/merge-patch+json')).toBe(true);
 
@@ -92,19 +147,47 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     expect(promoted.status).toBe('promoted');
     expect(predictor().spec.predictor.canaryTrafficPercent).toBeUndefined();
     expect(traffic()).toEqual([['credit-risk-predictor-00002', 100]]);
-    expect(predictor().status).toMatchObject({ components: { predictor: { latestRolledoutRevision: 'credit-risk-predictor-00002', previousRolledoutRevision: 'credit-risk-predictor-00001' } } });
-    expect(await d.getSplit('credit-risk', 'production')).toEqual({ model: 'credit-risk', environment: 'production', stableVersion: '2', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '2' });
+    expect(predictor().status).toMatchObject({
+      components: {
+        predictor: {
+          latestRolledoutRevision: 'credit-risk-predictor-00002',
+          previousRolledoutRevision: 'credit-risk-predictor-00001',
+        },
+      },
+    });
+    expect(await d.getSplit('credit-risk', 'production')).toEqual({
+      model: 'credit-risk',
+      environment: 'production',
+      stableVersion: '2',
+      canaryVersion: null,
+      canaryPercent: 0,
+      lastKnownGoodVersion: '2',
+    });
   });
 
   it('rolls a canary that fails its analysis back by pinning all traffic to the last rolled-out revision', async () => {
     const { d } = deployer((t) => (t.trafficPercent >= 50 ? 'failed' : 'passed'));
     const rollout = await d.deployCanary(request('2', 100));
-    expect(rollout).toMatchObject({ status: 'rolled_back', canaryPercent: 0, reason: 'canary analysis failed at 50%: error-rate' });
+    expect(rollout).toMatchObject({
+      status: 'rolled_back',
+      canaryPercent: 0,
+      reason: 'canary analysis failed at 50%: error-rate',
+    });
     expect(rollout.analyses.at(-1)!.passed).toBe(false);
     expect(predictor().spec.predictor.canaryTrafficPercent).toBe(0);
     // As KServe reports a pinned rollback: the new revision kept at 0%, the previous one at 100%.
-    expect(traffic()).toEqual([['credit-risk-predictor-00002', 0], ['credit-risk-predictor-00001', 100]]);
-    expect(await d.getSplit('credit-risk', 'production')).toEqual({ model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
+    expect(traffic()).toEqual([
+      ['credit-risk-predictor-00002', 0],
+      ['credit-risk-predictor-00001', 100],
+    ]);
+    expect(await d.getSplit('credit-risk', 'production')).toEqual({
+      model: 'credit-risk',
+      environment: 'production',
+      stableVersion: '1',
+      canaryVersion: null,
+      canaryPercent: 0,
+      lastKnownGoodVersion: '1',
+    });
   });
 
   it('holds a canary whose analysis had no data instead of passing it', async () => {
@@ -121,27 +204,54 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     expect((await d.deployCanary(request('2', 10))).status).toBe('paused');
     healthy = false;
     const until = Date.now() + 10_000;
-    while ((await d.getSplit('credit-risk', 'production'))?.canaryVersion !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({ stableVersion: '1', canaryVersion: null, canaryPercent: 0 });
-    expect(await d.rollout('credit-risk', 'production')).toMatchObject({ status: 'rolled_back', reason: expect.stringMatching(/held canary failed 2 analyses in a row at 10%/) });
+    while ((await d.getSplit('credit-risk', 'production'))?.canaryVersion !== null && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({
+      stableVersion: '1',
+      canaryVersion: null,
+      canaryPercent: 0,
+    });
+    expect(await d.rollout('credit-risk', 'production')).toMatchObject({
+      status: 'rolled_back',
+      reason: expect.stringMatching(/held canary failed 2 analyses in a row at 10%/),
+    });
   });
 
   it('writes the idempotency key with every patch, starts once under it, and answers lookup from the cluster in another process', async () => {
     const { d } = deployer();
     expect(await d.lookup('run_5:call_4')).toEqual({ state: 'not_started' });
-    const [a, b] = await Promise.all([d.startCanary(request('2', 50, 'run_5:call_4')), d.startCanary(request('2', 50, 'run_5:call_4'))]);
+    const [a, b] = await Promise.all([
+      d.startCanary(request('2', 50, 'run_5:call_4')),
+      d.startCanary(request('2', 50, 'run_5:call_4')),
+    ]);
     expect(a).toEqual(b);
     expect(a).toMatchObject({ status: 'progressing', canaryVersion: '2' });
     const ended = await d.waitForRollout('credit-risk', 'production', { timeoutMs: 20_000 });
     expect(ended).toMatchObject({ status: 'paused', canaryPercent: 50 });
-    const keyed = server.patches.map((p) => (p.body.metadata as { annotations: Record<string, string | null> }).annotations[ANNOTATION.idempotencyKey]);
+    const keyed = server.patches.map(
+      (p) => (p.body.metadata as { annotations: Record<string, string | null> }).annotations[ANNOTATION.idempotencyKey],
+    );
     expect(keyed.length).toBeGreaterThan(2);
     expect(keyed.every((k) => k === 'run_5:call_4')).toBe(true);
-    expect(server.patches.filter((p) => (p.body.spec as { predictor?: { model?: unknown } } | undefined)?.predictor?.model).length).toBe(1);
+    expect(
+      server.patches.filter((p) => (p.body.spec as { predictor?: { model?: unknown } } | undefined)?.predictor?.model)
+        .length,
+    ).toBe(1);
 
     // A second deployer (another worker, after a crash) reads the same answer from the InferenceService.
     const other = deployer().d;
-    expect(await other.lookup('run_5:call_4')).toEqual({ state: 'ended', work: { kind: 'canary', model: 'credit-risk', environment: 'production', version: '2', targetPercent: 50, at: expect.any(String), rollout: ended } });
+    expect(await other.lookup('run_5:call_4')).toEqual({
+      state: 'ended',
+      work: {
+        kind: 'canary',
+        model: 'credit-risk',
+        environment: 'production',
+        version: '2',
+        targetPercent: 50,
+        at: expect.any(String),
+        rollout: ended,
+      },
+    });
     expect(await other.startCanary(request('2', 50, 'run_5:call_4'))).toEqual(ended);
     await expect(other.startCanary(request('2', 100, 'run_5:call_4'))).rejects.toBeInstanceOf(UserError);
   });
@@ -149,37 +259,77 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
   it('rolls back once under a key, answering a repeat with the split it left', async () => {
     const { d } = deployer();
     await d.deployCanary(request('2', 50));
-    const rollback = { model: 'credit-risk', environment: 'production' as const, reason: 'alert', requestedBy: 'test', idempotencyKey: 'run_6:call_1' };
+    const rollback = {
+      model: 'credit-risk',
+      environment: 'production' as const,
+      reason: 'alert',
+      requestedBy: 'test',
+      idempotencyKey: 'run_6:call_1',
+    };
     const split = await d.rollback(rollback);
-    expect(split).toEqual({ model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: null, canaryPercent: 0, lastKnownGoodVersion: '1' });
+    expect(split).toEqual({
+      model: 'credit-risk',
+      environment: 'production',
+      stableVersion: '1',
+      canaryVersion: null,
+      canaryPercent: 0,
+      lastKnownGoodVersion: '1',
+    });
     expect(await d.lookup('run_6:call_1')).toMatchObject({ state: 'ended', work: { kind: 'rollback', split } });
     await d.deployCanary(request('3', 10));
     expect(await d.rollback(rollback)).toEqual(split);
     expect(await d.getSplit('credit-risk', 'production')).toMatchObject({ canaryVersion: '3', canaryPercent: 10 });
-    expect(traffic()).toEqual([['credit-risk-predictor-00003', 10], ['credit-risk-predictor-00001', 90]]);
+    expect(traffic()).toEqual([
+      ['credit-risk-predictor-00003', 10],
+      ['credit-risk-predictor-00001', 90],
+    ]);
   });
 
   it('refuses bad requests before patching anything', async () => {
     const { d } = deployer();
     await expect(d.deployCanary(request('9', 50))).rejects.toThrow(/failed its quality gates/);
     await expect(d.deployCanary(request('2', 0))).rejects.toThrow(/targetPercent must be an integer in 1..100/);
-    await expect(d.deployCanary({ ...request('2', 50), environment: 'staging' })).rejects.toThrow(/not among kserve.inferenceServices/);
+    await expect(d.deployCanary({ ...request('2', 50), environment: 'staging' })).rejects.toThrow(
+      /not among kserve.inferenceServices/,
+    );
     expect(server.patches).toEqual([]);
   });
 
   it('says what to fix on 401, 403, an unknown InferenceService, an unreachable API server and bad settings', async () => {
     await writeFile(join(dir, 'wrong'), kubeconfigFor(server.url, 'expired-token'));
-    await expect(deployer(undefined, { kubeconfig: join(dir, 'wrong') }).d.getSplit('credit-risk', 'production')).rejects.toThrow(/refused the credentials \(401[^)]*\); renew the kubeconfig's token/);
+    await expect(
+      deployer(undefined, { kubeconfig: join(dir, 'wrong') }).d.getSplit('credit-risk', 'production'),
+    ).rejects.toThrow(/refused the credentials \(401[^)]*\); renew the kubeconfig's token/);
     server.forbidden.add(NS);
-    await expect(deployer().d.getSplit('credit-risk', 'production')).rejects.toThrow(/forbids get on InferenceService ml-prod\/credit-risk \(403: .*cannot get resource "inferenceservices".*\); grant the agent's account get and patch/);
+    await expect(deployer().d.getSplit('credit-risk', 'production')).rejects.toThrow(
+      /forbids get on InferenceService ml-prod\/credit-risk \(403: .*cannot get resource "inferenceservices".*\); grant the agent's account get and patch/,
+    );
     server.forbidden.clear();
-    const missing = deployer(undefined, { inferenceServices: [{ model: 'fraud', environment: 'production', namespace: NS, storageUri: 's3://m/{{version}}' }] }).d;
-    await expect(missing.deployCanary({ ...request('2', 10), model: 'fraud' })).rejects.toThrow(/InferenceService ml-prod\/fraud not found at http:\/\/127\.0\.0\.1:\d+; create it/);
+    const missing = deployer(undefined, {
+      inferenceServices: [
+        { model: 'fraud', environment: 'production', namespace: NS, storageUri: 's3://m/{{version}}' },
+      ],
+    }).d;
+    await expect(missing.deployCanary({ ...request('2', 10), model: 'fraud' })).rejects.toThrow(
+      /InferenceService ml-prod\/fraud not found at http:\/\/127\.0\.0\.1:\d+; create it/,
+    );
     await writeFile(join(dir, 'gone'), kubeconfigFor(`http://127.0.0.1:${await freePort()}`, server.token));
-    const err = await deployer(undefined, { kubeconfig: join(dir, 'gone') }).d.getSplit('credit-risk', 'production').catch((e: unknown) => e);
+    const err = await deployer(undefined, { kubeconfig: join(dir, 'gone') })
+      .d.getSplit('credit-risk', 'production')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as Error).message).toMatch(/cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
-    expect(() => deployer(undefined, { kubeconfig: join(dir, 'absent') })).toThrow(/cannot load the kubeconfig .*absent/);
-    expect(() => deployer(undefined, { inferenceServices: [{ model: 'm', environment: 'production', namespace: 'Bad_NS', storageUri: 's3://m' }] })).toThrow(/kserve.inferenceServices.0.namespace: a Kubernetes namespace name \(lower case, digits, -\); kserve.inferenceServices.0.storageUri: storageUri must contain \{\{version\}\}/);
+    expect((err as Error).message).toMatch(
+      /cannot reach the Kubernetes API at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+    );
+    expect(() => deployer(undefined, { kubeconfig: join(dir, 'absent') })).toThrow(
+      /cannot load the kubeconfig .*absent/,
+    );
+    expect(() =>
+      deployer(undefined, {
+        inferenceServices: [{ model: 'm', environment: 'production', namespace: 'Bad_NS', storageUri: 's3://m' }],
+      }),
+    ).toThrow(
+      /kserve.inferenceServices.0.namespace: a Kubernetes namespace name \(lower case, digits, -\); kserve.inferenceServices.0.storageUri: storageUri must contain \{\{version\}\}/,
+    );
   });
 });

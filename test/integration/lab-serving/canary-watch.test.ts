@@ -18,7 +18,8 @@ import { eventually } from '../../support/eventually.js';
 
 afterAll(cleanupTraining);
 
-const watchRecords = (history: HistoryRecord[]) => history.filter((h) => h.action === 'analysis' && h.by === 'canary-watch');
+const watchRecords = (history: HistoryRecord[]) =>
+  history.filter((h) => h.action === 'analysis' && h.by === 'canary-watch');
 
 describe('the canary watch of the lab deployer', () => {
   let lab: Lab;
@@ -50,11 +51,23 @@ describe('the canary watch of the lab deployer', () => {
   };
   const startTraffic = () => {
     let i = 0;
-    sim = createTrafficSimulator({ url: stack.server.url, model: MODEL, rows: () => population[i++ % population.length]!, feedbackDelayMs: 0 });
+    sim = createTrafficSimulator({
+      url: stack.server.url,
+      model: MODEL,
+      rows: () => population[i++ % population.length]!,
+      feedbackDelayMs: 0,
+    });
     sim.start(2500);
   };
   const canary = (version: string, targetPercent: number) =>
-    stack.deployer.deployCanary({ model: MODEL, version, environment: 'production', targetPercent, requestedBy: 'user:alice', timeoutMs: 45_000 });
+    stack.deployer.deployCanary({
+      model: MODEL,
+      version,
+      environment: 'production',
+      targetPercent,
+      requestedBy: 'user:alice',
+      timeoutMs: 45_000,
+    });
 
   it('rolls back a canary held at its target once it starts failing, without anyone calling rollback', async () => {
     // One step straight to 50%: windows of canary traffic fill fast.
@@ -62,10 +75,16 @@ describe('the canary watch of the lab deployer', () => {
     await stack.deployer.serve(MODEL, 'production', v1);
     startTraffic();
     const paused = await canary(fragile, 50);
-    expect(paused).toMatchObject({ status: 'paused', canaryPercent: 50, reason: expect.stringMatching(/reached the authorised 50%/) });
+    expect(paused).toMatchObject({
+      status: 'paused',
+      canaryPercent: 50,
+      reason: expect.stringMatching(/reached the authorised 50%/),
+    });
     expect(stack.deployer.watching()).toEqual([{ model: MODEL, environment: 'production' }]);
     // Healthy on complete rows: the watch analyses it and lets it be.
-    await eventually('a passing watch analysis', async () => (watchRecords(await stack.deployer.history()).length > 0 ? true : undefined));
+    await eventually('a passing watch analysis', async () =>
+      watchRecords(await stack.deployer.history()).length > 0 ? true : undefined,
+    );
     expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 50 });
 
     population = withoutIncome(lab.servingRows);
@@ -84,15 +103,26 @@ describe('the canary watch of the lab deployer', () => {
       return all.some((h) => h.action === 'rollback') ? all : undefined;
     });
     const at = history.findIndex((h) => h.action === 'rollback');
-    expect(history[at]).toMatchObject({ by: 'canary-analysis', reason: rollout.reason, split: { stableVersion: v1, canaryVersion: null, canaryPercent: 0 } });
+    expect(history[at]).toMatchObject({
+      by: 'canary-analysis',
+      reason: rollout.reason,
+      split: { stableVersion: v1, canaryVersion: null, canaryPercent: 0 },
+    });
     // The first failure was recorded, with the canary still serving, before the second rolled back.
-    expect(history[at - 1]).toMatchObject({ action: 'analysis', by: 'canary-watch', reason: expect.stringMatching(/^analysis failed while held at 50% \(1 of 2 in a row\)/), split: { canaryVersion: fragile, canaryPercent: 50 } });
+    expect(history[at - 1]).toMatchObject({
+      action: 'analysis',
+      by: 'canary-watch',
+      reason: expect.stringMatching(/^analysis failed while held at 50% \(1 of 2 in a row\)/),
+      split: { canaryVersion: fragile, canaryPercent: 50 },
+    });
     expect(history[at - 1]!.analysis).toMatchObject({ passed: false });
     expect(stack.deployer.watching()).toEqual([]);
 
     // No request reaches the fragile version any more (beyond the few already being served).
     const before = sim!.counts().byVersion;
-    await eventually('more traffic', () => ((sim!.counts().byVersion[v1] ?? 0) > (before[v1] ?? 0) + 500 ? true : undefined));
+    await eventually('more traffic', () =>
+      (sim!.counts().byVersion[v1] ?? 0) > (before[v1] ?? 0) + 500 ? true : undefined,
+    );
     const settled = await sim!.stop();
     sim = undefined;
     expect(settled.byVersion[fragile] ?? 0).toBeLessThanOrEqual((before[fragile] ?? 0) + 8);
@@ -132,17 +162,28 @@ describe('the canary watch of the lab deployer', () => {
     await stack.deployer.serve(MODEL, 'production', v1);
     // No traffic: the first step waits at 10%, holding traffic, when the process "dies".
     const stepping = canary(fragile, 50);
-    await eventually('the first step', () => (stack.deployer.currentSplit(MODEL, 'production')!.canaryPercent === 10 ? true : undefined));
+    await eventually('the first step', () =>
+      stack.deployer.currentSplit(MODEL, 'production')!.canaryPercent === 10 ? true : undefined,
+    );
     const crashed = await mkdtemp(join(tmpdir(), 'lab-crashed-'));
     try {
       // What the disk holds at that moment is what a restarted process finds.
       await cp(join(lab.dir, 'deployments'), crashed, { recursive: true });
-      await stack.deployer.rollback({ model: MODEL, environment: 'production', reason: 'end the old process', requestedBy: 'test' });
+      await stack.deployer.rollback({
+        model: MODEL,
+        environment: 'production',
+        reason: 'end the old process',
+        requestedBy: 'test',
+      });
       await stepping;
       await stack.close();
 
       await open({ deployDir: crashed });
-      expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 10, reason: expect.stringMatching(/interrupted by a restart/) });
+      expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({
+        status: 'paused',
+        canaryPercent: 10,
+        reason: expect.stringMatching(/interrupted by a restart/),
+      });
       expect(stack.deployer.watching()).toEqual([{ model: MODEL, environment: 'production' }]);
       population = withoutIncome(lab.servingRows);
       startTraffic();
@@ -151,7 +192,11 @@ describe('the canary watch of the lab deployer', () => {
         return r?.status === 'rolled_back' ? r : undefined;
       });
       expect(rollout.reason).toMatch(/^canary analysis failed at 10% while held/);
-      expect(stack.deployer.currentSplit(MODEL, 'production')).toMatchObject({ stableVersion: v1, canaryVersion: null, canaryPercent: 0 });
+      expect(stack.deployer.currentSplit(MODEL, 'production')).toMatchObject({
+        stableVersion: v1,
+        canaryVersion: null,
+        canaryPercent: 0,
+      });
     } finally {
       await stack.close();
       await rm(crashed, { recursive: true, force: true });
@@ -166,13 +211,20 @@ describe('the canary watch of the lab deployer', () => {
     expect((await canary(good, 50)).status).toBe('paused');
     const { analyses } = stack.deployer.getRollout(MODEL, 'production')!;
     const since = Date.parse(analyses.at(-1)!.at);
-    await eventually('a window of canary traffic', () => (stack.stats.window(MODEL, 'production', good, since).requests >= 400 ? true : undefined));
+    await eventually('a window of canary traffic', () =>
+      stack.stats.window(MODEL, 'production', good, since).requests >= 400 ? true : undefined,
+    );
     await sim!.stop();
     sim = undefined;
 
     // The watch reads, analyses and starts writing; the pager's rollback arrives before the write ends.
     expect(timers.fireAll()).toBe(1);
-    const split = await stack.deployer.rollback({ model: MODEL, environment: 'production', reason: 'pager', requestedBy: 'oncall' });
+    const split = await stack.deployer.rollback({
+      model: MODEL,
+      environment: 'production',
+      reason: 'pager',
+      requestedBy: 'oncall',
+    });
     expect(split).toMatchObject({ stableVersion: v1, canaryVersion: null, canaryPercent: 0 });
 
     // Both writes land, in order; the watch does not come back for another look.
@@ -180,8 +232,15 @@ describe('the canary watch of the lab deployer', () => {
       const all = await stack.deployer.history();
       return all.at(-1)?.action === 'rollback' && all.at(-2)?.by === 'canary-watch' ? all : undefined;
     });
-    expect(history.slice(-2).map((h) => `${h.action} by ${h.by}`)).toEqual(['analysis by canary-watch', 'rollback by oncall']);
-    expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'rolled_back', reason: 'pager', canaryPercent: 0 });
+    expect(history.slice(-2).map((h) => `${h.action} by ${h.by}`)).toEqual([
+      'analysis by canary-watch',
+      'rollback by oncall',
+    ]);
+    expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({
+      status: 'rolled_back',
+      reason: 'pager',
+      canaryPercent: 0,
+    });
     expect(stack.deployer.getRollout(MODEL, 'production')!.analyses).toHaveLength(analyses.length + 1);
     await new Promise((r) => setTimeout(r, 50));
     expect(timers.pending()).toBe(0);
@@ -200,13 +259,25 @@ describe('the canary watch of the lab deployer', () => {
       // A held canary on disk where openLocalLab keeps its deployments.
       await open({ deployDir: join(home, 'lab', 'deployments'), analysis: { stepTimeoutMs: 100 } });
       await stack.deployer.serve(MODEL, 'production', v1);
-      expect(await canary(good, 50)).toMatchObject({ status: 'paused', canaryPercent: 10, reason: expect.stringMatching(/too little traffic/) });
+      expect(await canary(good, 50)).toMatchObject({
+        status: 'paused',
+        canaryPercent: 10,
+        reason: expect.stringMatching(/too little traffic/),
+      });
       expect(stack.deployer.watching()).toHaveLength(1);
       await stack.close();
       expect(stack.deployer.watching()).toEqual([]);
 
       const timers = manualTimers();
-      const local = await openLocalLab({ config: { home, qualityGates: { minAuc: 0.6, maxCalibrationError: 0.2, maxP99LatencyMs: 1000, maxParityGap: 0.2 } }, logger: silentLogger, watchIntervalMs: 1_000, timers });
+      const local = await openLocalLab({
+        config: {
+          home,
+          qualityGates: { minAuc: 0.6, maxCalibrationError: 0.2, maxP99LatencyMs: 1000, maxParityGap: 0.2 },
+        },
+        logger: silentLogger,
+        watchIntervalMs: 1_000,
+        timers,
+      });
       expect(local.deployer.watching()).toEqual([{ model: MODEL, environment: 'production' }]);
       expect(timers.pending()).toBe(1);
       await local.close();

@@ -16,11 +16,30 @@ dataQualityContract('local lab', async () => {
   const recent = generateCreditRows({ seed: 9, rows: 1500, startDate: '2025-04-01', days: 30 });
   await writeDataset(datasetsDir, 'credit-train', reference);
   await writeDataset(datasetsDir, 'credit-recent', recent);
-  await writeDataset(datasetsDir, 'credit-no-debt-ratio', recent, CREDIT_COLUMNS.map((c) => c.name).filter((c) => c !== 'debt_ratio'));
-  await writeDataset(datasetsDir, 'credit-missing-income', recent.map((r, i) => (i % 10 === 0 ? { ...r, income: null } : r)));
-  await writeDataset(datasetsDir, 'credit-bad-utilization', recent.map((r, i) => (i % 100 === 0 ? { ...r, credit_utilization: 7 } : r)));
+  await writeDataset(
+    datasetsDir,
+    'credit-no-debt-ratio',
+    recent,
+    CREDIT_COLUMNS.map((c) => c.name).filter((c) => c !== 'debt_ratio'),
+  );
+  await writeDataset(
+    datasetsDir,
+    'credit-missing-income',
+    recent.map((r, i) => (i % 10 === 0 ? { ...r, income: null } : r)),
+  );
+  await writeDataset(
+    datasetsDir,
+    'credit-bad-utilization',
+    recent.map((r, i) => (i % 100 === 0 ? { ...r, credit_utilization: 7 } : r)),
+  );
   await writeDataset(datasetsDir, 'credit-duplicated', [...recent, ...recent.slice(0, 20)]);
-  const drifted = generateCreditRows({ seed: 11, rows: 1500, startDate: '2025-04-01', days: 30, drift: { incomeShift: 0.5 } });
+  const drifted = generateCreditRows({
+    seed: 11,
+    rows: 1500,
+    startDate: '2025-04-01',
+    days: 30,
+    drift: { incomeShift: 0.5 },
+  });
   await writeDataset(datasetsDir, 'credit-drifted', drifted);
   return {
     dataQuality: createLocalDataQuality({
@@ -39,7 +58,10 @@ dataQualityContract('local lab', async () => {
     drifted: { dataset: 'credit-drifted', column: 'income' },
     changeContent: async (dataset) => {
       const [row] = generateCreditRows({ seed: 99, rows: 1, startDate: '2025-04-30', days: 1 });
-      await appendFile(join(datasetsDir, `${dataset}.csv`), `${CREDIT_COLUMNS.map((c) => row![c.name] ?? '').join(',')}\n`);
+      await appendFile(
+        join(datasetsDir, `${dataset}.csv`),
+        `${CREDIT_COLUMNS.map((c) => row![c.name] ?? '').join(',')}\n`,
+      );
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };

@@ -32,19 +32,42 @@ describe('closing the local deployer', () => {
 
   it('stops a canary started without waiting, which the next start pauses as interrupted', async () => {
     // No traffic: the first step waits for requests (up to a minute) until the close.
-    const started = await stack.deployer.startCanary({ model: MODEL, version: v2, environment: 'production', targetPercent: 50, requestedBy: 'test', timeoutMs: 45_000 });
+    const started = await stack.deployer.startCanary({
+      model: MODEL,
+      version: v2,
+      environment: 'production',
+      targetPercent: 50,
+      requestedBy: 'test',
+      timeoutMs: 45_000,
+    });
     expect(started).toMatchObject({ status: 'progressing', canaryVersion: v2 });
     await stack.close();
     expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'progressing', canaryPercent: 10 });
 
     stack = await createStack(lab, systemClock);
-    expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'paused', canaryPercent: 10, reason: expect.stringMatching(/interrupted by a restart/) });
+    expect(stack.deployer.getRollout(MODEL, 'production')).toMatchObject({
+      status: 'paused',
+      canaryPercent: 10,
+      reason: expect.stringMatching(/interrupted by a restart/),
+    });
     expect(await stack.deployer.rollout(MODEL, 'production')).toMatchObject({ status: 'paused' });
-    expect(stack.deployer.currentSplit(MODEL, 'production')).toMatchObject({ stableVersion: v1, canaryVersion: v2, canaryPercent: 10 });
+    expect(stack.deployer.currentSplit(MODEL, 'production')).toMatchObject({
+      stableVersion: v1,
+      canaryVersion: v2,
+      canaryPercent: 10,
+    });
   });
 
   it('continues where it stood, until its deadline, a canary whose process died while it stepped', async () => {
-    await stack.deployer.startCanary({ model: MODEL, version: v2, environment: 'production', targetPercent: 50, requestedBy: 'test', timeoutMs: 45_000, idempotencyKey: 'run_1:call_4' });
+    await stack.deployer.startCanary({
+      model: MODEL,
+      version: v2,
+      environment: 'production',
+      targetPercent: 50,
+      requestedBy: 'test',
+      timeoutMs: 45_000,
+      idempotencyKey: 'run_1:call_4',
+    });
     const crashed = await mkdtemp(join(tmpdir(), 'lab-crashed-'));
     try {
       // The disk as a SIGKILLed process leaves it: stepping at 10%, owned by a pid that is gone.
@@ -60,12 +83,22 @@ describe('closing the local deployer', () => {
       await stack.close();
 
       stack = await createStack(lab, systemClock, { deployDir: crashed, analysis: { stepTimeoutMs: 300 } });
-      expect(await stack.deployer.lookup('run_1:call_4')).toMatchObject({ state: 'started', work: { kind: 'canary', version: v2 } });
+      expect(await stack.deployer.lookup('run_1:call_4')).toMatchObject({
+        state: 'started',
+        work: { kind: 'canary', version: v2 },
+      });
       // Without traffic the continued step is analysed at its timeout and the rollout pauses, as any would.
       const ended = await stack.deployer.waitForRollout(MODEL, 'production', { timeoutMs: 20_000 });
-      expect(ended).toMatchObject({ status: 'paused', canaryVersion: v2, canaryPercent: 10, reason: expect.stringMatching(/too little traffic/) });
+      expect(ended).toMatchObject({
+        status: 'paused',
+        canaryVersion: v2,
+        canaryPercent: 10,
+        reason: expect.stringMatching(/too little traffic/),
+      });
       expect(await stack.deployer.lookup('run_1:call_4')).toMatchObject({ state: 'ended', work: { rollout: ended } });
-      expect(JSON.parse(await readFile(file, 'utf8')).stepping).toMatchObject({ [`${MODEL}\u0000production`]: { ownerPid: process.pid } });
+      expect(JSON.parse(await readFile(file, 'utf8')).stepping).toMatchObject({
+        [`${MODEL}\u0000production`]: { ownerPid: process.pid },
+      });
     } finally {
       await stack.close();
       await rm(crashed, { recursive: true, force: true });
@@ -78,11 +111,34 @@ describe('the deployment store', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lab-store-'));
     try {
       const store = createDeploymentStore(dir);
-      const split = { model: MODEL, environment: 'production' as const, stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' };
+      const split = {
+        model: MODEL,
+        environment: 'production' as const,
+        stableVersion: '1',
+        canaryVersion: '2',
+        canaryPercent: 5,
+        lastKnownGoodVersion: '1',
+      };
       const state = { schemaVersion: 1 as const, entries: {} };
-      await store.commit(state, { at: '2026-01-01T00:00:00.000Z', model: MODEL, environment: 'production', action: 'serve', by: 'op', reason: 'serve', split });
+      await store.commit(state, {
+        at: '2026-01-01T00:00:00.000Z',
+        model: MODEL,
+        environment: 'production',
+        action: 'serve',
+        by: 'op',
+        reason: 'serve',
+        split,
+      });
       // The state of the next move is saved; the process dies before its history line.
-      const move = { at: '2026-01-01T00:00:01.000Z', model: MODEL, environment: 'production', action: 'canary_step' as const, by: 'agent', reason: 'canary 2 to 5%', split };
+      const move = {
+        at: '2026-01-01T00:00:01.000Z',
+        model: MODEL,
+        environment: 'production',
+        action: 'canary_step' as const,
+        by: 'agent',
+        reason: 'canary 2 to 5%',
+        split,
+      };
       await store.save({ ...state, lastMove: move });
       expect((await createDeploymentStore(dir).readHistory()).map((h) => h.action)).toEqual(['serve']);
       const again = createDeploymentStore(dir);

@@ -24,7 +24,13 @@ deployerContract('local lab', async () => {
   });
   await stack.deployer.serve(MODEL, 'production', stableVersion);
   const traffic = (rows: CreditRow[]) => () => {
-    const sim = createTrafficSimulator({ url: stack.server.url, model: MODEL, rows, feedbackDelayMs: 0, concurrency: 8 });
+    const sim = createTrafficSimulator({
+      url: stack.server.url,
+      model: MODEL,
+      rows,
+      feedbackDelayMs: 0,
+      concurrency: 8,
+    });
     sim.start(2500);
     return async () => {
       await sim.stop();

@@ -38,7 +38,15 @@ export async function createLab(clock: Clock): Promise<Lab> {
     const trainDir = await mkdtemp(join(tmpdir(), 'lab-serving-train-'));
     await writeDataset(join(trainDir, 'datasets'), 'credit-train', trainRows);
     const outcome = await runTrainingPipeline(
-      { datasetsDir: join(trainDir, 'datasets'), dataset: 'credit-train', params: {}, searchTrials: 0, gates: LENIENT_GATES, contract: null, nowMs: Date.now() },
+      {
+        datasetsDir: join(trainDir, 'datasets'),
+        dataset: 'credit-train',
+        params: {},
+        searchTrials: 0,
+        gates: LENIENT_GATES,
+        contract: null,
+        nowMs: Date.now(),
+      },
       () => undefined,
     );
     return { trainRows, outcome, dir: trainDir };
@@ -57,7 +65,9 @@ export async function createLab(clock: Clock): Promise<Lab> {
       codeVersion: null,
       trainingJobId: null,
       createdBy: 'test',
-      qualityGates: promotable ? outcome.qualityGates : [{ gate: 'auc', value: 0.5, threshold: 0.82, direction: 'min', passed: false }],
+      qualityGates: promotable
+        ? outcome.qualityGates
+        : [{ gate: 'auc', value: 0.5, threshold: 0.82, direction: 'min', passed: false }],
       artifact,
     });
     return version.version;

@@ -11,7 +11,11 @@ import { createStack, type Stack } from './serving-stack.js';
 
 afterAll(cleanupTraining);
 
-function post(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; json: any }> {
+function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; json: any }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       const chunks: Buffer[] = [];
@@ -63,7 +67,14 @@ describe('model server', () => {
 
   it('routes about a fifth of 2000 requests to a canary holding 20%', async () => {
     // A router over a fixed 80/20 split, behind its own server on the same registry.
-    const split = { model: MODEL, environment: 'production' as const, stableVersion: stable, canaryVersion: canary, canaryPercent: 20, lastKnownGoodVersion: stable };
+    const split = {
+      model: MODEL,
+      environment: 'production' as const,
+      stableVersion: stable,
+      canaryVersion: canary,
+      canaryPercent: 20,
+      lastKnownGoodVersion: stable,
+    };
     const stats = createServingStats({ clock: systemClock });
     const router = createTrafficRouter({ splits: { currentSplit: (m) => (m === MODEL ? split : undefined) } });
     const server = await createModelServer({ artifacts: lab.registry, router, stats, logger: silentLogger });
@@ -79,7 +90,12 @@ describe('model server', () => {
   });
 
   it('records delayed labels against the prediction they belong to', async () => {
-    const sim = createTrafficSimulator({ url: stack.server.url, model: MODEL, rows: lab.servingRows, feedbackDelayMs: 5 });
+    const sim = createTrafficSimulator({
+      url: stack.server.url,
+      model: MODEL,
+      rows: lab.servingRows,
+      feedbackDelayMs: 5,
+    });
     const counts = await sim.send(50);
     await sim.stop();
     expect(counts.labelled).toBe(50);

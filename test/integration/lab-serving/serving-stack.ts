@@ -56,7 +56,13 @@ export async function createStack(lab: Lab, clock: Clock, options: StackOptions 
     timers: options.timers,
   });
   const metrics = new Registry();
-  const server = await createModelServer({ artifacts: lab.registry, router: createTrafficRouter({ splits: deployer }), stats, logger: silentLogger, metricsRegistry: metrics });
+  const server = await createModelServer({
+    artifacts: lab.registry,
+    router: createTrafficRouter({ splits: deployer }),
+    stats,
+    logger: silentLogger,
+    metricsRegistry: metrics,
+  });
   let closing: Promise<void> | undefined;
   return {
     deployer,

@@ -15,7 +15,10 @@ const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 describeModelRegistryContract('local lab', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lab-registry-'));
-  return { registry: createLocalRegistry({ dir, clock: manualClock() }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    registry: createLocalRegistry({ dir, clock: manualClock() }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 });
 
 describe('local registry on disk', () => {
@@ -29,7 +32,10 @@ describe('local registry on disk', () => {
 
   it('loses no version when two processes register at the same time', async () => {
     const startAt = String(Date.now() + 3000);
-    const race = (label: string) => run(process.execPath, ['--import', 'tsx', fixture, dir, 'credit-risk', '15', label, startAt], { cwd: packageRoot });
+    const race = (label: string) =>
+      run(process.execPath, ['--import', 'tsx', fixture, dir, 'credit-risk', '15', label, startAt], {
+        cwd: packageRoot,
+      });
     const [a, b] = await Promise.all([race('a'), race('b')]);
     const mine = [...JSON.parse(a.stdout), ...JSON.parse(b.stdout)] as string[];
     expect(new Set(mine).size).toBe(30);
@@ -51,7 +57,10 @@ describe('local registry on disk', () => {
   it('takes over a lock left by a process that died', async () => {
     await registry.createModel('credit-risk', 'd');
     // A pid far above pid_max on Linux cannot belong to a live process.
-    await writeFile(join(dir, 'credit-risk', '.lock'), JSON.stringify({ pid: 99_999_999, host: (await import('node:os')).hostname(), at: Date.now(), token: 'dead' }));
+    await writeFile(
+      join(dir, 'credit-risk', '.lock'),
+      JSON.stringify({ pid: 99_999_999, host: (await import('node:os')).hostname(), at: Date.now(), token: 'dead' }),
+    );
     const version = await registry.registerVersion(versionInput('credit-risk'));
     expect(version.version).toBe('1');
   });

@@ -29,15 +29,37 @@ async function lab() {
   const registry = createLocalRegistry({ dir: join(root, 'registry'), clock: manualClock() });
   const contracts = await loadContracts(defaultContractFiles);
   const dataChecks = createDataCheckStore(join(root, 'data-checks'));
-  const trainer = createLocalTrainer({ registry, datasetsDir: join(root, 'datasets'), jobsDir: join(root, 'jobs'), clock: manualClock(), gates, contracts, dataChecks });
-  const dataQuality = createLocalDataQuality({ datasetsDir: join(root, 'datasets'), checksDir: join(root, 'data-checks'), contracts, clock: manualClock() });
+  const trainer = createLocalTrainer({
+    registry,
+    datasetsDir: join(root, 'datasets'),
+    jobsDir: join(root, 'jobs'),
+    clock: manualClock(),
+    gates,
+    contracts,
+    dataChecks,
+  });
+  const dataQuality = createLocalDataQuality({
+    datasetsDir: join(root, 'datasets'),
+    checksDir: join(root, 'data-checks'),
+    contracts,
+    clock: manualClock(),
+  });
   return {
     root,
     registry,
     trainer,
     dataQuality,
     /** Another trainer over the same jobs, as a second process would have. */
-    another: () => createLocalTrainer({ registry, datasetsDir: join(root, 'datasets'), jobsDir: join(root, 'jobs'), clock: manualClock(), gates, contracts, dataChecks }),
+    another: () =>
+      createLocalTrainer({
+        registry,
+        datasetsDir: join(root, 'datasets'),
+        jobsDir: join(root, 'jobs'),
+        clock: manualClock(),
+        gates,
+        contracts,
+        dataChecks,
+      }),
     writeDataset: async (name: string, rows: Parameters<typeof writeDataset>[2], columns?: string[]) => {
       await writeDataset(join(root, 'datasets'), name, rows, columns);
     },
@@ -62,21 +84,40 @@ describe('local trainer', () => {
 
   it('trains a model on 4000 rows that passes every gate, with its lineage registered', async () => {
     await env.writeDataset('credit-4k', generateCreditRows({ seed: 5, rows: 4000, startDate: '2025-01-01', days: 90 }));
-    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-4k', params: { epochs: 15, seed: 7 }, searchTrials: 3, requestedBy: 'alice' });
+    const job = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-4k',
+      params: { epochs: 15, seed: 7 },
+      searchTrials: 3,
+      requestedBy: 'alice',
+    });
     const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
     expect(done).toMatchObject({ status: 'succeeded', progress: 1, version: '1', error: null });
 
     const version = (await registry.getVersion('credit-risk', '1'))!;
     const bytes = await readFile(join(env.root, 'datasets', 'credit-4k.csv'));
     expect(version.dataVersion).toBe(createHash('sha256').update(bytes).digest('hex'));
-    expect(version).toMatchObject({ dataset: 'credit-4k', trainingJobId: job.jobId, createdBy: 'alice', promotable: true });
+    expect(version).toMatchObject({
+      dataset: 'credit-4k',
+      trainingJobId: job.jobId,
+      createdBy: 'alice',
+      promotable: true,
+    });
     expect(version.metrics.auc).toBeGreaterThanOrEqual(0.82);
     expect(version.metrics.calibration_error).toBeLessThanOrEqual(0.05);
     expect(version.metrics.parity_gap).toBeLessThanOrEqual(0.05);
     expect(version.metrics.p99_latency_ms).toBeLessThan(50);
     expect(version.metrics).toMatchObject({ train_rows: 2200, validation_rows: 600, test_rows: 1200 });
-    expect(version.qualityGates.map((g) => [g.gate, g.passed])).toEqual([['auc', true], ['calibration_error', true], ['p99_latency_ms', true], ['parity_gap', true]]);
-    const head = await run('git', ['rev-parse', 'HEAD'], { cwd: packageRoot }).then((r) => r.stdout.trim(), () => null);
+    expect(version.qualityGates.map((g) => [g.gate, g.passed])).toEqual([
+      ['auc', true],
+      ['calibration_error', true],
+      ['p99_latency_ms', true],
+      ['parity_gap', true],
+    ]);
+    const head = await run('git', ['rev-parse', 'HEAD'], { cwd: packageRoot }).then(
+      (r) => r.stdout.trim(),
+      () => null,
+    );
     expect(version.codeVersion).toBe(head);
 
     const experiment = (await trainer.getExperiment(job.jobId))!;
@@ -103,23 +144,39 @@ describe('local trainer', () => {
       const j = Math.floor(random.next() * (i + 1));
       [labels[i], labels[j]] = [labels[j]!, labels[i]!];
     }
-    await env.writeDataset('credit-noise', rows.map((r, i) => ({ ...r, default: labels[i]! })));
-    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-noise', params: { epochs: 5 }, requestedBy: 'alice' });
+    await env.writeDataset(
+      'credit-noise',
+      rows.map((r, i) => ({ ...r, default: labels[i]! })),
+    );
+    const job = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-noise',
+      params: { epochs: 5 },
+      requestedBy: 'alice',
+    });
     const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
     expect(done.status).toBe('succeeded');
     const version = (await registry.getVersion('credit-risk', done.version!))!;
     expect(version.promotable).toBe(false);
     expect(version.metrics.auc).toBeLessThan(0.6);
     expect(version.qualityGates.find((g) => g.gate === 'auc')).toMatchObject({ passed: false, threshold: 0.82 });
-    await expect(registry.setAlias('credit-risk', 'champion', version.version, 'alice', 'ship it')).rejects.toThrow(/not promotable.*auc/);
+    await expect(registry.setAlias('credit-risk', 'champion', version.version, 'alice', 'ship it')).rejects.toThrow(
+      /not promotable.*auc/,
+    );
   });
 
   it('persists progress to the job file while the job runs', async () => {
     await env.writeDataset('credit-4k', generateCreditRows({ seed: 5, rows: 4000, startDate: '2025-01-01', days: 90 }));
-    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-4k', params: { epochs: 150 }, searchTrials: 2, requestedBy: 'alice' });
+    const job = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-4k',
+      params: { epochs: 150 },
+      searchTrials: 2,
+      requestedBy: 'alice',
+    });
     const file = join(env.root, 'jobs', `${job.jobId}.json`);
     const seen = new Set<number>();
-    for (let status = 'running'; status === 'running' || status === 'queued'; ) {
+    for (let status = 'running'; status === 'running' || status === 'queued';) {
       const record = JSON.parse(await readFile(file, 'utf8')) as { status: string; progress: number };
       seen.add(record.progress);
       status = record.status;
@@ -134,11 +191,23 @@ describe('local trainer', () => {
 
   it('refuses data that breaks a hard contract rule, naming the rule and where it is written, and registers nothing', async () => {
     // 9% of incomes missing: the trainer would otherwise fill them with the median and train on.
-    await env.writeDataset('credit-gaps', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 }).map((r, i) => (i % 11 === 0 ? { ...r, income: null } : r)));
-    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-gaps', params: { epochs: 3 }, requestedBy: 'alice' });
+    await env.writeDataset(
+      'credit-gaps',
+      generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 }).map((r, i) =>
+        i % 11 === 0 ? { ...r, income: null } : r,
+      ),
+    );
+    const job = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-gaps',
+      params: { epochs: 3 },
+      requestedBy: 'alice',
+    });
     const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
     expect(done).toMatchObject({ status: 'failed', version: null });
-    expect(done.error).toMatch(/^dataset "credit-gaps" breaks hard rule "income\.nulls" of data contract "credit" \(.*contracts\/credit\.yaml:\d+\): 187 of 2000 rows have no "income" \(9\.35% > the 2\.00% allowed\)/);
+    expect(done.error).toMatch(
+      /^dataset "credit-gaps" breaks hard rule "income\.nulls" of data contract "credit" \(.*contracts\/credit\.yaml:\d+\): 187 of 2000 rows have no "income" \(9\.35% > the 2\.00% allowed\)/,
+    );
     expect(done.error).toContain('The trainer does not train on data that breaks a hard rule');
     expect(await registry.listVersions('credit-risk')).toEqual([]);
   });
@@ -146,41 +215,110 @@ describe('local trainer', () => {
   it('trains over soft rules and allowed gaps, and refuses a dataset no contract covers before starting', async () => {
     const rows = generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 });
     // Breaks the soft young-history rule once; 1% of incomes empty is within the 2% allowed.
-    await env.writeDataset('credit-soft', rows.map((r, i) => (i === 3 ? { ...r, age_band: '18-25', credit_history_months: 200 } : i % 100 === 0 ? { ...r, income: null } : r)));
-    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-soft', params: { epochs: 3 }, requestedBy: 'alice' });
+    await env.writeDataset(
+      'credit-soft',
+      rows.map((r, i) =>
+        i === 3 ? { ...r, age_band: '18-25', credit_history_months: 200 } : i % 100 === 0 ? { ...r, income: null } : r,
+      ),
+    );
+    const job = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-soft',
+      params: { epochs: 3 },
+      requestedBy: 'alice',
+    });
     expect((await trainer.waitFor(job.jobId, { timeoutMs: 50_000 })).status).toBe('succeeded');
     await env.writeDataset('loans', rows);
-    await expect(trainer.start({ model: 'credit-risk', dataset: 'loans', params: {}, requestedBy: 'alice' })).rejects.toMatchObject({ code: 'data_invalid', message: expect.stringContaining('no data contract covers dataset "loans"') });
+    await expect(
+      trainer.start({ model: 'credit-risk', dataset: 'loans', params: {}, requestedBy: 'alice' }),
+    ).rejects.toMatchObject({
+      code: 'data_invalid',
+      message: expect.stringContaining('no data contract covers dataset "loans"'),
+    });
   });
 
   it('refuses at start data whose stored report failed, without starting a job', async () => {
-    await env.writeDataset('credit-kusd', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }));
+    await env.writeDataset(
+      'credit-kusd',
+      generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }),
+    );
     expect((await env.dataQuality.check('credit-kusd')).passed).toBe(false);
-    await expect(trainer.start({ model: 'credit-risk', dataset: 'credit-kusd', params: { epochs: 3 }, requestedBy: 'alice' })).rejects.toMatchObject({
+    await expect(
+      trainer.start({ model: 'credit-risk', dataset: 'credit-kusd', params: { epochs: 3 }, requestedBy: 'alice' }),
+    ).rejects.toMatchObject({
       code: 'data_invalid',
-      message: expect.stringMatching(/^dataset "credit-kusd" breaks hard rule "income\.range" of data contract "credit" .*also broken: loan-within-20x-income/),
+      message: expect.stringMatching(
+        /^dataset "credit-kusd" breaks hard rule "income\.range" of data contract "credit" .*also broken: loan-within-20x-income/,
+      ),
     });
     expect(await readdir(join(env.root, 'jobs')).catch(() => [])).toEqual([]);
   });
 
   it('checks in the worker any content other than the one a stored report passed', async () => {
-    await env.writeDataset('credit-kusd', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }));
+    await env.writeDataset(
+      'credit-kusd',
+      generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90, incomeUnit: 'kusd' }),
+    );
     const contract = (await loadContracts(defaultContractFiles)).forDataset('credit-kusd')!;
-    const input = { datasetsDir: join(env.root, 'datasets'), dataset: 'credit-kusd', params: { epochs: 2 }, searchTrials: 0, gates, contract, nowMs: Date.now() };
+    const input = {
+      datasetsDir: join(env.root, 'datasets'),
+      dataset: 'credit-kusd',
+      params: { epochs: 2 },
+      searchTrials: 0,
+      gates,
+      contract,
+      nowMs: Date.now(),
+    };
     // A report passed other content (the file changed after the trainer looked): checked again, refused.
-    await expect(runTrainingPipeline({ ...input, checkedVersion: 'f'.repeat(64) }, () => undefined)).rejects.toThrow(/breaks hard rule "income\.range"/);
-    await expect(runTrainingPipeline({ ...input, checkedVersion: null }, () => undefined)).rejects.toThrow(/breaks hard rule "income\.range"/);
+    await expect(runTrainingPipeline({ ...input, checkedVersion: 'f'.repeat(64) }, () => undefined)).rejects.toThrow(
+      /breaks hard rule "income\.range"/,
+    );
+    await expect(runTrainingPipeline({ ...input, checkedVersion: null }, () => undefined)).rejects.toThrow(
+      /breaks hard rule "income\.range"/,
+    );
   });
 
   it("records the data-quality report on exactly the content it trained on in the version's lineage", async () => {
-    await env.writeDataset('credit-checked', generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 }));
+    await env.writeDataset(
+      'credit-checked',
+      generateCreditRows({ seed: 5, rows: 2000, startDate: '2025-01-01', days: 90 }),
+    );
     const report = await env.dataQuality.check('credit-checked');
-    const first = await trainer.waitFor((await trainer.start({ model: 'credit-risk', dataset: 'credit-checked', params: { epochs: 3 }, requestedBy: 'alice' })).jobId, { timeoutMs: 50_000 });
-    expect(await registry.getVersion('credit-risk', first.version!)).toMatchObject({ dataVersion: report.dataVersion, dataQualityReport: report.reportHash });
-    expect((await trainer.getExperiment(first.jobId))!).toMatchObject({ dataQualityReport: report.reportHash, contract: { name: 'credit' } });
+    const first = await trainer.waitFor(
+      (
+        await trainer.start({
+          model: 'credit-risk',
+          dataset: 'credit-checked',
+          params: { epochs: 3 },
+          requestedBy: 'alice',
+        })
+      ).jobId,
+      { timeoutMs: 50_000 },
+    );
+    expect(await registry.getVersion('credit-risk', first.version!)).toMatchObject({
+      dataVersion: report.dataVersion,
+      dataQualityReport: report.reportHash,
+    });
+    expect((await trainer.getExperiment(first.jobId))!).toMatchObject({
+      dataQualityReport: report.reportHash,
+      contract: { name: 'credit' },
+    });
     // New content, never checked: the lineage says so.
-    await env.writeDataset('credit-checked', generateCreditRows({ seed: 6, rows: 2000, startDate: '2025-01-01', days: 90 }));
-    const second = await trainer.waitFor((await trainer.start({ model: 'credit-risk', dataset: 'credit-checked', params: { epochs: 3, seed: 1 }, requestedBy: 'alice' })).jobId, { timeoutMs: 50_000 });
+    await env.writeDataset(
+      'credit-checked',
+      generateCreditRows({ seed: 6, rows: 2000, startDate: '2025-01-01', days: 90 }),
+    );
+    const second = await trainer.waitFor(
+      (
+        await trainer.start({
+          model: 'credit-risk',
+          dataset: 'credit-checked',
+          params: { epochs: 3, seed: 1 },
+          requestedBy: 'alice',
+        })
+      ).jobId,
+      { timeoutMs: 50_000 },
+    );
     expect(await registry.getVersion('credit-risk', second.version!)).toMatchObject({ dataQualityReport: null });
   });
 
@@ -190,8 +328,29 @@ describe('local trainer', () => {
     await registry.createModel('credit-risk', 'probability of default');
     await mkdir(join(env.root, 'jobs'), { recursive: true });
     const record = {
-      schemaVersion: 1, jobId, model: 'credit-risk', dataset: 'credit-3k', status: 'running', progress: 0.4, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, version: null, error: null,
-      params: { epochs: 8 }, searchTrials: 0, requestedBy: 'alice', idempotencyKey: 'run_1:call_2', ownerPid: 99_999_999, dataVersion: null, codeVersion: null, trials: [], bestParams: null, metrics: null, qualityGates: null, durationMs: null, ...extra,
+      schemaVersion: 1,
+      jobId,
+      model: 'credit-risk',
+      dataset: 'credit-3k',
+      status: 'running',
+      progress: 0.4,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: null,
+      version: null,
+      error: null,
+      params: { epochs: 8 },
+      searchTrials: 0,
+      requestedBy: 'alice',
+      idempotencyKey: 'run_1:call_2',
+      ownerPid: 99_999_999,
+      dataVersion: null,
+      codeVersion: null,
+      trials: [],
+      bestParams: null,
+      metrics: null,
+      qualityGates: null,
+      durationMs: null,
+      ...extra,
     };
     await writeFile(join(env.root, 'jobs', `${jobId}.json`), JSON.stringify(record));
   }
@@ -203,13 +362,19 @@ describe('local trainer', () => {
     // Two trainers over the same jobs look at once: one takes it over, the other sees it running.
     const other = env.another();
     try {
-      expect(await trainer.lookup('run_1:call_2')).toMatchObject({ state: 'started', work: { jobId, status: 'running' } });
+      expect(await trainer.lookup('run_1:call_2')).toMatchObject({
+        state: 'started',
+        work: { jobId, status: 'running' },
+      });
       expect((await other.get(jobId))?.status).toBe('running');
       const done = await trainer.waitFor(jobId, { timeoutMs: 50_000 });
       expect(done, JSON.stringify(done)).toMatchObject({ jobId, status: 'succeeded', version: '1' });
       expect(await trainer.lookup('run_1:call_2')).toMatchObject({ state: 'ended', work: { jobId, version: '1' } });
       expect((await registry.listVersions('credit-risk')).map((v) => v.trainingJobId)).toEqual([jobId]);
-      expect(JSON.parse(await readFile(join(env.root, 'jobs', `${jobId}.json`), 'utf8'))).toMatchObject({ takeovers: 1, ownerPid: process.pid });
+      expect(JSON.parse(await readFile(join(env.root, 'jobs', `${jobId}.json`), 'utf8'))).toMatchObject({
+        takeovers: 1,
+        ownerPid: process.pid,
+      });
     } finally {
       await other.close();
     }
@@ -217,7 +382,13 @@ describe('local trainer', () => {
 
   it('records as succeeded, without training again, a job whose process died after it registered its version', async () => {
     await env.writeDataset('credit-3k', generateCreditRows({ seed: 3, rows: 3000, startDate: '2025-01-01', days: 60 }));
-    const first = await trainer.start({ model: 'credit-risk', dataset: 'credit-3k', params: { epochs: 8 }, requestedBy: 'alice', idempotencyKey: 'run_1:call_2' });
+    const first = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-3k',
+      params: { epochs: 8 },
+      requestedBy: 'alice',
+      idempotencyKey: 'run_1:call_2',
+    });
     await trainer.waitFor(first.jobId, { timeoutMs: 50_000 });
     // As if the process died between registering the version and writing the job's end.
     await orphan(first.jobId);
@@ -233,19 +404,38 @@ describe('local trainer', () => {
   it('keeps a keyed job under the id its key gives, in one record with the key: no index written after it', async () => {
     await env.writeDataset('credit-3k', generateCreditRows({ seed: 3, rows: 3000, startDate: '2025-01-01', days: 60 }));
     expect(await trainer.lookup('run_9:call_1')).toEqual({ state: 'not_started' });
-    const job = await trainer.start({ model: 'credit-risk', dataset: 'credit-3k', params: { epochs: 8 }, requestedBy: 'alice', idempotencyKey: 'run_9:call_1' });
+    const job = await trainer.start({
+      model: 'credit-risk',
+      dataset: 'credit-3k',
+      params: { epochs: 8 },
+      requestedBy: 'alice',
+      idempotencyKey: 'run_9:call_1',
+    });
     expect(job.jobId).toBe(jobIdForKey('run_9:call_1'));
-    expect(JSON.parse(await readFile(join(env.root, 'jobs', `${job.jobId}.json`), 'utf8'))).toMatchObject({ idempotencyKey: 'run_9:call_1' });
+    expect(JSON.parse(await readFile(join(env.root, 'jobs', `${job.jobId}.json`), 'utf8'))).toMatchObject({
+      idempotencyKey: 'run_9:call_1',
+    });
     expect(await readdir(join(env.root, 'jobs'))).not.toContain('idempotency');
     expect((await trainer.lookup('run_9:call_1')).state).toMatch(/^(started|ended)$/);
     await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
   });
 
   it('still finds a job that an older build indexed by key in a separate file', async () => {
-    await orphan('job-abc-0000beef', { status: 'succeeded', version: '3', idempotencyKey: 'run_old:call_1', ownerPid: process.pid });
+    await orphan('job-abc-0000beef', {
+      status: 'succeeded',
+      version: '3',
+      idempotencyKey: 'run_old:call_1',
+      ownerPid: process.pid,
+    });
     await mkdir(join(env.root, 'jobs', 'idempotency'), { recursive: true });
-    await writeFile(join(env.root, 'jobs', 'idempotency', `${createHash('sha256').update('run_old:call_1').digest('hex')}.txt`), 'job-abc-0000beef');
-    expect(await trainer.lookup('run_old:call_1')).toMatchObject({ state: 'ended', work: { jobId: 'job-abc-0000beef', version: '3' } });
+    await writeFile(
+      join(env.root, 'jobs', 'idempotency', `${createHash('sha256').update('run_old:call_1').digest('hex')}.txt`),
+      'job-abc-0000beef',
+    );
+    expect(await trainer.lookup('run_old:call_1')).toMatchObject({
+      state: 'ended',
+      work: { jobId: 'job-abc-0000beef', version: '3' },
+    });
   });
 });
 
@@ -261,7 +451,10 @@ describe('local trainer from compiled JavaScript', () => {
       for (const entry of await readdir(join(packageRoot, top), { recursive: true })) {
         if (!entry.endsWith('.ts')) continue;
         const from = join(packageRoot, top, entry);
-        const js = ts.transpileModule(await readFile(from, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true }, fileName: from }).outputText;
+        const js = ts.transpileModule(await readFile(from, 'utf8'), {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+          fileName: from,
+        }).outputText;
         const to = join(out, top, entry.replace(/\.ts$/, '.js'));
         await mkdir(dirname(to), { recursive: true });
         await writeFile(to, js);

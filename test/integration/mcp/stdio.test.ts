@@ -50,7 +50,10 @@ describe('mlops-agent mcp over stdio', () => {
   beforeAll(async () => {
     home = await seededHome('mcp-stdio-');
     // The test rule makes one harmless read need an ML lead, so approval can be shown end to end.
-    const policies = [new URL('../../fixtures/policies/approve-alias-history.yaml', import.meta.url).pathname, join(defaultPolicyDir, 'default.yaml')];
+    const policies = [
+      new URL('../../fixtures/policies/approve-alias-history.yaml', import.meta.url).pathname,
+      join(defaultPolicyDir, 'default.yaml'),
+    ];
     await writeFile(join(home, 'mlops-agent.yaml'), `policy:\n  files: ${JSON.stringify(policies)}\n`);
     transport = stdioTransport(home, (text) => (stderr += text));
     client = new Client({ name: CLIENT_NAME, version: '1.0.0' });
@@ -97,17 +100,32 @@ describe('mlops-agent mcp over stdio', () => {
   });
 
   it('reports a call naming a version that does not exist as a not-found tool error, not a policy refusal', async () => {
-    const result = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'production', trafficPercent: 5 } });
+    const result = await client.callTool({
+      name: 'deploy_canary',
+      arguments: { model: 'credit-risk', version: '99', environment: 'production', trafficPercent: 5 },
+    });
     expect(result.isError).toBe(true);
-    expect((result.content as { text: string }[])[0]!.text).toBe('deploy_canary: not found: model "credit-risk" has no version "99"');
+    expect((result.content as { text: string }[])[0]!.text).toBe(
+      'deploy_canary: not found: model "credit-risk" has no version "99"',
+    );
   });
 
   it('reports a call that needs approval as pending, and executes nothing', async () => {
     const args = { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 };
     const result = await client.callTool({ name: 'deploy_canary', arguments: args });
     expect(result.isError).toBeFalsy();
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*Approval id: apr_/);
-    expect(result.structuredContent).toMatchObject({ pendingApproval: { tool: 'deploy_canary', ruleId: 'approve-production-canary-above-5', roles: ['ml-leads'], count: 1, approvalId: expect.stringMatching(/^apr_/) } });
+    expect((result.content as { text: string }[])[0]!.text).toMatch(
+      /^Pending approval, not executed: deploy_canary needs approval by 1 of \[ml-leads\].*Approval id: apr_/,
+    );
+    expect(result.structuredContent).toMatchObject({
+      pendingApproval: {
+        tool: 'deploy_canary',
+        ruleId: 'approve-production-canary-above-5',
+        roles: ['ml-leads'],
+        count: 1,
+        approvalId: expect.stringMatching(/^apr_/),
+      },
+    });
 
     const entries = await audit();
     // Audit data is stored in canonical key order: compare values, not text.
@@ -119,21 +137,37 @@ describe('mlops-agent mcp over stdio', () => {
   });
 
   it('executes a parked call exactly once after an ML lead approves it elsewhere, and reports it through approval_status', async () => {
-    const pending = await client.callTool({ name: 'registry_query', arguments: { action: 'alias_history', model: 'credit-risk' } });
+    const pending = await client.callTool({
+      name: 'registry_query',
+      arguments: { action: 'alias_history', model: 'credit-risk' },
+    });
     const { approvalId } = (pending.structuredContent as { pendingApproval: { approvalId: string } }).pendingApproval;
     expect(approvalId).toMatch(/^apr_/);
 
     // Another process decides on the shared approval store, with an audit log of its own
     // (one audit log has one writer: the mcp process holds this home's).
     const deciderAudit = await openFileAuditLog({ file: join(home, 'decider-audit.jsonl') });
-    const policy = await createPolicyStore({ files: [join(defaultPolicyDir, 'default.yaml')], knownTools: allTools.map((t) => t.name) });
-    const decider = createApprovals({ store: createFileApprovalStore(join(home, 'approvals')), audit: deciderAudit, rolesOf: (id) => policy.current().rolesOf(id), stateOf: async () => null, clock: systemClock, logger: silentLogger });
-    expect(await decider.decide(approvalId, { approverId: 'user:bob', verdict: 'grant', comment: null, via: 'cli' })).toMatchObject({ ok: true, resolved: true });
+    const policy = await createPolicyStore({
+      files: [join(defaultPolicyDir, 'default.yaml')],
+      knownTools: allTools.map((t) => t.name),
+    });
+    const decider = createApprovals({
+      store: createFileApprovalStore(join(home, 'approvals')),
+      audit: deciderAudit,
+      rolesOf: (id) => policy.current().rolesOf(id),
+      stateOf: async () => null,
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    expect(
+      await decider.decide(approvalId, { approverId: 'user:bob', verdict: 'grant', comment: null, via: 'cli' }),
+    ).toMatchObject({ ok: true, resolved: true });
     await deciderAudit.close();
 
     let status: { status: string; outcome: { status: string } | null } | undefined;
     for (let i = 0; i < 300 && !status?.outcome; i++) {
-      status = (await client.callTool({ name: 'approval_status', arguments: { approvalId } })).structuredContent as typeof status;
+      status = (await client.callTool({ name: 'approval_status', arguments: { approvalId } }))
+        .structuredContent as typeof status;
       if (!status?.outcome) await new Promise((r) => setTimeout(r, 50));
     }
     expect(status).toMatchObject({ status: 'granted', outcome: { status: 'executed', output: { aliasHistory: [] } } });
@@ -144,9 +178,14 @@ describe('mlops-agent mcp over stdio', () => {
   });
 
   it('answers bad arguments with a tool error naming the field, and audits the attempt', async () => {
-    const result = await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 'lots' } });
+    const result = await client.callTool({
+      name: 'deploy_canary',
+      arguments: { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 'lots' },
+    });
     expect(result.isError).toBe(true);
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/invalid arguments for deploy_canary: trafficPercent: /);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(
+      /invalid arguments for deploy_canary: trafficPercent: /,
+    );
     const invalid = (await audit()).filter((e) => e.kind === 'call.invalid');
     expect(invalid.some((e) => String(e.data.error).includes('trafficPercent'))).toBe(true);
   });
@@ -154,13 +193,20 @@ describe('mlops-agent mcp over stdio', () => {
   it('reports a tool that failed after the policy allowed it as a tool error', async () => {
     const result = await client.callTool({ name: 'check_data_quality', arguments: { dataset: 'no-such-dataset' } });
     expect(result.isError).toBe(true);
-    expect((result.content as { text: string }[])[0]!.text).toMatch(/^check_data_quality failed after the policy allowed it: .*no-such-dataset/);
-    expect((await audit()).some((e) => e.kind === 'execution.failed' && e.data.tool === 'check_data_quality')).toBe(true);
+    expect((result.content as { text: string }[])[0]!.text).toMatch(
+      /^check_data_quality failed after the policy allowed it: .*no-such-dataset/,
+    );
+    expect((await audit()).some((e) => e.kind === 'execution.failed' && e.data.tool === 'check_data_quality')).toBe(
+      true,
+    );
   });
 
   it('records every call under the principal mcp:<client name>', async () => {
     await client.callTool({ name: 'registry_query', arguments: { action: 'list_models' } });
-    await client.callTool({ name: 'deploy_canary', arguments: { model: 'credit-risk', version: '99', environment: 'staging', trafficPercent: 5 } });
+    await client.callTool({
+      name: 'deploy_canary',
+      arguments: { model: 'credit-risk', version: '99', environment: 'staging', trafficPercent: 5 },
+    });
     const proposed = (await audit()).filter((e) => e.kind === 'call.proposed');
     expect(proposed.length).toBeGreaterThanOrEqual(2);
     for (const e of proposed) expect(e.principal).toBe(`mcp:${CLIENT_NAME}`);
@@ -170,26 +216,48 @@ describe('mlops-agent mcp over stdio', () => {
     const models = await client.readResource({ uri: 'mlops://models' });
     expect(JSON.parse((models.contents[0] as { text: string }).text).models[0].name).toBe('credit-risk');
     const versions = await client.readResource({ uri: 'mlops://models/credit-risk/versions' });
-    expect(JSON.parse((versions.contents[0] as { text: string }).text).versions.map((v: { version: string }) => v.version)).toEqual(['1']);
-    const tail = JSON.parse(((await client.readResource({ uri: 'mlops://audit/tail' })).contents[0] as { text: string }).text) as { kind: string }[];
+    expect(
+      JSON.parse((versions.contents[0] as { text: string }).text).versions.map((v: { version: string }) => v.version),
+    ).toEqual(['1']);
+    const tail = JSON.parse(
+      ((await client.readResource({ uri: 'mlops://audit/tail' })).contents[0] as { text: string }).text,
+    ) as { kind: string }[];
     expect(tail.length).toBeGreaterThan(0);
     expect(tail.length).toBeLessThanOrEqual(50);
-    await expect(client.readResource({ uri: 'mlops://runs/no-such-run' })).rejects.toThrow(/no run with id no-such-run/);
+    await expect(client.readResource({ uri: 'mlops://runs/no-such-run' })).rejects.toThrow(
+      /no run with id no-such-run/,
+    );
     // What serves: the deployment_status view, read through the gate (nothing serves yet here).
-    const serving = JSON.parse(((await client.readResource({ uri: 'mlops://models/credit-risk/serving' })).contents[0] as { text: string }).text);
-    expect(serving).toMatchObject({ model: 'credit-risk', views: [{ environment: 'staging', served: false }, { environment: 'production', served: false, pendingApprovals: expect.any(Array) }] });
-    expect((await audit()).some((e) => e.kind === 'execution.finished' && e.data.tool === 'deployment_status')).toBe(true);
-    await expect(client.readResource({ uri: 'mlops://models/fraud-score/serving' })).rejects.toThrow(/model "fraud-score" is not in the registry/);
+    const serving = JSON.parse(
+      ((await client.readResource({ uri: 'mlops://models/credit-risk/serving' })).contents[0] as { text: string }).text,
+    );
+    expect(serving).toMatchObject({
+      model: 'credit-risk',
+      views: [
+        { environment: 'staging', served: false },
+        { environment: 'production', served: false, pendingApprovals: expect.any(Array) },
+      ],
+    });
+    expect((await audit()).some((e) => e.kind === 'execution.finished' && e.data.tool === 'deployment_status')).toBe(
+      true,
+    );
+    await expect(client.readResource({ uri: 'mlops://models/fraud-score/serving' })).rejects.toThrow(
+      /model "fraud-score" is not in the registry/,
+    );
 
     const { prompts } = await client.listPrompts();
     const drift = prompts.find((p) => p.name === 'drift-retrain')!;
     expect(drift.arguments?.map((a) => a.name).sort()).toEqual(['dataset', 'environment', 'model']);
-    const prompt = await client.getPrompt({ name: 'drift-retrain', arguments: { model: 'credit-risk', dataset: 'credit-recent' } });
+    const prompt = await client.getPrompt({
+      name: 'drift-retrain',
+      arguments: { model: 'credit-risk', dataset: 'credit-recent' },
+    });
     const text = (prompt.messages[0]!.content as { text: string }).text;
     expect(text).toMatch(/labels dataset=credit-recent, model=credit-risk\./);
     expect(text).toMatch(/Steps:\n1\. check_data_quality: /);
     expect(text).toMatch(/\n2\. stop for a person when .*: The recent data breaks a rule of its data contract/);
-    const rollback = (await client.getPrompt({ name: 'canary-rollback', arguments: { model: 'credit-risk' } })).messages[0]!.content as { text: string };
+    const rollback = (await client.getPrompt({ name: 'canary-rollback', arguments: { model: 'credit-risk' } }))
+      .messages[0]!.content as { text: string };
     expect(rollback.text).toMatch(/1\. rollback \(mitigation: do this first\): /);
   });
 

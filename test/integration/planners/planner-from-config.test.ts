@@ -57,17 +57,33 @@ describe('createPlannerFromConfig', () => {
 
   it('builds a Gemini planner that talks to the configured base URL with the configured model and key', async () => {
     gemini.script(textReply('gemini says hi'));
-    const planner = createPlannerFromConfig(llmFrom({ GEMINI_API_KEY: 'cfg-key', GEMINI_MODEL: 'gemini-cfg', GEMINI_BASE_URL: gemini.baseUrl }), deps);
+    const planner = createPlannerFromConfig(
+      llmFrom({ GEMINI_API_KEY: 'cfg-key', GEMINI_MODEL: 'gemini-cfg', GEMINI_BASE_URL: gemini.baseUrl }),
+      deps,
+    );
     expect(planner.name).toBe('gemini:gemini-cfg');
-    await expect(planner.next({ runId: 'r', systemPrompt: 's', transcript: [trigger], tools: [] })).resolves.toMatchObject({ text: 'gemini says hi' });
-    expect(gemini.requests.at(-1)).toMatchObject({ path: '/v1beta/models/gemini-cfg:generateContent', headers: { 'x-goog-api-key': 'cfg-key' } });
+    await expect(
+      planner.next({ runId: 'r', systemPrompt: 's', transcript: [trigger], tools: [] }),
+    ).resolves.toMatchObject({ text: 'gemini says hi' });
+    expect(gemini.requests.at(-1)).toMatchObject({
+      path: '/v1beta/models/gemini-cfg:generateContent',
+      headers: { 'x-goog-api-key': 'cfg-key' },
+    });
   });
 
   it('builds an OpenAI-compatible planner that talks to the configured endpoint', async () => {
     openai.script(chatTextReply('local model says hi'));
-    const planner = createPlannerFromConfig(llmFrom({ OPENAI_BASE_URL: openai.baseUrl, OPENAI_MODEL: 'qwen2.5', OPENAI_API_KEY: 'sk-x' }), deps);
+    const planner = createPlannerFromConfig(
+      llmFrom({ OPENAI_BASE_URL: openai.baseUrl, OPENAI_MODEL: 'qwen2.5', OPENAI_API_KEY: 'sk-x' }),
+      deps,
+    );
     expect(planner.name).toBe('openai:qwen2.5');
-    await expect(planner.next({ runId: 'r', systemPrompt: 's', transcript: [trigger], tools: [] })).resolves.toMatchObject({ text: 'local model says hi' });
-    expect(openai.requests.at(-1)).toMatchObject({ body: { model: 'qwen2.5' }, headers: { authorization: 'Bearer sk-x' } });
+    await expect(
+      planner.next({ runId: 'r', systemPrompt: 's', transcript: [trigger], tools: [] }),
+    ).resolves.toMatchObject({ text: 'local model says hi' });
+    expect(openai.requests.at(-1)).toMatchObject({
+      body: { model: 'qwen2.5' },
+      headers: { authorization: 'Bearer sk-x' },
+    });
   });
 });

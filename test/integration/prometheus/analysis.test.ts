@@ -36,7 +36,13 @@ const settings = (overrides: Record<string, unknown> = {}) => ({
   metrics: example.metrics.map((m) => ({ ...m, interval: '1s', count: 2, initialDelay: '0s' })),
   ...overrides,
 });
-const target = (environment: Environment, canaryVersion: string, model = MODEL): AnalysisTarget => ({ model, environment, canaryVersion, stableVersion: stable, trafficPercent: 50 });
+const target = (environment: Environment, canaryVersion: string, model = MODEL): AnalysisTarget => ({
+  model,
+  environment,
+  canaryVersion,
+  stableVersion: stable,
+  trafficPercent: 50,
+});
 
 beforeAll(async () => {
   lab = await createLab(systemClock);
@@ -45,20 +51,48 @@ beforeAll(async () => {
   broken = await lab.register(brokenArtifact(lab.outcome.artifact));
   // Production: a good canary beside the stable version; staging: a broken one.
   const splits: Record<Environment, TrafficSplit> = {
-    production: { model: MODEL, environment: 'production', stableVersion: stable, canaryVersion: good, canaryPercent: 50, lastKnownGoodVersion: stable },
-    staging: { model: MODEL, environment: 'staging', stableVersion: stable, canaryVersion: broken, canaryPercent: 50, lastKnownGoodVersion: stable },
+    production: {
+      model: MODEL,
+      environment: 'production',
+      stableVersion: stable,
+      canaryVersion: good,
+      canaryPercent: 50,
+      lastKnownGoodVersion: stable,
+    },
+    staging: {
+      model: MODEL,
+      environment: 'staging',
+      stableVersion: stable,
+      canaryVersion: broken,
+      canaryPercent: 50,
+      lastKnownGoodVersion: stable,
+    },
   };
-  const router = createTrafficRouter({ splits: { currentSplit: (model, environment) => (model === MODEL ? splits[environment] : undefined) } });
-  server = await createModelServer({ artifacts: lab.registry, router, stats: createServingStats({ clock: systemClock }), logger: silentLogger, metricsRegistry: new Registry() });
+  const router = createTrafficRouter({
+    splits: { currentSplit: (model, environment) => (model === MODEL ? splits[environment] : undefined) },
+  });
+  server = await createModelServer({
+    artifacts: lab.registry,
+    router,
+    stats: createServingStats({ clock: systemClock }),
+    logger: silentLogger,
+    metricsRegistry: new Registry(),
+  });
   prometheus = await startPrometheus([new URL(server.url).host]);
-  example = parseYaml(await readFile(new URL('../../../examples/analysis-templates.yaml', import.meta.url), 'utf8')) as typeof example;
-  sims = (['production', 'staging'] as const).map((environment) => createTrafficSimulator({ url: server.url, model: MODEL, environment, rows: lab.servingRows, concurrency: 4 }));
+  example = parseYaml(
+    await readFile(new URL('../../../examples/analysis-templates.yaml', import.meta.url), 'utf8'),
+  ) as typeof example;
+  sims = (['production', 'staging'] as const).map((environment) =>
+    createTrafficSimulator({ url: server.url, model: MODEL, environment, rows: lab.servingRows, concurrency: 4 }),
+  );
   for (const sim of sims) sim.start(60);
   // Until both canaries have a rate over at least two scrapes.
   const client = createPrometheusClient({ url: prometheus.url, auth: prometheus.auth });
   const until = Date.now() + 60_000;
   for (;;) {
-    const answer = await client.query(`count(rate(mlops_lab_predict_requests_total{version=~"${good}|${broken}"}[1m]) > 0)`);
+    const answer = await client.query(
+      `count(rate(mlops_lab_predict_requests_total{version=~"${good}|${broken}"}[1m]) > 0)`,
+    );
     if (answer.resultType === 'vector' && answer.series[0]?.value?.[1] === 2) break;
     if (Date.now() > until) throw new Error('Prometheus saw no canary traffic within 60 s');
     await new Promise((r) => setTimeout(r, 250));
@@ -77,7 +111,10 @@ describe('Prometheus canary analysis (real Prometheus 2.42)', () => {
   it('passes a good canary on every example template: error rate, p99 latency, score shift and a range query', async () => {
     const outcome = await createPrometheusAnalysis(settings()).analyse(target('production', good));
     expect(outcome.checks.map((c) => [c.check, c.phase, c.message])).toEqual([
-      ['error-rate', 'Successful', null], ['p99-latency', 'Successful', null], ['score-shift', 'Successful', null], ['error-rate-history', 'Successful', null],
+      ['error-rate', 'Successful', null],
+      ['p99-latency', 'Successful', null],
+      ['score-shift', 'Successful', null],
+      ['error-rate-history', 'Successful', null],
     ]);
     expect(outcome).toMatchObject({ verdict: 'passed', passed: true, trafficPercent: 50 });
     const errorRate = outcome.checks[0]!;
@@ -98,53 +135,109 @@ describe('Prometheus canary analysis (real Prometheus 2.42)', () => {
     // failureLimit 0: the first failed measurement decides, no second one is taken.
     expect(errorRate.measurements).toHaveLength(1);
     // A broken version scores nothing: its score histogram has no series, which is no pass.
-    expect(outcome.checks.find((c) => c.check === 'score-shift')).toMatchObject({ phase: 'Inconclusive', message: 'no data: the query returned no series' });
+    expect(outcome.checks.find((c) => c.check === 'score-shift')).toMatchObject({
+      phase: 'Inconclusive',
+      message: 'no data: the query returned no series',
+    });
   }, 30_000);
 
   it('finds a version nothing served inconclusive ("no data"), never passed', async () => {
     const outcome = await createPrometheusAnalysis(settings()).analyse(target('production', '999'));
     expect(outcome).toMatchObject({ verdict: 'inconclusive', passed: false });
-    for (const check of outcome.checks) expect(check).toMatchObject({ phase: 'Inconclusive', passed: false, message: 'no data: the query returned no series' });
+    for (const check of outcome.checks)
+      expect(check).toMatchObject({
+        phase: 'Inconclusive',
+        passed: false,
+        message: 'no data: the query returned no series',
+      });
   }, 30_000);
 
   it('escapes substituted values: a model name with quotes stays one label value', async () => {
-    const outcome = await createPrometheusAnalysis(settings()).analyse(target('production', good, 'credit"} or vector(1) or {x="'));
+    const outcome = await createPrometheusAnalysis(settings()).analyse(
+      target('production', good, 'credit"} or vector(1) or {x="'),
+    );
     expect(outcome.checks[0]!.query).toContain('model="credit\\"} or vector(1) or {x=\\""');
     expect(outcome.verdict).toBe('inconclusive');
   }, 30_000);
 
   it('fails a measurement whose condition returns no boolean', async () => {
-    const outcome = await createPrometheusAnalysis(settings({ metrics: [{ name: 'raw', query: 'vector(3)', successCondition: 'result[0]' }] })).analyse(target('production', good));
-    expect(outcome.checks[0]).toMatchObject({ phase: 'Failed', message: expect.stringMatching(/instead of true or false/) });
+    const outcome = await createPrometheusAnalysis(
+      settings({ metrics: [{ name: 'raw', query: 'vector(3)', successCondition: 'result[0]' }] }),
+    ).analyse(target('production', good));
+    expect(outcome.checks[0]).toMatchObject({
+      phase: 'Failed',
+      message: expect.stringMatching(/instead of true or false/),
+    });
   });
 
-  it('answers bad PromQL with Prometheus\'s own errorType and error', async () => {
-    const analysis = createPrometheusAnalysis(settings({ metrics: [{ name: 'typo', query: 'sum(rate(mlops_lab_predict_requests_total[1m]', successCondition: 'result[0] > 0.0' }] }));
+  it("answers bad PromQL with Prometheus's own errorType and error", async () => {
+    const analysis = createPrometheusAnalysis(
+      settings({
+        metrics: [
+          { name: 'typo', query: 'sum(rate(mlops_lab_predict_requests_total[1m]', successCondition: 'result[0] > 0.0' },
+        ],
+      }),
+    );
     const err = await analysis.analyse(target('production', good)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(/prometheus rejected the query .* bad_data: .*parse error/);
   });
 
   it('says the credentials were refused on a 401, and that it needs credentials without any', async () => {
-    const wrong = createPrometheusClient({ url: prometheus.url, auth: { username: prometheus.auth.username, password: 'wrong' } });
-    await expect(wrong.query('vector(1)')).rejects.toThrow(/answered 401: the configured credentials were refused; set prometheus.auth/);
-    await expect(createPrometheusClient({ url: prometheus.url }).query('vector(1)')).rejects.toThrow(/answered 401: it needs credentials/);
+    const wrong = createPrometheusClient({
+      url: prometheus.url,
+      auth: { username: prometheus.auth.username, password: 'wrong' },
+    });
+    await expect(wrong.query('vector(1)')).rejects.toThrow(
+      /answered 401: the configured credentials were refused; set prometheus.auth/,
+    );
+    await expect(createPrometheusClient({ url: prometheus.url }).query('vector(1)')).rejects.toThrow(
+      /answered 401: it needs credentials/,
+    );
   });
 
   it('says which URL it could not reach, and an analysis that cannot measure fails', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    const err = await createPrometheusClient({ url }).query('vector(1)').catch((e: unknown) => e);
+    const err = await createPrometheusClient({ url })
+      .query('vector(1)')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
-    expect((err as Error).message).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query \(ECONNREFUSED\); check prometheus.url/);
-    const metrics = [{ name: 'error-rate', query: 'vector(0)', successCondition: 'result[0] == 0.0', interval: '10ms', count: 3, consecutiveErrorLimit: 1 }];
+    expect((err as Error).message).toMatch(
+      /cannot reach http:\/\/127\.0\.0\.1:\d+\/api\/v1\/query \(ECONNREFUSED\); check prometheus.url/,
+    );
+    const metrics = [
+      {
+        name: 'error-rate',
+        query: 'vector(0)',
+        successCondition: 'result[0] == 0.0',
+        interval: '10ms',
+        count: 3,
+        consecutiveErrorLimit: 1,
+      },
+    ];
     const outcome = await createPrometheusAnalysis({ url, metrics }).analyse(target('production', good));
-    expect(outcome).toMatchObject({ verdict: 'failed', checks: [{ phase: 'Error', measurements: [{ phase: 'Error' }, { phase: 'Error' }] }] });
+    expect(outcome).toMatchObject({
+      verdict: 'failed',
+      checks: [{ phase: 'Error', measurements: [{ phase: 'Error' }, { phase: 'Error' }] }],
+    });
   });
 
   it('refuses bad settings at construction, naming the field', () => {
-    expect(() => createPrometheusAnalysis(settings({ metrics: [{ name: 'x', query: 'up{job="{{job}}"}', successCondition: 'true' }] }))).toThrow(/prometheus.metrics.0.query: the query may only use the placeholders/);
-    expect(() => createPrometheusAnalysis(settings({ metrics: [{ name: 'x', query: 'up', successCondition: 'result[0] <=' }] }))).toThrow(/analysis metric "x": successCondition .* is not valid CEL/);
-    expect(() => createPrometheusAnalysis(settings({ url: 'not a url' }))).toThrow(/prometheus.url: prometheus.url must be a URL/);
-    expect(() => createPrometheusAnalysis(settings({ metrics: [{ name: 'x', query: 'up', successCondition: 'true', interval: '30 seconds' }] }))).toThrow(/prometheus.metrics.0.interval: write a duration/);
+    expect(() =>
+      createPrometheusAnalysis(
+        settings({ metrics: [{ name: 'x', query: 'up{job="{{job}}"}', successCondition: 'true' }] }),
+      ),
+    ).toThrow(/prometheus.metrics.0.query: the query may only use the placeholders/);
+    expect(() =>
+      createPrometheusAnalysis(settings({ metrics: [{ name: 'x', query: 'up', successCondition: 'result[0] <=' }] })),
+    ).toThrow(/analysis metric "x": successCondition .* is not valid CEL/);
+    expect(() => createPrometheusAnalysis(settings({ url: 'not a url' }))).toThrow(
+      /prometheus.url: prometheus.url must be a URL/,
+    );
+    expect(() =>
+      createPrometheusAnalysis(
+        settings({ metrics: [{ name: 'x', query: 'up', successCondition: 'true', interval: '30 seconds' }] }),
+      ),
+    ).toThrow(/prometheus.metrics.0.interval: write a duration/);
   });
 });

@@ -29,11 +29,21 @@ describe('errors name data by id, not by path', () => {
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'mlops-no-paths-'));
-    const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LLM: 'runbook', MLOPS_AGENT_API_TOKEN: TOKEN }, cwd: home });
+    const config = loadConfig({
+      env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LLM: 'runbook', MLOPS_AGENT_API_TOKEN: TOKEN },
+      cwd: home,
+    });
     lab = await openLocalLab({ config, logger: silentLogger });
     runtime = await createRuntime({ config, logger: silentLogger, backends: lab });
     queue = createLocalRunQueue({ attempts: 1 });
-    app = await createServer({ runtime, queue, runs: runtime.runs, approvals: runtime.approvals, tokens: config.server.tokens, logger: silentLogger });
+    app = await createServer({
+      runtime,
+      queue,
+      runs: runtime.runs,
+      approvals: runtime.approvals,
+      tokens: config.server.tokens,
+      logger: silentLogger,
+    });
     await app.ready();
   });
 
@@ -46,26 +56,57 @@ describe('errors name data by id, not by path', () => {
   });
 
   it('tells the model (and every reader of the run) which data set is missing, not where the lab keeps it', async () => {
-    const outcome = await runtime.gate.call({ runId: null, callId: 'c1', principal: { id: 'user:alice', roles: [] }, tool: 'check_data_quality', args: { dataset: 'credit-nowhere' } });
-    expect(outcome).toMatchObject({ status: 'failed', error: 'dataset "credit-nowhere" not found (looked for credit-nowhere.csv)' });
+    const outcome = await runtime.gate.call({
+      runId: null,
+      callId: 'c1',
+      principal: { id: 'user:alice', roles: [] },
+      tool: 'check_data_quality',
+      args: { dataset: 'credit-nowhere' },
+    });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      error: 'dataset "credit-nowhere" not found (looked for credit-nowhere.csv)',
+    });
     expect(JSON.stringify(outcome)).not.toContain(home);
   });
 
   it('answers an MCP client without the path too', async () => {
-    const server = createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, approvals: runtime.approvals, auditFile: runtime.config.auditFile, runbooks: runtime.runbooks, principalFor: () => ({ id: 'mcp:user:alice', roles: [] }), readsAll: true });
+    const server = createMcpServer({
+      gate: runtime.gate,
+      tools: allTools,
+      runs: runtime.runs,
+      approvals: runtime.approvals,
+      auditFile: runtime.config.auditFile,
+      runbooks: runtime.runbooks,
+      principalFor: () => ({ id: 'mcp:user:alice', roles: [] }),
+      readsAll: true,
+    });
     const [a, b] = InMemoryTransport.createLinkedPair();
     const client = new Client({ name: 't', version: '1' });
     await Promise.all([server.connect(a), client.connect(b)]);
     try {
-      const result = await client.callTool({ name: 'trigger_retrain', arguments: { model: 'credit-risk', dataset: 'credit-nowhere' } });
+      const result = await client.callTool({
+        name: 'trigger_retrain',
+        arguments: { model: 'credit-risk', dataset: 'credit-nowhere' },
+      });
       expect(result.isError).toBe(true);
       expect(JSON.stringify(result.content)).toContain('credit-nowhere.csv');
       expect(JSON.stringify(result.content)).not.toContain(home);
       // A stored approval this build cannot read: named by its file, not its path.
       await mkdir(join(home, 'approvals'), { recursive: true });
       await writeFile(join(home, 'approvals', 'apr_broken_0000abcd.json'), JSON.stringify({ schemaVersion: 99 }));
-      const status = await client.callTool({ name: 'approval_status', arguments: { approvalId: 'apr_broken_0000abcd' } });
-      expect(status).toMatchObject({ isError: true, content: [{ text: 'apr_broken_0000abcd.json: approval schema version 99 is not supported (this build reads version 1)' }] });
+      const status = await client.callTool({
+        name: 'approval_status',
+        arguments: { approvalId: 'apr_broken_0000abcd' },
+      });
+      expect(status).toMatchObject({
+        isError: true,
+        content: [
+          {
+            text: 'apr_broken_0000abcd.json: approval schema version 99 is not supported (this build reads version 1)',
+          },
+        ],
+      });
     } finally {
       await client.close();
       await server.close();
@@ -74,10 +115,19 @@ describe('errors name data by id, not by path', () => {
 
   it('answers an HTTP client about a run it cannot read without the path', async () => {
     await mkdir(join(home, 'runs'), { recursive: true });
-    await writeFile(join(home, 'runs', 'run_broken_0001.json'), JSON.stringify({ schemaVersion: 99, id: 'run_broken_0001' }));
-    const res = await app.inject({ method: 'GET', url: '/v1/runs/run_broken_0001', headers: { authorization: `Bearer ${TOKEN}` } });
+    await writeFile(
+      join(home, 'runs', 'run_broken_0001.json'),
+      JSON.stringify({ schemaVersion: 99, id: 'run_broken_0001' }),
+    );
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/runs/run_broken_0001',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(res.statusCode).toBe(400);
-    expect(res.json().message).toBe('run_broken_0001.json: run schema version 99 is not supported (this build reads version 1)');
+    expect(res.json().message).toBe(
+      'run_broken_0001.json: run schema version 99 is not supported (this build reads version 1)',
+    );
     expect(res.body).not.toContain(home);
   });
 });

@@ -26,11 +26,33 @@ const tokens = {
 const as = (who: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[who]}` });
 
 function driftAlert(groupKey: string) {
-  const labels = { alertname: 'ModelDriftDetected', model: 'credit-risk', dataset: 'credit-recent', environment: 'production' };
+  const labels = {
+    alertname: 'ModelDriftDetected',
+    model: 'credit-risk',
+    dataset: 'credit-recent',
+    environment: 'production',
+  };
   return {
-    version: '4', groupKey, truncatedAlerts: 0, status: 'firing', receiver: 'mlops-agent', groupLabels: { alertname: 'ModelDriftDetected' },
-    commonLabels: labels, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
-    alerts: [{ status: 'firing', labels, annotations: { summary: 'drift' }, startsAt: '2026-11-23T16:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prom', fingerprint: 'f1' }],
+    version: '4',
+    groupKey,
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'mlops-agent',
+    groupLabels: { alertname: 'ModelDriftDetected' },
+    commonLabels: labels,
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    alerts: [
+      {
+        status: 'firing',
+        labels,
+        annotations: { summary: 'drift' },
+        startsAt: '2026-11-23T16:00:00Z',
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prom',
+        fingerprint: 'f1',
+      },
+    ],
   };
 }
 
@@ -61,9 +83,15 @@ describe('approvals over HTTP', () => {
       runs: { resume: (id) => queue.resume(id), waiting: () => runtime.runs.list({ status: 'waiting_approval' }) },
       logger: silentLogger,
     });
-    app = await createServer({ runtime, queue, runs: runtime.runs, approvals: runtime.approvals, tokens: config.server.tokens, logger: silentLogger });
+    app = await createServer({
+      runtime,
+      queue,
+      runs: runtime.runs,
+      approvals: runtime.approvals,
+      tokens: config.server.tokens,
+      logger: silentLogger,
+    });
     await app.ready();
-
   });
 
   afterAll(async () => {
@@ -75,25 +103,37 @@ describe('approvals over HTTP', () => {
   });
 
   it('parks the drift runbook on the production promotion, takes both approvals and resumes the run once', async () => {
-    const posted = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: as('operator'), payload: driftAlert('{}:{alertname="ModelDriftDetected"}') });
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: as('operator'),
+      payload: driftAlert('{}:{alertname="ModelDriftDetected"}'),
+    });
     expect(posted.statusCode).toBe(202);
     const { runId } = posted.json() as { runId: string };
 
     const pending = await eventually('the promotion to wait for approval', async () => {
-      const list = (await app.inject({ method: 'GET', url: '/v1/approvals?status=pending', headers: as('operator') })).json() as { approvals: { id: string; runId: string; args: { trafficPercent: number }; stillNeeded: string }[] };
+      const list = (
+        await app.inject({ method: 'GET', url: '/v1/approvals?status=pending', headers: as('operator') })
+      ).json() as { approvals: { id: string; runId: string; args: { trafficPercent: number }; stillNeeded: string }[] };
       return list.approvals.find((a) => a.runId === runId);
     });
     expect(pending.args.trafficPercent).toBe(100);
     expect(pending.stillNeeded).toContain('one from each of [ml-leads, risk-officers]');
     // The approval is stored a moment before the run records the result and parks.
-    await eventually('the run to park', async () => ((await runtime.runs.get(runId))?.status === 'waiting_approval' ? true : undefined));
+    await eventually('the run to park', async () =>
+      (await runtime.runs.get(runId))?.status === 'waiting_approval' ? true : undefined,
+    );
 
     const decide = (who: keyof typeof tokens, payload: Record<string, unknown>) =>
       app.inject({ method: 'POST', url: `/v1/approvals/${pending.id}/decision`, headers: as(who), payload });
 
     const unauthorised = await decide('mallory', { verdict: 'grant' });
     expect(unauthorised.statusCode).toBe(403);
-    expect(unauthorised.json()).toMatchObject({ error: 'not_authorised', message: expect.stringContaining('user:mallory holds no roles') });
+    expect(unauthorised.json()).toMatchObject({
+      error: 'not_authorised',
+      message: expect.stringContaining('user:mallory holds no roles'),
+    });
 
     const noReason = await decide('carol', { verdict: 'deny' });
     expect(noReason.statusCode).toBe(400);
@@ -105,7 +145,10 @@ describe('approvals over HTTP', () => {
 
     const first = await decide('alice', { verdict: 'grant', comment: 'canary held' });
     expect(first.statusCode).toBe(200);
-    expect(first.json()).toMatchObject({ resolved: false, approval: { status: 'pending', stillNeeded: expect.stringContaining('risk-officers') } });
+    expect(first.json()).toMatchObject({
+      resolved: false,
+      approval: { status: 'pending', stillNeeded: expect.stringContaining('risk-officers') },
+    });
     expect((await decide('alice', { verdict: 'grant' })).statusCode).toBe(409);
 
     // The channel is the route's to say: a body claiming another one is refused.
@@ -113,16 +156,27 @@ describe('approvals over HTTP', () => {
     expect(claimsCli.statusCode).toBe(400);
     expect(claimsCli.json().message).toContain("Unrecognized key(s) in object: 'via'");
     const second = await decide('carol', { verdict: 'grant' });
-    expect(second.json()).toMatchObject({ resolved: true, approval: { status: 'granted', resolution: 'granted by user:alice and user:carol' } });
-    expect((second.json() as { approval: { votes: { via: string }[] } }).approval.votes.map((v) => v.via)).toEqual(['http', 'http']);
+    expect(second.json()).toMatchObject({
+      resolved: true,
+      approval: { status: 'granted', resolution: 'granted by user:alice and user:carol' },
+    });
+    expect((second.json() as { approval: { votes: { via: string }[] } }).approval.votes.map((v) => v.via)).toEqual([
+      'http',
+      'http',
+    ]);
 
     const run = await eventually('the run to finish', async () => {
       const r = await runtime.runs.get(runId);
       return r && r.status !== 'waiting_approval' && r.status !== 'running' ? r : undefined;
     });
     expect(run.status).toBe('succeeded');
-    expect(backends.calls.filter((c) => c.startsWith('deployer.startCanary'))).toEqual(['deployer.startCanary:2@5', 'deployer.startCanary:2@100']);
-    const shown = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: as('operator') })).json() as { transcript: { kind: string; status?: string }[] };
+    expect(backends.calls.filter((c) => c.startsWith('deployer.startCanary'))).toEqual([
+      'deployer.startCanary:2@5',
+      'deployer.startCanary:2@100',
+    ]);
+    const shown = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: as('operator') })).json() as {
+      transcript: { kind: string; status?: string }[];
+    };
     expect(shown.transcript.find((i) => i.kind === 'approval')).toMatchObject({ status: 'granted' });
 
     // A sweep after the fact changes nothing: the grant was used once.
@@ -132,8 +186,15 @@ describe('approvals over HTTP', () => {
   });
 
   it('answers 404 for an unknown approval and 400 for a malformed decision, naming the field', async () => {
-    expect((await app.inject({ method: 'GET', url: '/v1/approvals/apr_zzzz_00000000', headers: as('operator') })).statusCode).toBe(404);
-    const bad = await app.inject({ method: 'POST', url: '/v1/approvals/apr_zzzz_00000000/decision', headers: as('alice'), payload: { verdict: 'maybe' } });
+    expect(
+      (await app.inject({ method: 'GET', url: '/v1/approvals/apr_zzzz_00000000', headers: as('operator') })).statusCode,
+    ).toBe(404);
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/v1/approvals/apr_zzzz_00000000/decision',
+      headers: as('alice'),
+      payload: { verdict: 'maybe' },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toContain('verdict');
     const notAnId = await app.inject({ method: 'GET', url: '/v1/approvals/..%2f..%2fetc', headers: as('operator') });

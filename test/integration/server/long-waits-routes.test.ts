@@ -24,11 +24,33 @@ const TOKEN = 'operator-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 function driftAlert(groupKey: string) {
-  const labels = { alertname: 'ModelDriftDetected', model: 'credit-risk', dataset: 'credit-recent', environment: 'production' };
+  const labels = {
+    alertname: 'ModelDriftDetected',
+    model: 'credit-risk',
+    dataset: 'credit-recent',
+    environment: 'production',
+  };
   return {
-    version: '4', groupKey, truncatedAlerts: 0, status: 'firing', receiver: 'mlops-agent', groupLabels: { alertname: 'ModelDriftDetected' },
-    commonLabels: labels, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
-    alerts: [{ status: 'firing', labels, annotations: { summary: 'drift' }, startsAt: '2026-11-23T16:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prom', fingerprint: 'f1' }],
+    version: '4',
+    groupKey,
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'mlops-agent',
+    groupLabels: { alertname: 'ModelDriftDetected' },
+    commonLabels: labels,
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    alerts: [
+      {
+        status: 'firing',
+        labels,
+        annotations: { summary: 'drift' },
+        startsAt: '2026-11-23T16:00:00Z',
+        endsAt: '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prom',
+        fingerprint: 'f1',
+      },
+    ],
   };
 }
 
@@ -49,9 +71,25 @@ describe('the drift runbook with parked long waits, over HTTP', () => {
     backends.holdCanaries = true;
     runtime = await createRuntime({ config, logger: silentLogger, backends, longWaits: 'park' });
     queue = createLocalRunQueue({ attempts: 1 });
-    waits = createWaitSweeper({ gate: runtime.gate, runs: runtime.runs, resume: (id) => queue.resume(id), clock: systemClock, logger: silentLogger });
-    queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => isParked(run.status) && waits.watch(run) }), { concurrency: 1 });
-    app = await createServer({ runtime, queue, runs: runtime.runs, approvals: runtime.approvals, tokens: config.server.tokens, logger: silentLogger });
+    waits = createWaitSweeper({
+      gate: runtime.gate,
+      runs: runtime.runs,
+      resume: (id) => queue.resume(id),
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    queue.process(
+      agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => isParked(run.status) && waits.watch(run) }),
+      { concurrency: 1 },
+    );
+    app = await createServer({
+      runtime,
+      queue,
+      runs: runtime.runs,
+      approvals: runtime.approvals,
+      tokens: config.server.tokens,
+      logger: silentLogger,
+    });
     await app.ready();
   });
 
@@ -63,8 +101,17 @@ describe('the drift runbook with parked long waits, over HTTP', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  const listed = async (status: string) => ((await app.inject({ method: 'GET', url: `/v1/runs?status=${status}`, headers: AUTH })).json() as { runs: { id: string }[] }).runs.map((r) => r.id);
-  const shown = async (id: string) => (await app.inject({ method: 'GET', url: `/v1/runs/${id}`, headers: AUTH })).json() as { status: string; transcript: { kind: string; name?: string; outcome?: { status: string; summary?: string } }[] };
+  const listed = async (status: string) =>
+    (
+      (await app.inject({ method: 'GET', url: `/v1/runs?status=${status}`, headers: AUTH })).json() as {
+        runs: { id: string }[];
+      }
+    ).runs.map((r) => r.id);
+  const shown = async (id: string) =>
+    (await app.inject({ method: 'GET', url: `/v1/runs/${id}`, headers: AUTH })).json() as {
+      status: string;
+      transcript: { kind: string; name?: string; outcome?: { status: string; summary?: string } }[];
+    };
   const parkedOn = (id: string, tool: string) =>
     eventually(`the run to park on ${tool}`, async () => {
       const run = await shown(id);
@@ -73,7 +120,12 @@ describe('the drift runbook with parked long waits, over HTTP', () => {
     });
 
   it('parks on the retrain and on the canary, listed as waiting, and goes on to ask for the promotion', async () => {
-    const posted = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload: driftAlert('{}:{alertname="ModelDriftDetected"}') });
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: AUTH,
+      payload: driftAlert('{}:{alertname="ModelDriftDetected"}'),
+    });
     expect(posted.statusCode).toBe(202);
     const { runId } = posted.json() as { runId: string };
 
@@ -83,10 +135,15 @@ describe('the drift runbook with parked long waits, over HTTP', () => {
     backends.finishJob(`job-${runId}:call_2`);
 
     const onCanary = await parkedOn(runId, 'deploy_canary');
-    expect(onCanary.transcript.find((i) => i.kind === 'wait')).toMatchObject({ name: 'trigger_retrain', outcome: { status: 'executed', summary: expect.stringContaining('registered v2') } });
+    expect(onCanary.transcript.find((i) => i.kind === 'wait')).toMatchObject({
+      name: 'trigger_retrain',
+      outcome: { status: 'executed', summary: expect.stringContaining('registered v2') },
+    });
     backends.endCanary('credit-risk', 'production');
 
-    await eventually('the promotion to wait for people', async () => ((await shown(runId)).status === 'waiting_approval' ? true : undefined));
+    await eventually('the promotion to wait for people', async () =>
+      (await shown(runId)).status === 'waiting_approval' ? true : undefined,
+    );
     expect(await listed('waiting_approval')).toEqual([runId]);
     expect(await listed('waiting')).toEqual([]);
     const run = await shown(runId);
@@ -94,7 +151,9 @@ describe('the drift runbook with parked long waits, over HTTP', () => {
       ['trigger_retrain', 'executed'],
       ['deploy_canary', 'executed'],
     ]);
-    expect(backends.calls.filter((c) => c.startsWith('trainer.start') || c.startsWith('deployer.startCanary'))).toEqual(['trainer.start:credit-recent', 'deployer.startCanary:2@5']);
+    expect(backends.calls.filter((c) => c.startsWith('trainer.start') || c.startsWith('deployer.startCanary'))).toEqual(
+      ['trainer.start:credit-recent', 'deployer.startCanary:2@5'],
+    );
     expect((await verifyAuditFile(runtime.config.auditFile)).ok).toBe(true);
   });
 });

@@ -4,12 +4,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAgentProcess, openAgentProcess, startWorking, type AgentProcess } from '../../../src/app/agent-process.js';
+import {
+  closeAgentProcess,
+  openAgentProcess,
+  startWorking,
+  type AgentProcess,
+} from '../../../src/app/agent-process.js';
 import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { createServer } from '../../../src/server/index.js';
 import { eventually } from '../../support/cli-process.js';
-import { chatTextReply, startFakeOpenAiServer, toolCallsReply, type FakeOpenAiServer } from '../../support/fake-openai-server.js';
+import {
+  chatTextReply,
+  startFakeOpenAiServer,
+  toolCallsReply,
+  type FakeOpenAiServer,
+} from '../../support/fake-openai-server.js';
 
 const TOKEN = 'metrics-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -24,12 +34,26 @@ describe('/metrics', () => {
     home = await mkdtemp(join(tmpdir(), 'mlops-metrics-'));
     llm = await startFakeOpenAiServer();
     const config = loadConfig({
-      env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'openai', OPENAI_BASE_URL: llm.baseUrl, OPENAI_MODEL: 'fake-model', MLOPS_AGENT_API_TOKEN: TOKEN },
+      env: {
+        MLOPS_AGENT_HOME: home,
+        MLOPS_AGENT_LOG_LEVEL: 'silent',
+        MLOPS_AGENT_LLM: 'openai',
+        OPENAI_BASE_URL: llm.baseUrl,
+        OPENAI_MODEL: 'fake-model',
+        MLOPS_AGENT_API_TOKEN: TOKEN,
+      },
       cwd: home,
     });
     agent = await openAgentProcess(config, silentLogger, { executesRuns: true });
     startWorking(agent, 1);
-    app = await createServer({ runtime: agent.runtime, queue: agent.queue, runs: agent.runtime.runs, tokens: config.server.tokens, logger: silentLogger, metrics: agent.metrics });
+    app = await createServer({
+      runtime: agent.runtime,
+      queue: agent.queue,
+      runs: agent.runtime.runs,
+      tokens: config.server.tokens,
+      logger: silentLogger,
+      metrics: agent.metrics,
+    });
   });
 
   afterAll(async () => {
@@ -41,10 +65,21 @@ describe('/metrics', () => {
 
   it('counts runs by trigger and outcome, tool calls by decision, and the tokens each planner used', async () => {
     llm.script(
-      toolCallsReply([{ name: 'registry_query', args: { action: 'list_models' } }, { name: 'deploy_canary', args: { model: 'credit-risk', trafficPercent: 'lots' } }], { usage: [100, 20] }),
+      toolCallsReply(
+        [
+          { name: 'registry_query', args: { action: 'list_models' } },
+          { name: 'deploy_canary', args: { model: 'credit-risk', trafficPercent: 'lots' } },
+        ],
+        { usage: [100, 20] },
+      ),
       chatTextReply('no models are registered yet', [150, 30]),
     );
-    const res = await app.inject({ method: 'POST', url: '/v1/chat', headers: AUTH, payload: { text: 'which models are there?' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      headers: AUTH,
+      payload: { text: 'which models are there?' },
+    });
     expect(res.statusCode).toBe(202);
     const { runId } = res.json() as { runId: string };
     const scrape = () => app.inject({ method: 'GET', url: '/metrics', headers: AUTH }).then((r) => r.body);

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RUN_SCHEMA_VERSION, type Run } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
-import { closeAgentProcess, openAgentProcess, resumeInterrupted, startWorking, type AgentProcess } from '../../../src/app/agent-process.js';
+import {
+  closeAgentProcess,
+  openAgentProcess,
+  resumeInterrupted,
+  startWorking,
+  type AgentProcess,
+} from '../../../src/app/agent-process.js';
 import { loadConfig } from '../../../src/app/config.js';
 import { silentLogger } from '../../../src/logger.js';
 import { eventually } from '../../support/cli-process.js';
@@ -21,8 +27,19 @@ afterEach(async () => {
 });
 
 function interrupted(id: string, status: Run['status']): Run {
-  const labels = { alertname: 'ModelDriftDetected', model: 'credit-risk', dataset: 'credit-recent', environment: 'production' };
-  const trigger = { kind: 'alert' as const, principal: { id: 'agent:alertmanager', roles: [] }, alertName: 'ModelDriftDetected', text: 'ModelDriftDetected firing', data: { status: 'firing', groupKey: 'g', labels } };
+  const labels = {
+    alertname: 'ModelDriftDetected',
+    model: 'credit-risk',
+    dataset: 'credit-recent',
+    environment: 'production',
+  };
+  const trigger = {
+    kind: 'alert' as const,
+    principal: { id: 'agent:alertmanager', roles: [] },
+    alertName: 'ModelDriftDetected',
+    text: 'ModelDriftDetected firing',
+    data: { status: 'firing', groupKey: 'g', labels },
+  };
   // Interrupted just now: a run's wall-clock budget counts from its creation.
   const at = new Date().toISOString();
   return {

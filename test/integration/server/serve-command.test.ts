@@ -19,8 +19,19 @@ describe('mlops-agent serve (the built command)', () => {
   });
 
   it('prints its URL, takes a webhook, runs it, and stops on SIGTERM', async () => {
-    const env = { PATH: process.env.PATH ?? '', HOME: home, MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'warn', MLOPS_AGENT_LLM: 'runbook', MLOPS_AGENT_API_TOKEN: TOKEN };
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      MLOPS_AGENT_HOME: home,
+      MLOPS_AGENT_LOG_LEVEL: 'warn',
+      MLOPS_AGENT_LLM: 'runbook',
+      MLOPS_AGENT_API_TOKEN: TOKEN,
+    };
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+      env,
+      cwd: home,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -40,13 +51,18 @@ describe('mlops-agent serve (the built command)', () => {
       const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
       const health = await fetch(`${url}/healthz`);
       expect(health.status).toBe(200);
-      const chat = await fetch(`${url}/v1/chat`, { method: 'POST', headers: auth, body: JSON.stringify({ text: 'hello' }) });
+      const chat = await fetch(`${url}/v1/chat`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ text: 'hello' }),
+      });
       expect(chat.status).toBe(202);
       const { runId } = (await chat.json()) as { runId: string };
       let status = 'queued';
       for (let i = 0; i < 200 && (status === 'queued' || status === 'running'); i++) {
         await new Promise((r) => setTimeout(r, 50));
-        status = ((await (await fetch(`${url}/v1/runs/${runId}`, { headers: auth })).json()) as { status: string }).status;
+        status = ((await (await fetch(`${url}/v1/runs/${runId}`, { headers: auth })).json()) as { status: string })
+          .status;
       }
       // No LLM configured: nothing can plan the chat run; it ends needing a person, saying so, and is stored.
       expect(status).toBe('needs_attention');

@@ -39,7 +39,11 @@ describe('mlops-agent serve with Slack (the built command)', () => {
       SLACK_API_URL: fake.apiUrl,
       SLACK_USERS: 'U0ALICE=user:alice,U0BOB=user:bob',
     };
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { env, cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+      env,
+      cwd: home,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -58,25 +62,44 @@ describe('mlops-agent serve with Slack (the built command)', () => {
       });
       expect(stdout).toContain('Slack: approval requests go to #approvals; 2 Slack user(s) mapped to identities');
       expect(stdout).not.toContain('Slack is not configured');
-      const post = (route: string, request: { headers: Record<string, string>; payload: string }) => fetch(`${url}/v1/slack/${route}`, { method: 'POST', headers: request.headers, body: request.payload });
+      const post = (route: string, request: { headers: Record<string, string>; payload: string }) =>
+        fetch(`${url}/v1/slack/${route}`, { method: 'POST', headers: request.headers, body: request.payload });
 
-      const handshake = JSON.stringify({ type: 'url_verification', challenge: 'serve-slack-challenge', token: 'legacy' });
+      const handshake = JSON.stringify({
+        type: 'url_verification',
+        challenge: 'serve-slack-challenge',
+        token: 'legacy',
+      });
       const ok = await post('events', signed(SECRET, Date.now(), handshake, JSON_TYPE));
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ challenge: 'serve-slack-challenge' });
       const forged = await post('events', signed('another-secret-0000000000000000', Date.now(), handshake, JSON_TYPE));
       expect(forged.status).toBe(401);
 
-      const click = formBody(blockActions({ user: 'U0BOB', actionId: 'approval.grant', value: `apr_mwthl1g5_15aff571:${'a'.repeat(64)}` }));
+      const click = formBody(
+        blockActions({ user: 'U0BOB', actionId: 'approval.grant', value: `apr_mwthl1g5_15aff571:${'a'.repeat(64)}` }),
+      );
       expect((await post('interactions', signed(SECRET, Date.now(), click, FORM))).status).toBe(200);
       const ephemeral = await eventually('the ephemeral answer', () => fake.callsTo('chat.postEphemeral')[0]);
       expect(ephemeral.params).toMatchObject({ channel: 'C0APPROVALS', user: 'U0BOB' });
       expect(ephemeral.params.text).toContain('not recorded (not_found)');
 
       // No LLM: the chat run cannot be planned; it needs a person, and says so where it was asked.
-      const ask = JSON.stringify(eventCallback('Ev0SERVE1', { type: 'app_mention', user: 'U0ALICE', text: '<@U0BOT> hello', ts: '1767225800.000100', channel: 'C0ML' }));
+      const ask = JSON.stringify(
+        eventCallback('Ev0SERVE1', {
+          type: 'app_mention',
+          user: 'U0ALICE',
+          text: '<@U0BOT> hello',
+          ts: '1767225800.000100',
+          channel: 'C0ML',
+        }),
+      );
       expect((await post('events', signed(SECRET, Date.now(), ask, JSON_TYPE))).status).toBe(200);
-      const reply = await eventually('the run outcome in the thread', () => fake.callsTo('chat.postMessage').find((c) => c.params.thread_ts === '1767225800.000100' && /needs a person/.test(c.params.text)));
+      const reply = await eventually('the run outcome in the thread', () =>
+        fake
+          .callsTo('chat.postMessage')
+          .find((c) => c.params.thread_ts === '1767225800.000100' && /needs a person/.test(c.params.text)),
+      );
       expect(reply.params.channel).toBe('C0ML');
       expect(reply.params.text).toContain('needs an LLM');
     } finally {

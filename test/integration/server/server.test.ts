@@ -19,7 +19,13 @@ const TOKEN = 'operator-token-0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 function alertmanagerPayload(groupKey: string) {
-  const labels = { alertname: 'ModelDriftDetected', model: 'credit-risk', dataset: 'credit-recent', environment: 'production', severity: 'warning' };
+  const labels = {
+    alertname: 'ModelDriftDetected',
+    model: 'credit-risk',
+    dataset: 'credit-recent',
+    environment: 'production',
+    severity: 'warning',
+  };
   const annotations = { summary: 'Input drift on credit_utilization (PSI 0.41)' };
   return {
     version: '4',
@@ -55,19 +61,47 @@ describe('mlops-agent serve: the HTTP server', () => {
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'mlops-serve-'));
-    const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'runbook', MLOPS_AGENT_API_TOKEN: TOKEN }, cwd: home });
+    const config = loadConfig({
+      env: {
+        MLOPS_AGENT_HOME: home,
+        MLOPS_AGENT_LOG_LEVEL: 'silent',
+        MLOPS_AGENT_LLM: 'runbook',
+        MLOPS_AGENT_API_TOKEN: TOKEN,
+      },
+      cwd: home,
+    });
     lab = await openLocalLab({ config, logger: silentLogger });
     runtime = await createRuntime({ config, logger: silentLogger, backends: lab });
     queue = createLocalRunQueue({ attempts: 1 });
     const metrics = createServerMetrics(queue);
-    queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => metrics.settled(run) }), { concurrency: 2 });
+    queue.process(agentRunHandler(runtime.agent, runtime.runs, { onSettled: (run) => metrics.settled(run) }), {
+      concurrency: 2,
+    });
     mcp = createMcpHttpHandler({
       tokens: config.server.tokens,
       createServer: (principal, caller) =>
-        createMcpServer({ gate: runtime.gate, tools: allTools, runs: runtime.runs, auditFile: config.auditFile, runbooks: runtime.runbooks, principalFor: () => principal, readsAll: caller.scopes.has('read'), logger: silentLogger }),
+        createMcpServer({
+          gate: runtime.gate,
+          tools: allTools,
+          runs: runtime.runs,
+          auditFile: config.auditFile,
+          runbooks: runtime.runbooks,
+          principalFor: () => principal,
+          readsAll: caller.scopes.has('read'),
+          logger: silentLogger,
+        }),
       logger: silentLogger,
     });
-    app = await createServer({ runtime, queue, runs: runtime.runs, tokens: config.server.tokens, logger: silentLogger, bodyLimitBytes: 64 * 1024, metrics, mcp });
+    app = await createServer({
+      runtime,
+      queue,
+      runs: runtime.runs,
+      tokens: config.server.tokens,
+      logger: silentLogger,
+      bodyLimitBytes: 64 * 1024,
+      metrics,
+      mcp,
+    });
     await app.ready();
   });
 
@@ -96,9 +130,15 @@ describe('mlops-agent serve: the HTTP server', () => {
     const run = await eventually('the run to end', async () => {
       const res = await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: AUTH });
       const body = res.json() as { status: string };
-      return res.statusCode === 200 && body.status !== 'queued' && body.status !== 'running' ? (res.json() as Record<string, unknown>) : undefined;
+      return res.statusCode === 200 && body.status !== 'queued' && body.status !== 'running'
+        ? (res.json() as Record<string, unknown>)
+        : undefined;
     });
-    expect(run).toMatchObject({ id: runId, planner: 'runbook:drift-retrain', trigger: { kind: 'alert', principal: 'agent:alertmanager' } });
+    expect(run).toMatchObject({
+      id: runId,
+      planner: 'runbook:drift-retrain',
+      trigger: { kind: 'alert', principal: 'agent:alertmanager' },
+    });
     const transcript = run.transcript as Array<{ type: string; call?: { name: string } }>;
     expect(JSON.stringify(transcript)).toContain('check_data_quality');
     expect(JSON.stringify(transcript)).not.toContain('"trigger_retrain"');
@@ -121,7 +161,12 @@ describe('mlops-agent serve: the HTTP server', () => {
     const none = await app.inject({ method: 'GET', url: '/v1/runs' });
     expect(none.statusCode).toBe(401);
     expect(none.json()).toMatchObject({ message: 'an Authorization: Bearer <token> header is required' });
-    const wrong = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: { authorization: 'Bearer not-the-token' }, payload: alertmanagerPayload('g') });
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: { authorization: 'Bearer not-the-token' },
+      payload: alertmanagerPayload('g'),
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toMatchObject({ message: 'the bearer token is not valid' });
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
@@ -131,22 +176,47 @@ describe('mlops-agent serve: the HTTP server', () => {
   it('answers 400 naming the field for a malformed payload, and never crashes on garbage', async () => {
     // Only what identifies an alert is required: its labels and startsAt.
     const { startsAt: _drop, ...noStart } = alertmanagerPayload('g').alerts[0]!;
-    const missing = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload: { ...alertmanagerPayload('g'), alerts: [noStart] } });
+    const missing = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: AUTH,
+      payload: { ...alertmanagerPayload('g'), alerts: [noStart] },
+    });
     expect(missing.statusCode).toBe(400);
     expect(missing.json()).toMatchObject({ error: 'input_invalid' });
     expect((missing.json() as { message: string }).message).toContain('alerts.0.startsAt: Required');
 
-    const badVersion = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: AUTH, payload: { ...alertmanagerPayload('g'), version: '3' } });
+    const badVersion = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: AUTH,
+      payload: { ...alertmanagerPayload('g'), version: '3' },
+    });
     expect(badVersion.statusCode).toBe(400);
     expect((badVersion.json() as { message: string }).message).toContain('version');
 
-    const garbage = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"version": "4", ' });
+    const garbage = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: '{"version": "4", ',
+    });
     expect(garbage.statusCode).toBe(400);
-    const text = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: { ...AUTH, 'content-type': 'text/plain' }, payload: 'hello' });
+    const text = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: { ...AUTH, 'content-type': 'text/plain' },
+      payload: 'hello',
+    });
     // Fastify reads text/plain as a string, which is not an Alertmanager payload.
     expect(text.statusCode).toBe(400);
     expect((text.json() as { message: string }).message).toContain('(body)');
-    const xml = await app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: { ...AUTH, 'content-type': 'application/xml' }, payload: '<alert/>' });
+    const xml = await app.inject({
+      method: 'POST',
+      url: '/v1/alerts/alertmanager',
+      headers: { ...AUTH, 'content-type': 'application/xml' },
+      payload: '<alert/>',
+    });
     expect(xml.statusCode).toBe(415);
     const empty = await app.inject({ method: 'POST', url: '/v1/chat', headers: AUTH, payload: { text: '  ' } });
     expect(empty.statusCode).toBe(400);
@@ -165,16 +235,27 @@ describe('mlops-agent serve: the HTTP server', () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
-  it('starts a chat run as the token\'s principal', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/chat', headers: AUTH, payload: { text: 'which version of credit-risk is champion?' } });
+  it("starts a chat run as the token's principal", async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      headers: AUTH,
+      payload: { text: 'which version of credit-risk is champion?' },
+    });
     expect(res.statusCode).toBe(202);
     const { runId } = res.json() as { runId: string };
     // No LLM is configured, so nothing can plan the chat run: it ends at once needing a person, saying why.
     const run = await eventually('the chat run to end', async () => {
-      const r = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: AUTH })).json() as { status: string };
+      const r = (await app.inject({ method: 'GET', url: `/v1/runs/${runId}`, headers: AUTH })).json() as {
+        status: string;
+      };
       return r.status !== 'queued' && r.status !== 'running' ? (r as Record<string, unknown>) : undefined;
     });
-    expect(run).toMatchObject({ status: 'needs_attention', trigger: { kind: 'chat', principal: 'user:operator' }, summary: 'Changed nothing.' });
+    expect(run).toMatchObject({
+      status: 'needs_attention',
+      trigger: { kind: 'chat', principal: 'user:operator' },
+      summary: 'Changed nothing.',
+    });
     expect(String(run.error)).toContain('needs an LLM');
   });
 
@@ -198,7 +279,12 @@ describe('mlops-agent serve: the HTTP server', () => {
     const init = await fetch(`${address}/mcp`, {
       method: 'POST',
       headers: { ...AUTH, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fetch', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fetch', version: '1' } },
+      }),
     });
     expect(init.status).toBe(200);
     expect(init.headers.get('mcp-session-id')).toBeTruthy();

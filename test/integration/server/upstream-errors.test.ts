@@ -9,7 +9,12 @@ import { createServer } from '../../../src/server/index.js';
 import { SCOPES } from '../../../src/api-tokens.js';
 
 const TOKEN = 'upstream-token-0123456789';
-const runs: RunStore = { save: async () => {}, get: async () => undefined, list: async () => [], recent: async () => [] };
+const runs: RunStore = {
+  save: async () => {},
+  get: async () => undefined,
+  list: async () => [],
+  recent: async () => [],
+};
 const unused = async (): Promise<never> => {
   throw new Error('only chat is posted here: nothing appends to the audit log');
 };
@@ -36,9 +41,20 @@ function failingQueue(err: Error): RunQueue {
 }
 
 async function chatWith(err: Error) {
-  const app = await createServer({ runtime: { audit: { failed: null, append: unused } }, queue: failingQueue(err), runs, tokens: [{ token: TOKEN, principal: 'user:operator', scopes: [...SCOPES] }], logger: silentLogger });
+  const app = await createServer({
+    runtime: { audit: { failed: null, append: unused } },
+    queue: failingQueue(err),
+    runs,
+    tokens: [{ token: TOKEN, principal: 'user:operator', scopes: [...SCOPES] }],
+    logger: silentLogger,
+  });
   try {
-    return await app.inject({ method: 'POST', url: '/v1/chat', headers: { authorization: `Bearer ${TOKEN}` }, payload: { text: 'hello' } });
+    return await app.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      payload: { text: 'hello' },
+    });
   } finally {
     await app.close();
   }
@@ -46,10 +62,15 @@ async function chatWith(err: Error) {
 
 describe('errors from the queue', () => {
   it('answers 503 with Retry-After for a retryable upstream failure', async () => {
-    const res = await chatWith(new UpstreamError('redis', 'enqueue: no answer within 5000 ms', { retryable: true, code: 'upstream_timeout' }));
+    const res = await chatWith(
+      new UpstreamError('redis', 'enqueue: no answer within 5000 ms', { retryable: true, code: 'upstream_timeout' }),
+    );
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.json()).toMatchObject({ error: 'upstream_timeout', message: 'redis: enqueue: no answer within 5000 ms' });
+    expect(res.json()).toMatchObject({
+      error: 'upstream_timeout',
+      message: 'redis: enqueue: no answer within 5000 ms',
+    });
   });
 
   it('answers 400 for a UserError and 500 without details for anything else', async () => {

@@ -14,10 +14,15 @@ afterEach(async () => {
   await f.close();
 });
 
-const click = (user: string, target: { approvalId: string; argsHash: string }, actionId = 'approval.grant', extra: Partial<Parameters<typeof blockActions>[0]> = {}) =>
-  formBody(blockActions({ user, actionId, value: `${target.approvalId}:${target.argsHash}`, ...extra }));
+const click = (
+  user: string,
+  target: { approvalId: string; argsHash: string },
+  actionId = 'approval.grant',
+  extra: Partial<Parameters<typeof blockActions>[0]> = {},
+) => formBody(blockActions({ user, actionId, value: `${target.approvalId}:${target.argsHash}`, ...extra }));
 
-const refusals = (entries: AuditEntry[], code: string) => entries.filter((e) => e.kind === 'approval.refused' && e.data.code === code);
+const refusals = (entries: AuditEntry[], code: string) =>
+  entries.filter((e) => e.kind === 'approval.refused' && e.data.code === code);
 const lastVersion = (m: { channel: string; ts: string }) => f.fake.message(m.channel, m.ts)!.versions.at(-1)!;
 
 describe('approvals in Slack', () => {
@@ -26,12 +31,28 @@ describe('approvals in Slack', () => {
     const [post] = f.fake.callsTo('chat.postMessage');
     expect(post?.contentType).toBe('application/x-www-form-urlencoded');
     expect(post?.authorization).toBe(`Bearer ${f.fake.token}`);
-    expect(post?.params).toMatchObject({ channel: '#approvals', parse: 'none', link_names: 'false', unfurl_links: 'false' });
+    expect(post?.params).toMatchObject({
+      channel: '#approvals',
+      parse: 'none',
+      link_names: 'false',
+      unfurl_links: 'false',
+    });
     // Slack answered with the channel's id, which is what chat.update needs later.
     expect(parked.channel).toBe('C0APPROVALS');
     const text = messageText(post!.params.blocks);
-    for (const part of ['deploy_canary', 'agent:alertmanager', '*Now:* v1 100%', '*After:* stable v1 75%, canary v2 25%', '"trafficPercent": 25', 'approve-production-canary-above-5', 'ml-leads']) expect(text, part).toContain(part);
-    const buttons = (post!.params.blocks as { type: string; elements?: { action_id: string; value: string }[] }[]).find((b) => b.type === 'actions')!.elements!;
+    for (const part of [
+      'deploy_canary',
+      'agent:alertmanager',
+      '*Now:* v1 100%',
+      '*After:* stable v1 75%, canary v2 25%',
+      '"trafficPercent": 25',
+      'approve-production-canary-above-5',
+      'ml-leads',
+    ])
+      expect(text, part).toContain(part);
+    const buttons = (post!.params.blocks as { type: string; elements?: { action_id: string; value: string }[] }[]).find(
+      (b) => b.type === 'actions',
+    )!.elements!;
     expect(buttons.map((b) => [b.action_id, b.value])).toEqual([
       ['approval.grant', `${parked.approvalId}:${parked.argsHash}`],
       ['approval.deny', `${parked.approvalId}:${parked.argsHash}`],
@@ -49,8 +70,14 @@ describe('approvals in Slack', () => {
     expect(approval?.status).toBe('granted');
     expect(approval?.votes).toMatchObject([{ by: 'user:alice', verdict: 'grant', via: 'slack', roles: ['ml-leads'] }]);
     const entries = await f.audit();
-    expect(entries.find((e) => e.kind === 'approval.vote')).toMatchObject({ principal: 'user:alice', data: { approvalId: parked.approvalId, verdict: 'grant', via: 'slack' } });
-    expect(entries.find((e) => e.kind === 'approval.granted')).toMatchObject({ principal: 'user:alice', data: { approvalId: parked.approvalId } });
+    expect(entries.find((e) => e.kind === 'approval.vote')).toMatchObject({
+      principal: 'user:alice',
+      data: { approvalId: parked.approvalId, verdict: 'grant', via: 'slack' },
+    });
+    expect(entries.find((e) => e.kind === 'approval.granted')).toMatchObject({
+      principal: 'user:alice',
+      data: { approvalId: parked.approvalId },
+    });
 
     const updates = f.fake.callsTo('chat.update');
     expect(updates.at(-1)?.params).toMatchObject({ channel: 'C0APPROVALS', ts: parked.ts });
@@ -77,14 +104,20 @@ describe('approvals in Slack', () => {
     const parked = await f.park('user:dave', 25);
     const body = click('U0ALICE', parked);
     const timestamp = String(Math.floor(f.clock.now() / 1000));
-    const response = await f.post('interactions', body, FORM, { 'x-slack-request-timestamp': timestamp, 'x-slack-signature': slackSignature('not-the-signing-secret-000000000', timestamp, body) });
+    const response = await f.post('interactions', body, FORM, {
+      'x-slack-request-timestamp': timestamp,
+      'x-slack-signature': slackSignature('not-the-signing-secret-000000000', timestamp, body),
+    });
     expect(response.statusCode).toBe(401);
     expect(response.json()).toEqual({ error: 'unauthorized', message: 'not a verified Slack request' });
     await f.slack.idle();
     expect((await f.runtime.approvals.get(parked.approvalId))?.votes).toEqual([]);
     expect(f.fake.callsTo('chat.update')).toHaveLength(0);
     const [refused] = refusals(await f.audit(), 'forged');
-    expect(refused).toMatchObject({ principal: 'slack:unverified', data: { approvalId: parked.approvalId, via: 'slack' } });
+    expect(refused).toMatchObject({
+      principal: 'slack:unverified',
+      data: { approvalId: parked.approvalId, via: 'slack' },
+    });
     expect(String(refused?.data.reason)).toContain('U0ALICE');
   });
 
@@ -147,7 +180,10 @@ describe('approvals in Slack', () => {
     const entries = await f.audit();
     expect(entries.filter((e) => e.kind === 'approval.vote')).toHaveLength(1);
     expect(refusals(entries, 'replayed')).toHaveLength(2);
-    expect(refusals(entries, 'replayed')[0]).toMatchObject({ principal: 'user:alice', data: { approvalId: parked.approvalId } });
+    expect(refusals(entries, 'replayed')[0]).toMatchObject({
+      principal: 'user:alice',
+      data: { approvalId: parked.approvalId },
+    });
     // The service never saw the replays: no "already voted" refusal either.
     expect(refusals(entries, 'already_voted')).toHaveLength(0);
   });
@@ -161,7 +197,9 @@ describe('approvals in Slack', () => {
     expect(ephemeral?.params.text).toContain('not mapped to an approver identity');
     expect((await f.runtime.approvals.get(parked.approvalId))?.votes).toEqual([]);
     expect(f.fake.callsTo('chat.update')).toHaveLength(0);
-    expect(refusals(await f.audit(), 'unknown_slack_user')).toMatchObject([{ principal: 'slack:U0EVE', data: { approvalId: parked.approvalId } }]);
+    expect(refusals(await f.audit(), 'unknown_slack_user')).toMatchObject([
+      { principal: 'slack:U0EVE', data: { approvalId: parked.approvalId } },
+    ]);
   });
 
   it('treats a clicker id like __proto__ or constructor as an unmapped user, and changes nothing', async () => {
@@ -171,8 +209,14 @@ describe('approvals in Slack', () => {
     }
     await f.slack.idle();
     expect((await f.runtime.approvals.get(parked.approvalId))?.votes).toEqual([]);
-    expect(f.fake.callsTo('chat.postEphemeral').map((c) => c.params.text)).toEqual(Array(3).fill(expect.stringContaining('not mapped to an approver identity')));
-    expect(refusals(await f.audit(), 'unknown_slack_user').map((e) => e.principal)).toEqual(['slack:__proto__', 'slack:constructor', 'slack:valueOf']);
+    expect(f.fake.callsTo('chat.postEphemeral').map((c) => c.params.text)).toEqual(
+      Array(3).fill(expect.stringContaining('not mapped to an approver identity')),
+    );
+    expect(refusals(await f.audit(), 'unknown_slack_user').map((e) => e.principal)).toEqual([
+      'slack:__proto__',
+      'slack:constructor',
+      'slack:valueOf',
+    ]);
   });
 
   it('tells a mapped user without the rule’s roles why their approval does not count', async () => {
@@ -181,7 +225,9 @@ describe('approvals in Slack', () => {
     await f.slack.idle();
     const [ephemeral] = f.fake.callsTo('chat.postEphemeral');
     expect(ephemeral?.params).toMatchObject({ user: 'U0DAVE' });
-    expect(ephemeral?.params.text).toMatch(/not recorded \(not_authorised\): user:dave holds no roles; this approval needs one of \[ml-leads\]/);
+    expect(ephemeral?.params.text).toMatch(
+      /not recorded \(not_authorised\): user:dave holds no roles; this approval needs one of \[ml-leads\]/,
+    );
     expect((await f.runtime.approvals.get(parked.approvalId))?.status).toBe('pending');
     expect(refusals(await f.audit(), 'not_authorised')).toMatchObject([{ principal: 'user:dave' }]);
   });
@@ -199,17 +245,36 @@ describe('approvals in Slack', () => {
 
   it('asks for a reason on Deny (a modal) and denies with it when the form is submitted', async () => {
     const parked = await f.park('user:dave', 25);
-    const deny = await f.post('interactions', click('U0BOB', parked, 'approval.deny', { triggerId: '1234.5678.deny' }), FORM);
+    const deny = await f.post(
+      'interactions',
+      click('U0BOB', parked, 'approval.deny', { triggerId: '1234.5678.deny' }),
+      FORM,
+    );
     expect(deny.statusCode).toBe(200);
     await f.slack.idle();
     const [open] = f.fake.callsTo('views.open');
     expect(open?.params.trigger_id).toBe('1234.5678.deny');
-    expect(open?.params.view).toMatchObject({ type: 'modal', callback_id: 'approval.deny', private_metadata: `${parked.approvalId}:${parked.argsHash}` });
+    expect(open?.params.view).toMatchObject({
+      type: 'modal',
+      callback_id: 'approval.deny',
+      private_metadata: `${parked.approvalId}:${parked.argsHash}`,
+    });
     // Nothing is decided by the click alone.
     expect((await f.runtime.approvals.get(parked.approvalId))?.status).toBe('pending');
 
     const reason = 'not during the freeze <!channel> <https://evil.example|details>';
-    const submit = await f.post('interactions', formBody(viewSubmission({ user: 'U0BOB', viewId: 'V0DENY0001', privateMetadata: open!.params.view.private_metadata, reason })), FORM);
+    const submit = await f.post(
+      'interactions',
+      formBody(
+        viewSubmission({
+          user: 'U0BOB',
+          viewId: 'V0DENY0001',
+          privateMetadata: open!.params.view.private_metadata,
+          reason,
+        }),
+      ),
+      FORM,
+    );
     expect(submit.statusCode).toBe(200);
     // An empty 200 closes the modal.
     expect(submit.body).toBe('');
@@ -222,7 +287,18 @@ describe('approvals in Slack', () => {
     expect(text).toContain('*Denied*');
     expect(text).toContain('not during the freeze &lt;!channel&gt; &lt;https://evil.example|details&gt;');
     // The same submission again is a replay.
-    const again = await f.post('interactions', formBody(viewSubmission({ user: 'U0BOB', viewId: 'V0DENY0001', privateMetadata: open!.params.view.private_metadata, reason })), FORM);
+    const again = await f.post(
+      'interactions',
+      formBody(
+        viewSubmission({
+          user: 'U0BOB',
+          viewId: 'V0DENY0001',
+          privateMetadata: open!.params.view.private_metadata,
+          reason,
+        }),
+      ),
+      FORM,
+    );
     expect(again.statusCode).toBe(409);
   });
 
@@ -235,7 +311,9 @@ describe('approvals in Slack', () => {
     expect(ephemeral?.params).toMatchObject({ user: 'U0DAVE' });
     expect(ephemeral?.params.text).toMatch(/denial was not recorded \(not_authorised\): user:dave holds no roles/);
     expect((await f.runtime.approvals.get(parked.approvalId))?.status).toBe('pending');
-    expect(refusals(await f.audit(), 'not_authorised')).toMatchObject([{ principal: 'user:dave', data: { approvalId: parked.approvalId, via: 'slack' } }]);
+    expect(refusals(await f.audit(), 'not_authorised')).toMatchObject([
+      { principal: 'user:dave', data: { approvalId: parked.approvalId, via: 'slack' } },
+    ]);
   });
 
   it('needs an ML lead and a risk officer, two different people, for a promotion to 100%', async () => {
@@ -281,14 +359,24 @@ describe('approvals in Slack', () => {
     await expect(f.park('user:dave', 25)).rejects.toThrow(/no Slack message/);
     const [approval] = await f.runtime.approvals.list({ status: 'pending' });
     expect(approval?.notices).toEqual({});
-    const decided = await f.runtime.approvals.decide(approval!.id, { approverId: 'user:alice', verdict: 'grant', comment: null, via: 'http' });
+    const decided = await f.runtime.approvals.decide(approval!.id, {
+      approverId: 'user:alice',
+      verdict: 'grant',
+      comment: null,
+      via: 'http',
+    });
     expect(decided.ok).toBe(true);
   });
 
   it('lets Slack in without a bearer token, and only Slack: other routes still need one', async () => {
     const parked = await f.park('user:dave', 25);
     expect((await f.post('interactions', click('U0ALICE', parked), FORM)).statusCode).toBe(200);
-    const chat = await f.app.inject({ method: 'POST', url: '/v1/chat', headers: { 'content-type': 'application/json' }, payload: { text: 'hi' } });
+    const chat = await f.app.inject({
+      method: 'POST',
+      url: '/v1/chat',
+      headers: { 'content-type': 'application/json' },
+      payload: { text: 'hi' },
+    });
     expect(chat.statusCode).toBe(401);
     await f.slack.idle();
   });

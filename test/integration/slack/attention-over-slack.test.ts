@@ -16,11 +16,17 @@ describe('a run that needs attention', () => {
       method: 'POST',
       url: '/v1/alerts',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      payload: { name: 'DiskAlmostFull', labels: { model: 'credit-risk', environment: 'production' }, summary: 'disk 97% full on <!channel> node-3' },
+      payload: {
+        name: 'DiskAlmostFull',
+        labels: { model: 'credit-risk', environment: 'production' },
+        summary: 'disk 97% full on <!channel> node-3',
+      },
     });
     expect(response.statusCode).toBe(202);
     const { runId } = response.json() as { runId: string };
-    const post = await eventually('the attention notice', () => f.fake.callsTo('chat.postMessage').find((c) => String(c.params.text).includes('needs attention')));
+    const post = await eventually('the attention notice', () =>
+      f.fake.callsTo('chat.postMessage').find((c) => String(c.params.text).includes('needs attention')),
+    );
     expect(post.params.channel).toBe('#approvals');
     const text = messageText(post.params.blocks);
     expect(text).toContain(`Run \`${runId}\` needs attention`);
@@ -45,6 +51,8 @@ describe('a run that needs attention', () => {
     });
     expect(run.status).toBe('succeeded');
     await f.slack.idle();
-    expect(f.fake.callsTo('chat.postMessage').filter((c) => String(c.params.text).includes('needs attention'))).toEqual([]);
+    expect(f.fake.callsTo('chat.postMessage').filter((c) => String(c.params.text).includes('needs attention'))).toEqual(
+      [],
+    );
   });
 });

@@ -21,7 +21,10 @@ beforeEach(async () => {
   prefix = `mlops-test-slack-${randomBytes(6).toString('hex')}`;
   fake = await startFakeSlackServer({ channels: { '#approvals': 'C0APPROVALS', '#ml': 'C0ML' } });
   // One connection each, as two processes would have.
-  stores = [createRedisApprovalStore({ connection: REDIS_URL, prefix }), createRedisApprovalStore({ connection: REDIS_URL, prefix })];
+  stores = [
+    createRedisApprovalStore({ connection: REDIS_URL, prefix }),
+    createRedisApprovalStore({ connection: REDIS_URL, prefix }),
+  ];
   a = await slackFixture({ fake, approvalStore: stores[0] });
   b = await slackFixture({ fake, approvalStore: stores[1] });
 });
@@ -40,7 +43,9 @@ afterEach(async () => {
 describe('Slack replays with approvals in Redis', () => {
   it('refuses on one server a signed click another server already acted on', async () => {
     const parked = await a.park('agent:alertmanager', 100);
-    const click = formBody(blockActions({ user: 'U0ALICE', actionId: 'approval.grant', value: `${parked.approvalId}:${parked.argsHash}` }));
+    const click = formBody(
+      blockActions({ user: 'U0ALICE', actionId: 'approval.grant', value: `${parked.approvalId}:${parked.argsHash}` }),
+    );
     const request = signed(SIGNING_SECRET, a.clock.now(), click, FORM);
     expect((await a.post('interactions', request.payload, FORM, request.headers)).statusCode).toBe(200);
     await a.slack.idle();
@@ -48,10 +53,18 @@ describe('Slack replays with approvals in Redis', () => {
     expect(replay.statusCode).toBe(409);
     await b.slack.idle();
     expect((await b.runtime.approvals.get(parked.approvalId))?.votes.map((v) => v.by)).toEqual(['user:alice']);
-    expect((await b.audit()).filter((e) => e.kind === 'approval.refused' && e.data.code === 'replayed')).toHaveLength(1);
+    expect((await b.audit()).filter((e) => e.kind === 'approval.refused' && e.data.code === 'replayed')).toHaveLength(
+      1,
+    );
 
     // The other server takes the next person's click, and updates the same Slack message.
-    await b.post('interactions', formBody(blockActions({ user: 'U0CAROL', actionId: 'approval.grant', value: `${parked.approvalId}:${parked.argsHash}` })), FORM);
+    await b.post(
+      'interactions',
+      formBody(
+        blockActions({ user: 'U0CAROL', actionId: 'approval.grant', value: `${parked.approvalId}:${parked.argsHash}` }),
+      ),
+      FORM,
+    );
     await b.slack.idle();
     expect((await a.runtime.approvals.get(parked.approvalId))?.status).toBe('granted');
     expect(fake.callsTo('chat.update').at(-1)?.params).toMatchObject({ channel: parked.channel, ts: parked.ts });

@@ -37,9 +37,17 @@ export interface SlackFixture {
   app: FastifyInstance;
   audit(): Promise<AuditEntry[]>;
   /** POSTs a body to a Slack route, signed now by the fixture's clock (or with the headers given). */
-  post(route: 'interactions' | 'events', body: string, contentType: string, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  post(
+    route: 'interactions' | 'events',
+    body: string,
+    contentType: string,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
   /** Parks a deploy_canary call for approval, as `requester`, and waits for its Slack message. */
-  park(requester: string, trafficPercent: number): Promise<{ approvalId: string; argsHash: string; channel: string; ts: string }>;
+  park(
+    requester: string,
+    trafficPercent: number,
+  ): Promise<{ approvalId: string; argsHash: string; channel: string; ts: string }>;
   close(): Promise<void>;
 }
 
@@ -53,7 +61,8 @@ export interface SlackFixtureOptions {
 
 export async function slackFixture(options: SlackFixtureOptions = {}): Promise<SlackFixture> {
   const home = await mkdtemp(join(tmpdir(), 'mlops-slack-'));
-  const fake = options.fake ?? (await startFakeSlackServer({ channels: { '#approvals': 'C0APPROVALS', '#ml': 'C0ML' } }));
+  const fake =
+    options.fake ?? (await startFakeSlackServer({ channels: { '#approvals': 'C0APPROVALS', '#ml': 'C0ML' } }));
   const config = loadConfig({
     env: {
       MLOPS_AGENT_HOME: home,
@@ -64,7 +73,9 @@ export async function slackFixture(options: SlackFixtureOptions = {}): Promise<S
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_APPROVAL_CHANNEL: '#approvals',
       SLACK_API_URL: fake.apiUrl,
-      SLACK_USERS: Object.entries(SLACK_USERS).map(([id, who]) => `${id}=${who}`).join(','),
+      SLACK_USERS: Object.entries(SLACK_USERS)
+        .map(([id, who]) => `${id}=${who}`)
+        .join(','),
       ...options.env,
     },
     cwd: home,
@@ -73,8 +84,20 @@ export async function slackFixture(options: SlackFixtureOptions = {}): Promise<S
   const backends = memoryBackends();
   backends.versions.push(version('credit-risk', '2', 0.87));
   // Retries off: a failure the fake Slack is told to give is seen at once.
-  const slack = createSlackChannel({ slack: config.slack!, logger: silentLogger, clock, clientOptions: { retryConfig: { retries: 0 } } });
-  const runtime = await createRuntime({ config, logger: silentLogger, backends, clock, notifiers: [slack.notifier], ...(options.approvalStore ? { approvalStore: options.approvalStore } : {}) });
+  const slack = createSlackChannel({
+    slack: config.slack!,
+    logger: silentLogger,
+    clock,
+    clientOptions: { retryConfig: { retries: 0 } },
+  });
+  const runtime = await createRuntime({
+    config,
+    logger: silentLogger,
+    backends,
+    clock,
+    notifiers: [slack.notifier],
+    ...(options.approvalStore ? { approvalStore: options.approvalStore } : {}),
+  });
   slack.connect({ approvals: runtime.approvals, runs: runtime.runs, audit: runtime.audit });
   const queue = createLocalRunQueue({ attempts: 1 });
   const metrics = createServerMetrics(queue);
@@ -87,7 +110,16 @@ export async function slackFixture(options: SlackFixtureOptions = {}): Promise<S
     }),
     { concurrency: 2 },
   );
-  const app = await createServer({ runtime, queue, runs: runtime.runs, tokens: config.server.tokens, logger: silentLogger, bodyLimitBytes: 64 * 1024, metrics, slack });
+  const app = await createServer({
+    runtime,
+    queue,
+    runs: runtime.runs,
+    tokens: config.server.tokens,
+    logger: silentLogger,
+    bodyLimitBytes: 64 * 1024,
+    metrics,
+    slack,
+  });
   await app.ready();
   let calls = 0;
 
@@ -103,8 +135,15 @@ export async function slackFixture(options: SlackFixtureOptions = {}): Promise<S
     app,
     audit: () => readAuditEntries(config.auditFile),
     async post(route, body, contentType, headers) {
-      const request = headers ? { headers: { 'content-type': contentType, ...headers }, payload: body } : signed(SIGNING_SECRET, clock.now(), body, contentType);
-      return app.inject({ method: 'POST', url: `/v1/slack/${route}`, headers: request.headers, payload: request.payload });
+      const request = headers
+        ? { headers: { 'content-type': contentType, ...headers }, payload: body }
+        : signed(SIGNING_SECRET, clock.now(), body, contentType);
+      return app.inject({
+        method: 'POST',
+        url: `/v1/slack/${route}`,
+        headers: request.headers,
+        payload: request.payload,
+      });
     },
     async park(requester, trafficPercent) {
       const outcome = await runtime.gate.call({
@@ -114,7 +153,8 @@ export async function slackFixture(options: SlackFixtureOptions = {}): Promise<S
         tool: 'deploy_canary',
         args: { model: 'credit-risk', version: '2', environment: 'production', trafficPercent },
       });
-      if (outcome.status !== 'pending_approval' || !outcome.approvalId) throw new Error(`expected a pending approval, got ${JSON.stringify(outcome)}`);
+      if (outcome.status !== 'pending_approval' || !outcome.approvalId)
+        throw new Error(`expected a pending approval, got ${JSON.stringify(outcome)}`);
       const approval = (await runtime.approvals.get(outcome.approvalId))!;
       const notice = approval.notices.slack as { channel: string; ts: string } | undefined;
       if (!notice) throw new Error('the approval has no Slack message');
@@ -135,7 +175,8 @@ export function messageText(blocks: unknown): string {
   const found: string[] = [];
   JSON.stringify(blocks, (_key, value: unknown) => {
     const v = value as { type?: unknown; text?: unknown } | null;
-    if (v && typeof v === 'object' && (v.type === 'mrkdwn' || v.type === 'plain_text') && typeof v.text === 'string') found.push(v.text);
+    if (v && typeof v === 'object' && (v.type === 'mrkdwn' || v.type === 'plain_text') && typeof v.text === 'string')
+      found.push(v.text);
     return value;
   });
   return found.join('\n');

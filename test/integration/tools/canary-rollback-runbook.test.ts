@@ -7,7 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditEntries, verifyAuditFile } from '../../../src/audit/index.js';
-import { createMonitor, createTrafficSimulator, generateCreditRows, openLocalLab, writeDataset, type AlertmanagerPayload, type LocalLab, type TrafficSimulator } from '../../../src/backends/local/index.js';
+import {
+  createMonitor,
+  createTrafficSimulator,
+  generateCreditRows,
+  openLocalLab,
+  writeDataset,
+  type AlertmanagerPayload,
+  type LocalLab,
+  type TrafficSimulator,
+} from '../../../src/backends/local/index.js';
 import { systemClock } from '../../../src/clock.js';
 import { loadConfig } from '../../../src/app/config.js';
 import { alertmanagerTrigger } from '../../../src/intake/alertmanager-payload.js';
@@ -29,7 +38,10 @@ describe('an alert about a held canary', () => {
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'mlops-canary-rollback-'));
-    const config = loadConfig({ env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'runbook' }, cwd: home });
+    const config = loadConfig({
+      env: { MLOPS_AGENT_HOME: home, MLOPS_AGENT_LOG_LEVEL: 'silent', MLOPS_AGENT_LLM: 'runbook' },
+      cwd: home,
+    });
     lab = await openLocalLab({
       config,
       logger: silentLogger,
@@ -42,13 +54,20 @@ describe('an alert about a held canary', () => {
     trainRows = generateCreditRows({ seed: 11, rows: 5000, startDate: daysAgo(150), days: 90 });
     await writeDataset(lab.dirs.datasets, 'credit-train', trainRows);
     await lab.registry.createModel(MODEL, 'probability of default');
-    const job = await lab.trainer.start({ model: MODEL, dataset: 'credit-train', params: {}, requestedBy: 'test:setup' });
+    const job = await lab.trainer.start({
+      model: MODEL,
+      dataset: 'credit-train',
+      params: {},
+      requestedBy: 'test:setup',
+    });
     v1 = (await lab.trainer.waitFor(job.jobId, { timeoutMs: 120_000 })).version!;
     // v2 passed every offline gate, but its exported artifact lost its weights: every
     // request it serves fails.
     const meta = (await lab.registry.getVersion(MODEL, v1))!;
     const artifact = await lab.registry.loadArtifact(MODEL, v1);
-    v2 = (await lab.registry.registerVersion({ ...meta, createdBy: 'test:setup', artifact: { ...artifact, weights: [] } })).version;
+    v2 = (
+      await lab.registry.registerVersion({ ...meta, createdBy: 'test:setup', artifact: { ...artifact, weights: [] } })
+    ).version;
     await lab.deployer.serve(MODEL, 'production', v1);
     const server = await lab.serve({ host: '127.0.0.1', port: 0 });
     traffic = createTrafficSimulator({ url: server.url, model: MODEL, rows: trainRows, concurrency: 4 });
@@ -64,15 +83,30 @@ describe('an alert about a held canary', () => {
 
   it('is answered by the canary-rollback runbook, which rolls the canary back while its promotion waits for approval', async () => {
     const call = (callId: string, trafficPercent: number) =>
-      runtime.gate.call({ runId: null, callId, principal: alice, tool: 'deploy_canary', args: { model: MODEL, version: v2, environment: 'production', trafficPercent } });
+      runtime.gate.call({
+        runId: null,
+        callId,
+        principal: alice,
+        tool: 'deploy_canary',
+        args: { model: MODEL, version: v2, environment: 'production', trafficPercent },
+      });
     const small = await call('canary-5', 5);
-    expect(small).toMatchObject({ status: 'executed', output: { status: 'paused', canaryVersion: v2, canaryPercent: 5 } });
+    expect(small).toMatchObject({
+      status: 'executed',
+      output: { status: 'paused', canaryVersion: v2, canaryPercent: 5 },
+    });
     expect(await call('promote', 100)).toMatchObject({ status: 'pending_approval' });
 
     const sent: AlertmanagerPayload[] = [];
     const monitor = createMonitor({
-      stats: lab.stats, splits: lab.deployer, artifacts: lab.registry, referenceRows: async () => trainRows,
-      sink: async (p) => void sent.push(p), clock: systemClock, logger: silentLogger, rules: { minRequests: 20 },
+      stats: lab.stats,
+      splits: lab.deployer,
+      artifacts: lab.registry,
+      referenceRows: async () => trainRows,
+      sink: async (p) => void sent.push(p),
+      clock: systemClock,
+      logger: silentLogger,
+      rules: { minRequests: 20 },
     });
     const [payload] = await monitor.evaluate();
     expect(payload!.alerts[0]!.labels).toMatchObject({ alertname: 'CanaryDegraded', version: v2 });
@@ -81,8 +115,15 @@ describe('an alert about a held canary', () => {
     expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:canary-rollback' });
     const results = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
     expect(results).toEqual(['rollback:executed']);
-    expect(lab.deployer.currentSplit(MODEL, 'production')).toMatchObject({ stableVersion: v1, canaryVersion: null, canaryPercent: 0 });
-    expect(lab.deployer.getRollout(MODEL, 'production')).toMatchObject({ status: 'rolled_back', reason: expect.stringContaining('CanaryDegraded alert') });
+    expect(lab.deployer.currentSplit(MODEL, 'production')).toMatchObject({
+      stableVersion: v1,
+      canaryVersion: null,
+      canaryPercent: 0,
+    });
+    expect(lab.deployer.getRollout(MODEL, 'production')).toMatchObject({
+      status: 'rolled_back',
+      reason: expect.stringContaining('CanaryDegraded alert'),
+    });
     expect((await lab.deployer.history()).at(-1)).toMatchObject({ action: 'rollback', by: 'agent:alertmanager' });
 
     const entries = await readAuditEntries(runtime.config.auditFile);
@@ -93,7 +134,8 @@ describe('an alert about a held canary', () => {
     // Traffic after the run is served by v1, and the failures v2 caused stop.
     const before = traffic.counts();
     const deadline = Date.now() + 20_000;
-    while ((traffic.counts().byVersion[v1] ?? 0) < (before.byVersion[v1] ?? 0) + 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    while ((traffic.counts().byVersion[v1] ?? 0) < (before.byVersion[v1] ?? 0) + 200 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 25));
     const after = traffic.counts();
     expect(after.byVersion[v1] ?? 0).toBeGreaterThanOrEqual((before.byVersion[v1] ?? 0) + 200);
     expect(before.failed).toBeGreaterThan(0);

@@ -19,7 +19,12 @@ import { manualClock } from '../../support/manual-clock.js';
 import { version } from '../../support/memory-backends.js';
 import { answer, call, scriptedPlanner, usage } from '../../support/scripted-planner.js';
 
-const chat: Trigger = { kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'what is the champion?', data: { question: 'what is the champion?' } };
+const chat: Trigger = {
+  kind: 'chat',
+  principal: { id: 'user:alice', roles: [] },
+  text: 'what is the champion?',
+  data: { question: 'what is the champion?' },
+};
 const limits = { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 };
 
 let fx: GateFixture;
@@ -62,10 +67,18 @@ describe('the agent loop', () => {
   });
 
   it('runs tool calls through the gate, feeds results back and ends on the answer', async () => {
-    const planner = scriptedPlanner([call('registry_query', { action: 'list_models' }), answer('credit-risk v1 is champion')]);
+    const planner = scriptedPlanner([
+      call('registry_query', { action: 'list_models' }),
+      answer('credit-risk v1 is champion'),
+    ]);
     const { agent, runs } = await agentWith(planner);
     const run = await agent.start(chat);
-    expect(run).toMatchObject({ status: 'succeeded', answer: 'credit-risk v1 is champion', steps: 2, usage: { input: 20, output: 10 } });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      answer: 'credit-risk v1 is champion',
+      steps: 2,
+      usage: { input: 20, output: 10 },
+    });
     const second = planner.seen[1]!.transcript;
     expect(second.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result']);
     expect(second[2]).toMatchObject({ kind: 'result', callId: 'call_1', outcome: { status: 'executed' } });
@@ -76,26 +89,50 @@ describe('the agent loop', () => {
 
   it('gives every proposed call its own id, including parallel calls in one turn', async () => {
     const planner = scriptedPlanner([
-      { kind: 'calls', text: null, calls: [{ name: 'registry_query', args: { action: 'list_models' } }, { name: 'check_data_quality', args: { dataset: 'credit-recent' } }], usage: usage() },
+      {
+        kind: 'calls',
+        text: null,
+        calls: [
+          { name: 'registry_query', args: { action: 'list_models' } },
+          { name: 'check_data_quality', args: { dataset: 'credit-recent' } },
+        ],
+        usage: usage(),
+      },
       answer('done'),
     ]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
     const ids = run.transcript.flatMap((i) => (i.kind === 'plan' ? i.calls.map((c) => c.id) : []));
     expect(ids).toEqual(['call_1', 'call_2']);
-    expect(run.transcript.filter((i) => i.kind === 'result').map((i) => (i.kind === 'result' ? i.callId : ''))).toEqual(['call_1', 'call_2']);
+    expect(run.transcript.filter((i) => i.kind === 'result').map((i) => (i.kind === 'result' ? i.callId : ''))).toEqual(
+      ['call_1', 'call_2'],
+    );
   });
 
   it('tells the model about an unknown tool and invalid arguments instead of crashing', async () => {
-    const planner = scriptedPlanner([call('drop_table', {}), call('deploy_canary', { model: 'credit-risk', environment: 'production', trafficPercent: 'lots' }), answer('sorry')]);
+    const planner = scriptedPlanner([
+      call('drop_table', {}),
+      call('deploy_canary', { model: 'credit-risk', environment: 'production', trafficPercent: 'lots' }),
+      answer('sorry'),
+    ]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
     // The canary it set out to start never ran: the run did not succeed.
     expect(run.status).toBe('failed');
     expect(run.summary?.failed.map((f) => f.tool)).toEqual(['drop_table', 'deploy_canary']);
     const results = planner.seen[2]!.transcript.filter((i) => i.kind === 'result');
-    expect(results[0]).toMatchObject({ outcome: { status: 'invalid', error: expect.stringContaining('unknown tool "drop_table"') } });
-    expect(results[1]).toMatchObject({ outcome: { status: 'invalid', issues: expect.arrayContaining([{ path: 'version', message: expect.any(String) }, { path: 'trafficPercent', message: expect.any(String) }]) } });
+    expect(results[0]).toMatchObject({
+      outcome: { status: 'invalid', error: expect.stringContaining('unknown tool "drop_table"') },
+    });
+    expect(results[1]).toMatchObject({
+      outcome: {
+        status: 'invalid',
+        issues: expect.arrayContaining([
+          { path: 'version', message: expect.any(String) },
+          { path: 'trafficPercent', message: expect.any(String) },
+        ]),
+      },
+    });
   });
 
   it('refuses the same call with the same arguments beyond the configured limit', async () => {
@@ -111,7 +148,9 @@ describe('the agent loop', () => {
   });
 
   it('stops at the step limit', async () => {
-    const planner = scriptedPlanner(Array.from({ length: 20 }, (_, i) => call('registry_query', { action: 'list_versions', model: `m${i}` })));
+    const planner = scriptedPlanner(
+      Array.from({ length: 20 }, (_, i) => call('registry_query', { action: 'list_versions', model: `m${i}` })),
+    );
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
     expect(run.status).toBe('failed');
@@ -120,7 +159,12 @@ describe('the agent loop', () => {
   });
 
   it('stops when the token budget is used up and reports the tokens', async () => {
-    const big = { kind: 'calls' as const, text: null, calls: [{ name: 'registry_query', args: { action: 'list_models' } }], usage: { input: 9_000, output: 2_000 } };
+    const big = {
+      kind: 'calls' as const,
+      text: null,
+      calls: [{ name: 'registry_query', args: { action: 'list_models' } }],
+      usage: { input: 9_000, output: 2_000 },
+    };
     const planner = scriptedPlanner([big, answer('never')]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
@@ -148,22 +192,44 @@ describe('the agent loop', () => {
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
     expect(run.status).toBe('succeeded');
-    expect(planner.seen[1]!.transcript.at(-1)).toMatchObject({ kind: 'note', text: expect.stringContaining('functionCall without a name') });
+    expect(planner.seen[1]!.transcript.at(-1)).toMatchObject({
+      kind: 'note',
+      text: expect.stringContaining('functionCall without a name'),
+    });
   });
 
   it('falls back to the runbook when the LLM fails on an alert run, and records the fallback', async () => {
-    const llm = scriptedPlanner([new UpstreamError('gemini', '503 after 3 retries', { retryable: true })], 'gemini:test');
+    const llm = scriptedPlanner(
+      [new UpstreamError('gemini', '503 after 3 retries', { retryable: true })],
+      'gemini:test',
+    );
     const runbook = scriptedPlanner([answer('runbook done')], 'runbook:drift-retrain');
     const { agent } = await agentWith(llm, { fallbackFor: () => runbook });
-    const alert: Trigger = { kind: 'alert', principal: { id: 'agent:alertmanager', roles: [] }, text: 'drift', data: {}, alertName: 'ModelDriftDetected' };
+    const alert: Trigger = {
+      kind: 'alert',
+      principal: { id: 'agent:alertmanager', roles: [] },
+      text: 'drift',
+      data: {},
+      alertName: 'ModelDriftDetected',
+    };
     const run = await agent.start(alert);
-    expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:drift-retrain', fallback: { from: 'gemini:test', reason: expect.stringContaining('503') } });
-    const kinds = readFileSync(fx.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).kind);
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      planner: 'runbook:drift-retrain',
+      fallback: { from: 'gemini:test', reason: expect.stringContaining('503') },
+    });
+    const kinds = readFileSync(fx.auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).kind);
     expect(kinds).toContain('planner.fallback');
   });
 
   it('fails the run with the reason when the LLM fails and there is no runbook to fall back to', async () => {
-    const llm = scriptedPlanner([new UpstreamError('gemini', '500 after 3 retries', { retryable: true })], 'gemini:test');
+    const llm = scriptedPlanner(
+      [new UpstreamError('gemini', '500 after 3 retries', { retryable: true })],
+      'gemini:test',
+    );
     const { agent } = await agentWith(llm);
     const run = await agent.start(chat);
     expect(run.status).toBe('failed');
@@ -171,7 +237,10 @@ describe('the agent loop', () => {
   });
 
   it('reports a call that needs approval to the model without executing it', async () => {
-    const planner = scriptedPlanner([call('deploy_canary', { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 }), answer('needs approval')]);
+    const planner = scriptedPlanner([
+      call('deploy_canary', { model: 'credit-risk', version: '1', environment: 'production', trafficPercent: 50 }),
+      answer('needs approval'),
+    ]);
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
     expect(run.transcript.find((i) => i.kind === 'result')).toMatchObject({ outcome: { status: 'pending_approval' } });
@@ -187,12 +256,17 @@ describe('the agent loop', () => {
     fx.backends.versions.push(version('credit-risk', '2', 0.48, ['auc']));
     const run = await agent.start(chat);
     expect(run.status).toBe('refused');
-    expect(run.error).toMatch(/^refused: deploy_canary \(\[deny-failed-gates-in-production\] .*\(failed quality gates: auc 0\.48 < 0\.82\)\)$/);
+    expect(run.error).toMatch(
+      /^refused: deploy_canary \(\[deny-failed-gates-in-production\] .*\(failed quality gates: auc 0\.48 < 0\.82\)\)$/,
+    );
     expect(run.summary).toMatchObject({ refused: [expect.objectContaining({ tool: 'deploy_canary' })], executed: [] });
   });
 
   it('ends failed when a call with effects failed, and succeeded only when nothing did', async () => {
-    const planner = scriptedPlanner([call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }), answer('Retraining did not work.')]);
+    const planner = scriptedPlanner([
+      call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-recent' }),
+      answer('Retraining did not work.'),
+    ]);
     const { agent } = await agentWith(planner);
     fx.backends.trainer.start = async () => {
       throw new Error('the trainer was closed');
@@ -202,38 +276,84 @@ describe('the agent loop', () => {
   });
 
   it('ends needing attention, not succeeded, when the planner stops without an answer', async () => {
-    const planner = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('')]);
+    const planner = scriptedPlanner([
+      call('deployment_status', { model: 'credit-risk', environment: 'production' }),
+      answer(''),
+    ]);
     const { agent } = await agentWith(planner, { readOnlyTools: ['deployment_status'] });
     const run = await agent.start(chat);
-    expect(run).toMatchObject({ status: 'needs_attention', error: 'the planner stopped without an answer; what the run did: Changed nothing. Looked: deployment_status.' });
+    expect(run).toMatchObject({
+      status: 'needs_attention',
+      error: 'the planner stopped without an answer; what the run did: Changed nothing. Looked: deployment_status.',
+    });
   });
 
   it('runs a call whose effect is not idempotent once per run: the same call again is refused, not a second job', async () => {
     const retrain = { model: 'credit-risk', dataset: 'credit-recent' };
-    const planner = scriptedPlanner([call('trigger_retrain', retrain), call('trigger_retrain', retrain), call('trigger_retrain', { ...retrain, searchTrials: 2 }), answer('Retrained twice.')]);
+    const planner = scriptedPlanner([
+      call('trigger_retrain', retrain),
+      call('trigger_retrain', retrain),
+      call('trigger_retrain', { ...retrain, searchTrials: 2 }),
+      answer('Retrained twice.'),
+    ]);
     const { agent } = await agentWith(planner, { onceOnlyTools: ['trigger_retrain'] });
     const run = await agent.start(chat);
-    const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' || i.kind === 'wait' ? [`${i.name}:${i.outcome.status}${i.outcome.status === 'refused' ? `:${i.outcome.ruleId}` : ''}`] : []));
-    expect(outcomes.filter((o) => o !== 'trigger_retrain:waiting')).toEqual(['trigger_retrain:executed', 'trigger_retrain:refused:loop.once-per-run', 'trigger_retrain:executed']);
+    const outcomes = run.transcript.flatMap((i) =>
+      i.kind === 'result' || i.kind === 'wait'
+        ? [`${i.name}:${i.outcome.status}${i.outcome.status === 'refused' ? `:${i.outcome.ruleId}` : ''}`]
+        : [],
+    );
+    expect(outcomes.filter((o) => o !== 'trigger_retrain:waiting')).toEqual([
+      'trigger_retrain:executed',
+      'trigger_retrain:refused:loop.once-per-run',
+      'trigger_retrain:executed',
+    ]);
     expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(2);
-    expect((await fx.entries()).filter((e) => e.kind === 'call.repeated')).toEqual([expect.objectContaining({ data: expect.objectContaining({ tool: 'trigger_retrain', once: true }) })]);
+    expect((await fx.entries()).filter((e) => e.kind === 'call.repeated')).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ tool: 'trigger_retrain', once: true }) }),
+    ]);
   });
 
   it('flags an answer that claims an effect the transcript does not show, and audits the flag', async () => {
-    const planner = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('I rolled back credit-risk in production; v1 serves everything.')]);
+    const planner = scriptedPlanner([
+      call('deployment_status', { model: 'credit-risk', environment: 'production' }),
+      answer('I rolled back credit-risk in production; v1 serves everything.'),
+    ]);
     const { agent } = await agentWith(planner, { readOnlyTools: ['deployment_status'] });
     const run = await agent.start(chat);
     // Not `succeeded`: nobody can take this answer at its word.
-    expect(run).toMatchObject({ status: 'needs_attention', error: 'the answer claims what this run did not do (rollback); what it did: Changed nothing. Looked: deployment_status.' });
-    expect(run.flags).toEqual([expect.objectContaining({ claim: 'rollback', sentence: 'I rolled back credit-risk in production; v1 serves everything.' })]);
-    expect(run.transcript.at(-1)).toMatchObject({ kind: 'note', text: expect.stringMatching(/^Flagged: the answer claims what this run's transcript does not show .* What the transcript shows: Changed nothing\. Looked: deployment_status\./) });
+    expect(run).toMatchObject({
+      status: 'needs_attention',
+      error:
+        'the answer claims what this run did not do (rollback); what it did: Changed nothing. Looked: deployment_status.',
+    });
+    expect(run.flags).toEqual([
+      expect.objectContaining({
+        claim: 'rollback',
+        sentence: 'I rolled back credit-risk in production; v1 serves everything.',
+      }),
+    ]);
+    expect(run.transcript.at(-1)).toMatchObject({
+      kind: 'note',
+      text: expect.stringMatching(
+        /^Flagged: the answer claims what this run's transcript does not show .* What the transcript shows: Changed nothing\. Looked: deployment_status\./,
+      ),
+    });
     const entries = await fx.entries();
-    expect(entries.find((e) => e.kind === 'run.flagged')?.data).toMatchObject({ flags: [expect.objectContaining({ claim: 'rollback' })] });
-    expect(entries.find((e) => e.kind === 'run.finished')?.data).toMatchObject({ flags: 1, summary: 'Changed nothing. Looked: deployment_status.' });
+    expect(entries.find((e) => e.kind === 'run.flagged')?.data).toMatchObject({
+      flags: [expect.objectContaining({ claim: 'rollback' })],
+    });
+    expect(entries.find((e) => e.kind === 'run.finished')?.data).toMatchObject({
+      flags: 1,
+      summary: 'Changed nothing. Looked: deployment_status.',
+    });
   });
 
   it('needs a person when the planner cannot plan for want of configuration', async () => {
-    const planner = scriptedPlanner([new UserError('llm.provider is gemini but no API key is set', { code: 'config_invalid' })], 'gemini:unconfigured');
+    const planner = scriptedPlanner(
+      [new UserError('llm.provider is gemini but no API key is set', { code: 'config_invalid' })],
+      'gemini:unconfigured',
+    );
     const { agent } = await agentWith(planner);
     const run = await agent.start(chat);
     expect(run).toMatchObject({ status: 'needs_attention', error: expect.stringContaining('no API key is set') });
@@ -248,11 +368,20 @@ describe('the agent loop', () => {
       data: { labels: { alertname: 'CanaryDegraded', model: 'credit-risk', environment: 'production', version: '2' } },
     };
     async function mitigationFor() {
-      const runbook = runbookFor(await loadRunbooks(join(promptsDir, 'runbooks'), allTools.map((t) => t.name)), 'CanaryDegraded')!;
-      return { runbook: runbook.id, planner: createRunbookPlanner(mitigationSteps(runbook)!, { name: 'runbook:canary-rollback:mitigation' }) };
+      const runbook = runbookFor(
+        await loadRunbooks(
+          join(promptsDir, 'runbooks'),
+          allTools.map((t) => t.name),
+        ),
+        'CanaryDegraded',
+      )!;
+      return {
+        runbook: runbook.id,
+        planner: createRunbookPlanner(mitigationSteps(runbook)!, { name: 'runbook:canary-rollback:mitigation' }),
+      };
     }
 
-    it('rolls back before the LLM plans anything, and refuses the LLM\'s proposal to put the version back', async () => {
+    it("rolls back before the LLM plans anything, and refuses the LLM's proposal to put the version back", async () => {
       const mitigation = await mitigationFor();
       const llm = scriptedPlanner(
         [
@@ -261,19 +390,45 @@ describe('the agent loop', () => {
         ],
         'gemini:test',
       );
-      const { agent } = await agentWith(llm, { mitigationFor: () => mitigation, readOnlyTools: ['registry_query', 'deployment_status', 'check_data_quality'] });
+      const { agent } = await agentWith(llm, {
+        mitigationFor: () => mitigation,
+        readOnlyTools: ['registry_query', 'deployment_status', 'check_data_quality'],
+      });
       fx.backends.versions.push(version('credit-risk', '2', 0.87));
-      fx.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+      fx.backends.splits.set('credit-risk/production', {
+        model: 'credit-risk',
+        environment: 'production',
+        stableVersion: '1',
+        canaryVersion: '2',
+        canaryPercent: 5,
+        lastKnownGoodVersion: '1',
+      });
       const run = await agent.start(degraded);
 
       // The LLM's first look already shows the rollback done.
       expect(llm.seen[0]!.transcript.map((i) => i.kind)).toEqual(['trigger', 'plan', 'result', 'note']);
-      expect(llm.seen[0]!.transcript[1]).toMatchObject({ kind: 'plan', mitigation: true, calls: [{ name: 'rollback' }] });
+      expect(llm.seen[0]!.transcript[1]).toMatchObject({
+        kind: 'plan',
+        mitigation: true,
+        calls: [{ name: 'rollback' }],
+      });
       expect(fx.backends.calls.filter((c) => c.startsWith('deployer.'))).toEqual(['deployer.rollback:credit-risk']);
-      expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({ canaryVersion: null, stableVersion: '1' });
+      expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({
+        canaryVersion: null,
+        stableVersion: '1',
+      });
       expect(run.mitigation).toMatchObject({ runbook: 'canary-rollback', status: 'done' });
       const refused = run.transcript.filter((i) => i.kind === 'result').at(-1);
-      expect(refused).toMatchObject({ name: 'deploy_canary', outcome: { status: 'refused', ruleId: 'loop.mitigation-guard', reason: expect.stringContaining('would put credit-risk v2 back on traffic in production, undoing this run\'s mitigation') } });
+      expect(refused).toMatchObject({
+        name: 'deploy_canary',
+        outcome: {
+          status: 'refused',
+          ruleId: 'loop.mitigation-guard',
+          reason: expect.stringContaining(
+            "would put credit-risk v2 back on traffic in production, undoing this run's mitigation",
+          ),
+        },
+      });
       expect(run.status).toBe('refused');
       const kinds = (await fx.entries()).map((e) => e.kind);
       expect(kinds).toContain('run.mitigated');
@@ -282,13 +437,28 @@ describe('the agent loop', () => {
 
     it('lets the LLM look and act on other things after the mitigation', async () => {
       const mitigation = await mitigationFor();
-      const llm = scriptedPlanner([call('deployment_status', { model: 'credit-risk', environment: 'production' }), answer('Rolled back v2; v1 serves 100%.')], 'gemini:test');
+      const llm = scriptedPlanner(
+        [
+          call('deployment_status', { model: 'credit-risk', environment: 'production' }),
+          answer('Rolled back v2; v1 serves 100%.'),
+        ],
+        'gemini:test',
+      );
       const { agent } = await agentWith(llm, { mitigationFor: () => mitigation, readOnlyTools: ['deployment_status'] });
-      fx.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+      fx.backends.splits.set('credit-risk/production', {
+        model: 'credit-risk',
+        environment: 'production',
+        stableVersion: '1',
+        canaryVersion: '2',
+        canaryPercent: 5,
+        lastKnownGoodVersion: '1',
+      });
       const run = await agent.start(degraded);
       expect(run).toMatchObject({ status: 'succeeded', planner: 'gemini:test' });
       expect(run.flags).toBeUndefined();
-      expect(run.summary?.text).toMatch(/^Changed: rollback \(credit-risk production: all traffic on v1 \(last known good\); v2 \(5%\) taken off traffic\)\. Looked: deployment_status\.$/);
+      expect(run.summary?.text).toMatch(
+        /^Changed: rollback \(credit-risk production: all traffic on v1 \(last known good\); v2 \(5%\) taken off traffic\)\. Looked: deployment_status\.$/,
+      );
     });
   });
 
@@ -300,9 +470,20 @@ describe('the agent loop', () => {
   });
 
   it('loads a run stored before summaries, flags and mitigations, and one stored with them', () => {
-    const waiting = upgradeRun(JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run-waiting.json', import.meta.url), 'utf8')), 'v1-run-waiting.json');
+    const waiting = upgradeRun(
+      JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run-waiting.json', import.meta.url), 'utf8')),
+      'v1-run-waiting.json',
+    );
     expect(waiting.summary).toBeUndefined();
-    const honest = upgradeRun(JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run-needs-attention.json', import.meta.url), 'utf8')), 'v1-run-needs-attention.json');
-    expect(honest).toMatchObject({ status: 'needs_attention', summary: { text: expect.any(String) }, flags: [], mitigation: { status: 'done' } });
+    const honest = upgradeRun(
+      JSON.parse(readFileSync(new URL('../../fixtures/runs/v1-run-needs-attention.json', import.meta.url), 'utf8')),
+      'v1-run-needs-attention.json',
+    );
+    expect(honest).toMatchObject({
+      status: 'needs_attention',
+      summary: { text: expect.any(String) },
+      flags: [],
+      mitigation: { status: 'done' },
+    });
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyVote, coversEachRole, personOf, stillNeeded, type Approval, type VoteRequest } from '../../../src/approvals/index.js';
+import {
+  applyVote,
+  coversEachRole,
+  personOf,
+  stillNeeded,
+  type Approval,
+  type VoteRequest,
+} from '../../../src/approvals/index.js';
 import { sampleApproval } from '../../contract/approval-store.contract.js';
 
 const now = Date.parse('2026-01-01T01:00:00Z');
@@ -8,7 +15,13 @@ const bob = { id: 'user:bob', roles: ['ml-leads'] };
 const carol = { id: 'user:carol', roles: ['risk-officers'] };
 const dave = { id: 'user:dave', roles: ['ml-leads', 'risk-officers'] };
 
-const grant = (approver: VoteRequest['approver'], extra: Partial<VoteRequest> = {}): VoteRequest => ({ approver, verdict: 'grant', comment: null, via: 'http', ...extra });
+const grant = (approver: VoteRequest['approver'], extra: Partial<VoteRequest> = {}): VoteRequest => ({
+  approver,
+  verdict: 'grant',
+  comment: null,
+  via: 'http',
+  ...extra,
+});
 
 function vote(a: Approval, v: VoteRequest) {
   const result = applyVote(a, v, now);
@@ -16,14 +29,28 @@ function vote(a: Approval, v: VoteRequest) {
   return result;
 }
 
-const promotion = () => sampleApproval({ required: { roles: ['ml-leads', 'risk-officers'], count: 2, eachRole: true } });
+const promotion = () =>
+  sampleApproval({ required: { roles: ['ml-leads', 'risk-officers'], count: 2, eachRole: true } });
 
 describe('deciding an approval', () => {
   it('grants on the one approval a single-approver rule needs, recording who, how and when', () => {
     const result = vote(sampleApproval(), grant(alice, { comment: 'canary held for 2h', via: 'slack' }));
     expect(result.resolved).toBe(true);
-    expect(result.approval).toMatchObject({ status: 'granted', resolution: 'granted by user:alice', resolvedAt: new Date(now).toISOString() });
-    expect(result.approval.votes).toEqual([{ by: 'user:alice', roles: ['ml-leads'], verdict: 'grant', comment: 'canary held for 2h', at: new Date(now).toISOString(), via: 'slack' }]);
+    expect(result.approval).toMatchObject({
+      status: 'granted',
+      resolution: 'granted by user:alice',
+      resolvedAt: new Date(now).toISOString(),
+    });
+    expect(result.approval.votes).toEqual([
+      {
+        by: 'user:alice',
+        roles: ['ml-leads'],
+        verdict: 'grant',
+        comment: 'canary held for 2h',
+        at: new Date(now).toISOString(),
+        via: 'slack',
+      },
+    ]);
   });
 
   it('refuses the principal who asked, also when they asked through an MCP client with their own token', () => {
@@ -37,26 +64,47 @@ describe('deciding an approval', () => {
   it('refuses someone without a role the rule names, saying which roles they hold and which are needed', () => {
     const result = applyVote(sampleApproval(), grant(carol), now);
     expect(result).toMatchObject({ ok: false, code: 'not_authorised' });
-    if (!result.ok) expect(result.message).toBe('user:carol holds roles [risk-officers]; this approval needs one of [ml-leads] (policy rule approve-production-canary-above-5)');
-    expect(applyVote(sampleApproval(), grant({ id: 'user:mallory', roles: [] }), now)).toMatchObject({ ok: false, message: expect.stringContaining('holds no roles') });
+    if (!result.ok)
+      expect(result.message).toBe(
+        'user:carol holds roles [risk-officers]; this approval needs one of [ml-leads] (policy rule approve-production-canary-above-5)',
+      );
+    expect(applyVote(sampleApproval(), grant({ id: 'user:mallory', roles: [] }), now)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('holds no roles'),
+    });
   });
 
   it('refuses a decision on other arguments than the stored ones', () => {
     const a = sampleApproval();
-    expect(applyVote(a, grant(alice, { argsHash: 'f'.repeat(64) }), now)).toMatchObject({ ok: false, code: 'args_mismatch' });
+    expect(applyVote(a, grant(alice, { argsHash: 'f'.repeat(64) }), now)).toMatchObject({
+      ok: false,
+      code: 'args_mismatch',
+    });
     expect(vote(a, grant(alice, { argsHash: a.argsHash })).resolved).toBe(true);
   });
 
   it('refuses any decision once the approval is decided or past its expiry', () => {
     const granted = vote(sampleApproval(), grant(alice)).approval;
-    expect(applyVote(granted, grant(bob), now)).toMatchObject({ ok: false, code: 'not_pending', message: expect.stringContaining('already granted') });
+    expect(applyVote(granted, grant(bob), now)).toMatchObject({
+      ok: false,
+      code: 'not_pending',
+      message: expect.stringContaining('already granted'),
+    });
     const late = applyVote(sampleApproval({ expiresAt: '2026-01-01T00:59:59.999Z' }), grant(alice), now);
     expect(late).toMatchObject({ ok: false, code: 'expired' });
   });
 
   it('ends an approval on one authorised denial, with the reason', () => {
-    const result = vote(promotion(), { approver: carol, verdict: 'deny', comment: 'score drift on thin files', via: 'cli' });
-    expect(result).toMatchObject({ resolved: true, approval: { status: 'denied', resolution: 'denied by user:carol: score drift on thin files' } });
+    const result = vote(promotion(), {
+      approver: carol,
+      verdict: 'deny',
+      comment: 'score drift on thin files',
+      via: 'cli',
+    });
+    expect(result).toMatchObject({
+      resolved: true,
+      approval: { status: 'denied', resolution: 'denied by user:carol: score drift on thin files' },
+    });
   });
 
   it('needs two distinct people under the two-person rule, and counts each person once', () => {
@@ -66,7 +114,10 @@ describe('deciding an approval', () => {
     expect(stillNeeded(first.approval)).toBe('1 more approval(s) from [ml-leads]');
     expect(applyVote(first.approval, grant(alice), now)).toMatchObject({ ok: false, code: 'already_voted' });
     const second = vote(first.approval, grant(bob));
-    expect(second).toMatchObject({ resolved: true, approval: { status: 'granted', resolution: 'granted by user:alice and user:bob' } });
+    expect(second).toMatchObject({
+      resolved: true,
+      approval: { status: 'granted', resolution: 'granted by user:alice and user:bob' },
+    });
   });
 
   it('with eachRole, two ML leads are not enough: a risk officer must be among the approvers', () => {

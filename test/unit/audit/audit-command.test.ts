@@ -30,7 +30,9 @@ describe('mlops-agent audit verify', () => {
     expect(out[1]).toBe(`File: ${file}`);
     // Written without a signing key: its checkpoints are position marks and prove nothing.
     expect(out).toContain('checkpoints: 1 (1 unsigned)');
-    expect(out).toContain('not yet covered: entries 1 to 3 are covered by no signed checkpoint; they chain together but are not proven (removing or replacing them would go unnoticed)');
+    expect(out).toContain(
+      'not yet covered: entries 1 to 3 are covered by no signed checkpoint; they chain together but are not proven (removing or replacing them would go unnoticed)',
+    );
     expect(process.exitCode).toBeUndefined();
   });
 
@@ -55,7 +57,10 @@ describe('mlops-agent audit verify', () => {
 
   it('says clearly when the audit file does not exist', async () => {
     const missing = join(tempDir(), 'audit.jsonl');
-    await expect(run(missing, ['verify'])).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining(`${missing} does not exist`) });
+    await expect(run(missing, ['verify'])).rejects.toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining(`${missing} does not exist`),
+    });
   });
 });
 
@@ -82,16 +87,28 @@ describe('mlops-agent audit tail', () => {
   it('summarises nested and long data on one line', async () => {
     const file = join(tempDir(), 'audit.jsonl');
     const log = await openFileAuditLog({ file });
-    await log.append({ runId: null, principal: 'ops', kind: 'policy.decision', data: { effect: 'deny', reason: 'canary above 5%', args: { percent: 50 }, note: 'y'.repeat(300) } });
+    await log.append({
+      runId: null,
+      principal: 'ops',
+      kind: 'policy.decision',
+      data: { effect: 'deny', reason: 'canary above 5%', args: { percent: 50 }, note: 'y'.repeat(300) },
+    });
     await log.close();
     const out = await run(file, ['tail']);
     // Stored in canonical (sorted) key order; the summary lists short values first, nested ones after.
     expect(out).toMatch(/policy\.decision {2}- {4}ops {2}effect=deny reason="canary above 5%" note=yyy/);
     const other = join(tempDir(), 'audit.jsonl');
     const log2 = await openFileAuditLog({ file: other });
-    await log2.append({ runId: 'r', principal: 'ops', kind: 'execution.finished', data: { callId: 'c1', tool: 'deploy_canary', summary: 'promoted', output: { big: 'z'.repeat(400) } } });
+    await log2.append({
+      runId: 'r',
+      principal: 'ops',
+      kind: 'execution.finished',
+      data: { callId: 'c1', tool: 'deploy_canary', summary: 'promoted', output: { big: 'z'.repeat(400) } },
+    });
     await log2.close();
-    expect(await run(other, ['tail'])).toContain('ops  callId=c1 summary=promoted tool=deploy_canary output={"big":"zzz');
+    expect(await run(other, ['tail'])).toContain(
+      'ops  callId=c1 summary=promoted tool=deploy_canary output={"big":"zzz',
+    );
     expect(out.trimEnd().endsWith('…')).toBe(true);
     expect(out.split('\n')).toHaveLength(3);
     // -o wide: the whole summary, uncut.
@@ -123,13 +140,18 @@ describe('mlops-agent audit keygen', () => {
     const dir = tempDir();
     const out = join(dir, 'keys', 'audit.key');
     const printed = await run(join(dir, 'audit.jsonl'), ['keygen', '--out', out]);
-    expect(printed).toMatch(/^wrote .*audit\.key \(private, mode 0600\) and .*audit\.key\.pub \(public\); key id [0-9a-f]{16}\n/);
+    expect(printed).toMatch(
+      /^wrote .*audit\.key \(private, mode 0600\) and .*audit\.key\.pub \(public\); key id [0-9a-f]{16}\n/,
+    );
     expect(printed).toContain(`signingKeyFile: ${out}`);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const signer = loadSigningKey(out);
     expect(keyIdOf(loadPublicKey(`${out}.pub`))).toBe(signer.keyId);
     const before = readFileSync(out, 'utf8');
-    await expect(run(join(dir, 'audit.jsonl'), ['keygen', '--out', out])).rejects.toMatchObject({ code: 'input_invalid', message: expect.stringContaining('already exists; keygen never overwrites a key') });
+    await expect(run(join(dir, 'audit.jsonl'), ['keygen', '--out', out])).rejects.toMatchObject({
+      code: 'input_invalid',
+      message: expect.stringContaining('already exists; keygen never overwrites a key'),
+    });
     expect(readFileSync(out, 'utf8')).toBe(before);
   });
 });
@@ -146,7 +168,9 @@ describe('mlops-agent audit verify with checkpoints', () => {
     writeLines(file, readLines(file).slice(0, 3));
     const out = await run(file, ['verify', '--public-key', `${keyFile}.pub`]);
     expect(out).toMatch(/^audit log intact: 3 entries/);
-    expect(out).toMatch(/CONTRADICTED: checkpoint #1 \(shutdown, signed by key [0-9a-f]{16}, .*\) at seq 6: the log ends at seq 3: entries 4 to 6 or more were removed/);
+    expect(out).toMatch(
+      /CONTRADICTED: checkpoint #1 \(shutdown, signed by key [0-9a-f]{16}, .*\) at seq 6: the log ends at seq 3: entries 4 to 6 or more were removed/,
+    );
     expect(out).toContain('proven: nothing');
     expect(process.exitCode).toBe(3);
   });

@@ -27,7 +27,8 @@ describe('verifying a file log in ranges', () => {
     for (let k = 0; k < lines.length; k++) {
       variants.push(lines.map((l, i) => (i === k ? l.replace('"step":', '"step":1') : l)));
       variants.push(lines.filter((_, i) => i !== k));
-      if (k + 1 < lines.length) variants.push(lines.map((l, i) => (i === k ? lines[k + 1]! : i === k + 1 ? lines[k]! : l)));
+      if (k + 1 < lines.length)
+        variants.push(lines.map((l, i) => (i === k ? lines[k + 1]! : i === k + 1 ? lines[k]! : l)));
       variants.push([...lines.slice(0, k + 1), lines[k]!, ...lines.slice(k + 1)]);
       variants.push(lines.map((l, i) => (i === k ? 'not json' : l)));
     }

@@ -30,18 +30,25 @@ function signer(dir: string): CheckpointSigner {
 
 const step = (i: number) => ({ runId: 'run-1', principal: 'alice', kind: 'planner.turn', data: { step: i } });
 
-async function logWith(count: number, options: { everyEntries?: number } = {}): Promise<{ dir: string; file: string; key: CheckpointSigner; entries: AuditEntry[] }> {
+async function logWith(
+  count: number,
+  options: { everyEntries?: number } = {},
+): Promise<{ dir: string; file: string; key: CheckpointSigner; entries: AuditEntry[] }> {
   const dir = tempDir();
   const file = join(dir, 'audit.jsonl');
   const key = signer(dir);
-  const log = await openFileAuditLog({ file, checkpoints: { signer: key, everyEntries: options.everyEntries ?? 1000, everyMs: 0 } });
+  const log = await openFileAuditLog({
+    file,
+    checkpoints: { signer: key, everyEntries: options.everyEntries ?? 1000, everyMs: 0 },
+  });
   const entries: AuditEntry[] = [];
   for (let i = 1; i <= count; i++) entries.push(await log.append(step(i)));
   await log.close();
   return { dir, file, key, entries };
 }
 
-const checkpointsOf = (file: string): Checkpoint[] => readLines(`${file}.checkpoints`).map((l) => JSON.parse(l) as Checkpoint);
+const checkpointsOf = (file: string): Checkpoint[] =>
+  readLines(`${file}.checkpoints`).map((l) => JSON.parse(l) as Checkpoint);
 
 describe('opening a file log with checkpoints', () => {
   it('resumes at the last checkpoint: an entry edited before it is left to audit verify, which finds it', async () => {
@@ -63,23 +70,49 @@ describe('opening a file log with checkpoints', () => {
     // Entries after the shutdown checkpoint written by something else, then one of them edited.
     const lines = readLines(file);
     const last = JSON.parse(lines[2]!) as AuditEntry;
-    const next = sealEntry({ schemaVersion: 1, seq: 4, time: last.time, runId: null, principal: 'x', kind: 'k', data: {}, prevHash: last.hash });
+    const next = sealEntry({
+      schemaVersion: 1,
+      seq: 4,
+      time: last.time,
+      runId: null,
+      principal: 'x',
+      kind: 'k',
+      data: {},
+      prevHash: last.hash,
+    });
     writeLines(file, [...lines, next.line.replace('"principal":"x"', '"principal":"y"')]);
-    await expect(openFileAuditLog({ file, checkpoints: { signer: key } })).rejects.toMatchObject({ code: 'audit_corrupt', message: expect.stringContaining('seq 4') });
+    await expect(openFileAuditLog({ file, checkpoints: { signer: key } })).rejects.toMatchObject({
+      code: 'audit_corrupt',
+      message: expect.stringContaining('seq 4'),
+    });
   });
 
   it('refuses entries appended after the writer closed the log, naming its shutdown checkpoint; verify reports them too', async () => {
     const { file, key, entries } = await logWith(3);
-    const forged = sealEntry({ schemaVersion: 1, seq: 4, time: entries[2]!.time, runId: 'run-1', principal: 'user:mallory', kind: 'approval.granted', data: {}, prevHash: entries[2]!.hash });
+    const forged = sealEntry({
+      schemaVersion: 1,
+      seq: 4,
+      time: entries[2]!.time,
+      runId: 'run-1',
+      principal: 'user:mallory',
+      kind: 'approval.granted',
+      data: {},
+      prevHash: entries[2]!.hash,
+    });
     appendFileSync(file, `${forged.line}\n`);
     await expect(openFileAuditLog({ file, checkpoints: { signer: key } })).rejects.toMatchObject({
       code: 'audit_corrupt',
-      message: expect.stringMatching(/entries 4 to 4 were appended after the log was closed by the last checkpoint \(shutdown, signed by key [0-9a-f]{16}.*\) at seq 3: no mlops-agent process wrote them/),
+      message: expect.stringMatching(
+        /entries 4 to 4 were appended after the log was closed by the last checkpoint \(shutdown, signed by key [0-9a-f]{16}.*\) at seq 3: no mlops-agent process wrote them/,
+      ),
     });
     const report = await verifyFileLog(file, { keys: keyRing([key.publicKey]) });
     expect(report.chain.ok).toBe(true);
     expect(report.ok).toBe(false);
-    expect(report.checkpoints.at(-1)).toMatchObject({ verdict: 'appended_after_shutdown', detail: expect.stringContaining('entries 4 to 4 were appended after this checkpoint closed the log') });
+    expect(report.checkpoints.at(-1)).toMatchObject({
+      verdict: 'appended_after_shutdown',
+      detail: expect.stringContaining('entries 4 to 4 were appended after this checkpoint closed the log'),
+    });
   });
 
   it('refuses a log cut below its last checkpoint, saying entries were removed', async () => {
@@ -96,7 +129,10 @@ describe('opening a file log with checkpoints', () => {
     const { file, key } = await logWith(3);
     const [cp] = checkpointsOf(file);
     writeFileSync(`${file}.checkpoints`, `${JSON.stringify({ ...cp, time: '2020-01-01T00:00:00.000Z' })}\n`);
-    await expect(openFileAuditLog({ file, checkpoints: { signer: key } })).rejects.toMatchObject({ code: 'audit_corrupt', message: expect.stringContaining('does not verify with the signing key') });
+    await expect(openFileAuditLog({ file, checkpoints: { signer: key } })).rejects.toMatchObject({
+      code: 'audit_corrupt',
+      message: expect.stringContaining('does not verify with the signing key'),
+    });
   });
 
   it('writes an open checkpoint at the head it found, and notes entries a crash left uncovered as adopted', async () => {
@@ -110,7 +146,12 @@ describe('opening a file log with checkpoints', () => {
     writeFileSync(`${file}.checkpoints`, cps.map((l) => `${l}\n`).join(''));
     const reopened = await openFileAuditLog({ file, checkpoints: { signer: key, everyMs: 0 } });
     await reopened.close();
-    expect(checkpointsOf(file).map((c) => `${c.reason}@${c.seq}`)).toEqual(['shutdown@2', 'open@2', 'open@4', 'shutdown@4']);
+    expect(checkpointsOf(file).map((c) => `${c.reason}@${c.seq}`)).toEqual([
+      'shutdown@2',
+      'open@2',
+      'open@4',
+      'shutdown@4',
+    ]);
     const report = await verifyFileLog(file, { keys: keyRing([key.publicKey]) });
     expect(report.ok).toBe(true);
     expect(report.adoptedAfterCrash).toEqual([expect.objectContaining({ from: 3, to: 4 })]);
@@ -152,7 +193,8 @@ describe('checkpoints on time and to a witness', () => {
     const file = join(dir, 'audit.jsonl');
     const log = await openFileAuditLog({ file, checkpoints: { signer: null, everyEntries: 1000, everyMs: 20 } });
     await log.append(step(1));
-    for (let i = 0; i < 500 && !readFileSync(`${file}.checkpoints`, 'utf8').includes('"periodic"'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !readFileSync(`${file}.checkpoints`, 'utf8').includes('"periodic"'); i++)
+      await new Promise((r) => setTimeout(r, 10));
     await log.close();
     const periodic = checkpointsOf(file).filter((c) => c.reason === 'periodic');
     // One for the new entry; the timer writes no more while nothing new is appended.
@@ -174,7 +216,15 @@ describe('checkpoints on time and to a witness', () => {
       const dir = tempDir();
       const file = join(dir, 'audit.jsonl');
       const key = signer(dir);
-      const log = await openFileAuditLog({ file, checkpoints: { signer: key, everyEntries: 2, everyMs: 0, postUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/checkpoints` } });
+      const log = await openFileAuditLog({
+        file,
+        checkpoints: {
+          signer: key,
+          everyEntries: 2,
+          everyMs: 0,
+          postUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/checkpoints`,
+        },
+      });
       for (let i = 1; i <= 2; i++) await log.append(step(i));
       await log.close();
       expect(received.map((c) => `${c.reason}@${c.seq}`)).toEqual(['periodic@2', 'shutdown@2']);
@@ -187,7 +237,10 @@ describe('checkpoints on time and to a witness', () => {
   it('keeps the checkpoint locally and goes on when the witness is unreachable', async () => {
     const dir = tempDir();
     const file = join(dir, 'audit.jsonl');
-    const log = await openFileAuditLog({ file, checkpoints: { signer: null, everyEntries: 1, everyMs: 0, postUrl: 'http://127.0.0.1:1/checkpoints' } });
+    const log = await openFileAuditLog({
+      file,
+      checkpoints: { signer: null, everyEntries: 1, everyMs: 0, postUrl: 'http://127.0.0.1:1/checkpoints' },
+    });
     await log.append(step(1));
     await log.close();
     expect(checkpointsOf(file).map((c) => c.reason)).toEqual(['periodic', 'shutdown']);

@@ -31,17 +31,31 @@ function key(dir: string, name = 'signing.key'): CheckpointSigner {
 }
 
 /** A log holding run-A interleaved with another run, closed (so a shutdown checkpoint covers it). */
-async function exported(options: { close?: boolean } = {}): Promise<{ bundle: EvidenceBundle; signer: CheckpointSigner; log: AuditLog; file: string }> {
+async function exported(
+  options: { close?: boolean } = {},
+): Promise<{ bundle: EvidenceBundle; signer: CheckpointSigner; log: AuditLog; file: string }> {
   const dir = tempDir();
   const file = join(dir, 'audit.jsonl');
   const signer = key(dir);
   const log = await openFileAuditLog({ file, checkpoints: { signer, everyMs: 0 } });
   let other = 0;
-  await log.append({ runId: 'run-B', principal: 'user:bob', kind: 'run.started', data: { trigger: { kind: 'chat', text: 'hello' } } });
-  await appendDriftRun(log, 'run-A', () => log.append({ runId: 'run-B', principal: 'user:bob', kind: 'planner.turn', data: { i: other++ } }));
+  await log.append({
+    runId: 'run-B',
+    principal: 'user:bob',
+    kind: 'run.started',
+    data: { trigger: { kind: 'chat', text: 'hello' } },
+  });
+  await appendDriftRun(log, 'run-A', () =>
+    log.append({ runId: 'run-B', principal: 'user:bob', kind: 'planner.turn', data: { i: other++ } }),
+  );
   if (options.close !== false) await log.close();
   const reader = openFileAuditReader(file);
-  const bundle = await buildEvidenceBundle({ reader, runId: 'run-A', keys: keyRing([signer.publicKey]), now: new Date('2026-12-01T12:00:00Z') });
+  const bundle = await buildEvidenceBundle({
+    reader,
+    runId: 'run-A',
+    keys: keyRing([signer.publicKey]),
+    now: new Date('2026-12-01T12:00:00Z'),
+  });
   return { bundle, signer, log, file };
 }
 
@@ -66,8 +80,14 @@ describe('an evidence bundle', () => {
       expect.objectContaining({
         approvalId: 'apr_1',
         callId: 'call_3',
-        votes: [expect.objectContaining({ by: 'user:alice', verdict: 'grant', roles: ['ml-leads'], via: 'slack' }), expect.objectContaining({ by: 'user:carol', verdict: 'grant', roles: ['risk-officers'] })],
-        outcomes: [expect.objectContaining({ kind: 'granted', by: 'user:carol' }), expect.objectContaining({ kind: 'consumed' })],
+        votes: [
+          expect.objectContaining({ by: 'user:alice', verdict: 'grant', roles: ['ml-leads'], via: 'slack' }),
+          expect.objectContaining({ by: 'user:carol', verdict: 'grant', roles: ['risk-officers'] }),
+        ],
+        outcomes: [
+          expect.objectContaining({ kind: 'granted', by: 'user:carol' }),
+          expect.objectContaining({ kind: 'consumed' }),
+        ],
       }),
     ]);
     expect(r.dataQuality).toEqual([
@@ -81,8 +101,18 @@ describe('an evidence bundle', () => {
         violations: [expect.objectContaining({ rule: 'income.range', severity: 'soft', rowsAffected: 3 })],
       }),
     ]);
-    expect(r.models.find((m) => m.version === '2')).toMatchObject({ model: 'credit-risk', dataset: 'credit-recent', trainingJobId: 'job-1', promotable: true, roles: expect.arrayContaining(['trained', 'canary']) });
-    expect(r.canaries.at(-1)).toMatchObject({ status: 'promoted', canaryVersion: '2', analyses: expect.arrayContaining([expect.objectContaining({ trafficPercent: 25 })]) });
+    expect(r.models.find((m) => m.version === '2')).toMatchObject({
+      model: 'credit-risk',
+      dataset: 'credit-recent',
+      trainingJobId: 'job-1',
+      promotable: true,
+      roles: expect.arrayContaining(['trained', 'canary']),
+    });
+    expect(r.canaries.at(-1)).toMatchObject({
+      status: 'promoted',
+      canaryVersion: '2',
+      analyses: expect.arrayContaining([expect.objectContaining({ trafficPercent: 25 })]),
+    });
     expect(r.outcome).toMatchObject({ status: 'succeeded' });
     // Other runs' entries are in the proof (the chain needs them), not in the record.
     expect(r.timeline.every((t) => t.seq >= 2)).toBe(true);
@@ -99,7 +129,9 @@ describe('an evidence bundle', () => {
     b.proof.lines[i] = b.proof.lines[i]!.replace('allow-reads', 'allow-every');
     const result = verifyEvidenceBundle(b, keyRing([signer.publicKey]));
     expect(result.status).toBe('broken');
-    expect(result.problems[0]).toBe(`the chain segment does not hold: entry ${b.proof.firstSeq + i}: the entry hash does not match its contents: the entry was edited`);
+    expect(result.problems[0]).toBe(
+      `the chain segment does not hold: entry ${b.proof.firstSeq + i}: the entry hash does not match its contents: the entry was edited`,
+    );
   });
 
   it('is broken when the proof was rewritten with recomputed hashes: the checkpoint no longer matches', async () => {
@@ -108,7 +140,9 @@ describe('an evidence bundle', () => {
     // Re-hash every entry from the third on, with one vote's principal changed.
     let prevHash = (JSON.parse(b.proof.lines[1]!) as { hash: string }).hash;
     for (let i = 2; i < b.proof.lines.length; i++) {
-      const { hash: _h, ...entry } = JSON.parse(b.proof.lines[i]!.replace('"user:alice"', '"user:mallory"')) as AuditEntry;
+      const { hash: _h, ...entry } = JSON.parse(
+        b.proof.lines[i]!.replace('"user:alice"', '"user:mallory"'),
+      ) as AuditEntry;
       const sealed = sealEntry({ ...entry, prevHash });
       b.proof.lines[i] = sealed.line;
       prevHash = sealed.entry.hash;
@@ -122,22 +156,38 @@ describe('an evidence bundle', () => {
     const { bundle, signer } = await exported();
     const b = clone(bundle);
     b.record.approvals[0]!.votes[0]!.by = 'user:nobody';
-    expect(verifyEvidenceBundle(b, keyRing([signer.publicKey]))).toMatchObject({ status: 'broken', problems: [expect.stringContaining('the record in the bundle differs')] });
+    expect(verifyEvidenceBundle(b, keyRing([signer.publicKey]))).toMatchObject({
+      status: 'broken',
+      problems: [expect.stringContaining('the record in the bundle differs')],
+    });
   });
 
   it('is broken when the checkpoint was re-signed with another key and not proven without the right key', async () => {
     const { bundle, signer } = await exported();
     const other = key(tempDir(), 'other.key');
-    expect(verifyEvidenceBundle(bundle, keyRing([other.publicKey]))).toMatchObject({ status: 'not_covered', notes: expect.arrayContaining([expect.stringContaining('which was not given')]) });
+    expect(verifyEvidenceBundle(bundle, keyRing([other.publicKey]))).toMatchObject({
+      status: 'not_covered',
+      notes: expect.arrayContaining([expect.stringContaining('which was not given')]),
+    });
     const b = clone(bundle);
-    b.proof.checkpoint = { ...b.proof.checkpoint!, keyId: signer.keyId, signature: Buffer.from('forged').toString('base64') };
-    expect(verifyEvidenceBundle(b, keyRing([signer.publicKey]))).toMatchObject({ status: 'broken', problems: [expect.stringContaining("signature does not verify")] });
+    b.proof.checkpoint = {
+      ...b.proof.checkpoint!,
+      keyId: signer.keyId,
+      signature: Buffer.from('forged').toString('base64'),
+    };
+    expect(verifyEvidenceBundle(b, keyRing([signer.publicKey]))).toMatchObject({
+      status: 'broken',
+      problems: [expect.stringContaining('signature does not verify')],
+    });
   });
 
   it('says the run is not yet covered when no signed checkpoint came after its last entry', async () => {
     const { bundle, signer, log } = await exported({ close: false });
     expect(bundle.proof.checkpoint).toBeNull();
-    expect(verifyEvidenceBundle(bundle, keyRing([signer.publicKey]))).toMatchObject({ status: 'not_covered', notes: [expect.stringContaining('no signed checkpoint covered')] });
+    expect(verifyEvidenceBundle(bundle, keyRing([signer.publicKey]))).toMatchObject({
+      status: 'not_covered',
+      notes: [expect.stringContaining('no signed checkpoint covered')],
+    });
     await log.close();
   });
 
@@ -147,7 +197,17 @@ describe('an evidence bundle', () => {
     const log = await openFileAuditLog({ file });
     await log.append({ runId: 'run-x', principal: 'p', kind: 'run.started', data: {} });
     await log.close();
-    await expect(buildEvidenceBundle({ reader: openFileAuditReader(file), runId: 'run-missing', keys: keyRing([]), now: new Date() })).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining('no audit entries for run run-missing') });
+    await expect(
+      buildEvidenceBundle({
+        reader: openFileAuditReader(file),
+        runId: 'run-missing',
+        keys: keyRing([]),
+        now: new Date(),
+      }),
+    ).rejects.toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining('no audit entries for run run-missing'),
+    });
   });
 });
 

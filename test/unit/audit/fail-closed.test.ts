@@ -32,9 +32,13 @@ describe.skipIf(!existsSync('/dev/full'))('an audit log on a disk that fails wri
     symlinkSync('/dev/full', file);
     const log = await openFileAuditLog({ file });
     const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => log.append({ runId: null, principal: 'p', kind: 'call.proposed', data: { i } })),
+      Array.from({ length: 20 }, (_, i) =>
+        log.append({ runId: null, principal: 'p', kind: 'call.proposed', data: { i } }),
+      ),
     );
-    expect(results.every((r) => r.status === 'rejected' && (r.reason as UpstreamError).code === 'audit_failed')).toBe(true);
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as UpstreamError).code === 'audit_failed')).toBe(
+      true,
+    );
     await log.close();
   });
 });

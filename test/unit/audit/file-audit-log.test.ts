@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UpstreamError, UserError } from '../../../src/errors.js';
-import { GENESIS_HASH, hashEntry, openFileAuditLog, verifyAuditFile, type AuditEntry } from '../../../src/audit/index.js';
+import {
+  GENESIS_HASH,
+  hashEntry,
+  openFileAuditLog,
+  verifyAuditFile,
+  type AuditEntry,
+} from '../../../src/audit/index.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { useTempDir } from './temp-dir.js';
 
@@ -20,9 +26,19 @@ describe('openFileAuditLog', () => {
     const file = join(tempDir(), 'nested', 'dir', 'audit.jsonl');
     const clock = manualClock();
     const log = await openFileAuditLog({ file, clock });
-    const first = await log.append({ runId: 'run-1', principal: 'alice', kind: 'run.started', data: { trigger: 'chat' } });
+    const first = await log.append({
+      runId: 'run-1',
+      principal: 'alice',
+      kind: 'run.started',
+      data: { trigger: 'chat' },
+    });
     clock.advance(1500);
-    const second = await log.append({ runId: 'run-1', principal: 'alice', kind: 'policy.decision', data: { effect: 'allow', n: 1.5 } });
+    const second = await log.append({
+      runId: 'run-1',
+      principal: 'alice',
+      kind: 'policy.decision',
+      data: { effect: 'allow', n: 1.5 },
+    });
     await log.close();
 
     const onDisk = linesOf(file);
@@ -37,8 +53,18 @@ describe('openFileAuditLog', () => {
   });
 
   it('hashes the RFC 8785 canonical form, so key order in data does not change the hash', async () => {
-    const base = { schemaVersion: 1 as const, seq: 1, time: '2026-01-01T00:00:00.000Z', runId: null, principal: 'p', kind: 'k', prevHash: GENESIS_HASH };
-    expect(hashEntry({ ...base, data: { a: 1, b: [true, null] } })).toBe(hashEntry({ ...base, data: { b: [true, null], a: 1 } }));
+    const base = {
+      schemaVersion: 1 as const,
+      seq: 1,
+      time: '2026-01-01T00:00:00.000Z',
+      runId: null,
+      principal: 'p',
+      kind: 'k',
+      prevHash: GENESIS_HASH,
+    };
+    expect(hashEntry({ ...base, data: { a: 1, b: [true, null] } })).toBe(
+      hashEntry({ ...base, data: { b: [true, null], a: 1 } }),
+    );
     expect(hashEntry({ ...base, data: { a: 1 } })).not.toBe(hashEntry({ ...base, data: { a: 2 } }));
   });
 
@@ -46,7 +72,9 @@ describe('openFileAuditLog', () => {
     const file = join(tempDir(), 'audit.jsonl');
     const log = await openFileAuditLog({ file });
     const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => log.append({ runId: `run-${i % 7}`, principal: `caller-${i}`, kind: 'call.proposed', data: { i } })),
+      Array.from({ length: 200 }, (_, i) =>
+        log.append({ runId: `run-${i % 7}`, principal: `caller-${i}`, kind: 'call.proposed', data: { i } }),
+      ),
     );
     await log.close();
     expect(results.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
@@ -93,10 +121,12 @@ describe('openFileAuditLog', () => {
       await expect(attempt).rejects.toThrow(message);
       await expect(attempt).rejects.toBeInstanceOf(UserError);
     }
-    await expect(log.append({ runId: null, principal: '', kind: 'k', data: {} })).rejects.toThrow(/principal must be a non-empty string/);
-    await expect(log.append({ runId: null, principal: 'p', kind: 'k', data: [] as unknown as Record<string, unknown> })).rejects.toThrow(
-      /data must be a plain object, got an array/,
+    await expect(log.append({ runId: null, principal: '', kind: 'k', data: {} })).rejects.toThrow(
+      /principal must be a non-empty string/,
     );
+    await expect(
+      log.append({ runId: null, principal: 'p', kind: 'k', data: [] as unknown as Record<string, unknown> }),
+    ).rejects.toThrow(/data must be a plain object, got an array/);
     expect(log.failed).toBeNull();
     // The same array twice is a tree once serialised, not a cycle.
     const shared = [1, 2];

@@ -36,7 +36,10 @@ describe('readAuditEntries', () => {
     const lines = readLines(file);
     lines[1] = 'not json';
     writeLines(file, lines);
-    await expect(readAuditEntries(file)).rejects.toMatchObject({ code: 'audit_corrupt', message: expect.stringMatching(/line 2 .*audit verify/) });
+    await expect(readAuditEntries(file)).rejects.toMatchObject({
+      code: 'audit_corrupt',
+      message: expect.stringMatching(/line 2 .*audit verify/),
+    });
   });
 
   it('rejects a tail that is not a positive whole number', async () => {

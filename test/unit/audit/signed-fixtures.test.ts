@@ -3,7 +3,13 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keyRing, loadPublicKey, openFileAuditLog, verifyEvidenceBundle, verifyFileLog } from '../../../src/audit/index.js';
+import {
+  keyRing,
+  loadPublicKey,
+  openFileAuditLog,
+  verifyEvidenceBundle,
+  verifyFileLog,
+} from '../../../src/audit/index.js';
 import { useTempDir } from './temp-dir.js';
 
 const tempDir = useTempDir();
@@ -15,7 +21,10 @@ describe('schema version 1 fixtures', () => {
     const report = await verifyFileLog(fixture('signed-v1.jsonl'), { keys: keys() });
     expect(report.ok).toBe(true);
     expect(report.chain).toMatchObject({ ok: true, entries: 17 });
-    expect(report.checkpoints.map((c) => `${c.checkpoint.reason}@${c.checkpoint.seq}:${c.verdict}`)).toEqual(['periodic@10:holds', 'shutdown@17:holds']);
+    expect(report.checkpoints.map((c) => `${c.checkpoint.reason}@${c.checkpoint.seq}:${c.verdict}`)).toEqual([
+      'periodic@10:holds',
+      'shutdown@17:holds',
+    ]);
     expect(report.provenThrough).toBe(17);
   });
 
@@ -36,6 +45,11 @@ describe('schema version 1 fixtures', () => {
 
   it('an evidence bundle verifies on its own', () => {
     const bundle = JSON.parse(readFileSync(fixture('bundle-v1.json'), 'utf8')) as unknown;
-    expect(verifyEvidenceBundle(bundle, keys())).toMatchObject({ status: 'proven', runId: 'run-fixture', runEntries: 17, problems: [] });
+    expect(verifyEvidenceBundle(bundle, keys())).toMatchObject({
+      status: 'proven',
+      runId: 'run-fixture',
+      runEntries: 17,
+      problems: [],
+    });
   });
 });

@@ -13,7 +13,10 @@ const tempDir = useTempDir();
 
 function capturingLogger(): { logger: pino.Logger; records: Record<string, unknown>[] } {
   const records: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => records.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => records.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, records };
 }
 
@@ -30,7 +33,13 @@ describe('opening a log whose last write was torn by a crash', () => {
     const log = await openFileAuditLog({ file, clock: manualClock(Date.parse('2026-02-01T12:00:00Z')), logger });
     const sha256 = createHash('sha256').update(torn).digest('hex');
     const savedTo = join(dir, 'audit.jsonl.torn-4-2026-02-01T12-00-00-000Z');
-    expect(log.recovered).toEqual({ bytes: torn.length, sha256, savedTo, problem: expect.stringContaining('no trailing newline'), recordedAtSeq: 4 });
+    expect(log.recovered).toEqual({
+      bytes: torn.length,
+      sha256,
+      savedTo,
+      problem: expect.stringContaining('no trailing newline'),
+      recordedAtSeq: 4,
+    });
     expect(readFileSync(savedTo, 'utf8')).toBe(torn);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ level: 40, auditFile: file, bytes: torn.length, sha256, savedTo });
@@ -57,7 +66,11 @@ describe('opening a log whose last write was torn by a crash', () => {
     await writeLog(file, 2);
     appendFileSync(file, '\0\0\0\0\0\0\n');
     const log = await openFileAuditLog({ file, clock: manualClock() });
-    expect(log.recovered).toMatchObject({ bytes: 7, problem: expect.stringContaining('not valid JSON'), recordedAtSeq: 3 });
+    expect(log.recovered).toMatchObject({
+      bytes: 7,
+      problem: expect.stringContaining('not valid JSON'),
+      recordedAtSeq: 3,
+    });
     await log.close();
     expect(await verifyAuditFile(file)).toMatchObject({ ok: true, entries: 3 });
   });
@@ -87,7 +100,9 @@ describe('opening a log whose last write was torn by a crash', () => {
       truncateSync(file, size);
       writeFileSync(`${file}.checkpoints`, checkpoints);
     }
-    const saved = readdirSync(dir).filter((name) => name.includes('.torn-')).sort();
+    const saved = readdirSync(dir)
+      .filter((name) => name.includes('.torn-'))
+      .sort();
     expect(saved).toHaveLength(2);
     expect(saved.map((name) => readFileSync(join(dir, name), 'utf8')).sort()).toEqual(['{"a', '{"b']);
   });
@@ -116,7 +131,10 @@ describe('opening a log that was tampered with', () => {
     const lines = readLines(file);
     lines[2] = lines[2]!.replace('"step":3', '"step":4');
     writeLines(file, lines);
-    await expect(openFileAuditLog({ file })).rejects.toMatchObject({ code: 'audit_corrupt', message: expect.stringContaining('seq 3') });
+    await expect(openFileAuditLog({ file })).rejects.toMatchObject({
+      code: 'audit_corrupt',
+      message: expect.stringContaining('seq 3'),
+    });
   });
 
   it('refuses a torn line that is not the last one', async () => {
@@ -125,6 +143,9 @@ describe('opening a log that was tampered with', () => {
     const lines = readLines(file);
     lines[1] = lines[1]!.slice(0, 30);
     writeLines(file, lines);
-    await expect(openFileAuditLog({ file })).rejects.toMatchObject({ code: 'audit_corrupt', message: expect.stringContaining('seq 2 (line 2)') });
+    await expect(openFileAuditLog({ file })).rejects.toMatchObject({
+      code: 'audit_corrupt',
+      message: expect.stringContaining('seq 2 (line 2)'),
+    });
   });
 });

@@ -48,7 +48,13 @@ describe('verifyAuditFile', () => {
     const { hash: _old, ...rest } = edited;
     lines[2] = JSON.stringify({ ...rest, hash: hashEntry(rest) });
     writeLines(file, lines);
-    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, entries: 3, firstBadSeq: 4, line: 4, kind: 'prev_hash_mismatch' });
+    expect(await verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      entries: 3,
+      firstBadSeq: 4,
+      line: 4,
+      kind: 'prev_hash_mismatch',
+    });
   });
 
   it('catches a deleted entry where the gap opens', async () => {
@@ -71,8 +77,16 @@ describe('verifyAuditFile', () => {
     const lines = readLines(file).map((l) => JSON.parse(l) as AuditEntry);
     lines.splice(2, 1);
     for (const entry of lines.slice(2)) entry.seq -= 1;
-    writeLines(file, lines.map((e) => JSON.stringify(e)));
-    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, firstBadSeq: 3, line: 3, kind: 'prev_hash_mismatch' });
+    writeLines(
+      file,
+      lines.map((e) => JSON.stringify(e)),
+    );
+    expect(await verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      firstBadSeq: 3,
+      line: 3,
+      kind: 'prev_hash_mismatch',
+    });
   });
 
   it('catches two entries swapped at the first of them', async () => {
@@ -80,7 +94,13 @@ describe('verifyAuditFile', () => {
     const lines = readLines(file);
     [lines[3], lines[4]] = [lines[4]!, lines[3]!];
     writeLines(file, lines);
-    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, entries: 3, firstBadSeq: 4, line: 4, kind: 'seq_gap' });
+    expect(await verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      entries: 3,
+      firstBadSeq: 4,
+      line: 4,
+      kind: 'seq_gap',
+    });
   });
 
   it('catches a file truncated mid-line', async () => {
@@ -102,7 +122,13 @@ describe('verifyAuditFile', () => {
     const lines = readLines(file);
     lines[1] = '{"schemaVersion":1,"seq":2,';
     writeLines(file, lines);
-    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, entries: 1, firstBadSeq: 2, line: 2, kind: 'unparseable' });
+    expect(await verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      entries: 1,
+      firstBadSeq: 2,
+      line: 2,
+      kind: 'unparseable',
+    });
   });
 
   it('refuses a schemaVersion it does not know, naming it', async () => {
@@ -123,14 +149,21 @@ describe('verifyAuditFile', () => {
     const lines = readLines(file);
     lines[0] = lines[0]!.replace('{"schemaVersion":1,', '{"schemaVersion":1,"approvedBy":"mallory",');
     writeLines(file, lines);
-    expect(await verifyAuditFile(file)).toMatchObject({ ok: false, firstBadSeq: 1, kind: 'invalid_entry', problem: expect.stringContaining('"approvedBy"') });
+    expect(await verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      firstBadSeq: 1,
+      kind: 'invalid_entry',
+      problem: expect.stringContaining('"approvedBy"'),
+    });
   });
 
   it('verifies a log larger than its 1 MiB read chunk', async () => {
     const file = join(tempDir(), 'audit.jsonl');
     const big = 'x'.repeat(3000);
     const log = await openFileAuditLog({ file });
-    const pending = Array.from({ length: 800 }, (_, i) => log.append({ runId: null, principal: 'p', kind: 'k', data: { i, big } }));
+    const pending = Array.from({ length: 800 }, (_, i) =>
+      log.append({ runId: null, principal: 'p', kind: 'k', data: { i, big } }),
+    );
     const entries = await Promise.all(pending);
     await log.close();
     expect(readFileSync(file).length).toBeGreaterThan(2 << 20);
@@ -151,7 +184,11 @@ describe('the committed schemaVersion 1 fixture', () => {
   const fixture = new URL('../../fixtures/audit/v1.jsonl', import.meta.url).pathname;
 
   it('keeps verifying, with the same last hash', async () => {
-    expect(await verifyAuditFile(fixture)).toEqual({ ok: true, entries: 6, lastHash: 'f9f87a5d5c47a3d832c930ec1b80ddd14b20e298dda37a8a94442318c6875167' });
+    expect(await verifyAuditFile(fixture)).toEqual({
+      ok: true,
+      entries: 6,
+      lastHash: 'f9f87a5d5c47a3d832c930ec1b80ddd14b20e298dda37a8a94442318c6875167',
+    });
   });
 
   it('still opens for appending and extends the chain', async () => {

@@ -10,7 +10,14 @@ export async function writeLog(file: string, count: number): Promise<AuditEntry[
   for (let i = 1; i <= count; i++) {
     clock.advance(1000);
     // Issued together so big logs are group-committed; the order of calls is the order on disk.
-    pending.push(log.append({ runId: `run-${i % 2}`, principal: 'alice', kind: i === 1 ? 'run.started' : 'planner.turn', data: { step: i } }));
+    pending.push(
+      log.append({
+        runId: `run-${i % 2}`,
+        principal: 'alice',
+        kind: i === 1 ? 'run.started' : 'planner.turn',
+        data: { step: i },
+      }),
+    );
   }
   const entries = await Promise.all(pending);
   await log.close();

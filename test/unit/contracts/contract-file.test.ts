@@ -6,7 +6,8 @@ import { buildContractSet, ContractInvalidError, loadContracts } from '../../../
 import { defaultContractFiles } from '../../../src/paths.js';
 
 const HEAD = 'apiVersion: mlops-agent/v1\nkind: DataContract\nmetadata: { name: quotes }\ndatasets: [quotes-*]\n';
-const COLUMNS = 'columns:\n  quote_time: { type: timestamp }\n  bid: { type: number, nullable: true }\n  ask: { type: number, nullable: true }\n';
+const COLUMNS =
+  'columns:\n  quote_time: { type: timestamp }\n  bid: { type: number, nullable: true }\n  ask: { type: number, nullable: true }\n';
 
 /** The issues of a contract text as `line: message`, or [] when it loads. */
 function issues(text: string, file = 'c.yaml'): string[] {
@@ -25,11 +26,31 @@ describe('data contract files', () => {
     const set = await loadContracts(defaultContractFiles);
     expect(set.contracts.map((c) => c.name)).toEqual(['credit', 'quotes']);
     const credit = set.forDataset('credit-recent')!;
-    expect(credit.columns.find((c) => c.name === 'income')).toMatchObject({ type: 'number', nullable: true, maxNullRate: 0.02, min: 1000, max: 2_000_000, drift: true, severity: 'hard' });
-    expect(credit.rules.map((r) => [r.id, r.severity])).toEqual([['loan-within-20x-income', 'hard'], ['young-history-plausible', 'soft']]);
-    expect(credit.freshness).toMatchObject({ column: 'application_date', maxAgeMs: 180 * 86_400_000, severity: 'soft' });
+    expect(credit.columns.find((c) => c.name === 'income')).toMatchObject({
+      type: 'number',
+      nullable: true,
+      maxNullRate: 0.02,
+      min: 1000,
+      max: 2_000_000,
+      drift: true,
+      severity: 'hard',
+    });
+    expect(credit.rules.map((r) => [r.id, r.severity])).toEqual([
+      ['loan-within-20x-income', 'hard'],
+      ['young-history-plausible', 'soft'],
+    ]);
+    expect(credit.freshness).toMatchObject({
+      column: 'application_date',
+      maxAgeMs: 180 * 86_400_000,
+      severity: 'soft',
+    });
     const quotes = set.forDataset('quotes-eurusd')!;
-    expect(quotes.rules.find((r) => r.id === 'crossed-quotes')!.window).toEqual({ column: 'quote_time', sizeMs: 60_000, size: '1m', maxRows: 2 });
+    expect(quotes.rules.find((r) => r.id === 'crossed-quotes')!.window).toEqual({
+      column: 'quote_time',
+      sizeMs: 60_000,
+      size: '1m',
+      maxRows: 2,
+    });
     expect(quotes.gaps).toEqual([expect.objectContaining({ id: 'quote_time.gaps', by: 'symbol', maxGapMs: 120_000 })]);
     expect(set.forDataset('trades-today')).toBeUndefined();
     expect(credit.hash).toMatch(/^[0-9a-f]{64}$/);
@@ -37,7 +58,10 @@ describe('data contract files', () => {
 
   it('matches dataset names by pattern, the first contract listed winning', () => {
     const set = buildContractSet([
-      { file: 'a.yaml', text: `${HEAD.replace('[quotes-*]', '[quotes-eur*]').replace('name: quotes', 'name: eur')}${COLUMNS}` },
+      {
+        file: 'a.yaml',
+        text: `${HEAD.replace('[quotes-*]', '[quotes-eur*]').replace('name: quotes', 'name: eur')}${COLUMNS}`,
+      },
       { file: 'b.yaml', text: `${HEAD}${COLUMNS}` },
     ]);
     expect(set.forDataset('quotes-eurusd')!.name).toBe('eur');
@@ -47,7 +71,9 @@ describe('data contract files', () => {
 
   it('refuses a YAML syntax error, an unknown field and a wrong kind with file:line', () => {
     expect(issues('apiVersion: [\n')).toEqual([expect.stringMatching(/^c\.yaml:\d+: YAML syntax error/)]);
-    expect(issues(`${HEAD}${COLUMNS}colums: {}\n`)).toEqual(['c.yaml:9: the contract file has unknown field "colums"; allowed fields are: apiVersion, kind, metadata, datasets, reference, model, rows, freshness, columns, unique, gaps, rules']);
+    expect(issues(`${HEAD}${COLUMNS}colums: {}\n`)).toEqual([
+      'c.yaml:9: the contract file has unknown field "colums"; allowed fields are: apiVersion, kind, metadata, datasets, reference, model, rows, freshness, columns, unique, gaps, rules',
+    ]);
     expect(issues(HEAD.replace('DataContract', 'Policy') + COLUMNS)).toEqual(['c.yaml:2: kind must be "DataContract"']);
   });
 
@@ -64,10 +90,17 @@ describe('data contract files', () => {
   });
 
   it('refuses a rule whose CEL does not parse, reads another variable, or reads an undeclared column', () => {
-    const rules = (when: string) => `${HEAD}${COLUMNS}rules:\n  - id: r\n    when: ${JSON.stringify(when)}\n    severity: hard\n    reason: test\n`;
-    expect(issues(rules('row.bid <= '))).toEqual([expect.stringMatching(/^c\.yaml:11: rule "r" when: CEL syntax error/)]);
-    expect(issues(rules('input.bid <= row.ask'))).toEqual(['c.yaml:11: rule "r" when: unknown variable "input" (a rule reads one row as "row", e.g. row.bid <= row.ask)']);
-    expect(issues(rules('row.bid <= row.offer'))).toEqual(['c.yaml:11: rule "r" when: reads column "offer", which the contract does not declare (columns: quote_time, bid, ask)']);
+    const rules = (when: string) =>
+      `${HEAD}${COLUMNS}rules:\n  - id: r\n    when: ${JSON.stringify(when)}\n    severity: hard\n    reason: test\n`;
+    expect(issues(rules('row.bid <= '))).toEqual([
+      expect.stringMatching(/^c\.yaml:11: rule "r" when: CEL syntax error/),
+    ]);
+    expect(issues(rules('input.bid <= row.ask'))).toEqual([
+      'c.yaml:11: rule "r" when: unknown variable "input" (a rule reads one row as "row", e.g. row.bid <= row.ask)',
+    ]);
+    expect(issues(rules('row.bid <= row.offer'))).toEqual([
+      'c.yaml:11: rule "r" when: reads column "offer", which the contract does not declare (columns: quote_time, bid, ask)',
+    ]);
     expect(issues(rules('row.bid <= row.ask'))).toEqual([]);
   });
 
@@ -92,14 +125,21 @@ describe('data contract files', () => {
   it('refuses two rules with one id, and two contracts with one name across files', () => {
     const dup = `${HEAD}${COLUMNS}unique:\n  - { id: r, columns: [quote_time] }\nrules:\n  - id: r\n    when: row.bid <= row.ask\n    severity: soft\n    reason: x\n`;
     expect(issues(dup)).toEqual(['c.yaml:12: rule id "r" is used twice (first at line 10); give each rule its own id']);
-    expect(() => buildContractSet([{ file: 'a.yaml', text: HEAD + COLUMNS }, { file: 'b.yaml', text: HEAD + COLUMNS }])).toThrow(/b\.yaml:3: data contract "quotes" is also defined at a\.yaml:3/);
+    expect(() =>
+      buildContractSet([
+        { file: 'a.yaml', text: HEAD + COLUMNS },
+        { file: 'b.yaml', text: HEAD + COLUMNS },
+      ]),
+    ).toThrow(/b\.yaml:3: data contract "quotes" is also defined at a\.yaml:3/);
   });
 
   it('refuses a contract file that cannot be read, naming the config key that lists it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'contracts-'));
     try {
       const missing = join(dir, 'nope.yaml');
-      await expect(loadContracts([missing])).rejects.toThrow(`${missing}:1: cannot read the data contract: no such file (contracts.files in the config lists it)`);
+      await expect(loadContracts([missing])).rejects.toThrow(
+        `${missing}:1: cannot read the data contract: no such file (contracts.files in the config lists it)`,
+      );
       await expect(loadContracts([dir])).rejects.toThrow(/is a directory, not a file/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

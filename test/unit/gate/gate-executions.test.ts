@@ -17,7 +17,14 @@ async function fixture(options: Parameters<typeof gateFixture>[0] = {}): Promise
   fixtures.push(fx);
   // A canary holds traffic, so a rollback has something to do (with none it is a no-op).
   if (!fx.backends.splits.get('credit-risk/production')?.canaryVersion) {
-    fx.backends.splits.set('credit-risk/production', { model: 'credit-risk', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' });
+    fx.backends.splits.set('credit-risk/production', {
+      model: 'credit-risk',
+      environment: 'production',
+      stableVersion: '1',
+      canaryVersion: '2',
+      canaryPercent: 5,
+      lastKnownGoodVersion: '1',
+    });
   }
   return fx;
 }
@@ -39,7 +46,11 @@ describe('execution records at the gate', () => {
   });
 
   /** What a worker killed between taking a call and keeping its end leaves: the key taken, no end. */
-  async function takenWithoutEnd(fx: GateFixture, call: { runId: string; callId: string; tool: string; args: unknown }, backends = fx.backends): Promise<GateFixture> {
+  async function takenWithoutEnd(
+    fx: GateFixture,
+    call: { runId: string; callId: string; tool: string; args: unknown },
+    backends = fx.backends,
+  ): Promise<GateFixture> {
     const first = await fixture({ backends: memoryBackends() });
     await first.gate.call({ ...call, principal: agent });
     const record = (await first.executions.find(`${call.runId}:${call.callId}`))!;
@@ -58,7 +69,11 @@ describe('execution records at the gate', () => {
     await executions.take({ ...record, end: null });
     const resumed = await fixture({ executions, backends: fx.backends });
     const outcome = await resumed.gate.call(call);
-    expect(outcome).toMatchObject({ status: 'executed', summary: 'credit-risk production: all traffic on v1 (last known good)', recovery: expect.stringContaining('had already done it under its key') });
+    expect(outcome).toMatchObject({
+      status: 'executed',
+      summary: 'credit-risk production: all traffic on v1 (last known good)',
+      recovery: expect.stringContaining('had already done it under its key'),
+    });
     expect(rollbacks(fx)).toHaveLength(1);
     expect((await resumed.entries()).map((e) => [e.kind, e.data.recovered ?? e.data.found ?? null])).toEqual([
       ['call.proposed', null],
@@ -72,14 +87,42 @@ describe('execution records at the gate', () => {
   it('executes now, once and after asking the policy again, a taken call its backend never started', async () => {
     const fx = await fixture();
     const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_1', tool: 'rollback', args: rollbackArgs });
-    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
-    expect(outcome).toMatchObject({ status: 'executed', recovery: expect.stringContaining('was executed now, once, after the policy allowed it again (rule allow-rollback)') });
+    const outcome = await resumed.gate.call({
+      runId: 'r1',
+      callId: 'call_1',
+      principal: agent,
+      tool: 'rollback',
+      args: rollbackArgs,
+    });
+    expect(outcome).toMatchObject({
+      status: 'executed',
+      recovery: expect.stringContaining(
+        'was executed now, once, after the policy allowed it again (rule allow-rollback)',
+      ),
+    });
     expect(rollbacks(resumed)).toHaveLength(1);
     const entries = await resumed.entries();
-    expect(entries.map((e) => e.kind)).toEqual(['call.proposed', 'call.replayed', 'execution.reconciled', 'policy.decision', 'execution.started', 'execution.finished']);
+    expect(entries.map((e) => e.kind)).toEqual([
+      'call.proposed',
+      'call.replayed',
+      'execution.reconciled',
+      'policy.decision',
+      'execution.started',
+      'execution.finished',
+    ]);
     expect(entries[3]!.data).toMatchObject({ resumed: true, decision: { effect: 'allow', ruleId: 'allow-rollback' } });
     // A third attempt finds the end kept and does nothing.
-    expect((await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs })).status).toBe('executed');
+    expect(
+      (
+        await resumed.gate.call({
+          runId: 'r1',
+          callId: 'call_1',
+          principal: agent,
+          tool: 'rollback',
+          args: rollbackArgs,
+        })
+      ).status,
+    ).toBe('executed');
     expect(rollbacks(resumed)).toHaveLength(1);
   });
 
@@ -88,7 +131,13 @@ describe('execution records at the gate', () => {
     const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_1', tool: 'rollback', args: rollbackArgs });
     // Nothing serves the model any more: its risk cannot be assessed, which denies.
     resumed.backends.splits.clear();
-    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
+    const outcome = await resumed.gate.call({
+      runId: 'r1',
+      callId: 'call_1',
+      principal: agent,
+      tool: 'rollback',
+      args: rollbackArgs,
+    });
     expect(outcome).toMatchObject({ status: 'refused', recovery: expect.stringContaining('Nothing was executed') });
     expect(rollbacks(resumed)).toHaveLength(0);
     expect((await resumed.entries()).map((e) => e.kind)).not.toContain('execution.started');
@@ -98,16 +147,36 @@ describe('execution records at the gate', () => {
     const fx = await fixture();
     fx.backends.holdJobs = true;
     const args = { model: 'credit-risk', dataset: 'credit-recent' };
-    const started = await fx.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    const started = await fx.gate.call({
+      runId: 'r1',
+      callId: 'call_2',
+      principal: agent,
+      tool: 'trigger_retrain',
+      args,
+      park: true,
+    });
     expect(started.status).toBe('waiting');
     const record = (await fx.executions.find('r1:call_2'))!;
     const executions = createMemoryExecutions();
     await executions.take({ ...record, end: null });
     const resumed = await fixture({ executions, backends: fx.backends });
-    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
-    expect(outcome).toMatchObject({ status: 'waiting', wait: { handle: { jobId: 'job-r1:call_2' }, startedAt: record.takenAt }, recovery: expect.stringContaining('training job job-r1:call_2 running') });
+    const outcome = await resumed.gate.call({
+      runId: 'r1',
+      callId: 'call_2',
+      principal: agent,
+      tool: 'trigger_retrain',
+      args,
+      park: true,
+    });
+    expect(outcome).toMatchObject({
+      status: 'waiting',
+      wait: { handle: { jobId: 'job-r1:call_2' }, startedAt: record.takenAt },
+      recovery: expect.stringContaining('training job job-r1:call_2 running'),
+    });
     expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
-    expect((await resumed.entries()).find((e) => e.kind === 'execution.waiting')?.data).toMatchObject({ recovered: true });
+    expect((await resumed.entries()).find((e) => e.kind === 'execution.waiting')?.data).toMatchObject({
+      recovered: true,
+    });
     // Its end is recorded once, however often a resumed run comes back for it.
     fx.backends.finishJob('job-r1:call_2');
     const wait = (outcome as { wait: WaitingCall }).wait;
@@ -120,11 +189,23 @@ describe('execution records at the gate', () => {
     const fx = await fixture();
     fx.backends.holdJobs = true;
     const args = { model: 'credit-risk', dataset: 'credit-recent' };
-    const started = await fx.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    const started = await fx.gate.call({
+      runId: 'r1',
+      callId: 'call_2',
+      principal: agent,
+      tool: 'trigger_retrain',
+      args,
+      park: true,
+    });
     const wait = (started as { wait: WaitingCall }).wait;
     fx.backends.finishJob('job-r1:call_2');
     // What a process killed right after the end's audit entry leaves in the execution record.
-    await fx.executions.finish('r1:call_2', { status: 'executed', summary: 'job registered v2', output: {}, recording: true });
+    await fx.executions.finish('r1:call_2', {
+      status: 'executed',
+      summary: 'job registered v2',
+      output: {},
+      recording: true,
+    });
     expect(await fx.gate.completeWaiting(wait)).toMatchObject({ status: 'executed' });
     const ends = (await fx.entries()).filter((e) => e.kind === 'execution.finished');
     expect(ends.map((e) => e.data.mayRepeat ?? false)).toEqual([true]);
@@ -136,7 +217,14 @@ describe('execution records at the gate', () => {
     fx.backends.holdJobs = true;
     const args = { model: 'credit-risk', dataset: 'credit-recent' };
     const resumed = await takenWithoutEnd(fx, { runId: 'r1', callId: 'call_2', tool: 'trigger_retrain', args });
-    const outcome = await resumed.gate.call({ runId: 'r1', callId: 'call_2', principal: agent, tool: 'trigger_retrain', args, park: true });
+    const outcome = await resumed.gate.call({
+      runId: 'r1',
+      callId: 'call_2',
+      principal: agent,
+      tool: 'trigger_retrain',
+      args,
+      park: true,
+    });
     expect(outcome).toMatchObject({ status: 'waiting', wait: { handle: { jobId: 'job-r1:call_2' } } });
     expect(fx.backends.calls.filter((c) => c.startsWith('trainer.start'))).toHaveLength(1);
   });
@@ -147,21 +235,38 @@ describe('execution records at the gate', () => {
     resumed.backends.deployer.lookup = async () => {
       throw new Error('deployer unreachable');
     };
-    await expect(resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs })).rejects.toMatchObject({ retryable: true, message: expect.stringContaining('deployer unreachable') });
+    await expect(
+      resumed.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs }),
+    ).rejects.toMatchObject({ retryable: true, message: expect.stringContaining('deployer unreachable') });
     expect(rollbacks(resumed)).toHaveLength(0);
   });
 
   it('refuses a key reused for a different call, executing nothing', async () => {
     const fx = await fixture();
     await fx.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: rollbackArgs });
-    const other = await fx.gate.call({ runId: 'r1', callId: 'call_1', principal: agent, tool: 'rollback', args: { ...rollbackArgs, reason: 'something else' } });
-    expect(other).toMatchObject({ status: 'invalid', error: expect.stringContaining('idempotency key r1:call_1 was already used') });
+    const other = await fx.gate.call({
+      runId: 'r1',
+      callId: 'call_1',
+      principal: agent,
+      tool: 'rollback',
+      args: { ...rollbackArgs, reason: 'something else' },
+    });
+    expect(other).toMatchObject({
+      status: 'invalid',
+      error: expect.stringContaining('idempotency key r1:call_1 was already used'),
+    });
     expect(rollbacks(fx)).toHaveLength(1);
   });
 
   it('runs a read-only call again: a fresh look does no harm', async () => {
     const fx = await fixture();
-    const call = { runId: 'r1', callId: 'call_1', principal: agent, tool: 'registry_query', args: { action: 'list_models' } };
+    const call = {
+      runId: 'r1',
+      callId: 'call_1',
+      principal: agent,
+      tool: 'registry_query',
+      args: { action: 'list_models' },
+    };
     await fx.gate.call(call);
     await fx.gate.call(call);
     expect(fx.backends.calls.filter((c) => c === 'registry.listModels')).toHaveLength(2);

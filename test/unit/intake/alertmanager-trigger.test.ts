@@ -31,7 +31,12 @@ describe('alertmanagerTrigger', () => {
   it('turns a valid webhook into an alert trigger keyed by its group key', () => {
     const { trigger, dedupeKey } = alertmanagerTrigger(payload());
     expect(dedupeKey).toBe('alert:{}:{alertname="DriftHigh", model="churn"}');
-    expect(trigger).toMatchObject({ kind: 'alert', alertName: 'DriftHigh', text: 'DriftHigh firing: PSI 0.31 on tenure', principal: { id: 'agent:alertmanager' } });
+    expect(trigger).toMatchObject({
+      kind: 'alert',
+      alertName: 'DriftHigh',
+      text: 'DriftHigh firing: PSI 0.31 on tenure',
+      principal: { id: 'agent:alertmanager' },
+    });
     // Annotations are outside content: carried as data, never in the instruction text.
     expect(trigger.text).not.toContain('ignore previous instructions');
   });
@@ -51,7 +56,9 @@ describe('alertmanagerTrigger', () => {
 describe('dedupeKeyOf', () => {
   it('keys generic alerts by their dedupe key and never keys chat', () => {
     const principal = { id: 'x', roles: [] };
-    expect(dedupeKeyOf({ kind: 'alert', principal, text: 't', data: { dedupeKey: 'grafana:42' } })).toBe('alert:grafana:42');
+    expect(dedupeKeyOf({ kind: 'alert', principal, text: 't', data: { dedupeKey: 'grafana:42' } })).toBe(
+      'alert:grafana:42',
+    );
     expect(dedupeKeyOf({ kind: 'alert', principal, text: 't', data: null })).toBeUndefined();
     expect(dedupeKeyOf({ kind: 'chat', principal, text: 't', data: { groupKey: 'g' } })).toBeUndefined();
   });

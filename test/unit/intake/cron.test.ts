@@ -10,7 +10,7 @@ describe('nextFireAt', () => {
     expect(iso(nextFireAt('0 2 * * *', 'UTC', at('2026-03-28T02:00:00Z')))).toBe('2026-03-29T02:00:00.000Z');
   });
 
-  it('reads the expression in the schedule\'s time zone, across a daylight-saving change', () => {
+  it("reads the expression in the schedule's time zone, across a daylight-saving change", () => {
     // 02:00 in London is 02:00 UTC in winter and 01:00 UTC once summer time starts (29 March 2026).
     expect(iso(nextFireAt('0 2 * * *', 'Europe/London', at('2026-03-27T03:00:00Z')))).toBe('2026-03-28T02:00:00.000Z');
     expect(iso(nextFireAt('0 2 * * *', 'Europe/London', at('2026-03-28T03:00:00Z')))).toBe('2026-03-29T01:00:00.000Z');

@@ -30,13 +30,19 @@ describe('a generic JSON alert', () => {
       alertName: 'ModelDriftDetected',
       principal: { id: 'agent:alerts', roles: [] },
       text: 'ModelDriftDetected firing: PSI 0.41 on credit_utilization',
-      data: { status: 'firing', sender: 'monitor:grafana', labels: { alertname: 'ModelDriftDetected', model: 'credit-risk', dataset: 'credit-recent' } },
+      data: {
+        status: 'firing',
+        sender: 'monitor:grafana',
+        labels: { alertname: 'ModelDriftDetected', model: 'credit-risk', dataset: 'credit-recent' },
+      },
     });
     expect(dedupeKey).toMatch(/^alert:generic:ModelDriftDetected:/);
   });
 
   it('coalesces by its dedupeKey when given, else by its name and labels in any order', () => {
-    expect(genericAlertTrigger({ ...body, dedupeKey: 'credit-risk-drift' }, 's').dedupeKey).toBe('alert:credit-risk-drift');
+    expect(genericAlertTrigger({ ...body, dedupeKey: 'credit-risk-drift' }, 's').dedupeKey).toBe(
+      'alert:credit-risk-drift',
+    );
     const a = genericAlertTrigger({ name: 'X', labels: { a: '1', b: '2' } }, 's').dedupeKey;
     const b = genericAlertTrigger({ name: 'X', labels: { b: '2', a: '1' }, status: 'resolved' }, 's').dedupeKey;
     const c = genericAlertTrigger({ name: 'X', labels: { a: '1', b: '3' } }, 's').dedupeKey;
@@ -46,7 +52,10 @@ describe('a generic JSON alert', () => {
 
   it('defaults to firing, and takes a resolved notice', () => {
     expect(genericAlertTrigger({ name: 'X' }, 's').status).toBe('firing');
-    expect(genericAlertTrigger({ name: 'X', status: 'resolved' }, 's')).toMatchObject({ status: 'resolved', trigger: { text: 'X resolved', data: { status: 'resolved' } } });
+    expect(genericAlertTrigger({ name: 'X', status: 'resolved' }, 's')).toMatchObject({
+      status: 'resolved',
+      trigger: { text: 'X resolved', data: { status: 'resolved' } },
+    });
   });
 
   it('is refused with the field named: missing name, unknown keys, a bad status, a bad date, non-string labels', () => {
@@ -61,7 +70,18 @@ describe('a generic JSON alert', () => {
 
 describe('the status of an Alertmanager group', () => {
   it('is returned beside the trigger, so a resolved group can be told apart', () => {
-    const resolved = { version: '4', groupKey: 'g', truncatedAlerts: 0, status: 'resolved', receiver: 'r', groupLabels: {}, commonLabels: { alertname: 'A' }, commonAnnotations: {}, externalURL: 'http://am', alerts: [] };
+    const resolved = {
+      version: '4',
+      groupKey: 'g',
+      truncatedAlerts: 0,
+      status: 'resolved',
+      receiver: 'r',
+      groupLabels: {},
+      commonLabels: { alertname: 'A' },
+      commonAnnotations: {},
+      externalURL: 'http://am',
+      alerts: [],
+    };
     expect(alertmanagerTrigger(resolved)).toMatchObject({ status: 'resolved', dedupeKey: 'alert:g' });
   });
 });

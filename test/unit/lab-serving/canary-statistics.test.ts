@@ -1,7 +1,14 @@
 // Hand-checked values: Newcombe's own worked example, and figures computed by hand (in
 // Python's statistics.NormalDist and math) from the formulas each function cites.
 import { describe, expect, it } from 'vitest';
-import { chiSquareQuantile, differenceBounds, normalQuantile, psiSamplingAllowance, wilsonInterval, windowPsi } from '../../../src/backends/local/canary-statistics.js';
+import {
+  chiSquareQuantile,
+  differenceBounds,
+  normalQuantile,
+  psiSamplingAllowance,
+  wilsonInterval,
+  windowPsi,
+} from '../../../src/backends/local/canary-statistics.js';
 
 const range = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
 
@@ -20,7 +27,10 @@ describe('canary statistics', () => {
     expect(lower).toBeCloseTo(0.018583211652931635, 9);
     expect(upper).toBeCloseTo(0.12762319621249799, 9);
     // No failures still leaves room above zero: 0 of 1,900 does not prove a rate of 0.
-    expect(wilsonInterval(0, 1900, normalQuantile(0.99))).toEqual({ lower: 0, upper: expect.closeTo(0.0028402753477459013, 9) });
+    expect(wilsonInterval(0, 1900, normalQuantile(0.99))).toEqual({
+      lower: 0,
+      upper: expect.closeTo(0.0028402753477459013, 9),
+    });
   });
 
   it("reproduces Newcombe's worked example of the hybrid score interval (56/70 − 48/80: 0.0524 to 0.3339)", () => {
@@ -51,7 +61,10 @@ describe('canary statistics', () => {
   it('adds half a count to every bin of a window PSI, so an empty bin is no catastrophe', () => {
     // Reference 1..100: ten bins of ten, shares (10 + 0.5) / 105 = 0.1. Actual 1..20: two
     // bins of ten, shares 10.5 / 25 = 0.42, and eight empty bins at 0.5 / 25 = 0.02.
-    const { psi, bins } = windowPsi(range(100, (i) => i + 1), range(20, (i) => i + 1));
+    const { psi, bins } = windowPsi(
+      range(100, (i) => i + 1),
+      range(20, (i) => i + 1),
+    );
     expect(bins).toBe(10);
     expect(psi).toBeCloseTo(1.9484943601429905, 9);
     const same = range(100, (i) => i + 1);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createCanaryWatch, failuresInARow, withWatchAnalysis, WATCH_ANALYSES_KEPT, type WatchedDeployments } from '../../../src/backends/local/canary-watch.js';
+import {
+  createCanaryWatch,
+  failuresInARow,
+  withWatchAnalysis,
+  WATCH_ANALYSES_KEPT,
+  type WatchedDeployments,
+} from '../../../src/backends/local/canary-watch.js';
 import type { DeploymentEntry } from '../../../src/backends/local/deployment-store.js';
 import { createLocalDeployer } from '../../../src/backends/local/deployer.js';
 import { createServingStats } from '../../../src/backends/local/serving-stats.js';
@@ -9,12 +15,37 @@ import type { CanaryAnalysis } from '../../../tools/ports.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { manualTimers } from '../../support/manual-timers.js';
 
-const THRESHOLDS = { minRequestsPerStep: 100, maxErrorRateDelta: 0.01, maxP99LatencyRatio: 3, maxScoreShiftPsi: 0.25, minAccuracyDelta: -0.03, stepTimeoutMs: 60_000, latencyFloorMs: 25 };
+const THRESHOLDS = {
+  minRequestsPerStep: 100,
+  maxErrorRateDelta: 0.01,
+  maxP99LatencyRatio: 3,
+  maxScoreShiftPsi: 0.25,
+  minAccuracyDelta: -0.03,
+  stepTimeoutMs: 60_000,
+  latencyFloorMs: 25,
+};
 
 function heldEntry(analyses: CanaryAnalysis[] = []): DeploymentEntry {
   return {
-    split: { model: 'm', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, lastKnownGoodVersion: '1' },
-    rollout: { model: 'm', environment: 'production', stableVersion: '1', canaryVersion: '2', canaryPercent: 5, targetPercent: 5, status: 'paused', analyses, reason: 'reached the authorised 5%' },
+    split: {
+      model: 'm',
+      environment: 'production',
+      stableVersion: '1',
+      canaryVersion: '2',
+      canaryPercent: 5,
+      lastKnownGoodVersion: '1',
+    },
+    rollout: {
+      model: 'm',
+      environment: 'production',
+      stableVersion: '1',
+      canaryVersion: '2',
+      canaryPercent: 5,
+      targetPercent: 5,
+      status: 'paused',
+      analyses,
+      reason: 'reached the authorised 5%',
+    },
     stepStartedAt: null,
     stepPending: false,
   };
@@ -38,13 +69,27 @@ function watchOne(options: { failuresToRollback?: number; entry?: DeploymentEntr
       moves.push({ kind: 'commit', by: record.by, reason: record.reason, entry: next });
     },
     async rollBackTo(_m, _e, next, by, reason) {
-      entry = { ...next, split: { ...next.split, canaryVersion: null, canaryPercent: 0 }, rollout: { ...next.rollout!, status: 'rolled_back', reason } };
+      entry = {
+        ...next,
+        split: { ...next.split, canaryVersion: null, canaryPercent: 0 },
+        rollout: { ...next.rollout!, status: 'rolled_back', reason },
+      };
       moves.push({ kind: 'rollback', by, reason, entry });
     },
   };
-  const watch = createCanaryWatch({ deployments, stats, thresholds: THRESHOLDS, intervalMs: 1_000, failuresToRollback: options.failuresToRollback, clock, timers, logger: silentLogger });
+  const watch = createCanaryWatch({
+    deployments,
+    stats,
+    thresholds: THRESHOLDS,
+    intervalMs: 1_000,
+    failuresToRollback: options.failuresToRollback,
+    clock,
+    timers,
+    logger: silentLogger,
+  });
   const serve = (version: string, n: number, ok = true) => {
-    for (let i = 0; i < n; i++) stats.recordRequest({ model: 'm', environment: 'production', version, ok, latencyMs: 0.1, predictions: [] });
+    for (let i = 0; i < n; i++)
+      stats.recordRequest({ model: 'm', environment: 'production', version, ok, latencyMs: 0.1, predictions: [] });
   };
   /** Fires the due timer and lets the analysis finish. */
   const tick = async () => {
@@ -61,7 +106,17 @@ function watchOne(options: { failuresToRollback?: number; entry?: DeploymentEntr
     clock.advance(1);
     await tick();
   };
-  return { clock, timers, watch, moves, serve, tick, window, entry: () => entry, drive: (on: boolean) => (driven = on) };
+  return {
+    clock,
+    timers,
+    watch,
+    moves,
+    serve,
+    tick,
+    window,
+    entry: () => entry,
+    drive: (on: boolean) => (driven = on),
+  };
 }
 
 describe('the canary watch', () => {
@@ -79,7 +134,10 @@ describe('the canary watch', () => {
     expect(w.moves).toHaveLength(1);
     const recorded = w.moves[0]!;
     expect(recorded).toMatchObject({ kind: 'commit', by: 'canary-watch', reason: 'analysis passed while held at 5%' });
-    expect(recorded.entry.rollout!.analyses.at(-1)!.checks.find((c) => c.check === 'canary_requests')).toMatchObject({ canary: 120, passed: true });
+    expect(recorded.entry.rollout!.analyses.at(-1)!.checks.find((c) => c.check === 'canary_requests')).toMatchObject({
+      canary: 120,
+      passed: true,
+    });
     expect(w.timers.pending()).toBe(1);
   });
 
@@ -87,15 +145,30 @@ describe('the canary watch', () => {
     const w = watchOne();
     w.watch.watch('m', 'production');
     await w.window(true);
-    expect(w.moves).toEqual([expect.objectContaining({ kind: 'commit', by: 'canary-watch', reason: 'analysis failed while held at 5% (1 of 2 in a row): error_rate' })]);
+    expect(w.moves).toEqual([
+      expect.objectContaining({
+        kind: 'commit',
+        by: 'canary-watch',
+        reason: 'analysis failed while held at 5% (1 of 2 in a row): error_rate',
+      }),
+    ]);
     expect(w.entry()!.rollout!.analyses.at(-1)).toMatchObject({ passed: false, trafficPercent: 5 });
     expect(w.entry()!.rollout!.status).toBe('paused');
     expect(w.timers.pending()).toBe(1);
 
     await w.window(true);
-    expect(w.moves.at(-1)).toMatchObject({ kind: 'rollback', by: 'canary-analysis', reason: 'canary analysis failed at 5% while held: error_rate (2 of 2 in a row)' });
+    expect(w.moves.at(-1)).toMatchObject({
+      kind: 'rollback',
+      by: 'canary-analysis',
+      reason: 'canary analysis failed at 5% while held: error_rate (2 of 2 in a row)',
+    });
     // Both failures stay in the rollout, the one that rolled back last.
-    expect(w.entry()!.rollout!.analyses.slice(-2).map((a) => a.passed)).toEqual([false, false]);
+    expect(
+      w
+        .entry()!
+        .rollout!.analyses.slice(-2)
+        .map((a) => a.passed),
+    ).toEqual([false, false]);
     expect(w.timers.pending()).toBe(0);
     expect(w.watch.watching()).toEqual([]);
   });
@@ -116,7 +189,13 @@ describe('the canary watch', () => {
     const w = watchOne({ failuresToRollback: 1 });
     w.watch.watch('m', 'production');
     await w.window(true);
-    expect(w.moves).toEqual([expect.objectContaining({ kind: 'rollback', by: 'canary-analysis', reason: 'canary analysis failed at 5% while held: error_rate (1 of 1 in a row)' })]);
+    expect(w.moves).toEqual([
+      expect.objectContaining({
+        kind: 'rollback',
+        by: 'canary-analysis',
+        reason: 'canary analysis failed at 5% while held: error_rate (1 of 1 in a row)',
+      }),
+    ]);
   });
 
   it('remembers a failed analysis across a restart: the next failure rolls back', async () => {
@@ -129,7 +208,9 @@ describe('the canary watch', () => {
     after.clock.advance(60_000);
     after.watch.watch('m', 'production');
     await after.window(true);
-    expect(after.moves).toEqual([expect.objectContaining({ kind: 'rollback', reason: expect.stringContaining('(2 of 2 in a row)') })]);
+    expect(after.moves).toEqual([
+      expect.objectContaining({ kind: 'rollback', reason: expect.stringContaining('(2 of 2 in a row)') }),
+    ]);
   });
 
   it('stops without a look when a stepping loop drives the canary', async () => {
@@ -163,7 +244,11 @@ describe('watch analyses in a rollout', () => {
     let entry = heldEntry(steps);
     for (let i = 0; i < WATCH_ANALYSES_KEPT + 4; i++) entry = withWatchAnalysis(entry, analysis(`watch-${i}`));
     const ats = entry.rollout!.analyses.map((a) => a.at);
-    expect(ats).toEqual(['step-1', 'step-5', ...Array.from({ length: WATCH_ANALYSES_KEPT }, (_, k) => `watch-${k + 4}`)]);
+    expect(ats).toEqual([
+      'step-1',
+      'step-5',
+      ...Array.from({ length: WATCH_ANALYSES_KEPT }, (_, k) => `watch-${k + 4}`),
+    ]);
     const failed = withWatchAnalysis(entry, analysis('watch-failed', false));
     expect(failed.rollout!.analyses.map((a) => a.at)).toEqual([...ats, 'watch-failed']);
   });
@@ -182,10 +267,26 @@ describe('watch analyses in a rollout', () => {
   });
 
   it('refuses a watch interval that is not a positive number of ms, and a failure count that is not a positive integer', async () => {
-    const options = { dir: '/nonexistent', artifacts: { getVersion: async () => undefined, setAlias: async () => undefined }, stats: createServingStats({ clock: manualClock() }), clock: manualClock(), logger: silentLogger, analysis: THRESHOLDS };
+    const options = {
+      dir: '/nonexistent',
+      artifacts: { getVersion: async () => undefined, setAlias: async () => undefined },
+      stats: createServingStats({ clock: manualClock() }),
+      clock: manualClock(),
+      logger: silentLogger,
+      analysis: THRESHOLDS,
+    };
     await expect(createLocalDeployer({ ...options, watchIntervalMs: 0 })).rejects.toThrow(UserError);
-    await expect(createLocalDeployer({ ...options, watchIntervalMs: Number.NaN })).rejects.toMatchObject({ code: 'config_invalid', message: /watch interval/ });
-    await expect(createLocalDeployer({ ...options, failuresToRollback: 0 })).rejects.toMatchObject({ code: 'config_invalid', message: /failuresToRollback/ });
-    await expect(createLocalDeployer({ ...options, failuresToRollback: 1.5 })).rejects.toMatchObject({ code: 'config_invalid', message: /failuresToRollback/ });
+    await expect(createLocalDeployer({ ...options, watchIntervalMs: Number.NaN })).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: /watch interval/,
+    });
+    await expect(createLocalDeployer({ ...options, failuresToRollback: 0 })).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: /failuresToRollback/,
+    });
+    await expect(createLocalDeployer({ ...options, failuresToRollback: 1.5 })).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: /failuresToRollback/,
+    });
   });
 });

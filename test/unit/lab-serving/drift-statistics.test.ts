@@ -36,7 +36,12 @@ describe('drift statistics', () => {
     const edges = quantileEdges(range(100, (i) => i + 1));
     expect(edges).toHaveLength(9);
     expect(edges[0]).toBe(10);
-    expect(binShares(range(100, (i) => i + 1), edges)).toEqual(new Array(10).fill(0.1));
+    expect(
+      binShares(
+        range(100, (i) => i + 1),
+        edges,
+      ),
+    ).toEqual(new Array(10).fill(0.1));
   });
 
   it('merges tied quantile edges so a mostly-zero count feature gets fewer bins', () => {
@@ -67,7 +72,10 @@ describe('drift statistics', () => {
     // Q((√2 + 0.12 + 0.11/√2)·0.5), summed by hand in Python
     expect(small.pValue).toBeCloseTo(0.534416, 5);
     // scipy.stats.ks_2samp(a, b, method='asymp') gives D = 0.2, p = 0.00172
-    const large = ksTest(range(200, (i) => i * 0.5), range(150, (i) => i * 0.5 + 20));
+    const large = ksTest(
+      range(200, (i) => i * 0.5),
+      range(150, (i) => i * 0.5 + 20),
+    );
     expect(large.statistic).toBeCloseTo(0.2, 10);
     expect(large.pValue).toBeGreaterThan(0.00172 * 0.9);
     expect(large.pValue).toBeLessThan(0.00172 * 1.1);
@@ -77,12 +85,29 @@ describe('drift statistics', () => {
   it('measures KL of score samples on the reference bins, zero for identical samples', () => {
     const scores = range(500, (i) => (i % 100) / 100);
     expect(klNumeric(scores, scores)).toBe(0);
-    expect(klNumeric(scores, scores.map((s) => Math.min(1, s + 0.3)))).toBeGreaterThan(0.1);
+    expect(
+      klNumeric(
+        scores,
+        scores.map((s) => Math.min(1, s + 0.3)),
+      ),
+    ).toBeGreaterThan(0.1);
   });
 
   it('takes nearest-rank percentiles and accuracy at the 0.5 threshold', () => {
-    expect(percentile(range(100, (i) => 100 - i), 0.99)).toBe(99);
+    expect(
+      percentile(
+        range(100, (i) => 100 - i),
+        0.99,
+      ),
+    ).toBe(99);
     expect(percentile([], 0.5)).toBeNaN();
-    expect(accuracy([{ score: 0.9, label: 1 }, { score: 0.2, label: 0 }, { score: 0.7, label: 0 }, { score: 0.5, label: 1 }])).toBe(0.75);
+    expect(
+      accuracy([
+        { score: 0.9, label: 1 },
+        { score: 0.2, label: 0 },
+        { score: 0.7, label: 0 },
+        { score: 0.5, label: 1 },
+      ]),
+    ).toBe(0.75);
   });
 });

@@ -32,7 +32,8 @@ describe('generateCreditRows', () => {
         const value = row[spec.name];
         if (value === undefined) violations.push(`row ${i}: ${spec.name} absent`);
         if (value === null || value === undefined) return;
-        if (spec.range && (typeof value !== 'number' || value < spec.range[0] || value > spec.range[1])) violations.push(`row ${i}: ${spec.name}=${value}`);
+        if (spec.range && (typeof value !== 'number' || value < spec.range[0] || value > spec.range[1]))
+          violations.push(`row ${i}: ${spec.name}=${value}`);
         if (spec.values && !spec.values.includes(String(value))) violations.push(`row ${i}: ${spec.name}=${value}`);
       });
     }
@@ -80,7 +81,9 @@ describe('generateCreditRows', () => {
     const plain = generateCreditRows(base);
     const drifted = generateCreditRows({ ...base, drift: { incomeShift: 0.7, utilizationShift: 0.2 } });
     expect(median(numbers(drifted, 'income')) / median(numbers(plain, 'income'))).toBeCloseTo(0.7, 1);
-    expect(median(numbers(drifted, 'credit_utilization')) - median(numbers(plain, 'credit_utilization'))).toBeGreaterThan(0.15);
+    expect(
+      median(numbers(drifted, 'credit_utilization')) - median(numbers(plain, 'credit_utilization')),
+    ).toBeGreaterThan(0.15);
   });
 
   it('reports income in thousands when the upstream ETL is broken, with the same labels', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, auc, evaluateQualityGates, expectedCalibrationError, logLoss, parityGap, percentile } from '../../../src/backends/local/evaluation.js';
+import {
+  accuracy,
+  auc,
+  evaluateQualityGates,
+  expectedCalibrationError,
+  logLoss,
+  parityGap,
+  percentile,
+} from '../../../src/backends/local/evaluation.js';
 import { UserError } from '../../../src/errors.js';
 
 const gates = { minAuc: 0.82, maxCalibrationError: 0.05, maxP99LatencyMs: 50, maxParityGap: 0.05 };
@@ -24,7 +32,9 @@ describe('auc', () => {
 
 describe('expectedCalibrationError', () => {
   it('is zero when each bin’s mean score equals its default rate', () => {
-    expect(expectedCalibrationError([0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75], [1, 0, 0, 0, 1, 1, 1, 0])).toBeCloseTo(0, 12);
+    expect(
+      expectedCalibrationError([0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75], [1, 0, 0, 0, 1, 1, 1, 0]),
+    ).toBeCloseTo(0, 12);
   });
 
   it('weights each bin’s gap by its share of rows', () => {
@@ -62,11 +72,23 @@ describe('accuracy, log loss and percentiles', () => {
 
 describe('evaluateQualityGates', () => {
   it('passes metrics inside every threshold and names the ones outside', () => {
-    const good = evaluateQualityGates({ auc: 0.85, calibration_error: 0.02, p99_latency_ms: 0.1, parity_gap: 0.01 }, gates);
+    const good = evaluateQualityGates(
+      { auc: 0.85, calibration_error: 0.02, p99_latency_ms: 0.1, parity_gap: 0.01 },
+      gates,
+    );
     expect(good.every((g) => g.passed)).toBe(true);
-    const bad = evaluateQualityGates({ auc: 0.8, calibration_error: 0.02, p99_latency_ms: 60, parity_gap: 0.05 }, gates);
+    const bad = evaluateQualityGates(
+      { auc: 0.8, calibration_error: 0.02, p99_latency_ms: 60, parity_gap: 0.05 },
+      gates,
+    );
     expect(bad.filter((g) => !g.passed).map((g) => g.gate)).toEqual(['auc', 'p99_latency_ms']);
-    expect(bad.find((g) => g.gate === 'auc')).toEqual({ gate: 'auc', value: 0.8, threshold: 0.82, direction: 'min', passed: false });
+    expect(bad.find((g) => g.gate === 'auc')).toEqual({
+      gate: 'auc',
+      value: 0.8,
+      threshold: 0.82,
+      direction: 'min',
+      passed: false,
+    });
   });
 
   it('fails a gate whose metric is missing', () => {

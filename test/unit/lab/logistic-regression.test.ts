@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { generateCreditRows } from '../../../src/backends/local/credit-generator.js';
 import { auc } from '../../../src/backends/local/evaluation.js';
 import { searchCandidates } from '../../../src/backends/local/hyperparameter-search.js';
-import { DEFAULT_PARAMS, encodeRows, fitEncoder, fitLogisticRegression, parseTrainingParams, readLabels } from '../../../src/backends/local/logistic-regression.js';
+import {
+  DEFAULT_PARAMS,
+  encodeRows,
+  fitEncoder,
+  fitLogisticRegression,
+  parseTrainingParams,
+  readLabels,
+} from '../../../src/backends/local/logistic-regression.js';
 import { score } from '../../../src/backends/local/model-artifact.js';
 import { UserError } from '../../../src/errors.js';
 
@@ -12,7 +19,9 @@ describe('parseTrainingParams', () => {
   });
 
   it('refuses unknown keys, naming the allowed ones', () => {
-    expect(() => parseTrainingParams({ learning_rate: 0.1 })).toThrow(/unknown training param "learning_rate": allowed are learningRate, l2, epochs, batchSize, seed/);
+    expect(() => parseTrainingParams({ learning_rate: 0.1 })).toThrow(
+      /unknown training param "learning_rate": allowed are learningRate, l2, epochs, batchSize, seed/,
+    );
   });
 
   it('refuses values of the wrong type or out of range', () => {
@@ -28,7 +37,10 @@ describe('logistic regression on credit rows', () => {
 
   it('encodes rows exactly as score() reads them, missing values imputed', () => {
     const encoder = fitEncoder(rows);
-    const artifact = fitLogisticRegression(encoder, encodeRows(encoder, rows), labels, { ...DEFAULT_PARAMS, epochs: 2 });
+    const artifact = fitLogisticRegression(encoder, encodeRows(encoder, rows), labels, {
+      ...DEFAULT_PARAMS,
+      epochs: 2,
+    });
     expect(encoder.artifact.numericFeatures).not.toContain('protected_group');
     expect(encoder.artifact.categoricalFeatures.map((c) => c.name)).toEqual(['age_band']);
     const x = encodeRows(encoder, rows);
@@ -47,13 +59,20 @@ describe('logistic regression on credit rows', () => {
     const a = fitLogisticRegression(encoder, x, labels, DEFAULT_PARAMS);
     const b = fitLogisticRegression(encoder, x, labels, DEFAULT_PARAMS);
     expect(a).toEqual(b);
-    expect(auc(rows.map((r) => score(a, r)), labels)).toBeGreaterThan(0.83);
+    expect(
+      auc(
+        rows.map((r) => score(a, r)),
+        labels,
+      ),
+    ).toBeGreaterThan(0.83);
   });
 
   it('refuses rows without a 0/1 label and labels of one class', () => {
     expect(() => readLabels([{ default: '1' }, { default: 'yes' }])).toThrow(/row 2 has default="yes"/);
     const encoder = fitEncoder(rows.slice(0, 10));
-    expect(() => fitLogisticRegression(encoder, encodeRows(encoder, rows.slice(0, 2)), new Uint8Array([0, 0]), DEFAULT_PARAMS)).toThrow(/only one class/);
+    expect(() =>
+      fitLogisticRegression(encoder, encodeRows(encoder, rows.slice(0, 2)), new Uint8Array([0, 0]), DEFAULT_PARAMS),
+    ).toThrow(/only one class/);
   });
 });
 

@@ -11,7 +11,9 @@ describe('generateQuotes', () => {
     expect(rows).toEqual(generateQuotes(base));
     expect(rows).toHaveLength(3 * 120);
     expect(rows.slice(0, 3).map((r) => [r.symbol, r.quote_time])).toEqual([
-      ['EURUSD', '2026-03-02T09:00:00.000Z'], ['GBPUSD', '2026-03-02T09:00:00.000Z'], ['USDJPY', '2026-03-02T09:00:00.000Z'],
+      ['EURUSD', '2026-03-02T09:00:00.000Z'],
+      ['GBPUSD', '2026-03-02T09:00:00.000Z'],
+      ['USDJPY', '2026-03-02T09:00:00.000Z'],
     ]);
     expect(rows.every((r) => (r.bid as number) < (r.ask as number))).toBe(true);
     const eur = rows.filter((r) => r.symbol === 'EURUSD').map((r) => r.bid as number);
@@ -20,7 +22,14 @@ describe('generateQuotes', () => {
   });
 
   it('injects missing quotes, crossed quotes and a halt where asked', () => {
-    const rows = generateQuotes({ ...base, faults: { missingRate: 0.05, crossed: { fromMinute: 2, minutes: 2, perMinute: 3 }, halt: { symbol: 'USDJPY', fromMinute: 5, minutes: 3 } } });
+    const rows = generateQuotes({
+      ...base,
+      faults: {
+        missingRate: 0.05,
+        crossed: { fromMinute: 2, minutes: 2, perMinute: 3 },
+        halt: { symbol: 'USDJPY', fromMinute: 5, minutes: 3 },
+      },
+    });
     const missing = rows.filter((r) => r.bid === null && r.ask === null && r.bid_size === null);
     expect(missing.length).toBeGreaterThan(5);
     const crossed = rows.filter((r) => r.bid !== null && (r.bid as number) > (r.ask as number));

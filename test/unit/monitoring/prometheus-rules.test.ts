@@ -9,7 +9,10 @@ import { loadRunbooks } from '../../../src/runbooks/index.js';
 import { packageRoot, promptsDir } from '../../../src/paths.js';
 
 interface RulesFile {
-  groups: { name: string; rules: { alert?: string; record?: string; expr: string; labels?: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { alert?: string; record?: string; expr: string; labels?: Record<string, string> }[];
+  }[];
 }
 
 const rules = parse(readFileSync(join(packageRoot, 'examples', 'prometheus', 'rules.yml'), 'utf8')) as RulesFile;
@@ -17,13 +20,21 @@ const alertNames = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => (r
 
 describe('examples/prometheus/rules.yml and prompts/runbooks', () => {
   it('answer exactly the same alert names, the predictive ones with a runbook that only tells people', async () => {
-    const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), allTools.map((t) => t.name));
+    const runbooks = await loadRunbooks(
+      join(promptsDir, 'runbooks'),
+      allTools.map((t) => t.name),
+    );
     const answered = new Set(runbooks.flatMap((rb) => rb.alerts));
     expect([...alertNames].sort()).toEqual([...answered].sort());
     expect(alertNames.size).toBeGreaterThanOrEqual(6);
     const capacity = runbooks.find((rb) => rb.alerts.includes('LabDiskFillingUp'))!;
     expect(capacity.steps.every((step) => !('tool' in step) || step.tool === undefined)).toBe(true);
-    expect(rules.groups.flatMap((g) => g.rules).filter((r) => r.alert?.startsWith('Lab')).every((r) => r.expr.includes('predict_linear'))).toBe(true);
+    expect(
+      rules.groups
+        .flatMap((g) => g.rules)
+        .filter((r) => r.alert?.startsWith('Lab'))
+        .every((r) => r.expr.includes('predict_linear')),
+    ).toBe(true);
   });
 
   it('name the series labels the runbooks read: model and environment on every rule, dataset on drift and accuracy', () => {
@@ -32,7 +43,8 @@ describe('examples/prometheus/rules.yml and prompts/runbooks', () => {
       const named = `${rule.expr} ${Object.keys(rule.labels ?? {}).join(' ')}`;
       expect(named, rule.alert).toMatch(/model/);
       expect(named, rule.alert).toMatch(/environment/);
-      if (rule.alert === 'ModelDriftDetected' || rule.alert === 'ModelAccuracyDrop') expect(rule.expr, rule.alert).toMatch(/dataset/);
+      if (rule.alert === 'ModelDriftDetected' || rule.alert === 'ModelAccuracyDrop')
+        expect(rule.expr, rule.alert).toMatch(/dataset/);
       if (rule.alert === 'CanaryDegraded') expect(rule.expr, rule.alert).toMatch(/by \(model, environment, version/);
     }
   });

@@ -9,7 +9,11 @@ import { manualClock } from '../../support/manual-clock.js';
 const input: PlannerInput = { runId: 'run_1', systemPrompt: 's', transcript: [], tools: [] };
 
 function flaky() {
-  const state = { down: true, asked: 0, fault: () => new UpstreamError('openai', 'HTTP 500 (gave up after 4 attempts)', { retryable: true }) as Error };
+  const state = {
+    down: true,
+    asked: 0,
+    fault: () => new UpstreamError('openai', 'HTTP 500 (gave up after 4 attempts)', { retryable: true }) as Error,
+  };
   const planner: Planner = {
     name: 'openai:llama3.1',
     async next() {
@@ -26,15 +30,27 @@ describe('withCircuitBreaker', () => {
     const clock = manualClock();
     const { planner, state } = flaky();
     const changes: string[] = [];
-    const guarded = withCircuitBreaker(planner, { failures: 2, coolDownMs: 60_000, clock, onChange: (c) => changes.push(c.state) });
+    const guarded = withCircuitBreaker(planner, {
+      failures: 2,
+      coolDownMs: 60_000,
+      clock,
+      onChange: (c) => changes.push(c.state),
+    });
     await expect(guarded.next(input)).rejects.toThrow(/HTTP 500/);
     expect(guarded.circuit()).toMatchObject({ state: 'closed', failures: 1 });
     await expect(guarded.next(input)).rejects.toThrow(/HTTP 500/);
     expect(changes).toEqual(['open']);
-    expect(guarded.circuit()).toMatchObject({ state: 'open', failures: 2, openUntil: '2026-01-01T00:01:00.000Z', lastError: expect.stringContaining('HTTP 500') });
+    expect(guarded.circuit()).toMatchObject({
+      state: 'open',
+      failures: 2,
+      openUntil: '2026-01-01T00:01:00.000Z',
+      lastError: expect.stringContaining('HTTP 500'),
+    });
     const refused = await guarded.next(input).catch((err: unknown) => err);
     expect(isShortCircuit(refused)).toBe(true);
-    expect((refused as Error).message).toMatch(/circuit breaker is open after 2 failed turn\(s\) in a row .* until 2026-01-01T00:01:00.000Z turns go to the runbook at once/);
+    expect((refused as Error).message).toMatch(
+      /circuit breaker is open after 2 failed turn\(s\) in a row .* until 2026-01-01T00:01:00.000Z turns go to the runbook at once/,
+    );
     expect(state.asked).toBe(2);
     expect(guarded.circuit().shortCircuited).toBe(1);
   });
@@ -43,7 +59,12 @@ describe('withCircuitBreaker', () => {
     const clock = manualClock();
     const { planner, state } = flaky();
     const changes: string[] = [];
-    const guarded = withCircuitBreaker(planner, { failures: 1, coolDownMs: 10_000, clock, onChange: (c) => changes.push(c.state) });
+    const guarded = withCircuitBreaker(planner, {
+      failures: 1,
+      coolDownMs: 10_000,
+      clock,
+      onChange: (c) => changes.push(c.state),
+    });
     await expect(guarded.next(input)).rejects.toThrow(/HTTP 500/);
     clock.advance(10_000);
     await expect(guarded.next(input)).rejects.toThrow(/HTTP 500/);

@@ -29,7 +29,10 @@ const nightly = scheduleFromConfig({
 async function runNightly(prepare: (fx: GateFixture) => void = () => undefined) {
   fx = await gateFixture();
   prepare(fx);
-  const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), allTools.map((t) => t.name));
+  const runbooks = await loadRunbooks(
+    join(promptsDir, 'runbooks'),
+    allTools.map((t) => t.name),
+  );
   const planner = createRunbookPlanner(runbooks.find((rb) => rb.id === 'nightly-retrain')!);
   const agent = createAgent({
     gate: fx.gate,
@@ -44,7 +47,9 @@ async function runNightly(prepare: (fx: GateFixture) => void = () => undefined) 
     logger: silentLogger,
   });
   const run = await agent.start(nightly.trigger);
-  const calls = run.transcript.flatMap((i) => (i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : []));
+  const calls = run.transcript.flatMap((i) =>
+    i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : [],
+  );
   const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
   return { run, calls, outcomes };
 }
@@ -52,12 +57,27 @@ async function runNightly(prepare: (fx: GateFixture) => void = () => undefined) 
 describe('the nightly-retrain runbook', () => {
   it('retrains on the scheduled data set and canaries a better version at 5%, as agent:scheduler, and stops there', async () => {
     const { run, calls, outcomes } = await runNightly();
-    expect(outcomes).toEqual(['check_data_quality:executed', 'trigger_retrain:executed', 'registry_query:executed', 'deploy_canary:executed']);
+    expect(outcomes).toEqual([
+      'check_data_quality:executed',
+      'trigger_retrain:executed',
+      'registry_query:executed',
+      'deploy_canary:executed',
+    ]);
     expect(calls[0]).toBe('check_data_quality:{"dataset":"credit-recent"}');
     expect(calls[1]).toBe('trigger_retrain:{"model":"credit-risk","dataset":"credit-recent","searchTrials":4}');
-    expect(calls[3]).toBe('deploy_canary:{"model":"credit-risk","version":"2","environment":"production","trafficPercent":5}');
-    expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({ stableVersion: '1', canaryVersion: '2', canaryPercent: 5 });
-    expect(run).toMatchObject({ status: 'succeeded', planner: 'runbook:nightly-retrain', trigger: { kind: 'schedule', principal: { id: 'agent:scheduler' } } });
+    expect(calls[3]).toBe(
+      'deploy_canary:{"model":"credit-risk","version":"2","environment":"production","trafficPercent":5}',
+    );
+    expect(fx.backends.splits.get('credit-risk/production')).toMatchObject({
+      stableVersion: '1',
+      canaryVersion: '2',
+      canaryPercent: 5,
+    });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      planner: 'runbook:nightly-retrain',
+      trigger: { kind: 'schedule', principal: { id: 'agent:scheduler' } },
+    });
     expect(run.answer).toContain('Runbook nightly-retrain');
     const principals = new Set((await fx.entries()).map((e) => e.principal));
     expect(principals).toEqual(new Set(['agent:scheduler']));
@@ -74,12 +94,24 @@ describe('the nightly-retrain runbook', () => {
 
   it('does not train on broken data', async () => {
     const { outcomes, run } = await runNightly((f) => {
-      f.backends.nextViolations = [{ rule: 'income.nulls', severity: 'hard', column: 'income', rowsAffected: 400, examples: [{ row: 1, values: { income: null } }], message: '400 of 1000 rows have no "income"', source: 'contracts/credit.yaml:31' }];
+      f.backends.nextViolations = [
+        {
+          rule: 'income.nulls',
+          severity: 'hard',
+          column: 'income',
+          rowsAffected: 400,
+          examples: [{ row: 1, values: { income: null } }],
+          message: '400 of 1000 rows have no "income"',
+          source: 'contracts/credit.yaml:31',
+        },
+      ];
     });
     expect(outcomes).toEqual(['check_data_quality:executed']);
     expect(fx.backends.calls.some((c) => c.startsWith('trainer.'))).toBe(false);
     expect(run.status).toBe('needs_attention');
     expect(run.answer).toContain('stopped at step broken_data for a person');
-    expect(run.answer).toContain('  - check: hard rule income.nulls (contracts/credit.yaml:31): 400 of 1000 rows have no "income"');
+    expect(run.answer).toContain(
+      '  - check: hard rule income.nulls (contracts/credit.yaml:31): 400 of 1000 rows have no "income"',
+    );
   });
 });

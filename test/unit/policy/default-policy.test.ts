@@ -5,7 +5,10 @@ import { NO_DATA_RISK, type DataRisk } from '../../../tools/define-tool.js';
 import { DEFAULT_POLICY, KNOWN_TOOLS, canary, request } from './requests.js';
 
 const retrain = (data: Partial<DataRisk>) =>
-  request('trigger_retrain', { input: { model: 'credit-risk', dataset: 'credit-recent' }, risk: { data: { ...NO_DATA_RISK, dataset: 'credit-recent', version: 'a'.repeat(64), ...data } } });
+  request('trigger_retrain', {
+    input: { model: 'credit-risk', dataset: 'credit-recent' },
+    risk: { data: { ...NO_DATA_RISK, dataset: 'credit-recent', version: 'a'.repeat(64), ...data } },
+  });
 
 describe('the default policy', () => {
   let policy: PolicySet;
@@ -34,7 +37,12 @@ describe('the default policy', () => {
   it('requires two distinct approvers, an ML lead and a risk officer, to promote to 100% in production', () => {
     const d = policy.evaluate(canary('production', 100));
     expect(d.ruleId).toBe('approve-production-full-promotion');
-    expect(d.approval).toEqual({ roles: ['ml-leads', 'risk-officers'], count: 2, eachRole: true, expiresInMs: 4 * 3_600_000 });
+    expect(d.approval).toEqual({
+      roles: ['ml-leads', 'risk-officers'],
+      count: 2,
+      eachRole: true,
+      expiresInMs: 4 * 3_600_000,
+    });
   });
 
   it('requires an ML lead to promote to 100% in staging', () => {
@@ -57,17 +65,26 @@ describe('the default policy', () => {
 
   it('allows staging canaries, and retraining on checked data that passed its contract', () => {
     expect(policy.evaluate(canary('staging', 50)).ruleId).toBe('allow-staging-canary');
-    expect(policy.evaluate(retrain({ checked: true, passed: true, driftOnly: true }))).toMatchObject({ effect: 'allow', ruleId: 'allow-retrain' });
+    expect(policy.evaluate(retrain({ checked: true, passed: true, driftOnly: true }))).toMatchObject({
+      effect: 'allow',
+      ruleId: 'allow-retrain',
+    });
     // Soft findings do not fail the data: the policy leaves them to the runbook and to people.
-    expect(policy.evaluate(retrain({ checked: true, passed: true, softFailures: ['young-history-plausible'] })).ruleId).toBe('allow-retrain');
+    expect(
+      policy.evaluate(retrain({ checked: true, passed: true, softFailures: ['young-history-plausible'] })).ruleId,
+    ).toBe('allow-retrain');
   });
 
   it('denies retraining on data that broke a hard rule of its contract, with no approval offered', () => {
     const d = policy.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range'] }));
     expect(d).toMatchObject({ effect: 'deny', ruleId: 'deny-retrain-on-failed-data' });
     expect(d.approval).toBeUndefined();
-    expect(d.reason).toBe('The training data credit-recent broke hard rule(s) income.range of its data contract; fix the data upstream (check_data_quality lists the rows), then check it again.');
-    const two = policy.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range', 'loan-within-20x-income'] }));
+    expect(d.reason).toBe(
+      'The training data credit-recent broke hard rule(s) income.range of its data contract; fix the data upstream (check_data_quality lists the rows), then check it again.',
+    );
+    const two = policy.evaluate(
+      retrain({ checked: true, passed: false, failedChecks: ['income.range', 'loan-within-20x-income'] }),
+    );
     expect(two.reason).toContain('hard rule(s) income.range, loan-within-20x-income of');
   });
 
@@ -79,7 +96,9 @@ describe('the default policy', () => {
 
   it('shows, commented out, how to ask an ML lead to train on unchecked data, and that rule loads', async () => {
     const text = readFileSync(DEFAULT_POLICY, 'utf8');
-    const commented = text.split('\n').filter((l) => l.startsWith('  # - id: approve-retrain-on-unchecked-data') || l.startsWith('  #   '));
+    const commented = text
+      .split('\n')
+      .filter((l) => l.startsWith('  # - id: approve-retrain-on-unchecked-data') || l.startsWith('  #   '));
     expect(commented.length).toBeGreaterThan(5);
     // Uncommented in place of the deny, it parks the call for an ML lead.
     const enabled = text
@@ -88,8 +107,14 @@ describe('the default policy', () => {
       .map((l) => (l.startsWith('  # - id: approve-retrain') || l.startsWith('  #   ') ? l.replace('  # ', '  ') : l))
       .join('\n');
     const trainAnyway = buildPolicySet([{ file: 'train-anyway.yaml', text: enabled }], { knownTools: KNOWN_TOOLS });
-    expect(trainAnyway.evaluate(retrain({ checked: false }))).toMatchObject({ effect: 'require_approval', ruleId: 'approve-retrain-on-unchecked-data', approval: { roles: ['ml-leads'] } });
-    expect(trainAnyway.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range'] })).effect).toBe('deny');
+    expect(trainAnyway.evaluate(retrain({ checked: false }))).toMatchObject({
+      effect: 'require_approval',
+      ruleId: 'approve-retrain-on-unchecked-data',
+      approval: { roles: ['ml-leads'] },
+    });
+    expect(trainAnyway.evaluate(retrain({ checked: true, passed: false, failedChecks: ['income.range'] })).effect).toBe(
+      'deny',
+    );
   });
 
   it('allows rollback in production', () => {

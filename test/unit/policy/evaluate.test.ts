@@ -10,7 +10,9 @@ function policyOf(rules: string, roles = ''): PolicySet {
 }
 
 function when(condition: string): PolicySet {
-  return policyOf(`  - id: cond\n    tools: "*"\n    when: ${JSON.stringify(condition)}\n    effect: allow\n    reason: the condition held\n`);
+  return policyOf(
+    `  - id: cond\n    tools: "*"\n    when: ${JSON.stringify(condition)}\n    effect: allow\n    reason: the condition held\n`,
+  );
 }
 
 describe('evaluating conditions', () => {
@@ -24,19 +26,25 @@ describe('evaluating conditions', () => {
   });
 
   it('reads nested input objects as maps and arrays as lists', () => {
-    const p = when("input.params.max_depth > 3 && size(input.features) == 2 && 'age' in input.features && has(input.params.lr)");
-    const req = request('trigger_retrain', { input: { params: { max_depth: 4, lr: 0.1 }, features: ['age', 'income'] } });
+    const p = when(
+      "input.params.max_depth > 3 && size(input.features) == 2 && 'age' in input.features && has(input.params.lr)",
+    );
+    const req = request('trigger_retrain', {
+      input: { params: { max_depth: 4, lr: 0.1 }, features: ['age', 'income'] },
+    });
     expect(p.evaluate(req).effect).toBe('allow');
   });
 
   it('joins the roles a request carries with the roles the policy gives the principal', () => {
     const p = policyOf(
-      "  - id: leads\n    tools: \"*\"\n    when: \"'ml-leads' in principal.roles && 'on-call' in principal.roles\"\n    effect: allow\n    reason: an on-call lead\n",
+      '  - id: leads\n    tools: "*"\n    when: "\'ml-leads\' in principal.roles && \'on-call\' in principal.roles"\n    effect: allow\n    reason: an on-call lead\n',
       'roles:\n  ml-leads: [user:alice]\n',
     );
     expect(p.evaluate(request('rollback', { principal: 'user:alice', roles: ['on-call'] })).effect).toBe('allow');
     expect(p.evaluate(request('rollback', { principal: 'user:alice' })).effect).toBe('deny');
-    expect(p.evaluate(request('rollback', { principal: 'user:bob', roles: ['on-call', 'ml-leads'] })).effect).toBe('allow');
+    expect(p.evaluate(request('rollback', { principal: 'user:bob', roles: ['on-call', 'ml-leads'] })).effect).toBe(
+      'allow',
+    );
   });
 
   it('denies, naming the rule and the error, when a condition reads a missing field', () => {
@@ -126,7 +134,10 @@ describe('a policy set of several files', () => {
   it('lets the change-freeze example refuse production changes but still allow rollback', async () => {
     const freeze = fileURLToPath(new URL('../../../policies/examples/change-freeze.yaml', import.meta.url));
     const set = await loadPolicySet([freeze, DEFAULT_POLICY], { knownTools: KNOWN_TOOLS });
-    expect(set.evaluate(canary('production', 3))).toMatchObject({ effect: 'deny', ruleId: 'freeze-production-changes' });
+    expect(set.evaluate(canary('production', 3))).toMatchObject({
+      effect: 'deny',
+      ruleId: 'freeze-production-changes',
+    });
     expect(set.evaluate(request('rollback', { environment: 'production' })).ruleId).toBe('allow-rollback');
     expect(set.evaluate(canary('staging', 3)).effect).toBe('allow');
   });

@@ -41,7 +41,12 @@ describe('explaining a decision', () => {
 
   it('shows the evaluation error of the rule that failed', () => {
     const set = buildPolicySet(
-      [{ file: 'p.yaml', text: 'apiVersion: mlops-agent/v1\nkind: Policy\nrules:\n  - id: reads-input\n    tools: "*"\n    when: input.model == "x"\n    effect: allow\n    reason: r\n' }],
+      [
+        {
+          file: 'p.yaml',
+          text: 'apiVersion: mlops-agent/v1\nkind: Policy\nrules:\n  - id: reads-input\n    tools: "*"\n    when: input.model == "x"\n    effect: allow\n    reason: r\n',
+        },
+      ],
       { knownTools: KNOWN_TOOLS },
     );
     const e = set.explain(request('rollback'));

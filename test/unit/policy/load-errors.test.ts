@@ -65,7 +65,9 @@ describe('loading a broken policy file', () => {
 
   it('refuses a rule id repeated in a second file of the set', async () => {
     const issues = await issuesOf([fixture('shadow-strict.yaml'), fixture('cel-syntax.yaml')]);
-    expect(issues.some((i) => i.file === fixture('cel-syntax.yaml') && /duplicate rule id "reads"/.test(i.message))).toBe(true);
+    expect(
+      issues.some((i) => i.file === fixture('cel-syntax.yaml') && /duplicate rule id "reads"/.test(i.message)),
+    ).toBe(true);
   });
 
   it('refuses require_approval without an approval block', async () => {
@@ -81,7 +83,9 @@ describe('loading a broken policy file', () => {
   });
 
   it('puts the file and line in the error message an operator sees', async () => {
-    const err = await loadPolicySet([fixture('unknown-tool.yaml')], { knownTools: KNOWN_TOOLS }).catch((e: unknown) => e);
+    const err = await loadPolicySet([fixture('unknown-tool.yaml')], { knownTools: KNOWN_TOOLS }).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toContain(`${fixture('unknown-tool.yaml')}:7: rule "canary" names unknown tool`);
   });
 
@@ -103,27 +107,60 @@ describe('loading a broken policy file', () => {
   });
 
   it('refuses a misspelt field of risk.data, and knows every field the tools fill', () => {
-    const issues = issuesOfText(`${HEADER}rules:\n  - id: a\n    tools: [trigger_retrain]\n    when: risk.data.checked && !risk.data.passd\n    effect: deny\n    reason: r\n`);
-    expect(issues).toEqual([expect.objectContaining({ line: 6, message: expect.stringMatching(/"risk\.data" has no field "passd" \(fields: dataset, version, checked, passed, failedChecks, softFailures, driftOnly\)/) })]);
+    const issues = issuesOfText(
+      `${HEADER}rules:\n  - id: a\n    tools: [trigger_retrain]\n    when: risk.data.checked && !risk.data.passd\n    effect: deny\n    reason: r\n`,
+    );
+    expect(issues).toEqual([
+      expect.objectContaining({
+        line: 6,
+        message: expect.stringMatching(
+          /"risk\.data" has no field "passd" \(fields: dataset, version, checked, passed, failedChecks, softFailures, driftOnly\)/,
+        ),
+      }),
+    ]);
     expect(KNOWN_FIELDS.risk).toEqual(Object.keys(NO_RISK));
     expect(KNOWN_NESTED_FIELDS['risk.data']).toEqual(Object.keys(NO_DATA_RISK));
   });
 
   it('refuses a reason whose {{ }} expression does not compile, and renders one that does', () => {
-    const issues = issuesOfText(`${HEADER}rules:\n  - id: a\n    tools: "*"\n    effect: deny\n    reason: "gates {{ risk.failedGates }} failed"\n`);
-    expect(issues).toEqual([expect.objectContaining({ line: 7, message: expect.stringContaining('rule "a": in "reason {{ risk.failedGates }}": "risk" has no field "failedGates"') })]);
+    const issues = issuesOfText(
+      `${HEADER}rules:\n  - id: a\n    tools: "*"\n    effect: deny\n    reason: "gates {{ risk.failedGates }} failed"\n`,
+    );
+    expect(issues).toEqual([
+      expect.objectContaining({
+        line: 7,
+        message: expect.stringContaining(
+          'rule "a": in "reason {{ risk.failedGates }}": "risk" has no field "failedGates"',
+        ),
+      }),
+    ]);
     const set = buildPolicySet(
-      [{ file: 'inline.yaml', text: `${HEADER}rules:\n  - id: a\n    tools: "*"\n    effect: deny\n    reason: "failed {{ risk.failedQualityGates }} at {{ risk.trafficPercent }}% ({{ input.nope }})"\n` }],
+      [
+        {
+          file: 'inline.yaml',
+          text: `${HEADER}rules:\n  - id: a\n    tools: "*"\n    effect: deny\n    reason: "failed {{ risk.failedQualityGates }} at {{ risk.trafficPercent }}% ({{ input.nope }})"\n`,
+        },
+      ],
       { knownTools: KNOWN_TOOLS },
     );
-    const d = set.evaluate(request('deploy_canary', { risk: { failedQualityGates: ['auc', 'parity_gap'], trafficPercent: 5 } }));
+    const d = set.evaluate(
+      request('deploy_canary', { risk: { failedQualityGates: ['auc', 'parity_gap'], trafficPercent: 5 } }),
+    );
     // A figure that cannot be shown says why; the decision stands.
-    expect(d).toMatchObject({ effect: 'deny', reason: 'failed auc, parity_gap at 5% ({{ input.nope: field not found: nope }})' });
+    expect(d).toMatchObject({
+      effect: 'deny',
+      reason: 'failed auc, parity_gap at 5% ({{ input.nope: field not found: nope }})',
+    });
   });
 
   it('accepts loop variables in macros without mistaking them for unknown variables', () => {
     const set = buildPolicySet(
-      [{ file: 'inline.yaml', text: `${HEADER}rules:\n  - id: a\n    tools: "*"\n    when: risk.failedQualityGates.exists(g, g == 'auc')\n    effect: deny\n    reason: r\n` }],
+      [
+        {
+          file: 'inline.yaml',
+          text: `${HEADER}rules:\n  - id: a\n    tools: "*"\n    when: risk.failedQualityGates.exists(g, g == 'auc')\n    effect: deny\n    reason: r\n`,
+        },
+      ],
       { knownTools: KNOWN_TOOLS },
     );
     expect(set.rules).toHaveLength(1);

@@ -11,7 +11,10 @@ function world(): MemoryBackends {
   return backends;
 }
 
-async function run(args: string[], backends: MemoryBackends | Error = world()): Promise<{ stdout: string; stderr: string; exitCode: number; homes: (string | undefined)[] }> {
+async function run(
+  args: string[],
+  backends: MemoryBackends | Error = world(),
+): Promise<{ stdout: string; stderr: string; exitCode: number; homes: (string | undefined)[] }> {
   let stdout = '';
   let stderr = '';
   const homes: (string | undefined)[] = [];
@@ -41,7 +44,8 @@ async function run(args: string[], backends: MemoryBackends | Error = world()): 
   return { stdout, stderr, exitCode, homes };
 }
 
-const canaryInput = (version: string, trafficPercent: number) => JSON.stringify({ model: 'credit-risk', version, environment: 'production', trafficPercent });
+const canaryInput = (version: string, trafficPercent: number) =>
+  JSON.stringify({ model: 'credit-risk', version, environment: 'production', trafficPercent });
 
 describe('the policy command', () => {
   afterEach(() => {
@@ -67,15 +71,27 @@ describe('the policy command', () => {
     expect(r.stdout).toContain('decision: require_approval');
     expect(r.stdout).toContain('rule:     approve-production-canary-above-5');
     expect(r.stdout).toMatch(/allow-rollback .*: does not cover tool deploy_canary/);
-    expect(r.stdout).toContain('risk:     computed by the tool from the test lab: {"environment":"production","trafficPercent":50,"trafficChangePercent":50,"promotesToFull":false');
+    expect(r.stdout).toContain(
+      'risk:     computed by the tool from the test lab: {"environment":"production","trafficPercent":50,"trafficChangePercent":50,"promotesToFull":false',
+    );
   });
 
-  it('shows --risk values as a what-if beside the gate\'s decision, never as the answer', async () => {
-    const r = await run(['explain', '--tool', 'deploy_canary', '--input', canaryInput('2', 50), '--risk', '{"trafficPercent":5}']);
+  it("shows --risk values as a what-if beside the gate's decision, never as the answer", async () => {
+    const r = await run([
+      'explain',
+      '--tool',
+      'deploy_canary',
+      '--input',
+      canaryInput('2', 50),
+      '--risk',
+      '{"trafficPercent":5}',
+    ]);
     // The gate would park it: the exit code and the headline say so, whatever the override.
     expect(r.exitCode).toBe(POLICY_EXIT.require_approval);
     expect(r.stdout.startsWith('decision: require_approval')).toBe(true);
-    expect(r.stdout).toContain('what if:  with the --risk overrides trafficPercent 5 (computed 50), not what the gate would decide:');
+    expect(r.stdout).toContain(
+      'what if:  with the --risk overrides trafficPercent 5 (computed 50), not what the gate would decide:',
+    );
     expect(r.stdout).toContain('  decision: allow');
     expect(r.stdout).toContain('  rule:     allow-small-production-canary');
   });
@@ -95,29 +111,64 @@ describe('the policy command', () => {
   });
 
   it('says which risk fields it could not compute and exits 2 when the state cannot be read', async () => {
-    const r = await run(['explain', '--tool', 'deploy_canary', '--input', canaryInput('2', 50), '--risk', '{"trafficPercent":5}'], new Error('EACCES: deployments.json'));
+    const r = await run(
+      ['explain', '--tool', 'deploy_canary', '--input', canaryInput('2', 50), '--risk', '{"trafficPercent":5}'],
+      new Error('EACCES: deployments.json'),
+    );
     expect(r.exitCode).toBe(POLICY_EXIT.invalid);
     expect(r.stdout).toContain('decision: unknown: the risk could not be computed');
-    expect(r.stdout).toContain('deploy_canary could not compute its risk from the broken lab: EACCES: deployments.json');
-    expect(r.stdout).toContain('fields not computed and not given by --risk: environment, trafficChangePercent, promotesToFull, qualityDelta, failedQualityGates, qualityGateFailures, reversible, data');
+    expect(r.stdout).toContain(
+      'deploy_canary could not compute its risk from the broken lab: EACCES: deployments.json',
+    );
+    expect(r.stdout).toContain(
+      'fields not computed and not given by --risk: environment, trafficChangePercent, promotesToFull, qualityDelta, failedQualityGates, qualityGateFailures, reversible, data',
+    );
     expect(r.stdout).not.toMatch(/^decision: allow/m);
   });
 
   it('refuses arguments the gate would refuse, naming the field, and exits 2', async () => {
-    const r = await run(['explain', '--tool', 'deploy_canary', '--input', '{"model":"credit-risk","version":"2","environment":"moon","trafficPercent":5}']);
+    const r = await run([
+      'explain',
+      '--tool',
+      'deploy_canary',
+      '--input',
+      '{"model":"credit-risk","version":"2","environment":"moon","trafficPercent":5}',
+    ]);
     expect(r.exitCode).toBe(POLICY_EXIT.invalid);
     expect(r.stdout).toMatch(/not judged: invalid arguments for deploy_canary: environment: /);
   });
 
   it('explains an allowed read with exit 0 and a default deny with exit 3', async () => {
-    expect((await run(['explain', '--tool', 'registry_query', '--input', '{"action":"list_models"}'])).exitCode).toBe(POLICY_EXIT.allow);
-    const denied = await run(['explain', '--tool', 'deploy_canary', '--input', canaryInput('2', 5), '--file', fixture('roles-only.yaml')]);
+    expect((await run(['explain', '--tool', 'registry_query', '--input', '{"action":"list_models"}'])).exitCode).toBe(
+      POLICY_EXIT.allow,
+    );
+    const denied = await run([
+      'explain',
+      '--tool',
+      'deploy_canary',
+      '--input',
+      canaryInput('2', 5),
+      '--file',
+      fixture('roles-only.yaml'),
+    ]);
     expect(denied.exitCode).toBe(POLICY_EXIT.deny);
     expect(denied.stdout).toContain('rule:     (none: default deny)');
   });
 
   it('passes the principal and roles through to the conditions, and the home to the state', async () => {
-    const r = await run(['explain', '--tool', 'rollback', '--input', '{"model":"credit-risk","environment":"production","reason":"bad canary"}', '--principal', 'user:alice', '--roles', 'on-call, sre', '--home', '/var/lib/mlops-agent']);
+    const r = await run([
+      'explain',
+      '--tool',
+      'rollback',
+      '--input',
+      '{"model":"credit-risk","environment":"production","reason":"bad canary"}',
+      '--principal',
+      'user:alice',
+      '--roles',
+      'on-call, sre',
+      '--home',
+      '/var/lib/mlops-agent',
+    ]);
     expect(r.stdout).toContain('rollback by user:alice (on-call, sre, ml-leads)');
     expect(r.homes).toEqual(['/var/lib/mlops-agent']);
   });
@@ -136,7 +187,9 @@ describe('the policy command', () => {
     // The world's credit-recent was checked and passed: the gate would allow training on it.
     const passed = await run(['explain', '--tool', 'trigger_retrain', '--input', input]);
     expect(passed.exitCode).toBe(POLICY_EXIT.allow);
-    expect(passed.stdout).toContain('"data":{"dataset":"credit-recent","version":"sha-credit-recent","checked":true,"passed":true');
+    expect(passed.stdout).toContain(
+      '"data":{"dataset":"credit-recent","version":"sha-credit-recent","checked":true,"passed":true',
+    );
     // Content changed since its check reads as never checked, which the shipped policy refuses.
     const changed = world();
     changed.dataVersions.set('credit-recent', 'sha-new-content');
@@ -144,16 +197,34 @@ describe('the policy command', () => {
     expect(unchecked.exitCode).toBe(POLICY_EXIT.deny);
     expect(unchecked.stdout).toContain('rule:     deny-retrain-on-unchecked-data');
     // A failed verdict given with --risk is a what-if beside the gate's decision, never its exit code.
-    const whatIf = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}']);
+    const whatIf = await run([
+      'explain',
+      '--tool',
+      'trigger_retrain',
+      '--input',
+      input,
+      '--risk',
+      '{"data":{"dataset":"credit-recent","checked":true,"passed":false,"failedChecks":["income.range"]}}',
+    ]);
     expect(whatIf.exitCode).toBe(POLICY_EXIT.allow);
     expect(whatIf.stdout).toMatch(/what if: .*"failedChecks":\["income.range"\]/);
     expect(whatIf.stdout).toContain('deny-retrain-on-failed-data');
-    const bad = await run(['explain', '--tool', 'trigger_retrain', '--input', input, '--risk', '{"data":{"passed":"yes"}}']);
+    const bad = await run([
+      'explain',
+      '--tool',
+      'trigger_retrain',
+      '--input',
+      input,
+      '--risk',
+      '{"data":{"passed":"yes"}}',
+    ]);
     expect(bad.exitCode).toBe(POLICY_EXIT.invalid);
     expect(bad.stderr).toContain('--risk field "data.passed" must be a boolean; got "yes"');
   });
 
   it('refuses --input that is not a JSON object', async () => {
-    await expect(run(['explain', '--tool', 'rollback', '--input', '[1]'])).rejects.toThrow(/--input must be a JSON object/);
+    await expect(run(['explain', '--tool', 'rollback', '--input', '[1]'])).rejects.toThrow(
+      /--input must be a JSON object/,
+    );
   });
 });

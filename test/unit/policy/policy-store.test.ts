@@ -20,7 +20,10 @@ describe('the policy store', () => {
   it('keeps the previous policy in force when a reload meets a broken file, and says why', async () => {
     const store = await createPolicyStore({ files: [file], knownTools: KNOWN_TOOLS });
     const before = store.current();
-    await writeFile(file, 'apiVersion: mlops-agent/v1\nkind: Policy\nrules:\n  - id: x\n    tools: [deploy_canery]\n    effect: allow\n    reason: r\n');
+    await writeFile(
+      file,
+      'apiVersion: mlops-agent/v1\nkind: Policy\nrules:\n  - id: x\n    tools: [deploy_canery]\n    effect: allow\n    reason: r\n',
+    );
     const result = await store.reload();
     expect(result.ok).toBe(false);
     if (result.ok) return;
@@ -39,12 +42,23 @@ describe('the policy store', () => {
     );
     const result = await store.reload();
     expect(result.ok).toBe(true);
-    expect(store.evaluate(canary('production', 3)).decision).toMatchObject({ effect: 'deny', ruleId: 'change-freeze', policy: 'freeze' });
+    expect(store.evaluate(canary('production', 3)).decision).toMatchObject({
+      effect: 'deny',
+      ruleId: 'change-freeze',
+      policy: 'freeze',
+    });
   });
 
   it('keeps both enforced and shadow sets when only the new shadow set is broken', async () => {
-    const store = await createPolicyStore({ files: [file], shadowFiles: [fixture('shadow-strict.yaml')], knownTools: KNOWN_TOOLS });
-    const result = await store.reload({ files: [fixture('roles-only.yaml')], shadowFiles: [fixture('bad-duration.yaml')] });
+    const store = await createPolicyStore({
+      files: [file],
+      shadowFiles: [fixture('shadow-strict.yaml')],
+      knownTools: KNOWN_TOOLS,
+    });
+    const result = await store.reload({
+      files: [fixture('roles-only.yaml')],
+      shadowFiles: [fixture('bad-duration.yaml')],
+    });
     expect(result.ok).toBe(false);
     expect(store.current().files).toEqual([file]);
     expect(store.shadow()?.name).toBe('strict-shadow');
@@ -54,6 +68,8 @@ describe('the policy store', () => {
   });
 
   it('refuses to start from a broken policy, since there is nothing to fall back on', async () => {
-    await expect(createPolicyStore({ files: [fixture('unknown-field.yaml')], knownTools: KNOWN_TOOLS })).rejects.toThrow(/unknown field "efect"/);
+    await expect(
+      createPolicyStore({ files: [fixture('unknown-field.yaml')], knownTools: KNOWN_TOOLS }),
+    ).rejects.toThrow(/unknown field "efect"/);
   });
 });

@@ -21,7 +21,13 @@ export function fixture(name: string): string {
 
 export function request(
   tool: string,
-  options: { environment?: string; risk?: Partial<Risk>; input?: Record<string, unknown>; principal?: string; roles?: string[] } = {},
+  options: {
+    environment?: string;
+    risk?: Partial<Risk>;
+    input?: Record<string, unknown>;
+    principal?: string;
+    roles?: string[];
+  } = {},
 ): PolicyRequest {
   const environment = options.environment ?? 'none';
   const annotations = ANNOTATIONS[tool] ?? { readOnly: false, destructive: true, idempotent: false, openWorld: true };
@@ -34,7 +40,11 @@ export function request(
   };
 }
 
-export function canary(environment: 'staging' | 'production', trafficPercent: number, risk: Partial<Risk> = {}): PolicyRequest {
+export function canary(
+  environment: 'staging' | 'production',
+  trafficPercent: number,
+  risk: Partial<Risk> = {},
+): PolicyRequest {
   return request('deploy_canary', {
     environment,
     input: { model: 'credit-risk', version: '4', environment, trafficPercent },

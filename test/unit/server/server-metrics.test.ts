@@ -8,7 +8,7 @@ import { createServerMetrics, registerHttpMetrics } from '../../../src/server/me
 
 const run = (id: string, status: Run['status']) => ({ id, status, trigger: { kind: 'alert' } }) as unknown as Run;
 
-describe('the agent\'s /metrics', () => {
+describe("the agent's /metrics", () => {
   it('starts every known counter at 0 and shows the process and the build', async () => {
     const metrics = createServerMetrics({ depth: async () => 0 }, { tools: ['rollback'], executesRuns: true });
     const text = await metrics.registry.metrics();

@@ -7,7 +7,8 @@ const controls = /[<>]/;
 
 describe('mrkdwn escaping of text from outside', () => {
   it('turns broadcasts, mentions and labelled links into visible text', () => {
-    const annotation = 'Drift! <!channel> ping <@U0ADMIN> and <!subteam^S0123|@oncall>, see <https://evil.example/login|click here> & <#C0GENERAL>';
+    const annotation =
+      'Drift! <!channel> ping <@U0ADMIN> and <!subteam^S0123|@oncall>, see <https://evil.example/login|click here> & <#C0GENERAL>';
     const escaped = escapeMrkdwn(annotation);
     expect(escaped).not.toMatch(controls);
     expect(escaped).toContain('&lt;!channel&gt;');

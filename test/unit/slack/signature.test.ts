@@ -23,7 +23,11 @@ describe('Slack request signatures (v0, HMAC-SHA256 over the raw body)', () => {
       'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c';
     const result = verifySlackSignature(
       '8f742231b10e8888abcd99yyyzzz85a5',
-      { signature: 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503', timestamp: '1531420618', rawBody: Buffer.from(docBody) },
+      {
+        signature: 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503',
+        timestamp: '1531420618',
+        rawBody: Buffer.from(docBody),
+      },
       1531420618 * 1000,
     );
     expect(result).toEqual({ ok: true });
@@ -31,8 +35,12 @@ describe('Slack request signatures (v0, HMAC-SHA256 over the raw body)', () => {
 
   it('refuses a signature made with another secret, or over another body', () => {
     const t = ts();
-    expect(check({ signature: signSlackRequest('another-secret-0000000000000000', t, body), timestamp: t })).toMatchObject({ ok: false, code: 'forged' });
-    expect(check({ signature: signSlackRequest(SECRET, t, body), timestamp: t }, Buffer.from(`${body.toString()}x`))).toMatchObject({ ok: false, code: 'forged' });
+    expect(
+      check({ signature: signSlackRequest('another-secret-0000000000000000', t, body), timestamp: t }),
+    ).toMatchObject({ ok: false, code: 'forged' });
+    expect(
+      check({ signature: signSlackRequest(SECRET, t, body), timestamp: t }, Buffer.from(`${body.toString()}x`)),
+    ).toMatchObject({ ok: false, code: 'forged' });
   });
 
   it('signs the raw bytes: a body that differs only in bytes that are not UTF-8 does not verify', () => {
@@ -41,11 +49,15 @@ describe('Slack request signatures (v0, HMAC-SHA256 over the raw body)', () => {
     const b = Buffer.from([0x70, 0x3d, 0xfe]);
     // Both decode to "p=\uFFFD"; Slack's own verifier (rawBody.toString()) would accept either signature for both.
     expect(a.toString()).toBe(b.toString());
-    expect(check({ signature: signSlackRequest(SECRET, t, a), timestamp: t }, b)).toMatchObject({ ok: false, code: 'forged' });
+    expect(check({ signature: signSlackRequest(SECRET, t, a), timestamp: t }, b)).toMatchObject({
+      ok: false,
+      code: 'forged',
+    });
   });
 
   it('refuses timestamps more than five minutes old, and more than five minutes ahead', () => {
-    const at = (offset: number) => check({ signature: signSlackRequest(SECRET, ts(offset), body), timestamp: ts(offset) });
+    const at = (offset: number) =>
+      check({ signature: signSlackRequest(SECRET, ts(offset), body), timestamp: ts(offset) });
     expect(at(-300)).toEqual({ ok: true });
     expect(at(300)).toEqual({ ok: true });
     expect(at(-301)).toMatchObject({ ok: false, code: 'stale' });
@@ -76,7 +88,8 @@ describe('Slack request signatures (v0, HMAC-SHA256 over the raw body)', () => {
       { signature: good, timestamp: 'Infinity' },
       { signature: good, timestamp: '-1' },
     ];
-    for (const headers of cases) expect(check(headers), JSON.stringify(headers)).toMatchObject({ ok: false, code: 'malformed' });
+    for (const headers of cases)
+      expect(check(headers), JSON.stringify(headers)).toMatchObject({ ok: false, code: 'malformed' });
   });
 
   it('signs the timestamp exactly as sent: a signature for the decimal form does not carry over to another spelling', () => {
@@ -87,6 +100,8 @@ describe('Slack request signatures (v0, HMAC-SHA256 over the raw body)', () => {
 
   it('refuses everything when no signing secret is configured', () => {
     const t = ts();
-    expect(verifySlackSignature('', { signature: signSlackRequest('', t, body), timestamp: t, rawBody: body }, NOW)).toMatchObject({ ok: false });
+    expect(
+      verifySlackSignature('', { signature: signSlackRequest('', t, body), timestamp: t, rawBody: body }, NOW),
+    ).toMatchObject({ ok: false });
   });
 });

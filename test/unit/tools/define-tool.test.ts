@@ -22,7 +22,9 @@ const longParts = {
 
 describe('defineTool', () => {
   it('refuses a tool with both execute and start, and one with neither', () => {
-    expect(() => defineTool({ ...base, ...longParts, execute: async () => ({ ok: true }) } as never)).toThrow(/must define either execute, or start and poll/);
+    expect(() => defineTool({ ...base, ...longParts, execute: async () => ({ ok: true }) } as never)).toThrow(
+      /must define either execute, or start and poll/,
+    );
     expect(() => defineTool({ ...base } as never)).toThrow(/must define either execute, or start and poll/);
   });
 

@@ -31,15 +31,39 @@ describe('risk figures', () => {
   it('gives trigger_retrain the verdict stored on the data as it is now', async () => {
     const backends = memoryBackends();
     backends.forgetChecks();
-    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toEqual({ ...NO_DATA_RISK, dataset: 'credit-recent', version: 'sha-credit-recent' });
-    backends.nextViolations = [{ rule: 'income.range', severity: 'hard', column: 'income', rowsAffected: 10, examples: [], message: 'x', source: 'contracts/credit.yaml:31' }];
+    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toEqual({
+      ...NO_DATA_RISK,
+      dataset: 'credit-recent',
+      version: 'sha-credit-recent',
+    });
+    backends.nextViolations = [
+      {
+        rule: 'income.range',
+        severity: 'hard',
+        column: 'income',
+        rowsAffected: 10,
+        examples: [],
+        message: 'x',
+        source: 'contracts/credit.yaml:31',
+      },
+    ];
     await backends.dataQuality.check('credit-recent');
     expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toEqual({
-      dataset: 'credit-recent', version: 'sha-credit-recent', checked: true, passed: false, failedChecks: ['income.range'], softFailures: [], driftOnly: false,
+      dataset: 'credit-recent',
+      version: 'sha-credit-recent',
+      checked: true,
+      passed: false,
+      failedChecks: ['income.range'],
+      softFailures: [],
+      driftOnly: false,
     });
     // New content under the same name: what was checked is not what would be trained on.
     backends.dataVersions.set('credit-recent', 'sha-new');
-    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toMatchObject({ version: 'sha-new', checked: false, passed: false });
+    expect((await riskOf('trigger_retrain', INPUTS.trigger_retrain, backends)).data).toMatchObject({
+      version: 'sha-new',
+      checked: false,
+      passed: false,
+    });
   });
 
   it('involves no data for the other tools', async () => {
@@ -52,9 +76,15 @@ describe('risk figures', () => {
     const backends = memoryBackends();
     const v1 = backends.versions[0]!;
     backends.versions.push({ ...v1, version: '2', aliases: [], metrics: {}, qualityGates: [] });
-    const risk = await riskOf('deploy_canary', { ...(INPUTS.deploy_canary as object), version: '2', trafficPercent: 100 }, backends);
+    const risk = await riskOf(
+      'deploy_canary',
+      { ...(INPUTS.deploy_canary as object), version: '2', trafficPercent: 100 },
+      backends,
+    );
     expect(risk.failedQualityGates).toEqual(['evaluation']);
-    expect(risk.qualityGateFailures).toEqual(['evaluation: the version was never evaluated (no quality gate was measured)']);
+    expect(risk.qualityGateFailures).toEqual([
+      'evaluation: the version was never evaluated (no quality gate was measured)',
+    ]);
     expect((await riskOf('deploy_canary', INPUTS.deploy_canary, backends)).failedQualityGates).toEqual([]);
   });
 });

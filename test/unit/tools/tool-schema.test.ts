@@ -5,7 +5,18 @@ import { allTools } from '../../../tools/index.js';
 import { toGeminiParameters, toJsonSchema, toolSpec, toolSpecs, ToolSchemaError } from '../../../tools/tool-schema.js';
 import type { AnyTool } from '../../../tools/define-tool.js';
 
-const FORBIDDEN = ['$schema', 'additionalProperties', '$ref', 'anyOf', 'oneOf', 'allOf', 'default', 'const', '$defs', 'definitions'];
+const FORBIDDEN = [
+  '$schema',
+  'additionalProperties',
+  '$ref',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'default',
+  'const',
+  '$defs',
+  'definitions',
+];
 
 /** Every key used anywhere in a schema, with its path, except the names of declared properties. */
 function schemaKeys(node: unknown, path = '', out: string[] = []): string[] {
@@ -86,7 +97,9 @@ describe('toGeminiParameters', () => {
 
   it('turns a union of string literals into an enum', () => {
     const out = convert(z.object({ env: z.union([z.literal('staging'), z.literal('production')]).describe('where') }));
-    expect(out.properties).toEqual({ env: { type: 'string', format: 'enum', enum: ['staging', 'production'], description: 'where' } });
+    expect(out.properties).toEqual({
+      env: { type: 'string', format: 'enum', enum: ['staging', 'production'], description: 'where' },
+    });
   });
 
   it('turns a union of zod enums into one enum without duplicates', () => {
@@ -95,7 +108,13 @@ describe('toGeminiParameters', () => {
   });
 
   it('turns a nullable value into nullable: true, for primitives, enums and objects', () => {
-    const out = convert(z.object({ s: z.string().nullable(), e: z.enum(['x', 'y']).nullable(), o: z.object({ n: z.number() }).nullable().optional() }));
+    const out = convert(
+      z.object({
+        s: z.string().nullable(),
+        e: z.enum(['x', 'y']).nullable(),
+        o: z.object({ n: z.number() }).nullable().optional(),
+      }),
+    );
     expect(out.properties).toEqual({
       s: { type: 'string', nullable: true },
       e: { type: 'string', format: 'enum', enum: ['x', 'y'], nullable: true },
@@ -105,18 +124,41 @@ describe('toGeminiParameters', () => {
   });
 
   it('keeps nested objects and arrays with their required keys and item bounds', () => {
-    const out = convert(z.object({ rows: z.array(z.object({ id: z.string(), score: z.number().optional() })).min(1).max(10) }).strict());
+    const out = convert(
+      z
+        .object({
+          rows: z
+            .array(z.object({ id: z.string(), score: z.number().optional() }))
+            .min(1)
+            .max(10),
+        })
+        .strict(),
+    );
     expect(out).toEqual({
       type: 'object',
       properties: {
-        rows: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'object', properties: { id: { type: 'string' }, score: { type: 'number' } }, required: ['id'] } },
+        rows: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 10,
+          items: {
+            type: 'object',
+            properties: { id: { type: 'string' }, score: { type: 'number' } },
+            required: ['id'],
+          },
+        },
       },
       required: ['rows'],
     });
   });
 
   it('moves constraints and defaults Gemini cannot hold into the description', () => {
-    const out = convert(z.object({ percent: z.number().int().min(1).max(50).default(5).describe('traffic share'), url: z.string().url() }));
+    const out = convert(
+      z.object({
+        percent: z.number().int().min(1).max(50).default(5).describe('traffic share'),
+        url: z.string().url(),
+      }),
+    );
     const props = out.properties as Record<string, Record<string, unknown>>;
     expect(props.percent).toEqual({ type: 'integer', description: 'traffic share (minimum 1; maximum 50; default 5)' });
     expect(props.url).toEqual({ type: 'string', description: '(format uri)' });
@@ -125,14 +167,25 @@ describe('toGeminiParameters', () => {
 
   it('keeps the date-time format and a single literal as a one-value enum', () => {
     const out = convert(z.object({ at: z.string().datetime(), kind: z.literal('drift') }));
-    expect(out.properties).toEqual({ at: { type: 'string', format: 'date-time' }, kind: { type: 'string', format: 'enum', enum: ['drift'] } });
+    expect(out.properties).toEqual({
+      at: { type: 'string', format: 'date-time' },
+      kind: { type: 'string', format: 'enum', enum: ['drift'] },
+    });
   });
 
   it('inlines local $refs and merges an intersection of objects', () => {
     const out = toGeminiParameters({
       type: 'object',
       definitions: { id: { type: 'string', description: 'an id' } },
-      properties: { a: { $ref: '#/definitions/id' }, b: { allOf: [{ type: 'object', properties: { x: { type: 'number' } }, required: ['x'] }, { type: 'object', properties: { y: { type: 'boolean' } } }] } },
+      properties: {
+        a: { $ref: '#/definitions/id' },
+        b: {
+          allOf: [
+            { type: 'object', properties: { x: { type: 'number' } }, required: ['x'] },
+            { type: 'object', properties: { y: { type: 'boolean' } } },
+          ],
+        },
+      },
     });
     expect(out.properties).toEqual({
       a: { type: 'string', description: 'an id' },
@@ -142,31 +195,44 @@ describe('toGeminiParameters', () => {
   });
 
   it('refuses a union of different types with a message naming the path', () => {
-    expect(() => convert(z.object({ v: z.union([z.string(), z.number()]) }))).toThrow(/\(root\)\.v: a value of several types \(string, number\)/);
-    expect(() => convert(z.object({ target: z.object({ a: z.union([z.string(), z.object({ b: z.number() })]) }) }))).toThrow(
-      /\(root\)\.target\.a: a union of string \| object cannot be declared to Gemini/,
+    expect(() => convert(z.object({ v: z.union([z.string(), z.number()]) }))).toThrow(
+      /\(root\)\.v: a value of several types \(string, number\)/,
     );
+    expect(() =>
+      convert(z.object({ target: z.object({ a: z.union([z.string(), z.object({ b: z.number() })]) }) })),
+    ).toThrow(/\(root\)\.target\.a: a union of string \| object cannot be declared to Gemini/);
   });
 
   it('refuses a discriminated union of objects', () => {
-    const action = z.discriminatedUnion('kind', [z.object({ kind: z.literal('a'), x: z.number() }), z.object({ kind: z.literal('b') })]);
+    const action = z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('a'), x: z.number() }),
+      z.object({ kind: z.literal('b') }),
+    ]);
     expect(() => convert(z.object({ action }))).toThrow(ToolSchemaError);
   });
 
   it('refuses records and untyped values, suggesting what to use instead', () => {
-    expect(() => convert(z.object({ params: z.record(z.number()) }))).toThrow(/\(root\)\.params: .*declare its keys or use an array of \{ key, value \} objects/);
+    expect(() => convert(z.object({ params: z.record(z.number()) }))).toThrow(
+      /\(root\)\.params: .*declare its keys or use an array of \{ key, value \} objects/,
+    );
     expect(() => convert(z.object({ blob: z.unknown() }))).toThrow(/\(root\)\.blob: Gemini needs a concrete type/);
   });
 
   it('refuses a recursive $ref instead of looping', () => {
-    const schema = { type: 'object', definitions: { node: { type: 'object', properties: { next: { $ref: '#/definitions/node' } } } }, properties: { head: { $ref: '#/definitions/node' } } };
+    const schema = {
+      type: 'object',
+      definitions: { node: { type: 'object', properties: { next: { $ref: '#/definitions/node' } } } },
+      properties: { head: { $ref: '#/definitions/node' } },
+    };
     expect(() => toGeminiParameters(schema)).toThrow(/nests too deeply/);
   });
 });
 
 describe('toolSpecs', () => {
   it('names the tool whose input cannot be declared', () => {
-    expect(() => toolSpec(toolOf('bad_tool', z.object({ m: z.record(z.string()) })))).toThrow(/^tool bad_tool: \(root\)\.m:/);
+    expect(() => toolSpec(toolOf('bad_tool', z.object({ m: z.record(z.string()) })))).toThrow(
+      /^tool bad_tool: \(root\)\.m:/,
+    );
   });
 
   it('accepts a tool without arguments as an object with no properties', () => {
@@ -174,7 +240,9 @@ describe('toolSpecs', () => {
   });
 
   it('refuses a tool name that cannot be a function name', () => {
-    expect(() => toolSpec(toolOf('deploy canary', z.object({ a: z.string() })))).toThrow(/"deploy canary" is not a valid function name/);
+    expect(() => toolSpec(toolOf('deploy canary', z.object({ a: z.string() })))).toThrow(
+      /"deploy canary" is not a valid function name/,
+    );
   });
 
   it('refuses two tools with the same name', () => {
