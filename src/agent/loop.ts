@@ -139,6 +139,27 @@ export function createAgent(deps: AgentDeps) {
     return run.transcript.reduce((n, item) => n + (item.kind === 'plan' ? item.calls.length : 0), 0);
   }
 
+  /** Audits a turn of calls and adds it to the transcript; the calls it returns carry their ids. */
+  async function planned(
+    run: Run,
+    plannerName: string,
+    turn: Extract<PlannerTurn, { kind: 'calls' }>,
+    mitigation: boolean,
+  ): Promise<ProposedCall[]> {
+    // Gemini's calls carry no ids: every proposed call gets its own, stable within the run.
+    let n = callCount(run);
+    const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
+    const marked = mitigation ? { mitigation: true } : {};
+    await audit.append({
+      runId: run.id,
+      principal: run.trigger.principal.id,
+      kind: 'planner.turn',
+      data: { planner: plannerName, text: turn.text, calls, ...marked, usage: turn.usage },
+    });
+    await push(run, { kind: 'plan', text: turn.text, calls, ...marked });
+    return calls;
+  }
+
   async function ask(run: Run, planner: Planner, started: number): Promise<PlannerTurn> {
     const controller = new AbortController();
     const remaining = limits.maxWallMs - (clock.now() - started);
@@ -307,15 +328,7 @@ export function createAgent(deps: AgentDeps) {
           await mitigated(run, mitigation.runbook, turn);
           continue;
         }
-        let n = callCount(run);
-        const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
-        await audit.append({
-          runId: run.id,
-          principal: run.trigger.principal.id,
-          kind: 'planner.turn',
-          data: { planner: mitigation.planner.name, text: turn.text, calls, mitigation: true, usage: turn.usage },
-        });
-        await push(run, { kind: 'plan', text: turn.text, calls, mitigation: true });
+        const calls = await planned(run, mitigation.planner.name, turn, true);
         for (const call of calls) await callOnce(run, call);
         if (hasOpen(run) && (await settleOrPark(run))) return run;
         continue;
@@ -377,16 +390,7 @@ export function createAgent(deps: AgentDeps) {
         return conclude(run, turn);
       }
 
-      // Gemini's calls carry no ids: every proposed call gets its own, stable within the run.
-      let n = callCount(run);
-      const calls = turn.calls.map((c) => ({ id: `call_${++n}`, name: c.name, args: c.args }));
-      await audit.append({
-        runId: run.id,
-        principal: run.trigger.principal.id,
-        kind: 'planner.turn',
-        data: { planner: planner.name, text: turn.text, calls, usage: turn.usage },
-      });
-      await push(run, { kind: 'plan', text: turn.text, calls });
+      const calls = await planned(run, planner.name, turn, false);
 
       for (const call of calls) await callOnce(run, call);
       if (hasOpen(run) && (await settleOrPark(run))) return run;

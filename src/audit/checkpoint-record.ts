@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { checkpointPayload, type CheckpointSigner } from './signing.js';
-import { CHECKPOINT_SCHEMA_VERSION, type AuditStoreKind, type Checkpoint, type CheckpointReason } from './types.js';
+import { CHECKPOINT_SCHEMA_VERSION, type Checkpoint } from './types.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -49,14 +49,7 @@ export function serializeCheckpoint(checkpoint: Checkpoint): string {
 export const WRITER = `${hostname()}:${process.pid}`;
 
 export function makeCheckpoint(
-  fields: {
-    store: AuditStoreKind;
-    seq: number;
-    hash: string;
-    position: number | null;
-    time: string;
-    reason: CheckpointReason;
-  },
+  fields: Pick<Checkpoint, 'store' | 'seq' | 'hash' | 'position' | 'time' | 'reason'>,
   signer: CheckpointSigner | null,
 ): Checkpoint {
   const unsigned = {

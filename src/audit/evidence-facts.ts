@@ -235,9 +235,9 @@ function analysesOf(value: unknown): CanaryAnalysisRecord[] {
   });
 }
 
-/** The record of `runId` from its entries, in chain order. */
-export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRecord {
-  const record: RunRecord = {
+/** A run's record before any of its entries is read: what a run with no entries shows. */
+export function emptyRunRecord(runId: string): RunRecord {
+  return {
     runId,
     trigger: null,
     startedAt: null,
@@ -251,6 +251,11 @@ export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRec
     canaries: [],
     timeline: [],
   };
+}
+
+/** The record of `runId` from its entries, in chain order. */
+export function runRecord(runId: string, entries: readonly AuditEntry[]): RunRecord {
+  const record = emptyRunRecord(runId);
   const calls = new Map<string, CallRecord>();
   const approvals = new Map<string, ApprovalRecord>();
   const models = new Map<string, ModelMention>();

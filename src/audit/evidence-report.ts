@@ -2,7 +2,13 @@
 // verification result, the timeline, who approved what, data and model lineage, and the
 // canary analyses and drift as inline SVG charts. No script, no request leaves the page.
 import type { BundleVerification, EvidenceBundle } from './evidence-bundle.js';
-import type { CanaryRecord, DataVerdict, ModelMention, RunRecord } from './evidence-facts.js';
+import {
+  emptyRunRecord,
+  type CanaryRecord,
+  type DataVerdict,
+  type ModelMention,
+  type RunRecord,
+} from './evidence-facts.js';
 import { barChart, esc, fmt, lineChart, lineageDiagram, type LineageNode } from './report-charts.js';
 
 const STYLE = `
@@ -253,23 +259,6 @@ function canarySection(canaries: readonly CanaryRecord[]): string {
     .join('');
 }
 
-function emptyRecord(runId: string): RunRecord {
-  return {
-    runId,
-    trigger: null,
-    startedAt: null,
-    startedBy: null,
-    outcome: null,
-    turns: [],
-    calls: [],
-    approvals: [],
-    dataQuality: [],
-    models: [],
-    canaries: [],
-    timeline: [],
-  };
-}
-
 function lastHash(lines: readonly string[]): string {
   try {
     return String((JSON.parse(lines.at(-1) ?? '{}') as { hash?: unknown }).hash ?? '–');
@@ -280,7 +269,7 @@ function lastHash(lines: readonly string[]): string {
 
 export function renderEvidenceReport(bundle: EvidenceBundle, verification: BundleVerification): string {
   // What the proof's own entries say, never the bundle's copy of it.
-  const r = verification.record ?? emptyRecord(bundle.runId);
+  const r = verification.record ?? emptyRunRecord(bundle.runId);
   const trigger = r.trigger ?? {};
   const principal = r.startedBy;
   const timeline = r.timeline

@@ -14,7 +14,7 @@ import { findResumePoint } from './file-resume.js';
 import { scanChain } from './chain-check.js';
 import { fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE, writeAll } from '../durable-file.js';
 import { acquireFileLock, type HeldLock } from '../file-lock.js';
-import { checkEntryInput } from './json-safe.js';
+import { checkpointAtShutdown, queueEntry, type PendingEntry } from './entry-queue.js';
 import { setAsideTornTail } from './torn-tail.js';
 import {
   AUDIT_SCHEMA_VERSION,
@@ -34,13 +34,6 @@ export interface FileAuditLogOptions {
   checkpoints?: Partial<CheckpointOptions>;
 }
 
-interface Pending {
-  input: AuditEntryInput;
-  time: string;
-  resolve(entry: AuditEntry): void;
-  reject(err: Error): void;
-}
-
 /** Bounds one group commit so a burst cannot build an unbounded buffer. */
 const MAX_BATCH = 1024;
 
@@ -53,7 +46,7 @@ class FileAuditLog implements AuditLog {
   recovered: TornTailReport | null = null;
   failed: Error | null = null;
   readonly checkpointer: Checkpointer;
-  private readonly queue: Pending[] = [];
+  private readonly queue: PendingEntry[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
 
@@ -94,26 +87,20 @@ class FileAuditLog implements AuditLog {
   }
 
   append(input: AuditEntryInput): Promise<AuditEntry> {
-    if (this.failed) return Promise.reject(this.failedError());
-    if (this.closed) {
-      return Promise.reject(
-        new UpstreamError('audit', `audit log ${this.file} is closed and accepts no more entries`, {
-          retryable: false,
-          code: 'audit_failed',
-        }),
-      );
-    }
-    let safe: AuditEntryInput;
-    try {
-      safe = checkEntryInput(input);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const time = new Date(this.clock.now()).toISOString();
-    return new Promise<AuditEntry>((resolve, reject) => {
-      this.queue.push({ input: safe, time, resolve, reject });
+    return queueEntry(input, this.refusal(), this.clock, this.queue, () => {
       this.flushing ??= this.flush();
     });
+  }
+
+  /** Why no entry may be appended now, or null. */
+  private refusal(): Error | null {
+    if (this.failed) return this.failedError();
+    if (this.closed)
+      return new UpstreamError('audit', `audit log ${this.file} is closed and accepts no more entries`, {
+        retryable: false,
+        code: 'audit_failed',
+      });
+    return null;
   }
 
   async close(): Promise<void> {
@@ -122,15 +109,7 @@ class FileAuditLog implements AuditLog {
     await this.flushing;
     try {
       // The head this writer leaves: entries found after it at the next open were not written by an agent.
-      if (!this.failed)
-        await this.checkpointer
-          .checkpoint('shutdown')
-          .catch((err: unknown) =>
-            this.logger.warn(
-              { err, auditFile: this.file },
-              'writing the shutdown checkpoint failed; the last entries stay uncovered',
-            ),
-          );
+      if (!this.failed) await checkpointAtShutdown(this.checkpointer, this.logger, { auditFile: this.file });
     } finally {
       try {
         await this.checkpointer.stop();

@@ -1,6 +1,7 @@
 // The tamper-evident audit log: append-only, hash-chained entries in a file or PostgreSQL,
 // checkpoints that let verify catch truncation and rewrites, and the verifier.
 export type {
+  AuditAppender,
   AuditEntry,
   AuditEntryInput,
   AuditLog,

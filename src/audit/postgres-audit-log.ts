@@ -15,7 +15,7 @@ import {
   type Checkpointer,
   type Head,
 } from './checkpointer.js';
-import { checkEntryInput } from './json-safe.js';
+import { checkpointAtShutdown, queueEntry, type PendingEntry } from './entry-queue.js';
 import { describePostgres, openPool, pgError } from './pg-connection.js';
 import { checkSchemaName, migrate } from './pg-schema.js';
 import {
@@ -35,13 +35,6 @@ export interface PostgresAuditLogOptions {
   clock?: Clock;
   logger?: Logger;
   checkpoints?: Partial<CheckpointOptions>;
-}
-
-interface Pending {
-  input: AuditEntryInput;
-  time: string;
-  resolve(entry: AuditEntry): void;
-  reject(err: Error): void;
 }
 
 const MAX_BATCH = 512;
@@ -67,7 +60,7 @@ class PostgresAuditLog implements AuditLog {
   readonly recovered = null;
   failed: Error | null = null;
   readonly checkpointer: Checkpointer;
-  private readonly queue: Pending[] = [];
+  private readonly queue: PendingEntry[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
   private readonly s: string;
@@ -105,27 +98,21 @@ class PostgresAuditLog implements AuditLog {
   }
 
   append(input: AuditEntryInput): Promise<AuditEntry> {
-    if (this.failed) return Promise.reject(this.failed);
-    if (this.closed) {
-      return Promise.reject(
-        new UpstreamError(
-          'audit',
-          `audit chain ${this.location} is closed in this process and accepts no more entries`,
-          { retryable: false, code: 'audit_failed' },
-        ),
-      );
-    }
-    let safe: AuditEntryInput;
-    try {
-      safe = checkEntryInput(input);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const time = new Date(this.clock.now()).toISOString();
-    return new Promise<AuditEntry>((resolve, reject) => {
-      this.queue.push({ input: safe, time, resolve, reject });
+    return queueEntry(input, this.refusal(), this.clock, this.queue, () => {
       this.flushing ??= this.flush();
     });
+  }
+
+  /** Why no entry may be appended now, or null. */
+  private refusal(): Error | null {
+    if (this.failed) return this.failed;
+    if (this.closed)
+      return new UpstreamError(
+        'audit',
+        `audit chain ${this.location} is closed in this process and accepts no more entries`,
+        { retryable: false, code: 'audit_failed' },
+      );
+    return null;
   }
 
   async close(): Promise<void> {
@@ -133,15 +120,7 @@ class PostgresAuditLog implements AuditLog {
     this.closed = true;
     await this.flushing;
     try {
-      if (!this.failed)
-        await this.checkpointer
-          .checkpoint('shutdown')
-          .catch((err: unknown) =>
-            this.logger.warn(
-              { err, audit: this.location },
-              'writing the shutdown checkpoint failed; the last entries stay uncovered',
-            ),
-          );
+      if (!this.failed) await checkpointAtShutdown(this.checkpointer, this.logger, { audit: this.location });
     } finally {
       await this.checkpointer.stop();
       await this.pool.end();

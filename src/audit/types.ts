@@ -80,6 +80,11 @@ export interface Checkpoint {
   signature: string | null;
 }
 
+/** The part of the audit log a room that only records needs. An append resolves only once the entry is durable. */
+export interface AuditAppender {
+  append(entry: AuditEntryInput): Promise<unknown>;
+}
+
 export interface AuditLog {
   /** Resolves once the entry is durable (fsync'd, or committed and flushed); rejects with UpstreamError `audit_failed` if not. */
   append(entry: AuditEntryInput): Promise<AuditEntry>;

@@ -20,18 +20,10 @@ import { createLongCalls, type CompletedCall, type WaitingCall } from './long-ca
 import { createTakenCalls, endOf, endOfCompleted } from './taken-calls.js';
 import { explainedDecision, policyRequestFor } from '../policy/call-request.js';
 import type { Decision, PolicyPrincipal, PolicyRequest } from '../policy/types.js';
+import type { AuditAppender } from '../audit/index.js';
 
 export type { CompletedCall, WaitingCall } from './long-calls.js';
-
-/** The part of the audit log the gate needs. An append resolves only once the entry is durable. */
-export interface AuditAppender {
-  append(entry: {
-    runId: string | null;
-    principal: string;
-    kind: string;
-    data: Record<string, unknown>;
-  }): Promise<unknown>;
-}
+export type { AuditAppender };
 
 /** Who asks: `user:alice`, `agent:alertmanager`, `mcp:claude-desktop`, with roles. */
 export type Principal = PolicyPrincipal;
@@ -39,6 +31,12 @@ export type GateDecision = Decision;
 
 /** The policy as the gate sees it: an enforced decision and, in shadow mode, a second one. */
 export type PolicyEvaluator = (request: PolicyRequest) => { decision: GateDecision; shadow: GateDecision | null };
+
+/** How a call runs: whether a long call may park its run while it waits, and the approval it runs under. */
+export interface RunHow {
+  park: boolean;
+  approvalId: string | null;
+}
 
 export interface ParkedCall {
   runId: string | null;
@@ -275,11 +273,7 @@ export function createGate(options: GateOptions): Gate {
     return { status: 'invalid', code: 'not_found', error, issues: [{ path: '(arguments)', message: error }] };
   }
 
-  async function execute(
-    tool: AnyTool,
-    parked: ParkedCall,
-    how: { park: boolean; approvalId: string | null },
-  ): Promise<GateOutcome> {
+  async function execute(tool: AnyTool, parked: ParkedCall, how: RunHow): Promise<GateOutcome> {
     const { decision, risk } = parked;
     // Read-only tools may run again (a fresh look is no harm); anything else is taken once, before it starts.
     const once = !tool.annotations.readOnly;
@@ -332,11 +326,7 @@ export function createGate(options: GateOptions): Gate {
       logger?.warn({ err, key }, 'could not record how a call ended; a resumed attempt will ask its backend'),
   });
 
-  async function run(
-    tool: AnyTool,
-    parked: ParkedCall,
-    how: { park: boolean; approvalId: string | null },
-  ): Promise<GateOutcome> {
+  async function run(tool: AnyTool, parked: ParkedCall, how: RunHow): Promise<GateOutcome> {
     const { decision, risk } = parked;
     try {
       if (isLongRunning(tool)) {

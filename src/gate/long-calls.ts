@@ -13,7 +13,7 @@ import { publicMessage } from '../public-message.js';
 import { describeValidation } from '../validation.js';
 import type { Logger } from '../logger.js';
 import type { CallEnd } from './executions.js';
-import type { ParkedCall, Principal } from './gate.js';
+import type { ParkedCall, Principal, RunHow } from './gate.js';
 
 /** A started long-running call: everything needed to finish it, JSON, kept with the run. */
 export interface WaitingCall {
@@ -291,7 +291,7 @@ export function createLongCalls(deps: LongCallDeps) {
     async begin(
       tool: LongRunningTool,
       parked: ParkedCall,
-      how: { park: boolean; approvalId: string | null },
+      how: RunHow,
     ): Promise<CompletedCall | { status: 'waiting'; wait: WaitingCall; summary: string }> {
       const { wait, timeoutMs } = await start(tool, parked, how.approvalId);
       return follow(tool, parked, wait, timeoutMs, how);

@@ -9,7 +9,7 @@ import { isLongRunning, type AnyTool, type Backends, type LongRunningTool, type 
 import type { Clock } from '../clock.js';
 import { describeError, UpstreamError } from '../errors.js';
 import type { CallEnd, ExecutionRecord, Executions } from './executions.js';
-import type { GateDecision, GateOutcome, ParkedCall, Principal } from './gate.js';
+import type { GateDecision, GateOutcome, ParkedCall, Principal, RunHow } from './gate.js';
 import type { CompletedCall, LongCalls, WaitingCall } from './long-calls.js';
 
 export interface TakenCallDeps {
@@ -30,7 +30,7 @@ export interface TakenCallDeps {
     idempotencyKey: string,
   ): Promise<{ risk: Risk | null; decision: GateDecision; shadow: GateDecision | null }>;
   /** Executes the call (the gate's): its outcome, with the audit entries of its end. */
-  run(tool: AnyTool, parked: ParkedCall, how: { park: boolean; approvalId: string | null }): Promise<GateOutcome>;
+  run(tool: AnyTool, parked: ParkedCall, how: RunHow): Promise<GateOutcome>;
   warn(err: unknown, key: string): void;
 }
 

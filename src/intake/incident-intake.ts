@@ -2,6 +2,7 @@
 // its group, be recorded as a duplicate of a run that handled its alerts (running, parked or
 // ended), or, resolved, mark its alerts resolved and tell the run it joins. The answer
 // names the run and says which of these happened.
+import type { AuditAppender } from '../audit/index.js';
 import type { Clock } from '../clock.js';
 import { handledRecords, judgeAlerts, resolvedRecords, type AlertNotice, type IncidentIndex } from './incidents.js';
 import type { RunQueue } from './run-queue.js';
@@ -9,14 +10,7 @@ import type { RunQueue } from './run-queue.js';
 export interface IncidentIntakeDeps {
   queue: Pick<RunQueue, 'enqueue' | 'join'>;
   index: IncidentIndex;
-  audit: {
-    append(entry: {
-      runId: string | null;
-      principal: string;
-      kind: string;
-      data: Record<string, unknown>;
-    }): Promise<unknown>;
-  };
+  audit: AuditAppender;
   clock: Clock;
   /** How long an incident whose alerts keep firing stays handled (the runbook's `recheckAfter`); null: until they resolve. */
   recheckAfterMs?(alertName: string | undefined): number | null;

@@ -72,27 +72,17 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
           // An explicitly named reference must exist; a missing default only skips drift.
           if (checkOptions.reference !== undefined || !(err instanceof UserError && err.code === 'not_found'))
             throw err;
-          notes.push({
-            check: 'drift',
-            column: null,
-            value: null,
-            threshold: null,
-            severity: 'info',
-            message: `reference dataset "${reference}" not found: drift not measured`,
-          });
+          notes.push(driftNotMeasured(`reference dataset "${reference}" not found: drift not measured`));
           reference = null;
         }
       } else if (!checkOptions.reference) {
-        notes.push({
-          check: 'drift',
-          column: null,
-          value: null,
-          threshold: null,
-          severity: 'info',
-          message: contract
-            ? `no reference: drift not measured (the "${contract.name}" contract names none, or it is this dataset)`
-            : 'no data contract: drift not measured',
-        });
+        notes.push(
+          driftNotMeasured(
+            contract
+              ? `no reference: drift not measured (the "${contract.name}" contract names none, or it is this dataset)`
+              : 'no data contract: drift not measured',
+          ),
+        );
       }
       const scorer = reference !== null && contract?.model ? await options.scoreWith?.(contract.model) : undefined;
       const drift: DriftInputs = {
@@ -152,4 +142,9 @@ export function createLocalDataQuality(options: LocalDataQualityOptions): DataQu
       };
     },
   };
+}
+
+/** The note a check carries when drift could not be measured, and why. */
+function driftNotMeasured(message: string): DataQualityFinding {
+  return { check: 'drift', column: null, value: null, threshold: null, severity: 'info', message };
 }
