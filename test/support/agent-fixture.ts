@@ -7,6 +7,7 @@ import { allTools } from '../../tools/index.js';
 import { toolSpecs } from '../../tools/tool-schema.js';
 import { createAgent, type Agent, type AgentDeps } from '../../src/agent/loop.js';
 import type { Planner } from '../../src/agent/planner.js';
+import type { Trigger } from '../../src/agent/run.js';
 import { createFileRunStore, type RunStore } from '../../src/agent/run-store.js';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
@@ -56,4 +57,26 @@ export async function agentFixture(options: AgentFixtureOptions): Promise<AgentF
     ...overrides,
   });
   return { fx, agent, runs };
+}
+
+/**
+ * Runs `trigger` with a runbook planner alone (it is also its own fallback) on the gate
+ * fixture, and lists what it proposed (`name:args`) and how each call ended (`name:status`).
+ */
+export async function runOnRunbook(fx: GateFixture, runbook: Planner, trigger: Trigger) {
+  const agent = testAgent({
+    gate: fx.gate,
+    audit: fx.audit,
+    runs: createFileRunStore(join(fx.dir, 'runs')),
+    systemPrompt: '',
+    plannerFor: () => runbook,
+    fallbackFor: () => runbook,
+    limits: { ...testLimits, maxSteps: 20, maxTokens: 1_000 },
+  });
+  const run = await agent.start(trigger);
+  const calls = run.transcript.flatMap((i) =>
+    i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : [],
+  );
+  const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
+  return { run, calls, outcomes };
 }

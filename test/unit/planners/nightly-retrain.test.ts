@@ -3,13 +3,12 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { scheduleFromConfig } from '../../../src/intake/index.js';
 import { createRunbookPlanner } from '../../../src/planners/index.js';
 import { loadRunbooks } from '../../../src/runbooks/index.js';
 import { promptsDir } from '../../../src/paths.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
-import { testAgent, testLimits } from '../../support/agent-fixture.js';
+import { runOnRunbook } from '../../support/agent-fixture.js';
 
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
@@ -31,21 +30,7 @@ async function runNightly(prepare: (fx: GateFixture) => void = () => undefined) 
     allTools.map((t) => t.name),
   );
   const planner = createRunbookPlanner(runbooks.find((rb) => rb.id === 'nightly-retrain')!);
-  const agent = testAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs: createFileRunStore(join(fx.dir, 'runs')),
-    systemPrompt: '',
-    plannerFor: () => planner,
-    fallbackFor: () => planner,
-    limits: { ...testLimits, maxSteps: 20, maxTokens: 1_000 },
-  });
-  const run = await agent.start(nightly.trigger);
-  const calls = run.transcript.flatMap((i) =>
-    i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : [],
-  );
-  const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
-  return { run, calls, outcomes };
+  return runOnRunbook(fx, planner, nightly.trigger);
 }
 
 describe('the nightly-retrain runbook', () => {
