@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Trigger } from '../../src/agent/run.js';
 import { UpstreamError, UserError } from '../../src/errors.js';
 import { scheduleFromConfig, type RunQueue, type Schedule } from '../../src/intake/index.js';
+import { eventually } from '../support/eventually.js';
 
 export interface RunQueueFixture {
   /** A fresh, empty queue with a name nobody else uses. */
@@ -62,8 +63,8 @@ function counter() {
 }
 
 /** Polls until `check` holds: the queue marks a run finished just after its handler returns. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+function until(check: () => Promise<boolean>): Promise<true> {
+  return eventually('the queue to settle', async () => ((await check()) ? true : undefined));
 }
 
 export function runQueueContract(name: string, fixture: RunQueueFixture): void {
@@ -178,11 +179,10 @@ export function runQueueContract(name: string, fixture: RunQueueFixture): void {
       const first = await q.enqueue(alert('k'), { dedupeKey: 'k' });
       await done.reach(1);
       // The key is released by the same step that marks the run finished; wait for it.
-      let second = await q.enqueue(alert('k', 'firing', 2), { dedupeKey: 'k' });
-      while (second.coalesced) {
-        await new Promise((r) => setTimeout(r, 20));
-        second = await q.enqueue(alert('k', 'firing', 2), { dedupeKey: 'k' });
-      }
+      const second = await eventually('the key to be released', async () => {
+        const attempt = await q.enqueue(alert('k', 'firing', 2), { dedupeKey: 'k' });
+        return attempt.coalesced ? undefined : attempt;
+      });
       expect(second.runId).not.toBe(first.runId);
       await done.reach(2);
     });

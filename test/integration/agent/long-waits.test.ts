@@ -6,8 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { PlannerInput } from '../../../src/agent/planner.js';
 import { isParked, type Run, type Trigger } from '../../../src/agent/run.js';
 import { createFileRunStore, type RunStore } from '../../../src/agent/run-store.js';
@@ -15,13 +13,13 @@ import { createWaitSweeper, type WaitSweeper } from '../../../src/agent/wait-swe
 import { verifyAuditFile } from '../../../src/audit/index.js';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { eventually } from '../../support/cli-process.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { version } from '../../support/memory-backends.js';
 import { answer, call, scriptedPlanner, usage, type ScriptedTurn } from '../../support/scripted-planner.js';
+import { testAgent } from '../../support/agent-fixture.js';
 
 let fx: GateFixture | undefined;
 let queue: RunQueue | undefined;
@@ -62,18 +60,13 @@ async function wired(
   fx.backends.holdJobs = true;
   const runs: RunStore = createFileRunStore(join(fx.dir, 'runs'));
   const planners = Object.fromEntries(Object.entries(scripts).map(([text, turns]) => [text, scriptedPlanner(turns)]));
-  const agent = createAgent({
+  const agent = testAgent({
     gate: fx.gate,
     audit: fx.audit,
     runs,
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
     plannerFor: (t) => planners[t.text]!,
-    fallbackFor: () => null,
-    limits: { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
     approvals: fx.approvals!,
     clock,
-    logger: silentLogger,
     longWaits: options.longWaits ?? 'park',
     waitPollMs: 20,
   });

@@ -1,17 +1,12 @@
 // A run that needs approval parks, frees its worker, and picks up exactly where it stopped.
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { Trigger } from '../../../src/agent/run.js';
-import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { verifyAuditFile } from '../../../src/audit/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
-import { silentLogger } from '../../../src/logger.js';
-import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { type GateFixture } from '../../support/gate-fixture.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { version } from '../../support/memory-backends.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
+import { agentFixture, testLimits } from '../../support/agent-fixture.js';
 
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
@@ -28,23 +23,16 @@ const canary = (trafficPercent: number) =>
 
 async function setup(turns: Parameters<typeof scriptedPlanner>[0], maxWallMs = 60_000) {
   const clock = manualClock();
-  fx = await gateFixture({ withApprovals: true, clock });
-  fx.backends.versions.push(version('credit-risk', '2', 0.88));
   const planner = scriptedPlanner(turns);
-  const runs = createFileRunStore(join(fx.dir, 'runs'));
-  const agent = createAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs,
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
-    plannerFor: () => planner,
-    fallbackFor: () => null,
-    limits: { maxSteps: 10, maxWallMs, maxTokens: 10_000, maxRepeatedCalls: 2 },
-    approvals: fx.approvals!,
+  const made = await agentFixture({
+    withApprovals: true,
     clock,
-    logger: silentLogger,
+    planner,
+    agent: { limits: { ...testLimits, maxWallMs } },
   });
+  fx = made.fx;
+  fx.backends.versions.push(version('credit-risk', '2', 0.88));
+  const { agent, runs } = made;
   return { agent, runs, planner, clock, approvals: fx.approvals! };
 }
 

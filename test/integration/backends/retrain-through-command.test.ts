@@ -7,20 +7,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { openFileAuditLog, type AuditLog } from '../../../src/audit/index.js';
 import { openBackends, type OpenedBackends } from '../../../src/backends/from-config.js';
 import { generateCreditRows, writeDataset } from '../../../src/backends/local/index.js';
 import { backendsSchema } from '../../../src/backends/settings.js';
-import { systemClock } from '../../../src/clock.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
 import { createFileExecutions, createGate } from '../../../src/gate/index.js';
 import { createPolicyStore } from '../../../src/policy/index.js';
 import { daysAgo } from '../../support/dates.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
+import { testAgent, testLimits } from '../../support/agent-fixture.js';
 
 const script = fileURLToPath(new URL('../../support/train-command.mjs', import.meta.url));
 let home: string;
@@ -80,22 +78,17 @@ describe('trigger_retrain on a command trainer', () => {
       audit,
       executions,
     });
-    const agent = createAgent({
+    const agent = testAgent({
       gate,
       audit,
       runs: createFileRunStore(join(home, 'runs')),
-      tools: toolSpecs(allTools),
-      systemPrompt: 'test',
       plannerFor: () =>
         scriptedPlanner([
           call('check_data_quality', { dataset: 'credit-train' }),
           call('trigger_retrain', { model: 'credit-risk', dataset: 'credit-train', params: { epochs: 5 } }),
           answer('retrained'),
         ]),
-      fallbackFor: () => null,
-      limits: { maxSteps: 10, maxWallMs: 120_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
-      clock: systemClock,
-      logger: silentLogger,
+      limits: { ...testLimits, maxWallMs: 120_000 },
     });
     const run = await agent.start(
       { kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'retrain credit-risk', data: null },

@@ -1,18 +1,13 @@
 // The queue wired to the real agent loop (scripted planner, real gate, file run store),
 // as `serve`/`worker` wire it.
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allTools, NO_RISK } from '../../../tools/index.js';
+import { NO_RISK } from '../../../tools/index.js';
 import { argsHashOf } from '../../../src/gate/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import { RUN_SCHEMA_VERSION, type Run, type Trigger } from '../../../src/agent/run.js';
-import { createFileRunStore } from '../../../src/agent/run-store.js';
-import { systemClock } from '../../../src/clock.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
-import { silentLogger } from '../../../src/logger.js';
-import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { type GateFixture } from '../../support/gate-fixture.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
+import { agentFixture } from '../../support/agent-fixture.js';
 
 let fx: GateFixture | undefined;
 let queue: RunQueue | undefined;
@@ -35,22 +30,9 @@ async function wired(
   turnsPerRun: () => Parameters<typeof scriptedPlanner>[0],
   options: { withApprovals?: boolean } = {},
 ) {
-  fx = await gateFixture(options);
-  const runs = createFileRunStore(join(fx.dir, 'runs'));
-  const agent = createAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs,
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
-    plannerFor: () => scriptedPlanner(turnsPerRun()),
-    fallbackFor: () => null,
-    limits: { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
-    ...(fx.approvals ? { approvals: fx.approvals } : {}),
-    clock: systemClock,
-    logger: silentLogger,
-  });
-  return { agent, runs };
+  const made = await agentFixture({ ...options, planner: () => scriptedPlanner(turnsPerRun()) });
+  fx = made.fx;
+  return { agent: made.agent, runs: made.runs };
 }
 
 describe('agentRunHandler', () => {

@@ -3,20 +3,18 @@
 // BullMQ, and a worker started after a restart finds and resumes a run whose job ended
 // while no process watched it.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { PlannerInput } from '../../../src/agent/planner.js';
 import { createRedisRunStore, type RedisRunStore } from '../../../src/agent/redis-run-store.js';
 import { isParked, type Trigger } from '../../../src/agent/run.js';
 import { createWaitSweeper, type WaitSweeper } from '../../../src/agent/wait-sweeper.js';
 import { systemClock } from '../../../src/clock.js';
 import { agentRunHandler, createBullmqRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { eventually } from '../../support/cli-process.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
 import { REDIS_URL, uniqueNames, wipe } from './redis-helpers.js';
+import { testAgent } from '../../support/agent-fixture.js';
 
 const names = uniqueNames();
 const opened: { queues: RunQueue[]; sweepers: WaitSweeper[]; stores: RedisRunStore[] } = {
@@ -65,17 +63,11 @@ function worker(
   const runs = createRedisRunStore({ connection: REDIS_URL, prefix });
   const queue = createBullmqRunQueue({ connection: REDIS_URL, prefix, queueName: names.queueName, attempts: 1 });
   const planners = { retrain: scriptedPlanner(retrainTurns), question: scriptedPlanner([answer('v1 is champion')]) };
-  const agent = createAgent({
+  const agent = testAgent({
     gate: gate.gate,
     audit: gate.audit,
     runs,
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
     plannerFor: (t) => planners[t.text as keyof typeof planners],
-    fallbackFor: () => null,
-    limits: { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
-    clock: systemClock,
-    logger: silentLogger,
     longWaits: 'park',
   });
   const sweeper = createWaitSweeper({

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PlannerInput, TranscriptItem } from '../../../src/agent/planner.js';
 import { ModelBehaviorError, UpstreamError } from '../../../src/errors.js';
 import { createOpenAiPlanner } from '../../../src/planners/index.js';
@@ -43,11 +43,6 @@ function planner(
     sleep: async (ms) => void delays.push(ms),
     ...(overrides.apiKey ? { apiKey: overrides.apiKey } : {}),
   });
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(condition()).toBe(true);
 }
 
 function input(transcript: TranscriptItem[], extra: Partial<PlannerInput> = {}): PlannerInput {
@@ -231,7 +226,7 @@ describe('OpenAI-compatible planner against a chat/completions server', () => {
     server.script({ ...chatTextReply('late'), delayMs: 5_000 });
     const controller = new AbortController();
     const pending = planner().next(input([trigger], { signal: controller.signal }));
-    await waitFor(() => server.requests.length === 1);
+    await vi.waitFor(() => expect(server.requests).toHaveLength(1), { timeout: 5_000 });
     controller.abort(new Error('run cancelled'));
     await expect(pending).rejects.toThrow('run cancelled');
     expect(server.requests).toHaveLength(1);

@@ -7,20 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { TranscriptItem } from '../../../src/agent/planner.js';
 import type { Run } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
 import { openFileAuditLog, readAuditEntries, verifyAuditFile, type AuditLog } from '../../../src/audit/index.js';
-import { systemClock } from '../../../src/clock.js';
 import { generateCreditRows, openLocalLab, writeDataset, type LocalLab } from '../../../src/backends/local/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
 import { createGate } from '../../../src/gate/index.js';
 import { createPolicyStore } from '../../../src/policy/index.js';
 import { daysAgo } from '../../support/dates.js';
 import { answer, call, scriptedPlanner, type ScriptedTurn } from '../../support/scripted-planner.js';
+import { testAgent, testLimits } from '../../support/agent-fixture.js';
 
 let home: string;
 let lab: LocalLab;
@@ -66,17 +64,12 @@ afterAll(async () => {
 async function runWith(turns: ScriptedTurn[], policyFile = join(defaultPolicyDir, 'default.yaml')): Promise<Run> {
   const policy = await createPolicyStore({ files: [policyFile], knownTools: allTools.map((t) => t.name) });
   const gate = createGate({ tools: allTools, backends: lab, policy: (req) => policy.evaluate(req), audit });
-  const agent = createAgent({
+  const agent = testAgent({
     gate,
     audit,
     runs: createFileRunStore(join(home, 'runs')),
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
     plannerFor: () => scriptedPlanner(turns),
-    fallbackFor: () => null,
-    limits: { maxSteps: 10, maxWallMs: 120_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
-    clock: systemClock,
-    logger: silentLogger,
+    limits: { ...testLimits, maxWallMs: 120_000 },
   });
   return agent.start(
     { kind: 'chat', principal: { id: 'user:alice', roles: [] }, text: 'retrain credit-risk', data: null },

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { PlannerInput } from '../../../src/agent/planner.js';
 import { isParked, type Run } from '../../../src/agent/run.js';
 import { createFileRunStore } from '../../../src/agent/run-store.js';
@@ -24,7 +23,6 @@ import {
   type TrafficSimulator,
 } from '../../../src/backends/local/index.js';
 import { agentRunHandler, createLocalRunQueue, type RunQueue } from '../../../src/intake/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
 import { silentLogger } from '../../../src/logger.js';
 import { defaultPolicyDir } from '../../../src/paths.js';
 import { createGate } from '../../../src/gate/index.js';
@@ -32,6 +30,7 @@ import { createPolicyStore } from '../../../src/policy/index.js';
 import { eventually } from '../../support/cli-process.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
 import { daysAgo } from '../../support/dates.js';
+import { testAgent, testLimits } from '../../support/agent-fixture.js';
 
 let home: string;
 let lab: LocalLab;
@@ -131,17 +130,12 @@ describe('waiting on the real lab', () => {
         }),
       (input) => answer(`v${retrained(input)}: ${JSON.stringify(input.transcript.at(-1))}`),
     ]);
-    const agent = createAgent({
+    const agent = testAgent({
       gate,
       audit,
       runs,
-      tools: toolSpecs(allTools),
-      systemPrompt: 'test',
       plannerFor: () => planner,
-      fallbackFor: () => null,
-      limits: { maxSteps: 10, maxWallMs: 120_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
-      clock: systemClock,
-      logger: silentLogger,
+      limits: { ...testLimits, maxWallMs: 120_000 },
       longWaits: 'park',
     });
     queue = createLocalRunQueue({ attempts: 1 });

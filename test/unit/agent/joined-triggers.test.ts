@@ -1,18 +1,13 @@
 // The loop between steps: triggers that joined the run (repeat firings, the resolved
 // notice) are recorded, and a resolved alert ends a run that has only looked so far.
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
 import type { JoinedNotice } from '../../../src/agent/joined-triggers.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { Planner } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
-import { createFileRunStore } from '../../../src/agent/run-store.js';
-import { systemClock } from '../../../src/clock.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
-import { silentLogger } from '../../../src/logger.js';
-import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { type GateFixture } from '../../support/gate-fixture.js';
 import { answer, call, scriptedPlanner } from '../../support/scripted-planner.js';
+import { agentFixture } from '../../support/agent-fixture.js';
 
 const readOnlyTools = allTools.filter((t) => t.annotations.readOnly).map((t) => t.name);
 const alert = (status: 'firing' | 'resolved', n = 0): Trigger => ({
@@ -41,24 +36,9 @@ async function agentWith(
   joined: (runId: string, from: number) => Promise<JoinedNotice[]>,
   options: { longWaits?: 'park' } = {},
 ) {
-  fx = await gateFixture();
-  const runs = createFileRunStore(join(fx.dir, 'runs'));
-  const agent = createAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs,
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
-    plannerFor: () => planner,
-    fallbackFor: () => null,
-    limits: { maxSteps: 10, maxWallMs: 60_000, maxTokens: 10_000, maxRepeatedCalls: 2 },
-    clock: systemClock,
-    logger: silentLogger,
-    joined,
-    readOnlyTools,
-    ...options,
-  });
-  return { agent, runs };
+  const made = await agentFixture({ planner, agent: { joined, readOnlyTools, ...options } });
+  fx = made.fx;
+  return { agent: made.agent, runs: made.runs };
 }
 
 describe('triggers that joined a run', () => {

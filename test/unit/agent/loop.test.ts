@@ -2,19 +2,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent, RunHandedOver, type AgentDeps } from '../../../src/agent/loop.js';
+import { RunHandedOver, type AgentDeps } from '../../../src/agent/loop.js';
 import type { Planner } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
-import { createFileRunStore, upgradeRun } from '../../../src/agent/run-store.js';
+import { upgradeRun } from '../../../src/agent/run-store.js';
 import { verifyAuditFile } from '../../../src/audit/index.js';
-import { systemClock } from '../../../src/clock.js';
 import { ModelBehaviorError, UpstreamError, UserError } from '../../../src/errors.js';
 import { createRunbookPlanner } from '../../../src/planners/index.js';
 import { loadRunbooks, mitigationSteps, runbookFor } from '../../../src/runbooks/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
 import { promptsDir } from '../../../src/paths.js';
-import { silentLogger } from '../../../src/logger.js';
-import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { agentFixture } from '../../support/agent-fixture.js';
+import { type GateFixture } from '../../support/gate-fixture.js';
 import { manualClock } from '../../support/manual-clock.js';
 import { version } from '../../support/memory-backends.js';
 import { answer, call, scriptedPlanner, usage } from '../../support/scripted-planner.js';
@@ -31,22 +29,9 @@ let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
 
 async function agentWith(planner: Planner, overrides: Partial<AgentDeps> = {}) {
-  fx = await gateFixture();
-  const runs = createFileRunStore(join(fx.dir, 'runs'));
-  const agent = createAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs,
-    tools: toolSpecs(allTools),
-    systemPrompt: 'test',
-    plannerFor: () => planner,
-    fallbackFor: () => null,
-    limits,
-    clock: systemClock,
-    logger: silentLogger,
-    ...overrides,
-  });
-  return { agent, runs };
+  const made = await agentFixture({ planner, agent: { limits, ...overrides } });
+  fx = made.fx;
+  return { agent: made.agent, runs: made.runs };
 }
 
 describe('the agent loop', () => {

@@ -3,16 +3,12 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
-import { createFileRunStore } from '../../../src/agent/run-store.js';
-import { systemClock } from '../../../src/clock.js';
 import { scheduleFromConfig } from '../../../src/intake/index.js';
 import { createRunbookPlanner } from '../../../src/planners/index.js';
 import { loadRunbooks } from '../../../src/runbooks/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
-import { silentLogger } from '../../../src/logger.js';
 import { promptsDir } from '../../../src/paths.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { runOnRunbook } from '../../support/agent-fixture.js';
 
 let fx: GateFixture;
 afterEach(async () => fx?.cleanup());
@@ -34,24 +30,7 @@ async function runNightly(prepare: (fx: GateFixture) => void = () => undefined) 
     allTools.map((t) => t.name),
   );
   const planner = createRunbookPlanner(runbooks.find((rb) => rb.id === 'nightly-retrain')!);
-  const agent = createAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs: createFileRunStore(join(fx.dir, 'runs')),
-    tools: toolSpecs(allTools),
-    systemPrompt: '',
-    plannerFor: () => planner,
-    fallbackFor: () => planner,
-    limits: { maxSteps: 20, maxWallMs: 60_000, maxTokens: 1_000, maxRepeatedCalls: 2 },
-    clock: systemClock,
-    logger: silentLogger,
-  });
-  const run = await agent.start(nightly.trigger);
-  const calls = run.transcript.flatMap((i) =>
-    i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : [],
-  );
-  const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
-  return { run, calls, outcomes };
+  return runOnRunbook(fx, planner, nightly.trigger);
 }
 
 describe('the nightly-retrain runbook', () => {

@@ -1,17 +1,13 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allTools } from '../../../tools/index.js';
-import { createAgent } from '../../../src/agent/loop.js';
 import type { TranscriptItem } from '../../../src/agent/planner.js';
 import type { Trigger } from '../../../src/agent/run.js';
-import { createFileRunStore } from '../../../src/agent/run-store.js';
-import { systemClock } from '../../../src/clock.js';
 import { createRunbookPlanner } from '../../../src/planners/index.js';
 import { loadRunbooks, mitigationSteps, parseRunbook, runbookFor } from '../../../src/runbooks/index.js';
-import { toolSpecs } from '../../../tools/tool-schema.js';
-import { silentLogger } from '../../../src/logger.js';
 import { promptsDir } from '../../../src/paths.js';
 import { gateFixture, type GateFixture } from '../../support/gate-fixture.js';
+import { runOnRunbook } from '../../support/agent-fixture.js';
 
 const toolNames = allTools.map((t) => t.name);
 const drift = (labels: Record<string, string>): Trigger => ({
@@ -32,24 +28,7 @@ async function runAlert(trigger: Trigger, prepare: (fx: GateFixture) => void = (
   const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
   const runbook = runbookFor(runbooks, trigger.alertName)!;
   const planner = createRunbookPlanner(runbook);
-  const agent = createAgent({
-    gate: fx.gate,
-    audit: fx.audit,
-    runs: createFileRunStore(join(fx.dir, 'runs')),
-    tools: toolSpecs(allTools),
-    systemPrompt: '',
-    plannerFor: () => planner,
-    fallbackFor: () => planner,
-    limits: { maxSteps: 20, maxWallMs: 60_000, maxTokens: 1_000, maxRepeatedCalls: 2 },
-    clock: systemClock,
-    logger: silentLogger,
-  });
-  const run = await agent.start(trigger);
-  const calls = run.transcript.flatMap((i) =>
-    i.kind === 'plan' ? i.calls.map((c) => `${c.name}:${JSON.stringify(c.args)}`) : [],
-  );
-  const outcomes = run.transcript.flatMap((i) => (i.kind === 'result' ? [`${i.name}:${i.outcome.status}`] : []));
-  return { run, calls, outcomes };
+  return runOnRunbook(fx, planner, trigger);
 }
 
 describe('the runbook planner on the drift runbook', () => {
