@@ -212,7 +212,7 @@ export function killMatrix(queue: 'serve' | 'bullmq'): void {
       Array.from({ length: ROUNDS }, (_, round) => [kind, round + 1] as const),
     );
     it.each(cases)(
-      'after %s (round %i): one training job, one canary start, the run parked on its promotion, audit intact',
+      'after %s (round %i): one training job, one canary start, no promotion asked for an unjudged canary, audit intact',
       async (kind) => {
         const s = await setup();
         try {
@@ -228,7 +228,7 @@ export function killMatrix(queue: 'serve' | 'bullmq'): void {
 
           const last = s.executor(null);
           const after = await eventually(
-            `run ${runId} to park on its promotion`,
+            `run ${runId} to end`,
             async () => {
               const r = await runOf(await s.url(last), runId);
               return r.status === 'waiting_approval' || r.status === 'succeeded' || r.status === 'failed'
@@ -241,8 +241,9 @@ export function killMatrix(queue: 'serve' | 'bullmq'): void {
           });
           expect(await last.stop()).toBe(0);
 
-          // The run: checked, retrained, compared, canaried once, and waiting for people to promote.
-          expect(after.status, JSON.stringify(after.transcript)).toBe('waiting_approval');
+          // The run: checked, retrained, compared and canaried once. With no traffic the canary's
+          // analysis cannot judge it (too few requests), so the drift runbook asks for no promotion.
+          expect(after.status, JSON.stringify(after.transcript)).toBe('succeeded');
           // Each call's last word (a long-running call found ended when its run came back to it answers at once, without a wait).
           const ends = new Map<string, [string, string]>();
           for (const i of after.transcript)
@@ -253,14 +254,12 @@ export function killMatrix(queue: 'serve' | 'bullmq'): void {
             ['call_2', ['trigger_retrain', 'executed']],
             ['call_3', ['registry_query', 'executed']],
             ['call_4', ['deploy_canary', 'executed']],
-            ['call_5', ['deploy_canary', 'pending_approval']],
           ]);
           expect(after.transcript.filter((i) => i.kind === 'result').map((i) => i.callId)).toEqual([
             'call_1',
             'call_2',
             'call_3',
             'call_4',
-            'call_5',
           ]);
 
           // One training job, under the call's key; one version from it.
@@ -306,7 +305,7 @@ export function killMatrix(queue: 'serve' | 'bullmq'): void {
             .filter((e) => e.kind === 'execution.reconciled')
             .map((e) => [e.data.tool, e.data.found]);
           for (const [, found] of reconciled) expect(['not_started', 'started']).toContain(found);
-          expect(entries.filter((e) => e.kind === 'approval.requested')).toHaveLength(1);
+          expect(entries.filter((e) => e.kind === 'approval.requested')).toHaveLength(0);
           // An end written by a process killed right after it is written again by the resumed run, marked as a possible repeat.
           for (const callId of ['call_2', 'call_4']) {
             const ends = entries.filter((e) => e.kind === 'execution.finished' && e.data.callId === callId);

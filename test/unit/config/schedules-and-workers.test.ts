@@ -119,7 +119,7 @@ describe('a schedule at start', () => {
 
   it('is refused when it names a runbook that does not exist', async () => {
     await expect(runtimeFor(nightly.replace('runbook: nightly-retrain', 'runbook: nightly-retrian'))).rejects.toThrow(
-      /schedules\.0\.runbook: no runbook "nightly-retrian" in prompts\/runbooks \(known: canary-rollback, drift-retrain, nightly-retrain\)/,
+      /schedules\.0\.runbook: no runbook "nightly-retrian" in prompts\/runbooks \(known: canary-rollback, drift-retrain, nightly-retrain, resource-exhaustion\)/,
     );
   });
 
