@@ -3,8 +3,12 @@
 // <home>/lab. No command or server opens a backend itself.
 import { join } from 'node:path';
 import type { Backends, ModelRegistry } from '../../tools/index.js';
-import { openBackends as openBackendsFromSettings, type OpenedBackends } from '../backends/from-config.js';
-import { openLocalLab, openReadOnlyLab, type LabBackends } from '../backends/local/index.js';
+import {
+  openBackends as openBackendsFromSettings,
+  type BackendDeps,
+  type OpenedBackends,
+} from '../backends/from-config.js';
+import { openReadOnlyLab, type LabBackends } from '../backends/local/index.js';
 import { createLocalRegistry } from '../backends/local/registry.js';
 import { systemClock } from '../clock.js';
 import { loadContracts } from '../contracts/index.js';
@@ -12,7 +16,7 @@ import type { Logger } from '../logger.js';
 import type { Config } from './config.js';
 
 /** What a caller (the demo, a test) insists on over the config: e.g. a fresh lab home, quick canary steps. */
-export type LabOverrides = Omit<Parameters<typeof openLocalLab>[0], 'config' | 'logger'> & { home?: string };
+export type LabOverrides = NonNullable<BackendDeps['lab']> & { home?: string };
 
 export type { OpenedBackends };
 
