@@ -152,10 +152,16 @@ export async function migrate(pool: Pool, schema: string, where: string): Promis
     );
   }
   const client = await pool.connect();
+  const lockKey = `hashtextextended('mlops-agent audit migrate ${schema}', 0)`;
+  let locked = false;
   try {
+    // Processes starting together migrate one at a time. The lock is the session's and is
+    // taken before BEGIN: a transaction begun before another process's migration committed
+    // can still see the schema as missing (its catalog cache is refreshed at BEGIN, not at
+    // an advisory lock), would run the DDL again, and deadlock with that process's appends.
+    await client.query(`SELECT pg_advisory_lock(${lockKey})`);
+    locked = true;
     await client.query('BEGIN');
-    // Processes starting together migrate one at a time.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('mlops-agent audit migrate ${schema}', 0))`);
     if ((await installedVersion(client, schema)) !== PG_SCHEMA_VERSION) await client.query(migrationSql(schema));
     await client.query('COMMIT');
     return 'migrated';
@@ -175,6 +181,13 @@ export async function migrate(pool: Pool, schema: string, where: string): Promis
       cause: err,
     });
   } finally {
-    client.release();
+    // A connection that could not give the lock back is closed, not returned to the pool.
+    const unlocked =
+      !locked ||
+      (await client.query(`SELECT pg_advisory_unlock(${lockKey})`).then(
+        () => true,
+        () => false,
+      ));
+    client.release(!unlocked);
   }
 }

@@ -245,6 +245,27 @@ describe('several worker processes appending to one PostgreSQL chain at once', (
   });
 });
 
+describe('several processes opening one new PostgreSQL chain at once', () => {
+  // Seen in CI: a process whose migration transaction began before another's committed
+  // still saw the schema as missing, ran the DDL again and deadlocked with the appends.
+  it('migrate it once between them and append without a deadlock, round after round', async () => {
+    for (let round = 0; round < 5; round++) {
+      const schema = uniqueSchema();
+      schemas.push(schema);
+      const opened = await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const log = await openPostgresAuditLog({ url: PG_URL, schema });
+          logs.push(log);
+          await Promise.all([log.append(entry(i)), log.append(entry(i + 100))]);
+          return log;
+        }),
+      );
+      expect(opened).toHaveLength(6);
+      expect((await verify(schema)).chain).toMatchObject({ ok: true, entries: 12 });
+    }
+  });
+});
+
 describe('mlops-agent audit migrate', () => {
   it('creates the schema once, then says it is current', async () => {
     const schema = uniqueSchema();
