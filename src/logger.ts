@@ -19,13 +19,15 @@ export interface LogOutput {
   stderrIsTTY?: boolean;
   /** For timeline commands: where the full log goes when stderr is a terminal. */
   logFile?: string;
+  /** Colour in pretty logs (default on); the CLI passes its `--no-color` / NO_COLOR decision. */
+  color?: boolean;
 }
 
-function prettyStderr(): DestinationStream {
+function prettyStderr(color: boolean): DestinationStream {
   return PinoPretty({
     destination: 2,
     sync: true,
-    colorize: process.env.NO_COLOR ? false : true,
+    colorize: color,
     ignore: 'pid,hostname,app',
     translateTime: 'HH:MM:ss',
   });
@@ -34,14 +36,15 @@ function prettyStderr(): DestinationStream {
 export function createLogger(level: string = 'info', output: LogOutput = {}): Logger {
   const options = { level, base: { app: 'mlops-agent' } };
   const tty = output.stderrIsTTY ?? process.stderr.isTTY === true;
+  const color = output.color ?? true;
   if (level === 'silent') return pino({ ...options, level });
   if (!tty) return pino(options, pino.destination(2));
-  if (!output.logFile) return pino(options, prettyStderr());
+  if (!output.logFile) return pino(options, prettyStderr(color));
   mkdirSync(dirname(output.logFile), { recursive: true, mode: PRIVATE_DIR_MODE });
   return pino(
     options,
     pino.multistream([
-      { level: 'warn', stream: prettyStderr() },
+      { level: 'warn', stream: prettyStderr(color) },
       {
         level: level as pino.Level,
         stream: pino.destination({ dest: output.logFile, append: true, sync: true, mode: 0o600 } as never),

@@ -17,7 +17,7 @@ import { demoCommand } from './demo-command.js';
 import { evidenceSources } from '../app/evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { labCommand } from './lab-command.js';
-import { dim } from './output/style.js';
+import { colorWanted, dim } from './output/style.js';
 import { reportUsageErrors } from './output/usage-errors.js';
 import { mcpCommand } from './mcp-command.js';
 import { policyCommand } from './policy-command.js';
@@ -61,7 +61,10 @@ GEMINI_MODEL, GEMINI_BASE_URL, OPENAI_BASE_URL, OPENAI_MODEL, MLOPS_AGENT_LOG_LE
 REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY, NO_COLOR, FORCE_COLOR.`,
   );
 
-const logger = () => createLogger(config().logLevel, timelineLogFile ? { logFile: timelineLogFile } : {});
+// Pretty logs on a terminal follow the same colour rules as stdout (`--no-color`, NO_COLOR).
+const logColor = colorWanted({ argv: process.argv, env: process.env, isTTY: process.stderr.isTTY === true });
+const logger = () =>
+  createLogger(config().logLevel, { color: logColor, ...(timelineLogFile ? { logFile: timelineLogFile } : {}) });
 program.addCommand(demoCommand({ config, logger }));
 program.addCommand(chatCommand({ config, logger }));
 program.addCommand(mcpCommand({ config, logger }));

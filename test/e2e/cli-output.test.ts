@@ -63,6 +63,17 @@ describe('terminal versus pipe', () => {
     expect(forced.stdout).toContain(`${ESC}1mCREATED`);
   });
 
+  it('prints pretty logs on a terminal without colour under --no-color, as the rest of the output', async () => {
+    const labHome = mkdtempSync(join(tmpdir(), 'mlops-cli-nocolor-'));
+    try {
+      const tty = await onTerminal(['lab', 'init', '--no-color'], { MLOPS_AGENT_HOME: labHome });
+      expect(tty).toContain('INFO: training job started');
+      expect(tty).not.toContain(ESC);
+    } finally {
+      rmSync(labHome, { recursive: true, force: true });
+    }
+  });
+
   it('shows a stored run with a symbol per outcome on a terminal and readable skipped steps', async () => {
     const tty = await onTerminal(['runs', 'show', 'run_fixture_v1_attention']);
     expect(tty).toMatch(/✔ ok/);
