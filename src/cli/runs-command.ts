@@ -21,6 +21,7 @@ import { silentLogger } from '../logger.js';
 import { describeError, isNotFound, UserError } from '../errors.js';
 import { formatOf, outputOption, renderListing, type Column, type OutputFormat } from './output/listing.js';
 import { parseLimit, parseSince } from './output/option-values.js';
+import { createWaitProgress } from './output/progress.js';
 import { auditEntriesOf, transcriptTimes } from './output/run-times.js';
 import { dim, status } from './output/style.js';
 import { jsonSafe, terminalSafe } from './terminal-safe.js';
@@ -149,15 +150,26 @@ export function runsCommand(deps: { config: () => Config }): Command {
   }
 
   /** Prints the run's new items as they are saved, until it ends; the interval is how often it reads the store. */
-  async function follow(id: string, shown: number, intervalMs: number): Promise<Run> {
-    for (;;) {
-      await sleep(intervalMs);
-      const run = await withStore((store) => store.get(id));
-      if (!run) throw new UserError(`run ${id} is no longer in ${where()}`, { code: 'not_found' });
-      for (const item of run.transcript.slice(shown))
-        process.stdout.write(`${formatTranscriptItem(item, run.updatedAt)}\n`);
-      shown = run.transcript.length;
-      if (!UNDER_WAY.has(run.status)) return run;
+  async function follow(run: Run, intervalMs: number): Promise<Run> {
+    // While the run waits for a training job or a canary step, a live line says how far it
+    // got, read from the lab under the data dir (the run itself only says "waiting").
+    const read = await openBackendsForReading(deps.config());
+    const progress = createWaitProgress({ trainer: read.backends.trainer, deployer: read.backends.deployer });
+    const last = run.transcript.at(-1);
+    if (last) progress.onItem(last, () => undefined);
+    let shown = run.transcript.length;
+    try {
+      for (;;) {
+        await sleep(intervalMs);
+        const now = await withStore((store) => store.get(run.id));
+        if (!now) throw new UserError(`run ${run.id} is no longer in ${where()}`, { code: 'not_found' });
+        for (const item of now.transcript.slice(shown))
+          progress.onItem(item, () => process.stdout.write(`${formatTranscriptItem(item, now.updatedAt)}\n`));
+        shown = now.transcript.length;
+        if (!UNDER_WAY.has(now.status)) return now;
+      }
+    } finally {
+      progress.stop();
     }
   }
 
@@ -170,7 +182,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
     .option('--json', 'print the stored run as JSON, with `servingNow`: the serving view of the models it named')
     .option(
       '-f, --follow',
-      'for a run under way: print its new steps as they happen, until it ends (Ctrl-C stops watching, not the run)',
+      'for a run under way: print its new steps as they happen, with a live line while it waits for training or a canary step, until it ends (Ctrl-C stops watching, not the run)',
     )
     .action(async (id: string, opts: { json?: boolean; follow?: boolean }) => {
       let run = await withStore((store) => store.get(id));
@@ -188,7 +200,7 @@ export function runsCommand(deps: { config: () => Config }): Command {
       run.transcript.forEach((item, i) => process.stdout.write(`${formatTranscriptItem(item, times[i] ?? null)}\n`));
       if (opts.follow && UNDER_WAY.has(run.status)) {
         process.stdout.write(dim(`${terminalSafe(`following run ${id} (${run.status}); Ctrl-C stops watching`)}\n`));
-        run = await follow(id, run.transcript.length, 1000);
+        run = await follow(run, 1000);
       }
       const serving = await servingNow(run);
       process.stdout.write(`${formatRunSummary(run)}\n`);

@@ -3,7 +3,7 @@
 // document with -o json, and exit code 2 with a clear message for every usage mistake.
 import { execFile } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,21 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
+/** One seeded lab (datasets, two trained champions) for the tests that need one, made on first use. */
+let seededLab: Promise<string> | null = null;
+function labHome(): Promise<string> {
+  seededLab ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mlops-cli-lab-'));
+    const init = await runCli(['lab', 'init'], { env: { MLOPS_AGENT_HOME: dir } });
+    expect(init.code, init.stderr).toBe(0);
+    return dir;
+  })();
+  return seededLab;
+}
+afterAll(async () => {
+  if (seededLab) rmSync(await seededLab, { recursive: true, force: true });
+});
+
 /** The command under a pseudo-terminal: stdout and stderr are a TTY 120 columns wide. */
 async function onTerminal(args: string[], env: Record<string, string> = {}): Promise<string> {
   const command = `stty cols 120; ${process.execPath} ${CLI} ${args.map((a) => `'${a}'`).join(' ')}`;
@@ -64,13 +79,14 @@ describe('terminal versus pipe', () => {
   });
 
   it('prints pretty logs on a terminal without colour under --no-color, as the rest of the output', async () => {
-    const labHome = mkdtempSync(join(tmpdir(), 'mlops-cli-nocolor-'));
+    const fresh = mkdtempSync(join(tmpdir(), 'mlops-cli-nocolor-'));
     try {
-      const tty = await onTerminal(['lab', 'init', '--no-color'], { MLOPS_AGENT_HOME: labHome });
+      // A command that logs on a terminal: a second init would train nothing, so a fresh home.
+      const tty = await onTerminal(['lab', 'init', '--no-color'], { MLOPS_AGENT_HOME: fresh });
       expect(tty).toContain('INFO: training job started');
       expect(tty).not.toContain(ESC);
     } finally {
-      rmSync(labHome, { recursive: true, force: true });
+      rmSync(fresh, { recursive: true, force: true });
     }
   });
 
@@ -119,6 +135,62 @@ describe('runs show --follow', () => {
     expect(out).toMatch(/note {6}a step saved while followed\n.*answer {4}done\nrun run_follow succeeded/);
     // Written here, not through the store: gone again before the listing tests count runs.
     rmSync(file);
+  });
+});
+
+describe('runs show --follow on a run that waits', () => {
+  it('prints a live line with how far the training job it waits for got, read from the lab', async () => {
+    const lab = await labHome();
+    const [jobFile] = readdirSync(join(lab, 'lab', 'jobs'));
+    const jobId = jobFile!.replace(/\.json$/, '');
+    mkdirSync(join(lab, 'runs'), { recursive: true });
+    const file = join(lab, 'runs', 'run_waiting.json');
+    const stored = JSON.parse(readFileSync(new URL('../fixtures/runs/v1-run.json', import.meta.url), 'utf8'));
+    const waiting = {
+      ...stored,
+      id: 'run_waiting',
+      status: 'waiting',
+      endedAt: null,
+      transcript: [
+        stored.transcript[0],
+        {
+          kind: 'plan',
+          text: null,
+          calls: [{ id: 'call_1', name: 'trigger_retrain', args: { model: 'credit-risk' } }],
+        },
+        {
+          kind: 'result',
+          callId: 'call_1',
+          name: 'trigger_retrain',
+          outcome: {
+            status: 'waiting',
+            summary: `training job ${jobId} started`,
+            handle: { jobId },
+            startedAt: stored.createdAt,
+            deadline: stored.createdAt,
+          },
+        },
+      ],
+    };
+    writeFileSync(file, JSON.stringify(waiting));
+    const child = spawn(process.execPath, [CLI, 'runs', 'show', 'run_waiting', '--follow'], {
+      env: { PATH: process.env.PATH ?? '', HOME: lab, MLOPS_AGENT_HOME: lab },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Piped, the live line is a plain line whenever what it says changes.
+    await expect.poll(() => out, { timeout: 15_000 }).toContain(`waiting   training ${jobId}: 100% (succeeded)`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...waiting,
+        status: 'succeeded',
+        transcript: [...waiting.transcript, { kind: 'answer', text: 'trained' }],
+      }),
+    );
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/answer {4}trained\nrun run_waiting succeeded/);
   });
 });
 
