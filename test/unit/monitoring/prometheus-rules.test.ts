@@ -1,7 +1,10 @@
 // The example alerting rules and the shipped runbooks name the same alerts: every alert the
 // rules can raise has a runbook that answers it, and no runbook waits for an alert no rule raises.
+// And the rules fire when they should, on Prometheus's own engine (promtool, Debian's 2.42).
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { allTools } from '../../../tools/index.js';
@@ -47,5 +50,22 @@ describe('examples/prometheus/rules.yml and prompts/runbooks', () => {
         expect(rule.expr, rule.alert).toMatch(/dataset/);
       if (rule.alert === 'CanaryDegraded') expect(rule.expr, rule.alert).toMatch(/by \(model, environment, version/);
     }
+  });
+});
+
+describe('examples/prometheus/rules.yml on promtool', () => {
+  it('fires the predictive, canary and drift alerts on the series of rules.test.yml, and not on steady ones', async () => {
+    const promtool = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
+    const { stdout } = await promisify(execFile)(promtool, ['test', 'rules', 'rules.test.yml'], {
+      cwd: join(packageRoot, 'examples', 'prometheus'),
+    });
+    expect(stdout).toContain('SUCCESS');
+    const cases = parse(readFileSync(join(packageRoot, 'examples', 'prometheus', 'rules.test.yml'), 'utf8')) as {
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    const firing = new Set(
+      cases.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)),
+    );
+    expect([...firing].sort()).toEqual(['CanaryDegraded', 'LabDiskFillingUp', 'LabMemoryLeak', 'ModelDriftDetected']);
   });
 });
