@@ -5,11 +5,9 @@
 import { existsSync } from 'node:fs';
 import { CHAMPION_ALIAS } from './registry.js';
 import { generateCreditRows } from './credit-generator.js';
-import { columnSpecs } from './contract-columns.js';
-import { datasetFile, datasetVersion, readDataset, writeDataset } from './dataset-store.js';
+import { datasetFile, datasetVersion, writeDataset } from './dataset-store.js';
 import type { LocalLab } from './index.js';
 import { generateQuotes, QUOTE_COLUMNS } from './quotes-generator.js';
-import { signalRows, trainSignalModel } from './signal-model.js';
 
 export const LAB_ENVIRONMENT = 'production';
 
@@ -65,8 +63,9 @@ async function ensureDataset(
   return true;
 }
 
-async function trainCredit(lab: LocalLab, seed: number): Promise<string> {
-  const { model, reference } = LAB_MODELS.credit;
+/** Trains the model on its reference data with the lab's trainer (quotes train the signal). */
+async function trainOn(lab: LocalLab, which: keyof typeof LAB_MODELS, seed: number): Promise<string> {
+  const { model, reference } = LAB_MODELS[which];
   const job = await lab.trainer.start({
     model,
     dataset: reference,
@@ -80,44 +79,19 @@ async function trainCredit(lab: LocalLab, seed: number): Promise<string> {
   return done.version;
 }
 
-async function trainSignal(lab: LocalLab, seed: number): Promise<string> {
-  const { model, reference } = LAB_MODELS.trading;
-  const contract = lab.contracts.forDataset(reference);
-  const data = await readDataset(lab.dirs.datasets, reference, contract ? columnSpecs(contract) : undefined);
-  const trained = trainSignalModel(signalRows(data.rows), seed);
-  const version = await lab.registry.registerVersion({
-    model,
-    dataset: reference,
-    dataVersion: data.dataVersion,
-    params: trained.params,
-    metrics: trained.metrics,
-    codeVersion: null,
-    trainingJobId: null,
-    createdBy: 'lab:init',
-    qualityGates: trained.gates,
-    artifact: trained.artifact,
-  });
-  return version.version;
-}
-
 function describe(metrics: Record<string, number>): string {
   const show = ['auc', 'sharpe_per_trade', 'hit_rate', 'calibration_error'].filter((k) => metrics[k] !== undefined);
   return show.map((k) => `${k} ${metrics[k]!.toFixed(3)}`).join(', ');
 }
 
 /** A champion serving production and a promotable candidate; nothing is trained when both exist. */
-async function ensureModel(
-  lab: LocalLab,
-  which: keyof typeof LAB_MODELS,
-  train: (lab: LocalLab, seed: number) => Promise<string>,
-  print: Print,
-): Promise<boolean> {
+async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, print: Print): Promise<boolean> {
   const { model, description } = LAB_MODELS[which];
   let changed = false;
   await lab.registry.createModel(model, description);
   let versions = await lab.registry.listVersions(model);
   while (versions.filter((v) => v.promotable).length < 2) {
-    const version = await train(lab, versions.length + 1);
+    const version = await trainOn(lab, which, versions.length + 1);
     const v = (await lab.registry.getVersion(model, version))!;
     print(`  ${model} v${v.version} trained: ${describe(v.metrics)}${v.promotable ? '' : ' (failed a quality gate)'}`);
     changed = true;
@@ -163,7 +137,7 @@ export async function seedLab(lab: LocalLab, print: Print): Promise<boolean> {
   changed =
     (await ensureDataset(lab, trading.reference, () => labQuotes(11, QUOTE_MINUTES), QUOTE_COLUMNS, print)) || changed;
   changed = (await ensureDataset(lab, trading.recent, () => labQuotes(12, 60), QUOTE_COLUMNS, print)) || changed;
-  changed = (await ensureModel(lab, 'credit', trainCredit, print)) || changed;
-  changed = (await ensureModel(lab, 'trading', trainSignal, print)) || changed;
+  changed = (await ensureModel(lab, 'credit', print)) || changed;
+  changed = (await ensureModel(lab, 'trading', print)) || changed;
   return changed;
 }

@@ -28,6 +28,7 @@ import {
 } from './logistic-regression.js';
 import { score, type ModelArtifact } from './model-artifact.js';
 import { createRandom, shuffledIndices } from './random.js';
+import { signalRows, trainSignalModel } from './signal-model.js';
 
 export const TEST_FRACTION = 0.3;
 export const VALIDATION_FRACTION = 0.15;
@@ -92,6 +93,30 @@ function scoreAll(artifact: ModelArtifact, rows: CreditRow[]): Float64Array {
   return Float64Array.from(rows, (row) => score(artifact, row));
 }
 
+/** The top-of-book columns the signal reads. */
+const BOOK_COLUMNS = ['bid', 'ask', 'bid_size', 'ask_size'];
+
+function trainSignal(
+  dataVersion: string,
+  quotes: CreditRow[],
+  base: TrainingParams,
+  started: number,
+  onProgress: (progress: number) => void,
+): TrainingOutcome {
+  const trained = trainSignalModel(signalRows(quotes), base.seed);
+  onProgress(0.95);
+  const params = parseTrainingParams(trained.params);
+  return {
+    dataVersion,
+    params,
+    // One fit, no search: the signal has no validation split to choose between trials on.
+    trials: [],
+    metrics: { ...trained.metrics, duration_ms: Math.round(performance.now() - started) },
+    qualityGates: trained.gates,
+    artifact: trained.artifact,
+  };
+}
+
 export async function runTrainingPipeline(
   input: TrainingInput,
   onProgress: (progress: number) => void,
@@ -109,8 +134,13 @@ export async function runTrainingPipeline(
     const { checkContract, refuseBrokenData } = await import('./contract-checks.js');
     refuseBrokenData(input.contract, input.dataset, checkContract(input.contract, data, input.nowMs));
   }
+  // Quotes train the lab's second kind of model, the trading signal, judged by its own gate.
+  if (!data.header.includes('default') && BOOK_COLUMNS.every((c) => data.header.includes(c)))
+    return trainSignal(data.dataVersion, data.rows, base, started, onProgress);
   if (!data.header.includes('default'))
-    throw new UserError(`dataset "${input.dataset}" has no "default" column: the trainer needs the label`);
+    throw new UserError(
+      `dataset "${input.dataset}" has no "default" column (the credit label) nor bid/ask quote columns: the lab's trainer trains on one of the two`,
+    );
   if (data.rows.length < MIN_TRAINING_ROWS) {
     throw new UserError(
       `dataset "${input.dataset}" has ${data.rows.length} rows: training needs at least ${MIN_TRAINING_ROWS}`,

@@ -12,6 +12,8 @@ import { writeDataset } from '../../../src/backends/local/dataset-store.js';
 import { createLocalRegistry, type LocalRegistry } from '../../../src/backends/local/registry.js';
 import { createLocalTrainer, jobIdForKey, type LocalTrainer } from '../../../src/backends/local/trainer.js';
 import { createRandom } from '../../../src/backends/local/random.js';
+import { labQuotes } from '../../../src/backends/local/lab-seed.js';
+import { QUOTE_COLUMNS } from '../../../src/backends/local/quotes-generator.js';
 import { createDataCheckStore } from '../../../src/backends/local/data-check-store.js';
 import { createLocalDataQuality } from '../../../src/backends/local/data-quality.js';
 import { runTrainingPipeline } from '../../../src/backends/local/training-pipeline.js';
@@ -133,6 +135,24 @@ describe('local trainer', () => {
 
     const move = await registry.setAlias('credit-risk', 'champion', '1', 'alice', 'first release');
     expect(move.to).toBe('1');
+  });
+
+  it('trains the trading signal on quotes, judged by its Sharpe-style gate, so trigger_retrain works for both kinds', async () => {
+    await env.writeDataset('quotes-recent', labQuotes(3, 120), QUOTE_COLUMNS);
+    const job = await trainer.start({
+      model: 'fx-signal',
+      dataset: 'quotes-recent',
+      params: { seed: 3 },
+      searchTrials: 2,
+      requestedBy: 'alice',
+    });
+    const done = await trainer.waitFor(job.jobId, { timeoutMs: 50_000 });
+    expect(done).toMatchObject({ status: 'succeeded', version: '1', error: null });
+    const version = (await registry.getVersion('fx-signal', '1'))!;
+    expect(version).toMatchObject({ dataset: 'quotes-recent', trainingJobId: job.jobId, promotable: true });
+    expect(version.qualityGates.map((g) => [g.gate, g.passed])).toEqual([['sharpe_per_trade', true]]);
+    expect(version.metrics.sharpe_per_trade).toBeGreaterThanOrEqual(0.05);
+    expect(version.metrics.hit_rate).toBeGreaterThan(0.5);
   });
 
   it('registers a model trained on noise as not promotable, and champion refuses it', async () => {
