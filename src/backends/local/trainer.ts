@@ -17,7 +17,7 @@ import type {
 import type { Clock } from '../../clock.js';
 import type { QualityGates } from './evaluation.js';
 import type { ContractSet } from '../../contracts/index.js';
-import { UserError } from '../../errors.js';
+import { isNotFound, UserError } from '../../errors.js';
 import { noContractViolation, refuseBrokenData } from './contract-checks.js';
 import type { DataCheckStore } from './data-check-store.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -307,6 +307,25 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
     running.set(record.jobId, { worker, done });
   }
 
+  /**
+   * A model is retrained on the kind of data it was trained on: the lab's trainer would fit
+   * quotes into the credit model's name (or credit rows into the signal's) without a word.
+   * The kind is the data contract of the dataset its newest version was trained on.
+   */
+  async function refuseOtherKindOfData(model: string, dataset: string, contractName: string): Promise<void> {
+    const versions = await registry.listVersions(model).catch((err: unknown) => {
+      if (isNotFound(err)) return [];
+      throw err;
+    });
+    const newest = versions.at(-1);
+    const trainedUnder = newest ? contracts.forDataset(newest.dataset)?.name : undefined;
+    if (trainedUnder && trainedUnder !== contractName)
+      throw new UserError(
+        `the trainer refuses to train ${model} on "${dataset}" (data contract ${contractName}): its versions were trained on ${trainedUnder} data ("${newest!.dataset}"); name a ${trainedUnder} dataset`,
+        { code: 'input_invalid' },
+      );
+  }
+
   return {
     async start(request) {
       const params = parseTrainingParams(request.params ?? {});
@@ -327,6 +346,7 @@ export function createLocalTrainer(options: LocalTrainerOptions): LocalTrainer {
           `the trainer refuses dataset "${request.dataset}": ${noContractViolation(request.dataset).message}`,
           { code: 'data_invalid' },
         );
+      await refuseOtherKindOfData(request.model, request.dataset, contract.name);
       // A stored report on exactly this content decides at once; without one the worker checks it.
       const contentVersion = createHash('sha256')
         .update(await readFile(file))

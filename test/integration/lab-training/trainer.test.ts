@@ -153,6 +153,14 @@ describe('local trainer', () => {
     expect(version.qualityGates.map((g) => [g.gate, g.passed])).toEqual([['sharpe_per_trade', true]]);
     expect(version.metrics.sharpe_per_trade).toBeGreaterThanOrEqual(0.05);
     expect(version.metrics.hit_rate).toBeGreaterThan(0.5);
+
+    // The signal's name never takes a credit model, nor the other way round.
+    await env.writeDataset('credit-4k', generateCreditRows({ seed: 5, rows: 4000, startDate: '2025-01-01', days: 90 }));
+    const request = { dataset: 'credit-4k', params: { seed: 3 }, requestedBy: 'alice' };
+    await expect(trainer.start({ model: 'fx-signal', ...request })).rejects.toThrow(
+      /refuses to train fx-signal on "credit-4k" \(data contract credit\): its versions were trained on quotes data/,
+    );
+    expect(await registry.listVersions('fx-signal')).toHaveLength(1);
   });
 
   it('registers a model trained on noise as not promotable, and champion refuses it', async () => {
