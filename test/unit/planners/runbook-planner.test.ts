@@ -187,7 +187,7 @@ describe('the runbook planner on the drift runbook', () => {
     expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
   });
 
-  it('does not ask to promote a canary paused short of its target (a restart while it stepped), or at it after a failed analysis', async () => {
+  it('does not ask to promote a canary paused short of its target (a restart while it stepped), or at it after a failed analysis, and ends for a person', async () => {
     const runbooks = await loadRunbooks(join(promptsDir, 'runbooks'), toolNames);
     const planner = createRunbookPlanner(runbookFor(runbooks, 'ModelDriftDetected')!);
     const trigger = drift(labels);
@@ -254,8 +254,8 @@ describe('the runbook planner on the drift runbook', () => {
       },
     );
     const turn = await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] });
-    expect(turn.kind).toBe('answer');
-    expect(turn.kind === 'answer' && turn.text).toMatch(/- promote: skipped/);
+    expect(turn).toMatchObject({ kind: 'answer', ends: 'needs_attention' });
+    expect(turn.kind === 'answer' && turn.text).toMatch(/paused without a verdict/);
     // The same rollout paused at its target is promoted.
     transcript[transcript.length - 1] = {
       kind: 'wait',
@@ -287,7 +287,8 @@ describe('the runbook planner on the drift runbook', () => {
       },
     };
     const thinTurn = await planner.next({ runId: 'r', systemPrompt: '', transcript, tools: [] });
-    expect(thinTurn.kind === 'answer' && thinTurn.text).toMatch(/- promote: skipped/);
+    expect(thinTurn).toMatchObject({ kind: 'answer', ends: 'needs_attention' });
+    expect(thinTurn.kind === 'answer' && thinTurn.text).toMatch(/paused without a verdict/);
   });
 
   it('stops the canary line when the deployer rolled the canary back on its own', async () => {
