@@ -174,11 +174,7 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
   }
 
   /** The analyzer measures over time: what it judged must still be what is held, read again after it answers. */
-  async function analyseWith(
-    judge: CanaryAnalyzer,
-    slot: Slot,
-    before: DeploymentEntry,
-  ): Promise<'again' | 'stop'> {
+  async function analyseWith(judge: CanaryAnalyzer, slot: Slot, before: DeploymentEntry): Promise<'again' | 'stop'> {
     const { model, environment } = slot;
     const { canaryVersion, stableVersion, canaryPercent } = before.split;
     const outcome = await judge.analyse(
