@@ -25,6 +25,7 @@ import {
 } from '../lab-serving/lab-fixture.js';
 import { createStack, type Stack } from '../lab-serving/serving-stack.js';
 import { startPrometheus, type PrometheusServer } from '../../support/prometheus-server.js';
+import { eventually } from '../../support/eventually.js';
 
 type Template = { name: string; query: string } & Record<string, unknown>;
 
@@ -85,6 +86,13 @@ async function splitWhen(stack: Stack, done: (s: TrafficSplit) => boolean, ms: n
   }
 }
 
+/**
+ * The deployer's history once no line is half-written: the split moves in memory before its
+ * record is appended, and a watch may be appending while the test reads.
+ */
+const wholeHistory = (stack: Stack) =>
+  eventually('a history with no line half-written', () => stack.deployer.history().catch(() => undefined));
+
 /** Instant queries Prometheus has answered so far, from its own /metrics. */
 async function queriesAnswered(): Promise<number> {
   const { username, password } = prometheus.auth;
@@ -120,6 +128,9 @@ beforeAll(async () => {
   const common = { steps: [10, 50, 100], analysis: { minRequestsPerStep: 50 }, watchIntervalMs: 500 };
   judged = await createStack(lab, systemClock, {
     ...common,
+    // 100 canary requests (about 7 s at 10%) before a step is measured: a mean score over
+    // fewer scrapes of a 10% canary is too noisy for the example's ±0.1 score-shift bound.
+    analysis: { minRequestsPerStep: 100 },
     deployDir: join(lab.dir, 'deployments-judged'),
     analyzer: lazyAnalysis(templates),
   });
@@ -174,10 +185,10 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
       ]);
     }
     // Held at 50%, the watch asks Prometheus again.
-    await expect
-      .poll(async () => (await judged.deployer.history()).some((h) => h.by === 'canary-watch'), { timeout: 20_000 })
-      .toBe(true);
-    const watched = (await judged.deployer.history()).filter((h) => h.by === 'canary-watch');
+    const watched = await eventually('an analysis of the held canary', async () => {
+      const records = (await wholeHistory(judged)).filter((h) => h.by === 'canary-watch');
+      return records.length > 0 ? records : undefined;
+    });
     expect(watched[0]).toMatchObject({ action: 'analysis', reason: 'analysis passed while held at 50%' });
     expect(watched[0]!.analysis).toMatchObject({ verdict: 'passed', trafficPercent: 50 });
 
@@ -212,7 +223,9 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
     try {
       const split = await splitWhen(judged, (s) => s.canaryVersion === null, 45_000);
       expect(split).toMatchObject({ stableVersion: good, canaryVersion: null, canaryPercent: 0 });
-      const rollback = (await judged.deployer.history()).filter((h) => h.action === 'rollback').at(-1)!;
+      const rollback = await eventually('the rollback on record', async () =>
+        (await wholeHistory(judged)).filter((h) => h.action === 'rollback' && h.reason.includes('while held')).at(-1),
+      );
       expect(rollback).toMatchObject({ by: 'canary-analysis' });
       expect(rollback.reason).toMatch(/^canary analysis failed at 50% while held: .*score-shift.* \(2 of 2 in a row\)/);
     } finally {
@@ -242,10 +255,11 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
       canaryVersion: good,
       canaryPercent: 10,
     });
-    const moves = (await noData.deployer.history()).map((h) => h.action);
+    const history = await wholeHistory(noData);
+    const moves = history.map((h) => h.action);
     expect(moves).not.toContain('rollback');
     expect(moves).not.toContain('promote');
-    expect((await noData.deployer.history()).filter((h) => h.by === 'canary-watch')).toEqual([]);
+    expect(history.filter((h) => h.by === 'canary-watch')).toEqual([]);
   }, 60_000);
 
   it('stops a Prometheus measurement under way when the canary is rolled back', async () => {
@@ -272,6 +286,6 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
     const answered = await queriesAnswered();
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await queriesAnswered()).toBe(answered);
-    expect((await slow.deployer.history()).map((h) => h.action)).toEqual(['serve', 'canary_step', 'rollback']);
+    expect((await wholeHistory(slow)).map((h) => h.action)).toEqual(['serve', 'canary_step', 'rollback']);
   }, 30_000);
 });
