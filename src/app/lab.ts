@@ -24,6 +24,11 @@ export function openLab(
   const { minRequestsPerStep } = options;
   // The deployer `serve` and workers act on when the lab is up: it judges canaries as `backends.analysis` says.
   const analyzer = labCanaryAnalyzer(config.backends);
+  if (analyzer)
+    logger.info(
+      { metrics: config.backends.prometheus?.metrics.map((m) => m.name) },
+      "the lab's deployer judges canaries with the Prometheus analysis templates (backends.analysis: prometheus)",
+    );
   return openLocalLab({
     config,
     logger,
