@@ -1,6 +1,7 @@
 // The embedded lab as `mlops-agent lab` handles it (init, up, status, inject): the one
 // command that is about the lab itself rather than acting through the chosen backends, so
 // the lab is opened here, in the composition root, like every other backend.
+import { labCanaryAnalyzer } from '../backends/from-config.js';
 import { openLocalLab, type LocalLab } from '../backends/local/index.js';
 import type { Logger } from '../logger.js';
 import type { Config } from './config.js';
@@ -21,9 +22,17 @@ export function openLab(
   options: { minRequestsPerStep?: number } = {},
 ): Promise<LocalLab> {
   const { minRequestsPerStep } = options;
+  // The deployer `serve` and workers act on when the lab is up: it judges canaries as `backends.analysis` says.
+  const analyzer = labCanaryAnalyzer(config.backends);
+  if (analyzer)
+    logger.info(
+      { metrics: config.backends.prometheus?.metrics.map((m) => m.name) },
+      "the lab's deployer judges canaries with the Prometheus analysis templates (backends.analysis: prometheus)",
+    );
   return openLocalLab({
     config,
     logger,
+    ...(analyzer ? { analyzer } : {}),
     ...(minRequestsPerStep !== undefined ? { analysis: { minRequestsPerStep } } : {}),
   });
 }

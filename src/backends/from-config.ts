@@ -3,6 +3,7 @@
 // port the settings leave to it. Everything a command needs to close is closed by `close`.
 import { join } from 'node:path';
 import type { Backends } from '../../tools/ports.js';
+import type { CanaryAnalyzer } from './canary-analyzer.js';
 import type { Clock } from '../clock.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -52,6 +53,15 @@ export function chooseBackends(b: BackendsSection): ChosenBackends {
   return { registry: resolveRegistry(b), analysis: b.analysis, deployer: b.deployer, trainer: b.trainer };
 }
 
+/**
+ * The analyzer the lab's deployer judges canaries with: Prometheus under `analysis:
+ * prometheus` with `deployer: local`, else none (the lab's own analysis). `mlops-agent lab
+ * up` opens its deployer with it too, so `serve` acting on a running lab is judged the same way.
+ */
+export function labCanaryAnalyzer(b: BackendsSection): CanaryAnalyzer | undefined {
+  return b.analysis === 'prometheus' && b.deployer === 'local' ? createPrometheusAnalysis(b.prometheus) : undefined;
+}
+
 export async function openBackends(
   settings: BackendSettings,
   deps: BackendDeps & { runningLab: true },
@@ -71,8 +81,16 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
       code: 'config_invalid',
     });
 
+  // Built before the lab: a bad template (CEL, placeholder) stops the start with nothing opened.
+  const analyzer = labCanaryAnalyzer(b);
   const openOwn = () =>
-    openLocalLab({ config: settings, logger, ...(deps.clock ? { clock: deps.clock } : {}), ...deps.lab });
+    openLocalLab({
+      config: settings,
+      logger,
+      ...(deps.clock ? { clock: deps.clock } : {}),
+      ...(analyzer ? { analyzer } : {}),
+      ...deps.lab,
+    });
   const lab: LabBackends = deps.runningLab ? await openLabOrItsLink(settings, logger, openOwn) : await openOwn();
   const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
   const registry = mlflow ?? lab.registry;

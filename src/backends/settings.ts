@@ -206,15 +206,11 @@ export function resolveRegistry(b: Pick<BackendsSection, 'registry' | 'mlflow'>)
  */
 export function combinationProblems(b: BackendsSection): string[] {
   const problems: string[] = [];
-  // The KServe deployer judges each step through Prometheus; the lab's deployer judges its own
-  // in-process traffic, so neither works with the other's analysis.
+  // The KServe deployer judges each step through Prometheus: the lab's analysis reads the lab's
+  // in-process traffic, which a cluster's canary never reaches. The lab's deployer takes either.
   if (b.deployer === 'kserve' && b.analysis !== 'prometheus')
     problems.push(
       'backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus',
-    );
-  if (b.deployer === 'local' && b.analysis === 'prometheus')
-    problems.push(
-      "backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve",
     );
   if (resolveRegistry(b) !== 'mlflow') return problems;
   const why =

@@ -5,10 +5,13 @@
 // analyses in a row fail. A step rolls back on one failure; a held canary is analysed 60
 // times an hour, and even a rare false failure per analysis adds up over a long wait, while
 // consecutive windows hold disjoint traffic, so a second failure is independent evidence.
+// With a CanaryAnalyzer (Prometheus) it judges the canary instead of the lab's analysis; its
+// "no data" counts as a lack of traffic does here: no failure, analysed again next interval.
 import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CanaryAnalysis, Environment } from '../../../tools/ports.js';
+import type { CanaryAnalyzer } from '../canary-analyzer.js';
 import { analyseCanary, type CanaryThresholds } from './canary-analysis.js';
 import type { DeploymentEntry, HistoryRecord } from './deployment-store.js';
 import type { ServingStats } from './serving-stats.js';
@@ -76,6 +79,8 @@ export interface CanaryWatchOptions {
   clock: Clock;
   timers: Timers;
   logger: Logger;
+  /** Judges the held canary instead of the lab's analysis of `stats` (see deployer.ts). */
+  analyzer?: CanaryAnalyzer;
 }
 
 export interface CanaryWatch {
@@ -134,10 +139,12 @@ interface Slot {
   /** Epoch ms the next analysis window starts at: the last analysis, or when watching began. */
   since: number;
   timer: unknown;
+  /** Aborted on unwatch and close, so an analyzer measuring for minutes does not hold either up. */
+  abort: AbortController;
 }
 
 export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
-  const { deployments, stats, thresholds, intervalMs, clock, timers, logger } = options;
+  const { deployments, stats, thresholds, intervalMs, clock, timers, logger, analyzer } = options;
   const failuresToRollback = options.failuresToRollback ?? DEFAULT_FAILURES_TO_ROLLBACK;
   const slots = new Map<string, Slot>();
   const inFlight = new Set<Promise<void>>();
@@ -149,20 +156,57 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
     const { model, environment } = slot;
     const entry = deployments.entry(model, environment);
     if (!holdsTraffic(entry) || deployments.driven(model, environment)) return 'stop';
+    if (analyzer) return analyseWith(analyzer, slot, entry);
     const canary = stats.window(model, environment, entry.split.canaryVersion!, slot.since);
     // Too little traffic is no evidence either way: keep widening the window, as a step waits.
     if (canary.requests < thresholds.minRequestsPerStep) return 'again';
     const stable = stats.window(model, environment, entry.split.stableVersion, slot.since);
     const now = clock.now();
-    const percent = entry.split.canaryPercent;
     const analysis = analyseCanary({
       canary,
       stable,
       thresholds,
-      trafficPercent: percent,
+      trafficPercent: entry.split.canaryPercent,
       at: new Date(now).toISOString(),
     });
     slot.since = now;
+    return act(slot, entry, analysis);
+  }
+
+  /** The analyzer measures over time: what it judged must still be what is held, read again after it answers. */
+  async function analyseWith(judge: CanaryAnalyzer, slot: Slot, before: DeploymentEntry): Promise<'again' | 'stop'> {
+    const { model, environment } = slot;
+    const { canaryVersion, stableVersion, canaryPercent } = before.split;
+    const outcome = await judge.analyse(
+      { model, environment, canaryVersion: canaryVersion!, stableVersion, trafficPercent: canaryPercent },
+      { signal: slot.abort.signal },
+    );
+    if (slot.abort.signal.aborted) return 'stop';
+    const entry = deployments.entry(model, environment);
+    if (
+      !holdsTraffic(entry) ||
+      deployments.driven(model, environment) ||
+      entry.split.canaryVersion !== canaryVersion ||
+      entry.split.stableVersion !== stableVersion ||
+      entry.split.canaryPercent !== canaryPercent
+    )
+      return 'stop';
+    slot.since = clock.now();
+    if (outcome.verdict === 'inconclusive') {
+      // No data is no evidence either way, as too little traffic is: no failure counted, nothing passed.
+      logger.info(
+        { model, environment, canaryVersion, lacking: outcome.checks.filter((c) => !c.passed).map((c) => c.check) },
+        'a held canary could not be judged (no data); analysing again next interval',
+      );
+      return 'again';
+    }
+    return act(slot, entry, outcome);
+  }
+
+  /** Records a watch analysis, and rolls the canary back after `failuresToRollback` failures in a row. */
+  async function act(slot: Slot, entry: DeploymentEntry, analysis: CanaryAnalysis): Promise<'again' | 'stop'> {
+    const { model, environment } = slot;
+    const percent = entry.split.canaryPercent;
     const next = withWatchAnalysis(entry, analysis);
     if (analysis.passed) {
       await deployments.commit(model, environment, next, {
@@ -245,6 +289,7 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
         environment,
         since: Number.isFinite(lastAt) ? lastAt : clock.now(),
         timer: undefined,
+        abort: new AbortController(),
       };
       slots.set(key, slot);
       schedule(slot);
@@ -255,12 +300,16 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       const slot = slots.get(key);
       if (!slot) return;
       if (slot.timer !== undefined) timers.clearTimeout(slot.timer);
+      slot.abort.abort();
       slots.delete(key);
     },
     watching: () => [...slots.values()].map(({ model, environment }) => ({ model, environment })),
     async close() {
       closed = true;
-      for (const slot of slots.values()) if (slot.timer !== undefined) timers.clearTimeout(slot.timer);
+      for (const slot of slots.values()) {
+        if (slot.timer !== undefined) timers.clearTimeout(slot.timer);
+        slot.abort.abort();
+      }
       slots.clear();
       await Promise.all([...inFlight]);
     },

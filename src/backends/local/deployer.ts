@@ -1,7 +1,8 @@
 // The lab's Deployer: serves a version, walks a canary up through traffic steps with an
 // analysis between steps, rolls back on a failed analysis or on request, and promotes at
 // 100%. A canary held between steps stays under watch (canary-watch.ts). The split lives
-// in memory (the router reads it on every request) and on disk.
+// in memory (the router reads it on every request) and on disk. The analysis is the lab's
+// own (canary-analysis.ts) unless a CanaryAnalyzer (Prometheus) is passed in.
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -37,6 +38,7 @@ import {
 } from './deployment-store.js';
 import { lookupKey, rememberKey } from './deployment-keys.js';
 import { oncePerKey } from '../once-per-key.js';
+import type { CanaryAnalyzer } from '../canary-analyzer.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 
@@ -81,15 +83,36 @@ export interface LocalDeployerOptions {
   /** Failed analyses in a row that roll a held canary back (default 2); a failed step rolls back at once. */
   failuresToRollback?: number;
   timers?: Timers;
+  /**
+   * Judges each step and a held canary instead of the lab's own analysis (the Prometheus
+   * analyzer under `backends.analysis: prometheus`). A step still waits for
+   * `analysis.minRequestsPerStep` canary requests first, so what it measures has traffic in it.
+   */
+  analyzer?: CanaryAnalyzer;
+}
+
+/** A step's analysis and what it means: `inconclusive` (too little traffic, no data) pauses, never passes. */
+interface StepJudgement {
+  analysis: CanaryAnalysis;
+  verdict: 'passed' | 'failed' | 'inconclusive';
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
 
-/** The loop stepping one model/environment: rollback flips `stopped`; `done` settles when it ends. */
+/**
+ * The loop stepping one model/environment: rollback flips `stopped` and aborts `abort`
+ * (an analyzer measuring for minutes stops at once); `done` settles when it ends.
+ */
 interface RunningLoop {
   stopped: boolean;
+  abort: AbortController;
   done: Promise<Rollout> | null;
+}
+
+function stopLoop(loop: RunningLoop): void {
+  loop.stopped = true;
+  loop.abort.abort();
 }
 
 export async function createLocalDeployer(options: LocalDeployerOptions): Promise<LocalDeployer> {
@@ -162,6 +185,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     clock,
     timers: options.timers ?? systemTimers,
     logger,
+    ...(options.analyzer ? { analyzer: options.analyzer } : {}),
   });
   // Held canaries of the previous process (paused, or stepping when it stopped) are watched again.
   for (const entry of Object.values(state.entries))
@@ -239,9 +263,9 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   async function runStep(
     model: string,
     environment: Environment,
-    token: { stopped: boolean },
+    token: RunningLoop,
     deadline: number,
-  ): Promise<CanaryAnalysis | 'timeout' | undefined> {
+  ): Promise<StepJudgement | 'timeout' | undefined> {
     const waitStarted = clock.now();
     for (;;) {
       if (token.stopped) return undefined;
@@ -250,14 +274,32 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       const canary = stats.window(model, environment, entry.split.canaryVersion!, since);
       const stepTimedOut = clock.now() - waitStarted >= options.analysis.stepTimeoutMs;
       if (canary.requests >= options.analysis.minRequestsPerStep || stepTimedOut) {
+        if (options.analyzer) {
+          // Asked even after a timeout with thin traffic: with no data it answers inconclusive, which pauses.
+          const outcome = await options.analyzer.analyse(
+            {
+              model,
+              environment,
+              canaryVersion: entry.split.canaryVersion!,
+              stableVersion: entry.split.stableVersion,
+              trafficPercent: entry.split.canaryPercent,
+            },
+            { signal: token.abort.signal },
+          );
+          return { analysis: outcome, verdict: outcome.verdict };
+        }
         const stable = stats.window(model, environment, entry.split.stableVersion, since);
-        return analyseCanary({
+        const analysis = analyseCanary({
           canary,
           stable,
           thresholds: options.analysis,
           trafficPercent: entry.split.canaryPercent,
           at: iso(),
         });
+        return {
+          analysis,
+          verdict: analysis.passed ? 'passed' : lackedTraffic(analysis) ? 'inconclusive' : 'failed',
+        };
       }
       if (clock.now() >= deadline) return 'timeout';
       await sleep(pollMs);
@@ -281,7 +323,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     model: string,
     environment: Environment,
     by: string,
-    token: { stopped: boolean },
+    token: RunningLoop,
     deadline: number,
   ): Promise<Rollout> {
     for (;;) {
@@ -290,9 +332,9 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       let entry = entryFor(model, environment);
       const rollout = entry.rollout!;
       if (entry.stepPending) {
-        const result = await runStep(model, environment, token, deadline);
-        if (result === undefined || token.stopped) return entryFor(model, environment).rollout!;
-        if (result === 'timeout')
+        const judged = await runStep(model, environment, token, deadline);
+        if (judged === undefined || token.stopped) return entryFor(model, environment).rollout!;
+        if (judged === 'timeout')
           return pause(
             model,
             environment,
@@ -301,18 +343,22 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
           );
         // A step's analysis ends the tail of watch analyses that withWatchAnalysis trims.
         entry = { ...entryFor(model, environment), watchedAnalyses: 0 };
+        const result = judged.analysis;
         const withAnalysis = { ...entry.rollout!, analyses: [...entry.rollout!.analyses, result] };
-        if (!result.passed && lackedTraffic(result)) {
+        if (judged.verdict === 'inconclusive') {
           state.entries[keyOf(model, environment)] = { ...entry, rollout: withAnalysis };
+          const lacking = result.checks.filter((c) => !c.passed).map((c) => c.check);
           return pause(
             model,
             environment,
             by,
-            `canary got too little traffic at ${rollout.canaryPercent}% within ${options.analysis.stepTimeoutMs} ms; call deployCanary again to continue`,
+            options.analyzer
+              ? `canary analysis inconclusive at ${rollout.canaryPercent}% (no data for ${lacking.join(', ')}); call deployCanary again to continue`
+              : `canary got too little traffic at ${rollout.canaryPercent}% within ${options.analysis.stepTimeoutMs} ms; call deployCanary again to continue`,
             result,
           );
         }
-        if (!result.passed) {
+        if (judged.verdict === 'failed') {
           const failed = result.checks.filter((c) => !c.passed).map((c) => c.check);
           const reason = `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`;
           return (
@@ -358,7 +404,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     environment: Environment,
     entry: DeploymentEntry,
     by: string,
-    token: { stopped: boolean },
+    token: RunningLoop,
   ): Promise<Rollout> {
     const version = entry.rollout!.canaryVersion!;
     const reason = `canary ${version} passed every step and was promoted`;
@@ -444,7 +490,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       );
     }
     if (running.has(key)) throw new UserError(`a canary of ${model} is already stepping in ${environment}`);
-    const token: RunningLoop = { stopped: false, done: null };
+    const token: RunningLoop = { stopped: false, abort: new AbortController(), done: null };
     running.set(key, token);
     // The loop analyses its own steps; the watch resumes if it leaves the canary held.
     watch.unwatch(model, environment);
@@ -524,7 +570,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     const entry = state.entries[key]!;
     const stepping = state.stepping![key]!;
     const { model, environment } = entry.split;
-    const token: RunningLoop = { stopped: false, done: null };
+    const token: RunningLoop = { stopped: false, abort: new AbortController(), done: null };
     running.set(key, token);
     watch.unwatch(model, environment);
     state.stepping = { ...state.stepping, [key]: { ...stepping, ownerPid: process.pid, ownerToken: PROCESS_TOKEN } };
@@ -637,7 +683,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         return entry.split;
       // Stop the stepping loop first: it checks this flag after every wait.
       const token = running.get(key);
-      if (token) token.stopped = true;
+      if (token) stopLoop(token);
       running.delete(key);
       watch.unwatch(model, environment);
       return (await rollBackTo(model, environment, entry, requestedBy, reason, undefined, idempotencyKey)).split;
@@ -645,7 +691,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
 
     async close() {
       const loops = [...running.values()];
-      for (const loop of loops) loop.stopped = true;
+      for (const loop of loops) stopLoop(loop);
       await Promise.all(loops.map((loop) => loop.done?.catch(() => undefined)));
       await watch.close();
     },

@@ -7,6 +7,7 @@ import type { Backends, Deployer } from '../../../tools/index.js';
 import { systemClock, type Clock } from '../../clock.js';
 import { loadContracts, type ContractSet } from '../../contracts/index.js';
 import type { Logger } from '../../logger.js';
+import type { CanaryAnalyzer } from '../canary-analyzer.js';
 import { defaultContractFiles } from '../../paths.js';
 import type { CanaryThresholds } from './canary-analysis.js';
 import type { QualityGates } from './evaluation.js';
@@ -141,6 +142,8 @@ export async function openLocalLab(options: {
   failuresToRollback?: number;
   /** Timers for that watch; tests pass their own. */
   timers?: Timers;
+  /** Judges canary steps and held canaries instead of the lab's own analysis (Prometheus, `backends.analysis: prometheus`). */
+  analyzer?: CanaryAnalyzer;
 }): Promise<LocalLab> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
@@ -164,6 +167,7 @@ export async function openLocalLab(options: {
     watchIntervalMs: options.watchIntervalMs ?? configWatch,
     failuresToRollback: options.failuresToRollback,
     timers: options.timers,
+    ...(options.analyzer ? { analyzer: options.analyzer } : {}),
   });
   deployerRef.current = deployer;
   const servers: ModelServer[] = [];

@@ -23,6 +23,12 @@ const EXAMPLES = [
     chosen: { registry: 'local', analysis: 'local', deployer: 'local', trainer: 'command' },
     opens: true,
   },
+  // Opening contacts none of them (here: Prometheus); the lab's deployer judges canaries with its templates.
+  {
+    file: 'lab-prometheus.yaml',
+    chosen: { registry: 'local', analysis: 'prometheus', deployer: 'local', trainer: 'local' },
+    opens: true,
+  },
   // Opening contacts none of them: MLflow, Prometheus and the cluster are first asked when a tool acts.
   {
     file: 'mlflow-prometheus-kserve.yaml',

@@ -1,5 +1,6 @@
 // openBackends builds what `backends:` names: the lab by default, an external trainer
-// beside the lab's other ports, and a clear refusal for adapters this build lacks.
+// beside the lab's other ports, the lab's deployer judged by Prometheus, and a clear
+// refusal for combinations that cannot work.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,24 +81,37 @@ describe('openBackends', () => {
     );
   });
 
-  it('refuses, before opening anything, a canary analysis the chosen deployer cannot use', async () => {
+  it("gives the lab's deployer the Prometheus analysis it is configured with, and opens nothing of Prometheus at start", async () => {
     const prometheus = {
-      url: 'http://prom:9090',
-      metrics: [{ name: 'errors', query: 'up', successCondition: 'result[0] <= 1' }],
+      url: 'http://prom.invalid:9090',
+      metrics: [{ name: 'errors', query: 'up', successCondition: 'result[0] <= 1.0' }],
     };
+    const opened = await openBackends(
+      { home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus }) },
+      { logger: silentLogger },
+    );
+    try {
+      expect(opened.chosen).toEqual({ registry: 'local', analysis: 'prometheus', deployer: 'local', trainer: 'local' });
+      expect(opened.backends.deployer).toBe(opened.lab.deployer);
+    } finally {
+      await opened.close();
+    }
+    // A template that is not valid CEL stops the start, before the lab is opened.
+    const broken = { ...prometheus, metrics: [{ ...prometheus.metrics[0]!, successCondition: 'result[0] <=' }] };
+    await expect(
+      openBackends(
+        { home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus: broken }) },
+        { logger: silentLogger },
+      ),
+    ).rejects.toThrow(/analysis metric "errors": successCondition .* is not valid CEL/);
+  });
+
+  it('refuses, before opening anything, a KServe deployer without the Prometheus analysis it judges steps with', async () => {
     const kserve = {
       inferenceServices: [
         { model: 'credit-risk', environment: 'production', namespace: 'ml', storageUri: 's3://m/{{version}}' },
       ],
     };
-    await expect(
-      openBackends(
-        { home, qualityGates, backends: backendsSchema.parse({ analysis: 'prometheus', prometheus }) },
-        { logger: silentLogger },
-      ),
-    ).rejects.toThrow(
-      "backends.analysis: is prometheus, but the lab's deployer judges canaries on the lab's own traffic: set analysis to local, or deployer to kserve",
-    );
     await expect(
       openBackends(
         { home, qualityGates, backends: backendsSchema.parse({ deployer: 'kserve', kserve }) },

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Clock } from '../../../src/clock.js';
+import type { CanaryAnalyzer } from '../../../src/backends/canary-analyzer.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { CanaryThresholds } from '../../../src/backends/local/canary-analysis.js';
 import type { Timers } from '../../../src/backends/local/canary-watch.js';
@@ -39,6 +40,8 @@ export interface StackOptions {
   /** How often a held canary is analysed; long by default so only the watch tests see it act. */
   watchIntervalMs?: number;
   timers?: Timers;
+  /** Judges steps and held canaries instead of the lab's analysis (the Prometheus analyzer). */
+  analyzer?: CanaryAnalyzer;
 }
 
 export async function createStack(lab: Lab, clock: Clock, options: StackOptions = {}): Promise<Stack> {
@@ -54,6 +57,7 @@ export async function createStack(lab: Lab, clock: Clock, options: StackOptions 
     pollMs: 20,
     watchIntervalMs: options.watchIntervalMs ?? 10 * 60_000,
     timers: options.timers,
+    ...(options.analyzer ? { analyzer: options.analyzer } : {}),
   });
   const metrics = new Registry();
   const server = await createModelServer({
