@@ -47,8 +47,8 @@ import { kserveDeployerSettingsSchema, type InferenceServiceTarget, type KServeD
 export interface KServeDeployerDeps {
   /** Judges each step and a held canary (the Prometheus analyzer). */
   analyzer: CanaryAnalyzer;
-  /** Versions that failed their quality gates are refused. */
-  registry: Pick<ModelRegistry, 'getVersion'>;
+  /** Versions that failed their quality gates are refused; a promotion moves `promoteAlias` there. */
+  registry: Pick<ModelRegistry, 'getVersion' | 'setAlias'>;
   logger: Logger;
   /** A loaded kubeconfig; absent: from settings.kubeconfig, in-cluster, or the default. */
   kubeConfig?: KubeConfig;
@@ -68,6 +68,7 @@ interface Loop {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
 const iso = () => new Date().toISOString();
+const promotedReason = (version: string) => `canary ${version} passed every step and was promoted`;
 
 export function parseKServeDeployerSettings(input: unknown): KServeDeployerSettings {
   const parsed = kserveDeployerSettingsSchema.safeParse(input);
@@ -241,7 +242,7 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       ...rollout,
       canaryPercent: 100,
       status: 'promoted',
-      reason: `canary ${rollout.canaryVersion} passed every step and was promoted`,
+      reason: promotedReason(rollout.canaryVersion!),
     };
     const patched = await commit(
       t,
@@ -259,7 +260,37 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     );
     if (!patched) return (await currentRollout(t))!;
     await untilReconciled(t, patched);
-    return publicRollout(promoted);
+    return recordPromotion(t, promoted);
+  }
+
+  /**
+   * Moves the environment's promotion alias (champion in production) to the version the
+   * cluster now serves. After the traffic change, since the cluster is what serves; idempotent,
+   * so a retried promotion (or one found on open) moves it again harmlessly. When the
+   * registry cannot be reached the promotion stands and its reason says the alias did not move.
+   */
+  async function recordPromotion(t: InferenceServiceTarget, stored: StoredRollout): Promise<Rollout> {
+    const alias = settings.promoteAlias[t.environment];
+    const version = stored.canaryVersion;
+    if (!alias || stored.status !== 'promoted' || !version) return publicRollout(stored);
+    const promoted: StoredRollout = { ...stored, reason: promotedReason(version) };
+    try {
+      await deps.registry.setAlias(t.model, alias, version, 'kserve-deployer', promoted.reason!);
+      // A retry that moved it: the note that it had not moved is no longer true.
+      if (stored.reason !== promoted.reason) await saveRollout(t, promoted);
+      return publicRollout(promoted);
+    } catch (err) {
+      logger.error(
+        { err: describeError(err), model: t.model, environment: t.environment, alias, version },
+        'promoted, but the registry alias did not move',
+      );
+      const noted: StoredRollout = {
+        ...promoted,
+        reason: `${promoted.reason}; the registry's ${alias} alias was not moved to ${version} (${describeError(err)}): call deployCanary again with the same key, or move it by hand`,
+      };
+      await saveRollout(t, noted).catch(() => undefined);
+      return publicRollout(noted);
+    }
   }
 
   async function currentRollout(t: InferenceServiceTarget): Promise<Rollout | undefined> {
@@ -466,7 +497,11 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
             `idempotency key "${key}" was already used at ${work.at} for another request (${work.kind} of ${work.model} in ${work.environment}); nothing was started`,
           );
         }
-        const rollout = work.rollout ?? (await currentRollout(t))!;
+        let rollout = work.rollout ?? (await currentRollout(t))!;
+        // A promotion retried (its alias may not have moved before a crash or a registry failure): move it again, idempotently.
+        const stored = readRollout(isvc);
+        if (rollout.status === 'promoted' && stored?.idempotencyKey === key && stored.canaryVersion === version)
+          rollout = await recordPromotion(t, stored);
         // Stepped here: its loop's end; stepped by another worker: read from the cluster until it ends.
         const done =
           running.get(k)?.done ??

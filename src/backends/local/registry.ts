@@ -28,6 +28,7 @@ import {
   writeFileAtomic,
 } from '../../durable-file.js';
 import { withFileLock } from '../../file-lock.js';
+import { alreadyThere } from '../alias-moves.js';
 import type { ModelArtifact } from './model-artifact.js';
 
 export interface RegisterVersionInput {
@@ -50,8 +51,6 @@ export interface LocalRegistry extends ModelRegistry {
   createModel(name: string, description: string): Promise<void>;
   /** Allocates the next version ("1", "2", ...); promotable when every gate passed. */
   registerVersion(input: RegisterVersionInput): Promise<ModelVersion>;
-  /** Points `alias` at `version` (null removes it). `champion` only takes promotable versions. */
-  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
 }
 
@@ -290,7 +289,11 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
             );
           }
         }
-        const from = currentAliases(await readMoves(model))[alias] ?? null;
+        const moves = await readMoves(model);
+        const from = currentAliases(moves)[alias] ?? null;
+        // Already there (a retried promotion): the move that put it there, nothing appended.
+        if (from === version)
+          return alreadyThere(moves, { model, alias, version, by, reason }, new Date(clock.now()).toISOString());
         const move: AliasMove = {
           model,
           alias,

@@ -16,6 +16,7 @@ import type {
 } from '../../../tools/ports.js';
 import type { ModelArtifact } from '../local/model-artifact.js';
 import type { RegisterVersionInput } from '../local/registry.js';
+import { alreadyThere } from '../alias-moves.js';
 import type { MlflowQualityGate } from '../settings.js';
 import { MlflowRefusal, type MlflowClient } from './client.js';
 
@@ -73,7 +74,6 @@ export interface MlflowRegistry extends ModelRegistry {
   createModel(name: string, description: string): Promise<void>;
   /** Logs a run (params, metrics, the training dataset with its digest, the model artifact) and registers a version from it. The input's gates are not kept: MLflow's are read from the run's metrics. */
   registerVersion(input: RegisterVersionInput): Promise<MlflowVersionView>;
-  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
   setVersionTag(model: string, version: string, key: string, value: string): Promise<void>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
   /** The newest version registered from `runId`, if any (a training job reports its run). */
@@ -88,6 +88,14 @@ export interface MlflowRegistryOptions {
   /** Experiment that runs registered through the agent are logged to (default "0", MLflow's Default). */
   experimentId?: string;
   now?: () => number;
+}
+
+/** The alias moves kept in the model's tags, oldest first. */
+function movesOf(m: MlflowRegisteredModel): AliasMove[] {
+  return (m.tags ?? [])
+    .filter((t) => t.key.startsWith(TAGS.aliasMove))
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((t) => JSON.parse(t.value) as AliasMove);
 }
 
 const tagsOf = (tags: Tag[] | undefined) => new Map((tags ?? []).map((t) => [t.key, t.value]));
@@ -239,11 +247,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       }
     },
     async aliasHistory(model) {
-      const m = await getModel(model);
-      return (m.tags ?? [])
-        .filter((t) => t.key.startsWith(TAGS.aliasMove))
-        .sort((a, b) => a.key.localeCompare(b.key))
-        .map((t) => JSON.parse(t.value) as AliasMove);
+      return movesOf(await getModel(model));
     },
     async createModel(name, description) {
       try {
@@ -313,7 +317,11 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
     },
     async setAlias(model, alias, version, by, reason) {
       const m = await getModel(model);
-      const from = m.aliases?.find((a) => a.alias === alias)?.version ?? null;
+      const found = m.aliases?.find((a) => a.alias === alias)?.version;
+      const from = found === undefined ? null : String(found);
+      // Already there (a retried promotion): the move that put it there, nothing set or tagged again.
+      if (from === version)
+        return alreadyThere(movesOf(m), { model, alias, version, by, reason }, new Date(now()).toISOString());
       if (version !== null) {
         const target = await getVersion(model, version);
         if (!target) throw new NotFoundError(`MLflow: model "${model}" has no version ${version}`);
@@ -336,7 +344,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       const move: AliasMove = {
         model,
         alias,
-        from: from === null ? null : String(from),
+        from,
         to: version,
         at: new Date(at).toISOString(),
         by,

@@ -47,7 +47,10 @@ function scriptedAnalyzer(judge: (t: AnalysisTarget) => AnalysisOutcome['verdict
   return { analyzer, asked };
 }
 
-const registry = { getVersion: async (_model: string, version: string) => ({ promotable: version !== '9' }) as never };
+const registry = {
+  getVersion: async (_model: string, version: string) => ({ promotable: version !== '9' }) as never,
+  setAlias: async () => ({}) as never,
+};
 
 let server: FakeKServeServer;
 let dir: string;
