@@ -46,6 +46,20 @@ export interface RegisterVersionInput {
   artifact: ModelArtifact;
 }
 
+/**
+ * Where the lab's trainer registers versions and its deployer, model server and data checks
+ * read them: the lab's own registry, or another registry holding lab model files (MLflow,
+ * through backends/mlflow/lab-models.ts).
+ */
+export interface LabModelStore {
+  createModel(name: string, description: string): Promise<void>;
+  registerVersion(input: RegisterVersionInput): Promise<ModelVersion>;
+  listVersions(model: string): Promise<ModelVersion[]>;
+  getVersion(model: string, version: string): Promise<ModelVersion | undefined>;
+  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
+  loadArtifact(model: string, version: string): Promise<ModelArtifact>;
+}
+
 export interface LocalRegistry extends ModelRegistry {
   /** Creates the model if absent; an existing model keeps its description. */
   createModel(name: string, description: string): Promise<void>;

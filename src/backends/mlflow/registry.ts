@@ -56,6 +56,8 @@ export interface MlflowRun {
 /** Where a version came from, beyond what the port names: the MLflow run and its datasets. */
 export interface MlflowLineage {
   runId: string | null;
+  /** The version's `source`: where its model files are (`runs:/…`, `s3://…`, a lab model file's `file://…`). */
+  source: string | null;
   datasets: { name: string; digest: string; source: string | null; context: string | null }[];
 }
 export type MlflowVersionView = ModelVersion & { lineage: MlflowLineage };
@@ -71,9 +73,16 @@ export const TAGS = {
 } as const;
 
 export interface MlflowRegistry extends ModelRegistry {
+  /** The version with its lineage (run, source, datasets). */
+  getVersion(model: string, version: string): Promise<MlflowVersionView | undefined>;
   createModel(name: string, description: string): Promise<void>;
-  /** Logs a run (params, metrics, the training dataset with its digest, the model artifact) and registers a version from it. The input's gates are not kept: MLflow's are read from the run's metrics. */
-  registerVersion(input: RegisterVersionInput): Promise<MlflowVersionView>;
+  /**
+   * Logs a run (params, metrics, the training dataset with its digest, the model artifact) and
+   * registers a version from it. The input's gates are not kept: MLflow's are read from the
+   * run's metrics. With `source` (a model file kept elsewhere, e.g. the lab's), nothing is
+   * uploaded and the version's source is that URI.
+   */
+  registerVersion(input: RegisterVersionInput, options?: { source?: string }): Promise<MlflowVersionView>;
   setVersionTag(model: string, version: string, key: string, value: string): Promise<void>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
   /** The newest version registered from `runId`, if any (a training job reports its run). */
@@ -174,7 +183,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       qualityGates,
       promotable: qualityGates.every((g) => g.passed),
       aliases: [...(v.aliases ?? [])].sort(),
-      lineage: { runId: v.run_id || null, datasets },
+      lineage: { runId: v.run_id || null, source: v.source || null, datasets },
     };
   }
 
@@ -257,7 +266,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
         if (!(err instanceof MlflowRefusal && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
       }
     },
-    async registerVersion(input) {
+    async registerVersion(input, registerOptions = {}) {
       await getModel(input.model);
       const at = now();
       const { run } = await client.post<{ run: MlflowRun }>('runs/create', {
@@ -295,7 +304,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
         ],
       });
       const uri = run.info.artifact_uri ?? '';
-      const proxied = /^mlflow-artifacts:\/(.*)$/.exec(uri);
+      const proxied = registerOptions.source ? null : /^mlflow-artifacts:\/(.*)$/.exec(uri);
       if (proxied) {
         const res = await fetch(client.artifactUrl(`${proxied[1]!.replace(/^\/+/, '')}/model/model.json`), {
           method: 'PUT',
@@ -309,7 +318,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       }
       const created = await client.post<{ model_version: MlflowModelVersion }>('model-versions/create', {
         name: input.model,
-        source: `runs:/${runId}/model`,
+        source: registerOptions.source ?? `runs:/${runId}/model`,
         run_id: runId,
         tags: input.trainingJobId ? [{ key: TAGS.jobId, value: input.trainingJobId }] : [],
       });
