@@ -1,12 +1,13 @@
 // MLflow as the registry of the lab's trainer and deployer. The lab trains and serves its own
-// model format, so each version it trains is written as a lab model file under
-// <lab>/model-files and registered in MLflow (a run with the version's params and metrics,
-// a model version whose `source` is that file's file:// URI). The lab's deployer and model
+// model format, so each version it trains is registered in MLflow as a run (params, metrics)
+// in an experiment whose artifact location is <lab>/model-files, with the lab model file
+// written in that run's artifact directory and the model version's `source` that file's
+// file:// URI (MLflow accepts a local source only inside the run's artifact directory). The lab's deployer and model
 // server load a version from its source when it is such a file, and refuse any other
 // (a team's s3://, runs:/ or models:/ version is for KServe to serve).
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative } from 'node:path';
+import { hostname } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UserError } from '../../errors.js';
 import { writeFileAtomic } from '../../durable-file.js';
@@ -17,11 +18,12 @@ import type { MlflowRegistry } from './registry.js';
 /** Where lab model files live under the lab's root. */
 export const LAB_MODEL_FILES = 'model-files';
 
-const SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 /** The MLflow registry as the lab's model store: versions registered in MLflow, model files kept by the lab. */
 export function mlflowLabModels(mlflow: MlflowRegistry, labRoot: string): LabModelStore {
-  const dir = join(labRoot, LAB_MODEL_FILES);
+  const dir = resolve(labRoot, LAB_MODEL_FILES);
+  // One experiment per lab (machine and directory): its artifact location is the lab's model files.
+  const experimentName = `mlops-agent lab ${hostname()}:${resolve(labRoot)}`;
+  let experiment: Promise<string> | undefined;
 
   /** The lab model file a source names, or undefined when the source is anything else. */
   function labFileOf(source: string | null): string | undefined {
@@ -43,21 +45,25 @@ export function mlflowLabModels(mlflow: MlflowRegistry, labRoot: string): LabMod
     setAlias: (model, alias, version, by, reason) => mlflow.setAlias(model, alias, version, by, reason),
 
     async registerVersion(input) {
-      for (const [what, value] of [
-        ['model name', input.model],
-        ['training job id', input.trainingJobId],
-      ] as const) {
-        if (value !== null && !SAFE.test(value))
-          throw new UserError(`${what} "${value}" cannot name a lab model file: use letters, digits, ".", "_" or "-"`);
-      }
-      // One file per training job: a job taken over after a crash writes the same file again.
-      const file = join(
-        dir,
-        input.model,
-        `${input.trainingJobId ?? `untracked-${randomBytes(6).toString('hex')}`}.json`,
-      );
-      await writeFileAtomic(file, JSON.stringify(input.artifact));
-      return mlflow.registerVersion(input, { source: pathToFileURL(file).href });
+      // The model file goes in the run's artifact directory, inside the lab: MLflow accepts a
+      // local source only there, so the runs go to an experiment whose artifacts are the lab's.
+      experiment ??= mlflow.ensureExperiment(experimentName, pathToFileURL(dir).href).catch((err: unknown) => {
+        experiment = undefined;
+        throw err;
+      });
+      return mlflow.registerVersion(input, {
+        experimentId: await experiment,
+        keepModel: async (artifactUri) => {
+          const runDir = labFileOf(artifactUri);
+          if (!runDir)
+            throw new UserError(
+              `MLflow put the run's artifacts at ${artifactUri}, outside the lab's model files (${dir}): check the artifact location of the MLflow experiment "${experimentName}"`,
+            );
+          const file = join(runDir, 'model', 'model.json');
+          await writeFileAtomic(file, JSON.stringify(input.artifact));
+          return pathToFileURL(file).href;
+        },
+      });
     },
 
     async loadArtifact(model, version): Promise<ModelArtifact> {

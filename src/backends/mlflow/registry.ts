@@ -79,10 +79,17 @@ export interface MlflowRegistry extends ModelRegistry {
   /**
    * Logs a run (params, metrics, the training dataset with its digest, the model artifact) and
    * registers a version from it. The input's gates are not kept: MLflow's are read from the
-   * run's metrics. With `source` (a model file kept elsewhere, e.g. the lab's), nothing is
-   * uploaded and the version's source is that URI.
+   * run's metrics. With `source` (a model kept elsewhere, e.g. on S3), nothing is uploaded and
+   * the version's source is that URI; with `keepModel`, the caller keeps the model file in the
+   * run's artifact directory (MLflow accepts a local source only there) and names the source.
+   * `experimentId` overrides the registry's experiment for this run.
    */
-  registerVersion(input: RegisterVersionInput, options?: { source?: string }): Promise<MlflowVersionView>;
+  registerVersion(
+    input: RegisterVersionInput,
+    options?: { source?: string; keepModel?: (artifactUri: string) => Promise<string>; experimentId?: string },
+  ): Promise<MlflowVersionView>;
+  /** The id of the experiment named `name`, created with `artifactLocation` when missing; refused when it exists elsewhere. */
+  ensureExperiment(name: string, artifactLocation: string): Promise<string>;
   setVersionTag(model: string, version: string, key: string, value: string): Promise<void>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
   /** The newest version registered from `runId`, if any (a training job reports its run). */
@@ -270,7 +277,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       await getModel(input.model);
       const at = now();
       const { run } = await client.post<{ run: MlflowRun }>('runs/create', {
-        experiment_id: experimentId,
+        experiment_id: registerOptions.experimentId ?? experimentId,
         start_time: at,
         tags: [
           { key: TAGS.user, value: input.createdBy },
@@ -304,7 +311,8 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
         ],
       });
       const uri = run.info.artifact_uri ?? '';
-      const proxied = registerOptions.source ? null : /^mlflow-artifacts:\/(.*)$/.exec(uri);
+      const keptElsewhere = registerOptions.source ?? (await registerOptions.keepModel?.(uri));
+      const proxied = keptElsewhere ? null : /^mlflow-artifacts:\/(.*)$/.exec(uri);
       if (proxied) {
         const res = await fetch(client.artifactUrl(`${proxied[1]!.replace(/^\/+/, '')}/model/model.json`), {
           method: 'PUT',
@@ -318,7 +326,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       }
       const created = await client.post<{ model_version: MlflowModelVersion }>('model-versions/create', {
         name: input.model,
-        source: registerOptions.source ?? `runs:/${runId}/model`,
+        source: keptElsewhere ?? `runs:/${runId}/model`,
         run_id: runId,
         tags: input.trainingJobId ? [{ key: TAGS.jobId, value: input.trainingJobId }] : [],
       });
@@ -362,6 +370,36 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       const key = `${TAGS.aliasMove}${String(at).padStart(15, '0')}.${String(moveSeq++).padStart(6, '0')}.${randomBytes(3).toString('hex')}`;
       await client.post('registered-models/set-tag', { name: model, key, value: JSON.stringify(move) });
       return move;
+    },
+    async ensureExperiment(name, artifactLocation) {
+      const byName = () =>
+        client.get<{ experiment: { experiment_id: string; artifact_location?: string } }>('experiments/get-by-name', {
+          experiment_name: name,
+        });
+      let found: { experiment_id: string; artifact_location?: string } | undefined;
+      try {
+        found = (await byName()).experiment;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (!found) {
+        try {
+          const created = await client.post<{ experiment_id: string }>('experiments/create', {
+            name,
+            artifact_location: artifactLocation,
+          });
+          return String(created.experiment_id);
+        } catch (err) {
+          // Another process created it first.
+          if (!(err instanceof MlflowRefusal && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
+          found = (await byName()).experiment;
+        }
+      }
+      if (found.artifact_location !== artifactLocation)
+        throw new UserError(
+          `MLflow experiment "${name}" keeps its artifacts at ${found.artifact_location ?? '(unknown)'}, not ${artifactLocation}: rename or delete that experiment`,
+        );
+      return String(found.experiment_id);
     },
     async setVersionTag(model, version, key, value) {
       await client.post('model-versions/set-tag', { name: model, version, key, value });

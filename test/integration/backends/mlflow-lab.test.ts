@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackends, type OpenedBackends } from '../../../src/backends/from-config.js';
 import { generateCreditRows, writeDataset } from '../../../src/backends/local/index.js';
@@ -60,9 +60,14 @@ describe("MLflow registry beside the lab's trainer and deployer", () => {
     expect(trainedVersion).toBe('1');
     expect(mlflow.models.has('credit-risk')).toBe(true);
     const [v] = mlflow.versions.get('credit-risk')!;
-    expect(v!.source).toMatch(/^file:\/\/.*\/lab\/model-files\/credit-risk\/job-[a-z0-9-]+\.json$/);
-    expect(fileURLToPath(v!.source).startsWith(join(home, 'lab', 'model-files'))).toBe(true);
+    // In the run's artifact directory, which MLflow requires of a local source: the lab's experiment keeps them in the lab.
     const run = mlflow.runs.get(v!.run_id)!;
+    expect(v!.source).toBe(`${run.info.artifact_uri}/model/model.json`);
+    expect(fileURLToPath(v!.source).startsWith(join(home, 'lab', 'model-files'))).toBe(true);
+    expect(mlflow.experiments.get(run.info.experiment_id)).toMatchObject({
+      name: expect.stringMatching(/^mlops-agent lab /),
+      artifact_location: pathToFileURL(join(home, 'lab', 'model-files')).href,
+    });
     expect(run.data.metrics.map((m) => m.key)).toEqual(expect.arrayContaining(['auc', 'calibration_error']));
     expect(run.data.params.length).toBeGreaterThan(0);
     const version = await opened.backends.registry.getVersion('credit-risk', '1');
@@ -115,9 +120,13 @@ describe("MLflow registry beside the lab's trainer and deployer", () => {
         timeoutMs: 5000,
       }),
     ).rejects.toThrow(refusal);
-    // A file:// source outside the lab's model files is not the lab's either.
-    const elsewhere = await team.registerVersion(versionInput('credit-risk'), { source: 'file:///etc/passwd' });
-    await expect(opened.lab.deployer.serve('credit-risk', 'staging', elsewhere.version)).rejects.toThrow(
+    // MLflow refuses a local source outside the run's artifact directory; one registered before it did is not the lab's either.
+    await expect(team.registerVersion(versionInput('credit-risk'), { source: 'file:///etc/passwd' })).rejects.toThrow(
+      /INVALID_PARAMETER_VALUE.*Invalid model version source/,
+    );
+    const versions = mlflow.versions.get('credit-risk')!;
+    versions.push({ ...versions.at(-1)!, version: String(versions.length + 1), source: 'file:///etc/passwd' });
+    await expect(opened.lab.deployer.serve('credit-risk', 'staging', String(versions.length))).rejects.toThrow(
       /source file:\/\/\/etc\/passwd: use deployer kserve/,
     );
     expect(await opened.backends.deployer.getSplit('credit-risk', 'staging')).toBeUndefined();
