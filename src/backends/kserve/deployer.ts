@@ -56,6 +56,12 @@ export interface KServeDeployerDeps {
 
 export interface KServeDeployer extends Deployer {
   readonly settings: KServeDeployerSettings;
+  /**
+   * Settles once the InferenceServices were read at open: a canary left holding traffic by a
+   * process that stopped (paused, or progressing with no loop here) is watched again, and a
+   * promotion whose alias did not move is recorded again. Errors are logged, never thrown.
+   */
+  readonly resumed: Promise<void>;
   /** Stops the stepping loops and the watches of held canaries; what they committed stays on the cluster. */
   close(): Promise<void>;
 }
@@ -436,7 +442,9 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         const isvc = await read(t);
         const rollout = readRollout(isvc);
         const split = splitOf(t, t.environment, isvc);
-        if (running.has(k) || rollout?.status !== 'paused' || split.canaryVersion === null) return void unwatch(t);
+        // Progressing with no loop here: its stepper stopped (a restart) or runs elsewhere; a failing canary goes back either way.
+        const unfinished = rollout?.status === 'paused' || rollout?.status === 'progressing';
+        if (running.has(k) || !unfinished || split.canaryVersion === null) return void unwatch(t);
         const analysis = await analyzer.analyse({
           model: t.model,
           environment: t.environment,
@@ -620,8 +628,51 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     }
   }
 
+  /** What a process that stopped left unfinished on the cluster, picked up at open. */
+  async function resume(): Promise<void> {
+    for (const t of settings.inferenceServices) {
+      if (closed) return;
+      try {
+        const isvc = await api.get(t.namespace, nameOf(t));
+        const rollout = isvc ? readRollout(isvc) : undefined;
+        if (!isvc || !rollout || closed) continue;
+        const unfinished = rollout.status === 'paused' || rollout.status === 'progressing';
+        if (
+          unfinished &&
+          splitOf(t, t.environment, isvc).canaryVersion !== null &&
+          !running.has(keyOf(t.model, t.environment))
+        ) {
+          logger.info(
+            {
+              model: t.model,
+              environment: t.environment,
+              status: rollout.status,
+              canaryVersion: rollout.canaryVersion,
+            },
+            'a kserve canary left holding traffic is watched again',
+          );
+          watch(t);
+        } else if (
+          rollout.status === 'promoted' &&
+          rollout.canaryVersion &&
+          rollout.reason !== promotedReason(rollout.canaryVersion)
+        ) {
+          await recordPromotion(t, rollout);
+        }
+      } catch (err) {
+        logger.warn(
+          { err: describeError(err), model: t.model, environment: t.environment },
+          'could not read a rollout left by an earlier process',
+        );
+      }
+    }
+  }
+  let closed = false;
+  const resumed = resume();
+
   return {
     settings,
+    resumed,
     async getSplit(model, environment) {
       const t = targetFor(model, environment);
       if (!t) return undefined;
@@ -692,6 +743,8 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       return { state: 'not_started' };
     },
     async close() {
+      // Not awaiting `resumed`: a cluster that does not answer must not hold the shutdown; resume starts no watch once closed.
+      closed = true;
       const loops = [...running.values()];
       for (const loop of loops) loop.stopped = true;
       for (const t of settings.inferenceServices) unwatch(t);
