@@ -1,7 +1,7 @@
 // MLflow as the registry beside the lab's trainer and deployer, opened from config as a
 // team would (MLFLOW_TRACKING_URI set, everything else left to the lab), against the MLflow
 // REST protocol server (test/support/mlflow-server.ts; MLflow itself cannot be installed here).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { generateCreditRows, writeDataset } from '../../../src/backends/local/in
 import { openMlflowRegistry } from '../../../src/backends/mlflow/index.js';
 import { backendsSchema } from '../../../src/backends/settings.js';
 import { silentLogger } from '../../../src/logger.js';
+import { PROCESS_TOKEN } from '../../../src/process-identity.js';
 import { versionInput } from '../../contract/model-registry.contract.js';
 import { daysAgo } from '../../support/dates.js';
 import { startFakeMlflow, type FakeMlflow } from '../../support/mlflow-server.js';
@@ -98,6 +99,30 @@ describe("MLflow registry beside the lab's trainer and deployer", () => {
     expect(split).toMatchObject({ stableVersion: '1', lastKnownGoodVersion: '1' });
     await opened.backends.registry.setAlias('credit-risk', 'champion', '1', 'alice', 'first release');
     expect([...mlflow.models.get('credit-risk')!.aliases]).toEqual([['champion', '1']]);
+  });
+
+  it("refuses to open for serve and workers on a home where `lab up` runs, which serves the lab's own registry", async () => {
+    const other = await mkdtemp(join(tmpdir(), 'mlflow-lab-up-'));
+    try {
+      // The record a running `lab up` leaves (this process stands in as its owner, alive).
+      await mkdir(join(other, 'lab'), { recursive: true });
+      await writeFile(
+        join(other, 'lab', 'up.json'),
+        JSON.stringify({
+          pid: process.pid,
+          processToken: PROCESS_TOKEN,
+          control: 'http://127.0.0.1:1',
+          token: 't',
+          servers: {},
+        }),
+      );
+      const backends = backendsSchema.parse({ mlflow: { trackingUri: mlflow.url } });
+      await expect(
+        openBackends({ home: other, qualityGates, backends }, { logger: silentLogger, runningLab: true }),
+      ).rejects.toThrow(/`mlops-agent lab up` runs on .* but the registry is mlflow: stop `lab up`/);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 
   it('refuses, saying what to use instead, a version whose source is not a lab model file', async () => {
