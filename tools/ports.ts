@@ -69,6 +69,12 @@ export interface ModelRegistry {
   /** The version an alias (`champion`, `challenger`) points at, if any. */
   resolveAlias(model: string, alias: string): Promise<ModelVersion | undefined>;
   aliasHistory(model: string): Promise<AliasMove[]>;
+  /**
+   * Points `alias` at `version` (null removes it) and records the move. `champion` only
+   * takes promotable versions. Idempotent: when the alias already points there (a retried
+   * promotion), nothing is recorded again and the move that put it there is returned.
+   */
+  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
 }
 
 export interface TrainingRequest {

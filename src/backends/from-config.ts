@@ -13,7 +13,7 @@ import type { VersionOfRun } from './external/training-report.js';
 import { createKServeDeployer } from './kserve/index.js';
 import { openLocalLab, type LabBackends, type LocalLab } from './local/index.js';
 import { openLabOrItsLink } from './local/lab-link.js';
-import { openMlflowRegistry } from './mlflow/index.js';
+import { mlflowLabModels, openMlflowRegistry } from './mlflow/index.js';
 import { createPrometheusAnalysis } from './prometheus/index.js';
 import { combinationProblems, resolveRegistry, type BackendsSection } from './settings.js';
 
@@ -83,6 +83,9 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
 
   // Built before the lab: a bad template (CEL, placeholder) stops the start with nothing opened.
   const analyzer = labCanaryAnalyzer(b);
+  const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
+  // With MLflow, the lab's trainer registers there and its deployer serves MLflow versions whose source is a lab model file.
+  const models = mlflow ? { models: (labRoot: string) => mlflowLabModels(mlflow, labRoot) } : {};
   const openOwn = () =>
     openLocalLab({
       config: settings,
@@ -90,9 +93,11 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
       ...(deps.clock ? { clock: deps.clock } : {}),
       ...(analyzer ? { analyzer } : {}),
       ...deps.lab,
+      ...models,
     });
-  const lab: LabBackends = deps.runningLab ? await openLabOrItsLink(settings, logger, openOwn) : await openOwn();
-  const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
+  const lab: LabBackends = deps.runningLab
+    ? await openLabOrItsLink(settings, logger, openOwn, models.models)
+    : await openOwn();
   const registry = mlflow ?? lab.registry;
   // A job that names the MLflow run it logged is turned into the version registered from it.
   const versionOfRun: VersionOfRun | undefined = mlflow

@@ -212,21 +212,6 @@ export function combinationProblems(b: BackendsSection): string[] {
     problems.push(
       'backends.analysis: is local, but the kserve deployer judges canary steps with Prometheus: set analysis to prometheus',
     );
-  if (resolveRegistry(b) !== 'mlflow') return problems;
-  const why =
-    b.registry === 'auto'
-      ? 'the registry is mlflow (MLFLOW_TRACKING_URI or backends.mlflow.trackingUri is set and backends.registry is auto)'
-      : 'the registry is mlflow';
-  // The lab's trainer registers into the lab's registry, and the lab's deployer serves the
-  // lab's model files: with MLflow they would act on models MLflow does not know.
-  if (b.trainer === 'local')
-    problems.push(
-      `backends.trainer: is local, which registers into the lab's registry, but ${why}: set trainer to command or http (a job that logs to MLflow), or registry to local`,
-    );
-  if (b.deployer === 'local')
-    problems.push(
-      `backends.deployer: is local, which serves the lab's model files, but ${why}: set deployer to kserve, or registry to local`,
-    );
   return problems;
 }
 

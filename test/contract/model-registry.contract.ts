@@ -164,6 +164,19 @@ export function describeModelRegistryContract(adapter: string, create: () => Pro
       expect((await registry.listModels())[0]?.aliases).toEqual({ champion: '2' });
     });
 
+    it('moves an alias where it already points without recording a second move (a retried promotion)', async () => {
+      await registry.createModel('credit-risk', 'd');
+      await registry.registerVersion(versionInput('credit-risk'));
+      const first = await registry.setAlias('credit-risk', 'champion', '1', 'agent', 'canary passed');
+      const again = await registry.setAlias('credit-risk', 'champion', '1', 'agent', 'canary passed (retried)');
+      expect(again).toEqual(first);
+      expect(await registry.aliasHistory('credit-risk')).toEqual([first]);
+      const removeAbsent = await registry.setAlias('credit-risk', 'challenger', null, 'agent', 'nothing to remove');
+      expect(removeAbsent).toMatchObject({ alias: 'challenger', from: null, to: null });
+      expect(await registry.aliasHistory('credit-risk')).toEqual([first]);
+      expect((await registry.resolveAlias('credit-risk', 'champion'))?.version).toBe('1');
+    });
+
     it('refuses an alias to a version that does not exist', async () => {
       await registry.createModel('credit-risk', 'd');
       await expect(registry.setAlias('credit-risk', 'champion', '3', 'alice', 'x')).rejects.toMatchObject({

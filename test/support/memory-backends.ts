@@ -221,6 +221,10 @@ export function memoryBackends(): MemoryBackends {
       async aliasHistory() {
         return [];
       },
+      async setAlias(model, alias, version, by, reason) {
+        state.calls.push(`registry.setAlias:${alias}:${version}`);
+        return { model, alias, from: null, to: version, at: '2026-01-01T00:00:00.000Z', by, reason };
+      },
     },
     trainer: {
       async start(req) {

@@ -1,10 +1,14 @@
 // An MLflow tracking server for tests: the subset of REST API 2.0 the MLflow registry
 // adapter uses, with the request and response shapes of MLflow's REST API documentation
-// (registered models, model versions, aliases, tags, runs, dataset inputs, the artifact
-// proxy), errors as {error_code, message}, and search pages with next_page_token.
+// (registered models, model versions, aliases, tags, experiments, runs, dataset inputs, the
+// artifact proxy), errors as {error_code, message}, and search pages with next_page_token.
+// As MLflow's server does since 2.2.1, a model version whose source is a local path is
+// refused unless it lies within the artifact directory of the run named by run_id.
 // MLflow itself cannot be installed here; this server is what the adapter is tested against.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 interface Tag {
   key: string;
@@ -47,6 +51,13 @@ interface Run {
   };
 }
 
+interface Experiment {
+  experiment_id: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string;
+}
+
 export interface FakeMlflow {
   url: string;
   /** Every request as `METHOD path`, for tests that count calls (pagination). */
@@ -54,6 +65,7 @@ export interface FakeMlflow {
   models: Map<string, Model>;
   versions: Map<string, Version[]>;
   runs: Map<string, Run>;
+  experiments: Map<string, Experiment>;
   close(): Promise<void>;
 }
 
@@ -95,6 +107,9 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
   const models = new Map<string, Model>();
   const versions = new Map<string, Version[]>();
   const runs = new Map<string, Run>();
+  const experiments = new Map<string, Experiment>([
+    ['0', { experiment_id: '0', name: 'Default', artifact_location: 'mlflow-artifacts:/0', lifecycle_stage: 'active' }],
+  ]);
   const artifacts = new Map<string, string>();
   const requests: string[] = [];
   let runSeq = 0;
@@ -133,6 +148,23 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
     if (!r) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `Run '${id}' not found`);
     return r;
   };
+
+  /** MLflow's server-side check of a model version's source (mlflow/server/handlers.py, since 2.2.1). */
+  function checkSource(source: string, runId: string | undefined): void {
+    const local = source.startsWith('file:') || source.startsWith('/') || !/^[a-z][a-z0-9+.-]*:/i.test(source);
+    if (!local) return;
+    const artifactUri = runId ? runs.get(runId)?.info.artifact_uri : undefined;
+    if (artifactUri?.startsWith('file:')) {
+      const dir = fileURLToPath(artifactUri);
+      const path = source.startsWith('file:') ? fileURLToPath(source) : resolve(source);
+      if (path === dir || path.startsWith(`${dir}${sep}`)) return;
+    }
+    throw new ApiError(
+      400,
+      'INVALID_PARAMETER_VALUE',
+      `Invalid model version source: '${source}'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.`,
+    );
+  }
 
   async function handle(req: IncomingMessage, url: URL, body: Record<string, unknown>): Promise<unknown> {
     const q = (k: string) => url.searchParams.get(k) ?? (body[k] as string | undefined) ?? null;
@@ -181,8 +213,33 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
         if (!v) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `Registered model alias ${q('alias')} not found.`);
         return { model_version: versionJson(version(m.name, v)) };
       }
+      case 'POST experiments/create': {
+        const name = String(body.name ?? '');
+        if (!name) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', "Missing value for required parameter 'name'.");
+        if ([...experiments.values()].some((e) => e.name === name))
+          throw new ApiError(400, 'RESOURCE_ALREADY_EXISTS', `Experiment '${name}' already exists.`);
+        const id = String(experiments.size);
+        experiments.set(id, {
+          experiment_id: id,
+          name,
+          artifact_location: String(body.artifact_location ?? `mlflow-artifacts:/${id}`),
+          lifecycle_stage: 'active',
+        });
+        return { experiment_id: id };
+      }
+      case 'GET experiments/get-by-name': {
+        const found = [...experiments.values()].find((e) => e.name === q('experiment_name'));
+        if (!found)
+          throw new ApiError(
+            404,
+            'RESOURCE_DOES_NOT_EXIST',
+            `Could not find experiment with name '${q('experiment_name')}'`,
+          );
+        return { experiment: found };
+      }
       case 'POST model-versions/create': {
         const m = model(String(body.name));
+        checkSource(String(body.source ?? ''), body.run_id === undefined ? undefined : String(body.run_id));
         const list = versions.get(m.name)!;
         const now = Date.now();
         const v: Version = {
@@ -221,7 +278,7 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
             user_id: '',
             status: 'RUNNING',
             start_time: Number(body.start_time ?? Date.now()),
-            artifact_uri: `mlflow-artifacts:/${experiment}/${id}/artifacts`,
+            artifact_uri: `${experiments.get(experiment)?.artifact_location ?? `mlflow-artifacts:/${experiment}`}/${id}/artifacts`,
             lifecycle_stage: 'active',
           },
           data: { metrics: [], params: [], tags: ((body.tags as Tag[] | undefined) ?? []).map((t) => ({ ...t })) },
@@ -305,6 +362,7 @@ export async function startFakeMlflow(options: { token?: string } = {}): Promise
     models,
     versions,
     runs,
+    experiments,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

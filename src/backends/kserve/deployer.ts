@@ -47,8 +47,8 @@ import { kserveDeployerSettingsSchema, type InferenceServiceTarget, type KServeD
 export interface KServeDeployerDeps {
   /** Judges each step and a held canary (the Prometheus analyzer). */
   analyzer: CanaryAnalyzer;
-  /** Versions that failed their quality gates are refused. */
-  registry: Pick<ModelRegistry, 'getVersion'>;
+  /** Versions that failed their quality gates are refused; a promotion moves `promoteAlias` there. */
+  registry: Pick<ModelRegistry, 'getVersion' | 'setAlias'>;
   logger: Logger;
   /** A loaded kubeconfig; absent: from settings.kubeconfig, in-cluster, or the default. */
   kubeConfig?: KubeConfig;
@@ -56,6 +56,12 @@ export interface KServeDeployerDeps {
 
 export interface KServeDeployer extends Deployer {
   readonly settings: KServeDeployerSettings;
+  /**
+   * Settles once the InferenceServices were read at open: a canary left holding traffic by a
+   * process that stopped (paused, or progressing with no loop here) is watched again, and a
+   * promotion whose alias did not move is recorded again. Errors are logged, never thrown.
+   */
+  readonly resumed: Promise<void>;
   /** Stops the stepping loops and the watches of held canaries; what they committed stays on the cluster. */
   close(): Promise<void>;
 }
@@ -68,6 +74,7 @@ interface Loop {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
 const iso = () => new Date().toISOString();
+const promotedReason = (version: string) => `canary ${version} passed every step and was promoted`;
 
 export function parseKServeDeployerSettings(input: unknown): KServeDeployerSettings {
   const parsed = kserveDeployerSettingsSchema.safeParse(input);
@@ -241,7 +248,7 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       ...rollout,
       canaryPercent: 100,
       status: 'promoted',
-      reason: `canary ${rollout.canaryVersion} passed every step and was promoted`,
+      reason: promotedReason(rollout.canaryVersion!),
     };
     const patched = await commit(
       t,
@@ -259,7 +266,37 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     );
     if (!patched) return (await currentRollout(t))!;
     await untilReconciled(t, patched);
-    return publicRollout(promoted);
+    return recordPromotion(t, promoted);
+  }
+
+  /**
+   * Moves the environment's promotion alias (champion in production) to the version the
+   * cluster now serves. After the traffic change, since the cluster is what serves; idempotent,
+   * so a retried promotion (or one found on open) moves it again harmlessly. When the
+   * registry cannot be reached the promotion stands and its reason says the alias did not move.
+   */
+  async function recordPromotion(t: InferenceServiceTarget, stored: StoredRollout): Promise<Rollout> {
+    const alias = settings.promoteAlias[t.environment];
+    const version = stored.canaryVersion;
+    if (!alias || stored.status !== 'promoted' || !version) return publicRollout(stored);
+    const promoted: StoredRollout = { ...stored, reason: promotedReason(version) };
+    try {
+      await deps.registry.setAlias(t.model, alias, version, 'kserve-deployer', promoted.reason!);
+      // A retry that moved it: the note that it had not moved is no longer true.
+      if (stored.reason !== promoted.reason) await saveRollout(t, promoted);
+      return publicRollout(promoted);
+    } catch (err) {
+      logger.error(
+        { err: describeError(err), model: t.model, environment: t.environment, alias, version },
+        'promoted, but the registry alias did not move',
+      );
+      const noted: StoredRollout = {
+        ...promoted,
+        reason: `${promoted.reason}; the registry's ${alias} alias was not moved to ${version} (${describeError(err)}): call deployCanary again with the same key, or move it by hand`,
+      };
+      await saveRollout(t, noted).catch(() => undefined);
+      return publicRollout(noted);
+    }
   }
 
   async function currentRollout(t: InferenceServiceTarget): Promise<Rollout | undefined> {
@@ -405,7 +442,9 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         const isvc = await read(t);
         const rollout = readRollout(isvc);
         const split = splitOf(t, t.environment, isvc);
-        if (running.has(k) || rollout?.status !== 'paused' || split.canaryVersion === null) return void unwatch(t);
+        // Progressing with no loop here: its stepper stopped (a restart) or runs elsewhere; a failing canary goes back either way.
+        const unfinished = rollout?.status === 'paused' || rollout?.status === 'progressing';
+        if (running.has(k) || !unfinished || split.canaryVersion === null) return void unwatch(t);
         const analysis = await analyzer.analyse({
           model: t.model,
           environment: t.environment,
@@ -466,7 +505,11 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
             `idempotency key "${key}" was already used at ${work.at} for another request (${work.kind} of ${work.model} in ${work.environment}); nothing was started`,
           );
         }
-        const rollout = work.rollout ?? (await currentRollout(t))!;
+        let rollout = work.rollout ?? (await currentRollout(t))!;
+        // A promotion retried (its alias may not have moved before a crash or a registry failure): move it again, idempotently.
+        const stored = readRollout(isvc);
+        if (rollout.status === 'promoted' && stored?.idempotencyKey === key && stored.canaryVersion === version)
+          rollout = await recordPromotion(t, stored);
         // Stepped here: its loop's end; stepped by another worker: read from the cluster until it ends.
         const done =
           running.get(k)?.done ??
@@ -585,8 +628,51 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     }
   }
 
+  /** What a process that stopped left unfinished on the cluster, picked up at open. */
+  async function resume(): Promise<void> {
+    for (const t of settings.inferenceServices) {
+      if (closed) return;
+      try {
+        const isvc = await api.get(t.namespace, nameOf(t));
+        const rollout = isvc ? readRollout(isvc) : undefined;
+        if (!isvc || !rollout || closed) continue;
+        const unfinished = rollout.status === 'paused' || rollout.status === 'progressing';
+        if (
+          unfinished &&
+          splitOf(t, t.environment, isvc).canaryVersion !== null &&
+          !running.has(keyOf(t.model, t.environment))
+        ) {
+          logger.info(
+            {
+              model: t.model,
+              environment: t.environment,
+              status: rollout.status,
+              canaryVersion: rollout.canaryVersion,
+            },
+            'a kserve canary left holding traffic is watched again',
+          );
+          watch(t);
+        } else if (
+          rollout.status === 'promoted' &&
+          rollout.canaryVersion &&
+          rollout.reason !== promotedReason(rollout.canaryVersion)
+        ) {
+          await recordPromotion(t, rollout);
+        }
+      } catch (err) {
+        logger.warn(
+          { err: describeError(err), model: t.model, environment: t.environment },
+          'could not read a rollout left by an earlier process',
+        );
+      }
+    }
+  }
+  let closed = false;
+  const resumed = resume();
+
   return {
     settings,
+    resumed,
     async getSplit(model, environment) {
       const t = targetFor(model, environment);
       if (!t) return undefined;
@@ -657,6 +743,8 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       return { state: 'not_started' };
     },
     async close() {
+      // Not awaiting `resumed`: a cluster that does not answer must not hold the shutdown; resume starts no watch once closed.
+      closed = true;
       const loops = [...running.values()];
       for (const loop of loops) loop.stopped = true;
       for (const t of settings.inferenceServices) unwatch(t);

@@ -46,6 +46,14 @@ export const kserveDeployerSettingsSchema = z
     watchIntervalMs: z.number().int().positive().default(60_000),
     /** Failed analyses in a row that roll a held canary back (default 2); a failed step rolls back at once. */
     failuresToRollback: z.number().int().min(1).default(2),
+    /** The registry alias a promotion moves to the promoted version, per environment (null: none); as the lab's deployer does. */
+    promoteAlias: z
+      .object({
+        production: z.string().min(1).nullable().default('champion'),
+        staging: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -42,10 +42,12 @@ import type { CanaryAnalyzer } from '../canary-analyzer.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 
-/** What the deployer needs from the registry; the lab's LocalRegistry provides both. */
+/** What the deployer needs from the registry; the lab's LocalRegistry provides it. */
 export interface PromotionStore {
   getVersion(model: string, version: string): Promise<{ promotable: boolean } | undefined>;
   setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<unknown>;
+  /** When given, a version is served only once its model loads: one the model server cannot load is refused up front. */
+  loadArtifact?(model: string, version: string): Promise<unknown>;
 }
 
 export interface LocalDeployer extends Deployer, SplitSource {
@@ -230,6 +232,8 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
       throw new UserError(
         `${model} v${version} failed its quality gates and can never be promoted; train a better version`,
       );
+    // A version whose model the lab cannot load (e.g. an MLflow version kept outside the lab) would fail every request.
+    await artifacts.loadArtifact?.(model, version);
   }
 
   /** Remembers what was done under `key`, in the state the next commit writes (one fsync'd file with the split). */

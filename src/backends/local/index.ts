@@ -17,7 +17,7 @@ import { readDataset } from './dataset-store.js';
 import { createLocalDataQuality } from './data-quality.js';
 import { createLocalDeployer, type LocalDeployer } from './deployer.js';
 import { createModelServer, type ModelServer, type ServingFaults } from './model-server.js';
-import { createLocalRegistry, type LocalRegistry } from './registry.js';
+import { createLocalRegistry, type LabModelStore, type LocalRegistry } from './registry.js';
 import { createServingStats, type ServingStats } from './serving-stats.js';
 import { createTrafficRouter } from './traffic-router.js';
 import { createLocalTrainer, type LocalTrainer } from './trainer.js';
@@ -75,6 +75,12 @@ export interface LabSettings {
 }
 
 /**
+ * Where the lab's trainer registers and its deployer, model server and data checks read
+ * versions, given the lab's root; default the lab's own registry (`lab.registry`).
+ */
+export type LabModelsFor = (labRoot: string) => LabModelStore;
+
+/**
  * The lab whose deployer is another process's (a running `lab up`, through
  * lab-deployer-link.ts): no deployer is opened here, so nothing here watches or steps a canary.
  */
@@ -83,13 +89,20 @@ export async function openLabBackends(options: {
   logger: Logger;
   deployer: Deployer;
   clock?: Clock;
+  models?: LabModelsFor;
 }): Promise<LabBackends> {
   const clock = options.clock ?? systemClock;
-  const parts = await openLabParts(options.config, clock, options.logger, options.deployer);
+  const parts = await openLabParts(options.config, clock, options.logger, options.deployer, options.models);
   return { ...parts, deployer: options.deployer, close: () => parts.trainer.close() };
 }
 
-async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, splits: Pick<Deployer, 'getSplit'>) {
+async function openLabParts(
+  config: LabSettings,
+  clock: Clock,
+  logger: Logger,
+  splits: Pick<Deployer, 'getSplit'>,
+  modelsFor?: LabModelsFor,
+) {
   const root = join(config.home, 'lab');
   const dirs = {
     root,
@@ -102,9 +115,10 @@ async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, s
   // A broken contract file stops the start here, with file:line, as a broken policy does.
   const contracts = await loadContracts(config.contracts?.files ?? defaultContractFiles);
   const registry = createLocalRegistry({ dir: dirs.registry, clock });
+  const models: LabModelStore = modelsFor ? modelsFor(root) : registry;
   const dataChecks = createDataCheckStore(dirs.dataChecks);
   const trainer = createLocalTrainer({
-    registry,
+    registry: models,
     datasetsDir: dirs.datasets,
     jobsDir: dirs.jobs,
     clock,
@@ -122,11 +136,11 @@ async function openLabParts(config: LabSettings, clock: Clock, logger: Logger, s
     scoreWith: async (model) => {
       const split = await splits.getSplit(model, 'production');
       return split
-        ? { version: split.stableVersion, artifact: await registry.loadArtifact(model, split.stableVersion) }
+        ? { version: split.stableVersion, artifact: await models.loadArtifact(model, split.stableVersion) }
         : undefined;
     },
   });
-  return { registry, trainer, dataQuality, contracts, dirs };
+  return { registry, models, trainer, dataQuality, contracts, dirs };
 }
 
 export async function openLocalLab(options: {
@@ -144,6 +158,8 @@ export async function openLocalLab(options: {
   timers?: Timers;
   /** Judges canary steps and held canaries instead of the lab's own analysis (Prometheus, `backends.analysis: prometheus`). */
   analyzer?: CanaryAnalyzer;
+  /** Where versions are registered and read (default the lab's own registry). */
+  models?: LabModelsFor;
 }): Promise<LocalLab> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
@@ -152,13 +168,17 @@ export async function openLocalLab(options: {
   const steps = options.steps ?? configSteps;
   // The deployer is made below; a data check reads its splits only once it exists.
   const deployerRef: { current?: LocalDeployer } = {};
-  const { registry, trainer, dataQuality, contracts, dirs } = await openLabParts(config, clock, logger, {
-    getSplit: (model, environment) => deployerRef.current!.getSplit(model, environment),
-  });
+  const { registry, models, trainer, dataQuality, contracts, dirs } = await openLabParts(
+    config,
+    clock,
+    logger,
+    { getSplit: (model, environment) => deployerRef.current!.getSplit(model, environment) },
+    options.models,
+  );
   const stats = createServingStats({ clock });
   const deployer = await createLocalDeployer({
     dir: dirs.deployments,
-    artifacts: registry,
+    artifacts: models,
     stats,
     clock,
     logger,
@@ -184,7 +204,7 @@ export async function openLocalLab(options: {
       const router = createTrafficRouter({ splits: deployer });
       const server = await createModelServer({
         ...serveOptions,
-        artifacts: registry,
+        artifacts: models,
         router,
         stats,
         logger,

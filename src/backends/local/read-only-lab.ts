@@ -47,6 +47,7 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
     getVersion: (model, version) => full.getVersion(model, version),
     resolveAlias: (model, alias) => full.resolveAlias(model, alias),
     aliasHistory: (model) => full.aliasHistory(model),
+    setAlias: () => refuse('moving an alias'),
   };
 
   // Read fresh on every look: another process may move traffic meanwhile.

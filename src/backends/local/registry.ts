@@ -28,6 +28,7 @@ import {
   writeFileAtomic,
 } from '../../durable-file.js';
 import { withFileLock } from '../../file-lock.js';
+import { alreadyThere } from '../alias-moves.js';
 import type { ModelArtifact } from './model-artifact.js';
 
 export interface RegisterVersionInput {
@@ -45,13 +46,25 @@ export interface RegisterVersionInput {
   artifact: ModelArtifact;
 }
 
+/**
+ * Where the lab's trainer registers versions and its deployer, model server and data checks
+ * read them: the lab's own registry, or another registry holding lab model files (MLflow,
+ * through backends/mlflow/lab-models.ts).
+ */
+export interface LabModelStore {
+  createModel(name: string, description: string): Promise<void>;
+  registerVersion(input: RegisterVersionInput): Promise<ModelVersion>;
+  listVersions(model: string): Promise<ModelVersion[]>;
+  getVersion(model: string, version: string): Promise<ModelVersion | undefined>;
+  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
+  loadArtifact(model: string, version: string): Promise<ModelArtifact>;
+}
+
 export interface LocalRegistry extends ModelRegistry {
   /** Creates the model if absent; an existing model keeps its description. */
   createModel(name: string, description: string): Promise<void>;
   /** Allocates the next version ("1", "2", ...); promotable when every gate passed. */
   registerVersion(input: RegisterVersionInput): Promise<ModelVersion>;
-  /** Points `alias` at `version` (null removes it). `champion` only takes promotable versions. */
-  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
 }
 
@@ -290,7 +303,11 @@ export function createLocalRegistry(options: { dir: string; clock: Clock }): Loc
             );
           }
         }
-        const from = currentAliases(await readMoves(model))[alias] ?? null;
+        const moves = await readMoves(model);
+        const from = currentAliases(moves)[alias] ?? null;
+        // Already there (a retried promotion): the move that put it there, nothing appended.
+        if (from === version)
+          return alreadyThere(moves, { model, alias, version, by, reason }, new Date(clock.now()).toISOString());
         const move: AliasMove = {
           model,
           alias,

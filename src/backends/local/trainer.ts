@@ -27,7 +27,7 @@ import { ownerGone, PROCESS_TOKEN } from '../../process-identity.js';
 import { codeVersion } from './git-version.js';
 import { searchCandidates } from './hyperparameter-search.js';
 import { parseTrainingParams } from './logistic-regression.js';
-import type { LocalRegistry } from './registry.js';
+import type { LabModelStore } from './registry.js';
 import { createJobStore, type JobStore } from './job-store.js';
 import type { TrainWorkerMessage } from './train-worker.js';
 import { startTrainWorker } from './train-worker-launcher.js';
@@ -68,7 +68,8 @@ export interface LocalTrainer extends Trainer {
 }
 
 export interface LocalTrainerOptions {
-  registry: LocalRegistry;
+  /** Where trained versions are registered: the lab's registry, or MLflow holding lab model files. */
+  registry: Pick<LabModelStore, 'createModel' | 'registerVersion' | 'listVersions'>;
   datasetsDir: string;
   jobsDir: string;
   clock: Clock;

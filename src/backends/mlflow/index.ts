@@ -16,5 +16,6 @@ export function openMlflowRegistry(settings: MlflowSettings): MlflowRegistry {
   return createMlflowRegistry({ client, qualityGates: settings.qualityGates, dataVersionTag: settings.dataVersionTag });
 }
 
+export { mlflowLabModels, LAB_MODEL_FILES } from './lab-models.js';
 export { createMlflowClient, MlflowRefusal, type MlflowClient, type MlflowConnection } from './client.js';
 export { createMlflowRegistry, type MlflowRegistry, type MlflowVersionView, type MlflowLineage } from './registry.js';

@@ -16,6 +16,7 @@ import type {
 } from '../../../tools/ports.js';
 import type { ModelArtifact } from '../local/model-artifact.js';
 import type { RegisterVersionInput } from '../local/registry.js';
+import { alreadyThere } from '../alias-moves.js';
 import type { MlflowQualityGate } from '../settings.js';
 import { MlflowRefusal, type MlflowClient } from './client.js';
 
@@ -55,6 +56,8 @@ export interface MlflowRun {
 /** Where a version came from, beyond what the port names: the MLflow run and its datasets. */
 export interface MlflowLineage {
   runId: string | null;
+  /** The version's `source`: where its model files are (`runs:/…`, `s3://…`, a lab model file's `file://…`). */
+  source: string | null;
   datasets: { name: string; digest: string; source: string | null; context: string | null }[];
 }
 export type MlflowVersionView = ModelVersion & { lineage: MlflowLineage };
@@ -70,10 +73,23 @@ export const TAGS = {
 } as const;
 
 export interface MlflowRegistry extends ModelRegistry {
+  /** The version with its lineage (run, source, datasets). */
+  getVersion(model: string, version: string): Promise<MlflowVersionView | undefined>;
   createModel(name: string, description: string): Promise<void>;
-  /** Logs a run (params, metrics, the training dataset with its digest, the model artifact) and registers a version from it. The input's gates are not kept: MLflow's are read from the run's metrics. */
-  registerVersion(input: RegisterVersionInput): Promise<MlflowVersionView>;
-  setAlias(model: string, alias: string, version: string | null, by: string, reason: string): Promise<AliasMove>;
+  /**
+   * Logs a run (params, metrics, the training dataset with its digest, the model artifact) and
+   * registers a version from it. The input's gates are not kept: MLflow's are read from the
+   * run's metrics. With `source` (a model kept elsewhere, e.g. on S3), nothing is uploaded and
+   * the version's source is that URI; with `keepModel`, the caller keeps the model file in the
+   * run's artifact directory (MLflow accepts a local source only there) and names the source.
+   * `experimentId` overrides the registry's experiment for this run.
+   */
+  registerVersion(
+    input: RegisterVersionInput,
+    options?: { source?: string; keepModel?: (artifactUri: string) => Promise<string>; experimentId?: string },
+  ): Promise<MlflowVersionView>;
+  /** The id of the experiment named `name`, created with `artifactLocation` when missing; refused when it exists elsewhere. */
+  ensureExperiment(name: string, artifactLocation: string): Promise<string>;
   setVersionTag(model: string, version: string, key: string, value: string): Promise<void>;
   loadArtifact(model: string, version: string): Promise<ModelArtifact>;
   /** The newest version registered from `runId`, if any (a training job reports its run). */
@@ -88,6 +104,14 @@ export interface MlflowRegistryOptions {
   /** Experiment that runs registered through the agent are logged to (default "0", MLflow's Default). */
   experimentId?: string;
   now?: () => number;
+}
+
+/** The alias moves kept in the model's tags, oldest first. */
+function movesOf(m: MlflowRegisteredModel): AliasMove[] {
+  return (m.tags ?? [])
+    .filter((t) => t.key.startsWith(TAGS.aliasMove))
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((t) => JSON.parse(t.value) as AliasMove);
 }
 
 const tagsOf = (tags: Tag[] | undefined) => new Map((tags ?? []).map((t) => [t.key, t.value]));
@@ -166,7 +190,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       qualityGates,
       promotable: qualityGates.every((g) => g.passed),
       aliases: [...(v.aliases ?? [])].sort(),
-      lineage: { runId: v.run_id || null, datasets },
+      lineage: { runId: v.run_id || null, source: v.source || null, datasets },
     };
   }
 
@@ -239,11 +263,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       }
     },
     async aliasHistory(model) {
-      const m = await getModel(model);
-      return (m.tags ?? [])
-        .filter((t) => t.key.startsWith(TAGS.aliasMove))
-        .sort((a, b) => a.key.localeCompare(b.key))
-        .map((t) => JSON.parse(t.value) as AliasMove);
+      return movesOf(await getModel(model));
     },
     async createModel(name, description) {
       try {
@@ -253,11 +273,11 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
         if (!(err instanceof MlflowRefusal && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
       }
     },
-    async registerVersion(input) {
+    async registerVersion(input, registerOptions = {}) {
       await getModel(input.model);
       const at = now();
       const { run } = await client.post<{ run: MlflowRun }>('runs/create', {
-        experiment_id: experimentId,
+        experiment_id: registerOptions.experimentId ?? experimentId,
         start_time: at,
         tags: [
           { key: TAGS.user, value: input.createdBy },
@@ -291,7 +311,8 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
         ],
       });
       const uri = run.info.artifact_uri ?? '';
-      const proxied = /^mlflow-artifacts:\/(.*)$/.exec(uri);
+      const keptElsewhere = registerOptions.source ?? (await registerOptions.keepModel?.(uri));
+      const proxied = keptElsewhere ? null : /^mlflow-artifacts:\/(.*)$/.exec(uri);
       if (proxied) {
         const res = await fetch(client.artifactUrl(`${proxied[1]!.replace(/^\/+/, '')}/model/model.json`), {
           method: 'PUT',
@@ -305,7 +326,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       }
       const created = await client.post<{ model_version: MlflowModelVersion }>('model-versions/create', {
         name: input.model,
-        source: `runs:/${runId}/model`,
+        source: keptElsewhere ?? `runs:/${runId}/model`,
         run_id: runId,
         tags: input.trainingJobId ? [{ key: TAGS.jobId, value: input.trainingJobId }] : [],
       });
@@ -313,7 +334,11 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
     },
     async setAlias(model, alias, version, by, reason) {
       const m = await getModel(model);
-      const from = m.aliases?.find((a) => a.alias === alias)?.version ?? null;
+      const found = m.aliases?.find((a) => a.alias === alias)?.version;
+      const from = found === undefined ? null : String(found);
+      // Already there (a retried promotion): the move that put it there, nothing set or tagged again.
+      if (from === version)
+        return alreadyThere(movesOf(m), { model, alias, version, by, reason }, new Date(now()).toISOString());
       if (version !== null) {
         const target = await getVersion(model, version);
         if (!target) throw new NotFoundError(`MLflow: model "${model}" has no version ${version}`);
@@ -336,7 +361,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       const move: AliasMove = {
         model,
         alias,
-        from: from === null ? null : String(from),
+        from,
         to: version,
         at: new Date(at).toISOString(),
         by,
@@ -345,6 +370,36 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       const key = `${TAGS.aliasMove}${String(at).padStart(15, '0')}.${String(moveSeq++).padStart(6, '0')}.${randomBytes(3).toString('hex')}`;
       await client.post('registered-models/set-tag', { name: model, key, value: JSON.stringify(move) });
       return move;
+    },
+    async ensureExperiment(name, artifactLocation) {
+      const byName = () =>
+        client.get<{ experiment: { experiment_id: string; artifact_location?: string } }>('experiments/get-by-name', {
+          experiment_name: name,
+        });
+      let found: { experiment_id: string; artifact_location?: string } | undefined;
+      try {
+        found = (await byName()).experiment;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (!found) {
+        try {
+          const created = await client.post<{ experiment_id: string }>('experiments/create', {
+            name,
+            artifact_location: artifactLocation,
+          });
+          return String(created.experiment_id);
+        } catch (err) {
+          // Another process created it first.
+          if (!(err instanceof MlflowRefusal && err.errorCode === 'RESOURCE_ALREADY_EXISTS')) throw err;
+          found = (await byName()).experiment;
+        }
+      }
+      if (found.artifact_location !== artifactLocation)
+        throw new UserError(
+          `MLflow experiment "${name}" keeps its artifacts at ${found.artifact_location ?? '(unknown)'}, not ${artifactLocation}: rename or delete that experiment`,
+        );
+      return String(found.experiment_id);
     },
     async setVersionTag(model, version, key, value) {
       await client.post('model-versions/set-tag', { name: model, version, key, value });

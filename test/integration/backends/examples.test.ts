@@ -29,6 +29,11 @@ const EXAMPLES = [
     chosen: { registry: 'local', analysis: 'prometheus', deployer: 'local', trainer: 'local' },
     opens: true,
   },
+  {
+    file: 'mlflow-lab.yaml',
+    chosen: { registry: 'mlflow', analysis: 'local', deployer: 'local', trainer: 'local' },
+    opens: true,
+  },
   // Opening contacts none of them: MLflow, Prometheus and the cluster are first asked when a tool acts.
   {
     file: 'mlflow-prometheus-kserve.yaml',

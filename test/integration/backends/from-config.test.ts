@@ -65,22 +65,6 @@ describe('openBackends', () => {
     }
   });
 
-  it("refuses the lab's trainer and deployer beside an MLflow registry, saying why and what to set", async () => {
-    const auto = backendsSchema.parse({ mlflow: { trackingUri: 'https://mlflow.internal:5000' } });
-    await expect(openBackends({ home, qualityGates, backends: auto }, { logger: silentLogger })).rejects.toThrow(
-      /backends\.trainer: is local, which registers into the lab's registry, but the registry is mlflow \(MLFLOW_TRACKING_URI or backends\.mlflow\.trackingUri is set and backends\.registry is auto\): set trainer to command or http/,
-    );
-    const explicit = backendsSchema.parse({
-      registry: 'mlflow',
-      trainer: 'http',
-      mlflow: { trackingUri: 'http://m' },
-      httpTrainer: { startUrl: 'http://t/jobs', statusUrl: 'http://t/jobs/{jobId}' },
-    });
-    await expect(openBackends({ home, qualityGates, backends: explicit }, { logger: silentLogger })).rejects.toThrow(
-      /backends\.deployer: is local, which serves the lab's model files, but the registry is mlflow: set deployer to kserve, or registry to local/,
-    );
-  });
-
   it("gives the lab's deployer the Prometheus analysis it is configured with, and opens nothing of Prometheus at start", async () => {
     const prometheus = {
       url: 'http://prom.invalid:9090',

@@ -66,6 +66,7 @@ describe('MLflow registry', () => {
     });
     expect(v.lineage).toEqual({
       runId: expect.any(String),
+      source: `runs:/${v.lineage.runId}/model`,
       datasets: [
         { name: 'credit-train', digest: 'a'.repeat(64), source: '{"dataset":"credit-train"}', context: 'training' },
       ],

@@ -4,7 +4,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UpstreamError, UserError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/logger.js';
 import type { AnalysisOutcome, AnalysisTarget, CanaryAnalyzer } from '../../../src/backends/canary-analyzer.js';
@@ -47,7 +47,10 @@ function scriptedAnalyzer(judge: (t: AnalysisTarget) => AnalysisOutcome['verdict
   return { analyzer, asked };
 }
 
-const registry = { getVersion: async (_model: string, version: string) => ({ promotable: version !== '9' }) as never };
+const registry = {
+  getVersion: async (_model: string, version: string) => ({ promotable: version !== '9' }) as never,
+  setAlias: async () => ({}) as never,
+};
 
 let server: FakeKServeServer;
 let dir: string;
@@ -214,6 +217,66 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     expect(await d.rollout('credit-risk', 'production')).toMatchObject({
       status: 'rolled_back',
       reason: expect.stringMatching(/held canary failed 2 analyses in a row at 10%/),
+    });
+  });
+
+  it('watches again, after a restart, a canary left holding traffic (paused or progressing) and rolls it back once it fails', async () => {
+    for (const status of ['paused', 'progressing'] as const) {
+      const first = deployer(() => 'passed');
+      expect((await first.d.deployCanary(request('2', 10))).status).toBe('paused');
+      await first.d.close();
+      if (status === 'progressing') {
+        // As a process killed between a step's patch and its analysis leaves it.
+        const annotations = predictor().metadata.annotations!;
+        annotations[ANNOTATION.rollout] = JSON.stringify({
+          ...JSON.parse(annotations[ANNOTATION.rollout]!),
+          status: 'progressing',
+          reason: null,
+        });
+      }
+      const restarted = deployer(() => 'failed');
+      await restarted.d.resumed;
+      await vi.waitFor(
+        async () =>
+          expect(await restarted.d.getSplit('credit-risk', 'production')).toMatchObject({
+            stableVersion: '1',
+            canaryVersion: null,
+          }),
+        { timeout: 10_000, interval: 20 },
+      );
+      expect(await restarted.d.rollout('credit-risk', 'production')).toMatchObject({
+        status: 'rolled_back',
+        reason: expect.stringMatching(/held canary failed 2 analyses in a row at 10%/),
+      });
+      expect(restarted.asked.length).toBeGreaterThanOrEqual(2);
+      await restarted.d.close();
+    }
+  });
+
+  it('moves, at open, the alias of a promotion whose registry was down when it was promoted', async () => {
+    const moves: string[] = [];
+    const withRegistry = (setAlias: (model: string, alias: string, version: string | null) => Promise<never>) => {
+      const scripted = scriptedAnalyzer(() => 'passed');
+      const d = createKServeDeployer(settings(), {
+        analyzer: scripted.analyzer,
+        registry: { getVersion: registry.getVersion, setAlias },
+        logger: silentLogger,
+      });
+      deployers.push(d);
+      return d;
+    };
+    const first = withRegistry(() => Promise.reject(new UpstreamError('MLflow', 'down', { retryable: true })));
+    expect((await first.deployCanary(request('2', 100))).reason).toMatch(/champion alias was not moved to 2/);
+    await first.close();
+    const restarted = withRegistry(async (model, alias, version) => {
+      moves.push(`${model} ${alias} ${version}`);
+      return {} as never;
+    });
+    await restarted.resumed;
+    expect(moves).toEqual(['credit-risk champion 2']);
+    expect(await restarted.rollout('credit-risk', 'production')).toMatchObject({
+      status: 'promoted',
+      reason: 'canary 2 passed every step and was promoted',
     });
   });
 
