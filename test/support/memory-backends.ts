@@ -350,8 +350,7 @@ export function memoryBackends(): MemoryBackends {
           analysis: null,
         };
         shadows.set(`${key(req.model, req.environment)}/${req.version}`, shadow);
-        if (req.idempotencyKey)
-          keyed.set(req.idempotencyKey, { kind: 'shadow', ...req, at: shadow.startedAt, shadow });
+        if (req.idempotencyKey) keyed.set(req.idempotencyKey, { kind: 'shadow', ...req, at: shadow.startedAt, shadow });
         return shadow;
       },
       async endShadow(req) {

@@ -25,8 +25,7 @@ export const KEYS_KEPT = 50;
 
 /** This adapter runs no shadows, so it keeps no key for one. */
 export type KeyRecord =
-  | Extract<DeployerWork, { kind: 'rollback' }>
-  | Omit<Extract<DeployerWork, { kind: 'canary' }>, 'rollout'>;
+  Extract<DeployerWork, { kind: 'rollback' }> | Omit<Extract<DeployerWork, { kind: 'canary' }>, 'rollout'>;
 export type StoredRollout = Rollout & { idempotencyKey: string | null };
 
 export const nameOf = (t: InferenceServiceTarget) => t.name ?? t.model;

@@ -134,6 +134,7 @@ export function createDeployerLink(options: { url: string; token: string; fetch?
     startShadow: (request) => call('startShadow', [request]),
     endShadow: (request) => call('endShadow', [request]),
     // The analysis is the lab's: its model servers keep the stats it is computed from.
-    shadows: async (model, environment) => (await call<Awaited<ReturnType<Deployer['shadows']>>>('shadows', [model, environment])) ?? [],
+    shadows: async (model, environment) =>
+      (await call<Awaited<ReturnType<Deployer['shadows']>>>('shadows', [model, environment])) ?? [],
   };
 }

@@ -121,7 +121,9 @@ export function createShadowDeployments(deps: ShadowDeploymentsDeps): ShadowDepl
     // Read after the await: traffic may have moved meanwhile.
     const entry = deps.entryFor(model, environment);
     if (entry.split.stableVersion === version)
-      throw new UserError(`${model} v${version} already serves as the stable version in ${environment}; it has nothing to shadow`);
+      throw new UserError(
+        `${model} v${version} already serves as the stable version in ${environment}; it has nothing to shadow`,
+      );
     if (entry.split.canaryVersion === version && entry.split.canaryPercent > 0)
       throw new UserError(
         `${model} v${version} is the canary in ${environment}: it already answers ${entry.split.canaryPercent}% of requests and its own analysis compares it with stable; roll it back first to shadow it instead`,
@@ -156,7 +158,8 @@ export function createShadowDeployments(deps: ShadowDeploymentsDeps): ShadowDepl
           finalAnalysis: null,
         };
     setStored(model, environment, [...list.filter((s) => s !== current), next]);
-    if (idempotencyKey) deps.remember(idempotencyKey, { kind: 'shadow', model, environment, version, mirrorPercent, at: iso() });
+    if (idempotencyKey)
+      deps.remember(idempotencyKey, { kind: 'shadow', model, environment, version, mirrorPercent, at: iso() });
     await deps.commit(model, environment, entry, {
       action: 'shadow_start',
       by: requestedBy,

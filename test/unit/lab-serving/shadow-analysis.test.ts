@@ -42,9 +42,7 @@ function shadowWindow(options: {
     latenciesMs: new Array<number>(stable.length + errors).fill(0.3),
     scores,
     stableScores: stable,
-    labelled: stable
-      .slice(0, labelled)
-      .map((s, i) => ({ score: scores[i]!, stableScore: s, label: label(i, s) })),
+    labelled: stable.slice(0, labelled).map((s, i) => ({ score: scores[i]!, stableScore: s, label: label(i, s) })),
   };
 }
 
@@ -82,7 +80,9 @@ describe('the shadow analysis', () => {
   it('passes a shadow that scores like the stable version, and says accuracy waits for labels', () => {
     const stable = stableScores(400);
     const random = createRandom(9);
-    const a = analyse(shadowWindow({ stable, score: (s) => Math.min(1, Math.max(0, s + (random.next() - 0.5) * 0.02)) }));
+    const a = analyse(
+      shadowWindow({ stable, score: (s) => Math.min(1, Math.max(0, s + (random.next() - 0.5) * 0.02)) }),
+    );
     expect(a.verdict).toBe('passed');
     expect(a.reason).toMatch(/accuracy not judged yet: 0 of 50 labels back/);
     expect(Math.abs(a.meanScoreDelta!)).toBeLessThan(0.01);
@@ -101,9 +101,7 @@ describe('the shadow analysis', () => {
   it('compares accuracy on the same labelled rows once enough labels came back', () => {
     const stable = stableScores(400);
     // Labels that stable gets right on every row; the shadow inverts its decision on every other row.
-    const a = analyse(
-      shadowWindow({ stable, score: (s, i) => (i % 2 === 0 ? 1 - s : s), labelled: 200 }),
-    );
+    const a = analyse(shadowWindow({ stable, score: (s, i) => (i % 2 === 0 ? 1 - s : s), labelled: 200 }));
     const accuracy = a.checks.find((c) => c.check === 'accuracy')!;
     expect(accuracy).toMatchObject({ stable: 1, passed: false, samples: { canary: 200, stable: 200 } });
     expect(accuracy.canary).toBeCloseTo(0.5, 1);

@@ -82,7 +82,7 @@ describe('risk figures', () => {
     }
   });
 
-  it('sends no live traffic to a shadow, and carries its candidate\'s failed quality gates', async () => {
+  it("sends no live traffic to a shadow, and carries its candidate's failed quality gates", async () => {
     const backends = memoryBackends();
     backends.versions.push({
       ...backends.versions[0]!,
