@@ -18,7 +18,7 @@ import { createStack, type Stack } from './serving-stack.js';
 
 afterAll(cleanupTraining);
 
-const AGENT = { id: 'agent:runbook' };
+const AGENT = { id: 'agent:runbook', roles: [] };
 
 describe('a shadow on the lab', () => {
   let lab: Lab;
