@@ -31,7 +31,7 @@ const output = z.object({
 export const endShadow = defineTool({
   name: 'end_shadow',
   description:
-    'Stop a shadow: the candidate stops receiving copies of requests. No customer traffic changes (a shadow never answered anyone). Returns the shadow as it ended with its last analysis against the stable version; when no such shadow runs it changes nothing and says so (noop: true). A rollback leaves shadows running; a promotion ends the shadow of the promoted version.',
+    'Stop a shadow: the candidate stops receiving copies of requests. No customer traffic changes (a shadow never answered anyone). Returns the shadow as it ended with its last analysis against the stable version; when no such shadow runs it changes nothing and says so (noop: true). A rollback leaves shadows running; a version that becomes the stable one (promoted, or returned to by a rollback) ends its own shadow.',
   input,
   output,
   annotations: { readOnly: false, destructive: false, idempotent: true, openWorld: true },

@@ -234,6 +234,12 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     analysis?: CanaryAnalysis,
     idempotencyKey?: string,
   ): Promise<DeploymentEntry> {
+    shadows.endBecauseStable(
+      model,
+      environment,
+      entry.split.lastKnownGoodVersion,
+      `a rollback made v${entry.split.lastKnownGoodVersion} the stable version`,
+    );
     const next: DeploymentEntry = {
       split: { ...entry.split, stableVersion: entry.split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 },
       rollout:

@@ -215,5 +215,15 @@ describe('a shadow on the lab', () => {
     await expect(refused(stable)).rejects.toThrow(/already serves as the stable version/);
     const failedGates = await lab.register(lab.outcome.artifact, { promotable: false });
     await expect(refused(failedGates)).rejects.toThrow(/failed its quality gates/);
+    // The shadowed version becomes the stable one: its shadow ends, with nothing left to mirror.
+    await stack.deployer.serve(MODEL, 'production', worse);
+    expect(stack.deployer.currentShadows(MODEL, 'production')).toEqual([]);
+    expect(await stack.deployer.shadows(MODEL, 'production')).toEqual([
+      expect.objectContaining({
+        version: worse,
+        status: 'ended',
+        reason: expect.stringMatching(/served as the stable version/),
+      }),
+    ]);
   });
 });
