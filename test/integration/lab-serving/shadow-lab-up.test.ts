@@ -126,6 +126,15 @@ describe('a shadow under lab up', () => {
       expect.objectContaining({ version: candidate, mirrorPercent: 50 }),
     ]);
 
+    // The lab's gauges, as Prometheus scrapes them.
+    const metrics = await (await fetch(`${up.record.control}/metrics`)).text();
+    const labels = `model="${MODEL}",environment="production",version="${candidate}"`;
+    expect(metrics).toContain(`mlops_lab_shadow_mirror_percent{${labels}} 50`);
+    const withStable = `${labels},stable_version="${split.stableVersion}"`;
+    expect(metrics).toMatch(new RegExp(`mlops_lab_shadow_mirrored_requests\\{${withStable}\\} [1-9]`));
+    expect(metrics).toMatch(new RegExp(`mlops_lab_shadow_score_psi\\{${withStable}\\} \\d`));
+    expect(metrics).toMatch(new RegExp(`mlops_lab_shadow_accuracy_delta\\{${withStable}\\} -?\\d`));
+
     const ended = await gate.call({
       runId: 'run-lab-up',
       callId: 'end-1',
