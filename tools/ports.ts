@@ -189,6 +189,61 @@ export interface CanaryRequest {
   idempotencyKey?: string;
 }
 
+/** A candidate mirrored a share of the stable version's requests: it scores them, and nobody gets its answers. */
+export type ShadowStatus = 'running' | 'ended';
+export const SHADOW_STATUSES: readonly ShadowStatus[] = ['running', 'ended'];
+
+/** `inconclusive`: too few mirrored requests (or scores) to judge; never a pass. */
+export type ShadowVerdict = 'passed' | 'failed' | 'inconclusive';
+export const SHADOW_VERDICTS: readonly ShadowVerdict[] = ['passed', 'failed', 'inconclusive'];
+
+/** The shadow compared with the stable version on the requests mirrored to it since it started. */
+export interface ShadowAnalysis {
+  at: string;
+  /** The stable version its scores are compared with. */
+  stableVersion: string;
+  verdict: ShadowVerdict;
+  /** Why, in a sentence (what was short, what failed, whether accuracy is judged yet). */
+  reason: string;
+  /** Requests mirrored to the shadow (scored or failed). */
+  mirroredRequests: number;
+  /** Mean of (shadow score − stable score) over the same mirrored rows; null before any. */
+  meanScoreDelta: number | null;
+  /** Share of mirrored rows on which both decide alike (score ≥ 0.5); null before any. */
+  agreement: number | null;
+  /** Mirrored rows whose true label came back. */
+  labelled: number;
+  /** Each check as a canary's: `shadow_requests`, `error_rate`, `p99_latency_ratio`, `score_psi`, `accuracy` (the `canary` side is the shadow). */
+  checks: CanaryCheck[];
+}
+
+export interface Shadow {
+  model: string;
+  environment: Environment;
+  version: string;
+  /** Share (percent) of the stable version's requests mirrored to it. */
+  mirrorPercent: number;
+  status: ShadowStatus;
+  startedAt: string;
+  endedAt: string | null;
+  requestedBy: string;
+  /** Why it ended; null while it runs. */
+  reason: string | null;
+  /** Its comparison with the stable version now (the last one, once ended); null where the serving stats are not kept (a read-only look). */
+  analysis: ShadowAnalysis | null;
+}
+
+/** A shadow request as the deployer takes it; `idempotencyKey` is stored with the shadow. */
+export interface ShadowRequest {
+  model: string;
+  version: string;
+  environment: Environment;
+  /** 1..100: the share of the stable version's requests mirrored to the candidate. */
+  mirrorPercent: number;
+  requestedBy: string;
+  idempotencyKey?: string;
+}
+
 /** What the deployer did under an idempotency key. */
 export type DeployerWork =
   /** A canary it started: the request, and the rollout as it now stands when it is still the current one. */
@@ -202,7 +257,19 @@ export type DeployerWork =
       rollout: Rollout | null;
     }
   /** A rollback: the split it left. */
-  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit };
+  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit }
+  /** A shadow it started (or whose mirrored share it changed): the shadow as it now stands, null when no longer kept. */
+  | {
+      kind: 'shadow';
+      model: string;
+      environment: Environment;
+      version: string;
+      mirrorPercent: number;
+      at: string;
+      shadow: Shadow | null;
+    }
+  /** A shadow it ended: the shadow as it ended, with its last analysis. */
+  | { kind: 'shadow_end'; model: string; environment: Environment; version: string; at: string; shadow: Shadow };
 
 export interface Deployer {
   /** Current split, or undefined when the model is not served in that environment. */
@@ -243,8 +310,27 @@ export interface Deployer {
     requestedBy: string;
     idempotencyKey?: string;
   }): Promise<TrafficSplit>;
-  /** What was done under `idempotencyKey`: a canary started (under way while its rollout still steps), a rollback (ended), or nothing. */
+  /** What was done under `idempotencyKey`: a canary started (under way while its rollout still steps), a rollback, a shadow started or ended (ended), or nothing. */
   lookup(idempotencyKey: string): Promise<KeyedWork<DeployerWork>>;
+  /**
+   * Mirrors `mirrorPercent` of the stable version's requests to `version` as a shadow: it
+   * scores them, its answers go to nobody, and its scores (and accuracy, as labels come back)
+   * are compared with the stable version's. A shadow of that version already running takes
+   * the new share. Under a key already used, answers with that shadow and changes nothing.
+   * An adapter that cannot mirror traffic refuses with a UserError saying so.
+   */
+  startShadow(request: ShadowRequest): Promise<Shadow>;
+  /** Stops mirroring to `version`; the shadow is kept, ended, with its last analysis. Under a key already used, answers with what that end left. */
+  endShadow(request: {
+    model: string;
+    environment: Environment;
+    version: string;
+    reason: string;
+    requestedBy: string;
+    idempotencyKey?: string;
+  }): Promise<Shadow>;
+  /** The shadows of the model in the environment: running ones, then the latest ended ones, each with its analysis. */
+  shadows(model: string, environment: Environment): Promise<Shadow[]>;
 }
 
 export type Severity = 'info' | 'warn' | 'alert';

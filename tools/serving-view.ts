@@ -3,7 +3,8 @@
 // (through that tool and the gate) and `mlops-agent runs show`.
 import { z } from 'zod';
 import { ENVIRONMENTS, type Backends, type Environment } from './ports.js';
-import { environmentSchema, rolloutStatusSchema } from './schemas.js';
+import { environmentSchema, rolloutStatusSchema, shadowSchema } from './schemas.js';
+import { describeShadow } from './shadow-words.js';
 import { requireModel } from './lookups.js';
 
 /** How many of the latest canary analyses the view keeps. */
@@ -57,6 +58,8 @@ export const servingViewSchema = z.object({
   ),
   /** The version a rollback returns to. */
   lastKnownGoodVersion: z.string().nullable(),
+  /** Shadows (candidates scoring copies of the stable version's requests, answering nobody): running ones, then the latest ended, each with its analysis against stable. */
+  shadows: z.array(shadowSchema),
   /** Calls waiting for people that name this model here; null when this process keeps no approvals. */
   pendingApprovals: z
     .array(
@@ -91,9 +94,10 @@ export async function buildServingViews(
 }
 
 async function viewOf(backends: Backends, model: string, environment: Environment): Promise<ServingView> {
-  const [split, rollout, pending] = await Promise.all([
+  const [split, rollout, shadows, pending] = await Promise.all([
     backends.deployer.getSplit(model, environment),
     backends.deployer.rollout(model, environment),
+    backends.deployer.shadows(model, environment),
     backends.approvals ? backends.approvals.touching(model, environment) : Promise.resolve(null),
   ]);
   const canaryRollout =
@@ -148,6 +152,7 @@ async function viewOf(backends: Backends, model: string, environment: Environmen
         : null,
     latestAnalyses,
     lastKnownGoodVersion: split?.lastKnownGoodVersion || null,
+    shadows,
     pendingApprovals: pending,
   };
 }
@@ -174,6 +179,9 @@ export function describeServingView(view: ServingView): string {
     parts.push(`last analysis at ${last.trafficPercent}% ${last.passed ? 'passed' : `failed: ${failed}`}`);
   }
   parts.push(`last known good ${view.lastKnownGoodVersion ? `v${view.lastKnownGoodVersion}` : 'none'}`);
+  // Running shadows only: an ended one is in the view's data, not worth a line.
+  for (const shadow of view.shadows.filter((s) => s.status === 'running'))
+    parts.push(describeShadow(shadow).slice(`${view.model} ${view.environment}: `.length));
   if (view.pendingApprovals === null) parts.push('pending approvals not known here');
   else if (view.pendingApprovals.length > 0)
     parts.push(

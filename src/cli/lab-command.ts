@@ -96,6 +96,14 @@ interface StatusModel {
     status: string;
     reason: string | null;
   } | null;
+  /** Absent from a lab up of an older build. */
+  shadows?: {
+    version: string;
+    mirrorPercent: number;
+    verdict: string | null;
+    mirroredRequests: number;
+    fault: { errorRate: number; addedLatencyMs: number } | null;
+  }[];
 }
 
 export function labCommand(deps: { config: () => Config; logger: () => Logger }): Command {
@@ -227,6 +235,10 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
             : '';
           print(`  v${s.version.padEnd(4)} ${s.role.padEnd(7)} ${String(s.percent).padStart(3)}%${fault}`);
         }
+        for (const s of m.shadows ?? [])
+          print(
+            `  v${s.version.padEnd(4)} shadow  ${String(s.mirrorPercent).padStart(3)}% of stable's requests mirrored, answers nobody; ${s.verdict ?? 'not analysed'} after ${s.mirroredRequests} requests`,
+          );
         if (m.rollout)
           print(
             `  rollout: v${m.rollout.canaryVersion} ${m.rollout.status} at ${m.rollout.canaryPercent}% of ${m.rollout.targetPercent}%${m.rollout.reason ? ` (${m.rollout.reason})` : ''}`,

@@ -95,6 +95,38 @@ export function deployerContract(name: string, makeHarness: () => Promise<Deploy
       });
     });
 
+    it('runs a shadow without moving any traffic, once under a key, or refuses it with a UserError', async () => {
+      const shadow = {
+        model: h.model,
+        version: h.goodVersion,
+        environment: h.environment,
+        mirrorPercent: 10,
+        requestedBy: 'contract-test',
+        idempotencyKey: 'contract-shadow',
+      };
+      const untouched = { stableVersion: h.stableVersion, canaryVersion: null, canaryPercent: 0 };
+      let started;
+      try {
+        started = await h.deployer.startShadow(shadow);
+      } catch (err) {
+        // An adapter that cannot mirror traffic says so, and keeps nothing under the key.
+        expect(err).toBeInstanceOf(UserError);
+        expect(await h.deployer.lookup('contract-shadow')).toEqual({ state: 'not_started' });
+        expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject(untouched);
+        return;
+      }
+      expect(started).toMatchObject({ version: h.goodVersion, mirrorPercent: 10, status: 'running' });
+      expect(await h.deployer.startShadow(shadow)).toMatchObject({ startedAt: started.startedAt });
+      expect(await h.deployer.lookup('contract-shadow')).toMatchObject({ state: 'ended', work: { kind: 'shadow' } });
+      expect(await h.deployer.getSplit(h.model, h.environment)).toMatchObject(untouched);
+      await expect(
+        h.deployer.startShadow({ ...shadow, version: h.unpromotableVersion, idempotencyKey: 'x' }),
+      ).rejects.toBeInstanceOf(UserError);
+      const ended = await h.deployer.endShadow({ ...shadow, reason: 'contract test', idempotencyKey: 'contract-end' });
+      expect(ended).toMatchObject({ status: 'ended', reason: 'contract test' });
+      expect((await h.deployer.shadows(h.model, h.environment)).filter((s) => s.status === 'running')).toEqual([]);
+    });
+
     it('refuses a target share outside 1..100', async () => {
       await expect(h.deployer.deployCanary(request(h.goodVersion, 0))).rejects.toBeInstanceOf(UserError);
       await expect(h.deployer.deployCanary(request(h.goodVersion, 150))).rejects.toBeInstanceOf(UserError);

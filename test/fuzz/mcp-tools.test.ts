@@ -50,6 +50,14 @@ const VALID: Record<string, Record<string, unknown>[]> = {
     { model: 'credit-risk', version: '2', environment: 'staging', trafficPercent: 5 },
     { model: 'credit-risk', version: '2', environment: 'production', trafficPercent: 25 },
   ],
+  deploy_shadow: [
+    { model: 'credit-risk', version: '2', environment: 'staging', mirrorPercent: 10 },
+    { model: 'credit-risk', version: '2', environment: 'production', mirrorPercent: 100 },
+  ],
+  end_shadow: [
+    { model: 'credit-risk', environment: 'staging', reason: 'fuzzing an end' },
+    { model: 'credit-risk', environment: 'production', version: '2', reason: 'fuzzing an end' },
+  ],
   rollback: [{ model: 'credit-risk', environment: 'staging', reason: 'fuzzing a rollback' }],
   deployment_status: [{ model: 'credit-risk' }, { model: 'credit-risk', environment: 'production' }],
   approval_status: [{ approvalId: 'apr_zzzz_00000000' }],

@@ -8,6 +8,7 @@ import type {
   Environment,
   ModelVersion,
   Rollout,
+  Shadow,
   TrafficSplit,
   TrainingJob,
 } from '../../tools/index.js';
@@ -81,6 +82,7 @@ export function memoryBackends(): MemoryBackends {
   const jobs = new Map<string, TrainingJob>();
   const rollouts = new Map<string, Rollout>();
   const heldCanaries = new Map<string, CanaryRequest>();
+  const shadows = new Map<string, Shadow>();
   // What the deployer did under each idempotency key, as a real adapter keeps it with the work.
   const keyed = new Map<string, DeployerWork>();
   // Whoever waits for a job or a rollout, woken when it ends.
@@ -330,9 +332,53 @@ export function memoryBackends(): MemoryBackends {
       async lookup(idempotencyKey) {
         const work = keyed.get(idempotencyKey);
         if (!work) return { state: 'not_started' };
-        if (work.kind === 'rollback') return { state: 'ended', work };
+        if (work.kind !== 'canary') return { state: 'ended', work };
         const rollout = rollouts.get(key(work.model, work.environment)) ?? null;
         return { state: rollout?.status === 'progressing' ? 'started' : 'ended', work: { ...work, rollout } };
+      },
+      // Shadows as the lab keeps them, without traffic: their analysis is inconclusive.
+      async startShadow(req) {
+        const earlier = req.idempotencyKey ? keyed.get(req.idempotencyKey) : undefined;
+        if (earlier?.kind === 'shadow') return shadows.get(`${key(req.model, req.environment)}/${req.version}`)!;
+        state.calls.push(`deployer.startShadow:${req.version}@${req.mirrorPercent}`);
+        const shadow: Shadow = {
+          model: req.model,
+          environment: req.environment,
+          version: req.version,
+          mirrorPercent: req.mirrorPercent,
+          status: 'running',
+          startedAt: '2026-01-01T00:00:00.000Z',
+          endedAt: null,
+          requestedBy: req.requestedBy,
+          reason: null,
+          analysis: null,
+        };
+        shadows.set(`${key(req.model, req.environment)}/${req.version}`, shadow);
+        if (req.idempotencyKey) keyed.set(req.idempotencyKey, { kind: 'shadow', ...req, at: shadow.startedAt, shadow });
+        return shadow;
+      },
+      async endShadow(req) {
+        const earlier = req.idempotencyKey ? keyed.get(req.idempotencyKey) : undefined;
+        if (earlier?.kind === 'shadow_end') return earlier.shadow;
+        state.calls.push(`deployer.endShadow:${req.version}`);
+        const id = `${key(req.model, req.environment)}/${req.version}`;
+        const current = shadows.get(id);
+        if (current?.status !== 'running') throw new Error(`no shadow of ${req.version} runs`);
+        const ended: Shadow = { ...current, status: 'ended', endedAt: '2026-01-01T00:00:01.000Z', reason: req.reason };
+        shadows.set(id, ended);
+        if (req.idempotencyKey)
+          keyed.set(req.idempotencyKey, {
+            kind: 'shadow_end',
+            model: req.model,
+            environment: req.environment,
+            version: req.version,
+            at: ended.endedAt!,
+            shadow: ended,
+          });
+        return ended;
+      },
+      async shadows(model, env) {
+        return [...shadows.entries()].filter(([id]) => id.startsWith(`${key(model, env)}/`)).map(([, s]) => s);
       },
     },
     dataQuality: {

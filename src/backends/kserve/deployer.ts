@@ -76,6 +76,13 @@ const keyOf = (model: string, environment: Environment) => `${model}\u0000${envi
 const iso = () => new Date().toISOString();
 const promotedReason = (version: string) => `canary ${version} passed every step and was promoted`;
 
+function refuseShadow(): never {
+  throw new UserError(
+    'shadow deployments need the lab deployer (backends.deployer: local): the KServe deployer splits traffic between versions but cannot mirror requests to a version whose answers go to nobody; use deploy_canary with a small trafficPercent instead',
+    { code: 'input_invalid' },
+  );
+}
+
 export function parseKServeDeployerSettings(input: unknown): KServeDeployerSettings {
   const parsed = kserveDeployerSettingsSchema.safeParse(input);
   if (!parsed.success) {
@@ -734,6 +741,10 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       }
       return (await rollBack(t, requestedBy, reason, key)).split;
     },
+    // KServe's InferenceService splits traffic but mirrors none: a shadow is refused, never faked.
+    startShadow: async () => refuseShadow(),
+    endShadow: async () => refuseShadow(),
+    shadows: async () => [],
     async lookup(key) {
       for (const t of settings.inferenceServices) {
         const isvc = await api.get(t.namespace, nameOf(t));

@@ -23,8 +23,9 @@ export const ANNOTATION = {
 /** Keys remembered per InferenceService: annotations are small (256 KiB for all of them). */
 export const KEYS_KEPT = 50;
 
+/** This adapter runs no shadows, so it keeps no key for one. */
 export type KeyRecord =
-  Exclude<DeployerWork, { kind: 'canary' }> | Omit<Extract<DeployerWork, { kind: 'canary' }>, 'rollout'>;
+  Extract<DeployerWork, { kind: 'rollback' }> | Omit<Extract<DeployerWork, { kind: 'canary' }>, 'rollout'>;
 export type StoredRollout = Rollout & { idempotencyKey: string | null };
 
 export const nameOf = (t: InferenceServiceTarget) => t.name ?? t.model;

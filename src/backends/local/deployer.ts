@@ -1,8 +1,10 @@
 // The lab's Deployer: serves a version, walks a canary up through traffic steps with an
 // analysis between steps, rolls back on a failed analysis or on request, and promotes at
-// 100%. A canary held between steps stays under watch (canary-watch.ts). The split lives
-// in memory (the router reads it on every request) and on disk. The analysis is the lab's
-// own (canary-analysis.ts) unless a CanaryAnalyzer (Prometheus) is passed in.
+// 100%. A canary held between steps stays under watch (canary-watch.ts). The analysis is
+// the lab's own (canary-analysis.ts) unless a CanaryAnalyzer (Prometheus) is passed in.
+// Shadows mirror a share of the stable version's requests to candidates
+// (shadow-deployments.ts). The split and the shadows live in memory (the router reads them
+// on every request) and on disk.
 import type { Clock } from '../../clock.js';
 import { UpstreamError, UserError, describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -41,6 +43,7 @@ import { oncePerKey } from '../once-per-key.js';
 import type { CanaryAnalyzer } from '../canary-analyzer.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
+import { createShadowDeployments } from './shadow-deployments.js';
 
 /** What the deployer needs from the registry; the lab's LocalRegistry provides it. */
 export interface PromotionStore {
@@ -50,7 +53,7 @@ export interface PromotionStore {
   loadArtifact?(model: string, version: string): Promise<unknown>;
 }
 
-export interface LocalDeployer extends Deployer, SplitSource {
+export interface LocalDeployer extends Deployer, Required<SplitSource> {
   /** Initial deployment: all traffic to `version`, which becomes the last known-good. */
   serve(model: string, environment: Environment, version: string, by?: string): Promise<TrafficSplit>;
   getRollout(model: string, environment: Environment): Rollout | undefined;
@@ -239,6 +242,18 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
   /** Remembers what was done under `key`, in the state the next commit writes (one fsync'd file with the split). */
   const remember = (key: string, record: KeyRecord) => rememberKey(state, key, record, clock.now());
 
+  const shadows = createShadowDeployments({
+    state,
+    stats,
+    thresholds: options.analysis,
+    clock,
+    entryFor,
+    requirePromotable,
+    remember,
+    save: () => store.save(state),
+    commit,
+  });
+
   async function rollBackTo(
     model: string,
     environment: Environment,
@@ -248,6 +263,12 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
     analysis?: CanaryAnalysis,
     idempotencyKey?: string,
   ): Promise<DeploymentEntry> {
+    shadows.endBecauseStable(
+      model,
+      environment,
+      entry.split.lastKnownGoodVersion,
+      `a rollback made v${entry.split.lastKnownGoodVersion} the stable version`,
+    );
     const next: DeploymentEntry = {
       split: { ...entry.split, stableVersion: entry.split.lastKnownGoodVersion, canaryVersion: null, canaryPercent: 0 },
       rollout:
@@ -427,6 +448,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         return entryFor(model, environment).rollout!;
       }
     }
+    shadows.endBecauseStable(model, environment, version, `v${version} was promoted and now serves as stable`);
     const next: DeploymentEntry = {
       split: {
         ...entry.split,
@@ -598,6 +620,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
 
   return {
     currentSplit: (model, environment) => state.entries[keyOf(model, environment)]?.split,
+    currentShadows: (model, environment) => shadows.running(model, environment),
     getRollout: (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
     getSplit: async (model, environment) => state.entries[keyOf(model, environment)]?.split,
     history: () => store.readHistory(),
@@ -609,6 +632,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         throw new UserError(`a canary of ${model} is running in ${environment}: roll it back first`);
       await requirePromotable(model, version);
       watch.unwatch(model, environment);
+      shadows.endBecauseStable(model, environment, version, `v${version} was served as the stable version`);
       const split: TrafficSplit = {
         model,
         environment,
@@ -642,7 +666,11 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
 
     rollout: async (model, environment) => state.entries[keyOf(model, environment)]?.rollout ?? undefined,
 
-    lookup: async (idempotencyKey) => lookupKey(state, idempotencyKey),
+    lookup: async (idempotencyKey) => lookupKey(state, idempotencyKey, shadows.find),
+
+    startShadow: (request) => shadows.start(request),
+    endShadow: (request) => shadows.end(request),
+    shadows: async (model, environment) => shadows.list(model, environment),
 
     async waitForRollout(model, environment, { timeoutMs, signal }) {
       const current = () => state.entries[keyOf(model, environment)]?.rollout ?? undefined;

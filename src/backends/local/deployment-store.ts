@@ -5,7 +5,7 @@ import { open, readFile, rename } from 'node:fs/promises';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../durable-file.js';
 import { join } from 'node:path';
 import { UpstreamError } from '../../errors.js';
-import type { Environment, Rollout, TrafficSplit } from '../../../tools/ports.js';
+import type { Environment, Rollout, Shadow, ShadowAnalysis, TrafficSplit } from '../../../tools/ports.js';
 
 export interface DeploymentEntry {
   split: TrafficSplit;
@@ -21,7 +21,12 @@ export interface DeploymentEntry {
 /** What the deployer did under an idempotency key, kept in the same file as the split it changed. */
 export type KeyRecord =
   | { kind: 'canary'; model: string; environment: Environment; version: string; targetPercent: number; at: string }
-  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit };
+  | { kind: 'rollback'; model: string; environment: Environment; at: string; split: TrafficSplit }
+  | { kind: 'shadow'; model: string; environment: Environment; version: string; mirrorPercent: number; at: string }
+  | { kind: 'shadow_end'; model: string; environment: Environment; version: string; at: string; shadow: Shadow };
+
+/** A shadow as stored: its analysis is computed from the serving stats while it runs, and kept once it ends. */
+export type StoredShadow = Omit<Shadow, 'analysis'> & { finalAnalysis: ShadowAnalysis | null };
 
 /** A rollout's stepping loop: who drives it, until when, under which key (absent in files of older builds). */
 export interface SteppingRecord {
@@ -41,6 +46,8 @@ export interface DeploymentState {
   keys?: Record<string, KeyRecord>;
   /** By model/environment entry key, for rollouts that were stepping (absent in files of older builds). */
   stepping?: Record<string, SteppingRecord>;
+  /** By model/environment entry key: running shadows and the latest ended ones (absent in files of older builds). */
+  shadows?: Record<string, StoredShadow[]>;
   /**
    * The last move, kept with the state it produced: a process that dies after saving the
    * state and before appending the move to the history leaves it here, and the next load
@@ -53,7 +60,7 @@ export interface HistoryRecord {
   at: string;
   model: string;
   environment: string;
-  action: 'serve' | 'canary_step' | 'analysis' | 'promote' | 'rollback' | 'pause';
+  action: 'serve' | 'canary_step' | 'analysis' | 'promote' | 'rollback' | 'pause' | 'shadow_start' | 'shadow_end';
   by: string;
   reason: string;
   split: TrafficSplit;

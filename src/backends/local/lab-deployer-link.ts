@@ -8,7 +8,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deployer } from '../../../tools/ports.js';
 import { describeError, UpstreamError, UserError, type ErrorCode } from '../../errors.js';
 
-const METHODS = ['getSplit', 'deployCanary', 'startCanary', 'rollout', 'waitForRollout', 'rollback', 'lookup'] as const;
+const METHODS = [
+  'getSplit',
+  'deployCanary',
+  'startCanary',
+  'rollout',
+  'waitForRollout',
+  'rollback',
+  'lookup',
+  'startShadow',
+  'endShadow',
+  'shadows',
+] as const;
 type Method = (typeof METHODS)[number];
 /** Longest one waitForRollout call is held open; the caller asks again for longer waits. */
 const MAX_WAIT_MS = 30_000;
@@ -120,5 +131,10 @@ export function createDeployerLink(options: { url: string; token: string; fetch?
     },
     rollback: (request) => call('rollback', [request]),
     lookup: (key) => call('lookup', [key]),
+    startShadow: (request) => call('startShadow', [request]),
+    endShadow: (request) => call('endShadow', [request]),
+    // The analysis is the lab's: its model servers keep the stats it is computed from.
+    shadows: async (model, environment) =>
+      (await call<Awaited<ReturnType<Deployer['shadows']>>>('shadows', [model, environment])) ?? [],
   };
 }

@@ -2,8 +2,9 @@
 // what the model servers served in the last window: each version's share of traffic, its
 // accuracy on the delayed labels (and the offline figure it was promoted on), the PSI of
 // its scores and of each input against the model's reference data, and for the trading
-// signal a Sharpe-style figure of its labelled calls. The example rules in
-// examples/prometheus/ alert on these.
+// signal a Sharpe-style figure of its labelled calls; for each running shadow, how its
+// scores and accuracy compare with the stable version's on the same mirrored rows. The
+// example rules in examples/prometheus/ alert on these.
 import { statfs } from 'node:fs/promises';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Environment } from '../../../tools/ports.js';
@@ -69,6 +70,7 @@ export function createLabMetrics(options: {
     return p;
   };
   const versionLabels = ['model', 'environment', 'version', 'dataset'] as const;
+  const shadowLabels = ['model', 'environment', 'version', 'stable_version'] as const;
   const gauges = {
     share: new Gauge({
       name: 'mlops_lab_traffic_share_percent',
@@ -104,6 +106,30 @@ export function createLabMetrics(options: {
       name: 'mlops_lab_feature_psi',
       help: 'PSI of an input in the last window against the reference data',
       labelNames: ['model', 'environment', 'dataset', 'feature'],
+      registers: [registry],
+    }),
+    shadowMirror: new Gauge({
+      name: 'mlops_lab_shadow_mirror_percent',
+      help: "Share of the stable version's requests mirrored to each running shadow (it answers nobody)",
+      labelNames: ['model', 'environment', 'version'],
+      registers: [registry],
+    }),
+    shadowRequests: new Gauge({
+      name: 'mlops_lab_shadow_mirrored_requests',
+      help: 'Requests mirrored to the shadow in the last window (scored or failed)',
+      labelNames: shadowLabels,
+      registers: [registry],
+    }),
+    shadowScorePsi: new Gauge({
+      name: 'mlops_lab_shadow_score_psi',
+      help: "PSI of the shadow's scores in the last window against the stable version's on the same rows (at least 100)",
+      labelNames: shadowLabels,
+      registers: [registry],
+    }),
+    shadowAccuracyDelta: new Gauge({
+      name: 'mlops_lab_shadow_accuracy_delta',
+      help: "Shadow accuracy minus the stable version's on the same labelled rows of the last window (at least 50)",
+      labelNames: shadowLabels,
       registers: [registry],
     }),
     sharpe: new Gauge({
@@ -145,6 +171,19 @@ export function createLabMetrics(options: {
         100 - (canary ? split.canaryPercent : 0),
       );
       if (canary) gauges.share.set({ ...base, version: canary, role: 'canary' }, split.canaryPercent);
+      for (const shadow of options.splits.currentShadows?.(m.model, m.environment) ?? []) {
+        gauges.shadowMirror.set({ ...base, version: shadow.version }, shadow.mirrorPercent);
+        const labels = { ...base, version: shadow.version, stable_version: split.stableVersion };
+        const w = options.stats.shadowWindow(m.model, m.environment, shadow.version, split.stableVersion, since);
+        gauges.shadowRequests.set(labels, w.requests);
+        if (w.scores.length >= MIN_ROWS) gauges.shadowScorePsi.set(labels, psiNumeric(w.stableScores, w.scores));
+        if (w.labelled.length >= MIN_LABELLED)
+          gauges.shadowAccuracyDelta.set(
+            labels,
+            accuracy(w.labelled) -
+              accuracy(w.labelled.map(({ stableScore, label }) => ({ score: stableScore, label }))),
+          );
+      }
       const live: CreditRow[] = [];
       for (const version of canary ? [split.stableVersion, canary] : [split.stableVersion]) {
         const labels = { ...base, version, dataset: m.dataset };

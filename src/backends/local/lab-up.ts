@@ -150,41 +150,53 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
     diskPath: lab.dirs.root,
   });
 
-  function status() {
+  async function status() {
     return {
-      models: watched.map((m) => {
-        const split = lab.deployer.currentSplit(m.model, m.environment)!;
-        const rollout = lab.deployer.getRollout(m.model, m.environment);
-        const versions = [
-          split.stableVersion,
-          ...(split.canaryVersion && split.canaryPercent > 0 ? [split.canaryVersion] : []),
-        ];
-        return {
-          model: m.model,
-          environment: m.environment,
-          url: servers[m.model]?.url ?? null,
-          traffic: modes[m.model],
-          serving: versions.map((version) => ({
-            version,
-            role: version === split.stableVersion ? 'stable' : 'canary',
-            percent:
-              version === split.stableVersion
-                ? 100 - (version === split.canaryVersion ? 0 : split.canaryPercent)
-                : split.canaryPercent,
-            fault: faults.get(faultKey(m.model, version)) ?? null,
-          })),
-          lastKnownGood: split.lastKnownGoodVersion,
-          rollout: rollout
-            ? {
-                canaryVersion: rollout.canaryVersion,
-                canaryPercent: rollout.canaryPercent,
-                targetPercent: rollout.targetPercent,
-                status: rollout.status,
-                reason: rollout.reason,
-              }
-            : null,
-        };
-      }),
+      models: await Promise.all(
+        watched.map(async (m) => {
+          const split = lab.deployer.currentSplit(m.model, m.environment)!;
+          const rollout = lab.deployer.getRollout(m.model, m.environment);
+          const versions = [
+            split.stableVersion,
+            ...(split.canaryVersion && split.canaryPercent > 0 ? [split.canaryVersion] : []),
+          ];
+          return {
+            model: m.model,
+            environment: m.environment,
+            url: servers[m.model]?.url ?? null,
+            traffic: modes[m.model],
+            serving: versions.map((version) => ({
+              version,
+              role: version === split.stableVersion ? 'stable' : 'canary',
+              percent:
+                version === split.stableVersion
+                  ? 100 - (version === split.canaryVersion ? 0 : split.canaryPercent)
+                  : split.canaryPercent,
+              fault: faults.get(faultKey(m.model, version)) ?? null,
+            })),
+            lastKnownGood: split.lastKnownGoodVersion,
+            rollout: rollout
+              ? {
+                  canaryVersion: rollout.canaryVersion,
+                  canaryPercent: rollout.canaryPercent,
+                  targetPercent: rollout.targetPercent,
+                  status: rollout.status,
+                  reason: rollout.reason,
+                }
+              : null,
+            // Versions scoring copies of stable's requests; they answer nobody.
+            shadows: (await lab.deployer.shadows(m.model, m.environment))
+              .filter((s) => s.status === 'running')
+              .map((s) => ({
+                version: s.version,
+                mirrorPercent: s.mirrorPercent,
+                verdict: s.analysis?.verdict ?? null,
+                mirroredRequests: s.analysis?.mirroredRequests ?? 0,
+                fault: faults.get(faultKey(m.model, s.version)) ?? null,
+              })),
+          };
+        }),
+      ),
     };
   }
 
@@ -231,9 +243,11 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
     }
     const version =
       request.version ?? (split.canaryVersion && split.canaryPercent > 0 ? split.canaryVersion : split.stableVersion);
-    if (version !== split.stableVersion && version !== split.canaryVersion)
+    // A shadow may be hurt too: its errors and latency show in its analysis, never in an answer.
+    const shadowing = lab.deployer.currentShadows(model, LAB_ENVIRONMENT).some((s) => s.version === version);
+    if (version !== split.stableVersion && version !== split.canaryVersion && !shadowing)
       throw new UserError(
-        `${model} v${version} serves no traffic now (v${split.stableVersion} is stable${split.canaryVersion ? `, v${split.canaryVersion} the canary` : ''})`,
+        `${model} v${version} serves no traffic now and shadows none (v${split.stableVersion} is stable${split.canaryVersion ? `, v${split.canaryVersion} the canary` : ''})`,
       );
     const existing = faults.get(faultKey(model, version)) ?? { errorRate: 0, addedLatencyMs: 0 };
     if (request.incident === 'errors') {
@@ -261,7 +275,7 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
       res.end(text);
       return;
     }
-    if (req.method === 'GET' && path === '/status') return send(200, status());
+    if (req.method === 'GET' && path === '/status') return send(200, await status());
     if (req.method === 'GET' && path === '/healthz') return send(200, { ok: true });
     if (req.method !== 'POST') return send(404, { error: `no route ${req.method} ${path}` });
     if (!authorised(req))

@@ -1,6 +1,8 @@
 // The lab's model server: POST /predict scores rows with the version the router picks,
 // POST /feedback takes delayed true labels, GET /metrics exposes Prometheus metrics.
-// Every request lands in the serving stats the canary analysis and the monitor read.
+// Every request lands in the serving stats the canary analysis and the monitor read. A
+// request the stable version answered may also be mirrored to shadow versions, after the
+// answer is sent: their scores are recorded for the shadow analysis and go to nobody.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import type { Environment } from '../../../tools/ports.js';
 import type { CreditRow } from './credit-schema.js';
 import { score, type ModelArtifact } from './model-artifact.js';
 import { parseFeedbackBody, parsePredictBody, RequestError } from './predict-request.js';
@@ -108,6 +111,46 @@ export async function createModelServer(options: {
       { predictions: predictions.map((p) => ({ id: p.id, score: p.score, version: route.version })) },
       route.version,
     );
+    // After the answer, never before it: a shadow can neither change nor delay what the caller gets.
+    if (route.mirrors.length > 0)
+      setImmediate(() => {
+        for (const version of route.mirrors)
+          mirror(request.model, request.environment, version, route.version, predictions).catch((err: unknown) =>
+            logger.warn({ model: request.model, version, err: describeError(err) }, 'shadow scoring failed'),
+          );
+      });
+  }
+
+  /** Scores the rows the stable version answered with the shadow `version` and records both scores side by side. */
+  async function mirror(
+    model: string,
+    environment: Environment,
+    version: string,
+    stableVersion: string,
+    served: { id: string; score: number; row: CreditRow }[],
+  ): Promise<void> {
+    const labels = { model, environment, version };
+    let started = performance.now();
+    const scored: { servedId: string; score: number; stableVersion: string; stableScore: number }[] = [];
+    try {
+      const artifact = await artifactFor(model, version);
+      started = performance.now();
+      // An incident injected on the shadow's version hurts the shadow, as it would if it served.
+      const fault = options.faults?.faultFor(model, version);
+      if (fault && fault.addedLatencyMs > 0) await new Promise((r) => setTimeout(r, fault.addedLatencyMs));
+      if (fault && Math.random() < fault.errorRate)
+        throw new Error(`a fault injected by \`mlops-agent lab inject\` failed this request`);
+      for (const p of served) {
+        const s = score(artifact, p.row);
+        if (!Number.isFinite(s)) throw new Error(`shadow version ${version} produced a non-finite score`);
+        scored.push({ servedId: p.id, score: s, stableVersion, stableScore: p.score });
+      }
+    } catch (err) {
+      stats.recordShadow({ ...labels, ok: false, latencyMs: performance.now() - started, predictions: [] });
+      logger.debug({ ...labels, err: describeError(err) }, 'shadow prediction failed');
+      return;
+    }
+    stats.recordShadow({ ...labels, ok: true, latencyMs: performance.now() - started, predictions: scored });
   }
 
   function feedback(body: unknown, res: ServerResponse): void {

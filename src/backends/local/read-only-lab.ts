@@ -11,6 +11,7 @@ import type {
   Environment,
   KeyedWork,
   Rollout,
+  Shadow,
   Trainer,
   TrafficSplit,
   TrainingJob,
@@ -20,7 +21,7 @@ import type { ContractSet } from '../../contracts/index.js';
 import { UserError } from '../../errors.js';
 import { createLocalDataQuality } from './data-quality.js';
 import { lookupKey } from './deployment-keys.js';
-import type { DeploymentState } from './deployment-store.js';
+import type { DeploymentState, StoredShadow } from './deployment-store.js';
 import { createJobStore } from './job-store.js';
 import { jobIdForKey } from './trainer.js';
 import { createLocalRegistry } from './registry.js';
@@ -28,6 +29,11 @@ import { createLocalRegistry } from './registry.js';
 export interface ReadOnlyLab extends Backends {
   /** `<home>/lab`, for messages. */
   root: string;
+}
+
+/** A stored shadow as read from the file: an ended one with its last analysis, a running one with none known here. */
+function readOnlyShadow({ finalAnalysis, ...shadow }: StoredShadow): Shadow {
+  return { ...shadow, analysis: shadow.status === 'ended' ? finalAnalysis : null };
 }
 
 function refuse(what: string): never {
@@ -73,9 +79,23 @@ export function openReadOnlyLab(options: { home: string; contracts: ContractSet;
     deployCanary: async () => refuse('deploy_canary'),
     startCanary: async () => refuse('deploy_canary'),
     rollback: async () => refuse('rollback'),
+    startShadow: async () => refuse('deploy_shadow'),
+    endShadow: async () => refuse('end_shadow'),
+    // The shadows as stored; a running one's analysis lives with the serving stats of the process that serves.
+    shadows: async (model, environment) => (await shadowsOf(model, environment)).map(readOnlyShadow),
     // What a key did, as the deployer's state file says (see LocalDeployer.lookup).
-    lookup: async (idempotencyKey) => lookupKey(await readState(), idempotencyKey),
+    lookup: async (idempotencyKey) => {
+      const state = await readState();
+      return lookupKey(state, idempotencyKey, (model, environment, version) => {
+        const list = (state?.shadows?.[`${model}\u0000${environment}`] ?? []).filter((s) => s.version === version);
+        const stored = list.find((s) => s.status === 'running') ?? list.at(-1);
+        return stored ? readOnlyShadow(stored) : null;
+      });
+    },
   };
+  async function shadowsOf(model: string, environment: Environment): Promise<StoredShadow[]> {
+    return (await readState())?.shadows?.[`${model}\u0000${environment}`] ?? [];
+  }
 
   const jobs = createJobStore(join(root, 'jobs'));
   const trainer: Trainer = {

@@ -31,6 +31,30 @@ export interface VersionWindow {
 
 export type FeedbackResult = 'recorded' | 'unknown' | 'duplicate';
 
+/** A row mirrored to a shadow: its score beside the stable version's on the same row. */
+export interface ShadowPredictionEvent {
+  /** The id of the prediction the stable version answered with: its label is this row's label too. */
+  servedId: string;
+  at: number;
+  score: number;
+  stableVersion: string;
+  stableScore: number;
+  label: 0 | 1 | null;
+}
+
+/** What one shadow scored since a time, paired with what the stable version answered on the same rows. */
+export interface ShadowWindow {
+  /** Mirrored requests (ok or failed). */
+  requests: number;
+  errors: number;
+  latenciesMs: number[];
+  /** The shadow's scores, and the stable version's on the same rows, index by index. */
+  scores: number[];
+  stableScores: number[];
+  /** Labelled rows: the shadow's and the stable version's score with the row's label. */
+  labelled: { score: number; stableScore: number; label: 0 | 1 }[];
+}
+
 export interface ServingStats {
   recordRequest(event: {
     model: string;
@@ -40,10 +64,30 @@ export interface ServingStats {
     latencyMs: number;
     predictions: { id: string; score: number; row: CreditRow }[];
   }): void;
-  /** Attaches a delayed label to a prediction still held in its window. */
+  /**
+   * What a shadow did with a mirrored request. Kept apart from what versions served, so a
+   * shadow never counts as serving (nor in a canary's analysis of the same version).
+   */
+  recordShadow(event: {
+    model: string;
+    environment: Environment;
+    version: string;
+    ok: boolean;
+    latencyMs: number;
+    predictions: { servedId: string; score: number; stableVersion: string; stableScore: number }[];
+  }): void;
+  /** Attaches a delayed label to a prediction still held in its window, and to the shadows' scores of the same row. */
   recordFeedback(id: string, label: 0 | 1): FeedbackResult;
   /** Everything served by one version since `sinceMs` (epoch ms; default: all kept). */
   window(model: string, environment: Environment, version: string, sinceMs?: number): VersionWindow;
+  /** What the shadow `version` scored since `sinceMs` on rows the stable version `stableVersion` answered. */
+  shadowWindow(
+    model: string,
+    environment: Environment,
+    version: string,
+    stableVersion: string,
+    sinceMs?: number,
+  ): ShadowWindow;
   /** The model/environment/version triples that served anything. */
   served(): { model: string; environment: Environment; version: string }[];
 }
@@ -75,6 +119,11 @@ class Ring<T> {
   }
 }
 
+interface ShadowSlot {
+  requests: Ring<RequestEvent>;
+  predictions: Ring<ShadowPredictionEvent>;
+}
+
 interface Slot {
   model: string;
   environment: Environment;
@@ -93,6 +142,28 @@ export function createServingStats(options: {
   const slots = new Map<string, Slot>();
   // Feedback finds its prediction by id; evicted predictions leave this index with them.
   const byId = new Map<string, PredictionEvent>();
+  const shadowSlots = new Map<string, ShadowSlot>();
+  // The shadows' scores of a served prediction's row, by the served prediction's id.
+  const mirrorsOf = new Map<string, ShadowPredictionEvent[]>();
+  const forgetMirror = (old: ShadowPredictionEvent) => {
+    const list = mirrorsOf.get(old.servedId);
+    if (!list) return;
+    const rest = list.filter((m) => m !== old);
+    if (rest.length === 0) mirrorsOf.delete(old.servedId);
+    else mirrorsOf.set(old.servedId, rest);
+  };
+  const shadowSlotFor = (model: string, environment: Environment, version: string, create: boolean) => {
+    const key = `${model}\u0000${environment}\u0000${version}`;
+    let slot = shadowSlots.get(key);
+    if (!slot && create) {
+      slot = {
+        requests: new Ring<RequestEvent>(maxRequests),
+        predictions: new Ring<ShadowPredictionEvent>(maxPredictions, forgetMirror),
+      };
+      shadowSlots.set(key, slot);
+    }
+    return slot;
+  };
 
   const slotFor = (model: string, environment: Environment, version: string, create: boolean): Slot | undefined => {
     const key = `${model}\u0000${environment}\u0000${version}`;
@@ -122,12 +193,52 @@ export function createServingStats(options: {
       }
     },
 
+    recordShadow(event) {
+      const slot = shadowSlotFor(event.model, event.environment, event.version, true)!;
+      const at = options.clock.now();
+      slot.requests.push({ at, ok: event.ok, latencyMs: event.latencyMs });
+      for (const p of event.predictions) {
+        // A label that came back before the shadow scored (it runs after the answer) is taken over.
+        const served = byId.get(p.servedId);
+        const mirrored: ShadowPredictionEvent = { ...p, at, label: served?.label ?? null };
+        slot.predictions.push(mirrored);
+        mirrorsOf.set(p.servedId, [...(mirrorsOf.get(p.servedId) ?? []), mirrored]);
+      }
+    },
+
     recordFeedback(id, label) {
       const prediction = byId.get(id);
-      if (!prediction) return 'unknown';
+      const mirrors = mirrorsOf.get(id) ?? [];
+      for (const m of mirrors) if (m.label === null) m.label = label;
+      if (!prediction) return mirrors.length > 0 ? 'recorded' : 'unknown';
       if (prediction.label !== null) return 'duplicate';
       prediction.label = label;
       return 'recorded';
+    },
+
+    shadowWindow(model, environment, version, stableVersion, sinceMs = Number.NEGATIVE_INFINITY) {
+      const result: ShadowWindow = {
+        requests: 0,
+        errors: 0,
+        latenciesMs: [],
+        scores: [],
+        stableScores: [],
+        labelled: [],
+      };
+      const slot = shadowSlotFor(model, environment, version, false);
+      if (!slot) return result;
+      for (const r of slot.requests.since(sinceMs, (e) => e.at)) {
+        result.requests++;
+        if (!r.ok) result.errors++;
+        result.latenciesMs.push(r.latencyMs);
+      }
+      for (const p of slot.predictions.since(sinceMs, (e) => e.at)) {
+        if (p.stableVersion !== stableVersion) continue;
+        result.scores.push(p.score);
+        result.stableScores.push(p.stableScore);
+        if (p.label !== null) result.labelled.push({ score: p.score, stableScore: p.stableScore, label: p.label });
+      }
+      return result;
     },
 
     window(model, environment, version, sinceMs = Number.NEGATIVE_INFINITY) {

@@ -124,6 +124,19 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     expect(await d.getSplit('no-such-model', 'production')).toBeUndefined();
   });
 
+  it('refuses a shadow, saying it needs the lab deployer, and changes nothing on the InferenceService', async () => {
+    const { d } = deployer();
+    const before = JSON.stringify(predictor());
+    const shadow = { model: 'credit-risk', version: '2', environment: 'production' as const, requestedBy: 'test' };
+    const start = d.startShadow({ ...shadow, mirrorPercent: 10, idempotencyKey: 'k-shadow' });
+    await expect(start).rejects.toBeInstanceOf(UserError);
+    await expect(start).rejects.toThrow(/shadow deployments need the lab deployer \(backends\.deployer: local\)/);
+    await expect(d.endShadow({ ...shadow, reason: 'test' })).rejects.toThrow(/need the lab deployer/);
+    expect(await d.shadows('credit-risk', 'production')).toEqual([]);
+    expect(await d.lookup('k-shadow')).toEqual({ state: 'not_started' });
+    expect(JSON.stringify(predictor())).toBe(before);
+  });
+
   it('steps a canary through canaryTrafficPercent with an analysis after each step, stops at the authorised share, then promotes it', async () => {
     const { d, asked } = deployer();
     const paused = await d.deployCanary(request('2', 50));

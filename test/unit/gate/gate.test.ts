@@ -81,6 +81,40 @@ describe('the gate', () => {
     expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
   });
 
+  it('runs a production shadow at any share without approval, and once under one key', async () => {
+    fx = await gateFixture();
+    fx.backends.versions.push(version('credit-risk', '2', 0.88));
+    const call = () =>
+      fx.gate.call({
+        runId: 'r1',
+        callId: 'c1',
+        principal: agent,
+        tool: 'deploy_shadow',
+        args: { model: 'credit-risk', version: '2', environment: 'production', mirrorPercent: 100 },
+      });
+    const outcome = await call();
+    expect(outcome).toMatchObject({ status: 'executed', decision: { effect: 'allow', ruleId: 'allow-shadow' } });
+    expect(outcome).toMatchObject({ risk: { trafficPercent: 0, promotesToFull: false } });
+    expect((await call()).status).toBe('executed');
+    expect(fx.backends.calls.filter((c) => c.startsWith('deployer.startShadow'))).toEqual([
+      'deployer.startShadow:2@100',
+    ]);
+  });
+
+  it('refuses a production shadow of a version that failed a quality gate, as it refuses its canary', async () => {
+    fx = await gateFixture();
+    fx.backends.versions.push(version('credit-risk', '2', 0.79, ['auc']));
+    const outcome = await fx.gate.call({
+      runId: 'r1',
+      callId: 'c1',
+      principal: agent,
+      tool: 'deploy_shadow',
+      args: { model: 'credit-risk', version: '2', environment: 'production', mirrorPercent: 5 },
+    });
+    expect(outcome).toMatchObject({ status: 'refused', decision: { ruleId: 'deny-failed-gates-in-production' } });
+    expect(fx.backends.calls.some((c) => c.startsWith('deployer.'))).toBe(false);
+  });
+
   it('tells the caller which tools exist when asked for an unknown one', async () => {
     fx = await gateFixture();
     const outcome = await fx.gate.call({

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { buildPolicySet, loadPolicySet, type PolicySet } from '../../../src/policy/index.js';
 import { NO_DATA_RISK, type DataRisk } from '../../../tools/define-tool.js';
-import { DEFAULT_POLICY, KNOWN_TOOLS, canary, request } from './requests.js';
+import { DEFAULT_POLICY, KNOWN_TOOLS, canary, request, shadow } from './requests.js';
 
 const retrain = (data: Partial<DataRisk>) =>
   request('trigger_retrain', {
@@ -50,6 +50,22 @@ describe('the default policy', () => {
     expect(d).toMatchObject({ effect: 'require_approval', ruleId: 'approve-full-promotion' });
     expect(d.approval?.roles).toEqual(['ml-leads']);
     expect(d.approval?.count).toBe(1);
+  });
+
+  it('allows a production shadow of any share without approval, since no customer gets its answers', () => {
+    for (const percent of [1, 50, 100])
+      expect(policy.evaluate(shadow('production', percent))).toMatchObject({ effect: 'allow', ruleId: 'allow-shadow' });
+    expect(policy.evaluate(shadow('staging', 10)).effect).toBe('allow');
+  });
+
+  it('denies a production shadow of a version that failed a quality gate, as it denies its canary', () => {
+    const d = policy.evaluate(shadow('production', 10, { failedQualityGates: ['auc'] }));
+    expect(d).toMatchObject({ effect: 'deny', ruleId: 'deny-failed-gates-in-production' });
+  });
+
+  it('allows ending a shadow in production', () => {
+    const d = policy.evaluate(request('end_shadow', { environment: 'production', input: { model: 'credit-risk' } }));
+    expect(d).toMatchObject({ effect: 'allow', ruleId: 'allow-end-shadow' });
   });
 
   it('denies a production canary that failed a quality gate even at 1%', () => {

@@ -14,12 +14,14 @@ describe('explaining a decision', () => {
     expect(e.rules.map((r) => [r.ruleId, r.outcome.kind])).toEqual([
       ['allow-reads', 'condition_false'],
       ['allow-rollback', 'tool_not_covered'],
+      ['allow-end-shadow', 'tool_not_covered'],
       ['deny-failed-gates-in-production', 'condition_false'],
+      ['allow-shadow', 'tool_not_covered'],
       ['approve-production-full-promotion', 'condition_false'],
       ['approve-production-canary-above-5', 'matched'],
     ]);
     expect(e.notEvaluated).toBe(6);
-    expect(e.rules[4]?.line).toBeGreaterThan(e.rules[3]!.line);
+    expect(e.rules[6]?.line).toBeGreaterThan(e.rules[5]!.line);
   });
 
   it('formats the decision, the approval needed and each earlier rule for an operator', () => {

@@ -3,7 +3,15 @@ import { fileURLToPath } from 'node:url';
 import { NO_RISK, type Risk, type ToolAnnotations } from '../../../tools/define-tool.js';
 import type { PolicyRequest } from '../../../src/policy/index.js';
 
-export const KNOWN_TOOLS = ['registry_query', 'trigger_retrain', 'deploy_canary', 'rollback', 'check_data_quality'];
+export const KNOWN_TOOLS = [
+  'registry_query',
+  'trigger_retrain',
+  'deploy_canary',
+  'deploy_shadow',
+  'end_shadow',
+  'rollback',
+  'check_data_quality',
+];
 
 export const ANNOTATIONS: Record<string, ToolAnnotations> = {
   registry_query: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
@@ -11,7 +19,22 @@ export const ANNOTATIONS: Record<string, ToolAnnotations> = {
   trigger_retrain: { readOnly: false, destructive: false, idempotent: true, openWorld: true },
   deploy_canary: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
   rollback: { readOnly: false, destructive: true, idempotent: true, openWorld: true },
+  deploy_shadow: { readOnly: false, destructive: false, idempotent: true, openWorld: true },
+  end_shadow: { readOnly: false, destructive: false, idempotent: true, openWorld: true },
 };
+
+/** A shadow as deploy_shadow's risk describes it: no live traffic to the candidate. */
+export function shadow(
+  environment: 'staging' | 'production',
+  mirrorPercent: number,
+  risk: Partial<Risk> = {},
+): PolicyRequest {
+  return request('deploy_shadow', {
+    environment,
+    input: { model: 'credit-risk', version: '4', environment, mirrorPercent },
+    risk,
+  });
+}
 
 export const DEFAULT_POLICY = fileURLToPath(new URL('../../../policies/default.yaml', import.meta.url));
 

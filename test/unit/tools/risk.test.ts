@@ -11,6 +11,8 @@ const INPUTS: Record<string, unknown> = {
   rollback: { model: 'credit-risk', environment: 'production', reason: 'test' },
   check_data_quality: { dataset: 'credit-recent' },
   deployment_status: { model: 'credit-risk' },
+  deploy_shadow: { model: 'credit-risk', version: '1', environment: 'production', mirrorPercent: 10 },
+  end_shadow: { model: 'credit-risk', environment: 'production', reason: 'test' },
 };
 
 async function riskOf(tool: string, args: unknown, backends = memoryBackends()): Promise<Risk> {
@@ -67,9 +69,40 @@ describe('risk figures', () => {
   });
 
   it('involves no data for the other tools', async () => {
-    for (const tool of ['deploy_canary', 'rollback', 'registry_query', 'check_data_quality', 'deployment_status']) {
+    for (const tool of [
+      'deploy_canary',
+      'deploy_shadow',
+      'end_shadow',
+      'rollback',
+      'registry_query',
+      'check_data_quality',
+      'deployment_status',
+    ]) {
       expect((await riskOf(tool, INPUTS[tool])).data, tool).toEqual(NO_DATA_RISK);
     }
+  });
+
+  it("sends no live traffic to a shadow, and carries its candidate's failed quality gates", async () => {
+    const backends = memoryBackends();
+    backends.versions.push({
+      ...backends.versions[0]!,
+      version: '2',
+      aliases: [],
+      promotable: false,
+      qualityGates: [{ gate: 'auc', value: 0.5, threshold: 0.82, direction: 'min', passed: false }],
+    });
+    const risk = await riskOf(
+      'deploy_shadow',
+      { model: 'credit-risk', version: '2', environment: 'production', mirrorPercent: 100 },
+      backends,
+    );
+    expect(risk).toMatchObject({
+      environment: 'production',
+      trafficPercent: 0,
+      trafficChangePercent: 0,
+      promotesToFull: false,
+      failedQualityGates: ['auc'],
+    });
   });
 
   it('counts a version never evaluated (no quality gate measured) as failing the evaluation gate', async () => {
