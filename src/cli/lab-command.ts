@@ -253,7 +253,11 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
     )
     .addArgument(new Argument('<incident>', `one of ${INCIDENTS.join(', ')}`).choices(INCIDENTS))
     .option('--model <name>', 'the model (default credit-risk)')
-    .option('--version <v>', 'errors, latency: the version (default: the canary if one serves, else the stable one)')
+    // Not --version: that is the program's own option, which commander answers first.
+    .option(
+      '--model-version <v>',
+      'errors, latency: the version to hurt (default: the canary if one serves, else the stable one)',
+    )
     .option('--error-rate <share>', 'errors: share of requests that fail, 0 to 1 (default 0.3)', (v: string) => {
       const n = Number(v);
       if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('a share in (0, 1], e.g. 0.3');
@@ -267,10 +271,15 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
     .action(
       async (
         incident: Incident,
-        opts: { model?: string; version?: string; errorRate?: number; latencyMs?: number },
+        opts: { model?: string; modelVersion?: string; errorRate?: number; latencyMs?: number },
       ) => {
         const up = await control(deps.config().home);
-        const answer = await callLab(up, '/inject', { incident, ...opts });
+        const { modelVersion, ...rest } = opts;
+        const answer = await callLab(up, '/inject', {
+          incident,
+          ...rest,
+          ...(modelVersion !== undefined ? { version: modelVersion } : {}),
+        });
         print(String(answer.message));
       },
     );

@@ -228,6 +228,12 @@ describe('usage', () => {
     const { code, stdout } = await runCli(['--version']);
     expect(code).toBe(0);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // A subcommand's version of a model is --model-version: the program answers --version first.
+    const inject = await runCli(['lab', 'inject', 'errors', '--model-version', '2'], {
+      env: { MLOPS_AGENT_HOME: home },
+    });
+    expect(inject.stdout).not.toMatch(/^\d+\.\d+\.\d+/);
+    expect(inject.stderr).toContain('is not up: start it with `mlops-agent lab up`');
   });
 
   it.each([
