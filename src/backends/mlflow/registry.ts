@@ -137,19 +137,21 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
   let moveSeq = 0;
 
   function gatesFor(model: string, metrics: Record<string, number>): QualityGateResult[] {
-    return options.qualityGates.filter((g) => g.model === undefined || g.model === model).map((g) => {
-      const value = metrics[g.metric];
-      // A gate whose metric the run never logged cannot pass: its value is shown as null.
-      if (value === undefined)
-        return { gate: g.gate, value: Number.NaN, threshold: g.threshold, direction: g.direction, passed: false };
-      return {
-        gate: g.gate,
-        value,
-        threshold: g.threshold,
-        direction: g.direction,
-        passed: g.direction === 'min' ? value >= g.threshold : value <= g.threshold,
-      };
-    });
+    return options.qualityGates
+      .filter((g) => g.model === undefined || g.model === model)
+      .map((g) => {
+        const value = metrics[g.metric];
+        // A gate whose metric the run never logged cannot pass: its value is shown as null.
+        if (value === undefined)
+          return { gate: g.gate, value: Number.NaN, threshold: g.threshold, direction: g.direction, passed: false };
+        return {
+          gate: g.gate,
+          value,
+          threshold: g.threshold,
+          direction: g.direction,
+          passed: g.direction === 'min' ? value >= g.threshold : value <= g.threshold,
+        };
+      });
   }
 
   async function getModel(name: string): Promise<MlflowRegisteredModel> {
