@@ -3,6 +3,7 @@
 // canary, all really trained. Every step looks first and skips what is already there, so a
 // second init changes nothing.
 import { existsSync } from 'node:fs';
+import { UserError } from '../../errors.js';
 import type { ModelVersion } from '../../../tools/ports.js';
 import { CHAMPION_ALIAS } from './registry.js';
 import { generateCreditRows } from './credit-generator.js';
@@ -101,10 +102,17 @@ async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, print:
     const v = (await lab.models.getVersion(model, version))!;
     print(`  ${model} v${v.version} trained: ${describe(v.metrics)}${v.promotable ? '' : ' (failed a quality gate)'}`);
     changed = true;
+    // A gate on a metric this model never logs (MLflow's gates apply to every model unless
+    // they name one) fails every training: say so now rather than after six of them.
+    const unlogged = v.qualityGates.filter((g) => !g.passed && (typeof g.value !== 'number' || Number.isNaN(g.value)));
+    if (unlogged.length > 0)
+      throw new UserError(
+        `${model} v${v.version} cannot pass the quality gate${unlogged.length > 1 ? 's' : ''} ${unlogged.map((g) => g.gate).join(', ')}: the lab's trainer logs no such metric for ${model} (it logs ${Object.keys(v.metrics).join(', ')}); with the MLflow registry, give each of backends.mlflow.qualityGates a \`model:\` naming the model it applies to (see examples/mlflow-prometheus-lab.yaml)`,
+      );
     versions = await lab.models.listVersions(model);
     if (versions.length > 6)
       throw new Error(
-        `${model}: six trainings gave fewer than two versions that pass the quality gates (${describeGates(versions.at(-1)!.qualityGates)}); with MLflow, set backends.mlflow.qualityGates for this model (a gate's \`model:\`)`,
+        `${model}: six trainings gave fewer than two versions that pass the quality gates (${describeGates(versions.at(-1)!.qualityGates)})`,
       );
   }
   const split = lab.deployer.currentSplit(model, LAB_ENVIRONMENT);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../../src/app/config.js';
 import { openLab, seedLab, startLabUp, type OpenedLab } from '../../../src/app/lab.js';
 import { openBackends } from '../../../src/backends/from-config.js';
+import { openMlflowRegistry } from '../../../src/backends/mlflow/index.js';
 import type { LabUp } from '../../../src/backends/local/lab-up.js';
 import { silentLogger } from '../../../src/logger.js';
 import { startFakeMlflow, type FakeMlflow } from '../../support/mlflow-server.js';
@@ -76,6 +77,9 @@ describe('lab init and lab up on the MLflow registry', () => {
       for (const v of versions) expect(fileURLToPath(v.source).startsWith(join(home, 'lab', 'model-files'))).toBe(true);
       expect(mlflow.models.get(model)!.aliases.get('champion')).toBeDefined();
     }
+    // A gate that names a model applies to that model only: fx-signal logs no calibration.
+    const signal = await openMlflowRegistry(config.backends.mlflow).getVersion('fx-signal', '1');
+    expect(signal!.qualityGates.map((g) => g.gate)).toEqual(['sharpe_per_trade']);
     expect(printed.join('\n')).toMatch(/credit-risk: v\d+ is champion and serves 100% of production/);
   });
 
@@ -134,6 +138,39 @@ describe('lab init and lab up on the MLflow registry', () => {
       expect(rollout.status).not.toBe('progressing');
     } finally {
       await serve.close();
+    }
+  }, 120_000);
+
+  it('lab init says at once when an MLflow quality gate reads a metric a lab model never logs', async () => {
+    const other = await startFakeMlflow();
+    const otherHome = join(dir, 'other-home');
+    try {
+      const file = join(dir, 'gates-for-all.yaml');
+      await writeFile(
+        file,
+        [
+          `home: ${JSON.stringify(otherHome)}`,
+          'backends:',
+          '  mlflow:',
+          `    trackingUri: ${other.url}`,
+          '    qualityGates:',
+          '      - { gate: auc, metric: auc, threshold: 0.5, direction: min }',
+          '      - { gate: calibration_error, metric: calibration_error, threshold: 0.5, direction: max }',
+          '',
+        ].join('\n'),
+      );
+      const init = await openLab(loadConfig({ file, cwd: dir, env: {} }), silentLogger);
+      try {
+        await expect(seedLab(init, () => undefined)).rejects.toThrow(
+          /fx-signal v1 cannot pass the quality gate calibration_error: the lab's trainer logs no such metric for fx-signal .*give each of backends\.mlflow\.qualityGates a `model:`/,
+        );
+      } finally {
+        await init.close();
+      }
+      // One training of fx-signal, not six.
+      expect(other.versions.get('fx-signal')).toHaveLength(1);
+    } finally {
+      await other.close();
     }
   }, 120_000);
 
