@@ -11,9 +11,10 @@ import { createCommandTrainer } from './external/command-trainer.js';
 import { createHttpTrainer } from './external/http-trainer.js';
 import type { VersionOfRun } from './external/training-report.js';
 import { createKServeDeployer } from './kserve/index.js';
-import { openLocalLab, type LabBackends, type LocalLab } from './local/index.js';
+import { openLocalLab, type LabBackends, type LabModelsFor, type LocalLab } from './local/index.js';
+import type { LabRegistry } from './local/lab-up.js';
 import { openLabOrItsLink } from './local/lab-link.js';
-import { mlflowLabModels, openMlflowRegistry } from './mlflow/index.js';
+import { mlflowLabModels, openMlflowRegistry, type MlflowRegistry } from './mlflow/index.js';
 import { createPrometheusAnalysis } from './prometheus/index.js';
 import { combinationProblems, resolveRegistry, type BackendsSection } from './settings.js';
 
@@ -62,6 +63,30 @@ export function labCanaryAnalyzer(b: BackendsSection): CanaryAnalyzer | undefine
   return b.analysis === 'prometheus' && b.deployer === 'local' ? createPrometheusAnalysis(b.prometheus) : undefined;
 }
 
+/** The registry the lab's trainer and deployer use, as the settings choose it. */
+export interface LabRegistryChoice {
+  /** What `lab up` records, so serve and workers with another choice are refused. */
+  serves: LabRegistry;
+  mlflow: MlflowRegistry | null;
+  /** For openLocalLab: with MLflow, the lab's trainer registers there and its deployer serves MLflow versions whose source is a lab model file. */
+  models?: LabModelsFor;
+}
+
+/**
+ * The lab's registry under these settings: MLflow's when the registry resolves to mlflow,
+ * else the lab's own. openBackends and `mlops-agent lab` (openLab) both open the lab with it,
+ * so `lab init` seeds, and `lab up` serves, the versions serve and workers act on.
+ */
+export function labRegistryChoice(b: BackendsSection): LabRegistryChoice {
+  if (resolveRegistry(b) !== 'mlflow') return { serves: { kind: 'local' }, mlflow: null };
+  const mlflow = openMlflowRegistry(b.mlflow);
+  return {
+    serves: { kind: 'mlflow', trackingUri: b.mlflow.trackingUri! },
+    mlflow,
+    models: (labRoot: string) => mlflowLabModels(mlflow, labRoot),
+  };
+}
+
 export async function openBackends(
   settings: BackendSettings,
   deps: BackendDeps & { runningLab: true },
@@ -83,9 +108,9 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
 
   // Built before the lab: a bad template (CEL, placeholder) stops the start with nothing opened.
   const analyzer = labCanaryAnalyzer(b);
-  const mlflow = chosen.registry === 'mlflow' ? openMlflowRegistry(b.mlflow) : null;
-  // With MLflow, the lab's trainer registers there and its deployer serves MLflow versions whose source is a lab model file.
-  const models = mlflow ? { models: (labRoot: string) => mlflowLabModels(mlflow, labRoot) } : {};
+  const labRegistry = labRegistryChoice(b);
+  const { mlflow } = labRegistry;
+  const models = labRegistry.models ? { models: labRegistry.models } : {};
   const openOwn = () =>
     openLocalLab({
       config: settings,
@@ -96,7 +121,7 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
       ...models,
     });
   const lab: LabBackends = deps.runningLab
-    ? await openLabOrItsLink(settings, logger, openOwn, models.models)
+    ? await openLabOrItsLink(settings, logger, openOwn, labRegistry)
     : await openOwn();
   const registry = mlflow ?? lab.registry;
   // A job that names the MLflow run it logged is turned into the version registered from it.

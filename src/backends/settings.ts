@@ -49,6 +49,8 @@ const mlflowSchema = z
             threshold: z.number(),
             /** `min`: the metric must be at least the threshold; `max`: at most. */
             direction: z.enum(['min', 'max']),
+            /** Only for versions of this registered model (e.g. the lab's fx-signal, which logs no calibration); default every model. */
+            model: z.string().min(1).optional(),
           })
           .strict(),
       )

@@ -2,6 +2,7 @@
 // what serves (status), and cause an incident on demand (inject).
 import { Argument, Command, InvalidArgumentError } from 'commander';
 import {
+  describeLabRegistry,
   findLabUp,
   INCIDENTS,
   LAB_UP_DEFAULTS,
@@ -121,7 +122,7 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
       await refuseWhileUp(config.home, 'init');
       const opened = await openLab(config, deps.logger());
       try {
-        print(`lab init under ${opened.dirs.root}`);
+        print(`lab init under ${opened.dirs.root}; versions registered in ${describeLabRegistry(opened.serves)}`);
         const changed = await seedLab(opened, print);
         print(
           changed
@@ -192,6 +193,7 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
               ratePerSecond: opts.rate,
               labelDelayMs: opts.labelDelayMs,
               windowMs: opts.windowMs,
+              registry: opened.serves,
             },
             logger,
           );
@@ -203,7 +205,9 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
           await up.close();
           await opened.close();
         });
-        print(`lab up under ${opened.dirs.root} (pid ${process.pid})`);
+        print(
+          `lab up under ${opened.dirs.root} (pid ${process.pid}); serving versions from ${describeLabRegistry(opened.serves)}`,
+        );
         for (const [model, url] of Object.entries(up.record.servers))
           print(`  ${model.padEnd(12)} ${url}/predict  (metrics ${url}/metrics)`);
         print(`  control      ${up.record.control}  (/metrics gauges, /status)`);
@@ -223,10 +227,12 @@ export function labCommand(deps: { config: () => Config; logger: () => Logger })
       const up = await control(deps.config().home);
       const status = (await callLab(up, '/status')) as unknown as { models: StatusModel[] };
       if (opts.output === 'json') {
-        print(JSON.stringify(status, null, 2));
+        print(JSON.stringify({ registry: up.registry ?? { kind: 'local' }, ...status }, null, 2));
         return;
       }
-      print(`lab up (pid ${up.pid}) since ${up.startedAt}; control ${up.control}`);
+      print(
+        `lab up (pid ${up.pid}) since ${up.startedAt}; control ${up.control}; versions from ${describeLabRegistry(up.registry ?? { kind: 'local' })}`,
+      );
       for (const m of status.models) {
         print(`${m.model} in ${m.environment} at ${m.url}  traffic: ${m.traffic}; last known good v${m.lastKnownGood}`);
         for (const s of m.serving) {

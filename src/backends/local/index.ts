@@ -24,7 +24,10 @@ import { createLocalTrainer, type LocalTrainer } from './trainer.js';
 
 /** The lab as `serve` and a worker act on it: with its own deployer, or the one of a running `lab up`. */
 export interface LabBackends extends Backends {
+  /** The lab's own registry (empty when versions live in another registry, see `models`). */
   registry: LocalRegistry;
+  /** Where the lab's trainer registers versions and its deployer reads them: `registry`, or MLflow's. */
+  models: LabModelStore;
   trainer: LocalTrainer;
   /** The data contracts the lab's data checks and trainer hold datasets to. */
   contracts: ContractSet;
@@ -194,6 +197,7 @@ export async function openLocalLab(options: {
 
   return {
     registry,
+    models,
     trainer,
     deployer,
     dataQuality,

@@ -3,6 +3,8 @@
 // canary, all really trained. Every step looks first and skips what is already there, so a
 // second init changes nothing.
 import { existsSync } from 'node:fs';
+import { UserError } from '../../errors.js';
+import type { ModelVersion } from '../../../tools/ports.js';
 import { CHAMPION_ALIAS } from './registry.js';
 import { generateCreditRows } from './credit-generator.js';
 import { datasetFile, datasetVersion, writeDataset } from './dataset-store.js';
@@ -84,20 +86,34 @@ function describe(metrics: Record<string, number>): string {
   return show.map((k) => `${k} ${metrics[k]!.toFixed(3)}`).join(', ');
 }
 
+function describeGates(gates: ModelVersion['qualityGates']): string {
+  return gates.map((g) => `${g.gate} ${g.passed ? 'passed' : 'failed'}`).join(', ') || 'none';
+}
+
 /** A champion serving production and a promotable candidate; nothing is trained when both exist. */
 async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, print: Print): Promise<boolean> {
   const { model, description } = LAB_MODELS[which];
   let changed = false;
-  await lab.registry.createModel(model, description);
-  let versions = await lab.registry.listVersions(model);
+  // Through the lab's model store: its own registry, or MLflow's when that is the registry.
+  await lab.models.createModel(model, description);
+  let versions = await lab.models.listVersions(model);
   while (versions.filter((v) => v.promotable).length < 2) {
     const version = await trainOn(lab, which, versions.length + 1);
-    const v = (await lab.registry.getVersion(model, version))!;
+    const v = (await lab.models.getVersion(model, version))!;
     print(`  ${model} v${v.version} trained: ${describe(v.metrics)}${v.promotable ? '' : ' (failed a quality gate)'}`);
     changed = true;
-    versions = await lab.registry.listVersions(model);
+    // A gate on a metric this model never logs (MLflow's gates apply to every model unless
+    // they name one) fails every training: say so now rather than after six of them.
+    const unlogged = v.qualityGates.filter((g) => !g.passed && (typeof g.value !== 'number' || Number.isNaN(g.value)));
+    if (unlogged.length > 0)
+      throw new UserError(
+        `${model} v${v.version} cannot pass the quality gate${unlogged.length > 1 ? 's' : ''} ${unlogged.map((g) => g.gate).join(', ')}: the lab's trainer logs no such metric for ${model} (it logs ${Object.keys(v.metrics).join(', ')}); with the MLflow registry, give each of backends.mlflow.qualityGates a \`model:\` naming the model it applies to (see examples/mlflow-prometheus-lab.yaml)`,
+      );
+    versions = await lab.models.listVersions(model);
     if (versions.length > 6)
-      throw new Error(`${model}: six trainings gave fewer than two versions that pass the quality gates`);
+      throw new Error(
+        `${model}: six trainings gave fewer than two versions that pass the quality gates (${describeGates(versions.at(-1)!.qualityGates)})`,
+      );
   }
   const split = lab.deployer.currentSplit(model, LAB_ENVIRONMENT);
   if (split) {
@@ -105,7 +121,7 @@ async function ensureModel(lab: LocalLab, which: keyof typeof LAB_MODELS, print:
     return changed;
   }
   const [champion, candidate] = versions.filter((v) => v.promotable);
-  await lab.registry.setAlias(model, CHAMPION_ALIAS, champion!.version, 'lab:init', 'initial champion of the lab');
+  await lab.models.setAlias(model, CHAMPION_ALIAS, champion!.version, 'lab:init', 'initial champion of the lab');
   await lab.deployer.serve(model, LAB_ENVIRONMENT, champion!.version, 'lab:init');
   print(
     `  ${model}: v${champion!.version} is champion and serves 100% of ${LAB_ENVIRONMENT}; v${candidate!.version} is a candidate to canary`,

@@ -36,6 +36,21 @@ export interface LabUpOptions {
   labelDelayMs: number;
   /** The window the gauges are computed over. */
   windowMs: number;
+  /** The registry the lab serves versions from, recorded for serve and workers (default the lab's own). */
+  registry?: LabRegistry;
+}
+
+/** Which registry a lab's trainer and deployer use: the lab's own, or an MLflow tracking server. */
+export type LabRegistry = { kind: 'local' } | { kind: 'mlflow'; trackingUri: string };
+
+export function describeLabRegistry(r: LabRegistry): string {
+  return r.kind === 'mlflow' ? `MLflow at ${r.trackingUri}` : "the lab's own registry";
+}
+
+/** Whether two processes choosing these registries register and read the same versions. */
+export function sameLabRegistry(a: LabRegistry, b: LabRegistry): boolean {
+  if (a.kind === 'local' || b.kind === 'local') return a.kind === b.kind;
+  return a.trackingUri.replace(/\/+$/, '') === b.trackingUri.replace(/\/+$/, '');
 }
 
 export const LAB_UP_DEFAULTS: LabUpOptions = {
@@ -54,6 +69,8 @@ export interface LabUpRecord {
   control: string;
   servers: Record<string, string>;
   startedAt: string;
+  /** Where the versions it serves are registered; absent in a record of an older `lab up` (the lab's own). */
+  registry?: LabRegistry;
 }
 
 export const INCIDENTS = ['drift', 'bad-data', 'errors', 'latency', 'clear'] as const;
@@ -145,7 +162,7 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
     models: watched,
     stats: lab.stats,
     splits: lab.deployer,
-    artifacts: lab.registry,
+    artifacts: lab.models,
     windowMs: options.windowMs,
     diskPath: lab.dirs.root,
   });
@@ -300,6 +317,7 @@ export async function startLabUp(lab: LocalLab, options: LabUpOptions, logger: L
     control: '',
     servers: {},
     startedAt: new Date().toISOString(),
+    registry: options.registry ?? { kind: 'local' },
   };
   const close = async () => {
     await rm(join(lab.dirs.root, 'up.json'), { force: true });

@@ -136,20 +136,22 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
   const experimentId = options.experimentId ?? '0';
   let moveSeq = 0;
 
-  function gatesFor(metrics: Record<string, number>): QualityGateResult[] {
-    return options.qualityGates.map((g) => {
-      const value = metrics[g.metric];
-      // A gate whose metric the run never logged cannot pass: its value is shown as null.
-      if (value === undefined)
-        return { gate: g.gate, value: Number.NaN, threshold: g.threshold, direction: g.direction, passed: false };
-      return {
-        gate: g.gate,
-        value,
-        threshold: g.threshold,
-        direction: g.direction,
-        passed: g.direction === 'min' ? value >= g.threshold : value <= g.threshold,
-      };
-    });
+  function gatesFor(model: string, metrics: Record<string, number>): QualityGateResult[] {
+    return options.qualityGates
+      .filter((g) => g.model === undefined || g.model === model)
+      .map((g) => {
+        const value = metrics[g.metric];
+        // A gate whose metric the run never logged cannot pass: its value is shown as null.
+        if (value === undefined)
+          return { gate: g.gate, value: Number.NaN, threshold: g.threshold, direction: g.direction, passed: false };
+        return {
+          gate: g.gate,
+          value,
+          threshold: g.threshold,
+          direction: g.direction,
+          passed: g.direction === 'min' ? value >= g.threshold : value <= g.threshold,
+        };
+      });
   }
 
   async function getModel(name: string): Promise<MlflowRegisteredModel> {
@@ -174,7 +176,7 @@ export function createMlflowRegistry(options: MlflowRegistryOptions): MlflowRegi
       context: tagsOf(d.tags).get(TAGS.datasetContext) ?? null,
     }));
     const training = datasets.find((d) => d.context === 'training') ?? datasets[0];
-    const qualityGates = gatesFor(metrics);
+    const qualityGates = gatesFor(v.name, metrics);
     return {
       model: v.name,
       version: String(v.version),

@@ -34,6 +34,12 @@ const EXAMPLES = [
     chosen: { registry: 'mlflow', analysis: 'local', deployer: 'local', trainer: 'local' },
     opens: true,
   },
+  // The mix of issue 16: MLflow's versions, trained and served by the lab, canaries judged by Prometheus.
+  {
+    file: 'mlflow-prometheus-lab.yaml',
+    chosen: { registry: 'mlflow', analysis: 'prometheus', deployer: 'local', trainer: 'local' },
+    opens: true,
+  },
   // Opening contacts none of them: MLflow, Prometheus and the cluster are first asked when a tool acts.
   {
     file: 'mlflow-prometheus-kserve.yaml',

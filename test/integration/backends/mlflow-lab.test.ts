@@ -101,10 +101,11 @@ describe("MLflow registry beside the lab's trainer and deployer", () => {
     expect([...mlflow.models.get('credit-risk')!.aliases]).toEqual([['champion', '1']]);
   });
 
-  it("refuses to open for serve and workers on a home where `lab up` runs, which serves the lab's own registry", async () => {
+  it("refuses to open for serve and workers on a home where `lab up` runs on the lab's own registry", async () => {
     const other = await mkdtemp(join(tmpdir(), 'mlflow-lab-up-'));
     try {
-      // The record a running `lab up` leaves (this process stands in as its owner, alive).
+      // The record a running `lab up` of an older release leaves, which names no registry: it
+      // served the lab's own (this process stands in as its owner, alive).
       await mkdir(join(other, 'lab'), { recursive: true });
       await writeFile(
         join(other, 'lab', 'up.json'),
@@ -119,7 +120,26 @@ describe("MLflow registry beside the lab's trainer and deployer", () => {
       const backends = backendsSchema.parse({ mlflow: { trackingUri: mlflow.url } });
       await expect(
         openBackends({ home: other, qualityGates, backends }, { logger: silentLogger, runningLab: true }),
-      ).rejects.toThrow(/`mlops-agent lab up` runs on .* but the registry is mlflow: stop `lab up`/);
+      ).rejects.toThrow(
+        /`mlops-agent lab up` runs on .* serves versions from the lab's own registry, but this process's registry is MLflow at http:\/\/127\.0\.0\.1:\d+: give serve and workers the same backends\.registry .* or stop `lab up`/,
+      );
+      // Nor may it act on a `lab up` whose MLflow is another tracking server.
+      await writeFile(
+        join(other, 'lab', 'up.json'),
+        JSON.stringify({
+          pid: process.pid,
+          processToken: PROCESS_TOKEN,
+          control: 'http://127.0.0.1:1',
+          token: 't',
+          servers: {},
+          registry: { kind: 'mlflow', trackingUri: 'http://mlflow.elsewhere:5000' },
+        }),
+      );
+      await expect(
+        openBackends({ home: other, qualityGates, backends }, { logger: silentLogger, runningLab: true }),
+      ).rejects.toThrow(
+        /serves versions from MLflow at http:\/\/mlflow\.elsewhere:5000, but this process's registry is MLflow at/,
+      );
     } finally {
       await rm(other, { recursive: true, force: true });
     }
