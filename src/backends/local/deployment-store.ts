@@ -1,10 +1,10 @@
 // The deployer's durable state: the current split and rollout per model/environment in
 // one JSON file (temp file, fsync, rename, so a crash leaves the old or the new state,
 // never half of one), and every move appended to a fsync'd JSONL history.
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, truncate } from 'node:fs/promises';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../durable-file.js';
 import { join } from 'node:path';
-import { UpstreamError } from '../../errors.js';
+import { describeError, UpstreamError } from '../../errors.js';
 import type { Environment, Rollout, Shadow, ShadowAnalysis, TrafficSplit } from '../../../tools/ports.js';
 
 export interface DeploymentEntry {
@@ -121,13 +121,38 @@ export function createDeploymentStore(dir: string): DeploymentStore {
     return serial(() => writeDurably(historyFile, line, 'a'));
   }
 
+  /**
+   * A crash mid-append leaves a record without its newline; the next append would join it.
+   * At load (before this process appends) the torn record is cut; if it was the last move,
+   * load appends it again from the state file.
+   */
+  async function dropTornTail(): Promise<void> {
+    const text = await readFile(historyFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    if (text === '' || text.endsWith('\n')) return;
+    await serial(() => truncate(historyFile, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1))));
+  }
+
   async function readHistory(): Promise<HistoryRecord[]> {
     try {
       const text = await readFile(historyFile, 'utf8');
-      return text
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as HistoryRecord);
+      // Only lines with their newline: the tail after the last one is a record another
+      // process is appending right now (or one a crash tore), not yet part of the history.
+      const complete = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
+      return complete.flatMap((line, i) => {
+        if (line.trim() === '') return [];
+        try {
+          return [JSON.parse(line) as HistoryRecord];
+        } catch (err) {
+          throw new UpstreamError(
+            'deployment store',
+            `${historyFile}:${i + 1} is not a JSON record (${describeError(err)}): the deployment history was edited or damaged`,
+            { retryable: false, cause: err },
+          );
+        }
+      });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -152,6 +177,7 @@ export function createDeploymentStore(dir: string): DeploymentStore {
           { retryable: false },
         );
       }
+      await dropTornTail();
       const last = await readHistory().then((h) => h.at(-1));
       if (state.lastMove && JSON.stringify(last) !== JSON.stringify(state.lastMove)) await append(state.lastMove);
       return state;
