@@ -18,7 +18,7 @@ import type {
   Rollout,
   TrafficSplit,
 } from '../../../tools/ports.js';
-import type { CanaryAnalyzer } from '../canary-analyzer.js';
+import { checksBehind, failureReason, type CanaryAnalyzer } from '../canary-analyzer.js';
 import { oncePerKey } from '../once-per-key.js';
 import {
   createInferenceServiceApi,
@@ -344,19 +344,18 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         if (loop.stopped) return (await currentRollout(t))!;
         rollout = { ...rollout, analyses: [...rollout.analyses, analysis] };
         if (analysis.verdict === 'failed') {
-          const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
           loop.stopped = true;
           await rollBack(
             t,
             'canary-analysis',
-            `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`,
+            `canary analysis failed at ${rollout.canaryPercent}%: ${failureReason(analysis)}`,
             undefined,
             analysis,
           );
           return (await currentRollout(t))!;
         }
         if (analysis.verdict === 'inconclusive') {
-          const lacking = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
+          const lacking = checksBehind(analysis).unmeasured;
           return pause(
             t,
             rollout,
@@ -464,11 +463,10 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
           analysis.verdict === 'failed' ? state.failures + 1 : analysis.verdict === 'passed' ? 0 : state.failures;
         if (state.failures >= settings.failuresToRollback) {
           unwatch(t);
-          const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
           await rollBack(
             t,
             'canary-watch',
-            `held canary failed ${state.failures} analyses in a row at ${split.canaryPercent}%: ${failed.join(', ')}`,
+            `held canary failed ${state.failures} analyses in a row at ${split.canaryPercent}%: ${failureReason(analysis)}`,
             undefined,
             analysis,
           );

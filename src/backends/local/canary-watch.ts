@@ -11,7 +11,7 @@ import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CanaryAnalysis, Environment } from '../../../tools/ports.js';
-import type { CanaryAnalyzer } from '../canary-analyzer.js';
+import { checksBehind, failureReason, type CanaryAnalyzer } from '../canary-analyzer.js';
 import { analyseCanary, type CanaryThresholds } from './canary-analysis.js';
 import type { DeploymentEntry, HistoryRecord } from './deployment-store.js';
 import type { ServingStats } from './serving-stats.js';
@@ -195,7 +195,7 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
     if (outcome.verdict === 'inconclusive') {
       // No data is no evidence either way, as too little traffic is: no failure counted, nothing passed.
       logger.info(
-        { model, environment, canaryVersion, lacking: outcome.checks.filter((c) => !c.passed).map((c) => c.check) },
+        { model, environment, canaryVersion, lacking: checksBehind(outcome).unmeasured },
         'a held canary could not be judged (no data); analysing again next interval',
       );
       return 'again';
@@ -217,7 +217,7 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       });
       return 'again';
     }
-    const failed = analysis.checks.filter((c) => !c.passed).map((c) => c.check);
+    const failed = failureReason(analysis);
     const inARow = failuresInARow(next);
     const count = `${inARow} of ${failuresToRollback} in a row`;
     if (inARow < failuresToRollback) {
@@ -228,7 +228,7 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       await deployments.commit(model, environment, next, {
         action: 'analysis',
         by: WATCH_PRINCIPAL,
-        reason: `analysis failed while held at ${percent}% (${count}): ${failed.join(', ')}`,
+        reason: `analysis failed while held at ${percent}% (${count}): ${failed}`,
         analysis,
       });
       return 'again';
@@ -244,7 +244,7 @@ export function createCanaryWatch(options: CanaryWatchOptions): CanaryWatch {
       environment,
       next,
       'canary-analysis',
-      `canary analysis failed at ${percent}% while held: ${failed.join(', ')} (${count})`,
+      `canary analysis failed at ${percent}% while held: ${failed} (${count})`,
       analysis,
     );
     return 'stop';

@@ -40,7 +40,7 @@ import {
 } from './deployment-store.js';
 import { lookupKey, rememberKey } from './deployment-keys.js';
 import { oncePerKey } from '../once-per-key.js';
-import type { CanaryAnalyzer } from '../canary-analyzer.js';
+import { checksBehind, failureReason, type CanaryAnalyzer } from '../canary-analyzer.js';
 import type { ServingStats } from './serving-stats.js';
 import type { SplitSource } from './traffic-router.js';
 import { createShadowDeployments } from './shadow-deployments.js';
@@ -372,7 +372,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
         const withAnalysis = { ...entry.rollout!, analyses: [...entry.rollout!.analyses, result] };
         if (judged.verdict === 'inconclusive') {
           state.entries[keyOf(model, environment)] = { ...entry, rollout: withAnalysis };
-          const lacking = result.checks.filter((c) => !c.passed).map((c) => c.check);
+          const lacking = checksBehind({ ...result, verdict: judged.verdict }).unmeasured;
           return pause(
             model,
             environment,
@@ -384,8 +384,7 @@ export async function createLocalDeployer(options: LocalDeployerOptions): Promis
           );
         }
         if (judged.verdict === 'failed') {
-          const failed = result.checks.filter((c) => !c.passed).map((c) => c.check);
-          const reason = `canary analysis failed at ${rollout.canaryPercent}%: ${failed.join(', ')}`;
+          const reason = `canary analysis failed at ${rollout.canaryPercent}%: ${failureReason(result)}`;
           return (
             await rollBackTo(model, environment, { ...entry, rollout: withAnalysis }, 'canary-analysis', reason, result)
           ).rollout!;
