@@ -60,18 +60,8 @@ export function analyseCanary(input: {
 
   checks.push(errorRateCheck(canary, stable, t.maxErrorRateDelta, confidence));
 
-  if (canary.latenciesMs.length > 0 && stable.latenciesMs.length > 0) {
-    const floor = t.latencyFloorMs ?? 2;
-    const canaryP99 = percentile(canary.latenciesMs, 0.99);
-    const stableP99 = percentile(stable.latenciesMs, 0.99);
-    checks.push({
-      check: 'p99_latency_ratio',
-      canary: canaryP99,
-      stable: stableP99,
-      threshold: t.maxP99LatencyRatio,
-      passed: Math.max(canaryP99, floor) <= t.maxP99LatencyRatio * Math.max(stableP99, floor),
-    });
-  }
+  const latency = p99LatencyCheck(canary.latenciesMs, stable.latenciesMs, t);
+  if (latency) checks.push(latency);
 
   if (canary.scores.length >= MIN_SCORES && stable.scores.length >= MIN_SCORES) {
     checks.push(scoreShiftCheck(canary.scores, stable.scores, t.maxScoreShiftPsi, confidence));
@@ -86,6 +76,25 @@ export function analyseCanary(input: {
 }
 
 /** Fails when even the lower bound of (canary − stable) error rate exceeds the allowed delta. */
+/** The candidate's p99 against stable's, both raised to the floor (below it is jitter); none without latencies on both sides. */
+export function p99LatencyCheck(
+  candidateMs: readonly number[],
+  stableMs: readonly number[],
+  t: Pick<CanaryThresholds, 'maxP99LatencyRatio' | 'latencyFloorMs'>,
+): CanaryAnalysis['checks'][number] | null {
+  if (candidateMs.length === 0 || stableMs.length === 0) return null;
+  const floor = t.latencyFloorMs ?? 2;
+  const candidateP99 = percentile(candidateMs, 0.99);
+  const stableP99 = percentile(stableMs, 0.99);
+  return {
+    check: 'p99_latency_ratio',
+    canary: candidateP99,
+    stable: stableP99,
+    threshold: t.maxP99LatencyRatio,
+    passed: Math.max(candidateP99, floor) <= t.maxP99LatencyRatio * Math.max(stableP99, floor),
+  };
+}
+
 export function errorRateCheck(
   canary: VersionWindow,
   stable: VersionWindow,

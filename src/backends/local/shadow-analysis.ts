@@ -9,10 +9,11 @@ import {
   accuracyCheck,
   DEFAULT_CONFIDENCE,
   errorRateCheck,
+  p99LatencyCheck,
   scoreShiftCheck,
   type CanaryThresholds,
 } from './canary-analysis.js';
-import { percentile, type ShadowWindow, type VersionWindow } from './serving-stats.js';
+import { type ShadowWindow, type VersionWindow } from './serving-stats.js';
 
 /** Scores each side needs before their distributions are compared (as for a canary). */
 export const MIN_SHADOW_SCORES = 30;
@@ -65,18 +66,8 @@ export function analyseShadow(input: {
     };
     checks.push(errorRateCheck(asWindow, stable, t.maxErrorRateDelta, confidence));
   }
-  if (shadow.latenciesMs.length > 0 && stable.latenciesMs.length > 0) {
-    const floor = t.latencyFloorMs ?? 2;
-    const shadowP99 = percentile(shadow.latenciesMs, 0.99);
-    const stableP99 = percentile(stable.latenciesMs, 0.99);
-    checks.push({
-      check: 'p99_latency_ratio',
-      canary: shadowP99,
-      stable: stableP99,
-      threshold: t.maxP99LatencyRatio,
-      passed: Math.max(shadowP99, floor) <= t.maxP99LatencyRatio * Math.max(stableP99, floor),
-    });
-  }
+  const latency = p99LatencyCheck(shadow.latenciesMs, stable.latenciesMs, t);
+  if (latency) checks.push(latency);
   const scored = shadow.scores.length >= MIN_SHADOW_SCORES;
   if (scored) checks.push(scoreShiftCheck(shadow.scores, shadow.stableScores, t.maxScoreShiftPsi, confidence));
   const minLabels = t.minLabelsPerStep ?? 50;
