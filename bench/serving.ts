@@ -8,15 +8,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trainBenchModel } from './bench-model.js';
 import { loadHttp, type LoadResult } from './http-load.js';
 import { systemClock } from '../src/clock.js';
 import { silentLogger } from '../src/logger.js';
-import { generateCreditRows } from '../src/backends/local/credit-generator.js';
-import { writeDataset } from '../src/backends/local/dataset-store.js';
 import { createModelServer } from '../src/backends/local/model-server.js';
 import { createServingStats } from '../src/backends/local/serving-stats.js';
 import { createTrafficRouter } from '../src/backends/local/traffic-router.js';
-import { runTrainingPipeline } from '../src/backends/local/training-pipeline.js';
 
 const CONCURRENCY = 16;
 const REQUESTS = 20_000;
@@ -32,21 +30,7 @@ function load(url: string, bodies: string[], total: number): Promise<Result> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mlops-bench-serving-'));
   try {
-    const rows = generateCreditRows({ seed: 1, rows: 3000, startDate: '2025-01-01', days: 90 });
-    await writeDataset(dir, 'credit-train', rows);
-    const gates = { minAuc: 0, maxCalibrationError: 1, maxP99LatencyMs: 1000, maxParityGap: 1 };
-    const { artifact } = await runTrainingPipeline(
-      {
-        datasetsDir: dir,
-        dataset: 'credit-train',
-        params: {},
-        searchTrials: 0,
-        gates,
-        contract: null,
-        nowMs: Date.now(),
-      },
-      () => undefined,
-    );
+    const { artifact, rows } = await trainBenchModel(dir);
 
     const split = {
       model: 'credit-risk',

@@ -6,15 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trainBenchModel } from './bench-model.js';
 import { loadHttp, type LoadResult } from './http-load.js';
 import { systemClock } from '../src/clock.js';
 import { silentLogger } from '../src/logger.js';
-import { generateCreditRows } from '../src/backends/local/credit-generator.js';
-import { writeDataset } from '../src/backends/local/dataset-store.js';
 import { createModelServer } from '../src/backends/local/model-server.js';
 import { createServingStats } from '../src/backends/local/serving-stats.js';
 import { createTrafficRouter } from '../src/backends/local/traffic-router.js';
-import { runTrainingPipeline } from '../src/backends/local/training-pipeline.js';
 
 const CONCURRENCY = 16;
 const REQUESTS = 10_000;
@@ -25,21 +23,7 @@ const MAX_SECONDS = 20;
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mlops-bench-shadow-'));
   try {
-    const rows = generateCreditRows({ seed: 1, rows: 3000, startDate: '2025-01-01', days: 90 });
-    await writeDataset(dir, 'credit-train', rows);
-    const gates = { minAuc: 0, maxCalibrationError: 1, maxP99LatencyMs: 1000, maxParityGap: 1 };
-    const { artifact } = await runTrainingPipeline(
-      {
-        datasetsDir: dir,
-        dataset: 'credit-train',
-        params: {},
-        searchTrials: 0,
-        gates,
-        contract: null,
-        nowMs: Date.now(),
-      },
-      () => undefined,
-    );
+    const { artifact, rows } = await trainBenchModel(dir);
     const candidate = { ...artifact, bias: artifact.bias + 0.2 };
     const split = {
       model: 'credit-risk',
