@@ -40,6 +40,12 @@ export interface FakeKServeServer {
   patches: RecordedPatch[];
   /** Namespaces whose requests are refused with 403. */
   forbidden: Set<string>;
+  /** Called after each GET is answered, before the client can write: to change the object in between. */
+  afterRead: ((namespace: string, name: string) => void) | undefined;
+  /** The controller writes status again (a new resourceVersion, nothing else changes), as KServe's does often. */
+  writeStatus(namespace: string, name: string): void;
+  /** Someone else (an operator's kubectl) merge-patches the object. */
+  edit(namespace: string, name: string, patch: Record<string, unknown>): void;
   close(): Promise<void>;
 }
 
@@ -152,7 +158,9 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
     if (!isvc) return status(res, 404, 'NotFound', `inferenceservices.serving.kserve.io "${name}" not found`);
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(isvc));
+      const body = JSON.stringify(isvc);
+      fake.afterRead?.(namespace, name);
+      res.end(body);
       return;
     }
     if (req.method !== 'PATCH') return status(res, 405, 'MethodNotAllowed', `${req.method} is not supported`);
@@ -177,6 +185,14 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
         `Operation cannot be fulfilled on inferenceservices.serving.kserve.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
       );
     }
+    const next = apply(key, body);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(next));
+  }
+
+  function apply(key: string, body: Record<string, unknown>): FakeInferenceService {
+    const isvc = objects.get(key)!;
+    const { name, namespace } = isvc.metadata;
     const next = mergePatch(isvc, body) as FakeInferenceService;
     // Kubernetes keeps these itself: the status subresource is not patched here, and generation counts spec changes.
     next.status = isvc.status;
@@ -197,8 +213,7 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
       timers.add(timer);
     }
     objects.set(key, next);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(next));
+    return next;
   }
 
   const server = createServer((req, res) => {
@@ -206,11 +221,14 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const fake: FakeKServeServer = {
     url: `http://127.0.0.1:${port}`,
     token,
     patches,
     forbidden,
+    afterRead: undefined,
+    writeStatus: (namespace, name) => reconcile(`${namespace}/${name}`),
+    edit: (namespace, name, patch) => void apply(`${namespace}/${name}`, patch),
     create(namespace, name, storageUri) {
       const key = `${namespace}/${name}`;
       objects.set(key, {
@@ -249,6 +267,7 @@ export async function startFakeKServeServer(options: { reconcileDelayMs?: number
       });
     },
   };
+  return fake;
 }
 
 /** A kubeconfig (YAML) pointing at `url` with a bearer token, as `kubectl config view --raw` writes one. */

@@ -21,6 +21,7 @@ import type {
 import { checksBehind, failureReason, type CanaryAnalyzer } from '../canary-analyzer.js';
 import { oncePerKey } from '../once-per-key.js';
 import {
+  ConflictError,
   createInferenceServiceApi,
   loadKubeConfig,
   type InferenceService,
@@ -75,6 +76,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keyOf = (model: string, environment: Environment) => `${model}\u0000${environment}`;
 const iso = () => new Date().toISOString();
 const promotedReason = (version: string) => `canary ${version} passed every step and was promoted`;
+/** Reads and patches tried before a 409 is given up on: the controller's status writes cause most. */
+const CONFLICT_ATTEMPTS = 5;
 
 function refuseShadow(): never {
   throw new UserError(
@@ -125,21 +128,30 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
 
   /**
    * Reads the InferenceService, builds a patch from it, and sends it with the resourceVersion
-   * read: anyone else's change in between (an operator, another agent) fails it with 409
-   * instead of being overwritten. `stillOurs` is checked after the read, before the write.
+   * read, so anyone else's change in between (an operator, another agent, the controller
+   * writing status) is never overwritten. On a 409 the patch is built again from a fresh read,
+   * as client-go's RetryOnConflict does: `build` decides again on what is there now (and may
+   * refuse). `stillOurs` is checked after each read, before the write.
    */
   async function commit(
     t: InferenceServiceTarget,
     build: (isvc: InferenceService) => InferenceServicePatch,
     stillOurs: () => boolean = () => true,
   ): Promise<InferenceService | undefined> {
-    const isvc = await read(t);
-    if (!stillOurs()) return undefined;
-    const patch = build(isvc);
-    return api.patch(t.namespace, nameOf(t), {
-      ...patch,
-      metadata: { ...patch.metadata, resourceVersion: isvc.metadata.resourceVersion },
-    });
+    for (let attempt = 1; ; attempt++) {
+      const isvc = await read(t);
+      if (!stillOurs()) return undefined;
+      const patch = build(isvc);
+      try {
+        return await api.patch(t.namespace, nameOf(t), {
+          ...patch,
+          metadata: { ...patch.metadata, resourceVersion: isvc.metadata.resourceVersion },
+        });
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err;
+        logger.debug({ model: t.model, environment: t.environment, attempt }, 'kserve patch conflicted; reading again');
+      }
+    }
   }
 
   /** Waits for the controller to act on the patched spec (observedGeneration) and report traffic. */
@@ -494,7 +506,7 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       throw new UserError(`targetPercent must be an integer in 1..100, got ${targetPercent}`);
     const t = requireTarget(model, environment);
     const k = keyOf(model, environment);
-    let isvc = await read(t);
+    const isvc = await read(t);
     if (key) {
       const known = workUnder(isvc, key);
       if (known) {
@@ -525,6 +537,15 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       }
     }
     await requirePromotable(model, version);
+    /** Another version's canary, or this version already serving all traffic, is refused. */
+    const refuseOver = (split: TrafficSplit) => {
+      if (split.canaryVersion !== null && split.canaryVersion !== version)
+        throw new UserError(
+          `canary v${split.canaryVersion} of ${model} holds ${split.canaryPercent}% in ${environment}: roll it back first`,
+        );
+      if (split.stableVersion === version)
+        throw new UserError(`${describeTarget(t)} already serves ${model} v${version} to all traffic`);
+    };
     const split = splitOf(t, environment, isvc);
     const stored = readRollout(isvc);
     const loop = running.get(k);
@@ -532,51 +553,44 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       throw new UserError(
         `a canary of ${model} v${stored?.canaryVersion} is stepping in ${environment}: roll it back first`,
       );
-    if (split.canaryVersion !== null && split.canaryVersion !== version)
-      throw new UserError(
-        `canary v${split.canaryVersion} of ${model} holds ${split.canaryPercent}% in ${environment}: roll it back first`,
-      );
-    if (split.stableVersion === version)
-      throw new UserError(`${describeTarget(t)} already serves ${model} v${version} to all traffic`);
+    refuseOver(split);
     if (loop) {
       loop.stopped = true;
       await loop.done?.catch(() => undefined);
     }
     unwatch(t);
     const deadline = Date.now() + request.timeoutMs;
-    isvc = await read(t);
-    const current = readRollout(isvc);
-    const continuing =
-      current &&
-      (current.status === 'progressing' || current.status === 'paused') &&
-      current.canaryVersion === version &&
-      splitOf(t, environment, isvc).canaryVersion === version;
     const record: KeyRecord | undefined = key
       ? { kind: 'canary', model, environment, version, targetPercent, at: iso() }
       : undefined;
-    let rollout: StoredRollout;
-    let stepPending: boolean;
-    let patched: InferenceService;
-    if (continuing) {
-      if (targetPercent < current.canaryPercent)
-        throw new UserError(
-          `the canary already holds ${current.canaryPercent}%, above the asked ${targetPercent}%; roll it back to lower it`,
-        );
-      rollout = {
-        ...current,
-        targetPercent,
-        status: 'progressing',
-        reason: null,
-        idempotencyKey: key ?? current.idempotencyKey,
-      };
-      stepPending = false;
-      patched = await api.patch(t.namespace, nameOf(t), {
-        metadata: {
-          resourceVersion: isvc.metadata.resourceVersion,
-          annotations: annotationsFor(isvc, rollout, key, record),
-        },
-      });
-    } else {
+    let rollout!: StoredRollout;
+    let stepPending!: boolean;
+    let continuing!: boolean;
+    // Decided on the object as it is when patched: a retry after a conflict decides again.
+    const patched = (await commit(t, (isvc) => {
+      const current = readRollout(isvc);
+      const split = splitOf(t, environment, isvc);
+      refuseOver(split);
+      continuing =
+        !!current &&
+        (current.status === 'progressing' || current.status === 'paused') &&
+        current.canaryVersion === version &&
+        split.canaryVersion === version;
+      if (continuing) {
+        if (targetPercent < current!.canaryPercent)
+          throw new UserError(
+            `the canary already holds ${current!.canaryPercent}%, above the asked ${targetPercent}%; roll it back to lower it`,
+          );
+        rollout = {
+          ...current!,
+          targetPercent,
+          status: 'progressing',
+          reason: null,
+          idempotencyKey: key ?? current!.idempotencyKey,
+        };
+        stepPending = false;
+        return { metadata: { annotations: annotationsFor(isvc, rollout, key, record) } };
+      }
       const first = Math.min(steps[0]!, targetPercent);
       rollout = {
         model,
@@ -592,17 +606,16 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
       };
       stepPending = true;
       // One patch: the new model, its share, and the key it was asked under.
-      patched = await api.patch(t.namespace, nameOf(t), {
+      return {
         metadata: {
-          resourceVersion: isvc.metadata.resourceVersion,
           annotations: annotationsFor(isvc, rollout, key, record, {
             [ANNOTATION.stableVersion]: split.stableVersion,
             [ANNOTATION.canaryVersion]: version,
           }),
         },
         spec: { predictor: { canaryTrafficPercent: first, model: { storageUri: storageUriFor(t, version) } } },
-      });
-    }
+      };
+    }))!;
     logger.info(
       { model, environment, version, targetPercent, key },
       continuing ? 'kserve canary continued' : 'kserve canary started',

@@ -361,6 +361,51 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     ]);
   });
 
+  it('builds its patch again from a fresh read when the controller wrote status in between (409), and never overwrites what changed', async () => {
+    const { d } = deployer();
+    // The controller writes status after each of the next three reads, as KServe's does while it reconciles.
+    let churn = 3;
+    server.afterRead = (ns, name) => {
+      if (churn-- > 0) server.writeStatus(ns, name);
+    };
+    expect((await d.deployCanary(request('2', 10))).status).toBe('paused');
+    churn = 3;
+    await d.rollback({ model: 'credit-risk', environment: 'production', reason: 'alert', requestedBy: 'test' });
+    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({ canaryVersion: null, canaryPercent: 0 });
+    expect(server.patches.length).toBeGreaterThan(0);
+
+    // An operator puts their own canary in (and the controller routes it) between the agent's
+    // last read and its write: the write fails with 409, and the agent decides again and refuses.
+    let reads = 0;
+    server.afterRead = (ns, name) => {
+      if (++reads !== 2) return; // 1: the request's first look; 2: the read its patch is built on
+      server.edit(ns, name, {
+        metadata: { annotations: { [ANNOTATION.canaryVersion]: '7' } },
+        spec: { predictor: { canaryTrafficPercent: 5, model: { storageUri: uri('7') } } },
+      });
+      server.writeStatus(ns, name);
+    };
+    const patchesBefore = server.patches.length;
+    await expect(d.deployCanary(request('3', 10))).rejects.toThrow(
+      /canary v7 of credit-risk holds 5%.*roll it back first/,
+    );
+    const tried = server.patches.slice(patchesBefore);
+    expect(tried.map((p) => JSON.stringify(p.body)).join()).toContain(uri('3'));
+    expect(predictor().spec.predictor).toMatchObject({ canaryTrafficPercent: 5, model: { storageUri: uri('7') } });
+    expect(traffic()).toEqual([
+      ['credit-risk-predictor-00003', 5],
+      ['credit-risk-predictor-00001', 95],
+    ]);
+  });
+
+  it('gives up, naming the conflict, when the object changes under every one of its tries', async () => {
+    const { d } = deployer();
+    server.afterRead = (ns, name) => server.writeStatus(ns, name);
+    await expect(d.deployCanary(request('2', 10))).rejects.toThrow(/changed while it was patched \(409 Conflict\)/);
+    server.afterRead = undefined;
+    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({ stableVersion: '1', canaryVersion: null });
+  });
+
   it('refuses bad requests before patching anything', async () => {
     const { d } = deployer();
     await expect(d.deployCanary(request('9', 50))).rejects.toThrow(/failed its quality gates/);
