@@ -97,18 +97,20 @@ beforeAll(async () => {
     if (Date.now() > until) throw new Error('Prometheus saw no canary traffic within 60 s');
     await new Promise((r) => setTimeout(r, 250));
   }
-  // And until the good canary and its stable version each scored 100 requests in the window:
-  // a mean score over a handful of requests (a loaded machine) can differ by more than the
-  // score-shift template's 0.1 between two copies of one model.
+  // And until the good canary and its stable version each scored 500 requests in the window:
+  // two copies of one model differ in mean score only by sampling, whose spread shrinks as
+  // 1/sqrt(count). With 100 each, a CI run once saw the difference pass the score-shift
+  // template's 0.1. 500 takes about 15 s more at this traffic.
   for (;;) {
     const answer = await client.query(
-      `count(sum by (version) (increase(mlops_lab_prediction_score_count{environment="production",version=~"${good}|${stable}"}[1m])) >= 100)`,
+      `count(sum by (version) (increase(mlops_lab_prediction_score_count{environment="production",version=~"${good}|${stable}"}[1m])) >= 500)`,
     );
     if (answer.resultType === 'vector' && answer.series[0]?.value?.[1] === 2) break;
-    if (Date.now() > until) throw new Error('Prometheus saw fewer than 100 scored requests per version within 60 s');
+    if (Date.now() > until + 30_000)
+      throw new Error('Prometheus saw fewer than 500 scored requests per version within 90 s');
     await new Promise((r) => setTimeout(r, 250));
   }
-}, 120_000);
+}, 150_000);
 
 afterAll(async () => {
   await Promise.all(sims.map((s) => s.stop()));
