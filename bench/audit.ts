@@ -1,7 +1,7 @@
 // Audit log throughput and cost, each against a baseline measured in the same run:
 //   (a) file: sequential appends vs an appendFile+fsync loop of the same bytes,
 //   (b) file: 64 appends in flight (group commit) vs the same per-entry-fsync baseline,
-//   (c) file: `audit verify` entries/s vs reading and JSON-parsing the same file,
+//   (c) file: `audit verify` (built) entries/s vs reading and JSON-parsing the same file,
 //   (d) file: opening a log of 10k, 100k and 1M entries (after a clean shutdown, and after a
 //       crash that left 1,000 entries past the last checkpoint) vs scanning its whole chain,
 //       which is what opening cost before checkpoints,
@@ -137,7 +137,12 @@ async function fileAppends(): Promise<void> {
 }
 
 async function fileVerify(): Promise<void> {
-  // (c) Verify vs the floor of any verifier: read the file and parse each line.
+  // (c) Verify vs the floor of any verifier: read the file and parse each line. The built
+  // verifier (`npm run bench:audit` builds first) is timed, as `mlops-agent audit verify`
+  // runs it: from the sources, each of its worker threads would transpile them under tsx first.
+  const { verifyAuditFile: verifyBuilt } = (await import(
+    new URL('../dist/src/audit/index.js', import.meta.url).href
+  )) as { verifyAuditFile: typeof verifyAuditFile };
   const verifyFile = join(dir, 'verify.jsonl');
   await concurrentLog(verifyFile, VERIFY_ENTRIES, 1024);
   let verifyBest = Infinity;
@@ -146,7 +151,7 @@ async function fileVerify(): Promise<void> {
     verifyBest = Math.min(
       verifyBest,
       await timed(async () => {
-        const result = await verifyAuditFile(verifyFile);
+        const result = await verifyBuilt(verifyFile);
         if (!result.ok || result.entries !== VERIFY_ENTRIES) throw new Error('verify failed');
       }),
     );

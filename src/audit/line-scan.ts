@@ -1,5 +1,6 @@
 // Reads a file line by line in large chunks without holding it whole, keeping byte offsets
 // so a caller can truncate at a line boundary.
+import { isAscii } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 
 export interface Line {
@@ -36,40 +37,52 @@ export async function scanLines(
   onLine: (line: Line) => boolean,
   start: ScanStart = { position: 0, line: 1 },
 ): Promise<void> {
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  let carry: Buffer = Buffer.alloc(0);
-  let carryStart = start.position;
+  let buffer = Buffer.allocUnsafe(CHUNK);
+  /** Bytes of an unfinished line kept at the buffer's start, and the file offset they start at. */
+  let kept = 0;
+  let keptStart = start.position;
   let position = start.position;
   let number = start.line - 1;
   while (position < size) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, size - position), position);
+    if (kept === buffer.length) {
+      // One line longer than the buffer: grow it.
+      const larger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(larger, 0, 0, kept);
+      buffer = larger;
+    }
+    const { bytesRead } = await handle.read(buffer, kept, Math.min(buffer.length - kept, size - position), position);
     if (bytesRead === 0) break;
     position += bytesRead;
-    const chunk =
-      carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+    const filled = kept + bytesRead;
+    const whole = buffer.lastIndexOf(NEWLINE, filled - 1) + 1;
+    // An ASCII run (audit lines mostly are) is decoded once, many times faster than UTF-8,
+    // and its string offsets are byte offsets; other text is decoded line by line.
+    const text = whole > 0 && isAscii(buffer.subarray(0, whole)) ? buffer.toString('ascii', 0, whole) : null;
     let from = 0;
-    for (let nl = chunk.indexOf(NEWLINE, from); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
+    while (from < whole) {
+      const nl = text !== null ? text.indexOf('\n', from) : buffer.indexOf(NEWLINE, from);
       number++;
       const line: Line = {
-        text: chunk.toString('utf8', from, nl),
+        text: text !== null ? text.slice(from, nl) : buffer.toString('utf8', from, nl),
         number,
-        start: carryStart + from,
-        end: carryStart + nl + 1,
+        start: keptStart + from,
+        end: keptStart + nl + 1,
         terminated: true,
       };
       if (!onLine(line)) return;
       from = nl + 1;
     }
-    // Copy the remainder: `buffer` is reused by the next read.
-    carry = Buffer.from(chunk.subarray(from));
-    carryStart += from;
+    // The unfinished line moves to the buffer's start; the next read goes after it.
+    buffer.copy(buffer, 0, whole, filled);
+    kept = filled - whole;
+    keptStart += whole;
   }
-  if (carry.length > 0) {
+  if (kept > 0) {
     onLine({
-      text: carry.toString('utf8'),
+      text: buffer.toString('utf8', 0, kept),
       number: number + 1,
-      start: carryStart,
-      end: carryStart + carry.length,
+      start: keptStart,
+      end: keptStart + kept,
       terminated: false,
     });
   }
