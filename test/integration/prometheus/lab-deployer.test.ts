@@ -66,7 +66,8 @@ const request = (version: string, targetPercent: number): CanaryRequest => ({
   environment: 'production',
   targetPercent,
   requestedBy: 'test',
-  timeoutMs: 60_000,
+  // Steps wait for 250 canary requests each (below): generous for a loaded CI machine.
+  timeoutMs: 120_000,
 });
 
 function traffic(stack: Stack, rows: CreditRow[]): () => Promise<void> {
@@ -201,7 +202,7 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
       canaryVersion: null,
       lastKnownGoodVersion: good,
     });
-  }, 90_000);
+  }, 150_000);
 
   it('rolls back a canary whose every request fails, on the error-rate template', async () => {
     const rollout = await judged.deployer.deployCanary(request(broken, 100));
@@ -215,7 +216,7 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
       canaryVersion: null,
       canaryPercent: 0,
     });
-  }, 60_000);
+  }, 120_000);
 
   it('rolls back, without anyone asking, a held canary whose scores go wrong once the traffic changes', async () => {
     // On complete rows the fragile version scores as the stable one does: it passes its steps.
@@ -234,7 +235,7 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
       await stopJudgedTraffic();
       stopJudgedTraffic = traffic(judged, lab.servingRows);
     }
-  }, 90_000);
+  }, 150_000);
 
   it('pauses a step whose query returns no series: inconclusive, neither promoted nor rolled back', async () => {
     const rollout = await noData.deployer.deployCanary(request(good, 100));
