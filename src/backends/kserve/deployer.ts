@@ -79,6 +79,9 @@ const promotedReason = (version: string) => `canary ${version} passed every step
 /** Reads and patches tried before a 409 is given up on: the controller's status writes cause most. */
 const CONFLICT_ATTEMPTS = 5;
 
+/** Thrown from a patch's build when its idempotency key turned up on the object meanwhile. */
+class KeyTakenMeanwhile extends Error {}
+
 function refuseShadow(): never {
   throw new UserError(
     'shadow deployments need the lab deployer (backends.deployer: local): the KServe deployer splits traffic between versions but cannot mirror requests to a version whose answers go to nobody; use deploy_canary with a small trafficPercent instead',
@@ -567,7 +570,9 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
     let stepPending!: boolean;
     let continuing!: boolean;
     // Decided on the object as it is when patched: a retry after a conflict decides again.
-    const patched = (await commit(t, (isvc) => {
+    const patched = await commit(t, (isvc) => {
+      // Another process started under this key since the first read: answer as a repeat does.
+      if (key && workUnder(isvc, key)) throw new KeyTakenMeanwhile();
       const current = readRollout(isvc);
       const split = splitOf(t, environment, isvc);
       refuseOver(split);
@@ -615,7 +620,11 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         },
         spec: { predictor: { canaryTrafficPercent: first, model: { storageUri: storageUriFor(t, version) } } },
       };
-    }))!;
+    }).catch((err: unknown) => {
+      if (err instanceof KeyTakenMeanwhile) return undefined;
+      throw err;
+    });
+    if (!patched) return begin(request);
     logger.info(
       { model, environment, version, targetPercent, key },
       continuing ? 'kserve canary continued' : 'kserve canary started',

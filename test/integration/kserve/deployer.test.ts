@@ -332,6 +332,25 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     await expect(other.startCanary(request('2', 100, 'run_5:call_4'))).rejects.toBeInstanceOf(UserError);
   });
 
+  it('starts and steps once when two processes start under one key at the same moment', async () => {
+    // No held-canary watch here: each analysis asked is a step's.
+    const a = deployer(() => 'passed', { watchIntervalMs: 600_000 });
+    const b = deployer(() => 'passed', { watchIntervalMs: 600_000 });
+    // Usually both read before either writes: the later patch conflicts (409), and its retry
+    // finds the key taken, so it follows that rollout instead of driving it a second time.
+    const [first, second] = await Promise.all([
+      a.d.deployCanary(request('2', 10, 'run_7:call_1')),
+      b.d.deployCanary(request('2', 10, 'run_7:call_1')),
+    ]);
+    expect(first).toMatchObject({ status: 'paused', canaryVersion: '2', canaryPercent: 10 });
+    expect(second).toEqual(first);
+    expect(a.asked.length + b.asked.length).toBe(1);
+    expect(traffic()).toEqual([
+      ['credit-risk-predictor-00002', 10],
+      ['credit-risk-predictor-00001', 90],
+    ]);
+  });
+
   it('rolls back once under a key, answering a repeat with the split it left', async () => {
     const { d } = deployer();
     await d.deployCanary(request('2', 50));
