@@ -10,7 +10,6 @@ import type { Logger } from '../logger.js';
 import { createCommandTrainer } from './external/command-trainer.js';
 import { createHttpTrainer } from './external/http-trainer.js';
 import type { VersionOfRun } from './external/training-report.js';
-import { createKServeDeployer } from './kserve/index.js';
 import { openLocalLab, type LabBackends, type LabModelsFor, type LocalLab } from './local/index.js';
 import type { LabRegistry } from './local/lab-up.js';
 import { openLabOrItsLink } from './local/lab-link.js';
@@ -162,6 +161,9 @@ export async function openBackends(settings: BackendSettings, deps: BackendDeps)
     if (chosen.deployer === 'kserve') {
       // combinationProblems made sure analysis is prometheus.
       const analyzer = createPrometheusAnalysis(b.prometheus);
+      // Loaded only here: the Kubernetes client takes about a second to load, which every
+      // command (and every MCP session) would pay without KServe configured.
+      const { createKServeDeployer } = await import('./kserve/deployer.js');
       const kserve = createKServeDeployer(b.kserve, { analyzer, registry, logger });
       closers.push(() => kserve.close());
       deployer = kserve;
