@@ -382,6 +382,8 @@ export function createKServeDeployer(input: unknown, deps: KServeDeployerDeps): 
         pending = false;
       }
       if (rollout.canaryPercent >= rollout.targetPercent) {
+        // A step of 100% (steps: [100]) passed with all traffic on the canary: no higher target exists, so promote.
+        if (rollout.canaryPercent >= 100) return promote(t, rollout, loop);
         return pause(
           t,
           rollout,

@@ -206,6 +206,14 @@ describe('KServe deployer (Kubernetes API protocol server)', () => {
     });
   });
 
+  it('promotes, with steps [100], a canary judged with all traffic instead of holding it at 100%', async () => {
+    const { d, asked } = deployer(() => 'passed', { steps: [100] });
+    const rollout = await d.deployCanary(request('2', 100));
+    expect(rollout).toMatchObject({ status: 'promoted', canaryPercent: 100 });
+    expect(asked.map((a) => a.trafficPercent)).toEqual([100]);
+    expect(await d.getSplit('credit-risk', 'production')).toMatchObject({ stableVersion: '2', canaryVersion: null });
+  });
+
   it('holds a canary whose analysis had no data instead of passing it', async () => {
     const { d } = deployer(() => 'inconclusive');
     const rollout = await d.deployCanary(request('2', 100));
