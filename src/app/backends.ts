@@ -4,11 +4,13 @@
 import { join } from 'node:path';
 import type { Backends, ModelRegistry } from '../../tools/index.js';
 import {
+  labRegistryChoice,
   openBackends as openBackendsFromSettings,
   type BackendDeps,
   type OpenedBackends,
 } from '../backends/from-config.js';
 import { openReadOnlyLab, type LabBackends } from '../backends/local/index.js';
+import { describeLabRegistry } from '../backends/local/lab-up.js';
 import { createLocalRegistry } from '../backends/local/registry.js';
 import { systemClock } from '../clock.js';
 import { loadContracts } from '../contracts/index.js';
@@ -34,16 +36,28 @@ export async function openBackendsOnRunningLab(config: Config, logger: Logger): 
   return openBackendsFromSettings(config, { logger, env: process.env, runningLab: true });
 }
 
-/** The backends as another process left them, read and never changed (runs show, policy explain); `home` reads another data dir. */
+/**
+ * The backends as another process left them, read and never changed (runs show, policy
+ * explain); `home` reads another data dir. Models are read from the configured registry
+ * (MLflow when chosen), as the agent that acted on them read them.
+ */
 export async function openBackendsForReading(
   config: Config,
   home = config.home,
 ): Promise<{ backends: Backends; where: string }> {
   const lab = openReadOnlyLab({ home, contracts: await loadContracts(config.contracts.files) });
-  return { backends: lab, where: `the lab under ${lab.root}` };
+  const { mlflow, serves } = labRegistryChoice(config.backends);
+  if (!mlflow) return { backends: lab, where: `the lab under ${lab.root}` };
+  return {
+    backends: { ...lab, registry: mlflow },
+    where: `the lab under ${lab.root}, models in ${describeLabRegistry(serves)}`,
+  };
 }
 
 /** The model registry alone, for the evidence a bundle carries about the models a run touched. */
 export function openRegistryForReading(config: Config): ModelRegistry {
-  return createLocalRegistry({ dir: join(config.home, 'lab', 'registry'), clock: systemClock });
+  return (
+    labRegistryChoice(config.backends).mlflow ??
+    createLocalRegistry({ dir: join(config.home, 'lab', 'registry'), clock: systemClock })
+  );
 }

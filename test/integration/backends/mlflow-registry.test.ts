@@ -10,6 +10,7 @@ import { createMlflowRegistry, type MlflowRegistry } from '../../../src/backends
 import { openMlflowRegistry } from '../../../src/backends/mlflow/index.js';
 import { backendsSchema } from '../../../src/backends/settings.js';
 import { loadConfig } from '../../../src/app/config.js';
+import { openBackendsForReading, openRegistryForReading } from '../../../src/app/backends.js';
 import { describeModelRegistryContract, versionInput } from '../../contract/model-registry.contract.js';
 import { startFakeMlflow, type FakeMlflow } from '../../support/mlflow-server.js';
 
@@ -136,6 +137,30 @@ describe('MLflow registry', () => {
       expect((await openMlflowRegistry(config.backends.mlflow).listModels()).map((m) => m.name)).toEqual([
         'credit-risk',
       ]);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('is what runs show, policy explain and evidence bundles read models from when it is the registry', async () => {
+    await registry.createModel('credit-risk', 'PD model');
+    const v = await registry.registerVersion(versionInput('credit-risk', 0.86));
+    const cwd = mkdtempSync(join(tmpdir(), 'mlflow-read-'));
+    try {
+      const config = loadConfig({
+        cwd,
+        env: { MLFLOW_TRACKING_URI: server.url, MLFLOW_TRACKING_TOKEN: 'mlflow-token', MLOPS_AGENT_CONFIG: '' },
+        file: writeConfig(cwd),
+      });
+      const read = await openBackendsForReading(config, join(cwd, 'home'));
+      expect(read.where).toContain(`MLflow at ${server.url}`);
+      expect(await read.backends.registry.getVersion('credit-risk', v.version)).toMatchObject({
+        version: v.version,
+        promotable: v.promotable,
+      });
+      expect(await openRegistryForReading(config).getVersion('credit-risk', v.version)).toMatchObject({
+        version: v.version,
+      });
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
