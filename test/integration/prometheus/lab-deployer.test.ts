@@ -205,6 +205,8 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
   }, 150_000);
 
   it('rolls back a canary whose every request fails, on the error-rate template', async () => {
+    // Whichever version serves now (the first test promotes one): any order of tests.
+    const { stableVersion } = (await judged.deployer.getSplit(MODEL, 'production'))!;
     const rollout = await judged.deployer.deployCanary(request(broken, 100));
     expect(rollout).toMatchObject({ status: 'rolled_back', canaryPercent: 0 });
     expect(rollout.reason).toMatch(/^canary analysis failed at 10%: error-rate/);
@@ -212,20 +214,21 @@ describe("the lab's deployer on Prometheus analysis (real Prometheus 2.42)", () 
     expect(last).toMatchObject({ passed: false, verdict: 'failed', trafficPercent: 10 });
     expect(last.checks.find((c) => c.check === 'error-rate')).toMatchObject({ passed: false, canary: 1 });
     expect(await judged.deployer.getSplit(MODEL, 'production')).toMatchObject({
-      stableVersion: good,
+      stableVersion,
       canaryVersion: null,
       canaryPercent: 0,
     });
   }, 120_000);
 
   it('rolls back, without anyone asking, a held canary whose scores go wrong once the traffic changes', async () => {
+    const { stableVersion } = (await judged.deployer.getSplit(MODEL, 'production'))!;
     // On complete rows the fragile version scores as the stable one does: it passes its steps.
     expect((await judged.deployer.deployCanary(request(fragile, 50))).status).toBe('paused');
     await stopJudgedTraffic();
     stopJudgedTraffic = traffic(judged, withoutIncome(lab.servingRows));
     try {
       const split = await splitWhen(judged, (s) => s.canaryVersion === null, 45_000);
-      expect(split).toMatchObject({ stableVersion: good, canaryVersion: null, canaryPercent: 0 });
+      expect(split).toMatchObject({ stableVersion, canaryVersion: null, canaryPercent: 0 });
       const rollback = await eventually('the rollback on record', async () =>
         (await wholeHistory(judged)).filter((h) => h.action === 'rollback' && h.reason.includes('while held')).at(-1),
       );
