@@ -3,27 +3,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { allTools } from '../../tools/index.js';
-import { openBackendsForReading } from '../app/backends.js';
 import { loadConfig, type Config } from '../app/config.js';
 import { describeError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { packageVersion } from '../paths.js';
-import { approvalsCommand } from './approvals-command.js';
-import { auditCommand } from './audit-command.js';
-import { chatCommand } from './chat-command.js';
-import { contractsCommand } from './contracts-command.js';
-import { demoCommand } from './demo-command.js';
-import { evidenceSources } from '../app/evidence-sources.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { labCommand } from './lab-command.js';
 import { colorWanted, dim } from './output/style.js';
 import { reportUsageErrors } from './output/usage-errors.js';
-import { mcpCommand } from './mcp-command.js';
-import { policyCommand } from './policy-command.js';
-import { runsCommand } from './runs-command.js';
-import { serveCommand } from './serve-command.js';
-import { workerCommand } from './worker-command.js';
 
 let cachedConfig: Config | null = null;
 let configFile: string | undefined;
@@ -65,25 +51,59 @@ REDIS_URL, MLOPS_AGENT_QUEUE_PREFIX, MLOPS_AGENT_WORKER_CONCURRENCY, NO_COLOR, F
 const logColor = colorWanted({ argv: process.argv, env: process.env, isTTY: process.stderr.isTTY === true });
 const logger = () =>
   createLogger(config().logLevel, { color: logColor, ...(timelineLogFile ? { logFile: timelineLogFile } : {}) });
-program.addCommand(demoCommand({ config, logger }));
-program.addCommand(chatCommand({ config, logger }));
-program.addCommand(mcpCommand({ config, logger }));
-program.addCommand(
-  policyCommand({
-    tools: () => allTools,
-    defaultFiles: () => config().policy.files,
-    openState: async (home) => {
-      return { ...(await openBackendsForReading(config(), home)), close: async () => undefined };
-    },
-  }),
-);
-program.addCommand(contractsCommand({ defaultFiles: () => config().contracts.files }));
-program.addCommand(auditCommand({ config, logger, evidenceContext: () => evidenceSources(config()) }));
-program.addCommand(runsCommand({ config }));
-program.addCommand(approvalsCommand({ config }));
-program.addCommand(labCommand({ config, logger }));
-program.addCommand(serveCommand({ config, logger }));
-program.addCommand(workerCommand({ config, logger }));
+type Deps = { config: () => Config; logger: () => Logger };
+/**
+ * Each command's module, loaded when it is asked for: the serving commands pull in the whole
+ * app (about a second to load), which `audit verify` or `policy explain` need not pay for.
+ * In the order `--help` lists them.
+ */
+const COMMANDS: Record<string, (deps: Deps) => Promise<Command>> = {
+  demo: async (d) => (await import('./demo-command.js')).demoCommand(d),
+  chat: async (d) => (await import('./chat-command.js')).chatCommand(d),
+  mcp: async (d) => (await import('./mcp-command.js')).mcpCommand(d),
+  policy: async () => {
+    const { allTools } = await import('../../tools/index.js');
+    return (await import('./policy-command.js')).policyCommand({
+      tools: () => allTools,
+      defaultFiles: () => config().policy.files,
+      openState: async (home) => {
+        const { openBackendsForReading } = await import('../app/backends.js');
+        return { ...(await openBackendsForReading(config(), home)), close: async () => undefined };
+      },
+    });
+  },
+  contracts: async () =>
+    (await import('./contracts-command.js')).contractsCommand({ defaultFiles: () => config().contracts.files }),
+  audit: async (d) =>
+    (await import('./audit-command.js')).auditCommand({
+      ...d,
+      evidenceContext: async () => (await import('../app/evidence-sources.js')).evidenceSources(config()),
+    }),
+  runs: async () => (await import('./runs-command.js')).runsCommand({ config }),
+  approvals: async () => (await import('./approvals-command.js')).approvalsCommand({ config }),
+  lab: async (d) => (await import('./lab-command.js')).labCommand(d),
+  serve: async (d) => (await import('./serve-command.js')).serveCommand(d),
+  worker: async (d) => (await import('./worker-command.js')).workerCommand(d),
+};
+
+/**
+ * Which commands this command line needs: the one it names, none for --version, or all
+ * (--help, `help`, no command, or a name that is not one, which commander then reports).
+ */
+function commandsAsked(argv: string[]): string[] {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '-c' || arg === '--config')
+      i++; // its value follows
+    else if (!arg.startsWith('-')) return Object.hasOwn(COMMANDS, arg) ? [arg] : Object.keys(COMMANDS);
+    else if (arg === '-V' || arg === '--version') return [];
+    else if (arg === '-h' || arg === '--help') break;
+  }
+  return Object.keys(COMMANDS);
+}
+
+const deps: Deps = { config, logger };
+for (const name of commandsAsked(process.argv)) program.addCommand(await COMMANDS[name]!(deps));
 reportUsageErrors(program);
 
 // `mlops-agent runs list | head`: the reader has what it wanted; stop quietly, not with a stack.
