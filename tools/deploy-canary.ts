@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool, NO_DATA_RISK } from './define-tool.js';
-import { failedQualityGates, qualityGateFailures, requireVersion } from './lookups.js';
+import { candidateQuality, requireVersion } from './lookups.js';
 import { environmentSchema, rolloutStatusSchema, trafficSplitSchema } from './schemas.js';
 import { describeSplit } from './split-preview.js';
 
@@ -68,16 +68,12 @@ export const deployCanary = defineTool({
     ]);
     const stable = split ? await backends.registry.getVersion(args.model, split.stableVersion) : undefined;
     const currentShare = split?.canaryVersion === args.version ? split.canaryPercent : 0;
-    const aucNow = stable?.metrics.auc;
-    const aucCandidate = candidate.metrics.auc;
     return {
       environment: args.environment,
       trafficPercent: args.trafficPercent,
       trafficChangePercent: args.trafficPercent - currentShare,
       promotesToFull: args.trafficPercent >= 100,
-      qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
-      failedQualityGates: failedQualityGates(candidate),
-      qualityGateFailures: qualityGateFailures(candidate),
+      ...candidateQuality(candidate, stable),
       reversible: true,
       data: NO_DATA_RISK,
     };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool, NO_DATA_RISK } from './define-tool.js';
-import { failedQualityGates, qualityGateFailures, requireSplit, requireVersion } from './lookups.js';
+import { candidateQuality, requireSplit, requireVersion } from './lookups.js';
 import type { Shadow } from './ports.js';
 import { environmentSchema, shadowSchema } from './schemas.js';
 import { describeShadow, shadowState } from './shadow-words.js';
@@ -36,17 +36,13 @@ export const deployShadow = defineTool({
       requireVersion(backends.registry, args.model, args.version),
     ]);
     const stable = await backends.registry.getVersion(args.model, split.stableVersion);
-    const aucNow = stable?.metrics.auc;
-    const aucCandidate = candidate.metrics.auc;
     return {
       environment: args.environment,
       // No customer gets a shadow's answers: no live traffic goes to the candidate.
       trafficPercent: 0,
       trafficChangePercent: 0,
       promotesToFull: false,
-      qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
-      failedQualityGates: failedQualityGates(candidate),
-      qualityGateFailures: qualityGateFailures(candidate),
+      ...candidateQuality(candidate, stable),
       reversible: true,
       data: NO_DATA_RISK,
     };

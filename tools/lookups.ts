@@ -52,6 +52,23 @@ export function qualityGateFailures(version: ModelVersion): string[] {
     .map((g) => `${g.gate} ${round(g.value)} ${g.direction === 'min' ? '<' : '>'} ${round(g.threshold)}`);
 }
 
+/**
+ * The candidate's quality as a deployment's risk sees it: its AUC less the stable version's
+ * (0 when either is unknown), and the gates it failed.
+ */
+export function candidateQuality(
+  candidate: ModelVersion,
+  stable: ModelVersion | undefined,
+): { qualityDelta: number; failedQualityGates: string[]; qualityGateFailures: string[] } {
+  const aucNow = stable?.metrics.auc;
+  const aucCandidate = candidate.metrics.auc;
+  return {
+    qualityDelta: aucNow !== undefined && aucCandidate !== undefined ? aucCandidate - aucNow : 0,
+    failedQualityGates: failedQualityGates(candidate),
+    qualityGateFailures: qualityGateFailures(candidate),
+  };
+}
+
 function round(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(3)));
 }

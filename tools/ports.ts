@@ -244,6 +244,16 @@ export interface ShadowRequest {
   idempotencyKey?: string;
 }
 
+/** Ending a shadow; under a key already used, the end it left is the answer. */
+export interface ShadowEndRequest {
+  model: string;
+  environment: Environment;
+  version: string;
+  reason: string;
+  requestedBy: string;
+  idempotencyKey?: string;
+}
+
 /** What the deployer did under an idempotency key. */
 export type DeployerWork =
   /** A canary it started: the request, and the rollout as it now stands when it is still the current one. */
@@ -321,14 +331,7 @@ export interface Deployer {
    */
   startShadow(request: ShadowRequest): Promise<Shadow>;
   /** Stops mirroring to `version`; the shadow is kept, ended, with its last analysis. Under a key already used, answers with what that end left. */
-  endShadow(request: {
-    model: string;
-    environment: Environment;
-    version: string;
-    reason: string;
-    requestedBy: string;
-    idempotencyKey?: string;
-  }): Promise<Shadow>;
+  endShadow(request: ShadowEndRequest): Promise<Shadow>;
   /** The shadows of the model in the environment: running ones, then the latest ended ones, each with its analysis. */
   shadows(model: string, environment: Environment): Promise<Shadow[]>;
 }

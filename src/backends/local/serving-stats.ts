@@ -119,6 +119,19 @@ class Ring<T> {
   }
 }
 
+/** Adds the requests since `sinceMs` to a window: how many, how many failed, their latencies. */
+function countRequests(
+  requests: Ring<RequestEvent>,
+  sinceMs: number,
+  into: { requests: number; errors: number; latenciesMs: number[] },
+): void {
+  for (const r of requests.since(sinceMs, (e) => e.at)) {
+    into.requests++;
+    if (!r.ok) into.errors++;
+    into.latenciesMs.push(r.latencyMs);
+  }
+}
+
 interface ShadowSlot {
   requests: Ring<RequestEvent>;
   predictions: Ring<ShadowPredictionEvent>;
@@ -227,11 +240,7 @@ export function createServingStats(options: {
       };
       const slot = shadowSlotFor(model, environment, version, false);
       if (!slot) return result;
-      for (const r of slot.requests.since(sinceMs, (e) => e.at)) {
-        result.requests++;
-        if (!r.ok) result.errors++;
-        result.latenciesMs.push(r.latencyMs);
-      }
+      countRequests(slot.requests, sinceMs, result);
       for (const p of slot.predictions.since(sinceMs, (e) => e.at)) {
         if (p.stableVersion !== stableVersion) continue;
         result.scores.push(p.score);
@@ -245,11 +254,7 @@ export function createServingStats(options: {
       const result: VersionWindow = { requests: 0, errors: 0, latenciesMs: [], scores: [], rows: [], labelled: [] };
       const slot = slotFor(model, environment, version, false);
       if (!slot) return result;
-      for (const r of slot.requests.since(sinceMs, (e) => e.at)) {
-        result.requests++;
-        if (!r.ok) result.errors++;
-        result.latenciesMs.push(r.latencyMs);
-      }
+      countRequests(slot.requests, sinceMs, result);
       for (const p of slot.predictions.since(sinceMs, (e) => e.at)) {
         result.scores.push(p.score);
         result.rows.push(p.row);

@@ -4,7 +4,7 @@
 // stable version, read from the serving stats whenever it is asked for.
 import type { Clock } from '../../clock.js';
 import { UserError } from '../../errors.js';
-import type { Environment, Shadow, ShadowRequest } from '../../../tools/ports.js';
+import type { Environment, Shadow, ShadowEndRequest, ShadowRequest } from '../../../tools/ports.js';
 import type { CanaryThresholds } from './canary-analysis.js';
 import type { DeploymentEntry, DeploymentState, HistoryRecord, KeyRecord, StoredShadow } from './deployment-store.js';
 import { entryKeyOf } from './deployment-keys.js';
@@ -19,14 +19,7 @@ export const ENDED_SHADOWS_KEPT = 5;
 
 export interface ShadowDeployments {
   start(request: ShadowRequest): Promise<Shadow>;
-  end(request: {
-    model: string;
-    environment: Environment;
-    version: string;
-    reason: string;
-    requestedBy: string;
-    idempotencyKey?: string;
-  }): Promise<Shadow>;
+  end(request: ShadowEndRequest): Promise<Shadow>;
   list(model: string, environment: Environment): Shadow[];
   /** The shadow of `version` (running, or the latest ended), with its analysis now. */
   find(model: string, environment: string, version: string): Shadow | null;
@@ -170,7 +163,7 @@ export function createShadowDeployments(deps: ShadowDeploymentsDeps): ShadowDepl
     return withAnalysis(next);
   }
 
-  async function end(request: Parameters<ShadowDeployments['end']>[0]): Promise<Shadow> {
+  async function end(request: ShadowEndRequest): Promise<Shadow> {
     const { model, environment, version, reason, requestedBy, idempotencyKey } = request;
     const known = idempotencyKey ? state.keys?.[idempotencyKey] : undefined;
     if (known) {
